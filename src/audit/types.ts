@@ -1,0 +1,63 @@
+/**
+ * The audit interface. SQLite (better-sqlite3) is the first implementation; a shared engine (PostgreSQL)
+ * can stand behind the same interface when several nodes serve one trust.
+ */
+
+/** What happened to one access or attempted access. */
+export type AuditAction =
+  | 'allow' // allowed and forwarded / tunnelled
+  | 'warn' // warn page shown
+  | 'continue' // the user pressed Continue on a warn page (grants the site)
+  | 'continued' // a later request under a Continue permission
+  | 'block' // block page or 403
+  | 'reject' // malformed request: 4xx and connection closed
+  | 'refused' // client outside the client networks
+  | 'auth-failed' // wrong or missing proxy credentials
+  | 'error'; // failed closed: identity or policy threw
+
+export interface AuditEvent {
+  /** Per-request UUID; the primary key, so a retried write never duplicates a row. */
+  id: string;
+  /** Epoch milliseconds. */
+  time: number;
+  user: string | null;
+  profile: string | null;
+  clientIp: string;
+  device: string | null;
+  method: string;
+  scheme: string;
+  host: string;
+  port: number | null;
+  path: string | null;
+  categories: string[];
+  action: AuditAction;
+  /** The deciding rule, e.g. 'category:social:facebook.com' or 'default'. */
+  rule: string | null;
+  /** A short machine reason, e.g. 'category', 'bad-request:userinfo', 'client-network'. */
+  reason: string;
+  flagged: boolean;
+  /** HTTP status sent to the client, when known at decision time. */
+  status: number | null;
+}
+
+/** Known only once the exchange finished. */
+export interface AuditOutcome {
+  status: number | null;
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+}
+
+export interface AuditStore {
+  /**
+   * Queues the event and resolves once it is committed durably (group commit). Callers await this before
+   * sending the response that reveals the decision. Rejects with SG_AUDIT_UNAVAILABLE if it cannot be written.
+   */
+  record(event: AuditEvent): Promise<void>;
+  /** Queues the outcome of an earlier event; committed with a later batch. Never throws. */
+  complete(id: string, outcome: AuditOutcome): void;
+  /** Commits everything queued, then closes. */
+  close(): Promise<void>;
+  /** Rows waiting for the next commit (for `status`). */
+  readonly queueDepth: number;
+}

@@ -1,0 +1,58 @@
+/**
+ * Every error a technician can meet carries a stable code, the context it happened in and what to do next.
+ * Codes are documented in docs/errors.md; test/unit/errors.test.ts keeps the two in sync.
+ * One place renders them: renderError() below (used by the CLI and the server's startup path).
+ */
+export const ERROR_CODES = {
+  SG_CONFIG_INVALID: 'The configuration file has a field with a wrong value or an unknown key.',
+  SG_CONFIG_UNREADABLE: 'The configuration file could not be read or is not valid YAML.',
+  SG_CATEGORY_INVALID: 'A category list or the category metadata file is malformed.',
+  SG_CATEGORY_UNKNOWN: 'A profile or command names a category that does not exist.',
+  SG_PROFILE_UNKNOWN: 'A user, network, device or command names a profile that does not exist.',
+  SG_USER_EXISTS: 'A user with that name already exists.',
+  SG_USER_UNKNOWN: 'No user with that name exists.',
+  SG_ARGUMENT_INVALID: 'A command-line argument has a wrong value.',
+  SG_HOSTS_FILE_INVALID: 'The hosts file has a line that is not "address name [name...]".',
+  SG_AUDIT_UNAVAILABLE: 'The audit database cannot be written (read-only, locked or disk full); requests are refused.',
+  SG_LISTEN_FAILED: 'The proxy could not listen on its address and port.',
+  SG_TARGET_INVALID: 'A request target (URL or CONNECT authority) is malformed.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class SchoolgateError extends Error {
+  readonly code: ErrorCode;
+  readonly context: Record<string, unknown>;
+  readonly suggestion: string | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { context?: Record<string, unknown>; suggestion?: string; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'SchoolgateError';
+    this.code = code;
+    this.context = opts.context ?? {};
+    this.suggestion = opts.suggestion;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, context: this.context, suggestion: this.suggestion };
+  }
+}
+
+export function isSchoolgateError(err: unknown): err is SchoolgateError {
+  return err instanceof SchoolgateError;
+}
+
+/** The one place errors are turned into text for a person. */
+export function renderError(err: unknown): string {
+  if (isSchoolgateError(err)) {
+    const lines = [`error ${err.code}: ${err.message}`];
+    if (err.suggestion) lines.push(`  what to do: ${err.suggestion}`);
+    return lines.join('\n');
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return `error: ${message}`;
+}

@@ -1,0 +1,120 @@
+/**
+ * The shapes the pure policy core works on. No I/O lives in src/policy/.
+ */
+
+export type Action = 'allow' | 'warn' | 'block';
+
+/** Most restrictive first: used to pick the winner among matched categories. */
+export const ACTION_SEVERITY: Record<Action, number> = { allow: 0, warn: 1, block: 2 };
+
+export type HostKind = 'domain' | 'ipv4' | 'ipv6';
+
+/**
+ * The request target, parsed once. The same value feeds decide(), the audit row and the upstream connect.
+ * - host: lowercase ASCII (IDN → punycode), no trailing dot; IPv4 dotted-quad; IPv6 compressed, no brackets;
+ *   an IPv4-mapped IPv6 address is turned into its IPv4 form.
+ * - path: the normalised path and query used for matching (percent-decoding of unreserved characters,
+ *   dot-segments removed, duplicate slashes collapsed, fragment dropped). '/' for CONNECT.
+ */
+export interface Target {
+  scheme: 'http' | 'https';
+  host: string;
+  hostKind: HostKind;
+  port: number;
+  path: string;
+}
+
+export interface PolicyRequest {
+  target: Target;
+  method: string;
+}
+
+export interface CategoryMeta {
+  name: string;
+  title: string;
+  description: string;
+  /** Shows in investigations. */
+  flagged: boolean;
+  /** Raises a safeguarding alert. */
+  alert: boolean;
+}
+
+export type Weekday = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
+
+/** While open, the window's category actions replace the profile's own for those categories. */
+export interface TimeWindow {
+  name: string;
+  days: Weekday[];
+  /** 'HH:MM', local time in the profile's time zone, inclusive. */
+  from: string;
+  /** 'HH:MM', exclusive. */
+  to: string;
+  categories: Record<string, Action>;
+}
+
+export interface Profile {
+  name: string;
+  description: string;
+  /** Action when no entry and no category matched. */
+  defaultAction: Action;
+  /** category name → action; categories not named here are allowed. */
+  categories: Record<string, Action>;
+  /** Explicit entries (domains or URL prefixes in list syntax) that come before categories. Deny beats allow. */
+  allow: string[];
+  deny: string[];
+  /** Action for requests whose host is an IP literal and matched nothing else. */
+  ipLiterals: Action;
+  timeWindows: TimeWindow[];
+  /** IANA time zone the time windows are read in, e.g. 'Europe/London'. */
+  timeZone: string;
+}
+
+/** One entry of a list that matched: which list (category or profile entry list) and which line. */
+export interface ListMatch {
+  list: string;
+  entry: string;
+  kind: 'domain' | 'url' | 'ip';
+}
+
+/**
+ * A compiled, immutable set of category lists. Lookups cost O(labels of the host), not O(list size).
+ */
+export interface CategoryLists {
+  readonly categories: ReadonlyMap<string, CategoryMeta>;
+  /** Every list entry that matches the target, in any category. */
+  match(target: Target): ListMatch[];
+}
+
+export type RuleKind =
+  | 'profile-deny'
+  | 'profile-allow'
+  | 'category'
+  | 'time-window'
+  | 'ip-literal'
+  | 'default'
+  | 'policy-error';
+
+export interface Rule {
+  kind: RuleKind;
+  /** The list or setting that decided: a category name, 'profile:<name>:deny', a window name, ... */
+  list: string;
+  /** The exact entry, or '' for defaults. */
+  entry: string;
+}
+
+export interface Decision {
+  action: Action;
+  profile: string;
+  /** Every category that matched, sorted, deduplicated. */
+  categories: string[];
+  /** The rule that decided. */
+  rule: Rule;
+  /** Every list match considered, for `explain`. */
+  matches: ListMatch[];
+  /** True when any matched category is flagged (investigations), or the access was blocked by a flagged one. */
+  flagged: boolean;
+  /** True when any matched category raises safeguarding alerts. */
+  alert: boolean;
+  /** One sentence a person can read: why this action. Reused on block/warn pages and reports. */
+  explanation: string;
+}
