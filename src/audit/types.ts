@@ -43,8 +43,11 @@ export interface AuditEvent {
 /** Known only once the exchange finished. */
 export interface AuditOutcome {
   status: number | null;
+  /** Bytes read from the client (request line, headers, body; for a tunnel, client-to-upstream). */
   bytesIn: number;
+  /** Bytes written to the client (for a tunnel, upstream-to-client). */
   bytesOut: number;
+  /** From the decision to the end of the exchange. */
   durationMs: number;
 }
 

@@ -1,0 +1,161 @@
+/**
+ * AuditEvent <-> audit_events row. Validation happens here, before an event joins a batch, so that one
+ * malformed event is rejected on its own instead of failing the whole transaction for everyone else.
+ */
+import type { AuditAction, AuditEvent, AuditOutcome } from './types.js';
+
+const ACTIONS: ReadonlySet<string> = new Set<AuditAction>([
+  'allow',
+  'warn',
+  'continue',
+  'continued',
+  'block',
+  'reject',
+  'refused',
+  'auth-failed',
+  'error',
+]);
+
+/** Named parameters of the INSERT statement (better-sqlite3 binds `@name`). */
+export interface EventRow {
+  id: string;
+  time_ms: number;
+  username: string | null;
+  profile: string | null;
+  client_ip: string;
+  device: string | null;
+  method: string;
+  scheme: string;
+  host: string;
+  port: number | null;
+  path: string | null;
+  categories: string;
+  action: string;
+  rule: string | null;
+  reason: string;
+  flagged: 0 | 1;
+  status: number | null;
+}
+
+export interface OutcomeRow {
+  id: string;
+  status: number | null;
+  bytes_in: number;
+  bytes_out: number;
+  duration_ms: number;
+  completed_ms: number;
+}
+
+/** A row as read back by the reader (all columns). */
+export interface StoredAuditRow extends AuditEvent {
+  bytesIn: number | null;
+  bytesOut: number | null;
+  durationMs: number | null;
+  completedMs: number | null;
+}
+
+export const INSERT_SQL = `INSERT OR IGNORE INTO audit_events
+  (id, time_ms, username, profile, client_ip, device, method, scheme, host, port, path, categories,
+   action, rule, reason, flagged, status)
+  VALUES (@id, @time_ms, @username, @profile, @client_ip, @device, @method, @scheme, @host, @port, @path,
+   @categories, @action, @rule, @reason, @flagged, @status)`;
+
+/** COALESCE keeps a decision-time status when the outcome does not know one. */
+export const UPDATE_SQL = `UPDATE audit_events
+  SET status = COALESCE(@status, status), bytes_in = @bytes_in, bytes_out = @bytes_out,
+      duration_ms = @duration_ms, completed_ms = @completed_ms
+  WHERE id = @id`;
+
+/** Returns the reason an event cannot be stored, or null when it is fine. */
+export function invalidEventReason(e: AuditEvent): string | null {
+  if (typeof e !== 'object' || e === null) return 'event is not an object';
+  if (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 128)
+    return 'id must be 1-128 characters';
+  if (typeof e.time !== 'number' || !Number.isFinite(e.time)) return 'time must be epoch milliseconds';
+  if (typeof e.clientIp !== 'string') return 'clientIp must be a string';
+  if (typeof e.method !== 'string' || typeof e.scheme !== 'string' || typeof e.host !== 'string') {
+    return 'method, scheme and host must be strings';
+  }
+  if (!ACTIONS.has(e.action)) return `unknown action ${JSON.stringify(e.action)}`;
+  if (typeof e.reason !== 'string') return 'reason must be a string';
+  if (!Array.isArray(e.categories) || e.categories.some((c) => typeof c !== 'string')) {
+    return 'categories must be an array of strings';
+  }
+  if (e.port !== null && e.port !== undefined && !Number.isInteger(e.port)) return 'port must be an integer';
+  if (e.status !== null && e.status !== undefined && !Number.isInteger(e.status)) {
+    return 'status must be an integer';
+  }
+  return null;
+}
+
+const orNull = <T>(v: T | null | undefined): T | null => (v === undefined ? null : v);
+
+export function eventToRow(e: AuditEvent): EventRow {
+  return {
+    id: e.id,
+    time_ms: Math.trunc(e.time),
+    username: orNull(e.user),
+    profile: orNull(e.profile),
+    client_ip: e.clientIp,
+    device: orNull(e.device),
+    method: e.method,
+    scheme: e.scheme,
+    host: e.host,
+    port: orNull(e.port),
+    path: orNull(e.path),
+    categories: JSON.stringify([...new Set(e.categories)].sort()),
+    action: e.action,
+    rule: orNull(e.rule),
+    reason: e.reason,
+    flagged: e.flagged ? 1 : 0,
+    status: orNull(e.status),
+  };
+}
+
+const nonNegativeInt = (n: number): number => (Number.isFinite(n) && n > 0 ? Math.round(n) : 0);
+
+export function outcomeToRow(id: string, o: AuditOutcome, now: number): OutcomeRow {
+  return {
+    id,
+    status: Number.isInteger(o.status) ? o.status : null,
+    bytes_in: nonNegativeInt(o.bytesIn),
+    bytes_out: nonNegativeInt(o.bytesOut),
+    duration_ms: nonNegativeInt(o.durationMs),
+    completed_ms: now,
+  };
+}
+
+/** The raw shape better-sqlite3 returns for `SELECT * FROM audit_events`. */
+export interface RawRow extends Omit<EventRow, 'flagged'> {
+  flagged: number;
+  bytes_in: number | null;
+  bytes_out: number | null;
+  duration_ms: number | null;
+  completed_ms: number | null;
+}
+
+export function rowToStored(r: RawRow): StoredAuditRow {
+  return {
+    id: r.id,
+    time: r.time_ms,
+    user: r.username,
+    profile: r.profile,
+    clientIp: r.client_ip,
+    device: r.device,
+    method: r.method,
+    scheme: r.scheme,
+    host: r.host,
+    port: r.port,
+    path: r.path,
+    categories: JSON.parse(r.categories) as string[],
+    action: r.action as AuditAction,
+    rule: r.rule,
+    reason: r.reason,
+    flagged: r.flagged === 1,
+    status: r.status,
+    bytesIn: r.bytes_in,
+    bytesOut: r.bytes_out,
+    durationMs: r.duration_ms,
+    completedMs: r.completed_ms,
+  };
+}

@@ -1,0 +1,255 @@
+/**
+ * The SQLite implementation of AuditStore: one connection, one writer, group commit (see batch-queue.ts).
+ *
+ * Threading: the writer runs on the main thread. better-sqlite3 is synchronous, so each batch commit
+ * (inserts + one WAL fsync) blocks the event loop for its duration; scripts/bench-audit.ts measures that at
+ * well under a millisecond per batch on our VM for batches of up to 100 rows, and batches grow with load, so
+ * the fsync is paid once per event-loop turn, not once per request. A worker_thread would move the fsync off
+ * the loop but add a structured-clone hop per batch, a second failure domain, and harder shutdown; we revisit
+ * it if school hardware shows slow fsyncs (watch `stats.maxCommitMs`).
+ */
+import type Database from 'better-sqlite3';
+import { SchoolgateError } from '../errors.js';
+import { GroupCommitQueue, type BatchReport } from './batch-queue.js';
+import { openWritableDatabase, sqliteCode } from './open-database.js';
+import {
+  INSERT_SQL,
+  UPDATE_SQL,
+  eventToRow,
+  invalidEventReason,
+  outcomeToRow,
+  type EventRow,
+  type OutcomeRow,
+} from './row-mapping.js';
+import type { AuditEvent, AuditOutcome, AuditStore } from './types.js';
+
+/** Pino-compatible subset; the store logs health transitions and discarded updates only. */
+export interface AuditLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface SqliteAuditStoreOptions {
+  /** Database file; its folder is created if missing. */
+  path: string;
+  /** Most statements (records + outcome updates) per transaction. Default 1000. */
+  batchMaxRows?: number;
+  /** How long a commit waits for a lock held by another connection. Default 2000 ms. */
+  busyTimeoutMs?: number;
+  logger?: AuditLogger;
+  /** Called after every commit attempt (tests, metrics). */
+  onBatch?: (report: BatchReport) => void;
+}
+
+export interface AuditStoreStats {
+  /** Transactions committed. */
+  batches: number;
+  /** Transactions that failed and were rolled back. */
+  failedBatches: number;
+  rowsCommitted: number;
+  updatesCommitted: number;
+  /** Longest time one commit held the event loop, ms. */
+  maxCommitMs: number;
+  lastCommitMs: number;
+}
+
+export const DEFAULT_BATCH_MAX_ROWS = 1000;
+/**
+ * The writer runs on the main thread, so a lock held by another connection (a CLI purge, say) stalls the event
+ * loop for up to this long before the batch fails closed. Keep it short; other writers must keep transactions short.
+ */
+export const DEFAULT_BUSY_TIMEOUT_MS = 2000;
+
+export class SqliteAuditStore implements AuditStore {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly queue: GroupCommitQueue<EventRow, OutcomeRow>;
+  private readonly logger: AuditLogger | undefined;
+  private readonly stats_: AuditStoreStats = {
+    batches: 0,
+    failedBatches: 0,
+    rowsCommitted: 0,
+    updatesCommitted: 0,
+    maxCommitMs: 0,
+    lastCommitMs: 0,
+  };
+  private healthy_ = true;
+  private lastError_: SchoolgateError | null = null;
+  private closing: Promise<void> | null = null;
+
+  constructor(opts: SqliteAuditStoreOptions) {
+    this.path = opts.path;
+    this.logger = opts.logger;
+    const maxRows = opts.batchMaxRows ?? DEFAULT_BATCH_MAX_ROWS;
+    this.db = openWritableDatabase(opts.path, {
+      busyTimeoutMs: opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
+    });
+    const insert = this.db.prepare<EventRow>(INSERT_SQL);
+    const update = this.db.prepare<OutcomeRow>(UPDATE_SQL);
+    const commitBatch = this.db.transaction((records: EventRow[], updates: OutcomeRow[]) => {
+      for (const r of records) insert.run(r);
+      for (const u of updates) update.run(u);
+    });
+    this.queue = new GroupCommitQueue<EventRow, OutcomeRow>({
+      maxRows,
+      commit: (records, updates) => {
+        try {
+          commitBatch.immediate(records, updates);
+        } catch (err) {
+          // better-sqlite3 rolls back on throw; make sure, so the next batch starts clean.
+          if (this.db.inTransaction) this.db.exec('ROLLBACK');
+          throw err;
+        }
+      },
+      toError: (err) => this.commitError(err),
+      onBatch: (report) => {
+        this.noteBatch(report);
+        opts.onBatch?.(report);
+      },
+      onUpdatesDiscarded: (count, cause) =>
+        this.logger?.error(
+          { count, code: cause instanceof SchoolgateError ? cause.code : undefined },
+          'audit: outcome updates discarded after repeated commit failures',
+        ),
+    });
+  }
+
+  /** False after a failed commit, true again after the next successful one. */
+  get healthy(): boolean {
+    return this.healthy_;
+  }
+
+  /** The error of the most recent failed commit (kept after recovery, for `status`). */
+  get lastError(): SchoolgateError | null {
+    return this.lastError_;
+  }
+
+  get queueDepth(): number {
+    return this.queue.depth;
+  }
+
+  get stats(): Readonly<AuditStoreStats> {
+    return { ...this.stats_ };
+  }
+
+  record(event: AuditEvent): Promise<void> {
+    if (this.closing) {
+      return Promise.reject(
+        new SchoolgateError(
+          'SG_AUDIT_UNAVAILABLE',
+          'The audit store is closed; the event was not recorded.',
+          {
+            context: { path: this.path, id: event?.id },
+            suggestion: 'This happens only during shutdown; the request is refused.',
+          },
+        ),
+      );
+    }
+    const invalid = invalidEventReason(event);
+    if (invalid) {
+      return Promise.reject(
+        new SchoolgateError('SG_AUDIT_UNAVAILABLE', `Audit event not recorded: ${invalid}.`, {
+          context: {
+            path: this.path,
+            id: (event as Partial<AuditEvent> | null)?.id,
+            reason: 'invalid-event',
+          },
+          suggestion: 'This is a bug in the caller; please report it with the log line.',
+        }),
+      );
+    }
+    return this.queue.enqueue(eventToRow(event));
+  }
+
+  complete(id: string, outcome: AuditOutcome): void {
+    if (this.closing || typeof id !== 'string' || outcome === null || typeof outcome !== 'object') return;
+    this.queue.enqueueUpdate(outcomeToRow(id, outcome, Date.now()));
+  }
+
+  /** Commits everything queued, then closes the connection. Safe to call more than once. */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve, reject) => {
+      const err = this.queue.flushAll();
+      try {
+        this.db.close();
+      } catch (closeErr) {
+        reject(closeErr instanceof Error ? closeErr : new Error(String(closeErr)));
+        return;
+      }
+      if (err) reject(err);
+      else resolve();
+    });
+    return this.closing;
+  }
+
+  /** `PRAGMA integrity_check`: 'ok' or the problems found. */
+  integrityCheck(): string {
+    const rows = this.db.pragma('integrity_check') as { integrity_check: string }[];
+    return rows.map((r) => r.integrity_check).join('\n');
+  }
+
+  /** Copies the WAL into the database and truncates it; run on a schedule (readers can starve checkpoints). */
+  checkpoint(): { busy: number; log: number; checkpointed: number } {
+    const [row] = this.db.pragma('wal_checkpoint(TRUNCATE)') as {
+      busy: number;
+      log: number;
+      checkpointed: number;
+    }[];
+    return row ?? { busy: 0, log: 0, checkpointed: 0 };
+  }
+
+  /** Runs a PRAGMA on the writer's connection (diagnostics and tests, e.g. max_page_count). */
+  pragma(source: string): unknown {
+    return this.db.pragma(source, { simple: true });
+  }
+
+  private commitError(err: unknown): SchoolgateError {
+    const code = sqliteCode(err);
+    const detail = err instanceof Error ? err.message : String(err);
+    return new SchoolgateError(
+      'SG_AUDIT_UNAVAILABLE',
+      `The audit database ${this.path} could not be written (${detail}); requests are refused until it can.`,
+      {
+        context: { path: this.path, sqliteCode: code },
+        suggestion:
+          code === 'SQLITE_FULL'
+            ? 'Free disk space on the volume holding the audit database; writing resumes by itself.'
+            : code === 'SQLITE_BUSY'
+              ? 'Another program holds a write lock on the audit database; stop it. Writing resumes by itself.'
+              : 'Check that the audit database and its folder are writable; writing resumes by itself.',
+        cause: err,
+      },
+    );
+  }
+
+  private noteBatch(report: BatchReport): void {
+    const s = this.stats_;
+    s.lastCommitMs = report.durationMs;
+    if (report.durationMs > s.maxCommitMs) s.maxCommitMs = report.durationMs;
+    if (report.ok) {
+      s.batches++;
+      s.rowsCommitted += report.records;
+      s.updatesCommitted += report.updates;
+      if (!this.healthy_) {
+        this.healthy_ = true;
+        this.logger?.info({ path: this.path }, 'audit: database writable again; accepting requests');
+      }
+      return;
+    }
+    s.failedBatches++;
+    const error = report.error instanceof SchoolgateError ? report.error : this.commitError(report.error);
+    this.lastError_ = error;
+    if (this.healthy_) {
+      this.healthy_ = false;
+      this.logger?.error(
+        { path: this.path, sqliteCode: error.context['sqliteCode'], err: error.message },
+        'audit: commit failed; refusing requests until the database is writable',
+      );
+    }
+  }
+}
+
+export function openSqliteAuditStore(opts: SqliteAuditStoreOptions): SqliteAuditStore {
+  return new SqliteAuditStore(opts);
+}
