@@ -86,13 +86,7 @@ export interface CategoryLists {
 }
 
 export type RuleKind =
-  | 'profile-deny'
-  | 'profile-allow'
-  | 'category'
-  | 'time-window'
-  | 'ip-literal'
-  | 'default'
-  | 'policy-error';
+  'profile-deny' | 'profile-allow' | 'category' | 'time-window' | 'ip-literal' | 'default' | 'policy-error';
 
 export interface Rule {
   kind: RuleKind;
@@ -100,6 +94,17 @@ export interface Rule {
   list: string;
   /** The exact entry, or '' for defaults. */
   entry: string;
+  /** For 'category' and 'time-window' rules: the category whose action decided. */
+  category?: string;
+}
+
+/** Set when the decision was made on a target embedded in a translator or archive URL (loophole sites). */
+export interface Via {
+  kind: 'translator' | 'archive';
+  /** The host that was actually requested, e.g. translate.google.com. */
+  service: string;
+  /** The embedded target the decision was made on. */
+  target: Target;
 }
 
 export interface Decision {
@@ -117,4 +122,8 @@ export interface Decision {
   alert: boolean;
   /** One sentence a person can read: why this action. Reused on block/warn pages and reports. */
   explanation: string;
+  /** Present when the embedded target of a translator/archive URL decided. */
+  via?: Via;
+  /** For 'policy-error' decisions: the internal error message (for the audit row and logs, not for pupils). */
+  error?: string;
 }

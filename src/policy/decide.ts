@@ -1,0 +1,207 @@
+import { profileEntryLists } from './lists.js';
+import { extractEmbeddedTarget } from './loophole.js';
+import { openWindows } from './time.js';
+import {
+  ACTION_SEVERITY,
+  type Action,
+  type CategoryLists,
+  type Decision,
+  type ListMatch,
+  type PolicyRequest,
+  type Profile,
+  type Rule,
+  type Target,
+  type TimeWindow,
+  type Via,
+} from './types.js';
+
+/**
+ * decide(): the pure policy function. No I/O, no clock: `now` is passed in.
+ *
+ * Precedence, first that applies wins:
+ *  1. profile deny entries            → block   (rule 'profile-deny'; deny beats allow)
+ *  2. profile allow entries           → allow   (rule 'profile-allow')
+ *  3. matched categories              → each matched category's action is the profile's action for it,
+ *     replaced by the action of any open time window that names it (several open windows: the most
+ *     restrictive); categories the profile does not name are 'allow'. Across categories the most
+ *     restrictive action wins, block > warn > allow (rule 'category', or 'time-window' when a window set
+ *     the winning action). Ties go to the first category by name, so the result is deterministic.
+ *  4. IP-literal host, nothing matched → profile.ipLiterals (rule 'ip-literal')
+ *  5. otherwise                        → profile.defaultAction (rule 'default')
+ * Loophole sites: when the target is a translator/archive URL, the embedded target is decided too; if a
+ * list entry (deny, category) makes it more restrictive than the outer result, that decision is returned
+ * with `via` set and an explanation saying so. Its defaults never override the outer decision.
+ *
+ * Every decision carries all category matches (flagged/alert are computed from them, whatever decided), so
+ * an allow entry for a flagged site still shows up in an investigation.
+ */
+export function decide(request: PolicyRequest, profile: Profile, lists: CategoryLists, now: Date): Decision {
+  const outer = decideTarget(request.target, profile, lists, now, undefined);
+  const embedded = extractEmbeddedTarget(request.target);
+  if (embedded === undefined) return outer;
+  const inner = decideTarget(embedded.target, profile, lists, now, embedded);
+  if (!LIST_RULES.has(inner.rule.kind) || ACTION_SEVERITY[inner.action] <= ACTION_SEVERITY[outer.action]) {
+    return outer;
+  }
+  return {
+    ...inner,
+    categories: uniqueSorted([...inner.categories, ...outer.categories]),
+    matches: [...inner.matches, ...outer.matches],
+    flagged: inner.flagged || outer.flagged,
+    alert: inner.alert || outer.alert,
+  };
+}
+
+/** decide(), failing closed: any exception becomes a block with rule 'policy-error' (never fail open). */
+export function decideSafely(
+  request: PolicyRequest,
+  profile: Profile,
+  lists: CategoryLists,
+  now: Date,
+): Decision {
+  try {
+    return decide(request, profile, lists, now);
+  } catch (err) {
+    return {
+      action: 'block',
+      profile: profile.name,
+      categories: [],
+      rule: { kind: 'policy-error', list: 'policy', entry: '' },
+      matches: [],
+      flagged: false,
+      alert: false,
+      explanation: `Blocked for profile ${profile.name}: the filter could not check this address, so it is blocked to be safe.`,
+      error: err instanceof Error ? err.message : String(err),
+    };
+  }
+}
+
+const LIST_RULES: ReadonlySet<Rule['kind']> = new Set(['profile-deny', 'category', 'time-window']);
+
+function decideTarget(
+  target: Target,
+  profile: Profile,
+  lists: CategoryLists,
+  now: Date,
+  via: Via | undefined,
+): Decision {
+  const entryLists = profileEntryLists(profile);
+  const denyMatches = entryLists.deny.match(target);
+  const allowMatches = entryLists.allow.match(target);
+  const categoryMatches = lists.match(target);
+  const categories = uniqueSorted(categoryMatches.map((m) => m.list));
+  const metas = categories.map((c) => lists.categories.get(c));
+  const base = {
+    profile: profile.name,
+    categories,
+    matches: [...denyMatches, ...allowMatches, ...categoryMatches],
+    flagged: metas.some((m) => m?.flagged === true),
+    alert: metas.some((m) => m?.alert === true),
+    ...(via === undefined ? {} : { via }),
+  };
+  const subject = describeTarget(target, via);
+  const who = `for profile ${profile.name}`;
+
+  const deny = denyMatches[0];
+  if (deny !== undefined) {
+    return {
+      ...base,
+      action: 'block',
+      rule: { kind: 'profile-deny', list: entryLists.deny.name, entry: deny.entry },
+      explanation: `Blocked ${who}: ${subject} is on the profile's deny list (entry ${deny.entry}).`,
+    };
+  }
+  const allow = allowMatches[0];
+  if (allow !== undefined) {
+    return {
+      ...base,
+      action: 'allow',
+      rule: { kind: 'profile-allow', list: entryLists.allow.name, entry: allow.entry },
+      explanation: `Allowed ${who}: ${subject} is on the profile's allow list (entry ${allow.entry}).`,
+    };
+  }
+  if (categoryMatches.length > 0) {
+    const winner = strictestCategory(categories, categoryMatches, profile, openWindows(profile, now));
+    const title = lists.categories.get(winner.category)?.title ?? winner.category;
+    const during = winner.window === undefined ? '' : ` during ${winner.window}`;
+    return {
+      ...base,
+      action: winner.action,
+      rule: {
+        kind: winner.window === undefined ? 'category' : 'time-window',
+        list: winner.window ?? winner.category,
+        entry: winner.match.entry,
+        category: winner.category,
+      },
+      explanation: `${VERB[winner.action]} ${who}${during}: ${subject} is in category ${title} (entry ${winner.match.entry}).`,
+    };
+  }
+  if (target.hostKind !== 'domain') {
+    return {
+      ...base,
+      action: profile.ipLiterals,
+      rule: { kind: 'ip-literal', list: `profile:${profile.name}:ipLiterals`, entry: '' },
+      explanation: `${VERB[profile.ipLiterals]} ${who}: ${subject} is a bare IP address that is in no list.`,
+    };
+  }
+  return {
+    ...base,
+    action: profile.defaultAction,
+    rule: { kind: 'default', list: `profile:${profile.name}:defaultAction`, entry: '' },
+    explanation: `${VERB[profile.defaultAction]} ${who}: ${subject} is in no list, so the profile's default applies.`,
+  };
+}
+
+interface CategoryChoice {
+  category: string;
+  action: Action;
+  window: string | undefined;
+  match: ListMatch;
+}
+
+function strictestCategory(
+  categories: string[],
+  matches: ListMatch[],
+  profile: Profile,
+  windows: TimeWindow[],
+): CategoryChoice {
+  let best: CategoryChoice | undefined;
+  for (const category of categories) {
+    let action: Action = own(profile.categories, category) ?? 'allow';
+    let window: string | undefined;
+    for (const w of windows) {
+      const windowAction = own(w.categories, category);
+      if (windowAction === undefined) continue;
+      // The first open window naming the category replaces the profile's action; later ones can only tighten it.
+      if (window === undefined || ACTION_SEVERITY[windowAction] > ACTION_SEVERITY[action]) {
+        action = windowAction;
+        window = w.name;
+      }
+    }
+    // matches come most specific host first, so this is the entry closest to the requested host.
+    const match = matches.find((m) => m.list === category) as ListMatch;
+    if (best === undefined || ACTION_SEVERITY[action] > ACTION_SEVERITY[best.action]) {
+      best = { category, action, window, match };
+    }
+  }
+  if (best === undefined) throw new Error('strictestCategory called without categories');
+  return best;
+}
+
+const VERB: Record<Action, string> = { allow: 'Allowed', warn: 'Warning', block: 'Blocked' };
+
+// Own properties only: a category called "constructor" must not pick up Object.prototype.
+function own(record: Record<string, Action>, key: string): Action | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+function uniqueSorted(items: string[]): string[] {
+  return [...new Set(items)].sort();
+}
+
+function describeTarget(target: Target, via: Via | undefined): string {
+  const name = target.hostKind === 'ipv6' ? `[${target.host}]` : target.host;
+  if (via === undefined) return name;
+  const how = via.kind === 'translator' ? 'a translator' : 'an archive';
+  return `${name} (reached via ${how}, ${via.service})`;
+}

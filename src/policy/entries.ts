@@ -1,0 +1,78 @@
+import { normaliseHost } from './host.js';
+import { normalisePath } from './target.js';
+import { isTargetError } from './target-error.js';
+import type { HostKind } from './types.js';
+
+/**
+ * One line of a list in squidGuard/UT1 syntax.
+ * - `domains` files: one domain or IP address per line; a domain covers itself and its subdomains.
+ *   A leading `.` or `*.` (seen in real lists: `.afshin.ir`) means the same and is dropped.
+ * - `urls` files: `host/path[?query]` without a scheme; a prefix of the URL (see list-index.ts).
+ * - profile allow/deny entries use either form; a `/` makes it a URL entry.
+ * Hosts are normalised exactly as request hosts are, so `bücher.example` in a list equals
+ * `xn--bcher-kva.example` in a request.
+ */
+export type ParsedEntry =
+  | { kind: 'skip' }
+  | { kind: 'domain' | 'ip'; host: string }
+  | { kind: 'url'; host: string; hostKind: HostKind; path: string }
+  | { kind: 'invalid'; reason: string };
+
+const SKIP: ParsedEntry = { kind: 'skip' };
+
+/** A line of a `domains` file. */
+export function parseDomainLine(line: string): ParsedEntry {
+  const text = cleanLine(line);
+  if (text === undefined) return SKIP;
+  if (/[/?#]/.test(text))
+    return { kind: 'invalid', reason: 'a domains entry has a path; put it in the urls file' };
+  return parseHostEntry(text);
+}
+
+/** A line of a `urls` file. */
+export function parseUrlLine(line: string): ParsedEntry {
+  const text = cleanLine(line);
+  if (text === undefined) return SKIP;
+  // Tolerate a scheme, which some hand-written lists carry; the rule covers http and https alike.
+  const noScheme = text.replace(/^https?:\/\//i, '');
+  const cut = noScheme.search(/[/?]/);
+  const hostText = cut === -1 ? noScheme : noScheme.slice(0, cut);
+  const rest = cut === -1 ? '' : noScheme.slice(cut);
+  const host = parseHostEntry(hostText);
+  if (host.kind !== 'domain' && host.kind !== 'ip') return host;
+  // An empty path covers the whole host, like a domain entry; otherwise the path is normalised the same
+  // way a request path is, so `/a/./b` in a list still matches `/a/b`.
+  const path = rest === '' ? '' : normalisePath(rest.startsWith('?') ? `/${rest}` : rest);
+  return { kind: 'url', host: host.host, hostKind: host.kind === 'ip' ? ipKind(host.host) : 'domain', path };
+}
+
+/** A profile allow/deny entry: a URL prefix if it has a path, else a domain. */
+export function parseEntry(line: string): ParsedEntry {
+  const text = cleanLine(line);
+  if (text === undefined) return SKIP;
+  return /[/?]/.test(text.replace(/^https?:\/\//i, '')) ? parseUrlLine(text) : parseDomainLine(text);
+}
+
+function cleanLine(line: string): string | undefined {
+  const text = line.trim();
+  if (text === '' || text.startsWith('#')) return undefined;
+  return text;
+}
+
+function parseHostEntry(text: string): ParsedEntry {
+  const bare = text.startsWith('*.') ? text.slice(2) : text.startsWith('.') ? text.slice(1) : text;
+  if (bare.includes(':') && !bare.startsWith('[') && /:\d+$/.test(bare) && !bare.includes('::')) {
+    return { kind: 'invalid', reason: 'a list entry may not carry a port' };
+  }
+  try {
+    const { host, kind } = normaliseHost(bare);
+    return { kind: kind === 'domain' ? 'domain' : 'ip', host };
+  } catch (err) {
+    if (isTargetError(err)) return { kind: 'invalid', reason: err.reason };
+    throw err;
+  }
+}
+
+function ipKind(host: string): HostKind {
+  return host.includes(':') ? 'ipv6' : 'ipv4';
+}
