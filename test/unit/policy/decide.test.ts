@@ -247,7 +247,7 @@ describe('the most restrictive matched category wins, and every match is reporte
 });
 
 describe('explanations are one readable sentence', () => {
-  it.each([
+  it.each<[string, Partial<Profile>, Date, string]>([
     [
       'http://www.facebook.com/',
       {},
@@ -303,7 +303,7 @@ describe('explanations are one readable sentence', () => {
       NOW,
       'Blocked for profile pupil: blocked.example (reached via an archive, web.archive.org) is in category Social networking (entry blocked.example).',
     ],
-  ] as const)('%s', (url, overrides, now, sentence) => {
+  ])('%s', (url, overrides, now, sentence) => {
     expect(decide(request(url), profile(overrides), l, now).explanation).toBe(sentence);
   });
 });
