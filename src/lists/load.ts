@@ -1,0 +1,246 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { SchoolgateError } from '../errors.js';
+import { CategoryListsBuilder, type LineOutcome } from '../policy/lists.js';
+import type { CategoryLists, CategoryMeta } from '../policy/types.js';
+import { CATEGORY_NAME, parseCategoriesYaml } from './metadata.js';
+import { forEachLine } from './read-lines.js';
+
+/**
+ * The I/O side of the category lists: reads a squidGuard/UT1 directory
+ *
+ *   <dir>/categories.yaml          metadata (see metadata.ts)
+ *   <dir>/<category>/domains       one domain or IP per line
+ *   <dir>/<category>/urls          optional host/path prefixes
+ *
+ * and compiles it into an immutable CategoryLists. Metadata and directories must agree one to one.
+ * Invalid lines are counted per category and reported as warnings with file:line, never dropped silently.
+ */
+export interface CategoryCounts {
+  /** Valid lines of the domains file(s) (duplicates included). */
+  domains: number;
+  /** Valid lines of the urls file(s). */
+  urls: number;
+  /** Lines that are neither valid, blank nor comments. */
+  invalid: number;
+}
+
+export interface LoadedCategories {
+  lists: CategoryLists;
+  counts: Map<string, CategoryCounts>;
+  warnings: string[];
+}
+
+export interface LoadOptions {
+  /**
+   * Without a categories.yaml, make metadata from the directory names (title = name, not flagged, no
+   * alert) instead of failing. For raw UT1 downloads in tests and benchmarks, not for production lists.
+   */
+  metaDefaults?: boolean;
+  /** Load only these categories (must exist). Default: all. */
+  only?: readonly string[];
+}
+
+export const METADATA_FILE = 'categories.yaml';
+/** How many invalid lines per file are spelled out in warnings; the rest are summarised. */
+const WARNINGS_PER_FILE = 5;
+
+export async function loadCategories(dir: string, opts: LoadOptions = {}): Promise<LoadedCategories> {
+  const metaFile = path.join(dir, METADATA_FILE);
+  const dirs = await categoryDirectories(dir);
+  const warnings: string[] = [];
+  let metas: CategoryMeta[];
+
+  const yamlText = await readFile(metaFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw categoryError(
+      `Cannot read ${metaFile}: ${err.message}`,
+      metaFile,
+      undefined,
+      'Check the file permissions.',
+    );
+  });
+  if (yamlText !== undefined) {
+    const parsed = parseCategoriesYaml(yamlText, metaFile);
+    metas = parsed.meta;
+    checkAgreement(dir, metaFile, parsed.lines, dirs);
+  } else if (opts.metaDefaults) {
+    metas = [...dirs.real].sort().map(defaultMeta);
+    for (const alias of [...dirs.aliases].sort())
+      warnings.push(`${path.join(dir, alias)}: symlinked category directory (alias) skipped`);
+  } else {
+    throw categoryError(
+      `${metaFile} is missing.`,
+      metaFile,
+      undefined,
+      `Create ${METADATA_FILE} with one entry per category directory in ${dir}.`,
+    );
+  }
+
+  if (opts.only !== undefined) {
+    const wanted = new Set(opts.only);
+    for (const name of wanted) {
+      if (!metas.some((m) => m.name === name)) {
+        throw categoryError(
+          `Category ${name} does not exist in ${dir}.`,
+          path.join(dir, name),
+          undefined,
+          'Check the category name.',
+        );
+      }
+    }
+    metas = metas.filter((m) => wanted.has(m.name));
+  }
+
+  const builder = new CategoryListsBuilder();
+  const counts = new Map<string, CategoryCounts>();
+  for (const meta of metas) {
+    builder.addCategory(meta);
+    const count: CategoryCounts = { domains: 0, urls: 0, invalid: 0 };
+    counts.set(meta.name, count);
+    const catDir = path.join(dir, meta.name);
+    const domainFiles = await listFiles(catDir, 'domains');
+    const urlFiles = await listFiles(catDir, 'urls');
+    if (domainFiles.length === 0 && urlFiles.length === 0)
+      warnings.push(`${catDir}: category has neither a domains nor a urls file`);
+    count.domains = await feed(
+      domainFiles,
+      (line) => builder.addDomainLine(meta.name, line),
+      count,
+      warnings,
+    );
+    count.urls = await feed(urlFiles, (line) => builder.addUrlLine(meta.name, line), count, warnings);
+  }
+  return { lists: builder.build(), counts, warnings };
+}
+
+function defaultMeta(name: string): CategoryMeta {
+  return {
+    name,
+    title: name,
+    description: `${name} (metadata generated from the directory name)`,
+    flagged: false,
+    alert: false,
+  };
+}
+
+/** Streams the files into the builder; returns the number of valid lines and counts invalid ones. */
+async function feed(
+  files: string[],
+  add: (line: string) => LineOutcome,
+  count: CategoryCounts,
+  warnings: string[],
+): Promise<number> {
+  if (files.length === 0) return 0;
+  let added = 0;
+  let invalid = 0;
+  // Chunks of one split file are one logical file: name the first in warnings.
+  const file =
+    files.length === 1 ? (files[0] as string) : `${files[0] as string} (+${files.length - 1} chunks)`;
+  await forEachLine(files, (line, lineNo) => {
+    const outcome = add(line);
+    if (outcome === 'added') added++;
+    else if (outcome !== 'skipped') {
+      invalid++;
+      if (invalid <= WARNINGS_PER_FILE)
+        warnings.push(
+          `${file}:${lineNo}: invalid entry (${outcome.invalid}): ${JSON.stringify(line.slice(0, 120))}`,
+        );
+    }
+  });
+  if (invalid > WARNINGS_PER_FILE)
+    warnings.push(`${file}: ${invalid - WARNINGS_PER_FILE} more invalid lines not shown (${invalid} in all)`);
+  count.invalid += invalid;
+  return added;
+}
+
+interface Directories {
+  /** Real subdirectories: one per category. */
+  real: Set<string>;
+  /** Symlinks to directories (UT1 ships aliases such as porn -> adult). */
+  aliases: Set<string>;
+}
+
+async function categoryDirectories(dir: string): Promise<Directories> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+    throw categoryError(
+      `Cannot read the categories directory ${dir}: ${err.message}`,
+      dir,
+      undefined,
+      'Check categoriesDir in the configuration.',
+    );
+  });
+  const real = new Set<string>();
+  const aliases = new Set<string>();
+  for (const entry of entries) {
+    if (entry.name.startsWith('.') || !CATEGORY_NAME.test(entry.name)) continue;
+    if (entry.isDirectory()) real.add(entry.name);
+    else if (entry.isSymbolicLink() && (await isDirectory(path.join(dir, entry.name))))
+      aliases.add(entry.name);
+  }
+  return { real, aliases };
+}
+
+/** Metadata and directories must agree: a list nobody described, or a description with no list, is a mistake. */
+function checkAgreement(
+  dir: string,
+  metaFile: string,
+  metaLines: Map<string, number>,
+  dirs: Directories,
+): void {
+  for (const name of [...dirs.real].sort()) {
+    if (!metaLines.has(name)) {
+      throw categoryError(
+        `Category directory ${name} has no entry in ${METADATA_FILE}.`,
+        path.join(dir, name),
+        undefined,
+        `Add "${name}:" with a title to ${metaFile}, or remove the directory.`,
+      );
+    }
+  }
+  for (const [name, line] of metaLines) {
+    if (!dirs.real.has(name) && !dirs.aliases.has(name)) {
+      throw categoryError(
+        `${metaFile}:${line}: category ${name} has no directory ${path.join(dir, name)}.`,
+        metaFile,
+        line,
+        `Create ${path.join(dir, name)}/domains, or remove "${name}" from ${METADATA_FILE}.`,
+      );
+    }
+  }
+}
+
+/** `<base>` itself, or its split chunks `<base>.0`, `<base>.1`, ... in numeric order. */
+async function listFiles(catDir: string, base: string): Promise<string[]> {
+  const single = path.join(catDir, base);
+  if (await isFile(single)) return [single];
+  const names = await readdir(catDir).catch(() => [] as string[]);
+  return names
+    .map((n) => ({ n, m: new RegExp(`^${base}\\.(\\d+)$`).exec(n) }))
+    .filter((x): x is { n: string; m: RegExpExecArray } => x.m !== null)
+    .sort((a, b) => Number(a.m[1]) - Number(b.m[1]))
+    .map((x) => path.join(catDir, x.n));
+}
+
+async function isFile(p: string): Promise<boolean> {
+  return stat(p).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  return stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+function categoryError(
+  message: string,
+  file: string,
+  line: number | undefined,
+  suggestion: string,
+): SchoolgateError {
+  return new SchoolgateError('SG_CATEGORY_INVALID', message, { context: { file, line }, suggestion });
+}
