@@ -1,0 +1,63 @@
+/** `schoolgate serve`: start the proxy on its embedded defaults or a config file. */
+import type { Command } from 'commander';
+import { startSchoolgate } from '../../app/start.js';
+import { createLogger } from '../../log.js';
+import { configFrom, parsePort, withCommonOptions, type CommonOptions } from '../common.js';
+
+interface ServeOptions extends CommonOptions {
+  port?: number;
+  host?: string;
+  hostsFile?: string;
+}
+
+export function registerServe(program: Command): void {
+  withCommonOptions(program.command('serve'))
+    .description('start the filtering proxy')
+    .option('--port <n>', 'port to listen on (default 3128)', parsePort)
+    .option('--host <addr>', 'address to listen on (default 0.0.0.0)')
+    .option(
+      '--hosts-file <file>',
+      'a hosts file (/etc/hosts format) whose names are routed to the addresses it gives',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  schoolgate serve\n  schoolgate serve --config /etc/schoolgate.yaml --port 8080',
+    )
+    .action(async (opts: ServeOptions) => {
+      const config = configFrom(opts, {
+        ...(opts.port !== undefined ? { port: opts.port } : {}),
+        ...(opts.host ? { host: opts.host } : {}),
+        ...(opts.hostsFile ? { hostsFile: opts.hostsFile } : {}),
+      });
+      const logger = createLogger(config.log.level);
+      const running = await startSchoolgate(config, logger);
+      const { address, port } = running.address;
+      const shown = address === '0.0.0.0' || address === '::' ? '<this machine>' : address;
+      logger.info(
+        { address, port, data: config.dataDir, categories: config.categoriesDir },
+        'schoolgate listening',
+      );
+      console.log(
+        [
+          `schoolgate is filtering on ${address}:${port}`,
+          `  audit log:  ${running.auditPath}`,
+          `  categories: ${config.categoriesDir}`,
+          `Point a browser at it: set the HTTP and HTTPS proxy to ${shown}:${port},`,
+          `or use automatic proxy configuration: http://${shown === '<this machine>' ? '127.0.0.1' : shown}:${port}/proxy.pac`,
+          'Stop with Ctrl+C (every queued audit record is committed first).',
+        ].join('\n'),
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          logger.info({ signal }, 'stopping: committing queued audit records');
+          running.stop().then(resolve, (err: unknown) => {
+            logger.error({ err }, 'error while stopping');
+            resolve();
+          });
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      logger.info('stopped');
+    });
+}

@@ -1,0 +1,115 @@
+/**
+ * The shipped role profiles, following the schools' acceptable-use policies (see docs/architecture.md):
+ * - streaming, messaging, chat rooms, social networking and webmail "must never be accessed from the
+ *   network" by pupils;
+ * - pornography, gambling, chat rooms and material harmful to children are gross misconduct for staff;
+ *   extremism falls under the Prevent duty → blocked for every role;
+ * - "restricted" categories warn staff that they are for business use only (warn + continue, recorded);
+ * - reasonable personal use outside working time (lunchtime) → a staff time window.
+ */
+type Action = 'allow' | 'warn' | 'block';
+
+const NEVER: Record<string, Action> = {
+  gambling: 'block',
+  extremism: 'block',
+  adult: 'block',
+  p2p: 'block',
+  anonymisers: 'block',
+  malware: 'block',
+  selfharm: 'block',
+  doh: 'block',
+};
+
+const PUPIL: Record<string, Action> = {
+  ...NEVER,
+  streaming: 'block',
+  chat: 'block',
+  social: 'block',
+  webmail: 'block',
+  games: 'block',
+  dating: 'block',
+  shopping: 'block',
+};
+
+export const DEFAULT_PROFILES = {
+  pupil: {
+    description: 'Pupils: every category in the school policy blocked.',
+    default: 'allow' as Action,
+    categories: PUPIL,
+    allow: [],
+    deny: [],
+    ipLiterals: 'block' as Action,
+    timeWindows: [],
+  },
+  staff: {
+    description:
+      'Teaching and support staff: restricted categories warn (business use only), the rest blocked.',
+    default: 'allow' as Action,
+    categories: {
+      ...NEVER,
+      streaming: 'warn',
+      chat: 'warn',
+      social: 'warn',
+      webmail: 'warn',
+      games: 'warn',
+      dating: 'block',
+      shopping: 'warn',
+    } as Record<string, Action>,
+    allow: [],
+    deny: [],
+    ipLiterals: 'warn' as Action,
+    timeWindows: [
+      {
+        name: 'lunchtime',
+        days: ['mon', 'tue', 'wed', 'thu', 'fri'] as ('mon' | 'tue' | 'wed' | 'thu' | 'fri')[],
+        from: '12:00',
+        to: '13:30',
+        categories: { streaming: 'allow', social: 'allow', webmail: 'allow', shopping: 'allow' } as Record<
+          string,
+          Action
+        >,
+      },
+    ],
+  },
+  leadership: {
+    description: 'Senior leaders: as staff, with social media and webmail allowed for school communications.',
+    default: 'allow' as Action,
+    categories: {
+      ...NEVER,
+      streaming: 'warn',
+      chat: 'warn',
+      games: 'warn',
+      dating: 'block',
+    } as Record<string, Action>,
+    allow: [],
+    deny: [],
+    ipLiterals: 'warn' as Action,
+    timeWindows: [],
+  },
+  technician: {
+    description: 'IT technicians: as leadership; anonymisers and DNS-over-HTTPS warn so they can test them.',
+    default: 'allow' as Action,
+    categories: {
+      ...NEVER,
+      anonymisers: 'warn',
+      doh: 'warn',
+      streaming: 'warn',
+      chat: 'warn',
+      games: 'warn',
+      dating: 'block',
+    } as Record<string, Action>,
+    allow: [],
+    deny: [],
+    ipLiterals: 'allow' as Action,
+    timeWindows: [],
+  },
+  guest: {
+    description: 'Unidentified devices: the most restrictive profile.',
+    default: 'allow' as Action,
+    categories: { ...PUPIL },
+    allow: [],
+    deny: [],
+    ipLiterals: 'block' as Action,
+    timeWindows: [],
+  },
+};

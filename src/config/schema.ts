@@ -1,0 +1,106 @@
+/**
+ * The configuration schema: the one place defaults live. Unknown keys are errors (strictObject), so a typo
+ * in a school's config fails loudly instead of being silently ignored (e2guardian's failure mode).
+ */
+import { z } from 'zod';
+import { DEFAULT_PROFILES } from './default-profiles.js';
+
+const action = z.enum(['allow', 'warn', 'block']);
+const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a time as HH:MM (24-hour)');
+const cidr = z.string().min(1);
+const port = z.number().int().min(1).max(65535);
+
+const timeWindow = z.strictObject({
+  name: z.string().min(1),
+  days: z.array(weekday).min(1),
+  from: clock,
+  to: clock,
+  categories: z.record(z.string(), action),
+});
+
+export const profileSchema = z.strictObject({
+  description: z.string().default(''),
+  default: action.default('allow'),
+  categories: z.record(z.string(), action).default({}),
+  allow: z.array(z.string()).default([]),
+  deny: z.array(z.string()).default([]),
+  ipLiterals: action.default('block'),
+  timeWindows: z.array(timeWindow).default([]),
+});
+
+const network = z.strictObject({ cidr, profile: z.string().min(1), name: z.string().optional() });
+const device = z.strictObject({
+  address: z.string().min(1),
+  name: z.string().min(1),
+  user: z.string().min(1).optional(),
+  profile: z.string().min(1).optional(),
+});
+
+export const configSchema = z.strictObject({
+  listen: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      port: z.number().int().min(0).max(65535).default(3128),
+    })
+    .default({ host: '0.0.0.0', port: 3128 }),
+  /** The name browsers use to reach the proxy; used in the PAC file and to recognise requests to itself. */
+  proxyName: z.string().default('schoolgate.local'),
+  dataDir: z.string().default('data'),
+  categoriesDir: z.string().default('categories'),
+  timeZone: z.string().default('Europe/London'),
+  /** Only these clients may use the proxy: never an open proxy. */
+  clientNetworks: z
+    .array(cidr)
+    .default(['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']),
+  /** Ports CONNECT may tunnel to (Squid's SSL_ports). */
+  tunnelPorts: z.array(port).default([443]),
+  /** Ports absolute-form HTTP requests may be forwarded to (Squid's Safe_ports, trimmed). */
+  httpPorts: z.array(port).default([80, 8080]),
+  /** Squid-style hosts_file: names routed to the addresses it gives (deliberate routes may be private). */
+  hostsFile: z.string().nullable().default(null),
+  /** Inline routes, same meaning as the hosts file: name → address. */
+  hosts: z.record(z.string(), z.string()).default({}),
+  identity: z
+    .strictObject({
+      /** Basic proxy authentication against the users table. */
+      basicAuth: z.boolean().default(false),
+      /** With basicAuth on: clients that send no credentials get 407 (true) or fall through to address mapping. */
+      requireAuth: z.boolean().default(false),
+      realm: z.string().default('schoolgate'),
+      networks: z.array(network).default([]),
+      devices: z.array(device).default([]),
+      guestProfile: z.string().default('guest'),
+    })
+    .prefault({}),
+  profiles: z.record(z.string(), profileSchema).default(DEFAULT_PROFILES),
+  warn: z
+    .strictObject({
+      /** Minutes a Continue lasts; null means until the end of the school day. */
+      continueMinutes: z.number().int().positive().nullable().default(null),
+      schoolDayEnd: clock.default('16:00'),
+    })
+    .prefault({}),
+  audit: z
+    .strictObject({
+      batchMaxRows: z.number().int().min(1).max(100_000).default(1000),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      headersTimeoutMs: z.number().int().positive().default(20_000),
+      requestTimeoutMs: z.number().int().positive().default(120_000),
+      keepAliveTimeoutMs: z.number().int().positive().default(5_000),
+      connectTimeoutMs: z.number().int().positive().default(10_000),
+      tunnelIdleTimeoutMs: z.number().int().positive().default(300_000),
+      maxConnections: z.number().int().positive().default(10_000),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
+    .prefault({}),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type ProfileConfig = z.output<typeof profileSchema>;

@@ -1,0 +1,70 @@
+/**
+ * Maps a client address to a device (fixed-address staff laptops) or a network profile (CIDR).
+ * Compiled once per config; the most specific network (longest prefix) wins.
+ */
+import ipaddr from 'ipaddr.js';
+
+export interface DeviceEntry {
+  address: string;
+  name: string;
+  user?: string | undefined;
+  profile?: string | undefined;
+}
+export interface NetworkEntry {
+  cidr: string;
+  profile: string;
+  name?: string | undefined;
+}
+
+type Parsed = ipaddr.IPv4 | ipaddr.IPv6;
+
+/** IPv4-mapped IPv6 (how a dual-stack socket reports IPv4 peers) becomes plain IPv4. */
+export function canonicalAddress(address: string): string {
+  try {
+    const ip = ipaddr.process(address);
+    return ip.toString();
+  } catch {
+    return address;
+  }
+}
+
+export class AddressMap {
+  private readonly devices = new Map<string, DeviceEntry>();
+  private readonly networks: { range: [Parsed, number]; entry: NetworkEntry }[];
+
+  constructor(devices: readonly DeviceEntry[], networks: readonly NetworkEntry[]) {
+    for (const d of devices) this.devices.set(canonicalAddress(d.address), d);
+    this.networks = networks
+      .map((entry) => ({ range: ipaddr.parseCIDR(entry.cidr) as [Parsed, number], entry }))
+      .sort((a, b) => b.range[1] - a.range[1]);
+  }
+
+  device(address: string): DeviceEntry | undefined {
+    return this.devices.get(canonicalAddress(address));
+  }
+
+  network(address: string): NetworkEntry | undefined {
+    const ip = parse(address);
+    if (!ip) return undefined;
+    return this.networks.find((n) => n.range[0].kind() === ip.kind() && ip.match(n.range))?.entry;
+  }
+}
+
+/** True when the address lies in any of the CIDRs. */
+export function inAnyCidr(address: string, cidrs: readonly [Parsed, number][]): boolean {
+  const ip = parse(address);
+  if (!ip) return false;
+  return cidrs.some((range) => range[0].kind() === ip.kind() && ip.match(range));
+}
+
+export function parseCidrs(cidrs: readonly string[]): [Parsed, number][] {
+  return cidrs.map((c) => ipaddr.parseCIDR(c) as [Parsed, number]);
+}
+
+function parse(address: string): Parsed | undefined {
+  try {
+    return ipaddr.process(address);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Who is asking: Basic proxy credentials (when on), else the client address mapped to a device or a
+ * network profile, else the guest profile. Successful credential checks are cached briefly, because scrypt
+ * is deliberately slow (tens of ms) and a browser sends the header on every request.
+ */
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { ReadonlyConfig } from '../config/load.js';
+import { AddressMap } from './address-map.js';
+import { parseBasicCredentials } from './basic-auth.js';
+import { verifyPassword } from './password.js';
+import type { UserStore } from './user-store.js';
+
+export interface Identity {
+  user: string | null;
+  profile: string;
+  device: string | null;
+  via: 'basic' | 'device' | 'network' | 'guest';
+}
+
+export type IdentifyResult =
+  | { ok: true; identity: Identity }
+  | { ok: false; reason: 'auth-required' | 'bad-credentials' | 'malformed-credentials'; user: string | null };
+
+export interface IdentifyInput {
+  clientIp: string;
+  proxyAuthorization: string | undefined;
+}
+
+export class Identifier {
+  private readonly addresses: AddressMap;
+  private readonly verified = new LRUCache<string, { user: string; profile: string }>({
+    max: 10_000,
+    ttl: 5 * 60_000,
+  });
+
+  constructor(
+    private readonly config: ReadonlyConfig,
+    private readonly users: UserStore,
+  ) {
+    this.addresses = new AddressMap(config.identity.devices, config.identity.networks);
+  }
+
+  async identify(input: IdentifyInput): Promise<IdentifyResult> {
+    const { identity: idConfig } = this.config;
+    const device = this.addresses.device(input.clientIp);
+    if (idConfig.basicAuth) {
+      const creds = parseBasicCredentials(input.proxyAuthorization);
+      if (creds === 'malformed') return { ok: false, reason: 'malformed-credentials', user: null };
+      if (creds) {
+        const checked = await this.checkCredentials(input.proxyAuthorization!, creds.user, creds.password);
+        if (!checked) return { ok: false, reason: 'bad-credentials', user: creds.user };
+        return {
+          ok: true,
+          identity: {
+            user: checked.user,
+            profile: checked.profile,
+            device: device?.name ?? null,
+            via: 'basic',
+          },
+        };
+      }
+      if (idConfig.requireAuth) return { ok: false, reason: 'auth-required', user: null };
+    }
+    if (device) {
+      const user = device.user ? this.users.get(device.user) : undefined;
+      const profile = device.profile ?? user?.profile ?? this.networkProfile(input.clientIp);
+      return {
+        ok: true,
+        identity: { user: device.user ?? null, profile, device: device.name, via: 'device' },
+      };
+    }
+    const network = this.addresses.network(input.clientIp);
+    if (network)
+      return { ok: true, identity: { user: null, profile: network.profile, device: null, via: 'network' } };
+    return { ok: true, identity: { user: null, profile: idConfig.guestProfile, device: null, via: 'guest' } };
+  }
+
+  private networkProfile(clientIp: string): string {
+    return this.addresses.network(clientIp)?.profile ?? this.config.identity.guestProfile;
+  }
+
+  private async checkCredentials(
+    header: string,
+    name: string,
+    password: string,
+  ): Promise<{ user: string; profile: string } | null> {
+    const key = createHash('sha256').update(header).digest('base64');
+    const cached = this.verified.get(key);
+    if (cached) {
+      // A disabled or re-profiled user must not keep access through the cache.
+      const current = this.users.get(cached.user);
+      if (current && !current.disabled) return { user: current.name, profile: current.profile };
+      this.verified.delete(key);
+      return null;
+    }
+    const user = this.users.get(name);
+    if (!user || user.disabled || !user.passwordHash) return null;
+    if (!(await verifyPassword(password, user.passwordHash))) return null;
+    const result = { user: user.name, profile: user.profile };
+    this.verified.set(key, result);
+    return result;
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * Plain HTTP through the proxy: absolute-form requests are checked and forwarded with http-proxy;
+ * origin-form requests (and requests naming the proxy itself) get the proxy's own pages.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isTargetError } from '../policy/target-error.js';
+import { parseAbsoluteTarget } from '../policy/target.js';
+import type { Target } from '../policy/types.js';
+import { auditUnavailableAnswer, CONTINUE_PATH, errorBody, refusalFor } from './answers.js';
+import { handleContinue } from './continue.js';
+import { answerContext, clientAddress, commitRow, type EdgeContext } from './edge-context.js';
+import { auditEventFor, ruleText, type Attempt } from './gatekeeper.js';
+import { stripHopByHop } from './hop-by-hop.js';
+import { isOwnTarget, serveOwnPage } from './own-pages.js';
+import { authorityOf, checkRawRequest, rawPathOf } from './raw-checks.js';
+import { sendPage } from './respond.js';
+
+export async function handleHttpRequest(
+  edge: EdgeContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  edge.stats.requests++;
+  const rawUrl = req.url ?? '';
+  const clientIp = clientAddress(req.socket.remoteAddress);
+  const attempt = edge.gatekeeper.newAttempt(clientIp, req.method ?? '', header(req, 'proxy-authorization'));
+
+  if (rawUrl.startsWith('/') || rawUrl === '*') return serveOwnPage(edge, req, res, rawUrl);
+  if (!edge.gatekeeper.isClientAllowed(clientIp)) return refuse(edge, attempt, req, res, rawUrl);
+
+  const rawFailure = checkRawRequest(req);
+  if (rawFailure) return reject(edge, attempt, res, rawUrl, rawFailure.status, rawFailure.reason);
+  let target: Target;
+  try {
+    target = parseAbsoluteTarget(rawUrl);
+  } catch (err) {
+    if (!isTargetError(err)) throw err;
+    return reject(edge, attempt, res, rawUrl, 400, `bad-request:${err.reason}`);
+  }
+  if (isOwnTarget(edge, target)) return serveOwnPage(edge, req, res, rawPathOf(rawUrl));
+  if (target.scheme !== 'http') return reject(edge, attempt, res, rawUrl, 400, 'bad-request:https-in-http');
+  if (target.path.startsWith(CONTINUE_PATH)) return handleContinue(edge, attempt, req, res, target);
+
+  const verdict = await edge.gatekeeper.check(attempt, target, edge.config.httpPorts);
+  if (verdict.kind !== 'allow') {
+    const refusal = refusalFor(verdict, attempt, target, rawUrl, answerContext(edge));
+    const event = auditEventFor(attempt, target, verdict, {
+      action: refusal.action,
+      reason: refusal.reason,
+      status: refusal.answer.status,
+    });
+    if (!(await commitRow(edge, event))) return sendPage(res, auditUnavailableAnswer(pageBase(edge, rawUrl)));
+    return sendPage(res, refusal.answer);
+  }
+
+  const event = auditEventFor(attempt, target, verdict, {
+    action: verdict.continued ? 'continued' : 'allow',
+    reason: verdict.decision.rule.kind,
+    status: null,
+  });
+  if (!(await commitRow(edge, event))) return sendPage(res, auditUnavailableAnswer(pageBase(edge, rawUrl)));
+  edge.logger.debug({ id: attempt.id, host: target.host, rule: ruleText(verdict.decision) }, 'forward');
+  forward(edge, attempt, req, res, target, verdict.resolution.address);
+}
+
+/** Per-forward state the shared http-proxy listeners fill in (one listener, looked up by request). */
+interface Exchange {
+  status: number | null;
+  bytesOut: number;
+}
+const exchanges = new WeakMap<IncomingMessage, Exchange>();
+
+/** Installed once per http-proxy instance: records the upstream status and counts response bytes. */
+export function installProxyHooks(edge: Pick<EdgeContext, 'proxy'>): void {
+  edge.proxy.on('proxyRes', (proxyRes, req) => {
+    const exchange = exchanges.get(req);
+    if (!exchange) return;
+    exchange.status = proxyRes.statusCode ?? null;
+    stripHopByHop(proxyRes.headers, ['connection', 'keep-alive']);
+    proxyRes.on('data', (chunk: Buffer) => (exchange.bytesOut += chunk.length));
+  });
+}
+
+function forward(
+  edge: EdgeContext,
+  attempt: Attempt,
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: Target,
+  address: string,
+): void {
+  const exchange: Exchange = { status: null, bytesOut: 0 };
+  exchanges.set(req, exchange);
+  let bytesIn = 0;
+  req.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
+  const rawUrl = req.url ?? '';
+  // Forward the client's own path bytes (fragment dropped) to the address that was checked, with a Host
+  // header rebuilt from the canonical target: the origin sees what the policy saw.
+  req.url = rawPathOf(rawUrl);
+  req.headers.host = authorityOf(target);
+  stripHopByHop(req.headers);
+  req.headers.via = appendVia(req.headers.via);
+  let finished = false;
+  const done = () => {
+    if (finished) return;
+    finished = true;
+    const { status, bytesOut } = exchange;
+    edge.audit.complete(attempt.id, {
+      status,
+      bytesIn,
+      bytesOut,
+      durationMs: Date.now() - attempt.startedAt,
+    });
+  };
+  res.on('finish', done);
+  res.on('close', done);
+  edge.proxy.web(
+    req,
+    res,
+    {
+      target: { protocol: 'http:', host: address, port: target.port },
+      agent: edge.agent,
+      proxyTimeout: edge.config.limits.requestTimeoutMs,
+      xfwd: false,
+      changeOrigin: false,
+    },
+    (err: Error & { code?: string }) => {
+      const status = err.code === 'ETIMEDOUT' ? 504 : 502;
+      exchange.status = status;
+      edge.logger.debug({ id: attempt.id, err: err.message, code: err.code }, 'upstream error');
+      if (res.headersSent) return void res.destroy();
+      sendPage(res, {
+        status,
+        close: true,
+        body: errorBody(status, {
+          url: rawUrl,
+          host: target.host,
+          time: edge.now(),
+          timeZone: edge.config.timeZone,
+          reference: attempt.id,
+        }),
+      });
+    },
+  );
+}
+
+function appendVia(existing: string | string[] | undefined): string {
+  const via = '1.1 schoolgate';
+  const prior = Array.isArray(existing) ? existing.join(', ') : existing;
+  return prior ? `${prior}, ${via}` : via;
+}
+
+async function refuse(
+  edge: EdgeContext,
+  attempt: Attempt,
+  _req: IncomingMessage,
+  res: ServerResponse,
+  rawUrl: string,
+): Promise<void> {
+  const host = safeHostOf(rawUrl);
+  const refusal = refusalFor(
+    { kind: 'refused' },
+    attempt,
+    { scheme: 'http', host, hostKind: 'domain', port: 80, path: '/' },
+    rawUrl,
+    answerContext(edge),
+  );
+  const event = auditEventFor(attempt, { host, path: truncate(rawUrl) }, null, {
+    action: 'refused',
+    reason: 'client-network',
+    status: 403,
+  });
+  await commitRow(edge, event);
+  sendPage(res, refusal.answer);
+}
+
+/** A malformed request: a 400 (or the stated code), a row saying why, and the connection closed. */
+async function reject(
+  edge: EdgeContext,
+  attempt: Attempt,
+  res: ServerResponse,
+  rawUrl: string,
+  status: 400 | 505,
+  reason: string,
+): Promise<void> {
+  const event = auditEventFor(attempt, { host: safeHostOf(rawUrl), path: truncate(rawUrl) }, null, {
+    action: 'reject',
+    reason,
+    status,
+  });
+  await commitRow(edge, event);
+  const body = errorBody(400, { ...pageBase(edge, rawUrl), reference: attempt.id }, undefined, 'bad-request');
+  sendPage(res, { status, close: true, body });
+}
+
+function pageBase(edge: EdgeContext, url: string) {
+  return { url: truncate(url), time: edge.now(), timeZone: edge.config.timeZone };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** For rows of requests that did not parse: the raw authority, bounded, for investigators to read. */
+export function safeHostOf(rawUrl: string): string {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(rawUrl);
+  return truncate(m ? m[1]! : '', 255);
+}
+
+function truncate(s: string, max = 2048): string {
+  return s.length > max ? s.slice(0, max) : s;
+}

@@ -1,0 +1,81 @@
+/**
+ * The proxy's own pages, for requests addressed to the proxy itself (origin-form, or its own name and
+ * port): /healthz, /proxy.pac and /wpad.dat, and a short index. Never an access to the web, so no audit row.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Target } from '../policy/types.js';
+import type { EdgeContext } from './edge-context.js';
+import { renderPac } from './pages/pac.js';
+import { renderPage, html } from './pages/html.js';
+import { sendPage } from './respond.js';
+
+const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '::1']);
+
+export function isOwnTarget(edge: EdgeContext, target: Target): boolean {
+  if (target.port !== edge.listenPort()) return false;
+  return (
+    target.host === edge.config.proxyName ||
+    LOCAL_NAMES.has(target.host) ||
+    target.host === edge.config.listen.host
+  );
+}
+
+export function serveOwnPage(
+  edge: EdgeContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  pathAndQuery: string,
+): void {
+  const path = pathAndQuery.split('?')[0];
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { allow: 'GET, HEAD', 'content-length': 0, connection: 'close' });
+    return void res.end();
+  }
+  switch (path) {
+    case '/healthz': {
+      const healthy = (edge.audit as { healthy?: boolean }).healthy !== false;
+      const body = JSON.stringify({
+        status: healthy ? 'ok' : 'audit-unavailable',
+        auditQueue: edge.audit.queueDepth,
+      });
+      return send(res, healthy ? 200 : 503, 'application/json', body, 'no-store');
+    }
+    case '/proxy.pac':
+    case '/wpad.dat': {
+      const body = renderPac({ proxyHost: pacHost(edge, req), proxyPort: edge.listenPort(), bypass: [] });
+      return send(res, 200, 'application/x-ns-proxy-autoconfig', body, 'max-age=300');
+    }
+    case '/':
+      return sendPage(res, {
+        status: 200,
+        body: renderPage({
+          title: 'schoolgate web filter',
+          tone: 'warn',
+          heading: 'This is the school web filter',
+          lead: 'Web traffic from school devices passes through here.',
+          body: html`<p>
+            Browsers use it as their proxy. Point a browser at
+            <code>http://${pacHost(edge, req)}:${String(edge.listenPort())}/proxy.pac</code> (automatic proxy
+            configuration).
+          </p>`,
+        }),
+      });
+    default:
+      return send(res, 404, 'text/plain; charset=utf-8', 'not found\n', 'no-store');
+  }
+}
+
+/** The name clients reached us by is the best name to put in the PAC file. */
+function pacHost(edge: EdgeContext, req: IncomingMessage): string {
+  const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+  return /^[A-Za-z0-9.-]{1,253}$/.test(host) ? host : edge.config.proxyName;
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string, cache: string): void {
+  res.writeHead(status, {
+    'content-type': type,
+    'cache-control': cache,
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}

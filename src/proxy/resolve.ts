@@ -1,0 +1,88 @@
+/**
+ * Resolves the checked target host to the address the proxy will connect to. The connect goes to the
+ * address returned here, so a name cannot resolve to one address at check time and another at connect
+ * time (DNS rebinding). Loopback, private, link-local and the proxy's own addresses are refused unless a
+ * deliberate route (hosts file / config) points the name there.
+ */
+import { lookup } from 'node:dns/promises';
+import { networkInterfaces } from 'node:os';
+import ipaddr from 'ipaddr.js';
+import { LRUCache } from 'lru-cache';
+import type { Target } from '../policy/types.js';
+
+export type Resolution =
+  | { ok: true; address: string; family: 4 | 6; routed: boolean }
+  | { ok: false; reason: 'forbidden-address' | 'not-found'; address?: string };
+
+/** ipaddr.js range names that are never reachable through the proxy by default. */
+const FORBIDDEN_RANGES = new Set([
+  'unspecified',
+  'broadcast',
+  'multicast',
+  'linkLocal',
+  'loopback',
+  'carrierGradeNat',
+  'private',
+  'reserved',
+  'uniqueLocal',
+  'ipv4Mapped',
+  'rfc6145',
+  'rfc6052',
+  '6to4',
+  'teredo',
+  'benchmarking',
+  'amt',
+  'as112',
+  'as112v6',
+  'orchid2',
+  'droneRemoteIdProtocolEntityTags',
+]);
+
+export function ownAddresses(): Set<string> {
+  const own = new Set<string>();
+  for (const list of Object.values(networkInterfaces()))
+    for (const info of list ?? []) own.add(ipaddr.process(info.address.split('%')[0]!).toString());
+  return own;
+}
+
+export function isForbiddenAddress(address: string, own: ReadonlySet<string>): boolean {
+  let ip: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    ip = ipaddr.process(address);
+  } catch {
+    return true;
+  }
+  return FORBIDDEN_RANGES.has(ip.range()) || own.has(ip.toString());
+}
+
+export class Resolver {
+  private readonly cache = new LRUCache<string, string[]>({ max: 10_000, ttl: 30_000 });
+  private readonly own = ownAddresses();
+
+  constructor(private readonly routes: ReadonlyMap<string, string>) {}
+
+  async resolve(target: Target): Promise<Resolution> {
+    const routed = this.routes.get(target.host);
+    if (routed) return { ok: true, address: routed, family: routed.includes(':') ? 6 : 4, routed: true };
+    let addresses: string[];
+    if (target.hostKind !== 'domain') addresses = [target.host];
+    else {
+      const cached = this.cache.get(target.host);
+      if (cached) addresses = cached;
+      else {
+        try {
+          addresses = (await lookup(target.host, { all: true, verbatim: true })).map((a) => a.address);
+        } catch {
+          return { ok: false, reason: 'not-found' };
+        }
+        this.cache.set(target.host, addresses);
+      }
+    }
+    // Every address must be public: a name that mixes public and private answers is refused whole.
+    const bad = addresses.find((a) => isForbiddenAddress(a, this.own));
+    if (bad !== undefined || addresses.length === 0)
+      return { ok: false, reason: 'forbidden-address', address: bad };
+    const address = ipaddr.process(addresses[0]!).toString();
+    return { ok: true, address, family: address.includes(':') ? 6 : 4, routed: false };
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Writing the proxy's own answers: to an http.ServerResponse, or as raw bytes to a socket (CONNECT,
+ * upgrade and parse errors have no ServerResponse).
+ */
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { PAGE_HEADERS } from './pages/html.js';
+
+export interface PageAnswer {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+  /** Close the client connection after the answer (errors, refusals). */
+  close?: boolean;
+}
+
+export function sendPage(res: ServerResponse, answer: PageAnswer): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const headers: Record<string, string | number> = {
+    ...PAGE_HEADERS,
+    ...answer.headers,
+    'content-length': Buffer.byteLength(answer.body),
+  };
+  if (answer.close) headers.connection = 'close';
+  res.writeHead(answer.status, headers);
+  res.end(answer.body);
+}
+
+/** A complete HTTP/1.1 response on a raw socket, then the socket is closed. */
+export function writeRawAnswer(socket: Duplex, answer: PageAnswer): void {
+  if (socket.destroyed || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const headers: Record<string, string | number> = {
+    ...PAGE_HEADERS,
+    ...answer.headers,
+    'content-length': Buffer.byteLength(answer.body),
+    connection: 'close',
+  };
+  const head = [`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? 'Error'}`];
+  for (const [name, value] of Object.entries(headers)) head.push(`${name}: ${value}`);
+  socket.end(`${head.join('\r\n')}\r\n\r\n${answer.body}`);
+  // Do not wait for a misbehaving client to read: give it a moment, then drop the socket.
+  setTimeout(() => socket.destroy(), 2_000).unref();
+}

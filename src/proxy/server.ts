@@ -1,0 +1,185 @@
+/**
+ * The edge: one http.Server on the proxy port, with Node's parser limits set for a hostile network,
+ * routing absolute-form requests, CONNECT and upgrades into the one pipeline (gatekeeper.ts).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import HttpProxy from 'http-proxy';
+import type { Logger } from 'pino';
+import type { AuditStore } from '../audit/types.js';
+import type { ReadonlyConfig } from '../config/load.js';
+import { SchoolgateError } from '../errors.js';
+import type { Identifier } from '../identity/identify.js';
+import { auditUnavailableAnswer } from './answers.js';
+import { clientAddress, commitRow, type EdgeContext, type EdgeStats } from './edge-context.js';
+import { auditEventFor, Gatekeeper, type PolicySnapshot } from './gatekeeper.js';
+import { GrantStore } from './grants.js';
+import { handleConnect } from './handle-connect.js';
+import { handleHttpRequest, installProxyHooks } from './handle-http.js';
+import { handleUpgrade } from './handle-upgrade.js';
+import { errorBody } from './answers.js';
+import { Resolver } from './resolve.js';
+import { sendPage, writeRawAnswer } from './respond.js';
+
+export interface ProxyServerOptions {
+  config: ReadonlyConfig;
+  policy: () => PolicySnapshot;
+  audit: AuditStore;
+  identifier: Identifier;
+  hostRoutes: ReadonlyMap<string, string>;
+  tokenKey: Buffer;
+  logger: Logger;
+  now?: () => Date;
+}
+
+export interface ProxyServer {
+  readonly server: http.Server;
+  readonly stats: EdgeStats;
+  listen(): Promise<AddressInfo>;
+  /** Stops accepting, ends idle keep-alive connections, waits for the rest (bounded). */
+  close(): Promise<void>;
+}
+
+export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
+  const { config, logger } = opts;
+  const limits = config.limits;
+  const server = http.createServer({
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    maxHeaderSize: 16 * 1024,
+    requireHostHeader: false, // absolute-form requests carry their target; Host is checked by us
+    joinDuplicateHeaders: false,
+    insecureHTTPParser: false,
+  });
+  server.maxConnections = limits.maxConnections;
+  server.maxHeadersCount = 200;
+
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 60_000 });
+  const proxy = HttpProxy.createProxyServer({ ws: true });
+  proxy.on('error', (err) => logger.debug({ err: err.message }, 'http-proxy error'));
+  const stats: EdgeStats = { startedAt: Date.now(), requests: 0, tunnels: 0, openTunnels: 0 };
+  const now = opts.now ?? (() => new Date());
+  const grants = new GrantStore();
+  const resolver = new Resolver(opts.hostRoutes);
+  const gatekeeper = new Gatekeeper({
+    config,
+    policy: opts.policy,
+    identifier: opts.identifier,
+    resolver,
+    grants,
+    logger,
+    now,
+  });
+  let boundPort = config.listen.port;
+  const edge: EdgeContext = {
+    config,
+    gatekeeper,
+    audit: opts.audit,
+    policy: opts.policy,
+    grants,
+    tokenKey: opts.tokenKey,
+    logger,
+    proxy,
+    agent,
+    stats,
+    listenPort: () => boundPort,
+    now,
+  };
+  installProxyHooks(edge);
+
+  // Handlers never reject: anything unexpected is logged and answered, never a crash.
+  server.on('request', (req, res) => {
+    handleHttpRequest(edge, req, res).catch((err: unknown) => {
+      logger.error({ err }, 'request handler failed');
+      sendPage(res, {
+        status: 502,
+        close: true,
+        body: errorBody(502, { time: now(), timeZone: config.timeZone }),
+      });
+    });
+  });
+  server.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    handleConnect(edge, req, socket, head).catch((err: unknown) => {
+      logger.error({ err }, 'connect handler failed');
+      socket.destroy();
+    });
+  });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    handleUpgrade(edge, req, socket, head).catch((err: unknown) => {
+      logger.error({ err }, 'upgrade handler failed');
+      socket.destroy();
+    });
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    onClientError(edge, err, socket).catch(() => socket.destroy());
+  });
+
+  return {
+    server,
+    stats,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        const onError = (err: NodeJS.ErrnoException) =>
+          reject(
+            new SchoolgateError(
+              'SG_LISTEN_FAILED',
+              `cannot listen on ${config.listen.host}:${config.listen.port}: ${err.code}`,
+              {
+                context: { host: config.listen.host, port: config.listen.port },
+                suggestion:
+                  err.code === 'EADDRINUSE'
+                    ? 'another program (or another schoolgate) uses that port: stop it or choose --port'
+                    : 'check --host/--port and that this user may bind that port',
+                cause: err,
+              },
+            ),
+          );
+        server.once('error', onError);
+        server.listen(config.listen.port, config.listen.host, () => {
+          server.off('error', onError);
+          const address = server.address() as AddressInfo;
+          boundPort = address.port;
+          resolve(address);
+        });
+      }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        agent.destroy();
+        // Tunnels and long downloads do not end by themselves: give them a moment, then cut them.
+        setTimeout(() => server.closeAllConnections(), 2_000).unref();
+      }),
+  };
+}
+
+/** Node's parser refused the bytes: answer with the matching status, record the attempt, close. */
+async function onClientError(edge: EdgeContext, err: NodeJS.ErrnoException, socket: Duplex): Promise<void> {
+  if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+  const status =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? 431
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 408
+        : err.code === 'HPE_URI_TOO_LONG'
+          ? 414
+          : 400;
+  const remote = (socket as { remoteAddress?: string }).remoteAddress;
+  const attempt = edge.gatekeeper.newAttempt(clientAddress(remote), '', undefined);
+  const event = auditEventFor(attempt, { host: '' }, null, {
+    action: 'reject',
+    reason: `bad-request:${(err.code ?? 'parse').toLowerCase()}`,
+    status,
+  });
+  const committed = await commitRow(edge, event);
+  const base = { time: edge.now(), timeZone: edge.config.timeZone };
+  writeRawAnswer(
+    socket,
+    committed
+      ? { status, body: errorBody(400, { ...base, reference: attempt.id }) }
+      : auditUnavailableAnswer(base),
+  );
+}

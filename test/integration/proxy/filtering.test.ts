@@ -1,0 +1,233 @@
+/**
+ * The proxy end to end on loopback: real server, real origin, real SQLite audit rows.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningSchoolgate } from '../../../src/app/start.js';
+import { UserStore } from '../../../src/identity/user-store.js';
+import { startOrigin, ORIGIN_BODY, type Origin } from '../../helpers/origin.js';
+import { basic, rawExchange, viaProxy } from '../../helpers/raw-http.js';
+import { startTestProxy, testConfig } from '../../helpers/schoolgate.js';
+
+interface Row {
+  id: string;
+  user: string | null;
+  profile: string | null;
+  host: string;
+  path: string | null;
+  action: string;
+  reason: string;
+  status: number | null;
+  port: number | null;
+  categories: string;
+  flagged: number;
+}
+
+let origin: Origin;
+let sg: RunningSchoolgate;
+let port: number;
+const PUPIL = basic('pupil1', 'pupil-password');
+const STAFF = basic('staff1', 'staff-password');
+
+function rows(): Row[] {
+  const db = new Database(sg.auditPath, { readonly: true });
+  try {
+    return db.prepare('SELECT *, username AS user FROM audit_events ORDER BY time_ms, rowid').all() as Row[];
+  } finally {
+    db.close();
+  }
+}
+
+function rowById(id: string): Row | undefined {
+  return rows().find((r) => r.id === id);
+}
+
+function referenceIn(body: string): string {
+  const m = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/.exec(body);
+  if (!m) throw new Error(`no reference in page: ${body.slice(0, 200)}`);
+  return m[1]!;
+}
+
+beforeAll(async () => {
+  origin = await startOrigin();
+  const config = testConfig({
+    httpPorts: [origin.port],
+    tunnelPorts: [origin.port],
+    identity: { basicAuth: true, requireAuth: false },
+  });
+  const users = new UserStore(config.dataDir);
+  await users.add({ name: 'pupil1', profile: 'pupil', password: 'pupil-password' });
+  await users.add({ name: 'staff1', profile: 'staff', password: 'staff-password' });
+  users.close();
+  sg = await startTestProxy(config);
+  port = sg.address.port;
+});
+
+afterAll(async () => {
+  await sg?.stop();
+  await origin?.close();
+});
+
+describe('plain HTTP through the proxy', () => {
+  it('forwards an allowed request and returns the origin body, with an allow row', async () => {
+    const res = await viaProxy(port, `http://allowed.test:${origin.port}/page?q=1`, {
+      headers: { 'proxy-authorization': PUPIL },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toBe(ORIGIN_BODY);
+    const seen = origin.seen.at(-1)!;
+    expect(seen.url).toBe('/page?q=1');
+    expect(seen.headers.host).toBe(`allowed.test:${origin.port}`);
+    expect(seen.headers['proxy-authorization']).toBeUndefined();
+    const row = rows().find((r) => r.host === 'allowed.test' && r.path === '/page?q=1');
+    expect(row).toMatchObject({ action: 'allow', user: 'pupil1', profile: 'pupil' });
+  });
+
+  it('shows a pupil the block page for a social host, and records the block', async () => {
+    const res = await viaProxy(port, `http://www.facebook.com:${origin.port}/`, {
+      headers: { 'proxy-authorization': PUPIL },
+    });
+    expect(res.status).toBe(403);
+    expect(res.body).toContain('Social networking');
+    expect(res.headers['content-security-policy']).toContain("default-src 'none'");
+    const row = rowById(referenceIn(res.body));
+    expect(row).toMatchObject({ action: 'block', host: 'www.facebook.com', user: 'pupil1', status: 403 });
+    expect(JSON.parse(row!.categories)).toEqual(['social']);
+  });
+
+  it('shows staff the warn page; Continue grants the site and later requests are "continued"', async () => {
+    const url = `http://www.facebook.com:${origin.port}/feed`;
+    const warned = await viaProxy(port, url, { headers: { 'proxy-authorization': STAFF } });
+    expect(warned.status).toBe(403);
+    expect(warned.body).toMatch(/Continue/);
+    expect(rowById(referenceIn(warned.body))).toMatchObject({ action: 'warn', user: 'staff1' });
+
+    const fields = Object.fromEntries(
+      [...warned.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [
+        m[1]!,
+        decodeEntities(m[2]!),
+      ]),
+    );
+    expect(fields.token).toBeTruthy();
+    const form = new URLSearchParams(fields).toString();
+    const cont = await viaProxy(port, `http://www.facebook.com:${origin.port}/.schoolgate/continue`, {
+      method: 'POST',
+      headers: { 'proxy-authorization': STAFF, 'content-type': 'application/x-www-form-urlencoded' },
+      body: form,
+    });
+    expect(cont.status).toBe(303);
+    expect(cont.headers.location).toBe(url);
+
+    const after = await viaProxy(port, url, { headers: { 'proxy-authorization': STAFF } });
+    expect(after.status).toBe(200);
+    expect(after.body).toBe(ORIGIN_BODY);
+    const mine = rows().filter((r) => r.user === 'staff1' && r.host === 'www.facebook.com');
+    expect(mine.map((r) => r.action)).toEqual(['warn', 'continue', 'continued']);
+
+    // Another user cannot reuse the staff member's token.
+    const stolen = await viaProxy(port, `http://www.facebook.com:${origin.port}/.schoolgate/continue`, {
+      method: 'POST',
+      headers: { 'proxy-authorization': PUPIL, 'content-type': 'application/x-www-form-urlencoded' },
+      body: form,
+    });
+    expect(stolen.status).toBe(400);
+  });
+
+  it('answers a wrong password with 407 and Proxy-Authenticate, and records the failure', async () => {
+    const res = await viaProxy(port, `http://allowed.test:${origin.port}/`, {
+      headers: { 'proxy-authorization': basic('pupil1', 'wrong') },
+    });
+    expect(res.status).toBe(407);
+    expect(res.headers['proxy-authenticate']).toMatch(/^Basic realm="schoolgate"/);
+    expect(rows().some((r) => r.action === 'auth-failed' && r.user === 'pupil1')).toBe(true);
+  });
+
+  it('gives unauthenticated clients the guest profile when credentials are optional', async () => {
+    const res = await viaProxy(port, `http://www.facebook.com:${origin.port}/`);
+    expect(res.status).toBe(403);
+    expect(rowById(referenceIn(res.body))).toMatchObject({ action: 'block', profile: 'guest', user: null });
+  });
+});
+
+describe('CONNECT', () => {
+  it('refuses a blocked host with 403 and closes', async () => {
+    const res = await rawExchange(
+      port,
+      `CONNECT blocked.example:${origin.port} HTTP/1.1\r\nHost: blocked.example:${origin.port}\r\nProxy-Authorization: ${PUPIL}\r\n\r\n`,
+    );
+    expect(res.status).toBe(403);
+    expect(res.closed).toBe(true);
+    expect(
+      rows().some((r) => r.host === 'blocked.example' && r.action === 'block' && r.reason === 'category'),
+    ).toBe(true);
+  });
+
+  it('tunnels to an allowed host: bytes flow both ways through the tunnel', async () => {
+    const body = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port });
+      let buffer = '';
+      let established = false;
+      socket.on('data', (c: Buffer) => {
+        buffer += c.toString('latin1');
+        if (!established && buffer.includes('\r\n\r\n')) {
+          expect(buffer.startsWith('HTTP/1.1 200')).toBe(true);
+          established = true;
+          buffer = '';
+          socket.write(`GET /through-tunnel HTTP/1.1\r\nHost: allowed.test\r\nConnection: close\r\n\r\n`);
+        }
+      });
+      socket.on('end', () => resolve(buffer));
+      socket.on('error', reject);
+      socket.write(
+        `CONNECT allowed.test:${origin.port} HTTP/1.1\r\nHost: allowed.test\r\nProxy-Authorization: ${PUPIL}\r\n\r\n`,
+      );
+    });
+    expect(body).toContain('hello from the origin');
+    expect(origin.seen.some((s) => s.url === '/through-tunnel')).toBe(true);
+    expect(rows().some((r) => r.host === 'allowed.test' && r.action === 'allow' && r.path === '/')).toBe(
+      true,
+    );
+  });
+
+  it('refuses ports outside the tunnel list', async () => {
+    const res = await rawExchange(
+      port,
+      `CONNECT allowed.test:22 HTTP/1.1\r\nHost: allowed.test:22\r\nProxy-Authorization: ${PUPIL}\r\n\r\n`,
+    );
+    expect(res.status).toBe(403);
+    expect(rows().some((r) => r.host === 'allowed.test' && r.port === 22 && r.reason === 'port')).toBe(true);
+  });
+});
+
+describe('own pages', () => {
+  it('serves /healthz and a PAC file naming the proxy', async () => {
+    const health = await rawExchange(
+      port,
+      'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
+    );
+    expect(health.status).toBe(200);
+    expect(JSON.parse(health.body)).toMatchObject({ status: 'ok' });
+    const pac = await new Promise<string>((resolve, reject) =>
+      http
+        .get({ host: '127.0.0.1', port, path: '/proxy.pac' }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve(text));
+        })
+        .on('error', reject),
+    );
+    expect(pac).toContain('FindProxyForURL');
+    expect(pac).toContain(`PROXY 127.0.0.1:${port}`);
+  });
+});
+
+function decodeEntities(s: string): string {
+  return s
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
