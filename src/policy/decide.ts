@@ -90,66 +90,67 @@ function decideTarget(
   const allowMatches = entryLists.allow.match(target);
   const categoryMatches = lists.match(target);
   const categories = uniqueSorted(categoryMatches.map((m) => m.list));
-  const metas = categories.map((c) => lists.categories.get(c));
-  const base = {
-    profile: profile.name,
-    categories,
-    matches: [...denyMatches, ...allowMatches, ...categoryMatches],
-    flagged: metas.some((m) => m?.flagged === true),
-    alert: metas.some((m) => m?.alert === true),
-    ...(via === undefined ? {} : { via }),
-  };
   const subject = describeTarget(target, via);
   const who = `for profile ${profile.name}`;
 
+  let action: Action;
+  let rule: Rule;
+  let explanation: string;
   const deny = denyMatches[0];
-  if (deny !== undefined) {
-    return {
-      ...base,
-      action: 'block',
-      rule: { kind: 'profile-deny', list: entryLists.deny.name, entry: deny.entry },
-      explanation: `Blocked ${who}: ${subject} is on the profile's deny list (entry ${deny.entry}).`,
-    };
-  }
   const allow = allowMatches[0];
-  if (allow !== undefined) {
-    return {
-      ...base,
-      action: 'allow',
-      rule: { kind: 'profile-allow', list: entryLists.allow.name, entry: allow.entry },
-      explanation: `Allowed ${who}: ${subject} is on the profile's allow list (entry ${allow.entry}).`,
-    };
-  }
-  if (categoryMatches.length > 0) {
+  if (deny !== undefined) {
+    action = 'block';
+    rule = { kind: 'profile-deny', list: entryLists.deny.name, entry: deny.entry };
+    explanation = `Blocked ${who}: ${subject} is on the profile's deny list (entry ${deny.entry}).`;
+  } else if (allow !== undefined) {
+    action = 'allow';
+    rule = { kind: 'profile-allow', list: entryLists.allow.name, entry: allow.entry };
+    explanation = `Allowed ${who}: ${subject} is on the profile's allow list (entry ${allow.entry}).`;
+  } else if (categoryMatches.length > 0) {
     const winner = strictestCategory(categories, categoryMatches, profile, openWindows(profile, now));
     const title = lists.categories.get(winner.category)?.title ?? winner.category;
     const during = winner.window === undefined ? '' : ` during ${winner.window}`;
-    return {
-      ...base,
-      action: winner.action,
-      rule: {
-        kind: winner.window === undefined ? 'category' : 'time-window',
-        list: winner.window ?? winner.category,
-        entry: winner.match.entry,
-        category: winner.category,
-      },
-      explanation: `${VERB[winner.action]} ${who}${during}: ${subject} is in category ${title} (entry ${winner.match.entry}).`,
+    action = winner.action;
+    rule = {
+      kind: winner.window === undefined ? 'category' : 'time-window',
+      list: winner.window ?? winner.category,
+      entry: winner.match.entry,
+      category: winner.category,
     };
+    explanation = `${VERB[action]} ${who}${during}: ${subject} is in category ${title} (entry ${winner.match.entry}).`;
+  } else if (target.hostKind !== 'domain') {
+    action = profile.ipLiterals;
+    rule = { kind: 'ip-literal', list: `profile:${profile.name}:ipLiterals`, entry: '' };
+    explanation = `${VERB[action]} ${who}: ${subject} is a bare IP address that is in no list.`;
+  } else {
+    action = profile.defaultAction;
+    rule = { kind: 'default', list: `profile:${profile.name}:defaultAction`, entry: '' };
+    explanation = `${VERB[action]} ${who}: ${subject} is in no list, so the profile's default applies.`;
   }
-  if (target.hostKind !== 'domain') {
-    return {
-      ...base,
-      action: profile.ipLiterals,
-      rule: { kind: 'ip-literal', list: `profile:${profile.name}:ipLiterals`, entry: '' },
-      explanation: `${VERB[profile.ipLiterals]} ${who}: ${subject} is a bare IP address that is in no list.`,
-    };
+
+  let flagged = false;
+  let alert = false;
+  for (const c of categories) {
+    const meta = lists.categories.get(c);
+    flagged ||= meta?.flagged === true;
+    alert ||= meta?.alert === true;
   }
-  return {
-    ...base,
-    action: profile.defaultAction,
-    rule: { kind: 'default', list: `profile:${profile.name}:defaultAction`, entry: '' },
-    explanation: `${VERB[profile.defaultAction]} ${who}: ${subject} is in no list, so the profile's default applies.`,
+  // One object literal with a fixed shape: object spreads here cost more than all three list lookups.
+  const decision: Decision = {
+    action,
+    profile: profile.name,
+    categories,
+    rule,
+    matches:
+      denyMatches.length + allowMatches.length === 0
+        ? categoryMatches
+        : [...denyMatches, ...allowMatches, ...categoryMatches],
+    flagged,
+    alert,
+    explanation,
   };
+  if (via !== undefined) decision.via = via;
+  return decision;
 }
 
 interface CategoryChoice {
