@@ -2,11 +2,13 @@
  * The SQLite implementation of AuditStore: one connection, one writer, group commit (see batch-queue.ts).
  *
  * Threading: the writer runs on the main thread. better-sqlite3 is synchronous, so each batch commit
- * (inserts + one WAL fsync) blocks the event loop for its duration; scripts/bench-audit.ts measures that at
- * well under a millisecond per batch on our VM for batches of up to 100 rows, and batches grow with load, so
- * the fsync is paid once per event-loop turn, not once per request. A worker_thread would move the fsync off
- * the loop but add a structured-clone hop per batch, a second failure domain, and harder shutdown; we revisit
- * it if school hardware shows slow fsyncs (watch `stats.maxCommitMs`).
+ * (inserts + one WAL fsync) blocks the event loop for its duration. Batches grow with load (records arriving
+ * during one commit form the next batch), so the fsync is paid once per event-loop turn, not per request.
+ * scripts/bench-audit.ts compares, on the same machine, a bare HTTP forwarder with the forwarder awaiting
+ * record() on the main thread and with a worker_thread writer prototype: on our shared 2-core VM the worker was
+ * not clearly better (main 0.51-0.76x, worker 0.65-0.78x of bare, within run-to-run noise), while it adds a
+ * structured-clone hop per batch, a second failure domain and harder shutdown. The seam is the queue's
+ * `commit` function; revisit if school hardware shows slow fsyncs (watch `stats.maxCommitMs`).
  */
 import type Database from 'better-sqlite3';
 import { SchoolgateError } from '../errors.js';
