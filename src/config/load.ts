@@ -108,7 +108,7 @@ function configError(
     field = [...issue.path.map(String), key].join('.');
     message = `unknown key "${key}"`;
   }
-  const line = lineOf?.(issue.path);
+  const line = lineOf?.(field ? field.split('.') : []);
   const at = line ? ` (line ${line})` : '';
   return new SchoolgateError('SG_CONFIG_INVALID', `${where}: ${field || '(top level)'}${at}: ${message}`, {
     context: { file: where, field, line },
@@ -145,7 +145,14 @@ function checkReferences(
         lineOf,
       );
   };
-  needProfile('identity.guestProfile', config.identity.guestProfile);
+  if (!profiles.has(config.identity.guestProfile))
+    throw fieldError(
+      where,
+      'identity.guestProfile',
+      `no profile named "${config.identity.guestProfile}" (profiles: ${[...profiles].join(', ')}); ` +
+        '"profiles" replaces the shipped set as a whole, so define a guest profile or name another here',
+      lineOf,
+    );
   config.identity.networks.forEach((n, i) => {
     needProfile(`identity.networks.${i}.profile`, n.profile);
     if (!isCidr(n.cidr))
