@@ -28,66 +28,91 @@ interface UrlRule {
 }
 
 // Most domains are in one list: store that list's name as a plain string and only allocate an array for
-// the rare domain in several lists. This halves the heap for a million-entry list set.
+// the rare domain in several lists, and a HostNode for the few hosts that also have URL rules. One map
+// holds all three, so a miss costs one hash lookup per label, not one per label per kind of entry.
 type Lists = string | string[];
 
+interface HostNode {
+  lists: Lists | undefined;
+  urls: UrlRule[];
+}
+
+type HostEntry = Lists | HostNode;
+
 export class ListIndex {
-  private readonly domains = new Map<string, Lists>();
-  private readonly ips = new Map<string, Lists>();
-  private readonly urls = new Map<string, UrlRule[]>();
+  /** Domain names (entries cover subdomains). */
+  private readonly domains = new Map<string, HostEntry>();
+  /** IP addresses (exact match only). */
+  private readonly ips = new Map<string, HostEntry>();
 
   addDomain(host: string, list: string): void {
-    addTo(this.domains, host, list);
+    addList(this.domains, host, list);
   }
 
   addIp(host: string, list: string): void {
-    addTo(this.ips, host, list);
+    addList(this.ips, host, list);
   }
 
-  addUrl(host: string, path: string, list: string): void {
+  /** A URL rule on `host`, which is a domain (label walk) unless it is an IP address. */
+  addUrl(host: string, path: string, list: string, hostIsIp = false): void {
+    const map = hostIsIp ? this.ips : this.domains;
     const lower = path.toLowerCase();
-    const rule: UrlRule = {
+    const existing = map.get(host);
+    let node: HostNode;
+    if (existing !== undefined && isNode(existing)) node = existing;
+    else {
+      node = { lists: existing, urls: [] };
+      map.set(host, node);
+    }
+    if (node.urls.some((r) => r.list === list && r.path === lower)) return;
+    node.urls.push({
       list,
       entry: `${host}${path}`,
       path: lower,
       plainPrefix: lower === '' || /[/?&=]$/.test(lower),
       queryRule: lower.includes('?'),
-    };
-    const rules = this.urls.get(host);
-    if (rules === undefined) this.urls.set(host, [rule]);
-    else if (!rules.some((r) => r.list === list && r.path === lower)) rules.push(rule);
-  }
-
-  get size(): { domains: number; ips: number; urlHosts: number } {
-    return { domains: this.domains.size, ips: this.ips.size, urlHosts: this.urls.size };
+    });
   }
 
   /** Every entry matching the target, most specific host first. */
   match(target: Target): ListMatch[] {
     const out: ListMatch[] = [];
     if (target.hostKind !== 'domain') {
-      pushLists(out, this.ips.get(target.host), target.host, 'ip');
-      this.matchUrls(out, target.host, target.path);
+      const entry = this.ips.get(target.host);
+      if (entry !== undefined) pushEntry(out, entry, target.host, 'ip', target.path);
       return out;
     }
     const host = target.host;
     let dot = -1;
     do {
       const suffix = dot === -1 ? host : host.slice(dot + 1);
-      pushLists(out, this.domains.get(suffix), suffix, 'domain');
-      if (this.urls.size > 0) this.matchUrls(out, suffix, target.path);
+      const entry = this.domains.get(suffix);
+      if (entry !== undefined) pushEntry(out, entry, suffix, 'domain', target.path);
       dot = host.indexOf('.', dot + 1);
     } while (dot !== -1);
     return out;
   }
+}
 
-  private matchUrls(out: ListMatch[], host: string, path: string): void {
-    const rules = this.urls.get(host);
-    if (rules === undefined) return;
-    const lower = path.toLowerCase();
-    for (const rule of rules) {
-      if (pathMatches(rule, lower)) out.push({ list: rule.list, entry: rule.entry, kind: 'url' });
-    }
+function isNode(entry: HostEntry): entry is HostNode {
+  return typeof entry === 'object' && !Array.isArray(entry);
+}
+
+function pushEntry(
+  out: ListMatch[],
+  entry: HostEntry,
+  key: string,
+  kind: ListMatch['kind'],
+  path: string,
+): void {
+  if (!isNode(entry)) {
+    pushLists(out, entry, key, kind);
+    return;
+  }
+  if (entry.lists !== undefined) pushLists(out, entry.lists, key, kind);
+  const lower = path.toLowerCase();
+  for (const rule of entry.urls) {
+    if (pathMatches(rule, lower)) out.push({ list: rule.list, entry: rule.entry, kind: 'url' });
   }
 }
 
@@ -98,12 +123,18 @@ function pathMatches(rule: UrlRule, path: string): boolean {
   return rule.queryRule ? next === '&' : next === '/' || next === '?';
 }
 
-function addTo(map: Map<string, Lists>, key: string, list: string): void {
+function addList(map: Map<string, HostEntry>, key: string, list: string): void {
   const existing = map.get(key);
   if (existing === undefined) map.set(key, list);
-  else if (typeof existing === 'string') {
-    if (existing !== list) map.set(key, [existing, list]);
-  } else if (!existing.includes(list)) existing.push(list);
+  else if (isNode(existing)) existing.lists = merge(existing.lists, list);
+  else map.set(key, merge(existing, list));
+}
+
+function merge(lists: Lists | undefined, list: string): Lists {
+  if (lists === undefined || lists === list) return list;
+  if (typeof lists === 'string') return [lists, list];
+  if (!lists.includes(list)) lists.push(list);
+  return lists;
 }
 
 function pushLists(out: ListMatch[], lists: Lists | undefined, entry: string, kind: ListMatch['kind']): void {

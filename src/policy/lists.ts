@@ -62,7 +62,7 @@ function addParsed(index: ListIndex, list: string, parsed: ParsedEntry): LineOut
       index.addIp(parsed.host, list);
       return 'added';
     case 'url':
-      index.addUrl(parsed.host, parsed.path, list);
+      index.addUrl(parsed.host, parsed.path, list, parsed.hostKind !== 'domain');
       return 'added';
   }
 }

@@ -1,0 +1,146 @@
+/**
+ * Policy lookup cost against list size: decide() with a 100-entry list (baseline) vs every UT1 category
+ * in ../shared/data/ut1 (~1 million lines), on the same requests, in the same run.
+ * The claim under test: a lookup costs O(labels of the host), so the ratio should stay near 1.
+ *
+ *   npx tsc -p tsconfig.build.json && node --expose-gc dist/scripts/bench-policy.js [ut1-dir]
+ *
+ * Note: the shared UT1 copy lacks adult/domains (~4.6 M lines, over the copy's size limit), so the big
+ * list here is all other categories together; load time and heap scale roughly linearly with lines.
+ */
+import path from 'node:path';
+import { loadCategories } from '../src/lists/load.js';
+import { decide } from '../src/policy/decide.js';
+import { compileLists } from '../src/policy/lists.js';
+import { parseAbsoluteTarget } from '../src/policy/target.js';
+import type { CategoryLists, PolicyRequest, Profile } from '../src/policy/types.js';
+
+const ut1Dir = process.argv[2] ?? path.resolve(import.meta.dirname, '../../../shared/data/ut1');
+const NOW = new Date('2025-01-06T10:00:00Z');
+const RUN_MS = 1500;
+
+function gc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+function heapMb(): number {
+  gc();
+  return process.memoryUsage().heapUsed / 1e6;
+}
+
+function lookupsPerSecond(requests: PolicyRequest[], profile: Profile, lists: CategoryLists): number {
+  // Warm up so the JIT has compiled decide() before timing.
+  for (let i = 0; i < 20_000; i++)
+    decide(requests[i % requests.length] as PolicyRequest, profile, lists, NOW);
+  let n = 0;
+  let blocked = 0;
+  const start = process.hrtime.bigint();
+  const deadline = start + BigInt(RUN_MS) * 1_000_000n;
+  while (process.hrtime.bigint() < deadline) {
+    for (let i = 0; i < 1000; i++, n++) {
+      if (decide(requests[n % requests.length] as PolicyRequest, profile, lists, NOW).action === 'block')
+        blocked++;
+    }
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (blocked === -1) console.log(blocked); // keeps the result live so the calls cannot be optimised away
+  return n / seconds;
+}
+
+async function main(): Promise<void> {
+  const heapBefore = heapMb();
+  const t0 = performance.now();
+  const big = await loadCategories(ut1Dir, { metaDefaults: true });
+  const loadMs = performance.now() - t0;
+  const heapAfter = heapMb();
+  let lines = 0;
+  for (const c of big.counts.values()) lines += c.domains + c.urls;
+
+  const listed = await firstDomains(
+    ut1Dir,
+    ['gambling', 'games', 'shopping', 'malware', 'social_networks'],
+    200,
+  );
+  const smallEntries = listed.slice(0, 100);
+  const toRequests = (hosts: string[]): PolicyRequest[] =>
+    hosts.map((h) => ({ target: parseAbsoluteTarget(`http://${h}/some/path?q=1`), method: 'GET' }));
+  // Hits: subdomains of the 100 baseline entries, which are in the big list too (4-6 labels each).
+  const hits = toRequests(smallEntries.map((d) => `a.b.${d}`));
+  // Misses: names in no list, 5 labels.
+  const misses = toRequests(Array.from({ length: 1000 }, (_, i) => `cdn${i}.static.site${i}.example.org`));
+  // Mixed: half of them listed somewhere in the big list (not all in the baseline).
+  const mixed = [...toRequests(listed.map((d) => `www.${d}`)), ...misses];
+  const small = compileLists({
+    meta: [{ name: 'small', title: 'Small', description: '100 entries', flagged: false, alert: false }],
+    domains: new Map([['small', smallEntries]]),
+    urls: new Map(),
+  });
+  const blockAll = (lists: CategoryLists): Profile => ({
+    name: 'bench',
+    description: 'blocks every category',
+    defaultAction: 'allow',
+    categories: Object.fromEntries([...lists.categories.keys()].map((c) => [c, 'block'])),
+    allow: ['allowed.example'],
+    deny: ['denied.example'],
+    ipLiterals: 'block',
+    timeWindows: [],
+    timeZone: 'Europe/London',
+  });
+
+  const row = (cols: string[]): string => `| ${cols.join(' | ')} |`;
+  const fmt = (n: number): string => Math.round(n).toLocaleString('en-GB');
+  console.log(
+    `Node ${process.version}; big list: UT1, all ${big.counts.size} categories, ${fmt(lines)} valid lines; ${RUN_MS} ms per cell\n`,
+  );
+  console.log(
+    row([
+      'requests',
+      'baseline: 100-entry list, lookups/s',
+      'UT1 full, lookups/s',
+      'ratio (full / baseline)',
+    ]),
+  );
+  console.log(row(['---', '---:', '---:', '---:']));
+  for (const [name, requests] of [
+    [`misses (${misses.length} names in no list)`, misses],
+    [`hits (${hits.length} subdomains of the baseline entries)`, hits],
+    [`mixed (${mixed.length}: ${listed.length} listed + ${misses.length} unlisted)`, mixed],
+  ] as const) {
+    const baseline = lookupsPerSecond([...requests], blockAll(small), small);
+    const full = lookupsPerSecond([...requests], blockAll(big.lists), big.lists);
+    console.log(row([name, fmt(baseline), fmt(full), (full / baseline).toFixed(2)]));
+  }
+  console.log('');
+  console.log(row(['big list', 'value']));
+  console.log(row(['---', '---:']));
+  console.log(row(['load time (read + parse + index)', `${fmt(loadMs)} ms`]));
+  console.log(row(['load rate', `${fmt(lines / (loadMs / 1000))} lines/s`]));
+  console.log(
+    row([
+      'heap used by the loaded lists',
+      `${fmt(heapAfter - heapBefore)} MB${(globalThis as { gc?: unknown }).gc ? '' : ' (run with --expose-gc for an exact figure)'}`,
+    ]),
+  );
+  console.log(row(['warnings (invalid lines etc.)', String(big.warnings.length)]));
+}
+
+/** The first `perCategory` plain domains of each category, read straight from the files. */
+async function firstDomains(dir: string, cats: string[], perCategory: number): Promise<string[]> {
+  const { readFile } = await import('node:fs/promises');
+  const out: string[] = [];
+  for (const cat of cats) {
+    const text = await readFile(path.join(dir, cat, 'domains'), 'utf8');
+    out.push(
+      ...text
+        .split('\n')
+        .filter((l) => /^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(l) && !/^\d+\.\d+\.\d+\.\d+$/.test(l))
+        .slice(0, perCategory),
+    );
+  }
+  return out;
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
