@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { openSqliteAuditStore, type SqliteAuditStore } from '../audit/index.js';
+import { WorkerAuditStore } from '../audit/index.js';
 import type { ReadonlyConfig } from '../config/load.js';
 import { buildProfiles } from '../config/profiles.js';
 import { Identifier } from '../identity/identify.js';
@@ -19,7 +19,7 @@ import { loadOrCreateTokenKey } from '../proxy/warn-token.js';
 export interface RunningSchoolgate {
   address: AddressInfo;
   proxy: ProxyServer;
-  audit: SqliteAuditStore;
+  audit: WorkerAuditStore;
   auditPath: string;
   /** Stops accepting, lets open exchanges finish (bounded), commits every queued audit row. */
   stop(): Promise<void>;
@@ -43,7 +43,11 @@ export async function startSchoolgate(
   for (const warning of policy.warnings.slice(0, 20)) logger.warn(warning);
   const hostRoutes = loadHostRoutes(config.hostsFile, config.hosts);
   const auditPath = auditDbPath(config.dataDir);
-  const audit = openSqliteAuditStore({ path: auditPath, batchMaxRows: config.audit.batchMaxRows, logger });
+  const audit = await WorkerAuditStore.open({
+    path: auditPath,
+    batchMaxRows: config.audit.batchMaxRows,
+    logger,
+  });
   const users = new UserStore(config.dataDir);
   const tokenKey = loadOrCreateTokenKey(config.dataDir);
   const snapshot: PolicySnapshot = { lists: policy.lists, profiles: policy.profiles };

@@ -9,6 +9,7 @@ export {
   type AuditStoreStats,
   type SqliteAuditStoreOptions,
 } from './sqlite-store.js';
+export { WorkerAuditStore } from './worker-store.js';
 export type { BatchReport } from './batch-queue.js';
 export { openAuditReader, type AuditReader } from './reader.js';
 export type { StoredAuditRow } from './row-mapping.js';

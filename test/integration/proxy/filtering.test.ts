@@ -231,3 +231,28 @@ function decodeEntities(s: string): string {
     .replace(/&gt;/g, '>')
     .replace(/&amp;/g, '&');
 }
+
+describe('when the audit log cannot be written', () => {
+  it('refuses requests with 503 instead of serving unlogged traffic', async () => {
+    const local = await startOrigin();
+    const config = testConfig({ httpPorts: [local.port] });
+    const proxy = await startTestProxy(config);
+    try {
+      const ok = await viaProxy(proxy.address.port, `http://allowed.test:${local.port}/`);
+      expect(ok.status).toBe(200);
+      await (proxy.audit as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+      const refused = await viaProxy(proxy.address.port, `http://allowed.test:${local.port}/after`);
+      expect(refused.status).toBe(503);
+      expect(refused.body).toContain('not available');
+      expect(local.seen.map((s) => s.url)).toEqual(['/']);
+      const health = await rawExchange(
+        proxy.address.port,
+        'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      );
+      expect(health.status).toBe(503);
+    } finally {
+      await proxy.stop();
+      await local.close();
+    }
+  });
+});

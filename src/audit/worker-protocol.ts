@@ -1,0 +1,50 @@
+/** Messages between the proxy thread and the audit writer thread. */
+import { SchoolgateError, type ErrorCode } from '../errors.js';
+import type { AuditEvent, AuditOutcome } from './types.js';
+
+export interface WorkerOptions {
+  path: string;
+  batchMaxRows: number;
+  busyTimeoutMs?: number;
+}
+
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  context: Record<string, unknown>;
+  suggestion?: string | undefined;
+}
+
+export type ToWorker =
+  | { type: 'batch'; batch: number; records: AuditEvent[]; updates: { id: string; outcome: AuditOutcome }[] }
+  | { type: 'close' };
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'open-error'; error: WireError }
+  | {
+      type: 'acks';
+      batch: number;
+      failed: { id: string; error: WireError }[];
+      healthy: boolean;
+      queueDepth: number;
+    }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; obj: object; msg: string }
+  | { type: 'closed'; error?: WireError };
+
+export function errorToWire(err: unknown): WireError {
+  if (err instanceof SchoolgateError)
+    return { code: err.code, message: err.message, context: err.context, suggestion: err.suggestion };
+  return {
+    code: 'SG_AUDIT_UNAVAILABLE',
+    message: `audit writer failed: ${err instanceof Error ? err.message : String(err)}`,
+    context: {},
+  };
+}
+
+export function errorFromWire(wire: WireError): SchoolgateError {
+  return new SchoolgateError(wire.code, wire.message, {
+    context: wire.context,
+    ...(wire.suggestion ? { suggestion: wire.suggestion } : {}),
+  });
+}

@@ -1,0 +1,60 @@
+/**
+ * The audit writer's thread. It owns the SQLite connection (SqliteAuditStore, group commit, WAL,
+ * synchronous=FULL), so a commit's fsync never blocks the proxy's event loop. It acknowledges a row only
+ * once its transaction committed; the proxy answers a client only after that acknowledgement.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { SchoolgateError } from '../errors.js';
+import { openSqliteAuditStore, type SqliteAuditStore } from './sqlite-store.js';
+import type { ToWorker, FromWorker, WorkerOptions } from './worker-protocol.js';
+import { errorToWire } from './worker-protocol.js';
+
+const port = parentPort!;
+const post = (message: FromWorker) => port.postMessage(message);
+const options = workerData as WorkerOptions;
+
+let store: SqliteAuditStore;
+try {
+  store = openSqliteAuditStore({
+    path: options.path,
+    batchMaxRows: options.batchMaxRows,
+    ...(options.busyTimeoutMs ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+    logger: {
+      info: (obj, msg) => post({ type: 'log', level: 'info', obj, msg }),
+      warn: (obj, msg) => post({ type: 'log', level: 'warn', obj, msg }),
+      error: (obj, msg) => post({ type: 'log', level: 'error', obj, msg }),
+    },
+  });
+  post({ type: 'ready' });
+} catch (err) {
+  post({ type: 'open-error', error: errorToWire(err) });
+  process.exit(0);
+}
+
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'batch') {
+    for (const u of message.updates) store.complete(u.id, u.outcome);
+    const settled = message.records.map((event) =>
+      store.record(event).then(
+        () => null,
+        (err: unknown) => ({ id: event.id, error: errorToWire(err) }),
+      ),
+    );
+    void Promise.all(settled).then((results) => {
+      const failed = results.filter((r) => r !== null);
+      post({
+        type: 'acks',
+        batch: message.batch,
+        failed,
+        healthy: store.healthy,
+        queueDepth: store.queueDepth,
+      });
+    });
+  } else if (message.type === 'close') {
+    store.close().then(
+      () => post({ type: 'closed' }),
+      (err: unknown) =>
+        post({ type: 'closed', error: errorToWire(err instanceof SchoolgateError ? err : err) }),
+    );
+  }
+});

@@ -1,0 +1,75 @@
+/** The writer-thread audit store the proxy uses: acknowledgements mean committed, failures fail closed. */
+import { chmodSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { WorkerAuditStore } from '../../../src/audit/index.js';
+import type { AuditEvent } from '../../../src/audit/types.js';
+import { isSchoolgateError } from '../../../src/errors.js';
+import { tempDir } from '../../helpers/schoolgate.js';
+
+let n = 0;
+function event(overrides: Partial<AuditEvent> = {}): AuditEvent {
+  n++;
+  return {
+    id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+    time: Date.now(),
+    user: 'pupil1',
+    profile: 'pupil',
+    clientIp: '127.0.0.1',
+    device: null,
+    method: 'GET',
+    scheme: 'http',
+    host: 'example.test',
+    port: 80,
+    path: '/',
+    categories: ['social'],
+    action: 'block',
+    rule: 'category:social:example.test',
+    reason: 'category',
+    flagged: false,
+    status: 403,
+    ...overrides,
+  };
+}
+
+describe('WorkerAuditStore', () => {
+  it('resolves record() only once another connection can read the row; close() commits outcomes', async () => {
+    const file = path.join(tempDir(), 'audit.sqlite');
+    const store = await WorkerAuditStore.open({ path: file, batchMaxRows: 1000 });
+    const events = Array.from({ length: 500 }, () => event());
+    await Promise.all(events.map((e) => store.record(e)));
+    const reader = new Database(file, { readonly: true });
+    const count = reader.prepare('SELECT count(*) AS n FROM audit_events').get() as { n: number };
+    expect(count.n).toBe(500);
+    store.complete(events[0]!.id, { status: 200, bytesIn: 10, bytesOut: 2048, durationMs: 5 });
+    await store.close();
+    const row = reader.prepare('SELECT status, bytes_out FROM audit_events WHERE id = ?').get(events[0]!.id);
+    expect(row).toEqual({ status: 200, bytes_out: 2048 });
+    reader.close();
+    await expect(store.record(event())).rejects.toMatchObject({ code: 'SG_AUDIT_UNAVAILABLE' });
+  });
+
+  it('refuses to open a database in a read-only folder, naming the path', async () => {
+    const dir = path.join(tempDir(), 'ro');
+    mkdirSync(dir);
+    chmodSync(dir, 0o555);
+    const err = await WorkerAuditStore.open({ path: path.join(dir, 'audit.sqlite'), batchMaxRows: 10 }).catch(
+      (e: unknown) => e,
+    );
+    expect(isSchoolgateError(err) && err.code).toBe('SG_AUDIT_UNAVAILABLE');
+    expect(String((err as Error).message)).toContain(dir);
+  });
+
+  it('fails every waiting and later record closed when the writer thread dies', async () => {
+    const store = await WorkerAuditStore.open({
+      path: path.join(tempDir(), 'audit.sqlite'),
+      batchMaxRows: 10,
+    });
+    await store.record(event());
+    await (store as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await expect(store.record(event())).rejects.toMatchObject({ code: 'SG_AUDIT_UNAVAILABLE' });
+    expect(store.healthy).toBe(false);
+    await store.close();
+  });
+});
