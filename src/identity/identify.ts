@@ -11,6 +11,8 @@ import { parseBasicCredentials } from './basic-auth.js';
 import { verifyPassword } from './password.js';
 import type { UserStore } from './user-store.js';
 
+const RECHECK_MS = 5_000;
+
 export interface Identity {
   user: string | null;
   profile: string;
@@ -29,7 +31,9 @@ export interface IdentifyInput {
 
 export class Identifier {
   private readonly addresses: AddressMap;
-  private readonly verified = new LRUCache<string, { user: string; profile: string }>({
+  /** Verified credentials → user. Entries older than RECHECK_MS re-read the user, so a disabled or
+   * re-profiled user loses access within seconds, without a database read on every request. */
+  private readonly verified = new LRUCache<string, { user: string; profile: string; checkedAt: number }>({
     max: 10_000,
     ttl: 5 * 60_000,
   });
@@ -88,16 +92,22 @@ export class Identifier {
     const key = createHash('sha256').update(header).digest('base64');
     const cached = this.verified.get(key);
     if (cached) {
+      const now = Date.now();
+      if (now - cached.checkedAt < RECHECK_MS) return cached;
       // A disabled or re-profiled user must not keep access through the cache.
       const current = this.users.get(cached.user);
-      if (current && !current.disabled) return { user: current.name, profile: current.profile };
+      if (current && !current.disabled) {
+        const fresh = { user: current.name, profile: current.profile, checkedAt: now };
+        this.verified.set(key, fresh, { noUpdateTTL: true });
+        return fresh;
+      }
       this.verified.delete(key);
       return null;
     }
     const user = this.users.get(name);
     if (!user || user.disabled || !user.passwordHash) return null;
     if (!(await verifyPassword(password, user.passwordHash))) return null;
-    const result = { user: user.name, profile: user.profile };
+    const result = { user: user.name, profile: user.profile, checkedAt: Date.now() };
     this.verified.set(key, result);
     return result;
   }

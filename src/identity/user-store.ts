@@ -43,6 +43,7 @@ export function stateDbPath(dataDir: string): string {
 
 export class UserStore {
   private readonly db: Database.Database;
+  private readonly byName: Database.Statement<[string], UserRow>;
 
   constructor(dataDir: string, opts: { readonly?: boolean } = {}) {
     mkdirSync(dataDir, { recursive: true });
@@ -53,6 +54,8 @@ export class UserStore {
       this.migrate();
     }
     this.db.pragma('busy_timeout = 5000');
+    // Prepared once: get() runs on every authenticated request.
+    this.byName = this.db.prepare<[string], UserRow>('SELECT * FROM users WHERE name = ?');
   }
 
   private migrate(): void {
@@ -66,7 +69,7 @@ export class UserStore {
   }
 
   get(name: string): User | undefined {
-    const row = this.db.prepare('SELECT * FROM users WHERE name = ?').get(name) as UserRow | undefined;
+    const row = this.byName.get(name);
     return row && toUser(row);
   }
 
