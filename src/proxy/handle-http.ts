@@ -13,7 +13,9 @@ import { auditEventFor, ruleText, type Attempt } from './gatekeeper.js';
 import { stripHopByHop } from './hop-by-hop.js';
 import { isOwnTarget, serveOwnPage } from './own-pages.js';
 import { authorityOf, checkRawRequest, rawPathOf } from './raw-checks.js';
-import { sendPage } from './respond.js';
+import { closingSockets, sendPage } from './respond.js';
+import type { Duplex } from 'node:stream';
+import { hasBody, inflight, readBody, type Body } from './request-body.js';
 
 export async function handleHttpRequest(
   edge: EdgeContext,
@@ -25,10 +27,12 @@ export async function handleHttpRequest(
   const clientIp = clientAddress(req.socket.remoteAddress);
   const attempt = edge.gatekeeper.newAttempt(clientIp, req.method ?? '', header(req, 'proxy-authorization'));
 
-  if (rawUrl.startsWith('/') || rawUrl === '*') return serveOwnPage(edge, req, res, rawUrl);
-  if (!edge.gatekeeper.isClientAllowed(clientIp)) return refuse(edge, attempt, req, res, rawUrl);
-
   const rawFailure = checkRawRequest(req);
+  if (rawUrl.startsWith('/') || rawUrl === '*') {
+    if (rawFailure) return reject(edge, attempt, res, rawUrl, rawFailure.status, rawFailure.reason);
+    return serveOwnPage(edge, req, res, rawUrl);
+  }
+  if (!edge.gatekeeper.isClientAllowed(clientIp)) return refuse(edge, attempt, req, res, rawUrl);
   if (rawFailure) return reject(edge, attempt, res, rawUrl, rawFailure.status, rawFailure.reason);
   let target: Target;
   try {
@@ -50,9 +54,14 @@ export async function handleHttpRequest(
       status: refusal.answer.status,
     });
     if (!(await commitRow(edge, event))) return sendPage(res, auditUnavailableAnswer(pageBase(edge, rawUrl)));
-    return sendPage(res, refusal.answer);
+    // A body we never read (or a client waiting for 100 Continue) must not be taken as the next request.
+    return sendPage(res, { ...refusal.answer, close: refusal.answer.close || hasBody(req) });
   }
 
+  // Read a small body before anything goes upstream, so that a body the parser refuses (bad chunking)
+  // ends as one reject row and no upstream connection. Large bodies stream.
+  const body = await readBody(req, res);
+  if (body === 'aborted') return;
   const event = auditEventFor(attempt, target, verdict, {
     action: verdict.continued ? 'continued' : 'allow',
     reason: verdict.decision.rule.kind,
@@ -60,18 +69,24 @@ export async function handleHttpRequest(
   });
   if (!(await commitRow(edge, event))) return sendPage(res, auditUnavailableAnswer(pageBase(edge, rawUrl)));
   edge.logger.debug({ id: attempt.id, host: target.host, rule: ruleText(verdict.decision) }, 'forward');
-  forward(edge, attempt, req, res, target, verdict.resolution.address);
+  forward(edge, attempt, req, res, target, verdict.resolution.address, body);
 }
 
 /** Per-forward state the shared http-proxy listeners fill in (one listener, looked up by request). */
 interface Exchange {
   status: number | null;
   bytesOut: number;
+  /** The client's path bytes: http-proxy's urlJoin would collapse '//', so the hook puts them back. */
+  rawPath: string;
 }
 const exchanges = new WeakMap<IncomingMessage, Exchange>();
 
 /** Installed once per http-proxy instance: records the upstream status and counts response bytes. */
 export function installProxyHooks(edge: Pick<EdgeContext, 'proxy'>): void {
+  edge.proxy.on('proxyReq', (proxyReq, req) => {
+    const exchange = exchanges.get(req);
+    if (exchange) proxyReq.path = exchange.rawPath;
+  });
   edge.proxy.on('proxyRes', (proxyRes, req) => {
     const exchange = exchanges.get(req);
     if (!exchange) return;
@@ -88,22 +103,26 @@ function forward(
   res: ServerResponse,
   target: Target,
   address: string,
+  body: Body,
 ): void {
-  const exchange: Exchange = { status: null, bytesOut: 0 };
-  exchanges.set(req, exchange);
-  let bytesIn = 0;
-  req.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
   const rawUrl = req.url ?? '';
   // Forward the client's own path bytes (fragment dropped) to the address that was checked, with a Host
   // header rebuilt from the canonical target: the origin sees what the policy saw.
-  req.url = rawPathOf(rawUrl);
+  const exchange: Exchange = { status: null, bytesOut: 0, rawPath: rawPathOf(rawUrl) };
+  exchanges.set(req, exchange);
+  inflight.set(req.socket, attempt.id);
+  let bytesIn = body.bytes;
+  if (body.streaming) req.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
+  req.url = exchange.rawPath;
   req.headers.host = authorityOf(target);
   stripHopByHop(req.headers);
+  delete req.headers.expect; // answered by us (readBody) already
   req.headers.via = appendVia(req.headers.via);
   let finished = false;
   const done = () => {
     if (finished) return;
     finished = true;
+    if (inflight.get(req.socket) === attempt.id) inflight.delete(req.socket);
     const { status, bytesOut } = exchange;
     edge.audit.complete(attempt.id, {
       status,
@@ -120,6 +139,7 @@ function forward(
     {
       target: { protocol: 'http:', host: address, port: target.port },
       agent: edge.agent,
+      ...(body.stream ? { buffer: body.stream } : {}),
       proxyTimeout: edge.config.limits.requestTimeoutMs,
       xfwd: false,
       changeOrigin: false,
@@ -180,9 +200,10 @@ async function reject(
   attempt: Attempt,
   res: ServerResponse,
   rawUrl: string,
-  status: 400 | 505,
+  status: number,
   reason: string,
 ): Promise<void> {
+  closingSockets.add(res.socket as Duplex); // whatever the parser finds after this is part of this request
   const event = auditEventFor(attempt, { host: safeHostOf(rawUrl), path: truncate(rawUrl) }, null, {
     action: 'reject',
     reason,

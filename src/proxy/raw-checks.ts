@@ -4,14 +4,25 @@
  */
 import type { IncomingMessage } from 'node:http';
 
-export type RawCheckFailure = { status: 400 | 505; reason: string };
+export type RawCheckFailure = { status: 400 | 431 | 505; reason: string };
+
+/** Node drops headers past server.maxHeadersCount silently; the server sets it one above this and we refuse. */
+export const MAX_HEADERS = 200;
 
 export function checkRawRequest(req: IncomingMessage): RawCheckFailure | null {
   if (req.httpVersionMajor !== 1) return { status: 505, reason: 'bad-request:http-version' };
+  if (req.rawHeaders.length / 2 > MAX_HEADERS) return { status: 431, reason: 'bad-request:too-many-headers' };
   let hosts = 0;
+  let transferEncodings = 0;
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i]!.toLowerCase();
     if (name === 'host' && ++hosts > 1) return { status: 400, reason: 'bad-request:duplicate-host' };
+    if (name === 'transfer-encoding') {
+      // Only a lone 'chunked' is unambiguous; Node accepts ',chunked' and the like (smuggling risk).
+      const value = req.rawHeaders[i + 1]!.trim().toLowerCase();
+      if (++transferEncodings > 1 || value !== 'chunked')
+        return { status: 400, reason: 'bad-request:transfer-encoding' };
+    }
   }
   return null;
 }

@@ -64,6 +64,9 @@ export class Resolver {
   async resolve(target: Target): Promise<Resolution> {
     const routed = this.routes.get(target.host);
     if (routed) return { ok: true, address: routed, family: routed.includes(':') ? 6 : 4, routed: true };
+    // RFC 6761: localhost names are loopback, whatever a resolver says; decided without a lookup.
+    if (target.host === 'localhost' || target.host.endsWith('.localhost'))
+      return { ok: false, reason: 'forbidden-address', address: '127.0.0.1' };
     let addresses: string[];
     if (target.hostKind !== 'domain') addresses = [target.host];
     else {

@@ -14,6 +14,12 @@ export interface PageAnswer {
   close?: boolean;
 }
 
+/**
+ * Sockets we answered and are closing: bytes Node's parser still finds on them (an unread body, say) are
+ * not a new request and must not produce another answer or audit row.
+ */
+export const closingSockets = new WeakSet<Duplex>();
+
 export function sendPage(res: ServerResponse, answer: PageAnswer): void {
   if (res.headersSent) {
     res.destroy();
@@ -24,13 +30,17 @@ export function sendPage(res: ServerResponse, answer: PageAnswer): void {
     ...answer.headers,
     'content-length': Buffer.byteLength(answer.body),
   };
-  if (answer.close) headers.connection = 'close';
+  if (answer.close) {
+    headers.connection = 'close';
+    closingSockets.add(res.socket as Duplex);
+  }
   res.writeHead(answer.status, headers);
   res.end(answer.body);
 }
 
 /** A complete HTTP/1.1 response on a raw socket, then the socket is closed. */
 export function writeRawAnswer(socket: Duplex, answer: PageAnswer): void {
+  closingSockets.add(socket);
   if (socket.destroyed || !socket.writable) {
     socket.destroy();
     return;

@@ -21,6 +21,9 @@ import { handleUpgrade } from './handle-upgrade.js';
 import { errorBody } from './answers.js';
 import { Resolver } from './resolve.js';
 import { sendPage, writeRawAnswer } from './respond.js';
+import { MAX_HEADERS } from './raw-checks.js';
+import { inflight } from './request-body.js';
+import { closingSockets } from './respond.js';
 
 export interface ProxyServerOptions {
   config: ReadonlyConfig;
@@ -55,7 +58,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     insecureHTTPParser: false,
   });
   server.maxConnections = limits.maxConnections;
-  server.maxHeadersCount = 200;
+  server.maxHeadersCount = MAX_HEADERS + 1; // one more, so checkRawRequest can see the excess and refuse
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 60_000 });
   const proxy = HttpProxy.createProxyServer({ ws: true });
@@ -91,7 +94,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   installProxyHooks(edge);
 
   // Handlers never reject: anything unexpected is logged and answered, never a crash.
-  server.on('request', (req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handleHttpRequest(edge, req, res).catch((err: unknown) => {
       logger.error({ err }, 'request handler failed');
       sendPage(res, {
@@ -100,7 +103,11 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         body: errorBody(502, { time: now(), timeZone: config.timeZone }),
       });
     });
-  });
+  };
+  server.on('request', onRequest);
+  // With this listener Node no longer answers "Expect: 100-continue" by itself: the policy decides first,
+  // so a blocked upload is refused before its body is asked for (request-body.ts sends 100 when allowed).
+  server.on('checkContinue', onRequest);
   server.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     handleConnect(edge, req, socket, head).catch((err: unknown) => {
       logger.error({ err }, 'connect handler failed');
@@ -157,8 +164,20 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
 }
 
 /** Node's parser refused the bytes: answer with the matching status, record the attempt, close. */
+
 async function onClientError(edge: EdgeContext, err: NodeJS.ErrnoException, socket: Duplex): Promise<void> {
+  // Already being answered (and closed) by a handler: the parser found the rest of that request.
+  if (closingSockets.has(socket)) return;
   if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+  // Node may report the same broken request once per chunk it reads: answer and record it once.
+  closingSockets.add(socket);
+  socket.pause();
+  const current = inflight.get(socket);
+  if (current) {
+    // The request line and headers were allowed and recorded; its body broke. Complete that row.
+    edge.audit.complete(current, { status: 400, bytesIn: 0, bytesOut: 0, durationMs: 0 });
+    return void socket.destroy();
+  }
   const status =
     err.code === 'HPE_HEADER_OVERFLOW'
       ? 431
