@@ -13,7 +13,8 @@ export const ERROR_CODES = {
   SG_USER_UNKNOWN: 'No user with that name exists.',
   SG_ARGUMENT_INVALID: 'A command-line argument has a wrong value.',
   SG_HOSTS_FILE_INVALID: 'The hosts file has a line that is not "address name [name...]".',
-  SG_AUDIT_UNAVAILABLE: 'The audit database cannot be written (read-only, locked or disk full); requests are refused.',
+  SG_AUDIT_UNAVAILABLE:
+    'The audit database cannot be written (read-only, locked or disk full); requests are refused.',
   SG_LISTEN_FAILED: 'The proxy could not listen on its address and port.',
   SG_TARGET_INVALID: 'A request target (URL or CONNECT authority) is malformed.',
 } as const;

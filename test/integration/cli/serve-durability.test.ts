@@ -46,9 +46,7 @@ function setUp(): { dir: string; args: string[] } {
   return { dir, args };
 }
 
-function auditRows(
-  dir: string,
-): {
+function auditRows(dir: string): {
   id: string;
   action: string;
   host: string;
