@@ -48,6 +48,18 @@ export const MIGRATIONS: readonly Migration[] = [
     `);
     db.prepare(`INSERT INTO meta (key, value) VALUES ('created_ms', ?)`).run(String(Date.now()));
   },
+  // 2: what kind of exchange the row is (a plain request, a CONNECT tunnel, a request inside an inspected
+  // tunnel), the search term of search-engine requests, the rewrites enforced on the request (SafeSearch)
+  // and a free-text note (a pupil's "I reached this by accident" comment).
+  (db) => {
+    db.exec(`
+      ALTER TABLE audit_events ADD COLUMN kind TEXT NOT NULL DEFAULT 'request';
+      ALTER TABLE audit_events ADD COLUMN search_term TEXT;
+      ALTER TABLE audit_events ADD COLUMN search_engine TEXT;
+      ALTER TABLE audit_events ADD COLUMN rewrites TEXT; -- JSON array of enforced rewrites, or NULL
+      ALTER TABLE audit_events ADD COLUMN note TEXT;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

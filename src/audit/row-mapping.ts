@@ -14,7 +14,10 @@ const ACTIONS: ReadonlySet<string> = new Set<AuditAction>([
   'refused',
   'auth-failed',
   'error',
+  'self-report',
 ]);
+
+const KINDS: ReadonlySet<string> = new Set(['request', 'tunnel', 'inspected']);
 
 /** Named parameters of the INSERT statement (better-sqlite3 binds `@name`). */
 export interface EventRow {
@@ -35,6 +38,11 @@ export interface EventRow {
   reason: string;
   flagged: 0 | 1;
   status: number | null;
+  kind: string;
+  search_term: string | null;
+  search_engine: string | null;
+  rewrites: string | null;
+  note: string | null;
 }
 
 export interface OutcomeRow {
@@ -56,9 +64,9 @@ export interface StoredAuditRow extends AuditEvent {
 
 export const INSERT_SQL = `INSERT OR IGNORE INTO audit_events
   (id, time_ms, username, profile, client_ip, device, method, scheme, host, port, path, categories,
-   action, rule, reason, flagged, status)
+   action, rule, reason, flagged, status, kind, search_term, search_engine, rewrites, note)
   VALUES (@id, @time_ms, @username, @profile, @client_ip, @device, @method, @scheme, @host, @port, @path,
-   @categories, @action, @rule, @reason, @flagged, @status)`;
+   @categories, @action, @rule, @reason, @flagged, @status, @kind, @search_term, @search_engine, @rewrites, @note)`;
 
 /** COALESCE keeps a decision-time status when the outcome does not know one. */
 export const UPDATE_SQL = `UPDATE audit_events
@@ -77,6 +85,7 @@ export function invalidEventReason(e: AuditEvent): string | null {
     return 'method, scheme and host must be strings';
   }
   if (!ACTIONS.has(e.action)) return `unknown action ${JSON.stringify(e.action)}`;
+  if (e.kind !== undefined && !KINDS.has(e.kind)) return `unknown kind ${JSON.stringify(e.kind)}`;
   if (typeof e.reason !== 'string') return 'reason must be a string';
   if (!Array.isArray(e.categories) || e.categories.some((c) => typeof c !== 'string')) {
     return 'categories must be an array of strings';
@@ -109,6 +118,11 @@ export function eventToRow(e: AuditEvent): EventRow {
     reason: e.reason,
     flagged: e.flagged ? 1 : 0,
     status: orNull(e.status),
+    kind: e.kind ?? 'request',
+    search_term: orNull(e.searchTerm),
+    search_engine: orNull(e.searchEngine),
+    rewrites: e.rewrites && e.rewrites.length > 0 ? JSON.stringify(e.rewrites) : null,
+    note: orNull(e.note),
   };
 }
 
@@ -126,7 +140,8 @@ export function outcomeToRow(id: string, o: AuditOutcome, now: number): OutcomeR
 }
 
 /** The raw shape better-sqlite3 returns for `SELECT * FROM audit_events`. */
-export interface RawRow extends Omit<EventRow, 'flagged'> {
+export interface RawRow extends Omit<EventRow, 'flagged' | 'kind'> {
+  kind: 'request' | 'tunnel' | 'inspected';
   flagged: number;
   bytes_in: number | null;
   bytes_out: number | null;
@@ -153,6 +168,11 @@ export function rowToStored(r: RawRow): StoredAuditRow {
     reason: r.reason,
     flagged: r.flagged === 1,
     status: r.status,
+    kind: r.kind,
+    searchTerm: r.search_term,
+    searchEngine: r.search_engine,
+    rewrites: r.rewrites === null ? null : (JSON.parse(r.rewrites) as string[]),
+    note: r.note,
     bytesIn: r.bytes_in,
     bytesOut: r.bytes_out,
     durationMs: r.duration_ms,

@@ -13,7 +13,8 @@ export type AuditAction =
   | 'reject' // malformed request: 4xx and connection closed
   | 'refused' // client outside the client networks
   | 'auth-failed' // wrong or missing proxy credentials
-  | 'error'; // failed closed: identity or policy threw
+  | 'error' // failed closed: identity or policy threw
+  | 'self-report'; // "I reached this by accident", from the block page
 
 export interface AuditEvent {
   /** Per-request UUID; the primary key, so a retried write never duplicates a row. */
@@ -38,6 +39,15 @@ export interface AuditEvent {
   flagged: boolean;
   /** HTTP status sent to the client, when known at decision time. */
   status: number | null;
+  /** 'request' (default), 'tunnel' (a CONNECT tunnel) or 'inspected' (a request inside an inspected tunnel). */
+  kind?: 'request' | 'tunnel' | 'inspected';
+  /** The search term of a search-engine request, when one was extracted. */
+  searchTerm?: string | null;
+  searchEngine?: string | null;
+  /** Rewrites enforced on the request, e.g. ['safe=active']. */
+  rewrites?: string[] | null;
+  /** Free text from the user (a self-report comment). */
+  note?: string | null;
 }
 
 /** Known only once the exchange finished. */

@@ -4,8 +4,8 @@
  * It returns a Verdict value; the transport handlers only render it. Identity or policy failures block
  * (fail closed) and never escape as exceptions.
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { newEventId } from '../audit/event-id.js';
 import type { AuditAction, AuditEvent } from '../audit/types.js';
 import type { Identifier, Identity } from '../identity/identify.js';
 import { decideSafely } from '../policy/decide.js';
@@ -69,7 +69,8 @@ export class Gatekeeper {
   }
 
   newAttempt(clientIp: string, method: string, proxyAuthorization: string | undefined): Attempt {
-    return { id: randomUUID(), startedAt: Date.now(), clientIp, method, proxyAuthorization };
+    const startedAt = Date.now();
+    return { id: newEventId(startedAt), startedAt, clientIp, method, proxyAuthorization };
   }
 
   isClientAllowed(clientIp: string): boolean {

@@ -6,6 +6,7 @@ import { isSchoolgateError } from '../../../src/errors.js';
 import {
   openAuditReader,
   openSqliteAuditStore,
+  SCHEMA_VERSION,
   type AuditReader,
   type BatchReport,
   type SqliteAuditStore,
@@ -115,6 +116,11 @@ describe('audit store: durability contract', () => {
       flagged: false,
       status: null,
       action: 'allow',
+      kind: 'tunnel',
+      searchTerm: 'how to knit',
+      searchEngine: 'google',
+      rewrites: ['safe=active'],
+      note: 'clicked by accident',
     });
     await store.record(event);
     expect(reader(store).getRow(event.id)).toEqual({
@@ -272,7 +278,7 @@ describe('audit store: failing closed and recovering', () => {
 describe('audit store: opening', () => {
   it('creates missing parent folders and a versioned schema', () => {
     const store = open();
-    expect(store.pragma('user_version')).toBe(1);
+    expect(store.pragma('user_version')).toBe(SCHEMA_VERSION);
   });
 
   it('refuses a read-only database file with SG_AUDIT_UNAVAILABLE naming the path', async () => {
