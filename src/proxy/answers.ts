@@ -12,6 +12,7 @@ import { renderErrorPage, type ErrorStatus } from './pages/error-page.js';
 import type { PageReason } from './pages/types.js';
 import { renderWarnPage } from './pages/warn-page.js';
 import type { PageAnswer } from './respond.js';
+import { REPORT_PATH } from './self-report.js';
 import { grantUntil, signGrant } from './warn-token.js';
 
 export const CONTINUE_PATH = '/.schoolgate/continue';
@@ -139,6 +140,7 @@ function blockRefusal(
         user: identity.user,
         explanation: override.explanation ?? decision?.explanation ?? '',
         reason,
+        reportAccidentUrl: REPORT_PATH,
       }),
     },
   };

@@ -85,7 +85,7 @@ function backTo(url: string | null, target: Target, site: string): string {
   return `http://${target.host}/`;
 }
 
-async function readForm(req: IncomingMessage): Promise<URLSearchParams | null> {
+export async function readForm(req: IncomingMessage): Promise<URLSearchParams | null> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {

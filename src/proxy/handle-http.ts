@@ -8,6 +8,7 @@ import { parseAbsoluteTarget } from '../policy/target.js';
 import type { Target } from '../policy/types.js';
 import { auditUnavailableAnswer, CONTINUE_PATH, errorBody, refusalFor } from './answers.js';
 import { handleContinue } from './continue.js';
+import { handleSelfReport, REPORT_PATH } from './self-report.js';
 import { answerContext, clientAddress, commitRow, type EdgeContext } from './edge-context.js';
 import { auditEventFor, ruleText, type Attempt } from './gatekeeper.js';
 import { stripHopByHop } from './hop-by-hop.js';
@@ -44,6 +45,7 @@ export async function handleHttpRequest(
   if (isOwnTarget(edge, target)) return serveOwnPage(edge, req, res, rawPathOf(rawUrl));
   if (target.scheme !== 'http') return reject(edge, attempt, res, rawUrl, 400, 'bad-request:https-in-http');
   if (target.path.startsWith(CONTINUE_PATH)) return handleContinue(edge, attempt, req, res, target);
+  if (target.path.startsWith(REPORT_PATH)) return handleSelfReport(edge, attempt, req, res, target);
 
   const verdict = await edge.gatekeeper.check(attempt, target, edge.config.httpPorts);
   if (verdict.kind !== 'allow') {

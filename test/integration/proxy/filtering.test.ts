@@ -135,6 +135,35 @@ describe('plain HTTP through the proxy', () => {
     expect(stolen.status).toBe(400);
   });
 
+  it('records "I reached this by accident" from the block page as a self-report row', async () => {
+    const blocked = await viaProxy(port, `http://www.facebook.com:${origin.port}/oops`, {
+      headers: { 'proxy-authorization': PUPIL },
+    });
+    const reference = referenceIn(blocked.body);
+    expect(blocked.body).toContain('action="/.schoolgate/report"');
+    const report = await viaProxy(port, `http://www.facebook.com:${origin.port}/.schoolgate/report`, {
+      method: 'POST',
+      headers: { 'proxy-authorization': PUPIL, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ reference, comment: 'clicked a link in a game <b>' }).toString(),
+    });
+    expect(report.status).toBe(200);
+    expect(report.body).toContain(reference);
+    expect(report.body).toContain('tell a teacher');
+    const row = rows().find((r) => r.action === 'self-report');
+    expect(row).toMatchObject({
+      user: 'pupil1',
+      host: 'www.facebook.com',
+      reason: `self-report:${reference}`,
+    });
+    expect((row as unknown as { note: string }).note).toBe('clicked a link in a game <b>');
+    const forged = await viaProxy(port, `http://www.facebook.com:${origin.port}/.schoolgate/report`, {
+      method: 'POST',
+      headers: { 'proxy-authorization': PUPIL, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'reference=%27%20OR%201%3D1',
+    });
+    expect(forged.status).toBe(400);
+  });
+
   it('answers a wrong password with 407 and Proxy-Authenticate, and records the failure', async () => {
     const res = await viaProxy(port, `http://allowed.test:${origin.port}/`, {
       headers: { 'proxy-authorization': basic('pupil1', 'wrong') },
