@@ -47,6 +47,7 @@ export const FIXTURE_PROFILES: ConfigInput['profiles'] = {
 
 /** Names the tests route to the loopback origin (a deliberate route, like Squid's hosts_file). */
 export const ROUTED_NAMES = [
+  'social.test',
   'allowed.test',
   'www.facebook.com',
   'facebook.com',
