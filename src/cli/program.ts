@@ -4,6 +4,9 @@ import { registerExplain } from './commands/explain.js';
 import { registerServe } from './commands/serve.js';
 import { registerUsers } from './commands/users.js';
 import { registerConfigCheck } from './commands/config-check.js';
+import { registerControl } from './commands/control.js';
+import { registerLists } from './commands/lists.js';
+import { registerNetworks } from './commands/networks.js';
 
 export function buildProgram(): Command {
   const program = new Command('schoolgate')
@@ -14,5 +17,8 @@ export function buildProgram(): Command {
   registerExplain(program);
   registerUsers(program);
   registerConfigCheck(program);
+  registerLists(program);
+  registerNetworks(program);
+  registerControl(program);
   return program;
 }

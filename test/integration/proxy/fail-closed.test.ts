@@ -1,0 +1,82 @@
+/**
+ * Fail closed: when the policy throws, the request is blocked with an error page and an audit row, never
+ * let through, and the server keeps serving. The fault is injected into the category lists of a real
+ * server (real sockets, real audit database).
+ */
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditDbPath, loadPolicy } from '../../../src/app/start.js';
+import { WorkerAuditStore } from '../../../src/audit/index.js';
+import { Identifier } from '../../../src/identity/identify.js';
+import { UserStore } from '../../../src/identity/user-store.js';
+import type { PolicySnapshot } from '../../../src/proxy/gatekeeper.js';
+import { createProxyServer, type ProxyServer } from '../../../src/proxy/server.js';
+import { loadOrCreateTokenKey } from '../../../src/proxy/warn-token.js';
+import { startOrigin, type Origin } from '../../helpers/origin.js';
+import { viaProxy } from '../../helpers/raw-http.js';
+import { testConfig } from '../../helpers/schoolgate.js';
+
+let origin: Origin;
+let proxy: ProxyServer;
+let audit: WorkerAuditStore;
+let users: UserStore;
+let port: number;
+let auditPath: string;
+let broken = false;
+
+beforeAll(async () => {
+  origin = await startOrigin();
+  const config = testConfig({ httpPorts: [origin.port] });
+  const policy = await loadPolicy(config);
+  const faulty: PolicySnapshot = {
+    profiles: policy.profiles,
+    lists: {
+      categories: policy.lists.categories,
+      match: (target) => {
+        if (broken) throw new Error('index corrupted');
+        return policy.lists.match(target);
+      },
+    },
+  };
+  auditPath = auditDbPath(config.dataDir);
+  audit = await WorkerAuditStore.open({ path: auditPath, batchMaxRows: 100 });
+  users = new UserStore(config.dataDir);
+  proxy = createProxyServer({
+    config,
+    policy: () => faulty,
+    audit,
+    identifier: new Identifier(config, users),
+    hostRoutes: new Map([['allowed.test', '127.0.0.1']]),
+    tokenKey: loadOrCreateTokenKey(config.dataDir),
+    logger: pino({ level: 'silent' }),
+  });
+  port = (await proxy.listen()).port;
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await audit?.close();
+  users?.close();
+  await origin?.close();
+});
+
+describe('a policy failure', () => {
+  it('blocks the request with a page and a row, and the next healthy request is served', async () => {
+    broken = true;
+    const res = await viaProxy(port, `http://allowed.test:${origin.port}/during-fault`);
+    expect(res.status).toBe(403);
+    expect(res.body).toContain('This page is blocked');
+    expect(origin.seen).toHaveLength(0);
+    const db = new Database(auditPath, { readonly: true });
+    const row = db
+      .prepare("SELECT action, rule, status FROM audit_events WHERE path = '/during-fault'")
+      .get();
+    db.close();
+    expect(row).toEqual({ action: 'block', rule: 'policy-error:policy', status: 403 });
+
+    broken = false;
+    const ok = await viaProxy(port, `http://allowed.test:${origin.port}/after-fault`);
+    expect(ok.status).toBe(200);
+  });
+});
