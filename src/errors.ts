@@ -17,14 +17,16 @@ export const ERROR_CODES = {
     'The audit database cannot be written (read-only, locked or disk full); requests are refused.',
   SG_LISTEN_FAILED: 'The proxy could not listen on its address and port.',
   SG_TARGET_INVALID: 'A request target (URL or CONNECT authority) is malformed.',
-  SG_ENTRY_INVALID: 'A list entry given to a `lists` command is not a domain, IP address or host/path prefix.',
+  SG_ENTRY_INVALID:
+    'A list entry given to a `lists` command is not a domain, IP address or host/path prefix.',
   SG_CATEGORY_EXISTS: 'A category with that name already exists (shipped or local).',
   SG_CATEGORY_IN_USE: 'A profile still uses the category that a command would delete.',
   SG_FILE_UNREADABLE: 'A file or directory named on the command line cannot be read.',
   SG_CSV_INVALID: 'A row of a CSV file given to `users import` is malformed; nothing was changed.',
   SG_NETWORK_INVALID: 'A network (CIDR) or device (address) is malformed, already present or not present.',
   SG_NOT_RUNNING: 'The command needs a running proxy, and none answers on the control socket.',
-  SG_RELOAD_FAILED: 'The running proxy could not load the new lists or config; it keeps serving the old ones.',
+  SG_RELOAD_FAILED:
+    'The running proxy could not load the new lists or config; it keeps serving the old ones.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -11,7 +11,9 @@ import { buildProfiles } from '../config/profiles.js';
 import { Identifier } from '../identity/identify.js';
 import { UserStore } from '../identity/user-store.js';
 import { loadCategories } from '../lists/load.js';
-import type { PolicySnapshot } from '../proxy/gatekeeper.js';
+import { readLocalLayer } from '../lists/local-layer.js';
+import { startLive } from './live.js';
+import { readStateAddresses, type LoadedPolicy, type ReloadResult } from './reload.js';
 import { loadHostRoutes } from '../proxy/hosts-file.js';
 import { createProxyServer, type ProxyServer } from '../proxy/server.js';
 import { loadOrCreateTokenKey } from '../proxy/warn-token.js';
@@ -21,6 +23,8 @@ export interface RunningSchoolgate {
   proxy: ProxyServer;
   audit: WorkerAuditStore;
   auditPath: string;
+  /** Loads config, lists and networks beside the running ones and swaps them in when complete. */
+  reload(): Promise<ReloadResult>;
   /** Stops accepting, lets open exchanges finish (bounded), commits every queued audit row. */
   stop(): Promise<void>;
 }
@@ -29,15 +33,23 @@ export function auditDbPath(dataDir: string): string {
   return path.join(dataDir, 'audit.sqlite');
 }
 
-export async function loadPolicy(config: ReadonlyConfig): Promise<PolicySnapshot & { warnings: string[] }> {
-  const loaded = await loadCategories(config.categoriesDir);
-  return { lists: loaded.lists, profiles: buildProfiles(config, loaded.lists), warnings: loaded.warnings };
+/** Shipped category lists with the school's local layer above them (src/lists/local-layer.ts). */
+export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> {
+  const loaded = await loadCategories(config.categoriesDir, { local: await readLocalLayer(config.dataDir) });
+  let entries = 0;
+  for (const c of loaded.counts.values()) entries += c.domains + c.urls;
+  return {
+    lists: loaded.lists,
+    profiles: buildProfiles(config, loaded.lists),
+    warnings: loaded.warnings,
+    entries,
+  };
 }
 
 export async function startSchoolgate(
   config: ReadonlyConfig,
   logger: Logger,
-  opts: { now?: () => Date } = {},
+  opts: { now?: () => Date; reloadConfig?: () => ReadonlyConfig } = {},
 ): Promise<RunningSchoolgate> {
   const policy = await loadPolicy(config);
   for (const warning of policy.warnings.slice(0, 20)) logger.warn(warning);
@@ -50,12 +62,14 @@ export async function startSchoolgate(
   });
   const users = new UserStore(config.dataDir);
   const tokenKey = loadOrCreateTokenKey(config.dataDir);
-  const snapshot: PolicySnapshot = { lists: policy.lists, profiles: policy.profiles };
+  // Swapped whole by a reload (src/app/reload.ts); each decision reads it once.
+  let snapshot: LoadedPolicy & { loadedAt: number } = { ...policy, loadedAt: Date.now() };
+  const identifier = new Identifier(config, users, readStateAddresses(config.dataDir));
   const proxy = createProxyServer({
     config,
     policy: () => snapshot,
     audit,
-    identifier: new Identifier(config, users),
+    identifier,
     hostRoutes,
     tokenKey,
     logger,
@@ -69,14 +83,29 @@ export async function startSchoolgate(
     users.close();
     throw err;
   }
+  const live = await startLive({
+    config,
+    reloadConfig: opts.reloadConfig ?? (() => config),
+    loadPolicy,
+    proxy,
+    address,
+    auditPath,
+    auditQueueDepth: () => audit.queueDepth,
+    identifier,
+    current: () => snapshot,
+    swap: (next) => (snapshot = next),
+    logger,
+  });
   let stopping: Promise<void> | undefined;
   return {
     address,
     proxy,
     audit,
     auditPath,
+    reload: () => live.reloader.reload(),
     stop: () =>
       (stopping ??= (async () => {
+        await live.close();
         await proxy.close();
         await audit.close();
         users.close();

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { ReadonlyConfig } from '../config/load.js';
-import { AddressMap } from './address-map.js';
+import { AddressMap, type DeviceEntry, type NetworkEntry } from './address-map.js';
 import { parseBasicCredentials } from './basic-auth.js';
 import { verifyPassword } from './password.js';
 import type { UserStore } from './user-store.js';
@@ -29,8 +29,14 @@ export interface IdentifyInput {
   proxyAuthorization: string | undefined;
 }
 
+/** Networks and devices managed from the CLI (state database), in addition to the config's. */
+export interface ExtraAddresses {
+  devices: readonly DeviceEntry[];
+  networks: readonly NetworkEntry[];
+}
+
 export class Identifier {
-  private readonly addresses: AddressMap;
+  private addresses: AddressMap;
   /** Verified credentials → user. Entries older than RECHECK_MS re-read the user, so a disabled or
    * re-profiled user loses access within seconds, without a database read on every request. */
   private readonly verified = new LRUCache<string, { user: string; profile: string; checkedAt: number }>({
@@ -39,10 +45,19 @@ export class Identifier {
   });
 
   constructor(
-    private readonly config: ReadonlyConfig,
+    private config: ReadonlyConfig,
     private readonly users: UserStore,
+    extra: ExtraAddresses = { devices: [], networks: [] },
   ) {
-    this.addresses = new AddressMap(config.identity.devices, config.identity.networks);
+    this.addresses = addressMap(config, extra);
+  }
+
+  /** A reload: new identity settings and address map, swapped in whole (requests in flight keep theirs). */
+  reconfigure(config: ReadonlyConfig, extra: ExtraAddresses): void {
+    const addresses = addressMap(config, extra);
+    this.config = config;
+    this.addresses = addresses;
+    this.verified.clear();
   }
 
   async identify(input: IdentifyInput): Promise<IdentifyResult> {
@@ -111,4 +126,15 @@ export class Identifier {
     this.verified.set(key, result);
     return result;
   }
+}
+
+/** Config entries first: for the same address or CIDR, the config file wins over the CLI-managed table. */
+function addressMap(config: ReadonlyConfig, extra: ExtraAddresses): AddressMap {
+  const devices = [...config.identity.devices];
+  const seen = new Set(devices.map((d) => d.address));
+  for (const d of extra.devices) if (!seen.has(d.address)) devices.push(d);
+  const networks = [...config.identity.networks];
+  const cidrs = new Set(networks.map((n) => n.cidr));
+  for (const n of extra.networks) if (!cidrs.has(n.cidr)) networks.push(n);
+  return new AddressMap(devices, networks);
 }

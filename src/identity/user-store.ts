@@ -1,12 +1,13 @@
 /**
- * The users table (and later networks/devices managed from the CLI) in the state database,
- * data/state.sqlite — separate from the audit database so the audit store can move to a shared engine.
+ * The users table in the state database (data/state.sqlite, see src/state/database.ts) — separate from
+ * the audit database so the audit store can move to a shared engine.
  */
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { SchoolgateError } from '../errors.js';
+import { openStateDatabase, type StateDatabase } from '../state/database.js';
 import { hashPassword } from './password.js';
+
+export { stateDbPath } from '../state/database.js';
 
 export interface User {
   name: string;
@@ -26,46 +27,27 @@ interface UserRow {
   created_at: number;
 }
 
-const MIGRATIONS: string[] = [
-  `CREATE TABLE users (
-     name TEXT PRIMARY KEY,
-     display_name TEXT NOT NULL DEFAULT '',
-     profile TEXT NOT NULL,
-     password_hash TEXT,
-     disabled INTEGER NOT NULL DEFAULT 0,
-     created_at INTEGER NOT NULL
-   )`,
-];
+export const USER_NAME = /^[A-Za-z0-9._@-]{1,64}$/;
 
-export function stateDbPath(dataDir: string): string {
-  return path.join(dataDir, 'state.sqlite');
+export function checkUserName(name: string): void {
+  if (!USER_NAME.test(name))
+    throw new SchoolgateError('SG_ARGUMENT_INVALID', `user name "${name}" is not allowed`, {
+      suggestion:
+        'use 1–64 letters, digits, dot, underscore, @ or hyphen (no colon: Basic auth splits on it)',
+    });
 }
 
 export class UserStore {
-  private readonly db: Database.Database;
+  private readonly db: StateDatabase;
+  private readonly ownsDb: boolean;
   private readonly byName: Database.Statement<[string], UserRow>;
 
-  constructor(dataDir: string, opts: { readonly?: boolean } = {}) {
-    mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(stateDbPath(dataDir), { readonly: opts.readonly ?? false });
-    if (!opts.readonly) {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
-      this.migrate();
-    }
-    this.db.pragma('busy_timeout = 5000');
+  /** Opens the state database of `dataDir`, or shares an already open one (the CLI's StateStore). */
+  constructor(dataDirOrDb: string | StateDatabase, opts: { readonly?: boolean } = {}) {
+    this.ownsDb = typeof dataDirOrDb === 'string';
+    this.db = typeof dataDirOrDb === 'string' ? openStateDatabase(dataDirOrDb, opts) : dataDirOrDb;
     // Prepared once: get() runs on every authenticated request.
     this.byName = this.db.prepare<[string], UserRow>('SELECT * FROM users WHERE name = ?');
-  }
-
-  private migrate(): void {
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    for (let v = version; v < MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v]!);
-        this.db.pragma(`user_version = ${v + 1}`);
-      })();
-    }
   }
 
   get(name: string): User | undefined {
@@ -78,27 +60,74 @@ export class UserStore {
   }
 
   async add(user: { name: string; profile: string; displayName?: string; password?: string }): Promise<User> {
-    if (!/^[A-Za-z0-9._@-]{1,64}$/.test(user.name))
-      throw new SchoolgateError('SG_ARGUMENT_INVALID', `user name "${user.name}" is not allowed`, {
-        suggestion:
-          'use 1–64 letters, digits, dot, underscore, @ or hyphen (no colon: Basic auth splits on it)',
-      });
+    checkUserName(user.name);
     if (this.get(user.name))
       throw new SchoolgateError('SG_USER_EXISTS', `user "${user.name}" already exists`, {
         suggestion: 'choose another name, or change this user with `schoolgate users passwd`',
       });
     const hash = user.password === undefined ? null : await hashPassword(user.password);
+    this.insert({ ...user, passwordHash: hash });
+    return this.get(user.name)!;
+  }
+
+  /** Synchronous insert with a hash made beforehand (imports hash first, then write in one transaction). */
+  insert(user: { name: string; profile: string; displayName?: string; passwordHash: string | null }): void {
     this.db
       .prepare(
         'INSERT INTO users (name, display_name, profile, password_hash, disabled, created_at) VALUES (?, ?, ?, ?, 0, ?)',
       )
-      .run(user.name, user.displayName ?? '', user.profile, hash, Date.now());
-    return this.get(user.name)!;
+      .run(user.name, user.displayName ?? '', user.profile, user.passwordHash, Date.now());
+  }
+
+  /** Changes the given fields; returns the user before and after. */
+  update(
+    name: string,
+    fields: { profile?: string; displayName?: string; passwordHash?: string | null; disabled?: boolean },
+  ): { before: User; after: User } {
+    const before = this.require(name);
+    this.db
+      .prepare(
+        'UPDATE users SET profile = ?, display_name = ?, password_hash = ?, disabled = ? WHERE name = ?',
+      )
+      .run(
+        fields.profile ?? before.profile,
+        fields.displayName ?? before.displayName,
+        fields.passwordHash === undefined ? before.passwordHash : fields.passwordHash,
+        (fields.disabled ?? before.disabled) ? 1 : 0,
+        name,
+      );
+    return { before, after: this.get(name)! };
+  }
+
+  remove(name: string): User {
+    const before = this.require(name);
+    this.db.prepare('DELETE FROM users WHERE name = ?').run(name);
+    return before;
+  }
+
+  require(name: string): User {
+    const user = this.get(name);
+    if (!user)
+      throw new SchoolgateError('SG_USER_UNKNOWN', `no user named "${name}"`, {
+        suggestion: 'list users with `schoolgate users list`',
+      });
+    return user;
   }
 
   close(): void {
-    this.db.close();
+    if (this.ownsDb) this.db.close();
   }
+}
+
+/** A user as shown in lists and the admin-changes record: never the password hash. */
+export function publicUser(u: User) {
+  return {
+    name: u.name,
+    displayName: u.displayName,
+    profile: u.profile,
+    disabled: u.disabled,
+    hasPassword: u.passwordHash !== null,
+  };
 }
 
 function toUser(row: UserRow): User {

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { SchoolgateError } from '../errors.js';
 import { CategoryListsBuilder, type LineOutcome } from '../policy/lists.js';
 import type { CategoryLists, CategoryMeta } from '../policy/types.js';
+import { domainLineKey, urlLineKey } from './entry.js';
+import type { LocalLayer } from './local-layer.js';
 import { CATEGORY_NAME, parseCategoriesYaml } from './metadata.js';
 import { forEachLine } from './read-lines.js';
 
@@ -23,6 +25,12 @@ export interface CategoryCounts {
   urls: number;
   /** Lines that are neither valid, blank nor comments. */
   invalid: number;
+  /** Of domains/urls: how many came from the local layer (see local-layer.ts). */
+  local?: { domains: number; urls: number };
+  /** Shipped entries left out because the local layer's `removed` file un-lists them. */
+  removed?: number;
+  /** Which layer the category itself (its metadata) comes from. */
+  layer?: 'shipped' | 'local';
 }
 
 export interface LoadedCategories {
@@ -39,6 +47,8 @@ export interface LoadOptions {
   metaDefaults?: boolean;
   /** Load only these categories (must exist). Default: all. */
   only?: readonly string[];
+  /** The school's local layer (local-layer.ts), loaded above the shipped lists. */
+  local?: LocalLayer;
 }
 
 export const METADATA_FILE = 'categories.yaml';
@@ -77,6 +87,9 @@ export async function loadCategories(dir: string, opts: LoadOptions = {}): Promi
     );
   }
 
+  const local = opts.local;
+  if (local) metas = withLocalMetas(dir, metas, local, warnings);
+
   if (opts.only !== undefined) {
     const wanted = new Set(opts.only);
     for (const name of wanted) {
@@ -98,20 +111,78 @@ export async function loadCategories(dir: string, opts: LoadOptions = {}): Promi
     builder.addCategory(meta);
     const count: CategoryCounts = { domains: 0, urls: 0, invalid: 0 };
     counts.set(meta.name, count);
-    const catDir = path.join(dir, meta.name);
-    const domainFiles = await listFiles(catDir, 'domains');
-    const urlFiles = await listFiles(catDir, 'urls');
-    if (domainFiles.length === 0 && urlFiles.length === 0)
+    const localOnly = local?.metas.includes(meta) ?? false;
+    const catDir = path.join(localOnly ? local!.dir : dir, meta.name);
+    const domainFiles = localOnly ? [] : await listFiles(catDir, 'domains');
+    const urlFiles = localOnly ? [] : await listFiles(catDir, 'urls');
+    if (domainFiles.length === 0 && urlFiles.length === 0 && !localOnly)
       warnings.push(`${catDir}: category has neither a domains nor a urls file`);
+    // Shipped entries the local layer un-lists are skipped (parsed twice only in categories with removals).
+    const removed = local?.removed.get(meta.name);
+    const unlisted = (key: string | undefined): boolean => {
+      if (removed === undefined || key === undefined || !removed.has(key)) return false;
+      count.removed = (count.removed ?? 0) + 1;
+      return true;
+    };
     count.domains = await feed(
       domainFiles,
-      (line) => builder.addDomainLine(meta.name, line),
+      removed
+        ? (line) => (unlisted(domainLineKey(line)) ? 'skipped' : builder.addDomainLine(meta.name, line))
+        : (line) => builder.addDomainLine(meta.name, line),
       count,
       warnings,
     );
-    count.urls = await feed(urlFiles, (line) => builder.addUrlLine(meta.name, line), count, warnings);
+    count.urls = await feed(
+      urlFiles,
+      removed
+        ? (line) => (unlisted(urlLineKey(line)) ? 'skipped' : builder.addUrlLine(meta.name, line))
+        : (line) => builder.addUrlLine(meta.name, line),
+      count,
+      warnings,
+    );
+    if (local) {
+      count.layer = localOnly ? 'local' : 'shipped';
+      const localDir = path.join(local.dir, meta.name);
+      const add = (files: string[], kind: 'domains' | 'urls') =>
+        feed(
+          files,
+          (line) =>
+            kind === 'domains' ? builder.addDomainLine(meta.name, line) : builder.addUrlLine(meta.name, line),
+          count,
+          warnings,
+        );
+      const localDomains = await add(await listFiles(localDir, 'domains'), 'domains');
+      const localUrls = await add(await listFiles(localDir, 'urls'), 'urls');
+      count.local = { domains: localDomains, urls: localUrls };
+      count.domains += localDomains;
+      count.urls += localUrls;
+    }
   }
   return { lists: builder.build(), counts, warnings };
+}
+
+/** Local categories join the shipped ones; a clash, or a local directory no category owns, is reported. */
+function withLocalMetas(
+  dir: string,
+  metas: CategoryMeta[],
+  local: LocalLayer,
+  warnings: string[],
+): CategoryMeta[] {
+  const shipped = new Set(metas.map((m) => m.name));
+  for (const meta of local.metas) {
+    if (shipped.has(meta.name))
+      throw categoryError(
+        `Local category ${meta.name} has the name of a shipped category in ${dir}.`,
+        path.join(local.dir, METADATA_FILE),
+        undefined,
+        `Rename or remove "${meta.name}" in ${path.join(local.dir, METADATA_FILE)}; add entries to the shipped category with \`schoolgate lists add\` instead.`,
+      );
+  }
+  const all = [...metas, ...local.metas];
+  const names = new Set(all.map((m) => m.name));
+  for (const d of local.dirs)
+    if (!names.has(d)) warnings.push(`${path.join(local.dir, d)}: local entries for no category (ignored)`);
+  return all;
 }
 
 function defaultMeta(name: string): CategoryMeta {

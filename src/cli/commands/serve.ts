@@ -24,13 +24,17 @@ export function registerServe(program: Command): void {
       '\nExamples:\n  schoolgate serve\n  schoolgate serve --config /etc/schoolgate.yaml --port 8080',
     )
     .action(async (opts: ServeOptions) => {
-      const config = configFrom(opts, {
+      const overrides = {
         ...(opts.port !== undefined ? { port: opts.port } : {}),
         ...(opts.host ? { host: opts.host } : {}),
         ...(opts.hostsFile ? { hostsFile: opts.hostsFile } : {}),
-      });
+      };
+      const config = configFrom(opts, overrides);
       const logger = createLogger(config.log.level);
-      const running = await startSchoolgate(config, logger);
+      // `schoolgate reload` re-reads the same file with the same overrides.
+      const running = await startSchoolgate(config, logger, {
+        reloadConfig: () => configFrom(opts, overrides),
+      });
       const { address, port } = running.address;
       const shown = address === '0.0.0.0' || address === '::' ? '<this machine>' : address;
       logger.info(

@@ -1,18 +1,58 @@
-/** `schoolgate users`: the users Basic proxy authentication checks against. */
+/** `schoolgate users`: the users Basic proxy authentication checks against. Every change is recorded. */
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { ReadonlyConfig } from '../../config/load.js';
 import { SchoolgateError } from '../../errors.js';
-import { UserStore } from '../../identity/user-store.js';
-import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
+import { hashPassword } from '../../identity/password.js';
+import { checkUserName, publicUser } from '../../identity/user-store.js';
+import { withState } from '../../state/store.js';
+import {
+  configFrom,
+  withChangeOptions,
+  withCommonOptions,
+  type ChangeOptions,
+  type CommonOptions,
+} from '../common.js';
 
-interface AddOptions extends CommonOptions {
+type Opts = CommonOptions & ChangeOptions & { json?: boolean };
+
+interface AddOptions extends Opts {
   profile: string;
   displayName?: string;
   passwordStdin?: boolean;
 }
 
+const MIN_PASSWORD = 8;
+const NOTE = 'Users are re-read by a running proxy within 5 seconds; no reload is needed.';
+
+function needProfile(config: ReadonlyConfig, profile: string, where = '--profile'): void {
+  if (!(profile in config.profiles))
+    throw new SchoolgateError('SG_PROFILE_UNKNOWN', `${where}: no profile named "${profile}"`, {
+      suggestion: `use one of: ${Object.keys(config.profiles).join(', ')}`,
+    });
+}
+
+function checkPassword(password: string, where = 'the password'): void {
+  if (password.length < MIN_PASSWORD)
+    throw new SchoolgateError(
+      'SG_ARGUMENT_INVALID',
+      `${where} must have at least ${MIN_PASSWORD} characters`,
+      {
+        suggestion: 'pipe a longer password to --password-stdin',
+      },
+    );
+}
+
 export function registerUsers(program: Command): void {
-  const users = program.command('users').description('manage users (Basic proxy authentication)');
-  withCommonOptions(users.command('add'))
+  const users = program
+    .command('users')
+    .description('manage users (Basic proxy authentication)')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  schoolgate users list\n  schoolgate users import mis-export.csv --dry-run\n\n${NOTE}`,
+    );
+
+  withChangeOptions(withCommonOptions(users.command('add')))
     .description('add a user with a profile, and a password read from standard input')
     .argument('<name>', 'user name (as typed at the browser prompt)')
     .requiredOption('--profile <name>', 'the user’s profile, e.g. pupil or staff')
@@ -24,50 +64,292 @@ export function registerUsers(program: Command): void {
     )
     .action(async (name: string, opts: AddOptions) => {
       const config = configFrom(opts);
-      if (!(opts.profile in config.profiles))
-        throw new SchoolgateError('SG_PROFILE_UNKNOWN', `--profile: no profile named "${opts.profile}"`, {
-          suggestion: `use one of: ${Object.keys(config.profiles).join(', ')}`,
-        });
+      needProfile(config, opts.profile);
       const password = opts.passwordStdin ? await readFirstLine() : undefined;
-      if (password !== undefined && password.length < 8)
-        throw new SchoolgateError('SG_ARGUMENT_INVALID', 'the password must have at least 8 characters', {
-          suggestion: 'pipe a longer password to --password-stdin',
+      if (password !== undefined) checkPassword(password);
+      await withState(config.dataDir, async (state) => {
+        checkUserName(name);
+        const hash = password === undefined ? null : await hashPassword(password);
+        state.transaction(() => {
+          if (state.users.get(name))
+            throw new SchoolgateError('SG_USER_EXISTS', `user "${name}" already exists`, {
+              suggestion: 'choose another name, or change this user with `schoolgate users passwd`',
+            });
+          state.users.insert({
+            name,
+            profile: opts.profile,
+            displayName: opts.displayName ?? '',
+            passwordHash: hash,
+          });
+          state.changes.record({
+            action: 'users.add',
+            target: `user ${name}`,
+            after: publicUser(state.users.get(name)!),
+            reason: opts.reason,
+            by: opts.by,
+          });
         });
-      const store = new UserStore(config.dataDir);
-      try {
-        const user = await store.add({
-          name,
-          profile: opts.profile,
-          ...(opts.displayName ? { displayName: opts.displayName } : {}),
-          ...(password !== undefined ? { password } : {}),
-        });
-        console.log(
-          `added user ${user.name} (profile ${user.profile}${password ? ', password set' : ', no password'})`,
-        );
-      } finally {
-        store.close();
-      }
+      });
+      console.log(
+        `added user ${name} (profile ${opts.profile}${password ? ', password set' : ', no password'})`,
+      );
     });
+
   withCommonOptions(users.command('list'))
     .description('list users')
     .option('--json', 'JSON output')
-    .action((opts: CommonOptions & { json?: boolean }) => {
-      const store = new UserStore(configFrom(opts).dataDir);
-      try {
-        const list = store.list().map((u) => ({
-          name: u.name,
-          displayName: u.displayName,
-          profile: u.profile,
-          disabled: u.disabled,
-          hasPassword: u.passwordHash !== null,
-        }));
-        if (opts.json) console.log(JSON.stringify(list));
-        else
-          for (const u of list) console.log(`${u.name.padEnd(24)} ${u.profile.padEnd(12)} ${u.displayName}`);
-      } finally {
-        store.close();
-      }
+    .addHelpText('after', '\nExample:\n  schoolgate users list --json')
+    .action(async (opts: Opts) => {
+      const list = await withState(configFrom(opts).dataDir, (s) => s.users.list().map(publicUser));
+      if (opts.json) console.log(JSON.stringify(list));
+      else
+        for (const u of list)
+          console.log(
+            `${u.name.padEnd(24)} ${u.profile.padEnd(12)} ${(u.disabled ? 'disabled' : 'enabled').padEnd(9)} ${u.displayName}`,
+          );
     });
+
+  withChangeOptions(withCommonOptions(users.command('remove')))
+    .description('remove a user (their audit records stay)')
+    .argument('<name>')
+    .addHelpText('after', '\nExample:\n  schoolgate users remove j.smith --reason "left the school"')
+    .action(async (name: string, opts: Opts) => {
+      await withState(configFrom(opts).dataDir, (state) =>
+        state.transaction(() => {
+          const before = state.users.remove(name);
+          state.changes.record({
+            action: 'users.remove',
+            target: `user ${name}`,
+            before: publicUser(before),
+            reason: opts.reason,
+            by: opts.by,
+          });
+        }),
+      );
+      console.log(`removed user ${name}`);
+    });
+
+  for (const [verb, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
+    withChangeOptions(withCommonOptions(users.command(verb)))
+      .description(
+        `${verb} a user: ${disabled ? 'their credentials stop working within 5 seconds' : 'their credentials work again'}`,
+      )
+      .argument('<name>')
+      .addHelpText(
+        'after',
+        `\nExample:\n  schoolgate users ${verb} j.smith --reason "suspected account sharing"`,
+      )
+      .action(async (name: string, opts: Opts) => {
+        await withState(configFrom(opts).dataDir, (state) =>
+          state.transaction(() => {
+            const { before, after } = state.users.update(name, { disabled });
+            state.changes.record({
+              action: `users.${verb}`,
+              target: `user ${name}`,
+              before: publicUser(before),
+              after: publicUser(after),
+              reason: opts.reason,
+              by: opts.by,
+            });
+          }),
+        );
+        console.log(`${verb}d user ${name}`);
+      });
+  }
+
+  withChangeOptions(withCommonOptions(users.command('passwd')))
+    .description('set a user’s password from the first line of standard input')
+    .argument('<name>')
+    .addHelpText('after', '\nExample:\n  echo "new-Passw0rd" | schoolgate users passwd j.smith')
+    .action(async (name: string, opts: Opts) => {
+      const password = await readFirstLine();
+      checkPassword(password);
+      await withState(configFrom(opts).dataDir, async (state) => {
+        state.users.require(name);
+        const hash = await hashPassword(password);
+        state.transaction(() => {
+          const { before, after } = state.users.update(name, { passwordHash: hash });
+          // Never the hash itself: only whether one was set.
+          state.changes.record({
+            action: 'users.passwd',
+            target: `user ${name}`,
+            before: { hasPassword: before.passwordHash !== null },
+            after: { hasPassword: after.passwordHash !== null },
+            reason: opts.reason,
+            by: opts.by,
+          });
+        });
+      });
+      console.log(`password set for ${name}`);
+    });
+
+  withChangeOptions(withCommonOptions(users.command('import')))
+    .description('add or update users from a CSV: username, display name, profile[, password]')
+    .argument('<csv>', 'a CSV file (a header row naming username is skipped)')
+    .option('--dry-run', 'show what would change, change nothing')
+    .option('--json', 'JSON output')
+    .addHelpText(
+      'after',
+      '\nThe usual source is a management-information-system export. Every row is checked first: one bad\nrow changes nothing. Rows without a password keep the user’s current one.\n\nExample:\n  schoolgate users import year7.csv --dry-run\n  schoolgate users import year7.csv --reason "September intake"',
+    )
+    .action(async (file: string, opts: Opts & { dryRun?: boolean }) => {
+      const config = configFrom(opts);
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (err) {
+        throw new SchoolgateError(
+          'SG_FILE_UNREADABLE',
+          `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+          {
+            context: { file },
+            suggestion: 'check the path and the permissions',
+          },
+        );
+      }
+      const rows = parseUsersCsv(text, file, config);
+      const plan = await withState(config.dataDir, async (state) => {
+        const changes: {
+          name: string;
+          change: 'add' | 'update' | 'unchanged';
+          row: CsvUser;
+          hash?: string;
+        }[] = [];
+        for (const row of rows) {
+          const existing = state.users.get(row.name);
+          const change = !existing
+            ? 'add'
+            : existing.profile !== row.profile ||
+                existing.displayName !== row.displayName ||
+                row.password !== undefined
+              ? 'update'
+              : 'unchanged';
+          changes.push({ name: row.name, change, row });
+        }
+        if (opts.dryRun) return changes;
+        for (const c of changes)
+          if (c.row.password !== undefined) c.hash = await hashPassword(c.row.password);
+        state.transaction(() => {
+          for (const c of changes) {
+            if (c.change === 'unchanged') continue;
+            const fields = {
+              profile: c.row.profile,
+              displayName: c.row.displayName,
+              ...(c.hash ? { passwordHash: c.hash } : {}),
+            };
+            if (c.change === 'add') {
+              state.users.insert({ name: c.name, ...fields, passwordHash: c.hash ?? null });
+              state.changes.record({
+                action: 'users.import',
+                target: `user ${c.name}`,
+                after: publicUser(state.users.get(c.name)!),
+                reason: opts.reason,
+                by: opts.by,
+              });
+            } else {
+              const { before, after } = state.users.update(c.name, fields);
+              state.changes.record({
+                action: 'users.import',
+                target: `user ${c.name}`,
+                before: publicUser(before),
+                after: publicUser(after),
+                reason: opts.reason,
+                by: opts.by,
+              });
+            }
+          }
+        });
+        return changes;
+      });
+      const count = (k: string) => plan.filter((p) => p.change === k).length;
+      const summary = {
+        dryRun: opts.dryRun ?? false,
+        add: count('add'),
+        update: count('update'),
+        unchanged: count('unchanged'),
+      };
+      if (opts.json)
+        return void console.log(
+          JSON.stringify({
+            ...summary,
+            users: plan.map((p) => ({ name: p.name, change: p.change, profile: p.row.profile })),
+          }),
+        );
+      for (const p of plan)
+        if (p.change !== 'unchanged')
+          console.log(`${opts.dryRun ? 'would ' : ''}${p.change} ${p.name} (${p.row.profile})`);
+      console.log(
+        `${opts.dryRun ? 'dry run: ' : ''}${summary.add} to add, ${summary.update} to update, ${summary.unchanged} unchanged`,
+      );
+    });
+}
+
+interface CsvUser {
+  name: string;
+  displayName: string;
+  profile: string;
+  password?: string;
+}
+
+/** RFC 4180 fields (quotes, doubled quotes, commas inside quotes); every row checked, errors name the line. */
+export function parseUsersCsv(text: string, file: string, config: ReadonlyConfig): CsvUser[] {
+  const out: CsvUser[] = [];
+  const seen = new Set<string>();
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  lines.forEach((line, i) => {
+    const lineNo = i + 1;
+    if (line.trim() === '' || line.startsWith('#')) return;
+    const fields = splitCsvLine(line);
+    const bad = (why: string): never => {
+      throw new SchoolgateError('SG_CSV_INVALID', `${file}:${lineNo}: ${why}; nothing was changed`, {
+        context: { file, line: lineNo },
+        suggestion: 'columns are: username, display name, profile, optional password',
+      });
+    };
+    if (fields === undefined) bad('unbalanced quotes');
+    const f = fields!.map((x) => x.trim());
+    if (out.length === 0 && seen.size === 0 && /^user(name)?$/i.test(f[0] ?? '')) return; // header
+    if (f.length < 3 || f.length > 4) bad(`expected 3 or 4 columns, found ${f.length}`);
+    const [name = '', displayName = '', profile = '', password] = f;
+    if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name))
+      bad(`user name "${name}" is not allowed (letters, digits, . _ @ -)`);
+    if (seen.has(name)) bad(`user "${name}" appears twice`);
+    if (!(profile in config.profiles))
+      bad(`no profile named "${profile}" (profiles: ${Object.keys(config.profiles).join(', ')})`);
+    if (password !== undefined && password !== '' && password.length < MIN_PASSWORD)
+      bad(`the password of "${name}" has fewer than ${MIN_PASSWORD} characters`);
+    seen.add(name);
+    out.push({ name, displayName, profile, ...(password ? { password } : {}) });
+  });
+  return out;
+}
+
+function splitCsvLine(line: string): string[] | undefined {
+  const fields: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else cur += ch;
+    } else if (ch === '"' && cur.trim() === '') {
+      quoted = true;
+      cur = '';
+    } else if (ch === ',') {
+      fields.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  if (quoted) return undefined;
+  fields.push(cur);
+  return fields;
 }
 
 async function readFirstLine(): Promise<string> {

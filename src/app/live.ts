@@ -1,0 +1,83 @@
+/**
+ * The running proxy's live side: the reloader that swaps snapshots and the control socket that answers
+ * `status`, `reload` and `decide`. start.ts calls startLive() once the proxy listens.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { ReadonlyConfig } from '../config/load.js';
+import type { Identifier } from '../identity/identify.js';
+import type { ProxyServer } from '../proxy/server.js';
+import { controlSocketPath, startControlServer } from './control.js';
+import { Reloader, type LoadedPolicy } from './reload.js';
+import { controlHandlers, startRateSampler } from './status.js';
+
+export interface LiveDeps {
+  config: ReadonlyConfig;
+  reloadConfig: () => ReadonlyConfig;
+  loadPolicy: (config: ReadonlyConfig) => Promise<LoadedPolicy>;
+  proxy: ProxyServer;
+  address: AddressInfo;
+  auditPath: string;
+  auditQueueDepth: () => number;
+  identifier: Identifier;
+  current: () => LoadedPolicy & { loadedAt: number };
+  swap: (next: LoadedPolicy & { loadedAt: number }) => void;
+  logger: Logger;
+}
+
+export interface Live {
+  reloader: Reloader;
+  close(): Promise<void>;
+}
+
+export async function startLive(deps: LiveDeps): Promise<Live> {
+  const { logger } = deps;
+  const reloader = new Reloader({
+    config: deps.config,
+    loadConfig: deps.reloadConfig,
+    loadPolicy: deps.loadPolicy,
+    apply: ({ config, policy, addresses }) => {
+      deps.identifier.reconfigure(config, addresses);
+      deps.swap({ ...policy, loadedAt: Date.now() });
+      logger.info({ categories: policy.lists.categories.size, entries: policy.entries }, 'reloaded');
+    },
+  });
+  // SIGHUP does the same as `schoolgate reload`, for init systems that only know signals.
+  const onHup = () => {
+    reloader.reload().catch((err: unknown) => logger.error({ err }, 'reload on SIGHUP failed'));
+  };
+  process.on('SIGHUP', onHup);
+  const sampler = startRateSampler(deps.proxy.stats);
+  let control: { close(): Promise<void> } | undefined;
+  try {
+    control = await startControlServer(
+      controlSocketPath(deps.config.dataDir),
+      controlHandlers(
+        {
+          dataDir: deps.config.dataDir,
+          auditPath: deps.auditPath,
+          startedAt: deps.proxy.stats.startedAt,
+          address: deps.address,
+          server: deps.proxy.server,
+          stats: deps.proxy.stats,
+          auditQueueDepth: deps.auditQueueDepth,
+          policy: deps.current,
+          reloader,
+        },
+        sampler.rate,
+      ),
+      logger,
+    );
+  } catch (err) {
+    // Filtering matters more than the control socket: serve without it, and say so.
+    logger.warn({ err }, 'control socket unavailable: status and reload will not reach this proxy');
+  }
+  return {
+    reloader,
+    close: async () => {
+      process.off('SIGHUP', onHup);
+      sampler.stop();
+      await control?.close();
+    },
+  };
+}

@@ -1,0 +1,130 @@
+/** What the control socket answers: `status`, `reload` and `decide` (selftest's view of the live policy). */
+import { statSync } from 'node:fs';
+import type http from 'node:http';
+import path from 'node:path';
+import { SchoolgateError } from '../errors.js';
+import { decide } from '../policy/decide.js';
+import { parseAbsoluteTarget } from '../policy/target.js';
+import type { PolicySnapshot } from '../proxy/gatekeeper.js';
+import type { ControlHandler } from './control.js';
+import type { Reloader } from './reload.js';
+
+export interface StatusDeps {
+  dataDir: string;
+  auditPath: string;
+  startedAt: number;
+  address: { address: string; port: number };
+  server: http.Server;
+  stats: { requests: number; tunnels: number; openTunnels: number };
+  auditQueueDepth: () => number;
+  policy: () => PolicySnapshot & { entries: number; loadedAt: number };
+  reloader: Reloader;
+}
+
+export interface StatusReport {
+  running: true;
+  pid: number;
+  since: string;
+  uptimeSeconds: number;
+  listen: string;
+  connections: number;
+  openTunnels: number;
+  requests: number;
+  requestsPerSecond: number;
+  lists: { categories: number; entries: number; profiles: number; loadedAt: string };
+  reloads: { count: number; failures: number; lastError: string | null; lastMs: number };
+  auditQueueDepth: number;
+  databaseBytes: { audit: number; state: number };
+}
+
+/** Samples request counts once a second; requests/s is over the last ten seconds. */
+export function startRateSampler(stats: { requests: number; tunnels: number }): {
+  rate(): number;
+  stop(): void;
+} {
+  const samples: { t: number; n: number }[] = [{ t: Date.now(), n: stats.requests + stats.tunnels }];
+  const timer = setInterval(() => {
+    samples.push({ t: Date.now(), n: stats.requests + stats.tunnels });
+    if (samples.length > 11) samples.shift();
+  }, 1_000);
+  timer.unref();
+  return {
+    rate() {
+      const first = samples[0]!;
+      const now = { t: Date.now(), n: stats.requests + stats.tunnels };
+      const seconds = (now.t - first.t) / 1000;
+      return seconds > 0 ? Math.round(((now.n - first.n) / seconds) * 10) / 10 : 0;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+function fileBytes(file: string): number {
+  let total = 0;
+  for (const f of [file, `${file}-wal`]) {
+    try {
+      total += statSync(f).size;
+    } catch {
+      // absent
+    }
+  }
+  return total;
+}
+
+export function controlHandlers(deps: StatusDeps, rate: () => number): Record<string, ControlHandler> {
+  return {
+    status: async (): Promise<StatusReport> => {
+      const connections = await new Promise<number>((resolve) =>
+        deps.server.getConnections((err, n) => resolve(err ? 0 : n)),
+      );
+      const p = deps.policy();
+      const h = deps.reloader.history;
+      return {
+        running: true,
+        pid: process.pid,
+        since: new Date(deps.startedAt).toISOString(),
+        uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
+        listen: `${deps.address.address}:${deps.address.port}`,
+        connections,
+        openTunnels: deps.stats.openTunnels,
+        requests: deps.stats.requests + deps.stats.tunnels,
+        requestsPerSecond: rate(),
+        lists: {
+          categories: p.lists.categories.size,
+          entries: p.entries,
+          profiles: p.profiles.size,
+          loadedAt: new Date(p.loadedAt).toISOString(),
+        },
+        reloads: {
+          count: h.reloads,
+          failures: h.failures,
+          lastError: h.lastError,
+          lastMs: Math.round(h.lastMs),
+        },
+        auditQueueDepth: deps.auditQueueDepth(),
+        databaseBytes: {
+          audit: fileBytes(deps.auditPath),
+          state: fileBytes(path.join(deps.dataDir, 'state.sqlite')),
+        },
+      };
+    },
+    reload: () => deps.reloader.reload(),
+    /** The live policy's decisions for URLs under one profile (selftest compares the proxy with these). */
+    decide: (args) => {
+      const profileName = String(args.profile ?? '');
+      const urls = Array.isArray(args.urls) ? args.urls.map(String) : [];
+      const p = deps.policy();
+      const profile = p.profiles.get(profileName);
+      if (!profile)
+        throw new SchoolgateError('SG_PROFILE_UNKNOWN', `no profile named "${profileName}"`, {
+          suggestion: `use one of: ${[...p.profiles.keys()].join(', ')}`,
+        });
+      const now = new Date();
+      return urls.map((url) => {
+        const d = decide({ target: parseAbsoluteTarget(url), method: 'GET' }, profile, p.lists, now);
+        return { url, action: d.action, categories: d.categories, explanation: d.explanation };
+      });
+    },
+    profiles: () => [...deps.policy().profiles.keys()],
+  };
+}

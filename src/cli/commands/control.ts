@@ -1,0 +1,99 @@
+/** `schoolgate reload`, `status` and `changes`: talking to the running proxy, and the admin-changes record. */
+import type { Command } from 'commander';
+import { controlRequest } from '../../app/control.js';
+import type { ReloadResult } from '../../app/reload.js';
+import type { StatusReport } from '../../app/status.js';
+import { SchoolgateError } from '../../errors.js';
+import { withState } from '../../state/store.js';
+import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
+
+type Opts = CommonOptions & { json?: boolean };
+
+export function registerControl(program: Command): void {
+  withCommonOptions(program.command('reload'))
+    .description('make the running proxy load lists, networks and config again without dropping connections')
+    .option('--json', 'JSON output')
+    .addHelpText(
+      'after',
+      '\nThe new lists are loaded beside the old ones and swapped in only when complete; if a file is broken\nthe old lists keep serving and this command says what is wrong. `lists`, `networks` and `devices`\nchanges reload by themselves. SIGHUP to the serve process does the same.\n\nExample:\n  schoolgate reload --data /var/lib/schoolgate',
+    )
+    .action(async (opts: Opts) => {
+      const r = await controlRequest<ReloadResult>(configFrom(opts).dataDir, 'reload');
+      if (opts.json) return void console.log(JSON.stringify(r));
+      console.log(
+        `reloaded in ${r.ms} ms: ${r.categories} categories, ${r.entries} entries, ${r.profiles} profiles`,
+      );
+      for (const w of r.warnings) console.log(`warning: ${w}`);
+      if (r.restartNeeded.length > 0)
+        console.log(`note: changed settings that need a restart to apply: ${r.restartNeeded.join(', ')}`);
+    });
+
+  withCommonOptions(program.command('status'))
+    .description(
+      'is the proxy running, since when, connections, requests/s, lists, audit queue, database size',
+    )
+    .option('--json', 'JSON output')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  schoolgate status\n  schoolgate status --json | jq .requestsPerSecond',
+    )
+    .action(async (opts: Opts) => {
+      const s = await controlRequest<StatusReport>(configFrom(opts).dataDir, 'status');
+      if (opts.json) return void console.log(JSON.stringify(s));
+      const mb = (n: number) => `${(n / 1_048_576).toFixed(1)} MiB`;
+      console.log(
+        [
+          `running        yes (pid ${s.pid}) on ${s.listen}`,
+          `since          ${s.since} (${s.uptimeSeconds} s)`,
+          `connections    ${s.connections} open (${s.openTunnels} tunnels)`,
+          `requests       ${s.requests} total, ${s.requestsPerSecond}/s over the last 10 s`,
+          `lists          ${s.lists.categories} categories, ${s.lists.entries} entries, ${s.lists.profiles} profiles (loaded ${s.lists.loadedAt})`,
+          `reloads        ${s.reloads.count} (${s.reloads.failures} failed${s.reloads.lastError ? `; last error: ${s.reloads.lastError}` : ''})`,
+          `audit queue    ${s.auditQueueDepth} rows waiting`,
+          `databases      audit ${mb(s.databaseBytes.audit)}, state ${mb(s.databaseBytes.state)}`,
+        ].join('\n'),
+      );
+    });
+
+  withCommonOptions(program.command('changes'))
+    .description('the admin-changes record: every change made through the CLI')
+    .option(
+      '--since <time>',
+      'only changes at or after this time (ISO 8601 date or date-time, or e.g. 7d, 12h)',
+    )
+    .option('--action <prefix>', 'only actions starting with this, e.g. lists or users.disable')
+    .option('--json', 'JSON output')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  schoolgate changes --since 2026-09-01\n  schoolgate changes --since 7d --action lists --json',
+    )
+    .action(async (opts: Opts & { since?: string; action?: string }) => {
+      const since = opts.since ? parseSince(opts.since) : undefined;
+      const rows = await withState(configFrom(opts).dataDir, (s) =>
+        s.changes.list({ ...(since ? { since } : {}), ...(opts.action ? { action: opts.action } : {}) }),
+      );
+      if (opts.json) return void console.log(JSON.stringify(rows));
+      if (rows.length === 0) return void console.log('no changes recorded');
+      for (const r of rows) {
+        const who = r.by ? `${r.by} (as ${r.osUser})` : r.osUser;
+        console.log(`${r.at}  ${who.padEnd(20)} ${r.action.padEnd(16)} ${r.target}`);
+        if (r.before !== null || r.after !== null)
+          console.log(`    before: ${JSON.stringify(r.before)}  after: ${JSON.stringify(r.after)}`);
+        if (r.reason) console.log(`    reason: ${r.reason}`);
+      }
+    });
+}
+
+function parseSince(value: string): Date {
+  const rel = /^(\d+)([dhm])$/.exec(value);
+  if (rel) {
+    const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[rel[2] as 'd' | 'h' | 'm'];
+    return new Date(Date.now() - Number(rel[1]) * unit);
+  }
+  const t = new Date(value);
+  if (Number.isNaN(t.getTime()))
+    throw new SchoolgateError('SG_ARGUMENT_INVALID', `--since: "${value}" is not a date, date-time or age`, {
+      suggestion: 'use 2026-09-01, 2026-09-01T08:00:00Z, 7d, 12h or 30m',
+    });
+  return t;
+}

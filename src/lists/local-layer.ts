@@ -1,0 +1,131 @@
+/**
+ * The school's local layer of category lists, under the data directory, loaded above the shipped lists:
+ *
+ *   <dataDir>/categories.local/categories.yaml     metadata of categories the school created
+ *   <dataDir>/categories.local/<category>/domains  entries added to a shipped or local category
+ *   <dataDir>/categories.local/<category>/urls
+ *   <dataDir>/categories.local/<category>/removed  shipped entries the school un-listed (either kind)
+ *
+ * The shipped categories/ are never written by the CLI, so an upgrade never conflicts with a school's
+ * edits. Files are the same squidGuard format as the shipped ones; `removed` is read with the same parser.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { SchoolgateError } from '../errors.js';
+import type { CategoryMeta } from '../policy/types.js';
+import { anyLineKey } from './entry.js';
+import { CATEGORY_NAME, parseCategoriesYaml } from './metadata.js';
+import { forEachLine } from './read-lines.js';
+
+export const LOCAL_DIR = 'categories.local';
+export const LOCAL_META = 'categories.yaml';
+export type LocalFile = 'domains' | 'urls' | 'removed';
+
+export interface LocalLayer {
+  dir: string;
+  /** Categories the school created (not in the shipped set). */
+  metas: CategoryMeta[];
+  /** category → keys (see entry.ts) of shipped entries the school un-listed. */
+  removed: Map<string, Set<string>>;
+  /** Category directories present in the local layer (load.ts warns about those no category owns). */
+  dirs: string[];
+}
+
+export function localLayerDir(dataDir: string): string {
+  return path.join(dataDir, LOCAL_DIR);
+}
+
+export function localFile(dataDir: string, category: string, file: LocalFile): string {
+  return path.join(localLayerDir(dataDir), category, file);
+}
+
+export function localMetaFile(dataDir: string): string {
+  return path.join(localLayerDir(dataDir), LOCAL_META);
+}
+
+/** Reads the local layer's metadata and removals (the entry files are streamed by load.ts). */
+export async function readLocalLayer(dataDir: string): Promise<LocalLayer> {
+  const dir = localLayerDir(dataDir);
+  const metaFile = localMetaFile(dataDir);
+  const yamlText = await readTextIfExists(metaFile);
+  const metas = yamlText === undefined ? [] : parseCategoriesYaml(yamlText, metaFile).meta;
+  const removed = new Map<string, Set<string>>();
+  const dirs: string[] = [];
+  const names = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const entry of names) {
+    if (!entry.isDirectory() || !CATEGORY_NAME.test(entry.name)) continue;
+    const keys = new Set<string>();
+    const file = path.join(dir, entry.name, 'removed');
+    if (await exists(file))
+      await forEachLine([file], (line) => {
+        const key = anyLineKey(line);
+        if (key) keys.add(key);
+      });
+    if (keys.size > 0) removed.set(entry.name, keys);
+    dirs.push(entry.name);
+  }
+  return { dir, metas, removed, dirs };
+}
+
+/** Lines of a local file ([] when it does not exist). */
+export async function readLines(file: string): Promise<string[]> {
+  const text = await readTextIfExists(file);
+  if (text === undefined || text === '') return [];
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  return lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+}
+
+export async function readTextIfExists(file: string): Promise<string | undefined> {
+  return readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw new SchoolgateError('SG_FILE_UNREADABLE', `cannot read ${file}: ${err.message}`, {
+      context: { file },
+      suggestion: 'check the file permissions of the data directory',
+    });
+  });
+}
+
+/**
+ * Replaces `file` with `text` atomically: a reader (the proxy reloading) sees the old file or the new one,
+ * never half of each. Temp file in the same directory, fsync, rename.
+ */
+export async function writeAtomic(file: string, text: string): Promise<void> {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const handle = await open(tmp, 'w', 0o644);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Writes lines (or removes the file when there are none left and it held nothing else). */
+export async function writeLines(file: string, lines: readonly string[]): Promise<void> {
+  if (lines.length === 0) {
+    await rm(file, { force: true });
+    return;
+  }
+  await writeAtomic(file, `${lines.join('\n')}\n`);
+}
+
+export async function removeLocalCategoryDir(dataDir: string, category: string): Promise<void> {
+  await rm(path.join(localLayerDir(dataDir), category), { recursive: true, force: true });
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,78 @@
+/**
+ * The state database, data/state.sqlite: users, networks, devices, the admin-changes record and selftest
+ * results — everything the technician changes from the CLI. Separate from the audit database so the audit
+ * store can move to a shared engine without taking the school's local state with it.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+
+/** Append only: a migration, once shipped, is never edited (user_version counts them). */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE users (
+     name TEXT PRIMARY KEY,
+     display_name TEXT NOT NULL DEFAULT '',
+     profile TEXT NOT NULL,
+     password_hash TEXT,
+     disabled INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL
+   )`,
+  `CREATE TABLE admin_changes (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at INTEGER NOT NULL,
+     os_user TEXT NOT NULL,
+     by_name TEXT,
+     action TEXT NOT NULL,
+     target TEXT NOT NULL,
+     before_json TEXT,
+     after_json TEXT,
+     reason TEXT
+   );
+   CREATE INDEX admin_changes_at ON admin_changes (at);
+   CREATE TABLE networks (
+     cidr TEXT PRIMARY KEY,
+     profile TEXT NOT NULL,
+     name TEXT,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE devices (
+     address TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     user TEXT,
+     profile TEXT,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE selftest_runs (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at INTEGER NOT NULL,
+     os_user TEXT NOT NULL,
+     by_name TEXT,
+     passed INTEGER NOT NULL,
+     failed INTEGER NOT NULL,
+     result_json TEXT NOT NULL
+   )`,
+];
+
+export type StateDatabase = Database.Database;
+
+export function stateDbPath(dataDir: string): string {
+  return path.join(dataDir, 'state.sqlite');
+}
+
+export function openStateDatabase(dataDir: string, opts: { readonly?: boolean } = {}): StateDatabase {
+  mkdirSync(dataDir, { recursive: true });
+  const db = new Database(stateDbPath(dataDir), { readonly: opts.readonly ?? false });
+  db.pragma('busy_timeout = 5000');
+  if (!opts.readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    const version = db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      db.transaction(() => {
+        db.exec(MIGRATIONS[v]!);
+        db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+  return db;
+}

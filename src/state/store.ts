@@ -1,0 +1,38 @@
+/** One open state database with its tables' APIs: what a CLI command that changes state works through. */
+import { UserStore } from '../identity/user-store.js';
+import { AddressStore } from './addresses.js';
+import { ChangeLog } from './changes.js';
+import { openStateDatabase, type StateDatabase } from './database.js';
+
+export class StateStore {
+  readonly db: StateDatabase;
+  readonly users: UserStore;
+  readonly changes: ChangeLog;
+  readonly addresses: AddressStore;
+
+  constructor(dataDir: string) {
+    this.db = openStateDatabase(dataDir);
+    this.users = new UserStore(this.db);
+    this.changes = new ChangeLog(this.db);
+    this.addresses = new AddressStore(this.db);
+  }
+
+  /** Runs fn in one transaction: the change and its admin-changes row commit together or not at all. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+/** Opens the state database for one command and closes it afterwards. */
+export async function withState<T>(dataDir: string, fn: (state: StateStore) => T | Promise<T>): Promise<T> {
+  const state = new StateStore(dataDir);
+  try {
+    return await fn(state);
+  } finally {
+    state.close();
+  }
+}
