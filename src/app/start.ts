@@ -17,6 +17,7 @@ import { readStateAddresses, type LoadedPolicy, type ReloadResult } from './relo
 import { loadHostRoutes } from '../proxy/hosts-file.js';
 import { createProxyServer, type ProxyServer } from '../proxy/server.js';
 import { loadOrCreateTokenKey } from '../proxy/warn-token.js';
+import { caDaysLeft, CA_EXPIRY_WARNING_DAYS, loadOrCreateCa, type SchoolCa } from '../tls/ca.js';
 
 export interface RunningSchoolgate {
   address: AddressInfo;
@@ -27,6 +28,39 @@ export interface RunningSchoolgate {
   reload(): Promise<ReloadResult>;
   /** Stops accepting, lets open exchanges finish (bounded), commits every queued audit row. */
   stop(): Promise<void>;
+}
+
+/** The certs folder: `--certs`, else tls.certsDir, relative to the working directory. */
+export function certsDirOf(config: ReadonlyConfig, override?: string): string {
+  return path.resolve(override ?? config.tls.certsDir);
+}
+
+/**
+ * The school CA for inspection, created on first start. An expired CA turns inspection off (every browser
+ * would refuse its leaves) with an error; one near expiry is a warning.
+ */
+export function loadSchoolCa(config: ReadonlyConfig, certsDir: string, logger: Logger): SchoolCa | null {
+  if (!config.tls.inspect) return null;
+  const { ca, created } = loadOrCreateCa(certsDir);
+  if (created)
+    logger.info(
+      { certsDir, fingerprint256: ca.fingerprint256 },
+      'created the school CA: devices must install it (http://<proxy>/ca.crt) before HTTPS inspection works',
+    );
+  const days = caDaysLeft(ca);
+  if (days < 0) {
+    logger.error(
+      { certsDir, notAfter: ca.notAfter.toISOString() },
+      'the school CA has expired: HTTPS inspection is OFF; run `schoolgate ca init --force` and reinstall it on devices',
+    );
+    return null;
+  }
+  if (days < CA_EXPIRY_WARNING_DAYS)
+    logger.warn(
+      { certsDir, notAfter: ca.notAfter.toISOString(), daysLeft: days },
+      'the school CA expires soon: make a new one (`schoolgate ca init --force`) and install it on devices',
+    );
+  return ca;
 }
 
 export function auditDbPath(dataDir: string): string {
@@ -49,10 +83,17 @@ export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> 
 export async function startSchoolgate(
   config: ReadonlyConfig,
   logger: Logger,
-  opts: { now?: () => Date; reloadConfig?: () => ReadonlyConfig } = {},
+  opts: { now?: () => Date; reloadConfig?: () => ReadonlyConfig; certsDir?: string } = {},
 ): Promise<RunningSchoolgate> {
   const policy = await loadPolicy(config);
   for (const warning of policy.warnings.slice(0, 20)) logger.warn(warning);
+  const missing = config.tls.neverInspect.categories.filter((c) => !policy.lists.categories.has(c));
+  if (config.tls.inspect && missing.length > 0)
+    logger.warn(
+      { categories: missing },
+      'tls.neverInspect.categories names categories without a list: no host is exempt from inspection by them',
+    );
+  const ca = loadSchoolCa(config, certsDirOf(config, opts.certsDir), logger);
   const hostRoutes = loadHostRoutes(config.hostsFile, config.hosts);
   const auditPath = auditDbPath(config.dataDir);
   const audit = await WorkerAuditStore.open({
@@ -73,6 +114,7 @@ export async function startSchoolgate(
     hostRoutes,
     tokenKey,
     logger,
+    ca,
     ...(opts.now ? { now: opts.now } : {}),
   });
   let address: AddressInfo;

@@ -8,6 +8,30 @@
  * - reasonable personal use outside working time (lunchtime) → a staff time window.
  */
 type Action = 'allow' | 'warn' | 'block';
+type Restrict = 'off' | 'moderate' | 'strict';
+
+/**
+ * HTTPS inspection per profile: pupils, guests, staff and leadership are inspected (full-URL decisions,
+ * search terms, SafeSearch rewrites, block pages over HTTPS); technicians are not, so that they can
+ * diagnose certificate-pinned apps and devices, and their traffic is decided on host names only.
+ */
+const INSPECTED = { inspect: true, neverInspect: [] as string[] };
+
+/**
+ * Hosts never inspected for any profile: device enrolment and push services pin their certificates or
+ * must see the vendor's own chain (Apple and Google MDM/enrolment). Suffix match, like list entries.
+ */
+export const NEVER_INSPECT_HOSTS: readonly string[] = Object.freeze([
+  'push.apple.com',
+  'mdmenrollment.apple.com',
+  'deviceenrollment.apple.com',
+  'deviceservices-external.apple.com',
+  'gdmf.apple.com',
+  'identity.apple.com',
+  'albert.apple.com',
+  'm.google.com',
+  'android.clients.google.com',
+]);
 
 const NEVER: Record<string, Action> = {
   gambling: 'block',
@@ -39,6 +63,9 @@ export const DEFAULT_PROFILES = {
     allow: [],
     deny: [],
     ipLiterals: 'block' as Action,
+    ...INSPECTED,
+    safeSearch: true,
+    youtubeRestrict: 'strict' as Restrict,
     timeWindows: [],
   },
   staff: {
@@ -58,6 +85,9 @@ export const DEFAULT_PROFILES = {
     allow: [],
     deny: [],
     ipLiterals: 'warn' as Action,
+    ...INSPECTED,
+    safeSearch: true,
+    youtubeRestrict: 'moderate' as Restrict,
     timeWindows: [
       {
         name: 'lunchtime',
@@ -84,6 +114,9 @@ export const DEFAULT_PROFILES = {
     allow: [],
     deny: [],
     ipLiterals: 'warn' as Action,
+    ...INSPECTED,
+    safeSearch: true,
+    youtubeRestrict: 'moderate' as Restrict,
     timeWindows: [],
   },
   technician: {
@@ -101,6 +134,10 @@ export const DEFAULT_PROFILES = {
     allow: [],
     deny: [],
     ipLiterals: 'allow' as Action,
+    inspect: false,
+    neverInspect: [] as string[],
+    safeSearch: false,
+    youtubeRestrict: 'off' as Restrict,
     timeWindows: [],
   },
   guest: {
@@ -110,6 +147,9 @@ export const DEFAULT_PROFILES = {
     allow: [],
     deny: [],
     ipLiterals: 'block' as Action,
+    ...INSPECTED,
+    safeSearch: true,
+    youtubeRestrict: 'strict' as Restrict,
     timeWindows: [],
   },
 };

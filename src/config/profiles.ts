@@ -1,5 +1,6 @@
 /** Turns validated profile config into the policy core's Profile values, checking category names. */
 import { SchoolgateError } from '../errors.js';
+import { profileEntryLists } from '../policy/lists.js';
 import type { CategoryLists, Profile } from '../policy/types.js';
 import type { ReadonlyConfig } from './load.js';
 
@@ -30,7 +31,30 @@ export function buildProfiles(config: ReadonlyConfig, lists: CategoryLists): Map
       ipLiterals: p.ipLiterals,
       timeWindows: p.timeWindows.map((w) => ({ ...w, days: [...w.days], categories: { ...w.categories } })),
       timeZone: config.timeZone,
+      inspect: p.inspect,
+      neverInspect: [...p.neverInspect],
+      safeSearch: p.safeSearch,
+      youtubeRestrict: p.youtubeRestrict,
     });
+  }
+  // Compile explicit allow/deny entries now, so a bad entry stops startup with the field named instead of
+  // turning every request of that profile into a fail-closed block.
+  for (const profile of profiles.values()) {
+    try {
+      profileEntryLists(profile);
+    } catch (err) {
+      const entry = (err as SchoolgateError).context?.entry;
+      const field = profile.deny.includes(entry as string) ? 'deny' : 'allow';
+      throw new SchoolgateError(
+        'SG_CONFIG_INVALID',
+        `profiles.${profile.name}.${field}: ${(err as Error).message}`,
+        {
+          context: { field: `profiles.${profile.name}.${field}`, entry },
+          suggestion:
+            'write a domain (example.com), an IP address, or a URL prefix without scheme (example.com/path)',
+        },
+      );
+    }
   }
   return profiles;
 }

@@ -3,7 +3,7 @@
  * in a school's config fails loudly instead of being silently ignored (e2guardian's failure mode).
  */
 import { z } from 'zod';
-import { DEFAULT_PROFILES } from './default-profiles.js';
+import { DEFAULT_PROFILES, NEVER_INSPECT_HOSTS } from './default-profiles.js';
 
 const action = z.enum(['allow', 'warn', 'block']);
 const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
@@ -27,6 +27,14 @@ export const profileSchema = z.strictObject({
   deny: z.array(z.string()).default([]),
   ipLiterals: action.default('block'),
   timeWindows: z.array(timeWindow).default([]),
+  /** HTTPS inspection (TLS terminated with the school CA) for this profile; off = host-level decisions only. */
+  inspect: z.boolean().default(true),
+  /** Categories never inspected for this profile, on top of tls.neverInspect.categories. */
+  neverInspect: z.array(z.string()).default([]),
+  /** Force SafeSearch (Google, Bing, DuckDuckGo): a rewrite when inspected, a host mapping when not. */
+  safeSearch: z.boolean().default(true),
+  /** YouTube restricted mode: the YouTube-Restrict header when inspected, restrict.youtube.com when not. */
+  youtubeRestrict: z.enum(['off', 'moderate', 'strict']).default('strict'),
 });
 
 const network = z.strictObject({ cidr, profile: z.string().min(1), name: z.string().optional() });
@@ -86,6 +94,18 @@ export const configSchema = z.strictObject({
       batchMaxRows: z.number().int().min(1).max(100_000).default(1000),
     })
     .prefault({}),
+  /** Investigations: who may pull per-person reports, and how long audit rows are kept. */
+  reports: z
+    .strictObject({
+      /**
+       * OS accounts allowed to pull reports and manage cases (the headteacher's and DSL's accounts on the
+       * server). null: only the OS user that owns the data directory (the one who installed it).
+       */
+      allowedOsUsers: z.array(z.string().min(1)).nullable().default(null),
+      /** `audit purge` deletes rows older than this, except those held by an open case. */
+      retentionDays: z.number().int().min(1).max(36_500).default(365),
+    })
+    .prefault({}),
   limits: z
     .strictObject({
       headersTimeoutMs: z.number().int().positive().default(20_000),
@@ -94,6 +114,29 @@ export const configSchema = z.strictObject({
       connectTimeoutMs: z.number().int().positive().default(10_000),
       tunnelIdleTimeoutMs: z.number().int().positive().default(300_000),
       maxConnections: z.number().int().positive().default(10_000),
+    })
+    .prefault({}),
+  tls: z
+    .strictObject({
+      /** Master switch for HTTPS inspection; profiles choose with their own `inspect` too. */
+      inspect: z.boolean().default(true),
+      /** Where the school CA lives (schoolgate-ca.crt, schoolgate-ca.key). */
+      certsDir: z.string().default('certs'),
+      /** Extra PEM files of CAs trusted for upstream servers, on top of the system store and NODE_EXTRA_CA_CERTS. */
+      extraCaFiles: z.array(z.string()).default([]),
+      /** Days a leaf certificate is valid; short on purpose (re-signed from cache when near expiry). */
+      leafValidityDays: z.number().int().min(1).max(90).default(7),
+      /** Leaf certificates kept in memory (one per host). */
+      leafCacheSize: z.number().int().min(16).max(1_000_000).default(5_000),
+      /** Time allowed for a client's ClientHello and handshake after 200 Connection Established. */
+      handshakeTimeoutMs: z.number().int().positive().default(10_000),
+      /** Never inspected, for every profile: categories (banking, health) and hosts (certificate-pinned apps). */
+      neverInspect: z
+        .strictObject({
+          categories: z.array(z.string()).default(['banking', 'health']),
+          hosts: z.array(z.string()).default([...NEVER_INSPECT_HOSTS]),
+        })
+        .prefault({}),
     })
     .prefault({}),
   log: z

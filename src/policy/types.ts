@@ -67,6 +67,14 @@ export interface Profile {
   timeWindows: TimeWindow[];
   /** IANA time zone the time windows are read in, e.g. 'Europe/London'. */
   timeZone: string;
+  /** HTTPS inspection on for this profile (absent: off). */
+  inspect?: boolean;
+  /** Categories never inspected for this profile (besides the config-wide list). */
+  neverInspect?: string[];
+  /** Force SafeSearch on Google, Bing and DuckDuckGo. */
+  safeSearch?: boolean;
+  /** YouTube restricted mode. */
+  youtubeRestrict?: 'off' | 'moderate' | 'strict';
 }
 
 /** One entry of a list that matched: which list (category or profile entry list) and which line. */

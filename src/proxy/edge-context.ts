@@ -11,6 +11,8 @@ import { isSchoolgateError } from '../errors.js';
 import type { AnswerContext } from './answers.js';
 import type { Gatekeeper, PolicySnapshot } from './gatekeeper.js';
 import type { GrantStore } from './grants.js';
+import type { TlsEdge } from './intercept/tls-edge.js';
+import type { Resolver } from './resolve.js';
 
 export interface EdgeStats {
   startedAt: number;
@@ -29,6 +31,10 @@ export interface EdgeContext {
   logger: Logger;
   proxy: HttpProxy;
   agent: Agent;
+  /** Name → checked address (the same Resolver the Gatekeeper uses; SafeSearch host mappings go through it). */
+  resolver: Resolver;
+  /** HTTPS inspection: null when there is no CA (inspection impossible) or it is switched off. */
+  tls: TlsEdge | null;
   stats: EdgeStats;
   /** Port the server actually listens on (differs from config with port 0). */
   listenPort: () => number;

@@ -1,6 +1,8 @@
 /**
- * Plain HTTP through the proxy: absolute-form requests are checked and forwarded with http-proxy;
- * origin-form requests (and requests naming the proxy itself) get the proxy's own pages.
+ * HTTP requests through the proxy, whatever the transport: absolute-form requests on the proxy port, and the
+ * inner (origin-form) requests of an intercepted HTTPS tunnel, which carry the tunnel's client identity
+ * (TunnelContext). Both go through the same Gatekeeper.check → refusalFor / commitRow → forward path;
+ * origin-form requests on the proxy port (and requests naming the proxy itself) get the proxy's own pages.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isTargetError } from '../policy/target-error.js';
@@ -17,6 +19,12 @@ import { authorityOf, checkRawRequest, rawPathOf } from './raw-checks.js';
 import { closingSockets, sendPage } from './respond.js';
 import type { Duplex } from 'node:stream';
 import { hasBody, inflight, readBody, type Body } from './request-body.js';
+import type { AuditEvent } from '../audit/types.js';
+import { safeSearchRewrite } from '../policy/safesearch.js';
+import { extractSearchTerm } from '../policy/search-terms.js';
+import { CAUSE_TEXT, upstreamTlsCause } from '../tls/failure-cause.js';
+import { tunnelContexts, type TunnelContext } from './intercept/context.js';
+import type { Verdict } from './gatekeeper.js';
 
 export async function handleHttpRequest(
   edge: EdgeContext,
@@ -24,6 +32,8 @@ export async function handleHttpRequest(
   res: ServerResponse,
 ): Promise<void> {
   edge.stats.requests++;
+  const tunnel = tunnelContexts.get(req.socket);
+  if (tunnel) return handleInspectedRequest(edge, req, res, tunnel);
   const rawUrl = req.url ?? '';
   const clientIp = clientAddress(req.socket.remoteAddress);
   const attempt = edge.gatekeeper.newAttempt(clientIp, req.method ?? '', header(req, 'proxy-authorization'));
@@ -47,18 +57,102 @@ export async function handleHttpRequest(
   if (target.path.startsWith(CONTINUE_PATH)) return handleContinue(edge, attempt, req, res, target);
   if (target.path.startsWith(REPORT_PATH)) return handleSelfReport(edge, attempt, req, res, target);
 
-  const verdict = await edge.gatekeeper.check(attempt, target, edge.config.httpPorts);
+  await decideAndForward(edge, attempt, req, res, target, {
+    pageUrl: rawUrl,
+    rawPath: rawPathOf(rawUrl),
+    ports: edge.config.httpPorts,
+    kind: 'request',
+  });
+}
+
+/** An inner request of an intercepted tunnel: origin-form, decided on its own Host (fronting, C06/C07). */
+async function handleInspectedRequest(
+  edge: EdgeContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  tunnel: TunnelContext,
+): Promise<void> {
+  const rawUrl = req.url ?? '';
+  const attempt = edge.gatekeeper.newAttempt(tunnel.clientIp, req.method ?? '', tunnel.proxyAuthorization);
+  const fallbackHost = authorityOf({ ...tunnel.connect, host: tunnel.sni ?? tunnel.connect.host });
+  const hostHeader = header(req, 'host') ?? fallbackHost;
+  const pageUrl = truncate(`https://${hostHeader}${rawUrl}`);
+  const rejectInner = (status: number, reason: string) =>
+    reject(edge, attempt, res, pageUrl, status, reason, 'inspected');
+  const rawFailure = checkRawRequest(req);
+  if (rawFailure) return rejectInner(rawFailure.status, rawFailure.reason);
+  if (!rawUrl.startsWith('/')) return rejectInner(400, 'bad-request:inner-target');
+  if (/[/?#@\\\s]/.test(hostHeader)) return rejectInner(400, 'bad-request:host');
+  let target: Target;
+  try {
+    target = parseAbsoluteTarget(`https://${hostHeader}${rawUrl}`);
+  } catch (err) {
+    if (!isTargetError(err)) throw err;
+    return rejectInner(400, `bad-request:${err.reason}`);
+  }
+  // Without a port in Host the request goes where the CONNECT went.
+  if (!/:\d+$/.test(hostHeader)) target = { ...target, port: tunnel.connect.port };
+  const tunnelHost = tunnel.sni ?? tunnel.connect.host;
+  if (target.host !== tunnelHost)
+    edge.logger.info(
+      { id: attempt.id, tunnel: tunnel.tunnelId, tunnelHost, host: target.host },
+      'inner Host differs from the tunnel name (fronting?): decided on the inner Host',
+    );
+  if (target.path.startsWith(CONTINUE_PATH)) return handleContinue(edge, attempt, req, res, target);
+  if (target.path.startsWith(REPORT_PATH)) return handleSelfReport(edge, attempt, req, res, target);
+  const hash = rawUrl.indexOf('#');
+  await decideAndForward(edge, attempt, req, res, target, {
+    pageUrl,
+    rawPath: hash >= 0 ? rawUrl.slice(0, hash) : rawUrl,
+    ports: edge.config.tunnelPorts,
+    kind: 'inspected',
+  });
+}
+
+interface ForwardPlan {
+  /** The address shown on pages. */
+  pageUrl: string;
+  /** The client's path and query bytes, fragment dropped: what goes upstream (after any SafeSearch rewrite). */
+  rawPath: string;
+  ports: readonly number[];
+  kind: 'request' | 'inspected';
+}
+
+/** The one decide → answer-or-forward path for HTTP and inspected HTTPS requests. */
+async function decideAndForward(
+  edge: EdgeContext,
+  attempt: Attempt,
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: Target,
+  plan: ForwardPlan,
+): Promise<void> {
+  const verdict = await edge.gatekeeper.check(attempt, target, plan.ports);
+  const search = extractSearchTerm(target, target.path);
+  const extra: Partial<AuditEvent> = {
+    kind: plan.kind,
+    ...(search ? { searchTerm: search.term, searchEngine: search.engine } : {}),
+  };
   if (verdict.kind !== 'allow') {
-    const refusal = refusalFor(verdict, attempt, target, rawUrl, answerContext(edge));
+    const refusal = refusalFor(verdict, attempt, target, plan.pageUrl, answerContext(edge));
     const event = auditEventFor(attempt, target, verdict, {
       action: refusal.action,
       reason: refusal.reason,
       status: refusal.answer.status,
     });
-    if (!(await commitRow(edge, event))) return sendPage(res, auditUnavailableAnswer(pageBase(edge, rawUrl)));
+    if (!(await commitRow(edge, { ...event, ...extra })))
+      return sendPage(res, auditUnavailableAnswer(pageBase(edge, plan.pageUrl)));
     // A body we never read (or a client waiting for 100 Continue) must not be taken as the next request.
     return sendPage(res, { ...refusal.answer, close: refusal.answer.close || hasBody(req) });
   }
+
+  // SafeSearch / YouTube restrictions, enforced whatever the user sent; each rewrite is in the row.
+  const profile = edge.policy().profiles.get(verdict.identity.profile);
+  const rewrite = safeSearchRewrite(target.host, plan.rawPath, {
+    safeSearch: profile?.safeSearch ?? false,
+    youtubeRestrict: profile?.youtubeRestrict ?? 'off',
+  });
+  if (rewrite.rewrites.length > 0) extra.rewrites = rewrite.rewrites;
 
   // Read a small body before anything goes upstream, so that a body the parser refuses (bad chunking)
   // ends as one reject row and no upstream connection. Large bodies stream.
@@ -69,9 +163,14 @@ export async function handleHttpRequest(
     reason: verdict.decision.rule.kind,
     status: null,
   });
-  if (!(await commitRow(edge, event))) return sendPage(res, auditUnavailableAnswer(pageBase(edge, rawUrl)));
+  if (!(await commitRow(edge, { ...event, ...extra })))
+    return sendPage(res, auditUnavailableAnswer(pageBase(edge, plan.pageUrl)));
   edge.logger.debug({ id: attempt.id, host: target.host, rule: ruleText(verdict.decision) }, 'forward');
-  forward(edge, attempt, req, res, target, verdict.resolution.address, body);
+  forward(edge, attempt, req, res, target, verdict, body, {
+    rawPath: rewrite.pathAndQuery,
+    headers: rewrite.headers,
+    pageUrl: plan.pageUrl,
+  });
 }
 
 /** Per-forward state the shared http-proxy listeners fill in (one listener, looked up by request). */
@@ -80,6 +179,8 @@ interface Exchange {
   bytesOut: number;
   /** The client's path bytes: http-proxy's urlJoin would collapse '//', so the hook puts them back. */
   rawPath: string;
+  /** Whether the client connection stays open after this response (the client's Connection header). */
+  keepAlive: boolean;
 }
 const exchanges = new WeakMap<IncomingMessage, Exchange>();
 
@@ -94,6 +195,9 @@ export function installProxyHooks(edge: Pick<EdgeContext, 'proxy'>): void {
     if (!exchange) return;
     exchange.status = proxyRes.statusCode ?? null;
     stripHopByHop(proxyRes.headers, ['connection', 'keep-alive']);
+    // http-proxy would otherwise answer 'keep-alive' to a client that asked to close (the request's own
+    // Connection header is stripped before forwarding).
+    proxyRes.headers.connection = exchange.keepAlive ? 'keep-alive' : 'close';
     proxyRes.on('data', (chunk: Buffer) => (exchange.bytesOut += chunk.length));
   });
 }
@@ -104,13 +208,18 @@ function forward(
   req: IncomingMessage,
   res: ServerResponse,
   target: Target,
-  address: string,
+  verdict: Extract<Verdict, { kind: 'allow' }>,
   body: Body,
+  out: { rawPath: string; headers: Record<string, string>; pageUrl: string },
 ): void {
-  const rawUrl = req.url ?? '';
   // Forward the client's own path bytes (fragment dropped) to the address that was checked, with a Host
   // header rebuilt from the canonical target: the origin sees what the policy saw.
-  const exchange: Exchange = { status: null, bytesOut: 0, rawPath: rawPathOf(rawUrl) };
+  const exchange: Exchange = {
+    status: null,
+    bytesOut: 0,
+    rawPath: out.rawPath,
+    keepAlive: (res as { shouldKeepAlive?: boolean }).shouldKeepAlive !== false,
+  };
   exchanges.set(req, exchange);
   inflight.set(req.socket, attempt.id);
   let bytesIn = body.bytes;
@@ -119,6 +228,7 @@ function forward(
   req.headers.host = authorityOf(target);
   stripHopByHop(req.headers);
   delete req.headers.expect; // answered by us (readBody) already
+  for (const [name, value] of Object.entries(out.headers)) req.headers[name] = value;
   req.headers.via = appendVia(req.headers.via);
   let finished = false;
   const done = () => {
@@ -135,32 +245,45 @@ function forward(
   };
   res.on('finish', done);
   res.on('close', done);
+  const https = target.scheme === 'https' && edge.tls !== null;
   edge.proxy.web(
     req,
     res,
     {
-      target: { protocol: 'http:', host: address, port: target.port },
-      agent: edge.agent,
+      target: { protocol: https ? 'https:' : 'http:', host: verdict.resolution.address, port: target.port },
+      agent: https ? edge.tls!.upstreamAgent : edge.agent,
+      // Upstream certificates are verified (against the name in Host, which is the checked target).
+      secure: true,
       ...(body.stream ? { buffer: body.stream } : {}),
       proxyTimeout: edge.config.limits.requestTimeoutMs,
       xfwd: false,
       changeOrigin: false,
     },
     (err: Error & { code?: string }) => {
+      const cause = https ? upstreamTlsCause(err) : null;
       const status = err.code === 'ETIMEDOUT' ? 504 : 502;
       exchange.status = status;
-      edge.logger.debug({ id: attempt.id, err: err.message, code: err.code }, 'upstream error');
+      if (cause)
+        edge.logger.warn(
+          { id: attempt.id, host: target.host, cause, code: err.code },
+          'upstream certificate refused',
+        );
+      else edge.logger.debug({ id: attempt.id, err: err.message, code: err.code }, 'upstream error');
       if (res.headersSent) return void res.destroy();
       sendPage(res, {
         status,
         close: true,
-        body: errorBody(status, {
-          url: rawUrl,
-          host: target.host,
-          time: edge.now(),
-          timeZone: edge.config.timeZone,
-          reference: attempt.id,
-        }),
+        body: errorBody(
+          status,
+          {
+            url: out.pageUrl,
+            host: target.host,
+            time: edge.now(),
+            timeZone: edge.config.timeZone,
+            reference: attempt.id,
+          },
+          cause ? `${CAUSE_TEXT[cause]} The filter will not connect to it (${cause}).` : undefined,
+        ),
       });
     },
   );
@@ -204,6 +327,7 @@ async function reject(
   rawUrl: string,
   status: number,
   reason: string,
+  kind: 'request' | 'inspected' = 'request',
 ): Promise<void> {
   closingSockets.add(res.socket as Duplex); // whatever the parser finds after this is part of this request
   const event = auditEventFor(attempt, { host: safeHostOf(rawUrl), path: truncate(rawUrl) }, null, {
@@ -211,7 +335,7 @@ async function reject(
     reason,
     status,
   });
-  await commitRow(edge, event);
+  await commitRow(edge, { ...event, kind });
   const body = errorBody(400, { ...pageBase(edge, rawUrl), reference: attempt.id }, undefined, 'bad-request');
   sendPage(res, { status, close: true, body });
 }

@@ -1,6 +1,8 @@
 /**
  * The proxy's own pages, for requests addressed to the proxy itself (origin-form, or its own name and
- * port): /healthz, /proxy.pac and /wpad.dat, and a short index. Never an access to the web, so no audit row.
+ * port): /healthz, /proxy.pac and /wpad.dat, the school CA certificate (/ca.crt DER, /ca.pem PEM) with its
+ * install help (/ca), and a short index. Never an access to the web, so no audit row. The CA's private key
+ * is never reachable from here: only the public certificate is held by these handlers.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Target } from '../policy/types.js';
@@ -8,6 +10,7 @@ import type { EdgeContext } from './edge-context.js';
 import { renderPac } from './pages/pac.js';
 import { renderPage, html } from './pages/html.js';
 import { sendPage } from './respond.js';
+import { renderCaHelpPage } from './pages/ca-help.js';
 
 const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '::1']);
 
@@ -45,6 +48,34 @@ export function serveOwnPage(
       const body = renderPac({ proxyHost: pacHost(edge, req), proxyPort: edge.listenPort(), bypass: [] });
       return send(res, 200, 'application/x-ns-proxy-autoconfig', body, 'max-age=300');
     }
+    case '/ca.crt':
+    case '/ca.pem': {
+      const ca = edge.tls?.ca;
+      if (!ca)
+        return send(res, 404, 'text/plain; charset=utf-8', 'HTTPS inspection is off: no CA\n', 'no-store');
+      const der = path === '/ca.crt';
+      res.writeHead(200, {
+        'content-type': der ? 'application/x-x509-ca-cert' : 'application/x-pem-file',
+        'content-disposition': `attachment; filename="schoolgate-ca.${der ? 'crt' : 'pem'}"`,
+        'cache-control': 'max-age=300',
+        'content-length': der ? ca.certDer.length : Buffer.byteLength(ca.certPem),
+      });
+      return void res.end(req.method === 'HEAD' ? undefined : der ? ca.certDer : ca.certPem);
+    }
+    case '/ca':
+      return sendPage(res, {
+        status: edge.tls ? 200 : 404,
+        body: renderCaHelpPage(
+          edge.tls
+            ? {
+                certUrl: `http://${pacHost(edge, req)}:${String(edge.listenPort())}/ca.crt`,
+                fingerprint256: edge.tls.ca.fingerprint256,
+                subject: edge.tls.ca.subject,
+                notAfter: edge.tls.ca.notAfter,
+              }
+            : null,
+        ),
+      });
     case '/':
       return sendPage(res, {
         status: 200,
@@ -54,10 +85,11 @@ export function serveOwnPage(
           heading: 'This is the school web filter',
           lead: 'Web traffic from school devices passes through here.',
           body: html`<p>
-            Browsers use it as their proxy. Point a browser at
-            <code>http://${pacHost(edge, req)}:${String(edge.listenPort())}/proxy.pac</code> (automatic proxy
-            configuration).
-          </p>`,
+              Browsers use it as their proxy. Point a browser at
+              <code>http://${pacHost(edge, req)}:${String(edge.listenPort())}/proxy.pac</code> (automatic
+              proxy configuration).
+            </p>
+            <p>School devices must trust the school certificate: <a href="/ca">how to install it</a>.</p>`,
         }),
       });
     default:

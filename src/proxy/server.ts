@@ -24,6 +24,9 @@ import { sendPage, writeRawAnswer } from './respond.js';
 import { MAX_HEADERS } from './raw-checks.js';
 import { inflight } from './request-body.js';
 import { closingSockets } from './respond.js';
+import type { SchoolCa } from '../tls/ca.js';
+import { closeTlsEdge, createTlsEdge, type TlsEdge } from './intercept/tls-edge.js';
+import { handleInnerUpgrade } from './intercept/inner-upgrade.js';
 
 export interface ProxyServerOptions {
   config: ReadonlyConfig;
@@ -34,11 +37,15 @@ export interface ProxyServerOptions {
   tokenKey: Buffer;
   logger: Logger;
   now?: () => Date;
+  /** The school CA: with it (and tls.inspect on) tunnels of inspecting profiles are intercepted. */
+  ca?: SchoolCa | null;
 }
 
 export interface ProxyServer {
   readonly server: http.Server;
   readonly stats: EdgeStats;
+  /** HTTPS inspection state (leaf certificates, upstream agent), or null when inspection is off. */
+  readonly tls: TlsEdge | null;
   listen(): Promise<AddressInfo>;
   /** Stops accepting, ends idle keep-alive connections, waits for the rest (bounded). */
   close(): Promise<void>;
@@ -77,6 +84,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     now,
   });
   let boundPort = config.listen.port;
+  const tls: TlsEdge | null = opts.ca && config.tls.inspect ? createTlsEdge(config, opts.ca, now) : null;
   const edge: EdgeContext = {
     config,
     gatekeeper,
@@ -87,6 +95,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     logger,
     proxy,
     agent,
+    resolver,
+    tls,
     stats,
     listenPort: () => boundPort,
     now,
@@ -123,10 +133,25 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     onClientError(edge, err, socket).catch(() => socket.destroy());
   });
+  if (tls) {
+    // Inner requests of intercepted tunnels: the same handlers (they find their tunnel by socket).
+    tls.inner.on('request', onRequest);
+    tls.inner.on('checkContinue', onRequest);
+    tls.inner.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      handleInnerUpgrade(edge, req, socket, head).catch((err: unknown) => {
+        logger.error({ err }, 'inner upgrade handler failed');
+        socket.destroy();
+      });
+    });
+    tls.inner.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      onClientError(edge, err, socket).catch(() => socket.destroy());
+    });
+  }
 
   return {
     server,
     stats,
+    tls,
     listen: () =>
       new Promise((resolve, reject) => {
         const onError = (err: NodeJS.ErrnoException) =>
@@ -157,8 +182,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         server.close(() => resolve());
         server.closeIdleConnections();
         agent.destroy();
+        if (tls) tls.inner.closeIdleConnections();
         // Tunnels and long downloads do not end by themselves: give them a moment, then cut them.
-        setTimeout(() => server.closeAllConnections(), 2_000).unref();
+        setTimeout(() => {
+          server.closeAllConnections();
+          if (tls) closeTlsEdge(tls);
+        }, 2_000).unref();
       }),
   };
 }

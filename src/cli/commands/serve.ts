@@ -8,6 +8,7 @@ interface ServeOptions extends CommonOptions {
   port?: number;
   host?: string;
   hostsFile?: string;
+  certs?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -19,6 +20,7 @@ export function registerServe(program: Command): void {
       '--hosts-file <file>',
       'a hosts file (/etc/hosts format) whose names are routed to the addresses it gives',
     )
+    .option('--certs <dir>', 'the school CA folder for HTTPS inspection (default: tls.certsDir, ./certs)')
     .addHelpText(
       'after',
       '\nExamples:\n  schoolgate serve\n  schoolgate serve --config /etc/schoolgate.yaml --port 8080',
@@ -34,6 +36,7 @@ export function registerServe(program: Command): void {
       // `schoolgate reload` re-reads the same file with the same overrides.
       const running = await startSchoolgate(config, logger, {
         reloadConfig: () => configFrom(opts, overrides),
+        ...(opts.certs ? { certsDir: opts.certs } : {}),
       });
       const { address, port } = running.address;
       const shown = address === '0.0.0.0' || address === '::' ? '<this machine>' : address;
@@ -46,6 +49,9 @@ export function registerServe(program: Command): void {
           `schoolgate is filtering on ${address}:${port}`,
           `  audit log:  ${running.auditPath}`,
           `  categories: ${config.categoriesDir}`,
+          ...(running.proxy.tls
+            ? [`  HTTPS inspection: on; devices must trust the school CA: http://<proxy>:${port}/ca.crt`]
+            : []),
           `Point a browser at it: set the HTTP and HTTPS proxy to ${shown}:${port},`,
           `or use automatic proxy configuration: http://${shown === '<this machine>' ? '127.0.0.1' : shown}:${port}/proxy.pac`,
           'Stop with Ctrl+C (every queued audit record is committed first).',

@@ -1,0 +1,62 @@
+/**
+ * The TLS side of the edge, built once by createProxyServer(): the leaf certificate store, the upstream
+ * agent (verification ON against the system store + NODE_EXTRA_CA_CERTS + the config's extra CAs), and an
+ * internal http.Server (never listening) that decrypted client sockets are fed into with
+ * emit('connection') — mockttp's pattern — so inner requests are parsed by Node's own HTTP parser and go
+ * through the same handler as plain HTTP.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { ReadonlyConfig } from '../../config/load.js';
+import { LeafCertificates } from '../../tls/leaf.js';
+import type { SchoolCa } from '../../tls/ca.js';
+import { upstreamTrust } from '../../tls/trust.js';
+import { MAX_HEADERS } from '../raw-checks.js';
+
+export interface TlsEdge {
+  ca: SchoolCa;
+  leaves: LeafCertificates;
+  /** For inspected requests: TLS to the origin, verified. */
+  upstreamAgent: https.Agent;
+  /** Decrypted client connections are emitted into this server. */
+  inner: http.Server;
+}
+
+export function createTlsEdge(config: ReadonlyConfig, ca: SchoolCa, now: () => Date): TlsEdge {
+  const limits = config.limits;
+  const inner = http.createServer({
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    maxHeaderSize: 16 * 1024,
+    requireHostHeader: false, // a missing Host falls back to the SNI / CONNECT name
+    joinDuplicateHeaders: false,
+    insecureHTTPParser: false,
+  });
+  inner.maxHeadersCount = MAX_HEADERS + 1;
+  const upstreamAgent = new https.Agent({
+    keepAlive: true,
+    maxSockets: 256,
+    maxFreeSockets: 64,
+    timeout: 60_000,
+    ca: upstreamTrust(config.tls.extraCaFiles),
+    rejectUnauthorized: true,
+    ALPNProtocols: ['http/1.1'],
+  });
+  const leaves = new LeafCertificates(ca, {
+    validityDays: config.tls.leafValidityDays,
+    cacheSize: config.tls.leafCacheSize,
+    now,
+  });
+  return { ca, leaves, upstreamAgent, inner };
+}
+
+/** Ends the inner server's connections (on stop). */
+export function closeTlsEdge(edge: TlsEdge): void {
+  edge.inner.closeAllConnections();
+  edge.upstreamAgent.destroy();
+}
+
+export type InnerSocket = Duplex;

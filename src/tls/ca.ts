@@ -1,0 +1,208 @@
+/**
+ * The school CA: one RSA key and a self-signed certificate, kept in the certs folder
+ * (schoolgate-ca.crt, schoolgate-ca.key). Generated on first start when absent; the key file is written
+ * owner-only (0600) and is never served, logged or exported. node-forge builds the X.509 structures (mockttp
+ * notes forge is no longer maintained; @peculiar/x509 + WebCrypto is the likely replacement); the key pair
+ * itself comes from Node's native crypto, which is ~100× faster than forge's pure-JS RSA.
+ */
+import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import forge from 'node-forge';
+import { SchoolgateError } from '../errors.js';
+
+export const CA_CERT_FILE = 'schoolgate-ca.crt';
+export const CA_KEY_FILE = 'schoolgate-ca.key';
+const CA_VALIDITY_YEARS = 10;
+/** Warn at startup when the CA ends within this many days: every device must install the new one. */
+export const CA_EXPIRY_WARNING_DAYS = 60;
+
+export interface SchoolCa {
+  /** PEM of the public certificate (what devices install). */
+  readonly certPem: string;
+  readonly certDer: Buffer;
+  readonly cert: forge.pki.Certificate;
+  /** The private key, for signing leaf certificates only. */
+  readonly key: forge.pki.rsa.PrivateKey;
+  readonly notAfter: Date;
+  readonly subject: string;
+  /** SHA-256 fingerprint, colon-separated hex (what a technician compares on a device). */
+  readonly fingerprint256: string;
+}
+
+export interface CaPaths {
+  cert: string;
+  key: string;
+}
+
+export function caPaths(certsDir: string): CaPaths {
+  return { cert: path.join(certsDir, CA_CERT_FILE), key: path.join(certsDir, CA_KEY_FILE) };
+}
+
+/** A random positive serial (RFC 5280: at most 20 octets, positive): 16 random bytes, top bit cleared. */
+export function randomSerial(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = bytes[0]! & 0x7f;
+  if (bytes[0] === 0) bytes[0] = 1;
+  return bytes.toString('hex');
+}
+
+/** A fresh RSA key pair from Node's native crypto, as forge objects. */
+export function nativeRsaKeyPair(bits = 2048): {
+  privateKey: forge.pki.rsa.PrivateKey;
+  publicKey: forge.pki.rsa.PublicKey;
+  privatePem: string;
+} {
+  const { privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: bits,
+    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  const key = forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey;
+  return { privateKey: key, publicKey: forge.pki.setRsaPublicKey(key.n, key.e), privatePem: privateKey };
+}
+
+/** Builds a new CA certificate and key (nothing written). */
+export function generateCa(now = new Date()): { certPem: string; keyPem: string } {
+  const { privateKey, publicKey, privatePem } = nativeRsaKeyPair(2048);
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = publicKey;
+  cert.serialNumber = randomSerial();
+  cert.validity.notBefore = new Date(now.getTime() - 24 * 3600_000);
+  cert.validity.notAfter = new Date(now.getTime());
+  cert.validity.notAfter.setFullYear(now.getFullYear() + CA_VALIDITY_YEARS);
+  const name =
+    hostname()
+      .replace(/[^A-Za-z0-9.-]/g, '')
+      .slice(0, 40) || 'schoolgate';
+  const attrs = [
+    { name: 'commonName', value: `schoolgate school CA (${name}, ${now.toISOString().slice(0, 10)})` },
+    { name: 'organizationName', value: 'schoolgate web filter' },
+  ];
+  cert.setSubject(attrs);
+  cert.setIssuer(attrs);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  cert.sign(privateKey, forge.md.sha256.create());
+  return { certPem: forge.pki.certificateToPem(cert), keyPem: privatePem };
+}
+
+/** Reads the CA from the certs folder; null when it is not there. */
+export function readCa(certsDir: string): SchoolCa | null {
+  const paths = caPaths(certsDir);
+  if (!existsSync(paths.key)) return null;
+  // A concurrent first start may have linked the key and not yet renamed the certificate in: wait briefly.
+  for (let i = 0; i < 50 && !existsSync(paths.cert); i++) sleepSync(40);
+  let certPem: string;
+  let keyPem: string;
+  try {
+    certPem = readFileSync(paths.cert, 'utf8');
+    keyPem = readFileSync(paths.key, 'utf8');
+  } catch (err) {
+    throw caError(certsDir, 'cannot read the school CA files', err);
+  }
+  return parseCa(certPem, keyPem, certsDir);
+}
+
+function parseCa(certPem: string, keyPem: string, certsDir: string): SchoolCa {
+  try {
+    const cert = forge.pki.certificateFromPem(certPem);
+    const key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+    const certPublic = cert.publicKey as forge.pki.rsa.PublicKey;
+    if (certPublic.n.compareTo(key.n) !== 0) throw new Error('the key does not belong to the certificate');
+    const x509 = new X509Certificate(certPem);
+    return {
+      certPem,
+      certDer: x509.raw,
+      cert,
+      key,
+      notAfter: new Date(x509.validTo),
+      subject: x509.subject.replace(/\n/g, ', '),
+      fingerprint256: x509.fingerprint256,
+    };
+  } catch (err) {
+    throw caError(certsDir, 'the school CA files are not a valid certificate and matching key', err);
+  }
+}
+
+/**
+ * Creates the CA in `certsDir` and returns it. Without `force`, an existing CA is kept and returned
+ * (`created: false`). Safe against two processes starting at once: the key is linked into place (which fails
+ * if one exists), so exactly one CA wins and everyone loads that one.
+ */
+export function createCa(
+  certsDir: string,
+  opts: { force?: boolean; now?: Date } = {},
+): { ca: SchoolCa; created: boolean } {
+  const paths = caPaths(certsDir);
+  mkdirSync(certsDir, { recursive: true });
+  if (!opts.force) {
+    const existing = readCa(certsDir);
+    if (existing) return { ca: existing, created: false };
+  }
+  const { certPem, keyPem } = generateCa(opts.now);
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmpKey = path.join(certsDir, `.${CA_KEY_FILE}.${tag}.tmp`);
+  const tmpCert = path.join(certsDir, `.${CA_CERT_FILE}.${tag}.tmp`);
+  writeFileSync(tmpKey, keyPem, { mode: 0o600 });
+  chmodSync(tmpKey, 0o600); // the umask cannot widen it, but be explicit
+  writeFileSync(tmpCert, certPem, { mode: 0o644 });
+  try {
+    if (opts.force) {
+      rmSync(paths.cert, { force: true });
+      renameSync(tmpKey, paths.key);
+    } else {
+      try {
+        linkSync(tmpKey, paths.key);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const theirs = readCa(certsDir);
+        if (theirs) return { ca: theirs, created: false };
+        throw err;
+      }
+    }
+    renameSync(tmpCert, paths.cert);
+  } finally {
+    rmSync(tmpKey, { force: true });
+    rmSync(tmpCert, { force: true });
+  }
+  return { ca: parseCa(certPem, keyPem, certsDir), created: true };
+}
+
+/** Loads the CA, creating it on first start. */
+export function loadOrCreateCa(certsDir: string): { ca: SchoolCa; created: boolean } {
+  const existing = readCa(certsDir);
+  if (existing) return { ca: existing, created: false };
+  return createCa(certsDir);
+}
+
+/** Days until the CA expires (negative when expired). */
+export function caDaysLeft(ca: SchoolCa, now = new Date()): number {
+  return Math.floor((ca.notAfter.getTime() - now.getTime()) / 86_400_000);
+}
+
+function caError(certsDir: string, message: string, cause: unknown): SchoolgateError {
+  return new SchoolgateError('SG_CONFIG_INVALID', `${message} (${certsDir})`, {
+    context: { certsDir },
+    suggestion:
+      'restore the CA files from backup, or run `schoolgate ca init --force` to make a new CA (every device must then install the new certificate)',
+    cause,
+  });
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}

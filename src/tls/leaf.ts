@@ -1,0 +1,125 @@
+/**
+ * Leaf certificates for intercepted hosts, signed by the school CA. One leaf key pair serves every host
+ * (generated once with native crypto, as mitmproxy and mockttp do: key generation is the slow part); each
+ * host gets its own short-lived certificate with a random serial, SAN (DNS, or IP for literals) and the key
+ * usage current Chromium and Firefox require (digitalSignature + keyEncipherment, EKU serverAuth).
+ * Certificates are cached in a bounded, expiry-aware LRU; concurrent first requests for one host share one
+ * signing (the pending promise), so a burst of tabs never signs the same host twice.
+ */
+import { createHash, createPublicKey } from 'node:crypto';
+import net from 'node:net';
+import tls from 'node:tls';
+import { LRUCache } from 'lru-cache';
+import forge from 'node-forge';
+import { nativeRsaKeyPair, randomSerial, type SchoolCa } from './ca.js';
+
+export interface LeafOptions {
+  validityDays: number;
+  cacheSize: number;
+  now?: () => Date;
+}
+
+export interface Leaf {
+  host: string;
+  certPem: string;
+  context: tls.SecureContext;
+  notAfter: Date;
+}
+
+export class LeafCertificates {
+  private readonly keyPem: string;
+  private readonly key: forge.pki.rsa.PrivateKey;
+  private readonly publicKey: forge.pki.rsa.PublicKey;
+  private readonly cache: LRUCache<string, Leaf>;
+  private readonly pending = new Map<string, Promise<Leaf>>();
+  private readonly now: () => Date;
+  private readonly caKeyId: string;
+  /** Certificates signed since start (for stats and the dedupe test). */
+  signed = 0;
+
+  constructor(
+    private readonly ca: SchoolCa,
+    private readonly opts: LeafOptions,
+  ) {
+    const pair = nativeRsaKeyPair(2048);
+    this.keyPem = pair.privatePem;
+    this.key = pair.privateKey;
+    this.publicKey = pair.publicKey;
+    this.now = opts.now ?? (() => new Date());
+    // Re-sign a day before expiry; validity below one day still gets an hour of use.
+    const ttl = Math.max(3600_000, (opts.validityDays - 1) * 86_400_000);
+    this.cache = new LRUCache({ max: opts.cacheSize, ttl });
+    const ski = ca.cert.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: string } | null;
+    // forge reads the identifier as a binary string; the parsed extension gives it as hex.
+    this.caKeyId = ski?.subjectKeyIdentifier ? forge.util.hexToBytes(ski.subjectKeyIdentifier) : '';
+  }
+
+  /** base64 SHA-256 of the shared leaf SubjectPublicKeyInfo (Chromium's --ignore-certificate-errors-spki-list). */
+  get spkiSha256(): string {
+    const der = createPublicKey(this.keyPem).export({ type: 'spki', format: 'der' });
+    return createHash('sha256').update(der).digest('base64');
+  }
+
+  get cachedHosts(): number {
+    return this.cache.size;
+  }
+
+  /** The leaf for a host (lowercase ASCII name or IP literal): from cache, or signed once. */
+  get(host: string): Promise<Leaf> {
+    const cached = this.cache.get(host);
+    if (cached) return Promise.resolve(cached);
+    const inFlight = this.pending.get(host);
+    if (inFlight) return inFlight;
+    const promise = new Promise<Leaf>((resolve, reject) => {
+      // Yield first so that concurrent callers in this tick join the same promise.
+      setImmediate(() => {
+        try {
+          const leaf = this.sign(host);
+          this.cache.set(host, leaf);
+          resolve(leaf);
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        } finally {
+          this.pending.delete(host);
+        }
+      });
+    });
+    this.pending.set(host, promise);
+    return promise;
+  }
+
+  private sign(host: string): Leaf {
+    const now = this.now();
+    const cert = forge.pki.createCertificate();
+    cert.publicKey = this.publicKey;
+    cert.serialNumber = randomSerial();
+    cert.validity.notBefore = new Date(now.getTime() - 3600_000); // tolerate small client clock skew
+    const notAfter = new Date(now.getTime() + this.opts.validityDays * 86_400_000);
+    cert.validity.notAfter = notAfter < this.ca.notAfter ? notAfter : this.ca.notAfter;
+    // The CN is informational (browsers read the SAN) and limited to 64 characters.
+    cert.setSubject([
+      { name: 'commonName', value: host.slice(0, 64) },
+      { name: 'organizationName', value: 'schoolgate web filter' },
+    ]);
+    cert.setIssuer(this.ca.cert.subject.attributes);
+    const altName = net.isIP(host) ? { type: 7, ip: host } : { type: 2, value: host };
+    const extensions: object[] = [
+      { name: 'basicConstraints', cA: false, critical: true },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: [altName] },
+      { name: 'subjectKeyIdentifier' },
+    ];
+    if (this.caKeyId) extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: this.caKeyId });
+    cert.setExtensions(extensions);
+    cert.sign(this.ca.key, forge.md.sha256.create());
+    const certPem = forge.pki.certificateToPem(cert);
+    this.signed++;
+    return {
+      host,
+      certPem,
+      notAfter: cert.validity.notAfter,
+      context: tls.createSecureContext({ key: this.keyPem, cert: certPem + this.ca.certPem }),
+    };
+  }
+}
