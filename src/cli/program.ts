@@ -7,6 +7,7 @@ import { registerConfigCheck } from './commands/config-check.js';
 import { registerControl } from './commands/control.js';
 import { registerLists } from './commands/lists.js';
 import { registerNetworks } from './commands/networks.js';
+import { registerCa } from './commands/ca.js';
 
 export function buildProgram(): Command {
   const program = new Command('schoolgate')
@@ -20,5 +21,6 @@ export function buildProgram(): Command {
   registerLists(program);
   registerNetworks(program);
   registerControl(program);
+  registerCa(program);
   return program;
 }
