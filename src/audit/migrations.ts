@@ -11,6 +11,7 @@
  */
 import type Database from 'better-sqlite3';
 import { SchoolgateError } from '../errors.js';
+import { backfillChain } from './chain.js';
 
 export type Migration = (db: Database.Database) => void;
 
@@ -59,6 +60,88 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE audit_events ADD COLUMN rewrites TEXT; -- JSON array of enforced rewrites, or NULL
       ALTER TABLE audit_events ADD COLUMN note TEXT;
     `);
+  },
+  // 3: investigations. See chain.ts for the hash chain, purge.ts for retention, cases.ts for cases and holds,
+  // report-access.ts for the record of every report pulled.
+  // - seq: the writer's insertion sequence (1, 2, 3, ...), the chain's order. Not the rowid: VACUUM may
+  //   renumber rowids of a table without an INTEGER PRIMARY KEY.
+  // - chain_hash: sha256(previous row's chain_hash, this row's decision-time columns); outcome_hash:
+  //   sha256(chain_hash, the outcome columns complete() updates later). Existing rows are chained here.
+  // - audit_hosts: every host seen, keyed by its labels reversed ('com.facebook.m'), so a domain report finds
+  //   a domain's subdomains by an index range instead of a LIKE '%.x' full scan.
+  // - a partial index for the weekly review's self-reports and continued warnings (few rows, all users).
+  (db) => {
+    db.exec(`
+      ALTER TABLE audit_events ADD COLUMN seq INTEGER;
+      ALTER TABLE audit_events ADD COLUMN chain_hash TEXT;
+      ALTER TABLE audit_events ADD COLUMN outcome_hash TEXT;
+      CREATE UNIQUE INDEX audit_events_seq ON audit_events (seq);
+      CREATE INDEX audit_events_attention_time ON audit_events (action, time_ms)
+        WHERE action IN ('self-report', 'continue');
+      CREATE TABLE audit_hosts (rev TEXT PRIMARY KEY NOT NULL, host TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE chain_gaps (
+        seq        INTEGER PRIMARY KEY, -- the first row after rows a purge deleted (or the next seq to come)
+        prev_hash  TEXT    NOT NULL,    -- chain_hash of the deleted row just before it
+        deleted    INTEGER NOT NULL,    -- rows deleted in this gap
+        purge_id   INTEGER NOT NULL
+      );
+      CREATE TABLE purges (
+        id             INTEGER PRIMARY KEY,
+        started_ms     INTEGER NOT NULL,
+        finished_ms    INTEGER,
+        os_user        TEXT    NOT NULL,
+        by_name        TEXT,
+        retention_days INTEGER NOT NULL,
+        cutoff_ms      INTEGER NOT NULL,
+        deleted        INTEGER NOT NULL DEFAULT 0,
+        held           INTEGER NOT NULL DEFAULT 0  -- rows past retention kept for an open case
+      );
+      CREATE TABLE purge_days (
+        purge_id INTEGER NOT NULL,
+        day      TEXT    NOT NULL, -- YYYY-MM-DD in the school's time zone
+        deleted  INTEGER NOT NULL,
+        PRIMARY KEY (purge_id, day)
+      ) WITHOUT ROWID;
+      CREATE TABLE cases (
+        ref        TEXT PRIMARY KEY NOT NULL,
+        subject    TEXT    NOT NULL, -- the username whose records are held while the case is open
+        status     TEXT    NOT NULL DEFAULT 'open', -- 'open' | 'closed'
+        opened_ms  INTEGER NOT NULL,
+        opened_by  TEXT    NOT NULL,
+        os_user    TEXT    NOT NULL,
+        closed_ms  INTEGER,
+        closed_by  TEXT,
+        outcome    TEXT
+      );
+      CREATE INDEX cases_subject ON cases (subject, status);
+      CREATE TABLE case_notes (
+        id       INTEGER PRIMARY KEY,
+        ref      TEXT    NOT NULL REFERENCES cases (ref),
+        time_ms  INTEGER NOT NULL,
+        author   TEXT    NOT NULL,
+        os_user  TEXT    NOT NULL,
+        text     TEXT    NOT NULL
+      );
+      CREATE INDEX case_notes_ref ON case_notes (ref, time_ms);
+      CREATE TABLE report_access (
+        id        INTEGER PRIMARY KEY,
+        time_ms   INTEGER NOT NULL,
+        by_name   TEXT,
+        os_user   TEXT    NOT NULL,
+        command   TEXT    NOT NULL, -- e.g. 'report user'
+        subject   TEXT,             -- whose records
+        domain    TEXT,
+        case_ref  TEXT,
+        from_ms   INTEGER,
+        to_ms     INTEGER,
+        format    TEXT,
+        outcome   TEXT    NOT NULL, -- 'granted' | 'refused'
+        reason    TEXT              -- why it was refused
+      );
+      CREATE INDEX report_access_time ON report_access (time_ms);
+      CREATE INDEX report_access_case ON report_access (case_ref, time_ms);
+    `);
+    backfillChain(db);
   },
 ];
 

@@ -68,10 +68,31 @@ export const INSERT_SQL = `INSERT OR IGNORE INTO audit_events
   VALUES (@id, @time_ms, @username, @profile, @client_ip, @device, @method, @scheme, @host, @port, @path,
    @categories, @action, @rule, @reason, @flagged, @status, @kind, @search_term, @search_engine, @rewrites, @note)`;
 
-/** COALESCE keeps a decision-time status when the outcome does not know one. */
+/** A row as the writer inserts it: the event plus its place in the hash chain (see chain.ts). */
+export interface ChainedEventRow extends EventRow {
+  seq: number;
+  chain_hash: string;
+  outcome_hash: string;
+}
+
+/** The writer's insert (schema 3+): INSERT_SQL plus the chain columns. */
+export const CHAINED_INSERT_SQL = `INSERT OR IGNORE INTO audit_events
+  (id, time_ms, username, profile, client_ip, device, method, scheme, host, port, path, categories,
+   action, rule, reason, flagged, status, kind, search_term, search_engine, rewrites, note,
+   seq, chain_hash, outcome_hash)
+  VALUES (@id, @time_ms, @username, @profile, @client_ip, @device, @method, @scheme, @host, @port, @path,
+   @categories, @action, @rule, @reason, @flagged, @status, @kind, @search_term, @search_engine, @rewrites, @note,
+   @seq, @chain_hash, @outcome_hash)`;
+
+/**
+ * COALESCE keeps a decision-time status when the outcome does not know one. The outcome hash is recomputed
+ * over the new outcome columns (sg_outcome_hash is registered on the writer's connection by chain.ts).
+ */
 export const UPDATE_SQL = `UPDATE audit_events
   SET status = COALESCE(@status, status), bytes_in = @bytes_in, bytes_out = @bytes_out,
-      duration_ms = @duration_ms, completed_ms = @completed_ms
+      duration_ms = @duration_ms, completed_ms = @completed_ms,
+      outcome_hash = sg_outcome_hash(chain_hash, COALESCE(@status, status), @bytes_in, @bytes_out,
+                                     @duration_ms, @completed_ms)
   WHERE id = @id`;
 
 /** Returns the reason an event cannot be stored, or null when it is fine. */
@@ -147,6 +168,10 @@ export interface RawRow extends Omit<EventRow, 'flagged' | 'kind'> {
   bytes_out: number | null;
   duration_ms: number | null;
   completed_ms: number | null;
+  /** Schema 3: place in the hash chain (null only for rows written around the writer). */
+  seq?: number | null;
+  chain_hash?: string | null;
+  outcome_hash?: string | null;
 }
 
 export function rowToStored(r: RawRow): StoredAuditRow {

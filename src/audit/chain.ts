@@ -1,0 +1,315 @@
+/**
+ * Tamper evidence: a hash chain over the audit rows, computed by the writer as it inserts them.
+ *
+ * - Every row gets `seq` (1, 2, 3, ... in insertion order) and
+ *   `chain_hash = sha256(previous row's chain_hash + "\n" + JSON of this row's decision-time columns)`.
+ *   The decision-time columns are fixed when the row is written: who, when, where, what was decided and why,
+ *   the search term and the note. `status` is not among them, because complete() may later overwrite it.
+ * - The outcome columns (status, bytes_in, bytes_out, duration_ms, completed_ms) are updated by complete() in a
+ *   later batch, so they cannot be in the chain link without rewriting every later row. Instead each row has
+ *   `outcome_hash = sha256(chain_hash + "\n" + JSON of the outcome columns)`, written with the row and
+ *   rewritten by every outcome update (through the `sg_outcome_hash` SQL function registered on the writer's
+ *   connection). Editing an outcome column by hand breaks that row's outcome_hash; it cannot move to another
+ *   row because it is bound to that row's chain_hash.
+ * - `meta.chain_head` holds the last seq and hash, updated in every batch, so deleting the newest rows is
+ *   detected as well (the head no longer matches the last row).
+ * - A legitimate purge deletes rows and leaves `chain_gaps`: for each surviving row whose predecessor was
+ *   deleted, the predecessor's hash. `verify` continues across a gap only where such an anchor exists.
+ *
+ * What this does and does not prove: with no secret key, someone who can write the file can recompute the
+ * whole chain after an edit. The chain detects edits and deletions made with ordinary tools (sqlite3, a
+ * script), and a head hash written down elsewhere (the weekly review prints it; `audit verify` prints it)
+ * pins history up to that point: a later rewrite of earlier rows changes every hash after it.
+ */
+import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** The decision-time columns in chain order. Never reorder: existing hashes depend on it. */
+export const CHAINED_COLUMNS = [
+  'seq',
+  'id',
+  'time_ms',
+  'username',
+  'profile',
+  'client_ip',
+  'device',
+  'method',
+  'scheme',
+  'host',
+  'port',
+  'path',
+  'categories',
+  'action',
+  'rule',
+  'reason',
+  'flagged',
+  'kind',
+  'search_term',
+  'search_engine',
+  'rewrites',
+  'note',
+] as const;
+
+export type ChainedColumn = (typeof CHAINED_COLUMNS)[number];
+export type ChainedFields = Record<ChainedColumn, string | number | null>;
+
+export interface OutcomeFields {
+  status: number | null;
+  bytes_in: number | null;
+  bytes_out: number | null;
+  duration_ms: number | null;
+  completed_ms: number | null;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+export function rowHash(prevHash: string, row: ChainedFields): string {
+  return sha256(`${prevHash}\n${JSON.stringify(CHAINED_COLUMNS.map((c) => row[c] ?? null))}`);
+}
+
+export function outcomeHash(chainHash: string, o: OutcomeFields): string {
+  return sha256(
+    `${chainHash}\n${JSON.stringify([o.status, o.bytes_in, o.bytes_out, o.duration_ms, o.completed_ms])}`,
+  );
+}
+
+/** Registers sg_outcome_hash(chain_hash, status, bytes_in, bytes_out, duration_ms, completed_ms). */
+export function registerChainFunctions(db: Database.Database): void {
+  db.function(
+    'sg_outcome_hash',
+    { deterministic: true },
+    (chain: unknown, status: unknown, bytesIn: unknown, bytesOut: unknown, dur: unknown, done: unknown) => {
+      if (typeof chain !== 'string') return null;
+      const n = (v: unknown): number | null =>
+        typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : null;
+      return outcomeHash(chain, {
+        status: n(status),
+        bytes_in: n(bytesIn),
+        bytes_out: n(bytesOut),
+        duration_ms: n(dur),
+        completed_ms: n(done),
+      });
+    },
+  );
+}
+
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
+export function readHead(db: Database.Database): ChainHead {
+  const value = db.prepare(`SELECT value FROM meta WHERE key = 'chain_head'`).pluck().get() as
+    string | undefined;
+  return parseHead(value);
+}
+
+export function parseHead(value: string | undefined): ChainHead {
+  const m = value ? /^(\d+):([0-9a-f]{64})$/.exec(value) : null;
+  return m ? { seq: Number(m[1]), hash: m[2]! } : { seq: 0, hash: GENESIS_HASH };
+}
+
+export const WRITE_HEAD_SQL = `INSERT OR REPLACE INTO meta (key, value) VALUES ('chain_head', ?)`;
+export const READ_HEAD_SQL = `SELECT value FROM meta WHERE key = 'chain_head'`;
+export const formatHead = (h: ChainHead): string => `${h.seq}:${h.hash}`;
+
+/** Host labels reversed ('m.facebook.com' → 'com.facebook.m'): a domain's subdomains share a prefix. */
+export function reverseHost(host: string): string {
+  return host.split('.').reverse().join('.');
+}
+
+/** Chains rows written before schema 3, in rowid (insertion) order. Runs inside migration 3's transaction. */
+export function backfillChain(db: Database.Database): void {
+  const page = db.prepare(
+    `SELECT rowid AS rid, * FROM audit_events WHERE rowid > ? AND seq IS NULL ORDER BY rowid LIMIT 5000`,
+  );
+  const set = db.prepare(`UPDATE audit_events SET seq = ?, chain_hash = ?, outcome_hash = ? WHERE rowid = ?`);
+  let head: ChainHead = { seq: 0, hash: GENESIS_HASH };
+  let after = 0;
+  for (;;) {
+    const rows = page.all(after) as (ChainedFields & OutcomeFields & { rid: number })[];
+    if (rows.length === 0) break;
+    for (const r of rows) {
+      const seq = head.seq + 1;
+      const hash = rowHash(head.hash, { ...r, seq });
+      set.run(seq, hash, outcomeHash(hash, r), r.rid);
+      head = { seq, hash };
+      after = r.rid;
+    }
+  }
+  db.prepare(WRITE_HEAD_SQL).run(formatHead(head));
+  const hosts = db.prepare(`SELECT DISTINCT host FROM audit_events`).pluck().all() as string[];
+  const addHost = db.prepare(`INSERT OR IGNORE INTO audit_hosts (rev, host) VALUES (?, ?)`);
+  for (const h of hosts) addHost.run(reverseHost(h), h);
+}
+
+// ---- verification ------------------------------------------------------------------------------------------
+
+export interface ChainBreak {
+  seq: number | null;
+  id: string | null;
+  reason: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** Rows whose hashes were checked. */
+  rows: number;
+  /** Gaps crossed on a purge anchor. */
+  anchoredGaps: number;
+  head: ChainHead;
+  firstBreak: ChainBreak | null;
+}
+
+export type VerifyRow = ChainedFields &
+  OutcomeFields & { seq: number; id: string; chain_hash: string | null; outcome_hash: string | null };
+
+/**
+ * Walks the whole chain in seq order, up to the head recorded when it starts, in pages (each page one short
+ * read, so the proxy's writer and checkpoints carry on), and reports the first break.
+ * `onProgress` is called after each page with the rows checked so far.
+ */
+export function verifyChain(db: Database.Database, onProgress?: (rows: number) => void): VerifyResult {
+  const head = parseHead(db.prepare(READ_HEAD_SQL).pluck().get() as string | undefined);
+  const result = (rows: number, gaps: number, brk: ChainBreak | null): VerifyResult => ({
+    ok: brk === null,
+    rows,
+    anchoredGaps: gaps,
+    head,
+    firstBreak: brk,
+  });
+  const unchained = db
+    .prepare(`SELECT id FROM audit_events WHERE seq IS NULL ORDER BY seq LIMIT 1`)
+    .pluck()
+    .get() as string | undefined;
+  // Rows the writer adds while we walk (beyond the head read above) are newer than this check: not walked.
+  const page = db.prepare(`SELECT * FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 5000`);
+  const gapAt = db.prepare(`SELECT prev_hash FROM chain_gaps WHERE seq = ?`).pluck();
+  let prev: ChainHead = { seq: 0, hash: GENESIS_HASH };
+  let rows = 0;
+  let gaps = 0;
+  for (;;) {
+    const batch = page.all(prev.seq, head.seq) as VerifyRow[];
+    if (batch.length === 0) break;
+    for (const r of batch) {
+      let prevHash = prev.hash;
+      if (r.seq !== prev.seq + 1) {
+        const anchor = gapAt.get(r.seq) as string | undefined;
+        if (anchor === undefined) {
+          return result(rows, gaps, {
+            seq: r.seq,
+            id: r.id,
+            reason:
+              r.seq - prev.seq === 2
+                ? `row seq ${prev.seq + 1} is missing (deleted without a purge)`
+                : `rows seq ${prev.seq + 1}..${r.seq - 1} are missing (deleted without a purge)`,
+          });
+        }
+        prevHash = anchor;
+        gaps++;
+      }
+      const expected = rowHash(prevHash, r);
+      if (r.chain_hash !== expected) {
+        return result(rows, gaps, {
+          seq: r.seq,
+          id: r.id,
+          reason: 'the row does not match its hash (a decision-time column was edited)',
+        });
+      }
+      if (r.outcome_hash !== outcomeHash(expected, r)) {
+        return result(rows, gaps, {
+          seq: r.seq,
+          id: r.id,
+          reason: 'the outcome columns do not match their hash (status, bytes or duration were edited)',
+        });
+      }
+      prev = { seq: r.seq, hash: expected };
+      rows++;
+    }
+    onProgress?.(rows);
+  }
+  if (unchained !== undefined) {
+    return result(rows, gaps, {
+      seq: null,
+      id: unchained,
+      reason: 'a row has no place in the chain (inserted without the audit writer)',
+    });
+  }
+  if (head.seq > prev.seq) {
+    const anchor = gapAt.get(head.seq + 1) as string | undefined;
+    if (anchor !== head.hash) {
+      return result(rows, gaps, {
+        seq: prev.seq + 1,
+        id: null,
+        reason: `the newest rows (seq ${prev.seq + 1}..${head.seq}) are missing`,
+      });
+    }
+  } else if (head.hash !== prev.hash) {
+    return result(rows, gaps, {
+      seq: head.seq,
+      id: null,
+      reason: 'the last row does not match the recorded chain head',
+    });
+  }
+  return result(rows, gaps, null);
+}
+
+export interface CoverageResult {
+  ok: boolean;
+  /** Rows of the report whose link (and their successor's link) was checked. */
+  checked: number;
+  /** Rows the report covers that predate the chain or were not written by the writer. */
+  unchained: number;
+  firstBreak: ChainBreak | null;
+}
+
+/**
+ * Checks the rows a report covers: each row's own hash against its predecessor's (or its purge anchor), and
+ * the successor's link to it, so that an edit is caught even if the edited row's hash was recomputed. Cheap
+ * (two point lookups per row); a deletion elsewhere in the chain is `audit verify`'s job.
+ */
+export function verifyCoveredRows(db: Database.Database, rows: Iterable<VerifyRow>): CoverageResult {
+  const bySeq = db.prepare(`SELECT * FROM audit_events WHERE seq = ?`);
+  const gapAt = db.prepare(`SELECT prev_hash FROM chain_gaps WHERE seq = ?`).pluck();
+  const head = parseHead(db.prepare(READ_HEAD_SQL).pluck().get() as string | undefined);
+  let checked = 0;
+  let unchained = 0;
+  const fail = (r: { seq: number | null; id: string | null }, reason: string): CoverageResult => ({
+    ok: false,
+    checked,
+    unchained,
+    firstBreak: { seq: r.seq, id: r.id, reason },
+  });
+  for (const r of rows) {
+    if (r.seq === null || r.seq === undefined) {
+      unchained++;
+      continue;
+    }
+    let prevHash: string | undefined;
+    if (r.seq === 1) prevHash = GENESIS_HASH;
+    else {
+      const p = bySeq.get(r.seq - 1) as VerifyRow | undefined;
+      prevHash = p ? (p.chain_hash ?? undefined) : (gapAt.get(r.seq) as string | undefined);
+    }
+    if (prevHash === undefined) return fail(r, `the row before seq ${r.seq} is missing`);
+    const own = rowHash(prevHash, r);
+    if (own !== r.chain_hash) return fail(r, 'the row does not match its hash');
+    if (r.outcome_hash !== outcomeHash(own, r)) return fail(r, 'the outcome columns do not match their hash');
+    const next = bySeq.get(r.seq + 1) as VerifyRow | undefined;
+    if (next) {
+      if (next.chain_hash !== rowHash(own, next))
+        return fail(next, `the row after seq ${r.seq} does not link to it`);
+    } else if (r.seq < head.seq) {
+      const anchor = gapAt.get(r.seq + 1) as string | undefined;
+      if (anchor !== undefined && anchor !== own) return fail(r, 'the purge anchor after it does not match');
+    } else if (r.seq === head.seq && head.hash !== own) {
+      return fail(r, 'the row does not match the recorded chain head');
+    }
+    checked++;
+  }
+  return { ok: true, checked, unchained, firstBreak: null };
+}
