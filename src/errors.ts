@@ -17,6 +17,12 @@ export const ERROR_CODES = {
     'The audit database cannot be written (read-only, locked or disk full); requests are refused.',
   SG_LISTEN_FAILED: 'The proxy could not listen on its address and port.',
   SG_TARGET_INVALID: 'A request target (URL or CONNECT authority) is malformed.',
+  SG_REPORT_REFUSED:
+    'A report or case command was refused: missing --case/--by, or the OS user may not pull reports (recorded).',
+  SG_CASE_UNKNOWN: 'No case with that reference exists.',
+  SG_CASE_EXISTS: 'A case with that reference already exists.',
+  SG_CASE_CLOSED: 'The case is closed; a closed case is a finished record.',
+  SG_AUDIT_TAMPERED: 'The audit hash chain is broken: a row was edited or deleted outside schoolgate.',
   SG_ENTRY_INVALID:
     'A list entry given to a `lists` command is not a domain, IP address or host/path prefix.',
   SG_CATEGORY_EXISTS: 'A category with that name already exists (shipped or local).',

@@ -1,0 +1,155 @@
+/**
+ * Retention: deletes audit rows older than the retention period, except those held by an open case.
+ *
+ * - Walks the chain in seq (insertion) order from the oldest row, in batches of `batchRows`, each batch its
+ *   own short IMMEDIATE transaction, with a pause between batches so the proxy's writer (busy_timeout) is
+ *   never kept waiting for long. Stops once it meets rows newer than the cutoff (plus a margin for rows
+ *   whose decision time is a little out of insertion order).
+ * - Records what it deleted as counts per day (school time zone) in purges / purge_days, never the rows.
+ * - Re-anchors the hash chain (see chain.ts): for every surviving row whose predecessor it deleted, it stores
+ *   the predecessor's hash in chain_gaps, so `audit verify` can tell a purge from a deletion.
+ */
+import type Database from 'better-sqlite3';
+import { heldSubjects } from './cases.js';
+import { READ_HEAD_SQL, parseHead } from './chain.js';
+
+export interface PurgeOptions {
+  retentionDays: number;
+  timeZone: string;
+  osUser: string;
+  by?: string | null;
+  now?: number;
+  batchRows?: number;
+  pauseMs?: number;
+  /** Report progress after each batch. */
+  onBatch?: (deletedSoFar: number) => void;
+}
+
+export interface PurgeResult {
+  purgeId: number;
+  cutoffMs: number;
+  deleted: number;
+  held: number;
+  /** YYYY-MM-DD → rows deleted. */
+  days: Record<string, number>;
+  batches: number;
+  /** Longest single transaction, ms (how long the writer could have waited). */
+  maxBatchMs: number;
+}
+
+const DAY_MS = 86_400_000;
+/** Rows this much newer than the cutoff end the walk (decision times are a little out of insertion order). */
+const ORDER_MARGIN_MS = 10 * 60_000;
+
+export function dayKeyFormatter(timeZone: string): (ms: number) => string {
+  const fmt = new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  });
+  return (ms) => fmt.format(ms);
+}
+
+interface PurgeRow {
+  seq: number;
+  time_ms: number;
+  username: string | null;
+  chain_hash: string;
+}
+
+export async function purgeAudit(db: Database.Database, opts: PurgeOptions): Promise<PurgeResult> {
+  const now = opts.now ?? Date.now();
+  const cutoffMs = now - opts.retentionDays * DAY_MS;
+  const batchRows = opts.batchRows ?? 2000;
+  const pauseMs = opts.pauseMs ?? 20;
+  const dayOf = dayKeyFormatter(opts.timeZone);
+  const held = new Set(heldSubjects(db));
+
+  const purgeId = Number(
+    db
+      .prepare(
+        `INSERT INTO purges (started_ms, os_user, by_name, retention_days, cutoff_ms) VALUES (?, ?, ?, ?, ?)`,
+      )
+      .run(now, opts.osUser, opts.by ?? null, opts.retentionDays, cutoffMs).lastInsertRowid,
+  );
+  const page = db.prepare<[number, number], PurgeRow>(
+    `SELECT seq, time_ms, username, chain_hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`,
+  );
+  const del = db.prepare(`DELETE FROM audit_events WHERE seq = ?`);
+  const exists = db.prepare(`SELECT 1 FROM audit_events WHERE seq = ?`).pluck();
+  const dropGap = db.prepare(`DELETE FROM chain_gaps WHERE seq = ?`);
+  const addGap = db.prepare(
+    `INSERT OR REPLACE INTO chain_gaps (seq, prev_hash, deleted, purge_id) VALUES (?, ?, ?, ?)`,
+  );
+  const readHead = db.prepare(READ_HEAD_SQL).pluck();
+  const addDay = db.prepare(
+    `INSERT INTO purge_days (purge_id, day, deleted) VALUES (?, ?, ?)
+     ON CONFLICT (purge_id, day) DO UPDATE SET deleted = deleted + excluded.deleted`,
+  );
+  const totals = db.prepare(`UPDATE purges SET deleted = ?, held = ?, finished_ms = ? WHERE id = ?`);
+
+  const days: Record<string, number> = {};
+  let deleted = 0;
+  let heldCount = 0;
+  let batches = 0;
+  let maxBatchMs = 0;
+  let cursor = 0;
+  let done = false;
+
+  const batch = db.transaction((): void => {
+    const rows = page.all(cursor, batchRows);
+    if (rows.length === 0) {
+      done = true;
+      return;
+    }
+    const head = parseHead(readHead.get() as string | undefined);
+    const gone = new Set<number>();
+    const perDay = new Map<string, number>();
+    for (const r of rows) {
+      cursor = r.seq;
+      if (r.time_ms >= cutoffMs + ORDER_MARGIN_MS) {
+        done = true;
+        break;
+      }
+      if (r.time_ms >= cutoffMs) continue;
+      if (r.username !== null && held.has(r.username)) {
+        heldCount++;
+        continue;
+      }
+      del.run(r.seq);
+      dropGap.run(r.seq);
+      gone.add(r.seq);
+      const day = dayOf(r.time_ms);
+      perDay.set(day, (perDay.get(day) ?? 0) + 1);
+    }
+    // Re-anchor: the row after each deleted run (or the next seq to come, after the newest row) keeps the
+    // hash of the deleted row just before it.
+    let run = 0;
+    for (const r of rows) {
+      if (!gone.has(r.seq)) continue;
+      run++;
+      const next = r.seq + 1;
+      if (gone.has(next)) continue;
+      if (exists.get(next) !== undefined || r.seq === head.seq) addGap.run(next, r.chain_hash, run, purgeId);
+      run = 0;
+    }
+    for (const [day, n] of perDay) {
+      addDay.run(purgeId, day, n);
+      days[day] = (days[day] ?? 0) + n;
+    }
+    deleted += gone.size;
+    totals.run(deleted, heldCount, null, purgeId);
+  });
+
+  while (!done) {
+    const started = performance.now();
+    batch.immediate();
+    maxBatchMs = Math.max(maxBatchMs, performance.now() - started);
+    batches++;
+    opts.onBatch?.(deleted);
+    if (!done && pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
+  }
+  totals.run(deleted, heldCount, Date.now(), purgeId);
+  return { purgeId, cutoffMs, deleted, held: heldCount, days, batches, maxBatchMs };
+}

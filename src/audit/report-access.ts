@@ -1,0 +1,103 @@
+/**
+ * The record of every report pulled (and every refusal): who (the --by name and the OS user), when, which
+ * command, whose records or which domain, under which case. Written before the report is produced, so a
+ * report that fails half-way is still on the record.
+ */
+import type Database from 'better-sqlite3';
+
+export interface AccessEntry {
+  timeMs: number;
+  by: string | null;
+  osUser: string;
+  command: string;
+  subject?: string | null;
+  domain?: string | null;
+  caseRef?: string | null;
+  fromMs?: number | null;
+  toMs?: number | null;
+  format?: string | null;
+  outcome: 'granted' | 'refused';
+  reason?: string | null;
+}
+
+export interface StoredAccessEntry extends AccessEntry {
+  id: number;
+}
+
+export function recordAccess(db: Database.Database, e: AccessEntry): number {
+  const info = db
+    .prepare(
+      `INSERT INTO report_access
+         (time_ms, by_name, os_user, command, subject, domain, case_ref, from_ms, to_ms, format, outcome, reason)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .run(
+      e.timeMs,
+      e.by,
+      e.osUser,
+      e.command,
+      e.subject ?? null,
+      e.domain ?? null,
+      e.caseRef ?? null,
+      e.fromMs ?? null,
+      e.toMs ?? null,
+      e.format ?? null,
+      e.outcome,
+      e.reason ?? null,
+    );
+  return Number(info.lastInsertRowid);
+}
+
+interface AccessRow {
+  id: number;
+  time_ms: number;
+  by_name: string | null;
+  os_user: string;
+  command: string;
+  subject: string | null;
+  domain: string | null;
+  case_ref: string | null;
+  from_ms: number | null;
+  to_ms: number | null;
+  format: string | null;
+  outcome: 'granted' | 'refused';
+  reason: string | null;
+}
+
+const toEntry = (r: AccessRow): StoredAccessEntry => ({
+  id: r.id,
+  timeMs: r.time_ms,
+  by: r.by_name,
+  osUser: r.os_user,
+  command: r.command,
+  subject: r.subject,
+  domain: r.domain,
+  caseRef: r.case_ref,
+  fromMs: r.from_ms,
+  toMs: r.to_ms,
+  format: r.format,
+  outcome: r.outcome,
+  reason: r.reason,
+});
+
+/** Entries with from <= time < to, newest last; or those of one case. */
+export function listAccess(
+  db: Database.Database,
+  opts: { fromMs?: number; toMs?: number; caseRef?: string; limit?: number } = {},
+): StoredAccessEntry[] {
+  const limit = opts.limit ?? 10_000;
+  if (opts.caseRef !== undefined) {
+    return db
+      .prepare<[string, number], AccessRow>(
+        'SELECT * FROM report_access WHERE case_ref = ? ORDER BY time_ms, id LIMIT ?',
+      )
+      .all(opts.caseRef, limit)
+      .map(toEntry);
+  }
+  return db
+    .prepare<[number, number, number], AccessRow>(
+      'SELECT * FROM report_access WHERE time_ms >= ? AND time_ms < ? ORDER BY time_ms, id LIMIT ?',
+    )
+    .all(opts.fromMs ?? 0, opts.toMs ?? Number.MAX_SAFE_INTEGER, limit)
+    .map(toEntry);
+}

@@ -1,0 +1,277 @@
+/** `schoolgate report ...`: investigation reports over the audit log (src/reports/). */
+import { type Command, InvalidArgumentError } from 'commander';
+import { listAccess } from '../../audit/report-access.js';
+import {
+  buildAccessLog,
+  buildAroundReport,
+  buildDomainReport,
+  buildFlaggedReport,
+  buildUserReport,
+  buildWeeklyReport,
+  findEvent,
+} from '../../reports/builders.js';
+import { currentOsUser } from '../../reports/access.js';
+import { FORMATS, openSource, runReport, type ReportFormat } from '../../reports/run.js';
+import { parsePeriod } from '../../reports/time.js';
+import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
+
+interface ReportOptions extends CommonOptions {
+  from?: string;
+  to?: string;
+  since?: string;
+  case?: string;
+  by?: string;
+  format: ReportFormat;
+  out?: string;
+  minutes?: number;
+}
+
+const osUserOf = (): string => currentOsUser();
+
+/** Whose row an audit reference is, for the access record (null when there is no such row). */
+function subjectOfEvent(config: ReturnType<typeof configFrom>, ref: string): string | null {
+  try {
+    const src = openSource(config, Date.now());
+    try {
+      const v = src.db.prepare('SELECT username FROM audit_events WHERE id = ?').pluck().get(ref);
+      return typeof v === 'string' ? v : null;
+    } finally {
+      src.db.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
+function parseFormat(value: string): ReportFormat {
+  if (!(FORMATS as readonly string[]).includes(value))
+    throw new InvalidArgumentError(`expected one of ${FORMATS.join(', ')}`);
+  return value as ReportFormat;
+}
+
+function parseMinutes(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 1440) throw new InvalidArgumentError('expected 1–1440 minutes');
+  return n;
+}
+
+const DATES =
+  'Dates are in the configured time zone: 2026-11-01 (a whole day), 2026-11-01T09:30, today, yesterday, ' +
+  'now, or a span before now such as 7d, 12h, 30m.';
+
+function reportCommand(parent: Command, name: string, description: string): Command {
+  return withCommonOptions(parent.command(name))
+    .description(description)
+    .option('--by <name>', 'your name, for the access record')
+    .option('--format <format>', `output format: ${FORMATS.join(', ')}`, parseFormat, 'text')
+    .option('--out <file>', 'write to this new file (owner-only) instead of standard output')
+    .addHelpText('after', `\n${DATES}`);
+}
+
+export function registerReport(program: Command): void {
+  const report = program
+    .command('report')
+    .description('investigation reports (every report pulled is recorded; see report access-log)');
+
+  reportCommand(report, 'user', 'one person’s activity over a period (needs --case and --by)')
+    .argument('<user>', 'the username')
+    .option('--from <date>', 'start (default 30d)')
+    .option('--to <date>', 'end (default now)')
+    .option('--case <ref>', 'the case this report is pulled under')
+    .addHelpText(
+      'after',
+      '\nExample:\n  schoolgate report user j.smith --from 2026-09-01 --to 2026-11-01 --case 2026-014 --by "A. Head" --format html --out j.smith.html',
+    )
+    .action((user: string, opts: ReportOptions) => {
+      const config = configFrom(opts);
+      const now = Date.now();
+      const { fromMs, toMs } = parsePeriod(opts.from, opts.to, config.timeZone, now);
+      runReport(
+        config,
+        {
+          access: {
+            command: 'report user',
+            by: opts.by ?? null,
+            subject: user,
+            caseRef: opts.case ?? null,
+            fromMs,
+            toMs,
+            needsCase: true,
+            needsBy: true,
+          },
+          format: opts.format,
+          out: opts.out,
+          build: (src) =>
+            buildUserReport(src, user, fromMs, toMs, {
+              by: opts.by!,
+              osUser: osUserOf(),
+              caseRef: opts.case!,
+            }),
+        },
+        now,
+      );
+    });
+
+  reportCommand(
+    report,
+    'around',
+    'everything the same person did either side of one audit row (needs --case, --by)',
+  )
+    .argument('<ref>', 'the audit reference (as on the block page or in a report)')
+    .option('--minutes <n>', 'minutes either side', parseMinutes, 60)
+    .option('--case <ref>', 'the case this report is pulled under')
+    .action((ref: string, opts: ReportOptions) => {
+      const config = configFrom(opts);
+      const now = Date.now();
+      const subject = subjectOfEvent(config, ref);
+      runReport(
+        config,
+        {
+          access: {
+            command: 'report around',
+            by: opts.by ?? null,
+            subject: subject ?? `(event ${ref})`,
+            caseRef: opts.case ?? null,
+            needsCase: true,
+            needsBy: true,
+          },
+          format: opts.format,
+          out: opts.out,
+          build: (src) =>
+            buildAroundReport(src, findEvent(src, ref), opts.minutes ?? 60, {
+              by: opts.by!,
+              osUser: osUserOf(),
+              caseRef: opts.case!,
+            }),
+        },
+        now,
+      );
+    });
+
+  reportCommand(
+    report,
+    'domain',
+    'who reached or tried to reach a domain and its subdomains (needs --case, --by)',
+  )
+    .argument('<domain>', 'e.g. bet.example')
+    .option('--from <date>', 'start (default 30d)')
+    .option('--to <date>', 'end (default now)')
+    .option('--case <ref>', 'the case this report is pulled under')
+    .action((domainArg: string, opts: ReportOptions) => {
+      const config = configFrom(opts);
+      const now = Date.now();
+      const domain = domainArg.trim().toLowerCase().replace(/\.$/, '');
+      const { fromMs, toMs } = parsePeriod(opts.from, opts.to, config.timeZone, now);
+      runReport(
+        config,
+        {
+          access: {
+            command: 'report domain',
+            by: opts.by ?? null,
+            domain,
+            caseRef: opts.case ?? null,
+            fromMs,
+            toMs,
+            needsCase: true,
+            needsBy: true,
+          },
+          format: opts.format,
+          out: opts.out,
+          build: (src) =>
+            buildDomainReport(src, domain, fromMs, toMs, {
+              by: opts.by!,
+              osUser: osUserOf(),
+              caseRef: opts.case!,
+            }),
+        },
+        now,
+      );
+    });
+
+  reportCommand(report, 'flagged', 'people with flagged attempts in a period, ranked (needs --by)')
+    .option('--since <date>', 'start (default 7d)')
+    .option('--to <date>', 'end (default now)')
+    .action((opts: ReportOptions) => {
+      const config = configFrom(opts);
+      const now = Date.now();
+      const { fromMs, toMs } = parsePeriod(opts.since, opts.to, config.timeZone, now, '7d');
+      runReport(
+        config,
+        {
+          access: {
+            command: 'report flagged',
+            by: opts.by ?? null,
+            fromMs,
+            toMs,
+            needsCase: false,
+            needsBy: true,
+          },
+          format: opts.format,
+          out: opts.out,
+          build: (src) =>
+            buildFlaggedReport(src, fromMs, toMs, { by: opts.by!, osUser: osUserOf(), caseRef: null }),
+        },
+        now,
+      );
+    });
+
+  reportCommand(report, 'weekly', 'the DSL’s weekly review, ready to file (needs --by)')
+    .option('--since <date>', 'start (default 7d)')
+    .option('--to <date>', 'end (default now)')
+    .action((opts: ReportOptions) => {
+      const config = configFrom(opts);
+      const now = Date.now();
+      const { fromMs, toMs } = parsePeriod(opts.since, opts.to, config.timeZone, now, '7d');
+      runReport(
+        config,
+        {
+          access: {
+            command: 'report weekly',
+            by: opts.by ?? null,
+            fromMs,
+            toMs,
+            needsCase: false,
+            needsBy: true,
+          },
+          format: opts.format,
+          out: opts.out,
+          build: (src) =>
+            buildWeeklyReport(src, fromMs, toMs, { by: opts.by!, osUser: osUserOf(), caseRef: null }),
+        },
+        now,
+      );
+    });
+
+  reportCommand(report, 'access-log', 'every report pulled or refused: who, when, whose records, which case')
+    .option('--since <date>', 'start (default: everything)')
+    .option('--to <date>', 'end (default now)')
+    .option('--case <ref>', 'only the reports pulled under this case')
+    .action((opts: ReportOptions) => {
+      const config = configFrom(opts);
+      const now = Date.now();
+      const { fromMs, toMs } = parsePeriod(opts.since, opts.to, config.timeZone, now, '1970-01-01');
+      runReport(
+        config,
+        {
+          access: {
+            command: 'report access-log',
+            by: opts.by ?? null,
+            caseRef: opts.case ?? null,
+            fromMs,
+            toMs,
+            needsCase: false,
+            needsBy: false,
+          },
+          format: opts.format,
+          out: opts.out,
+          build: (src) =>
+            buildAccessLog(
+              src,
+              listAccess(src.db, opts.case ? { caseRef: opts.case } : { fromMs, toMs }),
+              opts.case ? `Report access log: case ${opts.case}` : 'Report access log',
+            ),
+        },
+        now,
+      );
+    });
+}

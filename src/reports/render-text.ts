@@ -1,0 +1,55 @@
+/** Plain-text rendering of a ReportDoc (terminal, e-mail). Control characters from the database are made visible. */
+import type { Cell, ReportDoc, Table } from './model.js';
+
+// eslint-disable-next-line no-control-regex -- making control characters visible is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
+
+export function plain(value: Cell): string {
+  if (value === null) return '';
+  return String(value).replace(CONTROL, (ch) => {
+    const code = ch.charCodeAt(0);
+    return code < 0x20 ? String.fromCharCode(0x2400 + code) : code === 0x7f ? '\u2421' : '\ufffd';
+  });
+}
+
+const MAX_CELL = 80;
+
+function clip(text: string): string {
+  return text.length > MAX_CELL ? `${text.slice(0, MAX_CELL - 1)}…` : text;
+}
+
+export function renderTable(t: Table): string[] {
+  if (t.rows.length === 0) return [`  ${t.empty ?? 'None.'}`];
+  const numeric = new Set(t.numeric ?? []);
+  const marked = new Set(t.marked ?? []);
+  const cells = t.rows.map((r) => r.map((c) => clip(plain(c))));
+  const widths = t.columns.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[], mark: boolean) =>
+    `${mark ? '* ' : '  '}${r
+      .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd()}`;
+  return [
+    line(t.columns, false),
+    line(
+      widths.map((w) => '-'.repeat(w)),
+      false,
+    ),
+    ...cells.map((r, i) => line(r, marked.has(i))),
+  ];
+}
+
+export function renderText(doc: ReportDoc): string {
+  const out: string[] = [doc.title, '='.repeat(Math.min(doc.title.length, 100))];
+  const labelWidth = Math.max(...doc.header.map(([k]) => k.length));
+  for (const [k, v] of doc.header) out.push(`${k.padEnd(labelWidth)}  ${plain(v)}`);
+  for (const s of doc.sections) {
+    out.push('', s.heading, '-'.repeat(Math.min(s.heading.length, 100)));
+    if (s.figures) out.push(s.figures.map((f) => `${f.label}: ${plain(f.value)}`).join('   '));
+    for (const p of s.paragraphs ?? []) out.push(plain(p));
+    for (const [k, v] of s.facts ?? []) out.push(`${k}: ${plain(v)}`);
+    if (s.table) out.push(...renderTable(s.table));
+  }
+  out.push('', doc.footer, '');
+  return out.join('\n');
+}

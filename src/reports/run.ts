@@ -1,0 +1,150 @@
+/**
+ * Running a report end to end, for the CLI: open the audit database (a writable connection only for the
+ * access record, a read-only one for the report), check and record the access, build, render, write.
+ */
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import type Database from 'better-sqlite3';
+import { openWritableDatabase } from '../audit/open-database.js';
+import { rowToStored } from '../audit/row-mapping.js';
+import type { ReadonlyConfig } from '../config/load.js';
+import { SchoolgateError } from '../errors.js';
+import { authorise, currentOsUser, type AccessRequest } from './access.js';
+import type { BuiltReport } from './builders.js';
+import { csvCell, csvHeader, csvRow } from './render-csv.js';
+import { renderHtml } from './render-html.js';
+import { renderText } from './render-text.js';
+import { loadCategoryInfo, openReadOnly, type ReportSource } from './source.js';
+import { LocalClock, formatLocal } from './time.js';
+
+export type ReportFormat = 'text' | 'html' | 'csv' | 'json';
+export const FORMATS: readonly ReportFormat[] = ['text', 'html', 'csv', 'json'];
+
+export function auditPathOf(config: ReadonlyConfig): string {
+  return path.join(config.dataDir, 'audit.sqlite');
+}
+
+/** The writable connection: access records, cases, purge. Migrates the schema if the proxy has not yet. */
+export function openAdmin(config: ReadonlyConfig): Database.Database {
+  const file = auditPathOf(config);
+  if (!existsSync(file))
+    throw new SchoolgateError('SG_AUDIT_UNAVAILABLE', `there is no audit database at ${file}`, {
+      context: { path: file },
+      suggestion:
+        'give --data (or --config) for the data directory the proxy uses; it is created when the proxy first runs',
+    });
+  return openWritableDatabase(file, { busyTimeoutMs: 5000 });
+}
+
+export function openSource(config: ReadonlyConfig, now: number): ReportSource {
+  return {
+    db: openReadOnly(auditPathOf(config)),
+    timeZone: config.timeZone,
+    now,
+    clock: new LocalClock(config.timeZone),
+    categories: loadCategoryInfo(config.categoriesDir),
+  };
+}
+
+/** Where output goes: a new file (never overwritten, owner-only: this is monitoring information) or stdout. */
+export class Output {
+  private readonly fd: number;
+  private buffer = '';
+  constructor(readonly file: string | undefined) {
+    if (file) {
+      try {
+        this.fd = openSync(file, 'wx', 0o600);
+      } catch (err) {
+        throw new SchoolgateError('SG_ARGUMENT_INVALID', `--out ${file}: cannot create the file`, {
+          context: { file, detail: err instanceof Error ? err.message : String(err) },
+          suggestion: 'name a new file in an existing folder; an existing file is never overwritten',
+        });
+      }
+    } else this.fd = 1;
+  }
+  write(text: string): void {
+    this.buffer += text;
+    if (this.buffer.length > 1 << 16) this.flush();
+  }
+  flush(): void {
+    let data = Buffer.from(this.buffer, 'utf8');
+    this.buffer = '';
+    while (data.length > 0) {
+      try {
+        const n = writeSync(this.fd, data);
+        data = data.subarray(n);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+        throw err;
+      }
+    }
+  }
+  close(): void {
+    this.flush();
+    if (this.file) closeSync(this.fd);
+  }
+}
+
+export function writeReport(built: BuiltReport, format: ReportFormat, src: ReportSource, out: Output): void {
+  if (format === 'text') out.write(renderText(built.doc));
+  else if (format === 'html') out.write(renderHtml(built.doc));
+  else if (format === 'json') {
+    const head = JSON.stringify(built.data);
+    if (!built.rows) out.write(`${head}\n`);
+    else {
+      out.write(`${head.slice(0, -1)},"rows":[`);
+      let first = true;
+      for (const r of built.rows()) {
+        out.write(`${first ? '' : ','}${JSON.stringify({ ...rowToStored(r), seq: r.seq })}`);
+        first = false;
+      }
+      out.write(']}\n');
+    }
+  } else if (built.rows) {
+    out.write(csvHeader());
+    const local = (ms: number) => formatLocal(ms, src.timeZone);
+    for (const r of built.rows()) out.write(csvRow(r, local));
+  } else {
+    const table = built.doc.sections.find((s) => s.table)?.table;
+    if (table) {
+      out.write(`${table.columns.map(csvCell).join(',')}\r\n`);
+      for (const row of table.rows) out.write(`${row.map(csvCell).join(',')}\r\n`);
+    }
+  }
+}
+
+export interface RunSpec {
+  access: Omit<AccessRequest, 'osUser'>;
+  format: ReportFormat;
+  out?: string | undefined;
+  build: (src: ReportSource) => BuiltReport;
+}
+
+/** Authorise (recording the request), then build and write the report. Returns the access-log id. */
+export function runReport(config: ReadonlyConfig, spec: RunSpec, now = Date.now()): number {
+  const osUser = currentOsUser();
+  const admin = openAdmin(config);
+  let accessId: number;
+  try {
+    accessId = authorise(
+      admin,
+      { ...spec.access, osUser, format: spec.format },
+      { allowedOsUsers: config.reports.allowedOsUsers, dataDir: config.dataDir, now },
+    );
+  } finally {
+    admin.close();
+  }
+  const src = openSource(config, now);
+  try {
+    const built = spec.build(src);
+    const out = new Output(spec.out);
+    try {
+      writeReport(built, spec.format, src, out);
+    } finally {
+      out.close();
+    }
+  } finally {
+    src.db.close();
+  }
+  return accessId;
+}

@@ -1,0 +1,143 @@
+/**
+ * Where reports read from: a read-only connection to the audit database. Every query is one short statement
+ * (rows are fetched in pages of PAGE_ROWS by keyset), so a report never holds a read transaction open for
+ * long and never starves the writer's WAL checkpoints, however many rows it covers.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { SchoolgateError } from '../errors.js';
+import { parseCategoriesYaml } from '../lists/metadata.js';
+import type { RawRow } from '../audit/row-mapping.js';
+import { LocalClock } from './time.js';
+
+export const PAGE_ROWS = 5000;
+
+export type AuditRowRaw = RawRow & {
+  rid: number;
+  seq: number | null;
+  chain_hash: string | null;
+  outcome_hash: string | null;
+};
+
+export interface CategoryInfo {
+  title: string;
+  flagged: boolean;
+  alert: boolean;
+}
+
+export interface ReportSource {
+  db: Database.Database;
+  timeZone: string;
+  now: number;
+  clock: LocalClock;
+  categories: ReadonlyMap<string, CategoryInfo>;
+}
+
+export function openReadOnly(dbPath: string): Database.Database {
+  try {
+    const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+    db.pragma('query_only = ON');
+    return db;
+  } catch (err) {
+    throw new SchoolgateError(
+      'SG_AUDIT_UNAVAILABLE',
+      `Cannot open the audit database ${dbPath} for reading.`,
+      {
+        context: { path: dbPath, detail: err instanceof Error ? err.message : String(err) },
+        suggestion: 'Check --data / dataDir and that the audit database exists and is readable.',
+        cause: err,
+      },
+    );
+  }
+}
+
+/** Category titles and flags from categories.yaml; reports still work (with bare names) without it. */
+export function loadCategoryInfo(categoriesDir: string): Map<string, CategoryInfo> {
+  const out = new Map<string, CategoryInfo>();
+  try {
+    const file = path.join(categoriesDir, 'categories.yaml');
+    for (const m of parseCategoriesYaml(readFileSync(file, 'utf8'), file).meta)
+      out.set(m.name, { title: m.title, flagged: m.flagged, alert: m.alert });
+  } catch {
+    // no metadata: names only
+  }
+  return out;
+}
+
+export function categoryTitle(src: ReportSource, name: string): string {
+  const t = src.categories.get(name)?.title;
+  return t && t !== name ? `${t} (${name})` : name;
+}
+
+/**
+ * Pages through a keyed range: `sql` must select `rowid AS rid, *`, take the caller's parameters followed by
+ * (after_time, after_rid, limit), and order by time_ms, rowid.
+ */
+export function* pagedRows(
+  db: Database.Database,
+  sql: string,
+  params: unknown[],
+): Generator<AuditRowRaw, void, undefined> {
+  const stmt = db.prepare(sql);
+  let afterTime = -Number.MAX_SAFE_INTEGER;
+  let afterRid = 0;
+  for (;;) {
+    const page = stmt.all(...params, afterTime, afterRid, PAGE_ROWS) as AuditRowRaw[];
+    for (const r of page) yield r;
+    if (page.length < PAGE_ROWS) return;
+    const last = page[page.length - 1]!;
+    afterTime = last.time_ms;
+    afterRid = last.rid;
+  }
+}
+
+export const USER_ROWS_SQL = `SELECT rowid AS rid, * FROM audit_events
+  WHERE username = ? AND time_ms >= ? AND time_ms < ? AND (time_ms, rowid) > (?, ?)
+  ORDER BY time_ms, rowid LIMIT ?`;
+
+export const HOST_ROWS_SQL = `SELECT rowid AS rid, * FROM audit_events
+  WHERE host = ? AND time_ms >= ? AND time_ms < ? AND (time_ms, rowid) > (?, ?)
+  ORDER BY time_ms, rowid LIMIT ?`;
+
+export const FLAGGED_ROWS_SQL = `SELECT rowid AS rid, * FROM audit_events
+  WHERE flagged = 1 AND time_ms >= ? AND time_ms < ? AND (time_ms, rowid) > (?, ?)
+  ORDER BY time_ms, rowid LIMIT ?`;
+
+export const ATTENTION_ROWS_SQL = `SELECT rowid AS rid, * FROM audit_events
+  WHERE action IN ('self-report', 'continue') AND time_ms >= ? AND time_ms < ? AND (time_ms, rowid) > (?, ?)
+  ORDER BY time_ms, rowid LIMIT ?`;
+
+export function userRows(src: ReportSource, user: string, fromMs: number, toMs: number) {
+  return pagedRows(src.db, USER_ROWS_SQL, [user, fromMs, toMs]);
+}
+
+export function hostRows(src: ReportSource, host: string, fromMs: number, toMs: number) {
+  return pagedRows(src.db, HOST_ROWS_SQL, [host, fromMs, toMs]);
+}
+
+/** The host itself and every subdomain seen, by the audit_hosts index (labels reversed). */
+export function hostsUnder(src: ReportSource, domain: string): string[] {
+  const rev = domain.split('.').reverse().join('.');
+  return src.db
+    .prepare(`SELECT host FROM audit_hosts WHERE rev = ? OR (rev >= ? AND rev < ?) ORDER BY rev`)
+    .pluck()
+    .all(rev, `${rev}.`, `${rev}/`) as string[];
+}
+
+export function parseCategories(r: AuditRowRaw): string[] {
+  try {
+    const v = JSON.parse(r.categories) as unknown;
+    return Array.isArray(v) ? v.filter((c): c is string => typeof c === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The address as requested: scheme://host[:port]path. */
+export function rowAddress(r: AuditRowRaw): string {
+  const defaultPort = (r.scheme === 'https' && r.port === 443) || (r.scheme === 'http' && r.port === 80);
+  const port = r.port === null || defaultPort ? '' : `:${r.port}`;
+  return `${r.scheme}://${r.host}${port}${r.path ?? ''}`;
+}
