@@ -37,6 +37,8 @@ export function canonicalCidr(value: string): string {
 
 export function canonicalIp(value: string): string {
   try {
+    // Four dotted parts only: ipaddr also takes "10.20.3" (classful shorthand), which is surely a typo here.
+    if (!ipaddr.IPv4.isValidFourPartDecimal(value) && !ipaddr.IPv6.isValid(value)) throw new Error('bad');
     return ipaddr.process(value).toString();
   } catch {
     throw new SchoolgateError('SG_NETWORK_INVALID', `"${value}" is not an IP address`, {

@@ -275,7 +275,8 @@ export function registerLists(program: Command): void {
       const users = Object.entries(config.profiles)
         .filter(([, p]) => name in p.categories || p.timeWindows.some((w) => name in w.categories))
         .map(([n]) => n);
-      await requireCategory(dirsOf(config), name);
+      const found = await requireCategory(dirsOf(config), name);
+      if (found.layer === 'shipped') await deleteCategory(dirsOf(config), name); // refuses, saying why
       if (users.length > 0 && !opts.force)
         throw new SchoolgateError(
           'SG_CATEGORY_IN_USE',

@@ -1,0 +1,375 @@
+/**
+ * `schoolgate lists` end to end: the compiled CLI against a temporary data directory and categories folder
+ * (real files, real SQLite). The shipped folder is never written; edits land in the local layer.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../helpers/cli.js';
+import { FIXTURE_PROFILES, tempDir, writeFixtureCategories } from '../../helpers/schoolgate.js';
+
+const UT1 = path.resolve('../shared/data/ut1');
+
+let dir: string;
+let data: string;
+let categories: string;
+let common: string[];
+
+function snapshot(root: string): string {
+  const hash = createHash('sha256');
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (!e.name.endsWith('-shm') && !e.name.endsWith('-wal')) hash.update(p).update(readFileSync(p));
+    }
+  };
+  walk(root);
+  return hash.digest('hex');
+}
+
+async function cli(...args: string[]) {
+  return runCli([...args, ...common]);
+}
+
+async function json<T = unknown>(...args: string[]): Promise<T> {
+  const r = await cli(...args, '--json');
+  expect(r.stderr).toBe('');
+  return JSON.parse(r.stdout) as T;
+}
+
+beforeEach(() => {
+  dir = tempDir();
+  categories = writeFixtureCategories(path.join(dir, 'categories'));
+  data = path.join(dir, 'data');
+  writeFileSync(path.join(dir, 'config.yaml'), `profiles: ${JSON.stringify(FIXTURE_PROFILES)}\n`);
+  common = ['--config', path.join(dir, 'config.yaml'), '--data', data, '--categories', categories];
+});
+
+describe('lists add / remove / find / show', () => {
+  it('adds normalised entries to the local layer, never twice, and find names the layer', async () => {
+    const shippedBefore = snapshot(categories);
+    const add = await cli(
+      'lists',
+      'add',
+      'social',
+      'NewSocial.Example.',
+      'bücher.test',
+      'video.test/Watch/./x',
+      '--reason',
+      'ticket 7',
+    );
+    expect(add.code).toBe(0);
+    expect(add.stdout).toContain('added      newsocial.example (local)');
+    expect(add.stdout).toContain('added      xn--bcher-kva.test (local)');
+    expect(add.stdout).toContain('added      video.test/Watch/x (local)');
+    expect(add.stdout).toContain('proxy not running here');
+    expect(readFileSync(path.join(data, 'categories.local/social/domains'), 'utf8')).toBe(
+      'newsocial.example\nxn--bcher-kva.test\n',
+    );
+    expect(readFileSync(path.join(data, 'categories.local/social/urls'), 'utf8')).toBe(
+      'video.test/Watch/x\n',
+    );
+
+    const again = await json<{ results: { entry: string; outcome: string; layer: string }[] }>(
+      'lists',
+      'add',
+      'social',
+      'newsocial.example',
+      '*.facebook.com',
+    );
+    expect(again.results).toEqual([
+      { entry: 'newsocial.example', outcome: 'duplicate', layer: 'local' },
+      { entry: 'facebook.com', outcome: 'duplicate', layer: 'shipped' },
+    ]);
+    expect(readFileSync(path.join(data, 'categories.local/social/domains'), 'utf8').split('\n')).toHaveLength(
+      3,
+    );
+
+    const found = await json<{ matches: { category: string; layer: string; entry: string }[] }>(
+      'lists',
+      'find',
+      'https://m.newsocial.example/x',
+    );
+    expect(found.matches).toEqual([
+      { category: 'social', entry: 'newsocial.example', kind: 'domain', layer: 'local' },
+    ]);
+    const shipped = await json<{ matches: { category: string; layer: string }[] }>(
+      'lists',
+      'find',
+      'www.facebook.com',
+    );
+    expect(shipped.matches).toMatchObject([{ category: 'social', layer: 'shipped' }]);
+
+    // decide() sees the local layer: explain uses the same loader.
+    const explain = await json<{ action: string }>(
+      'explain',
+      'http://newsocial.example/',
+      '--profile',
+      'pupil',
+    );
+    expect(explain.action).toBe('block');
+    expect(snapshot(categories)).toBe(shippedBefore);
+  });
+
+  it('removing a shipped entry un-lists it locally; adding it back re-lists it; comments are kept', async () => {
+    mkdirSync(path.join(data, 'categories.local/social'), { recursive: true });
+    writeFileSync(
+      path.join(data, 'categories.local/social/domains'),
+      '# added for the art dept\nlocal.test\n',
+    );
+    const rm = await cli('lists', 'remove', 'social', 'facebook.com', 'local.test', 'never.test');
+    expect(rm.code).toBe(0);
+    expect(rm.stdout).toContain('unlisted   facebook.com (shipped');
+    expect(rm.stdout).toContain('removed    local.test (local)');
+    expect(rm.stdout).toContain('not listed never.test');
+    expect(readFileSync(path.join(data, 'categories.local/social/domains'), 'utf8')).toBe(
+      '# added for the art dept\n',
+    );
+    expect((await json<{ action: string }>('explain', 'facebook.com', '--profile', 'pupil')).action).toBe(
+      'allow',
+    );
+
+    const show = await cli('lists', 'show', 'social');
+    expect(show.stdout).toMatch(/^removed +domain facebook\.com$/m);
+    expect(show.stdout).toMatch(/^shipped +domain social\.test$/m);
+
+    const back = await json<{ results: { outcome: string }[] }>('lists', 'add', 'social', 'facebook.com');
+    expect(back.results[0]!.outcome).toBe('relisted');
+    expect((await json<{ action: string }>('explain', 'facebook.com', '--profile', 'pupil')).action).toBe(
+      'block',
+    );
+    // No temp files are left behind by the atomic writes.
+    expect(
+      readdirSync(path.join(data, 'categories.local/social')).filter((n) => n.includes('.tmp-')),
+    ).toEqual([]);
+  });
+
+  it.each([
+    ['a scheme', 'http://example.com', /has a scheme.*write it without the scheme: example\.com/s],
+    ['a space', 'exa mple.com', /contains a space/],
+    ['an inner wildcard', 'ads.*.example.com', /wildcards are not supported/],
+    ['a port', 'example.com:8080', /may not carry a port/],
+    ['a bad label', 'exa_m$ple..com', /SG_ENTRY_INVALID/],
+  ])(
+    'rejects %s with a reason and writes nothing (even for the valid entries beside it)',
+    async (_w, bad, message) => {
+      const before = snapshot(dir);
+      const r = await cli('lists', 'add', 'social', 'fine.example', bad);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toContain('what to do:');
+      expect(snapshot(dir)).toBe(before);
+    },
+  );
+
+  it('names the categories that exist when the category is missing, and changes nothing', async () => {
+    const r = await cli('lists', 'add', 'knitting', 'wool.example');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/SG_CATEGORY_UNKNOWN: no category named "knitting"/);
+    expect(r.stderr).toContain('adult, gambling, social, streaming');
+    const find = await cli('lists', 'find', 'http://exa mple.com/');
+    expect(find.code).toBe(1);
+    expect(find.stderr).toContain('SG_ENTRY_INVALID');
+  });
+});
+
+describe('lists new / delete / categories / export', () => {
+  it('creates a local category, lists it with its layer and counts, exports it, deletes it', async () => {
+    const made = await cli(
+      'lists',
+      'new',
+      'exam-cheats',
+      '--title',
+      'Exam cheating',
+      '--flagged',
+      '--reason',
+      'exams',
+    );
+    expect(made.code).toBe(0);
+    expect((await cli('lists', 'new', 'exam-cheats', '--title', 'again')).stderr).toContain(
+      'SG_CATEGORY_EXISTS',
+    );
+    expect((await cli('lists', 'new', 'social', '--title', 'again')).stderr).toMatch(
+      /SG_CATEGORY_EXISTS.*\(shipped\)/,
+    );
+    await cli('lists', 'add', 'exam-cheats', 'answers.example', 'essays.example/buy');
+    await cli('lists', 'remove', 'social', 'social.test');
+    const cats = await json<
+      { name: string; layer: string; domains: number; urls: number; removed: number; flagged: boolean }[]
+    >('lists', 'categories');
+    expect(cats.find((c) => c.name === 'exam-cheats')).toMatchObject({
+      layer: 'local',
+      domains: 1,
+      urls: 1,
+      flagged: true,
+    });
+    expect(cats.find((c) => c.name === 'social')).toMatchObject({ layer: 'shipped', domains: 1, removed: 1 });
+
+    const plain = await cli('lists', 'export', 'exam-cheats');
+    expect(plain.stdout).toBe('answers.example\nessays.example/buy\n');
+    const hosts = await cli('lists', 'export', 'social', '--format', 'hosts');
+    expect(hosts.stdout).toBe('0.0.0.0 facebook.com\n');
+    const adblock = await cli('lists', 'export', 'exam-cheats', '--format', 'adblock');
+    expect(adblock.stdout).toBe('||answers.example^\n||essays.example/buy\n');
+
+    expect((await cli('lists', 'delete', 'social')).stderr).toContain('is a shipped category');
+    const del = await cli('lists', 'delete', 'exam-cheats');
+    expect(del.code).toBe(0);
+    expect((await json<{ name: string }[]>('lists', 'categories')).map((c) => c.name)).not.toContain(
+      'exam-cheats',
+    );
+  });
+
+  it('refuses to delete a category a profile uses, unless --force', async () => {
+    await cli('lists', 'new', 'homework', '--title', 'Homework help');
+    writeFileSync(
+      path.join(dir, 'config.yaml'),
+      `profiles: ${JSON.stringify({ ...FIXTURE_PROFILES, pupil: { categories: { homework: 'warn' } } })}\n`,
+    );
+    const r = await cli('lists', 'delete', 'homework');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/SG_CATEGORY_IN_USE: profiles pupil use category "homework"/);
+    expect((await cli('lists', 'delete', 'homework', '--force')).code).toBe(0);
+  });
+});
+
+describe('lists import', () => {
+  /** Independent count: distinct entries of a UT1 file, by lower-casing and dropping a leading dot. */
+  function distinct(file: string): number {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return 0;
+    }
+    const set = new Set<string>();
+    for (const line of text.split('\n')) {
+      const t = line.trim().toLowerCase().replace(/^\./, '');
+      if (t && !t.startsWith('#')) set.add(t);
+    }
+    return set.size;
+  }
+
+  it.each(['dynamic-dns', 'webmail', 'chat', 'audio-video'])(
+    'imports UT1 %s: added equals the distinct valid lines of its files',
+    async (name) => {
+      const src = path.join(UT1, name);
+      const lines = ['domains', 'urls']
+        .map((f) => {
+          try {
+            return readFileSync(path.join(src, f), 'utf8')
+              .split('\n')
+              .filter((l) => l.trim() !== '').length;
+          } catch {
+            return 0;
+          }
+        })
+        .reduce((a, b) => a + b);
+      const expected = distinct(path.join(src, 'domains')) + distinct(path.join(src, 'urls'));
+      const s = await json<{ added: number; duplicate: number; invalid: number; lines: number }>(
+        'lists',
+        'import',
+        name,
+        src,
+        '--format',
+        'squidguard',
+        '--create',
+      );
+      expect(s).toMatchObject({ lines, added: expected, duplicate: lines - expected, invalid: 0 });
+      const cats = await json<{ name: string; domains: number; urls: number; invalid: number }[]>(
+        'lists',
+        'categories',
+      );
+      const cat = cats.find((c) => c.name === name)!;
+      expect(cat.domains + cat.urls).toBe(expected);
+      expect(cat.invalid).toBe(0);
+      // Importing again adds nothing.
+      const again = await json<{ added: number; duplicate: number }>(
+        'lists',
+        'import',
+        name,
+        src,
+        '--format',
+        'squidguard',
+      );
+      expect(again).toMatchObject({ added: 0, duplicate: lines });
+    },
+  );
+
+  it('reads hosts, plain and adblock sources, reports invalid lines, and --replace replaces', async () => {
+    const hosts = path.join(dir, 'hosts.txt');
+    writeFileSync(
+      hosts,
+      '# Title: test\n127.0.0.1 localhost\n::1 localhost ip6-localhost\n0.0.0.0 0.0.0.0\n0.0.0.0 a.example b.example # two\n0.0.0.0 bad..example\n0.0.0.0 a.example\n',
+    );
+    const h = await json<{
+      added: number;
+      duplicate: number;
+      invalid: number;
+      invalidLines: { line: number }[];
+    }>('lists', 'import', 'social', hosts, '--format', 'hosts');
+    expect(h).toMatchObject({ added: 2, duplicate: 1, invalid: 1 });
+    expect(h.invalidLines[0]!.line).toBe(6);
+
+    const adblock = path.join(dir, 'list.txt');
+    writeFileSync(
+      adblock,
+      '[Adblock Plus 2.0]\n! comment\n||c.example^\n||d.example^$important\n##.banner\n@@||ok.example^\n||social.test^\n',
+    );
+    const a = await json<{ added: number; duplicate: number; skipped: number }>(
+      'lists',
+      'import',
+      'social',
+      adblock,
+      '--format',
+      'adblock',
+    );
+    expect(a).toMatchObject({ added: 2, duplicate: 1, skipped: 4 });
+
+    const plain = path.join(dir, 'plain.txt');
+    writeFileSync(plain, 'e.example\ne.example/path # note\n\n# c\n');
+    const dry = await json<{ added: number }>(
+      'lists',
+      'import',
+      'social',
+      plain,
+      '--format',
+      'plain',
+      '--replace',
+      '--dry-run',
+    );
+    expect(dry.added).toBe(2);
+    expect(readFileSync(path.join(data, 'categories.local/social/domains'), 'utf8')).toContain('a.example');
+    const p = await json<{ added: number }>(
+      'lists',
+      'import',
+      'social',
+      plain,
+      '--format',
+      'plain',
+      '--replace',
+    );
+    expect(p.added).toBe(2);
+    expect(readFileSync(path.join(data, 'categories.local/social/domains'), 'utf8')).toBe('e.example\n');
+    expect(readFileSync(path.join(data, 'categories.local/social/urls'), 'utf8')).toBe('e.example/path\n');
+
+    const text = await cli('lists', 'import', 'social', hosts, '--format', 'hosts');
+    expect(text.stdout).toMatch(/imported into social: 2 added, 1 duplicate, 1 invalid/);
+    expect(text.stdout).toMatch(/invalid .*hosts\.txt:6: "0\.0\.0\.0 bad\.\.example"/);
+  });
+
+  it('an unreadable source or a wrong format changes nothing', async () => {
+    const before = snapshot(dir);
+    const missing = await cli('lists', 'import', 'social', path.join(dir, 'nope.txt'), '--format', 'plain');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/SG_FILE_UNREADABLE: cannot read .*nope\.txt: ENOENT/);
+    const wrong = await cli('lists', 'import', 'social', categories, '--format', 'hosts');
+    expect(wrong.stderr).toContain('is a directory; --format hosts reads one file');
+    const format = await cli('lists', 'import', 'social', categories, '--format', 'csv');
+    expect(format.code).toBe(1);
+    expect(format.stderr).toMatch(/Allowed choices are squidguard, hosts, plain, adblock/);
+    expect(snapshot(dir)).toBe(before);
+  });
+});

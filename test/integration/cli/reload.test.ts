@@ -1,0 +1,197 @@
+/**
+ * A running `schoolgate serve` picks up list and network changes without dropping a connection: one
+ * keep-alive client socket stays open across `lists add` and is used again afterwards. A broken file
+ * leaves the old lists serving and `reload` says what is wrong. `status` answers from the running proxy.
+ */
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startOrigin, type Origin } from '../../helpers/origin.js';
+import { runCli, startServeProcess, waitForExit } from '../../helpers/cli.js';
+import { FIXTURE_PROFILES, ROUTED_NAMES, tempDir, writeFixtureCategories } from '../../helpers/schoolgate.js';
+
+let origin: Origin;
+let serve: { child: ChildProcess; port: number } | undefined;
+
+beforeAll(async () => {
+  origin = await startOrigin();
+});
+afterEach(async () => {
+  if (serve) {
+    serve.child.kill('SIGTERM');
+    await waitForExit(serve.child);
+    serve = undefined;
+  }
+});
+afterAll(async () => {
+  await origin?.close();
+});
+
+function setUp(): { dir: string; args: string[] } {
+  const dir = tempDir();
+  const categories = writeFixtureCategories(path.join(dir, 'categories'));
+  const config = {
+    listen: { host: '127.0.0.1', port: 0 },
+    httpPorts: [origin.port],
+    profiles: { ...FIXTURE_PROFILES, open: {} },
+  };
+  writeFileSync(path.join(dir, 'config.yaml'), JSON.stringify(config));
+  writeFileSync(path.join(dir, 'hosts'), ROUTED_NAMES.map((n) => `127.0.0.1 ${n}`).join('\n'));
+  const args = [
+    '--config',
+    path.join(dir, 'config.yaml'),
+    '--data',
+    path.join(dir, 'data'),
+    '--categories',
+    categories,
+  ];
+  return { dir, args: [...args] };
+}
+
+/**
+ * A client with one keep-alive connection to the proxy (an agent with a single socket), which notes every
+ * socket it was given, so a test can prove the connection survived.
+ */
+class KeepAliveClient {
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  readonly sockets = new Set<Socket>();
+  constructor(private readonly port: number) {}
+  get(url: string): Promise<{ status: number; body: string; reused: boolean }> {
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: this.port,
+          path: url,
+          agent: this.agent,
+          headers: { host: new URL(url).host },
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket }));
+        },
+      );
+      req.on('socket', (s: Socket) => this.sockets.add(s));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+describe('reload of a running proxy', () => {
+  it('`lists add` blocks a site within a second, on a keep-alive connection that stays open', async () => {
+    const { dir, args } = setUp();
+    serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
+    const client = new KeepAliveClient(serve.port);
+    const url = `http://notblocked.example:${origin.port}/page`;
+    expect((await client.get(url)).status).toBe(200);
+
+    const started = Date.now();
+    const add = await runCli(['lists', 'add', 'social', 'notblocked.example', '--json', ...args]);
+    const took = Date.now() - started;
+    expect(add.stderr).toBe('');
+    const out = JSON.parse(add.stdout) as { reloaded: boolean; reload: { ms: number } };
+    expect(out.reloaded).toBe(true);
+    expect(out.reload.ms).toBeLessThan(1000);
+    expect(took).toBeLessThan(5000); // a CLI process start included
+
+    const after = await client.get(url);
+    expect(after.status).toBe(403);
+    expect(after.reused).toBe(true);
+    // Other sites on the same connection still pass; the client only ever had one socket.
+    const other = await client.get(`http://allowed.test:${origin.port}/`);
+    expect(other).toMatchObject({ status: 200, reused: true });
+    expect(client.sockets.size).toBe(1);
+    client.close();
+  });
+
+  it('a broken local file leaves the old lists serving and says what is wrong; status answers', async () => {
+    const { dir, args } = setUp();
+    serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
+    const data = path.join(dir, 'data');
+    expect(statSync(path.join(data, 'control.sock')).mode & 0o777).toBe(0o600);
+    await runCli(['lists', 'add', 'social', 'first.example', ...args]);
+
+    mkdirSync(path.join(data, 'categories.local'), { recursive: true });
+    writeFileSync(
+      path.join(data, 'categories.local/categories.yaml'),
+      'homework:\n  title: Homework\n  flaged: true\n',
+    );
+    const reload = await runCli(['reload', ...args]);
+    expect(reload.code).toBe(1);
+    expect(reload.stderr).toMatch(
+      /SG_RELOAD_FAILED: reload failed, the old lists keep serving: .*categories\.yaml:3: category homework: unknown field "flaged"/,
+    );
+
+    const client = new KeepAliveClient(serve.port);
+    expect((await client.get(`http://first.example:${origin.port}/`)).status).toBe(403); // old lists still there
+    expect((await client.get(`http://allowed.test:${origin.port}/`)).status).toBe(200);
+    client.close();
+
+    const status = await runCli(['status', '--json', ...args]);
+    const s = JSON.parse(status.stdout) as Record<string, unknown> & {
+      lists: { categories: number };
+      reloads: { count: number; failures: number; lastError: string };
+      databaseBytes: { audit: number };
+    };
+    expect(s).toMatchObject({
+      running: true,
+      listen: `127.0.0.1:${serve.port}`,
+      auditQueueDepth: expect.any(Number),
+    });
+    expect(s.lists.categories).toBe(4);
+    expect(s.reloads).toMatchObject({ count: 1, failures: 1 });
+    expect(s.reloads.lastError).toContain('flaged');
+    expect(s.requests).toBeGreaterThanOrEqual(2);
+    expect(s.databaseBytes.audit).toBeGreaterThan(0);
+    const text = await runCli(['status', ...args]);
+    expect(text.stdout).toMatch(/^running +yes \(pid \d+\)/m);
+
+    writeFileSync(
+      path.join(data, 'categories.local/categories.yaml'),
+      'homework:\n  title: Homework\n  flagged: true\n',
+    );
+    const fixed = await runCli(['reload', ...args]);
+    expect(fixed.stdout).toMatch(/reloaded in \d+ ms: 5 categories/);
+  });
+
+  it('status, reload and selftest without a running proxy say so', async () => {
+    const { args } = setUp();
+    for (const cmd of ['status', 'reload']) {
+      const r = await runCli([cmd, ...args]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/SG_NOT_RUNNING: no running proxy answers on .*control\.sock/);
+    }
+  });
+
+  it('a network added from the CLI changes the profile of its clients after the automatic reload', async () => {
+    const { dir, args } = setUp();
+    serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
+    const client = new KeepAliveClient(serve.port);
+    const url = `http://www.facebook.com:${origin.port}/`;
+    expect((await client.get(url)).status).toBe(403); // guest: social blocked
+    const add = await runCli([
+      'networks',
+      'add',
+      '127.0.0.0/8',
+      '--profile',
+      'open',
+      '--name',
+      'loopback',
+      ...args,
+    ]);
+    expect(add.stdout).toContain('running proxy reloaded');
+    expect(await client.get(url)).toMatchObject({ status: 200, reused: true });
+    await runCli(['networks', 'remove', '127.0.0.0/8', ...args]);
+    expect(await client.get(url)).toMatchObject({ status: 403, reused: true });
+    client.close();
+  });
+});
