@@ -85,9 +85,12 @@ export async function startSchoolgate(
   logger: Logger,
   opts: { now?: () => Date; reloadConfig?: () => ReadonlyConfig; certsDir?: string } = {},
 ): Promise<RunningSchoolgate> {
-  const policy = await loadPolicy(config);
-  for (const warning of policy.warnings.slice(0, 20)) logger.warn(warning);
-  const missing = config.tls.neverInspect.categories.filter((c) => !policy.lists.categories.has(c));
+  // The only reference to the loaded lists is `snapshot`, swapped whole by a reload (src/app/reload.ts);
+  // each decision reads it once. Keep no other variable holding them, or a closure keeps the first load
+  // alive for the life of the process (one extra copy of every list).
+  let snapshot: LoadedPolicy & { loadedAt: number } = { ...(await loadPolicy(config)), loadedAt: Date.now() };
+  for (const warning of snapshot.warnings.slice(0, 20)) logger.warn(warning);
+  const missing = config.tls.neverInspect.categories.filter((c) => !snapshot.lists.categories.has(c));
   if (config.tls.inspect && missing.length > 0)
     logger.warn(
       { categories: missing },
@@ -103,8 +106,6 @@ export async function startSchoolgate(
   });
   const users = new UserStore(config.dataDir);
   const tokenKey = loadOrCreateTokenKey(config.dataDir);
-  // Swapped whole by a reload (src/app/reload.ts); each decision reads it once.
-  let snapshot: LoadedPolicy & { loadedAt: number } = { ...policy, loadedAt: Date.now() };
   const identifier = new Identifier(config, users, readStateAddresses(config.dataDir));
   const proxy = createProxyServer({
     config,

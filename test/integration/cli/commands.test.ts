@@ -113,6 +113,11 @@ describe('bad configuration', () => {
       'profiles:\n  pupil: {}\n',
       /identity\.guestProfile: no profile named "guest" \(profiles: pupil\); "profiles" replaces/,
     ],
+    [
+      'a bad explicit entry',
+      'profiles:\n  guest:\n    deny: ["exa mple.com"]\n',
+      /SG_CONFIG_INVALID.*profiles\.guest\.deny: Entry "exa mple\.com"/,
+    ],
     ['a bad CIDR', 'clientNetworks: ["10.0.0.0/33"]\n', /clientNetworks\.0 \(line 1\)/],
     [
       'a network naming no profile',
