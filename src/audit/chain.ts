@@ -269,47 +269,79 @@ export interface CoverageResult {
 
 /**
  * Checks the rows a report covers: each row's own hash against its predecessor's (or its purge anchor), and
- * the successor's link to it, so that an edit is caught even if the edited row's hash was recomputed. Cheap
- * (two point lookups per row); a deletion elsewhere in the chain is `audit verify`'s job.
+ * the successor's link to it, so that an edit is caught even if the edited row's hash was recomputed. Cheap:
+ * neighbours are looked up by rowid first (rows are inserted in seq order, so seq±1 is almost always rowid±1),
+ * by seq otherwise. A deletion elsewhere in the chain is `audit verify`'s job. Feed rows with `check()` (in
+ * the same pass that aggregates them), then read `result()`; the first failure is kept.
  */
-export function verifyCoveredRows(db: Database.Database, rows: Iterable<VerifyRow>): CoverageResult {
-  const bySeq = db.prepare(`SELECT * FROM audit_events WHERE seq = ?`);
-  const gapAt = db.prepare(`SELECT prev_hash FROM chain_gaps WHERE seq = ?`).pluck();
-  const head = parseHead(db.prepare(READ_HEAD_SQL).pluck().get() as string | undefined);
-  let checked = 0;
-  let unchained = 0;
-  const fail = (r: { seq: number | null; id: string | null }, reason: string): CoverageResult => ({
-    ok: false,
-    checked,
-    unchained,
-    firstBreak: { seq: r.seq, id: r.id, reason },
-  });
-  for (const r of rows) {
-    if (r.seq === null || r.seq === undefined) {
-      unchained++;
-      continue;
+export class CoverageChecker {
+  private readonly byRowid;
+  private readonly bySeq;
+  private readonly gapAt;
+  private readonly head: ChainHead;
+  private checked = 0;
+  private unchained = 0;
+  private failure: ChainBreak | null = null;
+
+  constructor(db: Database.Database) {
+    this.byRowid = db.prepare(`SELECT * FROM audit_events WHERE rowid = ?`);
+    this.bySeq = db.prepare(`SELECT * FROM audit_events WHERE seq = ?`);
+    this.gapAt = db.prepare(`SELECT prev_hash FROM chain_gaps WHERE seq = ?`).pluck();
+    this.head = parseHead(db.prepare(READ_HEAD_SQL).pluck().get() as string | undefined);
+  }
+
+  private neighbour(seq: number, rid: number | undefined): VerifyRow | undefined {
+    if (rid !== undefined) {
+      const r = this.byRowid.get(rid) as VerifyRow | undefined;
+      if (r && r.seq === seq) return r;
     }
+    return this.bySeq.get(seq) as VerifyRow | undefined;
+  }
+
+  check(r: VerifyRow & { rid?: number }): void {
+    if (this.failure) return;
+    if (r.seq === null || r.seq === undefined) {
+      this.unchained++;
+      return;
+    }
+    const fail = (at: { seq: number | null; id: string | null }, reason: string) => {
+      this.failure = { seq: at.seq, id: at.id, reason };
+    };
     let prevHash: string | undefined;
     if (r.seq === 1) prevHash = GENESIS_HASH;
     else {
-      const p = bySeq.get(r.seq - 1) as VerifyRow | undefined;
-      prevHash = p ? (p.chain_hash ?? undefined) : (gapAt.get(r.seq) as string | undefined);
+      const p = this.neighbour(r.seq - 1, r.rid === undefined ? undefined : r.rid - 1);
+      prevHash = p ? (p.chain_hash ?? undefined) : (this.gapAt.get(r.seq) as string | undefined);
     }
     if (prevHash === undefined) return fail(r, `the row before seq ${r.seq} is missing`);
     const own = rowHash(prevHash, r);
     if (own !== r.chain_hash) return fail(r, 'the row does not match its hash');
     if (r.outcome_hash !== outcomeHash(own, r)) return fail(r, 'the outcome columns do not match their hash');
-    const next = bySeq.get(r.seq + 1) as VerifyRow | undefined;
+    const next = this.neighbour(r.seq + 1, r.rid === undefined ? undefined : r.rid + 1);
     if (next) {
       if (next.chain_hash !== rowHash(own, next))
         return fail(next, `the row after seq ${r.seq} does not link to it`);
-    } else if (r.seq < head.seq) {
-      const anchor = gapAt.get(r.seq + 1) as string | undefined;
+    } else if (r.seq < this.head.seq) {
+      const anchor = this.gapAt.get(r.seq + 1) as string | undefined;
       if (anchor !== undefined && anchor !== own) return fail(r, 'the purge anchor after it does not match');
-    } else if (r.seq === head.seq && head.hash !== own) {
+    } else if (r.seq === this.head.seq && this.head.hash !== own) {
       return fail(r, 'the row does not match the recorded chain head');
     }
-    checked++;
+    this.checked++;
   }
-  return { ok: true, checked, unchained, firstBreak: null };
+
+  result(): CoverageResult {
+    return {
+      ok: this.failure === null,
+      checked: this.checked,
+      unchained: this.unchained,
+      firstBreak: this.failure,
+    };
+  }
+}
+
+export function verifyCoveredRows(db: Database.Database, rows: Iterable<VerifyRow>): CoverageResult {
+  const checker = new CoverageChecker(db);
+  for (const r of rows) checker.check(r);
+  return checker.result();
 }

@@ -4,7 +4,7 @@
  */
 import { caseNotes, type CaseRecord } from '../audit/cases.js';
 import {
-  verifyCoveredRows,
+  CoverageChecker,
   parseHead,
   READ_HEAD_SQL,
   type CoverageResult,
@@ -26,7 +26,7 @@ import {
   type AuditRowRaw,
   type ReportSource,
 } from './source.js';
-import { addDays, formatLocal, startOfDay } from './time.js';
+import { formatLocal, startOfDay } from './time.js';
 
 export interface Puller {
   by: string;
@@ -115,8 +115,20 @@ export function tamperLine(data: { verification: CoverageResult }): string {
     : `FAILED at seq ${v.firstBreak?.seq}: ${v.firstBreak?.reason}`;
 }
 
-function verify(src: ReportSource, rows: () => Iterable<AuditRowRaw>): CoverageResult {
-  return verifyCoveredRows(src.db, rows() as unknown as Iterable<VerifyRow>);
+/** One pass over the rows: aggregate them and check their place in the hash chain. */
+function scan(
+  src: ReportSource,
+  rows: Iterable<AuditRowRaw>,
+  a: Aggregate,
+  each?: (r: AuditRowRaw) => void,
+): CoverageResult {
+  const checker = new CoverageChecker(src.db);
+  for (const r of rows) {
+    a.add(r);
+    checker.check(r as unknown as VerifyRow & { rid: number });
+    each?.(r);
+  }
+  return checker.result();
 }
 
 // ---- shared sections -------------------------------------------------------------------------------------
@@ -251,18 +263,18 @@ function timelineSection(src: ReportSource, a: Aggregate, fromMs: number, toMs: 
   const labels: string[] = [];
   const values: number[] = [];
   const overlay: number[] = [];
-  let dayCount = 0;
-  for (
-    let d = startOfDay(fromMs, src.timeZone);
-    d < toMs && dayCount < 800;
-    d = addDays(d, 1, src.timeZone)
-  ) {
-    const key = src.clock.of(d + 1).day;
+  // Local days by their noons (never within an hour of a day's edge, so 24 h steps land on consecutive
+  // local days across DST changes); LocalClock caches the zone lookups.
+  let last = '';
+  const first = startOfDay(fromMs, src.timeZone) + 12 * 3_600_000;
+  for (let noon = first; noon < toMs + 12 * 3_600_000 && labels.length < 800; noon += 86_400_000) {
+    const key = src.clock.of(noon).day;
+    if (key === last) continue;
+    last = key;
     const v = a.days.get(key);
     labels.push(key);
     values.push(v?.requests ?? 0);
     overlay.push(v?.flagged ?? 0);
-    dayCount++;
   }
   const busiest = [...a.days.entries()].sort((x, y) => y[1].requests - x[1].requests).slice(0, 10);
   return {
@@ -347,9 +359,8 @@ export function buildUserReport(
   puller: Puller,
 ): BuiltReport {
   const a = new Aggregate(src);
-  for (const r of userRows(src, user, fromMs, toMs)) a.add(r);
   const rows = () => userRows(src, user, fromMs, toMs);
-  const verification = verify(src, rows);
+  const verification = scan(src, rows(), a);
   const others = a.total.requests - a.flaggedRows.length;
   const doc: ReportDoc = {
     title: `Web activity report: ${user}`,
@@ -423,8 +434,7 @@ export function buildDomainReport(
     for (const h of hosts) yield* hostRows(src, h, fromMs, toMs);
   };
   const a = new Aggregate(src);
-  for (const r of rows()) a.add(r);
-  const verification = verify(src, rows);
+  const verification = scan(src, rows(), a);
   const people = [...a.people.values()].sort((x, y) => y.requests - x.requests);
   const doc: ReportDoc = {
     title: `Domain report: ${domain}`,
@@ -521,11 +531,9 @@ export function buildAroundReport(
   const rows = () => userRows(src, user, fromMs, toMs);
   const list: RowSummary[] = [];
   const a = new Aggregate(src);
-  for (const r of rows()) {
-    a.add(r);
+  const verification = scan(src, rows(), a, (r) => {
     if (list.length < 5000) list.push(summarise(r));
-  }
-  const verification = verify(src, rows);
+  });
   const at = list.findIndex((r) => r.id === event.id);
   const table = rowTable(src, list, false)!;
   table.marked = [...(table.marked ?? []), ...(at >= 0 ? [at] : [])];

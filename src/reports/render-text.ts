@@ -40,16 +40,18 @@ export function renderTable(t: Table): string[] {
 }
 
 export function renderText(doc: ReportDoc): string {
-  const out: string[] = [doc.title, '='.repeat(Math.min(doc.title.length, 100))];
-  const labelWidth = Math.max(...doc.header.map(([k]) => k.length));
-  for (const [k, v] of doc.header) out.push(`${k.padEnd(labelWidth)}  ${plain(v)}`);
+  const title = plain(doc.title);
+  const out: string[] = [title, '='.repeat(Math.min(title.length, 100))];
+  const labelWidth = Math.max(0, ...doc.header.map(([k]) => plain(k).length));
+  for (const [k, v] of doc.header) out.push(`${plain(k).padEnd(labelWidth)}  ${plain(v)}`);
   for (const s of doc.sections) {
-    out.push('', s.heading, '-'.repeat(Math.min(s.heading.length, 100)));
-    if (s.figures) out.push(s.figures.map((f) => `${f.label}: ${plain(f.value)}`).join('   '));
+    const heading = plain(s.heading);
+    out.push('', heading, '-'.repeat(Math.min(heading.length, 100)));
+    if (s.figures) out.push(s.figures.map((f) => `${plain(f.label)}: ${plain(f.value)}`).join('   '));
     for (const p of s.paragraphs ?? []) out.push(plain(p));
-    for (const [k, v] of s.facts ?? []) out.push(`${k}: ${plain(v)}`);
-    if (s.table) out.push(...renderTable(s.table));
+    for (const [k, v] of s.facts ?? []) out.push(`${plain(k)}: ${plain(v)}`);
+    if (s.table) out.push(...renderTable({ ...s.table, columns: s.table.columns.map((c) => plain(c)) }));
   }
-  out.push('', doc.footer, '');
+  out.push('', plain(doc.footer), '');
   return out.join('\n');
 }

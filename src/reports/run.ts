@@ -50,8 +50,13 @@ export function openSource(config: ReadonlyConfig, now: number): ReportSource {
 export class Output {
   private readonly fd: number;
   private buffer = '';
-  constructor(readonly file: string | undefined) {
-    if (file) {
+  /** `fd`: write to an already open descriptor instead (benchmarks: /dev/null). */
+  constructor(
+    readonly file: string | undefined,
+    fd?: number,
+  ) {
+    if (fd !== undefined) this.fd = fd;
+    else if (file) {
       try {
         this.fd = openSync(file, 'wx', 0o600);
       } catch (err) {
@@ -81,7 +86,7 @@ export class Output {
   }
   close(): void {
     this.flush();
-    if (this.file) closeSync(this.fd);
+    if (this.fd !== 1) closeSync(this.fd);
   }
 }
 

@@ -116,7 +116,7 @@ export class LocalClock {
   }
 }
 
-const DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}))?$/;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[t ](\d{2}):(\d{2}))?$/;
 const SPAN = /^(\d{1,5})([dhm])$/;
 
 /**
