@@ -11,7 +11,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { LRUCache } from 'lru-cache';
 import forge from 'node-forge';
-import { nativeRsaKeyPair, randomSerial, type SchoolCa } from './ca.js';
+import { nativeRsaKeyPair, randomSerial, signNative, type SchoolCa } from './ca.js';
 
 export interface LeafOptions {
   validityDays: number;
@@ -112,7 +112,7 @@ export class LeafCertificates {
     ];
     if (this.caKeyId) extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: this.caKeyId });
     cert.setExtensions(extensions);
-    cert.sign(this.ca.key, forge.md.sha256.create());
+    signNative(cert, this.ca.keyObject);
     const certPem = forge.pki.certificateToPem(cert);
     this.signed++;
     return {

@@ -7,6 +7,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { ReadonlyConfig } from '../../config/load.js';
 import { LeafCertificates } from '../../tls/leaf.js';
@@ -41,7 +42,9 @@ export function createTlsEdge(config: ReadonlyConfig, ca: SchoolCa, now: () => D
     maxSockets: 256,
     maxFreeSockets: 64,
     timeout: 60_000,
-    ca: upstreamTrust(config.tls.extraCaFiles),
+    // One secure context built once: with `ca` instead, Node's https.Agent would put every CA's PEM into
+    // each request's pool key (getName) and parse the whole list again for every new connection.
+    secureContext: tls.createSecureContext({ ca: upstreamTrust(config.tls.extraCaFiles) }),
     rejectUnauthorized: true,
     ALPNProtocols: ['http/1.1'],
   });
