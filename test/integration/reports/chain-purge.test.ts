@@ -5,7 +5,12 @@
 import { rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { verifyChain } from '../../../src/audit/chain.js';
 import { openSqliteAuditStore } from '../../../src/audit/index.js';
+import { MIGRATIONS } from '../../../src/audit/migrations.js';
+import { purgeAudit } from '../../../src/audit/purge.js';
+import { eventToRow, INSERT_SQL } from '../../../src/audit/row-mapping.js';
+import { tempDir } from '../../helpers/schoolgate.js';
 import { runCli } from '../../helpers/cli.js';
 import { buildFixture, ev, type Fixture } from './fixture.js';
 
@@ -88,11 +93,18 @@ describe('audit verify', () => {
     expect(result.firstBreak!.reason).toContain(`row seq ${seq} is missing`);
   });
 
-  it('fails when the newest row is deleted, and when a row is inserted around the writer', async () => {
+  it('fails when the newest row is deleted', async () => {
     tamper(`DELETE FROM audit_events WHERE seq = 28`);
     const tail = await verify();
     expect(tail.code).toBe(1);
     expect(tail.result.firstBreak!.reason).toContain('newest rows');
+  });
+
+  it('fails when a row is inserted around the writer', async () => {
+    tamper(INSERT_SQL, eventToRow(ev({ user: 'forged', time: Date.UTC(2026, 10, 2, 9, 0) })));
+    const { code, result } = await verify();
+    expect(code).toBe(1);
+    expect(result.firstBreak!.reason).toContain('inserted without the audit writer');
   });
 
   it('a report shows the failed check for the rows it covers', async () => {
@@ -165,5 +177,69 @@ describe('audit purge', () => {
     const r = await runCli(['report', 'user', 'pupil2', '--case', 'C-2', '--by', 'A. Head', ...c]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('case C-2 is closed');
+  });
+});
+
+describe('the chain and other writers', () => {
+  it('stays whole when purge runs while the proxy writer keeps committing', async () => {
+    const dir = tempDir('sg-chain-purge-');
+    const file = `${dir}/audit.sqlite`;
+    const store = openSqliteAuditStore({ path: file, batchMaxRows: 10 });
+    const longAgo = Date.now() - 500 * 86_400_000;
+    for (let i = 0; i < 300; i += 30)
+      await Promise.all(
+        Array.from({ length: 30 }, (_, j) => store.record(ev({ user: 'pupil5', time: longAgo + i + j }))),
+      );
+    const db = new Database(file);
+    let writing = true;
+    const writer = (async () => {
+      let n = 0;
+      while (writing) {
+        await Promise.all([1, 2, 3].map(() => store.record(ev({ user: 'pupil6', time: Date.now() }))));
+        n += 3;
+      }
+      return n;
+    })();
+    const result = await purgeAudit(db, {
+      retentionDays: 365,
+      timeZone: 'Europe/London',
+      osUser: 'test',
+      batchRows: 25,
+      pauseMs: 1,
+    });
+    writing = false;
+    const written = await writer;
+    await store.close();
+    expect(result.deleted).toBe(300);
+    expect(result.batches).toBeGreaterThan(10);
+    expect(written).toBeGreaterThan(0);
+    const v = verifyChain(db);
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+    expect(v.firstBreak).toBeNull();
+    expect(v.rows).toBe(written);
+  });
+
+  it('chains the rows of a database written before schema 3 when the writer first opens it', async () => {
+    const dir = tempDir('sg-chain-migrate-');
+    const file = `${dir}/audit.sqlite`;
+    const old = new Database(file);
+    old.pragma('journal_mode = WAL');
+    for (const [i, step] of MIGRATIONS.slice(0, 2).entries()) {
+      step(old);
+      old.pragma(`user_version = ${i + 1}`);
+    }
+    const insert = old.prepare(INSERT_SQL);
+    for (let i = 0; i < 50; i++) insert.run(eventToRow(ev({ time: Date.UTC(2026, 0, 5, 9, i) })));
+    old.close();
+    const store = openSqliteAuditStore({ path: file });
+    await store.record(ev({ time: Date.now() }));
+    await store.close();
+    const db = new Database(file, { readonly: true });
+    const v = verifyChain(db);
+    expect(v).toMatchObject({ ok: true, rows: 51 });
+    expect(db.prepare('SELECT count(*) FROM audit_hosts').pluck().get()).toBe(1);
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });
