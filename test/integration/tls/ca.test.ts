@@ -3,10 +3,13 @@
  * own X509Certificate and a real chain verification), the `ca` CLI, and /ca.crt on the proxy's own pages.
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { caPaths, createCa, loadOrCreateCa, readCa } from '../../../src/tls/ca.js';
+import { caPaths, createCa, generateCa, loadOrCreateCa, readCa } from '../../../src/tls/ca.js';
+import { loadSchoolCa } from '../../../src/app/start.js';
 import { LeafCertificates } from '../../../src/tls/leaf.js';
 import { runCli } from '../../helpers/cli.js';
 import { rawExchange } from '../../helpers/raw-http.js';
@@ -32,6 +35,42 @@ describe('the school CA', () => {
     const a = createCa(dir).ca;
     expect(createCa(dir).ca.fingerprint256).toBe(a.fingerprint256);
     expect(createCa(dir, { force: true }).ca.fingerprint256).not.toBe(a.fingerprint256);
+  });
+});
+
+describe('the school CA at startup', () => {
+  function capture() {
+    const lines: { level: number; msg: string }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()) as { level: number; msg: string });
+        done();
+      },
+    });
+    return { logger: pino({ level: 'info' }, sink), lines };
+  }
+
+  it('turns inspection off with an error when the CA has expired', () => {
+    const dir = path.join(tempDir(), 'certs');
+    mkdirSync(dir, { recursive: true });
+    const old = generateCa(new Date(Date.now() - 11 * 365 * 86_400_000));
+    writeFileSync(caPaths(dir).cert, old.certPem);
+    writeFileSync(caPaths(dir).key, old.keyPem, { mode: 0o600 });
+    const { logger, lines } = capture();
+    expect(loadSchoolCa(testConfig(), dir, logger)).toBeNull();
+    expect(lines.some((l) => l.level === 50 && /expired/.test(l.msg))).toBe(true);
+  });
+
+  it('warns when the CA expires within 60 days', () => {
+    const dir = path.join(tempDir(), 'certs');
+    mkdirSync(dir, { recursive: true });
+    const old = generateCa(new Date(Date.now() - (10 * 365 - 20) * 86_400_000));
+    writeFileSync(caPaths(dir).cert, old.certPem);
+    writeFileSync(caPaths(dir).key, old.keyPem, { mode: 0o600 });
+    const { logger, lines } = capture();
+    expect(loadSchoolCa(testConfig(), dir, logger)).not.toBeNull();
+    expect(lines.some((l) => l.level === 40 && /expires soon/.test(l.msg))).toBe(true);
+    expect(JSON.stringify(lines)).not.toContain('PRIVATE KEY');
   });
 });
 

@@ -8,6 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import forge from 'node-forge';
 import { nativeRsaKeyPair, randomSerial } from '../../../src/tls/ca.js';
@@ -129,6 +130,17 @@ export async function startHttpsOrigin(
       });
     },
   );
+  // WebSocket-style upgrades: answer 101, then echo whatever arrives.
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
+    seen.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      servername: (req.socket as tls.TLSSocket).servername || undefined,
+    });
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    socket.pipe(socket);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
@@ -161,7 +173,14 @@ export interface ThroughProxy {
 export function httpsThroughProxy(
   proxyPort: number,
   authority: string,
-  opts: { ca: string | string[]; servername?: string; proxyAuthorization?: string; requests: string[] },
+  opts: {
+    ca: string | string[];
+    servername?: string;
+    proxyAuthorization?: string;
+    requests: string[];
+    /** Stop reading (and close) once the text so far satisfies this. */
+    until?: (text: string) => boolean;
+  },
 ): Promise<ThroughProxy> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { host: authority };
@@ -208,7 +227,10 @@ export function httpsThroughProxy(
         peer = secure.getPeerCertificate();
         for (const r of opts.requests) secure.write(r);
       });
-      secure.on('data', (c: Buffer) => chunks.push(c));
+      secure.on('data', (c: Buffer) => {
+        chunks.push(c);
+        if (opts.until?.(Buffer.concat(chunks).toString('utf8'))) secure.destroy();
+      });
       secure.on('error', (err: Error & { code?: string }) => (tlsError = err.code ?? err.message));
       secure.on('close', () => {
         clearTimeout(timer);

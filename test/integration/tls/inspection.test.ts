@@ -3,6 +3,7 @@
  * talks CONNECT + TLS to the proxy; the origins are HTTPS servers whose certificates chain to a throwaway
  * "public" CA the proxy trusts through tls.extraCaFiles. Names are routed with the config's hosts.
  */
+import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,6 +41,7 @@ interface Row {
 
 const PUPIL = basic('pupil1', 'pupil-password');
 const TECH = basic('tech1', 'tech-password');
+const STAFF = basic('staff1', 'staff-password');
 let sg: RunningSchoolgate;
 let publicCa: TestCa;
 let origin: HttpsOrigin;
@@ -96,6 +98,7 @@ beforeAll(async () => {
         certsDir: path.join(dir, 'certs'),
         extraCaFiles: [publicCa.file],
         neverInspect: { categories: [], hosts: ['bank.test'] },
+        handshakeTimeoutMs: 1_500,
       },
     },
     dir,
@@ -103,6 +106,7 @@ beforeAll(async () => {
   const users = new UserStore(config.dataDir);
   await users.add({ name: 'pupil1', profile: 'pupil', password: 'pupil-password' });
   await users.add({ name: 'tech1', profile: 'technician', password: 'tech-password' });
+  await users.add({ name: 'staff1', profile: 'staff', password: 'staff-password' });
   users.close();
   sg = await startTestProxy(config);
   schoolCa = sg.proxy.tls!.ca.certPem;
@@ -257,5 +261,95 @@ describe('HTTPS inspection', () => {
     const all = await Promise.all(Array.from({ length: 8 }, () => leaves.get('burst.test')));
     expect(leaves.signed - before).toBe(1);
     expect(new Set(all.map((l) => l.certPem)).size).toBe(1);
+  });
+
+  it('shows staff the warn page over HTTPS; Continue inside the tunnel grants the site', async () => {
+    const authority = `www.facebook.com:${origin.port}`;
+    const warned = await httpsThroughProxy(sg.address.port, authority, {
+      ca: schoolCa,
+      proxyAuthorization: STAFF,
+      requests: [get(authority, '/groups/maths')],
+    });
+    expect(warned.connectStatus).toBe(200);
+    expect(warned.status).toBe(403);
+    expect(warned.body).toMatch(/Continue/);
+    const fields = Object.fromEntries(
+      [...warned.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [
+        m[1]!,
+        m[2]!
+          .replace(/&amp;/g, '&')
+          .replace(/&#x2F;/g, '/')
+          .replace(/&quot;/g, '"'),
+      ]),
+    );
+    const form = new URLSearchParams(fields).toString();
+    const cont = await httpsThroughProxy(sg.address.port, authority, {
+      ca: schoolCa,
+      proxyAuthorization: STAFF,
+      requests: [
+        `POST /.schoolgate/continue HTTP/1.1\r\nHost: ${authority}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(form)}\r\nConnection: close\r\n\r\n${form}`,
+      ],
+    });
+    expect(cont.status, cont.text.slice(0, 300)).toBe(303);
+    const after = await httpsThroughProxy(sg.address.port, authority, {
+      ca: schoolCa,
+      proxyAuthorization: STAFF,
+      requests: [get(authority, '/groups/maths')],
+    });
+    expect(after.status).toBe(200);
+    const row = await until(() =>
+      rows().find((r) => r.kind === 'inspected' && r.path === '/groups/maths' && r.action === 'continued'),
+    );
+    expect(row.username).toBe('staff1');
+  });
+
+  it('decides a WebSocket upgrade inside the tunnel, then pipes it; a fronted one is blocked', async () => {
+    const authority = `allowed.test:${origin.port}`;
+    const upgrade = (host: string) =>
+      `GET /live HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+    const ok = await httpsThroughProxy(sg.address.port, authority, {
+      ca: schoolCa,
+      proxyAuthorization: PUPIL,
+      requests: [upgrade(authority), 'ping-through-the-socket'],
+      until: (text) => text.includes('ping-through-the-socket'),
+    });
+    expect(ok.text).toMatch(/^HTTP\/1\.1 101/);
+    expect(ok.text).toContain('ping-through-the-socket');
+    const blocked = await httpsThroughProxy(sg.address.port, authority, {
+      ca: schoolCa,
+      proxyAuthorization: PUPIL,
+      requests: [upgrade(`blocked.example:${origin.port}`)],
+    });
+    expect(blocked.status).toBe(403);
+    const row = await until(() =>
+      rows().find((r) => r.kind === 'inspected' && r.path === '/live' && r.host === 'blocked.example'),
+    );
+    expect(row.action).toBe('block');
+  });
+
+  it('closes a tunnel whose client never sends a ClientHello at the handshake timeout (C11)', async () => {
+    const started = Date.now();
+    const closedAfter = await new Promise<number>((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port: sg.address.port });
+      socket.on('error', reject);
+      socket.resume(); // read the 200, then nothing: 'close' needs the stream flowing
+      socket.on('close', () => resolve(Date.now() - started));
+      socket.write(
+        `CONNECT allowed.test:${origin.port} HTTP/1.1\r\nHost: allowed.test\r\nProxy-Authorization: ${PUPIL}\r\n\r\n`,
+      );
+    });
+    expect(closedAfter).toBeGreaterThanOrEqual(1_400);
+    expect(closedAfter).toBeLessThan(5_000);
+  });
+
+  it('a client that does not trust the school CA fails the handshake; nothing reaches the origin', async () => {
+    const before = origin.seen.length;
+    const res = await httpsThroughProxy(sg.address.port, `allowed.test:${origin.port}`, {
+      ca: publicCa.certPem,
+      proxyAuthorization: PUPIL,
+      requests: [get(`allowed.test:${origin.port}`, '/never')],
+    });
+    expect(res.tlsError).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER/);
+    expect(origin.seen.length).toBe(before);
   });
 });
