@@ -63,6 +63,10 @@ export async function startLive(deps: LiveDeps): Promise<Live> {
           auditQueueDepth: deps.auditQueueDepth,
           policy: deps.current,
           reloader,
+          profileFor: async (clientIp) => {
+            const r = await deps.identifier.identify({ clientIp, proxyAuthorization: undefined });
+            return r.ok ? r.identity.profile : null;
+          },
         },
         sampler.rate,
       ),

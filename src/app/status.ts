@@ -19,6 +19,8 @@ export interface StatusDeps {
   auditQueueDepth: () => number;
   policy: () => PolicySnapshot & { entries: number; loadedAt: number };
   reloader: Reloader;
+  /** The profile the proxy gives a client at this address with no credentials. */
+  profileFor: (clientIp: string) => Promise<string | null>;
 }
 
 export interface StatusReport {
@@ -122,9 +124,16 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
       const now = new Date();
       return urls.map((url) => {
         const d = decide({ target: parseAbsoluteTarget(url), method: 'GET' }, profile, p.lists, now);
-        return { url, action: d.action, categories: d.categories, explanation: d.explanation };
+        return {
+          url,
+          action: d.action,
+          categories: d.categories,
+          rule: d.rule.kind,
+          explanation: d.explanation,
+        };
       });
     },
     profiles: () => [...deps.policy().profiles.keys()],
+    whoami: async (args) => ({ profile: await deps.profileFor(String(args.ip ?? '127.0.0.1')) }),
   };
 }

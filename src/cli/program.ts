@@ -10,6 +10,7 @@ import { registerReport } from './commands/report.js';
 import { registerControl } from './commands/control.js';
 import { registerLists } from './commands/lists.js';
 import { registerNetworks } from './commands/networks.js';
+import { registerSelftest } from './commands/selftest.js';
 import { registerCa } from './commands/ca.js';
 
 export function buildProgram(): Command {
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerLists(program);
   registerNetworks(program);
   registerControl(program);
+  registerSelftest(program);
   registerCa(program);
   return program;
 }

@@ -142,6 +142,22 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
     .prefault({}),
+  /** `schoolgate selftest`: sites that must stay reachable for every profile, and extra probes. */
+  selftest: z
+    .strictObject({
+      /** Help lines, search engines and the school's own platforms (add the learning platform here). */
+      mustReach: z
+        .array(z.string().min(1))
+        .default([
+          'http://www.childline.org.uk/',
+          'http://www.samaritans.org/',
+          'http://www.google.co.uk/',
+          'http://www.bing.com/',
+        ]),
+      /** category → probe URLs; categories not named here are probed with their first listed domain. */
+      probes: z.record(z.string(), z.array(z.string().min(1))).default({}),
+    })
+    .prefault({}),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

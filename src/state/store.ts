@@ -3,18 +3,21 @@ import { UserStore } from '../identity/user-store.js';
 import { AddressStore } from './addresses.js';
 import { ChangeLog } from './changes.js';
 import { openStateDatabase, type StateDatabase } from './database.js';
+import { SelftestLog } from './selftests.js';
 
 export class StateStore {
   readonly db: StateDatabase;
   readonly users: UserStore;
   readonly changes: ChangeLog;
   readonly addresses: AddressStore;
+  readonly selftests: SelftestLog;
 
   constructor(dataDir: string) {
     this.db = openStateDatabase(dataDir);
     this.users = new UserStore(this.db);
     this.changes = new ChangeLog(this.db);
     this.addresses = new AddressStore(this.db);
+    this.selftests = new SelftestLog(this.db);
   }
 
   /** Runs fn in one transaction: the change and its admin-changes row commit together or not at all. */

@@ -165,7 +165,7 @@ describe('reload of a running proxy', () => {
 
   it('status, reload and selftest without a running proxy say so', async () => {
     const { args } = setUp();
-    for (const cmd of ['status', 'reload']) {
+    for (const cmd of ['status', 'reload', 'selftest']) {
       const r = await runCli([cmd, ...args]);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/SG_NOT_RUNNING: no running proxy answers on .*control\.sock/);
@@ -193,5 +193,66 @@ describe('reload of a running proxy', () => {
     await runCli(['networks', 'remove', '127.0.0.0/8', ...args]);
     expect(await client.get(url)).toMatchObject({ status: 403, reused: true });
     client.close();
+  });
+
+  it('selftest passes every probe, --record stores the run, and a blocked must-reach site fails it', async () => {
+    const { dir, args } = setUp();
+    const mustReach = [
+      `http://www.childline.org.uk:${origin.port}/`,
+      `http://www.samaritans.org:${origin.port}/`,
+    ];
+    writeFileSync(
+      path.join(dir, 'config.yaml'),
+      JSON.stringify({
+        listen: { host: '127.0.0.1', port: 0 },
+        httpPorts: [origin.port],
+        profiles: FIXTURE_PROFILES,
+        selftest: { mustReach },
+      }),
+    );
+    writeFileSync(
+      path.join(dir, 'hosts'),
+      [...ROUTED_NAMES, 'www.childline.org.uk', 'www.samaritans.org'].map((n) => `127.0.0.1 ${n}`).join('\n'),
+    );
+    serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
+    const r = await runCli(['selftest', '--json', '--record', '--by', 'IT', ...args]);
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout) as {
+      passed: number;
+      failed: number;
+      ownProfile: string;
+      recorded: number;
+      rows: {
+        profile: string;
+        url: string;
+        kind: string;
+        policy: string;
+        proxy: string | null;
+        pass: boolean;
+      }[];
+    };
+    expect(out.failed).toBe(0);
+    expect(out.ownProfile).toBe('guest');
+    // 4 categories + 2 must-reach sites, for 3 profiles.
+    expect(out.rows).toHaveLength(18);
+    const guestChildline = out.rows.find((x) => x.profile === 'guest' && x.url === mustReach[0]);
+    expect(guestChildline).toMatchObject({ policy: 'allow', proxy: 'passed 200', pass: true });
+    expect(out.rows.find((x) => x.profile === 'guest' && x.url === 'http://facebook.com/')).toMatchObject({
+      policy: 'block',
+      proxy: 'refused 403',
+    });
+    expect(out.recorded).toBe(1);
+
+    await runCli(['lists', 'add', 'social', 'www.childline.org.uk', ...args]);
+    const broken = await runCli(['selftest', '--profile', 'pupil', ...args]);
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toMatch(
+      /pupil +http:\/\/www\.childline\.org\.uk:\d+\/ \(must reach\) +allow +block .*FAIL/,
+    );
+    expect(broken.stdout).toMatch(/passed, 1 failed/);
+    const history = await runCli(['selftest', '--history', ...args]);
+    expect(history.stdout).toMatch(/run 1 +18 passed, 0 failed +by IT/);
+    const unknown = await runCli(['selftest', '--profile', 'wizard', ...args]);
+    expect(unknown.stderr).toContain('SG_PROFILE_UNKNOWN');
   });
 });

@@ -1,0 +1,227 @@
+/**
+ * `schoolgate selftest`: probe URLs, one or more per category plus the sites that must stay reachable
+ * (help lines, search engines, the school's platforms: config `selftest.mustReach`), checked for every
+ * profile against the running proxy's live policy (control socket), and sent through the proxy itself for
+ * the profile this machine gets. `--record` stores the dated result (the DfE standards ask schools to
+ * record their filtering checks at least once a year).
+ *
+ * Through the proxy, only probes that must be refused, and the must-reach sites, are sent: an allowed
+ * category probe would make the proxy fetch a real site, which a check should not depend on.
+ */
+import http from 'node:http';
+import type { Command } from 'commander';
+import { controlRequest } from '../../app/control.js';
+import type { StatusReport } from '../../app/status.js';
+import type { ReadonlyConfig } from '../../config/load.js';
+import { SchoolgateError } from '../../errors.js';
+import { catalogue, forEachEntry } from '../../lists/catalogue.js';
+import { withState } from '../../state/store.js';
+import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
+
+type Action = 'allow' | 'warn' | 'block';
+const SEVERITY: Record<Action, number> = { allow: 0, warn: 1, block: 2 };
+
+interface Probe {
+  url: string;
+  kind: 'category' | 'must-reach';
+  category?: string;
+}
+
+interface Row {
+  profile: string;
+  url: string;
+  kind: Probe['kind'];
+  category: string | null;
+  expected: Action;
+  policy: Action;
+  proxy: string | null;
+  pass: boolean;
+  note: string;
+}
+
+interface Opts extends CommonOptions {
+  profile?: string;
+  record?: boolean;
+  by?: string;
+  json?: boolean;
+  history?: boolean;
+}
+
+export function registerSelftest(program: Command): void {
+  withCommonOptions(program.command('selftest'))
+    .description('check the running proxy: probe URLs per category and must-reach sites, per profile')
+    .option('--profile <name>', 'only this profile')
+    .option('--record', 'store the dated result (filtering checks should be recorded at least yearly)')
+    .option('--by <name>', 'who ran the check, for the record')
+    .option('--history', 'list recorded runs instead of running')
+    .option('--json', 'JSON output')
+    .addHelpText(
+      'after',
+      '\nMust-reach sites come from config `selftest.mustReach` (add the learning platform there); a\ncategory is probed with `selftest.probes.<category>` or else its first listed domain.\n\nExamples:\n  schoolgate selftest\n  schoolgate selftest --profile pupil --record --by "IT technician"\n  schoolgate selftest --history',
+    )
+    .action(async (opts: Opts) => {
+      const config = configFrom(opts);
+      if (opts.history) return void (await printHistory(config.dataDir, opts.json ?? false));
+      const status = await controlRequest<StatusReport>(config.dataDir, 'status');
+      const live = await controlRequest<string[]>(config.dataDir, 'profiles');
+      if (opts.profile && !live.includes(opts.profile))
+        throw new SchoolgateError('SG_PROFILE_UNKNOWN', `--profile: no profile named "${opts.profile}"`, {
+          suggestion: `use one of: ${live.join(', ')}`,
+        });
+      const profiles = opts.profile ? [opts.profile] : live;
+      const probes = await probesFor(config);
+      const own = (
+        await controlRequest<{ profile: string | null }>(config.dataDir, 'whoami', { ip: '127.0.0.1' })
+      ).profile;
+      const rows: Row[] = [];
+      for (const profile of profiles) {
+        const decided = await controlRequest<
+          { url: string; action: Action; categories: string[]; rule: string }[]
+        >(config.dataDir, 'decide', { profile, urls: probes.map((p) => p.url) });
+        for (const [i, probe] of probes.entries()) {
+          const d = decided[i]!;
+          const expected = expectedAction(config, profile, probe);
+          let pass =
+            d.action === expected ||
+            d.rule === 'time-window' ||
+            (probe.kind === 'category' && SEVERITY[d.action] > SEVERITY[expected] && d.categories.length > 1);
+          let note = d.rule === 'time-window' ? 'time window open' : d.categories.join(',');
+          let proxied: string | null = null;
+          if (profile === own && (probe.kind === 'must-reach' || d.action !== 'allow')) {
+            const answer = await throughProxy(status.listen, probe.url);
+            proxied = answer.refused
+              ? `refused ${answer.status}`
+              : answer.error
+                ? 'error'
+                : `passed ${answer.status}`;
+            const proxyOk = probe.kind === 'must-reach' ? !answer.refused && !answer.error : answer.refused;
+            if (!proxyOk) {
+              pass = false;
+              note = answer.error ? `proxy: ${answer.error}` : `proxy answered ${answer.status}`;
+            }
+          }
+          rows.push({
+            profile,
+            url: probe.url,
+            kind: probe.kind,
+            category: probe.category ?? null,
+            expected,
+            policy: d.action,
+            proxy: proxied,
+            pass,
+            note,
+          });
+        }
+      }
+      const passed = rows.filter((r) => r.pass).length;
+      const failed = rows.length - passed;
+      let recorded: number | undefined;
+      if (opts.record)
+        recorded = await withState(config.dataDir, (s) =>
+          s.selftests.record({
+            passed,
+            failed,
+            result: { proxy: status.listen, ownProfile: own, rows },
+            by: opts.by,
+          }),
+        );
+      if (opts.json)
+        console.log(
+          JSON.stringify({ at: new Date().toISOString(), passed, failed, ownProfile: own, recorded, rows }),
+        );
+      else printTable(rows, own, passed, failed, recorded);
+      if (failed > 0) process.exitCode = 1;
+    });
+}
+
+function expectedAction(config: ReadonlyConfig, profile: string, probe: Probe): Action {
+  if (probe.kind === 'must-reach') return 'allow';
+  const p = config.profiles[profile];
+  if (!p) return 'allow';
+  return (p.categories[probe.category!] as Action | undefined) ?? 'allow';
+}
+
+const FOUND = Symbol('found');
+
+async function probesFor(config: ReadonlyConfig): Promise<Probe[]> {
+  const dirs = { categoriesDir: config.categoriesDir, dataDir: config.dataDir };
+  const probes: Probe[] = [];
+  for (const name of [...(await catalogue(dirs)).keys()].sort()) {
+    const configured = config.selftest.probes[name];
+    if (configured) {
+      for (const url of configured) probes.push({ url: withScheme(url), kind: 'category', category: name });
+      continue;
+    }
+    let first: string | undefined;
+    await forEachEntry(dirs, name, 'shipped', (e) => {
+      if (e.removed || e.kind !== 'domain') return;
+      first = e.entry;
+      throw FOUND; // stop reading: one probe is enough
+    }).catch((err: unknown) => {
+      if (err !== FOUND) throw err;
+    });
+    if (first) probes.push({ url: `http://${first}/`, kind: 'category', category: name });
+  }
+  for (const url of config.selftest.mustReach) probes.push({ url: withScheme(url), kind: 'must-reach' });
+  return probes;
+}
+
+function withScheme(url: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `http://${url}/`;
+}
+
+function throughProxy(
+  listen: string,
+  url: string,
+): Promise<{ status: number; refused: boolean; error?: string }> {
+  const colon = listen.lastIndexOf(':');
+  let host = listen.slice(0, colon);
+  if (host === '0.0.0.0' || host === '::' || host === '') host = '127.0.0.1';
+  const port = Number(listen.slice(colon + 1));
+  // HTTPS probes are sent as plain HTTP to the same host: the decision is on the host and path.
+  const target = url.replace(/^https:/i, 'http:');
+  return new Promise((resolve) => {
+    const req = http.request(
+      { host, port, path: target, method: 'GET', headers: { host: new URL(target).host }, timeout: 10_000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, refused: res.statusCode === 403 }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (err) => resolve({ status: 0, refused: false, error: err.message }));
+    req.end();
+  });
+}
+
+function printTable(
+  rows: Row[],
+  own: string | null,
+  passed: number,
+  failed: number,
+  recorded?: number,
+): void {
+  const label = (r: Row) => (r.kind === 'must-reach' ? `${r.url} (must reach)` : `${r.url} [${r.category}]`);
+  const w = Math.max(5, ...rows.map((r) => label(r).length));
+  console.log(
+    `${'profile'.padEnd(12)} ${'probe'.padEnd(w)} ${'expected'.padEnd(8)} ${'policy'.padEnd(7)} ${'proxy'.padEnd(12)} result`,
+  );
+  for (const r of rows)
+    console.log(
+      `${r.profile.padEnd(12)} ${label(r).padEnd(w)} ${r.expected.padEnd(8)} ${r.policy.padEnd(7)} ${(r.proxy ?? '-').padEnd(12)} ${r.pass ? 'PASS' : `FAIL ${r.note}`}`,
+    );
+  console.log(
+    `\n${passed} passed, ${failed} failed. "policy" is the running proxy's live policy; "proxy" is a real request through it, as this machine (profile ${own ?? 'none'}).`,
+  );
+  if (recorded !== undefined) console.log(`recorded as selftest run ${recorded}`);
+}
+
+async function printHistory(dataDir: string, json: boolean): Promise<void> {
+  const runs = await withState(dataDir, (s) => s.selftests.list());
+  if (json) return void console.log(JSON.stringify(runs.map(({ result: _result, ...r }) => r)));
+  if (runs.length === 0) return void console.log('no selftest runs recorded');
+  for (const r of runs)
+    console.log(
+      `${r.at}  run ${r.id}  ${r.passed} passed, ${r.failed} failed  by ${r.by ? `${r.by} (as ${r.osUser})` : r.osUser}`,
+    );
+}
