@@ -6,7 +6,10 @@ import { SchoolgateError } from '../../errors.js';
 import { UserStore } from '../../identity/user-store.js';
 import { decide } from '../../policy/decide.js';
 import { parseAbsoluteTarget } from '../../policy/target.js';
-import type { Decision } from '../../policy/types.js';
+import { openWindows } from '../../policy/time.js';
+import { ACTION_SEVERITY, type Action, type Decision, type Profile } from '../../policy/types.js';
+import { layerKeys } from '../../lists/catalogue.js';
+import { anyLineKey } from '../../lists/entry.js';
 import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
 
 interface ExplainOptions extends CommonOptions {
@@ -51,7 +54,15 @@ export function registerExplain(program: Command): void {
           else console.log(`${url}\n  invalid: ${message}`);
           continue;
         }
-        console.log(opts.json ? JSON.stringify(explainJson(url, decision)) : explainText(url, decision));
+        const detail = await matchDetails(decision, profile, now, {
+          categoriesDir: config.categoriesDir,
+          dataDir: config.dataDir,
+        });
+        console.log(
+          opts.json
+            ? JSON.stringify({ ...explainJson(url, decision), matches: detail.matches, why: detail.why })
+            : explainText(url, decision, detail),
+        );
       }
       if (failures > 0) process.exitCode = 1;
     });
@@ -116,7 +127,78 @@ export function explainJson(url: string, d: Decision) {
   };
 }
 
-function explainText(url: string, d: Decision): string {
+interface MatchDetail {
+  list: string;
+  entry: string;
+  kind: string;
+  /** For a category: its action for this profile now (time windows applied). */
+  action: Action | null;
+  /** Where the entry comes from: the shipped or local list layer, or the profile's own entries. */
+  layer: 'shipped' | 'local' | 'profile';
+}
+
+/** Every matched entry with its action and layer, and one sentence on why the winner won. */
+async function matchDetails(
+  d: Decision,
+  profile: Profile,
+  now: Date,
+  dirs: { categoriesDir: string; dataDir: string },
+): Promise<{ matches: MatchDetail[]; why: string }> {
+  const windows = openWindows(profile, now);
+  const localKeys = new Map<string, Set<string>>();
+  const matches: MatchDetail[] = [];
+  for (const m of d.matches) {
+    if (m.list.startsWith('profile:')) {
+      matches.push({ ...m, action: m.list.endsWith(':deny') ? 'block' : 'allow', layer: 'profile' });
+      continue;
+    }
+    if (!localKeys.has(m.list)) localKeys.set(m.list, await layerKeys(dirs, m.list, 'local'));
+    const key = anyLineKey(m.entry);
+    matches.push({
+      ...m,
+      action: categoryAction(profile, windows, m.list),
+      layer: key !== undefined && localKeys.get(m.list)!.has(key) ? 'local' : 'shipped',
+    });
+  }
+  return { matches, why: whyWinner(d, matches) };
+}
+
+// Mirrors strictestCategory() in src/policy/decide.ts for one category (display only; decide() decides).
+function categoryAction(profile: Profile, windows: ReturnType<typeof openWindows>, category: string): Action {
+  let action: Action = Object.hasOwn(profile.categories, category) ? profile.categories[category]! : 'allow';
+  let inWindow = false;
+  for (const w of windows) {
+    if (!Object.hasOwn(w.categories, category)) continue;
+    const a = w.categories[category]!;
+    if (!inWindow || ACTION_SEVERITY[a] > ACTION_SEVERITY[action]) action = a;
+    inWindow = true;
+  }
+  return action;
+}
+
+function whyWinner(d: Decision, matches: MatchDetail[]): string {
+  const others = matches.filter((m) => m.layer !== 'profile' && m.list !== d.rule.category);
+  switch (d.rule.kind) {
+    case 'profile-deny':
+      return `the profile's deny entry ${d.rule.entry} comes before allow entries and every category`;
+    case 'profile-allow':
+      return `the profile's allow entry ${d.rule.entry} comes before every category (only a deny entry beats it)`;
+    case 'category':
+    case 'time-window': {
+      const during = d.rule.kind === 'time-window' ? ` (time window ${d.rule.list} is open)` : '';
+      const beaten = [...new Set(others.map((m) => `${m.list} (${m.action})`))];
+      return `category ${d.rule.category} sets ${d.action}${during}; the most restrictive matched category wins (block > warn > allow)${beaten.length ? `, over ${beaten.join(', ')}` : ''}`;
+    }
+    case 'ip-literal':
+      return "a bare IP address in no list gets the profile's ipLiterals action";
+    case 'default':
+      return "no entry matched, so the profile's default action applies";
+    default:
+      return d.explanation;
+  }
+}
+
+function explainText(url: string, d: Decision, detail: { matches: MatchDetail[]; why: string }): string {
   const lines = [
     `${url}`,
     `  ${d.action.toUpperCase()} for profile ${d.profile}`,
@@ -124,10 +206,14 @@ function explainText(url: string, d: Decision): string {
     `  rule:       ${d.rule.kind}${d.rule.list ? ` (list ${d.rule.list}` : ''}${d.rule.entry ? `, entry ${d.rule.entry})` : d.rule.list ? ')' : ''}`,
     `  categories: ${d.categories.length ? d.categories.join(', ') : '(none)'}`,
     `  flagged:    ${d.flagged ? 'yes' : 'no'}`,
+    `  winner:     ${detail.why}`,
   ];
-  if (d.matches.length > 0) {
+  if (detail.matches.length > 0) {
     lines.push('  matched entries:');
-    for (const m of d.matches) lines.push(`    ${m.list.padEnd(14)} ${m.entry} (${m.kind})`);
+    for (const m of detail.matches)
+      lines.push(
+        `    ${m.list.padEnd(14)} ${(m.action ?? '').padEnd(5)} ${m.layer.padEnd(7)} ${m.entry} (${m.kind})`,
+      );
   }
   return lines.join('\n');
 }

@@ -175,6 +175,29 @@ describe('lists add / remove / find / show', () => {
   });
 });
 
+describe('explain with the local layer', () => {
+  it('shows every matched entry with its action and layer, and why the winner won', async () => {
+    await cli('lists', 'add', 'adult', 'm.facebook.com');
+    const j = await json<{
+      action: string;
+      why: string;
+      matches: { list: string; entry: string; action: string; layer: string }[];
+    }>('explain', 'http://m.facebook.com/', '--profile', 'staff');
+    expect(j.action).toBe('block');
+    expect(j.matches).toEqual([
+      { list: 'adult', entry: 'm.facebook.com', kind: 'domain', action: 'block', layer: 'local' },
+      { list: 'social', entry: 'facebook.com', kind: 'domain', action: 'warn', layer: 'shipped' },
+    ]);
+    expect(j.why).toBe(
+      'category adult sets block; the most restrictive matched category wins (block > warn > allow), over social (warn)',
+    );
+    const text = await cli('explain', 'http://m.facebook.com/', '--profile', 'staff');
+    expect(text.stdout).toMatch(/winner: +category adult sets block/);
+    expect(text.stdout).toMatch(/adult +block local +m\.facebook\.com \(domain\)/);
+    expect(text.stdout).toMatch(/social +warn +shipped facebook\.com \(domain\)/);
+  });
+});
+
 describe('lists new / delete / categories / export', () => {
   it('creates a local category, lists it with its layer and counts, exports it, deletes it', async () => {
     const made = await cli(
