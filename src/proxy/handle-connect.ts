@@ -221,6 +221,12 @@ async function openTunnel(
     }
   }
 
+  // A warned host may only be reached through its warn page, which needs inspection.
+  if (verdict.kind === 'warn') {
+    edge.logger.info({ id: attempt.id, host: target.host }, 'warned host cannot be inspected: closed');
+    socket.destroy();
+    return finish(403, flight.bytes.length, 0);
+  }
   // A raw tunnel: connect now if the plan was to inspect (no upstream yet).
   let up = upstream;
   if (!(up instanceof net.Socket)) {

@@ -3,7 +3,9 @@
  * talks CONNECT + TLS to the proxy; the origins are HTTPS servers whose certificates chain to a throwaway
  * "public" CA the proxy trusts through tls.extraCaFiles. Names are routed with the config's hosts.
  */
+import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -351,5 +353,48 @@ describe('HTTPS inspection', () => {
     });
     expect(res.tlsError).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER/);
     expect(origin.seen.length).toBe(before);
+  });
+
+  it('negotiates http/1.1 only, even when the client offers h2 (C12)', async () => {
+    const protocol = await new Promise<string | false>((resolve, reject) => {
+      const req = http.request({
+        host: '127.0.0.1',
+        port: sg.address.port,
+        method: 'CONNECT',
+        path: `allowed.test:${origin.port}`,
+        headers: { 'proxy-authorization': PUPIL },
+      });
+      req.on('connect', (_res, socket) => {
+        const s = tls.connect({
+          socket,
+          servername: 'allowed.test',
+          ca: schoolCa,
+          ALPNProtocols: ['h2', 'http/1.1'],
+        });
+        s.once('secureConnect', () => {
+          resolve(s.alpnProtocol ?? false);
+          s.destroy();
+        });
+        s.once('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(protocol).not.toBe('h2');
+  });
+
+  it('decides the SNI too on an uninspected tunnel: a blocked SNI closes it before any byte reaches the origin', async () => {
+    const before = origin.seen.length;
+    const res = await httpsThroughProxy(sg.address.port, `allowed.test:${origin.port}`, {
+      ca: publicCa.certPem,
+      servername: 'blocked.example',
+      proxyAuthorization: TECH,
+      requests: [get('blocked.example', '/')],
+    });
+    expect(res.connectStatus).toBe(200);
+    expect(res.status).toBe(0);
+    expect(origin.seen.length).toBe(before);
+    const row = await until(() => rows().find((r) => r.reason === 'sni-mismatch' && r.username === 'tech1'));
+    expect(row).toMatchObject({ kind: 'tunnel', action: 'block', host: 'blocked.example' });
   });
 });
