@@ -46,6 +46,17 @@ export function anyLineKey(line: string): string | undefined {
   return entryOf(parseEntry(line))?.key;
 }
 
+/** The policy core's stable reason codes (target-error.ts), in words for a person. */
+const REASONS: Record<string, string> = {
+  empty: 'the host is empty',
+  'empty-label': 'the host has an empty label (two dots in a row, or a dot at the start)',
+  'bad-host': 'the host has characters a host name cannot have',
+  'bad-idn': 'the host is not a valid internationalised domain name',
+  'bad-ip': 'the host is not a valid IP address',
+  'bad-percent': 'the host has a malformed percent-escape',
+  'too-long': 'the host or one of its labels is too long',
+};
+
 /** Validates one command-line entry; throws SG_ENTRY_INVALID saying why. */
 export function parseCliEntry(input: string): ListEntry {
   const text = input.trim();
@@ -70,7 +81,10 @@ export function parseCliEntry(input: string): ListEntry {
     );
   const parsed = parseEntry(text);
   if (parsed.kind === 'invalid')
-    fail(parsed.reason, 'write a domain (example.com), an IP address or example.com/path');
+    fail(
+      REASONS[parsed.reason] ?? parsed.reason,
+      'write a domain (example.com), an IP address or example.com/path',
+    );
   const entry = entryOf(parsed);
   if (!entry)
     return fail('it is not a domain, IP address or URL prefix', 'write example.com or example.com/path');

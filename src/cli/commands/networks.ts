@@ -71,6 +71,7 @@ export function registerNetworks(program: Command): void {
   withChangeOptions(withCommonOptions(networks.command('remove')))
     .description('remove a network mapping made with `networks add`')
     .argument('<cidr>')
+    .addHelpText('after', '\nExample:\n  schoolgate networks remove 10.30.0.0/24 --reason "VLAN retired"')
     .action(async (cidrArg: string, opts: Opts) => {
       const config = configFrom(opts);
       const cidr = canonicalCidr(cidrArg);
@@ -100,6 +101,7 @@ export function registerNetworks(program: Command): void {
   withCommonOptions(networks.command('list'))
     .description('networks from the config file and from `networks add`')
     .option('--json', 'JSON output')
+    .addHelpText('after', '\nExample:\n  schoolgate networks list --json')
     .action(async (opts: Opts) => {
       const config = configFrom(opts);
       const rows = [
@@ -128,6 +130,10 @@ export function registerNetworks(program: Command): void {
     .requiredOption('--name <text>', 'a label for the device')
     .option('--user <name>', 'the user the device belongs to')
     .option('--profile <name>', 'profile (default: the user’s, else the network’s)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  schoolgate devices add 10.20.3.17 --name "J Smith laptop" --user j.smith --reason "fixed IP"',
+    )
     .action(async (addressArg: string, opts: Opts & { name: string; user?: string; profile?: string }) => {
       const config = configFrom(opts);
       const address = canonicalIp(addressArg);
@@ -164,6 +170,7 @@ export function registerNetworks(program: Command): void {
   withChangeOptions(withCommonOptions(devices.command('remove')))
     .description('remove a device mapping made with `devices add`')
     .argument('<address>')
+    .addHelpText('after', '\nExample:\n  schoolgate devices remove 10.20.3.17 --reason "laptop returned"')
     .action(async (addressArg: string, opts: Opts) => {
       const config = configFrom(opts);
       const address = canonicalIp(addressArg);
@@ -191,6 +198,7 @@ export function registerNetworks(program: Command): void {
   withCommonOptions(devices.command('list'))
     .description('devices from the config file and from `devices add`')
     .option('--json', 'JSON output')
+    .addHelpText('after', '\nExample:\n  schoolgate devices list --json')
     .action(async (opts: Opts) => {
       const config = configFrom(opts);
       const rows = [
