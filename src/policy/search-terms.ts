@@ -61,10 +61,7 @@ export function extractSearchTerm(target: Pick<Target, 'host'>, pathAndQuery: st
   } catch {
     return null;
   }
-  term = (term ?? '')
-    .replace(CONTROL, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
+  term = (term ?? '').replace(CONTROL, ' ').replace(/\s+/g, ' ').trim();
   if (!term) return null;
   return { engine: which.engine, term: term.slice(0, MAX_TERM) };
 }
