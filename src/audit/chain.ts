@@ -275,27 +275,65 @@ export interface CoverageResult {
  * the same pass that aggregates them), then read `result()`; the first failure is kept.
  */
 export class CoverageChecker {
-  private readonly byRowid;
-  private readonly bySeq;
+  private readonly prevByRowid;
+  private readonly prevBySeq;
+  private readonly nextByRowid;
+  private readonly nextBySeq;
   private readonly gapAt;
   private readonly head: ChainHead;
   private checked = 0;
   private unchained = 0;
   private failure: ChainBreak | null = null;
+  /** The last row checked, whose successor link is still to be checked (often by the next row itself). */
+  private pending: { seq: number; id: string; rid: number | undefined; hash: string } | null = null;
 
   constructor(db: Database.Database) {
-    this.byRowid = db.prepare(`SELECT * FROM audit_events WHERE rowid = ?`);
-    this.bySeq = db.prepare(`SELECT * FROM audit_events WHERE seq = ?`);
+    const chained = `${CHAINED_COLUMNS.join(', ')}, chain_hash`;
+    this.prevByRowid = db.prepare(`SELECT seq, chain_hash FROM audit_events WHERE rowid = ?`);
+    this.prevBySeq = db.prepare(`SELECT seq, chain_hash FROM audit_events WHERE seq = ?`);
+    this.nextByRowid = db.prepare(`SELECT ${chained} FROM audit_events WHERE rowid = ?`);
+    this.nextBySeq = db.prepare(`SELECT ${chained} FROM audit_events WHERE seq = ?`);
     this.gapAt = db.prepare(`SELECT prev_hash FROM chain_gaps WHERE seq = ?`).pluck();
     this.head = parseHead(db.prepare(READ_HEAD_SQL).pluck().get() as string | undefined);
   }
 
-  private neighbour(seq: number, rid: number | undefined): VerifyRow | undefined {
+  private lookup(
+    byRowid: Database.Statement,
+    bySeq: Database.Statement,
+    seq: number,
+    rid: number | undefined,
+  ): VerifyRow | undefined {
     if (rid !== undefined) {
-      const r = this.byRowid.get(rid) as VerifyRow | undefined;
+      const r = byRowid.get(rid) as VerifyRow | undefined;
       if (r && r.seq === seq) return r;
     }
-    return this.bySeq.get(seq) as VerifyRow | undefined;
+    return bySeq.get(seq) as VerifyRow | undefined;
+  }
+
+  private fail(at: { seq: number | null; id: string | null }, reason: string): void {
+    this.failure ??= { seq: at.seq, id: at.id, reason };
+  }
+
+  /** The successor link of the pending row, looked up (the next covered row was not its successor). */
+  private settlePending(): void {
+    const p = this.pending;
+    this.pending = null;
+    if (!p || this.failure) return;
+    const next = this.lookup(
+      this.nextByRowid,
+      this.nextBySeq,
+      p.seq + 1,
+      p.rid === undefined ? undefined : p.rid + 1,
+    );
+    if (next) {
+      if (next.chain_hash !== rowHash(p.hash, next))
+        this.fail(next, `the row after seq ${p.seq} does not link to it`);
+    } else if (p.seq < this.head.seq) {
+      const anchor = this.gapAt.get(p.seq + 1) as string | undefined;
+      if (anchor !== undefined && anchor !== p.hash) this.fail(p, 'the purge anchor after it does not match');
+    } else if (p.seq === this.head.seq && this.head.hash !== p.hash) {
+      this.fail(p, 'the row does not match the recorded chain head');
+    }
   }
 
   check(r: VerifyRow & { rid?: number }): void {
@@ -304,33 +342,43 @@ export class CoverageChecker {
       this.unchained++;
       return;
     }
-    const fail = (at: { seq: number | null; id: string | null }, reason: string) => {
-      this.failure = { seq: at.seq, id: at.id, reason };
-    };
     let prevHash: string | undefined;
-    if (r.seq === 1) prevHash = GENESIS_HASH;
-    else {
-      const p = this.neighbour(r.seq - 1, r.rid === undefined ? undefined : r.rid - 1);
-      prevHash = p ? (p.chain_hash ?? undefined) : (this.gapAt.get(r.seq) as string | undefined);
+    let linked = false;
+    if (this.pending && this.pending.seq === r.seq - 1) {
+      linked = true;
+      prevHash = this.pending.hash; // this row's own check is the pending row's successor check
+      this.pending = null;
+    } else {
+      this.settlePending();
+      if (this.failure) return;
+      if (r.seq === 1) prevHash = GENESIS_HASH;
+      else {
+        const p = this.lookup(
+          this.prevByRowid,
+          this.prevBySeq,
+          r.seq - 1,
+          r.rid === undefined ? undefined : r.rid - 1,
+        );
+        prevHash = p ? (p.chain_hash ?? undefined) : (this.gapAt.get(r.seq) as string | undefined);
+      }
     }
-    if (prevHash === undefined) return fail(r, `the row before seq ${r.seq} is missing`);
+    if (prevHash === undefined) return this.fail(r, `the row before seq ${r.seq} is missing`);
     const own = rowHash(prevHash, r);
-    if (own !== r.chain_hash) return fail(r, 'the row does not match its hash');
-    if (r.outcome_hash !== outcomeHash(own, r)) return fail(r, 'the outcome columns do not match their hash');
-    const next = this.neighbour(r.seq + 1, r.rid === undefined ? undefined : r.rid + 1);
-    if (next) {
-      if (next.chain_hash !== rowHash(own, next))
-        return fail(next, `the row after seq ${r.seq} does not link to it`);
-    } else if (r.seq < this.head.seq) {
-      const anchor = this.gapAt.get(r.seq + 1) as string | undefined;
-      if (anchor !== undefined && anchor !== own) return fail(r, 'the purge anchor after it does not match');
-    } else if (r.seq === this.head.seq && this.head.hash !== own) {
-      return fail(r, 'the row does not match the recorded chain head');
-    }
+    if (own !== r.chain_hash)
+      return this.fail(
+        r,
+        linked
+          ? `the row does not link to seq ${r.seq - 1} (one of the two was changed)`
+          : 'the row does not match its hash',
+      );
+    if (r.outcome_hash !== outcomeHash(own, r))
+      return this.fail(r, 'the outcome columns do not match their hash');
+    this.pending = { seq: r.seq, id: r.id, rid: r.rid, hash: own };
     this.checked++;
   }
 
   result(): CoverageResult {
+    this.settlePending();
     return {
       ok: this.failure === null,
       checked: this.checked,

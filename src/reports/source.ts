@@ -39,6 +39,10 @@ export function openReadOnly(dbPath: string): Database.Database {
     const db = new Database(dbPath, { readonly: true, fileMustExist: true });
     db.pragma('busy_timeout = 5000');
     db.pragma('query_only = ON');
+    // A report looks rows up by index at random places in a big file: keep the B-tree's interior pages in
+    // memory (the 2 MB default thrashes on 10M rows) and read pages through mmap rather than a pread each.
+    db.pragma('cache_size = -131072');
+    db.pragma('mmap_size = 17179869184');
     return db;
   } catch (err) {
     throw new SchoolgateError(

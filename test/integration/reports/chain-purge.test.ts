@@ -5,7 +5,12 @@
 import { rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { verifyChain } from '../../../src/audit/chain.js';
+import {
+  registerChainFunctions,
+  rowHash,
+  verifyChain,
+  type ChainedFields,
+} from '../../../src/audit/chain.js';
 import { openSqliteAuditStore } from '../../../src/audit/index.js';
 import { MIGRATIONS } from '../../../src/audit/migrations.js';
 import { purgeAudit } from '../../../src/audit/purge.js';
@@ -126,6 +131,50 @@ describe('audit verify', () => {
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Tamper check\s+FAILED at seq \d+/);
+  });
+});
+
+describe('the check a report prints', () => {
+  it('catches an edit whose own hash was recomputed, by the next row’s link', async () => {
+    await runCli(['case', 'open', 'C-8', '--subject', 'pupil1', '--by', 'A. Head', ...c]);
+    const db = new Database(f.dbPath);
+    registerChainFunctions(db);
+    const row = db.prepare('SELECT * FROM audit_events WHERE id = ?').get(f.ids['adult']) as ChainedFields & {
+      seq: number;
+    };
+    const prev = db
+      .prepare('SELECT chain_hash FROM audit_events WHERE seq = ?')
+      .pluck()
+      .get(row.seq - 1) as string;
+    const forged = { ...row, host: 'innocent.test' };
+    const hash = rowHash(prev, forged);
+    db.prepare(
+      `UPDATE audit_events SET host = 'innocent.test', chain_hash = ?,
+         outcome_hash = sg_outcome_hash(?, status, bytes_in, bytes_out, duration_ms, completed_ms) WHERE seq = ?`,
+    ).run(hash, hash, row.seq);
+    db.close();
+    const r = await runCli([
+      'report',
+      'user',
+      'pupil1',
+      '--from',
+      '2026-11-02',
+      '--to',
+      '2026-11-06',
+      '--case',
+      'C-8',
+      '--by',
+      'A. Head',
+      '--format',
+      'json',
+      ...c,
+    ]);
+    const v = (
+      JSON.parse(r.stdout) as { verification: { ok: boolean; firstBreak: { seq: number; reason: string } } }
+    ).verification;
+    expect(v.ok).toBe(false);
+    expect(v.firstBreak.seq).toBe(row.seq + 1);
+    expect(v.firstBreak.reason).toContain('does not link');
   });
 });
 
