@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   SG_CSV_INVALID: 'A row of a CSV file given to `users import` is malformed; nothing was changed.',
   SG_NETWORK_INVALID: 'A network (CIDR) or device (address) is malformed, already present or not present.',
   SG_NOT_RUNNING: 'The command needs a running proxy, and none answers on the control socket.',
+  SG_LIST_LOCKED: 'Another list change holds the local layer lock; nothing was changed.',
   SG_RELOAD_FAILED:
     'The running proxy could not load the new lists or config; it keeps serving the old ones.',
 } as const;

@@ -14,6 +14,7 @@ import {
   readLines,
   readTextIfExists,
   removeLocalCategoryDir,
+  withLocalLock,
   writeAtomic,
   writeLines,
 } from './local-layer.js';
@@ -34,7 +35,15 @@ export interface EntryResult<O> {
   layer: Layer | null;
 }
 
-export async function addEntries(
+export function addEntries(
+  dirs: Dirs,
+  category: string,
+  entries: readonly ListEntry[],
+): Promise<EntryResult<AddOutcome>[]> {
+  return withLocalLock(dirs.dataDir, () => addLocked(dirs, category, entries));
+}
+
+async function addLocked(
   dirs: Dirs,
   category: string,
   entries: readonly ListEntry[],
@@ -62,7 +71,15 @@ export async function addEntries(
   return results;
 }
 
-export async function removeEntries(
+export function removeEntries(
+  dirs: Dirs,
+  category: string,
+  entries: readonly ListEntry[],
+): Promise<EntryResult<RemoveOutcome>[]> {
+  return withLocalLock(dirs.dataDir, () => removeLocked(dirs, category, entries));
+}
+
+async function removeLocked(
   dirs: Dirs,
   category: string,
   entries: readonly ListEntry[],
@@ -134,7 +151,11 @@ function addKey(set: Set<string>, key: string | undefined): void {
 }
 
 /** Creates a local category: its metadata in the local categories.yaml (comments kept). */
-export async function newCategory(dirs: Dirs, meta: CategoryMeta): Promise<void> {
+export function newCategory(dirs: Dirs, meta: CategoryMeta): Promise<void> {
+  return withLocalLock(dirs.dataDir, () => newLocked(dirs, meta));
+}
+
+async function newLocked(dirs: Dirs, meta: CategoryMeta): Promise<void> {
   const all = await catalogue(dirs);
   const existing = all.get(meta.name);
   if (existing)
@@ -156,7 +177,11 @@ export async function newCategory(dirs: Dirs, meta: CategoryMeta): Promise<void>
 }
 
 /** Deletes a local category: its metadata and its local files. Shipped categories cannot be deleted. */
-export async function deleteCategory(dirs: Dirs, name: string): Promise<CategoryMeta> {
+export function deleteCategory(dirs: Dirs, name: string): Promise<CategoryMeta> {
+  return withLocalLock(dirs.dataDir, () => deleteLocked(dirs, name));
+}
+
+async function deleteLocked(dirs: Dirs, name: string): Promise<CategoryMeta> {
   const found = await requireCategory(dirs, name);
   if (found.layer === 'shipped')
     throw new SchoolgateError(

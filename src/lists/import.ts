@@ -14,7 +14,7 @@ import { SchoolgateError } from '../errors.js';
 import { parseDomainLine, parseEntry, parseUrlLine, type ParsedEntry } from '../policy/entries.js';
 import { isFile, layerKeys, requireCategory, shippedFiles, type Dirs } from './catalogue.js';
 import { entryOf } from './entry.js';
-import { localFile, readLines, writeLines } from './local-layer.js';
+import { localFile, readLines, withLocalLock, writeLines } from './local-layer.js';
 import { forEachLine } from './read-lines.js';
 
 export const IMPORT_FORMATS = ['squidguard', 'hosts', 'plain', 'adblock'] as const;
@@ -132,7 +132,23 @@ async function sourceFiles(
   ];
 }
 
-export async function importList(
+export function importList(
+  dirs: Dirs,
+  category: string,
+  source: string,
+  opts: ImportOptions,
+): Promise<ImportSummary> {
+  return withLocalLock(dirs.dataDir, () => importLocked(dirs, category, source, opts));
+}
+
+export interface ImportOptions {
+  format: ImportFormat;
+  replace?: boolean;
+  dryRun?: boolean;
+  onProgress?: (p: ImportProgress) => void;
+}
+
+async function importLocked(
   dirs: Dirs,
   category: string,
   source: string,

@@ -123,6 +123,48 @@ export async function removeLocalCategoryDir(dataDir: string, category: string):
   await rm(path.join(localLayerDir(dataDir), category), { recursive: true, force: true });
 }
 
+const LOCK_WAIT_MS = 15_000;
+const LOCK_STALE_MS = 120_000;
+
+/**
+ * Runs fn holding the local layer's lock (`<dataDir>/categories.local/.lock`), so two technicians' edits
+ * at the same moment cannot lose one another's lines in a read-modify-write. A lock older than two
+ * minutes is left by a killed process and is taken over.
+ */
+export async function withLocalLock<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
+  const dir = localLayerDir(dataDir);
+  mkdirSync(dir, { recursive: true });
+  const lock = path.join(dir, '.lock');
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      const handle = await open(lock, 'wx');
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const age = await stat(lock).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
+      if (age > LOCK_STALE_MS) await unlink(lock).catch(() => undefined);
+      else if (Date.now() > deadline)
+        throw new SchoolgateError('SG_LIST_LOCKED', `another list change is in progress (${lock})`, {
+          context: { lock },
+          suggestion:
+            'wait for it to finish and run the command again; remove the file if no schoolgate command is running',
+        });
+      else await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await unlink(lock).catch(() => undefined);
+  }
+}
+
 async function exists(p: string): Promise<boolean> {
   return stat(p).then(
     () => true,

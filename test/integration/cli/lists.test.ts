@@ -146,6 +146,15 @@ describe('lists add / remove / find / show', () => {
     ).toEqual([]);
   });
 
+  it('concurrent edits from two technicians both land (the local layer is locked while written)', async () => {
+    const names = ['one', 'two', 'three', 'four', 'five'].map((n) => `${n}.example`);
+    const runs = await Promise.all(names.map((n) => cli('lists', 'add', 'social', n)));
+    expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0, 0]);
+    const lines = readFileSync(path.join(data, 'categories.local/social/domains'), 'utf8').trim().split('\n');
+    expect(lines.sort()).toEqual([...names].sort());
+    expect(readdirSync(path.join(data, 'categories.local'))).not.toContain('.lock');
+  });
+
   it.each([
     ['a scheme', 'http://example.com', /has a scheme.*write it without the scheme: example\.com/s],
     ['a space', 'exa mple.com', /contains a space/],
