@@ -70,13 +70,23 @@ export function randomSerial(): string {
  * Signs a forge certificate with SHA-256/RSA using Node's native crypto: forge builds the TBSCertificate,
  * OpenSSL makes the signature (forge's pure-JS RSA takes ~50 ms and would stall the event loop).
  */
-export function signNative(cert: forge.pki.Certificate, key: KeyObject): void {
+export function signNative(
+  cert: forge.pki.Certificate,
+  key: KeyObject,
+  /** Replaces the SubjectPublicKeyInfo (DER), for subject keys forge cannot encode (ECDSA). */
+  subjectPublicKeyInfo?: Buffer,
+): void {
   const oid = forge.pki.oids.sha256WithRSAEncryption!;
   cert.signatureOid = oid;
   cert.siginfo.algorithmOid = oid;
   // getTBSCertificate is part of forge's pki API but missing from @types/node-forge.
   const pki = forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 };
   const tbs = pki.getTBSCertificate(cert);
+  if (subjectPublicKeyInfo) {
+    // TBSCertificate ::= SEQUENCE { [0] version, serial, signature, issuer, validity, subject, spki, ... }
+    const fields = tbs.value as forge.asn1.Asn1[];
+    fields[6] = forge.asn1.fromDer(subjectPublicKeyInfo.toString('binary'));
+  }
   (cert as { tbsCertificate?: forge.asn1.Asn1 }).tbsCertificate = tbs;
   const der = Buffer.from(forge.asn1.toDer(tbs).getBytes(), 'binary');
   cert.signature = sign('sha256', der, key).toString('binary');

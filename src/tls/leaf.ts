@@ -1,17 +1,17 @@
 /**
- * Leaf certificates for intercepted hosts, signed by the school CA. One leaf key pair serves every host
+ * Leaf certificates for intercepted hosts, signed by the school CA. One leaf key pair (ECDSA P-256) serves every host
  * (generated once with native crypto, as mitmproxy and mockttp do: key generation is the slow part); each
  * host gets its own short-lived certificate with a random serial, SAN (DNS, or IP for literals) and the key
  * usage current Chromium and Firefox require (digitalSignature + keyEncipherment, EKU serverAuth).
  * Certificates are cached in a bounded, expiry-aware LRU; concurrent first requests for one host share one
  * signing (the pending promise), so a burst of tabs never signs the same host twice.
  */
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { LRUCache } from 'lru-cache';
 import forge from 'node-forge';
-import { nativeRsaKeyPair, randomSerial, signNative, type SchoolCa } from './ca.js';
+import { randomSerial, signNative, type SchoolCa } from './ca.js';
 
 export interface LeafOptions {
   validityDays: number;
@@ -28,8 +28,7 @@ export interface Leaf {
 
 export class LeafCertificates {
   private readonly keyPem: string;
-  private readonly key: forge.pki.rsa.PrivateKey;
-  private readonly publicKey: forge.pki.rsa.PublicKey;
+  private readonly spki: Buffer;
   private readonly cache: LRUCache<string, Leaf>;
   private readonly pending = new Map<string, Promise<Leaf>>();
   private readonly now: () => Date;
@@ -41,10 +40,15 @@ export class LeafCertificates {
     private readonly ca: SchoolCa,
     private readonly opts: LeafOptions,
   ) {
-    const pair = nativeRsaKeyPair(2048);
-    this.keyPem = pair.privatePem;
-    this.key = pair.privateKey;
-    this.publicKey = pair.publicKey;
+    // ECDSA P-256: a handshake costs the proxy one P-256 signature instead of an RSA-2048 private-key
+    // operation (several times cheaper). The CA stays RSA, so the certificate is signed sha256WithRSA.
+    const pair = generateKeyPairSync('ec', {
+      namedCurve: 'prime256v1',
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'der' },
+    });
+    this.keyPem = pair.privateKey;
+    this.spki = pair.publicKey;
     this.now = opts.now ?? (() => new Date());
     // Re-sign a day before expiry; validity below one day still gets an hour of use.
     const ttl = Math.max(3600_000, (opts.validityDays - 1) * 86_400_000);
@@ -56,8 +60,7 @@ export class LeafCertificates {
 
   /** base64 SHA-256 of the shared leaf SubjectPublicKeyInfo (Chromium's --ignore-certificate-errors-spki-list). */
   get spkiSha256(): string {
-    const der = createPublicKey(this.keyPem).export({ type: 'spki', format: 'der' });
-    return createHash('sha256').update(der).digest('base64');
+    return createHash('sha256').update(this.spki).digest('base64');
   }
 
   get cachedHosts(): number {
@@ -91,7 +94,9 @@ export class LeafCertificates {
   private sign(host: string): Leaf {
     const now = this.now();
     const cert = forge.pki.createCertificate();
-    cert.publicKey = this.publicKey;
+    // forge can only encode RSA keys: it builds the TBS with the CA's key as a placeholder and signNative
+    // puts the leaf's ECDSA SubjectPublicKeyInfo in its place before signing.
+    cert.publicKey = this.ca.cert.publicKey;
     cert.serialNumber = randomSerial();
     cert.validity.notBefore = new Date(now.getTime() - 3600_000); // tolerate small client clock skew
     const notAfter = new Date(now.getTime() + this.opts.validityDays * 86_400_000);
@@ -105,14 +110,15 @@ export class LeafCertificates {
     const altName = net.isIP(host) ? { type: 7, ip: host } : { type: 2, value: host };
     const extensions: object[] = [
       { name: 'basicConstraints', cA: false, critical: true },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      // ECDSA keys sign the handshake; keyEncipherment is for RSA key transport only.
+      { name: 'keyUsage', digitalSignature: true, critical: true },
       { name: 'extKeyUsage', serverAuth: true },
       { name: 'subjectAltName', altNames: [altName] },
-      { name: 'subjectKeyIdentifier' },
+      // No subjectKeyIdentifier: forge would derive it from the placeholder key (optional for leaves).
     ];
     if (this.caKeyId) extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: this.caKeyId });
     cert.setExtensions(extensions);
-    signNative(cert, this.ca.keyObject);
+    signNative(cert, this.ca.keyObject, this.spki);
     const certPem = forge.pki.certificateToPem(cert);
     this.signed++;
     return {
