@@ -25,7 +25,9 @@ export interface ReloadResult {
   entries: number;
   profiles: number;
   warnings: string[];
-  /** Config settings that changed but only take effect at the next start (listen address, limits, ...). */
+  /** Top-level config settings that differ from the running ones (for the admin-changes record). */
+  changed: string[];
+  /** Of those, the ones that only take effect at the next start (listen address, limits, ...). */
   restartNeeded: string[];
 }
 
@@ -91,12 +93,12 @@ export class Reloader {
               suggestion: 'fix it with `schoolgate networks remove/add`',
             },
           );
-      const restartNeeded = Object.keys(config).filter(
+      const changed = Object.keys(config).filter(
         (k) =>
-          !LIVE_KEYS.has(k) &&
           JSON.stringify((config as Record<string, unknown>)[k]) !==
-            JSON.stringify((this.config as Record<string, unknown>)[k]),
+          JSON.stringify((this.config as Record<string, unknown>)[k]),
       );
+      const restartNeeded = changed.filter((k) => !LIVE_KEYS.has(k));
       this.deps.apply({ config, policy, addresses });
       this.config = config;
       const ms = performance.now() - started;
@@ -113,6 +115,7 @@ export class Reloader {
         entries: policy.entries,
         profiles: policy.profiles.size,
         warnings: policy.warnings.slice(0, 20),
+        changed,
         restartNeeded,
       };
     } catch (err) {

@@ -5,20 +5,39 @@ import type { ReloadResult } from '../../app/reload.js';
 import type { StatusReport } from '../../app/status.js';
 import { SchoolgateError } from '../../errors.js';
 import { withState } from '../../state/store.js';
-import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
+import {
+  configFrom,
+  withChangeOptions,
+  withCommonOptions,
+  type ChangeOptions,
+  type CommonOptions,
+} from '../common.js';
 
 type Opts = CommonOptions & { json?: boolean };
 
 export function registerControl(program: Command): void {
-  withCommonOptions(program.command('reload'))
+  withChangeOptions(withCommonOptions(program.command('reload')))
     .description('make the running proxy load lists, networks and config again without dropping connections')
     .option('--json', 'JSON output')
     .addHelpText(
       'after',
       '\nThe new lists are loaded beside the old ones and swapped in only when complete; if a file is broken\nthe old lists keep serving and this command says what is wrong. `lists`, `networks` and `devices`\nchanges reload by themselves. SIGHUP to the serve process does the same.\n\nExample:\n  schoolgate reload --data /var/lib/schoolgate',
     )
-    .action(async (opts: Opts) => {
-      const r = await controlRequest<ReloadResult>(configFrom(opts).dataDir, 'reload');
+    .action(async (opts: Opts & ChangeOptions) => {
+      const dataDir = configFrom(opts).dataDir;
+      const r = await controlRequest<ReloadResult>(dataDir, 'reload');
+      // Config is edited in a file, not through the CLI: the reload that applies an edit is what the
+      // admin-changes record can see, with the settings that changed.
+      if (r.changed.length > 0)
+        await withState(dataDir, (s) =>
+          s.changes.record({
+            action: 'config.reload',
+            target: opts.config ?? '(built-in defaults)',
+            after: { changed: r.changed, restartNeeded: r.restartNeeded },
+            reason: opts.reason,
+            by: opts.by,
+          }),
+        );
       if (opts.json) return void console.log(JSON.stringify(r));
       console.log(
         `reloaded in ${r.ms} ms: ${r.categories} categories, ${r.entries} entries, ${r.profiles} profiles`,

@@ -195,6 +195,46 @@ describe('reload of a running proxy', () => {
     client.close();
   });
 
+  it('reload applies an edited config file, names settings that need a restart, and records the change', async () => {
+    const { dir, args } = setUp();
+    serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
+    const client = new KeepAliveClient(serve.port);
+    const url = `http://www.facebook.com:${origin.port}/`;
+    expect((await client.get(url)).status).toBe(403);
+    writeFileSync(
+      path.join(dir, 'config.yaml'),
+      JSON.stringify({
+        listen: { host: '127.0.0.1', port: 0 },
+        httpPorts: [origin.port],
+        limits: { maxConnections: 500 },
+        profiles: { ...FIXTURE_PROFILES, guest: { categories: { adult: 'block' } }, open: {} },
+      }),
+    );
+    const r = await runCli(['reload', '--reason', 'allow social for guests', ...args]);
+    expect(r.stdout).toMatch(/reloaded in \d+ ms/);
+    expect(r.stdout).toContain('need a restart to apply: limits');
+    expect(await client.get(url)).toMatchObject({ status: 200, reused: true });
+    const changes = JSON.parse((await runCli(['changes', '--json', ...args])).stdout) as {
+      action: string;
+      after: { changed: string[] };
+      reason: string;
+    }[];
+    expect(changes).toMatchObject([
+      {
+        action: 'config.reload',
+        after: { changed: ['profiles', 'limits'] },
+        reason: 'allow social for guests',
+      },
+    ]);
+    // A config with a mistake is refused (the CLI reads it first, as the proxy would); the running one stays.
+    writeFileSync(path.join(dir, 'config.yaml'), 'listen:\n  port: 3128\n  colour: blue\n');
+    const bad = await runCli(['reload', ...args]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/SG_CONFIG_INVALID: .*listen\.colour \(line 3\): unknown key "colour"/);
+    expect(await client.get(url)).toMatchObject({ status: 200, reused: true });
+    client.close();
+  });
+
   it('selftest passes every probe, --record stores the run, and a blocked must-reach site fails it', async () => {
     const { dir, args } = setUp();
     const mustReach = [
