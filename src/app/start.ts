@@ -11,6 +11,7 @@ import { buildProfiles } from '../config/profiles.js';
 import { Identifier } from '../identity/identify.js';
 import { UserStore } from '../identity/user-store.js';
 import { loadCategories } from '../lists/load.js';
+import { readExceptions, withExceptions } from '../lists/exceptions.js';
 import { readLocalLayer } from '../lists/local-layer.js';
 import { startLive } from './live.js';
 import { readStateAddresses, type LoadedPolicy, type ReloadResult } from './reload.js';
@@ -72,9 +73,10 @@ export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> 
   const loaded = await loadCategories(config.categoriesDir, { local: await readLocalLayer(config.dataDir) });
   let entries = 0;
   for (const c of loaded.counts.values()) entries += c.domains + c.urls;
+  const exceptions = await readExceptions(config.dataDir);
   return {
     lists: loaded.lists,
-    profiles: buildProfiles(config, loaded.lists),
+    profiles: withExceptions(buildProfiles(config, loaded.lists), exceptions, loaded.warnings),
     warnings: loaded.warnings,
     entries,
   };

@@ -9,6 +9,7 @@ import { registerCase } from './commands/case.js';
 import { registerReport } from './commands/report.js';
 import { registerControl } from './commands/control.js';
 import { registerLists } from './commands/lists.js';
+import { registerExceptions } from './commands/exceptions.js';
 import { registerNetworks } from './commands/networks.js';
 import { registerSelftest } from './commands/selftest.js';
 import { registerCa } from './commands/ca.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerLists(program);
   registerNetworks(program);
+  registerExceptions(program);
   registerControl(program);
   registerSelftest(program);
   registerCa(program);

@@ -207,6 +207,79 @@ describe('explain with the local layer', () => {
   });
 });
 
+describe('exceptions', () => {
+  it('adds profile allow/deny entries that come before categories, records them, and removes them', async () => {
+    const add = await cli(
+      'exceptions',
+      'add',
+      'pupil',
+      'allow',
+      'facebook.com/groups/school',
+      '--reason',
+      'school page',
+    );
+    expect(add.code).toBe(0);
+    expect(add.stdout).toContain('added      allow facebook.com/groups/school (profile pupil)');
+    await cli('exceptions', 'add', 'staff', 'deny', 'game.example');
+    const allowed = await json<{ action: string; rule: { kind: string } }>(
+      'explain',
+      'https://facebook.com/groups/school/x',
+      '--profile',
+      'pupil',
+    );
+    expect(allowed).toMatchObject({ action: 'allow', rule: { kind: 'profile-allow' } });
+    expect((await json<{ action: string }>('explain', 'facebook.com/', '--profile', 'pupil')).action).toBe(
+      'block',
+    );
+    const denied = await json<{ action: string; why: string }>(
+      'explain',
+      'http://www.game.example/',
+      '--profile',
+      'staff',
+    );
+    expect(denied.action).toBe('block');
+    expect(denied.why).toContain("the profile's deny entry game.example comes before");
+    expect(await json<unknown[]>('exceptions', 'list', '--profile', 'staff')).toEqual([
+      { profile: 'staff', kind: 'deny', entry: 'game.example', source: 'cli' },
+    ]);
+    const dup = await json<{ results: { outcome: string }[] }>(
+      'exceptions',
+      'add',
+      'staff',
+      'deny',
+      'GAME.example',
+    );
+    expect(dup.results[0]!.outcome).toBe('duplicate');
+    const changes = await json<{ action: string; target: string; reason: string | null }[]>(
+      'changes',
+      '--action',
+      'exceptions',
+    );
+    expect(changes.map((c) => c.target)).toEqual([
+      'profile pupil allow: facebook.com/groups/school',
+      'profile staff deny: game.example',
+    ]);
+    expect(changes[0]!.reason).toBe('school page');
+
+    await cli('exceptions', 'remove', 'staff', 'deny', 'game.example');
+    expect(
+      (await json<{ action: string }>('explain', 'http://www.game.example/', '--profile', 'staff')).action,
+    ).toBe('allow');
+    const before = snapshot(dir);
+    expect((await cli('exceptions', 'add', 'wizard', 'allow', 'x.example')).stderr).toContain(
+      'SG_PROFILE_UNKNOWN',
+    );
+    expect((await cli('exceptions', 'add', 'pupil', 'maybe', 'x.example')).stderr).toMatch(
+      /Allowed choices are allow, deny/,
+    );
+    expect((await cli('exceptions', 'add', 'pupil', 'allow', 'https://x.example')).stderr).toContain(
+      'SG_ENTRY_INVALID',
+    );
+    expect((await cli('exceptions', 'remove', 'pupil', 'allow', 'never.example')).code).toBe(1);
+    expect(snapshot(dir)).toBe(before);
+  });
+});
+
 describe('lists new / delete / categories / export', () => {
   it('creates a local category, lists it with its layer and counts, exports it, deletes it', async () => {
     const made = await cli(
