@@ -31,7 +31,7 @@ export interface RunningSchoolgate {
   stop(): Promise<void>;
 }
 
-/** The certs folder: `--certs`, else tls.certsDir, relative to the working directory. */
+/** The certs folder: `--certs`, else tls.certsDir (resolved against the config file's folder when loaded). */
 export function certsDirOf(config: ReadonlyConfig, override?: string): string {
   return path.resolve(override ?? config.tls.certsDir);
 }

@@ -88,6 +88,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Readon
     o.categoriesDir ?? (isDefault(raw, 'categoriesDir') ? undefined : config.categoriesDir);
   config.categoriesDir = categoriesGiven ? path.resolve(baseDir, categoriesGiven) : SHIPPED_CATEGORIES;
   if (config.hostsFile) config.hostsFile = path.resolve(baseDir, config.hostsFile);
+  config.tls.certsDir = path.resolve(baseDir, config.tls.certsDir);
   checkReferences(config, where, opts.lineOf);
   return deepFreeze(config);
 }

@@ -19,9 +19,13 @@ export async function handleContinue(
   req: IncomingMessage,
   res: ServerResponse,
   target: Target,
+  kind: 'request' | 'inspected' = 'request',
 ): Promise<void> {
   const fail = async (reason: string) => {
-    await commitRow(edge, auditEventFor(attempt, target, null, { action: 'reject', reason, status: 400 }));
+    await commitRow(edge, {
+      ...auditEventFor(attempt, target, null, { action: 'reject', reason, status: 400 }),
+      kind,
+    });
     const body = errorBody(
       400,
       {
@@ -57,6 +61,7 @@ export async function handleContinue(
       status: 303,
     },
   );
+  event.kind = kind;
   if (!(await commitRow(edge, event))) return fail('continue:audit-unavailable');
   edge.grants.grant(subject, site, check.expiresAt);
   res.writeHead(303, {
@@ -82,7 +87,7 @@ function backTo(url: string | null, target: Target, site: string): string {
   } catch {
     // fall through to the site's root
   }
-  return `http://${target.host}/`;
+  return `${target.scheme}://${target.host}/`;
 }
 
 export async function readForm(req: IncomingMessage): Promise<URLSearchParams | null> {

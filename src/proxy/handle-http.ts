@@ -98,8 +98,10 @@ async function handleInspectedRequest(
       { id: attempt.id, tunnel: tunnel.tunnelId, tunnelHost, host: target.host },
       'inner Host differs from the tunnel name (fronting?): decided on the inner Host',
     );
-  if (target.path.startsWith(CONTINUE_PATH)) return handleContinue(edge, attempt, req, res, target);
-  if (target.path.startsWith(REPORT_PATH)) return handleSelfReport(edge, attempt, req, res, target);
+  if (target.path.startsWith(CONTINUE_PATH))
+    return handleContinue(edge, attempt, req, res, target, 'inspected');
+  if (target.path.startsWith(REPORT_PATH))
+    return handleSelfReport(edge, attempt, req, res, target, 'inspected');
   const hash = rawUrl.indexOf('#');
   await decideAndForward(edge, attempt, req, res, target, {
     pageUrl,

@@ -21,15 +21,16 @@ export async function handleSelfReport(
   req: IncomingMessage,
   res: ServerResponse,
   target: Target,
+  kind: 'request' | 'inspected' = 'request',
 ): Promise<void> {
   const base = { host: target.host, time: edge.now(), timeZone: edge.config.timeZone, reference: attempt.id };
   const form = req.method === 'POST' ? await readForm(req) : null;
   const reference = form?.get('reference') ?? '';
   if (!REFERENCE.test(reference)) {
-    await commitRow(
-      edge,
-      auditEventFor(attempt, target, null, { action: 'reject', reason: 'self-report:form', status: 400 }),
-    );
+    await commitRow(edge, {
+      ...auditEventFor(attempt, target, null, { action: 'reject', reason: 'self-report:form', status: 400 }),
+      kind,
+    });
     return sendPage(res, {
       status: 400,
       close: true,
@@ -43,6 +44,7 @@ export async function handleSelfReport(
     status: 200,
   });
   event.note = (form?.get('comment') ?? '').slice(0, 1000) || null;
+  event.kind = kind;
   if (!(await commitRow(edge, event)))
     return sendPage(res, {
       status: 503,
