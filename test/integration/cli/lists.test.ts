@@ -47,7 +47,7 @@ beforeEach(() => {
   common = ['--config', path.join(dir, 'config.yaml'), '--data', data, '--categories', categories];
 });
 
-describe('lists add / remove / find / show', () => {
+describe('lists add / remove / find / show', { timeout: 90_000 }, () => {
   it('adds normalised entries to the local layer, never twice, and find names the layer', async () => {
     const shippedBefore = snapshot(categories);
     const add = await cli(
@@ -184,7 +184,7 @@ describe('lists add / remove / find / show', () => {
   });
 });
 
-describe('explain with the local layer', () => {
+describe('explain with the local layer', { timeout: 90_000 }, () => {
   it('shows every matched entry with its action and layer, and why the winner won', async () => {
     await cli('lists', 'add', 'adult', 'm.facebook.com');
     const j = await json<{
@@ -207,7 +207,7 @@ describe('explain with the local layer', () => {
   });
 });
 
-describe('exceptions', () => {
+describe('exceptions', { timeout: 90_000 }, () => {
   it('adds profile allow/deny entries that come before categories, records them, and removes them', async () => {
     const add = await cli(
       'exceptions',
@@ -280,7 +280,7 @@ describe('exceptions', () => {
   });
 });
 
-describe('lists new / delete / categories / export', () => {
+describe('lists new / delete / categories / export', { timeout: 90_000 }, () => {
   it('creates a local category, lists it with its layer and counts, exports it, deletes it', async () => {
     const made = await cli(
       'lists',
@@ -340,7 +340,7 @@ describe('lists new / delete / categories / export', () => {
   });
 });
 
-describe('lists import', () => {
+describe('lists import', { timeout: 90_000 }, () => {
   /** Independent count: distinct entries of a UT1 file, by lower-casing and dropping a leading dot. */
   function distinct(file: string): number {
     let text: string;

@@ -86,7 +86,7 @@ class KeepAliveClient {
   }
 }
 
-describe('reload of a running proxy', () => {
+describe('reload of a running proxy', { timeout: 90_000 }, () => {
   it('`lists add` blocks a site within a second, on a keep-alive connection that stays open', async () => {
     const { dir, args } = setUp();
     serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
