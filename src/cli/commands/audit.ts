@@ -1,12 +1,10 @@
 /** `schoolgate audit verify | purge`: tamper evidence and retention for the audit log. */
 import { type Command, InvalidArgumentError } from 'commander';
-import { verifyChain } from '../../audit/chain.js';
-import { purgeAudit } from '../../audit/purge.js';
 import { SchoolgateError } from '../../errors.js';
-import { currentOsUser } from '../../reports/access.js';
-import { auditPathOf, openAdmin } from '../../reports/run.js';
-import { openReadOnly } from '../../reports/source.js';
 import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
+
+/** The audit/reports modules, loaded when an audit command runs (not at start-up). */
+const load = () => import('../../reports/index.js');
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -20,14 +18,15 @@ export function registerAudit(program: Command): void {
   withCommonOptions(audit.command('verify'))
     .description('walk the hash chain over every audit row; report the first break and exit non-zero')
     .option('--json', 'JSON output')
-    .action((opts: CommonOptions & { json?: boolean }) => {
+    .action(async (opts: CommonOptions & { json?: boolean }) => {
+      const r = await load();
       const config = configFrom(opts);
-      const admin = openAdmin(config); // migrates an older schema, records the result
+      const admin = r.openAdmin(config); // migrates an older schema, records the result
       try {
-        const db = openReadOnly(auditPathOf(config));
+        const db = r.openReadOnly(r.auditPathOf(config));
         let result;
         try {
-          result = verifyChain(db);
+          result = r.verifyChain(db);
         } finally {
           db.close();
         }
@@ -76,13 +75,14 @@ export function registerAudit(program: Command): void {
           json?: boolean;
         },
       ) => {
+        const r = await load();
         const config = configFrom(opts);
-        const db = openAdmin(config);
+        const db = r.openAdmin(config);
         try {
-          const result = await purgeAudit(db, {
+          const result = await r.purgeAudit(db, {
             retentionDays: opts.retentionDays ?? config.reports.retentionDays,
             timeZone: config.timeZone,
-            osUser: currentOsUser(),
+            osUser: r.currentOsUser(),
             by: opts.by ?? null,
             ...(opts.batch ? { batchRows: opts.batch } : {}),
             ...(opts.pauseMs ? { pauseMs: opts.pauseMs } : {}),

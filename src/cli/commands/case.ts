@@ -1,14 +1,8 @@
 /** `schoolgate case ...`: investigation case records (subject, notes, reports pulled, outcome) and holds. */
 import type { Command } from 'commander';
 import type Database from 'better-sqlite3';
-import { addCaseNote, checkCaseRef, closeCase, listCases, openCase, requireCase } from '../../audit/cases.js';
-import { listAccess } from '../../audit/report-access.js';
 import type { ReadonlyConfig } from '../../config/load.js';
-import { authorise, currentOsUser } from '../../reports/access.js';
-import { buildCaseDoc } from '../../reports/builders.js';
-import { renderText } from '../../reports/render-text.js';
-import { FORMATS, Output, openAdmin, openSource, writeReport, type ReportFormat } from '../../reports/run.js';
-import { formatLocal } from '../../reports/time.js';
+import type { ReportFormat } from '../../reports/run.js';
 import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
 
 interface CaseOptions extends CommonOptions {
@@ -20,19 +14,25 @@ interface CaseOptions extends CommonOptions {
   out?: string;
 }
 
+const FORMATS: readonly ReportFormat[] = ['text', 'html', 'csv', 'json'];
+/** The reports box, loaded when a case command runs (not at start-up). */
+const load = () => import('../../reports/index.js');
+type Reports = Awaited<ReturnType<typeof load>>;
+
 /** Checks the OS user (and --by), records the action in the access log, then runs it. */
-function withAdmin<T>(
+async function withAdmin<T>(
   opts: CaseOptions,
   command: string,
   fields: { caseRef?: string | null; subject?: string | null; needsBy: boolean },
-  run: (db: Database.Database, config: ReadonlyConfig, osUser: string, now: number) => T,
-): T {
+  run: (r: Reports, db: Database.Database, config: ReadonlyConfig, osUser: string, now: number) => T,
+): Promise<T> {
+  const r = await load();
   const config = configFrom(opts);
   const now = Date.now();
-  const osUser = currentOsUser();
-  const db = openAdmin(config);
+  const osUser = r.currentOsUser();
+  const db = r.openAdmin(config);
   try {
-    authorise(
+    r.authorise(
       db,
       {
         command,
@@ -45,7 +45,7 @@ function withAdmin<T>(
       },
       { allowedOsUsers: config.reports.allowedOsUsers, dataDir: config.dataDir, now },
     );
-    return run(db, config, osUser, now);
+    return run(r, db, config, osUser, now);
   } finally {
     db.close();
   }
@@ -62,14 +62,20 @@ export function registerCase(program: Command): void {
     .requiredOption('--subject <user>', 'the username the case is about')
     .option('--by <name>', 'your name')
     .option('--note <text>', 'a first note: what happened, who raised it')
-    .action((ref: string, opts: CaseOptions) => {
-      checkCaseRef(ref);
-      withAdmin(
+    .action(async (ref: string, opts: CaseOptions) => {
+      await withAdmin(
         opts,
         'case open',
         { caseRef: ref, subject: opts.subject ?? null, needsBy: true },
-        (db, _c, osUser, now) => {
-          const c = openCase(db, { ref, subject: opts.subject!, by: opts.by!, osUser, now, note: opts.note });
+        (r, db, _c, osUser, now) => {
+          const c = r.openCase(db, {
+            ref,
+            subject: opts.subject!,
+            by: opts.by!,
+            osUser,
+            now,
+            note: opts.note,
+          });
           console.log(
             `case ${c.ref} opened about ${c.subject}; their audit records are held until it is closed`,
           );
@@ -82,9 +88,9 @@ export function registerCase(program: Command): void {
     .argument('<ref>', 'case reference')
     .argument('<text...>', 'the note')
     .option('--by <name>', 'your name')
-    .action((ref: string, words: string[], opts: CaseOptions) => {
-      withAdmin(opts, 'case note', { caseRef: ref, needsBy: true }, (db, _c, osUser, now) => {
-        addCaseNote(db, { ref, text: words.join(' '), by: opts.by!, osUser, now });
+    .action(async (ref: string, words: string[], opts: CaseOptions) => {
+      await withAdmin(opts, 'case note', { caseRef: ref, needsBy: true }, (r, db, _c, osUser, now) => {
+        r.addCaseNote(db, { ref, text: words.join(' '), by: opts.by!, osUser, now });
         console.log(`note added to case ${ref}`);
       });
     });
@@ -94,9 +100,9 @@ export function registerCase(program: Command): void {
     .argument('<ref>', 'case reference')
     .option('--by <name>', 'your name')
     .option('--outcome <text>', 'the outcome, e.g. "no further action" or "referred to HR"')
-    .action((ref: string, opts: CaseOptions) => {
-      withAdmin(opts, 'case close', { caseRef: ref, needsBy: true }, (db, _c, osUser, now) => {
-        const c = closeCase(db, { ref, by: opts.by!, osUser, now, outcome: opts.outcome });
+    .action(async (ref: string, opts: CaseOptions) => {
+      await withAdmin(opts, 'case close', { caseRef: ref, needsBy: true }, (r, db, _c, osUser, now) => {
+        const c = r.closeCase(db, { ref, by: opts.by!, osUser, now, outcome: opts.outcome });
         console.log(`case ${c.ref} closed${c.outcome ? `: ${c.outcome}` : ''}`);
       });
     });
@@ -107,16 +113,16 @@ export function registerCase(program: Command): void {
     .option('--by <name>', 'your name, for the access record')
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'text')
     .option('--out <file>', 'write to this new file instead of standard output')
-    .action((ref: string, opts: CaseOptions) => {
-      withAdmin(opts, 'case show', { caseRef: ref, needsBy: false }, (db, config, _osUser, now) => {
-        const c = requireCase(db, ref);
-        const access = listAccess(db, { caseRef: ref });
-        const src = openSource(config, now);
+    .action(async (ref: string, opts: CaseOptions) => {
+      await withAdmin(opts, 'case show', { caseRef: ref, needsBy: false }, (r, db, config, _osUser, now) => {
+        const c = r.requireCase(db, ref);
+        const access = r.listAccess(db, { caseRef: ref });
+        const src = r.openSource(config, now);
         try {
-          const built = buildCaseDoc(src, c, access);
-          const out = new Output(opts.out);
+          const built = r.buildCaseDoc(src, c, access);
+          const out = new r.Output(opts.out);
           try {
-            writeReport(built, (opts.format ?? 'text') as ReportFormat, src, out);
+            r.writeReport(built, (opts.format ?? 'text') as ReportFormat, src, out);
           } finally {
             out.close();
           }
@@ -130,13 +136,13 @@ export function registerCase(program: Command): void {
     .description('every case, open and closed')
     .option('--by <name>', 'your name, for the access record')
     .option('--json', 'JSON output')
-    .action((opts: CaseOptions & { json?: boolean }) => {
-      withAdmin(opts, 'case list', { needsBy: false }, (db, config) => {
-        const list = listCases(db);
+    .action(async (opts: CaseOptions & { json?: boolean }) => {
+      await withAdmin(opts, 'case list', { needsBy: false }, (r, db, config) => {
+        const list = r.listCases(db);
         if (opts.json) return console.log(JSON.stringify(list));
         if (list.length === 0) return console.log('no cases');
         console.log(
-          renderText({
+          r.renderText({
             title: 'Cases',
             subtitle: '',
             header: [],
@@ -150,7 +156,7 @@ export function registerCase(program: Command): void {
                     c.ref,
                     c.subject,
                     c.status,
-                    formatLocal(c.openedMs, config.timeZone, false),
+                    r.formatLocal(c.openedMs, config.timeZone, false),
                     c.openedBy,
                     c.outcome ?? '',
                   ]),

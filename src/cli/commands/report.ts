@@ -1,18 +1,6 @@
 /** `schoolgate report ...`: investigation reports over the audit log (src/reports/). */
 import { type Command, InvalidArgumentError } from 'commander';
-import { listAccess } from '../../audit/report-access.js';
-import {
-  buildAccessLog,
-  buildAroundReport,
-  buildDomainReport,
-  buildFlaggedReport,
-  buildUserReport,
-  buildWeeklyReport,
-  findEvent,
-} from '../../reports/builders.js';
-import { currentOsUser } from '../../reports/access.js';
-import { FORMATS, openSource, runReport, type ReportFormat } from '../../reports/run.js';
-import { parsePeriod } from '../../reports/time.js';
+import type { ReportFormat } from '../../reports/run.js';
 import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
 
 interface ReportOptions extends CommonOptions {
@@ -26,12 +14,15 @@ interface ReportOptions extends CommonOptions {
   minutes?: number;
 }
 
-const osUserOf = (): string => currentOsUser();
+/** Kept in step with reports/run.ts FORMATS (which is not imported here: the reports box loads lazily). */
+const FORMATS: readonly ReportFormat[] = ['text', 'html', 'csv', 'json'];
+const load = () => import('../../reports/index.js');
+type Reports = Awaited<ReturnType<typeof load>>;
 
 /** Whose row an audit reference is, for the access record (null when there is no such row). */
-function subjectOfEvent(config: ReturnType<typeof configFrom>, ref: string): string | null {
+function subjectOfEvent(r: Reports, config: ReturnType<typeof configFrom>, ref: string): string | null {
   try {
-    const src = openSource(config, Date.now());
+    const src = r.openSource(config, Date.now());
     try {
       const v = src.db.prepare('SELECT username FROM audit_events WHERE id = ?').pluck().get(ref);
       return typeof v === 'string' ? v : null;
@@ -82,11 +73,12 @@ export function registerReport(program: Command): void {
       'after',
       '\nExample:\n  schoolgate report user j.smith --from 2026-09-01 --to 2026-11-01 --case 2026-014 --by "A. Head" --format html --out j.smith.html',
     )
-    .action((user: string, opts: ReportOptions) => {
+    .action(async (user: string, opts: ReportOptions) => {
+      const r = await load();
       const config = configFrom(opts);
       const now = Date.now();
-      const { fromMs, toMs } = parsePeriod(opts.from, opts.to, config.timeZone, now);
-      runReport(
+      const { fromMs, toMs } = r.parsePeriod(opts.from, opts.to, config.timeZone, now);
+      r.runReport(
         config,
         {
           access: {
@@ -102,9 +94,9 @@ export function registerReport(program: Command): void {
           format: opts.format,
           out: opts.out,
           build: (src) =>
-            buildUserReport(src, user, fromMs, toMs, {
+            r.buildUserReport(src, user, fromMs, toMs, {
               by: opts.by!,
-              osUser: osUserOf(),
+              osUser: r.currentOsUser(),
               caseRef: opts.case!,
             }),
         },
@@ -120,11 +112,12 @@ export function registerReport(program: Command): void {
     .argument('<ref>', 'the audit reference (as on the block page or in a report)')
     .option('--minutes <n>', 'minutes either side', parseMinutes, 60)
     .option('--case <ref>', 'the case this report is pulled under')
-    .action((ref: string, opts: ReportOptions) => {
+    .action(async (ref: string, opts: ReportOptions) => {
+      const r = await load();
       const config = configFrom(opts);
       const now = Date.now();
-      const subject = subjectOfEvent(config, ref);
-      runReport(
+      const subject = subjectOfEvent(r, config, ref);
+      r.runReport(
         config,
         {
           access: {
@@ -138,9 +131,9 @@ export function registerReport(program: Command): void {
           format: opts.format,
           out: opts.out,
           build: (src) =>
-            buildAroundReport(src, findEvent(src, ref), opts.minutes ?? 60, {
+            r.buildAroundReport(src, r.findEvent(src, ref), opts.minutes ?? 60, {
               by: opts.by!,
-              osUser: osUserOf(),
+              osUser: r.currentOsUser(),
               caseRef: opts.case!,
             }),
         },
@@ -157,12 +150,13 @@ export function registerReport(program: Command): void {
     .option('--from <date>', 'start (default 30d)')
     .option('--to <date>', 'end (default now)')
     .option('--case <ref>', 'the case this report is pulled under')
-    .action((domainArg: string, opts: ReportOptions) => {
+    .action(async (domainArg: string, opts: ReportOptions) => {
+      const r = await load();
       const config = configFrom(opts);
       const now = Date.now();
       const domain = domainArg.trim().toLowerCase().replace(/\.$/, '');
-      const { fromMs, toMs } = parsePeriod(opts.from, opts.to, config.timeZone, now);
-      runReport(
+      const { fromMs, toMs } = r.parsePeriod(opts.from, opts.to, config.timeZone, now);
+      r.runReport(
         config,
         {
           access: {
@@ -178,9 +172,9 @@ export function registerReport(program: Command): void {
           format: opts.format,
           out: opts.out,
           build: (src) =>
-            buildDomainReport(src, domain, fromMs, toMs, {
+            r.buildDomainReport(src, domain, fromMs, toMs, {
               by: opts.by!,
-              osUser: osUserOf(),
+              osUser: r.currentOsUser(),
               caseRef: opts.case!,
             }),
         },
@@ -191,11 +185,12 @@ export function registerReport(program: Command): void {
   reportCommand(report, 'flagged', 'people with flagged attempts in a period, ranked (needs --by)')
     .option('--since <date>', 'start (default 7d)')
     .option('--to <date>', 'end (default now)')
-    .action((opts: ReportOptions) => {
+    .action(async (opts: ReportOptions) => {
+      const r = await load();
       const config = configFrom(opts);
       const now = Date.now();
-      const { fromMs, toMs } = parsePeriod(opts.since, opts.to, config.timeZone, now, '7d');
-      runReport(
+      const { fromMs, toMs } = r.parsePeriod(opts.since, opts.to, config.timeZone, now, '7d');
+      r.runReport(
         config,
         {
           access: {
@@ -209,7 +204,11 @@ export function registerReport(program: Command): void {
           format: opts.format,
           out: opts.out,
           build: (src) =>
-            buildFlaggedReport(src, fromMs, toMs, { by: opts.by!, osUser: osUserOf(), caseRef: null }),
+            r.buildFlaggedReport(src, fromMs, toMs, {
+              by: opts.by!,
+              osUser: r.currentOsUser(),
+              caseRef: null,
+            }),
         },
         now,
       );
@@ -218,11 +217,12 @@ export function registerReport(program: Command): void {
   reportCommand(report, 'weekly', 'the DSL’s weekly review, ready to file (needs --by)')
     .option('--since <date>', 'start (default 7d)')
     .option('--to <date>', 'end (default now)')
-    .action((opts: ReportOptions) => {
+    .action(async (opts: ReportOptions) => {
+      const r = await load();
       const config = configFrom(opts);
       const now = Date.now();
-      const { fromMs, toMs } = parsePeriod(opts.since, opts.to, config.timeZone, now, '7d');
-      runReport(
+      const { fromMs, toMs } = r.parsePeriod(opts.since, opts.to, config.timeZone, now, '7d');
+      r.runReport(
         config,
         {
           access: {
@@ -236,7 +236,11 @@ export function registerReport(program: Command): void {
           format: opts.format,
           out: opts.out,
           build: (src) =>
-            buildWeeklyReport(src, fromMs, toMs, { by: opts.by!, osUser: osUserOf(), caseRef: null }),
+            r.buildWeeklyReport(src, fromMs, toMs, {
+              by: opts.by!,
+              osUser: r.currentOsUser(),
+              caseRef: null,
+            }),
         },
         now,
       );
@@ -246,11 +250,12 @@ export function registerReport(program: Command): void {
     .option('--since <date>', 'start (default: everything)')
     .option('--to <date>', 'end (default now)')
     .option('--case <ref>', 'only the reports pulled under this case')
-    .action((opts: ReportOptions) => {
+    .action(async (opts: ReportOptions) => {
+      const r = await load();
       const config = configFrom(opts);
       const now = Date.now();
-      const { fromMs, toMs } = parsePeriod(opts.since, opts.to, config.timeZone, now, '1970-01-01');
-      runReport(
+      const { fromMs, toMs } = r.parsePeriod(opts.since, opts.to, config.timeZone, now, '1970-01-01');
+      r.runReport(
         config,
         {
           access: {
@@ -265,9 +270,9 @@ export function registerReport(program: Command): void {
           format: opts.format,
           out: opts.out,
           build: (src) =>
-            buildAccessLog(
+            r.buildAccessLog(
               src,
-              listAccess(src.db, opts.case ? { caseRef: opts.case } : { fromMs, toMs }),
+              r.listAccess(src.db, opts.case ? { caseRef: opts.case } : { fromMs, toMs }),
               opts.case ? `Report access log: case ${opts.case}` : 'Report access log',
             ),
         },

@@ -1,0 +1,35 @@
+/**
+ * The reports box's public API. The CLI loads it lazily (`await import`) inside the report, case and audit
+ * actions, so other commands do not pay for it at start-up.
+ */
+export {
+  buildAccessLog,
+  buildAroundReport,
+  buildCaseDoc,
+  buildDomainReport,
+  buildFlaggedReport,
+  buildUserReport,
+  buildWeeklyReport,
+  findEvent,
+  type BuiltReport,
+  type Puller,
+} from './builders.js';
+export { authorise, currentOsUser, osUserRefusal } from './access.js';
+export {
+  FORMATS,
+  Output,
+  auditPathOf,
+  openAdmin,
+  openSource,
+  runReport,
+  writeReport,
+  type ReportFormat,
+} from './run.js';
+export { renderText } from './render-text.js';
+export { renderHtml } from './render-html.js';
+export { openReadOnly } from './source.js';
+export { formatLocal, parsePeriod, parseWhen } from './time.js';
+export { listAccess } from '../audit/report-access.js';
+export { addCaseNote, checkCaseRef, closeCase, listCases, openCase, requireCase } from '../audit/cases.js';
+export { verifyChain } from '../audit/chain.js';
+export { purgeAudit } from '../audit/purge.js';
