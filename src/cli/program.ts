@@ -18,7 +18,20 @@ export function buildProgram(): Command {
   const program = new Command('schoolgate')
     .description('A web-filtering forward proxy for schools')
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  schoolgate serve --config /etc/schoolgate.yaml',
+        '  schoolgate explain https://www.youtube.com/ --profile pupil',
+        '  schoolgate lists add social newsite.example --reason "ticket 123"',
+        '  schoolgate status',
+        '',
+        'Every command has --help with examples, e.g. `schoolgate lists --help`.',
+      ].join('\n'),
+    );
   registerServe(program);
   registerExplain(program);
   registerUsers(program);
