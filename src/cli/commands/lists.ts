@@ -12,7 +12,8 @@ import { addEntries, deleteCategory, newCategory, removeEntries } from '../../li
 import { anyLineKey, parseCliEntry, type ListEntry } from '../../lists/entry.js';
 import { IMPORT_FORMATS, importList, type ImportFormat, type ImportProgress } from '../../lists/import.js';
 import { loadCategories } from '../../lists/load.js';
-import { readLocalLayer } from '../../lists/local-layer.js';
+import { localFile, readLines, readLocalLayer } from '../../lists/local-layer.js';
+import { compileEntryList } from '../../policy/lists.js';
 import { CATEGORY_NAME } from '../../lists/metadata.js';
 import { parseAbsoluteTarget } from '../../policy/target.js';
 import { withState } from '../../state/store.js';
@@ -135,7 +136,7 @@ export function registerLists(program: Command): void {
         );
       }
       const policy = await loadPolicy(config);
-      const matches = [];
+      const matches: { category: string; entry: string; kind: string; layer: string }[] = [];
       for (const m of policy.lists.match(target)) {
         const local = await layerKeys(dirs, m.list, 'local');
         const key = anyLineKey(m.entry);
@@ -146,9 +147,17 @@ export function registerLists(program: Command): void {
           layer: key && local.has(key) ? 'local' : 'shipped',
         });
       }
+      // Shipped entries the school un-listed that would match: often the answer to "why is it not blocked?"
+      for (const category of (await readLocalLayer(config.dataDir)).removed.keys()) {
+        const lines = await readLines(localFile(config.dataDir, category, 'removed'));
+        for (const m of compileEntryList(category, lines).match(target))
+          matches.push({ category, entry: m.entry, kind: m.kind, layer: 'removed' });
+      }
       if (opts.json)
         return void console.log(JSON.stringify({ input, host: target.host, path: target.path, matches }));
       if (matches.length === 0) return void console.log(`${input}: in no category`);
+      if (matches.some((m) => m.layer === 'removed'))
+        console.log('("removed": a shipped entry this school un-listed, so it does not match)');
       for (const m of matches)
         console.log(`${m.category.padEnd(20)} ${m.layer.padEnd(8)} ${m.kind.padEnd(6)} ${m.entry}`);
     });

@@ -130,6 +130,13 @@ describe('lists add / remove / find / show', { timeout: 90_000 }, () => {
     expect((await json<{ action: string }>('explain', 'facebook.com', '--profile', 'pupil')).action).toBe(
       'allow',
     );
+    const find = await json<{ matches: unknown[] }>('lists', 'find', 'm.facebook.com');
+    expect(find.matches).toEqual([
+      { category: 'social', entry: 'facebook.com', kind: 'domain', layer: 'removed' },
+    ]);
+    expect((await cli('lists', 'find', 'm.facebook.com')).stdout).toMatch(
+      /^social +removed +domain facebook\.com$/m,
+    );
 
     const show = await cli('lists', 'show', 'social');
     expect(show.stdout).toMatch(/^removed +domain facebook\.com$/m);
