@@ -3,14 +3,14 @@
  * 'request' handler, so the same pipeline must run here too or upgrades would bypass the filter.
  * h2c is refused: we only relay protocols we can filter.
  */
-import type { IncomingMessage } from 'node:http';
+import type { Agent, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isTargetError } from '../policy/target-error.js';
 import { parseAbsoluteTarget } from '../policy/target.js';
 import type { Target } from '../policy/types.js';
 import { auditUnavailableAnswer, errorBody, refusalFor } from './answers.js';
 import { answerContext, clientAddress, commitRow, type EdgeContext } from './edge-context.js';
-import { auditEventFor } from './gatekeeper.js';
+import { auditEventFor, type Attempt } from './gatekeeper.js';
 import { safeHostOf } from './handle-http.js';
 import { stripHopByHop } from './hop-by-hop.js';
 import { authorityOf, checkRawRequest, rawPathOf } from './raw-checks.js';
@@ -56,15 +56,47 @@ export async function handleUpgrade(
   }
   if (target.scheme !== 'http') return reject('bad-request:https-in-http');
 
-  const verdict = await edge.gatekeeper.check(attempt, target, edge.config.httpPorts);
+  await decideAndRelayUpgrade(edge, attempt, req, socket, head, target, {
+    pageUrl: rawUrl,
+    rawPath: rawPathOf(rawUrl),
+    ports: edge.config.httpPorts,
+    kind: 'request',
+    upstream: { protocol: 'http:' },
+  });
+}
+
+export interface UpgradePlan {
+  /** The address shown on pages. */
+  pageUrl: string;
+  /** The client's path and query bytes (fragment dropped): what goes upstream. */
+  rawPath: string;
+  ports: readonly number[];
+  kind: 'request' | 'inspected';
+  upstream: { protocol: 'http:' | 'https:'; agent?: Agent; secure?: boolean };
+}
+
+/** The one decide → refuse-or-relay path for WebSocket upgrades, on the proxy port and inside tunnels. */
+export async function decideAndRelayUpgrade(
+  edge: EdgeContext,
+  attempt: Attempt,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  target: Target,
+  plan: UpgradePlan,
+): Promise<void> {
+  const time = () => ({ time: edge.now(), timeZone: edge.config.timeZone });
+  const verdict = await edge.gatekeeper.check(attempt, target, plan.ports);
   if (verdict.kind !== 'allow') {
-    const refusal = refusalFor(verdict, attempt, target, rawUrl, answerContext(edge));
+    // A warn page cannot be shown in place of a WebSocket: a warned upgrade is refused.
+    const refusal = refusalFor(verdict, attempt, target, plan.pageUrl, answerContext(edge));
     const event = auditEventFor(attempt, target, verdict, {
       action: refusal.action === 'warn' ? 'block' : refusal.action,
       reason: refusal.reason,
       status: refusal.answer.status,
     });
-    if (!(await commitRow(edge, event))) return writeRawAnswer(socket, auditUnavailableAnswer(time()));
+    if (!(await commitRow(edge, { ...event, kind: plan.kind })))
+      return writeRawAnswer(socket, auditUnavailableAnswer(time()));
     return writeRawAnswer(socket, refusal.answer);
   }
   const event = auditEventFor(attempt, target, verdict, {
@@ -72,8 +104,9 @@ export async function handleUpgrade(
     reason: verdict.decision.rule.kind,
     status: 101,
   });
-  if (!(await commitRow(edge, event))) return writeRawAnswer(socket, auditUnavailableAnswer(time()));
-  req.url = rawPathOf(rawUrl);
+  if (!(await commitRow(edge, { ...event, kind: plan.kind })))
+    return writeRawAnswer(socket, auditUnavailableAnswer(time()));
+  req.url = plan.rawPath;
   req.headers.host = authorityOf(target);
   stripHopByHop(req.headers, ['upgrade', 'connection']);
   const started = Date.now();
@@ -85,11 +118,12 @@ export async function handleUpgrade(
       durationMs: Date.now() - started,
     }),
   );
+  const { protocol, ...tls } = plan.upstream;
   edge.proxy.ws(
     req,
     socket,
     head,
-    { target: { protocol: 'http:', host: verdict.resolution.address, port: target.port } },
+    { target: { protocol, host: verdict.resolution.address, port: target.port }, ...tls },
     () => socket.destroy(),
   );
 }

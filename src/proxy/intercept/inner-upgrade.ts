@@ -8,10 +8,10 @@ import type { Duplex } from 'node:stream';
 import { isTargetError } from '../../policy/target-error.js';
 import { parseAbsoluteTarget } from '../../policy/target.js';
 import type { Target } from '../../policy/types.js';
-import { auditUnavailableAnswer, errorBody, refusalFor } from '../answers.js';
-import { answerContext, commitRow, type EdgeContext } from '../edge-context.js';
+import { errorBody } from '../answers.js';
+import { commitRow, type EdgeContext } from '../edge-context.js';
 import { auditEventFor } from '../gatekeeper.js';
-import { stripHopByHop } from '../hop-by-hop.js';
+import { decideAndRelayUpgrade } from '../handle-upgrade.js';
 import { authorityOf, checkRawRequest } from '../raw-checks.js';
 import { writeRawAnswer } from '../respond.js';
 import { tunnelContexts } from './context.js';
@@ -54,47 +54,12 @@ export async function handleInnerUpgrade(
   }
   if (!/:\d+$/.test(hostHeader)) target = { ...target, port: tunnel.connect.port };
 
-  const verdict = await edge.gatekeeper.check(attempt, target, edge.config.tunnelPorts);
-  if (verdict.kind !== 'allow') {
-    const refusal = refusalFor(verdict, attempt, target, pageUrl, answerContext(edge));
-    const event = auditEventFor(attempt, target, verdict, {
-      action: refusal.action === 'warn' ? 'block' : refusal.action,
-      reason: refusal.reason,
-      status: refusal.answer.status,
-    });
-    if (!(await commitRow(edge, { ...event, kind: 'inspected' })))
-      return writeRawAnswer(socket, auditUnavailableAnswer(time()));
-    return writeRawAnswer(socket, refusal.answer);
-  }
-  const event = auditEventFor(attempt, target, verdict, {
-    action: verdict.continued ? 'continued' : 'allow',
-    reason: verdict.decision.rule.kind,
-    status: 101,
-  });
-  if (!(await commitRow(edge, { ...event, kind: 'inspected' })))
-    return writeRawAnswer(socket, auditUnavailableAnswer(time()));
   const hash = rawUrl.indexOf('#');
-  req.url = hash >= 0 ? rawUrl.slice(0, hash) : rawUrl;
-  req.headers.host = authorityOf(target);
-  stripHopByHop(req.headers, ['upgrade', 'connection']);
-  const started = Date.now();
-  socket.once('close', () =>
-    edge.audit.complete(attempt.id, {
-      status: 101,
-      bytesIn: 0,
-      bytesOut: 0,
-      durationMs: Date.now() - started,
-    }),
-  );
-  edge.proxy.ws(
-    req,
-    socket,
-    head,
-    {
-      target: { protocol: 'https:', host: verdict.resolution.address, port: target.port },
-      agent: edge.tls.upstreamAgent,
-      secure: true,
-    },
-    () => socket.destroy(),
-  );
+  await decideAndRelayUpgrade(edge, attempt, req, socket, head, target, {
+    pageUrl,
+    rawPath: hash >= 0 ? rawUrl.slice(0, hash) : rawUrl,
+    ports: edge.config.tunnelPorts,
+    kind: 'inspected',
+    upstream: { protocol: 'https:', agent: edge.tls.upstreamAgent, secure: true },
+  });
 }
