@@ -1,0 +1,201 @@
+/** The DSL's reviews: people with flagged attempts (report flagged) and the weekly summary (report weekly). */
+import { parseHead, READ_HEAD_SQL } from '../audit/chain.js';
+import { Aggregate } from './aggregate.js';
+import type { ReportDoc } from './model.js';
+import {
+  ATTENTION_ROWS_SQL,
+  FLAGGED_ROWS_SQL,
+  categoryTitle,
+  pagedRows,
+  type ReportSource,
+} from './source.js';
+import {
+  Puller,
+  BuiltReport,
+  fmt,
+  period,
+  pulledHeader,
+  FOOTER,
+  lastFullVerify,
+  rowTable,
+} from './report-parts.js';
+
+function flaggedPeople(src: ReportSource, fromMs: number, toMs: number) {
+  const a = new Aggregate(src);
+  for (const r of pagedRows(src.db, FLAGGED_ROWS_SQL, [fromMs, toMs])) a.add(r);
+  const people = [...a.people.values()].sort(
+    (x, y) => y.requests - x.requests || x.user.localeCompare(y.user),
+  );
+  return { a, people };
+}
+
+export function buildFlaggedReport(
+  src: ReportSource,
+  fromMs: number,
+  toMs: number,
+  puller: Puller,
+): BuiltReport {
+  const { a, people } = flaggedPeople(src, fromMs, toMs);
+  const doc: ReportDoc = {
+    title: 'People with flagged attempts',
+    subtitle: period(src, fromMs, toMs),
+    header: [['Period', period(src, fromMs, toMs)], ...pulledHeader(src, puller)],
+    sections: [
+      {
+        heading: 'Ranked by flagged attempts',
+        figures: [
+          { label: 'People', value: people.length },
+          { label: 'Flagged attempts', value: a.total.requests, tone: 'block' },
+        ],
+        table: {
+          columns: [
+            '#',
+            'Person',
+            'Flagged attempts',
+            'Blocked',
+            'Allowed',
+            'Continued',
+            'Categories',
+            'Domains',
+            'Last',
+          ],
+          rows: people.map((p, i) => [
+            i + 1,
+            p.user,
+            p.requests,
+            p.blocked,
+            p.allowed,
+            p.continued,
+            [...p.categories.entries()]
+              .sort((x, y) => y[1] - x[1])
+              .map(([c, n]) => `${categoryTitle(src, c)} ${n}`)
+              .join(', '),
+            p.hosts.size,
+            fmt(src, p.lastMs),
+          ]),
+          numeric: [0, 2, 3, 4, 5, 7],
+          empty: 'Nobody had a flagged attempt in this period.',
+        },
+      },
+    ],
+    footer: `flagged review · ${period(src, fromMs, toMs)} · ${FOOTER}`,
+  };
+  return {
+    doc,
+    data: {
+      report: 'flagged',
+      fromMs,
+      toMs,
+      pulledBy: puller.by,
+      osUser: puller.osUser,
+      people: people.map((p) => ({
+        user: p.user,
+        flagged: p.requests,
+        blocked: p.blocked,
+        allowed: p.allowed,
+        continued: p.continued,
+        categories: Object.fromEntries(p.categories),
+        domains: p.hosts.size,
+        lastMs: p.lastMs,
+      })),
+    },
+  };
+}
+
+export function buildWeeklyReport(
+  src: ReportSource,
+  fromMs: number,
+  toMs: number,
+  puller: Puller,
+): BuiltReport {
+  const { a, people } = flaggedPeople(src, fromMs, toMs);
+  const attention = new Aggregate(src);
+  for (const r of pagedRows(src.db, ATTENTION_ROWS_SQL, [fromMs, toMs])) attention.add(r);
+  const categories = [...a.byCategory.keys()].sort();
+  const alertCats = new Set([...src.categories.entries()].filter(([, c]) => c.alert).map(([n]) => n));
+  const alerts = a.flaggedRows.filter((r) => r.categories.some((c) => alertCats.has(c)));
+  const head = parseHead(src.db.prepare(READ_HEAD_SQL).pluck().get() as string | undefined);
+  const last = lastFullVerify(src);
+  const doc: ReportDoc = {
+    title: 'Weekly safeguarding review',
+    subtitle: period(src, fromMs, toMs),
+    header: [['Period', period(src, fromMs, toMs)], ...pulledHeader(src, puller)],
+    sections: [
+      {
+        heading: 'Flagged attempts by person and category',
+        figures: [
+          { label: 'People', value: people.length },
+          { label: 'Flagged attempts', value: a.total.requests, tone: 'block' },
+          { label: 'Safeguarding alerts', value: alerts.length, tone: 'block' },
+          { label: 'Self-reports', value: attention.selfReports.length, tone: 'continue' },
+          { label: 'Warnings continued', value: attention.continues.length, tone: 'warn' },
+        ],
+        table: {
+          columns: ['Person', 'Total', ...categories.map((c) => categoryTitle(src, c))],
+          rows: people.map((p) => [p.user, p.requests, ...categories.map((c) => p.categories.get(c) ?? 0)]),
+          numeric: [1, ...categories.map((_, i) => i + 2)],
+          empty: 'No flagged attempts this period.',
+        },
+      },
+      {
+        heading: 'Safeguarding alerts',
+        paragraphs: [
+          alertCats.size > 0
+            ? `Flagged attempts in alert categories (${[...alertCats].map((c) => categoryTitle(src, c)).join(', ')}).`
+            : 'No category is marked alert: true in categories.yaml.',
+        ],
+        table: rowTable(src, alerts, true),
+      },
+      {
+        heading: 'Self-reports ("I reached this by accident")',
+        table: rowTable(src, attention.selfReports, true),
+      },
+      {
+        heading: 'Warnings continued',
+        table: rowTable(src, attention.continues, true),
+      },
+      {
+        heading: 'Unblock requests',
+        paragraphs: ['This version of schoolgate does not take unblock requests; none to review.'],
+      },
+      {
+        heading: 'For the file',
+        facts: [
+          ['Audit chain head at time of review', `seq ${head.seq} ${head.hash}`],
+          [
+            'Last full tamper check',
+            last
+              ? `${fmt(src, last.atMs)}: ${last.ok ? 'ok' : `FAILED: ${last.firstBreak ?? ''}`}`
+              : 'never run',
+          ],
+          ['Reviewed by', puller.by],
+        ],
+        paragraphs: [
+          'Keep this head hash with the filed review: a later change to any earlier audit row changes it.',
+        ],
+      },
+    ],
+    footer: `weekly review · ${period(src, fromMs, toMs)} · ${FOOTER}`,
+  };
+  return {
+    doc,
+    data: {
+      report: 'weekly',
+      fromMs,
+      toMs,
+      pulledBy: puller.by,
+      osUser: puller.osUser,
+      flaggedByPerson: people.map((p) => ({
+        user: p.user,
+        total: p.requests,
+        categories: Object.fromEntries(p.categories),
+      })),
+      alerts,
+      selfReports: attention.selfReports,
+      continues: attention.continues,
+      chainHead: head,
+    },
+  };
+}
+
+// ---- access log, case ------------------------------------------------------------------------------------

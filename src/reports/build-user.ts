@@ -1,0 +1,95 @@
+/** The per-person report (report user). */
+import { Aggregate } from './aggregate.js';
+import type { ReportDoc } from './model.js';
+import { userRows, type ReportSource } from './source.js';
+import {
+  Puller,
+  BuiltReport,
+  period,
+  pulledHeader,
+  FOOTER,
+  tamperSection,
+  tamperLine,
+  scan,
+  rowTable,
+  countsData,
+} from './report-parts.js';
+import {
+  summarySection,
+  flaggedDomainsSection,
+  searchSection,
+  selfReportSection,
+  continuesSection,
+  timelineSection,
+} from './sections.js';
+
+export function buildUserReport(
+  src: ReportSource,
+  user: string,
+  fromMs: number,
+  toMs: number,
+  puller: Puller,
+): BuiltReport {
+  const a = new Aggregate(src);
+  const rows = () => userRows(src, user, fromMs, toMs);
+  const verification = scan(src, rows(), a);
+  const others = a.total.requests - a.flaggedRows.length;
+  const doc: ReportDoc = {
+    title: `Web activity report: ${user}`,
+    subtitle: period(src, fromMs, toMs),
+    header: [
+      ['Whose records', user],
+      ['Period', period(src, fromMs, toMs)],
+      ...pulledHeader(src, puller),
+      ['Tamper check', tamperLine({ verification })],
+    ],
+    sections: [
+      summarySection(src, a),
+      flaggedDomainsSection(src, a),
+      searchSection(src, a),
+      selfReportSection(src, a),
+      continuesSection(src, a),
+      timelineSection(src, a, fromMs, toMs),
+      {
+        heading: 'Flagged attempts in full',
+        pageBreak: true,
+        paragraphs: [
+          `${a.flaggedRows.length} flagged rows are listed; ${others} other rows are not listed here ` +
+            '(the CSV and JSON exports list every row).' +
+            (a.truncated ? ` Lists are cut at ${5000} entries.` : ''),
+        ],
+        table: rowTable(src, a.flaggedRows, false),
+      },
+      tamperSection(src, verification),
+    ],
+    footer: `${user} · ${period(src, fromMs, toMs)} · case ${puller.caseRef ?? '-'} · ${FOOTER}`,
+  };
+  return {
+    doc,
+    rows,
+    data: {
+      report: 'user',
+      user,
+      fromMs,
+      toMs,
+      timeZone: src.timeZone,
+      pulledBy: puller.by,
+      osUser: puller.osUser,
+      pulledAtMs: src.now,
+      caseRef: puller.caseRef,
+      summary: { ...countsData(a.total), flagged: a.flagged, byAction: Object.fromEntries(a.byAction) },
+      categories: Object.fromEntries([...a.byCategory].map(([c, n]) => [c, countsData(n)])),
+      flaggedDomains: [...a.flaggedDomains.values()].sort((x, y) => y.requests - x.requests),
+      searches: a.searches,
+      selfReports: a.selfReports,
+      continues: a.continues,
+      timeline: {
+        days: Object.fromEntries([...a.days].sort((x, y) => x[0].localeCompare(y[0]))),
+        hours: a.hours,
+      },
+      verification,
+    },
+  };
+}
+
+// ---- report domain ---------------------------------------------------------------------------------------

@@ -1,0 +1,158 @@
+/** Shared pieces of every report: who pulled it, the period, the tamper-evidence line, the row table. */
+import {
+  CoverageChecker,
+  parseHead,
+  READ_HEAD_SQL,
+  type CoverageResult,
+  type VerifyRow,
+} from '../audit/chain.js';
+import { Aggregate, type Counts, type RowSummary } from './aggregate.js';
+import type { Cell, ReportDoc, Section } from './model.js';
+import { categoryTitle, type AuditRowRaw, type ReportSource } from './source.js';
+import { formatLocal, startOfDay } from './time.js';
+
+export interface Puller {
+  by: string;
+  osUser: string;
+  caseRef: string | null;
+}
+
+export interface BuiltReport {
+  doc: ReportDoc;
+  data: Record<string, unknown>;
+  /** The full row list (CSV, JSON), streamed. */
+  rows?: () => Iterable<AuditRowRaw>;
+}
+
+export const fmt = (src: ReportSource, ms: number | null): string =>
+  ms === null ? '' : formatLocal(ms, src.timeZone);
+
+/** "2026-11-02 to 2026-11-06" for whole days (the end is exclusive inside, inclusive on paper), else times. */
+export function period(src: ReportSource, fromMs: number, toMs: number): string {
+  const tz = src.timeZone;
+  if (startOfDay(fromMs, tz) === fromMs && startOfDay(toMs, tz) === toMs) {
+    const lastDay = formatLocal(toMs - 1, tz).slice(0, 10);
+    return `${formatLocal(fromMs, tz).slice(0, 10)} to ${lastDay} inclusive (${tz})`;
+  }
+  return `${formatLocal(fromMs, tz, false)} to ${formatLocal(toMs, tz, false)} (${tz})`;
+}
+
+export function pulledHeader(src: ReportSource, p: Puller): [string, string][] {
+  const h: [string, string][] = [
+    ['Pulled by', `${p.by} (OS user ${p.osUser})`],
+    ['Pulled at', `${formatLocal(src.now, src.timeZone)} ${src.timeZone}`],
+  ];
+  if (p.caseRef !== null) h.push(['Case', p.caseRef]);
+  return h;
+}
+
+export const FOOTER =
+  'Monitoring information: confidential. Seen by as few people as necessary; kept no longer than the retention schedule.';
+
+// ---- tamper evidence -------------------------------------------------------------------------------------
+
+export interface LastVerify {
+  atMs: number;
+  ok: boolean;
+  rows: number;
+  firstBreak: string | null;
+}
+
+export function lastFullVerify(src: ReportSource): LastVerify | null {
+  const v = src.db.prepare(`SELECT value FROM meta WHERE key = 'last_verify'`).pluck().get() as
+    string | undefined;
+  if (!v) return null;
+  try {
+    return JSON.parse(v) as LastVerify;
+  } catch {
+    return null;
+  }
+}
+
+export function tamperSection(src: ReportSource, cover: CoverageResult): Section {
+  const last = lastFullVerify(src);
+  const head = parseHead(src.db.prepare(READ_HEAD_SQL).pluck().get() as string | undefined);
+  const facts: [string, string][] = [
+    [
+      'Rows in this report',
+      cover.ok
+        ? `verified: ${cover.checked} rows match the hash chain` +
+          (cover.unchained ? `; ${cover.unchained} rows are not chained` : '')
+        : `FAILED at seq ${cover.firstBreak?.seq ?? '?'} (ref ${cover.firstBreak?.id ?? '?'}): ${cover.firstBreak?.reason ?? ''}`,
+    ],
+    [
+      'Last full check (audit verify)',
+      last
+        ? `${fmt(src, last.atMs)}: ${last.ok ? `ok, ${last.rows} rows` : `FAILED: ${last.firstBreak ?? ''}`}`
+        : 'never run',
+    ],
+    ['Chain head', `seq ${head.seq} ${head.hash}`],
+  ];
+  return { heading: 'Tamper evidence', facts };
+}
+
+export function tamperLine(data: { verification: CoverageResult }): string {
+  const v = data.verification;
+  return v.ok
+    ? `verified (${v.checked} rows)`
+    : `FAILED at seq ${v.firstBreak?.seq}: ${v.firstBreak?.reason}`;
+}
+
+/** One pass over the rows: aggregate them and check their place in the hash chain. */
+export function scan(
+  src: ReportSource,
+  rows: Iterable<AuditRowRaw>,
+  a: Aggregate,
+  each?: (r: AuditRowRaw) => void,
+): CoverageResult {
+  const checker = new CoverageChecker(src.db);
+  for (const r of rows) {
+    a.add(r);
+    checker.check(r as unknown as VerifyRow & { rid: number });
+    each?.(r);
+  }
+  return checker.result();
+}
+
+// ---- shared sections -------------------------------------------------------------------------------------
+
+export const countCells = (c: Counts): Cell[] => [
+  c.requests,
+  c.allowed,
+  c.warned,
+  c.continued,
+  c.blocked,
+  c.other,
+];
+export const COUNT_COLUMNS = ['Requests', 'Allowed', 'Warned', 'Continued', 'Blocked', 'Other'];
+
+export function rowTable(src: ReportSource, rows: RowSummary[], withUser: boolean): Section['table'] {
+  return {
+    columns: [
+      'Time',
+      ...(withUser ? ['User'] : []),
+      'Outcome',
+      'Categories',
+      'Address',
+      'Search term / comment',
+      'Reference',
+    ],
+    rows: rows.map((r) => [
+      fmt(src, r.timeMs),
+      ...(withUser ? [r.user ?? ''] : []),
+      r.action,
+      r.categories.map((c) => categoryTitle(src, c)).join(', '),
+      r.address,
+      r.searchTerm ?? r.note ?? '',
+      r.id,
+    ]),
+    marked: rows.flatMap((r, i) => (r.flagged ? [i] : [])),
+    empty: 'None.',
+  };
+}
+
+export function countsData(c: Counts) {
+  return { ...c };
+}
+
+// ---- report user -----------------------------------------------------------------------------------------
