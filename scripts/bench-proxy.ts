@@ -20,6 +20,8 @@ const option = (name: string, fallback: number) => {
 const SECONDS = option('seconds', 10);
 const CONNECTIONS = option('connections', 50);
 const ROUNDS = option('rounds', 3);
+/** --no-auth: measure without Basic authentication (clients identified by address), to see its share. */
+const AUTH = !args.includes('--no-auth');
 const dist = path.resolve(path.dirname(new URL(import.meta.url).pathname));
 const cli = path.join(dist, '..', 'src', 'cli', 'main.js');
 
@@ -104,7 +106,7 @@ async function main(): Promise<void> {
   const config = {
     listen: { host: '127.0.0.1', port: 0 },
     httpPorts: [origin.port],
-    identity: { basicAuth: true, requireAuth: true },
+    identity: { basicAuth: AUTH, requireAuth: AUTH },
     hosts: { 'origin.test': '127.0.0.1' },
     log: { level: 'warn' },
   };
@@ -122,7 +124,8 @@ async function main(): Promise<void> {
 
   // Warm both up (JIT, keep-alive pools), then alternate rounds so background load hits both alike.
   const bareRun = () => wrk(bare.port, `http://127.0.0.1:${origin.port}/`, {});
-  const sgRun = () => wrk(sg.port, `http://origin.test:${origin.port}/`, { 'Proxy-Authorization': auth });
+  const sgRun = () =>
+    wrk(sg.port, `http://origin.test:${origin.port}/`, AUTH ? { 'Proxy-Authorization': auth } : {});
   bareRun();
   sgRun();
   const db = new Database(path.join(dir, 'data', 'audit.sqlite'), { readonly: true });
