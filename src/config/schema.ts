@@ -114,6 +114,8 @@ export const configSchema = z.strictObject({
       connectTimeoutMs: z.number().int().positive().default(10_000),
       tunnelIdleTimeoutMs: z.number().int().positive().default(300_000),
       maxConnections: z.number().int().positive().default(10_000),
+      /** Open connections one client address may hold (hostile-inputs E03); more are closed at once. */
+      maxConnectionsPerClient: z.number().int().positive().default(256),
     })
     .prefault({}),
   tls: z
