@@ -182,69 +182,41 @@ export function registerReport(program: Command): void {
       );
     });
 
-  reportCommand(report, 'flagged', 'people with flagged attempts in a period, ranked (needs --by)')
-    .option('--since <date>', 'start (default 7d)')
-    .option('--to <date>', 'end (default now)')
-    .action(async (opts: ReportOptions) => {
-      const r = await load();
-      const config = configFrom(opts);
-      const now = Date.now();
-      const { fromMs, toMs } = r.parsePeriod(opts.since, opts.to, config.timeZone, now, '7d');
-      r.runReport(
-        config,
-        {
-          access: {
-            command: 'report flagged',
-            by: opts.by ?? null,
-            fromMs,
-            toMs,
-            needsCase: false,
-            needsBy: true,
+  // The DSL's two reviews over a period: the same options, the same access rule (--by, no case).
+  const reviews: [string, string, (r: Reports) => Reports['buildFlaggedReport']][] = [
+    ['flagged', 'people with flagged attempts in a period, ranked (needs --by)', (r) => r.buildFlaggedReport],
+    ['weekly', 'the DSL’s weekly review, ready to file (needs --by)', (r) => r.buildWeeklyReport],
+  ];
+  for (const [name, description, builder] of reviews) {
+    reportCommand(report, name, description)
+      .option('--since <date>', 'start (default 7d)')
+      .option('--to <date>', 'end (default now)')
+      .action(async (opts: ReportOptions) => {
+        const r = await load();
+        const config = configFrom(opts);
+        const now = Date.now();
+        const { fromMs, toMs } = r.parsePeriod(opts.since, opts.to, config.timeZone, now, '7d');
+        const build = builder(r);
+        r.runReport(
+          config,
+          {
+            access: {
+              command: `report ${name}`,
+              by: opts.by ?? null,
+              fromMs,
+              toMs,
+              needsCase: false,
+              needsBy: true,
+            },
+            format: opts.format,
+            out: opts.out,
+            build: (src) =>
+              build(src, fromMs, toMs, { by: opts.by!, osUser: r.currentOsUser(), caseRef: null }),
           },
-          format: opts.format,
-          out: opts.out,
-          build: (src) =>
-            r.buildFlaggedReport(src, fromMs, toMs, {
-              by: opts.by!,
-              osUser: r.currentOsUser(),
-              caseRef: null,
-            }),
-        },
-        now,
-      );
-    });
-
-  reportCommand(report, 'weekly', 'the DSL’s weekly review, ready to file (needs --by)')
-    .option('--since <date>', 'start (default 7d)')
-    .option('--to <date>', 'end (default now)')
-    .action(async (opts: ReportOptions) => {
-      const r = await load();
-      const config = configFrom(opts);
-      const now = Date.now();
-      const { fromMs, toMs } = r.parsePeriod(opts.since, opts.to, config.timeZone, now, '7d');
-      r.runReport(
-        config,
-        {
-          access: {
-            command: 'report weekly',
-            by: opts.by ?? null,
-            fromMs,
-            toMs,
-            needsCase: false,
-            needsBy: true,
-          },
-          format: opts.format,
-          out: opts.out,
-          build: (src) =>
-            r.buildWeeklyReport(src, fromMs, toMs, {
-              by: opts.by!,
-              osUser: r.currentOsUser(),
-              caseRef: null,
-            }),
-        },
-        now,
-      );
-    });
+          now,
+        );
+      });
+  }
 
   reportCommand(report, 'access-log', 'every report pulled or refused: who, when, whose records, which case')
     .option('--since <date>', 'start (default: everything)')
