@@ -2,14 +2,14 @@
  * What every transport handler needs, built once by createProxyServer(). Handlers receive this object;
  * per-request state lives in an Attempt, never here.
  */
-import type { Agent } from 'node:http';
+import type { Agent, IncomingMessage } from 'node:http';
 import type HttpProxy from 'http-proxy';
 import type { Logger } from 'pino';
 import type { AuditEvent, AuditStore } from '../audit/types.js';
 import type { ReadonlyConfig } from '../config/load.js';
 import { isSchoolgateError } from '../errors.js';
 import type { AnswerContext } from './answers.js';
-import type { Gatekeeper, PolicySnapshot } from './gatekeeper.js';
+import type { Attempt, Gatekeeper, PolicySnapshot } from './gatekeeper.js';
 import type { GrantStore } from './grants.js';
 import type { TlsEdge } from './intercept/tls-edge.js';
 import type { Resolver } from './resolve.js';
@@ -71,4 +71,14 @@ export async function commitRow(edge: EdgeContext, event: AuditEvent): Promise<b
 export function clientAddress(remote: string | undefined): string {
   if (!remote) return '';
   return remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
+}
+
+/** The Attempt of a request arriving on the proxy port: its client address, method and proxy credentials. */
+export function attemptOf(edge: EdgeContext, req: IncomingMessage): Attempt {
+  const auth = req.headers['proxy-authorization'];
+  return edge.gatekeeper.newAttempt(
+    clientAddress(req.socket.remoteAddress),
+    req.method ?? '',
+    Array.isArray(auth) ? auth[0] : auth,
+  );
 }

@@ -16,7 +16,7 @@ import { parseConnectTarget } from '../policy/target.js';
 import type { Profile, Target } from '../policy/types.js';
 import { readFirstFlight, type FirstFlight } from '../tls/client-hello.js';
 import { auditUnavailableAnswer, errorBody, refusalFor } from './answers.js';
-import { answerContext, clientAddress, commitRow, type EdgeContext } from './edge-context.js';
+import { answerContext, attemptOf, commitRow, type EdgeContext } from './edge-context.js';
 import { auditEventFor, type Attempt, type Verdict } from './gatekeeper.js';
 import { safeHostOf } from './handle-http.js';
 import type { TunnelContext } from './intercept/context.js';
@@ -36,13 +36,8 @@ export async function handleConnect(
   edge.stats.requests++;
   socket.on('error', () => socket.destroy());
   const authority = req.url ?? '';
-  const clientIp = clientAddress(req.socket.remoteAddress);
-  const proxyAuth = req.headers['proxy-authorization'];
-  const attempt = edge.gatekeeper.newAttempt(
-    clientIp,
-    'CONNECT',
-    Array.isArray(proxyAuth) ? proxyAuth[0] : proxyAuth,
-  );
+  const attempt = attemptOf(edge, req);
+  const clientIp = attempt.clientIp;
   const time = () => ({ time: edge.now(), timeZone: edge.config.timeZone });
 
   let target: Target;

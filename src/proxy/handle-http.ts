@@ -11,7 +11,7 @@ import type { Target } from '../policy/types.js';
 import { auditUnavailableAnswer, CONTINUE_PATH, errorBody, refusalFor } from './answers.js';
 import { handleContinue } from './continue.js';
 import { handleSelfReport, REPORT_PATH } from './self-report.js';
-import { answerContext, clientAddress, commitRow, type EdgeContext } from './edge-context.js';
+import { answerContext, attemptOf, commitRow, type EdgeContext } from './edge-context.js';
 import { auditEventFor, ruleText, type Attempt } from './gatekeeper.js';
 import { stripHopByHop } from './hop-by-hop.js';
 import { isOwnTarget, serveOwnPage } from './own-pages.js';
@@ -35,8 +35,8 @@ export async function handleHttpRequest(
   const tunnel = tunnelContexts.get(req.socket);
   if (tunnel) return handleInspectedRequest(edge, req, res, tunnel);
   const rawUrl = req.url ?? '';
-  const clientIp = clientAddress(req.socket.remoteAddress);
-  const attempt = edge.gatekeeper.newAttempt(clientIp, req.method ?? '', header(req, 'proxy-authorization'));
+  const attempt = attemptOf(edge, req);
+  const clientIp = attempt.clientIp;
 
   const rawFailure = checkRawRequest(req);
   if (rawUrl.startsWith('/') || rawUrl === '*') {

@@ -9,7 +9,7 @@ import { isTargetError } from '../policy/target-error.js';
 import { parseAbsoluteTarget } from '../policy/target.js';
 import type { Target } from '../policy/types.js';
 import { auditUnavailableAnswer, errorBody, refusalFor } from './answers.js';
-import { answerContext, clientAddress, commitRow, type EdgeContext } from './edge-context.js';
+import { answerContext, attemptOf, commitRow, type EdgeContext } from './edge-context.js';
 import { auditEventFor, type Attempt } from './gatekeeper.js';
 import { safeHostOf } from './handle-http.js';
 import { stripHopByHop } from './hop-by-hop.js';
@@ -25,13 +25,8 @@ export async function handleUpgrade(
   edge.stats.requests++;
   socket.on('error', () => socket.destroy());
   const rawUrl = req.url ?? '';
-  const clientIp = clientAddress(req.socket.remoteAddress);
-  const auth = req.headers['proxy-authorization'];
-  const attempt = edge.gatekeeper.newAttempt(
-    clientIp,
-    req.method ?? '',
-    Array.isArray(auth) ? auth[0] : auth,
-  );
+  const attempt = attemptOf(edge, req);
+  const clientIp = attempt.clientIp;
   const time = () => ({ time: edge.now(), timeZone: edge.config.timeZone });
   const reject = async (reason: string, status = 400) => {
     const row = auditEventFor(attempt, { host: safeHostOf(rawUrl), path: rawUrl.slice(0, 2048) }, null, {
