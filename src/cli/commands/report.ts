@@ -19,6 +19,11 @@ const FORMATS: readonly ReportFormat[] = ['text', 'html', 'csv', 'json'];
 const load = () => import('../../reports/index.js');
 type Reports = Awaited<ReturnType<typeof load>>;
 
+/** Who pulls a report: the --by name, the OS user and the case (runReport has already refused it without them where needed). */
+function pullerOf(r: Reports, opts: ReportOptions): { by: string; osUser: string; caseRef: string | null } {
+  return { by: opts.by!, osUser: r.currentOsUser(), caseRef: opts.case ?? null };
+}
+
 /** Whose row an audit reference is, for the access record (null when there is no such row). */
 function subjectOfEvent(r: Reports, config: ReturnType<typeof configFrom>, ref: string): string | null {
   try {
@@ -93,12 +98,7 @@ export function registerReport(program: Command): void {
           },
           format: opts.format,
           out: opts.out,
-          build: (src) =>
-            r.buildUserReport(src, user, fromMs, toMs, {
-              by: opts.by!,
-              osUser: r.currentOsUser(),
-              caseRef: opts.case!,
-            }),
+          build: (src) => r.buildUserReport(src, user, fromMs, toMs, pullerOf(r, opts)),
         },
         now,
       );
@@ -131,11 +131,7 @@ export function registerReport(program: Command): void {
           format: opts.format,
           out: opts.out,
           build: (src) =>
-            r.buildAroundReport(src, r.findEvent(src, ref), opts.minutes ?? 60, {
-              by: opts.by!,
-              osUser: r.currentOsUser(),
-              caseRef: opts.case!,
-            }),
+            r.buildAroundReport(src, r.findEvent(src, ref), opts.minutes ?? 60, pullerOf(r, opts)),
         },
         now,
       );
@@ -171,12 +167,7 @@ export function registerReport(program: Command): void {
           },
           format: opts.format,
           out: opts.out,
-          build: (src) =>
-            r.buildDomainReport(src, domain, fromMs, toMs, {
-              by: opts.by!,
-              osUser: r.currentOsUser(),
-              caseRef: opts.case!,
-            }),
+          build: (src) => r.buildDomainReport(src, domain, fromMs, toMs, pullerOf(r, opts)),
         },
         now,
       );
@@ -210,8 +201,7 @@ export function registerReport(program: Command): void {
             },
             format: opts.format,
             out: opts.out,
-            build: (src) =>
-              build(src, fromMs, toMs, { by: opts.by!, osUser: r.currentOsUser(), caseRef: null }),
+            build: (src) => build(src, fromMs, toMs, pullerOf(r, { ...opts, case: undefined })),
           },
           now,
         );
