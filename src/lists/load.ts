@@ -55,7 +55,22 @@ export const METADATA_FILE = 'categories.yaml';
 /** How many invalid lines per file are spelled out in warnings; the rest are summarised. */
 const WARNINGS_PER_FILE = 5;
 
-export async function loadCategories(dir: string, opts: LoadOptions = {}): Promise<LoadedCategories> {
+export interface LoadedMetadata {
+  /** Shipped categories first, then the local layer's (the same objects as `local.metas`). */
+  metas: CategoryMeta[];
+  warnings: string[];
+}
+
+/**
+ * The metadata of every category, without reading a single list entry: the shipped categories.yaml checked
+ * against the category directories, then the local layer's categories merged in. loadCategories() starts
+ * with this, so the proxy and the reports (src/reports/source.ts) see the same titles and flags and refuse
+ * the same mistakes.
+ */
+export async function loadCategoryMetadata(
+  dir: string,
+  opts: Pick<LoadOptions, 'metaDefaults' | 'local'> = {},
+): Promise<LoadedMetadata> {
   const metaFile = path.join(dir, METADATA_FILE);
   const dirs = await categoryDirectories(dir);
   const warnings: string[] = [];
@@ -87,8 +102,14 @@ export async function loadCategories(dir: string, opts: LoadOptions = {}): Promi
     );
   }
 
+  if (opts.local) metas = withLocalMetas(dir, metas, opts.local, warnings);
+  return { metas, warnings };
+}
+
+export async function loadCategories(dir: string, opts: LoadOptions = {}): Promise<LoadedCategories> {
+  const { metas: allMetas, warnings } = await loadCategoryMetadata(dir, opts);
+  let metas = allMetas;
   const local = opts.local;
-  if (local) metas = withLocalMetas(dir, metas, local, warnings);
 
   if (opts.only !== undefined) {
     const wanted = new Set(opts.only);

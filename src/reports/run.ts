@@ -36,13 +36,15 @@ export function openAdmin(config: ReadonlyConfig): Database.Database {
   return openWritableDatabase(file, { busyTimeoutMs: 5000 });
 }
 
-export function openSource(config: ReadonlyConfig, now: number): ReportSource {
+/** The report's reading side: category metadata as the proxy loads it (source.ts), then the database. */
+export async function openSource(config: ReadonlyConfig, now: number): Promise<ReportSource> {
+  const categories = await loadCategoryInfo(config.categoriesDir, config.dataDir);
   return {
     db: openReadOnly(auditPathOf(config)),
     timeZone: config.timeZone,
     now,
     clock: new LocalClock(config.timeZone),
-    categories: loadCategoryInfo(config.categoriesDir),
+    categories,
   };
 }
 
@@ -126,7 +128,7 @@ export interface RunSpec {
 }
 
 /** Authorise (recording the request), then build and write the report. Returns the access-log id. */
-export function runReport(config: ReadonlyConfig, spec: RunSpec, now = Date.now()): number {
+export async function runReport(config: ReadonlyConfig, spec: RunSpec, now = Date.now()): Promise<number> {
   const osUser = currentOsUser();
   const admin = openAdmin(config);
   let accessId: number;
@@ -139,7 +141,7 @@ export function runReport(config: ReadonlyConfig, spec: RunSpec, now = Date.now(
   } finally {
     admin.close();
   }
-  const src = openSource(config, now);
+  const src = await openSource(config, now);
   try {
     const built = spec.build(src);
     const out = new Output(spec.out);

@@ -3,11 +3,11 @@
  * (rows are fetched in pages of PAGE_ROWS by keyset), so a report never holds a read transaction open for
  * long and never starves the writer's WAL checkpoints, however many rows it covers.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import Database from 'better-sqlite3';
-import { SchoolgateError } from '../errors.js';
-import { parseCategoriesYaml } from '../lists/metadata.js';
+import { isSchoolgateError, SchoolgateError } from '../errors.js';
+import { loadCategoryMetadata } from '../lists/load.js';
+import { localLayerDir, readLocalLayer } from '../lists/local-layer.js';
+import type { CategoryMeta } from '../policy/types.js';
 import type { RawRow } from '../audit/row-mapping.js';
 import { LocalClock } from './time.js';
 
@@ -57,17 +57,32 @@ export function openReadOnly(dbPath: string): Database.Database {
   }
 }
 
-/** Category titles and flags from categories.yaml; reports still work (with bare names) without it. */
-export function loadCategoryInfo(categoriesDir: string): Map<string, CategoryInfo> {
-  const out = new Map<string, CategoryInfo>();
+/**
+ * Category titles and flags, the one way reports get them: the metadata the proxy loads (shipped
+ * categories.yaml plus the school's local layer, src/lists/load.ts loadCategoryMetadata), without reading
+ * any list entry. A categories.yaml the proxy would refuse is an error here too, not a report of bare names.
+ */
+export async function loadCategoryInfo(
+  categoriesDir: string,
+  dataDir: string,
+): Promise<Map<string, CategoryInfo>> {
+  let metas: CategoryMeta[];
   try {
-    const file = path.join(categoriesDir, 'categories.yaml');
-    for (const m of parseCategoriesYaml(readFileSync(file, 'utf8'), file).meta)
-      out.set(m.name, { title: m.title, flagged: m.flagged, alert: m.alert });
-  } catch {
-    // no metadata: names only
+    ({ metas } = await loadCategoryMetadata(categoriesDir, { local: await readLocalLayer(dataDir) }));
+  } catch (err) {
+    if (isSchoolgateError(err)) throw err;
+    throw new SchoolgateError(
+      'SG_CATEGORY_INVALID',
+      `Cannot read the category metadata (${categoriesDir}, ${localLayerDir(dataDir)}): ${err instanceof Error ? err.message : String(err)}`,
+      {
+        context: { categoriesDir, localDir: localLayerDir(dataDir) },
+        suggestion:
+          'Check that both directories are readable; `schoolgate lists categories` reads the same files.',
+        cause: err,
+      },
+    );
   }
-  return out;
+  return new Map(metas.map((m) => [m.name, { title: m.title, flagged: m.flagged, alert: m.alert }]));
 }
 
 export function categoryTitle(src: ReportSource, name: string): string {

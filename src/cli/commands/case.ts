@@ -24,7 +24,13 @@ async function withAdmin<T>(
   opts: CaseOptions,
   command: string,
   fields: { caseRef?: string | null; subject?: string | null; needsBy: boolean },
-  run: (r: Reports, db: Database.Database, config: ReadonlyConfig, osUser: string, now: number) => T,
+  run: (
+    r: Reports,
+    db: Database.Database,
+    config: ReadonlyConfig,
+    osUser: string,
+    now: number,
+  ) => T | Promise<T>,
 ): Promise<T> {
   const r = await load();
   const config = configFrom(opts);
@@ -45,7 +51,7 @@ async function withAdmin<T>(
       },
       { allowedOsUsers: config.reports.allowedOsUsers, dataDir: config.dataDir, now },
     );
-    return run(r, db, config, osUser, now);
+    return await run(r, db, config, osUser, now);
   } finally {
     db.close();
   }
@@ -114,22 +120,27 @@ export function registerCase(program: Command): void {
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'text')
     .option('--out <file>', 'write to this new file instead of standard output')
     .action(async (ref: string, opts: CaseOptions) => {
-      await withAdmin(opts, 'case show', { caseRef: ref, needsBy: false }, (r, db, config, _osUser, now) => {
-        const c = r.requireCase(db, ref);
-        const access = r.listAccess(db, { caseRef: ref });
-        const src = r.openSource(config, now);
-        try {
-          const built = r.buildCaseDoc(src, c, access);
-          const out = new r.Output(opts.out);
+      await withAdmin(
+        opts,
+        'case show',
+        { caseRef: ref, needsBy: false },
+        async (r, db, config, _osUser, now) => {
+          const c = r.requireCase(db, ref);
+          const access = r.listAccess(db, { caseRef: ref });
+          const src = await r.openSource(config, now);
           try {
-            r.writeReport(built, (opts.format ?? 'text') as ReportFormat, src, out);
+            const built = r.buildCaseDoc(src, c, access);
+            const out = new r.Output(opts.out);
+            try {
+              r.writeReport(built, (opts.format ?? 'text') as ReportFormat, src, out);
+            } finally {
+              out.close();
+            }
           } finally {
-            out.close();
+            src.db.close();
           }
-        } finally {
-          src.db.close();
-        }
-      });
+        },
+      );
     });
 
   withCommonOptions(cases.command('list'))

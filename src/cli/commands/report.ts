@@ -27,12 +27,12 @@ function pullerOf(r: Reports, opts: ReportOptions): { by: string; osUser: string
 /** Whose row an audit reference is, for the access record (null when there is no such row). */
 function subjectOfEvent(r: Reports, config: ReturnType<typeof configFrom>, ref: string): string | null {
   try {
-    const src = r.openSource(config, Date.now());
+    const db = r.openReadOnly(r.auditPathOf(config));
     try {
-      const v = src.db.prepare('SELECT username FROM audit_events WHERE id = ?').pluck().get(ref);
+      const v = db.prepare('SELECT username FROM audit_events WHERE id = ?').pluck().get(ref);
       return typeof v === 'string' ? v : null;
     } finally {
-      src.db.close();
+      db.close();
     }
   } catch {
     return null;
@@ -83,7 +83,7 @@ export function registerReport(program: Command): void {
       const config = configFrom(opts);
       const now = Date.now();
       const { fromMs, toMs } = r.parsePeriod(opts.from, opts.to, config.timeZone, now);
-      r.runReport(
+      await r.runReport(
         config,
         {
           access: {
@@ -117,7 +117,7 @@ export function registerReport(program: Command): void {
       const config = configFrom(opts);
       const now = Date.now();
       const subject = subjectOfEvent(r, config, ref);
-      r.runReport(
+      await r.runReport(
         config,
         {
           access: {
@@ -152,7 +152,7 @@ export function registerReport(program: Command): void {
       const now = Date.now();
       const domain = domainArg.trim().toLowerCase().replace(/\.$/, '');
       const { fromMs, toMs } = r.parsePeriod(opts.from, opts.to, config.timeZone, now);
-      r.runReport(
+      await r.runReport(
         config,
         {
           access: {
@@ -188,7 +188,7 @@ export function registerReport(program: Command): void {
         const now = Date.now();
         const { fromMs, toMs } = r.parsePeriod(opts.since, opts.to, config.timeZone, now, '7d');
         const build = builder(r);
-        r.runReport(
+        await r.runReport(
           config,
           {
             access: {
@@ -217,7 +217,7 @@ export function registerReport(program: Command): void {
       const config = configFrom(opts);
       const now = Date.now();
       const { fromMs, toMs } = r.parsePeriod(opts.since, opts.to, config.timeZone, now, '1970-01-01');
-      r.runReport(
+      await r.runReport(
         config,
         {
           access: {
