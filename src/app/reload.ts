@@ -9,7 +9,7 @@
 import type { ReadonlyConfig } from '../config/load.js';
 import { SchoolgateError, isSchoolgateError } from '../errors.js';
 import type { ExtraAddresses } from '../identity/identify.js';
-import type { PolicySnapshot } from '../proxy/gatekeeper.js';
+import type { PolicySnapshot } from '../exchange/snapshot.js';
 import { AddressStore } from '../state/addresses.js';
 import { openStateDatabase } from '../state/database.js';
 
@@ -41,7 +41,7 @@ export interface ReloaderDeps {
 }
 
 /** Settings the running proxy took at start: a change to these is reported, not applied. */
-const LIVE_KEYS = new Set(['profiles', 'identity', 'categoriesDir', 'timeZone']);
+const LIVE_KEYS = new Set(['profiles', 'identity', 'categoriesDir', 'timeZone', 'warn']);
 
 export function readStateAddresses(dataDir: string): ExtraAddresses {
   const db = openStateDatabase(dataDir);

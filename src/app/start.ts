@@ -13,8 +13,9 @@ import { UserStore } from '../identity/user-store.js';
 import { loadCategories } from '../lists/load.js';
 import { readExceptions, withExceptions } from '../lists/exceptions.js';
 import { readLocalLayer } from '../lists/local-layer.js';
+import { startMetrics } from '../metrics/metrics.js';
 import { startLive } from './live.js';
-import { readStateAddresses, type LoadedPolicy, type ReloadResult } from './reload.js';
+import { readStateAddresses, type LoadedPolicy, type Reloader, type ReloadResult } from './reload.js';
 import { loadHostRoutes } from '../proxy/hosts-file.js';
 import { createProxyServer, type ProxyServer } from '../proxy/server.js';
 import { loadOrCreateTokenKey } from '../proxy/warn-token.js';
@@ -75,6 +76,7 @@ export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> 
   for (const c of loaded.counts.values()) entries += c.domains + c.urls;
   const exceptions = await readExceptions(config.dataDir);
   return {
+    config,
     lists: loaded.lists,
     profiles: withExceptions(buildProfiles(config, loaded.lists), exceptions, loaded.warnings),
     warnings: loaded.warnings,
@@ -120,6 +122,19 @@ export async function startSchoolgate(
     ca,
     ...(opts.now ? { now: opts.now } : {}),
   });
+  // Metrics subscribe before the first request; the reloader exists once the proxy listens.
+  const later: { reloader?: Reloader } = {};
+  proxy.serveMetrics(
+    startMetrics({
+      events: proxy.events,
+      stats: proxy.stats,
+      auditQueueDepth: () => audit.queueDepth,
+      server: proxy.server,
+      leaves: proxy.tls?.leaves ?? null,
+      reloads: () => later.reloader?.history ?? null,
+      loadedAt: () => snapshot.loadedAt,
+    }),
+  );
   let address: AddressInfo;
   try {
     address = await proxy.listen();
@@ -141,6 +156,7 @@ export async function startSchoolgate(
     swap: (next) => (snapshot = next),
     logger,
   });
+  later.reloader = live.reloader;
   let stopping: Promise<void> | undefined;
   return {
     address,

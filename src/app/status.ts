@@ -5,7 +5,7 @@ import path from 'node:path';
 import { SchoolgateError } from '../errors.js';
 import { decide } from '../policy/decide.js';
 import { parseAbsoluteTarget } from '../policy/target.js';
-import type { PolicySnapshot } from '../proxy/gatekeeper.js';
+import type { PolicySnapshot } from '../exchange/snapshot.js';
 import type { ControlHandler } from './control.js';
 import type { Reloader } from './reload.js';
 

@@ -61,6 +61,12 @@ export const configSchema = z.strictObject({
   clientNetworks: z
     .array(cidr)
     .default(['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']),
+  /** The technician's machines: only these may read `/metrics` on the proxy port. */
+  admin: z
+    .strictObject({
+      networks: z.array(cidr).default(['127.0.0.0/8', '::1/128']),
+    })
+    .prefault({}),
   /** Ports CONNECT may tunnel to (Squid's SSL_ports). */
   tunnelPorts: z.array(port).default([443]),
   /** Ports absolute-form HTTP requests may be forwarded to (Squid's Safe_ports, trimmed). */

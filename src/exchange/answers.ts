@@ -5,17 +5,24 @@
 import type { AuditAction } from '../audit/types.js';
 import type { Decision, Target } from '../policy/types.js';
 import type { CategoryLists } from '../policy/types.js';
-import type { Attempt, Verdict } from './gatekeeper.js';
-import { grantSubject } from './gatekeeper.js';
-import { renderBlockPage } from './pages/block-page.js';
-import { renderErrorPage, type ErrorStatus } from './pages/error-page.js';
-import type { PageReason } from './pages/types.js';
-import { renderWarnPage } from './pages/warn-page.js';
-import type { PageAnswer } from './respond.js';
-import { REPORT_PATH } from './self-report.js';
-import { grantUntil, signGrant } from './warn-token.js';
+import { renderBlockPage } from '../proxy/pages/block-page.js';
+import { renderErrorPage, type ErrorStatus } from '../proxy/pages/error-page.js';
+import type { PageReason } from '../proxy/pages/types.js';
+import { renderWarnPage } from '../proxy/pages/warn-page.js';
+import { grantUntil, signGrant } from '../proxy/warn-token.js';
+import { grantSubject } from './check.js';
+import type { PageAnswer, Verdict } from './types.js';
 
+/** The proxy's own actions, posted to the origin of the page they stand in for. */
 export const CONTINUE_PATH = '/.schoolgate/continue';
+export const REPORT_PATH = '/.schoolgate/report';
+
+/** The request a refusal answers. */
+export interface Answered {
+  id: string;
+  startedAt: number;
+  clientIp: string;
+}
 
 export interface AnswerContext {
   timeZone: string;
@@ -31,11 +38,13 @@ export interface Refusal {
   answer: PageAnswer;
   action: AuditAction;
   reason: string;
+  /** A failed-closed check: the short cause, for the row (never shown to the pupil). */
+  note?: string;
 }
 
 export function refusalFor(
   verdict: Exclude<Verdict, { kind: 'allow' }>,
-  attempt: Attempt,
+  attempt: Answered,
   target: Target,
   url: string,
   ctx: AnswerContext,
@@ -83,8 +92,19 @@ export function refusalFor(
       return blockRefusal(base, verdict.identity, null, 'port', ctx, {
         explanation: `Blocked: port ${target.port} is not allowed through the school web filter.`,
       });
-    case 'block':
-      return blockRefusal(base, verdict.identity, verdict.decision, pageReason(verdict.decision), ctx);
+    case 'block': {
+      const refusal = blockRefusal(
+        base,
+        verdict.identity,
+        verdict.decision,
+        pageReason(verdict.decision),
+        ctx,
+      );
+      const { errorCode, error } = verdict.decision;
+      // A check that threw: blocked all the same (fail closed), recorded as an error with its code and cause.
+      if (verdict.decision.rule.kind !== 'policy-error') return refusal;
+      return { ...refusal, action: 'error', reason: errorCode ?? 'SG_POLICY_ERROR', note: error ?? '' };
+    }
     case 'unreachable':
       if (verdict.resolution.reason === 'forbidden-address')
         return blockRefusal(base, verdict.identity, verdict.decision, 'policy', ctx, {
@@ -149,7 +169,7 @@ function blockRefusal(
 function warnRefusal(
   base: Base,
   verdict: Extract<Verdict, { kind: 'warn' }>,
-  attempt: Attempt,
+  attempt: Answered,
   ctx: AnswerContext,
 ): Refusal {
   const until = grantUntil(ctx.now, ctx.timeZone, {

@@ -3,8 +3,8 @@
  * inspect only when TLS inspection is on, the profile inspects, and none of the names is exempt by
  * category (banking, health: the config's and the profile's never-inspect lists) or by host (pinned apps).
  */
-import type { ReadonlyConfig } from '../../config/load.js';
-import type { Profile } from '../../policy/types.js';
+import type { ReadonlyConfig } from '../config/load.js';
+import type { Profile } from '../policy/types.js';
 
 export type InspectionPlan = { inspect: true } | { inspect: false; why: string };
 

@@ -134,4 +134,6 @@ export interface Decision {
   via?: Via;
   /** For 'policy-error' decisions: the internal error message (for the audit row and logs, not for pupils). */
   error?: string;
+  /** For 'policy-error' decisions: the stable SG code of the failure (SG_POLICY_ERROR, SG_IDENTITY_ERROR, ...). */
+  errorCode?: string;
 }

@@ -1,12 +1,13 @@
 /**
  * The proxy's own pages, for requests addressed to the proxy itself (origin-form, or its own name and
  * port): /healthz, /proxy.pac and /wpad.dat, the school CA certificate (/ca.crt DER, /ca.pem PEM) with its
- * install help (/ca), and a short index. Never an access to the web, so no audit row. The CA's private key
+ * install help (/ca), a short index, and /metrics (Prometheus text, for clients in admin.networks only). Never an access to the web, so no audit row. The CA's private key
  * is never reachable from here: only the public certificate is held by these handlers.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ReadonlyConfig } from '../config/load.js';
 import type { Target } from '../policy/types.js';
-import type { EdgeContext } from './edge-context.js';
+import { clientAddress, type EdgeContext } from './edge-context.js';
 import { renderPac } from './pages/pac.js';
 import { renderPage, html } from './pages/html.js';
 import { sendPage } from './respond.js';
@@ -14,12 +15,22 @@ import { renderCaHelpPage } from './pages/ca-help.js';
 
 const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '::1']);
 
-export function isOwnTarget(edge: EdgeContext, target: Target): boolean {
-  if (target.port !== edge.listenPort()) return false;
+/** What `/metrics` serves (src/metrics/): attached by the proxy once its metrics exist. */
+export interface MetricsPage {
+  readonly contentType: string;
+  render(): Promise<string>;
+}
+
+const metricsPages = new WeakMap<EdgeContext, MetricsPage>();
+
+export function attachMetricsPage(edge: EdgeContext, page: MetricsPage): void {
+  metricsPages.set(edge, page);
+}
+
+export function isOwnTarget(config: ReadonlyConfig, listenPort: number, target: Target): boolean {
+  if (target.port !== listenPort) return false;
   return (
-    target.host === edge.config.proxyName ||
-    LOCAL_NAMES.has(target.host) ||
-    target.host === edge.config.listen.host
+    target.host === config.proxyName || LOCAL_NAMES.has(target.host) || target.host === config.listen.host
   );
 }
 
@@ -43,6 +54,8 @@ export function serveOwnPage(
       });
       return send(res, healthy ? 200 : 503, 'application/json', body, 'no-store');
     }
+    case '/metrics':
+      return serveMetrics(edge, req, res);
     case '/proxy.pac':
     case '/wpad.dat': {
       const body = renderPac({ proxyHost: pacHost(edge, req), proxyPort: edge.listenPort(), bypass: [] });
@@ -95,6 +108,22 @@ export function serveOwnPage(
     default:
       return send(res, 404, 'text/plain; charset=utf-8', 'not found\n', 'no-store');
   }
+}
+
+/** Prometheus text for the technician's machines (admin.networks); everyone else gets 403. */
+function serveMetrics(edge: EdgeContext, req: IncomingMessage, res: ServerResponse): void {
+  const text = 'text/plain; charset=utf-8';
+  if (!edge.isAdmin(clientAddress(req.socket.remoteAddress)))
+    return send(res, 403, text, 'forbidden: /metrics is only served to admin.networks\n', 'no-store');
+  const page = metricsPages.get(edge);
+  if (!page) return send(res, 404, text, 'metrics are not enabled on this proxy\n', 'no-store');
+  page.render().then(
+    (body) => send(res, 200, page.contentType, body, 'no-store'),
+    (err: unknown) => {
+      edge.logger.error({ err }, 'rendering /metrics failed');
+      send(res, 500, text, 'metrics unavailable: see the proxy log\n', 'no-store');
+    },
+  );
 }
 
 /** The name clients reached us by is the best name to put in the PAC file. */

@@ -5,7 +5,6 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
-import type { Duplex } from 'node:stream';
 
 const SMALL_BODY = 64 * 1024;
 
@@ -17,9 +16,6 @@ export interface Body {
   /** True when the rest of the body still streams from the request (count it as it flows). */
   streaming: boolean;
 }
-
-/** Socket → id of the allowed exchange in flight on it: a later parse error completes that row, not a new one. */
-export const inflight = new WeakMap<Duplex, string>();
 
 export function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;

@@ -4,15 +4,10 @@
  */
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { PageAnswer } from '../exchange/types.js';
 import { PAGE_HEADERS } from './pages/html.js';
 
-export interface PageAnswer {
-  status: number;
-  body: string;
-  headers?: Record<string, string>;
-  /** Close the client connection after the answer (errors, refusals). */
-  close?: boolean;
-}
+export type { PageAnswer };
 
 /**
  * Sockets we answered and are closing: bytes Node's parser still finds on them (an unread body, say) are

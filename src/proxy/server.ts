@@ -1,32 +1,32 @@
 /**
  * The edge: one http.Server on the proxy port, with Node's parser limits set for a hostile network,
- * routing absolute-form requests, CONNECT and upgrades into the one pipeline (gatekeeper.ts).
+ * routing absolute-form requests, CONNECT and upgrades to their adapters, each of which drives an Exchange
+ * (src/exchange/): the one place requests are decided, recorded and answered.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import HttpProxy from 'http-proxy';
 import type { Logger } from 'pino';
 import type { AuditStore } from '../audit/types.js';
 import type { ReadonlyConfig } from '../config/load.js';
 import { SchoolgateError } from '../errors.js';
 import type { Identifier } from '../identity/identify.js';
-import { auditUnavailableAnswer } from './answers.js';
-import { clientAddress, commitRow, type EdgeContext, type EdgeStats } from './edge-context.js';
-import { auditEventFor, Gatekeeper, type PolicySnapshot } from './gatekeeper.js';
+import { inAnyCidr, parseCidrs } from '../identity/address-map.js';
+import { errorBody } from '../exchange/answers.js';
+import { Exchange, ExchangeEvents, type ExchangeEnv, type PolicySnapshot } from '../exchange/index.js';
+import { clientAddress, type EdgeContext, type EdgeStats } from './edge-context.js';
 import { GrantStore } from './grants.js';
 import { handleConnect } from './handle-connect.js';
-import { handleHttpRequest, installProxyHooks } from './handle-http.js';
+import { handleHttpRequest, inflight } from './handle-http.js';
 import { handleUpgrade } from './handle-upgrade.js';
-import { errorBody } from './answers.js';
 import { Resolver } from './resolve.js';
 import { sendPage, writeRawAnswer } from './respond.js';
 import { MAX_HEADERS } from './raw-checks.js';
-import { inflight } from './request-body.js';
 import { closingSockets } from './respond.js';
 import type { SchoolCa } from '../tls/ca.js';
 import { closeTlsEdge, createTlsEdge, type TlsEdge } from './intercept/tls-edge.js';
-import { handleInnerUpgrade } from './intercept/inner-upgrade.js';
+import { tunnelContexts } from './intercept/intercept.js';
+import { attachMetricsPage, isOwnTarget, type MetricsPage } from './own-pages.js';
 
 export interface ProxyServerOptions {
   config: ReadonlyConfig;
@@ -39,6 +39,8 @@ export interface ProxyServerOptions {
   now?: () => Date;
   /** The school CA: with it (and tls.inspect on) tunnels of inspecting profiles are intercepted. */
   ca?: SchoolCa | null;
+  /** Subscribers register here (metrics, alerts); one is made when not given. */
+  events?: ExchangeEvents;
 }
 
 export interface ProxyServer {
@@ -46,6 +48,10 @@ export interface ProxyServer {
   readonly stats: EdgeStats;
   /** HTTPS inspection state (leaf certificates, upstream agent), or null when inspection is off. */
   readonly tls: TlsEdge | null;
+  /** Every exchange's events: `decided`, `committed`, `completed`. */
+  readonly events: ExchangeEvents;
+  /** Serves these metrics at `/metrics` (admin networks only); until called, `/metrics` is 404. */
+  serveMetrics(page: MetricsPage): void;
   listen(): Promise<AddressInfo>;
   /** Stops accepting, ends idle keep-alive connections, waits for the rest (bounded). */
   close(): Promise<void>;
@@ -69,40 +75,45 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   server.maxHeadersCount = MAX_HEADERS + 1; // one more, so checkRawRequest can see the excess and refuse
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 60_000 });
-  const proxy = HttpProxy.createProxyServer({ ws: true });
-  proxy.on('error', (err) => logger.debug({ err: err.message }, 'http-proxy error'));
   const stats: EdgeStats = { startedAt: Date.now(), requests: 0, tunnels: 0, openTunnels: 0 };
   const now = opts.now ?? (() => new Date());
-  const grants = new GrantStore();
-  const resolver = new Resolver(opts.hostRoutes);
-  const gatekeeper = new Gatekeeper({
-    config,
-    policy: opts.policy,
-    identifier: opts.identifier,
-    resolver,
-    grants,
-    logger,
-    now,
-  });
+  const clientNetworks = parseCidrs(config.clientNetworks);
+  const adminNetworks = parseCidrs(config.admin.networks);
   let boundPort = config.listen.port;
   const tls: TlsEdge | null = opts.ca && config.tls.inspect ? createTlsEdge(config, opts.ca, now) : null;
-  const edge: EdgeContext = {
-    config,
-    gatekeeper,
-    audit: opts.audit,
+  const events = opts.events ?? new ExchangeEvents(logger);
+  const grants = new GrantStore();
+  const env: ExchangeEnv = {
     policy: opts.policy,
+    checks: {
+      identifier: opts.identifier,
+      resolver: new Resolver(opts.hostRoutes),
+      grants,
+      logger,
+      isClientAllowed: (ip) => inAnyCidr(ip, clientNetworks),
+    },
+    audit: opts.audit,
+    events,
     grants,
     tokenKey: opts.tokenKey,
     logger,
-    proxy,
+    now,
+    own: { isOwn: (target) => isOwnTarget(config, boundPort, target) },
+    ports: { http: config.httpPorts, tunnel: config.tunnelPorts },
+    inspectionReady: tls !== null,
+  };
+  const edge: EdgeContext = {
+    config,
+    env,
+    audit: opts.audit,
+    logger,
     agent,
-    resolver,
     tls,
     stats,
     listenPort: () => boundPort,
     now,
+    isAdmin: (ip) => inAnyCidr(ip, adminNetworks),
   };
-  installProxyHooks(edge);
 
   // Handlers never reject: anything unexpected is logged and answered, never a crash.
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -139,7 +150,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     tls.inner.on('request', onRequest);
     tls.inner.on('checkContinue', onRequest);
     tls.inner.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-      handleInnerUpgrade(edge, req, socket, head).catch((err: unknown) => {
+      handleUpgrade(edge, req, socket, head).catch((err: unknown) => {
         logger.error({ err }, 'inner upgrade handler failed');
         socket.destroy();
       });
@@ -153,6 +164,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     server,
     stats,
     tls,
+    events,
+    serveMetrics: (page) => attachMetricsPage(edge, page),
     listen: () =>
       new Promise((resolve, reject) => {
         const onError = (err: NodeJS.ErrnoException) =>
@@ -194,7 +207,6 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
 }
 
 /** Node's parser refused the bytes: answer with the matching status, record the attempt, close. */
-
 async function onClientError(edge: EdgeContext, err: NodeJS.ErrnoException, socket: Duplex): Promise<void> {
   // Already being answered (and closed) by a handler: the parser found the rest of that request.
   if (closingSockets.has(socket)) return;
@@ -205,7 +217,7 @@ async function onClientError(edge: EdgeContext, err: NodeJS.ErrnoException, sock
   const current = inflight.get(socket);
   if (current) {
     // The request line and headers were allowed and recorded; its body broke. Complete that row.
-    edge.audit.complete(current, { status: 400, bytesIn: 0, bytesOut: 0, durationMs: 0 });
+    current.complete({ status: 400, bytesIn: 0, bytesOut: 0 });
     return void socket.destroy();
   }
   const status =
@@ -216,21 +228,18 @@ async function onClientError(edge: EdgeContext, err: NodeJS.ErrnoException, sock
         : err.code === 'HPE_URI_TOO_LONG'
           ? 414
           : 400;
+  const tunnel = tunnelContexts.get(socket);
   const remote = (socket as { remoteAddress?: string }).remoteAddress;
-  const attempt = edge.gatekeeper.newAttempt(clientAddress(remote), '', undefined);
-  const event = auditEventFor(attempt, { host: '' }, null, {
-    action: 'reject',
-    reason: `bad-request:${(err.code ?? 'parse').toLowerCase()}`,
-    status,
+  const ex = new Exchange(edge.env, {
+    transport: tunnel ? 'inner' : 'http',
+    clientIp: tunnel ? tunnel.clientIp : clientAddress(remote),
+    method: '',
+    proxyAuthorization: undefined,
+    ...(tunnel ? { tunnel } : {}),
   });
-  const committed = await commitRow(edge, event);
-  const base = { time: edge.now(), timeZone: edge.config.timeZone };
-  writeRawAnswer(
-    socket,
-    committed
-      ? { status, body: errorBody(400, { ...base, reference: attempt.id }) }
-      : auditUnavailableAnswer(base),
-  );
+  const reason = `bad-request:${(err.code ?? 'parse').toLowerCase()}`;
+  const answer = await ex.reject(status, reason, { host: tunnel ? (tunnel.sni ?? tunnel.connect.host) : '' });
+  writeRawAnswer(socket, answer);
 }
 
 /**

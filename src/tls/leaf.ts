@@ -35,6 +35,9 @@ export class LeafCertificates {
   private readonly caKeyId: string;
   /** Certificates signed since start (for stats and the dedupe test). */
   signed = 0;
+  /** Lookups answered from the cache, and lookups that were not (signed now, or joined a signing in flight). */
+  hits = 0;
+  misses = 0;
 
   constructor(
     private readonly ca: SchoolCa,
@@ -70,7 +73,11 @@ export class LeafCertificates {
   /** The leaf for a host (lowercase ASCII name or IP literal): from cache, or signed once. */
   get(host: string): Promise<Leaf> {
     const cached = this.cache.get(host);
-    if (cached) return Promise.resolve(cached);
+    if (cached) {
+      this.hits++;
+      return Promise.resolve(cached);
+    }
+    this.misses++;
     const inFlight = this.pending.get(host);
     if (inFlight) return inFlight;
     const promise = new Promise<Leaf>((resolve, reject) => {

@@ -8,8 +8,11 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { clientTlsCause } from '../../tls/failure-cause.js';
-import { tunnelContexts, type TunnelContext } from './context.js';
+import type { TunnelContext } from '../../exchange/types.js';
 import type { TlsEdge } from './tls-edge.js';
+
+/** TLS socket (as seen by the inner http.Server) → its tunnel: inner requests take their client from here. */
+export const tunnelContexts = new WeakMap<Duplex, TunnelContext>();
 
 export interface InterceptResult {
   /** Resolves when the client connection ends, with the bytes each way (for the tunnel row's outcome). */

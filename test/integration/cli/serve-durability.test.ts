@@ -84,9 +84,11 @@ describe('schoolgate serve (child process)', () => {
     const badPassword = await viaProxy(port, `http://allowed.test:${origin.port}/`, {
       headers: { 'proxy-authorization': basic('pupil1', 'nope') },
     });
+    // An inspected pupil's blocked CONNECT is opened for the block page over HTTPS (200); bytes that are
+    // not TLS then close it, so its outcome is written too.
     const connectBlocked = await rawExchange(
       port,
-      `CONNECT blocked.example:${origin.port} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: ${auth['proxy-authorization']}\r\n\r\n`,
+      `CONNECT blocked.example:${origin.port} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: ${auth['proxy-authorization']}\r\n\r\nnot TLS\r\n`,
     );
     const malformed = await rawExchange(
       port,
@@ -98,7 +100,7 @@ describe('schoolgate serve (child process)', () => {
       badPassword.status,
       connectBlocked.status,
       malformed.status,
-    ]).toEqual([200, 403, 407, 403, 400]);
+    ]).toEqual([200, 403, 407, 200, 400]);
 
     child.kill('SIGTERM');
     expect(await waitForExit(child)).toBe(0);

@@ -1,11 +1,14 @@
 /**
  * Harness for the hostile-input suite: a loopback origin that counts every byte and connection it
  * receives (so "nothing forwarded" means nothing, not "no complete request"), a raw client that knows
- * when a response is complete, and read-only access to the audit rows written since a mark.
+ * when a response is complete (and, like a browser, carries on into TLS when a CONNECT is answered 200),
+ * and read-only access to the audit rows written since a mark.
  */
 import http from 'node:http';
 import net from 'node:net';
+import type tls from 'node:tls';
 import Database from 'better-sqlite3';
+import { handshakeOf, tlsOverTunnel, tunnelPeer, type Handshake } from '../../helpers/tls-tunnel.js';
 
 export interface OriginRequest {
   method: string;
@@ -129,7 +132,16 @@ export interface ParsedResponse {
 }
 
 export interface Exchange {
-  /** Everything the proxy sent, latin1. */
+  /**
+   * Set when a CONNECT was answered 200 and the client carried on into the tunnel: that answer. Everything
+   * else (raw, responses, status, closed) is then what came back inside the tunnel.
+   */
+  connect?: ParsedResponse;
+  /** The tunnel's TLS handshake, when it completed. */
+  handshake?: Handshake;
+  /** The tunnel's TLS handshake failed: why. */
+  tlsError?: string;
+  /** Everything the proxy sent, latin1 (inside the tunnel: the decrypted bytes). */
   raw: string;
   /** Every complete response, interim (1xx) responses included, in order. */
   responses: ParsedResponse[];
@@ -156,6 +168,19 @@ export interface TalkOptions {
   connect?: boolean;
   /** Keep the socket open (returned) instead of destroying it when done. */
   keepOpen?: boolean;
+  /**
+   * With `connect`: when the answer is 200, carry on as a browser does: TLS over the same socket trusting
+   * `ca` (the leaf verified for the CONNECT host, see tls-tunnel.ts), then `GET / HTTP/1.1` with Host, and
+   * read the answer to the close. Without it a 200 ends the exchange.
+   */
+  tunnel?: { ca: string; authority: string };
+}
+
+/** The authority of a `CONNECT <authority> HTTP/1.x` request line, if the bytes start with one. */
+export function connectAuthority(bytes: string | Buffer | (string | Buffer)[]): string | undefined {
+  const first = Array.isArray(bytes) ? bytes[0] : bytes;
+  const line = (typeof first === 'string' ? first : first?.toString('latin1')) ?? '';
+  return /^CONNECT (\S+) HTTP\/1\.[01]\r?\n/.exec(line)?.[1];
 }
 
 /**
@@ -172,48 +197,92 @@ export function talk(
   const started = Date.now();
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
-    const chunks: Buffer[] = [];
+    /** What is read from: the socket, or the TLS socket over it once inside a tunnel. */
+    let stream: net.Socket | tls.TLSSocket = socket;
+    let chunks: Buffer[] = [];
+    let connectAnswer: ParsedResponse | undefined;
+    let handshake: Handshake | undefined;
+    let tlsError: string | undefined;
     let closed = false;
     let done = false;
     let closeTimer: NodeJS.Timeout | undefined;
+    /** Parsed as a CONNECT answer until the client is inside the tunnel. */
+    const connectMode = () => opts.connect === true && connectAnswer === undefined;
     const finish = () => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       clearTimeout(closeTimer);
-      if (!opts.keepOpen) socket.destroy();
+      if (!opts.keepOpen) {
+        stream.destroy();
+        socket.destroy();
+      }
       const raw = Buffer.concat(chunks).toString('latin1');
-      const { responses, partial } = parseResponses(raw, opts.connect === true);
+      const { responses, partial } = parseResponses(raw, connectMode());
       const finals = responses.filter((r) => r.status >= 200 || r.status === 0);
       const final = finals.at(-1) ?? partial;
       resolve({
+        ...(connectAnswer ? { connect: connectAnswer } : {}),
+        ...(handshake ? { handshake } : {}),
+        ...(tlsError !== undefined ? { tlsError } : {}),
         raw,
         responses,
         final,
         status: final?.status ?? 0,
         closed,
         elapsedMs: Date.now() - started,
-        socket,
+        socket: stream,
       });
     };
     const timer = setTimeout(finish, timeoutMs);
+    const onClosed = () => {
+      closed = true;
+      finish();
+    };
+    const onData = (c: Buffer) => {
+      chunks.push(c);
+      check();
+    };
     const check = () => {
       const raw = Buffer.concat(chunks).toString('latin1');
-      const finals = parseResponses(raw, opts.connect === true).responses.filter((r) => r.status >= 200);
+      const parsed = parseResponses(raw, connectMode()).responses;
+      const finals = parsed.filter((r) => r.status >= 200);
+      if (opts.tunnel && connectMode() && finals[0]?.status === 200) {
+        // The answer's head is the last parsed; anything after it is the server's TLS (latin1: 1 char = 1 byte).
+        let headEnd = 0;
+        for (let i = 0; i < parsed.length; i++) headEnd = raw.indexOf('\r\n\r\n', headEnd) + 4;
+        return enterTunnel(finals[0], Buffer.from(raw.slice(headEnd), 'latin1'), opts.tunnel);
+      }
       if (finals.length >= wanted && closeTimer === undefined) {
         if (opts.keepOpen) return finish();
         const saysClose = /close/i.test(finals.at(-1)?.headers.connection ?? '');
         closeTimer = setTimeout(finish, opts.closeWaitMs ?? (saysClose ? 1_000 : 50));
       }
     };
-    socket.on('data', (c: Buffer) => {
-      chunks.push(c);
-      check();
-    });
-    const onClosed = () => {
-      closed = true;
-      finish();
+    const enterTunnel = (answer: ParsedResponse, rest: Buffer, tunnel: { ca: string; authority: string }) => {
+      connectAnswer = answer;
+      chunks = [];
+      socket.off('data', onData);
+      socket.off('end', onClosed);
+      socket.off('close', onClosed);
+      socket.pause();
+      if (rest.length > 0) socket.unshift(rest);
+      const peer = tunnelPeer(tunnel.authority, tunnel.ca);
+      const secure = tlsOverTunnel(socket, peer);
+      stream = secure;
+      secure.once('secureConnect', () => {
+        handshake = handshakeOf(secure, peer);
+        secure.write(`GET / HTTP/1.1\r\nHost: ${peer.hostHeader}\r\n\r\n`);
+      });
+      secure.on('data', onData);
+      secure.on('end', onClosed);
+      secure.on('close', onClosed);
+      secure.on('error', (err) => {
+        if (!handshake) tlsError = err.message;
+        onClosed();
+      });
     };
+    socket.on('data', onData);
     socket.on('end', onClosed);
     socket.on('close', onClosed);
     socket.on('error', onClosed);
@@ -316,6 +385,10 @@ export interface AuditRow {
   reason: string;
   flagged: number;
   status: number | null;
+  /** 'request', 'tunnel' (a CONNECT) or 'inspected' (a request inside an inspected tunnel). */
+  kind: string;
+  /** Set when the exchange's outcome (final status, bytes) was written. */
+  completed_ms: number | null;
 }
 
 export class AuditReader {

@@ -4,8 +4,13 @@
  * when it must not.
  *
  * Expected outcomes, as in the checklist:
- * - BL: 403 block page (HTTP) or 403 (CONNECT); one committed row (host, action 'block', reason); the origin
- *   sees no connection and no byte.
+ * - BL: 403 block page (HTTP) or 403 (CONNECT refused at the CONNECT: not inspectable, or refused outright);
+ *   one committed row (host, action 'block', reason); the origin sees no connection and no byte.
+ * - BP: a blocked CONNECT for an inspected profile (this suite's proxy inspects), as a browser sees it:
+ *   200, then TLS with a leaf for the CONNECT host signed by the school CA, then the block page (403,
+ *   closed) for the first inner request. Two rows: the tunnel (kind 'tunnel', action 'block', reason
+ *   'block-page:<rule>') and the page (kind 'inspected', action 'block', 403, the page's reference); the
+ *   origin sees no connection and no byte.
  * - R400: 400 (or the stated code), connection closed, nothing at the origin, one row with action 'reject'
  *   and reason 'bad-request:<why>'.
  *
@@ -20,6 +25,7 @@ import type { RunningSchoolgate } from '../../../src/app/start.js';
 import { startTestProxy, tempDir, testConfig } from '../../helpers/schoolgate.js';
 import {
   AuditReader,
+  connectAuthority,
   markOrigin,
   originDelta,
   ORIGIN_TEXT,
@@ -40,15 +46,16 @@ interface Ports {
   X: number;
 }
 
+/** `page`: a CONNECT whose block is shown as the block page inside the tunnel (BP) instead of BL. */
 type Expectation =
-  /** BL: 403 and a block row for `host`. */
-  | { kind: 'block'; host?: string; reason?: string }
+  /** BL (or BP): 403 and a block row for `host`. */
+  | { kind: 'block'; host?: string; reason?: string; page?: boolean }
   /** R400: one of `statuses` (default 400), closed, a reject row whose reason starts with `reason`. */
   | { kind: 'reject'; reason?: string; statuses?: number[] }
-  /** BL or R400, never allowed (A06 raw UTF-8, A12). */
-  | { kind: 'block-or-reject'; host?: string }
+  /** BL (or BP) or R400, never allowed (A06 raw UTF-8, A12). */
+  | { kind: 'block-or-reject'; host?: string; page?: boolean }
   /** Denied for loopback / IP-literal reasons: 403 block row (host as logged) or R400. Never forwarded. */
-  | { kind: 'denied'; host?: string };
+  | { kind: 'denied'; host?: string; reason?: string; page?: boolean };
 
 interface Case {
   id: string;
@@ -105,14 +112,27 @@ interface Outcome {
   origin: OriginMark;
 }
 
+interface Target {
+  port: number;
+  audit: AuditReader;
+  /** The proxy's school CA (PEM): a CONNECT answered 200 carries on into TLS trusting it, as a browser. */
+  ca: string;
+}
+
+function targetOf(proxy: RunningSchoolgate, reader: AuditReader): Target {
+  return { port: proxy.address.port, audit: reader, ca: proxy.proxy.tls!.ca.certPem };
+}
+
 async function attack(
   bytes: string | Buffer | (string | Buffer)[],
   opts: TalkOptions = {},
-  target: { port: number; audit: AuditReader } = { port: ports.X, audit },
+  target: Target = targetOf(sg, audit),
 ): Promise<Outcome> {
   const rowMark = target.audit.mark();
   const originMark = markOrigin(origin);
-  const ex = await talk(target.port, bytes, opts);
+  const authority = opts.connect ? connectAuthority(bytes) : undefined;
+  const tunnel = authority === undefined ? {} : { tunnel: { ca: target.ca, authority } };
+  const ex = await talk(target.port, bytes, { ...tunnel, ...opts });
   const outcome = { ex, rows: target.audit.since(rowMark), origin: originDelta(origin, originMark) };
   // Let whatever the hostile bytes set off after the answer (a late row, late upstream bytes) land before
   // the next case takes its marks, so no case sees another's traffic.
@@ -122,15 +142,25 @@ async function attack(
 
 function describeOutcome(o: Outcome): string {
   return JSON.stringify({
+    ...(o.ex.connect
+      ? { connect: o.ex.connect.statusLine, tls: o.ex.handshake ?? o.ex.tlsError ?? null }
+      : {}),
     status: o.ex.status,
     closed: o.ex.closed,
     head: o.ex.raw.split('\r\n')[0],
-    rows: o.rows.map((r) => ({ action: r.action, reason: r.reason, host: r.host, status: r.status })),
+    rows: o.rows.map((r) => ({
+      kind: r.kind,
+      action: r.action,
+      reason: r.reason,
+      host: r.host,
+      status: r.status,
+    })),
     origin: o.origin,
   });
 }
 
 function expectBlocked(o: Outcome, host = 'blocked.example', reason?: string): AuditRow {
+  expect(o.ex.connect, `refused at the request, no tunnel: ${describeOutcome(o)}`).toBeUndefined();
   expect(o.ex.status, describeOutcome(o)).toBe(403);
   expect(o.origin, 'nothing reaches the origin').toEqual(NOTHING);
   expect(o.rows, describeOutcome(o)).toHaveLength(1);
@@ -144,7 +174,49 @@ function expectBlocked(o: Outcome, host = 'blocked.example', reason?: string): A
   return row;
 }
 
+/** BP: see the header. `reason` is the rule kind (the page row's reason; the tunnel's is 'block-page:' + it). */
+function expectBlockPage(
+  o: Outcome,
+  host = 'blocked.example',
+  reason?: string,
+): { tunnel: AuditRow; page: AuditRow } {
+  const what = describeOutcome(o);
+  expect(o.ex.connect?.status, what).toBe(200);
+  expect(o.ex.tlsError, what).toBeUndefined();
+  expect(o.ex.handshake, `TLS completed, the leaf verified against the school CA: ${what}`).toMatchObject({
+    authorized: true,
+  });
+  expect(o.ex.handshake!.leafNames, 'the leaf is for the CONNECT host').toContain(host);
+  expect(o.ex.status, what).toBe(403);
+  expect(o.ex.final?.headers.connection, what).toMatch(/close/i);
+  expect(o.ex.closed, 'the proxy closes the tunnel after the page').toBe(true);
+  expect(o.origin, 'nothing reaches the origin').toEqual(NOTHING);
+  expect(o.rows, what).toHaveLength(2);
+  const [tunnel, page] = o.rows as [AuditRow, AuditRow];
+  expect(tunnel).toMatchObject({ kind: 'tunnel', method: 'CONNECT', action: 'block', host, scheme: 'https' });
+  // Written with 200 when the tunnel opened; its outcome (403) once the tunnel has closed.
+  expect([200, 403]).toContain(tunnel.status);
+  if (tunnel.completed_ms !== null) expect(tunnel.status).toBe(403);
+  expect(page).toMatchObject({
+    kind: 'inspected',
+    method: 'GET',
+    action: 'block',
+    status: 403,
+    host,
+    path: '/',
+  });
+  if (reason !== undefined) expect(page.reason).toBe(reason);
+  else expect(page.reason).not.toBe('');
+  expect(tunnel.reason).toBe(`block-page:${page.reason}`);
+  if (host === 'blocked.example') {
+    for (const row of o.rows) expect(JSON.parse(row.categories)).toContain('adult');
+  }
+  expect(referenceIn(o.ex.final?.body ?? ''), 'the page names its row').toBe(page.id);
+  return { tunnel, page };
+}
+
 function expectRejected(o: Outcome, reason = 'bad-request:', statuses = [400]): AuditRow {
+  expect(o.ex.connect, `refused at the request, no tunnel: ${describeOutcome(o)}`).toBeUndefined();
   expect(statuses, describeOutcome(o)).toContain(o.ex.status);
   expect(o.ex.closed, 'the proxy closes the connection').toBe(true);
   expect(o.origin, 'nothing reaches the origin').toEqual(NOTHING);
@@ -159,17 +231,20 @@ function expectRejected(o: Outcome, reason = 'bad-request:', statuses = [400]): 
 function verify(o: Outcome, e: Expectation): void {
   switch (e.kind) {
     case 'block':
-      expectBlocked(o, e.host, e.reason);
+      if (e.page) expectBlockPage(o, e.host, e.reason);
+      else expectBlocked(o, e.host, e.reason);
       return;
     case 'reject':
       expectRejected(o, e.reason, e.statuses);
       return;
     case 'block-or-reject':
-      if (o.ex.status === 403) expectBlocked(o, e.host);
+      if (e.page && o.ex.connect) expectBlockPage(o, e.host);
+      else if (!e.page && o.ex.status === 403) expectBlocked(o, e.host);
       else expectRejected(o);
       return;
     case 'denied':
-      if (o.ex.status === 403) expectBlocked(o, e.host ?? o.rows[0]?.host);
+      if (e.page && o.ex.connect) expectBlockPage(o, e.host ?? o.rows[0]?.host, e.reason);
+      else if (!e.page && o.ex.status === 403) expectBlocked(o, e.host ?? o.rows[0]?.host, e.reason);
       else expectRejected(o);
       if (o.ex.status === 403 && e.host) expect(o.rows[0]!.host).toBe(e.host);
       return;
@@ -190,6 +265,8 @@ function connect(authority: string): string {
 
 const BL = (host = 'blocked.example', reason?: string): Expectation =>
   reason === undefined ? { kind: 'block', host } : { kind: 'block', host, reason };
+const BP = (host = 'blocked.example', reason?: string): Expectation =>
+  reason === undefined ? { kind: 'block', host, page: true } : { kind: 'block', host, reason, page: true };
 const R400 = (reason = 'bad-request:', statuses = [400]): Expectation => ({
   kind: 'reject',
   reason,
@@ -371,24 +448,25 @@ const A09_HOSTS: { form: string; logged: string }[] = [
   { form: '[0:0:0:0:0:0:0:1]', logged: '::1' },
 ];
 
+/** CONNECT: the suite's proxy inspects, so a blocked host is shown its block page inside the tunnel (BP). */
 const A_CONNECT: Case[] = [
   {
     id: 'A01/C01',
     input: 'CONNECT blocked.example:443',
     bytes: () => connect('blocked.example:443'),
-    expect: BL(),
+    expect: BP(),
   },
   {
     id: 'A02',
     input: 'CONNECT BLOCKED.EXAMPLE:443',
     bytes: () => connect('BLOCKED.EXAMPLE:443'),
-    expect: BL(),
+    expect: BP(),
   },
   {
     id: 'A03',
     input: 'CONNECT blocked.example.:443',
     bytes: () => connect('blocked.example.:443'),
-    expect: BL(),
+    expect: BP(),
   },
   {
     id: 'A04',
@@ -400,67 +478,67 @@ const A_CONNECT: Case[] = [
     id: 'A05',
     input: 'CONNECT a.b.blocked.example:443',
     bytes: () => connect('a.b.blocked.example:443'),
-    expect: { kind: 'block', host: 'a.b.blocked.example' },
+    expect: BP('a.b.blocked.example'),
   },
   {
     id: 'A06',
     input: 'CONNECT blo%E2%80%8Bcked.example:443',
     bytes: () => connect('blo%E2%80%8Bcked.example:443'),
-    expect: { kind: 'block-or-reject' },
+    expect: { kind: 'block-or-reject', page: true },
   },
   {
     id: 'A06',
     input: 'CONNECT ｂｌｏｃｋｅｄ.example:443 (raw UTF-8)',
     bytes: () => `CONNECT ｂｌｏｃｋｅｄ.example:443 HTTP/1.1\r\n\r\n`,
-    expect: { kind: 'block-or-reject' },
+    expect: { kind: 'block-or-reject', page: true },
   },
   {
     id: 'A07',
     input: 'CONNECT b%C3%BCcher.example:443',
     bytes: () => connect('b%C3%BCcher.example:443'),
-    expect: { kind: 'block-or-reject', host: 'xn--bcher-kva.example' },
+    expect: { kind: 'block-or-reject', host: 'xn--bcher-kva.example', page: true },
   },
   {
     id: 'A07',
     input: `CONNECT ${UNICODE_LISTED_ASCII}:443 (list has ${UNICODE_LISTED})`,
     bytes: () => connect(`${UNICODE_LISTED_ASCII}:443`),
-    expect: { kind: 'block', host: UNICODE_LISTED_ASCII },
+    expect: BP(UNICODE_LISTED_ASCII),
   },
   {
     id: 'A10',
     input: 'CONNECT [::ffff:7f00:1]:P',
     bytes: ({ P }) => connect(`[::ffff:7f00:1]:${P}`),
-    expect: { kind: 'denied', host: '127.0.0.1' },
+    expect: { kind: 'denied', host: '127.0.0.1', reason: 'ip-literal', page: true },
   },
   {
     id: 'A10',
     input: 'CONNECT [::ffff:7f00:1]:443',
     bytes: () => connect('[::ffff:7f00:1]:443'),
-    expect: { kind: 'denied', host: '127.0.0.1' },
+    expect: { kind: 'denied', host: '127.0.0.1', reason: 'ip-literal', page: true },
   },
   {
     id: 'A10',
     input: 'CONNECT [::1]:P',
     bytes: ({ P }) => connect(`[::1]:${P}`),
-    expect: { kind: 'denied', host: '::1' },
+    expect: { kind: 'denied', host: '::1', reason: 'ip-literal', page: true },
   },
   {
     id: 'A10',
     input: 'CONNECT [::1]:443',
     bytes: () => connect('[::1]:443'),
-    expect: { kind: 'denied', host: '::1' },
+    expect: { kind: 'denied', host: '::1', reason: 'ip-literal', page: true },
   },
   {
     id: 'A09',
     input: 'CONNECT 2130706433:P',
     bytes: ({ P }) => connect(`2130706433:${P}`),
-    expect: { kind: 'denied', host: '127.0.0.1' },
+    expect: { kind: 'denied', host: '127.0.0.1', reason: 'ip-literal', page: true },
   },
   {
     id: 'A09',
     input: 'CONNECT 127.1:P',
     bytes: ({ P }) => connect(`127.1:${P}`),
-    expect: { kind: 'denied', host: '127.0.0.1' },
+    expect: { kind: 'denied', host: '127.0.0.1', reason: 'ip-literal', page: true },
   },
   {
     id: 'A11',
@@ -472,7 +550,7 @@ const A_CONNECT: Case[] = [
     id: 'A12',
     input: 'CONNECT blocked%2Eexample:443',
     bytes: () => connect('blocked%2Eexample:443'),
-    expect: { kind: 'block-or-reject' },
+    expect: { kind: 'block-or-reject', page: true },
   },
 ];
 
@@ -520,7 +598,7 @@ describe('A. host names in CONNECT', () => {
   it.each(A_CONNECT)('$id $input', async ({ bytes, expect: e }) => {
     const o = await attack(bytes(ports), { connect: true });
     verify(o, e);
-    expect(o.ex.closed, 'a refused CONNECT is closed').toBe(true);
+    expect(o.ex.closed, 'a refused (or block-page) CONNECT is closed').toBe(true);
     // A request line Node's parser refuses has no method yet; a decided one is logged as CONNECT.
     if (o.rows[0]!.action === 'block') expect(o.rows[0]!.method).toBe('CONNECT');
   });
@@ -960,11 +1038,46 @@ describe('B. request line and headers', () => {
 // C. CONNECT
 
 describe('C. CONNECT', () => {
-  it('C01 CONNECT blocked.example:443 → 403, block row, closed, no upstream connection', async () => {
+  it('C01 CONNECT blocked.example:443 → 200, block page over TLS, two rows, closed, no upstream connection', async () => {
     const o = await attack(connect('blocked.example:443'), { connect: true });
-    const row = expectBlocked(o);
+    const { tunnel, page } = expectBlockPage(o, 'blocked.example', 'category');
+    expect(o.ex.handshake).toMatchObject({ verify: 'dns-name', leafNames: ['blocked.example'] });
     expect(o.ex.closed).toBe(true);
-    expect(row).toMatchObject({ method: 'CONNECT', port: 443, scheme: 'https' });
+    expect(tunnel).toMatchObject({ method: 'CONNECT', port: 443, scheme: 'https' });
+    expect(page).toMatchObject({ port: 443, scheme: 'https' });
+  });
+
+  it('C01 non-TLS bytes after the 200 of a blocked CONNECT: closed, never relayed, no further row', async () => {
+    const rowMark = audit.mark();
+    const before = markOrigin(origin);
+    const ex = await talk(ports.X, connect(`blocked.example:${ports.P}`), { connect: true, keepOpen: true });
+    const after: Buffer[] = [];
+    try {
+      expect(ex.status, ex.raw).toBe(200);
+      expect(ex.raw).toBe('HTTP/1.1 200 Connection Established\r\n\r\n');
+      const closed = new Promise<void>((resolve) => {
+        ex.socket.on('data', (c: Buffer) => after.push(c));
+        ex.socket.once('close', () => resolve());
+        ex.socket.on('error', () => ex.socket.destroy());
+      });
+      ex.socket.write(`GET /c01 HTTP/1.1\r\nHost: blocked.example:${ports.P}\r\n\r\n`);
+      await closed;
+    } finally {
+      ex.socket.destroy();
+    }
+    expect(Buffer.concat(after).toString('latin1'), 'nothing after the 200').toBe('');
+    expect(originDelta(origin, before)).toEqual(NOTHING);
+    const rows = audit.since(rowMark);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      kind: 'tunnel',
+      method: 'CONNECT',
+      action: 'block',
+      host: 'blocked.example',
+    });
+    expect(rows[0]!.reason).toBe('block-page:category');
+    expect([200, 403]).toContain(rows[0]!.status);
+    if (rows[0]!.completed_ms !== null) expect(rows[0]!.status).toBe(403);
   });
 
   it.each([
@@ -1162,19 +1275,19 @@ describe('a client outside clientNetworks', () => {
   };
 
   it('an allowed absolute-form request → 403 refused, refused row, nothing forwarded', async () => {
-    const at = { port: other.address.port, audit: otherAudit };
+    const at = targetOf(other, otherAudit);
     expectRefused(await attack(get(`http://allowed.test:${ports.P}/`), {}, at));
   });
 
   it('CONNECT to an allowed host → 403 refused, refused row, not tunnelled', async () => {
-    const at = { port: other.address.port, audit: otherAudit };
+    const at = targetOf(other, otherAudit);
     const o = await attack(connect(`notblocked.example:${ports.P}`), { connect: true }, at);
     expectRefused(o);
     expect(o.ex.closed).toBe(true);
   });
 
   it('a WebSocket upgrade → 403 refused, refused row', async () => {
-    const at = { port: other.address.port, audit: otherAudit };
+    const at = targetOf(other, otherAudit);
     expectRefused(await attack(get(`http://allowed.test:${ports.P}/ws`, WS_HEADERS), {}, at));
   });
 });
@@ -1211,7 +1324,7 @@ describe('A09/A15 with a profile that allows IP literals: loopback and private a
     ['connect', '[::ffff:7f00:1]', '127.0.0.1'],
     ['connect', '0', '0.0.0.0'],
   ])('%s %s:P → 403 forbidden-address, logged as %s, never connected', async (kind, host, logged) => {
-    const at = { port: lenient.address.port, audit: lenientAudit };
+    const at = targetOf(lenient, lenientAudit);
     const bytes = kind === 'http' ? get(`http://${host}:${ports.P}/a15`) : connect(`${host}:${ports.P}`);
     const o = await attack(bytes, { connect: kind === 'connect' }, at);
     expectBlocked(o, logged, 'forbidden-address');

@@ -10,7 +10,7 @@ import { auditDbPath, loadPolicy } from '../../../src/app/start.js';
 import { WorkerAuditStore } from '../../../src/audit/index.js';
 import { Identifier } from '../../../src/identity/identify.js';
 import { UserStore } from '../../../src/identity/user-store.js';
-import type { PolicySnapshot } from '../../../src/proxy/gatekeeper.js';
+import type { PolicySnapshot } from '../../../src/exchange/snapshot.js';
 import { createProxyServer, type ProxyServer } from '../../../src/proxy/server.js';
 import { loadOrCreateTokenKey } from '../../../src/proxy/warn-token.js';
 import { startOrigin, type Origin } from '../../helpers/origin.js';
@@ -30,6 +30,7 @@ beforeAll(async () => {
   const config = testConfig({ httpPorts: [origin.port] });
   const policy = await loadPolicy(config);
   const faulty: PolicySnapshot = {
+    config,
     profiles: policy.profiles,
     lists: {
       categories: policy.lists.categories,
@@ -70,10 +71,17 @@ describe('a policy failure', () => {
     expect(origin.seen).toHaveLength(0);
     const db = new Database(auditPath, { readonly: true });
     const row = db
-      .prepare("SELECT action, rule, status FROM audit_events WHERE path = '/during-fault'")
+      .prepare("SELECT action, rule, reason, note, status FROM audit_events WHERE path = '/during-fault'")
       .get();
     db.close();
-    expect(row).toEqual({ action: 'block', rule: 'policy-error:policy', status: 403 });
+    // Blocked all the same, but recorded as what it was: an error, with its code and cause.
+    expect(row).toEqual({
+      action: 'error',
+      rule: 'policy-error:policy',
+      reason: 'SG_POLICY_ERROR',
+      note: 'index corrupted',
+      status: 403,
+    });
 
     broken = false;
     const ok = await viaProxy(port, `http://allowed.test:${origin.port}/after-fault`);

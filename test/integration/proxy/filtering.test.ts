@@ -8,11 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSchoolgate } from '../../../src/app/start.js';
 import { UserStore } from '../../../src/identity/user-store.js';
 import { startOrigin, ORIGIN_BODY, type Origin } from '../../helpers/origin.js';
+import { decodeEntities } from '../../helpers/page-forms.js';
 import { basic, rawExchange, viaProxy } from '../../helpers/raw-http.js';
-import { startTestProxy, testConfig } from '../../helpers/schoolgate.js';
+import { FIXTURE_PROFILES, startTestProxy, testConfig } from '../../helpers/schoolgate.js';
+import { browseTunnel } from '../../helpers/tls-tunnel.js';
 
 interface Row {
+  rowid: number;
   id: string;
+  kind: string;
+  method: string;
+  scheme: string;
   user: string | null;
   profile: string | null;
   host: string;
@@ -30,14 +36,29 @@ let sg: RunningSchoolgate;
 let port: number;
 const PUPIL = basic('pupil1', 'pupil-password');
 const STAFF = basic('staff1', 'staff-password');
+/** A profile without HTTPS inspection (e.g. unmanaged devices without the school CA). */
+const BYOD = basic('byod1', 'byod-password');
 
 function rows(): Row[] {
   const db = new Database(sg.auditPath, { readonly: true });
   try {
-    return db.prepare('SELECT *, username AS user FROM audit_events ORDER BY time_ms, rowid').all() as Row[];
+    return db
+      .prepare('SELECT rowid, *, username AS user FROM audit_events ORDER BY time_ms, rowid')
+      .all() as Row[];
   } finally {
     db.close();
   }
+}
+
+/** The highest rowid so far: rows after it are what the test does next. */
+function rowMark(): number {
+  return Math.max(0, ...rows().map((r) => r.rowid));
+}
+
+function rowsSince(mark: number): Row[] {
+  return rows()
+    .filter((r) => r.rowid > mark)
+    .sort((a, b) => a.rowid - b.rowid);
 }
 
 function rowById(id: string): Row | undefined {
@@ -56,10 +77,12 @@ beforeAll(async () => {
     httpPorts: [origin.port],
     tunnelPorts: [origin.port],
     identity: { basicAuth: true, requireAuth: false },
+    profiles: { ...FIXTURE_PROFILES, byod: { ...FIXTURE_PROFILES!.pupil!, inspect: false } },
   });
   const users = new UserStore(config.dataDir);
   await users.add({ name: 'pupil1', profile: 'pupil', password: 'pupil-password' });
   await users.add({ name: 'staff1', profile: 'staff', password: 'staff-password' });
+  await users.add({ name: 'byod1', profile: 'byod', password: 'byod-password' });
   users.close();
   sg = await startTestProxy(config);
   port = sg.address.port;
@@ -181,16 +204,75 @@ describe('plain HTTP through the proxy', () => {
 });
 
 describe('CONNECT', () => {
-  it('refuses a blocked host with 403 and closes', async () => {
-    const res = await rawExchange(
-      port,
-      `CONNECT blocked.example:${origin.port} HTTP/1.1\r\nHost: blocked.example:${origin.port}\r\nProxy-Authorization: ${PUPIL}\r\n\r\n`,
-    );
-    expect(res.status).toBe(403);
-    expect(res.closed).toBe(true);
-    expect(
-      rows().some((r) => r.host === 'blocked.example' && r.action === 'block' && r.reason === 'category'),
-    ).toBe(true);
+  it('shows an inspected profile the block page inside the tunnel for a blocked host, then closes', async () => {
+    const mark = rowMark();
+    const seen = origin.seen.length;
+    const res = await browseTunnel(port, `blocked.example:${origin.port}`, {
+      ca: sg.proxy.tls!.ca.certPem,
+      headers: [`Proxy-Authorization: ${PUPIL}`],
+    });
+    // 200, then TLS with a leaf for blocked.example signed by the school CA (verified by name), then the page.
+    expect(res.connect.status, res.connect.raw).toBe(200);
+    expect(res.tlsError).toBeUndefined();
+    expect(res.handshake).toMatchObject({
+      verify: 'dns-name',
+      authorized: true,
+      leafNames: ['blocked.example'],
+    });
+    expect(res.inner?.status, res.inner?.raw).toBe(403);
+    expect(res.inner!.headers.connection).toMatch(/close/i);
+    expect(res.inner!.body).toContain('Adult content');
+    expect(res.inner!.closed).toBe(true);
+    expect(origin.seen.length, 'nothing reaches the origin').toBe(seen);
+    const [tunnel, page, ...more] = rowsSince(mark);
+    expect(more).toEqual([]);
+    expect(tunnel).toMatchObject({
+      kind: 'tunnel',
+      method: 'CONNECT',
+      action: 'block',
+      reason: 'block-page:category',
+      host: 'blocked.example',
+      port: origin.port,
+      user: 'pupil1',
+      profile: 'pupil',
+    });
+    // Written with 200 when the tunnel opened; the outcome (403) follows once it has closed.
+    expect([200, 403]).toContain(tunnel!.status);
+    expect(page).toMatchObject({
+      kind: 'inspected',
+      action: 'block',
+      reason: 'category',
+      status: 403,
+      host: 'blocked.example',
+      user: 'pupil1',
+      profile: 'pupil',
+    });
+    expect(referenceIn(res.inner!.body)).toBe(page!.id);
+  });
+
+  it('refuses a blocked host with 403 at the CONNECT for a profile without inspection, and closes', async () => {
+    const mark = rowMark();
+    const seen = origin.seen.length;
+    const res = await browseTunnel(port, `blocked.example:${origin.port}`, {
+      ca: sg.proxy.tls!.ca.certPem,
+      headers: [`Proxy-Authorization: ${BYOD}`],
+    });
+    expect(res.connect.status, res.connect.raw).toBe(403);
+    expect(res.connect.closed).toBe(true);
+    expect(res.handshake).toBeUndefined();
+    expect(origin.seen.length, 'nothing reaches the origin').toBe(seen);
+    expect(rowsSince(mark)).toMatchObject([
+      {
+        kind: 'tunnel',
+        method: 'CONNECT',
+        action: 'block',
+        reason: 'category',
+        host: 'blocked.example',
+        status: 403,
+        user: 'byod1',
+        profile: 'byod',
+      },
+    ]);
   });
 
   it('tunnels to an allowed host: bytes flow both ways through the tunnel', async () => {
@@ -251,15 +333,6 @@ describe('own pages', () => {
     expect(pac).toContain(`PROXY 127.0.0.1:${port}`);
   });
 });
-
-function decodeEntities(s: string): string {
-  return s
-    .replace(/&quot;/g, '"')
-    .replace(/&#39;/g, "'")
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
-}
 
 describe('when the audit log cannot be written', () => {
   it('refuses requests with 503 instead of serving unlogged traffic', async () => {

@@ -1,0 +1,131 @@
+/**
+ * An HTTP request through the proxy, whatever the transport: absolute-form on the proxy port, or an inner
+ * (origin-form) request of an intercepted tunnel carrying the tunnel's identity. Read the head → the
+ * proxy's own pages and actions → check → refuse, or read a small body, commit and forward.
+ */
+import type { AuditEvent } from '../audit/types.js';
+import { safeSearchRewrite } from '../policy/safesearch.js';
+import { extractSearchTerm } from '../policy/search-terms.js';
+import type { Target } from '../policy/types.js';
+import { continueAction, selfReportAction } from './actions.js';
+import type { Exchange } from './exchange.js';
+import { readInnerHead, readProxyHead } from './read-head.js';
+import { ruleText } from './rows.js';
+import type { PageAnswer, RequestHead } from './types.js';
+
+/** What the adapter does for the exchange: read the body (bounded) or a small form. */
+export interface HttpIo<B extends { bytes: number }> {
+  /** The request announces a body (Content-Length > 0 or Transfer-Encoding). */
+  hasBody: boolean;
+  /** Reads a small body before anything goes upstream (a body the parser refuses never opens a connection). */
+  readBody(): Promise<B | 'aborted'>;
+  readForm(): Promise<URLSearchParams | null>;
+  /** The answer will close the connection: whatever the parser still finds on it belongs to this request. */
+  closing(): void;
+}
+
+export type HttpStep<B> =
+  | { kind: 'answer'; answer: PageAnswer }
+  | { kind: 'own-page'; path: string }
+  /** The client went away while its body was read: nothing was decided into a row. */
+  | { kind: 'aborted' }
+  | {
+      kind: 'forward';
+      target: Target;
+      /** The checked address: the upstream connect goes here, never to a second lookup. */
+      address: string;
+      /** The client's path bytes (after any SafeSearch rewrite): what the origin gets. */
+      rawPath: string;
+      /** Headers to set upstream (SafeSearch / YouTube-Restrict). */
+      headers: Record<string, string>;
+      body: B;
+      pageUrl: string;
+    };
+
+export async function runHttp<B extends { bytes: number }>(
+  ex: Exchange,
+  head: RequestHead,
+  io: HttpIo<B>,
+): Promise<HttpStep<B>> {
+  const tunnel = ex.start.tunnel;
+  const reading = tunnel ? readInnerHead(head, tunnel) : readProxyHead(head, ex.env.own);
+  if (reading.kind === 'own-page') return { kind: 'own-page', path: reading.path };
+  if (!tunnel && !ex.clientAllowed) {
+    io.closing();
+    return answer(await ex.refuseClient(seenOf(reading), head.rawTarget));
+  }
+  if (reading.kind === 'reject') {
+    io.closing();
+    return answer(await ex.reject(reading.status, reading.reason, reading.seen, head.rawTarget));
+  }
+
+  const { target, pageUrl } = reading;
+  if (reading.action === 'continue') return answer(await continueAction(ex, target, await io.readForm()));
+  if (reading.action === 'self-report')
+    return answer(await selfReportAction(ex, target, await io.readForm()));
+  // A tunnel opened only to show its block page: that page, whatever is asked inside it; never forwarded.
+  // The row and the page name the host that was blocked, whatever Host the client sends inside.
+  if (tunnel?.blocked) {
+    const blockedTarget = { ...tunnel.connect, path: target.path };
+    const page = await ex.refuse(
+      tunnel.blocked,
+      blockedTarget,
+      `https://${hostOf(tunnel)}${reading.rawPath}`,
+    );
+    return answer({ ...page, close: true });
+  }
+
+  const ports = tunnel ? ex.env.ports.tunnel : ex.env.ports.http;
+  const verdict = await ex.check(target, ports);
+  const search = extractSearchTerm(target, target.path);
+  const extra: Partial<AuditEvent> = search ? { searchTerm: search.term, searchEngine: search.engine } : {};
+  if (verdict.kind !== 'allow') {
+    const page = await ex.refuse(verdict, target, pageUrl, extra);
+    // A body we never read (or a client waiting for 100 Continue) must not be taken as the next request.
+    return answer({ ...page, close: page.close || io.hasBody });
+  }
+
+  // SafeSearch / YouTube restrictions, enforced whatever the user sent; each rewrite is in the row.
+  const profile = ex.snapshot.profiles.get(verdict.identity.profile);
+  const rewrite = safeSearchRewrite(target.host, reading.rawPath, {
+    safeSearch: profile?.safeSearch ?? false,
+    youtubeRestrict: profile?.youtubeRestrict ?? 'off',
+  });
+  if (rewrite.rewrites.length > 0) extra.rewrites = rewrite.rewrites;
+
+  const body = await io.readBody();
+  if (body === 'aborted') return { kind: 'aborted' };
+  const row = ex.row(target, verdict, {
+    action: verdict.continued ? 'continued' : 'allow',
+    reason: verdict.decision.rule.kind,
+    status: null,
+  });
+  if (!(await ex.commit({ ...row, ...extra }))) return answer(ex.unavailable(pageUrl));
+  ex.env.logger.debug({ id: ex.id, host: target.host, rule: ruleText(verdict.decision) }, 'forward');
+  return {
+    kind: 'forward',
+    target,
+    address: verdict.resolution.address,
+    rawPath: rewrite.pathAndQuery,
+    headers: rewrite.headers,
+    body,
+    pageUrl,
+  };
+}
+
+function hostOf(tunnel: { connect: Target }): string {
+  const { host, hostKind, port } = tunnel.connect;
+  const name = hostKind === 'ipv6' ? `[${host}]` : host;
+  return port === 443 ? name : `${name}:${port}`;
+}
+
+function answer(page: PageAnswer): { kind: 'answer'; answer: PageAnswer } {
+  return { kind: 'answer', answer: page };
+}
+
+/** What a row records of a head that was refused before (or without) a canonical target. */
+export function seenOf(
+  reading: { kind: 'reject'; seen: { host: string; path: string } } | { kind: 'target'; target: Target },
+): Partial<Target> & { host: string } {
+  return reading.kind === 'target' ? reading.target : reading.seen;
+}

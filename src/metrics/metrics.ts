@@ -1,0 +1,227 @@
+/**
+ * Prometheus metrics for the technician (`GET /metrics` on the proxy port, admin networks only): what the
+ * proxy decided, how fast the audit log commits, how busy it is, and whether the last reload worked.
+ *
+ * A subscriber of the exchange events (src/exchange/events.ts), so it never delays a request: counters move
+ * after the answer went out, with label values read off the committed row. Everything else (queue depth,
+ * connections, tunnels, certificate cache, reloads) is read when scraped. Each proxy gets its own registry
+ * (several proxies in one test process never collide); the Node process metrics are process-wide, collected
+ * once and shared by every registry.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ExchangeEventMap, ExchangeEventName } from '../exchange/events.js';
+
+/** The part of ExchangeEvents the metrics read. */
+export interface MetricsEvents {
+  on<K extends ExchangeEventName>(name: K, subscriber: (event: Readonly<ExchangeEventMap[K]>) => void): void;
+  /** Subscriber failures so far. */
+  readonly errors: number;
+}
+
+/** The leaf certificate cache's counters (src/tls/leaf.ts). */
+export interface LeafCounters {
+  readonly hits: number;
+  readonly misses: number;
+  readonly signed: number;
+  readonly cachedHosts: number;
+}
+
+/** The reloader's record (src/app/reload.ts, Reloader.history). */
+export interface ReloadCounters {
+  readonly reloads: number;
+  readonly failures: number;
+  readonly lastError: string | null;
+}
+
+export interface MetricsDeps {
+  events: MetricsEvents;
+  stats: { readonly openTunnels: number };
+  auditQueueDepth: () => number;
+  /** The proxy port's server: its open client connections. */
+  server: { getConnections(callback: (err: Error | null, count: number) => void): void };
+  /** The leaf certificates of HTTPS inspection, or null when inspection is off. */
+  leaves: LeafCounters | null;
+  /** The reloader's record, or null before it exists (start-up). */
+  reloads: () => ReloadCounters | null;
+  /** When the config and lists in force were loaded (start-up or last good reload), epoch ms. */
+  loadedAt: () => number;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly contentType: string;
+  /** The exposition text of every metric. */
+  render(): Promise<string>;
+}
+
+/** Commit latency buckets, seconds: a group commit with fsync is a few ms; over a second the disk struggles. */
+const COMMIT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+let processRegistry: Registry | undefined;
+
+/** Node process metrics (CPU, memory, event loop lag, GC), registered once per process. */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+export function startMetrics(deps: MetricsDeps): Metrics {
+  const own = new Registry();
+  const registers = [own];
+
+  const requests = new Counter({
+    name: 'schoolgate_requests_total',
+    help:
+      'Requests decided and recorded in the audit log, by action (allow, block, warn, ...), kind ' +
+      '(request = plain HTTP, tunnel = HTTPS CONNECT, inspected = a request inside an inspected tunnel) and ' +
+      'profile (none = not identified).',
+    labelNames: ['action', 'kind', 'profile'] as const,
+    registers,
+  });
+  const categories = new Counter({
+    name: 'schoolgate_category_decisions_total',
+    help:
+      'Recorded requests whose site matched a category, by category and action ' +
+      '(a site in two categories counts in both).',
+    labelNames: ['category', 'action'] as const,
+    registers,
+  });
+  const commit = new Histogram({
+    name: 'schoolgate_audit_commit_seconds',
+    help:
+      'Time to commit an audit row to disk; the client waits for it before its answer. ' +
+      'Rising values mean a slow or busy disk.',
+    buckets: COMMIT_BUCKETS,
+    registers,
+  });
+  const bytes = new Counter({
+    name: 'schoolgate_client_bytes_total',
+    help:
+      'Body bytes of finished requests, as in the audit log\'s bytes columns: direction="in" ' +
+      'request bodies from clients (uploads), direction="out" response bodies to them (downloads).',
+    labelNames: ['direction'] as const,
+    registers,
+  });
+  // Both series from the first scrape, so a graph of them starts at zero rather than at the first request.
+  bytes.inc({ direction: 'in' }, 0);
+  bytes.inc({ direction: 'out' }, 0);
+
+  new Gauge({
+    name: 'schoolgate_audit_queue_rows',
+    help: 'Audit rows waiting for the next commit. Staying high means the disk cannot keep up.',
+    registers,
+    collect() {
+      this.set(deps.auditQueueDepth());
+    },
+  });
+  new Gauge({
+    name: 'schoolgate_open_connections',
+    help: 'Client connections open on the proxy port now.',
+    registers,
+    async collect() {
+      this.set(
+        await new Promise<number>((resolve) => deps.server.getConnections((err, n) => resolve(err ? 0 : n))),
+      );
+    },
+  });
+  new Gauge({
+    name: 'schoolgate_open_tunnels',
+    help: 'HTTPS (CONNECT) tunnels open now, inspected or not.',
+    registers,
+    collect() {
+      this.set(deps.stats.openTunnels);
+    },
+  });
+  mirrorCounter(
+    registers,
+    'schoolgate_tls_leaf_cache_hits_total',
+    'HTTPS inspection: site certificates found in the cache (0 while inspection is off).',
+    () => deps.leaves?.hits ?? 0,
+  );
+  mirrorCounter(
+    registers,
+    'schoolgate_tls_leaf_cache_misses_total',
+    'HTTPS inspection: site certificates not in the cache, so signed (or being signed) for the request.',
+    () => deps.leaves?.misses ?? 0,
+  );
+  mirrorCounter(
+    registers,
+    'schoolgate_tls_leaf_certificates_signed_total',
+    'HTTPS inspection: site certificates signed by the school CA since start.',
+    () => deps.leaves?.signed ?? 0,
+  );
+  new Gauge({
+    name: 'schoolgate_tls_leaf_cache_entries',
+    help: 'HTTPS inspection: site certificates held in the cache now.',
+    registers,
+    collect() {
+      this.set(deps.leaves?.cachedHosts ?? 0);
+    },
+  });
+  new Counter({
+    name: 'schoolgate_reloads_total',
+    help:
+      'Reloads of config and lists (schoolgate reload, SIGHUP, list edits) by result: ok, or failed ' +
+      '(the old lists kept serving; the log and `schoolgate status` name the broken file).',
+    labelNames: ['result'] as const,
+    registers,
+    collect() {
+      const h = deps.reloads();
+      this.reset();
+      this.inc({ result: 'ok' }, h?.reloads ?? 0);
+      this.inc({ result: 'failed' }, h?.failures ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'schoolgate_last_reload_successful',
+    help: '1 when the last reload (or the start-up load) succeeded, 0 when it failed.',
+    registers,
+    collect() {
+      this.set(deps.reloads()?.lastError ? 0 : 1);
+    },
+  });
+  new Gauge({
+    name: 'schoolgate_last_reload_success_timestamp_seconds',
+    help: 'When the config and lists in force were loaded (start-up or last successful reload), Unix time.',
+    registers,
+    collect() {
+      this.set(deps.loadedAt() / 1000);
+    },
+  });
+  mirrorCounter(
+    registers,
+    'schoolgate_event_subscriber_errors_total',
+    'Failures inside event subscribers (metrics, alerts). Requests are never affected; the log has details.',
+    () => deps.events.errors,
+  );
+
+  // The hot path: after the answer went out, a few counter increments with labels from the row.
+  deps.events.on('committed', ({ row, commitMs }) => {
+    requests.inc({ action: row.action, kind: row.kind ?? 'request', profile: row.profile ?? 'none' });
+    for (const category of row.categories) categories.inc({ category, action: row.action });
+    commit.observe(commitMs / 1000);
+  });
+  deps.events.on('completed', ({ outcome }) => {
+    if (outcome.bytesIn > 0) bytes.inc({ direction: 'in' }, outcome.bytesIn);
+    if (outcome.bytesOut > 0) bytes.inc({ direction: 'out' }, outcome.bytesOut);
+  });
+
+  const registry = Registry.merge([processMetrics(), own]);
+  return { registry, contentType: registry.contentType, render: () => registry.metrics() };
+}
+
+/** A counter whose value is kept elsewhere (a plain number field) and read when scraped. */
+function mirrorCounter(registers: Registry[], name: string, help: string, value: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      this.reset();
+      this.inc(value());
+    },
+  });
+}
