@@ -7,6 +7,8 @@
  * Every run gets a fresh temporary profile (--user-data-dir), the flags below (no background networking, no
  * component updates, no QUIC), a time limit, and the whole process tree is killed at the end. When
  * `proxyServer` is given, loopback addresses go through the proxy too (chromium bypasses them by default).
+ * `home` sets HOME, e.g. one whose NSS database trusts the school CA (helpers/nss.ts). Tests that must click
+ * use `launchChromium()`: the same binary and flags, driven by puppeteer-core.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -53,6 +55,11 @@ export interface ChromiumCommon {
   extraArgs?: string[];
   /** Whole run, default 30 s. */
   timeoutMs?: number;
+  /**
+   * HOME for the browser. Chromium on Linux reads its NSS certificate database from $HOME/.pki/nssdb, so a
+   * HOME made by `nssHomeTrusting()` (helpers/nss.ts) makes it trust the school CA like an enrolled device.
+   */
+  home?: string;
 }
 
 export interface ChromiumRun {
@@ -85,7 +92,11 @@ async function runChromium(opts: RunOptions): Promise<ChromiumRun> {
 
   // detached: chromium gets its own process group, so the whole tree (wrapper script, browser, zygotes,
   // renderers, GPU/network services) can be killed with one signal to the negative pid.
-  const child = spawn(bin, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, args, {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: opts.home ? { ...process.env, HOME: opts.home } : process.env,
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -194,10 +205,75 @@ export async function chromiumPrintToPdf(opts: ChromiumCommon & { out: string })
 
 /** Loads the URL and returns the serialised DOM after load (what the page became, not its source). */
 export async function chromiumDumpDom(opts: ChromiumCommon): Promise<string> {
+  return (await chromiumLoad(opts)).dom;
+}
+
+export interface ChromiumLoad {
+  /** The serialised DOM after load; '' when the page did not load. */
+  dom: string;
+  /** Why the load failed, as chromium logs it (e.g. 'net::ERR_TUNNEL_CONNECTION_FAILED'), else null. */
+  loadError: string | null;
+}
+
+/** chromiumDumpDom, plus the network error when headless chromium could not load the page at all. */
+export async function chromiumLoad(opts: ChromiumCommon): Promise<ChromiumLoad> {
   const run = await runChromium({
     ...opts,
     args: ['--dump-dom'],
     stdoutDone: (out) => /<\/html>\s*$/i.test(out),
   });
-  return run.stdout;
+  const failed = /Page load failed: (\S+)/.exec(run.stderr)?.[1] ?? null;
+  return { dom: run.stdout, loadError: failed };
+}
+
+export interface DrivenBrowser {
+  /** puppeteer-core's Browser, driving the Debian chromium over the DevTools protocol. */
+  browser: import('puppeteer-core').Browser;
+  /** Kills the browser and deletes its profile. */
+  close(): Promise<void>;
+}
+
+/**
+ * Launches the Debian chromium (never a downloaded one) under puppeteer-core, with the same flags, proxy
+ * handling and HOME as the one-shot runs above, for tests that must click.
+ */
+export async function launchChromium(
+  opts: Omit<ChromiumCommon, 'url'> & { timeoutMs?: number } = {},
+): Promise<DrivenBrowser> {
+  const bin = findChromium();
+  if (!bin) throw new Error(SKIP_MESSAGE);
+  const { default: puppeteer } = await import('puppeteer-core');
+  const profile = mkdtempSync(join(tmpdir(), 'sg-chromium-'));
+  const args = BASE_FLAGS.filter((f) => f !== '--headless');
+  if (opts.proxyServer) args.push(`--proxy-server=${opts.proxyServer}`, '--proxy-bypass-list=<-loopback>');
+  args.push(...(opts.extraArgs ?? []));
+  const timeout = opts.timeoutMs ?? 30_000;
+  const browser = await puppeteer.launch({
+    executablePath: bin,
+    headless: true,
+    userDataDir: profile,
+    args,
+    env: opts.home ? { ...process.env, HOME: opts.home } : process.env,
+    timeout,
+    protocolTimeout: timeout,
+  });
+  return {
+    browser,
+    close: async () => {
+      const proc = browser.process();
+      try {
+        await browser.close();
+      } catch {
+        // already gone
+      }
+      if (proc?.pid !== undefined && proc.exitCode === null && proc.signalCode === null) {
+        try {
+          process.kill(proc.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      rmSync(profile, { recursive: true, force: true, maxRetries: 3, retryDelay: 100 });
+    },
+  };
 }
