@@ -26,6 +26,8 @@ export interface CheckRequest {
   clientIp: string;
   method: string;
   proxyAuthorization: string | undefined;
+  /** The client network check, when the caller already made it. */
+  clientAllowed?: boolean;
 }
 
 /** Identity only (for the Continue and self-report actions): null when the client cannot be identified. */
@@ -47,7 +49,7 @@ export async function check(
   ports: readonly number[],
   now: Date,
 ): Promise<Verdict> {
-  if (!deps.isClientAllowed(request.clientIp)) return { kind: 'refused' };
+  if (!(request.clientAllowed ?? deps.isClientAllowed(request.clientIp))) return { kind: 'refused' };
   let identity: Identity;
   try {
     const result = await deps.identifier.identify(request);

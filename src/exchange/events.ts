@@ -11,6 +11,7 @@ import type { Identity } from '../identity/identify.js';
 import type { Decision, Target } from '../policy/types.js';
 import type { Transport, VerdictKind } from './types.js';
 
+/** Copies: the exchange goes on using its own target, identity and decision while subscribers run. */
 export interface DecidedEvent {
   id: string;
   transport: Transport;
@@ -91,15 +92,12 @@ export class ExchangeEvents {
 }
 
 /**
- * Freezes the event and the objects it holds (the row, the decision, their arrays), two levels deep: that
- * covers every shape the exchange emits, and costs a few property walks, not a recursive descent.
+ * Freezes the event and the objects it holds (the row; the decided event's copies of target, identity and
+ * decision). What the exchange still uses after emitting is never handed out: `decided` carries copies,
+ * and a committed row is never read again by the request.
  */
-function freezeEvent<T>(value: T): T {
-  for (const child of Object.values(value as object)) {
-    if (child === null || typeof child !== 'object') continue;
-    for (const grandchild of Object.values(child as object))
-      if (grandchild !== null && typeof grandchild === 'object') Object.freeze(grandchild);
-    Object.freeze(child);
-  }
+function freezeEvent<T extends object>(value: T): T {
+  for (const child of Object.values(value))
+    if (child !== null && typeof child === 'object') Object.freeze(child);
   return Object.freeze(value);
 }

@@ -61,8 +61,9 @@ export class Exchange {
   }
 
   get clientAllowed(): boolean {
-    return this.env.checks.isClientAllowed(this.start.clientIp);
+    return (this.allowed ??= this.env.checks.isClientAllowed(this.start.clientIp));
   }
+  private allowed: boolean | undefined;
 
   /** The page context, from this exchange's snapshot: time zone, realm and warn settings are live. */
   answerContext(): AnswerContext {
@@ -88,10 +89,13 @@ export class Exchange {
       this.env.events.emit('decided', this.id, {
         id: this.id,
         transport: this.start.transport,
-        target,
+        target: { ...target },
         verdict: verdict.kind,
-        identity: 'identity' in verdict ? verdict.identity : null,
-        decision: 'decision' in verdict ? { ...verdict.decision, matches: [] } : null,
+        identity: 'identity' in verdict ? { ...verdict.identity } : null,
+        decision:
+          'decision' in verdict
+            ? { ...verdict.decision, categories: [...verdict.decision.categories], matches: [] }
+            : null,
       });
     return verdict;
   }
@@ -206,6 +210,7 @@ export class Exchange {
       clientIp: this.start.clientIp,
       method: this.start.method,
       proxyAuthorization: this.start.proxyAuthorization,
+      clientAllowed: this.clientAllowed,
     };
   }
 
