@@ -15,7 +15,7 @@ type Restrict = 'off' | 'moderate' | 'strict';
  * search terms, SafeSearch rewrites, block pages over HTTPS); technicians are not, so that they can
  * diagnose certificate-pinned apps and devices, and their traffic is decided on host names only.
  */
-const INSPECTED = { inspect: true, neverInspect: [] as string[] };
+const INSPECTED = { inspect: true, neverInspect: [] as string[], tunnelNonTls: false };
 
 /**
  * Hosts never inspected for any profile: device enrolment and push services pin their certificates or
@@ -136,6 +136,8 @@ export const DEFAULT_PROFILES = {
     ipLiterals: 'allow' as Action,
     inspect: false,
     neverInspect: [] as string[],
+    // Technicians diagnose devices and servers: SSH or a VPN over port 443 is theirs to use.
+    tunnelNonTls: true,
     safeSearch: false,
     youtubeRestrict: 'off' as Restrict,
     timeWindows: [],

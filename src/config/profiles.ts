@@ -33,6 +33,7 @@ export function buildProfiles(config: ReadonlyConfig, lists: CategoryLists): Map
       timeZone: config.timeZone,
       inspect: p.inspect,
       neverInspect: [...p.neverInspect],
+      tunnelNonTls: p.tunnelNonTls,
       safeSearch: p.safeSearch,
       youtubeRestrict: p.youtubeRestrict,
     });

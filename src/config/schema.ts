@@ -31,6 +31,12 @@ export const profileSchema = z.strictObject({
   inspect: z.boolean().default(true),
   /** Categories never inspected for this profile, on top of tls.neverInspect.categories. */
   neverInspect: z.array(z.string()).default([]),
+  /**
+   * Whether a tunnel that is not inspected may carry something other than TLS (SSH, a VPN, plain HTTP on
+   * port 443). Off: such a tunnel is closed once its first bytes show it is not TLS. Inside a tunnel that
+   * is inspected only TLS we terminate ever passes, whatever this says.
+   */
+  tunnelNonTls: z.boolean().default(false),
   /** Force SafeSearch (Google, Bing, DuckDuckGo): a rewrite when inspected, a host mapping when not. */
   safeSearch: z.boolean().default(true),
   /** YouTube restricted mode: the YouTube-Restrict header when inspected, restrict.youtube.com when not. */

@@ -181,10 +181,15 @@ export async function tunnelFlight<U>(
         ]).inspect;
       }
     }
-  } else if (inspect) {
-    // Plaintext inside a CONNECT: nothing to terminate; relayed as a tunnel decided on the CONNECT host.
-    ex.env.logger.info({ id: ex.id, host: target.host }, 'non-TLS bytes in an inspectable tunnel: relayed');
-    inspect = false;
+  } else {
+    // Not TLS (SSH, a VPN, plain HTTP, an SSLv2-format hello): nothing we could terminate or decide on. Only
+    // TLS we terminate passes an inspectable tunnel; a tunnel that is not inspected may carry it only where
+    // the profile says so.
+    const profile = ex.snapshot.profiles.get(verdict.identity.profile);
+    if (inspect || !profile?.tunnelNonTls) {
+      await refuseNonTls(ex, target, flight.bytes);
+      return close(403);
+    }
   }
   if (inspect) return { kind: 'intercept', context: context(sni) };
 
@@ -198,6 +203,17 @@ export async function tunnelFlight<U>(
   const upstream = tunnel.upstream ?? (await connectUpstream(ex, tunnel, io));
   if (isFailure(upstream)) return close(upstream.failed === 'timeout' ? 504 : 502);
   return { kind: 'raw', upstream };
+}
+
+/** Non-TLS bytes in a tunnel that may not carry them: a row of its own that says why, then the tunnel closes. */
+async function refuseNonTls(connect: Exchange, target: Target, first: Buffer): Promise<void> {
+  const ex = connect.sibling('CONNECT');
+  connect.env.logger.info(
+    { id: connect.id, host: target.host, first: first.subarray(0, 8).toString('hex') },
+    'non-TLS bytes in a tunnel that may not carry them: closed',
+  );
+  const row = ex.row(target, null, { action: 'block', reason: 'non-tls-in-tunnel', status: 403 });
+  await ex.commit({ ...row, user: null });
 }
 
 /** The SNI names another host than the CONNECT: decide it too (its own exchange); refused → a block row. */

@@ -71,6 +71,8 @@ export interface Profile {
   inspect?: boolean;
   /** Categories never inspected for this profile (besides the config-wide list). */
   neverInspect?: string[];
+  /** A tunnel that is not inspected may carry other protocols than TLS (absent: no). */
+  tunnelNonTls?: boolean;
   /** Force SafeSearch on Google, Bing and DuckDuckGo. */
   safeSearch?: boolean;
   /** YouTube restricted mode. */

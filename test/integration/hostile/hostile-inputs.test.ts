@@ -603,10 +603,100 @@ describe('A. host names in CONNECT', () => {
     if (o.rows[0]!.action === 'block') expect(o.rows[0]!.method).toBe('CONNECT');
   });
 
-  it('A05 CONNECT notblocked.example:P is tunnelled to the routed origin and logged as an allow', async () => {
-    const rowMark = audit.mark();
+  it.each([
+    ['plain HTTP naming a blocked host', 'GET /through-tunnel HTTP/1.1\r\nHost: blocked.example\r\n\r\n'],
+    ['an SSH banner', 'SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n'],
+    // SSLv2-format ClientHello: a two-byte record header with the high bit set, message type 1.
+    [
+      'an SSLv2-format hello',
+      Buffer.from('802e0100020015000000100100800300800700c0060040020080040080', 'hex'),
+    ],
+  ])(
+    'A05/C08 CONNECT notblocked.example:P then %s: never relayed (inspectable tunnel), closed, a row says why',
+    async (_what, bytes) => {
+      const rowMark = audit.mark();
+      const before = markOrigin(origin);
+      const ex = await talk(ports.X, connect(`notblocked.example:${ports.P}`), {
+        connect: true,
+        keepOpen: true,
+      });
+      expect(ex.status, ex.raw).toBe(200);
+      const closed = new Promise<string>((resolve) => {
+        const chunks: Buffer[] = [];
+        ex.socket.on('data', (c: Buffer) => chunks.push(c));
+        ex.socket.once('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      });
+      ex.socket.write(bytes);
+      expect(await closed).toBe('');
+      expect(originDelta(origin, before)).toEqual(NOTHING);
+      expect(audit.since(rowMark)).toMatchObject([
+        { action: 'allow', method: 'CONNECT', host: 'notblocked.example', port: ports.P, kind: 'tunnel' },
+        {
+          action: 'block',
+          reason: 'non-tls-in-tunnel',
+          host: 'notblocked.example',
+          kind: 'tunnel',
+          status: 403,
+        },
+      ]);
+    },
+  );
+});
+
+describe('A05 with profiles that are not inspected: non-TLS tunnels only where the profile allows them', () => {
+  let plain: RunningSchoolgate;
+  let plainAudit: AuditReader;
+  let byod: RunningSchoolgate;
+  let byodAudit: AuditReader;
+  /** Every loopback client gets `profile`; neither profile is inspected. */
+  const proxyFor = (profile: 'technician' | 'byod') =>
+    startTestProxy(
+      testConfig({
+        httpPorts: [origin.port],
+        tunnelPorts: [origin.port],
+        identity: { networks: [{ cidr: '127.0.0.0/8', profile }] },
+        profiles: {
+          guest: { categories: { adult: 'block' } },
+          technician: { categories: { adult: 'block' }, inspect: false, tunnelNonTls: true },
+          byod: { categories: { adult: 'block' }, inspect: false },
+        },
+      }),
+    );
+  beforeAll(async () => {
+    plain = await proxyFor('technician');
+    plainAudit = new AuditReader(plain.auditPath);
+    byod = await proxyFor('byod');
+    byodAudit = new AuditReader(byod.auditPath);
+  });
+  afterAll(async () => {
+    await plain?.stop();
+    await byod?.stop();
+  });
+
+  it('a profile without tunnelNonTls (the default) gets an SSH banner refused in a raw tunnel', async () => {
+    const rowMark = byodAudit.mark();
     const before = markOrigin(origin);
-    const ex = await talk(ports.X, connect(`notblocked.example:${ports.P}`), {
+    const ex = await talk(byod.address.port, connect(`notblocked.example:${ports.P}`), {
+      connect: true,
+      keepOpen: true,
+    });
+    expect(ex.status, ex.raw).toBe(200);
+    const closed = new Promise<void>((resolve) => ex.socket.once('close', () => resolve()));
+    ex.socket.write('SSH-2.0-OpenSSH_9.2p1\r\n');
+    await closed;
+    // A raw tunnel connects upstream while its row commits (before the first bytes are seen): the
+    // connection may have opened, but not one byte of the client's went through.
+    expect(originDelta(origin, before)).toMatchObject({ bytes: 0, started: 0, completed: 0 });
+    expect(byodAudit.since(rowMark)).toMatchObject([
+      { action: 'allow', host: 'notblocked.example', profile: 'byod', kind: 'tunnel' },
+      { action: 'block', reason: 'non-tls-in-tunnel', host: 'notblocked.example', kind: 'tunnel' },
+    ]);
+  });
+
+  it('a profile with tunnelNonTls gets plain HTTP relayed to the routed origin, logged as an allow', async () => {
+    const rowMark = plainAudit.mark();
+    const before = markOrigin(origin);
+    const ex = await talk(plain.address.port, connect(`notblocked.example:${ports.P}`), {
       connect: true,
       keepOpen: true,
     });
@@ -626,9 +716,8 @@ describe('A. host names in CONNECT', () => {
       ex.socket.destroy();
     }
     expect(originDelta(origin, before).completed).toBe(1);
-    expect(origin.completed.at(-1)!.url).toBe('/through-tunnel');
-    expect(audit.since(rowMark)).toMatchObject([
-      { action: 'allow', method: 'CONNECT', host: 'notblocked.example', port: ports.P, status: 200 },
+    expect(plainAudit.since(rowMark)).toMatchObject([
+      { action: 'allow', method: 'CONNECT', host: 'notblocked.example', profile: 'technician', status: 200 },
     ]);
   });
 });

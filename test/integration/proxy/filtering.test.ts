@@ -77,7 +77,11 @@ beforeAll(async () => {
     httpPorts: [origin.port],
     tunnelPorts: [origin.port],
     identity: { basicAuth: true, requireAuth: false },
-    profiles: { ...FIXTURE_PROFILES, byod: { ...FIXTURE_PROFILES!.pupil!, inspect: false } },
+    // Not inspected, and allowed to tunnel what is not TLS (the plain HTTP these tests send through tunnels).
+    profiles: {
+      ...FIXTURE_PROFILES,
+      byod: { ...FIXTURE_PROFILES!.pupil!, inspect: false, tunnelNonTls: true },
+    },
   });
   const users = new UserStore(config.dataDir);
   await users.add({ name: 'pupil1', profile: 'pupil', password: 'pupil-password' });
@@ -275,7 +279,7 @@ describe('CONNECT', () => {
     ]);
   });
 
-  it('tunnels to an allowed host: bytes flow both ways through the tunnel', async () => {
+  it('tunnels to an allowed host for a profile not inspected: bytes flow both ways through the tunnel', async () => {
     const body = await new Promise<string>((resolve, reject) => {
       const socket = net.connect({ host: '127.0.0.1', port });
       let buffer = '';
@@ -292,7 +296,7 @@ describe('CONNECT', () => {
       socket.on('end', () => resolve(buffer));
       socket.on('error', reject);
       socket.write(
-        `CONNECT allowed.test:${origin.port} HTTP/1.1\r\nHost: allowed.test\r\nProxy-Authorization: ${PUPIL}\r\n\r\n`,
+        `CONNECT allowed.test:${origin.port} HTTP/1.1\r\nHost: allowed.test\r\nProxy-Authorization: ${BYOD}\r\n\r\n`,
       );
     });
     expect(body).toContain('hello from the origin');

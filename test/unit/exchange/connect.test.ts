@@ -327,14 +327,19 @@ describe('tunnelFlight: the first flight after 200', () => {
     ]);
   });
 
-  it('relays a non-TLS first flight of an allowed host raw, connecting to the checked address only now', async () => {
+  it('closes a non-TLS first flight of an allowed host in an inspectable tunnel, with a row that says why', async () => {
     const h = await harness({ inspectionReady: true });
     const { step, ex, io, connects } = await connect(h, PUPIL, 'allowed.test:443');
     if (step.kind !== 'open') throw new Error('not opened');
-    expect(connects).toEqual([]);
     const flight = await tunnelFlight(ex, step.tunnel, PLAINTEXT_FLIGHT, io);
-    expect(flight).toEqual({ kind: 'raw', upstream: { token: 'upstream', address: '127.0.0.1', port: 443 } });
-    expect(connects).toEqual([{ address: '127.0.0.1', port: 443 }]);
+    expect(flight).toEqual({ kind: 'close' });
+    expect(connects).toEqual([]);
+    expect(h.audit.rows.at(-1)).toMatchObject({
+      action: 'block',
+      reason: 'non-tls-in-tunnel',
+      host: 'allowed.test',
+    });
+    expect(h.audit.outcomes.map((o) => [o.id, o.outcome.status])).toEqual([[ex.id, 403]]);
   });
 
   it('closes a non-TLS first flight of a warned host (its warn page needs inspection)', async () => {
