@@ -70,7 +70,10 @@ export function auditDbPath(dataDir: string): string {
 
 /** Shipped category lists with the school's local layer above them (src/lists/local-layer.ts). */
 export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> {
-  const loaded = await loadCategories(config.categoriesDir, { local: await readLocalLayer(config.dataDir) });
+  const loaded = await loadCategories(config.categoriesDir, {
+    local: await readLocalLayer(config.dataDir),
+    limits: config.lists,
+  });
   let entries = 0;
   for (const c of loaded.counts.values()) entries += c.domains + c.urls;
   const exceptions = await readExceptions(config.dataDir);
