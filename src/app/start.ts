@@ -10,7 +10,7 @@ import type { ReadonlyConfig } from '../config/load.js';
 import { buildProfiles } from '../config/profiles.js';
 import { Identifier } from '../identity/identify.js';
 import { UserStore } from '../identity/user-store.js';
-import { loadCategories } from '../lists/load.js';
+import { loadCategories, shippedSize } from '../lists/load.js';
 import { readExceptions, withExceptions } from '../lists/exceptions.js';
 import { readLocalLayer } from '../lists/local-layer.js';
 import { startLive } from './live.js';
@@ -82,6 +82,7 @@ export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> 
     profiles: withExceptions(buildProfiles(config, loaded.lists), exceptions, loaded.warnings),
     warnings: loaded.warnings,
     entries,
+    shippedSizes: new Map([...loaded.counts].map(([name, c]) => [name, shippedSize(c)])),
   };
 }
 
@@ -144,6 +145,7 @@ export async function startSchoolgate(
     swap: (next) => (snapshot = next),
     logger,
   });
+  live.reloader.watch({ current: () => snapshot, logger });
   let stopping: Promise<void> | undefined;
   return {
     address,

@@ -36,6 +36,11 @@ export interface CategoryCounts {
   layer?: 'shipped' | 'local';
 }
 
+/** Valid entries of a category's shipped files, including those the local layer un-lists. */
+export function shippedSize(c: CategoryCounts): number {
+  return c.domains + c.urls - (c.local?.domains ?? 0) - (c.local?.urls ?? 0) + (c.removed ?? 0);
+}
+
 export interface LoadedCategories {
   lists: CategoryLists;
   counts: Map<string, CategoryCounts>;
