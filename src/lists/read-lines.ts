@@ -52,7 +52,7 @@ export async function forEachLine(
     rest = decoder.decode();
   } catch {
     // The last character is cut short: the file ends in the middle of it.
-    throw utf8Error(shown, lineNo, pending, pending.length - 1);
+    throw utf8Error(shown, lineNo, pending, pending.length);
   }
   emit(rest);
   if (carry !== '') onLine(carry.endsWith('\r') ? carry.slice(0, -1) : carry, ++lineNo);
@@ -101,9 +101,9 @@ function utf8Error(
   bytes: Uint8Array,
   at = firstBadByte(bytes),
 ): SchoolgateError {
-  // A lead byte followed by a newline fails at the newline: the bad character is on the line before it.
-  let pos = at;
-  if (bytes[pos] === 0x0a && pos > 0) pos--;
+  // A character begun but not finished fails at the byte after it (`caf\xe9.` fails at the dot, `\xe9\n` at
+  // the newline): name the byte that began it, on its own line.
+  const pos = at - unfinishedTail(bytes.subarray(0, at)).length;
   let line = linesBefore + 1;
   for (let i = 0; i < pos; i++) if (bytes[i] === 0x0a) line++;
   const byte = `0x${(bytes[pos] ?? 0).toString(16).padStart(2, '0')}`;
