@@ -14,6 +14,7 @@ import { loadCategories, shippedSize } from '../lists/load.js';
 import { readExceptions, withExceptions } from '../lists/exceptions.js';
 import { readLocalLayer } from '../lists/local-layer.js';
 import { startLive } from './live.js';
+import { claimDataDir } from './serve-lock.js';
 import { readStateAddresses, type LoadedPolicy, type ReloadResult } from './reload.js';
 import { loadHostRoutes } from '../proxy/hosts-file.js';
 import { createProxyServer, type ProxyServer } from '../proxy/server.js';
@@ -86,10 +87,31 @@ export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> 
   };
 }
 
+type StartOptions = { now?: () => Date; reloadConfig?: () => ReadonlyConfig; certsDir?: string };
+
+/**
+ * One proxy per data directory (serve-lock.ts): the directory is claimed before anything is loaded, and
+ * released when the proxy stops or fails to start.
+ */
 export async function startSchoolgate(
   config: ReadonlyConfig,
   logger: Logger,
-  opts: { now?: () => Date; reloadConfig?: () => ReadonlyConfig; certsDir?: string } = {},
+  opts: StartOptions = {},
+): Promise<RunningSchoolgate> {
+  const lock = await claimDataDir(config.dataDir, logger);
+  try {
+    const running = await startClaimed(config, logger, opts);
+    return { ...running, stop: () => running.stop().finally(() => lock.release()) };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startClaimed(
+  config: ReadonlyConfig,
+  logger: Logger,
+  opts: StartOptions,
 ): Promise<RunningSchoolgate> {
   // The only reference to the loaded lists is `snapshot`, swapped whole by a reload (src/app/reload.ts);
   // each decision reads it once. Keep no other variable holding them, or a closure keeps the first load
