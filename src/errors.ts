@@ -34,6 +34,12 @@ export const ERROR_CODES = {
   SG_LIST_LOCKED: 'Another list change holds the local layer lock; nothing was changed.',
   SG_RELOAD_FAILED:
     'The running proxy could not load the new lists or config; it keeps serving the old ones.',
+  SG_CATEGORY_SHRANK:
+    'A reload would shrink a category by more than lists.maxShrinkShare; refused unless `reload --force`.',
+  SG_ALREADY_RUNNING:
+    'Another schoolgate serves this data directory (lock file or control socket); this one does not start.',
+  SG_LIST_FILE_INVALID:
+    'A list file is not UTF-8 text (binary data, NUL bytes) or has too many invalid lines; it was not loaded.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

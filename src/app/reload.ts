@@ -5,7 +5,13 @@
  * (e2guardian's createLists, mitmproxy's optmanager rollback). Each request keeps the snapshot it started
  * with, because the proxy reads `policy()` once per decision. Users need no reload: the identity layer
  * re-reads them every few seconds.
+ *
+ * A reload that would shrink a category's shipped list by more than `lists.maxShrinkShare` compared with
+ * the running snapshot is refused too (SG_CATEGORY_SHRANK) unless forced (`schoolgate reload --force`):
+ * a truncated file parses cleanly and would open the filter for everything cut off. Every outcome is kept
+ * for `status` (`history.last`) and logged.
  */
+import type { Logger } from 'pino';
 import type { ReadonlyConfig } from '../config/load.js';
 import { SchoolgateError, isSchoolgateError } from '../errors.js';
 import type { ExtraAddresses } from '../identity/identify.js';
@@ -16,6 +22,31 @@ import { openStateDatabase } from '../state/database.js';
 export interface LoadedPolicy extends PolicySnapshot {
   warnings: string[];
   entries: number;
+  /** Valid entries in each category's shipped files (local-layer edits excluded): the shrink guard's measure. */
+  shippedSizes: ReadonlyMap<string, number>;
+}
+
+export interface ReloadOptions {
+  /** Apply even though a category shrinks by more than lists.maxShrinkShare (never past a broken file). */
+  force?: boolean;
+}
+
+/** A category that shrank by more than lists.maxShrinkShare. */
+export interface Shrinkage {
+  category: string;
+  before: number;
+  after: number;
+}
+
+/** The last reload's result, as `status` shows it. */
+export interface ReloadOutcome {
+  ok: boolean;
+  at: string;
+  ms: number;
+  forced: boolean;
+  /** The SG code of what refused it (null when it was applied). */
+  code: string | null;
+  message: string;
 }
 
 export interface ReloadResult {
@@ -29,6 +60,8 @@ export interface ReloadResult {
   changed: string[];
   /** Of those, the ones that only take effect at the next start (listen address, limits, ...). */
   restartNeeded: string[];
+  /** Categories that shrank past lists.maxShrinkShare and were applied because the reload was forced. */
+  forcedShrink: Shrinkage[];
 }
 
 export interface ReloaderDeps {
@@ -41,7 +74,7 @@ export interface ReloaderDeps {
 }
 
 /** Settings the running proxy took at start: a change to these is reported, not applied. */
-const LIVE_KEYS = new Set(['profiles', 'identity', 'categoriesDir', 'timeZone', 'warn']);
+const LIVE_KEYS = new Set(['profiles', 'identity', 'categoriesDir', 'timeZone', 'warn', 'lists']);
 
 export function readStateAddresses(dataDir: string): ExtraAddresses {
   const db = openStateDatabase(dataDir);
@@ -53,36 +86,77 @@ export function readStateAddresses(dataDir: string): ExtraAddresses {
   }
 }
 
+/** Categories of `before` that `after` leaves with more than `maxShare` fewer shipped entries. */
+export function shrinkages(
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+  maxShare: number,
+): Shrinkage[] {
+  const out: Shrinkage[] = [];
+  for (const [category, was] of before) {
+    const now = after.get(category);
+    // A category that is gone was removed from categories.yaml on purpose (profiles naming it fail to load).
+    if (now === undefined || was === 0) continue;
+    if ((was - now) / was > maxShare) out.push({ category, before: was, after: now });
+  }
+  return out;
+}
+
 export class Reloader {
   private config: ReadonlyConfig;
   private running: Promise<ReloadResult> | undefined;
   private queued: Promise<ReloadResult> | undefined;
-  readonly history = { reloads: 0, failures: 0, lastAt: 0, lastError: null as string | null, lastMs: 0 };
+  private queuedForce = false;
+  private watched: { current: () => LoadedPolicy; logger: Logger } | undefined;
+  readonly history = {
+    reloads: 0,
+    failures: 0,
+    lastAt: 0,
+    lastError: null as string | null,
+    lastMs: 0,
+    last: null as ReloadOutcome | null,
+  };
 
   constructor(private readonly deps: ReloaderDeps) {
     this.config = deps.config;
   }
 
-  /** Reloads; a reload asked for while one runs is coalesced into one more run after it. */
-  reload(): Promise<ReloadResult> {
+  /**
+   * The running snapshot (what a reload is compared with) and the log. start.ts calls this as soon as the
+   * proxy is live; until then a reload is refused, because there is nothing to compare it with.
+   */
+  watch(running: { current: () => LoadedPolicy; logger: Logger }): void {
+    this.watched = running;
+  }
+
+  /**
+   * Reloads; a reload asked for while one runs is coalesced into one more run after it (forced if any of
+   * the requests it stands for was).
+   */
+  reload(opts: ReloadOptions = {}): Promise<ReloadResult> {
+    const force = opts.force === true;
     if (!this.running) {
-      this.running = this.run().finally(() => (this.running = undefined));
+      this.running = this.run(force).finally(() => (this.running = undefined));
       return this.running;
     }
+    this.queuedForce ||= force;
     this.queued ??= this.running
       .catch(() => undefined)
       .then(() => {
+        const queuedForce = this.queuedForce;
         this.queued = undefined;
-        return this.reload();
+        this.queuedForce = false;
+        return this.reload({ force: queuedForce });
       });
     return this.queued;
   }
 
-  private async run(): Promise<ReloadResult> {
+  private async run(force: boolean): Promise<ReloadResult> {
     const started = performance.now();
     try {
       const config = this.deps.loadConfig();
       const policy = await this.deps.loadPolicy(config);
+      const shrunk = this.checkShrink(policy, config, force);
       const addresses = readStateAddresses(config.dataDir);
       for (const n of addresses.networks)
         if (!policy.profiles.has(n.profile))
@@ -102,11 +176,24 @@ export class Reloader {
       this.deps.apply({ config, policy, addresses });
       this.config = config;
       const ms = performance.now() - started;
+      if (shrunk.length > 0)
+        this.watched?.logger.warn(
+          { categories: shrunk },
+          `reload forced past the shrink check: ${describeShrink(shrunk, config)}`,
+        );
       Object.assign(this.history, {
         reloads: this.history.reloads + 1,
         lastAt: Date.now(),
         lastError: null,
         lastMs: ms,
+        last: {
+          ok: true,
+          at: new Date().toISOString(),
+          ms: Math.round(ms),
+          forced: force,
+          code: null,
+          message: `reloaded: ${policy.lists.categories.size} categories, ${policy.entries} entries`,
+        },
       });
       return {
         ok: true,
@@ -117,10 +204,21 @@ export class Reloader {
         warnings: policy.warnings.slice(0, 20),
         changed,
         restartNeeded,
+        forcedShrink: shrunk,
       };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      Object.assign(this.history, { failures: this.history.failures + 1, lastError: message });
+      const code = isSchoolgateError(err) ? err.code : null;
+      const ms = performance.now() - started;
+      Object.assign(this.history, {
+        failures: this.history.failures + 1,
+        lastError: message,
+        last: { ok: false, at: new Date().toISOString(), ms: Math.round(ms), forced: force, code, message },
+      });
+      this.watched?.logger.error(
+        { code, context: isSchoolgateError(err) ? err.context : undefined, forced: force },
+        `reload refused, the old lists keep serving: ${message}`,
+      );
       throw new SchoolgateError('SG_RELOAD_FAILED', `reload failed, the old lists keep serving: ${message}`, {
         context: isSchoolgateError(err) ? { cause: err.code, ...err.context } : {},
         suggestion:
@@ -131,4 +229,37 @@ export class Reloader {
       });
     }
   }
+
+  /** SG_CATEGORY_SHRANK unless forced; the categories that shrank past the limit otherwise. */
+  private checkShrink(policy: LoadedPolicy, config: ReadonlyConfig, force: boolean): Shrinkage[] {
+    if (!this.watched) {
+      if (force) return [];
+      throw new SchoolgateError(
+        'SG_RELOAD_FAILED',
+        'the proxy is still starting: there are no running lists to compare the new ones with',
+        { suggestion: 'run `schoolgate reload` again once `schoolgate status` answers' },
+      );
+    }
+    const shrunk = shrinkages(
+      this.watched.current().shippedSizes,
+      policy.shippedSizes,
+      config.lists.maxShrinkShare,
+    );
+    if (shrunk.length === 0 || force) return shrunk;
+    throw new SchoolgateError('SG_CATEGORY_SHRANK', describeShrink(shrunk, config), {
+      context: { categories: shrunk, maxShrinkShare: config.lists.maxShrinkShare },
+      suggestion:
+        "Check those categories' list files (a truncated copy, a failed sync, a wrong --categories); " +
+        'if the change is intended, run `schoolgate reload --force`.',
+    });
+  }
+}
+
+function describeShrink(shrunk: readonly Shrinkage[], config: ReadonlyConfig): string {
+  const pct = (x: number) => `${Math.round(x * 100)}%`;
+  const each = shrunk.map(
+    (s) =>
+      `category ${s.category} would shrink from ${s.before} to ${s.after} shipped entries (-${pct((s.before - s.after) / s.before)})`,
+  );
+  return `${each.join('; ')}: more than lists.maxShrinkShare ${pct(config.lists.maxShrinkShare)}`;
 }

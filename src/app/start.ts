@@ -10,11 +10,12 @@ import type { ReadonlyConfig } from '../config/load.js';
 import { buildProfiles } from '../config/profiles.js';
 import { Identifier } from '../identity/identify.js';
 import { UserStore } from '../identity/user-store.js';
-import { loadCategories } from '../lists/load.js';
+import { loadCategories, shippedSize } from '../lists/load.js';
 import { readExceptions, withExceptions } from '../lists/exceptions.js';
 import { readLocalLayer } from '../lists/local-layer.js';
 import { startMetrics } from '../metrics/metrics.js';
 import { startLive } from './live.js';
+import { claimDataDir } from './serve-lock.js';
 import { readStateAddresses, type LoadedPolicy, type Reloader, type ReloadResult } from './reload.js';
 import { loadHostRoutes } from '../proxy/hosts-file.js';
 import { createProxyServer, type ProxyServer } from '../proxy/server.js';
@@ -71,7 +72,10 @@ export function auditDbPath(dataDir: string): string {
 
 /** Shipped category lists with the school's local layer above them (src/lists/local-layer.ts). */
 export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> {
-  const loaded = await loadCategories(config.categoriesDir, { local: await readLocalLayer(config.dataDir) });
+  const loaded = await loadCategories(config.categoriesDir, {
+    local: await readLocalLayer(config.dataDir),
+    limits: config.lists,
+  });
   let entries = 0;
   for (const c of loaded.counts.values()) entries += c.domains + c.urls;
   const exceptions = await readExceptions(config.dataDir);
@@ -81,13 +85,35 @@ export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> 
     profiles: withExceptions(buildProfiles(config, loaded.lists), exceptions, loaded.warnings),
     warnings: loaded.warnings,
     entries,
+    shippedSizes: new Map([...loaded.counts].map(([name, c]) => [name, shippedSize(c)])),
   };
 }
 
+type StartOptions = { now?: () => Date; reloadConfig?: () => ReadonlyConfig; certsDir?: string };
+
+/**
+ * One proxy per data directory (serve-lock.ts): the directory is claimed before anything is loaded, and
+ * released when the proxy stops or fails to start.
+ */
 export async function startSchoolgate(
   config: ReadonlyConfig,
   logger: Logger,
-  opts: { now?: () => Date; reloadConfig?: () => ReadonlyConfig; certsDir?: string } = {},
+  opts: StartOptions = {},
+): Promise<RunningSchoolgate> {
+  const lock = await claimDataDir(config.dataDir, logger);
+  try {
+    const running = await startClaimed(config, logger, opts);
+    return { ...running, stop: () => running.stop().finally(() => lock.release()) };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startClaimed(
+  config: ReadonlyConfig,
+  logger: Logger,
+  opts: StartOptions,
 ): Promise<RunningSchoolgate> {
   // The only reference to the loaded lists is `snapshot`, swapped whole by a reload (src/app/reload.ts);
   // each decision reads it once. Keep no other variable holding them, or a closure keeps the first load
@@ -157,6 +183,7 @@ export async function startSchoolgate(
     logger,
   });
   later.reloader = live.reloader;
+  live.reloader.watch({ current: () => snapshot, logger });
   let stopping: Promise<void> | undefined;
   return {
     address,

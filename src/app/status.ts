@@ -7,7 +7,7 @@ import { decide } from '../policy/decide.js';
 import { parseAbsoluteTarget } from '../policy/target.js';
 import type { PolicySnapshot } from '../exchange/snapshot.js';
 import type { ControlHandler } from './control.js';
-import type { Reloader } from './reload.js';
+import type { ReloadOutcome, Reloader } from './reload.js';
 
 export interface StatusDeps {
   dataDir: string;
@@ -34,7 +34,14 @@ export interface StatusReport {
   requests: number;
   requestsPerSecond: number;
   lists: { categories: number; entries: number; profiles: number; loadedAt: string };
-  reloads: { count: number; failures: number; lastError: string | null; lastMs: number };
+  reloads: {
+    count: number;
+    failures: number;
+    lastError: string | null;
+    lastMs: number;
+    /** The last reload's result: applied, or refused with its SG code (null before the first). */
+    last: ReloadOutcome | null;
+  };
   auditQueueDepth: number;
   databaseBytes: { audit: number; state: number };
 }
@@ -102,6 +109,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
           failures: h.failures,
           lastError: h.lastError,
           lastMs: Math.round(h.lastMs),
+          last: h.last,
         },
         auditQueueDepth: deps.auditQueueDepth(),
         databaseBytes: {
@@ -110,7 +118,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
         },
       };
     },
-    reload: () => deps.reloader.reload(),
+    reload: (args) => deps.reloader.reload({ force: args.force === true }),
     /** The live policy's decisions for URLs under one profile (selftest compares the proxy with these). */
     decide: (args) => {
       const profileName = String(args.profile ?? '');

@@ -101,6 +101,43 @@ export const configSchema = z.strictObject({
       schoolDayEnd: clock.default('16:00'),
     })
     .prefault({}),
+  /** How list files are judged when they are loaded (start, reload, `config check`) or imported. */
+  lists: z
+    .strictObject({
+      maxInvalidLines: z
+        .number()
+        .int()
+        .min(0)
+        .default(5)
+        .describe(
+          "A list file (a category's domains or urls, shipped or local, or a `lists import` source) is " +
+            'refused whole when more of its entry lines (neither blank nor comments) are invalid than the ' +
+            'larger of maxInvalidLines and maxInvalidShare × its entry lines. Default 5 lines or 1%, ' +
+            'whichever is larger: a typo or two in a small file loads with a warning, a corrupted file, an ' +
+            'error page or a list in the wrong format does not. A refused file keeps the old lists serving ' +
+            '(reload), stops `serve` from starting, and makes `lists import` write nothing unless --force. ' +
+            'A file that is not UTF-8 text (binary data, NUL bytes) is refused whatever these say.',
+        ),
+      maxInvalidShare: z
+        .number()
+        .min(0)
+        .max(1)
+        .default(0.01)
+        .describe("Share (0-1) of a list file's entry lines that may be invalid; see maxInvalidLines."),
+      maxShrinkShare: z
+        .number()
+        .min(0)
+        .max(1)
+        .default(0.2)
+        .describe(
+          'A reload that would leave a category with fewer shipped entries than the running lists by more ' +
+            'than this share (0-1) is refused unless `schoolgate reload --force`: a truncated or emptied ' +
+            'list file is far more often an accident than a policy. Default 0.2 (20%); 1 turns the check ' +
+            'off. Only the shipped files count: edits through `schoolgate lists` (the local layer) are ' +
+            'deliberate, validated and recorded.',
+        ),
+    })
+    .prefault({}),
   audit: z
     .strictObject({
       batchMaxRows: z.number().int().min(1).max(100_000).default(1000),

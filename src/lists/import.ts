@@ -7,6 +7,10 @@
  * Every candidate goes through the policy core's parser (src/policy/entries.ts). Counts: added, duplicate
  * (already in the category in either layer, or earlier in the same import), invalid (with the first few
  * lines shown), skipped (comments, blanks, rules of another kind).
+ *
+ * A source is judged like a list file the proxy loads: one that is not UTF-8 text is refused
+ * (read-lines.ts), and so is one with more invalid lines than `limits` allow (limits.ts) unless `force`.
+ * A refused import writes nothing.
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,6 +18,7 @@ import { SchoolgateError } from '../errors.js';
 import { parseDomainLine, parseEntry, parseUrlLine, type ParsedEntry } from '../policy/entries.js';
 import { isFile, layerKeys, requireCategory, shippedFiles, type Dirs } from './catalogue.js';
 import { entryOf } from './entry.js';
+import { checkInvalidLines, type BadLine, type InvalidLineLimit } from './limits.js';
 import { localFile, readLines, withLocalLock, writeLines } from './local-layer.js';
 import { forEachLine } from './read-lines.js';
 
@@ -146,18 +151,22 @@ export interface ImportOptions {
   replace?: boolean;
   dryRun?: boolean;
   onProgress?: (p: ImportProgress) => void;
+  /** Refuse a source file with more invalid lines than this allows (config `lists`). */
+  limits?: InvalidLineLimit;
+  /** Import the valid lines even past `limits` (never a file that is not text). */
+  force?: boolean;
 }
+
+const REFUSED_SUGGESTION =
+  'Nothing was imported. Check --format (a hosts file read as plain, or the reverse, is all invalid ' +
+  'lines) and that the source is the list you meant (not an error page); to import its valid lines ' +
+  'anyway, run the command again with --force.';
 
 async function importLocked(
   dirs: Dirs,
   category: string,
   source: string,
-  opts: {
-    format: ImportFormat;
-    replace?: boolean;
-    dryRun?: boolean;
-    onProgress?: (p: ImportProgress) => void;
-  },
+  opts: ImportOptions,
 ): Promise<ImportSummary> {
   await requireCategory(dirs, category);
   const groups = await sourceFiles(source, opts.format);
@@ -196,6 +205,8 @@ async function importLocked(
   for (const group of groups) {
     if (group.files.length === 0) continue;
     const shown = group.files[0]!;
+    // Per source file (split chunks are one file), like the loader: entry lines, invalid, the first few.
+    const file = { entryLines: 0, invalid: 0, first: [] as BadLine[] };
     await forEachLine(group.files, (line, lineNo) => {
       summary.lines++;
       bytesDone += line.length + 1;
@@ -206,8 +217,12 @@ async function importLocked(
           summary.skipped++;
           continue;
         }
+        file.entryLines++;
         if (c.kind === 'invalid') {
           summary.invalid++;
+          file.invalid++;
+          if (file.first.length < SHOWN_INVALID)
+            file.first.push({ line: lineNo, text: line.slice(0, 120), reason: c.reason });
           if (summary.invalidLines.length < SHOWN_INVALID)
             summary.invalidLines.push({
               file: shown,
@@ -227,6 +242,10 @@ async function importLocked(
         (e.kind === 'domain' ? added.domains : added.urls).push(e.text);
       }
     });
+    if (opts.limits && !opts.force) {
+      const name = group.files.length > 1 ? `${shown} (+${group.files.length - 1} chunks)` : shown;
+      checkInvalidLines(name, file, opts.limits, REFUSED_SUGGESTION);
+    }
   }
   opts.onProgress?.({ file: '', bytesDone: bytesTotal, bytesTotal, lines: summary.lines });
   if (!opts.dryRun) {

@@ -4,6 +4,7 @@ import { SchoolgateError } from '../errors.js';
 import { CategoryListsBuilder, type LineOutcome } from '../policy/lists.js';
 import type { CategoryLists, CategoryMeta } from '../policy/types.js';
 import { domainLineKey, urlLineKey } from './entry.js';
+import { checkInvalidLines, type BadLine, type InvalidLineLimit } from './limits.js';
 import type { LocalLayer } from './local-layer.js';
 import { CATEGORY_NAME, parseCategoriesYaml } from './metadata.js';
 import { forEachLine } from './read-lines.js';
@@ -16,7 +17,9 @@ import { forEachLine } from './read-lines.js';
  *   <dir>/<category>/urls          optional host/path prefixes
  *
  * and compiles it into an immutable CategoryLists. Metadata and directories must agree one to one.
- * Invalid lines are counted per category and reported as warnings with file:line, never dropped silently.
+ * Invalid lines are counted per category and reported as warnings with file:line, never dropped silently;
+ * with `limits` (every load that serves traffic passes the configured ones) a file with more invalid lines
+ * than they allow is refused whole (limits.ts). A file that is not text is always refused (read-lines.ts).
  */
 export interface CategoryCounts {
   /** Valid lines of the domains file(s) (duplicates included). */
@@ -31,6 +34,11 @@ export interface CategoryCounts {
   removed?: number;
   /** Which layer the category itself (its metadata) comes from. */
   layer?: 'shipped' | 'local';
+}
+
+/** Valid entries of a category's shipped files, including those the local layer un-lists. */
+export function shippedSize(c: CategoryCounts): number {
+  return c.domains + c.urls - (c.local?.domains ?? 0) - (c.local?.urls ?? 0) + (c.removed ?? 0);
 }
 
 export interface LoadedCategories {
@@ -49,11 +57,20 @@ export interface LoadOptions {
   only?: readonly string[];
   /** The school's local layer (local-layer.ts), loaded above the shipped lists. */
   local?: LocalLayer;
+  /**
+   * Refuse (SG_LIST_FILE_INVALID) a file with more invalid lines than this allows: config `lists`. Without
+   * it invalid lines are only counted and warned about (`lists categories`, benchmarks over raw UT1).
+   */
+  limits?: InvalidLineLimit;
 }
 
 export const METADATA_FILE = 'categories.yaml';
 /** How many invalid lines per file are spelled out in warnings; the rest are summarised. */
 const WARNINGS_PER_FILE = 5;
+const REFUSED_SUGGESTION =
+  'Fix or remove the lines named, or replace the file with a good copy; the old lists keep serving until ' +
+  'it loads (a proxy that is not running yet does not start). The limits are lists.maxInvalidLines and ' +
+  'lists.maxInvalidShare in the configuration.';
 
 export interface LoadedMetadata {
   /** Shipped categories first, then the local layer's (the same objects as `local.metas`). */
@@ -152,6 +169,7 @@ export async function loadCategories(dir: string, opts: LoadOptions = {}): Promi
         : (line) => builder.addDomainLine(meta.name, line),
       count,
       warnings,
+      opts.limits,
     );
     count.urls = await feed(
       urlFiles,
@@ -160,6 +178,7 @@ export async function loadCategories(dir: string, opts: LoadOptions = {}): Promi
         : (line) => builder.addUrlLine(meta.name, line),
       count,
       warnings,
+      opts.limits,
     );
     if (local) {
       count.layer = localOnly ? 'local' : 'shipped';
@@ -171,6 +190,7 @@ export async function loadCategories(dir: string, opts: LoadOptions = {}): Promi
             kind === 'domains' ? builder.addDomainLine(meta.name, line) : builder.addUrlLine(meta.name, line),
           count,
           warnings,
+          opts.limits,
         );
       const localDomains = await add(await listFiles(localDir, 'domains'), 'domains');
       const localUrls = await add(await listFiles(localDir, 'urls'), 'urls');
@@ -216,16 +236,22 @@ function defaultMeta(name: string): CategoryMeta {
   };
 }
 
-/** Streams the files into the builder; returns the number of valid lines and counts invalid ones. */
+/**
+ * Streams the files into the builder; returns the number of valid lines and counts invalid ones. With
+ * `limits`, a file with too many invalid lines throws once it has been read (the builder is then dropped
+ * with the rest of the load).
+ */
 async function feed(
   files: string[],
   add: (line: string) => LineOutcome,
   count: CategoryCounts,
   warnings: string[],
+  limits: InvalidLineLimit | undefined,
 ): Promise<number> {
   if (files.length === 0) return 0;
   let added = 0;
   let invalid = 0;
+  const first: BadLine[] = [];
   // Chunks of one split file are one logical file: name the first in warnings.
   const file =
     files.length === 1 ? (files[0] as string) : `${files[0] as string} (+${files.length - 1} chunks)`;
@@ -234,12 +260,15 @@ async function feed(
     if (outcome === 'added') added++;
     else if (outcome !== 'skipped') {
       invalid++;
-      if (invalid <= WARNINGS_PER_FILE)
-        warnings.push(
-          `${file}:${lineNo}: invalid entry (${outcome.invalid}): ${JSON.stringify(line.slice(0, 120))}`,
-        );
+      if (invalid <= WARNINGS_PER_FILE) {
+        const text = line.slice(0, 120);
+        first.push({ line: lineNo, text, reason: outcome.invalid });
+        warnings.push(`${file}:${lineNo}: invalid entry (${outcome.invalid}): ${JSON.stringify(text)}`);
+      }
     }
   });
+  if (limits)
+    checkInvalidLines(file, { entryLines: added + invalid, invalid, first }, limits, REFUSED_SUGGESTION);
   if (invalid > WARNINGS_PER_FILE)
     warnings.push(`${file}: ${invalid - WARNINGS_PER_FILE} more invalid lines not shown (${invalid} in all)`);
   count.invalid += invalid;

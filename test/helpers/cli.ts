@@ -75,3 +75,33 @@ export function waitForExit(child: ChildProcess, timeoutMs = 15_000): Promise<nu
     });
   });
 }
+
+/** Resolves once a running child's output (stdout and stderr so far, and from now on) matches `pattern`. */
+export function waitForOutput(
+  serve: { child: ChildProcess; output: () => string },
+  pattern: RegExp,
+  timeoutMs = 15_000,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const check = (): boolean => {
+      if (!pattern.test(serve.output())) return false;
+      cleanup();
+      resolve(serve.output());
+      return true;
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`output never matched ${String(pattern)}:\n${serve.output()}`));
+    }, timeoutMs);
+    // Registered after startServeProcess's own listener, so output() already holds the new chunk.
+    const onData = () => void check();
+    const cleanup = () => {
+      clearTimeout(timer);
+      serve.child.stdout?.off('data', onData);
+      serve.child.stderr?.off('data', onData);
+    };
+    serve.child.stdout?.on('data', onData);
+    serve.child.stderr?.on('data', onData);
+    check();
+  });
+}

@@ -13,19 +13,23 @@ import {
   type CommonOptions,
 } from '../common.js';
 
-type Opts = CommonOptions & { json?: boolean };
+type Opts = CommonOptions & { json?: boolean; force?: boolean };
 
 export function registerControl(program: Command): void {
   withChangeOptions(withCommonOptions(program.command('reload')))
     .description('make the running proxy load lists, networks and config again without dropping connections')
     .option('--json', 'JSON output')
+    .option(
+      '--force',
+      'apply even though a category loses more than lists.maxShrinkShare of its entries (never a broken file)',
+    )
     .addHelpText(
       'after',
-      '\nThe new lists are loaded beside the old ones and swapped in only when complete; if a file is broken\nthe old lists keep serving and this command says what is wrong. `lists`, `networks` and `devices`\nchanges reload by themselves. SIGHUP to the serve process does the same.\n\nExample:\n  schoolgate reload --data /var/lib/schoolgate',
+      '\nThe new lists are loaded beside the old ones and swapped in only when complete; if a file is broken\n(not text, or more invalid lines than lists.maxInvalidLines/maxInvalidShare allow) or a category\nwould shrink by more than lists.maxShrinkShare, the old lists keep serving, this command says what is\nwrong and exits 1. `lists`, `networks` and `devices` changes reload by themselves. SIGHUP to the serve\nprocess does the same.\n\nExamples:\n  schoolgate reload --data /var/lib/schoolgate\n  schoolgate reload --force --reason "UT1 dropped dead domains from gambling"',
     )
     .action(async (opts: Opts & ChangeOptions) => {
       const dataDir = configFrom(opts).dataDir;
-      const r = await controlRequest<ReloadResult>(dataDir, 'reload');
+      const r = await controlRequest<ReloadResult>(dataDir, 'reload', opts.force ? { force: true } : {});
       // Config is edited in a file, not through the CLI: the reload that applies an edit is what the
       // admin-changes record can see, with the settings that changed.
       if (r.changed.length > 0)
@@ -38,10 +42,23 @@ export function registerControl(program: Command): void {
             by: opts.by,
           }),
         );
+      // A list that lost more than lists.maxShrinkShare was let through by a person: say who and why.
+      if (r.forcedShrink.length > 0)
+        await withState(dataDir, (s) =>
+          s.changes.record({
+            action: 'lists.reload.forced',
+            target: r.forcedShrink.map((c) => c.category).join(', '),
+            after: { shrank: r.forcedShrink },
+            reason: opts.reason,
+            by: opts.by,
+          }),
+        );
       if (opts.json) return void console.log(JSON.stringify(r));
       console.log(
         `reloaded in ${r.ms} ms: ${r.categories} categories, ${r.entries} entries, ${r.profiles} profiles`,
       );
+      for (const s of r.forcedShrink)
+        console.log(`forced: category ${s.category} shrank from ${s.before} to ${s.after} shipped entries`);
       for (const w of r.warnings) console.log(`warning: ${w}`);
       if (r.restartNeeded.length > 0)
         console.log(`note: changed settings that need a restart to apply: ${r.restartNeeded.join(', ')}`);
@@ -67,7 +84,12 @@ export function registerControl(program: Command): void {
           `connections    ${s.connections} open (${s.openTunnels} tunnels)`,
           `requests       ${s.requests} total, ${s.requestsPerSecond}/s over the last 10 s`,
           `lists          ${s.lists.categories} categories, ${s.lists.entries} entries, ${s.lists.profiles} profiles (loaded ${s.lists.loadedAt})`,
-          `reloads        ${s.reloads.count} (${s.reloads.failures} failed${s.reloads.lastError ? `; last error: ${s.reloads.lastError}` : ''})`,
+          `reloads        ${s.reloads.count} (${s.reloads.failures} failed)`,
+          ...(s.reloads.last
+            ? [
+                `last reload    ${s.reloads.last.ok ? 'applied' : `REFUSED ${s.reloads.last.code ?? ''}`.trim()}${s.reloads.last.forced ? ' (forced)' : ''} at ${s.reloads.last.at}: ${s.reloads.last.message}`,
+              ]
+            : []),
           `audit queue    ${s.auditQueueDepth} rows waiting`,
           `databases      audit ${mb(s.databaseBytes.audit)}, state ${mb(s.databaseBytes.state)}`,
         ].join('\n'),

@@ -170,6 +170,10 @@ export function registerListEdits(lists: Command): void {
     .option('--replace', 'replace the category’s local entries instead of adding to them')
     .option('--create', 'create the category (local, title = name) if it does not exist')
     .option('--dry-run', 'count what would change, write nothing')
+    .option(
+      '--force',
+      'import the valid lines even though more than lists.maxInvalidLines/maxInvalidShare are invalid (a source that is not UTF-8 text is always refused)',
+    )
     .option('--json', 'JSON summary')
     .addHelpText(
       'after',
@@ -183,12 +187,19 @@ export function registerListEdits(lists: Command): void {
       async (
         category: string,
         source: string,
-        opts: Opts & { format: ImportFormat; replace?: boolean; create?: boolean; dryRun?: boolean },
+        opts: Opts & {
+          format: ImportFormat;
+          replace?: boolean;
+          create?: boolean;
+          dryRun?: boolean;
+          force?: boolean;
+        },
       ) => {
         const config = configFrom(opts);
         const dirs = dirsOf(config);
         const known = await catalogue(dirs);
-        if (!known.has(category) && opts.create && !opts.dryRun) {
+        const create = !known.has(category) && opts.create === true && !opts.dryRun;
+        if (create) {
           if (!CATEGORY_NAME.test(category))
             throw new SchoolgateError('SG_ARGUMENT_INVALID', `"${category}" is not a category name`);
           await newCategory(dirs, {
@@ -202,9 +213,15 @@ export function registerListEdits(lists: Command): void {
         const progress = process.stderr.isTTY && !opts.json ? progressLine(category) : undefined;
         const summary = await importList(dirs, category, source, {
           format: opts.format,
+          limits: config.lists,
           ...(opts.replace ? { replace: true } : {}),
           ...(opts.dryRun ? { dryRun: true } : {}),
+          ...(opts.force ? { force: true } : {}),
           ...(progress ? { onProgress: progress } : {}),
+        }).catch(async (err: unknown) => {
+          // A refused import changes nothing, so the category made for it goes too.
+          if (create) await deleteCategory(dirs, category);
+          throw err;
         });
         if (!opts.dryRun && (summary.added > 0 || opts.replace))
           await withState(config.dataDir, (s) =>
@@ -218,6 +235,7 @@ export function registerListEdits(lists: Command): void {
                 added: summary.added,
                 duplicate: summary.duplicate,
                 invalid: summary.invalid,
+                forced: opts.force ?? false,
               },
               reason: opts.reason,
               by: opts.by,

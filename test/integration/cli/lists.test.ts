@@ -3,7 +3,7 @@
  * (real files, real SQLite). The shipped folder is never written; edits land in the local layer.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../helpers/cli.js';
@@ -470,6 +470,67 @@ describe('lists import', { timeout: 90_000 }, () => {
     const text = await cli('lists', 'import', 'social', hosts, '--format', 'hosts');
     expect(text.stdout).toMatch(/imported into social: 2 added, 1 duplicate, 1 invalid/);
     expect(text.stdout).toMatch(/invalid .*hosts\.txt:6: "0\.0\.0\.0 bad\.\.example"/);
+  });
+
+  it('a source that is not text is refused, even with --force, and changes nothing', async () => {
+    // Two good lines, then the start of a gzip stream: a compressed list saved under a .txt name.
+    const gz = path.join(dir, 'list.txt');
+    writeFileSync(
+      gz,
+      Buffer.concat([Buffer.from('a.example\nb.example\n'), Buffer.from([0x1f, 0x8b, 0x08, 0x00])]),
+    );
+    const nul = path.join(dir, 'nul.txt');
+    writeFileSync(nul, 'a.example\nb.exa\0mple\n');
+    const latin1 = path.join(dir, 'latin1.txt');
+    writeFileSync(latin1, Buffer.from('a.example\ncaf\xe9.example\n', 'latin1'));
+    for (const [file, message] of [
+      [gz, ':3: not UTF-8 text (byte 0x8b)'],
+      [nul, ':2: binary data, a NUL byte (0x00): not a text list'],
+      [latin1, ':2: not UTF-8 text (byte 0xe9)'],
+    ] as const) {
+      for (const extra of [[], ['--force']]) {
+        const r = await cli('lists', 'import', 'social', file, '--format', 'plain', ...extra);
+        expect(r.code).toBe(1);
+        expect(r.stderr.split('\n')[0]).toBe(`error SG_LIST_FILE_INVALID: ${file}${message}`);
+      }
+    }
+    expect(existsSync(path.join(data, 'categories.local/social'))).toBe(false);
+  });
+
+  it('a source with more invalid lines than the limits allow is refused unless --force', async () => {
+    // A hosts file read as plain: every "0.0.0.0 name" line is invalid, two bare names are fine.
+    const src = path.join(dir, 'mixed.txt');
+    const bad = Array.from({ length: 6 }, (_, i) => `0.0.0.0 host${i}.example`);
+    writeFileSync(src, `ok1.example\n${bad.join('\n')}\nok2.example\n`);
+    const refused = await cli('lists', 'import', 'newcat', src, '--format', 'plain', '--create');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      `error SG_LIST_FILE_INVALID: ${src}: 6 of 8 entry lines are invalid, more than the 5 allowed (the larger ` +
+        'of lists.maxInvalidLines 5 and lists.maxInvalidShare 1%): line 2 "0.0.0.0 host0.example" (bad-host);',
+    );
+    expect(refused.stderr).toContain('run the command again with --force');
+    // Nothing written, and the category --create made for it is gone again.
+    const cats = await json<{ name: string }[]>('lists', 'categories');
+    expect(cats.map((c) => c.name)).not.toContain('newcat');
+    const none = await cli('lists', 'import', 'social', src, '--format', 'plain');
+    expect(none.code).toBe(1);
+    expect(existsSync(path.join(data, 'categories.local/social'))).toBe(false);
+
+    const forced = await json<{ added: number; invalid: number }>(
+      'lists',
+      'import',
+      'social',
+      src,
+      '--format',
+      'plain',
+      '--force',
+    );
+    expect(forced).toMatchObject({ added: 2, invalid: 6 });
+    expect(readFileSync(path.join(data, 'categories.local/social/domains'), 'utf8')).toBe(
+      'ok1.example\nok2.example\n',
+    );
+    const changes = await json<{ action: string; after: { forced: boolean } }[]>('changes');
+    expect(changes).toMatchObject([{ action: 'lists.import', after: { forced: true } }]);
   });
 
   it('an unreadable source or a wrong format changes nothing', async () => {

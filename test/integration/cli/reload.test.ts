@@ -10,11 +10,11 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startOrigin, type Origin } from '../../helpers/origin.js';
-import { runCli, startServeProcess, waitForExit } from '../../helpers/cli.js';
+import { runCli, startServeProcess, waitForExit, waitForOutput } from '../../helpers/cli.js';
 import { FIXTURE_PROFILES, ROUTED_NAMES, tempDir, writeFixtureCategories } from '../../helpers/schoolgate.js';
 
 let origin: Origin;
-let serve: { child: ChildProcess; port: number } | undefined;
+let serve: { child: ChildProcess; port: number; output: () => string } | undefined;
 
 beforeAll(async () => {
   origin = await startOrigin();
@@ -54,6 +54,35 @@ function setUp(): { dir: string; args: string[] } {
     categories,
   ];
   return { dir, args: [...args] };
+}
+
+/** Deterministic bytes that look random (a fixed-seed xorshift): the "garbage list" of the defect report. */
+function noise(length: number, seed = 0x2545f491): Buffer {
+  const out = Buffer.alloc(length);
+  let x = seed;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** Ten social entries, two of them routed to the test origin (www.facebook.com, social.test). */
+const SOCIAL_TEN = [
+  'facebook.com',
+  'social.test',
+  ...Array.from({ length: 8 }, (_, i) => `social${i}.example`),
+];
+
+interface StatusJson {
+  lists: { categories: number; entries: number };
+  reloads: {
+    count: number;
+    failures: number;
+    last: { ok: boolean; code: string | null; forced: boolean; message: string } | null;
+  };
 }
 
 /**
@@ -163,6 +192,106 @@ describe('reload of a running proxy', { timeout: 90_000 }, () => {
     );
     const fixed = await runCli(['reload', ...args]);
     expect(fixed.stdout).toMatch(/reloaded in \d+ ms: 5 categories/);
+  });
+
+  it('a list file replaced by random bytes is refused: reload exits 1, the old lists keep blocking', async () => {
+    const { dir, args } = setUp();
+    const socialFile = path.join(dir, 'categories/social/domains');
+    writeFileSync(socialFile, `${SOCIAL_TEN.join('\n')}\n`);
+    serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
+    const before = JSON.parse((await runCli(['status', '--json', ...args])).stdout) as StatusJson;
+
+    writeFileSync(socialFile, noise(4096));
+    const reload = await runCli(['reload', ...args]);
+    expect(reload.code).toBe(1);
+    expect(reload.stdout).toBe('');
+    expect(reload.stderr).toMatch(
+      /^error SG_RELOAD_FAILED: reload failed, the old lists keep serving: \S+categories\/social\/domains:\d+: (not UTF-8 text \(byte 0x[0-9a-f]{2}\)|binary data, .*: not a text list)\n {2}what to do: A list file must be UTF-8 text/,
+    );
+
+    // The running policy is the old one: the proxy still refuses both routed social hosts.
+    const client = new KeepAliveClient(serve.port);
+    expect((await client.get(`http://www.facebook.com:${origin.port}/`)).status).toBe(403);
+    expect((await client.get(`http://social.test:${origin.port}/`)).status).toBe(403);
+    expect((await client.get(`http://allowed.test:${origin.port}/`)).status).toBe(200);
+    client.close();
+
+    const after = JSON.parse((await runCli(['status', '--json', ...args])).stdout) as StatusJson;
+    expect(after.lists).toEqual(before.lists);
+    expect(after.reloads).toMatchObject({
+      count: 0,
+      failures: 1,
+      last: { ok: false, code: 'SG_LIST_FILE_INVALID', forced: false },
+    });
+    expect(after.reloads.last?.message).toContain('categories/social/domains:');
+    expect((await runCli(['status', ...args])).stdout).toMatch(
+      /^last reload +REFUSED SG_LIST_FILE_INVALID at \S+: \S+social\/domains:\d+/m,
+    );
+    await waitForOutput(serve, /reload refused, the old lists keep serving: .*social\/domains:\d+/);
+  });
+
+  it('a category that would shrink by more than lists.maxShrinkShare needs --force', async () => {
+    const { dir, args } = setUp();
+    const socialFile = path.join(dir, 'categories/social/domains');
+    writeFileSync(socialFile, `${SOCIAL_TEN.join('\n')}\n`);
+    serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
+    const client = new KeepAliveClient(serve.port);
+    const url = `http://social.test:${origin.port}/`;
+    expect((await client.get(url)).status).toBe(403);
+
+    // A clean file, three entries shorter (30%): social.test is one of them.
+    writeFileSync(
+      socialFile,
+      `${SOCIAL_TEN.filter((d) => d !== 'social.test')
+        .slice(0, 7)
+        .join('\n')}\n`,
+    );
+    const refused = await runCli(['reload', ...args]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /SG_RELOAD_FAILED: reload failed, the old lists keep serving: category social would shrink from 10 to 7 shipped entries \(-30%\): more than lists\.maxShrinkShare 20%\n.*schoolgate reload --force/,
+    );
+    expect((await client.get(url)).status).toBe(403);
+    const status = JSON.parse((await runCli(['status', '--json', ...args])).stdout) as StatusJson;
+    expect(status.reloads.last).toMatchObject({ ok: false, code: 'SG_CATEGORY_SHRANK' });
+
+    const forced = await runCli(['reload', '--force', '--reason', 'list cleaned upstream', ...args]);
+    expect(forced.stderr).toBe('');
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toMatch(/^reloaded in \d+ ms: 4 categories/);
+    expect(forced.stdout).toContain('forced: category social shrank from 10 to 7 shipped entries');
+    expect((await client.get(url)).status).toBe(200);
+    client.close();
+    const after = JSON.parse((await runCli(['status', '--json', ...args])).stdout) as StatusJson;
+    expect(after.reloads.last).toMatchObject({ ok: true, code: null, forced: true });
+    const changes = JSON.parse((await runCli(['changes', '--json', ...args])).stdout) as unknown[];
+    expect(changes).toMatchObject([
+      {
+        action: 'lists.reload.forced',
+        target: 'social',
+        after: { shrank: [{ category: 'social', before: 10, after: 7 }] },
+        reason: 'list cleaned upstream',
+      },
+    ]);
+    await waitForOutput(serve, /reload forced past the shrink check: category social would shrink/);
+
+    // Local-layer edits are deliberate and recorded: un-listing shipped entries is not a shrink.
+    const removed = await runCli(['lists', 'remove', 'social', 'facebook.com', 'social0.example', ...args]);
+    expect(removed.stdout).toContain('running proxy reloaded');
+  });
+
+  it('a list file with NUL bytes stops serve from starting, with the SG code, file and line', async () => {
+    const { dir, args } = setUp();
+    const socialFile = path.join(dir, 'categories/social/domains');
+    writeFileSync(socialFile, 'facebook.com\nsocial.test\0\0\0\0\n');
+    const r = await runCli(['serve', ...args]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `error SG_LIST_FILE_INVALID: ${socialFile}:2: binary data, a NUL byte (0x00): not a text list\n` +
+        '  what to do: A list file must be UTF-8 text, one entry a line. Replace it with a good copy (a download ' +
+        'may have saved an archive, an error page in another encoding, or been cut short), or convert it to UTF-8.\n',
+    );
+    expect(r.stdout).not.toContain('filtering on');
   });
 
   it('status, reload and selftest without a running proxy say so', async () => {

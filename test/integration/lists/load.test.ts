@@ -122,6 +122,55 @@ describe('loading a categories directory', () => {
   });
 });
 
+describe('a list file is valid or it is refused', () => {
+  const limits = { maxInvalidLines: 5, maxInvalidShare: 0.01 };
+  const hosts = (n: number, prefix = 'host') => Array.from({ length: n }, (_, i) => `${prefix}${i}.example`);
+
+  it('refuses a file with more invalid lines than the limits allow, naming it and the first bad lines', async () => {
+    await write('categories.yaml', SOCIAL_META);
+    await write('social/domains', `# comment\nok.example\n${hosts(6, 'bad host ').join('\n')}\n`);
+    const err = await loadError({ limits });
+    const file = path.join(dir, 'social/domains');
+    expect(err.code).toBe('SG_LIST_FILE_INVALID');
+    expect(err.message).toBe(
+      `${file}: 6 of 7 entry lines are invalid, more than the 5 allowed (the larger of lists.maxInvalidLines 5 ` +
+        `and lists.maxInvalidShare 1%): line 3 "bad host 0.example" (bad-host); line 4 "bad host 1.example" ` +
+        `(bad-host); line 5 "bad host 2.example" (bad-host); line 6 "bad host 3.example" (bad-host); ` +
+        `line 7 "bad host 4.example" (bad-host)`,
+    );
+    expect(err.context).toMatchObject({ file, invalid: 6, entryLines: 7, allowed: 5 });
+    // Without limits (`lists categories`) the same file is only counted and warned about.
+    expect((await loadCategories(dir)).counts.get('social')).toMatchObject({ domains: 1, invalid: 6 });
+  });
+
+  it('loads a handful of invalid lines, or up to the share of a big file, with warnings', async () => {
+    await write('categories.yaml', `${SOCIAL_META}games:\n  title: Games\n`);
+    await write('social/domains', `${['ok.example', ...hosts(5, 'bad host ')].join('\n')}\n`);
+    // 1000 entry lines: 1% is 10 invalid lines, more than the handful of 5.
+    await write('games/domains', `${[...hosts(990), ...hosts(10, 'bad host ')].join('\n')}\n`);
+    const loaded = await loadCategories(dir, { limits });
+    expect(loaded.counts.get('social')).toMatchObject({ domains: 1, invalid: 5 });
+    expect(loaded.counts.get('games')).toMatchObject({ domains: 990, invalid: 10 });
+    expect(loaded.warnings).toHaveLength(11); // five each spelled out, and a summary for the games file
+
+    await write('games/domains', `${[...hosts(989), ...hosts(11, 'bad host ')].join('\n')}\n`);
+    const err = await loadError({ limits });
+    expect(err.message).toMatch(
+      /games\/domains: 11 of 1000 entry lines are invalid, more than the 10 allowed/,
+    );
+  });
+
+  it('refuses a list file holding NUL bytes, with or without limits', async () => {
+    await write('categories.yaml', SOCIAL_META);
+    await write('social/domains', 'facebook.com\ninstagram.com\0\0\0\n');
+    const err = await loadError();
+    expect(err.code).toBe('SG_LIST_FILE_INVALID');
+    expect(err.message).toBe(
+      `${path.join(dir, 'social/domains')}:2: binary data, a NUL byte (0x00): not a text list`,
+    );
+  });
+});
+
 describe('a categories directory that does not agree with its metadata is refused', () => {
   it.each([
     [
