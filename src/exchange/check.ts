@@ -53,7 +53,9 @@ export async function check(
   let identity: Identity;
   try {
     const result = await deps.identifier.identify(request);
-    if (!result.ok) return { kind: 'auth', reason: result.reason, user: result.user };
+    // The row still names the account a failed login claimed, as the user (its own column is to come:
+    // issue 11, item 4); identity itself never treats the claimed name as signed in.
+    if (!result.ok) return { kind: 'auth', reason: result.reason, user: result.claimedUser };
     identity = result.identity;
   } catch (err) {
     deps.logger.error({ err, id: request.id }, 'identity failed; blocking (fail closed)');

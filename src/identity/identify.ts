@@ -1,17 +1,40 @@
 /**
  * Who is asking: Basic proxy credentials (when on), else the client address mapped to a device or a
- * network profile, else the guest profile. Successful credential checks are cached briefly, because scrypt
- * is deliberately slow (tens of ms) and a browser sends the header on every request.
+ * network profile, else the guest profile.
+ *
+ * Credentials: scrypt is deliberately slow (tens of ms) and a browser sends the header on every request,
+ * so a verified credential is cached, keyed by the header and bound to the password hash it was verified
+ * against. Every cached hit reads the state database's version (one `PRAGMA data_version`, ~5 µs); when it
+ * moved, the user's row is read again, and a changed password hash, a disabled or removed user ends the
+ * entry — so `users passwd`, `disable` and `remove` take effect on the next request.
+ *
+ * Failed logins are throttled per client address (IPv6: its /64) and per claimed user name (throttle.ts);
+ * a throttled attempt is refused without running scrypt (`throttle` set on the result: answer 429).
+ * Concurrent attempts with the same credential share one verification, and at most
+ * `maxConcurrentVerifications` scrypt runs at once (they use libuv's thread pool, which DNS lookups and
+ * file reads share).
  */
 import { createHash } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
 import { LRUCache } from 'lru-cache';
 import type { ReadonlyConfig } from '../config/load.js';
-import { AddressMap, type DeviceEntry, type NetworkEntry } from './address-map.js';
+import { AddressMap, canonicalAddress, type DeviceEntry, type NetworkEntry } from './address-map.js';
 import { parseBasicCredentials } from './basic-auth.js';
 import { verifyPassword } from './password.js';
-import type { UserStore } from './user-store.js';
+import {
+  DEFAULT_THROTTLE,
+  LoginThrottle,
+  Semaphore,
+  type BlockedEvent,
+  type ThrottleSettings,
+} from './throttle.js';
+import { USER_NAME, type User, type UserStore } from './user-store.js';
 
+/** Cached credentials re-read their user at least this often, even when the version did not move. */
 const RECHECK_MS = 5_000;
+/** Verified with the same cost as a real hash when the user is unknown, disabled or has no password,
+ * so the answer's timing does not tell which user names exist. Matches no password. */
+const DUMMY_HASH = `scrypt$16384$8$1$${Buffer.alloc(16).toString('base64')}$${Buffer.alloc(32).toString('base64')}`;
 
 export interface Identity {
   user: string | null;
@@ -20,9 +43,19 @@ export interface Identity {
   via: 'basic' | 'device' | 'network' | 'guest';
 }
 
-export type IdentifyResult =
-  | { ok: true; identity: Identity }
-  | { ok: false; reason: 'auth-required' | 'bad-credentials' | 'malformed-credentials'; user: string | null };
+export interface IdentifyFailure {
+  ok: false;
+  reason: 'auth-required' | 'bad-credentials' | 'malformed-credentials';
+  /** Never set: a failed login identifies nobody. The name it claimed is `claimedUser`. */
+  user: null;
+  /** The user name the credentials claimed (control characters replaced, at most 128 characters). */
+  claimedUser: string | null;
+  /** Refused by the failed-login throttle (or the verification queue was full) without checking the
+   * password: answer 429 with `Retry-After`, not 407. `reason` is then 'bad-credentials'. */
+  throttle?: { scope: 'address' | 'user' | 'busy'; retryAfterMs: number };
+}
+
+export type IdentifyResult = { ok: true; identity: Identity } | IdentifyFailure;
 
 export interface IdentifyInput {
   clientIp: string;
@@ -35,21 +68,98 @@ export interface ExtraAddresses {
   networks: readonly NetworkEntry[];
 }
 
+export interface IdentifierOptions {
+  /** The clock of the throttle and the cache (tests inject one). */
+  now?: () => number;
+  /** The password check (tests count calls). */
+  verify?: (password: string, hash: string) => Promise<boolean>;
+  throttle?: Partial<ThrottleSettings>;
+  /** scrypt runs at once; default 2 (libuv's pool has 4 threads, shared with DNS and file I/O). */
+  maxConcurrentVerifications?: number;
+  /** Verifications waiting for a slot; beyond that an attempt is refused as busy. */
+  maxQueuedVerifications?: number;
+  /** A client address or user name reached the failed-login threshold (for alerts and the log). */
+  onThrottled?: (event: { scope: 'address' | 'user'; key: string; failures: number; until: number }) => void;
+}
+
+/** Counters since start, for status and metrics. */
+export interface AuthCounters {
+  /** scrypt verifications run. */
+  verifications: number;
+  /** Credentials that failed verification (wrong password, unknown or disabled user). */
+  failures: number;
+  /** Attempts refused by the throttle without verification. */
+  throttled: number;
+  /** Attempts refused because too many verifications were queued. */
+  busy: number;
+  /** Client addresses and user names blocked right now. */
+  blockedNow: number;
+}
+
+/** Why a user that was signed in lost access (for closing their tunnels and keep-alive connections). */
+export type Revocation = { user: string; why: 'disabled' | 'removed' | 'password-changed' };
+
+interface Verified {
+  user: string;
+  profile: string;
+  /** The password hash the credential was verified against: the (user, password version) it is valid for. */
+  passwordHash: string;
+  version: number;
+  checkedAt: number;
+}
+
 export class Identifier {
   private addresses: AddressMap;
-  /** Verified credentials → user. Entries older than RECHECK_MS re-read the user, so a disabled or
-   * re-profiled user loses access within seconds, without a database read on every request. */
-  private readonly verified = new LRUCache<string, { user: string; profile: string; checkedAt: number }>({
+  /** Verified credentials (sha256 of the header) → user, bound to the password hash verified. */
+  private readonly verified = new LRUCache<string, Verified>({
     max: 10_000,
     ttl: 5 * 60_000,
+    perf: { now: () => this.now() },
   });
+  /** Verifications in flight, per credential: concurrent attempts with one credential share one scrypt. */
+  private readonly inflight = new Map<string, Promise<Verified | IdentifyFailure>>();
+  /** (user, address) pairs that signed in successfully lately: a user name under attack from elsewhere
+   * still signs in from its own machines (the address throttle still applies there). */
+  private readonly trusted: LRUCache<string, true>;
+  /** Signed-in users and the hash they were verified against, to notice revocations. */
+  private readonly signedIn = new LRUCache<string, string>({ max: 50_000, ttl: 24 * 3_600_000 });
+  private readonly revocationListeners = new Set<(r: Revocation) => void>();
+  private usersVersion: number;
+  private readonly throttle: LoginThrottle;
+  private readonly scrypts: Semaphore;
+  private readonly now: () => number;
+  private readonly verify: (password: string, hash: string) => Promise<boolean>;
+  private readonly counts = { verifications: 0, failures: 0, throttled: 0, busy: 0 };
 
   constructor(
     private config: ReadonlyConfig,
     private readonly users: UserStore,
     extra: ExtraAddresses = { devices: [], networks: [] },
+    opts: IdentifierOptions = {},
   ) {
     this.addresses = addressMap(config, extra);
+    this.now = opts.now ?? Date.now;
+    this.verify = opts.verify ?? verifyPassword;
+    const onThrottled = opts.onThrottled;
+    this.throttle = new LoginThrottle(
+      { ...DEFAULT_THROTTLE, ...opts.throttle },
+      this.now,
+      onThrottled &&
+        ((e: BlockedEvent) =>
+          onThrottled({
+            scope: e.key.startsWith('ip:') ? 'address' : 'user',
+            key: e.key.slice(e.key.indexOf(':') + 1),
+            failures: e.failures,
+            until: e.until,
+          })),
+    );
+    this.scrypts = new Semaphore(opts.maxConcurrentVerifications ?? 2, opts.maxQueuedVerifications ?? 256);
+    this.trusted = new LRUCache<string, true>({
+      max: 50_000,
+      ttl: 30 * 24 * 3_600_000,
+      perf: { now: () => this.now() },
+    });
+    this.usersVersion = users.version();
   }
 
   /** A reload: new identity settings and address map, swapped in whole (requests in flight keep theirs). */
@@ -60,15 +170,66 @@ export class Identifier {
     this.verified.clear();
   }
 
+  /** Counters for status and /metrics. */
+  authCounters(): AuthCounters {
+    return { ...this.counts, blockedNow: this.throttle.blockedKeys() };
+  }
+
+  /**
+   * Calls `listener` when a user who signed in with Basic credentials is disabled, removed or gets a new
+   * password (noticed on the next identify() or pollUsers() after the change). Returns the unsubscribe.
+   */
+  onRevoked(listener: (r: Revocation) => void): () => void {
+    this.revocationListeners.add(listener);
+    return () => this.revocationListeners.delete(listener);
+  }
+
+  /** Looks for revocations now (one `PRAGMA data_version` when nothing changed): for a proxy timer, so
+   * idle tunnels of a disabled user are closed without waiting for another request. */
+  pollUsers(): void {
+    const version = this.users.version();
+    if (version === this.usersVersion) return;
+    this.usersVersion = version;
+    if (this.signedIn.size === 0) return;
+    const revoked: Revocation[] = [];
+    for (const [name, hash] of this.signedIn.entries()) {
+      const user = this.users.get(name);
+      const why = !user
+        ? 'removed'
+        : user.disabled
+          ? 'disabled'
+          : user.passwordHash !== hash
+            ? 'password-changed'
+            : null;
+      if (why) revoked.push({ user: name, why });
+    }
+    for (const r of revoked) {
+      this.signedIn.delete(r.user);
+      for (const listener of this.revocationListeners) {
+        try {
+          listener(r);
+        } catch {
+          // A listener's failure must not stop the others or the request that noticed.
+        }
+      }
+    }
+  }
+
   async identify(input: IdentifyInput): Promise<IdentifyResult> {
     const { identity: idConfig } = this.config;
     const device = this.addresses.device(input.clientIp);
     if (idConfig.basicAuth) {
       const creds = parseBasicCredentials(input.proxyAuthorization);
-      if (creds === 'malformed') return { ok: false, reason: 'malformed-credentials', user: null };
+      if (creds === 'malformed')
+        return { ok: false, reason: 'malformed-credentials', user: null, claimedUser: null };
       if (creds) {
-        const checked = await this.checkCredentials(input.proxyAuthorization!, creds.user, creds.password);
-        if (!checked) return { ok: false, reason: 'bad-credentials', user: creds.user };
+        const checked = await this.checkCredentials(
+          input.proxyAuthorization!,
+          creds.user,
+          creds.password,
+          input.clientIp,
+        );
+        if ('ok' in checked) return checked;
         return {
           ok: true,
           identity: {
@@ -79,7 +240,7 @@ export class Identifier {
           },
         };
       }
-      if (idConfig.requireAuth) return { ok: false, reason: 'auth-required', user: null };
+      if (idConfig.requireAuth) return { ok: false, reason: 'auth-required', user: null, claimedUser: null };
     }
     if (device) {
       const user = device.user ? this.users.get(device.user) : undefined;
@@ -103,29 +264,130 @@ export class Identifier {
     header: string,
     name: string,
     password: string,
-  ): Promise<{ user: string; profile: string } | null> {
+    clientIp: string,
+  ): Promise<Verified | IdentifyFailure> {
     const key = createHash('sha256').update(header).digest('base64');
     const cached = this.verified.get(key);
     if (cached) {
-      const now = Date.now();
-      if (now - cached.checkedAt < RECHECK_MS) return cached;
-      // A disabled or re-profiled user must not keep access through the cache.
-      const current = this.users.get(cached.user);
-      if (current && !current.disabled) {
-        const fresh = { user: current.name, profile: current.profile, checkedAt: now };
-        this.verified.set(key, fresh, { noUpdateTTL: true });
-        return fresh;
-      }
-      this.verified.delete(key);
-      return null;
+      const still = this.stillValid(key, cached);
+      if (still) return still;
     }
-    const user = this.users.get(name);
-    if (!user || user.disabled || !user.passwordHash) return null;
-    if (!(await verifyPassword(password, user.passwordHash))) return null;
-    const result = { user: user.name, profile: user.profile, checkedAt: Date.now() };
-    this.verified.set(key, result);
-    return result;
+    const running = this.inflight.get(key);
+    if (running) return running;
+    const attempt = this.verifyOnce(name, password, clientIp, key).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, attempt);
+    return attempt;
   }
+
+  /** A cached credential, if its user is unchanged since it was verified (re-read when the database moved). */
+  private stillValid(key: string, cached: Verified): Verified | null {
+    const version = this.users.version();
+    const now = this.now();
+    if (version === cached.version && now - cached.checkedAt < RECHECK_MS) return cached;
+    if (version !== this.usersVersion) this.pollUsers();
+    const current = this.users.get(cached.user);
+    if (current && !current.disabled && current.passwordHash === cached.passwordHash) {
+      const fresh = { ...cached, profile: current.profile, version, checkedAt: now };
+      this.verified.set(key, fresh, { noUpdateTTL: true });
+      return fresh;
+    }
+    // Disabled, removed, or a new password: the credential must be verified again (and will fail unless
+    // it carries the new password of a user still enabled).
+    this.verified.delete(key);
+    return null;
+  }
+
+  private async verifyOnce(
+    name: string,
+    password: string,
+    clientIp: string,
+    key: string,
+  ): Promise<Verified | IdentifyFailure> {
+    const claimedUser = claimed(name);
+    const validName = USER_NAME.test(name);
+    const addressKey = `ip:${throttleAddress(clientIp)}`;
+    const userKey = `user:${name}`;
+    // A user name that cannot exist is tracked per address only (the user map stays bounded by real names).
+    const keys = [addressKey];
+    if (validName && !this.trusted.has(`${name}\n${throttleAddress(clientIp)}`)) keys.push(userKey);
+    const failure = (throttle?: IdentifyFailure['throttle']): IdentifyFailure => ({
+      ok: false,
+      reason: 'bad-credentials',
+      user: null,
+      claimedUser,
+      ...(throttle ? { throttle } : {}),
+    });
+
+    const admitted = await this.throttle.admit(keys);
+    if ('blocked' in admitted) {
+      this.counts.throttled++;
+      const scope = admitted.blocked.key === addressKey ? 'address' : 'user';
+      return failure({ scope, retryAfterMs: admitted.blocked.retryAfterMs });
+    }
+    try {
+      if (!validName) {
+        this.counts.failures++;
+        this.throttle.fail(keys);
+        return failure();
+      }
+      const slot = await this.scrypts.acquire();
+      if (!slot) {
+        this.counts.busy++;
+        return failure({ scope: 'busy', retryAfterMs: 1_000 });
+      }
+      let user: User | undefined;
+      let ok: boolean;
+      try {
+        // Read after waiting for the slot: the row as it is when the password is checked.
+        user = this.users.get(name);
+        const usable = user && !user.disabled && user.passwordHash ? user.passwordHash : null;
+        this.counts.verifications++;
+        ok = (await this.verify(password, usable ?? DUMMY_HASH)) && usable !== null;
+      } finally {
+        slot();
+      }
+      if (!ok || !user) {
+        this.counts.failures++;
+        this.throttle.fail(keys);
+        return failure();
+      }
+      this.throttle.succeed(userKey);
+      this.trusted.set(`${name}\n${throttleAddress(clientIp)}`, true);
+      this.signedIn.set(user.name, user.passwordHash!);
+      const verified: Verified = {
+        user: user.name,
+        profile: user.profile,
+        passwordHash: user.passwordHash!,
+        version: this.users.version(),
+        checkedAt: this.now(),
+      };
+      this.verified.set(key, verified);
+      return verified;
+    } finally {
+      admitted.release();
+    }
+  }
+}
+
+/** The claimed user name as an audit row may hold it. */
+function claimed(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  return name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').slice(0, 128);
+}
+
+/** The unit a client address is throttled by: the address, or for IPv6 its /64 (one host's share). */
+function throttleAddress(clientIp: string): string {
+  const canonical = canonicalAddress(clientIp);
+  try {
+    const ip = ipaddr.parse(canonical);
+    if (ip.kind() === 'ipv6') {
+      const parts = (ip as ipaddr.IPv6).parts.slice(0, 4);
+      return `${parts.map((p) => p.toString(16)).join(':')}::/64`;
+    }
+  } catch {
+    // Not an address (a test's name): as given.
+  }
+  return canonical;
 }
 
 /** Config entries first: for the same address or CIDR, the config file wins over the CLI-managed table. */

@@ -41,6 +41,9 @@ export class UserStore {
   private readonly db: StateDatabase;
   private readonly ownsDb: boolean;
   private readonly byName: Database.Statement<[string], UserRow>;
+  private readonly dataVersion: Database.Statement<[], number>;
+  /** Writes through this connection (SQLite's data_version counts only the other connections' commits). */
+  private writes = 0;
 
   /** Opens the state database of `dataDir`, or shares an already open one (the CLI's StateStore). */
   constructor(dataDirOrDb: string | StateDatabase, opts: { readonly?: boolean } = {}) {
@@ -48,6 +51,17 @@ export class UserStore {
     this.db = typeof dataDirOrDb === 'string' ? openStateDatabase(dataDirOrDb, opts) : dataDirOrDb;
     // Prepared once: get() runs on every authenticated request.
     this.byName = this.db.prepare<[string], UserRow>('SELECT * FROM users WHERE name = ?');
+    this.dataVersion = this.db.prepare<[], number>('PRAGMA data_version').pluck();
+  }
+
+  /**
+   * A number that changes whenever the state database may have changed: a commit by any other connection
+   * (another process: the CLI) moves SQLite's `PRAGMA data_version`, a write through this store moves
+   * `writes`; both only grow, so their sum does too. Read on every authenticated request: the pragma
+   * costs ~4.5 µs (a primary-key SELECT of the user ~5.7 µs, same machine), no I/O beyond the WAL index.
+   */
+  version(): number {
+    return this.dataVersion.get()! + this.writes;
   }
 
   get(name: string): User | undefined {
@@ -77,6 +91,7 @@ export class UserStore {
         'INSERT INTO users (name, display_name, profile, password_hash, disabled, created_at) VALUES (?, ?, ?, ?, 0, ?)',
       )
       .run(user.name, user.displayName ?? '', user.profile, user.passwordHash, Date.now());
+    this.writes++;
   }
 
   /** Changes the given fields; returns the user before and after. */
@@ -96,12 +111,14 @@ export class UserStore {
         (fields.disabled ?? before.disabled) ? 1 : 0,
         name,
       );
+    this.writes++;
     return { before, after: this.get(name)! };
   }
 
   remove(name: string): User {
     const before = this.require(name);
     this.db.prepare('DELETE FROM users WHERE name = ?').run(name);
+    this.writes++;
     return before;
   }
 

@@ -75,7 +75,7 @@ describe('identify', () => {
       clientIp: '10.10.1.1',
       proxyAuthorization: undefined,
     });
-    expect(result).toEqual({ ok: false, reason: 'auth-required', user: null });
+    expect(result).toEqual({ ok: false, reason: 'auth-required', user: null, claimedUser: null });
   });
 
   it('ignores credentials when Basic authentication is off', async () => {
