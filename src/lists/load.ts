@@ -294,7 +294,8 @@ async function categoryDirectories(dir: string): Promise<Directories> {
   const real = new Set<string>();
   const aliases = new Set<string>();
   for (const entry of entries) {
-    if (entry.name.startsWith('.') || !CATEGORY_NAME.test(entry.name)) continue;
+    // categories/keywords/ holds the safeguarding keyword lists (src/alerts/keywords/), not a category.
+    if (entry.name.startsWith('.') || entry.name === 'keywords' || !CATEGORY_NAME.test(entry.name)) continue;
     if (entry.isDirectory()) real.add(entry.name);
     else if (entry.isSymbolicLink() && (await isDirectory(path.join(dir, entry.name))))
       aliases.add(entry.name);
