@@ -69,10 +69,13 @@ function processMetrics(): Registry {
 }
 
 export function startMetrics(deps: MetricsDeps): Metrics {
+  // Per request only a map increment; prom-client's label hashing happens once per series per scrape.
+  const requestTally = new Tally<'action' | 'kind' | 'profile'>();
+  const categoryTally = new Tally<'category' | 'action'>();
   const own = new Registry();
   const registers = [own];
 
-  const requests = new Counter({
+  new Counter({
     name: 'schoolgate_requests_total',
     help:
       'Requests decided and recorded in the audit log, by action (allow, block, warn, ...), kind ' +
@@ -80,14 +83,20 @@ export function startMetrics(deps: MetricsDeps): Metrics {
       'profile (none = not identified).',
     labelNames: ['action', 'kind', 'profile'] as const,
     registers,
+    collect() {
+      requestTally.flushInto(this);
+    },
   });
-  const categories = new Counter({
+  new Counter({
     name: 'schoolgate_category_decisions_total',
     help:
       'Recorded requests whose site matched a category, by category and action ' +
       '(a site in two categories counts in both).',
     labelNames: ['category', 'action'] as const,
     registers,
+    collect() {
+      categoryTally.flushInto(this);
+    },
   });
   const commit = new Histogram({
     name: 'schoolgate_audit_commit_seconds',
@@ -200,8 +209,15 @@ export function startMetrics(deps: MetricsDeps): Metrics {
 
   // The hot path: after the answer went out, a few counter increments with labels from the row.
   deps.events.on('committed', ({ row, commitMs }) => {
-    requests.inc({ action: row.action, kind: row.kind ?? 'request', profile: row.profile ?? 'none' });
-    for (const category of row.categories) categories.inc({ category, action: row.action });
+    const kind = row.kind ?? 'request';
+    const profile = row.profile ?? 'none';
+    requestTally.add(`${row.action}\u0000${kind}\u0000${profile}`, () => ({
+      action: row.action,
+      kind,
+      profile,
+    }));
+    for (const category of row.categories)
+      categoryTally.add(`${category}\u0000${row.action}`, () => ({ category, action: row.action }));
     commit.observe(commitMs / 1000);
   });
   deps.events.on('completed', ({ outcome }) => {
@@ -211,6 +227,25 @@ export function startMetrics(deps: MetricsDeps): Metrics {
 
   const registry = Registry.merge([processMetrics(), own]);
   return { registry, contentType: registry.contentType, render: () => registry.metrics() };
+}
+
+/** Counts per label set kept in a plain map, handed to a prom-client counter when it is scraped. */
+class Tally<L extends string> {
+  private readonly counts = new Map<string, { labels: Record<L, string>; pending: number }>();
+
+  add(key: string, labels: () => Record<L, string>): void {
+    const entry = this.counts.get(key);
+    if (entry) entry.pending++;
+    else this.counts.set(key, { labels: labels(), pending: 1 });
+  }
+
+  flushInto(counter: { inc(labels: Record<L, string>, value: number): void }): void {
+    for (const entry of this.counts.values()) {
+      if (entry.pending === 0) continue;
+      counter.inc(entry.labels, entry.pending);
+      entry.pending = 0;
+    }
+  }
 }
 
 /** A counter whose value is kept elsewhere (a plain number field) and read when scraped. */
