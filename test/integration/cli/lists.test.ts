@@ -10,6 +10,10 @@ import { runCli } from '../../helpers/cli.js';
 import { FIXTURE_PROFILES, tempDir, writeFixtureCategories } from '../../helpers/schoolgate.js';
 
 const UT1 = path.resolve('../shared/data/ut1');
+/** The public UT1 lists live beside the repository (../shared/data/ut1); CI has them, a fresh clone may not. */
+const HAVE_UT1 = existsSync(UT1);
+if (!HAVE_UT1)
+  console.warn(`UT1 import tests skipped: ${UT1} not found (../shared/data/ut1 beside the repository)`);
 
 let dir: string;
 let data: string;
@@ -364,7 +368,7 @@ describe('lists import', { timeout: 90_000 }, () => {
     return set.size;
   }
 
-  it.each(['dynamic-dns', 'webmail', 'chat', 'audio-video'])(
+  it.skipIf(!HAVE_UT1).each(['dynamic-dns', 'webmail', 'chat', 'audio-video'])(
     'imports UT1 %s: added equals the distinct valid lines of its files',
     async (name) => {
       const src = path.join(UT1, name);
