@@ -163,6 +163,11 @@ export const configSchema = z.strictObject({
       connectTimeoutMs: z.number().int().positive().default(10_000),
       tunnelIdleTimeoutMs: z.number().int().positive().default(300_000),
       maxConnections: z.number().int().positive().default(10_000),
+      /**
+       * On stop (SIGTERM): how long requests, downloads, tunnels and WebSockets in flight may go on before
+       * they are cut. Their outcomes are written either way.
+       */
+      shutdownGraceMs: z.number().int().min(0).default(10_000),
       /** Open connections one client address may hold (hostile-inputs E03); more are closed at once. */
       maxConnectionsPerClient: z.number().int().positive().default(256),
     })

@@ -3,6 +3,7 @@
  * drive an Exchange (src/exchange/); per-request state lives in the exchange, never here.
  */
 import type { Agent, IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AuditStore } from '../audit/types.js';
 import type { ReadonlyConfig } from '../config/load.js';
@@ -14,6 +15,15 @@ export interface EdgeStats {
   requests: number;
   tunnels: number;
   openTunnels: number;
+}
+
+/**
+ * Client sockets taken over from the HTTP server (CONNECT tunnels, WebSockets): Node's closeAllConnections()
+ * does not reach them, so a stop cuts them from here once the grace period is over.
+ */
+export function holdUntilClosed(held: Set<Duplex>, socket: Duplex): void {
+  held.add(socket);
+  socket.once('close', () => held.delete(socket));
 }
 
 export interface EdgeContext {
@@ -32,6 +42,8 @@ export interface EdgeContext {
   now: () => Date;
   /** Who may read /metrics (admin networks). */
   isAdmin(clientIp: string): boolean;
+  /** Tunnels and WebSockets open now (see holdUntilClosed). */
+  held: Set<Duplex>;
 }
 
 /** The client's address as the policy sees it: IPv4-mapped IPv6 as plain IPv4. */

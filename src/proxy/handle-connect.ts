@@ -9,7 +9,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { runConnect, tunnelFlight, type ConnectIo, type Exchange } from '../exchange/index.js';
 import { readFirstFlight } from '../tls/client-hello.js';
-import { exchangeOf, type EdgeContext } from './edge-context.js';
+import { exchangeOf, holdUntilClosed, type EdgeContext } from './edge-context.js';
 import { intercept } from './intercept/intercept.js';
 import { writeRawAnswer } from './respond.js';
 
@@ -21,6 +21,7 @@ export async function handleConnect(
 ): Promise<void> {
   edge.stats.requests++;
   socket.on('error', () => socket.destroy());
+  holdUntilClosed(edge.held, socket);
   const ex = exchangeOf(edge, req, 'connect');
   const io: ConnectIo<net.Socket> = {
     connect: (address, port) => connectUpstream(address, port, edge.config.limits.connectTimeoutMs),

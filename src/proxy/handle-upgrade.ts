@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { runUpgrade } from '../exchange/index.js';
-import { exchangeOf, innerExchangeOf, type EdgeContext } from './edge-context.js';
+import { exchangeOf, holdUntilClosed, innerExchangeOf, type EdgeContext } from './edge-context.js';
 import { headOf } from './handle-http.js';
 import { relayUpgrade } from './forward.js';
 import { tunnelContexts } from './intercept/intercept.js';
@@ -20,6 +20,7 @@ export async function handleUpgrade(
 ): Promise<void> {
   edge.stats.requests++;
   socket.on('error', () => socket.destroy());
+  holdUntilClosed(edge.held, socket);
   const tunnel = tunnelContexts.get(req.socket);
   const ex = tunnel ? innerExchangeOf(edge, req, tunnel, 'inner-upgrade') : exchangeOf(edge, req, 'upgrade');
   const step = await runUpgrade(ex, {

@@ -113,6 +113,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     listenPort: () => boundPort,
     now,
     isAdmin: (ip) => inAnyCidr(ip, adminNetworks),
+    held: new Set(),
   };
 
   // Handlers never reject: anything unexpected is logged and answered, never a crash.
@@ -191,19 +192,37 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
           resolve(address);
         });
       }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        agent.destroy();
-        if (tls) tls.inner.closeIdleConnections();
-        // Tunnels and long downloads do not end by themselves: give them a moment, then cut them.
-        setTimeout(() => {
-          server.closeAllConnections();
-          if (tls) closeTlsEdge(tls);
-        }, 2_000).unref();
-      }),
+    close: async () => {
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      agent.destroy();
+      if (tls) tls.inner.closeIdleConnections();
+      // Requests in flight, downloads, tunnels and WebSockets get the grace period, then are cut. Each
+      // writes its outcome as it closes; this resolves only when all have, so the audit store, closed
+      // next, commits every outcome.
+      const cut = () => {
+        server.closeAllConnections();
+        if (tls) closeTlsEdge(tls);
+        for (const socket of edge.held) socket.destroy();
+      };
+      const timer = setTimeout(cut, limits.shutdownGraceMs);
+      await Promise.all([serverClosed, allClosed(edge.held)]);
+      clearTimeout(timer);
+    },
   };
+}
+
+/** Resolves once every held socket has closed (a socket's own close handlers, its outcome included, ran). */
+async function allClosed(held: Set<Duplex>): Promise<void> {
+  while (held.size > 0) {
+    const [first] = held;
+    await new Promise<void>((resolve) =>
+      first!.destroyed && first!.closed ? resolve() : first!.once('close', () => resolve()),
+    );
+    held.delete(first!);
+  }
+  // An intercepted tunnel writes its outcome a few promise turns after its socket closed.
+  await new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Node's parser refused the bytes: answer with the matching status, record the attempt, close. */
