@@ -159,6 +159,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       headersTimeoutMs: z.number().int().positive().default(20_000),
       requestTimeoutMs: z.number().int().positive().default(120_000),
+      /**
+       * An origin silent this long (no response head, or a pause in its body) gets the client a 504 page
+       * (the outcome says 504); a refused or reset connection is a 502.
+       */
+      upstreamTimeoutMs: z.number().int().positive().default(30_000),
       keepAliveTimeoutMs: z.number().int().positive().default(5_000),
       connectTimeoutMs: z.number().int().positive().default(10_000),
       tunnelIdleTimeoutMs: z.number().int().positive().default(300_000),

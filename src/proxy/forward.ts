@@ -44,7 +44,7 @@ export function forward(
   const headers = upstreamHeaders(req.headers, target, step.headers);
   delete headers.expect; // answered by us (readBody) already
   const upstream = upstreamRequest(edge, req, step, headers, secure, edge.agent);
-  upstream.setTimeout(edge.config.limits.requestTimeoutMs, () => upstream.destroy(new UpstreamTimeout()));
+  upstream.setTimeout(edge.config.limits.upstreamTimeoutMs, () => upstream.destroy(new UpstreamTimeout()));
 
   const done = () => {
     if (inflight.get(req.socket) === ex) inflight.delete(req.socket);
@@ -103,7 +103,7 @@ export function relayUpgrade(
   const { target } = step;
   const headers = upstreamHeaders(req.headers, target, {}, ['upgrade', 'connection']);
   const upstream = upstreamRequest(edge, req, step, headers, secure, false);
-  upstream.setTimeout(edge.config.limits.requestTimeoutMs, () => upstream.destroy(new UpstreamTimeout()));
+  upstream.setTimeout(edge.config.limits.upstreamTimeoutMs, () => upstream.destroy(new UpstreamTimeout()));
   upstream.on('error', () => socket.destroy());
   socket.on('close', () => upstream.destroy());
   upstream.on('upgrade', (answer, upstreamSocket, upstreamHead) => {
