@@ -14,29 +14,13 @@ export type Resolution =
   | { ok: true; address: string; family: 4 | 6; routed: boolean }
   | { ok: false; reason: 'forbidden-address' | 'not-found'; address?: string };
 
-/** ipaddr.js range names that are never reachable through the proxy by default. */
-const FORBIDDEN_RANGES = new Set([
-  'unspecified',
-  'broadcast',
-  'multicast',
-  'linkLocal',
-  'loopback',
-  'carrierGradeNat',
-  'private',
-  'reserved',
-  'uniqueLocal',
-  'ipv4Mapped',
-  'rfc6145',
-  'rfc6052',
-  '6to4',
-  'teredo',
-  'benchmarking',
-  'amt',
-  'as112',
-  'as112v6',
-  'orchid2',
-  'droneRemoteIdProtocolEntityTags',
-]);
+/**
+ * Only public unicast addresses are reachable through the proxy by default: every other range ipaddr.js
+ * knows (loopback, private, link-local, IPv6 site-local fec0::/10, discard, documentation, NAT64, 6to4,
+ * Teredo, multicast, ...) and any it will learn later is refused. An allow list, not a deny list: a range
+ * nobody thought of is closed, not open.
+ */
+const REACHABLE_RANGE = 'unicast';
 
 export function ownAddresses(): Set<string> {
   const own = new Set<string>();
@@ -52,7 +36,7 @@ export function isForbiddenAddress(address: string, own: ReadonlySet<string>): b
   } catch {
     return true;
   }
-  return FORBIDDEN_RANGES.has(ip.range()) || own.has(ip.toString());
+  return ip.range() !== REACHABLE_RANGE || own.has(ip.toString());
 }
 
 export class Resolver {

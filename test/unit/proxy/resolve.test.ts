@@ -1,0 +1,45 @@
+/** Which upstream addresses the proxy will connect to: public unicast only (hostile-inputs A09/A15, issue 11). */
+import { describe, expect, it } from 'vitest';
+import { isForbiddenAddress } from '../../../src/proxy/resolve.js';
+
+const OWN = new Set(['93.184.216.34']);
+
+describe('upstream addresses', () => {
+  it.each([
+    '127.0.0.1',
+    '10.1.2.3',
+    '172.16.0.1',
+    '192.168.1.1',
+    '169.254.1.1',
+    '100.64.0.1',
+    '0.0.0.0',
+    '255.255.255.255',
+    '224.0.0.1',
+    '198.18.0.1',
+    '::1',
+    '::',
+    'fe80::1',
+    'fec0::1', // IPv6 site-local (deprecated, still routed inside some networks)
+    'feff::1',
+    'fc00::1',
+    '::ffff:127.0.0.1',
+    '64:ff9b::7f00:1',
+    '2002:7f00:1::',
+    '2001::1',
+    '2001:db8::1',
+    '100::1',
+    'ff02::1',
+    '93.184.216.34', // the proxy's own (public) address
+    '203.0.113.7', // documentation range
+    'not an address',
+  ])('%s is refused', (address) => {
+    expect(isForbiddenAddress(address, OWN)).toBe(true);
+  });
+
+  it.each(['8.8.8.8', '1.1.1.1', '151.101.0.81', '2a00:1450:4009:81f::200e', '2606:4700:4700::1111'])(
+    '%s (public) is reachable',
+    (address) => {
+      expect(isForbiddenAddress(address, OWN)).toBe(false);
+    },
+  );
+});
