@@ -39,8 +39,9 @@ export function certsDirOf(config: ReadonlyConfig, override?: string): string {
 }
 
 /**
- * The school CA for inspection, created on first start. An expired CA turns inspection off (every browser
- * would refuse its leaves) with an error; one near expiry is a warning.
+ * The school CA for inspection, created on first start. An expired CA is an outage said loudly: inspected
+ * profiles' tunnels are refused (fail closed, never a raw tunnel), /healthz says so; one near expiry is a
+ * warning.
  */
 export function loadSchoolCa(config: ReadonlyConfig, certsDir: string, logger: Logger): SchoolCa | null {
   if (!config.tls.inspect) return null;
@@ -52,11 +53,12 @@ export function loadSchoolCa(config: ReadonlyConfig, certsDir: string, logger: L
     );
   const days = caDaysLeft(ca);
   if (days < 0) {
+    // Kept, not dropped: an inspected profile's HTTPS is then refused (SG_CA_UNUSABLE), never tunnelled raw.
     logger.error(
-      { certsDir, notAfter: ca.notAfter.toISOString() },
-      'the school CA has expired: HTTPS inspection is OFF; run `schoolgate ca init --force` and reinstall it on devices',
+      { certsDir, notAfter: ca.notAfter.toISOString(), code: 'SG_CA_UNUSABLE' },
+      'the school CA has expired: HTTPS of inspected profiles is REFUSED until it is renewed; run `schoolgate ca init --force` and reinstall it on devices',
     );
-    return null;
+    return ca;
   }
   if (days < CA_EXPIRY_WARNING_DAYS)
     logger.warn(

@@ -16,7 +16,7 @@ import type { Target } from '../policy/types.js';
 import type { FirstFlight } from '../tls/client-hello.js';
 import { errorBody } from './answers.js';
 import type { Exchange } from './exchange.js';
-import { inspectionPlan, type InspectionPlan } from './inspection-plan.js';
+import { CA_UNUSABLE, inspectionPlan, type InspectionPlan } from './inspection-plan.js';
 import { safeHostOf } from './rows.js';
 import type { PageAnswer, TunnelContext, Verdict } from './types.js';
 
@@ -73,6 +73,23 @@ export async function runConnect<U>(
         ])
       : { inspect: false, why: 'refused' };
 
+  // Inspection wanted but impossible (the school CA expired or cannot be read): refused, never tunnelled raw.
+  if (!plan.inspect && plan.why === CA_UNUSABLE && 'decision' in verdict) {
+    const refusal = ex.row(target, verdict, { action: 'error', reason: 'SG_CA_UNUSABLE', status: 503 });
+    ex.env.logger.error(
+      { id: ex.id, host: target.host, code: 'SG_CA_UNUSABLE' },
+      'HTTPS inspection is unusable (the school CA expired or cannot be read): tunnel refused (fail closed)',
+    );
+    const detail =
+      'Secure sites cannot be filtered right now: the school certificate has expired or cannot be read, ' +
+      'so the filter refuses them until IT renews it (SG_CA_UNUSABLE).';
+    return answer(
+      await ex.answerWith(refusal, {
+        status: 503,
+        body: errorBody(503, { ...page, host: target.host }, detail),
+      }),
+    );
+  }
   // Refused at the CONNECT: the browser only sees the status. Warned and blocked hosts show their pages
   // over HTTPS when the tunnel can be inspected; a policy failure never opens a tunnel.
   const openable =

@@ -35,8 +35,8 @@ export interface ExchangeEnv {
   own: OwnName;
   /** Ports each transport may reach (Squid's Safe_ports and SSL_ports); set at start. */
   ports: { http: readonly number[]; tunnel: readonly number[] };
-  /** HTTPS inspection can terminate TLS (a usable school CA and tls.inspect on). */
-  inspectionReady: boolean;
+  /** HTTPS inspection can terminate TLS now (a school CA that has not expired, tls.inspect on). */
+  readonly inspectionReady: boolean;
 }
 
 export class Exchange {

@@ -6,6 +6,9 @@
 import type { ReadonlyConfig } from '../config/load.js';
 import type { Profile } from '../policy/types.js';
 
+/** The plan of a tunnel that should be inspected when the school CA cannot be used. */
+export const CA_UNUSABLE = 'ca-unusable';
+
 export type InspectionPlan = { inspect: true } | { inspect: false; why: string };
 
 export interface NamedHost {
@@ -19,7 +22,7 @@ export function inspectionPlan(
   profile: Profile | undefined,
   hosts: readonly NamedHost[],
 ): InspectionPlan {
-  if (!tlsReady || !config.tls.inspect) return { inspect: false, why: 'tls-off' };
+  if (!config.tls.inspect) return { inspect: false, why: 'tls-off' };
   if (!profile?.inspect) return { inspect: false, why: 'profile' };
   const categories = new Set([...config.tls.neverInspect.categories, ...(profile.neverInspect ?? [])]);
   for (const { host, categories: matched } of hosts) {
@@ -31,5 +34,7 @@ export function inspectionPlan(
     });
     if (entry !== undefined) return { inspect: false, why: `never-inspect:host:${entry}` };
   }
+  // Inspection is wanted but the school CA cannot sign (expired, missing): fail closed, never a raw tunnel.
+  if (!tlsReady) return { inspect: false, why: CA_UNUSABLE };
   return { inspect: true };
 }

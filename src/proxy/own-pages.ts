@@ -47,12 +47,11 @@ export function serveOwnPage(
   }
   switch (path) {
     case '/healthz': {
-      const healthy = (edge.audit as { healthy?: boolean }).healthy !== false;
-      const body = JSON.stringify({
-        status: healthy ? 'ok' : 'audit-unavailable',
-        auditQueue: edge.audit.queueDepth,
-      });
-      return send(res, healthy ? 200 : 503, 'application/json', body, 'no-store');
+      const auditOk = (edge.audit as { healthy?: boolean }).healthy !== false;
+      const inspectionOk = !edge.config.tls.inspect || edge.env.inspectionReady;
+      const status = !auditOk ? 'audit-unavailable' : !inspectionOk ? 'inspection-unavailable' : 'ok';
+      const body = JSON.stringify({ status, auditQueue: edge.audit.queueDepth, inspection: inspectionOk });
+      return send(res, status === 'ok' ? 200 : 503, 'application/json', body, 'no-store');
     }
     case '/metrics':
       return serveMetrics(edge, req, res);

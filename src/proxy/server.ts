@@ -100,7 +100,10 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     now,
     own: { isOwn: (target) => isOwnTarget(config, boundPort, target) },
     ports: { http: config.httpPorts, tunnel: config.tunnelPorts },
-    inspectionReady: tls !== null,
+    // Read per CONNECT: a CA that expires while the proxy runs stops inspection (and fails closed) at once.
+    get inspectionReady() {
+      return tls !== null && tls.ca.notAfter.getTime() > now().getTime();
+    },
   };
   const edge: EdgeContext = {
     config,

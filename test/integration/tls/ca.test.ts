@@ -50,15 +50,15 @@ describe('the school CA at startup', () => {
     return { logger: pino({ level: 'info' }, sink), lines };
   }
 
-  it('turns inspection off with an error when the CA has expired', () => {
+  it('keeps an expired CA (so inspected HTTPS fails closed) and says so with an error', () => {
     const dir = path.join(tempDir(), 'certs');
     mkdirSync(dir, { recursive: true });
     const old = generateCa(new Date(Date.now() - 11 * 365 * 86_400_000));
     writeFileSync(caPaths(dir).cert, old.certPem);
     writeFileSync(caPaths(dir).key, old.keyPem, { mode: 0o600 });
     const { logger, lines } = capture();
-    expect(loadSchoolCa(testConfig(), dir, logger)).toBeNull();
-    expect(lines.some((l) => l.level === 50 && /expired/.test(l.msg))).toBe(true);
+    expect(loadSchoolCa(testConfig(), dir, logger)!.notAfter.getTime()).toBeLessThan(Date.now());
+    expect(lines.some((l) => l.level === 50 && /expired/.test(l.msg) && /REFUSED/.test(l.msg))).toBe(true);
   });
 
   it('warns when the CA expires within 60 days', () => {

@@ -98,6 +98,20 @@ describe('runConnect: typical tunnels', () => {
     ]);
   });
 
+  it.each(['allowed.test:443', 'blocked.example:443', 'social.test:443'])(
+    'refuses %s with 503 when inspection is on but the school CA is unusable: never a raw tunnel',
+    async (authority) => {
+      const h = await harness({ inspectionReady: false, config: { tls: { inspect: true } } });
+      const { step, connects } = await connect(h, PUPIL, authority);
+      expect(step).toMatchObject({ kind: 'answer', answer: { status: 503, close: true } });
+      if (step.kind === 'answer') expect(step.answer.body).toContain('SG_CA_UNUSABLE');
+      expect(connects).toEqual([]);
+      expect(h.audit.rows.map((r) => [r.action, r.reason, r.kind, r.status])).toEqual([
+        ['error', 'SG_CA_UNUSABLE', 'tunnel', 503],
+      ]);
+    },
+  );
+
   it('answers a blocked host at once (403) when the tunnel cannot be inspected', async () => {
     const h = await harness({ inspectionReady: false });
     const { step, ex, connects } = await connect(h, PUPIL, 'blocked.example:443');

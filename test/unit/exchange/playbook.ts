@@ -118,12 +118,21 @@ export function closeHarnesses(): void {
 export async function harness(
   opts: {
     config?: Partial<ConfigInput>;
+    /**
+     * false: HTTPS inspection is switched off (tls.inspect: false) unless the config says otherwise; with
+     * tls.inspect on and inspectionReady false the school CA is unusable (expired) and tunnels fail closed.
+     */
     inspectionReady?: boolean;
     /** Replaces the env's policy() (the snapshot switch test). */
     policy?: (loaded: PolicySnapshot) => () => PolicySnapshot;
   } = {},
 ): Promise<Harness> {
-  const config = testConfig({ identity: NETWORKS, ...opts.config });
+  const inspectionOff = opts.inspectionReady === false && opts.config?.tls === undefined;
+  const config = testConfig({
+    identity: NETWORKS,
+    ...(inspectionOff ? { tls: { inspect: false } } : {}),
+    ...opts.config,
+  });
   const loaded = await loadPolicy(config);
   const snapshot: PolicySnapshot = { config: loaded.config, lists: loaded.lists, profiles: loaded.profiles };
   const logger = pino({ level: 'silent' });
