@@ -75,6 +75,24 @@ export function refusalFor(
         },
       };
     case 'auth':
+      if (verdict.throttle) {
+        // Too many wrong passwords from this address or for this name: no password was checked.
+        const seconds = Math.max(1, Math.ceil(verdict.throttle.retryAfterMs / 1000));
+        return {
+          action: 'auth-failed',
+          reason: `auth:throttled-${verdict.throttle.scope}`,
+          answer: {
+            status: 429,
+            close: true,
+            headers: { 'retry-after': String(seconds) },
+            body: errorBody(
+              400,
+              base,
+              `Too many wrong passwords. Wait ${seconds} second${seconds === 1 ? '' : 's'} and try again, or ask IT.`,
+            ),
+          },
+        };
+      }
       return {
         action: 'auth-failed',
         reason: `auth:${verdict.reason}`,

@@ -55,7 +55,13 @@ export async function check(
     const result = await deps.identifier.identify(request);
     // The row still names the account a failed login claimed, as the user (its own column is to come:
     // issue 11, item 4); identity itself never treats the claimed name as signed in.
-    if (!result.ok) return { kind: 'auth', reason: result.reason, user: result.claimedUser };
+    if (!result.ok)
+      return {
+        kind: 'auth',
+        reason: result.reason,
+        user: result.claimedUser,
+        ...(result.throttle ? { throttle: result.throttle } : {}),
+      };
     identity = result.identity;
   } catch (err) {
     deps.logger.error({ err, id: request.id }, 'identity failed; blocking (fail closed)');

@@ -75,6 +75,8 @@ export type Verdict =
       kind: 'auth';
       reason: 'auth-required' | 'bad-credentials' | 'malformed-credentials';
       user: string | null;
+      /** Refused by the failed-login throttle without checking the password: a 429, not a 407. */
+      throttle?: { scope: 'address' | 'user' | 'busy'; retryAfterMs: number };
     }
   | { kind: 'port'; identity: Identity }
   | { kind: 'block'; identity: Identity; decision: Decision }
