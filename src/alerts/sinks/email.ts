@@ -9,16 +9,13 @@
  * store plus caFile) unless `rejectUnauthorized: false`. Credentials come from files or the environment and
  * nodemailer's own logger is off, so no SMTP transcript (AUTH lines included) reaches the log.
  */
-import { readFileSync } from 'node:fs';
-import tls from 'node:tls';
 import nodemailer from 'nodemailer';
 import type { SMTPTransportOptions } from 'nodemailer';
 import type { Logger } from 'pino';
-import { SchoolgateError } from '../../errors.js';
 import type { EmailSinkConfig } from './config.js';
 import { DeliveryQueue, PermanentDeliveryError } from './delivery.js';
 import { alertHtml, alertSubject, alertText } from './render.js';
-import { describeError, makeRedactor, readSecret } from './secrets.js';
+import { describeError, makeRedactor, readSecret, trustWithCaFile } from './secrets.js';
 import type { Alert, AlertSink } from './types.js';
 
 export interface EmailSinkOptions {
@@ -85,16 +82,7 @@ export function createEmailSink(opts: EmailSinkOptions): EmailSink {
   const redact = makeRedactor(auth ? [auth.pass, `\u0000${auth.user}\u0000${auth.pass}`] : []);
   const describe = (err: unknown) => describeError(err, redact);
 
-  let ca: string[] | undefined;
-  if (config.caFile !== undefined) {
-    try {
-      ca = [...tls.rootCertificates, readFileSync(config.caFile, 'utf8')];
-    } catch (err) {
-      throw new SchoolgateError('SG_CONFIG_INVALID', `alerts.email.caFile: cannot read ${config.caFile}`, {
-        context: { file: config.caFile, cause: (err as NodeJS.ErrnoException).code },
-      });
-    }
-  }
+  const ca = trustWithCaFile(config.caFile, 'alerts.email.caFile');
 
   const transport = nodemailer.createTransport(smtpOptions(config, auth, ca));
 

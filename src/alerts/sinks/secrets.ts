@@ -4,6 +4,7 @@
  * a redactor first, so a server that echoes a credential back cannot put it in the log either.
  */
 import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
 import { SchoolgateError } from '../../errors.js';
 
 export interface SecretSource {
@@ -78,4 +79,19 @@ export function describeError(err: unknown, redact: (text: string) => string): s
   const message = typeof e?.message === 'string' ? e.message : String(err);
   const code = typeof e?.code === 'string' && !message.includes(e.code) ? `${e.code}: ` : '';
   return redact(`${code}${message}`).replace(/\s+/g, ' ').trim().slice(0, 300);
+}
+
+/**
+ * The system's root CAs plus the config's extra CA file (a school's own SMTP or webhook CA), or undefined
+ * for the defaults; an unreadable file is a config error naming the field.
+ */
+export function trustWithCaFile(caFile: string | undefined, field: string): string[] | undefined {
+  if (caFile === undefined) return undefined;
+  try {
+    return [...tls.rootCertificates, readFileSync(caFile, 'utf8')];
+  } catch (err) {
+    throw new SchoolgateError('SG_CONFIG_INVALID', `${field}: cannot read ${caFile}`, {
+      context: { file: caFile, cause: (err as NodeJS.ErrnoException).code },
+    });
+  }
 }

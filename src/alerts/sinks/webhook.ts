@@ -13,16 +13,14 @@
  * The log names only the URL's origin: many webhook URLs (Teams, Slack) carry their key in the path.
  */
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { SchoolgateError } from '../../errors.js';
 import type { WebhookSinkConfig } from './config.js';
 import { DeliveryQueue, PermanentDeliveryError } from './delivery.js';
 import { defang } from './render.js';
-import { describeError, makeRedactor, readSecret } from './secrets.js';
+import { describeError, makeRedactor, readSecret, trustWithCaFile } from './secrets.js';
 import type { Alert, AlertSink } from './types.js';
 
 export const SIGNATURE_HEADER = 'x-schoolgate-signature';
@@ -101,16 +99,7 @@ export function createWebhookSink(opts: WebhookSinkOptions): WebhookSink {
   const redact = makeRedactor([secret, url.pathname.length > 1 ? url.pathname : '', url.search.slice(1)]);
   const describe = (err: unknown) => describeError(err, redact);
 
-  let ca: string[] | undefined;
-  if (config.caFile !== undefined) {
-    try {
-      ca = [...tls.rootCertificates, readFileSync(config.caFile, 'utf8')];
-    } catch (err) {
-      throw new SchoolgateError('SG_CONFIG_INVALID', `alerts.webhook.caFile: cannot read ${config.caFile}`, {
-        context: { file: config.caFile, cause: (err as NodeJS.ErrnoException).code },
-      });
-    }
-  }
+  const ca = trustWithCaFile(config.caFile, 'alerts.webhook.caFile');
   const isHttps = url.protocol === 'https:';
   const agent = isHttps
     ? new https.Agent({ keepAlive: true, maxSockets: 4, ...(ca ? { ca } : {}) })
