@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { ReadonlyConfig } from '../config/load.js';
 import type { Identifier } from '../identity/identify.js';
+import type { AlertsSnapshot } from '../metrics/metrics.js';
 import type { ProxyServer } from '../proxy/server.js';
 import { controlSocketPath, startControlServer } from './control.js';
 import { Reloader, type LoadedPolicy } from './reload.js';
@@ -23,6 +24,8 @@ export interface LiveDeps {
   current: () => LoadedPolicy & { loadedAt: number };
   swap: (next: LoadedPolicy & { loadedAt: number }) => void;
   logger: Logger;
+  /** The alerts engine's and sinks' counters, for `status`. */
+  alerts?: () => AlertsSnapshot;
 }
 
 export interface Live {
@@ -63,6 +66,7 @@ export async function startLive(deps: LiveDeps): Promise<Live> {
           auditQueueDepth: deps.auditQueueDepth,
           policy: deps.current,
           reloader,
+          ...(deps.alerts ? { alerts: deps.alerts } : {}),
           profileFor: async (clientIp) => {
             const r = await deps.identifier.identify({ clientIp, proxyAuthorization: undefined });
             return r.ok ? r.identity.profile : null;

@@ -11,6 +11,7 @@
  * a truncated file parses cleanly and would open the filter for everything cut off. Every outcome is kept
  * for `status` (`history.last`) and logged.
  */
+import type { KeywordIndex } from '../alerts/keywords/index.js';
 import type { Logger } from 'pino';
 import type { ReadonlyConfig } from '../config/load.js';
 import { SchoolgateError, isSchoolgateError } from '../errors.js';
@@ -24,6 +25,8 @@ export interface LoadedPolicy extends PolicySnapshot {
   entries: number;
   /** Valid entries in each category's shipped files (local-layer edits excluded): the shrink guard's measure. */
   shippedSizes: ReadonlyMap<string, number>;
+  /** The safeguarding keyword lists (shipped + local), compiled; read by the alerts engine. */
+  keywords: KeywordIndex;
 }
 
 export interface ReloadOptions {

@@ -2,11 +2,21 @@
  * The composition root: config → category lists → profiles → audit store → identity → edge.
  * `serve` and the integration tests both start schoolgate through here.
  */
+import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { AlertsEngine } from '../alerts/engine.js';
+import { createAlertSinks, type AlertSinks } from '../alerts/sinks/index.js';
 import { WorkerAuditStore } from '../audit/index.js';
-import type { ReadonlyConfig } from '../config/load.js';
+import { newEventId } from '../audit/event-id.js';
+import {
+  compileKeywords,
+  keywordsLocalDir,
+  loadKeywordLists,
+  type LoadedKeywords,
+} from '../alerts/keywords/index.js';
+import { PACKAGE_ROOT, type ReadonlyConfig } from '../config/load.js';
 import { buildProfiles } from '../config/profiles.js';
 import { Identifier } from '../identity/identify.js';
 import { UserStore } from '../identity/user-store.js';
@@ -27,6 +37,8 @@ export interface RunningSchoolgate {
   proxy: ProxyServer;
   audit: WorkerAuditStore;
   auditPath: string;
+  /** The safeguarding alerts engine and its sinks (status, tests). */
+  alerts: { engine: AlertsEngine; sinks: AlertSinks };
   /** Loads config, lists and networks beside the running ones and swaps them in when complete. */
   reload(): Promise<ReloadResult>;
   /** Stops accepting, lets open exchanges finish (bounded), commits every queued audit row. */
@@ -81,7 +93,10 @@ export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> 
   let entries = 0;
   for (const c of loaded.counts.values()) entries += c.domains + c.urls;
   const exceptions = await readExceptions(config.dataDir);
+  const keywords = await loadKeywords(config);
+  for (const w of keywords.warnings) loaded.warnings.push(w);
   return {
+    keywords: compileKeywords(keywords.lists),
     config,
     lists: loaded.lists,
     profiles: withExceptions(buildProfiles(config, loaded.lists), exceptions, loaded.warnings),
@@ -89,6 +104,17 @@ export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> 
     entries,
     shippedSizes: new Map([...loaded.counts].map(([name, c]) => [name, shippedSize(c)])),
   };
+}
+
+/**
+ * The keyword lists: `<categoriesDir>/keywords` when the school's categories folder has one, else the
+ * lists shipped with schoolgate (a categories folder of the school's own still gets alerts); the local
+ * layer (`<dataDir>/keywords.local`) above either. A broken file refuses the start or the reload.
+ */
+async function loadKeywords(config: ReadonlyConfig): Promise<LoadedKeywords> {
+  const own = path.join(config.categoriesDir, 'keywords');
+  const shipped = existsSync(own) ? own : path.join(PACKAGE_ROOT, 'categories', 'keywords');
+  return loadKeywordLists(shipped, keywordsLocalDir(config.dataDir));
 }
 
 type StartOptions = { now?: () => Date; reloadConfig?: () => ReadonlyConfig; certsDir?: string };
@@ -128,6 +154,8 @@ async function startClaimed(
       { categories: missing },
       'tls.neverInspect.categories names categories without a list: no host is exempt from inspection by them',
     );
+  // Sinks before anything that needs closing: a missing secret file is a configuration error at start.
+  const sinks = createAlertSinks(config.alerts, { logger, timeZone: config.timeZone });
   const ca = loadSchoolCa(config, certsDirOf(config, opts.certsDir), logger);
   const hostRoutes = loadHostRoutes(config.hostsFile, config.hosts);
   const auditPath = auditDbPath(config.dataDir);
@@ -135,6 +163,9 @@ async function startClaimed(
     path: auditPath,
     batchMaxRows: config.audit.batchMaxRows,
     logger,
+  }).catch(async (err: unknown) => {
+    await sinks.close();
+    throw err;
   });
   const users = new UserStore(config.dataDir);
   const tokenKey = loadOrCreateTokenKey(config.dataDir);
@@ -150,6 +181,22 @@ async function startClaimed(
     ca,
     ...(opts.now ? { now: opts.now } : {}),
   });
+  const alerts = new AlertsEngine({
+    settings: config.alerts,
+    categories: () => snapshot.lists.categories,
+    keywords: () => snapshot.keywords,
+    table: audit,
+    sinks,
+    logger: logger.child({ component: 'alerts' }),
+    newId: newEventId,
+  });
+  const alertsSnapshot = () => ({ engine: alerts.stats, sinks: sinks.stats() });
+  await alerts
+    .restore(Date.now())
+    .catch((err: unknown) =>
+      logger.error({ err: String(err) }, 'alerts: could not read recent alerts; windows start empty'),
+    );
+  alerts.subscribe(proxy.events);
   // Metrics subscribe before the first request; the reloader exists once the proxy listens.
   const later: { reloader?: Reloader } = {};
   proxy.serveMetrics(
@@ -161,12 +208,15 @@ async function startClaimed(
       leaves: proxy.tls?.leaves ?? null,
       reloads: () => later.reloader?.history ?? null,
       loadedAt: () => snapshot.loadedAt,
+      alerts: alertsSnapshot,
     }),
   );
   let address: AddressInfo;
   try {
     address = await proxy.listen();
   } catch (err) {
+    await alerts.close();
+    await sinks.close();
     await audit.close();
     users.close();
     throw err;
@@ -183,6 +233,7 @@ async function startClaimed(
     current: () => snapshot,
     swap: (next) => (snapshot = next),
     logger,
+    alerts: alertsSnapshot,
   });
   later.reloader = live.reloader;
   live.reloader.watch({ current: () => snapshot, logger });
@@ -192,11 +243,16 @@ async function startClaimed(
     proxy,
     audit,
     auditPath,
+    alerts: { engine: alerts, sinks },
     reload: () => live.reloader.reload(),
     stop: () =>
       (stopping ??= (async () => {
         await live.close();
         await proxy.close();
+        // After the proxy: the last exchanges' events may still raise alerts.
+        await new Promise((resolve) => setImmediate(resolve));
+        await alerts.close();
+        await sinks.close();
         await audit.close();
         users.close();
       })()),

@@ -6,6 +6,7 @@ import { SchoolgateError } from '../errors.js';
 import { decide } from '../policy/decide.js';
 import { parseAbsoluteTarget } from '../policy/target.js';
 import type { PolicySnapshot } from '../exchange/snapshot.js';
+import type { AlertsSnapshot } from '../metrics/metrics.js';
 import type { ControlHandler } from './control.js';
 import type { ReloadOutcome, Reloader } from './reload.js';
 
@@ -19,6 +20,7 @@ export interface StatusDeps {
   auditQueueDepth: () => number;
   policy: () => PolicySnapshot & { entries: number; loadedAt: number };
   reloader: Reloader;
+  alerts?: () => AlertsSnapshot;
   /** The profile the proxy gives a client at this address with no credentials. */
   profileFor: (clientIp: string) => Promise<string | null>;
 }
@@ -44,6 +46,8 @@ export interface StatusReport {
   };
   auditQueueDepth: number;
   databaseBytes: { audit: number; state: number };
+  /** Safeguarding alerts: raised, counted, store failures, and each sink's deliveries and dead letters. */
+  alerts: (AlertsSnapshot & { deadLetters: number }) | null;
 }
 
 /** Samples request counts once a second; requests/s is over the last ten seconds. */
@@ -66,6 +70,13 @@ export function startRateSampler(stats: { requests: number; tunnels: number }): 
     },
     stop: () => clearInterval(timer),
   };
+}
+
+function alertsStatus(read: StatusDeps['alerts']): StatusReport['alerts'] {
+  if (!read) return null;
+  const { engine, sinks } = read();
+  const deadLetters = Object.values(sinks).reduce((n, s) => n + s.deadLetters, 0);
+  return { engine, sinks, deadLetters };
 }
 
 function fileBytes(file: string): number {
@@ -116,6 +127,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
           audit: fileBytes(deps.auditPath),
           state: fileBytes(path.join(deps.dataDir, 'state.sqlite')),
         },
+        alerts: alertsStatus(deps.alerts),
       };
     },
     reload: (args) => deps.reloader.reload({ force: args.force === true }),

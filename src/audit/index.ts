@@ -14,3 +14,13 @@ export type { BatchReport } from './batch-queue.js';
 export { openAuditReader, type AuditReader } from './reader.js';
 export type { StoredAuditRow } from './row-mapping.js';
 export { SCHEMA_VERSION } from './migrations.js';
+export {
+  ackAlert,
+  getAlert,
+  queryAlerts,
+  ALERT_AUDIT_IDS_KEPT,
+  type AlertQuery,
+  type AlertWrite,
+  type StoredAlert,
+  type StoredAlertStatus,
+} from './alerts-table.js';

@@ -143,6 +143,42 @@ export const MIGRATIONS: readonly Migration[] = [
     `);
     backfillChain(db);
   },
+  // 4: safeguarding alerts (src/alerts/). One row per alert: the same user and rule within the engine's
+  // window update the row (count, last_ms, audit_ids) instead of adding one. audit_ids holds the first
+  // rows counted (JSON array, capped), enough to open the record; count says how many there were.
+  // claimed_user: the name a failed or throttled proxy login claimed, kept apart from username so
+  // `report user X` never counts an attempt X did not make (issue 11, item 4). Not chained: a column added
+  // to CHAINED_COLUMNS would change every existing row's hash.
+  (db) => {
+    db.exec(`
+      CREATE TABLE alerts (
+        id          TEXT    PRIMARY KEY NOT NULL, -- UUIDv7, the sinks' idempotency key
+        first_ms    INTEGER NOT NULL,
+        last_ms     INTEGER NOT NULL,
+        count       INTEGER NOT NULL DEFAULT 1,
+        username    TEXT,
+        profile     TEXT,
+        client_ip   TEXT    NOT NULL,
+        device      TEXT,
+        rule        TEXT    NOT NULL,             -- 'keyword:selfharm', 'category:extremism', 'repeated:blocked-flagged'
+        list        TEXT,                         -- the keyword list or category
+        severity    TEXT    NOT NULL,             -- 'danger' | 'warning' | 'advisory'
+        url         TEXT,
+        search_term TEXT,
+        phrase      TEXT,                         -- the list entry that matched
+        audit_ids   TEXT    NOT NULL DEFAULT '[]',
+        status      TEXT    NOT NULL DEFAULT 'open', -- 'open' | 'acked'
+        acked_ms    INTEGER,
+        acked_by    TEXT,
+        acked_os_user TEXT,
+        ack_note    TEXT
+      );
+      CREATE INDEX alerts_first ON alerts (first_ms);
+      CREATE INDEX alerts_user_first ON alerts (username, first_ms);
+      CREATE INDEX alerts_status_last ON alerts (status, last_ms);
+      ALTER TABLE audit_events ADD COLUMN claimed_user TEXT;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -35,6 +35,7 @@ import {
   type OutcomeRow,
 } from './row-mapping.js';
 import type { AuditEvent, AuditOutcome, AuditStore } from './types.js';
+import { recentAlerts, upsertAlert, type AlertWrite, type StoredAlert } from './alerts-table.js';
 
 /** Pino-compatible subset; the store logs health transitions and discarded updates only. */
 export interface AuditLogger {
@@ -225,6 +226,20 @@ export class SqliteAuditStore implements AuditStore {
       else resolve();
     });
     return this.closing;
+  }
+
+  /**
+   * Writes a safeguarding alert (insert, or the new count of one raised earlier) in its own short
+   * transaction. Alerts are rare (a few an hour), so they stay out of the audit rows' group commit.
+   */
+  writeAlert(alert: AlertWrite): void {
+    if (this.closing) throw new SchoolgateError('SG_AUDIT_UNAVAILABLE', 'The audit store is closed.');
+    upsertAlert(this.db, alert);
+  }
+
+  /** Alerts first raised at or after `since` (epoch ms). */
+  recentAlerts(since: number): StoredAlert[] {
+    return recentAlerts(this.db, since);
   }
 
   /** `PRAGMA integrity_check`: 'ok' or the problems found. */

@@ -1,5 +1,6 @@
 /** Messages between the proxy thread and the audit writer thread. */
 import { SchoolgateError, type ErrorCode } from '../errors.js';
+import type { AlertWrite, StoredAlert } from './alerts-table.js';
 import type { AuditEvent, AuditOutcome } from './types.js';
 
 export interface WorkerOptions {
@@ -17,6 +18,8 @@ export interface WireError {
 
 export type ToWorker =
   | { type: 'batch'; batch: number; records: AuditEvent[]; updates: { id: string; outcome: AuditOutcome }[] }
+  | { type: 'alert'; seq: number; alert: AlertWrite }
+  | { type: 'recent-alerts'; seq: number; since: number }
   | { type: 'close' };
 
 export type FromWorker =
@@ -29,6 +32,7 @@ export type FromWorker =
       healthy: boolean;
       queueDepth: number;
     }
+  | { type: 'alert-done'; seq: number; error?: WireError; alerts?: StoredAlert[] }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; obj: object; msg: string }
   | { type: 'closed'; error?: WireError };
 

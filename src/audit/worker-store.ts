@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SchoolgateError } from '../errors.js';
+import type { AlertWrite, StoredAlert } from './alerts-table.js';
 import type { AuditLogger } from './sqlite-store.js';
 import type { AuditEvent, AuditOutcome, AuditStore } from './types.js';
 import { errorFromWire, type FromWorker, type ToWorker, type WorkerOptions } from './worker-protocol.js';
@@ -30,6 +31,11 @@ export class WorkerAuditStore implements AuditStore {
   private closing: Promise<void> | null = null;
   private dead: SchoolgateError | null = null;
   private workerQueue = 0;
+  private nextAsk = 1;
+  private readonly asked = new Map<
+    number,
+    { resolve: (alerts: StoredAlert[] | undefined) => void; reject: (err: SchoolgateError) => void }
+  >();
 
   private constructor(
     worker: Worker,
@@ -92,6 +98,29 @@ export class WorkerAuditStore implements AuditStore {
     this.scheduleFlush();
   }
 
+  /**
+   * Writes a safeguarding alert on the writer thread (never on the proxy's event loop); resolves when it
+   * is committed. Rejects with SG_AUDIT_UNAVAILABLE when it cannot be written.
+   */
+  writeAlert(alert: AlertWrite): Promise<void> {
+    return this.askWriter({ type: 'alert', seq: 0, alert }).then(() => undefined);
+  }
+
+  /** Alerts first raised at or after `since`: the alerts engine reopens its windows from them at start. */
+  recentAlerts(since: number): Promise<StoredAlert[]> {
+    return this.askWriter({ type: 'recent-alerts', seq: 0, since }).then((a) => a ?? []);
+  }
+
+  private askWriter(message: Extract<ToWorker, { seq: number }>): Promise<StoredAlert[] | undefined> {
+    if (this.dead) return Promise.reject(this.dead);
+    if (this.closing) return Promise.reject(unavailable('the audit store is closing'));
+    const seq = this.nextAsk++;
+    return new Promise((resolve, reject) => {
+      this.asked.set(seq, { resolve, reject });
+      this.post({ ...message, seq });
+    });
+  }
+
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
       this.flush();
@@ -149,6 +178,13 @@ export class WorkerAuditStore implements AuditStore {
         this.healthy_ = m.healthy;
         return;
       }
+      case 'alert-done': {
+        const ask = this.asked.get(m.seq);
+        this.asked.delete(m.seq);
+        if (m.error) ask?.reject(errorFromWire(m.error));
+        else ask?.resolve(m.alerts);
+        return;
+      }
       case 'log':
         return logFrom(this.logger, m);
       default:
@@ -164,6 +200,8 @@ export class WorkerAuditStore implements AuditStore {
     this.logger?.error({ err: err.message }, 'audit writer stopped; refusing requests');
     for (const waiter of this.waiting.values()) waiter.reject(this.dead);
     this.waiting.clear();
+    for (const ask of this.asked.values()) ask.reject(this.dead);
+    this.asked.clear();
     this.inFlight.clear();
   }
 }

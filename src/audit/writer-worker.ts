@@ -63,6 +63,17 @@ port.on('message', (message: ToWorker) => {
         queueDepth: store.queueDepth,
       });
     });
+  } else if (message.type === 'alert' || message.type === 'recent-alerts') {
+    try {
+      if (message.type === 'alert') {
+        store.writeAlert(message.alert);
+        post({ type: 'alert-done', seq: message.seq });
+      } else {
+        post({ type: 'alert-done', seq: message.seq, alerts: store.recentAlerts(message.since) });
+      }
+    } catch (err) {
+      post({ type: 'alert-done', seq: message.seq, error: errorToWire(err) });
+    }
   } else if (message.type === 'close') {
     store.close().then(
       () => post({ type: 'closed' }),

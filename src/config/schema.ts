@@ -3,6 +3,7 @@
  * in a school's config fails loudly instead of being silently ignored (e2guardian's failure mode).
  */
 import { z } from 'zod';
+import { alertsSchema } from '../alerts/config.js';
 import { DEFAULT_PROFILES, NEVER_INSPECT_HOSTS } from './default-profiles.js';
 
 const action = z.enum(['allow', 'warn', 'block']);
@@ -200,6 +201,8 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /** Safeguarding alerts to the DSL (src/alerts/): rules, windows, digest, webhook and e-mail. */
+  alerts: alertsSchema.prefault({}),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
     .prefault({}),

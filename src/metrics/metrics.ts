@@ -9,6 +9,8 @@
  * once and shared by every registry.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AlertsStats } from '../alerts/engine.js';
+import type { SinkStats } from '../alerts/sinks/index.js';
 import type { ExchangeEventMap, ExchangeEventName } from '../exchange/events.js';
 
 /** The part of ExchangeEvents the metrics read. */
@@ -45,6 +47,13 @@ export interface MetricsDeps {
   reloads: () => ReloadCounters | null;
   /** When the config and lists in force were loaded (start-up or last good reload), epoch ms. */
   loadedAt: () => number;
+  /** The alerts engine's and sinks' counters, when alerts run. */
+  alerts?: () => AlertsSnapshot;
+}
+
+export interface AlertsSnapshot {
+  engine: Readonly<AlertsStats>;
+  sinks: Record<string, SinkStats>;
 }
 
 export interface Metrics {
@@ -207,6 +216,8 @@ export function startMetrics(deps: MetricsDeps): Metrics {
     () => deps.events.errors,
   );
 
+  if (deps.alerts) registerAlertMetrics(registers, deps.alerts);
+
   // The hot path: after the answer went out, a few counter increments with labels from the row.
   deps.events.on('committed', ({ row, commitMs }) => {
     const kind = row.kind ?? 'request';
@@ -257,6 +268,56 @@ function mirrorCounter(registers: Registry[], name: string, help: string, value:
     collect() {
       this.reset();
       this.inc(value());
+    },
+  });
+}
+
+/** Alerts raised, counts, store failures and each sink's deliveries and dead letters (read when scraped). */
+function registerAlertMetrics(registers: Registry[], read: () => AlertsSnapshot): void {
+  new Counter({
+    name: 'schoolgate_alerts_raised_total',
+    help: 'Safeguarding alerts raised, by severity (repeats within the window count on the same alert).',
+    labelNames: ['severity'] as const,
+    registers,
+    collect() {
+      const { raised } = read().engine;
+      this.reset();
+      for (const [severity, n] of Object.entries(raised)) this.inc({ severity }, n);
+    },
+  });
+  mirrorCounter(
+    registers,
+    'schoolgate_alert_requests_counted_total',
+    'Requests counted on a safeguarding alert already raised (same person and rule within the window).',
+    () => read().engine.counted,
+  );
+  mirrorCounter(
+    registers,
+    'schoolgate_alert_store_failures_total',
+    'Alerts (or their counts) the audit database could not store; the sinks still delivered them.',
+    () => read().engine.writeFailures,
+  );
+  new Counter({
+    name: 'schoolgate_alert_deliveries_total',
+    help: 'Alert deliveries by sink (log, webhook, email) and result: delivered, or dead_letter (given up).',
+    labelNames: ['sink', 'result'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [sink, s] of Object.entries(read().sinks)) {
+        this.inc({ sink, result: 'delivered' }, s.delivered);
+        this.inc({ sink, result: 'dead_letter' }, s.deadLetters);
+      }
+    },
+  });
+  new Gauge({
+    name: 'schoolgate_alert_sink_queued',
+    help: 'Alerts waiting for delivery (first attempt or a retry) per sink. Growing: the receiver is down.',
+    labelNames: ['sink'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [sink, s] of Object.entries(read().sinks)) this.set({ sink }, s.queued);
     },
   });
 }

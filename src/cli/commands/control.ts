@@ -92,6 +92,7 @@ export function registerControl(program: Command): void {
             : []),
           `audit queue    ${s.auditQueueDepth} rows waiting`,
           `databases      audit ${mb(s.databaseBytes.audit)}, state ${mb(s.databaseBytes.state)}`,
+          ...alertLines(s.alerts),
         ].join('\n'),
       );
     });
@@ -123,6 +124,21 @@ export function registerControl(program: Command): void {
         if (r.reason) console.log(`    reason: ${r.reason}`);
       }
     });
+}
+
+/** The alerts lines of `status`: what was raised, and each sink's deliveries; dead letters said loudly. */
+function alertLines(a: StatusReport['alerts']): string[] {
+  if (!a) return [];
+  const r = a.engine.raised;
+  const lines = [
+    `alerts         ${r.danger} danger, ${r.warning} warning, ${r.advisory} advisory raised; ${a.engine.counted} repeats counted${a.engine.writeFailures ? `; ${a.engine.writeFailures} NOT STORED` : ''}`,
+  ];
+  for (const [name, s] of Object.entries(a.sinks)) {
+    const dead = s.deadLetters ? `, ${s.deadLetters} DEAD LETTERS` : '';
+    const last = s.lastError ? ` (last error: ${s.lastError})` : '';
+    lines.push(`  sink ${name.padEnd(8)} ${s.delivered} delivered, ${s.queued} queued${dead}${last}`);
+  }
+  return lines;
 }
 
 function parseSince(value: string): Date {
