@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decide, decideSafely } from '../../../src/policy/decide.js';
 import type { CategoryLists, Profile, TimeWindow } from '../../../src/policy/types.js';
 import { parseConnectTarget } from '../../../src/policy/target.js';
-import { lists, profile, request, standardLists } from './factories.js';
+import { ENDPOINTS, lists, profile, request, standardLists } from './factories.js';
 
 const NOW = new Date('2025-01-06T10:00:00Z'); // a Monday morning, Europe/London
 const l = standardLists();
@@ -344,6 +344,7 @@ describe('decideSafely fails closed', () => {
   it('an exception inside decide becomes a block with rule policy-error', () => {
     const broken: CategoryLists = {
       categories: new Map(),
+      endpoints: ENDPOINTS,
       match: () => {
         throw new Error('index corrupted');
       },
