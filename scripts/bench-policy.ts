@@ -74,6 +74,7 @@ async function main(): Promise<void> {
     meta: [{ name: 'small', title: 'Small', description: '100 entries', flagged: false, alert: false }],
     domains: new Map([['small', smallEntries]]),
     urls: new Map(),
+    endpoints: big.lists.endpoints,
   });
   const blockAll = (lists: CategoryLists): Profile => ({
     name: 'bench',

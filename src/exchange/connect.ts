@@ -106,7 +106,7 @@ export async function runConnect<U>(
   // Profiles without inspection get SafeSearch by connecting to the engines' documented safe hosts.
   const mapped =
     !plan.inspect && profile
-      ? safeSearchHostMapping(target.host, {
+      ? safeSearchHostMapping(ex.snapshot.lists.endpoints, target.host, {
           safeSearch: profile.safeSearch ?? false,
           youtubeRestrict: profile.youtubeRestrict ?? 'off',
         })

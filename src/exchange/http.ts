@@ -8,13 +8,20 @@ import { safeSearchRewrite } from '../policy/safesearch.js';
 import { extractSearchTerm } from '../policy/search-terms.js';
 import type { Target } from '../policy/types.js';
 import { continueAction, selfReportAction } from './actions.js';
+import { formVerdict, readFormBody } from './form.js';
 import type { Exchange } from './exchange.js';
 import { readInnerHead, readProxyHead } from './read-head.js';
 import { ruleText } from './rows.js';
 import type { PageAnswer, RequestHead } from './types.js';
 
+/** A body as the adapter read it: `content` is the whole of it when it was small enough to hold. */
+export interface ReadBody {
+  bytes: number;
+  content?: Buffer;
+}
+
 /** What the adapter does for the exchange: read the body (bounded) or a small form. */
-export interface HttpIo<B extends { bytes: number }> {
+export interface HttpIo<B extends ReadBody> {
   /** The request announces a body (Content-Length > 0 or Transfer-Encoding). */
   hasBody: boolean;
   /** Reads a small body before anything goes upstream (a body the parser refuses never opens a connection). */
@@ -39,10 +46,12 @@ export type HttpStep<B> =
       /** Headers to set upstream (SafeSearch / YouTube-Restrict). */
       headers: Record<string, string>;
       body: B;
+      /** Sent instead of the client's body (a search form with SafeSearch forced in it). */
+      replaceBody?: Buffer;
       pageUrl: string;
     };
 
-export async function runHttp<B extends { bytes: number }>(
+export async function runHttp<B extends ReadBody>(
   ex: Exchange,
   head: RequestHead,
   io: HttpIo<B>,
@@ -77,7 +86,8 @@ export async function runHttp<B extends { bytes: number }>(
 
   const ports = tunnel ? ex.env.ports.tunnel : ex.env.ports.http;
   const verdict = await ex.check(target, ports);
-  const search = extractSearchTerm(target, target.path);
+  const endpoints = ex.snapshot.lists.endpoints;
+  const search = extractSearchTerm(endpoints, target);
   const extra: Partial<AuditEvent> = search ? { searchTerm: search.term, searchEngine: search.engine } : {};
   if (verdict.kind !== 'allow') {
     const page = await ex.refuse(verdict, target, pageUrl, extra);
@@ -85,16 +95,35 @@ export async function runHttp<B extends { bytes: number }>(
     return answer({ ...page, close: page.close || io.hasBody });
   }
 
-  // SafeSearch / YouTube restrictions, enforced whatever the user sent; each rewrite is in the row.
-  const profile = ex.snapshot.profiles.get(verdict.identity.profile);
-  const rewrite = safeSearchRewrite(target.host, reading.rawPath, {
-    safeSearch: profile?.safeSearch ?? false,
-    youtubeRestrict: profile?.youtubeRestrict ?? 'off',
-  });
-  if (rewrite.rewrites.length > 0) extra.rewrites = rewrite.rewrites;
-
   const body = await io.readBody();
   if (body === 'aborted') return { kind: 'aborted' };
+  // A form posted to a known endpoint is read like its query: term, SafeSearch and target decided on it.
+  let form: { text: string; form: URLSearchParams } | undefined;
+  if (io.hasBody && endpoints.match(target)?.spec.forms === true) {
+    const reading = readFormBody(head.contentType, body.content);
+    const refused = formVerdict(ex, verdict, target, reading);
+    if (reading.kind === 'form') {
+      form = reading;
+      const term = extractSearchTerm(endpoints, target, reading.form);
+      if (term) Object.assign(extra, { searchTerm: term.term, searchEngine: term.engine });
+    }
+    if (refused) {
+      const page = await ex.refuse(refused, target, pageUrl, extra);
+      return answer({ ...page, close: page.close || body.content === undefined });
+    }
+  }
+
+  // SafeSearch / YouTube restrictions, enforced whatever the user sent; each rewrite is in the row.
+  const profile = ex.snapshot.profiles.get(verdict.identity.profile);
+  const rewrite = safeSearchRewrite(
+    endpoints,
+    target,
+    reading.rawPath,
+    { safeSearch: profile?.safeSearch ?? false, youtubeRestrict: profile?.youtubeRestrict ?? 'off' },
+    form?.text,
+  );
+  if (rewrite.rewrites.length > 0) extra.rewrites = rewrite.rewrites;
+
   const row = ex.row(target, verdict, {
     action: verdict.continued ? 'continued' : 'allow',
     reason: verdict.decision.rule.kind,
@@ -109,6 +138,7 @@ export async function runHttp<B extends { bytes: number }>(
     rawPath: rewrite.pathAndQuery,
     headers: rewrite.headers,
     body,
+    ...(rewrite.form !== undefined ? { replaceBody: Buffer.from(rewrite.form, 'latin1') } : {}),
     pageUrl,
   };
 }

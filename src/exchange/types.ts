@@ -65,6 +65,8 @@ export interface RequestHead {
   rawFailure: RawFailure | null;
   /** Upgrade requests: the Upgrade header, lowercased. */
   upgrade?: string;
+  /** The Content-Type header: a form posted to a known search or translate endpoint is read by it. */
+  contentType?: string;
 }
 
 export type VerdictKind = Verdict['kind'];

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { SchoolgateError } from '../errors.js';
 import { CategoryListsBuilder, type LineOutcome } from '../policy/lists.js';
 import type { CategoryLists, CategoryMeta } from '../policy/types.js';
+import { loadEndpoints } from './endpoints-file.js';
 import { domainLineKey, urlLineKey } from './entry.js';
 import { checkInvalidLines, type BadLine, type InvalidLineLimit } from './limits.js';
 import type { LocalLayer } from './local-layer.js';
@@ -199,7 +200,7 @@ export async function loadCategories(dir: string, opts: LoadOptions = {}): Promi
       count.urls += localUrls;
     }
   }
-  return { lists: builder.build(), counts, warnings };
+  return { lists: builder.build(await loadEndpoints(local?.dir)), counts, warnings };
 }
 
 /** Local categories join the shipped ones; a clash, or a local directory no category owns, is reported. */

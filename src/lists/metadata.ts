@@ -81,7 +81,8 @@ export function parseCategoriesYaml(text: string, file: string): ParsedMetadata 
 }
 
 /** The line of `key` inside the mapping at `path`, if the document has it. */
-function keyLine(doc: Document, lc: LineCounter, path: string[], key: string): number | undefined {
+/** The line of `key` in the mapping at `path` of a parsed YAML document (for errors that name it). */
+export function keyLine(doc: Document, lc: LineCounter, path: string[], key: string): number | undefined {
   const node = path.length === 0 ? doc.contents : doc.getIn(path, true);
   if (!isMap(node)) return undefined;
   for (const pair of node.items) {

@@ -1,5 +1,6 @@
 import { profileEntryLists } from './lists.js';
-import { extractEmbeddedTarget } from './loophole.js';
+import { embeddedTargets } from './loophole.js';
+import { pathReadings } from './path-readings.js';
 import { openWindows } from './time.js';
 import {
   ACTION_SEVERITY,
@@ -28,27 +29,66 @@ import {
  *     the winning action). Ties go to the first category by name, so the result is deterministic.
  *  4. IP-literal host, nothing matched → profile.ipLiterals (rule 'ip-literal')
  *  5. otherwise                        → profile.defaultAction (rule 'default')
- * Loophole sites: when the target is a translator/archive URL, the embedded target is decided too; if a
- * list entry (deny, category) makes it more restrictive than the outer result, that decision is returned
+ * Loophole sites: when the target is a translator/archive endpoint (the endpoint table in `lists`), every
+ * reading of its embedded target is decided too (in the query, the path, the host, or a form body); if a
+ * list entry (deny, category) makes one more restrictive than the outer result, that decision is returned
  * with `via` set and an explanation saying so. Its defaults never override the outer decision.
+ * Ambiguity fails closed (rule 'ambiguous-url'): a path whose readings (path-readings.ts: `;params`,
+ * `%2F`, double encoding) are decided differently, or a translator target no URL parser reads.
  *
  * Every decision carries all category matches (flagged/alert are computed from them, whatever decided), so
  * an allow entry for a flagged site still shows up in an investigation.
  */
 export function decide(request: PolicyRequest, profile: Profile, lists: CategoryLists, now: Date): Decision {
   const outer = decideTarget(request.target, profile, lists, now, undefined);
-  const embedded = extractEmbeddedTarget(request.target);
-  if (embedded === undefined) return outer;
-  const inner = decideTarget(embedded.target, profile, lists, now, embedded);
-  if (!LIST_RULES.has(inner.rule.kind) || ACTION_SEVERITY[inner.action] <= ACTION_SEVERITY[outer.action]) {
-    return outer;
+  if (outer.action === 'block') return outer;
+  for (const path of pathReadings(request.target.path).slice(1)) {
+    const other = decideTarget({ ...request.target, path }, profile, lists, now, undefined);
+    if (other.action !== outer.action) return ambiguous(profile, outer, other, request.target.host, path);
   }
+  const embedded = embeddedTargets(lists.endpoints, request.target, request.form);
+  let worst = outer;
+  // The service fetches the target with its own reading of the path: every reading is decided, the strictest kept.
+  for (const via of embedded.vias)
+    for (const path of pathReadings(via.target.path)) {
+      const target = { ...via.target, path };
+      const inner = decideTarget(target, profile, lists, now, { ...via, target });
+      if (LIST_RULES.has(inner.rule.kind) && ACTION_SEVERITY[inner.action] > ACTION_SEVERITY[worst.action])
+        worst = inner;
+    }
+  if (worst === outer && embedded.unreadable !== undefined)
+    return unreadable(profile, outer, request.target.host, embedded.unreadable);
+  if (worst === outer) return outer;
   return {
-    ...inner,
-    categories: uniqueSorted([...inner.categories, ...outer.categories]),
-    matches: [...inner.matches, ...outer.matches],
-    flagged: inner.flagged || outer.flagged,
-    alert: inner.alert || outer.alert,
+    ...worst,
+    categories: uniqueSorted([...worst.categories, ...outer.categories]),
+    matches: [...worst.matches, ...outer.matches],
+    flagged: worst.flagged || outer.flagged,
+    alert: worst.alert || outer.alert,
+  };
+}
+
+/** Two readings of one path an upstream could take are decided differently: block, naming both. */
+function ambiguous(profile: Profile, a: Decision, b: Decision, host: string, path: string): Decision {
+  return {
+    action: 'block',
+    profile: profile.name,
+    categories: uniqueSorted([...a.categories, ...b.categories]),
+    rule: { kind: 'ambiguous-url', list: 'path-readings', entry: path.slice(0, 200) },
+    matches: [...a.matches, ...b.matches],
+    flagged: a.flagged || b.flagged,
+    alert: a.alert || b.alert,
+    explanation: `Blocked for profile ${profile.name}: the address on ${host} can be read in two ways that the filter decides differently (${a.action} and ${b.action}), so it is blocked to be safe.`,
+  };
+}
+
+/** A translator or archive asked for a target no URL parser reads: the service may still fetch something. */
+function unreadable(profile: Profile, outer: Decision, host: string, value: string): Decision {
+  return {
+    ...outer,
+    action: 'block',
+    rule: { kind: 'ambiguous-url', list: 'embedded-target', entry: value },
+    explanation: `Blocked for profile ${profile.name}: ${host} was asked to fetch an address the filter cannot read, so it is blocked to be safe.`,
   };
 }
 

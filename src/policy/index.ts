@@ -15,5 +15,7 @@ export {
   type ProfileEntryLists,
 } from './lists.js';
 export { openWindows, localTime } from './time.js';
-export { extractEmbeddedTarget } from './loophole.js';
+export { embeddedTargets, urlReadings, type Embedded } from './loophole.js';
+export { compileEndpoints, type EndpointSpec, type EndpointTable, type EndpointKind } from './endpoints.js';
+export { pathReadings } from './path-readings.js';
 export { decide, decideSafely } from './decide.js';

@@ -1,6 +1,7 @@
 import { SchoolgateError } from '../errors.js';
 import { parseDomainLine, parseEntry, parseUrlLine, type ParsedEntry } from './entries.js';
 import { ListIndex } from './list-index.js';
+import type { EndpointTable } from './endpoints.js';
 import type { CategoryLists, CategoryMeta, ListMatch, Profile, Target } from './types.js';
 
 /** What one line did to the lists: counted by importers so invalid lines are reported, never dropped silently. */
@@ -29,12 +30,17 @@ export class CategoryListsBuilder {
     return this.add(category, parseUrlLine(line));
   }
 
-  build(): CategoryLists {
+  /** The endpoint table is required: lists without it would quietly stop deciding translators and archives. */
+  build(endpoints: EndpointTable): CategoryLists {
     this.assertOpen();
     this.built = true;
     const index = this.index;
     const categories: ReadonlyMap<string, CategoryMeta> = this.meta;
-    return Object.freeze({ categories, match: (target: Target): ListMatch[] => index.match(target) });
+    return Object.freeze({
+      categories,
+      endpoints,
+      match: (target: Target): ListMatch[] => index.match(target),
+    });
   }
 
   private add(category: string, parsed: ParsedEntry): LineOutcome {
@@ -73,6 +79,7 @@ export interface CompileListsInput {
   domains: Map<string, string[]>;
   /** category → lines of its `urls` file */
   urls: Map<string, string[]>;
+  endpoints: EndpointTable;
 }
 
 /**
@@ -104,7 +111,7 @@ export function compileLists(input: CompileListsInput): CategoryLists {
   };
   feed('domains', input.domains);
   feed('urls', input.urls);
-  return builder.build();
+  return builder.build(input.endpoints);
 }
 
 /** A profile's explicit allow or deny entries, compiled with the same matching semantics as categories. */

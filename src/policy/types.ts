@@ -1,6 +1,7 @@
 /**
  * The shapes the pure policy core works on. No I/O lives in src/policy/.
  */
+import type { EndpointTable } from './endpoints.js';
 
 export type Action = 'allow' | 'warn' | 'block';
 
@@ -27,6 +28,8 @@ export interface Target {
 export interface PolicyRequest {
   target: Target;
   method: string;
+  /** An application/x-www-form-urlencoded body that was read (bounded): known endpoints' forms are decided too. */
+  form?: URLSearchParams;
 }
 
 export interface CategoryMeta {
@@ -91,12 +94,22 @@ export interface ListMatch {
  */
 export interface CategoryLists {
   readonly categories: ReadonlyMap<string, CategoryMeta>;
+  /** Known search, translate and archive endpoints (endpoints.ts), loaded beside the lists. */
+  readonly endpoints: EndpointTable;
   /** Every list entry that matches the target, in any category. */
   match(target: Target): ListMatch[];
 }
 
 export type RuleKind =
-  'profile-deny' | 'profile-allow' | 'category' | 'time-window' | 'ip-literal' | 'default' | 'policy-error';
+  | 'profile-deny'
+  | 'profile-allow'
+  | 'category'
+  | 'time-window'
+  | 'ip-literal'
+  | 'default'
+  | 'policy-error'
+  /** The readings of the URL an upstream could take disagree, or a translator's target cannot be read. */
+  | 'ambiguous-url';
 
 export interface Rule {
   kind: RuleKind;

@@ -43,6 +43,11 @@ export function forward(
 
   const headers = upstreamHeaders(req.headers, target, step.headers);
   delete headers.expect; // answered by us (readBody) already
+  if (step.replaceBody) {
+    // A form the exchange rewrote (SafeSearch forced in it): its own length, never the client's framing.
+    delete headers['transfer-encoding'];
+    headers['content-length'] = String(step.replaceBody.length);
+  }
   const upstream = upstreamRequest(edge, req, step, headers, secure, edge.agent);
   upstream.setTimeout(edge.config.limits.upstreamTimeoutMs, () => upstream.destroy(new UpstreamTimeout()));
 
@@ -84,7 +89,8 @@ export function forward(
     const detail = cause ? `${CAUSE_TEXT[cause]} The filter will not connect to it (${cause}).` : undefined;
     sendPage(res, { status: failed, close: true, body: errorBody(failed, page, detail) });
   });
-  (body.stream ?? req).pipe(upstream);
+  if (step.replaceBody) upstream.end(step.replaceBody);
+  else (body.stream ?? req).pipe(upstream);
 }
 
 /**

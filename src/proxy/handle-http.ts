@@ -51,7 +51,12 @@ export async function handleHttpRequest(
 }
 
 export function headOf(req: IncomingMessage): RequestHead {
-  return { rawTarget: req.url ?? '', hostHeader: firstHeader(req, 'host'), rawFailure: checkRawRequest(req) };
+  return {
+    rawTarget: req.url ?? '',
+    hostHeader: firstHeader(req, 'host'),
+    rawFailure: checkRawRequest(req),
+    contentType: firstHeader(req, 'content-type'),
+  };
 }
 
 export async function readForm(req: IncomingMessage): Promise<URLSearchParams | null> {

@@ -15,6 +15,8 @@ export interface Body {
   bytes: number;
   /** True when the rest of the body still streams from the request (count it as it flows). */
   streaming: boolean;
+  /** The whole body, when it was small enough to hold (a form the exchange reads). */
+  content?: Buffer;
 }
 
 export function hasBody(req: IncomingMessage): boolean {
@@ -48,9 +50,10 @@ export function readBody(req: IncomingMessage, res: ServerResponse): Promise<Bod
     };
     const onEnd = () => {
       cleanup();
+      const content = Buffer.concat(chunks);
       const pass = new PassThrough();
-      pass.end(Buffer.concat(chunks));
-      resolve({ stream: pass, bytes, streaming: false });
+      pass.end(content);
+      resolve({ stream: pass, bytes, streaming: false, content });
     };
     const onClose = () => {
       cleanup();

@@ -34,6 +34,7 @@ beforeAll(async () => {
     profiles: policy.profiles,
     lists: {
       categories: policy.lists.categories,
+      endpoints: policy.lists.endpoints,
       match: (target) => {
         if (broken) throw new Error('index corrupted');
         return policy.lists.match(target);

@@ -453,6 +453,7 @@ describe('a blocked CONNECT for an inspected profile: opened only for the block 
       ...h.snapshot,
       lists: {
         categories: real.categories,
+        endpoints: real.endpoints,
         match: () => {
           throw new Error('index corrupt');
         },

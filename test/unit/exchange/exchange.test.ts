@@ -28,6 +28,7 @@ afterEach(closeHarnesses);
 function throwingLists(real: CategoryLists, message: string): CategoryLists {
   return {
     categories: real.categories,
+    endpoints: real.endpoints,
     match: () => {
       throw new Error(message);
     },

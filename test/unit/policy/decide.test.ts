@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decide, decideSafely } from '../../../src/policy/decide.js';
 import type { CategoryLists, Profile, TimeWindow } from '../../../src/policy/types.js';
 import { parseConnectTarget } from '../../../src/policy/target.js';
-import { lists, profile, request, standardLists } from './factories.js';
+import { ENDPOINTS, lists, profile, request, standardLists } from './factories.js';
 
 const NOW = new Date('2025-01-06T10:00:00Z'); // a Monday morning, Europe/London
 const l = standardLists();
@@ -344,6 +344,7 @@ describe('decideSafely fails closed', () => {
   it('an exception inside decide becomes a block with rule policy-error', () => {
     const broken: CategoryLists = {
       categories: new Map(),
+      endpoints: ENDPOINTS,
       match: () => {
         throw new Error('index corrupted');
       },
@@ -370,5 +371,81 @@ describe('decideSafely fails closed', () => {
   it('passes normal decisions through unchanged', () => {
     const r = request('http://facebook.com/');
     expect(decideSafely(r, profile(), l, NOW)).toEqual(decide(r, profile(), l, NOW));
+  });
+});
+
+describe('every spelling of a loophole URL is decided on its target (issue 11, item 3)', () => {
+  it.each([
+    ['Google Translate, extra slash', 'https://translate.google.com//translate?u=http://blocked.example/'],
+    ['Google Translate, encoded path', 'https://translate.google.com/%74ranslate?u=blocked.example'],
+    ['Google Translate, country host', 'https://translate.google.co.uk/translate?u=blocked.example'],
+    ['u= with userinfo', 'https://translate.google.com/translate?u=http://fine.example@blocked.example/'],
+    ['u= with backslashes', 'https://translate.google.com/translate?u=http:%5C%5Cblocked.example%5C'],
+    ['u= with one slash', 'https://translate.google.com/translate?u=http:/blocked.example/'],
+    ['u= scheme-relative', 'https://translate.google.com/translate?u=//blocked.example/'],
+    ['u= with a tab', 'https://translate.google.com/translate?u=http://blo%09cked.example/'],
+    ['second u=', 'https://translate.google.com/translate?u=http://fine.example/&u=http://blocked.example/'],
+    ['Yandex Translate', 'https://translate.yandex.com/translate?url=https://blocked.example/&lang=en-ru'],
+    ['translate.goog, path case', 'https://www-blocked-example.translate.goog/PAGE'],
+    ['Wayback, modifier', 'https://web.archive.org/web/2020id_/https://blocked.example/'],
+    ['Wayback, no timestamp', 'https://web.archive.org/web/http://blocked.example/'],
+    ['Wayback, encoded target', 'https://web.archive.org/web/2020/http%3A%2F%2Fblocked.example%2F'],
+    ['Wayback, extra slashes', 'https://web.archive.org//web//2020//http://blocked.example/'],
+    ['archive.today newest', 'https://archive.ph/newest/https://blocked.example/'],
+    ['archive.today timestamp', 'https://archive.is/20240101000000/blocked.example/page'],
+    ['archive.today bare', 'https://archive.today/https://blocked.example/'],
+    ['archive.today submit', 'https://archive.ph/submit/?url=https://blocked.example/'],
+  ])('%s: %s is blocked via the service', (_why, url) => {
+    const d = decide(request(url), profile(), l, NOW);
+    expect(d).toMatchObject({ action: 'block', rule: { kind: 'category', category: 'social' } });
+    expect(d.via?.target.host).toMatch(/(^|\.)blocked\.example$/);
+  });
+
+  it('a translator form body names the target too', () => {
+    const req = {
+      ...request('https://translate.google.com/translate', 'POST'),
+      form: new URLSearchParams('u=blocked.example'),
+    };
+    expect(decide(req, profile(), l, NOW)).toMatchObject({ action: 'block', via: { kind: 'translator' } });
+  });
+
+  it('a translator target no parser reads is blocked (fail closed)', () => {
+    const d = decide(
+      request('https://translate.google.com/translate?u=http://exa%20mple/'),
+      profile(),
+      l,
+      NOW,
+    );
+    expect(d).toMatchObject({ action: 'block', rule: { kind: 'ambiguous-url', list: 'embedded-target' } });
+  });
+});
+
+describe('paths an upstream may read in two ways (issue 11, item 3)', () => {
+  const withRule = profile({ allow: ['example.com/public'], defaultAction: 'allow' });
+
+  it.each([
+    ['path parameter on the rule', 'http://example.com/some/dir;x'],
+    ['Tomcat path parameter', 'http://example.com/some;x=1/dir/page'],
+    ['Tomcat ..; segment', 'http://example.com/ok/..;/some/dir'],
+    ['encoded slash', 'http://example.com/some%2Fdir'],
+    ['double-encoded slash', 'http://example.com/some%252Fdir'],
+  ])('%s: %s is blocked as ambiguous when one reading hits a rule', (_why, url) => {
+    const d = decide(request(url), profile(), l, NOW);
+    expect(d).toMatchObject({ action: 'block', rule: { kind: 'ambiguous-url', list: 'path-readings' } });
+    expect(d.categories).toContain('social');
+  });
+
+  it.each([
+    ['no rule near it', 'http://fine.example/a;b/c%2Fd'],
+    ['both readings hit the same allow rule', 'http://example.com/public/a;b%2Fc'],
+  ])('%s: %s keeps the canonical decision', (_why, url) => {
+    expect(decide(request(url), withRule, l, NOW).rule.kind).not.toBe('ambiguous-url');
+  });
+
+  it('a path that already blocks stays a plain category block', () => {
+    expect(decide(request('http://example.com/some/dir/x;y'), profile(), l, NOW)).toMatchObject({
+      action: 'block',
+      rule: { kind: 'category' },
+    });
   });
 });

@@ -1,6 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { parseEndpointsYaml, SHIPPED_ENDPOINTS } from '../../../src/lists/endpoints-file.js';
+import { compileEndpoints } from '../../../src/policy/endpoints.js';
 import { compileLists } from '../../../src/policy/lists.js';
 import { parseAbsoluteTarget } from '../../../src/policy/target.js';
 import type { CategoryLists, CategoryMeta, PolicyRequest, Profile } from '../../../src/policy/types.js';
+
+/** The shipped endpoint table (categories/endpoints.yaml), as the proxy loads it without a local layer. */
+export const ENDPOINTS = compileEndpoints(
+  parseEndpointsYaml(readFileSync(SHIPPED_ENDPOINTS, 'utf8'), SHIPPED_ENDPOINTS),
+);
 
 /** A request for an absolute URL, parsed the way the proxy parses it. */
 export function request(url: string, method = 'GET'): PolicyRequest {
@@ -39,6 +47,7 @@ export function lists(
     meta: [...names].map((n) => given.get(n) ?? meta(n)),
     domains: new Map(Object.entries(domains)),
     urls: new Map(Object.entries(urls)),
+    endpoints: ENDPOINTS,
   });
 }
 

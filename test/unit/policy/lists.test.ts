@@ -3,7 +3,7 @@ import { parseDomainLine, parseEntry, parseUrlLine } from '../../../src/policy/e
 import { compileEntryList, compileLists, profileEntryLists } from '../../../src/policy/lists.js';
 import { parseAbsoluteTarget } from '../../../src/policy/target.js';
 import { SchoolgateError } from '../../../src/errors.js';
-import { lists, meta, profile } from './factories.js';
+import { ENDPOINTS, lists, meta, profile } from './factories.js';
 
 describe('list lines parse like squidGuard/UT1 lines', () => {
   it.each([
@@ -118,6 +118,7 @@ describe('compileLists refuses what it cannot index', () => {
         meta: [meta('social')],
         domains: new Map([['social', ['ok.example', 'bad host']]]),
         urls: new Map(),
+        endpoints: ENDPOINTS,
       }),
     ).toThrow(
       expect.objectContaining({ code: 'SG_CATEGORY_INVALID', context: expect.objectContaining({ line: 2 }) }),
@@ -126,7 +127,12 @@ describe('compileLists refuses what it cannot index', () => {
 
   it('a list without metadata is an SG_CATEGORY_INVALID error', () => {
     expect(() =>
-      compileLists({ meta: [], domains: new Map([['ghost', ['a.example']]]), urls: new Map() }),
+      compileLists({
+        meta: [],
+        domains: new Map([['ghost', ['a.example']]]),
+        urls: new Map(),
+        endpoints: ENDPOINTS,
+      }),
     ).toThrow(SchoolgateError);
   });
 

@@ -4,6 +4,11 @@ import {
   safeSearchRewrite,
   type SafeSearchSettings,
 } from '../../../src/policy/safesearch.js';
+import { normalisePath } from '../../../src/policy/target.js';
+import { ENDPOINTS } from './factories.js';
+
+const rewrite = (host: string, raw: string, settings: SafeSearchSettings, form?: string) =>
+  safeSearchRewrite(ENDPOINTS, { host, path: normalisePath(raw) }, raw, settings, form);
 
 const ON: SafeSearchSettings = { safeSearch: true, youtubeRestrict: 'strict' };
 const OFF: SafeSearchSettings = { safeSearch: false, youtubeRestrict: 'off' };
@@ -16,11 +21,11 @@ describe('SafeSearch rewrites on inspected requests', () => {
     ['www.bing.com', '/search?q=x&adlt=off', '/search?q=x&adlt=strict', 'adlt=strict'],
     ['www.bing.com', '/images/search?q=x', '/images/search?q=x&adlt=strict', 'adlt=strict'],
     ['duckduckgo.com', '/?q=x&kp=-2', '/?q=x&kp=1', 'kp=1'],
-  ])('%s%s → %s', (host, path, expected, rewrite) => {
-    expect(safeSearchRewrite(host, path, ON)).toEqual({
+  ])('%s%s → %s', (host, path, expected, forced) => {
+    expect(rewrite(host, path, ON)).toEqual({
       pathAndQuery: expected,
       headers: {},
-      rewrites: [rewrite],
+      rewrites: [forced],
     });
   });
 
@@ -30,17 +35,36 @@ describe('SafeSearch rewrites on inspected requests', () => {
     ['mail.google.com', '/search?q=x'],
     ['example.com', '/search?q=x'],
   ])('leaves %s%s alone', (host, path) => {
-    expect(safeSearchRewrite(host, path, ON)).toEqual({ pathAndQuery: path, headers: {}, rewrites: [] });
+    expect(rewrite(host, path, ON)).toEqual({ pathAndQuery: path, headers: {}, rewrites: [] });
+  });
+
+  it.each([
+    ['www.google.com', '//search?q=x&safe=off', '//search?q=x&safe=active'],
+    ['www.google.com', '/%73earch?q=x', '/%73earch?q=x&safe=active'],
+    ['www.google.com', '/search;x?q=x&%73afe=off', '/search;x?q=x&safe=active'],
+    ['www.google.com', '/SEARCH/?q=x', '/SEARCH/?q=x&safe=active'],
+    ['www.google.com', '/imghp?q=x', '/imghp?q=x&safe=active'],
+    ['lite.duckduckgo.com', '/lite/?q=x&kp=-2', '/lite/?q=x&kp=1'],
+    ['html.duckduckgo.com', '/html?q=x', '/html?q=x&kp=1'],
+    ['www.bing.com', '/images/search?q=x&ADLT=off', '/images/search?q=x&adlt=strict'],
+    ['uk.search.yahoo.com', '/search;_ylt=a?p=x', '/search;_ylt=a?p=x&vm=r'],
+  ])('other spellings: %s%s → %s (the client bytes kept, the parameter forced)', (host, path, expected) => {
+    expect(rewrite(host, path, ON).pathAndQuery).toBe(expected);
+  });
+
+  it('forces the parameter in a POST form too, other fields keeping their bytes', () => {
+    const r = rewrite('html.duckduckgo.com', '/html/', ON, 'q=caf%C3%A9&kp=-2&b=');
+    expect(r).toMatchObject({ pathAndQuery: '/html/?kp=1', form: 'q=caf%C3%A9&b=&kp=1', rewrites: ['kp=1'] });
   });
 
   it('sets YouTube-Restrict on YouTube hosts: Strict or Moderate by profile', () => {
-    expect(safeSearchRewrite('www.youtube.com', '/watch?v=a', ON)).toEqual({
+    expect(rewrite('www.youtube.com', '/watch?v=a', ON)).toEqual({
       pathAndQuery: '/watch?v=a',
       headers: { 'youtube-restrict': 'Strict' },
       rewrites: ['YouTube-Restrict: Strict'],
     });
     expect(
-      safeSearchRewrite('youtubei.googleapis.com', '/youtubei/v1/search', {
+      rewrite('youtubei.googleapis.com', '/youtubei/v1/search', {
         ...ON,
         youtubeRestrict: 'moderate',
       }).headers,
@@ -48,8 +72,8 @@ describe('SafeSearch rewrites on inspected requests', () => {
   });
 
   it('does nothing for a profile with SafeSearch and YouTube restrictions off', () => {
-    expect(safeSearchRewrite('www.google.com', '/search?q=x&safe=off', OFF).rewrites).toEqual([]);
-    expect(safeSearchRewrite('www.youtube.com', '/', OFF).headers).toEqual({});
+    expect(rewrite('www.google.com', '/search?q=x&safe=off', OFF).rewrites).toEqual([]);
+    expect(rewrite('www.youtube.com', '/', OFF).headers).toEqual({});
   });
 });
 
@@ -65,6 +89,6 @@ describe('SafeSearch host mappings for profiles without inspection', () => {
     ['www.google.com', OFF, null],
     ['example.com', ON, null],
   ])('%s → %s', (host, settings, mapped) => {
-    expect(safeSearchHostMapping(host, settings as SafeSearchSettings)).toBe(mapped);
+    expect(safeSearchHostMapping(ENDPOINTS, host, settings as SafeSearchSettings)).toBe(mapped);
   });
 });
