@@ -40,6 +40,8 @@ export const ERROR_CODES = {
     'Another schoolgate serves this data directory (lock file or control socket); this one does not start.',
   SG_LIST_FILE_INVALID:
     'A list file is not UTF-8 text (binary data, NUL bytes) or has too many invalid lines; it was not loaded.',
+  SG_UPSTREAM_CERT_REFUSED:
+    'An origin presented a certificate a browser would refuse (no subjectAltName, weak key, SHA-1/MD5 signature); not re-signed.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
