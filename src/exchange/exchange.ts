@@ -44,6 +44,7 @@ export class Exchange {
   readonly startedAt: number;
   readonly snapshot: PolicySnapshot;
   private completed = false;
+  private lastCommitted: AuditEvent | undefined;
 
   constructor(
     readonly env: ExchangeEnv,
@@ -125,8 +126,14 @@ export class Exchange {
       else this.env.logger.warn({ code: err.code, id: row.id }, 'audit unavailable; refusing request');
       return false;
     }
+    this.lastCommitted = row;
     this.env.events.emit('committed', row.id, { row, commitMs: performance.now() - started });
     return true;
+  }
+
+  /** The row this exchange committed: a later refusal of its origin (upstream-refusal.ts) repeats who and what. */
+  get committedRow(): AuditEvent | undefined {
+    return this.lastCommitted;
   }
 
   /** Commits the row, then answers with `answer`; 503 instead when the row could not be committed. */

@@ -12,13 +12,14 @@ import type { Duplex } from 'node:stream';
 import type { Exchange, HttpStep, UpgradeStep } from '../exchange/index.js';
 import { errorBody } from '../exchange/answers.js';
 import type { Target } from '../policy/types.js';
-import { CAUSE_TEXT, upstreamTlsCause } from '../tls/failure-cause.js';
+import { refuseUpstreamCertificate } from '../exchange/upstream-refusal.js';
+import { upstreamTlsCause, upstreamTlsDetail, type UpstreamTlsCause } from '../tls/failure-cause.js';
 import type { EdgeContext } from './edge-context.js';
 import { inflight } from './handle-http.js';
 import { stripHopByHop } from './hop-by-hop.js';
 import { authorityOf } from './raw-checks.js';
 import type { Body } from './request-body.js';
-import { sendPage } from './respond.js';
+import { sendPage, writeRawAnswer, type PageAnswer } from './respond.js';
 
 type Forward = Extract<HttpStep<Body>, { kind: 'forward' }>;
 type Relay = Extract<UpgradeStep, { kind: 'relay' }>;
@@ -78,16 +79,15 @@ export function forward(
     const cause = secure ? upstreamTlsCause(err) : null;
     const failed = err instanceof UpstreamTimeout ? 504 : 502;
     status = failed;
-    if (cause)
-      edge.logger.warn(
-        { id: ex.id, host: target.host, cause, code: err.code },
-        'upstream certificate refused',
-      );
-    else edge.logger.debug({ id: ex.id, err: err.message, code: err.code }, 'upstream error');
     if (res.headersSent || res.destroyed) return void res.destroy();
+    if (cause)
+      return void refuseTls(ex, step, err, cause, res, (answer) => {
+        status = answer.status;
+        sendPage(res, answer);
+      });
+    edge.logger.debug({ id: ex.id, err: err.message, code: err.code }, 'upstream error');
     const page = { url: step.pageUrl, host: target.host, ...ex.pageTime(), reference: ex.id };
-    const detail = cause ? `${CAUSE_TEXT[cause]} The filter will not connect to it (${cause}).` : undefined;
-    sendPage(res, { status: failed, close: true, body: errorBody(failed, page, detail) });
+    sendPage(res, { status: failed, close: true, body: errorBody(failed, page) });
   });
   if (step.replaceBody) upstream.end(step.replaceBody);
   else (body.stream ?? req).pipe(upstream);
@@ -100,6 +100,7 @@ export function forward(
  */
 export function relayUpgrade(
   edge: EdgeContext,
+  ex: Exchange,
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
@@ -110,7 +111,15 @@ export function relayUpgrade(
   const headers = upstreamHeaders(req.headers, target, {}, ['upgrade', 'connection']);
   const upstream = upstreamRequest(edge, req, step, headers, secure, false);
   upstream.setTimeout(edge.config.limits.upstreamTimeoutMs, () => upstream.destroy(new UpstreamTimeout()));
-  upstream.on('error', () => socket.destroy());
+  upstream.on('error', (err: Error & { code?: string }) => {
+    const cause = secure ? upstreamTlsCause(err) : null;
+    if (!cause) return void socket.destroy();
+    const pageUrl = `https://${authorityOf(target)}${step.rawPath}`;
+    refuseTls(ex, { target, pageUrl }, err, cause, socket, (answer) => {
+      ex.complete({ status: answer.status, bytesIn: 0, bytesOut: 0 });
+      writeRawAnswer(socket, answer);
+    });
+  });
   socket.on('close', () => upstream.destroy());
   upstream.on('upgrade', (answer, upstreamSocket, upstreamHead) => {
     upstream.setTimeout(0);
@@ -130,6 +139,26 @@ export function relayUpgrade(
     answer.pipe(socket);
   });
   upstream.end();
+}
+
+/**
+ * An origin whose TLS failed (its certificate refused): the refusal's own row, then its page, unless the
+ * client went away while the row was committed.
+ */
+function refuseTls(
+  ex: Exchange,
+  step: { target: Target; pageUrl: string },
+  err: Error & { code?: string },
+  cause: UpstreamTlsCause,
+  client: { readonly destroyed: boolean; destroy(): void },
+  answer: (page: PageAnswer) => void,
+): void {
+  refuseUpstreamCertificate(ex, step.target, cause, upstreamTlsDetail(err), step.pageUrl).then(
+    (page) => {
+      if (!client.destroyed) answer(page);
+    },
+    () => client.destroy(),
+  );
 }
 
 /** The request to the checked address, with the client's path bytes; TLS verified against the checked name. */

@@ -30,5 +30,5 @@ export async function handleUpgrade(
   if (step.kind === 'answer') return writeRawAnswer(socket, step.answer);
 
   socket.once('close', () => ex.complete({ status: 101, bytesIn: 0, bytesOut: 0 }));
-  relayUpgrade(edge, req, socket, head, step, tunnel !== undefined && edge.tls !== null);
+  relayUpgrade(edge, ex, req, socket, head, step, tunnel !== undefined && edge.tls !== null);
 }

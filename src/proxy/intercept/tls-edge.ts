@@ -1,6 +1,7 @@
 /**
  * The TLS side of the edge, built once by createProxyServer(): the leaf certificate store, the upstream
- * agent (verification ON against the system store + NODE_EXTRA_CA_CERTS + the config's extra CAs), and an
+ * agent (verification ON against the system store + NODE_EXTRA_CA_CERTS + the config's extra CAs, plus the
+ * browser policy of src/tls/upstream-policy.ts), and an
  * internal http.Server (never listening) that decrypted client sockets are fed into with
  * emit('connection') — mockttp's pattern — so inner requests are parsed by Node's own HTTP parser and go
  * through the same handler as plain HTTP.
@@ -13,6 +14,7 @@ import type { ReadonlyConfig } from '../../config/load.js';
 import { LeafCertificates } from '../../tls/leaf.js';
 import type { SchoolCa } from '../../tls/ca.js';
 import { upstreamTrust } from '../../tls/trust.js';
+import { checkUpstreamIdentity } from '../../tls/upstream-identity.js';
 import { MAX_HEADERS } from '../raw-checks.js';
 
 export interface TlsEdge {
@@ -46,6 +48,8 @@ export function createTlsEdge(config: ReadonlyConfig, ca: SchoolCa, now: () => D
     // each request's pool key (getName) and parse the whole list again for every new connection.
     secureContext: tls.createSecureContext({ ca: upstreamTrust(config.tls.extraCaFiles) }),
     rejectUnauthorized: true,
+    // What browsers refuse and OpenSSL does not (a name only in the CN, RSA-1024), then Node's name check.
+    checkServerIdentity: checkUpstreamIdentity,
     ALPNProtocols: ['http/1.1'],
   });
   const leaves = new LeafCertificates(ca, {

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import Database from 'better-sqlite3';
 import forge from 'node-forge';
 import { nativeRsaKeyPair, randomSerial } from '../../../src/tls/ca.js';
 
@@ -255,4 +256,14 @@ export function get(host: string, path: string, extra: Record<string, string> = 
   for (const [k, v] of Object.entries(extra)) lines.push(`${k}: ${v}`);
   if (close) lines.push('Connection: close');
   return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+/** Every audit row, oldest first, read on a connection of its own (WAL: the proxy's writer is never blocked). */
+export function auditRows<T>(auditPath: string): T[] {
+  const db = new Database(auditPath, { readonly: true });
+  try {
+    return db.prepare('SELECT * FROM audit_events ORDER BY time_ms, rowid').all() as T[];
+  } finally {
+    db.close();
+  }
 }

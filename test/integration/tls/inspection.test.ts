@@ -7,13 +7,13 @@ import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSchoolgate } from '../../../src/app/start.js';
 import { UserStore } from '../../../src/identity/user-store.js';
 import { basic } from '../../helpers/raw-http.js';
 import { FIXTURE_PROFILES, startTestProxy, tempDir, testConfig } from '../../helpers/schoolgate.js';
 import {
+  auditRows,
   get,
   HTTPS_BODY,
   httpsThroughProxy,
@@ -53,12 +53,7 @@ let wrongNameOrigin: HttpsOrigin;
 let schoolCa: string;
 
 function rows(): Row[] {
-  const db = new Database(sg.auditPath, { readonly: true });
-  try {
-    return db.prepare('SELECT * FROM audit_events ORDER BY time_ms, rowid').all() as Row[];
-  } finally {
-    db.close();
-  }
+  return auditRows<Row>(sg.auditPath);
 }
 
 async function until<T>(fn: () => T | undefined, ms = 3_000): Promise<T> {
@@ -222,9 +217,12 @@ describe('HTTPS inspection', () => {
         requests: [get(`${host}:${port()}`, '/secret')],
       });
       expect(res.status, JSON.stringify({ ...res, peer: null })).toBe(502);
-      expect(res.body).toContain(`(${cause})`);
+      expect(res.body).toContain(`(upstream-cert:${cause})`);
       const row = await until(() => rows().find((r) => r.host === host && r.kind === 'inspected'));
       expect(row.action).toBe('allow');
+      // The refusal has its own row, committed before the page: there as soon as the page is.
+      const refusal = rows().find((r) => r.host === host && r.action === 'error');
+      expect(refusal).toMatchObject({ kind: 'inspected', reason: `upstream-cert:${cause}`, status: 502 });
     },
   );
 
