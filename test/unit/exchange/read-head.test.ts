@@ -1,0 +1,41 @@
+/** The head reader gives a host the same reading on the proxy port and in a tunnel's Host header. */
+import { describe, expect, it } from 'vitest';
+import { readInnerHead, readProxyHead, type OwnName } from '../../../src/exchange/read-head.js';
+import type { RequestHead, TunnelContext } from '../../../src/exchange/types.js';
+
+const notOwn: OwnName = { isOwn: () => false };
+const tunnel: TunnelContext = {
+  tunnelId: 'tunnel',
+  clientIp: '10.1.0.5',
+  proxyAuthorization: undefined,
+  connect: { scheme: 'https', host: 'allowed.test', hostKind: 'domain', port: 443, path: '/' },
+  sni: 'allowed.test',
+};
+const head = (rawTarget: string, hostHeader?: string): RequestHead => ({
+  rawTarget,
+  hostHeader,
+  rawFailure: null,
+});
+
+function readings(host: string) {
+  const onProxyPort = readProxyHead(head(`http://${host}/x`), notOwn);
+  const inTunnel = readInnerHead(head('/x', host), tunnel);
+  const summary = (r: ReturnType<typeof readProxyHead>) =>
+    r.kind === 'target' ? `target ${r.target.host}` : r.kind === 'reject' ? r.reason : r.kind;
+  return { onProxyPort: summary(onProxyPort), inTunnel: summary(inTunnel) };
+}
+
+describe('a Host header reads as the same authority on the proxy port', () => {
+  it.each([
+    // Found by test/fuzz/target.test.ts: UTS-46 drops a byte-order mark, so both read blocked.example; the
+    // tunnel used to refuse it as a Host with whitespace, a reading of its own.
+    ['blocked\ufeff.example', 'target blocked.example'],
+    ['allowed.test@blocked.example', 'bad-request:userinfo'],
+    ['allowed.test\\blocked.example', 'bad-request:bad-url'],
+    ['allowed .test', 'bad-request:bad-url'],
+    ['allowed.test\u00a0', 'bad-request:bad-idn'],
+    ['allowed.test\u0085', 'bad-request:bad-host'],
+  ])('%j → %s on both paths', (host, expected) => {
+    expect(readings(host)).toEqual({ onProxyPort: expected, inTunnel: expected });
+  });
+});
