@@ -1,25 +1,11 @@
 /** The head reader gives a host the same reading on the proxy port and in a tunnel's Host header. */
 import { describe, expect, it } from 'vitest';
-import { readInnerHead, readProxyHead, type OwnName } from '../../../src/exchange/read-head.js';
-import type { RequestHead, TunnelContext } from '../../../src/exchange/types.js';
-
-const notOwn: OwnName = { isOwn: () => false };
-const tunnel: TunnelContext = {
-  tunnelId: 'tunnel',
-  clientIp: '10.1.0.5',
-  proxyAuthorization: undefined,
-  connect: { scheme: 'https', host: 'allowed.test', hostKind: 'domain', port: 443, path: '/' },
-  sni: 'allowed.test',
-};
-const head = (rawTarget: string, hostHeader?: string): RequestHead => ({
-  rawTarget,
-  hostHeader,
-  rawFailure: null,
-});
+import { readInnerHead, readProxyHead } from '../../../src/exchange/read-head.js';
+import { head, NOT_OWN, TUNNEL } from '../../helpers/heads.js';
 
 function readings(host: string) {
-  const onProxyPort = readProxyHead(head(`http://${host}/x`), notOwn);
-  const inTunnel = readInnerHead(head('/x', host), tunnel);
+  const onProxyPort = readProxyHead(head(`http://${host}/x`), NOT_OWN);
+  const inTunnel = readInnerHead(head('/x', host), TUNNEL);
   const summary = (r: ReturnType<typeof readProxyHead>) =>
     r.kind === 'target' ? `target ${r.target.host}` : r.kind === 'reject' ? r.reason : r.kind;
   return { onProxyPort: summary(onProxyPort), inTunnel: summary(inTunnel) };

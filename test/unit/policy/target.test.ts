@@ -128,6 +128,7 @@ describe('paths are normalised for matching', () => {
     ['?q', '/?q'],
     // Found by test/fuzz/target.test.ts: a bare '%' is '%25', so decoding never builds a new escape.
     ['/%%32%45', '/%252E'],
+    ['/%5%41', '/%255A'],
     ['/%%32%45%%32%45/x', '/%252E%252E/x'],
     ['/a%', '/a%25'],
     ['/a%zz?q=%', '/a%25zz?q=%25'],
