@@ -56,7 +56,21 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
         suggestion: 'fix the YAML syntax at the line shown',
       });
     }
-    raw = doc.toJS() ?? {};
+    try {
+      raw = doc.toJS() ?? {};
+    } catch (err) {
+      // The parser reports syntax; building the value finds the rest (an alias to no anchor, an alias
+      // bomb past the library's maxAliasCount): still a file that cannot be read, never a crash.
+      throw new SchoolgateError(
+        'SG_CONFIG_UNREADABLE',
+        `${file}: not valid YAML: ${(err as Error).message}`,
+        {
+          context: { file },
+          suggestion: 'fix the anchors (&name) and aliases (*name) in the file',
+          cause: err,
+        },
+      );
+    }
     lineOf = (p) => {
       const node = doc.getIn(p as unknown[], true);
       return isNode(node) && node.range ? lines.linePos(node.range[0]).line : undefined;

@@ -60,7 +60,9 @@ export function readInnerHead(head: RequestHead, tunnel: TunnelContext): HeadRea
   const seen = { host: tunnelHost, path: truncate(raw) };
   if (head.rawFailure) return { kind: 'reject', ...head.rawFailure, seen };
   if (!raw.startsWith('/')) return { kind: 'reject', status: 400, reason: 'bad-request:inner-target', seen };
-  if (/[/?#@\\\s]/.test(hostHeader))
+  // Only what would end the authority needs a look of its own; everything else (userinfo, a backslash,
+  // spaces) is read by the same parser as on the proxy port, so a Host means what that authority means.
+  if (/[/?#]/.test(hostHeader))
     return { kind: 'reject', status: 400, reason: hostHeaderReason(hostHeader), seen };
   let target: Target;
   try {
@@ -82,10 +84,10 @@ export function readInnerHead(head: RequestHead, tunnel: TunnelContext): HeadRea
 }
 
 /**
- * Why a Host header that would not stay one authority is refused: the reason the same bytes get as the
- * authority of an absolute-form target on the proxy port (userinfo, a backslash, ...), so a bad name is
- * refused for the same reason on every path; 'host' when the URL parser would quietly take the rest as a
- * path (`Host: a.example/b`).
+ * Why a Host header that would not stay one authority (a `/`, `?` or `#` in it) is refused: the reason the
+ * same bytes get as the authority of an absolute-form target on the proxy port (userinfo, a bad port, ...),
+ * so a bad name is refused for the same reason on every path; 'host' when the URL parser would quietly
+ * take the rest as a path (`Host: a.example/b`).
  */
 function hostHeaderReason(hostHeader: string): string {
   try {

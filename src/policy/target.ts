@@ -99,7 +99,8 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/;
  * The copy of path and query that URL rules are matched against (the original bytes are forwarded):
  * - the fragment is dropped (it never reaches a server);
  * - percent-escapes of unreserved characters are decoded (`%62` → `b`, `%2E` → `.`), other escapes are kept
- *   with upper-case hex, so `%2F` stays an escaped byte inside one segment, as servers read it;
+ *   with upper-case hex, so `%2F` stays an escaped byte inside one segment, as servers read it; a bare `%`
+ *   becomes `%25`, so the result normalises to itself;
  * - duplicate slashes are collapsed and `.`/`..` segments resolved (never above the root);
  * - the query is kept (decoded the same way) because rules such as `youtube.com/watch?v=abc` name it.
  */
@@ -124,9 +125,13 @@ export function normalisePath(rawPathAndQuery: string): string {
   return query === undefined ? path : `${path}?${decodeUnreserved(query)}`;
 }
 
+// A '%' that does not start an escape is written '%25', as a server that decodes once reads it: left bare,
+// `%%32%45` would become `%2E` here and `.` on a second pass, so a normalised path (or a list entry written
+// back to its file) would change its meaning when read again.
 function decodeUnreserved(s: string): string {
   if (!s.includes('%')) return s;
-  return s.replace(/%([0-9A-Fa-f]{2})/g, (escape: string, hex: string) => {
+  return s.replace(/%([0-9A-Fa-f]{2})?/g, (escape: string, hex: string | undefined) => {
+    if (hex === undefined) return '%25';
     const ch = String.fromCharCode(parseInt(hex, 16));
     return UNRESERVED.test(ch) ? ch : escape.toUpperCase();
   });

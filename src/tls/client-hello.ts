@@ -61,41 +61,62 @@ export function parseClientHello(buf: Buffer): ClientHello | 'more' | null {
   }
 }
 
+/**
+ * Strict where a lenient reading could differ from the server's: the SNI is exactly one non-empty ASCII
+ * host_name in a list whose lengths add up (RFC 6066 §3), ALPN lengths add up (RFC 7301), no extension
+ * appears twice and the extensions fill the message (RFC 8446 §4.1.2, §4.2). OpenSSL refuses such hellos
+ * too, but a lenient server reading the first of two names while we read the last would be routed to a
+ * name nobody decided on. Anything else malformed throws RangeError: the caller answers null.
+ */
 function parseHelloBody(b: Buffer): ClientHello {
   let p = 2 + 32; // client_version, random
   p += 1 + b.readUInt8(p); // session_id
   p += 2 + b.readUInt16BE(p); // cipher_suites
   p += 1 + b.readUInt8(p); // compression_methods
   const hello: ClientHello = { sni: null, alpn: [], ech: false };
-  if (p >= b.length) return hello;
+  if (p > b.length) throw new RangeError('compression methods overrun');
+  if (p === b.length) return hello; // no extensions block (allowed before TLS 1.3)
   const end = p + 2 + b.readUInt16BE(p);
-  if (end > b.length) throw new RangeError('extensions overrun');
+  if (end !== b.length) throw new RangeError('extensions do not fill the message');
   p += 2;
-  while (p + 4 <= end) {
+  const seen = new Set<number>();
+  while (p < end) {
     const type = b.readUInt16BE(p);
     const len = b.readUInt16BE(p + 2);
     const data = b.subarray(p + 4, p + 4 + len);
-    if (data.length !== len) throw new RangeError('extension overrun');
+    if (data.length !== len || p + 4 + len > end) throw new RangeError('extension overrun');
+    if (seen.has(type)) throw new RangeError('extension repeated');
+    seen.add(type);
     p += 4 + len;
-    if (type === EXT_SNI) {
-      let q = 2;
-      while (q + 3 <= data.length) {
-        const nameType = data[q]!;
-        const nameLen = data.readUInt16BE(q + 1);
-        const name = data.subarray(q + 3, q + 3 + nameLen);
-        q += 3 + nameLen;
-        if (nameType === 0) hello.sni = name.toString('latin1').toLowerCase();
-      }
-    } else if (type === EXT_ALPN) {
-      let q = 2;
-      while (q < data.length) {
-        const l = data[q]!;
-        hello.alpn.push(data.subarray(q + 1, q + 1 + l).toString('latin1'));
-        q += 1 + l;
-      }
-    } else if (type === EXT_ECH) hello.ech = true;
+    if (type === EXT_SNI) hello.sni = readServerName(data);
+    else if (type === EXT_ALPN) hello.alpn = readAlpn(data);
+    else if (type === EXT_ECH) hello.ech = true;
   }
   return hello;
+}
+
+/** server_name_list holding one host_name: type 0, a two-byte length, 1+ printable ASCII bytes. */
+function readServerName(data: Buffer): string {
+  if (data.length < 2 || data.readUInt16BE(0) !== data.length - 2) throw new RangeError('bad SNI list');
+  if (data.length < 5 || data[2] !== 0) throw new RangeError('SNI is not one host_name');
+  const nameLen = data.readUInt16BE(3);
+  if (nameLen === 0 || 5 + nameLen !== data.length) throw new RangeError('SNI is not one host_name');
+  const name = data.subarray(5);
+  if (name.some((byte) => byte < 0x21 || byte > 0x7e)) throw new RangeError('SNI is not ASCII');
+  return name.toString('latin1').toLowerCase();
+}
+
+/** protocol_name_list: one-byte lengths, none empty, that add up. */
+function readAlpn(data: Buffer): string[] {
+  if (data.length < 2 || data.readUInt16BE(0) !== data.length - 2) throw new RangeError('bad ALPN list');
+  const protocols: string[] = [];
+  for (let q = 2; q < data.length;) {
+    const l = data[q]!;
+    if (l === 0 || q + 1 + l > data.length) throw new RangeError('bad ALPN entry');
+    protocols.push(data.subarray(q + 1, q + 1 + l).toString('latin1'));
+    q += 1 + l;
+  }
+  return protocols;
 }
 
 /** Reads until a whole ClientHello (or something else) is seen; the socket is left paused. */

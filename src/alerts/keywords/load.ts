@@ -82,6 +82,13 @@ export function keywordsLocalDir(dataDir: string): string {
 export function parseKeywordLine(raw: string, layer: KeywordLayer): ParsedLine {
   const line = raw.replace(/^\uFEFF/, '').trim();
   if (line === '' || line.startsWith('#')) return undefined;
+  // A CR left inside a line (old Mac line endings), a Unicode line separator, or a newline in text from
+  // the CLI would join two lines into one phrase; refuse it rather than guess where the line ends.
+  if (/[\n\r\u2028\u2029]/.test(line))
+    return {
+      kind: 'error',
+      reason: 'a line break (CR, LF, U+2028 or U+2029) inside the line: one phrase a line, LF line endings',
+    };
   if (line.startsWith('-')) {
     if (layer === 'shipped')
       return { kind: 'error', reason: 'a removal (-phrase) belongs in the local layer' };

@@ -303,6 +303,11 @@ describe('keyword list lines', () => {
     ['danger   !!!', /no letters or digits/],
     ['danger kill myself # comment', /inline comments/],
     ['-kill myself', /local layer/],
+    // Found by test/fuzz/keyword-line.test.ts: a line break inside a line threw a TypeError.
+    ['danger kill\rmyself', /line break/],
+    ['kill\rmyself', /line break/],
+    ['danger kill\u2028myself', /line break/],
+    ['danger kill\nmyself', /line break/],
   ])('%j is an error', (line, reason) => {
     const parsed = parseKeywordLine(line, 'shipped');
     expect(parsed?.kind).toBe('error');

@@ -1,6 +1,6 @@
 /** Command-line list entries: accepted in the policy core's normal form, refused with a reason. */
 import { describe, expect, it } from 'vitest';
-import { parseCliEntry } from '../../../src/lists/entry.js';
+import { anyLineKey, parseCliEntry } from '../../../src/lists/entry.js';
 import { isSchoolgateError } from '../../../src/errors.js';
 
 describe('parseCliEntry', () => {
@@ -15,6 +15,19 @@ describe('parseCliEntry', () => {
     ['example.com/watch?v=abc', 'url', 'example.com/watch?v=abc'],
   ])('%s → %s %s', (input, kind, text) => {
     expect(parseCliEntry(input)).toMatchObject({ kind, text });
+  });
+
+  // Found by test/fuzz/list-lines.test.ts: the text written to the file must read back as the same entry.
+  it.each([
+    'example.com/%%32%45%%32%45/x',
+    'example.com/a%zz',
+    // An IPv6 address whose last group looks like a port: written unbracketed, it must read back.
+    '[0:1:0:1:0:1:0:1]',
+    '2001:db8:1:2:3:4:5:6',
+    '[2001:db8:1:2:3:4:5:6]/path',
+  ])('%j is written as text that reads back as the same entry', (input) => {
+    const entry = parseCliEntry(input);
+    expect(anyLineKey(entry.text)).toBe(entry.key);
   });
 
   it('gives a URL entry and a domain entry different keys, and case-folds URL paths in the key only', () => {

@@ -126,7 +126,22 @@ describe('paths are normalised for matching', () => {
     ['/a#frag', '/a'],
     ['/a?q=1#frag', '/a?q=1'],
     ['?q', '/?q'],
+    // Found by test/fuzz/target.test.ts: a bare '%' is '%25', so decoding never builds a new escape.
+    ['/%%32%45', '/%252E'],
+    ['/%5%41', '/%255A'],
+    ['/%%32%45%%32%45/x', '/%252E%252E/x'],
+    ['/a%', '/a%25'],
+    ['/a%zz?q=%', '/a%25zz?q=%25'],
+    ['/%252E', '/%252E'],
   ])('%j → %j', (raw, expected) => {
     expect(normalisePath(raw)).toBe(expected);
   });
+
+  it.each(['/%%32%45', '/a%zz', '/%%7e', '/x?%%41'])(
+    '%j normalises to a path that normalises to itself',
+    (raw) => {
+      const once = normalisePath(raw);
+      expect(normalisePath(once)).toBe(once);
+    },
+  );
 });
