@@ -11,6 +11,9 @@ import { CONTINUE_PATH, REPORT_PATH } from './answers.js';
 import { safeHostOf, truncate } from './rows.js';
 import type { RequestHead, TunnelContext } from './types.js';
 
+/** A byte outside ASCII, in a string Node decoded from the wire as latin1 (headers, SNI). */
+export const NON_ASCII = /[^\p{ASCII}]/u;
+
 export type HeadReading =
   /** Addressed to the proxy itself (its pages): no row. */
   | { kind: 'own-page'; path: string }
@@ -60,6 +63,10 @@ export function readInnerHead(head: RequestHead, tunnel: TunnelContext): HeadRea
   const seen = { host: tunnelHost, path: truncate(raw) };
   if (head.rawFailure) return { kind: 'reject', ...head.rawFailure, seen };
   if (!raw.startsWith('/')) return { kind: 'reject', status: 400, reason: 'bad-request:inner-target', seen };
+  // Node reads header bytes as latin1, so raw UTF-8 (`Host: blоcked.example`) would be decided as another
+  // name (`blÐ¾cked.example`) than the client meant. Clients send A-labels (punycode); refuse the rest.
+  if (NON_ASCII.test(hostHeader))
+    return { kind: 'reject', status: 400, reason: 'bad-request:non-ascii-host', seen };
   if (/[/?#@\\\s]/.test(hostHeader))
     return { kind: 'reject', status: 400, reason: hostHeaderReason(hostHeader), seen };
   let target: Target;

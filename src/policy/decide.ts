@@ -1,5 +1,6 @@
 import { profileEntryLists } from './lists.js';
 import { extractEmbeddedTarget } from './loophole.js';
+import { lookalikeOf } from './lookalike.js';
 import { openWindows } from './time.js';
 import {
   ACTION_SEVERITY,
@@ -31,24 +32,64 @@ import {
  * Loophole sites: when the target is a translator/archive URL, the embedded target is decided too; if a
  * list entry (deny, category) makes it more restrictive than the outer result, that decision is returned
  * with `via` set and an explanation saying so. Its defaults never override the outer decision.
+ * Look-alikes (lookalike.ts): a name with an IDN label is decided on its Latin reading too, unless a
+ * profile entry names the real name. The reading can only tighten: its deny entries and categories count
+ * when more restrictive, its allow entries never (a look-alike of an allowed site is how phishing works).
+ * A label that mixes scripts and matched nothing is blocked (rule 'mixed-script-host'), whatever the
+ * profile's default: no registry sells such names and browsers show them as punycode, so its only use is
+ * to pass for another name, one our lists may not hold (and a school allows such a name by allow entry).
  *
  * Every decision carries all category matches (flagged/alert are computed from them, whatever decided), so
  * an allow entry for a flagged site still shows up in an investigation.
  */
 export function decide(request: PolicyRequest, profile: Profile, lists: CategoryLists, now: Date): Decision {
-  const outer = decideTarget(request.target, profile, lists, now, undefined);
+  const outer = decideName(request.target, profile, lists, now, undefined);
   const embedded = extractEmbeddedTarget(request.target);
   if (embedded === undefined) return outer;
-  const inner = decideTarget(embedded.target, profile, lists, now, embedded);
-  if (!LIST_RULES.has(inner.rule.kind) || ACTION_SEVERITY[inner.action] <= ACTION_SEVERITY[outer.action]) {
-    return outer;
+  const inner = decideName(embedded.target, profile, lists, now, embedded);
+  return tightened(outer, inner) ?? outer;
+}
+
+/** The more restrictive `other`, when a list entry (not a default) made it so, carrying both sides' matches. */
+function tightened(base: Decision, other: Decision): Decision | undefined {
+  if (!LIST_RULES.has(other.rule.kind) || ACTION_SEVERITY[other.action] <= ACTION_SEVERITY[base.action]) {
+    return undefined;
   }
   return {
-    ...inner,
-    categories: uniqueSorted([...inner.categories, ...outer.categories]),
-    matches: [...inner.matches, ...outer.matches],
-    flagged: inner.flagged || outer.flagged,
-    alert: inner.alert || outer.alert,
+    ...other,
+    categories: uniqueSorted([...other.categories, ...base.categories]),
+    matches: [...other.matches, ...base.matches],
+    flagged: other.flagged || base.flagged,
+    alert: other.alert || base.alert,
+  };
+}
+
+const EXPLICIT_RULES: ReadonlySet<Rule['kind']> = new Set(['profile-deny', 'profile-allow']);
+
+/** One host's decision: on its real name, then (IDN labels only) on its Latin reading. */
+function decideName(
+  target: Target,
+  profile: Profile,
+  lists: CategoryLists,
+  now: Date,
+  via: Via | undefined,
+): Decision {
+  const real = decideTarget(target, profile, lists, now, via);
+  if (target.hostKind !== 'domain' || EXPLICIT_RULES.has(real.rule.kind)) return real;
+  const lookalike = lookalikeOf(target.host);
+  if (lookalike === undefined) return real;
+  if (lookalike.reading !== target.host) {
+    const subject = `${describeTarget(target, via)}, which looks like ${lookalike.reading},`;
+    const read = decideTarget({ ...target, host: lookalike.reading }, profile, lists, now, via, subject);
+    const tighter = tightened(real, read);
+    if (tighter !== undefined) return { ...tighter, lookalike: lookalike.reading };
+  }
+  if (!lookalike.mixedScript || real.rule.kind !== 'default') return real;
+  return {
+    ...real,
+    action: 'block',
+    rule: { kind: 'mixed-script-host', list: 'policy', entry: '' },
+    explanation: `Blocked for profile ${profile.name}: ${describeTarget(target, via)} mixes letters of different alphabets in one name, a way to pass for another site.`,
   };
 }
 
@@ -84,13 +125,15 @@ function decideTarget(
   lists: CategoryLists,
   now: Date,
   via: Via | undefined,
+  /** Set when deciding a look-alike's reading: how to name it. Allow entries do not count for a reading. */
+  readingOf?: string,
 ): Decision {
   const entryLists = profileEntryLists(profile);
   const denyMatches = entryLists.deny.match(target);
-  const allowMatches = entryLists.allow.match(target);
+  const allowMatches = readingOf === undefined ? entryLists.allow.match(target) : [];
   const categoryMatches = lists.match(target);
   const categories = uniqueSorted(categoryMatches.map((m) => m.list));
-  const subject = describeTarget(target, via);
+  const subject = readingOf ?? describeTarget(target, via);
   const who = `for profile ${profile.name}`;
 
   let action: Action;

@@ -96,7 +96,14 @@ export interface CategoryLists {
 }
 
 export type RuleKind =
-  'profile-deny' | 'profile-allow' | 'category' | 'time-window' | 'ip-literal' | 'default' | 'policy-error';
+  | 'profile-deny'
+  | 'profile-allow'
+  | 'category'
+  | 'time-window'
+  | 'ip-literal'
+  | 'mixed-script-host'
+  | 'default'
+  | 'policy-error';
 
 export interface Rule {
   kind: RuleKind;
@@ -134,6 +141,8 @@ export interface Decision {
   explanation: string;
   /** Present when the embedded target of a translator/archive URL decided. */
   via?: Via;
+  /** Present when the Latin reading of a look-alike name decided (e.g. `pornhub.com` for `xn--prnhub-wqf.com`). */
+  lookalike?: string;
   /** For 'policy-error' decisions: the internal error message (for the audit row and logs, not for pupils). */
   error?: string;
   /** For 'policy-error' decisions: the stable SG code of the failure (SG_POLICY_ERROR, SG_IDENTITY_ERROR, ...). */
