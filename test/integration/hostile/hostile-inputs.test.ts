@@ -1412,10 +1412,14 @@ describe('A09/A15 with a profile that allows IP literals: loopback and private a
     ['http', '[::1]', '::1'],
     ['http', '[::ffff:7f00:1]', '127.0.0.1'],
     ['http', '[::]', '::'],
+    ['http', '[fec0::1]', 'fec0::1'], // IPv6 site-local (issue 11)
+    ['http', '[FEC0:0:0:0:0:0:0:1]', 'fec0::1'],
     ['connect', '2130706433', '127.0.0.1'],
     ['connect', '[::1]', '::1'],
     ['connect', '[::ffff:7f00:1]', '127.0.0.1'],
     ['connect', '0', '0.0.0.0'],
+    ['connect', '[fec0::1]', 'fec0::1'],
+    ['connect', '[feff:ffff::1]', 'feff:ffff::1'],
   ])('%s %s:P → 403 forbidden-address, logged as %s, never connected', async (kind, host, logged) => {
     const at = targetOf(lenient, lenientAudit);
     const bytes = kind === 'http' ? get(`http://${host}:${ports.P}/a15`) : connect(`${host}:${ports.P}`);
