@@ -5,24 +5,17 @@
  */
 import { appendFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningSchoolgate } from '../../../src/app/start.js';
+import { describe, expect, it } from 'vitest';
 import { hiddenFields } from '../../helpers/page-forms.js';
-import { startTestProxy, tempDir, testConfig } from '../../helpers/schoolgate.js';
-import { AuditReader, referenceIn, startCountingOrigin, talk, type CountingOrigin } from './harness.js';
+import { tempDir, testConfig } from '../../helpers/schoolgate.js';
+import { proxyWithOrigin, referenceIn, talk } from './harness.js';
 
-let origin: CountingOrigin;
-let sg: RunningSchoolgate;
-let audit: AuditReader;
-let P: number;
 const SITES = ['warn1.test', 'warn2.test', 'warn3.test', 'warn4.test', 'warn5.test'];
 let nextSite = 0;
 
-beforeAll(async () => {
-  origin = await startCountingOrigin();
-  P = origin.port;
-  // Every loopback client is staff, who are warned (not blocked) on social sites; a Continue grants its
-  // site, so each case is warned on a social site of its own.
+// Every loopback client is staff, who are warned (not blocked) on social sites; a Continue grants its site,
+// so each case is warned on a social site of its own.
+const t = proxyWithOrigin((P) => {
   const config = testConfig(
     {
       httpPorts: [P],
@@ -32,19 +25,16 @@ beforeAll(async () => {
     tempDir('schoolgate-continue-ref-'),
   );
   appendFileSync(path.join(config.categoriesDir, 'social', 'domains'), `${SITES.join('\n')}\n`);
-  sg = await startTestProxy(config);
-  audit = new AuditReader(sg.auditPath);
-});
-
-afterAll(async () => {
-  await sg?.stop();
-  await origin?.close();
+  return config;
 });
 
 /** A warn page's Continue form fields, the warn row's reference, and the site (not yet granted). */
 async function warned(): Promise<{ fields: Record<string, string>; reference: string; site: string }> {
   const site = SITES[nextSite++]!;
-  const ex = await talk(sg.address.port, `GET http://${site}:${P}/feed HTTP/1.1\r\nHost: ${site}\r\n\r\n`);
+  const ex = await talk(
+    t.sg.address.port,
+    `GET http://${site}:${t.P}/feed HTTP/1.1\r\nHost: ${site}\r\n\r\n`,
+  );
   expect(ex.status).toBe(403);
   const body = ex.final?.body ?? '';
   return { fields: hiddenFields(body), reference: referenceIn(body)!, site };
@@ -52,7 +42,7 @@ async function warned(): Promise<{ fields: Record<string, string>; reference: st
 
 function postContinue(site: string, body: string): string {
   return [
-    `POST http://${site}:${P}/.schoolgate/continue HTTP/1.1`,
+    `POST http://${site}:${t.P}/.schoolgate/continue HTTP/1.1`,
     `Host: ${site}`,
     'Content-Type: application/x-www-form-urlencoded',
     `Content-Length: ${Buffer.byteLength(body)}`,
@@ -66,10 +56,10 @@ describe('Continue: the ref field', () => {
   it('a well-formed reference is kept (the control case)', async () => {
     const { fields, reference, site } = await warned();
     expect(fields.ref).toBe(reference);
-    const mark = audit.mark();
-    const ex = await talk(sg.address.port, postContinue(site, new URLSearchParams(fields).toString()));
+    const mark = t.audit.mark();
+    const ex = await talk(t.sg.address.port, postContinue(site, new URLSearchParams(fields).toString()));
     expect(ex.status).toBe(303);
-    expect(audit.since(mark)).toMatchObject([{ action: 'continue', reason: `continue:${reference}` }]);
+    expect(t.audit.since(mark)).toMatchObject([{ action: 'continue', reason: `continue:${reference}` }]);
   });
 
   it.each([
@@ -80,10 +70,10 @@ describe('Continue: the ref field', () => {
   ])('%s: the Continue is accepted, the reason is only "continue:"', async (_what, ref) => {
     const { fields, reference, site } = await warned();
     const body = new URLSearchParams({ ...fields, ref: 'REF' }).toString().replace('REF', ref(reference));
-    const mark = audit.mark();
-    const ex = await talk(sg.address.port, postContinue(site, body));
+    const mark = t.audit.mark();
+    const ex = await talk(t.sg.address.port, postContinue(site, body));
     expect(ex.status).toBe(303);
-    const rows = audit.since(mark);
+    const rows = t.audit.since(mark);
     expect(rows).toMatchObject([{ action: 'continue', reason: 'continue:' }]);
     expect(rows[0]!.reason).not.toMatch(/[\r\n]/);
   });

@@ -5,33 +5,17 @@
  * a label mixing scripts that is on no list is blocked as `mixed-script-host`; a name in one other script
  * that imitates nothing listed is decided like any other name.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningSchoolgate } from '../../../src/app/start.js';
-import { startTestProxy, tempDir, testConfig } from '../../helpers/schoolgate.js';
+import { describe, expect, it } from 'vitest';
+import { tempDir, testConfig } from '../../helpers/schoolgate.js';
 import { browseTunnel } from '../../helpers/tls-tunnel.js';
-import {
-  AuditReader,
-  markOrigin,
-  originDelta,
-  ORIGIN_TEXT,
-  startCountingOrigin,
-  talk,
-  type CountingOrigin,
-} from './harness.js';
+import { markOrigin, originDelta, ORIGIN_TEXT, proxyWithOrigin, talk } from './harness.js';
 
 const LOOKALIKE = 'xn--blcked-xqf.example'; // blоcked.example, Cyrillic о
 const MIXED_UNLISTED = 'xn--ggle-55da.test'; // gооgle.test, two Cyrillic о, on no list
 const RUSSIAN = 'xn--e1afmkfd.test'; // пример.test: one script, imitates nothing listed
 
-let origin: CountingOrigin;
-let sg: RunningSchoolgate;
-let audit: AuditReader;
-let P: number;
-
-beforeAll(async () => {
-  origin = await startCountingOrigin();
-  P = origin.port;
-  const config = testConfig(
+const t = proxyWithOrigin((P) =>
+  testConfig(
     {
       httpPorts: [P],
       tunnelPorts: [P],
@@ -39,15 +23,8 @@ beforeAll(async () => {
       hosts: { [LOOKALIKE]: '127.0.0.1', [MIXED_UNLISTED]: '127.0.0.1', [RUSSIAN]: '127.0.0.1' },
     },
     tempDir('schoolgate-lookalike-'),
-  );
-  sg = await startTestProxy(config);
-  audit = new AuditReader(sg.auditPath);
-});
-
-afterAll(async () => {
-  await sg?.stop();
-  await origin?.close();
-});
+  ),
+);
 
 const get = (url: string) => `GET ${url} HTTP/1.1\r\nHost: ${new URL(url).host}\r\n\r\n`;
 
@@ -56,6 +33,7 @@ describe('a look-alike of a listed name', () => {
     ['punycode', `xn--blcked-xqf.example`],
     ['percent-encoded UTF-8', 'bl%D0%BEcked.example'],
   ])('absolute-form, %s: 403, logged as its punycode, decided as blocked.example', async (_how, host) => {
+    const { P, sg, audit, origin } = t;
     const mark = audit.mark();
     const before = markOrigin(origin);
     const ex = await talk(sg.address.port, `GET http://${host}:${P}/a08 HTTP/1.1\r\nHost: x\r\n\r\n`);
@@ -77,6 +55,7 @@ describe('a look-alike of a listed name', () => {
     ['absolute-form', `GET http://blоcked.example:P/a08 HTTP/1.1\r\nHost: x\r\n\r\n`],
     ['CONNECT', `CONNECT blоcked.example:P HTTP/1.1\r\nHost: blоcked.example:P\r\n\r\n`],
   ])('%s in raw UTF-8: Node refuses the request line, 400 and a reject row', async (_how, bytes) => {
+    const { P, sg, audit, origin } = t;
     const mark = audit.mark();
     const before = markOrigin(origin);
     const ex = await talk(sg.address.port, bytes.replaceAll(':P', `:${P}`));
@@ -89,6 +68,7 @@ describe('a look-alike of a listed name', () => {
   });
 
   it('CONNECT in punycode: the tunnel is opened only for its block page', async () => {
+    const { P, sg, audit, origin } = t;
     const mark = audit.mark();
     const before = markOrigin(origin);
     const browse = await browseTunnel(sg.address.port, `${LOOKALIKE}:${P}`, { ca: sg.proxy.tls!.ca.certPem });
@@ -102,6 +82,7 @@ describe('a look-alike of a listed name', () => {
   });
 
   it('Host in punycode inside an inspected tunnel: 403 for that request', async () => {
+    const { P, sg, audit, origin } = t;
     const mark = audit.mark();
     const before = markOrigin(origin);
     const browse = await browseTunnel(sg.address.port, `notblocked.example:${P}`, {
@@ -118,6 +99,7 @@ describe('a look-alike of a listed name', () => {
   });
 
   it('Host in raw UTF-8 inside an inspected tunnel: 400 (Node reads it as latin1, another name), a reject row', async () => {
+    const { P, sg, audit, origin } = t;
     const mark = audit.mark();
     const before = markOrigin(origin);
     const browse = await browseTunnel(sg.address.port, `notblocked.example:${P}`, {
@@ -136,6 +118,7 @@ describe('a look-alike of a listed name', () => {
 
 describe('names in other scripts that imitate nothing listed', () => {
   it('a label mixing scripts is blocked as mixed-script-host, though the profile allows unlisted names', async () => {
+    const { P, sg, audit, origin } = t;
     const mark = audit.mark();
     const before = markOrigin(origin);
     const ex = await talk(sg.address.port, get(`http://${MIXED_UNLISTED}:${P}/mixed`));
@@ -147,6 +130,7 @@ describe('names in other scripts that imitate nothing listed', () => {
   });
 
   it('a name in one script is decided like any other (allowed by default here) and reaches its origin', async () => {
+    const { P, sg, audit } = t;
     const mark = audit.mark();
     const ex = await talk(sg.address.port, get(`http://${RUSSIAN}:${P}/ru`));
     expect(ex.status).toBe(200);
