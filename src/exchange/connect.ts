@@ -17,6 +17,7 @@ import type { FirstFlight } from '../tls/client-hello.js';
 import { errorBody } from './answers.js';
 import type { Exchange } from './exchange.js';
 import { CA_UNUSABLE, inspectionPlan, type InspectionPlan } from './inspection-plan.js';
+import { NON_ASCII } from './read-head.js';
 import { safeHostOf } from './rows.js';
 import type { PageAnswer, TunnelContext, Verdict } from './types.js';
 
@@ -247,6 +248,7 @@ async function decideSni(
   const ex = connect.sibling('CONNECT');
   let target: Target;
   try {
+    if (NON_ASCII.test(sni)) throw new Error('an SNI name is ASCII (RFC 6066: A-labels)');
     target = parseConnectTarget(`${sni}:${connectTarget.port}`);
   } catch {
     const seen = { host: safeHostOf(`x://${sni}`), port: connectTarget.port, scheme: 'https' as const };
@@ -283,7 +285,9 @@ function isFailure<U>(value: U | Failure | null): value is Failure {
   return value !== null && typeof value === 'object' && 'failed' in (value as object);
 }
 
+/** The SNI as a canonical host; null when it is none (other bytes than ASCII have no one reading). */
 function sniHost(raw: string): string | null {
+  if (NON_ASCII.test(raw)) return null;
   try {
     return normaliseHost(raw).host;
   } catch {

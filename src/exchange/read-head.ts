@@ -11,6 +11,9 @@ import { CONTINUE_PATH, REPORT_PATH } from './answers.js';
 import { safeHostOf, truncate } from './rows.js';
 import type { RequestHead, TunnelContext } from './types.js';
 
+/** A byte outside ASCII, in a string Node decoded from the wire as latin1 (headers, SNI). */
+export const NON_ASCII = /[^\p{ASCII}]/u;
+
 export type HeadReading =
   /** Addressed to the proxy itself (its pages): no row. */
   | { kind: 'own-page'; path: string }
@@ -38,6 +41,9 @@ export function readProxyHead(head: RequestHead, own: OwnName): HeadReading {
   const seen = { host: safeHostOf(raw), path: truncate(raw) };
   if (head.rawFailure) return { kind: 'reject', ...head.rawFailure, seen };
   if (raw.startsWith('/') || raw === '*') return { kind: 'own-page', path: raw };
+  // The same refusal as a tunnel's Host (readInnerHead): one reading of a non-ASCII authority everywhere.
+  if (NON_ASCII.test(authorityOf(raw)))
+    return { kind: 'reject', status: 400, reason: 'bad-request:non-ascii-host', seen };
   let target: Target;
   try {
     target = parseAbsoluteTarget(raw);
@@ -51,6 +57,11 @@ export function readProxyHead(head: RequestHead, own: OwnName): HeadReading {
   return { kind: 'target', target, pageUrl: raw, rawPath: rawPathOf(raw), action: actionOf(target) };
 }
 
+/** The authority of an absolute-form target as sent: between `scheme://` and the first / ? #. */
+function authorityOf(raw: string): string {
+  return raw.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split(/[/?#]/, 1)[0] ?? '';
+}
+
 /** An origin-form request inside an intercepted tunnel: decided on its own Host (fronting, C06/C07). */
 export function readInnerHead(head: RequestHead, tunnel: TunnelContext): HeadReading {
   const raw = head.rawTarget;
@@ -60,6 +71,10 @@ export function readInnerHead(head: RequestHead, tunnel: TunnelContext): HeadRea
   const seen = { host: tunnelHost, path: truncate(raw) };
   if (head.rawFailure) return { kind: 'reject', ...head.rawFailure, seen };
   if (!raw.startsWith('/')) return { kind: 'reject', status: 400, reason: 'bad-request:inner-target', seen };
+  // Node reads header bytes as latin1, so raw UTF-8 (`Host: blоcked.example`) would be decided as another
+  // name (`blÐ¾cked.example`) than the client meant. Clients send A-labels (punycode); refuse the rest.
+  if (NON_ASCII.test(hostHeader))
+    return { kind: 'reject', status: 400, reason: 'bad-request:non-ascii-host', seen };
   // Only what would end the authority needs a look of its own; everything else (userinfo, a backslash,
   // spaces) is read by the same parser as on the proxy port, so a Host means what that authority means.
   if (/[/?#]/.test(hostHeader))

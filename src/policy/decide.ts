@@ -1,5 +1,6 @@
 import { profileEntryLists } from './lists.js';
 import { embeddedTargets } from './loophole.js';
+import { lookalikeOf } from './lookalike.js';
 import { pathReadings } from './path-readings.js';
 import { openWindows } from './time.js';
 import {
@@ -35,15 +36,21 @@ import {
  * with `via` set and an explanation saying so. Its defaults never override the outer decision.
  * Ambiguity fails closed (rule 'ambiguous-url'): a path whose readings (path-readings.ts: `;params`,
  * `%2F`, double encoding) are decided differently, or a translator target no URL parser reads.
+ * Look-alikes (lookalike.ts): a name with an IDN label is decided on its Latin reading too, unless a
+ * profile entry names the real name. The reading can only tighten: its deny entries and categories count
+ * when more restrictive, its allow entries never (a look-alike of an allowed site is how phishing works).
+ * A label that mixes scripts and matched nothing is blocked (rule 'mixed-script-host'), whatever the
+ * profile's default: no registry sells such names and browsers show them as punycode, so its only use is
+ * to pass for another name, one our lists may not hold (and a school allows such a name by allow entry).
  *
  * Every decision carries all category matches (flagged/alert are computed from them, whatever decided), so
  * an allow entry for a flagged site still shows up in an investigation.
  */
 export function decide(request: PolicyRequest, profile: Profile, lists: CategoryLists, now: Date): Decision {
-  const outer = decideTarget(request.target, profile, lists, now, undefined);
+  const outer = decideName(request.target, profile, lists, now, undefined);
   if (outer.action === 'block') return outer;
   for (const path of pathReadings(request.target.path).slice(1)) {
-    const other = decideTarget({ ...request.target, path }, profile, lists, now, undefined);
+    const other = decideName({ ...request.target, path }, profile, lists, now, undefined);
     if (other.action !== outer.action) return ambiguous(profile, outer, other, request.target.host, path);
   }
   const embedded = embeddedTargets(lists.endpoints, request.target, request.form);
@@ -52,19 +59,54 @@ export function decide(request: PolicyRequest, profile: Profile, lists: Category
   for (const via of embedded.vias)
     for (const path of pathReadings(via.target.path)) {
       const target = { ...via.target, path };
-      const inner = decideTarget(target, profile, lists, now, { ...via, target });
-      if (LIST_RULES.has(inner.rule.kind) && ACTION_SEVERITY[inner.action] > ACTION_SEVERITY[worst.action])
-        worst = inner;
+      const inner = decideName(target, profile, lists, now, { ...via, target });
+      worst = tightened(worst, inner) ?? worst;
     }
   if (worst === outer && embedded.unreadable !== undefined)
     return unreadable(profile, outer, request.target.host, embedded.unreadable);
-  if (worst === outer) return outer;
+  return worst;
+}
+
+/** The more restrictive `other`, when a list entry (not a default) made it so, carrying both sides' matches. */
+function tightened(base: Decision, other: Decision): Decision | undefined {
+  if (!LIST_RULES.has(other.rule.kind) || ACTION_SEVERITY[other.action] <= ACTION_SEVERITY[base.action]) {
+    return undefined;
+  }
   return {
-    ...worst,
-    categories: uniqueSorted([...worst.categories, ...outer.categories]),
-    matches: [...worst.matches, ...outer.matches],
-    flagged: worst.flagged || outer.flagged,
-    alert: worst.alert || outer.alert,
+    ...other,
+    categories: uniqueSorted([...other.categories, ...base.categories]),
+    matches: [...other.matches, ...base.matches],
+    flagged: other.flagged || base.flagged,
+    alert: other.alert || base.alert,
+  };
+}
+
+const EXPLICIT_RULES: ReadonlySet<Rule['kind']> = new Set(['profile-deny', 'profile-allow']);
+
+/** One host's decision: on its real name, then (IDN labels only) on its Latin reading. */
+function decideName(
+  target: Target,
+  profile: Profile,
+  lists: CategoryLists,
+  now: Date,
+  via: Via | undefined,
+): Decision {
+  const real = decideTarget(target, profile, lists, now, via);
+  if (target.hostKind !== 'domain' || EXPLICIT_RULES.has(real.rule.kind)) return real;
+  const lookalike = lookalikeOf(target.host);
+  if (lookalike === undefined) return real;
+  if (lookalike.reading !== target.host) {
+    const subject = `${describeTarget(target, via)}, which looks like ${lookalike.reading},`;
+    const read = decideTarget({ ...target, host: lookalike.reading }, profile, lists, now, via, subject);
+    const tighter = tightened(real, read);
+    if (tighter !== undefined) return { ...tighter, lookalike: lookalike.reading };
+  }
+  if (!lookalike.mixedScript || real.rule.kind !== 'default') return real;
+  return {
+    ...real,
+    action: 'block',
+    rule: { kind: 'mixed-script-host', list: 'policy', entry: '' },
+    explanation: `Blocked for profile ${profile.name}: ${describeTarget(target, via)} mixes letters of different alphabets in one name, a way to pass for another site.`,
   };
 }
 
@@ -124,13 +166,15 @@ function decideTarget(
   lists: CategoryLists,
   now: Date,
   via: Via | undefined,
+  /** Set when deciding a look-alike's reading: how to name it. Allow entries do not count for a reading. */
+  readingOf?: string,
 ): Decision {
   const entryLists = profileEntryLists(profile);
   const denyMatches = entryLists.deny.match(target);
-  const allowMatches = entryLists.allow.match(target);
+  const allowMatches = readingOf === undefined ? entryLists.allow.match(target) : [];
   const categoryMatches = lists.match(target);
   const categories = uniqueSorted(categoryMatches.map((m) => m.list));
-  const subject = describeTarget(target, via);
+  const subject = readingOf ?? describeTarget(target, via);
   const who = `for profile ${profile.name}`;
 
   let action: Action;

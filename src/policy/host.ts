@@ -12,7 +12,8 @@ import type { HostKind } from './types.js';
  * - IPv6 with or without brackets → RFC 5952 text; IPv4-mapped IPv6 (::ffff:7f00:1) → its IPv4 form.
  *
  * A mixed-script name such as `blоcked.example` (Cyrillic о) keeps its own punycode
- * (`xn--blcked-xqf.example`), so it never equals the Latin name: lists must name it to match it.
+ * (`xn--blcked-xqf.example`), so it never equals the Latin name; decide() also looks it up under its
+ * Latin reading and blocks mixed-script labels (lookalike.ts).
  */
 export interface NormalisedHost {
   host: string;

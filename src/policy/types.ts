@@ -106,6 +106,7 @@ export type RuleKind =
   | 'category'
   | 'time-window'
   | 'ip-literal'
+  | 'mixed-script-host'
   | 'default'
   | 'policy-error'
   /** The readings of the URL an upstream could take disagree, or a translator's target cannot be read. */
@@ -147,6 +148,8 @@ export interface Decision {
   explanation: string;
   /** Present when the embedded target of a translator/archive URL decided. */
   via?: Via;
+  /** Present when the Latin reading of a look-alike name decided (e.g. `pornhub.com` for `xn--prnhub-wqf.com`). */
+  lookalike?: string;
   /** For 'policy-error' decisions: the internal error message (for the audit row and logs, not for pupils). */
   error?: string;
   /** For 'policy-error' decisions: the stable SG code of the failure (SG_POLICY_ERROR, SG_IDENTITY_ERROR, ...). */

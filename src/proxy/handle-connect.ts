@@ -7,11 +7,12 @@
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { runConnect, tunnelFlight, type ConnectIo, type Exchange } from '../exchange/index.js';
+import { runConnect, runHttp, tunnelFlight, type ConnectIo, type Exchange } from '../exchange/index.js';
 import { readFirstFlight } from '../tls/client-hello.js';
-import { exchangeOf, holdUntilClosed, type EdgeContext } from './edge-context.js';
-import { intercept } from './intercept/intercept.js';
-import { writeRawAnswer } from './respond.js';
+import { exchangeOf, holdUntilClosed, innerExchangeOf, type EdgeContext } from './edge-context.js';
+import { headOf } from './handle-http.js';
+import { intercept, tunnelContexts } from './intercept/intercept.js';
+import { closingSockets, writeRawAnswer } from './respond.js';
 
 export async function handleConnect(
   edge: EdgeContext,
@@ -74,6 +75,33 @@ export async function handleConnect(
     return finish({ status: 502, bytesIn: flight.bytes.length, bytesOut: 0 });
   }
   relay(edge, ex, socket, next.upstream, flight.bytes, finish);
+}
+
+/**
+ * A CONNECT inside an intercepted tunnel. Node hands it to 'connect' listeners, not to 'request', and with
+ * none it drops the connection unanswered and unrecorded. It goes through the inner request pipeline, whose
+ * one reading of a target that is not origin-form refuses it (400, bad-request:inner-target, a row).
+ */
+export async function handleInnerConnect(
+  edge: EdgeContext,
+  req: IncomingMessage,
+  socket: Duplex,
+): Promise<void> {
+  edge.stats.requests++;
+  socket.on('error', () => socket.destroy());
+  const tunnel = tunnelContexts.get(req.socket);
+  if (!tunnel) return void socket.destroy();
+  const ex = innerExchangeOf(edge, req, tunnel, 'inner');
+  const step = await runHttp(ex, headOf(req), {
+    hasBody: false,
+    readBody: () => Promise.resolve('aborted' as const),
+    readForm: () => Promise.resolve(null),
+    closing: () => closingSockets.add(socket),
+  });
+  // Only an answer can come of a target that is not origin-form; anything else would be a defect: close.
+  if (step.kind === 'answer') return writeRawAnswer(socket, step.answer);
+  edge.logger.error({ id: ex.id, step: step.kind }, 'inner CONNECT was not refused; closing');
+  socket.destroy();
 }
 
 function relay(

@@ -22,6 +22,11 @@ export type Resolution =
  */
 const REACHABLE_RANGE = 'unicast';
 
+/** Every address a name resolves to: dns.lookup by default (the system resolver, hosts file included). */
+export type LookupAll = (name: string) => Promise<{ address: string; family: number }[]>;
+
+const systemLookup: LookupAll = (name) => lookup(name, { all: true, verbatim: true });
+
 export function ownAddresses(): Set<string> {
   const own = new Set<string>();
   for (const list of Object.values(networkInterfaces()))
@@ -43,7 +48,10 @@ export class Resolver {
   private readonly cache = new LRUCache<string, string[]>({ max: 10_000, ttl: 30_000 });
   private readonly own = ownAddresses();
 
-  constructor(private readonly routes: ReadonlyMap<string, string>) {}
+  constructor(
+    private readonly routes: ReadonlyMap<string, string>,
+    private readonly lookupAll: LookupAll = systemLookup,
+  ) {}
 
   async resolve(target: Target): Promise<Resolution> {
     const routed = this.routes.get(target.host);
@@ -58,7 +66,7 @@ export class Resolver {
       if (cached) addresses = cached;
       else {
         try {
-          addresses = (await lookup(target.host, { all: true, verbatim: true })).map((a) => a.address);
+          addresses = (await this.lookupAll(target.host)).map((a) => a.address);
         } catch {
           return { ok: false, reason: 'not-found' };
         }

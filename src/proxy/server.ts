@@ -16,7 +16,7 @@ import { errorBody } from '../exchange/answers.js';
 import { Exchange, ExchangeEvents, type ExchangeEnv, type PolicySnapshot } from '../exchange/index.js';
 import { clientAddress, type EdgeContext, type EdgeStats } from './edge-context.js';
 import { GrantStore } from './grants.js';
-import { handleConnect } from './handle-connect.js';
+import { handleConnect, handleInnerConnect } from './handle-connect.js';
 import { handleHttpRequest, inflight } from './handle-http.js';
 import { handleUpgrade } from './handle-upgrade.js';
 import { Resolver } from './resolve.js';
@@ -156,6 +156,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     tls.inner.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       handleUpgrade(edge, req, socket, head).catch((err: unknown) => {
         logger.error({ err }, 'inner upgrade handler failed');
+        socket.destroy();
+      });
+    });
+    tls.inner.on('connect', (req: http.IncomingMessage, socket: Duplex) => {
+      handleInnerConnect(edge, req, socket).catch((err: unknown) => {
+        logger.error({ err }, 'inner connect handler failed');
         socket.destroy();
       });
     });

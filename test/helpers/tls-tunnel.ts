@@ -109,14 +109,21 @@ export interface TunnelBrowse {
 
 /**
  * CONNECT `authority` as a browser does (extra request headers allowed, e.g. Proxy-Authorization); when
- * the answer is 200, TLS over the same socket and `GET / HTTP/1.1` with Host, read to the close. Any other
+ * the answer is 200, TLS over the same socket and `GET / HTTP/1.1` with Host (or `request`), read to the close. Any other
  * answer is returned once the proxy closes. `timeoutMs` only stops a hung proxy (the result then says
  * "not closed").
  */
 export function browseTunnel(
   proxyPort: number,
   authority: string,
-  opts: { ca: string; headers?: string[]; path?: string; timeoutMs?: number },
+  opts: {
+    ca: string;
+    headers?: string[];
+    path?: string;
+    /** Exact bytes to send inside the tunnel instead of `GET <path>` with Host (hostile inner requests). */
+    request?: string;
+    timeoutMs?: number;
+  },
 ): Promise<TunnelBrowse> {
   const peer = tunnelPeer(authority, opts.ca);
   return new Promise((resolve) => {
@@ -155,7 +162,7 @@ export function browseTunnel(
       secure = tlsOverTunnel(socket, peer);
       secure.once('secureConnect', () => {
         result.handshake = handshakeOf(secure!, peer);
-        secure!.write(`GET ${opts.path ?? '/'} HTTP/1.1\r\nHost: ${peer.hostHeader}\r\n\r\n`);
+        secure!.write(opts.request ?? `GET ${opts.path ?? '/'} HTTP/1.1\r\nHost: ${peer.hostHeader}\r\n\r\n`);
       });
       secure.on('data', (d: Buffer) => chunks.push(d));
       secure.on('end', () => finish(true));

@@ -19,14 +19,15 @@
  * imitates (Unicode confusables skeleton). A Cyrillic word therefore still matches a Cyrillic phrase as
  * written (the letter itself is one alternative), while `kіll` with a Cyrillic і matches `kill`.
  *
- * The confusables come from `unhomoglyph` (nodeca, MIT): the Unicode UTS #39 confusables.txt table as
+ * The confusables come from `unhomoglyph` (nodeca, MIT, read through src/policy/lookalike.ts, which host
+ * names share): the Unicode UTS #39 confusables.txt table as
  * one JSON map, no dependencies, ~130 KB, TypeScript types, from the maintainers of markdown-it. The
  * alternatives (`confusables` has an alphabet of its own, `unicode-confusables` only reports, `decancer`
  * is a native binary) either do not follow the Unicode table or weigh more. The table changes little
  * for the Latin look-alikes that matter here; its function is only called once per distinct character
  * (cached), never on a whole text, so its big alternation regex is not on the hot path.
  */
-import unhomoglyph from 'unhomoglyph';
+import { latinLookalike } from '../../policy/lookalike.js';
 
 /** One token: for each (collapsed) character, the strings it may stand for, itself first. */
 export type Token = readonly (readonly string[])[];
@@ -40,7 +41,6 @@ const TOKEN_CHAR = /[\p{L}\p{M}\p{N}@$]/u;
 const TOKEN_RUN = /[\p{L}\p{M}\p{N}@$]+/gu;
 /** Scripts whose letters are used to imitate Latin ones. */
 const LOOKALIKE_SCRIPT = /[\p{Script=Cyrillic}\p{Script=Greek}\p{Script=Armenian}]/u;
-const ASCII_LETTERS = /^[a-z]+$/;
 
 /** Latin letters with a stroke or other shapes that NFD leaves whole. */
 const LATIN_EXTRA: Readonly<Record<string, string>> = {
@@ -64,27 +64,6 @@ const LEET: Readonly<Record<string, readonly string[]>> = {
   '7': ['t'],
   '@': ['a'],
   $: ['s'],
-};
-
-/**
- * Lower-case look-alikes that UTS #39 maps to a non-ASCII prototype (small capitals, kra, pi...), but
- * that pass for the Latin letter in running text: к for k, м for m, т for t, and so on.
- */
-const LOOKALIKE_EXTRA: Readonly<Record<string, string>> = {
-  к: 'k',
-  м: 'm',
-  т: 't',
-  в: 'b',
-  н: 'h',
-  п: 'n',
-  ь: 'b',
-  ї: 'i',
-  κ: 'k',
-  τ: 't',
-  η: 'n',
-  β: 'b',
-  ω: 'w',
-  χ: 'x',
 };
 
 /** NFKC, lower case, invisible characters removed, Latin diacritics stripped, Arabic folded. */
@@ -141,12 +120,6 @@ export function alternativesOf(ch: string): readonly string[] {
   const frozen = Object.freeze(alts);
   if (altCache.size < ALT_CACHE_LIMIT) altCache.set(ch, frozen);
   return frozen;
-}
-
-function latinLookalike(ch: string): string | undefined {
-  const skeleton = unhomoglyph(ch).normalize('NFKC').toLowerCase();
-  if (ASCII_LETTERS.test(skeleton)) return skeleton;
-  return LOOKALIKE_EXTRA[ch];
 }
 
 /** Normalise, tokenise and attach the alternatives: the form matchKeywords() walks. */

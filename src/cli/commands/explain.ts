@@ -178,19 +178,22 @@ function categoryAction(profile: Profile, windows: ReturnType<typeof openWindows
 
 function whyWinner(d: Decision, matches: MatchDetail[]): string {
   const others = matches.filter((m) => m.layer !== 'profile' && m.list !== d.rule.category);
+  const reading = d.lookalike === undefined ? '' : ` (on the name it looks like, ${d.lookalike})`;
   switch (d.rule.kind) {
     case 'profile-deny':
-      return `the profile's deny entry ${d.rule.entry} comes before allow entries and every category`;
+      return `the profile's deny entry ${d.rule.entry}${reading} comes before allow entries and every category`;
     case 'profile-allow':
       return `the profile's allow entry ${d.rule.entry} comes before every category (only a deny entry beats it)`;
     case 'category':
     case 'time-window': {
       const during = d.rule.kind === 'time-window' ? ` (time window ${d.rule.list} is open)` : '';
       const beaten = [...new Set(others.map((m) => `${m.list} (${m.action})`))];
-      return `category ${d.rule.category} sets ${d.action}${during}; the most restrictive matched category wins (block > warn > allow)${beaten.length ? `, over ${beaten.join(', ')}` : ''}`;
+      return `category ${d.rule.category}${reading} sets ${d.action}${during}; the most restrictive matched category wins (block > warn > allow)${beaten.length ? `, over ${beaten.join(', ')}` : ''}`;
     }
     case 'ip-literal':
       return "a bare IP address in no list gets the profile's ipLiterals action";
+    case 'mixed-script-host':
+      return 'a name mixing alphabets in one label, on no list, is blocked (only an allow entry for that very name lets it through)';
     case 'default':
       return "no entry matched, so the profile's default action applies";
     default:

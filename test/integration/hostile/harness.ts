@@ -8,6 +8,10 @@ import http from 'node:http';
 import net from 'node:net';
 import type tls from 'node:tls';
 import Database from 'better-sqlite3';
+import { afterAll, beforeAll } from 'vitest';
+import type { RunningSchoolgate } from '../../../src/app/start.js';
+import type { ReadonlyConfig } from '../../../src/config/load.js';
+import { startTestProxy } from '../../helpers/schoolgate.js';
 import { handshakeOf, tlsOverTunnel, tunnelPeer, type Handshake } from '../../helpers/tls-tunnel.js';
 
 export interface OriginRequest {
@@ -420,4 +424,34 @@ export function referenceIn(body: string): string | undefined {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// A proxy in front of a counting origin, for a test file
+
+export interface ProxyAndOrigin {
+  origin: CountingOrigin;
+  /** The origin's port. */
+  P: number;
+  sg: RunningSchoolgate;
+  audit: AuditReader;
+}
+
+/**
+ * Starts a counting origin and a proxy configured by `configFor(originPort)` before the file's tests, and
+ * stops both after them. The fields are set once `beforeAll` ran.
+ */
+export function proxyWithOrigin(configFor: (P: number) => ReadonlyConfig): ProxyAndOrigin {
+  const t = {} as ProxyAndOrigin;
+  beforeAll(async () => {
+    t.origin = await startCountingOrigin();
+    t.P = t.origin.port;
+    t.sg = await startTestProxy(configFor(t.P));
+    t.audit = new AuditReader(t.sg.auditPath);
+  });
+  afterAll(async () => {
+    await t.sg?.stop();
+    await t.origin?.close();
+  });
+  return t;
 }

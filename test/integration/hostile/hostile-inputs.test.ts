@@ -582,15 +582,19 @@ describe('A. host names in absolute-form HTTP requests', () => {
     expect(o.rows[0]).toMatchObject({ action: 'allow', host: 'blocked.example.other.test' });
   });
 
-  it('A08 blоcked.example (Cyrillic о) is its own name, never blocked.example, and is logged in punycode', async () => {
+  it('A08 blоcked.example (Cyrillic о) is logged as its own name in punycode, and decided as the name it imitates', async () => {
     const o = await attack(get(`http://bl%D0%BEcked.example:${ports.P}/a08`));
     expect(o.rows, describeOutcome(o)).toHaveLength(1);
     const row = o.rows[0]!;
     expect(row.host).toBe(CYRILLIC_ASCII);
-    expect(JSON.parse(row.categories)).not.toContain('adult');
-    // Uncategorised: decided by the profile (default allow here), or blocked as mixed-script.
-    expect([200, 403]).toContain(o.ex.status);
-    expect(row.action).toBe(o.ex.status === 200 ? 'allow' : 'block');
+    expect(o.ex.status).toBe(403);
+    expect(row).toMatchObject({
+      action: 'block',
+      reason: 'category',
+      rule: 'category:adult:blocked.example',
+    });
+    expect(JSON.parse(row.categories)).toContain('adult');
+    expect(o.origin).toEqual(NOTHING);
   });
 });
 
@@ -1408,10 +1412,14 @@ describe('A09/A15 with a profile that allows IP literals: loopback and private a
     ['http', '[::1]', '::1'],
     ['http', '[::ffff:7f00:1]', '127.0.0.1'],
     ['http', '[::]', '::'],
+    ['http', '[fec0::1]', 'fec0::1'], // IPv6 site-local (issue 11)
+    ['http', '[FEC0:0:0:0:0:0:0:1]', 'fec0::1'],
     ['connect', '2130706433', '127.0.0.1'],
     ['connect', '[::1]', '::1'],
     ['connect', '[::ffff:7f00:1]', '127.0.0.1'],
     ['connect', '0', '0.0.0.0'],
+    ['connect', '[fec0::1]', 'fec0::1'],
+    ['connect', '[feff:ffff::1]', 'feff:ffff::1'],
   ])('%s %s:P → 403 forbidden-address, logged as %s, never connected', async (kind, host, logged) => {
     const at = targetOf(lenient, lenientAudit);
     const bytes = kind === 'http' ? get(`http://${host}:${ports.P}/a15`) : connect(`${host}:${ports.P}`);

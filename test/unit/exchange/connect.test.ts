@@ -341,6 +341,19 @@ describe('tunnelFlight: the first flight after 200', () => {
     ]);
   });
 
+  it('closes on an SNI in raw UTF-8 (no one reading: we read it as latin1), with a bad-request:sni row', async () => {
+    const h = await harness({ inspectionReady: true });
+    const { step, ex, io } = await connect(h, PUPIL, 'allowed.test:443');
+    if (step.kind !== 'open') throw new Error('not opened');
+    const sni = Buffer.from('allowed.tеst').toString('latin1'); // Cyrillic е
+    const flight = await tunnelFlight(ex, step.tunnel, tlsFlight(sni), io);
+    expect(flight).toEqual({ kind: 'close' });
+    expect(h.audit.rows.map((r) => [r.action, r.reason, r.kind])).toEqual([
+      ['allow', 'inspect:default', 'tunnel'],
+      ['reject', 'bad-request:sni', 'tunnel'],
+    ]);
+  });
+
   it('closes a non-TLS first flight of an allowed host in an inspectable tunnel, with a row that says why', async () => {
     const h = await harness({ inspectionReady: true });
     const { step, ex, io, connects } = await connect(h, PUPIL, 'allowed.test:443');
@@ -532,6 +545,8 @@ describe('inner requests of an intercepted tunnel', () => {
     ['asterisk-form', '*', 'allowed.test', 'bad-request:inner-target'],
     ['a Host with a path', '/', 'allowed.test/evil', 'bad-request:host'],
     ['a Host with a query', '/', 'allowed.test?x', 'bad-request:host'],
+    // Node reads header bytes as latin1: raw UTF-8 would be decided as another name than the client meant.
+    ['raw UTF-8 Host', '/', Buffer.from('blоcked.example').toString('latin1'), 'bad-request:non-ascii-host'],
   ])(
     'rejects an inner %s target, recording the tunnel’s name and the target as sent',
     async (_what, target, host, reason) => {

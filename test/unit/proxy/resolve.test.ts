@@ -1,6 +1,7 @@
 /** Which upstream addresses the proxy will connect to: public unicast only (hostile-inputs A09/A15, issue 11). */
 import { describe, expect, it } from 'vitest';
-import { isForbiddenAddress } from '../../../src/proxy/resolve.js';
+import { parseAbsoluteTarget } from '../../../src/policy/target.js';
+import { isForbiddenAddress, Resolver, type LookupAll } from '../../../src/proxy/resolve.js';
 
 const OWN = new Set(['93.184.216.34']);
 
@@ -42,4 +43,45 @@ describe('upstream addresses', () => {
       expect(isForbiddenAddress(address, OWN)).toBe(false);
     },
   );
+});
+
+/** DNS is off the machine: a table of answers stands in for it. */
+function dnsTable(answers: Record<string, string[]>): LookupAll {
+  return (name) => {
+    const found = answers[name];
+    if (found === undefined) return Promise.reject(new Error(`ENOTFOUND ${name}`));
+    return Promise.resolve(found.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })));
+  };
+}
+
+describe('Resolver: a name is checked on every address it resolves to', () => {
+  const resolver = new Resolver(
+    new Map(),
+    dnsTable({
+      'site-local.test': ['fec0::1'],
+      'site-local-upper.test': ['feff:ffff::1'],
+      'mixed.test': ['2606:4700:4700::1111', 'fec0::1'],
+      'public.test': ['2606:4700:4700::1111'],
+    }),
+  );
+  const target = (url: string) => parseAbsoluteTarget(url);
+
+  it.each([
+    ['an IPv6 site-local literal', 'http://[fec0::1]/', 'fec0::1'],
+    ['the top of fec0::/10 as a literal', 'http://[feff:ffff::1]/', 'feff:ffff::1'],
+    ['a name resolving to site-local', 'http://site-local.test/', 'fec0::1'],
+    ['a name resolving to the top of fec0::/10', 'http://site-local-upper.test/', 'feff:ffff::1'],
+    ['a name with one public and one site-local answer', 'http://mixed.test/', 'fec0::1'],
+  ])('%s is refused as forbidden-address', async (_what, url, address) => {
+    expect(await resolver.resolve(target(url))).toEqual({ ok: false, reason: 'forbidden-address', address });
+  });
+
+  it('a name resolving to public unicast only is reachable at that address', async () => {
+    expect(await resolver.resolve(target('http://public.test/'))).toEqual({
+      ok: true,
+      address: '2606:4700:4700::1111',
+      family: 6,
+      routed: false,
+    });
+  });
 });
