@@ -249,4 +249,28 @@ describe('alerts through the running proxy', () => {
     await s.proxy.stop();
     expect(alertsIn(s.proxy.auditPath)).toEqual([]);
   });
+
+  it('wrong passwords until the throttle answers raise one advisory alert (someone guessing)', async () => {
+    const origin = await startOrigin();
+    cleanup.push(() => origin.close());
+    const config = testConfig({
+      httpPorts: [origin.port],
+      identity: { basicAuth: true, requireAuth: true },
+    });
+    const proxy = await startTestProxy(config);
+    cleanup.push(() => proxy.stop());
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const res = await viaProxy(proxy.address.port, `http://allowed.test:${origin.port}/`, {
+        headers: { 'proxy-authorization': `Basic ${Buffer.from(`staff1:guess-${i}`).toString('base64')}` },
+      });
+      statuses.push(res.status);
+    }
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(2);
+    await proxy.stop();
+    const alerts = alertsIn(proxy.auditPath);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ rule: 'auth:throttled', severity: 'advisory', clientIp: '127.0.0.1' });
+    expect(alerts[0]!.count).toBe(statuses.filter((s) => s === 429).length);
+  });
 });
