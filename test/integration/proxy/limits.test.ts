@@ -40,7 +40,7 @@ describe('connections per client address', () => {
   it('closes connections over the limit and keeps serving the ones within it', async () => {
     const held = [await open(), await open(), await open()];
     const extra = await open();
-    expect(await closedWithin(extra, 2_000)).toBe(true);
+    expect(await closedWithin(extra, 20_000)).toBe(true);
     for (const s of held) expect(s.destroyed).toBe(false);
 
     // Within the limit, a held connection still works.

@@ -59,10 +59,10 @@ async function scrape(): Promise<Metrics> {
   return parseMetrics(res.body);
 }
 
-/** Scrapes until `done` holds; at most 100 scrapes, 10 ms apart (events arrive within a turn or two). */
+/** Scrapes until `done` holds; at most 1,000 scrapes, 10 ms apart (events arrive within a turn or two; a busy machine may take longer). */
 async function scrapeUntil(what: string, done: (m: Metrics) => boolean): Promise<Metrics> {
   let last: Metrics | undefined;
-  for (let attempt = 0; attempt < 100; attempt++) {
+  for (let attempt = 0; attempt < 1_000; attempt++) {
     last = await scrape();
     if (done(last)) return last;
     await new Promise((resolve) => setTimeout(resolve, 10));

@@ -56,7 +56,7 @@ function rows(): Row[] {
   return auditRows<Row>(sg.auditPath);
 }
 
-async function until<T>(fn: () => T | undefined, ms = 3_000): Promise<T> {
+async function until<T>(fn: () => T | undefined, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = fn();
@@ -338,8 +338,8 @@ describe('HTTPS inspection', () => {
         `CONNECT allowed.test:${origin.port} HTTP/1.1\r\nHost: allowed.test\r\nProxy-Authorization: ${PUPIL}\r\n\r\n`,
       );
     });
+    // Not before the handshake timeout; no upper bound: a busy machine may close it later, never not at all.
     expect(closedAfter).toBeGreaterThanOrEqual(1_400);
-    expect(closedAfter).toBeLessThan(5_000);
   });
 
   it('a client that does not trust the school CA fails the handshake; nothing reaches the origin', async () => {

@@ -218,14 +218,13 @@ describe('word boundaries', () => {
 });
 
 describe('matching is linear', () => {
-  it('terminates quickly on 10,000 random strings', () => {
+  it('does bounded work on each of 10,000 random strings', () => {
     const alphabet = 'kilmyself1!0 .-_@$3457аоіκ\u200bkkkllll   самоубийство';
     let seed = 42;
     const random = (): number => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
       return seed / 0x7fffffff;
     };
-    const started = performance.now();
     for (let i = 0; i < 10_000; i++) {
       let s = '';
       const length = Math.floor(random() * 200);
@@ -234,7 +233,6 @@ describe('matching is linear', () => {
       matchKeywords(shipped, s, stats);
       expect(stats.steps).toBeLessThanOrEqual(s.length * shipped.maxWalk * 4);
     }
-    expect(performance.now() - started).toBeLessThan(20_000);
   });
 
   it('does work proportional to the length of adversarial input', () => {
