@@ -22,7 +22,7 @@ import {
   referencedRows,
   terminalSafeJson,
 } from './alert-views.js';
-import { alertData } from './alerts.js';
+import { alertData, alertPerson } from './alerts.js';
 import { renderText } from './render-text.js';
 import { openAdmin, openSource, type Output } from './run.js';
 
@@ -68,7 +68,7 @@ function requireAlert(
   command: string,
 ): StoredAlert {
   const alert = getAlert(db, id);
-  const fields = { command: `${command} ${id}`, subject: alert?.user ?? null };
+  const fields = { command: `${command} ${id}`, subject: alert ? alertPerson(alert) : null };
   if (!alert && osUserRefusal(config.reports.allowedOsUsers, config.dataDir, who.osUser) === null) {
     const reason = `there is no alert ${id}`;
     recordAccess(db, {

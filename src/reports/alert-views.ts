@@ -87,8 +87,8 @@ export function alertShowDoc(src: ReportSource, a: StoredAlert, rows: Referenced
   const rowsSection: Section = {
     heading: 'Audit rows referenced',
     paragraphs: [
-      `${a.count} requests were counted on this alert; the first ${a.auditRowIds.length} are referenced.` +
-        (missing > 0 ? ` ${missing} are no longer in the audit log (purged).` : ''),
+      `Requests counted on this alert: ${a.count}; referenced: ${a.auditRowIds.length}` +
+        (missing > 0 ? `; no longer in the audit log (purged): ${missing}.` : '.'),
     ],
     table: {
       columns: ['Time', 'Action', 'Host', 'Path', 'Search term', 'Reference'],

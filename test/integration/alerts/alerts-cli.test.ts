@@ -252,7 +252,9 @@ describe('alerts show', () => {
     expect(r.stdout).toMatch(
       /2026-11-03 15:00:00\s+allow\s+www\.google\.com\s+\/search\?q=how\+to\+k1ll\+myself/,
     );
-    expect(r.stdout).toContain('1 are no longer in the audit log (purged)');
+    expect(r.stdout).toContain(
+      'Requests counted on this alert: 2; referenced: 3; no longer in the audit log (purged): 1.',
+    );
     expect(lastAccess()).toMatchObject({
       command: `alerts show ${A.danger}`,
       subject: 'pupil1',
