@@ -24,6 +24,7 @@ export function phraseSpans(text: string, phrase: string): Span[] {
   } catch {
     return []; // a phrase with no letters or digits matches nothing
   }
+  if (matchKeywords(index, text).length === 0) return []; // one pass settles the common case
   const runs: Span[] = [];
   for (const m of text.matchAll(WORD_RUN)) {
     if (runs.length >= MAX_RUNS) break;
