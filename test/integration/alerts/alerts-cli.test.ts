@@ -221,20 +221,24 @@ describe('alerts list', () => {
     expect(bad.code).not.toBe(0);
   });
 
-  it('refuses an OS user not in reports.allowedOsUsers, and a reader without --by; both recorded', async () => {
+  it('refuses an OS user not in reports.allowedOsUsers, and records it', async () => {
     const other = await runCli(['alerts', 'list', '--json', ...DSL, '--config', f.otherConfig]);
     expect(other.code).toBe(1);
     expect(other.stderr).toContain('SG_REPORT_REFUSED');
     expect(other.stderr).toContain(`OS user ${me} is not in reports.allowedOsUsers`);
     expect(other.stdout).toBe('');
     expect(lastAccess()).toMatchObject({ command: 'alerts list', os_user: me, outcome: 'refused' });
+  });
 
+  it('refuses show to that OS user without saying whether the id exists', async () => {
     const show = await runCli(['alerts', 'show', A.danger, ...DSL, '--config', f.otherConfig]);
     expect(show.code).toBe(1);
     expect(show.stdout).toBe('');
     const unknownToOther = await runCli(['alerts', 'show', 'nope', ...DSL, '--config', f.otherConfig]);
     expect(unknownToOther.stderr).toContain('SG_REPORT_REFUSED'); // not told whether the id exists
+  });
 
+  it('refuses a reader without --by, and records it', async () => {
     const noBy = await runCli(['alerts', 'list', ...c]);
     expect(noBy.code).toBe(1);
     expect(noBy.stderr).toContain('no --by NAME');
