@@ -20,6 +20,10 @@ export const ERROR_CODES = {
   SG_REPORT_REFUSED:
     'A report or case command was refused: missing --case/--by, or the OS user may not pull reports (recorded).',
   SG_CASE_UNKNOWN: 'No case with that reference exists.',
+  SG_ALERT_UNKNOWN: 'No safeguarding alert with that id exists (recorded as a refused access).',
+  SG_ALERT_ACKED: 'The safeguarding alert is already acknowledged; an acknowledgement is never overwritten.',
+  SG_ALERT_SINK_FAILED:
+    '`alerts test`: a configured alert sink (webhook, e-mail) did not deliver the test alert.',
   SG_CASE_EXISTS: 'A case with that reference already exists.',
   SG_CASE_CLOSED: 'The case is closed; a closed case is a finished record.',
   SG_AUDIT_TAMPERED: 'The audit hash chain is broken: a row was edited or deleted outside schoolgate.',

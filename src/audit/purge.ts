@@ -11,6 +11,9 @@
  * - Records what it deleted as counts per day (school time zone) in purges / purge_days, never the rows.
  * - Re-anchors the hash chain (see chain.ts): for every surviving row whose predecessor it deleted, it stores
  *   the predecessor's hash in chain_gaps, so `audit verify` can tell a purge from a deletion.
+ * - Deletes safeguarding alerts (alerts table) whose last request is past the cutoff, except those of a
+ *   person with an open case: an alert names a person and what they searched for, so it is kept no longer
+ *   than the rows it stands for. One statement: the table holds one row per alert window, not per request.
  */
 import type Database from 'better-sqlite3';
 import { heldSubjects } from './cases.js';
@@ -38,6 +41,9 @@ export interface PurgeResult {
   batches: number;
   /** Longest single transaction, ms (how long the writer could have waited). */
   maxBatchMs: number;
+  /** Alerts deleted, and alerts past the cutoff kept because their person has an open case. */
+  alertsDeleted: number;
+  alertsHeld: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -159,5 +165,38 @@ export async function purgeAudit(db: Database.Database, opts: PurgeOptions): Pro
     if (!done && pauseMs > 0) await new Promise((r) => setTimeout(r, Math.max(pauseMs, took)));
   }
   totals.run(deleted, heldCount, Date.now(), purgeId);
-  return { purgeId, cutoffMs, deleted, held: heldCount, days, batches, maxBatchMs };
+  const alerts = purgeAlerts(db, cutoffMs, held);
+  return {
+    purgeId,
+    cutoffMs,
+    deleted,
+    held: heldCount,
+    days,
+    batches,
+    maxBatchMs,
+    alertsDeleted: alerts.deleted,
+    alertsHeld: alerts.held,
+  };
+}
+
+/** Alerts whose last request is before the cutoff, except those of a held subject. */
+export function purgeAlerts(
+  db: Database.Database,
+  cutoffMs: number,
+  held: ReadonlySet<string>,
+): { deleted: number; held: number } {
+  const subjects = JSON.stringify([...held]);
+  const heldSql = `username IS NOT NULL AND username IN (SELECT value FROM json_each(?))`;
+  return db
+    .transaction(() => {
+      const kept = db
+        .prepare(`SELECT count(*) FROM alerts WHERE last_ms < ? AND ${heldSql}`)
+        .pluck()
+        .get(cutoffMs, subjects) as number;
+      const gone = db
+        .prepare(`DELETE FROM alerts WHERE last_ms < ? AND NOT (${heldSql})`)
+        .run(cutoffMs, subjects).changes;
+      return { deleted: gone, held: kept };
+    })
+    .immediate();
 }

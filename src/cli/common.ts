@@ -32,6 +32,12 @@ export function parsePort(value: string): number {
   return port;
 }
 
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
 /** `--by` and `--reason`: who asked for a change and why, for the admin-changes record. */
 export interface ChangeOptions {
   by?: string;

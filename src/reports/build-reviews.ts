@@ -1,6 +1,7 @@
 /** The DSL's reviews: people with flagged attempts (report flagged) and the weekly summary (report weekly). */
 import { parseHead, READ_HEAD_SQL } from '../audit/chain.js';
 import { Aggregate } from './aggregate.js';
+import { alertData, alertsIn, alertsSection, compareByAlerts, noAlerts, tallyByPerson } from './alerts.js';
 import type { ReportDoc } from './model.js';
 import {
   ATTENTION_ROWS_SQL,
@@ -29,54 +30,86 @@ function flaggedPeople(src: ReportSource, fromMs: number, toMs: number) {
   return { a, people };
 }
 
+/**
+ * Everyone with a flagged attempt or a safeguarding alert in the period, ranked by their alerts (danger
+ * first, then warning, then requests counted) and then by flagged attempts.
+ */
+function rankedPeople(src: ReportSource, fromMs: number, toMs: number) {
+  const { a, people } = flaggedPeople(src, fromMs, toMs);
+  const alerts = alertsIn(src, { fromMs, toMs });
+  const tallies = tallyByPerson(alerts);
+  const flagged = new Map(people.map((p) => [p.user, p]));
+  const ranked = [...new Set([...flagged.keys(), ...tallies.keys()])]
+    .map((user) => ({ user, flagged: flagged.get(user), alerts: tallies.get(user) ?? noAlerts() }))
+    .sort(
+      (x, y) =>
+        compareByAlerts(x.alerts, y.alerts) ||
+        (y.flagged?.requests ?? 0) - (x.flagged?.requests ?? 0) ||
+        x.user.localeCompare(y.user),
+    );
+  return { a, alerts, ranked };
+}
+
 export function buildFlaggedReport(
   src: ReportSource,
   fromMs: number,
   toMs: number,
   puller: Puller,
 ): BuiltReport {
-  const { a, people } = flaggedPeople(src, fromMs, toMs);
+  const { a, alerts, ranked } = rankedPeople(src, fromMs, toMs);
   const doc: ReportDoc = {
-    title: 'People with flagged attempts',
+    title: 'People with safeguarding alerts or flagged attempts',
     subtitle: period(src, fromMs, toMs),
     header: [['Period', period(src, fromMs, toMs)], ...pulledHeader(src, puller)],
     sections: [
       {
-        heading: 'Ranked by flagged attempts',
+        heading: 'Ranked by safeguarding alerts, then by flagged attempts',
+        paragraphs: [
+          'Danger alerts first, then warning alerts, then the requests the alerts counted; then flagged attempts.',
+        ],
         figures: [
-          { label: 'People', value: people.length },
+          { label: 'People', value: ranked.length },
+          { label: 'Safeguarding alerts', value: alerts.length, tone: 'block' },
           { label: 'Flagged attempts', value: a.total.requests, tone: 'block' },
         ],
         table: {
           columns: [
             '#',
             'Person',
+            'Danger alerts',
+            'Warning alerts',
+            'Alerted requests',
             'Flagged attempts',
             'Blocked',
             'Allowed',
             'Continued',
             'Categories',
             'Domains',
-            'Last',
+            'Last flagged',
           ],
-          rows: people.map((p, i) => [
+          rows: ranked.map(({ user, flagged: p, alerts: t }, i) => [
             i + 1,
-            p.user,
-            p.requests,
-            p.blocked,
-            p.allowed,
-            p.continued,
-            [...p.categories.entries()]
+            user,
+            t.danger,
+            t.warning,
+            t.count,
+            p?.requests ?? 0,
+            p?.blocked ?? 0,
+            p?.allowed ?? 0,
+            p?.continued ?? 0,
+            [...(p?.categories.entries() ?? [])]
               .sort((x, y) => y[1] - x[1])
               .map(([c, n]) => `${categoryTitle(src, c)} ${n}`)
               .join(', '),
-            p.hosts.size,
-            fmt(src, p.lastMs),
+            p?.hosts.size ?? 0,
+            p ? fmt(src, p.lastMs) : '',
           ]),
-          numeric: [0, 2, 3, 4, 5, 7],
-          empty: 'Nobody had a flagged attempt in this period.',
+          numeric: [0, 2, 3, 4, 5, 6, 7, 8, 10],
+          marked: ranked.flatMap((r, i) => (r.alerts.danger > 0 ? [i] : [])),
+          empty: 'Nobody had a safeguarding alert or a flagged attempt in this period.',
         },
       },
+      alertsSection(src, alerts, true),
     ],
     footer: `flagged review · ${period(src, fromMs, toMs)} · ${FOOTER}`,
   };
@@ -88,16 +121,18 @@ export function buildFlaggedReport(
       toMs,
       pulledBy: puller.by,
       osUser: puller.osUser,
-      people: people.map((p) => ({
-        user: p.user,
-        flagged: p.requests,
-        blocked: p.blocked,
-        allowed: p.allowed,
-        continued: p.continued,
-        categories: Object.fromEntries(p.categories),
-        domains: p.hosts.size,
-        lastMs: p.lastMs,
+      people: ranked.map(({ user, flagged: p, alerts: t }) => ({
+        user,
+        alerts: t,
+        flagged: p?.requests ?? 0,
+        blocked: p?.blocked ?? 0,
+        allowed: p?.allowed ?? 0,
+        continued: p?.continued ?? 0,
+        categories: Object.fromEntries(p?.categories ?? []),
+        domains: p?.hosts.size ?? 0,
+        lastMs: p?.lastMs ?? null,
       })),
+      alerts: alerts.map(alertData),
     },
   };
 }
@@ -114,6 +149,7 @@ export function buildWeeklyReport(
   const categories = [...a.byCategory.keys()].sort();
   const alertCats = new Set([...src.categories.entries()].filter(([, c]) => c.alert).map(([n]) => n));
   const alerts = a.flaggedRows.filter((r) => r.categories.some((c) => alertCats.has(c)));
+  const raised = alertsIn(src, { fromMs, toMs });
   const head = parseHead(src.db.prepare(READ_HEAD_SQL).pluck().get() as string | undefined);
   const last = lastFullVerify(src);
   const doc: ReportDoc = {
@@ -126,7 +162,7 @@ export function buildWeeklyReport(
         figures: [
           { label: 'People', value: people.length },
           { label: 'Flagged attempts', value: a.total.requests, tone: 'block' },
-          { label: 'Safeguarding alerts', value: alerts.length, tone: 'block' },
+          { label: 'Safeguarding alerts', value: raised.length, tone: 'block' },
           { label: 'Self-reports', value: attention.selfReports.length, tone: 'continue' },
           { label: 'Warnings continued', value: attention.continues.length, tone: 'warn' },
         ],
@@ -137,8 +173,9 @@ export function buildWeeklyReport(
           empty: 'No flagged attempts this period.',
         },
       },
+      alertsSection(src, raised, true),
       {
-        heading: 'Safeguarding alerts',
+        heading: 'Flagged attempts in alert categories',
         paragraphs: [
           alertCats.size > 0
             ? `Flagged attempts in alert categories (${[...alertCats].map((c) => categoryTitle(src, c)).join(', ')}).`
@@ -191,6 +228,7 @@ export function buildWeeklyReport(
         categories: Object.fromEntries(p.categories),
       })),
       alerts,
+      safeguardingAlerts: raised.map(alertData),
       selfReports: attention.selfReports,
       continues: attention.continues,
       chainHead: head,

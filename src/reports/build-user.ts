@@ -1,5 +1,6 @@
 /** The per-person report (report user). */
 import { Aggregate } from './aggregate.js';
+import { alertData, alertsIn, alertsSection, phrasesByRow } from './alerts.js';
 import type { ReportDoc } from './model.js';
 import { userRows, type ReportSource } from './source.js';
 import {
@@ -34,6 +35,7 @@ export function buildUserReport(
   const rows = () => userRows(src, user, fromMs, toMs);
   const verification = scan(src, rows(), a);
   const others = a.total.requests - a.flaggedRows.length;
+  const alerts = alertsIn(src, { user, fromMs, toMs });
   const doc: ReportDoc = {
     title: `Web activity report: ${user}`,
     subtitle: period(src, fromMs, toMs),
@@ -45,8 +47,9 @@ export function buildUserReport(
     ],
     sections: [
       summarySection(src, a),
+      alertsSection(src, alerts, false),
       flaggedDomainsSection(src, a),
-      searchSection(src, a),
+      searchSection(src, a, phrasesByRow(alerts)),
       selfReportSection(src, a),
       continuesSection(src, a),
       timelineSection(src, a, fromMs, toMs),
@@ -79,6 +82,7 @@ export function buildUserReport(
       caseRef: puller.caseRef,
       summary: { ...countsData(a.total), flagged: a.flagged, byAction: Object.fromEntries(a.byAction) },
       categories: Object.fromEntries([...a.byCategory].map(([c, n]) => [c, countsData(n)])),
+      alerts: alerts.map(alertData),
       flaggedDomains: [...a.flaggedDomains.values()].sort((x, y) => y.requests - x.requests),
       searches: a.searches,
       selfReports: a.selfReports,

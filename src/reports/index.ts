@@ -33,3 +33,4 @@ export { listAccess } from '../audit/report-access.js';
 export { addCaseNote, checkCaseRef, closeCase, listCases, openCase, requireCase } from '../audit/cases.js';
 export { verifyChain } from '../audit/chain.js';
 export { purgeAudit } from '../audit/purge.js';
+export { acknowledgeAlert, listAlerts, showAlert, type AlertReader } from './alert-commands.js';

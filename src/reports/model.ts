@@ -1,9 +1,36 @@
 /**
  * A report as a document: a header (who, what, when, under which case), then sections of tables, charts and
  * paragraphs. Every renderer (text, HTML) works from this; JSON is the report's data; CSV is its row list.
- * Everything in a ReportDoc is plain text: renderers escape it.
+ * Everything in a ReportDoc is plain text (a MarkedText is plain text plus offsets): renderers escape it.
  */
-export type Cell = string | number | null;
+export type Cell = string | number | null | MarkedText;
+
+/**
+ * Text with parts to highlight (a matched search term): `marks` are [start, end) offsets into `text`,
+ * sorted and not overlapping. Text renders them as »…«, HTML as <mark>, CSV as the bare text.
+ */
+export interface MarkedText {
+  text: string;
+  marks: readonly (readonly [number, number])[];
+}
+
+export function isMarked(c: unknown): c is MarkedText {
+  return typeof c === 'object' && c !== null && 'marks' in c && 'text' in c;
+}
+
+/** The pieces of a marked text in order, each with whether it is highlighted. */
+export function markedPieces(c: MarkedText): { text: string; marked: boolean }[] {
+  const out: { text: string; marked: boolean }[] = [];
+  let at = 0;
+  for (const [start, end] of c.marks) {
+    if (start < at || end <= start || end > c.text.length) continue; // not a valid span: leave it plain
+    if (start > at) out.push({ text: c.text.slice(at, start), marked: false });
+    out.push({ text: c.text.slice(start, end), marked: true });
+    at = end;
+  }
+  if (at < c.text.length) out.push({ text: c.text.slice(at), marked: false });
+  return out;
+}
 
 export interface Table {
   columns: string[];

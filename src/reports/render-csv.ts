@@ -3,12 +3,14 @@
  * with =, +, -, @, a tab or a carriage return (or a line feed) is prefixed with an apostrophe, so Excel and
  * LibreOffice show it as text instead of evaluating it (OWASP "CSV injection").
  */
+import { isMarked } from './model.js';
 import type { AuditRowRaw } from './source.js';
 
 const FORMULA_START = /^[=+\-@\t\r\n]/;
 
 export function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
+  if (isMarked(value)) return csvCell(value.text); // a spreadsheet has no highlight: the bare text
   let text = String(value);
   if (typeof value === 'string' && FORMULA_START.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;

@@ -6,7 +6,17 @@
  * never split. Every value from the database goes through the escaping `html` template.
  */
 import { html, raw, type SafeHtml } from '../proxy/pages/html.js';
-import type { BarChart, Chart, HBarChart, ReportDoc, Section, Table } from './model.js';
+import {
+  isMarked,
+  markedPieces,
+  type BarChart,
+  type Cell,
+  type Chart,
+  type HBarChart,
+  type ReportDoc,
+  type Section,
+  type Table,
+} from './model.js';
 
 const CSP =
   "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
@@ -44,6 +54,8 @@ table.data td{padding:.25rem .4rem;border-bottom:1px solid #e5e7eb;vertical-alig
 table.data td.n,table.data th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 table.data tr.mark td{background:#fef2f2}
 table.data tr.mark td:first-child{box-shadow:inset 4px 0 0 #b91c1c}
+mark{background:#fde047;color:#111827;font-weight:700;padding:0 .1em;border-radius:2px}
+@media print{mark{outline:1px solid #111827}}
 .empty{color:#4b5563;font-style:italic}
 .chart{margin:.5rem 0 1rem;break-inside:avoid}
 .chart .ct{font-weight:700;font-size:.9em;margin-bottom:.2rem}
@@ -80,6 +92,12 @@ function figures(s: Section): SafeHtml | '' {
   </div>`;
 }
 
+/** One cell: escaped text, a matched search term inside <mark>. */
+function cell(c: Cell): SafeHtml | Cell {
+  if (!isMarked(c)) return c;
+  return html`${markedPieces(c).map((p) => (p.marked ? html`<mark>${p.text}</mark>` : html`${p.text}`))}`;
+}
+
 function table(t: Table): SafeHtml {
   if (t.rows.length === 0) return html`<p class="empty">${t.empty ?? 'None.'}</p>`;
   const numeric = new Set(t.numeric ?? []);
@@ -94,7 +112,7 @@ function table(t: Table): SafeHtml {
       ${t.rows.map(
         (r, ri) =>
           html`<tr class="${marked.has(ri) ? 'mark' : ''}">
-            ${r.map((c, i) => html`<td class="${numeric.has(i) ? 'n' : ''}">${c}</td>`)}
+            ${r.map((c, i) => html`<td class="${numeric.has(i) ? 'n' : ''}">${cell(c)}</td>`)}
           </tr>`,
       )}
     </tbody>

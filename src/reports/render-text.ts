@@ -1,11 +1,19 @@
 /** Plain-text rendering of a ReportDoc (terminal, e-mail). Control characters from the database are made visible. */
-import type { Cell, ReportDoc, Table } from './model.js';
+import { isMarked, markedPieces, type Cell, type ReportDoc, type Table } from './model.js';
 
 // eslint-disable-next-line no-control-regex -- making control characters visible is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
 
+/** Around a highlighted part (a matched search term) in text output. */
+export const MARK_OPEN = '\u00bb';
+export const MARK_CLOSE = '\u00ab';
+
 export function plain(value: Cell): string {
   if (value === null) return '';
+  if (isMarked(value))
+    return markedPieces(value)
+      .map((p) => (p.marked ? `${MARK_OPEN}${plain(p.text)}${MARK_CLOSE}` : plain(p.text)))
+      .join('');
   return String(value).replace(CONTROL, (ch) => {
     const code = ch.charCodeAt(0);
     return code < 0x20 ? String.fromCharCode(0x2400 + code) : code === 0x7f ? '\u2421' : '\ufffd';

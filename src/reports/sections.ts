@@ -1,6 +1,7 @@
 /** The sections of a per-person report: summary, flagged domains, search terms, self-reports, continues, timeline. */
 import { Aggregate } from './aggregate.js';
-import type { Chart, Section } from './model.js';
+import { phraseSpans } from '../alerts/keywords/highlight.js';
+import type { Cell, Chart, Section } from './model.js';
 import { categoryTitle, type ReportSource } from './source.js';
 import { startOfDay } from './time.js';
 import { fmt, countCells, COUNT_COLUMNS } from './report-parts.js';
@@ -84,12 +85,26 @@ export function flaggedDomainsSection(src: ReportSource, a: Aggregate): Section 
   };
 }
 
-export function searchSection(src: ReportSource, a: Aggregate): Section {
+/** `alertPhrases`: audit row id → the keyword phrase an alert matched in that row, marked in its term. */
+export function searchSection(
+  src: ReportSource,
+  a: Aggregate,
+  alertPhrases: ReadonlyMap<string, string> = new Map(),
+): Section {
+  const term = (id: string, text: string): Cell => {
+    const phrase = alertPhrases.get(id);
+    return phrase ? { text, marks: phraseSpans(text, phrase) } : text;
+  };
   return {
     heading: 'Search terms',
     table: {
       columns: ['Time', 'Engine', 'Search term', 'Outcome'],
-      rows: a.searches.map((s) => [fmt(src, s.timeMs), s.searchEngine ?? '', s.searchTerm ?? '', s.action]),
+      rows: a.searches.map((s) => [
+        fmt(src, s.timeMs),
+        s.searchEngine ?? '',
+        term(s.id, s.searchTerm ?? ''),
+        s.action,
+      ]),
       marked: a.searches.flatMap((s, i) => (s.flagged ? [i] : [])),
       empty: 'No search terms recorded (search terms are only seen on inspected or plain-HTTP traffic).',
     },

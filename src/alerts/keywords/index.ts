@@ -32,3 +32,4 @@ export {
 } from './load.js';
 export { normaliseText, tokenise } from './normalise.js';
 export { searchTextOf } from './search-text.js';
+export { phraseSpans, type Span } from './highlight.js';

@@ -1,16 +1,10 @@
 /** `schoolgate audit verify | purge`: tamper evidence and retention for the audit log. */
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { SchoolgateError } from '../../errors.js';
-import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
+import { configFrom, positiveInt, withCommonOptions, type CommonOptions } from '../common.js';
 
 /** The audit/reports modules, loaded when an audit command runs (not at start-up). */
 const load = () => import('../../reports/index.js');
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
-  return n;
-}
 
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('the audit log: tamper check and retention');
@@ -92,6 +86,10 @@ export function registerAudit(program: Command): void {
             `purge ${result.purgeId}: deleted ${result.deleted} rows older than ` +
               `${new Date(result.cutoffMs).toISOString()}; kept ${result.held} held by open cases ` +
               `(${result.batches} transactions, longest ${result.maxBatchMs.toFixed(1)} ms)`,
+          );
+          console.log(
+            `alerts: deleted ${result.alertsDeleted} whose last request is older than the cutoff; ` +
+              `kept ${result.alertsHeld} of people with open cases`,
           );
           for (const [day, n] of Object.entries(result.days).sort()) console.log(`  ${day}  ${n}`);
         } finally {

@@ -87,3 +87,58 @@ describe('text report', () => {
     expect(text).toContain('␍␊FAKE LINE');
   });
 });
+
+describe('marked text (a matched search term)', () => {
+  const term = { text: `how to <b>kill myself</b>\u202e`, marks: [[10, 21]] as const };
+  const marked: ReportDoc = {
+    title: 't',
+    subtitle: '',
+    header: [],
+    footer: '',
+    sections: [{ heading: 'h', table: { columns: ['Search term'], rows: [[term]] } }],
+  };
+
+  it('is »marked« in text, with control characters still made visible', () => {
+    const text = renderText(marked);
+    expect(text).toContain('how to <b>»kill myself«</b>\ufffd');
+    expect(text).not.toContain('\u202e');
+  });
+
+  it('is a <mark> in HTML, every piece escaped', () => {
+    const page = renderHtml(marked);
+    expect(page).toContain('how to &lt;b&gt;<mark>kill myself</mark>&lt;/b&gt;\ufffd');
+    expect(page).not.toContain('<b>');
+  });
+
+  it('is the bare text in CSV, formulas still neutralised', () => {
+    expect(csvCell(term)).toBe(term.text);
+    expect(csvCell({ text: '=1+1', marks: [[1, 2]] })).toBe("'=1+1");
+  });
+
+  it('ignores marks outside the text or overlapping', () => {
+    const text = renderText({
+      ...marked,
+      sections: [
+        {
+          heading: 'h',
+          table: {
+            columns: ['c'],
+            rows: [
+              [
+                {
+                  text: 'abc',
+                  marks: [
+                    [1, 2],
+                    [1, 3],
+                    [2, 9],
+                  ],
+                },
+              ],
+            ],
+          },
+        },
+      ],
+    });
+    expect(text).toContain('a»b«c');
+  });
+});
