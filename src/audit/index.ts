@@ -14,3 +14,6 @@ export type { BatchReport } from './batch-queue.js';
 export { openAuditReader, type AuditReader } from './reader.js';
 export type { StoredAuditRow } from './row-mapping.js';
 export { SCHEMA_VERSION } from './migrations.js';
+export type { AuditOpenReport } from './open-checked.js';
+export type { SetAsideRecord } from './set-aside.js';
+export { headFilePath } from './head-file.js';

@@ -19,13 +19,15 @@ try {
     path: options.path,
     batchMaxRows: options.batchMaxRows,
     ...(options.busyTimeoutMs ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+    integrity: options.integrity ?? 'quick',
+    newDatabase: options.newDatabase ?? false,
     logger: {
       info: (obj, msg) => post({ type: 'log', level: 'info', obj, msg }),
       warn: (obj, msg) => post({ type: 'log', level: 'warn', obj, msg }),
       error: (obj, msg) => post({ type: 'log', level: 'error', obj, msg }),
     },
   });
-  post({ type: 'ready' });
+  post({ type: 'ready', opened: store.opened });
 } catch (err) {
   post({ type: 'open-error', error: errorToWire(err) });
   process.exit(0);
@@ -43,6 +45,11 @@ setInterval(() => {
     post({ type: 'log', level: 'warn', obj: { err: String(err) }, msg: 'audit: WAL checkpoint failed' });
   }
 }, CHECKPOINT_EVERY_MS).unref();
+
+// The head recorded outside the database (head-file.ts): after a crash, the next start compares an older
+// row that still exists; rows newer than this are pinned only by the database's own head.
+const HEAD_EVERY_MS = 60_000;
+setInterval(() => store.recordHeadIfMoved(), HEAD_EVERY_MS).unref();
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'batch') {
