@@ -91,7 +91,15 @@ export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> 
   };
 }
 
-type StartOptions = { now?: () => Date; reloadConfig?: () => ReadonlyConfig; certsDir?: string };
+type StartOptions = {
+  now?: () => Date;
+  reloadConfig?: () => ReadonlyConfig;
+  certsDir?: string;
+  /** The audit database's check at start: 'quick' (default) or 'full' (serve --integrity-check). */
+  integrity?: 'quick' | 'full';
+  /** serve --new-audit-database: set a refused audit database aside and start a new one. */
+  newAuditDatabase?: boolean;
+};
 
 /**
  * One proxy per data directory (serve-lock.ts): the directory is claimed before anything is loaded, and
@@ -134,6 +142,8 @@ async function startClaimed(
   const audit = await WorkerAuditStore.open({
     path: auditPath,
     batchMaxRows: config.audit.batchMaxRows,
+    integrity: opts.integrity ?? 'quick',
+    newDatabase: opts.newAuditDatabase ?? false,
     logger,
   });
   const users = new UserStore(config.dataDir);
@@ -178,6 +188,7 @@ async function startClaimed(
     proxy,
     address,
     auditPath,
+    auditOpened: audit.opened,
     auditQueueDepth: () => audit.queueDepth,
     identifier,
     current: () => snapshot,
