@@ -59,6 +59,8 @@ export interface SqliteAuditStoreOptions {
   integrity?: IntegrityMode;
   /** Set a database the check refuses aside and start a new one (serve --new-audit-database). */
   newDatabase?: boolean;
+  /** The clock for the set-aside folder's name and the head file (tests). */
+  now?: () => number;
 }
 
 export interface AuditStoreStats {
@@ -109,6 +111,7 @@ export class SqliteAuditStore implements AuditStore {
       busyTimeoutMs: opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
       integrity: opts.integrity ?? 'quick',
       newDatabase: opts.newDatabase ?? false,
+      ...(opts.now ? { now: opts.now } : {}),
     });
     this.db = db;
     this.opened = report;

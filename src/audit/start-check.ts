@@ -66,7 +66,7 @@ export function checkOpened(
   mode: IntegrityMode,
 ): StartCheckReport {
   const started = performance.now();
-  const problems = guarded(dbPath, headFile, () =>
+  const problems = guarded(dbPath, headFile, `${mode}_check failed`, () =>
     (db.pragma(`${mode === 'full' ? 'integrity_check' : 'quick_check'}(${MAX_PROBLEMS})`) as object[]).map(
       (row) => String(Object.values(row)[0]),
     ),
@@ -78,7 +78,9 @@ export function checkOpened(
   }
   const verdict = judgeHead(head, {
     kind: 'database',
-    facts: guarded(dbPath, headFile, () => databaseFacts(db, head.kind === 'ok' ? head.head : null)),
+    facts: guarded(dbPath, headFile, 'reading its chain failed', () =>
+      databaseFacts(db, head.kind === 'ok' ? head.head : null),
+    ),
   });
   if (!verdict.ok) throw refusal(verdict.code, dbPath, headFile, verdict.reason);
   return {
@@ -89,13 +91,13 @@ export function checkOpened(
 }
 
 /** SQLite reporting the file as corrupt or not a database while checking is damage, not unavailability. */
-function guarded<T>(dbPath: string, headFile: string, read: () => T): T {
+function guarded<T>(dbPath: string, headFile: string, step: string, read: () => T): T {
   try {
     return read();
   } catch (err) {
     const code = sqliteCode(err) ?? '';
     if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')
-      throw refusal('SG_AUDIT_DAMAGED', dbPath, headFile, `SQLite cannot read it (${code})`);
+      throw refusal('SG_AUDIT_DAMAGED', dbPath, headFile, `${step}: ${code} (${(err as Error).message})`);
     throw err;
   }
 }
