@@ -13,6 +13,7 @@ import { SchoolgateError, isSchoolgateError } from '../errors.js';
 import { READ_HEAD_SQL, parseHead } from './chain.js';
 import { headFilePath, readHeadFile, writeHeadFile, type RecordedHead } from './head-file.js';
 import { openWritableDatabase, OPEN_SUGGESTION } from './open-database.js';
+import type { AuditLogger } from './sqlite-store.js';
 import { setAsideDatabase, type SetAsideRecord } from './set-aside.js';
 import { checkFiles, checkOpened, type IntegrityMode, type StartCheckReport } from './start-check.js';
 
@@ -142,4 +143,37 @@ function readReplaced(db: Database.Database): SetAsideRecord | null {
   } catch {
     return null;
   }
+}
+
+/** One line per start saying what the check found; a set-aside database is an error-level event. */
+export function logOpenReport(logger: AuditLogger | undefined, r: AuditOpenReport): void {
+  if (r.setAside)
+    logger?.error(
+      {
+        code: r.setAside.code,
+        reason: r.setAside.reason,
+        folder: r.setAside.folder,
+        files: r.setAside.files,
+      },
+      `audit: --new-audit-database: the refused audit database was moved to ${r.setAside.folder}; a new audit database was started at ${r.path}`,
+    );
+  else if (r.newDatabaseNotNeeded)
+    logger?.warn(
+      { path: r.path },
+      'audit: --new-audit-database was given but the audit database passed its checks: nothing was moved (remove the option)',
+    );
+  if (r.created === 'missing' && !r.setAside)
+    logger?.info({ path: r.path }, 'audit: no audit database and no recorded head: created a new one');
+  if (r.created === 'zero-length')
+    logger?.warn(
+      { path: r.path },
+      'audit: the audit database file was empty and no head was recorded: started a new one',
+    );
+  if (r.check)
+    logger?.info(
+      { path: r.path, check: r.check.mode, checkMs: r.check.checkMs, headSeq: r.check.recorded?.seq ?? null },
+      r.check.recorded
+        ? `audit: database checked (${r.check.mode}_check ok, recorded head seq ${r.check.recorded.seq} found)`
+        : `audit: database checked (${r.check.mode}_check ok; no head recorded before, recording one now)`,
+    );
 }

@@ -115,7 +115,6 @@ export class SqliteAuditStore implements AuditStore {
     });
     this.db = db;
     this.opened = report;
-    logOpened(this.logger, report);
     registerChainFunctions(this.db);
     const insert = this.db.prepare<ChainedEventRow>(CHAINED_INSERT_SQL);
     const update = this.db.prepare<OutcomeRow>(UPDATE_SQL);
@@ -331,37 +330,6 @@ export class SqliteAuditStore implements AuditStore {
       );
     }
   }
-}
-
-/** One line per start saying what the check found; a set-aside database is an error-level event. */
-function logOpened(logger: AuditLogger | undefined, r: AuditOpenReport): void {
-  if (r.setAside)
-    logger?.error(
-      {
-        code: r.setAside.code,
-        reason: r.setAside.reason,
-        folder: r.setAside.folder,
-        files: r.setAside.files,
-      },
-      `audit: --new-audit-database: the refused audit database was moved to ${r.setAside.folder}; a new audit database was started at ${r.path}`,
-    );
-  else if (r.newDatabaseNotNeeded)
-    logger?.warn(
-      { path: r.path },
-      'audit: --new-audit-database was given but the audit database passed its checks: nothing was moved (remove the option)',
-    );
-  if (r.created === 'zero-length')
-    logger?.warn(
-      { path: r.path },
-      'audit: the audit database file was empty and no head was recorded: started a new one',
-    );
-  if (r.check)
-    logger?.info(
-      { path: r.path, check: r.check.mode, checkMs: r.check.checkMs, headSeq: r.check.recorded?.seq ?? null },
-      r.check.recorded
-        ? `audit: database checked (${r.check.mode}_check ok, recorded head seq ${r.check.recorded.seq} found)`
-        : `audit: database checked (${r.check.mode}_check ok; no head recorded before, recording one now)`,
-    );
 }
 
 export function openSqliteAuditStore(opts: SqliteAuditStoreOptions): SqliteAuditStore {

@@ -5,13 +5,20 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { SchoolgateError } from '../errors.js';
-import { openSqliteAuditStore, type SqliteAuditStore } from './sqlite-store.js';
+import { logOpenReport } from './open-checked.js';
+import { openSqliteAuditStore, type AuditLogger, type SqliteAuditStore } from './sqlite-store.js';
 import type { ToWorker, FromWorker, WorkerOptions } from './worker-protocol.js';
 import { errorToWire } from './worker-protocol.js';
 
 const port = parentPort!;
 const post = (message: FromWorker) => port.postMessage(message);
 const options = workerData as WorkerOptions;
+
+const logger: AuditLogger = {
+  info: (obj, msg) => post({ type: 'log', level: 'info', obj, msg }),
+  warn: (obj, msg) => post({ type: 'log', level: 'warn', obj, msg }),
+  error: (obj, msg) => post({ type: 'log', level: 'error', obj, msg }),
+};
 
 let store: SqliteAuditStore;
 try {
@@ -21,12 +28,9 @@ try {
     ...(options.busyTimeoutMs ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
     integrity: options.integrity ?? 'quick',
     newDatabase: options.newDatabase ?? false,
-    logger: {
-      info: (obj, msg) => post({ type: 'log', level: 'info', obj, msg }),
-      warn: (obj, msg) => post({ type: 'log', level: 'warn', obj, msg }),
-      error: (obj, msg) => post({ type: 'log', level: 'error', obj, msg }),
-    },
+    logger,
   });
+  logOpenReport(logger, store.opened);
   post({ type: 'ready', opened: store.opened });
 } catch (err) {
   post({ type: 'open-error', error: errorToWire(err) });
