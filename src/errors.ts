@@ -42,6 +42,10 @@ export const ERROR_CODES = {
     'A reload would shrink a category by more than lists.maxShrinkShare; refused unless `reload --force`.',
   SG_ALREADY_RUNNING:
     'Another schoolgate serves this data directory (lock file or control socket); this one does not start.',
+  SG_AUDIT_DAMAGED:
+    'The audit database fails its check at start (quick_check or integrity_check); schoolgate does not start.',
+  SG_AUDIT_REPLACED:
+    'The audit database is missing, empty, another one or rolled back against the head recorded beside it; schoolgate does not start.',
   SG_LIST_FILE_INVALID:
     'A list file is not UTF-8 text (binary data, NUL bytes) or has too many invalid lines; it was not loaded.',
   SG_ENDPOINTS_INVALID:

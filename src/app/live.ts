@@ -4,6 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type { AuditOpenReport } from '../audit/index.js';
 import type { ReadonlyConfig } from '../config/load.js';
 import type { Identifier } from '../identity/identify.js';
 import type { AlertsSnapshot } from '../metrics/metrics.js';
@@ -19,6 +20,8 @@ export interface LiveDeps {
   proxy: ProxyServer;
   address: AddressInfo;
   auditPath: string;
+  /** What the audit database's check at start found and did. */
+  auditOpened: AuditOpenReport;
   auditQueueDepth: () => number;
   identifier: Identifier;
   current: () => LoadedPolicy & { loadedAt: number };
@@ -59,6 +62,7 @@ export async function startLive(deps: LiveDeps): Promise<Live> {
         {
           dataDir: deps.config.dataDir,
           auditPath: deps.auditPath,
+          auditOpened: deps.auditOpened,
           startedAt: deps.proxy.stats.startedAt,
           address: deps.address,
           server: deps.proxy.server,

@@ -117,7 +117,15 @@ async function loadKeywords(config: ReadonlyConfig): Promise<LoadedKeywords> {
   return loadKeywordLists(shipped, keywordsLocalDir(config.dataDir));
 }
 
-type StartOptions = { now?: () => Date; reloadConfig?: () => ReadonlyConfig; certsDir?: string };
+type StartOptions = {
+  now?: () => Date;
+  reloadConfig?: () => ReadonlyConfig;
+  certsDir?: string;
+  /** The audit database's check at start: 'quick' (default) or 'full' (serve --integrity-check). */
+  integrity?: 'quick' | 'full';
+  /** serve --new-audit-database: set a refused audit database aside and start a new one. */
+  newAuditDatabase?: boolean;
+};
 
 /**
  * One proxy per data directory (serve-lock.ts): the directory is claimed before anything is loaded, and
@@ -162,6 +170,8 @@ async function startClaimed(
   const audit = await WorkerAuditStore.open({
     path: auditPath,
     batchMaxRows: config.audit.batchMaxRows,
+    integrity: opts.integrity ?? 'quick',
+    newDatabase: opts.newAuditDatabase ?? false,
     logger,
   }).catch(async (err: unknown) => {
     await sinks.close();
@@ -228,6 +238,7 @@ async function startClaimed(
     proxy,
     address,
     auditPath,
+    auditOpened: audit.opened,
     auditQueueDepth: () => audit.queueDepth,
     identifier,
     current: () => snapshot,

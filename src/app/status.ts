@@ -2,6 +2,7 @@
 import { statSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
+import type { AuditOpenReport } from '../audit/index.js';
 import { SchoolgateError } from '../errors.js';
 import { decide } from '../policy/decide.js';
 import { parseAbsoluteTarget } from '../policy/target.js';
@@ -13,6 +14,7 @@ import type { ReloadOutcome, Reloader } from './reload.js';
 export interface StatusDeps {
   dataDir: string;
   auditPath: string;
+  auditOpened: AuditOpenReport;
   startedAt: number;
   address: { address: string; port: number };
   server: http.Server;
@@ -48,6 +50,41 @@ export interface StatusReport {
   databaseBytes: { audit: number; state: number };
   /** Safeguarding alerts: raised, counted, store failures, and each sink's deliveries and dead letters. */
   alerts: (AlertsSnapshot & { deadLetters: number }) | null;
+  auditDatabase: AuditDatabaseStatus;
+}
+
+/** What the audit database's check at start found, and whether this database replaced a refused one. */
+export interface AuditDatabaseStatus {
+  path: string;
+  headFile: string;
+  /** The check run at start; null when this start created the database. */
+  checked: { mode: 'quick' | 'full'; ms: number; recordedHeadSeq: number | null } | null;
+  created: 'missing' | 'zero-length' | null;
+  /** The refused database this one replaced (`serve --new-audit-database`), kept across restarts. */
+  replaced: { at: string; folder: string; files: string[]; code: string; reason: string } | null;
+  /** The replacement happened at this start. */
+  replacedAtThisStart: boolean;
+}
+
+export function auditDatabaseStatus(r: AuditOpenReport): AuditDatabaseStatus {
+  return {
+    path: r.path,
+    headFile: r.headFile,
+    checked: r.check && {
+      mode: r.check.mode,
+      ms: r.check.checkMs,
+      recordedHeadSeq: r.check.recorded?.seq ?? null,
+    },
+    created: r.created,
+    replaced: r.replaced && {
+      at: new Date(r.replaced.atMs).toISOString(),
+      folder: r.replaced.folder,
+      files: r.replaced.files,
+      code: r.replaced.code,
+      reason: r.replaced.reason,
+    },
+    replacedAtThisStart: r.setAside !== null,
+  };
 }
 
 /** Samples request counts once a second; requests/s is over the last ten seconds. */
@@ -128,6 +165,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
           state: fileBytes(path.join(deps.dataDir, 'state.sqlite')),
         },
         alerts: alertsStatus(deps.alerts),
+        auditDatabase: auditDatabaseStatus(deps.auditOpened),
       };
     },
     reload: (args) => deps.reloader.reload({ force: args.force === true }),

@@ -24,3 +24,6 @@ export {
   type StoredAlert,
   type StoredAlertStatus,
 } from './alerts-table.js';
+export type { AuditOpenReport } from './open-checked.js';
+export type { SetAsideRecord } from './set-aside.js';
+export { headFilePath } from './head-file.js';

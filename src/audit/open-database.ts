@@ -51,6 +51,8 @@ function refuseReadOnlyMarking(path: string): void {
 
 export interface OpenOptions {
   busyTimeoutMs: number;
+  /** Runs on the new connection before anything is written (start-check.ts); may throw a SchoolgateError. */
+  beforeWrite?: (db: Database.Database) => void;
 }
 
 export function openWritableDatabase(pathArg: string, opts: OpenOptions): Database.Database {
@@ -70,6 +72,7 @@ export function openWritableDatabase(pathArg: string, opts: OpenOptions): Databa
   }
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs))}`);
+    opts.beforeWrite?.(db);
     const mode = db.pragma('journal_mode = WAL', { simple: true });
     if (mode !== 'wal') throw new Error(`journal_mode is ${String(mode)}, expected wal`);
     // better-sqlite3 is built with SQLITE_DEFAULT_WAL_SYNCHRONOUS=1 (NORMAL): a commit could roll back on power

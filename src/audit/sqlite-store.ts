@@ -13,7 +13,9 @@
 import type Database from 'better-sqlite3';
 import { SchoolgateError } from '../errors.js';
 import { GroupCommitQueue, type BatchReport } from './batch-queue.js';
-import { openWritableDatabase, sqliteCode } from './open-database.js';
+import { sqliteCode } from './open-database.js';
+import { openCheckedAuditDatabase, recordHead, type AuditOpenReport } from './open-checked.js';
+import type { IntegrityMode } from './start-check.js';
 import {
   READ_HEAD_SQL,
   WRITE_HEAD_SQL,
@@ -54,6 +56,12 @@ export interface SqliteAuditStoreOptions {
   logger?: AuditLogger;
   /** Called after every commit attempt (tests, metrics). */
   onBatch?: (report: BatchReport) => void;
+  /** The check before the database is trusted (start-check.ts): 'quick' (default) or 'full'. */
+  integrity?: IntegrityMode;
+  /** Set a database the check refuses aside and start a new one (serve --new-audit-database). */
+  newDatabase?: boolean;
+  /** The clock for the set-aside folder's name and the head file (tests). */
+  now?: () => number;
 }
 
 export interface AuditStoreStats {
@@ -91,14 +99,23 @@ export class SqliteAuditStore implements AuditStore {
   private healthy_ = true;
   private lastError_: SchoolgateError | null = null;
   private closing: Promise<void> | null = null;
+  /** What the check at open found, and what it did (for the log and `status`). */
+  readonly opened: AuditOpenReport;
+  /** Rows were committed since the head file was last written. */
+  private headDirty = false;
 
   constructor(opts: SqliteAuditStoreOptions) {
     this.path = opts.path;
     this.logger = opts.logger;
     const maxRows = opts.batchMaxRows ?? DEFAULT_BATCH_MAX_ROWS;
-    this.db = openWritableDatabase(opts.path, {
+    const { db, report } = openCheckedAuditDatabase(opts.path, {
       busyTimeoutMs: opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
+      integrity: opts.integrity ?? 'quick',
+      newDatabase: opts.newDatabase ?? false,
+      ...(opts.now ? { now: opts.now } : {}),
     });
+    this.db = db;
+    this.opened = report;
     registerChainFunctions(this.db);
     const insert = this.db.prepare<ChainedEventRow>(CHAINED_INSERT_SQL);
     const update = this.db.prepare<OutcomeRow>(UPDATE_SQL);
@@ -212,10 +229,30 @@ export class SqliteAuditStore implements AuditStore {
     this.queue.enqueueUpdate(outcomeToRow(id, outcome, Date.now()));
   }
 
+  /**
+   * Writes the head file (head-file.ts) if rows were committed since it was last written. Called by the
+   * writer thread on a timer and at close; the cost (a small file, two fsyncs: about 1.5 ms) stays off
+   * the requests' path.
+   */
+  recordHeadIfMoved(): void {
+    if (!this.headDirty || !this.db.open) return;
+    this.headDirty = false;
+    try {
+      recordHead(this.db, this.opened.headFile, Date.now());
+    } catch (err) {
+      this.headDirty = true;
+      this.logger?.warn(
+        { headFile: this.opened.headFile, err: err instanceof Error ? err.message : String(err) },
+        'audit: could not record the chain head outside the database; the next start compares an older one',
+      );
+    }
+  }
+
   /** Commits everything queued, then closes the connection. Safe to call more than once. */
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve, reject) => {
       const err = this.queue.flushAll();
+      this.recordHeadIfMoved();
       try {
         this.db.close();
       } catch (closeErr) {
@@ -290,6 +327,7 @@ export class SqliteAuditStore implements AuditStore {
       s.batches++;
       s.rowsCommitted += report.records;
       s.updatesCommitted += report.updates;
+      if (report.records > 0) this.headDirty = true;
       if (!this.healthy_) {
         this.healthy_ = true;
         this.logger?.info({ path: this.path }, 'audit: database writable again; accepting requests');

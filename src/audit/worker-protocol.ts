@@ -1,12 +1,18 @@
 /** Messages between the proxy thread and the audit writer thread. */
 import { SchoolgateError, type ErrorCode } from '../errors.js';
 import type { AlertWrite, StoredAlert } from './alerts-table.js';
+import type { AuditOpenReport } from './open-checked.js';
+import type { IntegrityMode } from './start-check.js';
 import type { AuditEvent, AuditOutcome } from './types.js';
 
 export interface WorkerOptions {
   path: string;
   batchMaxRows: number;
   busyTimeoutMs?: number;
+  /** The check before the database is trusted: 'quick' (default) or 'full' (serve --integrity-check). */
+  integrity?: IntegrityMode;
+  /** serve --new-audit-database: set a refused database aside and start a new one. */
+  newDatabase?: boolean;
 }
 
 export interface WireError {
@@ -23,7 +29,7 @@ export type ToWorker =
   | { type: 'close' };
 
 export type FromWorker =
-  | { type: 'ready' }
+  | { type: 'ready'; opened: AuditOpenReport }
   | { type: 'open-error'; error: WireError }
   | {
       type: 'acks';

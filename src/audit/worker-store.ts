@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SchoolgateError } from '../errors.js';
 import type { AlertWrite, StoredAlert } from './alerts-table.js';
+import type { AuditOpenReport } from './open-checked.js';
 import type { AuditLogger } from './sqlite-store.js';
 import type { AuditEvent, AuditOutcome, AuditStore } from './types.js';
 import { errorFromWire, type FromWorker, type ToWorker, type WorkerOptions } from './worker-protocol.js';
@@ -40,6 +41,8 @@ export class WorkerAuditStore implements AuditStore {
   private constructor(
     worker: Worker,
     private readonly logger: AuditLogger | undefined,
+    /** What the writer's check at open found and did (start-check.ts, open-checked.ts). */
+    readonly opened: AuditOpenReport,
   ) {
     this.worker = worker;
     worker.on('message', (m: FromWorker) => this.onMessage(m));
@@ -58,7 +61,7 @@ export class WorkerAuditStore implements AuditStore {
         if (m.type === 'log') return void logFrom(logger, m);
         worker.off('message', onFirst);
         worker.off('error', onError);
-        if (m.type === 'ready') resolve(new WorkerAuditStore(worker, logger));
+        if (m.type === 'ready') resolve(new WorkerAuditStore(worker, logger, m.opened));
         else if (m.type === 'open-error') {
           void worker.terminate();
           reject(errorFromWire(m.error));

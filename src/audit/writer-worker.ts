@@ -5,7 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { SchoolgateError } from '../errors.js';
-import { openSqliteAuditStore, type SqliteAuditStore } from './sqlite-store.js';
+import { logOpenReport } from './open-checked.js';
+import { openSqliteAuditStore, type AuditLogger, type SqliteAuditStore } from './sqlite-store.js';
 import type { ToWorker, FromWorker, WorkerOptions } from './worker-protocol.js';
 import { errorToWire } from './worker-protocol.js';
 
@@ -13,19 +14,24 @@ const port = parentPort!;
 const post = (message: FromWorker) => port.postMessage(message);
 const options = workerData as WorkerOptions;
 
+const logger: AuditLogger = {
+  info: (obj, msg) => post({ type: 'log', level: 'info', obj, msg }),
+  warn: (obj, msg) => post({ type: 'log', level: 'warn', obj, msg }),
+  error: (obj, msg) => post({ type: 'log', level: 'error', obj, msg }),
+};
+
 let store: SqliteAuditStore;
 try {
   store = openSqliteAuditStore({
     path: options.path,
     batchMaxRows: options.batchMaxRows,
     ...(options.busyTimeoutMs ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
-    logger: {
-      info: (obj, msg) => post({ type: 'log', level: 'info', obj, msg }),
-      warn: (obj, msg) => post({ type: 'log', level: 'warn', obj, msg }),
-      error: (obj, msg) => post({ type: 'log', level: 'error', obj, msg }),
-    },
+    integrity: options.integrity ?? 'quick',
+    newDatabase: options.newDatabase ?? false,
+    logger,
   });
-  post({ type: 'ready' });
+  logOpenReport(logger, store.opened);
+  post({ type: 'ready', opened: store.opened });
 } catch (err) {
   post({ type: 'open-error', error: errorToWire(err) });
   process.exit(0);
@@ -43,6 +49,11 @@ setInterval(() => {
     post({ type: 'log', level: 'warn', obj: { err: String(err) }, msg: 'audit: WAL checkpoint failed' });
   }
 }, CHECKPOINT_EVERY_MS).unref();
+
+// The head recorded outside the database (head-file.ts): after a crash, the next start compares an older
+// row that still exists; rows newer than this are pinned only by the database's own head.
+const HEAD_EVERY_MS = 60_000;
+setInterval(() => store.recordHeadIfMoved(), HEAD_EVERY_MS).unref();
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'batch') {

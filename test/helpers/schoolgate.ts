@@ -61,6 +61,22 @@ export function tempDir(prefix = 'schoolgate-test-'): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }
 
+/** Files for a `schoolgate serve` child process on loopback: a config, the fixture lists, a data folder. */
+export function serveFiles(): { dir: string; data: string; args: string[] } {
+  const dir = tempDir();
+  const categories = writeFixtureCategories(path.join(dir, 'categories'));
+  writeFileSync(
+    path.join(dir, 'config.yaml'),
+    JSON.stringify({ listen: { host: '127.0.0.1', port: 0 }, profiles: FIXTURE_PROFILES }),
+  );
+  const data = path.join(dir, 'data');
+  return {
+    dir,
+    data,
+    args: ['--config', path.join(dir, 'config.yaml'), '--data', data, '--categories', categories],
+  };
+}
+
 export function testConfig(input: Partial<ConfigInput> = {}, dir = tempDir()): ReadonlyConfig {
   const categoriesDir = writeFixtureCategories(path.join(dir, 'categories'));
   const hosts = Object.fromEntries(ROUTED_NAMES.map((n) => [n, '127.0.0.1']));

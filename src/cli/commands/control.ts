@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { controlRequest } from '../../app/control.js';
 import type { ReloadResult } from '../../app/reload.js';
-import type { StatusReport } from '../../app/status.js';
+import type { AuditDatabaseStatus, StatusReport } from '../../app/status.js';
 import { SchoolgateError } from '../../errors.js';
 import { withState } from '../../state/store.js';
 import {
@@ -93,6 +93,7 @@ export function registerControl(program: Command): void {
           `audit queue    ${s.auditQueueDepth} rows waiting`,
           `databases      audit ${mb(s.databaseBytes.audit)}, state ${mb(s.databaseBytes.state)}`,
           ...alertLines(s.alerts),
+          ...auditDatabaseLines(s.auditDatabase),
         ].join('\n'),
       );
     });
@@ -153,4 +154,20 @@ function parseSince(value: string): Date {
       suggestion: 'use 2026-09-01, 2026-09-01T08:00:00Z, 7d, 12h or 30m',
     });
   return t;
+}
+
+function auditDatabaseLines(a: AuditDatabaseStatus): string[] {
+  const c = a.checked;
+  const lines = [
+    `audit check    ${
+      c
+        ? `${c.mode}_check ok in ${c.ms} ms at start; ${c.recordedHeadSeq === null ? 'no head recorded before' : `recorded head seq ${c.recordedHeadSeq} found`}`
+        : `none: the database was created at this start (${a.created ?? 'new'})`
+    }`,
+  ];
+  if (a.replaced)
+    lines.push(
+      `audit replaced ${a.replacedAtThisStart ? 'AT THIS START' : `on ${a.replaced.at}`}: the refused database (${a.replaced.code}: ${a.replaced.reason}) was moved to ${a.replaced.folder}`,
+    );
+  return lines;
 }

@@ -9,6 +9,8 @@ interface ServeOptions extends CommonOptions {
   host?: string;
   hostsFile?: string;
   certs?: string;
+  integrityCheck?: boolean;
+  newAuditDatabase?: boolean;
 }
 
 export function registerServe(program: Command): void {
@@ -21,9 +23,18 @@ export function registerServe(program: Command): void {
       'a hosts file (/etc/hosts format) whose names are routed to the addresses it gives',
     )
     .option('--certs <dir>', 'the school CA folder for HTTPS inspection (default: tls.certsDir, ./certs)')
+    .option(
+      '--integrity-check',
+      'check the audit database with the full PRAGMA integrity_check at start (default: quick_check)',
+    )
+    .option(
+      '--new-audit-database',
+      'if the audit database is refused (SG_AUDIT_DAMAGED, SG_AUDIT_REPLACED), move its files aside (kept as evidence) and start a new one',
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  schoolgate serve\n  schoolgate serve --config /etc/schoolgate.yaml --port 8080',
+      '\nExamples:\n  schoolgate serve\n  schoolgate serve --config /etc/schoolgate.yaml --port 8080\n' +
+        '  schoolgate serve --integrity-check --new-audit-database',
     )
     .action(async (opts: ServeOptions) => {
       const overrides = {
@@ -37,7 +48,10 @@ export function registerServe(program: Command): void {
       const running = await startSchoolgate(config, logger, {
         reloadConfig: () => configFrom(opts, overrides),
         ...(opts.certs ? { certsDir: opts.certs } : {}),
+        integrity: opts.integrityCheck ? 'full' : 'quick',
+        newAuditDatabase: opts.newAuditDatabase === true,
       });
+      const setAside = running.audit.opened.setAside;
       const { address, port } = running.address;
       const shown = address === '0.0.0.0' || address === '::' ? '<this machine>' : address;
       logger.info(
@@ -48,6 +62,11 @@ export function registerServe(program: Command): void {
         [
           `schoolgate is filtering on ${address}:${port}`,
           `  audit log:  ${running.auditPath}`,
+          ...(setAside
+            ? [
+                `  NEW audit database: the refused one (${setAside.code}) was moved to ${setAside.folder}; keep it as evidence`,
+              ]
+            : []),
           `  categories: ${config.categoriesDir}`,
           ...(running.proxy.tls
             ? [`  HTTPS inspection: on; devices must trust the school CA: http://<proxy>:${port}/ca.crt`]

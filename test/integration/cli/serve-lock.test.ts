@@ -5,17 +5,11 @@
  * loopback only.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, startServeProcess, waitForExit } from '../../helpers/cli.js';
-import {
-  FIXTURE_PROFILES,
-  startTestProxy,
-  tempDir,
-  testConfig,
-  writeFixtureCategories,
-} from '../../helpers/schoolgate.js';
+import { serveFiles, startTestProxy, testConfig } from '../../helpers/schoolgate.js';
 
 const started: ChildProcess[] = [];
 
@@ -26,20 +20,6 @@ afterEach(async () => {
   }
 });
 
-function setUp(): { data: string; args: string[] } {
-  const dir = tempDir();
-  const categories = writeFixtureCategories(path.join(dir, 'categories'));
-  writeFileSync(
-    path.join(dir, 'config.yaml'),
-    JSON.stringify({ listen: { host: '127.0.0.1', port: 0 }, profiles: FIXTURE_PROFILES }),
-  );
-  const data = path.join(dir, 'data');
-  return {
-    data,
-    args: ['--config', path.join(dir, 'config.yaml'), '--data', data, '--categories', categories],
-  };
-}
-
 async function serve(args: string[]) {
   const s = await startServeProcess(args);
   started.push(s.child);
@@ -48,7 +28,7 @@ async function serve(args: string[]) {
 
 describe('one proxy per data directory', { timeout: 90_000 }, () => {
   it('a second serve on the same data directory is refused, naming the first one’s PID', async () => {
-    const { data, args } = setUp();
+    const { data, args } = serveFiles();
     const first = await serve(args);
     const pid = first.child.pid!;
     const lock = path.join(data, 'serve.lock');
@@ -74,7 +54,7 @@ describe('one proxy per data directory', { timeout: 90_000 }, () => {
   });
 
   it('a proxy whose lock file is gone is still found by its control socket', async () => {
-    const { data, args } = setUp();
+    const { data, args } = serveFiles();
     const first = await serve(args);
     unlinkSync(path.join(data, 'serve.lock'));
     const second = await runCli(['serve', ...args]);
@@ -89,7 +69,7 @@ describe('one proxy per data directory', { timeout: 90_000 }, () => {
   });
 
   it('the lock of a proxy that was killed (its PID no longer runs) is taken over, with a log line', async () => {
-    const { data, args } = setUp();
+    const { data, args } = serveFiles();
     const first = await serve(args);
     const deadPid = first.child.pid!;
     first.child.kill('SIGKILL');
