@@ -147,8 +147,8 @@ export const MIGRATIONS: readonly Migration[] = [
   // window update the row (count, last_ms, audit_ids) instead of adding one. audit_ids holds the first
   // rows counted (JSON array, capped), enough to open the record; count says how many there were.
   // claimed_user: the name a failed or throttled proxy login claimed, kept apart from username so
-  // `report user X` never counts an attempt X did not make (issue 11, item 4). Not chained: a column added
-  // to CHAINED_COLUMNS would change every existing row's hash.
+  // `report user X` never counts an attempt X did not make (issue 11, item 4). Chained only where set
+  // (chain.ts, LATER_CHAINED_COLUMNS), so the rows written before it keep their hashes.
   (db) => {
     db.exec(`
       CREATE TABLE alerts (
