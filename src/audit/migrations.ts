@@ -179,6 +179,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE audit_events ADD COLUMN claimed_user TEXT;
     `);
   },
+  // 5: the per-person report's "failed logins claiming this name" (src/reports/claimed-logins.ts) from an
+  // index, like every report query. Partial: only failed logins carry a claimed name, so it stays small.
+  (db) => {
+    db.exec(`
+      CREATE INDEX audit_events_claimed_time ON audit_events (claimed_user, time_ms)
+        WHERE claimed_user IS NOT NULL;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,5 +1,6 @@
 /** The per-person report (report user). */
 import { Aggregate } from './aggregate.js';
+import { claimedLogins, claimedLoginsSection } from './claimed-logins.js';
 import type { ReportDoc } from './model.js';
 import { userRows, type ReportSource } from './source.js';
 import {
@@ -34,6 +35,7 @@ export function buildUserReport(
   const rows = () => userRows(src, user, fromMs, toMs);
   const verification = scan(src, rows(), a);
   const others = a.total.requests - a.flaggedRows.length;
+  const claimed = claimedLogins(src, user, fromMs, toMs);
   const doc: ReportDoc = {
     title: `Web activity report: ${user}`,
     subtitle: period(src, fromMs, toMs),
@@ -50,6 +52,7 @@ export function buildUserReport(
       selfReportSection(src, a),
       continuesSection(src, a),
       timelineSection(src, a, fromMs, toMs),
+      claimedLoginsSection(src, user, claimed),
       {
         heading: 'Flagged attempts in full',
         pageBreak: true,
@@ -87,6 +90,7 @@ export function buildUserReport(
         days: Object.fromEntries([...a.days].sort((x, y) => x[0].localeCompare(y[0]))),
         hours: a.hours,
       },
+      claimedLogins: claimed,
       verification,
     },
   };
