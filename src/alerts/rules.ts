@@ -38,7 +38,9 @@ const ACCESS_ACTIONS = new Set<AuditEvent['action']>(['allow', 'warn', 'continue
 export function candidatesFor(row: Readonly<AuditEvent>, ctx: RuleContext): AlertCandidate[] {
   const out: AlertCandidate[] = [];
   if (row.action === 'auth-failed' && row.reason.startsWith('auth:throttled')) {
-    out.push({ rule: 'auth:throttled', list: null, severity: 'advisory', phrase: null, searchTerm: null });
+    // The row names nobody (a failed login identifies no one); the account being guessed is the phrase.
+    const phrase = row.claimedUser ? `login as ${row.claimedUser}` : null;
+    out.push({ rule: 'auth:throttled', list: null, severity: 'advisory', phrase, searchTerm: null });
     return out;
   }
   if (!ACCESS_ACTIONS.has(row.action)) return out;

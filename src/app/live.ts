@@ -70,6 +70,7 @@ export async function startLive(deps: LiveDeps): Promise<Live> {
           auditQueueDepth: deps.auditQueueDepth,
           policy: deps.current,
           reloader,
+          pollUsers: () => deps.proxy.pollUsers(),
           ...(deps.alerts ? { alerts: deps.alerts } : {}),
           profileFor: async (clientIp) => {
             const r = await deps.identifier.identify({ clientIp, proxyAuthorization: undefined });

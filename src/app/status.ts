@@ -1,4 +1,7 @@
-/** What the control socket answers: `status`, `reload` and `decide` (selftest's view of the live policy). */
+/**
+ * What the control socket answers: `status`, `reload`, `decide` (selftest's view of the live policy) and
+ * `users-changed`.
+ */
 import { statSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
@@ -25,6 +28,8 @@ export interface StatusDeps {
   alerts?: () => AlertsSnapshot;
   /** The profile the proxy gives a client at this address with no credentials. */
   profileFor: (clientIp: string) => Promise<string | null>;
+  /** Re-reads the users now, closing revoked users' connections; how many users were revoked. */
+  pollUsers?: () => number;
 }
 
 export interface StatusReport {
@@ -193,5 +198,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
     },
     profiles: () => [...deps.policy().profiles.keys()],
     whoami: async (args) => ({ profile: await deps.profileFor(String(args.ip ?? '127.0.0.1')) }),
+    /** Sent by `users disable`, `remove`, `passwd` and `import`: revoked users lose their open connections now. */
+    'users-changed': () => ({ revoked: deps.pollUsers?.() ?? 0 }),
   };
 }

@@ -52,8 +52,19 @@ export const CHAINED_COLUMNS = [
   'note',
 ] as const;
 
+/**
+ * Decision-time columns added after rows were already chained (schema 4+). A row hashes them only when one
+ * is set, as one JSON object after CHAINED_COLUMNS, so every row written before they existed (all null)
+ * keeps the hash it was written with, and a new row's value is covered: setting it on an old row, clearing
+ * or editing it on a new one, all break the link. An object with its keys, not bare values, so a column
+ * added later can never be read as this one. Append only.
+ */
+export const LATER_CHAINED_COLUMNS = ['claimed_user'] as const;
+
 export type ChainedColumn = (typeof CHAINED_COLUMNS)[number];
-export type ChainedFields = Record<ChainedColumn, string | number | null>;
+export type LaterChainedColumn = (typeof LATER_CHAINED_COLUMNS)[number];
+export type ChainedFields = Record<ChainedColumn, string | number | null> &
+  Partial<Record<LaterChainedColumn, string | number | null>>;
 
 export interface OutcomeFields {
   status: number | null;
@@ -68,7 +79,17 @@ function sha256(text: string): string {
 }
 
 export function rowHash(prevHash: string, row: ChainedFields): string {
-  return sha256(`${prevHash}\n${JSON.stringify(CHAINED_COLUMNS.map((c) => row[c] ?? null))}`);
+  const values: unknown[] = CHAINED_COLUMNS.map((c) => row[c] ?? null);
+  const later: Partial<Record<LaterChainedColumn, string | number>> = {};
+  let anyLater = false;
+  for (const c of LATER_CHAINED_COLUMNS) {
+    const v = row[c];
+    if (v === null || v === undefined) continue;
+    later[c] = v;
+    anyLater = true;
+  }
+  if (anyLater) values.push(later);
+  return sha256(`${prevHash}\n${JSON.stringify(values)}`);
 }
 
 export function outcomeHash(chainHash: string, o: OutcomeFields): string {
@@ -288,7 +309,7 @@ export class CoverageChecker {
   private pending: { seq: number; id: string; rid: number | undefined; hash: string } | null = null;
 
   constructor(db: Database.Database) {
-    const chained = `${CHAINED_COLUMNS.join(', ')}, chain_hash`;
+    const chained = `${[...CHAINED_COLUMNS, ...LATER_CHAINED_COLUMNS].join(', ')}, chain_hash`;
     this.prevByRowid = db.prepare(`SELECT seq, chain_hash FROM audit_events WHERE rowid = ?`);
     this.prevBySeq = db.prepare(`SELECT seq, chain_hash FROM audit_events WHERE seq = ?`);
     this.nextByRowid = db.prepare(`SELECT ${chained} FROM audit_events WHERE rowid = ?`);

@@ -147,8 +147,8 @@ export const MIGRATIONS: readonly Migration[] = [
   // window update the row (count, last_ms, audit_ids) instead of adding one. audit_ids holds the first
   // rows counted (JSON array, capped), enough to open the record; count says how many there were.
   // claimed_user: the name a failed or throttled proxy login claimed, kept apart from username so
-  // `report user X` never counts an attempt X did not make (issue 11, item 4). Not chained: a column added
-  // to CHAINED_COLUMNS would change every existing row's hash.
+  // `report user X` never counts an attempt X did not make (issue 11, item 4). Chained only where set
+  // (chain.ts, LATER_CHAINED_COLUMNS), so the rows written before it keep their hashes.
   (db) => {
     db.exec(`
       CREATE TABLE alerts (
@@ -177,6 +177,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX alerts_user_first ON alerts (username, first_ms);
       CREATE INDEX alerts_status_last ON alerts (status, last_ms);
       ALTER TABLE audit_events ADD COLUMN claimed_user TEXT;
+    `);
+  },
+  // 5: the per-person report's "failed logins claiming this name" (src/reports/claimed-logins.ts) from an
+  // index, like every report query. Partial: only failed logins carry a claimed name, so it stays small.
+  (db) => {
+    db.exec(`
+      CREATE INDEX audit_events_claimed_time ON audit_events (claimed_user, time_ms)
+        WHERE claimed_user IS NOT NULL;
     `);
   },
 ];

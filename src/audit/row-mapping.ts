@@ -43,6 +43,8 @@ export interface EventRow {
   search_engine: string | null;
   rewrites: string | null;
   note: string | null;
+  /** Schema 4. */
+  claimed_user: string | null;
 }
 
 export interface OutcomeRow {
@@ -62,6 +64,7 @@ export interface StoredAuditRow extends AuditEvent {
   completedMs: number | null;
 }
 
+/** An insert without the chain and schema 4 columns: only for tests that build databases of older schemas. */
 export const INSERT_SQL = `INSERT OR IGNORE INTO audit_events
   (id, time_ms, username, profile, client_ip, device, method, scheme, host, port, path, categories,
    action, rule, reason, flagged, status, kind, search_term, search_engine, rewrites, note)
@@ -75,14 +78,14 @@ export interface ChainedEventRow extends EventRow {
   outcome_hash: string;
 }
 
-/** The writer's insert (schema 3+): INSERT_SQL plus the chain columns. */
+/** The writer's insert (schema 4+): INSERT_SQL plus claimed_user and the chain columns. */
 export const CHAINED_INSERT_SQL = `INSERT OR IGNORE INTO audit_events
   (id, time_ms, username, profile, client_ip, device, method, scheme, host, port, path, categories,
-   action, rule, reason, flagged, status, kind, search_term, search_engine, rewrites, note,
+   action, rule, reason, flagged, status, kind, search_term, search_engine, rewrites, note, claimed_user,
    seq, chain_hash, outcome_hash)
   VALUES (@id, @time_ms, @username, @profile, @client_ip, @device, @method, @scheme, @host, @port, @path,
    @categories, @action, @rule, @reason, @flagged, @status, @kind, @search_term, @search_engine, @rewrites, @note,
-   @seq, @chain_hash, @outcome_hash)`;
+   @claimed_user, @seq, @chain_hash, @outcome_hash)`;
 
 /**
  * COALESCE keeps a decision-time status when the outcome does not know one. The outcome hash is recomputed
@@ -108,6 +111,8 @@ export function invalidEventReason(e: AuditEvent): string | null {
   if (!ACTIONS.has(e.action)) return `unknown action ${JSON.stringify(e.action)}`;
   if (e.kind !== undefined && !KINDS.has(e.kind)) return `unknown kind ${JSON.stringify(e.kind)}`;
   if (typeof e.reason !== 'string') return 'reason must be a string';
+  if (e.claimedUser !== undefined && e.claimedUser !== null && typeof e.claimedUser !== 'string')
+    return 'claimedUser must be a string or null';
   if (!Array.isArray(e.categories) || e.categories.some((c) => typeof c !== 'string')) {
     return 'categories must be an array of strings';
   }
@@ -144,6 +149,7 @@ export function eventToRow(e: AuditEvent): EventRow {
     search_engine: orNull(e.searchEngine),
     rewrites: e.rewrites && e.rewrites.length > 0 ? JSON.stringify(e.rewrites) : null,
     note: orNull(e.note),
+    claimed_user: orNull(e.claimedUser),
   };
 }
 
@@ -161,7 +167,9 @@ export function outcomeToRow(id: string, o: AuditOutcome, now: number): OutcomeR
 }
 
 /** The raw shape better-sqlite3 returns for `SELECT * FROM audit_events`. */
-export interface RawRow extends Omit<EventRow, 'flagged' | 'kind'> {
+export interface RawRow extends Omit<EventRow, 'flagged' | 'kind' | 'claimed_user'> {
+  /** Schema 4 (absent when a database of an older schema is read). */
+  claimed_user?: string | null;
   kind: 'request' | 'tunnel' | 'inspected';
   flagged: number;
   bytes_in: number | null;
@@ -198,6 +206,7 @@ export function rowToStored(r: RawRow): StoredAuditRow {
     searchEngine: r.search_engine,
     rewrites: r.rewrites === null ? null : (JSON.parse(r.rewrites) as string[]),
     note: r.note,
+    claimedUser: r.claimed_user ?? null,
     bytesIn: r.bytes_in,
     bytesOut: r.bytes_out,
     durationMs: r.duration_ms,

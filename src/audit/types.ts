@@ -21,7 +21,14 @@ export interface AuditEvent {
   id: string;
   /** Epoch milliseconds. */
   time: number;
+  /** Who was identified. Never the name a failed login claimed: that is `claimedUser`. */
   user: string | null;
+  /**
+   * The user name a failed or throttled proxy login claimed (control characters replaced, at most 128
+   * characters), kept apart from `user` so a report about that person never counts an attempt they did not
+   * make. Null on every other row.
+   */
+  claimedUser?: string | null;
   profile: string | null;
   clientIp: string;
   device: string | null;

@@ -53,13 +53,12 @@ export async function check(
   let identity: Identity;
   try {
     const result = await deps.identifier.identify(request);
-    // The row still names the account a failed login claimed, as the user (its own column is to come:
-    // issue 11, item 4); identity itself never treats the claimed name as signed in.
+    // A failed login identifies nobody: the name it claimed goes to its own column, never the user's.
     if (!result.ok)
       return {
         kind: 'auth',
         reason: result.reason,
-        user: result.claimedUser,
+        claimedUser: result.claimedUser,
         ...(result.throttle ? { throttle: result.throttle } : {}),
       };
     identity = result.identity;

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { newEventId } from '../audit/event-id.js';
 import type { AuditEvent, AuditOutcome, AuditStore } from '../audit/types.js';
 import { isSchoolgateError } from '../errors.js';
+import type { Identity } from '../identity/identify.js';
 import type { Target } from '../policy/types.js';
 import type { GrantStore } from '../proxy/grants.js';
 import { auditUnavailableAnswer, errorBody, refusalFor, type AnswerContext } from './answers.js';
@@ -43,6 +44,9 @@ export class Exchange {
   readonly id: string;
   readonly startedAt: number;
   readonly snapshot: PolicySnapshot;
+  /** Who the last check() identified (null before it, and when nobody was): the adapters hold the client
+   * connection for that user, to close it if the user is revoked (src/proxy/user-connections.ts). */
+  identity: Identity | null = null;
   private completed = false;
   private lastCommitted: AuditEvent | undefined;
 
@@ -86,6 +90,7 @@ export class Exchange {
 
   async check(target: Target, ports: readonly number[]): Promise<Verdict> {
     const verdict = await check(this.env.checks, this.snapshot, this.request, target, ports, this.env.now());
+    this.identity = 'identity' in verdict ? verdict.identity : null;
     if (this.env.events.wants('decided'))
       this.env.events.emit('decided', this.id, {
         id: this.id,

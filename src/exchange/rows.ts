@@ -11,7 +11,8 @@ export type Decided = {
   kind?: string;
   identity?: Identity;
   decision?: Decision;
-  user?: string | null;
+  /** A failed login's claimed name: recorded as claimed_user, never as the user. */
+  claimedUser?: string | null;
 } | null;
 
 export interface RowRequest {
@@ -32,7 +33,7 @@ export function rowFor(
   return {
     id: request.id,
     time: request.startedAt,
-    user: identity?.user ?? decided?.user ?? null,
+    user: identity?.user ?? null,
     profile: identity?.profile ?? null,
     clientIp: request.clientIp,
     device: identity?.device ?? null,
@@ -48,6 +49,7 @@ export function rowFor(
     flagged: decision?.flagged ?? false,
     status: fields.status,
     kind: fields.kind,
+    ...(!identity && decided?.claimedUser ? { claimedUser: decided.claimedUser } : {}),
   };
 }
 

@@ -76,7 +76,8 @@ export type Verdict =
   | {
       kind: 'auth';
       reason: 'auth-required' | 'bad-credentials' | 'malformed-credentials';
-      user: string | null;
+      /** The user name the credentials claimed (for the row's claimed_user; nobody is identified). */
+      claimedUser: string | null;
       /** Refused by the failed-login throttle without checking the password: a 429, not a 407. */
       throttle?: { scope: 'address' | 'user' | 'busy'; retryAfterMs: number };
     }

@@ -184,13 +184,14 @@ export class Identifier {
     return () => this.revocationListeners.delete(listener);
   }
 
-  /** Looks for revocations now (one `PRAGMA data_version` when nothing changed): for a proxy timer, so
-   * idle tunnels of a disabled user are closed without waiting for another request. */
-  pollUsers(): void {
+  /** Looks for revocations now (one `PRAGMA data_version` when nothing changed): for a proxy timer and the
+   * control socket, so idle tunnels of a disabled user are closed without waiting for another request.
+   * Returns the revocations found (each also sent to the onRevoked listeners). */
+  pollUsers(): Revocation[] {
     const version = this.users.version();
-    if (version === this.usersVersion) return;
+    if (version === this.usersVersion) return [];
     this.usersVersion = version;
-    if (this.signedIn.size === 0) return;
+    if (this.signedIn.size === 0) return [];
     const revoked: Revocation[] = [];
     for (const [name, hash] of this.signedIn.entries()) {
       const user = this.users.get(name);
@@ -213,6 +214,15 @@ export class Identifier {
         }
       }
     }
+    return revoked;
+  }
+
+  /**
+   * Whether `user` signed in with Basic credentials and has not been revoked since: a connection identified
+   * just before a revocation was noticed is checked with this when it is taken into account.
+   */
+  isSignedIn(user: string): boolean {
+    return this.signedIn.has(user);
   }
 
   async identify(input: IdentifyInput): Promise<IdentifyResult> {

@@ -9,6 +9,7 @@ import type { AuditStore } from '../audit/types.js';
 import type { ReadonlyConfig } from '../config/load.js';
 import { Exchange, type ExchangeEnv, type Transport, type TunnelContext } from '../exchange/index.js';
 import type { TlsEdge } from './intercept/tls-edge.js';
+import type { UserConnections } from './user-connections.js';
 
 export interface EdgeStats {
   startedAt: number;
@@ -44,6 +45,8 @@ export interface EdgeContext {
   isAdmin(clientIp: string): boolean;
   /** Tunnels and WebSockets open now (see holdUntilClosed). */
   held: Set<Duplex>;
+  /** Client connections per signed-in user, closed when the user is revoked. */
+  users: UserConnections;
 }
 
 /** The client's address as the policy sees it: IPv4-mapped IPv6 as plain IPv4. */

@@ -33,6 +33,11 @@ export async function handleConnect(
     return writeRawAnswer(socket, step.answer);
   }
 
+  // The tunnel ends with its user's access (users disable, remove, passwd): held until it closes.
+  if (!edge.users.hold(ex.identity, socket)) {
+    step.tunnel.upstream?.destroy();
+    return void ex.complete({ status: null, bytesIn: 0, bytesOut: 0 });
+  }
   edge.stats.tunnels++;
   edge.stats.openTunnels++;
   const finish = (outcome: { status: number; bytesIn: number; bytesOut: number }) => {

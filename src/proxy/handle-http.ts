@@ -37,6 +37,9 @@ export async function handleHttpRequest(
     closing: () => closingSockets.add(req.socket),
   };
   const step = await runHttp(ex, headOf(req), io);
+  // A keep-alive connection (or the inspected tunnel carrying it) ends with its user's access.
+  if (!edge.users.hold(ex.identity, req.socket))
+    return void ex.complete({ status: null, bytesIn: 0, bytesOut: 0 });
   switch (step.kind) {
     case 'own-page':
       return serveOwnPage(edge, req, res, step.path);

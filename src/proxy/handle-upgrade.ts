@@ -28,6 +28,8 @@ export async function handleUpgrade(
     upgrade: String(req.headers.upgrade ?? '').toLowerCase(),
   });
   if (step.kind === 'answer') return writeRawAnswer(socket, step.answer);
+  if (!edge.users.hold(ex.identity, socket))
+    return void ex.complete({ status: null, bytesIn: 0, bytesOut: 0 });
 
   socket.once('close', () => ex.complete({ status: 101, bytesIn: 0, bytesOut: 0 }));
   relayUpgrade(edge, ex, req, socket, head, step, tunnel !== undefined && edge.tls !== null);

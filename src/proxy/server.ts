@@ -27,6 +27,7 @@ import type { SchoolCa } from '../tls/ca.js';
 import { closeTlsEdge, createTlsEdge, type TlsEdge } from './intercept/tls-edge.js';
 import { tunnelContexts } from './intercept/intercept.js';
 import { attachMetricsPage, isOwnTarget, type MetricsPage } from './own-pages.js';
+import { UserConnections } from './user-connections.js';
 
 export interface ProxyServerOptions {
   config: ReadonlyConfig;
@@ -52,6 +53,11 @@ export interface ProxyServer {
   readonly events: ExchangeEvents;
   /** Serves these metrics at `/metrics` (admin networks only); until called, `/metrics` is 404. */
   serveMetrics(page: MetricsPage): void;
+  /**
+   * Re-reads the users now (the CLI asks after `users disable`, `remove` and `passwd`, through the control
+   * socket): connections of a revoked user are closed before this returns. Returns how many users were.
+   */
+  pollUsers(): number;
   listen(): Promise<AddressInfo>;
   /** Stops accepting, ends idle keep-alive connections, waits for the rest (bounded). */
   close(): Promise<void>;
@@ -117,7 +123,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     now,
     isAdmin: (ip) => inAnyCidr(ip, adminNetworks),
     held: new Set(),
+    users: new UserConnections((user) => opts.identifier.isSignedIn(user), logger),
   };
+  const stopRevocations = watchRevocations(opts.identifier, edge.users, logger);
 
   // Handlers never reject: anything unexpected is logged and answered, never a crash.
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -201,7 +209,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
           resolve(address);
         });
       }),
+    pollUsers: () => pollUsersSafely(opts.identifier, logger),
     close: async () => {
+      stopRevocations();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       agent.destroy();
@@ -219,6 +229,33 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       clearTimeout(timer);
     },
   };
+}
+
+/** How often the users table is looked at for revocations when nobody asks (one PRAGMA data_version). */
+const USER_POLL_MS = 2_000;
+
+/**
+ * Closes a revoked user's connections: on every revocation the identifier notices (on a request, on the
+ * control socket's `users-changed`, or on this timer, so an idle tunnel does not wait for a request).
+ */
+function watchRevocations(identifier: Identifier, users: UserConnections, logger: Logger): () => void {
+  const unsubscribe = identifier.onRevoked((r) => users.revoke(r));
+  const timer = setInterval(() => pollUsersSafely(identifier, logger), USER_POLL_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    unsubscribe();
+  };
+}
+
+function pollUsersSafely(identifier: Identifier, logger: Logger): number {
+  try {
+    return identifier.pollUsers().length;
+  } catch (err) {
+    // The next request's identify() reads the same table and fails closed; this only delays the closing.
+    logger.error({ err }, 'could not re-read the users table for revocations');
+    return 0;
+  }
 }
 
 /** Resolves once every held socket has closed (a socket's own close handlers, its outcome included, ran). */

@@ -1,6 +1,7 @@
 /** The per-person report (report user). */
 import { Aggregate } from './aggregate.js';
 import { alertData, alertsIn, alertsSection, phrasesByRow } from './alerts.js';
+import { claimedLogins, claimedLoginsSection } from './claimed-logins.js';
 import type { ReportDoc } from './model.js';
 import { userRows, type ReportSource } from './source.js';
 import {
@@ -36,6 +37,7 @@ export function buildUserReport(
   const verification = scan(src, rows(), a);
   const others = a.total.requests - a.flaggedRows.length;
   const alerts = alertsIn(src, { user, fromMs, toMs });
+  const claimed = claimedLogins(src, user, fromMs, toMs);
   const doc: ReportDoc = {
     title: `Web activity report: ${user}`,
     subtitle: period(src, fromMs, toMs),
@@ -53,6 +55,7 @@ export function buildUserReport(
       selfReportSection(src, a),
       continuesSection(src, a),
       timelineSection(src, a, fromMs, toMs),
+      claimedLoginsSection(src, user, claimed),
       {
         heading: 'Flagged attempts in full',
         pageBreak: true,
@@ -91,6 +94,7 @@ export function buildUserReport(
         days: Object.fromEntries([...a.days].sort((x, y) => x[0].localeCompare(y[0]))),
         hours: a.hours,
       },
+      claimedLogins: claimed,
       verification,
     },
   };

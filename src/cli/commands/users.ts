@@ -1,6 +1,7 @@
 /** `schoolgate users`: the users Basic proxy authentication checks against. Every change is recorded. */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { controlRequest } from '../../app/control.js';
 import type { ReadonlyConfig } from '../../config/load.js';
 import { SchoolgateError } from '../../errors.js';
 import { hashPassword } from '../../identity/password.js';
@@ -23,7 +24,9 @@ interface AddOptions extends Opts {
 }
 
 const MIN_PASSWORD = 8;
-const NOTE = 'Users are re-read by a running proxy within 5 seconds; no reload is needed.';
+const NOTE =
+  'A running proxy takes changes at once, no reload needed: a disabled or removed user, or one with a new\n' +
+  'password, is refused on their next request, and their open tunnels and connections are closed.';
 
 function needProfile(config: ReadonlyConfig, profile: string, where = '--profile'): void {
   if (!(profile in config.profiles))
@@ -127,6 +130,7 @@ export function registerUsers(program: Command): void {
         }),
       );
       console.log(`removed user ${name}`);
+      await tellRunningProxy(configFrom(opts).dataDir);
     });
 
   for (const [verb, disabled] of [
@@ -135,7 +139,7 @@ export function registerUsers(program: Command): void {
   ] as const) {
     withChangeOptions(withCommonOptions(users.command(verb)))
       .description(
-        `${verb} a user: ${disabled ? 'their credentials stop working within 5 seconds' : 'their credentials work again'}`,
+        `${verb} a user: ${disabled ? 'their credentials stop working and their open connections close' : 'their credentials work again'}`,
       )
       .argument('<name>')
       .addHelpText(
@@ -157,6 +161,7 @@ export function registerUsers(program: Command): void {
           }),
         );
         console.log(`${verb}d user ${name}`);
+        if (disabled) await tellRunningProxy(configFrom(opts).dataDir);
       });
   }
 
@@ -184,6 +189,7 @@ export function registerUsers(program: Command): void {
         });
       });
       console.log(`password set for ${name}`);
+      await tellRunningProxy(configFrom(opts).dataDir);
     });
 
   withChangeOptions(withCommonOptions(users.command('import')))
@@ -264,6 +270,8 @@ export function registerUsers(program: Command): void {
         });
         return changes;
       });
+      if (!opts.dryRun && plan.some((p) => p.change === 'update' && p.row.password !== undefined))
+        await tellRunningProxy(config.dataDir);
       const count = (k: string) => plan.filter((p) => p.change === k).length;
       const summary = {
         dryRun: opts.dryRun ?? false,
@@ -350,6 +358,20 @@ function splitCsvLine(line: string): string[] | undefined {
   if (quoted) return undefined;
   fields.push(cur);
   return fields;
+}
+
+/**
+ * Asks the proxy running on this data directory to re-read its users now, so a revoked user's open
+ * tunnels and keep-alive connections close before this command returns. Best effort: with no proxy running
+ * there is nothing to close, and a proxy that cannot be reached notices by itself within seconds.
+ */
+async function tellRunningProxy(dataDir: string): Promise<void> {
+  try {
+    const { revoked } = await controlRequest<{ revoked: number }>(dataDir, 'users-changed', {}, 10_000);
+    if (revoked > 0) console.log('the running proxy closed their open connections');
+  } catch {
+    // Not running, or an older proxy without `users-changed`: its own poll closes them.
+  }
 }
 
 async function readFirstLine(): Promise<string> {

@@ -270,7 +270,13 @@ describe('alerts through the running proxy', () => {
     await proxy.stop();
     const alerts = alertsIn(proxy.auditPath);
     expect(alerts).toHaveLength(1);
-    expect(alerts[0]).toMatchObject({ rule: 'auth:throttled', severity: 'advisory', clientIp: '127.0.0.1' });
+    expect(alerts[0]).toMatchObject({
+      rule: 'auth:throttled',
+      severity: 'advisory',
+      clientIp: '127.0.0.1',
+      user: null, // a failed login identifies nobody
+      phrase: 'login as staff1',
+    });
     expect(alerts[0]!.count).toBe(statuses.filter((s) => s === 429).length);
   });
 });

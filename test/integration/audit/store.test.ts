@@ -121,6 +121,7 @@ describe('audit store: durability contract', () => {
       searchEngine: 'google',
       rewrites: ['safe=active'],
       note: 'clicked by accident',
+      claimedUser: 'staff1',
     });
     await store.record(event);
     expect(reader(store).getRow(event.id)).toEqual({

@@ -20,6 +20,7 @@ interface Row {
   method: string;
   scheme: string;
   user: string | null;
+  claimed_user: string | null;
   profile: string | null;
   host: string;
   path: string | null;
@@ -197,7 +198,10 @@ describe('plain HTTP through the proxy', () => {
     });
     expect(res.status).toBe(407);
     expect(res.headers['proxy-authenticate']).toMatch(/^Basic realm="schoolgate"/);
-    expect(rows().some((r) => r.action === 'auth-failed' && r.user === 'pupil1')).toBe(true);
+    // Recorded under the name it claimed, never as pupil1's own activity.
+    const failed = rows().filter((r) => r.action === 'auth-failed');
+    expect(failed.map((r) => [r.user, r.claimed_user])).toContainEqual([null, 'pupil1']);
+    expect(failed.some((r) => r.user !== null)).toBe(false);
   });
 
   it('gives unauthenticated clients the guest profile when credentials are optional', async () => {

@@ -5,21 +5,18 @@
 import net from 'node:net';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPongUpstream, type PongUpstream } from '../../helpers/pong-upstream.js';
 import { startTestProxy, testConfig } from '../../helpers/schoolgate.js';
 
 /** An upstream that answers 'pong' to 'ping' and never closes a connection by itself. */
-let upstream: net.Server;
+let upstream: PongUpstream;
 let upstreamPort: number;
 beforeAll(async () => {
-  upstream = net.createServer((s) => {
-    s.on('data', () => s.write('pong'));
-    s.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  upstreamPort = (upstream.address() as net.AddressInfo).port;
+  upstream = await startPongUpstream();
+  upstreamPort = upstream.port;
 });
 afterAll(async () => {
-  await new Promise((resolve) => upstream?.close(resolve));
+  await upstream?.close();
 });
 
 describe('stop with a tunnel open', () => {

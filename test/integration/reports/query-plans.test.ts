@@ -8,6 +8,7 @@ import {
   HOST_ROWS_SQL,
   USER_ROWS_SQL,
 } from '../../../src/reports/source.js';
+import { CLAIMED_LOGINS_SQL } from '../../../src/reports/claimed-logins.js';
 import { buildFixture, type Fixture } from './fixture.js';
 
 let f: Fixture;
@@ -26,6 +27,7 @@ it.each([
   ['host rows', HOST_ROWS_SQL, ['h', 0, 1, 0, 0, 10], 'audit_events_host_time'],
   ['flagged rows', FLAGGED_ROWS_SQL, [0, 1, 0, 0, 10], 'audit_events_flagged_time'],
   ['self-reports and continues', ATTENTION_ROWS_SQL, [0, 1, 0, 0, 10], 'audit_events_attention_time'],
+  ['failed logins claiming a name', CLAIMED_LOGINS_SQL, ['u', 0, 1], 'audit_events_claimed_time'],
   ['row by seq', 'SELECT * FROM audit_events WHERE seq = ?', [1], 'audit_events_seq'],
   [
     'verify walk',
