@@ -9,6 +9,7 @@ import type { PolicySnapshot } from '../exchange/snapshot.js';
 import type { AlertsSnapshot } from '../metrics/metrics.js';
 import type { ControlHandler } from './control.js';
 import type { ReloadOutcome, Reloader } from './reload.js';
+import type { CaStatus } from './school-ca.js';
 
 export interface StatusDeps {
   dataDir: string;
@@ -21,6 +22,8 @@ export interface StatusDeps {
   policy: () => PolicySnapshot & { entries: number; loadedAt: number };
   reloader: Reloader;
   alerts?: () => AlertsSnapshot;
+  /** The school CA's state (null when inspection is off). */
+  ca?: () => CaStatus | null;
   /** The profile the proxy gives a client at this address with no credentials. */
   profileFor: (clientIp: string) => Promise<string | null>;
 }
@@ -48,6 +51,8 @@ export interface StatusReport {
   databaseBytes: { audit: number; state: number };
   /** Safeguarding alerts: raised, counted, store failures, and each sink's deliveries and dead letters. */
   alerts: (AlertsSnapshot & { deadLetters: number }) | null;
+  /** The school CA: expiry, days left, a staged next CA, and whether inspection can run (null when off). */
+  ca: CaStatus | null;
 }
 
 /** Samples request counts once a second; requests/s is over the last ten seconds. */
@@ -128,6 +133,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
           state: fileBytes(path.join(deps.dataDir, 'state.sqlite')),
         },
         alerts: alertsStatus(deps.alerts),
+        ca: deps.ca?.() ?? null,
       };
     },
     reload: (args) => deps.reloader.reload({ force: args.force === true }),
