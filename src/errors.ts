@@ -50,6 +50,8 @@ export const ERROR_CODES = {
     'A list file is not UTF-8 text (binary data, NUL bytes) or has too many invalid lines; it was not loaded.',
   SG_ENDPOINTS_INVALID:
     "The table of search, translate and archive endpoints (shipped or the school's own) is malformed.",
+  SG_CA_UNUSABLE:
+    'HTTPS inspection is on but the school CA cannot sign (expired, key missing, unreadable or not the certificate’s): inspected HTTPS is refused.',
   SG_UPSTREAM_CERT_REFUSED:
     'An origin presented a certificate a browser would refuse (no subjectAltName, weak key, SHA-1/MD5 signature); not re-signed.',
 } as const;

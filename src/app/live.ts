@@ -11,6 +11,7 @@ import type { AlertsSnapshot } from '../metrics/metrics.js';
 import type { ProxyServer } from '../proxy/server.js';
 import { controlSocketPath, startControlServer } from './control.js';
 import { Reloader, type LoadedPolicy } from './reload.js';
+import type { CaStatus } from './school-ca.js';
 import { controlHandlers, startRateSampler } from './status.js';
 
 export interface LiveDeps {
@@ -29,6 +30,10 @@ export interface LiveDeps {
   logger: Logger;
   /** The alerts engine's and sinks' counters, for `status`. */
   alerts?: () => AlertsSnapshot;
+  /** The school CA's state, for `status` (null when inspection is off). */
+  ca?: () => CaStatus | null;
+  /** Reads the CA files again on each reload (an activated renewal); the line for the reload's answer. */
+  reloadCa?: () => string | null;
 }
 
 export interface Live {
@@ -42,6 +47,7 @@ export async function startLive(deps: LiveDeps): Promise<Live> {
     config: deps.config,
     loadConfig: deps.reloadConfig,
     loadPolicy: deps.loadPolicy,
+    ...(deps.reloadCa ? { reloadCa: deps.reloadCa } : {}),
     apply: ({ config, policy, addresses }) => {
       deps.identifier.reconfigure(config, addresses);
       deps.swap({ ...policy, loadedAt: Date.now() });
@@ -72,6 +78,7 @@ export async function startLive(deps: LiveDeps): Promise<Live> {
           reloader,
           pollUsers: () => deps.proxy.pollUsers(),
           ...(deps.alerts ? { alerts: deps.alerts } : {}),
+          ...(deps.ca ? { ca: deps.ca } : {}),
           profileFor: async (clientIp) => {
             const r = await deps.identifier.identify({ clientIp, proxyAuthorization: undefined });
             return r.ok ? r.identity.profile : null;

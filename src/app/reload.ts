@@ -65,6 +65,8 @@ export interface ReloadResult {
   restartNeeded: string[];
   /** Categories that shrank past lists.maxShrinkShare and were applied because the reload was forced. */
   forcedShrink: Shrinkage[];
+  /** What the reload did with the school CA files (switched to an activated renewal, ...), when anything. */
+  ca?: string;
 }
 
 export interface ReloaderDeps {
@@ -74,6 +76,11 @@ export interface ReloaderDeps {
   /** Swaps the new state in; called only when everything loaded. */
   apply: (next: { config: ReadonlyConfig; policy: LoadedPolicy; addresses: ExtraAddresses }) => void;
   config: ReadonlyConfig;
+  /**
+   * Reads the school CA files again once the rest is applied (`ca renew --activate` takes effect here,
+   * without a restart); never throws: unreadable files leave the running CA signing.
+   */
+  reloadCa?: () => string | null;
 }
 
 /** Settings the running proxy took at start: a change to these is reported, not applied. */
@@ -178,6 +185,7 @@ export class Reloader {
       const restartNeeded = changed.filter((k) => !LIVE_KEYS.has(k));
       this.deps.apply({ config, policy, addresses });
       this.config = config;
+      const ca = this.rereadCa();
       const ms = performance.now() - started;
       if (shrunk.length > 0)
         this.watched?.logger.warn(
@@ -208,6 +216,7 @@ export class Reloader {
         changed,
         restartNeeded,
         forcedShrink: shrunk,
+        ...(ca ? { ca } : {}),
       };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -230,6 +239,16 @@ export class Reloader {
             : 'fix the file named and run `schoolgate reload` again',
         cause: err,
       });
+    }
+  }
+
+  /** The CA step: after the policy was applied, so a CA fault can never undo or refuse the lists. */
+  private rereadCa(): string | null {
+    try {
+      return this.deps.reloadCa?.() ?? null;
+    } catch (err) {
+      this.watched?.logger.error({ err }, 'reload: the school CA files could not be checked');
+      return `school CA not checked (${err instanceof Error ? err.message : String(err)}): the running CA keeps signing`;
     }
   }
 

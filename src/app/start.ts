@@ -23,14 +23,14 @@ import { UserStore } from '../identity/user-store.js';
 import { loadCategories, shippedSize } from '../lists/load.js';
 import { readExceptions, withExceptions } from '../lists/exceptions.js';
 import { readLocalLayer } from '../lists/local-layer.js';
-import { startMetrics } from '../metrics/metrics.js';
+import { startMetrics, type LeafCounters } from '../metrics/metrics.js';
 import { startLive } from './live.js';
 import { claimDataDir } from './serve-lock.js';
 import { readStateAddresses, type LoadedPolicy, type Reloader, type ReloadResult } from './reload.js';
 import { loadHostRoutes } from '../proxy/hosts-file.js';
 import { createProxyServer, type ProxyServer } from '../proxy/server.js';
 import { loadOrCreateTokenKey } from '../proxy/warn-token.js';
-import { caDaysLeft, CA_EXPIRY_WARNING_DAYS, loadOrCreateCa, type SchoolCa } from '../tls/ca.js';
+import { caStatus, loadSchoolCa, reloadSchoolCa, watchCaExpiry } from './school-ca.js';
 
 export interface RunningSchoolgate {
   address: AddressInfo;
@@ -50,34 +50,22 @@ export function certsDirOf(config: ReadonlyConfig, override?: string): string {
   return path.resolve(override ?? config.tls.certsDir);
 }
 
-/**
- * The school CA for inspection, created on first start. An expired CA is an outage said loudly: inspected
- * profiles' tunnels are refused (fail closed, never a raw tunnel), /healthz says so; one near expiry is a
- * warning.
- */
-export function loadSchoolCa(config: ReadonlyConfig, certsDir: string, logger: Logger): SchoolCa | null {
-  if (!config.tls.inspect) return null;
-  const { ca, created } = loadOrCreateCa(certsDir);
-  if (created)
-    logger.info(
-      { certsDir, fingerprint256: ca.fingerprint256 },
-      'created the school CA: devices must install it (http://<proxy>/ca.crt) before HTTPS inspection works',
-    );
-  const days = caDaysLeft(ca);
-  if (days < 0) {
-    // Kept, not dropped: an inspected profile's HTTPS is then refused (SG_CA_UNUSABLE), never tunnelled raw.
-    logger.error(
-      { certsDir, notAfter: ca.notAfter.toISOString(), code: 'SG_CA_UNUSABLE' },
-      'the school CA has expired: HTTPS of inspected profiles is REFUSED until it is renewed; run `schoolgate ca init --force` and reinstall it on devices',
-    );
-    return ca;
-  }
-  if (days < CA_EXPIRY_WARNING_DAYS)
-    logger.warn(
-      { certsDir, notAfter: ca.notAfter.toISOString(), daysLeft: days },
-      'the school CA expires soon: make a new one (`schoolgate ca init --force`) and install it on devices',
-    );
-  return ca;
+/** The leaf cache's counters, read through the proxy: the TLS edge may appear at a reload (a CA fixed). */
+function liveLeafCounters(proxy: ProxyServer): LeafCounters {
+  return {
+    get hits() {
+      return proxy.tls?.leaves.hits ?? 0;
+    },
+    get misses() {
+      return proxy.tls?.leaves.misses ?? 0;
+    },
+    get signed() {
+      return proxy.tls?.leaves.signed ?? 0;
+    },
+    get cachedHosts() {
+      return proxy.tls?.leaves.cachedHosts ?? 0;
+    },
+  };
 }
 
 export function auditDbPath(dataDir: string): string {
@@ -164,7 +152,9 @@ async function startClaimed(
     );
   // Sinks before anything that needs closing: a missing secret file is a configuration error at start.
   const sinks = createAlertSinks(config.alerts, { logger, timeZone: config.timeZone });
-  const ca = loadSchoolCa(config, certsDirOf(config, opts.certsDir), logger);
+  const certsDir = certsDirOf(config, opts.certsDir);
+  const ca = loadSchoolCa(config, certsDir, logger);
+  let caProblem = ca?.problem ?? null;
   const hostRoutes = loadHostRoutes(config.hostsFile, config.hosts);
   const auditPath = auditDbPath(config.dataDir);
   const audit = await WorkerAuditStore.open({
@@ -188,9 +178,11 @@ async function startClaimed(
     hostRoutes,
     tokenKey,
     logger,
-    ca,
+    ca: ca?.signing ?? null,
+    nextCa: ca?.next ?? null,
     ...(opts.now ? { now: opts.now } : {}),
   });
+  const caNow = () => caStatus(proxy, config, caProblem, opts.now?.());
   const alerts = new AlertsEngine({
     settings: config.alerts,
     categories: () => snapshot.lists.categories,
@@ -215,7 +207,11 @@ async function startClaimed(
       stats: proxy.stats,
       auditQueueDepth: () => audit.queueDepth,
       server: proxy.server,
-      leaves: proxy.tls?.leaves ?? null,
+      leaves: config.tls.inspect ? liveLeafCounters(proxy) : null,
+      ca: () => {
+        const s = caNow();
+        return s && { available: s.inspection, current: s.current?.notAfter, next: s.next?.notAfter };
+      },
       reloads: () => later.reloader?.history ?? null,
       loadedAt: () => snapshot.loadedAt,
       alerts: alertsSnapshot,
@@ -245,7 +241,14 @@ async function startClaimed(
     swap: (next) => (snapshot = next),
     logger,
     alerts: alertsSnapshot,
+    ca: caNow,
+    reloadCa: () => {
+      const { note, problem } = reloadSchoolCa(proxy, config, certsDir, logger);
+      caProblem = problem;
+      return note;
+    },
   });
+  const caWatch = watchCaExpiry(proxy, logger, opts.now);
   later.reloader = live.reloader;
   live.reloader.watch({ current: () => snapshot, logger });
   let stopping: Promise<void> | undefined;
@@ -258,6 +261,7 @@ async function startClaimed(
     reload: () => live.reloader.reload(),
     stop: () =>
       (stopping ??= (async () => {
+        caWatch.stop();
         await live.close();
         await proxy.close();
         // After the proxy: the last exchanges' events may still raise alerts.

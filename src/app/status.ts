@@ -13,6 +13,7 @@ import type { PolicySnapshot } from '../exchange/snapshot.js';
 import type { AlertsSnapshot } from '../metrics/metrics.js';
 import type { ControlHandler } from './control.js';
 import type { ReloadOutcome, Reloader } from './reload.js';
+import type { CaStatus } from './school-ca.js';
 
 export interface StatusDeps {
   dataDir: string;
@@ -26,6 +27,8 @@ export interface StatusDeps {
   policy: () => PolicySnapshot & { entries: number; loadedAt: number };
   reloader: Reloader;
   alerts?: () => AlertsSnapshot;
+  /** The school CA's state (null when inspection is off). */
+  ca?: () => CaStatus | null;
   /** The profile the proxy gives a client at this address with no credentials. */
   profileFor: (clientIp: string) => Promise<string | null>;
   /** Re-reads the users now, closing revoked users' connections; how many users were revoked. */
@@ -55,6 +58,8 @@ export interface StatusReport {
   databaseBytes: { audit: number; state: number };
   /** Safeguarding alerts: raised, counted, store failures, and each sink's deliveries and dead letters. */
   alerts: (AlertsSnapshot & { deadLetters: number }) | null;
+  /** The school CA: expiry, days left, a staged next CA, and whether inspection can run (null when off). */
+  ca: CaStatus | null;
   auditDatabase: AuditDatabaseStatus;
 }
 
@@ -171,6 +176,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
         },
         alerts: alertsStatus(deps.alerts),
         auditDatabase: auditDatabaseStatus(deps.auditOpened),
+        ca: deps.ca?.() ?? null,
       };
     },
     reload: (args) => deps.reloader.reload({ force: args.force === true }),

@@ -49,6 +49,16 @@ export interface MetricsDeps {
   loadedAt: () => number;
   /** The alerts engine's and sinks' counters, when alerts run. */
   alerts?: () => AlertsSnapshot;
+  /** The school CA, read when scraped; null (or absent) when HTTPS inspection is off. */
+  ca?: () => CaSnapshot | null;
+}
+
+/** The school CA as /metrics shows it: ISO dates of the signing and the staged next CA. */
+export interface CaSnapshot {
+  /** Inspected profiles' HTTPS can be inspected now (a CA that signs and has not expired). */
+  available: boolean;
+  current: string | undefined;
+  next: string | undefined;
 }
 
 export interface AlertsSnapshot {
@@ -217,6 +227,7 @@ export function startMetrics(deps: MetricsDeps): Metrics {
   );
 
   if (deps.alerts) registerAlertMetrics(registers, deps.alerts);
+  registerCaMetrics(registers, deps.ca ?? (() => null));
 
   // The hot path: after the answer went out, a few counter increments with labels from the row.
   deps.events.on('committed', ({ row, commitMs }) => {
@@ -238,6 +249,34 @@ export function startMetrics(deps: MetricsDeps): Metrics {
 
   const registry = Registry.merge([processMetrics(), own]);
   return { registry, contentType: registry.contentType, render: () => registry.metrics() };
+}
+
+/** The school CA's expiry (an alert rule can fire 30 days ahead) and whether inspection can run at all. */
+function registerCaMetrics(registers: Registry[], ca: () => CaSnapshot | null): void {
+  new Gauge({
+    name: 'schoolgate_ca_expiry_timestamp_seconds',
+    help:
+      'When the school CA ends, Unix time: ca="current" signs now, ca="next" is staged by `schoolgate ca ' +
+      'renew` for devices to install (absent when none). Renew well before: inspected HTTPS is refused after.',
+    labelNames: ['ca'] as const,
+    registers,
+    collect() {
+      this.reset();
+      const s = ca();
+      if (s?.current) this.set({ ca: 'current' }, Date.parse(s.current) / 1000);
+      if (s?.next) this.set({ ca: 'next' }, Date.parse(s.next) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'schoolgate_inspection_available',
+    help:
+      '1 when HTTPS inspection can run (tls.inspect on and a school CA that signs and has not expired); 0 ' +
+      'otherwise. With tls.inspect on, 0 means inspected profiles get HTTPS refused (SG_CA_UNUSABLE).',
+    registers,
+    collect() {
+      this.set(ca()?.available ? 1 : 0);
+    },
+  });
 }
 
 /** Counts per label set kept in a plain map, handed to a prom-client counter when it is scraped. */

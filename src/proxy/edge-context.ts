@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { AuditStore } from '../audit/types.js';
 import type { ReadonlyConfig } from '../config/load.js';
 import { Exchange, type ExchangeEnv, type Transport, type TunnelContext } from '../exchange/index.js';
+import type { SchoolCa } from '../tls/ca.js';
 import type { TlsEdge } from './intercept/tls-edge.js';
 import type { UserConnections } from './user-connections.js';
 
@@ -35,8 +36,13 @@ export interface EdgeContext {
   logger: Logger;
   /** Keep-alive connections to origins (plain HTTP); inspected requests use tls.upstreamAgent. */
   agent: Agent;
-  /** HTTPS inspection: null when there is no CA (inspection impossible) or it is switched off. */
+  /**
+   * HTTPS inspection: null when there is no usable CA (inspection impossible) or it is switched off. Set
+   * later when a reload finds a usable CA; its CA is switched by a reload after `ca renew --activate`.
+   */
   tls: TlsEdge | null;
+  /** The staged next school CA (`schoolgate ca renew`), served at /ca-next.crt; null when none. */
+  nextCa: () => SchoolCa | null;
   stats: EdgeStats;
   /** Port the server actually listens on (differs from config with port 0). */
   listenPort: () => number;

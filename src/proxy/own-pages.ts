@@ -1,7 +1,7 @@
 /**
  * The proxy's own pages, for requests addressed to the proxy itself (origin-form, or its own name and
- * port): /healthz, /proxy.pac and /wpad.dat, the school CA certificate (/ca.crt DER, /ca.pem PEM) with its
- * install help (/ca), a short index, and /metrics (Prometheus text, for clients in admin.networks only). Never an access to the web, so no audit row. The CA's private key
+ * port): /healthz, /proxy.pac and /wpad.dat, the school CA certificate (/ca.crt DER, /ca.pem PEM) and the
+ * staged next one during a renewal (/ca-next.crt, /ca-next.pem) with their install help (/ca), a short index, and /metrics (Prometheus text, for clients in admin.networks only). Never an access to the web, so no audit row. The CA's private key
  * is never reachable from here: only the public certificate is held by these handlers.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -11,7 +11,8 @@ import { clientAddress, type EdgeContext } from './edge-context.js';
 import { renderPac } from './pages/pac.js';
 import { renderPage, html } from './pages/html.js';
 import { sendPage } from './respond.js';
-import { renderCaHelpPage } from './pages/ca-help.js';
+import { renderCaHelpPage, type CaHelpInfo } from './pages/ca-help.js';
+import type { SchoolCa } from '../tls/ca.js';
 
 const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '::1']);
 
@@ -50,7 +51,14 @@ export function serveOwnPage(
       const auditOk = (edge.audit as { healthy?: boolean }).healthy !== false;
       const inspectionOk = !edge.config.tls.inspect || edge.env.inspectionReady;
       const status = !auditOk ? 'audit-unavailable' : !inspectionOk ? 'inspection-unavailable' : 'ok';
-      const body = JSON.stringify({ status, auditQueue: edge.audit.queueDepth, inspection: inspectionOk });
+      const ca = edge.tls?.ca;
+      const body = JSON.stringify({
+        status,
+        auditQueue: edge.audit.queueDepth,
+        inspection: inspectionOk,
+        ...(ca ? { caNotAfter: ca.notAfter.toISOString() } : {}),
+        ...(edge.nextCa() ? { caNextStaged: true } : {}),
+      });
       return send(res, status === 'ok' ? 200 : 503, 'application/json', body, 'no-store');
     }
     case '/metrics':
@@ -63,16 +71,18 @@ export function serveOwnPage(
     case '/ca.crt':
     case '/ca.pem': {
       const ca = edge.tls?.ca;
-      if (!ca)
-        return send(res, 404, 'text/plain; charset=utf-8', 'HTTPS inspection is off: no CA\n', 'no-store');
-      const der = path === '/ca.crt';
-      res.writeHead(200, {
-        'content-type': der ? 'application/x-x509-ca-cert' : 'application/x-pem-file',
-        'content-disposition': `attachment; filename="schoolgate-ca.${der ? 'crt' : 'pem'}"`,
-        'cache-control': 'max-age=300',
-        'content-length': der ? ca.certDer.length : Buffer.byteLength(ca.certPem),
-      });
-      return void res.end(req.method === 'HEAD' ? undefined : der ? ca.certDer : ca.certPem);
+      if (!ca) return send(res, 404, TEXT, `${noCa(edge)}\n`, 'no-store');
+      return sendCertificate(req, res, ca, path === '/ca.crt', 'schoolgate-ca');
+    }
+    // The staged next CA on a URL of its own (not appended to /ca.crt): GPO, the Google Admin console and
+    // MDM certificate payloads each take one certificate per import, and a DER or PEM file holding two is
+    // read as its first only, so the new one must be a file a technician adds beside the current one.
+    case '/ca-next.crt':
+    case '/ca-next.pem': {
+      const next = edge.nextCa();
+      if (!next)
+        return send(res, 404, TEXT, 'no next school CA is staged (`schoolgate ca renew`)\n', 'no-store');
+      return sendCertificate(req, res, next, path === '/ca-next.crt', 'schoolgate-ca-next');
     }
     case '/ca':
       return sendPage(res, {
@@ -84,6 +94,7 @@ export function serveOwnPage(
                 fingerprint256: edge.tls.ca.fingerprint256,
                 subject: edge.tls.ca.subject,
                 notAfter: edge.tls.ca.notAfter,
+                next: nextInfo(edge, req),
               }
             : null,
         ),
@@ -111,7 +122,7 @@ export function serveOwnPage(
 
 /** Prometheus text for the technician's machines (admin.networks); everyone else gets 403. */
 function serveMetrics(edge: EdgeContext, req: IncomingMessage, res: ServerResponse): void {
-  const text = 'text/plain; charset=utf-8';
+  const text = TEXT;
   if (!edge.isAdmin(clientAddress(req.socket.remoteAddress)))
     return send(res, 403, text, 'forbidden: /metrics is only served to admin.networks\n', 'no-store');
   const page = metricsPages.get(edge);
@@ -123,6 +134,42 @@ function serveMetrics(edge: EdgeContext, req: IncomingMessage, res: ServerRespon
       send(res, 500, text, 'metrics unavailable: see the proxy log\n', 'no-store');
     },
   );
+}
+
+const TEXT = 'text/plain; charset=utf-8';
+
+function noCa(edge: EdgeContext): string {
+  return edge.config.tls.inspect
+    ? 'HTTPS inspection has no usable school CA (SG_CA_UNUSABLE): see the proxy log'
+    : 'HTTPS inspection is off: no CA';
+}
+
+/** A CA certificate as a download: DER (.crt, what Windows and most MDMs import) or PEM. */
+function sendCertificate(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ca: SchoolCa,
+  der: boolean,
+  name: string,
+): void {
+  res.writeHead(200, {
+    'content-type': der ? 'application/x-x509-ca-cert' : 'application/x-pem-file',
+    'content-disposition': `attachment; filename="${name}.${der ? 'crt' : 'pem'}"`,
+    'cache-control': 'max-age=300',
+    'content-length': der ? ca.certDer.length : Buffer.byteLength(ca.certPem),
+  });
+  res.end(req.method === 'HEAD' ? undefined : der ? ca.certDer : ca.certPem);
+}
+
+function nextInfo(edge: EdgeContext, req: IncomingMessage): CaHelpInfo['next'] {
+  const next = edge.nextCa();
+  if (!next) return null;
+  return {
+    certUrl: `http://${pacHost(edge, req)}:${String(edge.listenPort())}/ca-next.crt`,
+    fingerprint256: next.fingerprint256,
+    subject: next.subject,
+    notAfter: next.notAfter,
+  };
 }
 
 /** The name clients reached us by is the best name to put in the PAC file. */

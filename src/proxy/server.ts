@@ -24,7 +24,7 @@ import { sendPage, writeRawAnswer } from './respond.js';
 import { MAX_HEADERS } from './raw-checks.js';
 import { closingSockets } from './respond.js';
 import type { SchoolCa } from '../tls/ca.js';
-import { closeTlsEdge, createTlsEdge, type TlsEdge } from './intercept/tls-edge.js';
+import { closeTlsEdge, createTlsEdge, switchCa, type TlsEdge } from './intercept/tls-edge.js';
 import { tunnelContexts } from './intercept/intercept.js';
 import { attachMetricsPage, isOwnTarget, type MetricsPage } from './own-pages.js';
 import { UserConnections } from './user-connections.js';
@@ -38,8 +38,13 @@ export interface ProxyServerOptions {
   tokenKey: Buffer;
   logger: Logger;
   now?: () => Date;
-  /** The school CA: with it (and tls.inspect on) tunnels of inspecting profiles are intercepted. */
+  /**
+   * The school CA: with it (and tls.inspect on) tunnels of inspecting profiles are intercepted; without one
+   * (or expired) they are refused, never tunnelled raw.
+   */
   ca?: SchoolCa | null;
+  /** The staged next CA (`schoolgate ca renew`), published at /ca-next.crt for devices to install. */
+  nextCa?: SchoolCa | null;
   /** Subscribers register here (metrics, alerts); one is made when not given. */
   events?: ExchangeEvents;
 }
@@ -47,8 +52,17 @@ export interface ProxyServerOptions {
 export interface ProxyServer {
   readonly server: http.Server;
   readonly stats: EdgeStats;
-  /** HTTPS inspection state (leaf certificates, upstream agent), or null when inspection is off. */
+  /** HTTPS inspection state (leaf certificates, upstream agent), or null when off or without a usable CA. */
   readonly tls: TlsEdge | null;
+  /** The staged next CA, or null. */
+  readonly nextCa: SchoolCa | null;
+  /** Whether a CONNECT that should be inspected can be now (a CA that signs and has not expired). */
+  readonly inspectionReady: boolean;
+  /**
+   * The CA files as a reload read them: a new signing CA is switched in (leaf cache emptied); null keeps
+   * the running one (its files could not be read: it still signs). What happened, for the reload's answer.
+   */
+  useCa(signing: SchoolCa | null, next: SchoolCa | null): CaSwitch;
   /** Every exchange's events: `decided`, `committed`, `completed`. */
   readonly events: ExchangeEvents;
   /** Serves these metrics at `/metrics` (admin networks only); until called, `/metrics` is 404. */
@@ -62,6 +76,13 @@ export interface ProxyServer {
   /** Stops accepting, ends idle keep-alive connections, waits for the rest (bounded). */
   close(): Promise<void>;
 }
+
+/**
+ * What a reload did with the CA files: `switched` to a newly activated CA, `started` inspection with a CA
+ * that was unusable until now, `unchanged`, `kept` the running CA (the files could not be read), the CA is
+ * still `unusable`, or inspection is off.
+ */
+export type CaSwitch = 'switched' | 'started' | 'unchanged' | 'kept' | 'unusable' | 'inspection-off';
 
 export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const { config, logger } = opts;
@@ -86,7 +107,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const clientNetworks = parseCidrs(config.clientNetworks);
   const adminNetworks = parseCidrs(config.admin.networks);
   let boundPort = config.listen.port;
-  const tls: TlsEdge | null = opts.ca && config.tls.inspect ? createTlsEdge(config, opts.ca, now) : null;
+  let tls: TlsEdge | null = null;
+  let nextCa = config.tls.inspect ? (opts.nextCa ?? null) : null;
   const events = opts.events ?? new ExchangeEvents(logger);
   const grants = new GrantStore();
   const env: ExchangeEnv = {
@@ -124,6 +146,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     isAdmin: (ip) => inAnyCidr(ip, adminNetworks),
     held: new Set(),
     users: new UserConnections((user) => opts.identifier.isSignedIn(user), logger),
+    nextCa: () => nextCa,
   };
   const stopRevocations = watchRevocations(opts.identifier, edge.users, logger);
 
@@ -157,31 +180,56 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     onClientError(edge, err, socket).catch(() => socket.destroy());
   });
-  if (tls) {
+  const startTls = (ca: SchoolCa): TlsEdge => {
+    const made = createTlsEdge(config, ca, now);
     // Inner requests of intercepted tunnels: the same handlers (they find their tunnel by socket).
-    tls.inner.on('request', onRequest);
-    tls.inner.on('checkContinue', onRequest);
-    tls.inner.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    made.inner.on('request', onRequest);
+    made.inner.on('checkContinue', onRequest);
+    made.inner.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       handleUpgrade(edge, req, socket, head).catch((err: unknown) => {
         logger.error({ err }, 'inner upgrade handler failed');
         socket.destroy();
       });
     });
-    tls.inner.on('connect', (req: http.IncomingMessage, socket: Duplex) => {
+    made.inner.on('connect', (req: http.IncomingMessage, socket: Duplex) => {
       handleInnerConnect(edge, req, socket).catch((err: unknown) => {
         logger.error({ err }, 'inner connect handler failed');
         socket.destroy();
       });
     });
-    tls.inner.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    made.inner.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       onClientError(edge, err, socket).catch(() => socket.destroy());
     });
-  }
+    tls = made;
+    edge.tls = made;
+    return made;
+  };
+  if (opts.ca && config.tls.inspect) startTls(opts.ca);
 
   return {
     server,
     stats,
-    tls,
+    get tls() {
+      return tls;
+    },
+    get nextCa() {
+      return nextCa;
+    },
+    get inspectionReady() {
+      return env.inspectionReady;
+    },
+    useCa(signing, next) {
+      if (!config.tls.inspect) return 'inspection-off';
+      nextCa = next;
+      if (!signing) return tls ? 'kept' : 'unusable';
+      if (!tls) {
+        startTls(signing);
+        return 'started';
+      }
+      if (tls.ca.fingerprint256 === signing.fingerprint256) return 'unchanged';
+      switchCa(tls, signing);
+      return 'switched';
+    },
     events,
     serveMetrics: (page) => attachMetricsPage(edge, page),
     listen: () =>

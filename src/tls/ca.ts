@@ -31,8 +31,11 @@ import { SchoolgateError } from '../errors.js';
 export const CA_CERT_FILE = 'schoolgate-ca.crt';
 export const CA_KEY_FILE = 'schoolgate-ca.key';
 const CA_VALIDITY_YEARS = 10;
-/** Warn at startup when the CA ends within this many days: every device must install the new one. */
-export const CA_EXPIRY_WARNING_DAYS = 60;
+/**
+ * Warn (log, `status`) when the CA ends within this many days: enough to stage the next CA
+ * (`schoolgate ca renew`), roll it out by GPO/MDM beside the current one, and activate it.
+ */
+export const CA_EXPIRY_WARNING_DAYS = 30;
 
 export interface SchoolCa {
   /** PEM of the public certificate (what devices install). */
@@ -43,6 +46,7 @@ export interface SchoolCa {
   readonly key: forge.pki.rsa.PrivateKey;
   /** The same key as a native KeyObject: signatures are made with Node's crypto (~50× faster than forge). */
   readonly keyObject: KeyObject;
+  readonly notBefore: Date;
   readonly notAfter: Date;
   readonly subject: string;
   /** SHA-256 fingerprint, colon-separated hex (what a technician compares on a device). */
@@ -107,8 +111,14 @@ export function nativeRsaKeyPair(bits = 2048): {
   return { privateKey: key, publicKey: forge.pki.setRsaPublicKey(key.n, key.e), privatePem: privateKey };
 }
 
-/** Builds a new CA certificate and key (nothing written). */
-export function generateCa(now = new Date()): { certPem: string; keyPem: string } {
+/**
+ * Builds a new CA certificate and key (nothing written). A renewed CA (`generation` 2, 3, ...) says so in its
+ * name, so a device that holds both during the overlap shows two names a technician can tell apart.
+ */
+export function generateCa(
+  now = new Date(),
+  opts: { generation?: number } = {},
+): { certPem: string; keyPem: string } {
   const { publicKey, privatePem } = nativeRsaKeyPair(2048);
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
@@ -120,8 +130,12 @@ export function generateCa(now = new Date()): { certPem: string; keyPem: string 
     hostname()
       .replace(/[^A-Za-z0-9.-]/g, '')
       .slice(0, 40) || 'schoolgate';
+  const generation = opts.generation && opts.generation > 1 ? `, gen ${opts.generation}` : '';
   const attrs = [
-    { name: 'commonName', value: `schoolgate school CA (${name}, ${now.toISOString().slice(0, 10)})` },
+    {
+      name: 'commonName',
+      value: `schoolgate school CA (${name}, ${now.toISOString().slice(0, 10)}${generation})`,
+    },
     { name: 'organizationName', value: 'schoolgate web filter' },
   ];
   cert.setSubject(attrs);
@@ -135,12 +149,24 @@ export function generateCa(now = new Date()): { certPem: string; keyPem: string 
   return { certPem: forge.pki.certificateToPem(cert), keyPem: privatePem };
 }
 
-/** Reads the CA from the certs folder; null when it is not there. */
+/**
+ * Reads the CA from the certs folder; null only when neither file is there (a first start). A certificate
+ * without its key, an unreadable file or a key that is not the certificate's is SG_CA_UNUSABLE: never
+ * silently replaced by a new CA, which no device trusts.
+ */
 export function readCa(certsDir: string): SchoolCa | null {
   const paths = caPaths(certsDir);
-  if (!existsSync(paths.key)) return null;
+  if (!existsSync(paths.key)) {
+    if (!existsSync(paths.cert)) return null;
+    throw caError(certsDir, `the school CA key is missing (${paths.key})`, null);
+  }
   // A concurrent first start may have linked the key and not yet renamed the certificate in: wait briefly.
   for (let i = 0; i < 50 && !existsSync(paths.cert); i++) sleepSync(40);
+  return readCaFiles(paths, certsDir);
+}
+
+/** Reads and checks one certificate and key pair (the signing CA, or the staged next one). */
+export function readCaFiles(paths: CaPaths, certsDir: string): SchoolCa {
   let certPem: string;
   let keyPem: string;
   try {
@@ -165,6 +191,7 @@ function parseCa(certPem: string, keyPem: string, certsDir: string): SchoolCa {
       cert,
       key,
       keyObject: createPrivateKey(keyPem),
+      notBefore: new Date(x509.validFrom),
       notAfter: new Date(x509.validTo),
       subject: x509.subject.replace(/\n/g, ', '),
       fingerprint256: x509.fingerprint256,
@@ -231,10 +258,11 @@ export function caDaysLeft(ca: SchoolCa, now = new Date()): number {
 }
 
 function caError(certsDir: string, message: string, cause: unknown): SchoolgateError {
-  return new SchoolgateError('SG_CONFIG_INVALID', `${message} (${certsDir})`, {
+  const why = cause instanceof Error ? `: ${cause.message}` : '';
+  return new SchoolgateError('SG_CA_UNUSABLE', `${message} (${certsDir})${why}`, {
     context: { certsDir },
     suggestion:
-      'restore the CA files from backup, or run `schoolgate ca init --force` to make a new CA (every device must then install the new certificate)',
+      "restore the CA files from backup (the key must be the certificate's, readable by the proxy), or make a new CA with `schoolgate ca renew` then `schoolgate ca renew --activate` (every device must then install the new certificate), and run `schoolgate reload`",
     cause,
   });
 }

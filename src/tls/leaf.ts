@@ -32,7 +32,7 @@ export class LeafCertificates {
   private readonly cache: LRUCache<string, Leaf>;
   private readonly pending = new Map<string, Promise<Leaf>>();
   private readonly now: () => Date;
-  private readonly caKeyId: string;
+  private caKeyId = '';
   /** Certificates signed since start (for stats and the dedupe test). */
   signed = 0;
   /** Lookups answered from the cache, and lookups that were not (signed now, or joined a signing in flight). */
@@ -40,7 +40,7 @@ export class LeafCertificates {
   misses = 0;
 
   constructor(
-    private readonly ca: SchoolCa,
+    private ca: SchoolCa,
     private readonly opts: LeafOptions,
   ) {
     // ECDSA P-256: a handshake costs the proxy one P-256 signature instead of an RSA-2048 private-key
@@ -56,6 +56,16 @@ export class LeafCertificates {
     // Re-sign a day before expiry; validity below one day still gets an hour of use.
     const ttl = Math.max(3600_000, (opts.validityDays - 1) * 86_400_000);
     this.cache = new LRUCache({ max: opts.cacheSize, ttl });
+    this.useCa(ca);
+  }
+
+  /**
+   * Signs with `ca` from now on (a CA renewal activated by reload) and drops every cached leaf: they chain to
+   * the old CA. A signing already queued runs after this, so it signs with `ca` too. Counters carry on.
+   */
+  useCa(ca: SchoolCa): void {
+    this.ca = ca;
+    this.cache.clear();
     const ski = ca.cert.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: string } | null;
     // forge reads the identifier as a binary string; the parsed extension gives it as hex.
     this.caKeyId = ski?.subjectKeyIdentifier ? forge.util.hexToBytes(ski.subjectKeyIdentifier) : '';

@@ -1,14 +1,17 @@
 /**
- * `schoolgate ca init|export`: the school CA used for HTTPS inspection. `init` creates it (keeps an existing
- * one unless --force); `export` writes the public certificate, PEM or DER, for devices and MDM profiles.
- * The private key is never printed or exported.
+ * `schoolgate ca init|export|renew`: the school CA used for HTTPS inspection. `init` creates it (keeps an
+ * existing one unless --force); `export` writes the public certificate, PEM or DER, for devices and MDM
+ * profiles (`--next`: the staged one); `renew` stages the next CA beside the current one and, with
+ * --activate, makes it the signing CA (src/tls/ca-renew.ts). The private key is never printed or exported.
  */
 import { writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { certsDirOf } from '../../app/start.js';
 import { SchoolgateError } from '../../errors.js';
 import { caPaths, createCa, readCa } from '../../tls/ca.js';
+import { readNextCa } from '../../tls/ca-renew.js';
 import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
+import { registerCaRenew } from './ca-renew.js';
 
 interface CaOptions extends CommonOptions {
   certs?: string;
@@ -43,14 +46,21 @@ export function registerCa(program: Command): void {
     .addOption(new Option('--der', 'DER (binary; Windows GPO and some MDMs)').conflicts('pem'))
     .addOption(new Option('--pem', 'PEM (text; the default)').conflicts('der'))
     .option('--out <file>', 'write to this file instead of standard output')
-    .action((opts: CaOptions & { der?: boolean; pem?: boolean; out?: string }) => {
+    .option('--next', 'the next CA staged by `ca renew` (install it beside the current one)')
+    .action((opts: CaOptions & { der?: boolean; pem?: boolean; out?: string; next?: boolean }) => {
       const dir = certsDirOf(configFrom(opts), opts.certs);
-      const loaded = readCa(dir);
+      const loaded = opts.next ? readNextCa(dir) : readCa(dir);
       if (!loaded)
-        throw new SchoolgateError('SG_ARGUMENT_INVALID', `no school CA in ${dir}`, {
-          context: { certsDir: dir },
-          suggestion: 'run `schoolgate ca init` (serve also creates it on first start), or pass --certs DIR',
-        });
+        throw new SchoolgateError(
+          'SG_ARGUMENT_INVALID',
+          `no ${opts.next ? 'next school CA staged' : 'school CA'} in ${dir}`,
+          {
+            context: { certsDir: dir },
+            suggestion: opts.next
+              ? 'run `schoolgate ca renew` to stage one'
+              : 'run `schoolgate ca init` (serve also creates it on first start), or pass --certs DIR',
+          },
+        );
       const data = opts.der ? loaded.certDer : Buffer.from(loaded.certPem);
       if (opts.out) {
         writeFileSync(opts.out, data, { mode: 0o644 });
@@ -61,4 +71,5 @@ export function registerCa(program: Command): void {
         });
       } else process.stdout.write(data);
     });
+  registerCaRenew(ca);
 }

@@ -60,6 +60,7 @@ export function registerControl(program: Command): void {
       for (const s of r.forcedShrink)
         console.log(`forced: category ${s.category} shrank from ${s.before} to ${s.after} shipped entries`);
       for (const w of r.warnings) console.log(`warning: ${w}`);
+      if (r.ca) console.log(r.ca);
       if (r.restartNeeded.length > 0)
         console.log(`note: changed settings that need a restart to apply: ${r.restartNeeded.join(', ')}`);
     });
@@ -92,6 +93,7 @@ export function registerControl(program: Command): void {
             : []),
           `audit queue    ${s.auditQueueDepth} rows waiting`,
           `databases      audit ${mb(s.databaseBytes.audit)}, state ${mb(s.databaseBytes.state)}`,
+          ...caLines(s.ca),
           ...alertLines(s.alerts),
           ...auditDatabaseLines(s.auditDatabase),
         ].join('\n'),
@@ -125,6 +127,27 @@ export function registerControl(program: Command): void {
         if (r.reason) console.log(`    reason: ${r.reason}`);
       }
     });
+}
+
+/** The school CA lines of `status`: expiry and days left, a staged next CA; an unusable CA said loudly. */
+function caLines(ca: StatusReport['ca']): string[] {
+  if (!ca) return ['school CA      HTTPS inspection off'];
+  const lines: string[] = [];
+  if (!ca.inspection)
+    lines.push(`school CA      UNUSABLE: inspected HTTPS is REFUSED (SG_CA_UNUSABLE): ${ca.problem ?? '?'}`);
+  if (ca.current) {
+    const left = ca.current.daysLeft;
+    const when = `${ca.current.notAfter.slice(0, 10)} (${left < 0 ? `${-left} days ago` : `${left} days left`})`;
+    lines.push(
+      `school CA      ${left < 0 ? 'EXPIRED' : ca.expiringSoon ? 'EXPIRES SOON' : 'expires'} ${when}${ca.expiringSoon && !ca.next ? ': run `schoolgate ca renew`' : ''}`,
+    );
+  }
+  lines.push(
+    ca.next
+      ? `next CA        staged, expires ${ca.next.notAfter.slice(0, 10)}: install /ca-next.crt on devices, then \`schoolgate ca renew --activate\``
+      : 'next CA        none staged',
+  );
+  return lines;
 }
 
 /** The alerts lines of `status`: what was raised, and each sink's deliveries; dead letters said loudly. */

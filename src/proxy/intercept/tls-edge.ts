@@ -18,6 +18,7 @@ import { checkUpstreamIdentity } from '../../tls/upstream-identity.js';
 import { MAX_HEADERS } from '../raw-checks.js';
 
 export interface TlsEdge {
+  /** The CA that signs leaves now (switchCa replaces it). */
   ca: SchoolCa;
   leaves: LeafCertificates;
   /** For inspected requests: TLS to the origin, verified. */
@@ -58,6 +59,15 @@ export function createTlsEdge(config: ReadonlyConfig, ca: SchoolCa, now: () => D
     now,
   });
   return { ca, leaves, upstreamAgent, inner };
+}
+
+/**
+ * Signs new leaves with `ca` (an activated CA renewal): the leaf cache is emptied, so the next handshake of
+ * every host gets a leaf chaining to `ca`. Tunnels open now keep the leaf they were given.
+ */
+export function switchCa(edge: TlsEdge, ca: SchoolCa): void {
+  edge.ca = ca;
+  edge.leaves.useCa(ca);
 }
 
 /** Ends the inner server's connections (on stop). */

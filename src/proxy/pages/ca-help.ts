@@ -9,6 +9,8 @@ export interface CaHelpInfo {
   fingerprint256: string;
   subject: string;
   notAfter: Date;
+  /** The staged next CA during a renewal: devices install it beside the current one. */
+  next: Omit<CaHelpInfo, 'next'> | null;
 }
 
 export function renderCaHelpPage(info: CaHelpInfo | null): string {
@@ -32,6 +34,7 @@ export function renderCaHelpPage(info: CaHelpInfo | null): string {
         Check it before trusting it: SHA-256 fingerprint <code>${info.fingerprint256}</code>, subject
         <code>${info.subject}</code>, valid until ${info.notAfter.toISOString().slice(0, 10)}.
       </p>
+      ${info.next ? nextSection(info.next) : ''}
       <h2>Windows (Group Policy)</h2>
       <p>
         Group Policy Management → Computer Configuration → Policies → Windows Settings → Security Settings →
@@ -60,4 +63,17 @@ export function renderCaHelpPage(info: CaHelpInfo | null): string {
       </p>
       <p>Banking and health sites, and apps that pin their certificates, are never inspected.</p>`,
   });
+}
+
+/** During a renewal: the next certificate, installed beside the current one (never instead of it). */
+function nextSection(next: Omit<CaHelpInfo, 'next'>) {
+  return html`<h2>New school certificate: install it as well</h2>
+    <p>
+      The school certificate is being renewed. Install
+      <a href="${next.certUrl}">the new certificate (schoolgate-ca-next.crt)</a> on every device
+      <strong>as well as</strong> the current one, the same way as below (a second import or payload). The
+      filter switches to it once IT has rolled it out; devices without it will then show certificate errors.
+      SHA-256 fingerprint <code>${next.fingerprint256}</code>, subject <code>${next.subject}</code>, valid
+      until ${next.notAfter.toISOString().slice(0, 10)}.
+    </p>`;
 }

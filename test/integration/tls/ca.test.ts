@@ -3,13 +3,13 @@
  * own X509Certificate and a real chain verification), the `ca` CLI, and /ca.crt on the proxy's own pages.
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { caPaths, createCa, generateCa, loadOrCreateCa, readCa } from '../../../src/tls/ca.js';
-import { loadSchoolCa } from '../../../src/app/start.js';
+import { expiryWarning, loadSchoolCa } from '../../../src/app/school-ca.js';
 import { LeafCertificates } from '../../../src/tls/leaf.js';
 import { runCli } from '../../helpers/cli.js';
 import { rawExchange } from '../../helpers/raw-http.js';
@@ -57,21 +57,60 @@ describe('the school CA at startup', () => {
     writeFileSync(caPaths(dir).cert, old.certPem);
     writeFileSync(caPaths(dir).key, old.keyPem, { mode: 0o600 });
     const { logger, lines } = capture();
-    expect(loadSchoolCa(testConfig(), dir, logger)!.notAfter.getTime()).toBeLessThan(Date.now());
+    expect(loadSchoolCa(testConfig(), dir, logger)!.signing!.notAfter.getTime()).toBeLessThan(Date.now());
     expect(lines.some((l) => l.level === 50 && /expired/.test(l.msg) && /REFUSED/.test(l.msg))).toBe(true);
   });
 
-  it('warns when the CA expires within 60 days', () => {
+  it('warns when the CA expires within 30 days', () => {
     const dir = path.join(tempDir(), 'certs');
     mkdirSync(dir, { recursive: true });
     const old = generateCa(new Date(Date.now() - (10 * 365 - 20) * 86_400_000));
     writeFileSync(caPaths(dir).cert, old.certPem);
     writeFileSync(caPaths(dir).key, old.keyPem, { mode: 0o600 });
     const { logger, lines } = capture();
-    expect(loadSchoolCa(testConfig(), dir, logger)).not.toBeNull();
+    expect(loadSchoolCa(testConfig(), dir, logger)!.signing).not.toBeNull();
     expect(lines.some((l) => l.level === 40 && /expires soon/.test(l.msg))).toBe(true);
     expect(JSON.stringify(lines)).not.toContain('PRIVATE KEY');
   });
+
+  it('warns from 30 days before expiry, not earlier, and says expired (an error) once past it', () => {
+    const ca = loadOrCreateCa(path.join(tempDir(), 'certs')).ca;
+    const at = (msBefore: number) => expiryWarning(ca, null, new Date(ca.notAfter.getTime() - msBefore));
+    const day = 86_400_000;
+    expect(at(31 * day)).toBeNull();
+    expect(at(30 * day)).toBeNull(); // 30 whole days left
+    expect(at(30 * day - 1)).toMatchObject({ level: 'warn', fields: { daysLeft: 29 } });
+    expect(at(1)).toMatchObject({ level: 'warn', fields: { daysLeft: 0 } });
+    expect(at(-1)).toMatchObject({ level: 'error', fields: { code: 'SG_CA_UNUSABLE' } });
+    expect(at(day)!.message).toContain('schoolgate ca renew');
+    expect(expiryWarning(ca, ca, new Date(ca.notAfter.getTime() - day))!.message).toContain('--activate');
+  });
+
+  // Each leaves a certificate devices trust and no key that can sign for it: never replaced by a new CA.
+  it.each([
+    ['missing', (key: string) => rmSync(key)],
+    ['unreadable (a folder in its place)', (key: string) => (rmSync(key), mkdirSync(key))],
+    ['garbage', (key: string) => writeFileSync(key, 'not a key\n')],
+    ['another CA’s key', (key: string) => writeFileSync(key, generateCa().keyPem)],
+  ])(
+    'a key that is %s is SG_CA_UNUSABLE: no signing CA, an error logged, the certificate kept',
+    (_, spoil) => {
+      const dir = path.join(tempDir(), 'certs');
+      const made = loadOrCreateCa(dir).ca;
+      spoil(caPaths(dir).key);
+      const { logger, lines } = capture();
+      const files = loadSchoolCa(testConfig(), dir, logger)!;
+      expect(files.signing).toBeNull();
+      expect(files.problem).toMatch(/school CA/);
+      expect(
+        lines.some(
+          (l) => l.level === 50 && /REFUSED/.test(l.msg) && /SG_CA_UNUSABLE/.test(JSON.stringify(l)),
+        ),
+      ).toBe(true);
+      expect(readFileSync(caPaths(dir).cert, 'utf8')).toBe(made.certPem);
+      expect(() => readCa(dir)).toThrow(expect.objectContaining({ code: 'SG_CA_UNUSABLE' }) as Error);
+    },
+  );
 });
 
 describe('leaf certificates', () => {
