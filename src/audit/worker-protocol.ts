@@ -1,6 +1,7 @@
 /** Messages between the proxy thread and the audit writer thread. */
 import { SchoolgateError, type ErrorCode } from '../errors.js';
 import type { AlertWrite, StoredAlert } from './alerts-table.js';
+import type { AccessEntry } from './report-access.js';
 import type { AuditEvent, AuditOutcome } from './types.js';
 
 export interface WorkerOptions {
@@ -20,6 +21,7 @@ export type ToWorker =
   | { type: 'batch'; batch: number; records: AuditEvent[]; updates: { id: string; outcome: AuditOutcome }[] }
   | { type: 'alert'; seq: number; alert: AlertWrite }
   | { type: 'recent-alerts'; seq: number; since: number }
+  | { type: 'access'; seq: number; entry: AccessEntry }
   | { type: 'close' };
 
 export type FromWorker =
@@ -33,6 +35,7 @@ export type FromWorker =
       queueDepth: number;
     }
   | { type: 'alert-done'; seq: number; error?: WireError; alerts?: StoredAlert[] }
+  | { type: 'access-done'; seq: number; error?: WireError; id?: number }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; obj: object; msg: string }
   | { type: 'closed'; error?: WireError };
 

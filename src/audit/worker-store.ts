@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SchoolgateError } from '../errors.js';
 import type { AlertWrite, StoredAlert } from './alerts-table.js';
+import type { AccessEntry } from './report-access.js';
 import type { AuditLogger } from './sqlite-store.js';
 import type { AuditEvent, AuditOutcome, AuditStore } from './types.js';
 import { errorFromWire, type FromWorker, type ToWorker, type WorkerOptions } from './worker-protocol.js';
@@ -34,7 +35,7 @@ export class WorkerAuditStore implements AuditStore {
   private nextAsk = 1;
   private readonly asked = new Map<
     number,
-    { resolve: (alerts: StoredAlert[] | undefined) => void; reject: (err: SchoolgateError) => void }
+    { resolve: (answer: StoredAlert[] | number | undefined) => void; reject: (err: SchoolgateError) => void }
   >();
 
   private constructor(
@@ -108,10 +109,17 @@ export class WorkerAuditStore implements AuditStore {
 
   /** Alerts first raised at or after `since`: the alerts engine reopens its windows from them at start. */
   recentAlerts(since: number): Promise<StoredAlert[]> {
-    return this.askWriter({ type: 'recent-alerts', seq: 0, since }).then((a) => a ?? []);
+    return this.askWriter({ type: 'recent-alerts', seq: 0, since }).then((a) => (Array.isArray(a) ? a : []));
   }
 
-  private askWriter(message: Extract<ToWorker, { seq: number }>): Promise<StoredAlert[] | undefined> {
+  /** Writes a report_access entry on the writer thread; resolves with its id once committed. */
+  recordAccess(entry: AccessEntry): Promise<number> {
+    return this.askWriter({ type: 'access', seq: 0, entry }).then((id) => Number(id));
+  }
+
+  private askWriter(
+    message: Extract<ToWorker, { seq: number }>,
+  ): Promise<StoredAlert[] | number | undefined> {
     if (this.dead) return Promise.reject(this.dead);
     if (this.closing) return Promise.reject(unavailable('the audit store is closing'));
     const seq = this.nextAsk++;
@@ -178,11 +186,12 @@ export class WorkerAuditStore implements AuditStore {
         this.healthy_ = m.healthy;
         return;
       }
-      case 'alert-done': {
+      case 'alert-done':
+      case 'access-done': {
         const ask = this.asked.get(m.seq);
         this.asked.delete(m.seq);
         if (m.error) ask?.reject(errorFromWire(m.error));
-        else ask?.resolve(m.alerts);
+        else ask?.resolve(m.type === 'alert-done' ? m.alerts : m.id);
         return;
       }
       case 'log':
