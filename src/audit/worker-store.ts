@@ -3,11 +3,9 @@
  * turn, and record() resolves when the writer says the row's transaction committed. Measured: with the
  * writer on the main thread the commit (fsync included) took a fifth of the proxy's event loop.
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SchoolgateError } from '../errors.js';
+import { workerScript } from '../worker-script.js';
 import type { AlertWrite, StoredAlert } from './alerts-table.js';
 import type { AccessEntry } from './report-access.js';
 import type { AuditLogger } from './sqlite-store.js';
@@ -225,18 +223,14 @@ function logFrom(logger: AuditLogger | undefined, m: Extract<FromWorker, { type:
   logger?.[m.level](m.obj, m.msg);
 }
 
-/**
- * The compiled worker script. Worker threads need JavaScript: from dist/ it is the sibling file; when the
- * sources run under vitest it is the build output (`npm test` builds first).
- */
+/** The compiled writer thread (src/worker-script.ts). */
 function writerScript(): string {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return path.join(path.dirname(here), 'writer-worker.js');
-  const root = path.resolve(path.dirname(here), '..', '..');
-  const built = path.join(root, 'dist', 'src', 'audit', 'writer-worker.js');
-  if (!existsSync(built))
-    throw new SchoolgateError('SG_AUDIT_UNAVAILABLE', `the audit writer is not built: ${built} is missing`, {
-      suggestion: 'run `npm run build` (npm install and npm test do it)',
-    });
-  return built;
+  const script = workerScript(import.meta.url, 'writer-worker.js');
+  if (!script.built)
+    throw new SchoolgateError(
+      'SG_AUDIT_UNAVAILABLE',
+      `the audit writer is not built: ${script.path} is missing`,
+      { suggestion: 'run `npm run build` (npm install and npm test do it)' },
+    );
+  return script.path;
 }

@@ -1,24 +1,20 @@
 /**
  * The scheduled digests, put together for the running proxy: the schedule from `alerts.digest`, the mail
  * through the e-mail sink's SMTP transport to its recipients, the reading from the audit database (a
- * short-lived read-only connection, as the reports use), and each send recorded in report_access on the
+ * read-only connection on a worker thread of its own, compose.ts), and each send recorded in report_access on the
  * audit writer thread — command 'digest weekly' / 'digest daily', by 'schoolgate' — so the DSL sees when
  * monitoring information left the server. Recorded once the relay accepted the mail: the record is also
  * what the next start reads to know whether a digest was missed.
  */
 import type { Logger } from 'pino';
-import { queryAlerts } from '../../audit/alerts-table.js';
 import { lastGrantedAccess, type AccessEntry } from '../../audit/report-access.js';
 import type { CategoryMeta } from '../../policy/types.js';
 import { currentOsUser } from '../../reports/access.js';
-import { renderText } from '../../reports/render-text.js';
-import { openReadOnly, type ReportSource } from '../../reports/source.js';
-import { LocalClock } from '../../reports/time.js';
+import { openReadOnly } from '../../reports/source.js';
 import type { AlertsConfig } from '../config.js';
 import { createSmtpTransport } from '../sinks/smtp-transport.js';
-import { buildDigest } from './build.js';
 import { realClock, type SchedulerClock } from './clock.js';
-import { renderMailHtml } from './render-mail.js';
+import { composeInWorker } from './compose.js';
 import { schedulesOf, type DigestKind } from './schedule.js';
 import { DigestScheduler, type DigestJob } from './scheduler.js';
 
@@ -76,23 +72,16 @@ export function startDigests(deps: DigestDeps): RunningDigests {
   const osUser = currentOsUser();
 
   const deliver = async (job: DigestJob): Promise<void> => {
-    const digest = withReadOnly(deps.auditPath, (db) => {
-      const src: ReportSource = {
-        db,
-        timeZone: deps.timeZone,
-        now: clock.now(),
-        clock: new LocalClock(deps.timeZone),
-        categories: deps.categories(),
-      };
-      const alerts = queryAlerts(db, { since: job.fromMs, until: job.toMs });
-      return buildDigest(src, job, alerts, { by: DIGEST_BY, osUser, caseRef: null });
+    const digest = await composeInWorker({
+      auditPath: deps.auditPath,
+      timeZone: deps.timeZone,
+      now: clock.now(),
+      categories: deps.categories(),
+      job,
+      by: DIGEST_BY,
+      osUser,
     });
-    await smtp.send({
-      subject: digest.subject,
-      text: renderText(digest.doc),
-      html: renderMailHtml(digest.doc),
-      headers: { 'X-Schoolgate-Digest': job.kind },
-    });
+    await smtp.send({ ...digest, headers: { 'X-Schoolgate-Digest': job.kind } });
   };
 
   const scheduler = new DigestScheduler({

@@ -1,27 +1,34 @@
 /**
- * The digest's small HTML part: a ReportDoc as mail clients show it — inline styles only (Outlook drops
- * <style> and flexbox), no links, no images, no remote content, every value escaped by the `html` template.
+ * The digest's small HTML part: a ReportDoc as mail clients show it — table attributes and inline styles
+ * only (Outlook drops <style> and flexbox), no links, no images, no remote content, every value escaped by the `html` template.
  * The plain-text part is src/reports/render-text.ts, as for any report.
  */
 import { html, type SafeHtml } from '../../proxy/pages/html.js';
-import type { ReportDoc, Section, Table } from '../../reports/model.js';
+import type { Cell, ReportDoc, Section, Table } from '../../reports/model.js';
 
-const CELL = 'padding:2px 6px;border-bottom:1px solid #ddd;text-align:';
 const TONE: Record<string, string> = { block: '#b00020', warn: '#b35c00', continue: '#6b21a8' };
 
+/** Layout by HTML attributes, not a style per cell: a 200-row table stays a few tens of kilobytes. */
 function table(t: Table): SafeHtml {
   if (t.rows.length === 0) return html`<p style="color:#555;font-style:italic">${t.empty ?? 'None.'}</p>`;
   const numeric = new Set(t.numeric ?? []);
   const marked = new Set(t.marked ?? []);
-  const align = (i: number) => `${CELL}${numeric.has(i) ? 'right' : 'left'}`;
-  return html`<table style="border-collapse:collapse;font-size:13px;margin:4px 0 12px">
-    <tr style="background:#eef2ff">
-      ${t.columns.map((c, i) => html`<th style="${align(i)}">${c}</th>`)}
+  const th = (c: string, i: number) => html`<th align="${numeric.has(i) ? 'right' : 'left'}">${c}</th>`;
+  const td = (c: Cell, i: number) =>
+    numeric.has(i) ? html`<td align="right">${c}</td>` : html`<td>${c}</td>`;
+  return html`<table
+    cellpadding="3"
+    cellspacing="0"
+    border="1"
+    style="border-collapse:collapse;border-color:#ddd;font-size:13px;margin:4px 0 12px"
+  >
+    <tr bgcolor="#eef2ff">
+      ${t.columns.map(th)}
     </tr>
     ${t.rows.map(
       (r, ri) =>
-        html`<tr style="${marked.has(ri) ? 'background:#fef2f2' : ''}">
-          ${r.map((c, i) => html`<td style="${align(i)}">${c}</td>`)}
+        html`<tr valign="top" bgcolor="${marked.has(ri) ? '#fef2f2' : '#ffffff'}">
+          ${r.map(td)}
         </tr>`,
     )}
   </table>`;
