@@ -1,6 +1,7 @@
 /**
  * The digest's small HTML part: a ReportDoc as mail clients show it — table attributes and inline styles
- * only (Outlook drops <style> and flexbox), no links, no images, no remote content, every value escaped by the `html` template.
+ * only (Outlook drops <style> and flexbox), no links, no images, no remote content, every value escaped by
+ * the `html` template (which also shows control and direction-override characters, as the text part does).
  * The plain-text part is src/reports/render-text.ts, as for any report.
  */
 import { html, type SafeHtml } from '../../proxy/pages/html.js';
