@@ -1,9 +1,9 @@
 /**
  * The scheduled digests, put together for the running proxy: the schedule from `alerts.digest`, the mail
  * through the e-mail sink's SMTP transport to its recipients, the reading from the audit database (a
- * read-only connection on a worker thread of its own, compose.ts), and each send recorded in report_access on the
- * audit writer thread — command 'digest weekly' / 'digest daily', by 'schoolgate' — so the DSL sees when
- * monitoring information left the server. Recorded once the relay accepted the mail: the record is also
+ * read-only connection on a worker thread of its own, compose.ts), and each send recorded in report_access
+ * on the audit writer thread — command 'digest weekly' / 'digest daily', by 'schoolgate' — so the DSL sees
+ * when monitoring information left the server. Recorded once the relay accepted the mail: the record is also
  * what the next start reads to know whether a digest was missed.
  */
 import type { Logger } from 'pino';

@@ -93,7 +93,7 @@ export class DigestScheduler extends EventEmitter<DigestEventMap> {
     this.ready = Promise.all(this.entries.map((e) => this.track(this.startEntry(e)))).then(() => undefined);
   }
 
-  /** Cancels the timers and waits (bounded) for a send in flight; an unsent digest is caught up next start. */
+  /** Cancels the timers, waits (bounded) for a send in flight; an unsent digest is caught up next start. */
   async stop(): Promise<void> {
     this.stopped = true;
     for (const e of this.entries) e.cancel?.();
