@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { AlertsEngine } from '../alerts/engine.js';
+import { startDigests, type RunningDigests, type SchedulerClock } from '../alerts/digest/index.js';
 import { createAlertSinks, type AlertSinks } from '../alerts/sinks/index.js';
 import { WorkerAuditStore } from '../audit/index.js';
 import { newEventId } from '../audit/event-id.js';
@@ -38,7 +39,7 @@ export interface RunningSchoolgate {
   audit: WorkerAuditStore;
   auditPath: string;
   /** The safeguarding alerts engine and its sinks (status, tests). */
-  alerts: { engine: AlertsEngine; sinks: AlertSinks };
+  alerts: { engine: AlertsEngine; sinks: AlertSinks; digests: RunningDigests };
   /** Loads config, lists and networks beside the running ones and swaps them in when complete. */
   reload(): Promise<ReloadResult>;
   /** Stops accepting, lets open exchanges finish (bounded), commits every queued audit row. */
@@ -113,6 +114,8 @@ type StartOptions = {
   integrity?: 'quick' | 'full';
   /** serve --new-audit-database: set a refused audit database aside and start a new one. */
   newAuditDatabase?: boolean;
+  /** The scheduled digests' clock (tests move a test clock); the real one by default. */
+  digestClock?: SchedulerClock;
 };
 
 /**
@@ -227,6 +230,16 @@ async function startClaimed(
     users.close();
     throw err;
   }
+  // Scheduled digests (src/alerts/digest/): their own timers, started once the proxy listens.
+  const digests = startDigests({
+    settings: config.alerts,
+    timeZone: config.timeZone,
+    auditPath,
+    audit,
+    categories: () => snapshot.lists.categories,
+    logger,
+    ...(opts.digestClock ? { clock: opts.digestClock } : {}),
+  });
   const live = await startLive({
     config,
     reloadConfig: opts.reloadConfig ?? (() => config),
@@ -257,7 +270,7 @@ async function startClaimed(
     proxy,
     audit,
     auditPath,
-    alerts: { engine: alerts, sinks },
+    alerts: { engine: alerts, sinks, digests },
     reload: () => live.reloader.reload(),
     stop: () =>
       (stopping ??= (async () => {
@@ -267,6 +280,7 @@ async function startClaimed(
         // After the proxy: the last exchanges' events may still raise alerts.
         await new Promise((resolve) => setImmediate(resolve));
         await alerts.close();
+        await digests.stop(); // before the audit store: a digest being sent is still recorded
         await sinks.close();
         await audit.close();
         users.close();

@@ -101,3 +101,17 @@ export function listAccess(
     .all(opts.fromMs ?? 0, opts.toMs ?? Number.MAX_SAFE_INTEGER, limit)
     .map(toEntry);
 }
+
+/** The latest granted entry of a command (e.g. 'digest weekly'): when, and the end of its period. */
+export function lastGrantedAccess(
+  db: Database.Database,
+  command: string,
+): { timeMs: number; toMs: number | null } | null {
+  const row = db
+    .prepare<[string], { time_ms: number; to_ms: number | null }>(
+      `SELECT time_ms, to_ms FROM report_access WHERE command = ? AND outcome = 'granted'
+       ORDER BY time_ms DESC, id DESC LIMIT 1`,
+    )
+    .get(command);
+  return row ? { timeMs: row.time_ms, toMs: row.to_ms } : null;
+}

@@ -38,6 +38,7 @@ import {
 } from './row-mapping.js';
 import type { AuditEvent, AuditOutcome, AuditStore } from './types.js';
 import { recentAlerts, upsertAlert, type AlertWrite, type StoredAlert } from './alerts-table.js';
+import { recordAccess, type AccessEntry } from './report-access.js';
 
 /** Pino-compatible subset; the store logs health transitions and discarded updates only. */
 export interface AuditLogger {
@@ -277,6 +278,12 @@ export class SqliteAuditStore implements AuditStore {
   /** Alerts first raised at or after `since` (epoch ms). */
   recentAlerts(since: number): StoredAlert[] {
     return recentAlerts(this.db, since);
+  }
+
+  /** A report_access entry written by the proxy itself (a scheduled digest that was sent). */
+  recordAccess(entry: AccessEntry): number {
+    if (this.closing) throw new SchoolgateError('SG_AUDIT_UNAVAILABLE', 'The audit store is closed.');
+    return recordAccess(this.db, entry);
   }
 
   /** `PRAGMA integrity_check`: 'ok' or the problems found. */

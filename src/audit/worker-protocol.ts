@@ -3,6 +3,7 @@ import { SchoolgateError, type ErrorCode } from '../errors.js';
 import type { AlertWrite, StoredAlert } from './alerts-table.js';
 import type { AuditOpenReport } from './open-checked.js';
 import type { IntegrityMode } from './start-check.js';
+import type { AccessEntry } from './report-access.js';
 import type { AuditEvent, AuditOutcome } from './types.js';
 
 export interface WorkerOptions {
@@ -26,6 +27,7 @@ export type ToWorker =
   | { type: 'batch'; batch: number; records: AuditEvent[]; updates: { id: string; outcome: AuditOutcome }[] }
   | { type: 'alert'; seq: number; alert: AlertWrite }
   | { type: 'recent-alerts'; seq: number; since: number }
+  | { type: 'access'; seq: number; entry: AccessEntry }
   | { type: 'close' };
 
 export type FromWorker =
@@ -39,6 +41,7 @@ export type FromWorker =
       queueDepth: number;
     }
   | { type: 'alert-done'; seq: number; error?: WireError; alerts?: StoredAlert[] }
+  | { type: 'access-done'; seq: number; error?: WireError; id?: number }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; obj: object; msg: string }
   | { type: 'closed'; error?: WireError };
 

@@ -3,13 +3,12 @@
  * turn, and record() resolves when the writer says the row's transaction committed. Measured: with the
  * writer on the main thread the commit (fsync included) took a fifth of the proxy's event loop.
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SchoolgateError } from '../errors.js';
+import { workerScript } from '../worker-script.js';
 import type { AlertWrite, StoredAlert } from './alerts-table.js';
 import type { AuditOpenReport } from './open-checked.js';
+import type { AccessEntry } from './report-access.js';
 import type { AuditLogger } from './sqlite-store.js';
 import type { AuditEvent, AuditOutcome, AuditStore } from './types.js';
 import { errorFromWire, type FromWorker, type ToWorker, type WorkerOptions } from './worker-protocol.js';
@@ -35,7 +34,7 @@ export class WorkerAuditStore implements AuditStore {
   private nextAsk = 1;
   private readonly asked = new Map<
     number,
-    { resolve: (alerts: StoredAlert[] | undefined) => void; reject: (err: SchoolgateError) => void }
+    { resolve: (answer: StoredAlert[] | number | undefined) => void; reject: (err: SchoolgateError) => void }
   >();
 
   private constructor(
@@ -111,10 +110,17 @@ export class WorkerAuditStore implements AuditStore {
 
   /** Alerts first raised at or after `since`: the alerts engine reopens its windows from them at start. */
   recentAlerts(since: number): Promise<StoredAlert[]> {
-    return this.askWriter({ type: 'recent-alerts', seq: 0, since }).then((a) => a ?? []);
+    return this.askWriter({ type: 'recent-alerts', seq: 0, since }).then((a) => (Array.isArray(a) ? a : []));
   }
 
-  private askWriter(message: Extract<ToWorker, { seq: number }>): Promise<StoredAlert[] | undefined> {
+  /** Writes a report_access entry on the writer thread; resolves with its id once committed. */
+  recordAccess(entry: AccessEntry): Promise<number> {
+    return this.askWriter({ type: 'access', seq: 0, entry }).then((id) => Number(id));
+  }
+
+  private askWriter(
+    message: Extract<ToWorker, { seq: number }>,
+  ): Promise<StoredAlert[] | number | undefined> {
     if (this.dead) return Promise.reject(this.dead);
     if (this.closing) return Promise.reject(unavailable('the audit store is closing'));
     const seq = this.nextAsk++;
@@ -181,11 +187,12 @@ export class WorkerAuditStore implements AuditStore {
         this.healthy_ = m.healthy;
         return;
       }
-      case 'alert-done': {
+      case 'alert-done':
+      case 'access-done': {
         const ask = this.asked.get(m.seq);
         this.asked.delete(m.seq);
         if (m.error) ask?.reject(errorFromWire(m.error));
-        else ask?.resolve(m.alerts);
+        else ask?.resolve(m.type === 'alert-done' ? m.alerts : m.id);
         return;
       }
       case 'log':
@@ -219,18 +226,14 @@ function logFrom(logger: AuditLogger | undefined, m: Extract<FromWorker, { type:
   logger?.[m.level](m.obj, m.msg);
 }
 
-/**
- * The compiled worker script. Worker threads need JavaScript: from dist/ it is the sibling file; when the
- * sources run under vitest it is the build output (`npm test` builds first).
- */
+/** The compiled writer thread (src/worker-script.ts). */
 function writerScript(): string {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return path.join(path.dirname(here), 'writer-worker.js');
-  const root = path.resolve(path.dirname(here), '..', '..');
-  const built = path.join(root, 'dist', 'src', 'audit', 'writer-worker.js');
-  if (!existsSync(built))
-    throw new SchoolgateError('SG_AUDIT_UNAVAILABLE', `the audit writer is not built: ${built} is missing`, {
-      suggestion: 'run `npm run build` (npm install and npm test do it)',
-    });
-  return built;
+  const script = workerScript(import.meta.url, 'writer-worker.js');
+  if (!script.built)
+    throw new SchoolgateError(
+      'SG_AUDIT_UNAVAILABLE',
+      `the audit writer is not built: ${script.path} is missing`,
+      { suggestion: 'run `npm run build` (npm install and npm test do it)' },
+    );
+  return script.path;
 }

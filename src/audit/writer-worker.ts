@@ -85,6 +85,12 @@ port.on('message', (message: ToWorker) => {
     } catch (err) {
       post({ type: 'alert-done', seq: message.seq, error: errorToWire(err) });
     }
+  } else if (message.type === 'access') {
+    try {
+      post({ type: 'access-done', seq: message.seq, id: store.recordAccess(message.entry) });
+    } catch (err) {
+      post({ type: 'access-done', seq: message.seq, error: errorToWire(err) });
+    }
   } else if (message.type === 'close') {
     store.close().then(
       () => post({ type: 'closed' }),

@@ -47,7 +47,7 @@ export function startServeProcess(
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`serve did not start: ${output}`));
-    }, 20_000);
+    }, 60_000);
     const onData = (c: Buffer) => {
       output += c.toString();
       const m = /filtering on [^\s]+:(\d+)/.exec(output);

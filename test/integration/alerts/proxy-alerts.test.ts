@@ -4,7 +4,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,6 +20,7 @@ import {
   type SmtpReceiver,
   type WebhookReceiver,
 } from '../../helpers/alert-receivers.js';
+import { addAlertCategory, loopbackEmailSink } from '../../helpers/alert-setup.js';
 import { startOrigin, type Origin } from '../../helpers/origin.js';
 import { viaProxy } from '../../helpers/raw-http.js';
 import { startTestProxy, tempDir, testConfig } from '../../helpers/schoolgate.js';
@@ -53,8 +54,6 @@ async function setup(opts: {
   cleanup.push(() => origin.close());
   const secretFile = path.join(dir, 'webhook.secret');
   writeFileSync(secretFile, SECRET, { mode: 0o600 });
-  const passFile = path.join(dir, 'smtp.pass');
-  writeFileSync(passFile, SMTP_PASS, { mode: 0o600 });
 
   let webhook: WebhookReceiver | null = null;
   let webhookUrl: string | undefined;
@@ -90,15 +89,13 @@ async function setup(opts: {
           : {}),
         ...(smtp
           ? {
-              email: {
-                host: '127.0.0.1',
+              email: loopbackEmailSink({
+                dir,
                 port: smtp.port,
                 caFile: cert.file,
-                from: 'Schoolgate <schoolgate@school.test>',
-                to: ['dsl@school.test'],
                 user: SMTP_USER,
-                passwordFile: passFile,
-              },
+                pass: SMTP_PASS,
+              }),
             }
           : {}),
         ...opts.alerts,
@@ -107,12 +104,7 @@ async function setup(opts: {
     dir,
   );
   // One category of our own, marked `alert` like the shipped extremism list.
-  mkdirSync(path.join(config.categoriesDir, 'extremism'));
-  writeFileSync(path.join(config.categoriesDir, 'extremism', 'domains'), 'hate.test\n');
-  appendFileSync(
-    path.join(config.categoriesDir, 'categories.yaml'),
-    'extremism:\n  title: Extremism\n  description: fixture\n  flagged: true\n  alert: true\n',
-  );
+  addAlertCategory(config.categoriesDir, 'extremism', 'Extremism', ['hate.test']);
   const proxy = await startTestProxy(config);
   cleanup.push(() => proxy.stop());
   return { proxy, origin, webhook, smtp, dir };

@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { WorkerAuditStore } from '../../../src/audit/index.js';
+import { lastGrantedAccess, listAccess } from '../../../src/audit/report-access.js';
 import type { AuditEvent } from '../../../src/audit/types.js';
 import { isSchoolgateError } from '../../../src/errors.js';
 import { tempDir } from '../../helpers/schoolgate.js';
@@ -48,6 +49,36 @@ describe('WorkerAuditStore', () => {
     expect(row).toEqual({ status: 200, bytes_out: 2048 });
     reader.close();
     await expect(store.record(event())).rejects.toMatchObject({ code: 'SG_AUDIT_UNAVAILABLE' });
+  });
+
+  it('records a report_access entry on the writer thread; the latest granted one of a command is found', async () => {
+    const file = path.join(tempDir(), 'audit.sqlite');
+    const store = await WorkerAuditStore.open({ path: file, batchMaxRows: 10 });
+    const entry = { by: 'schoolgate', osUser: 'sg', command: 'digest weekly', format: 'email' } as const;
+    const first = await store.recordAccess({
+      ...entry,
+      timeMs: 1_000,
+      fromMs: 0,
+      toMs: 900,
+      outcome: 'granted',
+    });
+    await store.recordAccess({ ...entry, timeMs: 2_000, fromMs: 900, toMs: 1_900, outcome: 'granted' });
+    await store.recordAccess({ ...entry, timeMs: 3_000, outcome: 'refused', reason: 'test' });
+    await store.recordAccess({ ...entry, command: 'digest daily', timeMs: 4_000, outcome: 'granted' });
+    const reader = new Database(file, { readonly: true });
+    expect(listAccess(reader).map((e) => [e.id, e.command, e.timeMs])).toEqual([
+      [first, 'digest weekly', 1_000],
+      [first + 1, 'digest weekly', 2_000],
+      [first + 2, 'digest weekly', 3_000],
+      [first + 3, 'digest daily', 4_000],
+    ]);
+    expect(lastGrantedAccess(reader, 'digest weekly')).toEqual({ timeMs: 2_000, toMs: 1_900 });
+    expect(lastGrantedAccess(reader, 'report weekly')).toBeNull();
+    reader.close();
+    await store.close();
+    await expect(store.recordAccess({ ...entry, timeMs: 5_000, outcome: 'granted' })).rejects.toMatchObject({
+      code: 'SG_AUDIT_UNAVAILABLE',
+    });
   });
 
   it('refuses to open a database in a read-only folder, naming the path', async () => {
