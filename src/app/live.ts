@@ -10,7 +10,7 @@ import type { AlertsSnapshot } from '../metrics/metrics.js';
 import type { ProxyServer } from '../proxy/server.js';
 import { controlSocketPath, startControlServer } from './control.js';
 import { Reloader, type LoadedPolicy } from './reload.js';
-import { controlHandlers, startRateSampler } from './status.js';
+import { controlHandlers, startRateSampler, type StatusDeps } from './status.js';
 
 export interface LiveDeps {
   config: ReadonlyConfig;
@@ -26,6 +26,8 @@ export interface LiveDeps {
   logger: Logger;
   /** The alerts engine's and sinks' counters, for `status`. */
   alerts?: () => AlertsSnapshot;
+  /** The start's file-mode check, and the certs folder `status` checks again. */
+  fileModes?: StatusDeps['fileModes'];
 }
 
 export interface Live {
@@ -67,6 +69,7 @@ export async function startLive(deps: LiveDeps): Promise<Live> {
           policy: deps.current,
           reloader,
           ...(deps.alerts ? { alerts: deps.alerts } : {}),
+          ...(deps.fileModes ? { fileModes: deps.fileModes } : {}),
           profileFor: async (clientIp) => {
             const r = await deps.identifier.identify({ clientIp, proxyAuthorization: undefined });
             return r.ok ? r.identity.profile : null;

@@ -8,6 +8,7 @@ import { parseAbsoluteTarget } from '../policy/target.js';
 import type { PolicySnapshot } from '../exchange/snapshot.js';
 import type { AlertsSnapshot } from '../metrics/metrics.js';
 import type { ControlHandler } from './control.js';
+import { checkFileModes, type ModeCheck } from './file-modes.js';
 import type { ReloadOutcome, Reloader } from './reload.js';
 
 export interface StatusDeps {
@@ -21,6 +22,7 @@ export interface StatusDeps {
   policy: () => PolicySnapshot & { entries: number; loadedAt: number };
   reloader: Reloader;
   alerts?: () => AlertsSnapshot;
+  fileModes?: { certsDir: string; atStart: ModeCheck };
   /** The profile the proxy gives a client at this address with no credentials. */
   profileFor: (clientIp: string) => Promise<string | null>;
 }
@@ -48,6 +50,8 @@ export interface StatusReport {
   databaseBytes: { audit: number; state: number };
   /** Safeguarding alerts: raised, counted, store failures, and each sink's deliveries and dead letters. */
   alerts: (AlertsSnapshot & { deadLetters: number }) | null;
+  /** Owner-only data (file-modes.ts): what the start tightened, and what is looser than owner-only now. */
+  fileModes: { atStart: ModeCheck | null; now: ModeCheck };
 }
 
 /** Samples request counts once a second; requests/s is over the last ten seconds. */
@@ -128,6 +132,13 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
           state: fileBytes(path.join(deps.dataDir, 'state.sqlite')),
         },
         alerts: alertsStatus(deps.alerts),
+        fileModes: {
+          atStart: deps.fileModes?.atStart ?? null,
+          now: checkFileModes(
+            { dataDir: deps.dataDir, certsDir: deps.fileModes?.certsDir ?? null },
+            { fix: false },
+          ),
+        },
       };
     },
     reload: (args) => deps.reloader.reload({ force: args.force === true }),

@@ -93,6 +93,7 @@ export function registerControl(program: Command): void {
           `audit queue    ${s.auditQueueDepth} rows waiting`,
           `databases      audit ${mb(s.databaseBytes.audit)}, state ${mb(s.databaseBytes.state)}`,
           ...alertLines(s.alerts),
+          ...fileModeLines(s.fileModes),
         ].join('\n'),
       );
     });
@@ -153,4 +154,17 @@ function parseSince(value: string): Date {
       suggestion: 'use 2026-09-01, 2026-09-01T08:00:00Z, 7d, 12h or 30m',
     });
   return t;
+}
+
+/** The file-modes lines of `status`: owner-only, or each looser entry by name (src/app/file-modes.ts). */
+function fileModeLines(m: StatusReport['fileModes'] | undefined): string[] {
+  if (!m) return [];
+  const tightened = m.atStart?.loose.filter((f) => f.action === 'tightened').length ?? 0;
+  const atStart = tightened > 0 ? `; ${tightened} tightened at start (see the log)` : '';
+  if (m.now.loose.length === 0)
+    return [`file modes     owner-only (${m.now.checked} files and folders checked${atStart})`];
+  return [
+    `file modes     ${m.now.loose.length} LOOSER THAN OWNER-ONLY${atStart}:`,
+    ...m.now.loose.map((f) => `  ${f.mode} ${f.path}`),
+  ];
 }
