@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   SG_CASE_UNKNOWN: 'No case with that reference exists.',
   SG_CASE_EXISTS: 'A case with that reference already exists.',
   SG_CASE_CLOSED: 'The case is closed; a closed case is a finished record.',
+  SG_SUBJECT_UNKNOWN: 'A case subject names no user or device that exists; the case is not opened.',
   SG_AUDIT_TAMPERED: 'The audit hash chain is broken: a row was edited or deleted outside schoolgate.',
   SG_ENTRY_INVALID:
     'A list entry given to a `lists` command is not a domain, IP address or host/path prefix.',
