@@ -26,6 +26,7 @@ export const ERROR_CODES = {
     '`alerts test`: a configured alert sink (webhook, e-mail) did not deliver the test alert.',
   SG_CASE_EXISTS: 'A case with that reference already exists.',
   SG_CASE_CLOSED: 'The case is closed; a closed case is a finished record.',
+  SG_SUBJECT_UNKNOWN: 'A case subject names no user or device that exists; the case is not opened.',
   SG_AUDIT_TAMPERED: 'The audit hash chain is broken: a row was edited or deleted outside schoolgate.',
   SG_ENTRY_INVALID:
     'A list entry given to a `lists` command is not a domain, IP address or host/path prefix.',

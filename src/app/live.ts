@@ -12,7 +12,7 @@ import type { ProxyServer } from '../proxy/server.js';
 import { controlSocketPath, startControlServer } from './control.js';
 import { Reloader, type LoadedPolicy } from './reload.js';
 import type { CaStatus } from './school-ca.js';
-import { controlHandlers, startRateSampler } from './status.js';
+import { controlHandlers, startRateSampler, type StatusDeps } from './status.js';
 
 export interface LiveDeps {
   config: ReadonlyConfig;
@@ -34,6 +34,8 @@ export interface LiveDeps {
   ca?: () => CaStatus | null;
   /** Reads the CA files again on each reload (an activated renewal); the line for the reload's answer. */
   reloadCa?: () => string | null;
+  /** The start's file-mode check, and the certs folder `status` checks again. */
+  fileModes?: StatusDeps['fileModes'];
 }
 
 export interface Live {
@@ -79,6 +81,7 @@ export async function startLive(deps: LiveDeps): Promise<Live> {
           pollUsers: () => deps.proxy.pollUsers(),
           ...(deps.alerts ? { alerts: deps.alerts } : {}),
           ...(deps.ca ? { ca: deps.ca } : {}),
+          ...(deps.fileModes ? { fileModes: deps.fileModes } : {}),
           profileFor: async (clientIp) => {
             const r = await deps.identifier.identify({ clientIp, proxyAuthorization: undefined });
             return r.ok ? r.identity.profile : null;

@@ -17,9 +17,9 @@ import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   existsSync,
+  fchmodSync,
   fsyncSync,
   linkSync,
-  mkdirSync,
   openSync,
   readFileSync,
   renameSync,
@@ -31,6 +31,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { SchoolgateError } from '../errors.js';
 import { controlRequest, controlSocketPath } from './control.js';
+import { makePrivateDir, PRIVATE_FILE_MODE } from './file-modes.js';
 
 export const SERVE_LOCK = 'serve.lock';
 
@@ -62,7 +63,7 @@ export async function claimDataDir(dataDir: string, logger: Logger): Promise<Ser
 function takeLock(dataDir: string, logger: Logger): ServeLock {
   const file = serveLockPath(dataDir);
   try {
-    mkdirSync(path.dirname(file), { recursive: true });
+    makePrivateDir(path.dirname(file));
   } catch (err) {
     throw unwritable(file, err);
   }
@@ -114,8 +115,9 @@ type Holder = { pid: number | undefined; text: string };
 function tryCreate(file: string): 'created' | 'gone' | Holder {
   const tmp = `${file}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    const fd = openSync(tmp, 'wx', 0o644);
+    const fd = openSync(tmp, 'wx', PRIVATE_FILE_MODE);
     try {
+      fchmodSync(fd, PRIVATE_FILE_MODE);
       writeSync(fd, `${process.pid}\n`);
       fsyncSync(fd);
     } finally {

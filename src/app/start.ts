@@ -25,6 +25,7 @@ import { loadCategories, shippedSize } from '../lists/load.js';
 import { readExceptions, withExceptions } from '../lists/exceptions.js';
 import { readLocalLayer } from '../lists/local-layer.js';
 import { startMetrics, type LeafCounters } from '../metrics/metrics.js';
+import { checkFileModes, type ModeCheck } from './file-modes.js';
 import { startLive } from './live.js';
 import { claimDataDir } from './serve-lock.js';
 import { readStateAddresses, type LoadedPolicy, type Reloader, type ReloadResult } from './reload.js';
@@ -106,6 +107,23 @@ async function loadKeywords(config: ReadonlyConfig): Promise<LoadedKeywords> {
   return loadKeywordLists(shipped, keywordsLocalDir(config.dataDir));
 }
 
+/**
+ * Owner-only data (src/app/file-modes.ts): a looser mode left by an older version is tightened, each with a
+ * warning naming the file; the start goes on (a school is never left unfiltered by an upgrade).
+ */
+function checkStartModes(config: ReadonlyConfig, certsDir: string, logger: Logger): ModeCheck {
+  const check = checkFileModes(
+    { dataDir: config.dataDir, certsDir },
+    {
+      fix: true,
+      warn: (f, message) => logger.warn({ file: f.path, mode: f.mode, to: f.to ?? null }, message),
+    },
+  );
+  if (check.truncated)
+    logger.warn({ checked: check.checked }, 'file modes: stopped checking after this many entries');
+  return check;
+}
+
 type StartOptions = {
   now?: () => Date;
   reloadConfig?: () => ReadonlyConfig;
@@ -145,6 +163,7 @@ async function startClaimed(
   // The only reference to the loaded lists is `snapshot`, swapped whole by a reload (src/app/reload.ts);
   // each decision reads it once. Keep no other variable holding them, or a closure keeps the first load
   // alive for the life of the process (one extra copy of every list).
+  const fileModes = checkStartModes(config, certsDirOf(config, opts.certsDir), logger);
   let snapshot: LoadedPolicy & { loadedAt: number } = { ...(await loadPolicy(config)), loadedAt: Date.now() };
   for (const warning of snapshot.warnings.slice(0, 20)) logger.warn(warning);
   const missing = config.tls.neverInspect.categories.filter((c) => !snapshot.lists.categories.has(c));
@@ -260,6 +279,7 @@ async function startClaimed(
       caProblem = problem;
       return note;
     },
+    fileModes: { certsDir: certsDirOf(config, opts.certsDir), atStart: fileModes },
   });
   const caWatch = watchCaExpiry(proxy, logger, opts.now);
   later.reloader = live.reloader;

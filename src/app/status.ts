@@ -12,6 +12,7 @@ import { parseAbsoluteTarget } from '../policy/target.js';
 import type { PolicySnapshot } from '../exchange/snapshot.js';
 import type { AlertsSnapshot } from '../metrics/metrics.js';
 import type { ControlHandler } from './control.js';
+import { checkFileModes, type ModeCheck } from './file-modes.js';
 import type { ReloadOutcome, Reloader } from './reload.js';
 import type { CaStatus } from './school-ca.js';
 
@@ -29,6 +30,7 @@ export interface StatusDeps {
   alerts?: () => AlertsSnapshot;
   /** The school CA's state (null when inspection is off). */
   ca?: () => CaStatus | null;
+  fileModes?: { certsDir: string; atStart: ModeCheck };
   /** The profile the proxy gives a client at this address with no credentials. */
   profileFor: (clientIp: string) => Promise<string | null>;
   /** Re-reads the users now, closing revoked users' connections; how many users were revoked. */
@@ -58,6 +60,8 @@ export interface StatusReport {
   databaseBytes: { audit: number; state: number };
   /** Safeguarding alerts: raised, counted, store failures, and each sink's deliveries and dead letters. */
   alerts: (AlertsSnapshot & { deadLetters: number }) | null;
+  /** Owner-only data (file-modes.ts): what the start tightened, and what is looser than owner-only now. */
+  fileModes: { atStart: ModeCheck | null; now: ModeCheck };
   /** The school CA: expiry, days left, a staged next CA, and whether inspection can run (null when off). */
   ca: CaStatus | null;
   auditDatabase: AuditDatabaseStatus;
@@ -177,6 +181,13 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
         alerts: alertsStatus(deps.alerts),
         auditDatabase: auditDatabaseStatus(deps.auditOpened),
         ca: deps.ca?.() ?? null,
+        fileModes: {
+          atStart: deps.fileModes?.atStart ?? null,
+          now: checkFileModes(
+            { dataDir: deps.dataDir, certsDir: deps.fileModes?.certsDir ?? null },
+            { fix: false },
+          ),
+        },
       };
     },
     reload: (args) => deps.reloader.reload({ force: args.force === true }),

@@ -6,10 +6,13 @@
  */
 import type Database from 'better-sqlite3';
 import { SchoolgateError } from '../errors.js';
+import { caseSubjects, insertCaseSubjects, subjectsLabel, type CaseSubject } from './case-subjects.js';
 
 export interface CaseRecord {
   ref: string;
+  /** The subjects' label, for display ('j.smith', 'j.smith, device lab-3'). */
   subject: string;
+  subjects: CaseSubject[];
   status: 'open' | 'closed';
   openedMs: number;
   openedBy: string;
@@ -51,9 +54,10 @@ interface CaseRow {
   outcome: string | null;
 }
 
-const toCase = (r: CaseRow): CaseRecord => ({
+const toCase = (db: Database.Database, r: CaseRow): CaseRecord => ({
   ref: r.ref,
   subject: r.subject,
+  subjects: caseSubjects(db, r.ref),
   status: r.status,
   openedMs: r.opened_ms,
   openedBy: r.opened_by,
@@ -65,11 +69,14 @@ const toCase = (r: CaseRow): CaseRecord => ({
 
 export function getCase(db: Database.Database, ref: string): CaseRecord | undefined {
   const row = db.prepare<[string], CaseRow>('SELECT * FROM cases WHERE ref = ?').get(ref);
-  return row ? toCase(row) : undefined;
+  return row ? toCase(db, row) : undefined;
 }
 
 export function listCases(db: Database.Database): CaseRecord[] {
-  return db.prepare<[], CaseRow>('SELECT * FROM cases ORDER BY opened_ms').all().map(toCase);
+  return db
+    .prepare<[], CaseRow>('SELECT * FROM cases ORDER BY opened_ms')
+    .all()
+    .map((r) => toCase(db, r));
 }
 
 export function requireCase(db: Database.Database, ref: string): CaseRecord {
@@ -90,9 +97,14 @@ export interface Actor {
 
 export function openCase(
   db: Database.Database,
-  opts: Actor & { ref: string; subject: string; note?: string | undefined },
+  opts: Actor & { ref: string; subjects: readonly CaseSubject[]; note?: string | undefined },
 ): CaseRecord {
   checkCaseRef(opts.ref);
+  if (opts.subjects.length === 0)
+    throw new SchoolgateError('SG_ARGUMENT_INVALID', `case ${opts.ref} names no subject`, {
+      suggestion:
+        'give --subject USER, or --subject-device NAME / --subject-address IP for unauthenticated traffic',
+    });
   db.transaction(() => {
     if (getCase(db, opts.ref))
       throw new SchoolgateError('SG_CASE_EXISTS', `case ${opts.ref} already exists`, {
@@ -101,7 +113,8 @@ export function openCase(
       });
     db.prepare(
       `INSERT INTO cases (ref, subject, status, opened_ms, opened_by, os_user) VALUES (?, ?, 'open', ?, ?, ?)`,
-    ).run(opts.ref, opts.subject, opts.now, opts.by, opts.osUser);
+    ).run(opts.ref, subjectsLabel(opts.subjects), opts.now, opts.by, opts.osUser);
+    insertCaseSubjects(db, opts.ref, opts.subjects);
     if (opts.note) insertNote(db, opts.ref, opts, opts.note);
   }).immediate();
   return getCase(db, opts.ref)!;
@@ -164,5 +177,11 @@ export function caseNotes(db: Database.Database, ref: string): CaseNote[] {
 
 /** Usernames whose rows are held by an open case. */
 export function heldSubjects(db: Database.Database): string[] {
-  return db.prepare(`SELECT DISTINCT subject FROM cases WHERE status = 'open'`).pluck().all() as string[];
+  return db
+    .prepare(
+      `SELECT DISTINCT s.value FROM case_subjects s JOIN cases c ON c.ref = s.ref
+       WHERE c.status = 'open' AND s.kind = 'user'`,
+    )
+    .pluck()
+    .all() as string[];
 }

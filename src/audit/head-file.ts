@@ -68,7 +68,7 @@ export function readHeadFile(file: string): HeadFileRead {
 export function writeHeadFile(file: string, head: RecordedHead): void {
   const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   try {
-    const fd = openSync(tmp, 'wx', 0o644);
+    const fd = openSync(tmp, 'wx', 0o600); // owner-only, like the database it describes
     try {
       writeSync(fd, `${JSON.stringify(head)}\n`);
       fsyncSync(fd);

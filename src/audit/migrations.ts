@@ -187,6 +187,19 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE claimed_user IS NOT NULL;
     `);
   },
+  // 6: a case's subjects (case-subjects.ts): users, and devices or addresses for traffic nobody signed in
+  // for. A report under a case is granted only for them. cases.subject keeps their label for display.
+  (db) => {
+    db.exec(`
+      CREATE TABLE case_subjects (
+        ref   TEXT NOT NULL REFERENCES cases (ref),
+        kind  TEXT NOT NULL CHECK (kind IN ('user', 'device', 'address')),
+        value TEXT NOT NULL,
+        UNIQUE (ref, kind, value)
+      );
+      INSERT INTO case_subjects (ref, kind, value) SELECT ref, 'user', subject FROM cases;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

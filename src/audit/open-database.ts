@@ -2,9 +2,10 @@
  * Opens the audit database for writing, with the durability settings the audit contract depends on, or
  * fails with SG_AUDIT_UNAVAILABLE naming the path and what to do.
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { createPrivateFile, makePrivateDir } from '../app/file-modes.js';
 import { SchoolgateError } from '../errors.js';
 import { migrate } from './migrations.js';
 
@@ -58,7 +59,7 @@ export interface OpenOptions {
 export function openWritableDatabase(pathArg: string, opts: OpenOptions): Database.Database {
   const path = resolve(pathArg);
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    makePrivateDir(dirname(path));
   } catch (err) {
     throw unavailable(path, `its folder ${dirname(path)} cannot be created`, err);
   }
@@ -66,6 +67,7 @@ export function openWritableDatabase(pathArg: string, opts: OpenOptions): Databa
 
   let db: Database.Database;
   try {
+    createPrivateFile(path); // owner-only before SQLite makes it 0644; -wal and -shm copy its mode
     db = new Database(path);
   } catch (err) {
     throw unavailable(path, 'SQLite could not open it', err);

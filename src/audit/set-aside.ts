@@ -32,7 +32,7 @@ function makeFolder(dbPath: string, atMs: number): string {
   for (let n = 1; ; n++) {
     const folder = n === 1 ? base : `${base}-${n}`;
     try {
-      mkdirSync(folder, { mode: 0o750 });
+      mkdirSync(folder, { mode: 0o700 }); // evidence of personal data: owner-only
       return folder;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -64,6 +64,7 @@ export function setAsideDatabase(
       `Why: ${refusal.code}: ${refusal.reason}\n` +
       `Files: ${files.map((f) => path.basename(f)).join(', ') || 'none'}\n` +
       'Keep them: they are the audit record from before. Examine a COPY (sqlite3, schoolgate audit verify).\n',
+    { mode: 0o600 },
   );
   syncFolder(folder);
   syncFolder(path.dirname(dbPath));

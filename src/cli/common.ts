@@ -1,6 +1,8 @@
 /** Options every command takes, and loading the config they name. */
+import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { reloadIfRunning } from '../app/control.js';
+import { checkFileModes } from '../app/file-modes.js';
 import { loadConfig, type ConfigOverrides, type ReadonlyConfig } from '../config/load.js';
 import { renderError } from '../errors.js';
 
@@ -8,6 +10,8 @@ export interface CommonOptions {
   config?: string;
   data?: string;
   categories?: string;
+  /** Only on the commands that take --certs (serve, ca). */
+  certs?: string;
 }
 
 export function withCommonOptions(command: Command): Command {
@@ -17,12 +21,26 @@ export function withCommonOptions(command: Command): Command {
     .option('--categories <dir>', 'category lists directory (default: the shipped categories/)');
 }
 
-export function configFrom(opts: CommonOptions, extra: ConfigOverrides = {}): ReadonlyConfig {
-  return loadConfig(opts.config, {
+/**
+ * Loads the config the options name and, unless told not to (serve checks with its logger instead), tightens
+ * any data file or folder looser than owner-only, with a warning on stderr naming it (src/app/file-modes.ts).
+ */
+export function configFrom(
+  opts: CommonOptions,
+  extra: ConfigOverrides = {},
+  { checkModes = true }: { checkModes?: boolean } = {},
+): ReadonlyConfig {
+  const config = loadConfig(opts.config, {
     ...(opts.data ? { dataDir: opts.data } : {}),
     ...(opts.categories ? { categoriesDir: opts.categories } : {}),
     ...extra,
   });
+  if (checkModes)
+    checkFileModes(
+      { dataDir: config.dataDir, certsDir: path.resolve(opts.certs ?? config.tls.certsDir) },
+      { fix: true, warn: (_f, message) => console.error(`warning: ${message}`) },
+    );
+  return config;
 }
 
 export function parsePort(value: string): number {

@@ -10,9 +10,9 @@
  * edits. Files are the same squidGuard format as the shipped ones; `removed` is read with the same parser.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { makePrivateDir, PRIVATE_FILE_MODE } from '../app/file-modes.js';
 import { SchoolgateError } from '../errors.js';
 import type { CategoryMeta } from '../policy/types.js';
 import { anyLineKey } from './entry.js';
@@ -93,10 +93,11 @@ export async function readTextIfExists(file: string): Promise<string | undefined
  * never half of each. Temp file in the same directory, fsync, rename.
  */
 export async function writeAtomic(file: string, text: string): Promise<void> {
-  mkdirSync(path.dirname(file), { recursive: true });
+  makePrivateDir(path.dirname(file));
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const handle = await open(tmp, 'w', 0o644);
+  const handle = await open(tmp, 'w', PRIVATE_FILE_MODE);
   try {
+    await handle.chmod(PRIVATE_FILE_MODE); // the data directory is owner-only, whatever the umask
     await handle.writeFile(text);
     await handle.sync();
   } finally {
@@ -133,12 +134,12 @@ const LOCK_STALE_MS = 120_000;
  */
 export async function withLocalLock<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
   const dir = localLayerDir(dataDir);
-  mkdirSync(dir, { recursive: true });
+  makePrivateDir(dir);
   const lock = path.join(dir, '.lock');
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
     try {
-      const handle = await open(lock, 'wx');
+      const handle = await open(lock, 'wx', PRIVATE_FILE_MODE);
       await handle.writeFile(`${process.pid}\n`);
       await handle.close();
       break;

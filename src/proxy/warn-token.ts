@@ -7,8 +7,9 @@
  * The MAC is checked (in constant time) before the payload is parsed.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { makePrivateDir } from '../app/file-modes.js';
 import { SchoolgateError } from '../errors.js';
 
 export const TOKEN_KEY_FILE = 'warn-token.key';
@@ -54,7 +55,7 @@ function writeKeyFile(path: string, key: Buffer, exclusive: boolean): void {
  * returns it. Replacing the key invalidates every outstanding Continue grant.
  */
 export function createTokenKey(dataDir: string): Buffer {
-  mkdirSync(dataDir, { recursive: true });
+  makePrivateDir(dataDir);
   const key = randomBytes(TOKEN_KEY_BYTES);
   const path = keyPath(dataDir);
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
@@ -77,7 +78,7 @@ export function loadOrCreateTokenKey(dataDir: string): Buffer {
         cause: err,
       });
     }
-    mkdirSync(dataDir, { recursive: true });
+    makePrivateDir(dataDir);
     const fresh = randomBytes(TOKEN_KEY_BYTES);
     try {
       writeKeyFile(path, fresh, true);

@@ -3,14 +3,18 @@
  * report_access before anything is read. Refused:
  * - an OS user not in config.reports.allowedOsUsers (default: only the owner of the data directory);
  * - a per-person, per-domain or context report without --case and --by; a review without --by;
- * - a report under a case that does not exist or is closed.
+ * - a report under a case that does not exist or is closed;
+ * - a report under a case about someone else: a person report or a context report whose person is not one
+ *   of the case's subjects (a domain report under a case shows only the subjects' rows);
+ * - a person report for a name that is no user and has no rows ("no such user").
  */
 import { statSync } from 'node:fs';
 import os from 'node:os';
 import type Database from 'better-sqlite3';
-import { getCase } from '../audit/cases.js';
+import { rowCovered, subjectsLabel, type RowIdentity } from '../audit/case-subjects.js';
+import { getCase, type CaseRecord } from '../audit/cases.js';
 import { recordAccess, type AccessEntry } from '../audit/report-access.js';
-import { SchoolgateError } from '../errors.js';
+import { SchoolgateError, type ErrorCode } from '../errors.js';
 
 export function currentOsUser(): string {
   try {
@@ -43,9 +47,54 @@ export function osUserRefusal(
     : `OS user ${osUser} does not own the data directory ${dataDir}, and reports.allowedOsUsers is not set`;
 }
 
+/** Whose records a report under a case would show, checked against the case's subjects. */
+export type CaseScope =
+  /** report user: one person. */
+  | { user: string }
+  /** report around: the person of one audit row (null: there is no such row). */
+  | { row: RowIdentity | null; ref: string }
+  /** report domain: every row, filtered to the case's subjects by the builder. */
+  | { subjectsOnly: true };
+
 export interface AccessRequest extends Omit<AccessEntry, 'outcome' | 'reason' | 'timeMs'> {
   needsCase: boolean;
   needsBy: boolean;
+  /** Required with needsCase: a report under a case with no scope is refused. */
+  scope?: CaseScope;
+  /** A refusal the caller found (a subject that exists nowhere): recorded like any other. */
+  refusal?: Refusal | null;
+}
+
+export interface Refusal {
+  reason: string;
+  suggestion: string;
+  code?: ErrorCode;
+}
+
+/** null when the report stays within the case's subjects, else why not. */
+function scopeRefusal(scope: CaseScope | undefined, c: CaseRecord): Refusal | null {
+  const subjects = subjectsLabel(c.subjects);
+  const outside = (whose: string): Refusal => ({
+    reason: `${whose} is not a subject of case ${c.ref} (its subjects: ${subjects})`,
+    suggestion:
+      'a report under a case covers only the case’s subjects; pull it under a case about this person',
+  });
+  if (scope === undefined)
+    return { reason: 'the report names no scope', suggestion: 'this is a defect: report it' };
+  if ('subjectsOnly' in scope) return null;
+  if ('user' in scope)
+    return c.subjects.some((s) => s.kind === 'user' && s.value === scope.user)
+      ? null
+      : outside(`user ${scope.user}`);
+  if (scope.row === null)
+    return {
+      reason: `there is no audit row ${scope.ref}`,
+      suggestion: 'quote the reference exactly as the block page or a report shows it',
+    };
+  const r = scope.row;
+  return rowCovered(c.subjects, r)
+    ? null
+    : outside(`audit row ${scope.ref} (${r.username ?? r.device ?? r.client_ip})`);
 }
 
 /**
@@ -57,10 +106,11 @@ export function authorise(
   req: AccessRequest,
   opts: { allowedOsUsers: readonly string[] | null; dataDir: string; now: number },
 ): number {
-  const { needsCase, needsBy, ...entry } = req;
+  const { needsCase, needsBy, scope, refusal: _found, ...entry } = req;
   let reason: string | null = osUserRefusal(opts.allowedOsUsers, opts.dataDir, req.osUser);
   let suggestion =
     'ask the person responsible for the server to add your account to reports.allowedOsUsers in the config';
+  let code: ErrorCode = 'SG_REPORT_REFUSED';
   if (reason === null && ((needsBy && !req.by) || (needsCase && !req.caseRef))) {
     const missing = [needsCase && !req.caseRef ? '--case REF' : '', needsBy && !req.by ? '--by NAME' : '']
       .filter(Boolean)
@@ -73,6 +123,10 @@ export function authorise(
       ? 'open a case first (schoolgate case open REF --subject USER --by NAME), then give --case REF --by NAME'
       : 'give --by with your name, e.g. --by "J. Smith (DSL)"';
   }
+  if (reason === null && req.refusal) {
+    ({ reason, suggestion } = req.refusal);
+    code = req.refusal.code ?? code;
+  }
   if (reason === null && needsCase && req.caseRef) {
     const c = getCase(db, req.caseRef);
     if (!c) {
@@ -81,18 +135,17 @@ export function authorise(
     } else if (c.status !== 'open') {
       reason = `case ${req.caseRef} is closed`;
       suggestion = 'reports are pulled under an open case';
+    } else {
+      const refused = scopeRefusal(scope, c);
+      if (refused) ({ reason, suggestion } = refused);
     }
   }
   if (reason !== null) {
     recordAccess(db, { ...entry, timeMs: opts.now, outcome: 'refused', reason });
-    throw new SchoolgateError(
-      'SG_REPORT_REFUSED',
-      `${req.command} refused: ${reason}. The refusal is recorded.`,
-      {
-        context: { command: req.command, osUser: req.osUser, by: req.by, caseRef: req.caseRef },
-        suggestion,
-      },
-    );
+    throw new SchoolgateError(code, `${req.command} refused: ${reason}. The refusal is recorded.`, {
+      context: { command: req.command, osUser: req.osUser, by: req.by, caseRef: req.caseRef },
+      suggestion,
+    });
   }
   return recordAccess(db, { ...entry, timeMs: opts.now, outcome: 'granted' });
 }

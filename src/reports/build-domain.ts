@@ -1,4 +1,5 @@
 /** Who reached or tried to reach a domain and its subdomains (report domain). */
+import type { RowIdentity } from '../audit/case-subjects.js';
 import { Aggregate } from './aggregate.js';
 import type { ReportDoc } from './model.js';
 import { hostRows, hostsUnder, type ReportSource } from './source.js';
@@ -24,10 +25,13 @@ export function buildDomainReport(
   fromMs: number,
   toMs: number,
   puller: Puller,
+  /** Under a case: only the rows of its subjects. */
+  only?: { label: string; covers: (row: RowIdentity) => boolean },
 ): BuiltReport {
   const hosts = hostsUnder(src, domain);
   const rows = function* () {
-    for (const h of hosts) yield* hostRows(src, h, fromMs, toMs);
+    for (const h of hosts)
+      for (const row of hostRows(src, h, fromMs, toMs)) if (!only || only.covers(row)) yield row;
   };
   const a = new Aggregate(src);
   const verification = scan(src, rows(), a);
@@ -38,6 +42,7 @@ export function buildDomainReport(
     header: [
       ['Domain', `${domain} and subdomains (${hosts.length} host names seen)`],
       ['Period', period(src, fromMs, toMs)],
+      ...(only ? [['Whose records', only.label] as [string, string]] : []),
       ...pulledHeader(src, puller),
       ['Tamper check', tamperLine({ verification })],
     ],

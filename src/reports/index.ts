@@ -32,5 +32,7 @@ export { formatLocal, parsePeriod, parseWhen } from './time.js';
 export { listAccess } from '../audit/report-access.js';
 export { addCaseNote, checkCaseRef, closeCase, listCases, openCase, requireCase } from '../audit/cases.js';
 export { verifyChain } from '../audit/chain.js';
+export { caseSubjects, rowCovered, subjectsFrom, subjectsLabel } from '../audit/case-subjects.js';
+export { subjectRefusal, unknownSubjects, userRefusal, withSubjectLookup } from './subjects.js';
 export { purgeAudit } from '../audit/purge.js';
 export { acknowledgeAlert, listAlerts, showAlert, type AlertReader } from './alert-commands.js';

@@ -3,9 +3,9 @@
  * results — everything the technician changes from the CLI. Separate from the audit database so the audit
  * store can move to a shared engine without taking the school's local state with it.
  */
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { createPrivateFile, makePrivateDir } from '../app/file-modes.js';
 
 /** Append only: a migration, once shipped, is never edited (user_version counts them). */
 const MIGRATIONS: string[] = [
@@ -60,7 +60,9 @@ export function stateDbPath(dataDir: string): string {
 }
 
 export function openStateDatabase(dataDir: string, opts: { readonly?: boolean } = {}): StateDatabase {
-  mkdirSync(dataDir, { recursive: true });
+  makePrivateDir(dataDir);
+  // Every user's password hash: owner-only before SQLite creates it 0644 (-wal and -shm copy its mode).
+  if (!opts.readonly) createPrivateFile(stateDbPath(dataDir));
   const db = new Database(stateDbPath(dataDir), { readonly: opts.readonly ?? false });
   db.pragma('busy_timeout = 5000');
   if (!opts.readonly) {

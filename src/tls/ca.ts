@@ -13,19 +13,11 @@ import {
   sign,
   X509Certificate,
 } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  linkSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import forge from 'node-forge';
+import { makePrivateDir } from '../app/file-modes.js';
 import { SchoolgateError } from '../errors.js';
 
 export const CA_CERT_FILE = 'schoolgate-ca.crt';
@@ -211,7 +203,7 @@ export function createCa(
   opts: { force?: boolean; now?: Date } = {},
 ): { ca: SchoolCa; created: boolean } {
   const paths = caPaths(certsDir);
-  mkdirSync(certsDir, { recursive: true });
+  makePrivateDir(certsDir);
   if (!opts.force) {
     const existing = readCa(certsDir);
     if (existing) return { ca: existing, created: false };
@@ -222,7 +214,9 @@ export function createCa(
   const tmpCert = path.join(certsDir, `.${CA_CERT_FILE}.${tag}.tmp`);
   writeFileSync(tmpKey, keyPem, { mode: 0o600 });
   chmodSync(tmpKey, 0o600); // the umask cannot widen it, but be explicit
-  writeFileSync(tmpCert, certPem, { mode: 0o644 });
+  // Owner-only too (the proxy serves it from memory at /ca.crt; `ca export` copies it out for devices).
+  writeFileSync(tmpCert, certPem, { mode: 0o600 });
+  chmodSync(tmpCert, 0o600);
   try {
     if (opts.force) {
       rmSync(paths.cert, { force: true });

@@ -2,12 +2,15 @@
 import type { Command } from 'commander';
 import type Database from 'better-sqlite3';
 import type { ReadonlyConfig } from '../../config/load.js';
+import type { Refusal } from '../../reports/access.js';
 import type { ReportFormat } from '../../reports/run.js';
 import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
 
 interface CaseOptions extends CommonOptions {
   by?: string;
-  subject?: string;
+  subject?: string[];
+  subjectDevice?: string[];
+  subjectAddress?: string[];
   note?: string;
   outcome?: string;
   format?: ReportFormat;
@@ -15,6 +18,8 @@ interface CaseOptions extends CommonOptions {
 }
 
 const FORMATS: readonly ReportFormat[] = ['text', 'html', 'csv', 'json'];
+/** A repeatable option: each use adds one value. */
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 /** The reports box, loaded when a case command runs (not at start-up). */
 const load = () => import('../../reports/index.js');
 type Reports = Awaited<ReturnType<typeof load>>;
@@ -23,7 +28,13 @@ type Reports = Awaited<ReturnType<typeof load>>;
 async function withAdmin<T>(
   opts: CaseOptions,
   command: string,
-  fields: { caseRef?: string | null; subject?: string | null; needsBy: boolean },
+  fields: {
+    caseRef?: string | null;
+    subject?: string | null;
+    needsBy: boolean;
+    /** Checked before the access is recorded, so a refusal it finds is recorded as one. */
+    precheck?: (r: Reports, db: Database.Database, config: ReadonlyConfig) => Refusal | null;
+  },
   run: (
     r: Reports,
     db: Database.Database,
@@ -48,6 +59,7 @@ async function withAdmin<T>(
         subject: fields.subject ?? null,
         needsCase: false,
         needsBy: fields.needsBy,
+        refusal: fields.precheck?.(r, db, config) ?? null,
       },
       { allowedOsUsers: config.reports.allowedOsUsers, dataDir: config.dataDir, now },
     );
@@ -63,20 +75,51 @@ export function registerCase(program: Command): void {
     .description('investigation cases: an open case holds its subject’s records from purging');
 
   withCommonOptions(cases.command('open'))
-    .description('open a case about one person (their records are held until it is closed)')
+    .description(
+      'open a case about its subjects: reports under it cover only them, and their records are held until it is closed',
+    )
     .argument('<ref>', 'case reference, e.g. 2026-014')
-    .requiredOption('--subject <user>', 'the username the case is about')
+    .option('--subject <user>', 'a user the case is about (repeat for more than one)', collect)
+    .option(
+      '--subject-device <name>',
+      'a device (devices list) whose traffic nobody signed in for the case is about (repeatable)',
+      collect,
+    )
+    .option(
+      '--subject-address <ip>',
+      'a client address whose traffic nobody signed in for the case is about (repeatable)',
+      collect,
+    )
     .option('--by <name>', 'your name')
     .option('--note <text>', 'a first note: what happened, who raised it')
+    .addHelpText(
+      'after',
+      '\nEvery subject must exist: a user (users list, or in the audit log), a device (devices list), or an address.\n\nExamples:\n  schoolgate case open 2026-014 --subject j.smith --by "A. Head"\n  schoolgate case open 2026-015 --subject-address 10.0.3.17 --by "DSL"',
+    )
     .action(async (ref: string, opts: CaseOptions) => {
+      // Parsed before anything is opened or recorded: a malformed address is an argument error.
+      const { subjectsFrom, subjectsLabel } = await load();
+      const subjects = subjectsFrom({
+        users: opts.subject ?? [],
+        devices: opts.subjectDevice ?? [],
+        addresses: opts.subjectAddress ?? [],
+      });
       await withAdmin(
         opts,
         'case open',
-        { caseRef: ref, subject: opts.subject ?? null, needsBy: true },
+        {
+          caseRef: ref,
+          subject: subjectsLabel(subjects) || null,
+          needsBy: true,
+          precheck: (r, db, config) =>
+            r.withSubjectLookup(config, db, (lookup) =>
+              r.subjectRefusal(lookup, r.unknownSubjects(lookup, subjects)),
+            ),
+        },
         (r, db, _c, osUser, now) => {
           const c = r.openCase(db, {
             ref,
-            subject: opts.subject!,
+            subjects,
             by: opts.by!,
             osUser,
             now,

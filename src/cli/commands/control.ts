@@ -96,6 +96,7 @@ export function registerControl(program: Command): void {
           ...caLines(s.ca),
           ...alertLines(s.alerts),
           ...auditDatabaseLines(s.auditDatabase),
+          ...fileModeLines(s.fileModes),
         ].join('\n'),
       );
     });
@@ -193,4 +194,17 @@ function auditDatabaseLines(a: AuditDatabaseStatus): string[] {
       `audit replaced ${a.replacedAtThisStart ? 'AT THIS START' : `on ${a.replaced.at}`}: the refused database (${a.replaced.code}: ${a.replaced.reason}) was moved to ${a.replaced.folder}`,
     );
   return lines;
+}
+
+/** The file-modes lines of `status`: owner-only, or each looser entry by name (src/app/file-modes.ts). */
+function fileModeLines(m: StatusReport['fileModes'] | undefined): string[] {
+  if (!m) return [];
+  const tightened = m.atStart?.loose.filter((f) => f.action === 'tightened').length ?? 0;
+  const atStart = tightened > 0 ? `; ${tightened} tightened at start (see the log)` : '';
+  if (m.now.loose.length === 0)
+    return [`file modes     owner-only (${m.now.checked} files and folders checked${atStart})`];
+  return [
+    `file modes     ${m.now.loose.length} LOOSER THAN OWNER-ONLY${atStart}:`,
+    ...m.now.loose.map((f) => `  ${f.mode} ${f.path}`),
+  ];
 }

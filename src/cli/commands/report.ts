@@ -1,5 +1,6 @@
 /** `schoolgate report ...`: investigation reports over the audit log (src/reports/). */
 import { type Command, InvalidArgumentError } from 'commander';
+import type { RowIdentity } from '../../audit/case-subjects.js';
 import type { ReportFormat } from '../../reports/run.js';
 import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
 
@@ -24,13 +25,16 @@ function pullerOf(r: Reports, opts: ReportOptions): { by: string; osUser: string
   return { by: opts.by!, osUser: r.currentOsUser(), caseRef: opts.case ?? null };
 }
 
-/** Whose row an audit reference is, for the access record (null when there is no such row). */
-function subjectOfEvent(r: Reports, config: ReturnType<typeof configFrom>, ref: string): string | null {
+type Config = ReturnType<typeof configFrom>;
+
+/** Whose row an audit reference is, for the access check and record (null when there is no such row). */
+function identityOfEvent(r: Reports, config: Config, ref: string): RowIdentity | null {
   try {
     const db = r.openReadOnly(r.auditPathOf(config));
     try {
-      const v = db.prepare('SELECT username FROM audit_events WHERE id = ?').pluck().get(ref);
-      return typeof v === 'string' ? v : null;
+      const row = db.prepare('SELECT username, device, client_ip FROM audit_events WHERE id = ?').get(ref) as
+        RowIdentity | undefined;
+      return row ?? null;
     } finally {
       db.close();
     }
@@ -95,6 +99,8 @@ export function registerReport(program: Command): void {
             toMs,
             needsCase: true,
             needsBy: true,
+            scope: { user },
+            refusal: r.userRefusal(config, () => r.openReadOnly(r.auditPathOf(config)), user),
           },
           format: opts.format,
           out: opts.out,
@@ -116,17 +122,18 @@ export function registerReport(program: Command): void {
       const r = await load();
       const config = configFrom(opts);
       const now = Date.now();
-      const subject = subjectOfEvent(r, config, ref);
+      const row = identityOfEvent(r, config, ref);
       await r.runReport(
         config,
         {
           access: {
             command: 'report around',
             by: opts.by ?? null,
-            subject: subject ?? `(event ${ref})`,
+            subject: row ? (row.username ?? row.device ?? row.client_ip) : `(event ${ref})`,
             caseRef: opts.case ?? null,
             needsCase: true,
             needsBy: true,
+            scope: { row, ref },
           },
           format: opts.format,
           out: opts.out,
@@ -164,10 +171,18 @@ export function registerReport(program: Command): void {
             toMs,
             needsCase: true,
             needsBy: true,
+            scope: { subjectsOnly: true },
           },
           format: opts.format,
           out: opts.out,
-          build: (src) => r.buildDomainReport(src, domain, fromMs, toMs, pullerOf(r, opts)),
+          // Under a case: only the case's subjects' rows (runReport refused it without an open case).
+          build: (src) => {
+            const subjects = r.caseSubjects(src.db, opts.case!);
+            return r.buildDomainReport(src, domain, fromMs, toMs, pullerOf(r, opts), {
+              label: `the subjects of case ${opts.case!}: ${r.subjectsLabel(subjects)}`,
+              covers: (row) => r.rowCovered(subjects, row),
+            });
+          },
         },
         now,
       );

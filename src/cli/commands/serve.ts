@@ -42,11 +42,12 @@ export function registerServe(program: Command): void {
         ...(opts.host ? { host: opts.host } : {}),
         ...(opts.hostsFile ? { hostsFile: opts.hostsFile } : {}),
       };
-      const config = configFrom(opts, overrides);
+      // The start checks file modes itself, with its logger (src/app/start.ts).
+      const config = configFrom(opts, overrides, { checkModes: false });
       const logger = createLogger(config.log.level);
       // `schoolgate reload` re-reads the same file with the same overrides.
       const running = await startSchoolgate(config, logger, {
-        reloadConfig: () => configFrom(opts, overrides),
+        reloadConfig: () => configFrom(opts, overrides, { checkModes: false }),
         ...(opts.certs ? { certsDir: opts.certs } : {}),
         integrity: opts.integrityCheck ? 'full' : 'quick',
         newAuditDatabase: opts.newAuditDatabase === true,

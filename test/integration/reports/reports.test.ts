@@ -323,7 +323,19 @@ describe('access to monitoring information', () => {
 
 describe('other reports', () => {
   it('report domain: who reached a domain and its subdomains', async () => {
-    const d = (await json(['report', 'domain', 'bet.test', ...PERIOD, ...HEAD])) as {
+    // Under a case about both (a case covers only its subjects: case-scope.test.ts).
+    const both = ['case', 'open', 'C-D', '--subject', 'pupil1', '--subject', 'pupil2', '--by', 'A. Head'];
+    expect((await runCli([...both, ...c])).code).toBe(0);
+    const d = (await json([
+      'report',
+      'domain',
+      'bet.test',
+      ...PERIOD,
+      '--case',
+      'C-D',
+      '--by',
+      'A. Head',
+    ])) as {
       hosts: string[];
       summary: { requests: number; blocked: number };
       people: { user: string; requests: number }[];
@@ -423,10 +435,12 @@ describe('other reports', () => {
   });
 
   it('treats a hostile filter as a literal (bound parameters)', async () => {
-    const d = (await json(['report', 'user', "x' OR 1=1 --", ...PERIOD, ...HEAD])) as {
-      summary: { requests: number };
-    };
-    expect(d.summary.requests).toBe(0);
+    // Read as a literal it names nobody ("no such user"); read as SQL, OR 1=1 would have found rows.
+    const hostile = "x' OR 1=1 --";
+    const r = await runCli(['report', 'user', hostile, ...PERIOD, ...HEAD, '--format', 'json', ...c]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`no such user ${JSON.stringify(hostile)}`);
+    expect(accessLog().at(-1)).toMatchObject({ subject: hostile, outcome: 'refused' });
   });
 
   it('never creates an audit database where there is none', async () => {
