@@ -190,7 +190,11 @@ export function registerReport(program: Command): void {
 
   // The DSL's two reviews over a period: the same options, the same access rule (--by, no case).
   const reviews: [string, string, (r: Reports) => Reports['buildFlaggedReport']][] = [
-    ['flagged', 'people with flagged attempts in a period, ranked (needs --by)', (r) => r.buildFlaggedReport],
+    [
+      'flagged',
+      'people with safeguarding alerts or flagged attempts in a period, ranked (needs --by)',
+      (r) => r.buildFlaggedReport,
+    ],
     ['weekly', 'the DSL’s weekly review, ready to file (needs --by)', (r) => r.buildWeeklyReport],
   ];
   for (const [name, description, builder] of reviews) {

@@ -156,7 +156,7 @@ describe('the scheduled digest', () => {
     expect(mail.secure).toBe(true);
     expect(mail.to).toEqual(['dsl@school.test']);
     expect(mail.parsed.subject).toMatch(
-      /^\[schoolgate\] Weekly safeguarding digest .*: 2 alerts \(2 danger\), 1 person with flagged attempts$/,
+      /^\[schoolgate\] Weekly safeguarding digest .*: 2 alerts \(2 danger\), 1 person to review$/,
     );
     const text = mail.parsed.text ?? '';
     const [alertPart, flaggedPart] = text.split('People with flagged attempts');
