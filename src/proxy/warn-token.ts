@@ -10,6 +10,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { SchoolgateError } from '../errors.js';
+import { dateTimeFormat } from '../intl-format.js';
 
 export const TOKEN_KEY_FILE = 'warn-token.key';
 export const TOKEN_KEY_BYTES = 32;
@@ -181,7 +182,7 @@ const HH_MM = /^([01]\d|2[0-3]):([0-5]\d)$/;
 
 /** Milliseconds that the wall clock in `timeZone` is ahead of UTC at `instant`. */
 function zoneOffsetMs(instant: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-GB', {
+  const parts = dateTimeFormat('en-GB', {
     timeZone,
     hourCycle: 'h23',
     year: 'numeric',
