@@ -23,6 +23,7 @@ import { Resolver } from './resolve.js';
 import { sendPage, writeRawAnswer } from './respond.js';
 import { MAX_HEADERS } from './raw-checks.js';
 import { closingSockets } from './respond.js';
+import { TurnGate } from './turn-gate.js';
 import type { SchoolCa } from '../tls/ca.js';
 import { closeTlsEdge, createTlsEdge, type TlsEdge } from './intercept/tls-edge.js';
 import { tunnelContexts } from './intercept/intercept.js';
@@ -146,8 +147,10 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       socket.destroy();
     });
   });
+  // Timeouts come in herds: a few answered per turn (turn-gate.ts), the rest of the proxy served between.
+  const timeouts = new TurnGate(TIMEOUTS_PER_TURN);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    onClientError(edge, err, socket).catch(() => socket.destroy());
+    onClientError(edge, err, socket, timeouts).catch(() => socket.destroy());
   });
   if (tls) {
     // Inner requests of intercepted tunnels: the same handlers (they find their tunnel by socket).
@@ -166,7 +169,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       });
     });
     tls.inner.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-      onClientError(edge, err, socket).catch(() => socket.destroy());
+      onClientError(edge, err, socket, timeouts).catch(() => socket.destroy());
     });
   }
 
@@ -234,14 +237,24 @@ async function allClosed(held: Set<Duplex>): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Request timeouts answered and recorded per turn of the event loop (each is a row and a page). */
+const TIMEOUTS_PER_TURN = 32;
+
 /** Node's parser refused the bytes: answer with the matching status, record the attempt, close. */
-async function onClientError(edge: EdgeContext, err: NodeJS.ErrnoException, socket: Duplex): Promise<void> {
+async function onClientError(
+  edge: EdgeContext,
+  err: NodeJS.ErrnoException,
+  socket: Duplex,
+  timeouts: TurnGate,
+): Promise<void> {
   // Already being answered (and closed) by a handler: the parser found the rest of that request.
   if (closingSockets.has(socket)) return;
   if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
   // Node may report the same broken request once per chunk it reads: answer and record it once.
   closingSockets.add(socket);
   socket.pause();
+  // Still answered and recorded if the client leaves while it waits: the row says it timed out.
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') await timeouts.next();
   const current = inflight.get(socket);
   if (current) {
     // The request line and headers were allowed and recorded; its body broke. Complete that row.
