@@ -5,20 +5,27 @@
  * a full GC is measured after start and after each reload. It must come back to the start's figure: a
  * reload that keeps the old snapshot alive adds a list's worth each time.
  *
+ * With --hold-tunnels a CONNECT tunnel is opened before each reload and kept open to the end, as browsers
+ * keep theirs: a tunnel must not keep the snapshot it was decided with alive either.
+ *
  *   npm run build && node --expose-gc dist/scripts/reload-memory.js [--entries 200000] [--reloads 5]
+ *     [--hold-tunnels]
  * Exits 1 when the heap after the last reload exceeds the start's by more than --slack-mb (default 10).
  */
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { numberOption } from './args.js';
+import { flag, numberOption } from './args.js';
 import { startSchoolgate } from '../src/app/start.js';
 import { validateConfig } from '../src/config/load.js';
 
 const ENTRIES = numberOption('entries', 200_000);
 const RELOADS = numberOption('reloads', 5);
 const SLACK_MB = numberOption('slack-mb', 10);
+const HOLD_TUNNELS = flag('hold-tunnels');
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc');
@@ -38,7 +45,23 @@ function writeList(categories: string, generation: number): void {
   writeFileSync(path.join(categories, 'big', 'domains'), `${lines.join('\n')}\n`);
 }
 
+/** A raw tunnel through the proxy to `port`, left open; resolves once the proxy said 200. */
+async function openTunnel(proxyPort: number, port: number): Promise<net.Socket> {
+  const socket = net.connect(proxyPort, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(`CONNECT tunnel.test:${port} HTTP/1.1\r\nHost: tunnel.test:${port}\r\n\r\n`);
+  const [reply] = (await once(socket, 'data')) as [Buffer];
+  if (!reply.toString('latin1').startsWith('HTTP/1.1 200'))
+    throw new Error(`CONNECT: ${reply.toString('latin1')}`);
+  return socket;
+}
+
 async function main(): Promise<void> {
+  // The tunnels' far end: accepts and holds.
+  const upstream = net.createServer((s) => s.resume());
+  upstream.listen(0, '127.0.0.1');
+  await once(upstream, 'listening');
+  const upstreamPort = (upstream.address() as net.AddressInfo).port;
   const dir = mkdtempSync(path.join(tmpdir(), 'sg-reload-memory-'));
   const categories = path.join(dir, 'categories');
   mkdirSync(path.join(categories, 'big'), { recursive: true });
@@ -54,22 +77,30 @@ async function main(): Promise<void> {
     profiles: { pupil: { categories: { big: 'block' } } },
     identity: { guestProfile: 'pupil' },
     tls: { inspect: false, certsDir: path.join(dir, 'certs') },
+    tunnelPorts: [upstreamPort],
+    hosts: { 'tunnel.test': '127.0.0.1' },
     log: { level: 'error' },
   });
   const sg = await startSchoolgate(config, pino({ level: 'error' }));
   const rssMb = () => process.memoryUsage().rss / 1e6;
   const rows: [string, number, number][] = [['after start', await settledHeapMb(), rssMb()]];
+  const tunnels: net.Socket[] = [];
   for (let i = 1; i <= RELOADS; i++) {
+    if (HOLD_TUNNELS) tunnels.push(await openTunnel(sg.address.port, upstreamPort));
     writeList(categories, i);
     const r = await sg.reload();
     if (r.entries < ENTRIES) throw new Error(`reload ${i} loaded ${r.entries} entries, not ${ENTRIES}`);
     rows.push([`after reload ${i}`, await settledHeapMb(), rssMb()]);
   }
+  for (const t of tunnels) t.destroy();
   await sg.stop();
+  upstream.close();
   rmSync(dir, { recursive: true, force: true });
 
   const base = rows[0]![1];
-  console.log(`${ENTRIES} entries, ${RELOADS} reloads, Node ${process.version}`);
+  console.log(
+    `${ENTRIES} entries, ${RELOADS} reloads${HOLD_TUNNELS ? ', a tunnel opened before each and held' : ''}, Node ${process.version}`,
+  );
   console.log('| when | heap used after GC, MB | vs start | RSS MB |\n|---|---:|---:|---:|');
   for (const [when, mb, rss] of rows)
     console.log(
