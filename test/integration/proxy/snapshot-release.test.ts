@@ -9,16 +9,11 @@ import http from 'node:http';
 import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditDbPath, loadPolicy } from '../../../src/app/start.js';
-import { WorkerAuditStore } from '../../../src/audit/index.js';
+import { loadPolicy } from '../../../src/app/start.js';
 import type { PolicySnapshot } from '../../../src/exchange/snapshot.js';
-import { Identifier } from '../../../src/identity/identify.js';
-import { UserStore } from '../../../src/identity/user-store.js';
-import { createProxyServer, type ProxyServer } from '../../../src/proxy/server.js';
-import { loadOrCreateTokenKey } from '../../../src/proxy/warn-token.js';
 import { clientHelloMessage, inRecords, sniExtension } from '../../helpers/client-hello.js';
+import { startBareProxy, type BareProxy } from '../../helpers/bare-proxy.js';
 import { testConfig } from '../../helpers/schoolgate.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -42,9 +37,7 @@ const farEnd = net.createServer((socket) => {
   socket.once('data', () => farEnd.emit('relayed'));
 });
 
-let proxy: ProxyServer;
-let audit: WorkerAuditStore;
-let users: UserStore;
+let bare: BareProxy;
 let port: number;
 let originPort: number;
 let farEndPort: number;
@@ -63,25 +56,13 @@ beforeAll(async () => {
   const loaded = await loadPolicy(config);
   base = { config, profiles: loaded.profiles, lists: loaded.lists };
   current = { ...base };
-  audit = await WorkerAuditStore.open({ path: auditDbPath(config.dataDir), batchMaxRows: 100 });
-  users = new UserStore(config.dataDir);
-  proxy = createProxyServer({
-    config,
-    policy: () => current!,
-    audit,
-    identifier: new Identifier(config, users),
-    hostRoutes: new Map([['allowed.test', '127.0.0.1']]),
-    tokenKey: loadOrCreateTokenKey(config.dataDir),
-    logger: pino({ level: 'silent' }),
-  });
-  port = (await proxy.listen()).port;
+  bare = await startBareProxy(config, () => current!);
+  port = bare.port;
 });
 
 afterAll(async () => {
   for (const s of [...clients, ...held]) s.destroy();
-  await proxy?.close();
-  await audit?.close();
-  users?.close();
+  await bare?.close();
   origin.close();
   farEnd.close();
 });
