@@ -16,6 +16,7 @@ import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
+import tls from 'node:tls';
 import path from 'node:path';
 import { pino } from 'pino';
 import { flag, numberOption } from './args.js';
@@ -45,20 +46,27 @@ function writeList(categories: string, generation: number): void {
   writeFileSync(path.join(categories, 'big', 'domains'), `${lines.join('\n')}\n`);
 }
 
-/** A raw tunnel through the proxy to `port`, left open; resolves once the proxy said 200. */
-async function openTunnel(proxyPort: number, port: number): Promise<net.Socket> {
+/**
+ * A raw tunnel through the proxy to `port`, left open: CONNECT, then a TLS ClientHello as a browser sends
+ * at once (the tunnel is decided on its SNI too, then relayed); resolves once the far end received it.
+ */
+async function openTunnel(proxyPort: number, port: number, farEnd: net.Server): Promise<net.Socket> {
   const socket = net.connect(proxyPort, '127.0.0.1');
   await once(socket, 'connect');
   socket.write(`CONNECT tunnel.test:${port} HTTP/1.1\r\nHost: tunnel.test:${port}\r\n\r\n`);
   const [reply] = (await once(socket, 'data')) as [Buffer];
   if (!reply.toString('latin1').startsWith('HTTP/1.1 200'))
     throw new Error(`CONNECT: ${reply.toString('latin1')}`);
+  const relayed = once(farEnd, 'relayed');
+  // The far end never answers: the handshake stays pending and the tunnel open.
+  tls.connect({ socket, servername: 'tunnel.test' }).on('error', () => socket.destroy());
+  await relayed;
   return socket;
 }
 
 async function main(): Promise<void> {
-  // The tunnels' far end: accepts and holds.
-  const upstream = net.createServer((s) => s.resume());
+  // The tunnels' far end: accepts and holds; 'relayed' once a tunnel's first bytes arrive.
+  const upstream = net.createServer((s) => s.once('data', () => upstream.emit('relayed')));
   upstream.listen(0, '127.0.0.1');
   await once(upstream, 'listening');
   const upstreamPort = (upstream.address() as net.AddressInfo).port;
@@ -86,7 +94,7 @@ async function main(): Promise<void> {
   const rows: [string, number, number][] = [['after start', await settledHeapMb(), rssMb()]];
   const tunnels: net.Socket[] = [];
   for (let i = 1; i <= RELOADS; i++) {
-    if (HOLD_TUNNELS) tunnels.push(await openTunnel(sg.address.port, upstreamPort));
+    if (HOLD_TUNNELS) tunnels.push(await openTunnel(sg.address.port, upstreamPort, upstream));
     writeList(categories, i);
     const r = await sg.reload();
     if (r.entries < ENTRIES) throw new Error(`reload ${i} loaded ${r.entries} entries, not ${ENTRIES}`);
