@@ -24,6 +24,7 @@ import { sendPage, writeRawAnswer } from './respond.js';
 import { MAX_HEADERS } from './raw-checks.js';
 import { closingSockets } from './respond.js';
 import { TurnGate } from './turn-gate.js';
+import { ClientConnectionLimit } from './client-limit.js';
 import type { SchoolCa } from '../tls/ca.js';
 import { closeTlsEdge, createTlsEdge, type TlsEdge } from './intercept/tls-edge.js';
 import { tunnelContexts } from './intercept/intercept.js';
@@ -72,7 +73,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     insecureHTTPParser: false,
   });
   server.maxConnections = limits.maxConnections;
-  limitConnectionsPerClient(server, limits.maxConnectionsPerClient, logger);
+  new ClientConnectionLimit(limits.maxConnectionsPerClient, logger).attach(server);
   server.maxHeadersCount = MAX_HEADERS + 1; // one more, so checkRawRequest can see the excess and refuse
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 60_000 });
@@ -281,33 +282,4 @@ async function onClientError(
   const reason = `bad-request:${(err.code ?? 'parse').toLowerCase()}`;
   const answer = await ex.reject(status, reason, { host: tunnel ? (tunnel.sni ?? tunnel.connect.host) : '' });
   writeRawAnswer(socket, answer);
-}
-
-/**
- * One client address may hold at most `max` connections (hostile-inputs E03: thousands of idle sockets
- * from one machine must not starve everyone else). Extra connections are closed before any byte is read;
- * a warning is logged at most once a minute per address.
- */
-function limitConnectionsPerClient(server: http.Server, max: number, logger: Logger): void {
-  const open = new Map<string, number>();
-  const warned = new Map<string, number>();
-  server.on('connection', (socket) => {
-    const address = socket.remoteAddress ?? '';
-    const count = (open.get(address) ?? 0) + 1;
-    if (count > max) {
-      const now = Date.now();
-      if ((warned.get(address) ?? 0) < now - 60_000) {
-        warned.set(address, now);
-        logger.warn({ client: address, max }, 'client over its connection limit: closing new connections');
-      }
-      socket.destroy();
-      return;
-    }
-    open.set(address, count);
-    socket.once('close', () => {
-      const left = (open.get(address) ?? 1) - 1;
-      if (left <= 0) open.delete(address);
-      else open.set(address, left);
-    });
-  });
 }
