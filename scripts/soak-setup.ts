@@ -2,6 +2,7 @@
  * What scripts/soak.ts and scripts/idle-storm.ts share: the origins (scripts/soak-origin.ts) and the real
  * proxy, started from the built CLI with its own temp config, data and certs folders and three users
  * (pupil: inspected, staff: warned on chat, technician: not inspected), and a reader of its /metrics.
+ * `--cli <path>` runs another build's CLI instead (the origins stay this build's).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,9 +10,11 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { caPaths } from '../src/tls/ca.js';
+import { stringOption } from './args.js';
 
 const dist = path.resolve(path.dirname(new URL(import.meta.url).pathname));
-const cli = path.join(dist, '..', 'src', 'cli', 'main.js');
+/** --cli: another build's dist/src/cli/main.js (e.g. the commit before a fix), for a before/after. */
+const cli = path.resolve(stringOption('cli') ?? path.join(dist, '..', 'src', 'cli', 'main.js'));
 const repo = path.join(dist, '..', '..');
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
