@@ -43,10 +43,13 @@ export interface ExchangeEnv {
 export class Exchange {
   readonly id: string;
   readonly startedAt: number;
-  readonly snapshot: PolicySnapshot;
   /** Who the last check() identified (null before it, and when nobody was): the adapters hold the client
    * connection for that user, to close it if the user is revoked (src/proxy/user-connections.ts). */
   identity: Identity | null = null;
+  /** Null once released (releasePolicy): a tunnel or WebSocket open for hours must not pin old lists. */
+  private policy: PolicySnapshot | null;
+  /** Kept past the release: an error page after it (a download cut) still needs the time zone. */
+  private readonly timeZone: string;
   private completed = false;
   private lastCommitted: AuditEvent | undefined;
 
@@ -58,7 +61,24 @@ export class Exchange {
   ) {
     this.startedAt = Date.now();
     this.id = newEventId(this.startedAt);
-    this.snapshot = snapshot ?? env.policy();
+    this.policy = snapshot ?? env.policy();
+    this.timeZone = this.policy.config.timeZone;
+  }
+
+  /** The snapshot this exchange decides with; asking for it after releasePolicy() is a defect (throws). */
+  get snapshot(): PolicySnapshot {
+    if (this.policy === null)
+      throw new Error(`exchange ${this.id}: its policy snapshot was asked for after its release`);
+    return this.policy;
+  }
+
+  /**
+   * Called by an adapter once the exchange only relays bytes (a tunnel, a WebSocket, a response streaming):
+   * the decision is made and recorded, what is left is the outcome. Without it every tunnel open across a
+   * reload kept the lists it was decided with alive (a 1 M-entry list: ~100 MB per reload).
+   */
+  releasePolicy(): void {
+    this.policy = null;
   }
 
   get kind(): AuditEvent['kind'] {
@@ -85,7 +105,7 @@ export class Exchange {
 
   /** Time and zone for the proxy's error pages. */
   pageTime(url?: string): { time: Date; timeZone: string; url?: string } {
-    return { time: this.env.now(), timeZone: this.snapshot.config.timeZone, ...(url ? { url } : {}) };
+    return { time: this.env.now(), timeZone: this.timeZone, ...(url ? { url } : {}) };
   }
 
   async check(target: Target, ports: readonly number[]): Promise<Verdict> {

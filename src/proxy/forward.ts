@@ -73,6 +73,7 @@ export function forward(
     answer.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
     answer.on('error', () => res.destroy());
     res.writeHead(status ?? 502, answer.statusMessage, out);
+    ex.releasePolicy(); // a download may stream for hours: only its outcome is left to write
     answer.pipe(res);
   });
   upstream.on('error', (err: Error & { code?: string }) => {
@@ -123,6 +124,7 @@ export function relayUpgrade(
   socket.on('close', () => upstream.destroy());
   upstream.on('upgrade', (answer, upstreamSocket, upstreamHead) => {
     upstream.setTimeout(0);
+    ex.releasePolicy(); // a WebSocket may stay open for hours: only its outcome is left to write
     upstreamSocket.on('error', () => socket.destroy());
     socket.on('error', () => upstreamSocket.destroy());
     socket.on('close', () => upstreamSocket.destroy());

@@ -50,6 +50,8 @@ export async function handleConnect(
   const flight = await readFirstFlight(socket, head, flightTimeout);
   const next = await tunnelFlight(ex, step.tunnel, flight, io);
 
+  // Decided and recorded: from here the CONNECT's exchange only waits for the tunnel's outcome.
+  ex.releasePolicy();
   if (next.kind === 'close') {
     edge.stats.openTunnels--;
     step.tunnel.upstream?.destroy();

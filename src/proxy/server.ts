@@ -23,6 +23,8 @@ import { Resolver } from './resolve.js';
 import { sendPage, writeRawAnswer } from './respond.js';
 import { MAX_HEADERS } from './raw-checks.js';
 import { closingSockets } from './respond.js';
+import { TurnGate } from './turn-gate.js';
+import { ClientConnectionLimit } from './client-limit.js';
 import type { SchoolCa } from '../tls/ca.js';
 import { closeTlsEdge, createTlsEdge, switchCa, type TlsEdge } from './intercept/tls-edge.js';
 import { tunnelContexts } from './intercept/intercept.js';
@@ -98,7 +100,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     insecureHTTPParser: false,
   });
   server.maxConnections = limits.maxConnections;
-  limitConnectionsPerClient(server, limits.maxConnectionsPerClient, logger);
+  new ClientConnectionLimit(limits.maxConnectionsPerClient, logger).attach(server);
   server.maxHeadersCount = MAX_HEADERS + 1; // one more, so checkRawRequest can see the excess and refuse
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 60_000 });
@@ -177,8 +179,10 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       socket.destroy();
     });
   });
+  // Timeouts come in herds: a few answered per turn (turn-gate.ts), the rest of the proxy served between.
+  const timeouts = new TurnGate(TIMEOUTS_PER_TURN);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    onClientError(edge, err, socket).catch(() => socket.destroy());
+    onClientError(edge, err, socket, timeouts).catch(() => socket.destroy());
   });
   const startTls = (ca: SchoolCa): TlsEdge => {
     const made = createTlsEdge(config, ca, now);
@@ -198,7 +202,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       });
     });
     made.inner.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-      onClientError(edge, err, socket).catch(() => socket.destroy());
+      onClientError(edge, err, socket, timeouts).catch(() => socket.destroy());
     });
     tls = made;
     edge.tls = made;
@@ -319,14 +323,24 @@ async function allClosed(held: Set<Duplex>): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Request timeouts answered and recorded per turn of the event loop (each is a row and a page). */
+const TIMEOUTS_PER_TURN = 32;
+
 /** Node's parser refused the bytes: answer with the matching status, record the attempt, close. */
-async function onClientError(edge: EdgeContext, err: NodeJS.ErrnoException, socket: Duplex): Promise<void> {
+async function onClientError(
+  edge: EdgeContext,
+  err: NodeJS.ErrnoException,
+  socket: Duplex,
+  timeouts: TurnGate,
+): Promise<void> {
   // Already being answered (and closed) by a handler: the parser found the rest of that request.
   if (closingSockets.has(socket)) return;
   if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
   // Node may report the same broken request once per chunk it reads: answer and record it once.
   closingSockets.add(socket);
   socket.pause();
+  // Still answered and recorded if the client leaves while it waits: the row says it timed out.
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') await timeouts.next();
   const current = inflight.get(socket);
   if (current) {
     // The request line and headers were allowed and recorded; its body broke. Complete that row.
@@ -353,33 +367,4 @@ async function onClientError(edge: EdgeContext, err: NodeJS.ErrnoException, sock
   const reason = `bad-request:${(err.code ?? 'parse').toLowerCase()}`;
   const answer = await ex.reject(status, reason, { host: tunnel ? (tunnel.sni ?? tunnel.connect.host) : '' });
   writeRawAnswer(socket, answer);
-}
-
-/**
- * One client address may hold at most `max` connections (hostile-inputs E03: thousands of idle sockets
- * from one machine must not starve everyone else). Extra connections are closed before any byte is read;
- * a warning is logged at most once a minute per address.
- */
-function limitConnectionsPerClient(server: http.Server, max: number, logger: Logger): void {
-  const open = new Map<string, number>();
-  const warned = new Map<string, number>();
-  server.on('connection', (socket) => {
-    const address = socket.remoteAddress ?? '';
-    const count = (open.get(address) ?? 0) + 1;
-    if (count > max) {
-      const now = Date.now();
-      if ((warned.get(address) ?? 0) < now - 60_000) {
-        warned.set(address, now);
-        logger.warn({ client: address, max }, 'client over its connection limit: closing new connections');
-      }
-      socket.destroy();
-      return;
-    }
-    open.set(address, count);
-    socket.once('close', () => {
-      const left = (open.get(address) ?? 1) - 1;
-      if (left <= 0) open.delete(address);
-      else open.set(address, left);
-    });
-  });
 }

@@ -11,6 +11,7 @@ import { chmodSync, closeSync, openSync, readFileSync, renameSync, writeSync } f
 import { join } from 'node:path';
 import { makePrivateDir } from '../app/file-modes.js';
 import { SchoolgateError } from '../errors.js';
+import { dateTimeFormat } from '../intl-format.js';
 
 export const TOKEN_KEY_FILE = 'warn-token.key';
 export const TOKEN_KEY_BYTES = 32;
@@ -182,7 +183,7 @@ const HH_MM = /^([01]\d|2[0-3]):([0-5]\d)$/;
 
 /** Milliseconds that the wall clock in `timeZone` is ahead of UTC at `instant`. */
 function zoneOffsetMs(instant: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-GB', {
+  const parts = dateTimeFormat('en-GB', {
     timeZone,
     hourCycle: 'h23',
     year: 'numeric',

@@ -7,6 +7,7 @@
  * has no <a> element at all. The exact, undefanged text is in `schoolgate alerts show ID`.
  */
 import type { Alert, AlertSeverity } from './types.js';
+import { dateTimeFormat } from '../../intl-format.js';
 
 /**
  * `https://self-harm.example/forum?u=x@y.example` → `hxxps://self-harm[.]example/forum?u=x[@]y[.]example`.
@@ -51,7 +52,7 @@ const SEVERITY_COLOUR: Record<AlertSeverity, string> = {
 
 function formatTime(ms: number, timeZone: string): string {
   try {
-    return new Intl.DateTimeFormat('en-GB', {
+    return dateTimeFormat('en-GB', {
       timeZone,
       weekday: 'short',
       day: 'numeric',

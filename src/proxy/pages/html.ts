@@ -6,6 +6,7 @@
  * or by `raw()`). Attribute values must always be quoted in templates; URLs placed in href/action go
  * through `safeHref()` first.
  */
+import { dateTimeFormat } from '../../intl-format.js';
 
 /**
  * The Content-Security-Policy sent with every page the proxy renders. No script may run; styles are inline;
@@ -141,9 +142,9 @@ export function formatTime(time: Date, timeZone: string): string {
   };
   if (Number.isNaN(time.getTime())) return 'unknown time';
   try {
-    return new Intl.DateTimeFormat('en-GB', { ...options, timeZone }).format(time);
+    return dateTimeFormat('en-GB', { ...options, timeZone }).format(time);
   } catch {
-    return new Intl.DateTimeFormat('en-GB', { ...options, timeZone: 'UTC' }).format(time);
+    return dateTimeFormat('en-GB', { ...options, timeZone: 'UTC' }).format(time);
   }
 }
 
@@ -151,9 +152,9 @@ export function formatTime(time: Date, timeZone: string): string {
 export function formatClock(time: Date, timeZone: string): string {
   const options: Intl.DateTimeFormatOptions = { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
   try {
-    return new Intl.DateTimeFormat('en-GB', { ...options, timeZone }).format(time);
+    return dateTimeFormat('en-GB', { ...options, timeZone }).format(time);
   } catch {
-    return new Intl.DateTimeFormat('en-GB', { ...options, timeZone: 'UTC' }).format(time);
+    return dateTimeFormat('en-GB', { ...options, timeZone: 'UTC' }).format(time);
   }
 }
 

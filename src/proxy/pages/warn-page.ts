@@ -4,6 +4,7 @@
  * permission lasts until `grantUntil`. No script: the button is a plain HTML form.
  */
 import { addressBlock, detailsList, whyBox } from './block-page.js';
+import { dateTimeFormat } from '../../intl-format.js';
 import { formatClock, formatTime, html, renderPage, safeHref } from './html.js';
 import type { PageInfo } from './types.js';
 
@@ -26,9 +27,9 @@ export interface WarnPageInfo extends PageInfo {
 function sameCalendarDay(a: Date, b: Date, timeZone: string): boolean {
   const day = (d: Date): string => {
     try {
-      return d.toLocaleDateString('en-GB', { timeZone });
+      return dateTimeFormat('en-GB', { timeZone }).format(d);
     } catch {
-      return d.toLocaleDateString('en-GB', { timeZone: 'UTC' });
+      return dateTimeFormat('en-GB', { timeZone: 'UTC' }).format(d);
     }
   };
   return day(a) === day(b);

@@ -4,23 +4,16 @@
  * server (real sockets, real audit database).
  */
 import Database from 'better-sqlite3';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditDbPath, loadPolicy } from '../../../src/app/start.js';
-import { WorkerAuditStore } from '../../../src/audit/index.js';
-import { Identifier } from '../../../src/identity/identify.js';
-import { UserStore } from '../../../src/identity/user-store.js';
+import { loadPolicy } from '../../../src/app/start.js';
 import type { PolicySnapshot } from '../../../src/exchange/snapshot.js';
-import { createProxyServer, type ProxyServer } from '../../../src/proxy/server.js';
-import { loadOrCreateTokenKey } from '../../../src/proxy/warn-token.js';
 import { startOrigin, type Origin } from '../../helpers/origin.js';
 import { viaProxy } from '../../helpers/raw-http.js';
+import { startBareProxy, type BareProxy } from '../../helpers/bare-proxy.js';
 import { testConfig } from '../../helpers/schoolgate.js';
 
 let origin: Origin;
-let proxy: ProxyServer;
-let audit: WorkerAuditStore;
-let users: UserStore;
+let bare: BareProxy;
 let port: number;
 let auditPath: string;
 let broken = false;
@@ -41,25 +34,12 @@ beforeAll(async () => {
       },
     },
   };
-  auditPath = auditDbPath(config.dataDir);
-  audit = await WorkerAuditStore.open({ path: auditPath, batchMaxRows: 100 });
-  users = new UserStore(config.dataDir);
-  proxy = createProxyServer({
-    config,
-    policy: () => faulty,
-    audit,
-    identifier: new Identifier(config, users),
-    hostRoutes: new Map([['allowed.test', '127.0.0.1']]),
-    tokenKey: loadOrCreateTokenKey(config.dataDir),
-    logger: pino({ level: 'silent' }),
-  });
-  port = (await proxy.listen()).port;
+  bare = await startBareProxy(config, () => faulty);
+  ({ port, auditPath } = bare);
 });
 
 afterAll(async () => {
-  await proxy?.close();
-  await audit?.close();
-  users?.close();
+  await bare?.close();
   await origin?.close();
 });
 
