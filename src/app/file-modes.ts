@@ -106,6 +106,8 @@ export function checkFileModes(
       return; // gone meanwhile, or a root that does not exist yet
     }
     if (!st.isDirectory() && st.isSymbolicLink()) return;
+    // The certs folder ships with its own README (documentation, no secret): not a finding on every install.
+    if (st.isFile() && path.basename(entry) === 'README.md') return;
     result.checked++;
     const kind = st.isDirectory() ? 'dir' : 'file';
     if ((st.mode & 0o077) !== 0) {
