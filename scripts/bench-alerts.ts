@@ -9,13 +9,14 @@
  *   npm run build && node dist/scripts/bench-alerts.js [--seconds 10] [--connections 50] [--rounds 3] [--probes 20]
  * Needs wrk (Debian package `wrk`) and Linux (/proc). Loopback only.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { cpuMs, start } from './processes.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -29,34 +30,6 @@ const PROBES = option('probes', 20);
 const dist = path.resolve(path.dirname(new URL(import.meta.url).pathname));
 const cli = path.join(dist, '..', 'src', 'cli', 'main.js');
 const run = promisify(execFile);
-
-const children: ChildProcess[] = [];
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGTERM');
-});
-
-function start(command: string[], ready: RegExp): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, command, { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let out = '';
-    const onData = (c: Buffer) => {
-      out += c.toString();
-      const m = ready.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`${command.join(' ')} exited ${code}: ${out}`)));
-  });
-}
-
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-}
 
 interface WrkResult {
   rps: number;

@@ -11,11 +11,12 @@
  *     [--no-auth] [--baseline-cli ../other-checkout/dist/src/cli/main.js]
  * Needs wrk (Debian package `wrk`) and Linux (/proc).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { cpuMs, start, stopAll } from './processes.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -36,35 +37,6 @@ const baselineOption = stringOption('baseline-cli');
 const BASELINE_CLI = baselineOption === undefined ? undefined : path.resolve(baselineOption);
 const dist = path.resolve(path.dirname(new URL(import.meta.url).pathname));
 const cli = path.join(dist, '..', 'src', 'cli', 'main.js');
-
-const children: ChildProcess[] = [];
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGTERM');
-});
-
-function start(command: string[], ready: RegExp): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, command, { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let out = '';
-    const onData = (c: Buffer) => {
-      out += c.toString();
-      const m = ready.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`${command.join(' ')} exited ${code}: ${out}`)));
-  });
-}
-
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-/** utime + stime (fields 14 and 15 of /proc/<pid>/stat) of a process, in ms. */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-}
 
 interface WrkResult {
   requests: number;
@@ -272,7 +244,7 @@ async function main(): Promise<void> {
       `audit rows committed during the ${c.name} rounds: ${c.auditRows} (${(c.auditRows / seconds).toFixed(0)} rows/s)`,
     );
   }
-  for (const p of [...children].reverse()) p.kill('SIGTERM');
+  stopAll();
 }
 
 main().catch((err: unknown) => {
