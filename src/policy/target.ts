@@ -106,7 +106,7 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/;
  */
 export function normalisePath(rawPathAndQuery: string): string {
   const hash = rawPathAndQuery.indexOf('#');
-  const noFragment = hash === -1 ? rawPathAndQuery : rawPathAndQuery.slice(0, hash);
+  const noFragment = encodeControls(hash === -1 ? rawPathAndQuery : rawPathAndQuery.slice(0, hash));
   const q = noFragment.indexOf('?');
   const rawPath = q === -1 ? noFragment : noFragment.slice(0, q);
   const query = q === -1 ? undefined : noFragment.slice(q + 1);
@@ -123,6 +123,14 @@ export function normalisePath(rawPathAndQuery: string): string {
   const trailingSlash = segments.length > 0 && (last === '' || last === '.' || last === '..');
   const path = `/${segments.join('/')}${trailingSlash ? '/' : ''}`;
   return query === undefined ? path : `${path}?${decodeUnreserved(query)}`;
+}
+
+// A request line cannot carry a raw space or control character, but a list entry can (`site/?a\tb`): written
+// as its escape, the entry keeps its meaning when it is written back and trimmed, and matches the request.
+function encodeControls(s: string): string {
+  return /[\x00-\x20\x7f]/.test(s)
+    ? s.replace(/[\x00-\x20\x7f]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)
+    : s;
 }
 
 // A '%' that does not start an escape is written '%25', as a server that decodes once reads it: left bare,
