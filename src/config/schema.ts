@@ -167,6 +167,11 @@ export const configSchema = z.strictObject({
       upstreamTimeoutMs: z.number().int().positive().default(30_000),
       keepAliveTimeoutMs: z.number().int().positive().default(5_000),
       connectTimeoutMs: z.number().int().positive().default(10_000),
+      /**
+       * A name lookup unanswered this long gets the client a 504 page. At most two system lookups run at
+       * once, so a name server that never answers cannot take the thread pool file I/O and crypto use.
+       */
+      dnsTimeoutMs: z.number().int().positive().default(5_000),
       tunnelIdleTimeoutMs: z.number().int().positive().default(300_000),
       maxConnections: z.number().int().positive().default(10_000),
       /**

@@ -129,6 +129,16 @@ export function refusalFor(
           reason: 'forbidden-address',
           explanation: `Blocked: ${target.host} points at an address inside the school network or the filter itself.`,
         });
+      if (verdict.resolution.reason === 'lookup-timeout')
+        return {
+          action: 'allow',
+          reason: 'upstream:lookup-timeout',
+          answer: {
+            status: 504,
+            close: false,
+            body: errorBody(504, base, `The name server did not answer for ${target.host} in time.`),
+          },
+        };
       return {
         action: 'allow',
         reason: 'upstream:not-found',

@@ -133,7 +133,7 @@ export async function runConnect<U>(
     return upstream === null || isFailure(upstream) ? unavailable : { ...unavailable, discard: upstream };
   }
   if (isFailure(upstream)) {
-    const status = upstream.failed === 'timeout' ? 504 : 502;
+    const status = upstream.failed === 'timeout' || upstream.failed === 'lookup-timeout' ? 504 : 502;
     ex.complete({ status, bytesIn: 0, bytesOut: 0 });
     return answer({ status, body: errorBody(status, { host: target.host, ...page }) });
   }
@@ -219,7 +219,8 @@ export async function tunnelFlight<U>(
   }
   // A raw tunnel: connect now if the plan was to inspect (no upstream yet).
   const upstream = tunnel.upstream ?? (await connectUpstream(ex, tunnel, io));
-  if (isFailure(upstream)) return close(upstream.failed === 'timeout' ? 504 : 502);
+  if (isFailure(upstream))
+    return close(upstream.failed === 'timeout' || upstream.failed === 'lookup-timeout' ? 504 : 502);
   return { kind: 'raw', upstream };
 }
 
@@ -262,7 +263,7 @@ async function decideSni(
   return 'refused';
 }
 
-type Failure = { failed: 'timeout' | 'error' | 'not-found' | 'forbidden-address' };
+type Failure = { failed: 'timeout' | 'error' | 'not-found' | 'forbidden-address' | 'lookup-timeout' };
 
 async function connectUpstream<U>(
   ex: Exchange,

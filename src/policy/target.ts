@@ -127,10 +127,16 @@ export function normalisePath(rawPathAndQuery: string): string {
 
 // A request line cannot carry a raw space or control character, but a list entry can (`site/?a\tb`): written
 // as its escape, the entry keeps its meaning when it is written back and trimmed, and matches the request.
+const SPACE_OR_CONTROL = /[^\x21-\x7e\u0080-\uffff]/; // 0x00-0x20 and 0x7f, without control literals
+
 function encodeControls(s: string): string {
-  return /[\x00-\x20\x7f]/.test(s)
-    ? s.replace(/[\x00-\x20\x7f]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)
-    : s;
+  if (!SPACE_OR_CONTROL.test(s)) return s; // every request: a request line has none
+  let out = '';
+  for (const ch of s) {
+    const code = ch.charCodeAt(0);
+    out += code <= 0x20 || code === 0x7f ? `%${code.toString(16).toUpperCase().padStart(2, '0')}` : ch;
+  }
+  return out;
 }
 
 // A '%' that does not start an escape is written '%25', as a server that decodes once reads it: left bare,

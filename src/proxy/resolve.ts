@@ -12,7 +12,17 @@ import type { Target } from '../policy/types.js';
 
 export type Resolution =
   | { ok: true; address: string; family: 4 | 6; routed: boolean }
-  | { ok: false; reason: 'forbidden-address' | 'not-found'; address?: string };
+  | { ok: false; reason: 'forbidden-address' | 'not-found' | 'lookup-timeout'; address?: string };
+
+/**
+ * getaddrinfo runs on libuv's thread pool (4 threads), which also does file I/O, scrypt and crypto: a name
+ * server that never answers would take all of it and stall the proxy. So at most this many lookups run at
+ * once (a slot is freed only when the system's lookup really returns), the same name is looked up once
+ * however many requests ask, and a request waits at most `timeoutMs` for its answer (then a 504 page).
+ */
+export type LookupLimits = { timeoutMs: number; maxInFlight: number };
+const DEFAULT_LOOKUP_LIMITS: LookupLimits = { timeoutMs: 5_000, maxInFlight: 2 };
+const TIMED_OUT = Symbol('lookup-timeout');
 
 /**
  * Only public unicast addresses are reachable through the proxy by default: every other range ipaddr.js
@@ -47,11 +57,52 @@ export function isForbiddenAddress(address: string, own: ReadonlySet<string>): b
 export class Resolver {
   private readonly cache = new LRUCache<string, string[]>({ max: 10_000, ttl: 30_000 });
   private readonly own = ownAddresses();
+  /** Lookups asked for and not yet settled, by name: one system lookup per name at a time. */
+  private readonly pending = new Map<string, Promise<string[]>>();
+  private readonly waiting: (() => void)[] = [];
+  private running = 0;
 
   constructor(
     private readonly routes: ReadonlyMap<string, string>,
     private readonly lookupAll: LookupAll = systemLookup,
+    private readonly limits: LookupLimits = DEFAULT_LOOKUP_LIMITS,
   ) {}
+
+  /** System lookups running now (at most `maxInFlight`), and requests queued for a slot: for tests, status. */
+  get lookups(): { running: number; queued: number } {
+    return { running: this.running, queued: this.waiting.length };
+  }
+
+  private lookupOnce(name: string): Promise<string[]> {
+    let found = this.pending.get(name);
+    if (!found) {
+      found = this.inSlot(name).finally(() => this.pending.delete(name));
+      this.pending.set(name, found);
+    }
+    return found;
+  }
+
+  private async inSlot(name: string): Promise<string[]> {
+    if (this.running >= this.limits.maxInFlight)
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return (await this.lookupAll(name)).map((a) => a.address);
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  /** The name's addresses, or TIMED_OUT when no answer came in time (the lookup goes on in its slot). */
+  private withTimeout(name: string): Promise<string[] | typeof TIMED_OUT> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = setTimeout(resolve, this.limits.timeoutMs, TIMED_OUT);
+      timer.unref();
+    });
+    return Promise.race([this.lookupOnce(name), late]).finally(() => clearTimeout(timer));
+  }
 
   async resolve(target: Target): Promise<Resolution> {
     const routed = this.routes.get(target.host);
@@ -65,11 +116,14 @@ export class Resolver {
       const cached = this.cache.get(target.host);
       if (cached) addresses = cached;
       else {
+        let answer: string[] | typeof TIMED_OUT;
         try {
-          addresses = (await this.lookupAll(target.host)).map((a) => a.address);
+          answer = await this.withTimeout(target.host);
         } catch {
           return { ok: false, reason: 'not-found' };
         }
+        if (answer === TIMED_OUT) return { ok: false, reason: 'lookup-timeout' };
+        addresses = answer;
         this.cache.set(target.host, addresses);
       }
     }

@@ -117,7 +117,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     policy: opts.policy,
     checks: {
       identifier: opts.identifier,
-      resolver: new Resolver(opts.hostRoutes),
+      resolver: new Resolver(opts.hostRoutes, undefined, { timeoutMs: limits.dnsTimeoutMs, maxInFlight: 2 }),
       grants,
       logger,
       isClientAllowed: (ip) => inAnyCidr(ip, clientNetworks),

@@ -26,7 +26,10 @@ export function fuzzParams<T>(ciRuns: number): fc.Parameters<T> {
   const asked = process.env.FUZZ_SEED;
   if (asked === 'random') return { numRuns: fuzzRuns(ciRuns) };
   const seed = Number(asked);
-  return { numRuns: fuzzRuns(ciRuns), seed: asked !== undefined && Number.isInteger(seed) ? seed : FIXED_SEED };
+  return {
+    numRuns: fuzzRuns(ciRuns),
+    seed: asked !== undefined && Number.isInteger(seed) ? seed : FIXED_SEED,
+  };
 }
 
 /** A long local run (FUZZ_RUNS) may take minutes: no per-test timeout then; CI keeps the configured one. */

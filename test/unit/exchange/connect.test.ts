@@ -185,6 +185,15 @@ describe('runConnect: typical tunnels', () => {
     },
   );
 
+  it('answers a raw tunnel whose name server never answers with 504, saying so in the row', async () => {
+    const h = await harness({ inspectionReady: false, lookupAll: () => new Promise<never>(() => {}) });
+    const { step, ex } = await connect(h, PUPIL, 'slow-dns.example:443');
+    expect(step).toMatchObject({ kind: 'answer', answer: { status: 504, close: true } });
+    expect(h.audit.rows.map((r) => [r.id, r.action, r.reason, r.status])).toEqual([
+      [ex.id, 'allow', 'upstream:lookup-timeout', 504],
+    ]);
+  });
+
   it('asks for proxy credentials (407) at the CONNECT when auth is required', async () => {
     const h = await harness({ config: { identity: { basicAuth: true, requireAuth: true } } });
     const { step } = await connect(h, PUPIL, 'allowed.test:443');

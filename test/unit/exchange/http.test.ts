@@ -365,3 +365,17 @@ describe('runHttp on the proxy port: hostile heads', () => {
     expect(h.audit.rows.map((r) => [r.action, r.host])).toEqual([['allow', 'allowed.test']]);
   });
 });
+
+describe('runHttp: a name server that does not answer', () => {
+  const silentDns = () => new Promise<never>(() => {});
+
+  it('answers 504 with a page naming the host, and the row says upstream:lookup-timeout', async () => {
+    const h = await harness({ lookupAll: silentDns });
+    const { step, ex } = await http(h, PUPIL, 'http://slow-dns.example/page');
+    expect(step).toMatchObject({ kind: 'answer', answer: { status: 504 } });
+    if (step.kind === 'answer') expect(String(step.answer.body)).toContain('slow-dns.example');
+    expect(h.audit.rows.map((r) => [r.id, r.action, r.reason, r.host])).toEqual([
+      [ex.id, 'allow', 'upstream:lookup-timeout', 'slow-dns.example'],
+    ]);
+  });
+});

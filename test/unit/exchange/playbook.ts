@@ -36,7 +36,7 @@ import { Identifier } from '../../../src/identity/identify.js';
 import { UserStore } from '../../../src/identity/user-store.js';
 import { GrantStore } from '../../../src/proxy/grants.js';
 import { isOwnTarget } from '../../../src/proxy/own-pages.js';
-import { Resolver } from '../../../src/proxy/resolve.js';
+import { type LookupAll, Resolver } from '../../../src/proxy/resolve.js';
 import type { FirstFlight } from '../../../src/tls/client-hello.js';
 import { testConfig } from '../../helpers/schoolgate.js';
 
@@ -125,6 +125,8 @@ export async function harness(
     inspectionReady?: boolean;
     /** Replaces the env's policy() (the snapshot switch test). */
     policy?: (loaded: PolicySnapshot) => () => PolicySnapshot;
+    /** The name server for names not in ROUTES (DNS is off the machine); a timeout of 1 ms with it. */
+    lookupAll?: LookupAll;
   } = {},
 ): Promise<Harness> {
   const inspectionOff = opts.inspectionReady === false && opts.config?.tls === undefined;
@@ -148,7 +150,9 @@ export async function harness(
     policy: opts.policy ? opts.policy(snapshot) : () => snapshot,
     checks: {
       identifier,
-      resolver: new Resolver(new Map(Object.entries(ROUTES))),
+      resolver: opts.lookupAll
+        ? new Resolver(new Map(Object.entries(ROUTES)), opts.lookupAll, { timeoutMs: 1, maxInFlight: 2 })
+        : new Resolver(new Map(Object.entries(ROUTES))),
       grants,
       logger,
       isClientAllowed: (ip) => inAnyCidr(ip, clientNetworks),

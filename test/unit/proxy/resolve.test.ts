@@ -1,5 +1,5 @@
 /** Which upstream addresses the proxy will connect to: public unicast only (hostile-inputs A09/A15, issue 11). */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseAbsoluteTarget } from '../../../src/policy/target.js';
 import { isForbiddenAddress, Resolver, type LookupAll } from '../../../src/proxy/resolve.js';
 
@@ -83,5 +83,68 @@ describe('Resolver: a name is checked on every address it resolves to', () => {
       family: 6,
       routed: false,
     });
+  });
+});
+
+describe('Resolver: a name server that never answers cannot stall the proxy', () => {
+  /** A DNS that answers only when the test says so: each call is held with its name. */
+  function heldDns() {
+    const calls: { name: string; answer: (address: string) => void }[] = [];
+    const lookupAll: LookupAll = (name) =>
+      new Promise((resolve) => {
+        calls.push({ name, answer: (address) => resolve([{ address, family: 4 }]) });
+      });
+    return { calls, lookupAll };
+  }
+
+  it('looks a name up once however many requests ask for it at the same time', async () => {
+    const dns = heldDns();
+    const resolver = new Resolver(new Map(), dns.lookupAll, { timeoutMs: 60_000, maxInFlight: 2 });
+    const asked = [1, 2, 3, 4, 5].map(() => resolver.resolve(parseAbsoluteTarget('http://one.test/')));
+    expect(dns.calls.map((c) => c.name)).toEqual(['one.test']);
+    dns.calls[0]!.answer('8.8.8.8');
+    for (const r of await Promise.all(asked)) expect(r).toMatchObject({ ok: true, address: '8.8.8.8' });
+  });
+
+  it('runs at most maxInFlight system lookups; the next starts only when one really returns', async () => {
+    const dns = heldDns();
+    const resolver = new Resolver(new Map(), dns.lookupAll, { timeoutMs: 60_000, maxInFlight: 2 });
+    const asked = ['a.test', 'b.test', 'c.test'].map((h) =>
+      resolver.resolve(parseAbsoluteTarget(`http://${h}/`)),
+    );
+    await Promise.resolve();
+    expect(dns.calls.map((c) => c.name)).toEqual(['a.test', 'b.test']);
+    expect(resolver.lookups).toEqual({ running: 2, queued: 1 });
+    dns.calls[0]!.answer('8.8.8.8');
+    await asked[0];
+    await vi.waitFor(() => expect(dns.calls.map((c) => c.name)).toEqual(['a.test', 'b.test', 'c.test']));
+    dns.calls[1]!.answer('8.8.4.4');
+    dns.calls[2]!.answer('1.1.1.1');
+    expect((await Promise.all(asked)).map((r) => r.ok && r.address)).toEqual([
+      '8.8.8.8',
+      '8.8.4.4',
+      '1.1.1.1',
+    ]);
+  });
+
+  it('answers lookup-timeout when no answer comes, keeping the stuck lookup in its slot', async () => {
+    const dns = heldDns();
+    const resolver = new Resolver(new Map(), dns.lookupAll, { timeoutMs: 1, maxInFlight: 1 });
+    expect(await resolver.resolve(parseAbsoluteTarget('http://silent.test/'))).toEqual({
+      ok: false,
+      reason: 'lookup-timeout',
+    });
+    // The system lookup is still running: a second name waits for the slot, and also times out.
+    expect(await resolver.resolve(parseAbsoluteTarget('http://other.test/'))).toEqual({
+      ok: false,
+      reason: 'lookup-timeout',
+    });
+    expect(dns.calls.map((c) => c.name)).toEqual(['silent.test']);
+    expect(resolver.lookups).toEqual({ running: 1, queued: 1 });
+    // When the name server finally answers, the queued name gets the slot.
+    dns.calls[0]!.answer('8.8.8.8');
+    await vi.waitFor(() => expect(dns.calls.map((c) => c.name)).toEqual(['silent.test', 'other.test']));
+    dns.calls[1]!.answer('1.1.1.1');
+    await vi.waitFor(() => expect(resolver.lookups).toEqual({ running: 0, queued: 0 }));
   });
 });
