@@ -45,6 +45,8 @@ export interface RunningSchoolgate {
   reload(): Promise<ReloadResult>;
   /** Stops accepting, lets open exchanges finish (bounded), commits every queued audit row. */
   stop(): Promise<void>;
+  /** Stops as stop() does, but cuts open requests, tunnels and WebSockets now (their outcomes are written). */
+  stopNow(): Promise<void>;
 }
 
 /** The certs folder: `--certs`, else tls.certsDir (resolved against the config file's folder when loaded). */
@@ -148,7 +150,11 @@ export async function startSchoolgate(
   const lock = await claimDataDir(config.dataDir, logger);
   try {
     const running = await startClaimed(config, logger, opts);
-    return { ...running, stop: () => running.stop().finally(() => lock.release()) };
+    return {
+      ...running,
+      stop: () => running.stop().finally(() => lock.release()),
+      stopNow: () => running.stopNow().finally(() => lock.release()),
+    };
   } catch (err) {
     lock.release();
     throw err;
@@ -285,6 +291,19 @@ async function startClaimed(
   later.reloader = live.reloader;
   live.reloader.watch({ current: () => snapshot, logger });
   let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      caWatch.stop();
+      await live.close();
+      await proxy.close();
+      // After the proxy: the last exchanges' events may still raise alerts.
+      await new Promise((resolve) => setImmediate(resolve));
+      await alerts.close();
+      await digests.stop(); // before the audit store: a digest being sent is still recorded
+      await sinks.close();
+      await audit.close();
+      users.close();
+    })());
   return {
     address,
     proxy,
@@ -292,18 +311,11 @@ async function startClaimed(
     auditPath,
     alerts: { engine: alerts, sinks, digests },
     reload: () => live.reloader.reload(),
-    stop: () =>
-      (stopping ??= (async () => {
-        caWatch.stop();
-        await live.close();
-        await proxy.close();
-        // After the proxy: the last exchanges' events may still raise alerts.
-        await new Promise((resolve) => setImmediate(resolve));
-        await alerts.close();
-        await digests.stop(); // before the audit store: a digest being sent is still recorded
-        await sinks.close();
-        await audit.close();
-        users.close();
-      })()),
+    stop,
+    stopNow: () => {
+      const stopped = stop();
+      proxy.hurry();
+      return stopped;
+    },
   };
 }

@@ -74,19 +74,24 @@ export function registerServe(program: Command): void {
             : []),
           `Point a browser at it: set the HTTP and HTTPS proxy to ${shown}:${port},`,
           `or use automatic proxy configuration: http://${shown === '<this machine>' ? '127.0.0.1' : shown}:${port}/proxy.pac`,
-          'Stop with Ctrl+C (every queued audit record is committed first).',
+          'Stop with Ctrl+C (every queued audit record is committed first; a second Ctrl+C cuts open connections).',
         ].join('\n'),
       );
       await new Promise<void>((resolve) => {
+        let signals = 0;
+        // The first signal lets what is in flight finish within limits.shutdownGraceMs; a second one (an
+        // impatient operator, or systemd's stop timeout) cuts it now. Either way every record is committed.
         const stop = (signal: string) => {
-          logger.info({ signal }, 'stopping: committing queued audit records');
-          running.stop().then(resolve, (err: unknown) => {
+          signals++;
+          if (signals > 1) logger.warn({ signal }, 'stopping now: cutting open connections, then committing');
+          else logger.info({ signal }, 'stopping: committing queued audit records');
+          (signals > 1 ? running.stopNow() : running.stop()).then(resolve, (err: unknown) => {
             logger.error({ err }, 'error while stopping');
             resolve();
           });
         };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
+        process.on('SIGTERM', () => stop('SIGTERM'));
+        process.on('SIGINT', () => stop('SIGINT'));
       });
       logger.info('stopped');
     });
