@@ -7,6 +7,8 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { createPrivateFile, makePrivateDir } from '../app/file-modes.js';
 import { SchoolgateError } from '../errors.js';
+import { registerChainFunctions } from './chain.js';
+import { registerLedgerFunctions } from './ledger.js';
 import { migrate } from './migrations.js';
 
 export const OPEN_SUGGESTION =
@@ -82,6 +84,9 @@ export function openWritableDatabase(pathArg: string, opts: OpenOptions): Databa
     db.pragma('synchronous = FULL');
     const sync = db.pragma('synchronous', { simple: true });
     if (sync !== 2) throw new Error(`PRAGMA synchronous is ${String(sync)}, expected 2 (FULL)`);
+    // Before the migrations: the chain and ledger triggers call these on every write.
+    registerChainFunctions(db);
+    registerLedgerFunctions(db);
     migrate(db, path);
     // Write probe: a read-only file (non-root) opens "successfully" in read-only mode and only fails here.
     db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('last_opened_ms', ?)`).run(

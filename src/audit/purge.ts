@@ -15,6 +15,8 @@
  *   person with an open case: an alert names a person and what they searched for, so it is kept no longer
  *   than the rows it stands for. One statement: the table holds one row per alert window, not per request.
  */
+import { writeCheckpoint } from './checkpoints.js';
+import { registerLedgerFunctions } from './ledger.js';
 import type Database from 'better-sqlite3';
 import { heldSubjects } from './cases.js';
 import { READ_HEAD_SQL, parseHead } from './chain.js';
@@ -68,6 +70,7 @@ interface PurgeRow {
 }
 
 export async function purgeAudit(db: Database.Database, opts: PurgeOptions): Promise<PurgeResult> {
+  registerLedgerFunctions(db); // the ledger's triggers record the purge and its gaps
   const now = opts.now ?? Date.now();
   const cutoffMs = now - opts.retentionDays * DAY_MS;
   const batchRows = opts.batchRows ?? 500;
@@ -166,6 +169,8 @@ export async function purgeAudit(db: Database.Database, opts: PurgeOptions): Pro
   }
   totals.run(deleted, heldCount, Date.now(), purgeId);
   const alerts = purgeAlerts(db, cutoffMs, held);
+  // Signed at once: the gaps this purge left are then vouched for by the key, not only by the database.
+  writeCheckpoint(db, db.name, 'purge', Date.now());
   return {
     purgeId,
     cutoffMs,

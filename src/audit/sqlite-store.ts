@@ -10,6 +10,15 @@
  * structured-clone hop per batch, a second failure domain and harder shutdown. The seam is the queue's
  * `commit` function; revisit if school hardware shows slow fsyncs (watch `stats.maxCommitMs`).
  */
+import {
+  appendCheckpoint,
+  checkpointFilePath,
+  currentBody,
+  loadOrCreateSigningKey,
+  signCheckpoint as signCheckpointBody,
+  signingKeyPath,
+  type SigningKey,
+} from './checkpoints.js';
 import type Database from 'better-sqlite3';
 import { SchoolgateError } from '../errors.js';
 import { GroupCommitQueue, type BatchReport } from './batch-queue.js';
@@ -104,6 +113,10 @@ export class SqliteAuditStore implements AuditStore {
   readonly opened: AuditOpenReport;
   /** Rows were committed since the head file was last written. */
   private headDirty = false;
+  /** Signs checkpoints (checkpoints.ts); null when the key could not be read or made (logged, in status). */
+  private readonly signingKey: SigningKey | null;
+  /** The heads the last checkpoint signed: a minute with no movement signs nothing. */
+  private signed: { seq: number; ledgerSeq: number } | null = null;
 
   constructor(opts: SqliteAuditStoreOptions) {
     this.path = opts.path;
@@ -118,6 +131,8 @@ export class SqliteAuditStore implements AuditStore {
     this.db = db;
     this.opened = report;
     registerChainFunctions(this.db);
+    this.signingKey = this.loadSigningKey();
+    this.signCheckpoint('open');
     const insert = this.db.prepare<ChainedEventRow>(CHAINED_INSERT_SQL);
     const update = this.db.prepare<OutcomeRow>(UPDATE_SQL);
     const readHead = this.db.prepare(READ_HEAD_SQL).pluck();
@@ -236,6 +251,7 @@ export class SqliteAuditStore implements AuditStore {
    * the requests' path.
    */
   recordHeadIfMoved(): void {
+    if (this.db.open) this.signCheckpoint('minute');
     if (!this.headDirty || !this.db.open) return;
     this.headDirty = false;
     try {
@@ -249,11 +265,45 @@ export class SqliteAuditStore implements AuditStore {
     }
   }
 
+  private loadSigningKey(): SigningKey | null {
+    try {
+      return loadOrCreateSigningKey(signingKeyPath(this.path));
+    } catch (err) {
+      this.logger?.error(
+        { file: signingKeyPath(this.path), err: err instanceof Error ? err.message : String(err) },
+        'audit: cannot read or create the checkpoint signing key; no signed checkpoints until it is fixed',
+      );
+      return null;
+    }
+  }
+
+  /**
+   * Signs both heads (audit rows, ledger) if either moved since the last checkpoint — or always, at open
+   * and at a clean stop. Off the requests' path (a timer on the writer thread); a failure is logged, never
+   * fatal: the rows are committed, and `audit verify` reports them as not yet signed.
+   */
+  private signCheckpoint(reason: 'open' | 'minute' | 'close', always = reason === 'open'): void {
+    if (!this.signingKey) return;
+    try {
+      const body = currentBody(this.db, reason, Date.now());
+      if (!always && this.signed && this.signed.seq === body.seq && this.signed.ledgerSeq === body.ledger_seq)
+        return;
+      appendCheckpoint(checkpointFilePath(this.path), signCheckpointBody(body, this.signingKey));
+      this.signed = { seq: body.seq, ledgerSeq: body.ledger_seq };
+    } catch (err) {
+      this.logger?.warn(
+        { err: err instanceof Error ? err.message : String(err), reason },
+        'audit: could not write a signed checkpoint',
+      );
+    }
+  }
+
   /** Commits everything queued, then closes the connection. Safe to call more than once. */
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve, reject) => {
       const err = this.queue.flushAll();
       this.recordHeadIfMoved();
+      if (!err) this.signCheckpoint('close', true);
       try {
         this.db.close();
       } catch (closeErr) {

@@ -1,4 +1,5 @@
 /** Shared pieces of every report: who pulled it, the period, the tamper-evidence line, the row table. */
+import { readLastVerify, type LastVerify } from '../audit/last-verify.js';
 import {
   CoverageChecker,
   parseHead,
@@ -51,22 +52,10 @@ export const FOOTER =
 
 // ---- tamper evidence -------------------------------------------------------------------------------------
 
-export interface LastVerify {
-  atMs: number;
-  ok: boolean;
-  rows: number;
-  firstBreak: string | null;
-}
+export type { LastVerify } from '../audit/last-verify.js';
 
 export function lastFullVerify(src: ReportSource): LastVerify | null {
-  const v = src.db.prepare(`SELECT value FROM meta WHERE key = 'last_verify'`).pluck().get() as
-    string | undefined;
-  if (!v) return null;
-  try {
-    return JSON.parse(v) as LastVerify;
-  } catch {
-    return null;
-  }
+  return readLastVerify(src.db.name);
 }
 
 export function tamperSection(src: ReportSource, cover: CoverageResult): Section {

@@ -10,42 +10,61 @@ export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('the audit log: tamper check and retention');
 
   withCommonOptions(audit.command('verify'))
-    .description('walk the hash chain over every audit row; report the first break and exit non-zero')
+    .description(
+      'check the audit chain, the ledger (cases, notes, report access, purges) and the signed checkpoints; ' +
+        'report the first break and exit non-zero. Opens the database read-only',
+    )
+    .option('--against <file>', 'also check a filed checkpoint (a line from `audit checkpoint export`)')
     .option('--json', 'JSON output')
-    .action(async (opts: CommonOptions & { json?: boolean }) => {
+    .action(async (opts: CommonOptions & { json?: boolean; against?: string }) => {
+      const { verifyAudit } = await import('../../audit/verify-all.js');
       const r = await load();
       const config = configFrom(opts);
-      const admin = r.openAdmin(config); // migrates an older schema, records the result
-      try {
-        const db = r.openReadOnly(r.auditPathOf(config));
-        let result;
-        try {
-          result = r.verifyChain(db);
-        } finally {
-          db.close();
-        }
-        const firstBreak = result.firstBreak
-          ? `seq ${result.firstBreak.seq ?? '?'} (ref ${result.firstBreak.id ?? '?'}): ${result.firstBreak.reason}`
-          : null;
-        admin
-          .prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('last_verify', ?)`)
-          .run(JSON.stringify({ atMs: Date.now(), ok: result.ok, rows: result.rows, firstBreak }));
-        if (opts.json) console.log(JSON.stringify(result));
-        else if (result.ok)
+      const progress =
+        process.stderr.isTTY && !opts.json
+          ? (rows: number) => process.stderr.write(`\rverified ${rows} rows…`)
+          : undefined;
+      const result = verifyAudit(r.auditPathOf(config), {
+        ...(opts.against ? { against: opts.against } : {}),
+        ...(progress ? { onProgress: progress } : {}),
+      });
+      if (progress) process.stderr.write('\n');
+      if (opts.json) console.log(JSON.stringify(result));
+      else {
+        for (const note of result.notes) console.log(`note: ${note}`);
+        if (result.ok)
           console.log(
-            `ok: ${result.rows} rows verified, ${result.anchoredGaps} purge gaps anchored; ` +
-              `chain head seq ${result.head.seq} ${result.head.hash}`,
+            `ok: ${result.chain.rows} rows verified, ${result.chain.anchoredGaps} purge gaps anchored; ` +
+              `chain head seq ${result.chain.head.seq} ${result.chain.head.hash}\n` +
+              `ledger: ${result.ledger?.entries ?? 0} entries; ` +
+              `checkpoints: ${result.checkpoints.checked} signed, latest ` +
+              (result.checkpoints.latest
+                ? `seq ${result.checkpoints.latest.seq} at ${new Date(result.checkpoints.latest.time_ms).toISOString()}` +
+                  ` (${result.checkpoints.unsignedRows} rows written since)`
+                : 'none') +
+              (opts.against ? `; the filed checkpoint matches` : ''),
           );
-        if (!result.ok)
-          throw new SchoolgateError('SG_AUDIT_TAMPERED', `the audit chain is broken at ${firstBreak}`, {
-            context: { ...result.firstBreak, rowsVerified: result.rows },
-            suggestion:
-              'keep a copy of the database as it is now (evidence), restore the last good backup beside it, ' +
-              'and compare; tell the headteacher',
-          });
-      } finally {
-        admin.close();
       }
+      if (!result.ok)
+        throw new SchoolgateError('SG_AUDIT_TAMPERED', `the audit record is broken: ${result.message}`, {
+          context: { ...result.firstBreak, rowsVerified: result.chain.rows },
+          suggestion:
+            'keep a copy of the database, its .checkpoints file and keys/ as they are now (evidence), restore ' +
+            'the last good backup beside them, and compare; tell the headteacher',
+        });
+    });
+
+  const checkpoint = audit.command('checkpoint').description('signed checkpoints of the audit record');
+  withCommonOptions(checkpoint.command('export'))
+    .description(
+      'print the latest signed checkpoint (one line) and the public key that checks it, to file in the weekly review',
+    )
+    .action(async (opts: CommonOptions) => {
+      const { exportCheckpoint } = await import('../../audit/verify-all.js');
+      const r = await load();
+      const { line, publicKey } = exportCheckpoint(r.auditPathOf(configFrom(opts)));
+      console.log(line);
+      console.log(`public key (Ed25519, SPKI base64): ${publicKey}`);
     });
 
   withCommonOptions(audit.command('purge'))

@@ -210,8 +210,10 @@ describe('the audit database is checked before it is trusted', () => {
     const folder = join(dir, 'audit-set-aside-2026-12-03T00-00-00.000Z');
     expect(readdirSync(dir).sort()).toEqual([
       'audit-set-aside-2026-12-03T00-00-00.000Z',
+      'audit.checkpoints', // one file for every database, each checkpoint naming its database_id
       'audit.head',
       'audit.sqlite',
+      'keys',
     ]);
     expect(readdirSync(folder).sort()).toEqual(['NOTE.txt', 'audit.head', 'audit.sqlite']);
     expect(sha256Of(join(folder, 'audit.sqlite'))).toBe(damaged);
@@ -230,7 +232,7 @@ describe('the audit database is checked before it is trusted', () => {
     expect(next.opened).toMatchObject({ setAside: null, newDatabaseNotNeeded: true });
     expect(next.opened.replaced).toMatchObject({ folder, code: 'SG_AUDIT_DAMAGED' });
     await next.close();
-    expect(readdirSync(dir)).toHaveLength(3); // nothing moved the second time
+    expect(readdirSync(dir)).toHaveLength(5); // nothing moved the second time
     const db = new Database(file, { readonly: true });
     expect(db.prepare('SELECT count(*) FROM audit_events').pluck().get()).toBe(1);
     expect(
