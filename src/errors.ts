@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   SG_REPORT_REFUSED:
     'A report or case command was refused: missing --case/--by, or the OS user may not pull reports (recorded).',
   SG_CASE_UNKNOWN: 'No case with that reference exists.',
+  SG_PURGE_REFUSED:
+    'audit purge was refused: no --by or --reason, or a retention shorter than reports.minimumRetentionDays (recorded).',
   SG_ALERT_UNKNOWN: 'No safeguarding alert with that id exists (recorded as a refused access).',
   SG_ALERT_ACKED: 'The safeguarding alert is already acknowledged; an acknowledgement is never overwritten.',
   SG_ALERT_SINK_FAILED:

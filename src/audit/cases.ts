@@ -158,6 +158,39 @@ export function closeCase(
   return getCase(db, opts.ref)!;
 }
 
+/**
+ * Opens a closed case again (new evidence, an appeal). The closing is not erased: a note keeps when, by
+ * whom and with what outcome it was closed, and the ledger keeps the row as it was.
+ */
+export function reopenCase(
+  db: Database.Database,
+  opts: Actor & { ref: string; reason: string | undefined },
+): CaseRecord {
+  if (!opts.reason?.trim())
+    throw new SchoolgateError('SG_ARGUMENT_INVALID', `reopening case ${opts.ref} needs a reason`, {
+      suggestion: 'give --reason, e.g. --reason "new evidence from the police"',
+    });
+  db.transaction(() => {
+    const c = requireCase(db, opts.ref);
+    if (c.status !== 'closed')
+      throw new SchoolgateError('SG_ARGUMENT_INVALID', `case ${opts.ref} is open`, {
+        context: { ref: opts.ref },
+      });
+    db.prepare(
+      `UPDATE cases SET status = 'open', closed_ms = NULL, closed_by = NULL, outcome = NULL WHERE ref = ?`,
+    ).run(opts.ref);
+    const closed = c.closedMs === null || c.closedMs === undefined ? '?' : new Date(c.closedMs).toISOString();
+    insertNote(
+      db,
+      opts.ref,
+      opts,
+      `Reopened: ${opts.reason!.trim()}. (It was closed ${closed} by ${c.closedBy ?? '?'}` +
+        `${c.outcome ? `, outcome: ${c.outcome}` : ''}.)`,
+    );
+  }).immediate();
+  return getCase(db, opts.ref)!;
+}
+
 export function caseNotes(db: Database.Database, ref: string): CaseNote[] {
   return db
     .prepare<
@@ -173,15 +206,4 @@ export function caseNotes(db: Database.Database, ref: string): CaseNote[] {
       osUser: r.os_user,
       text: r.text,
     }));
-}
-
-/** Usernames whose rows are held by an open case. */
-export function heldSubjects(db: Database.Database): string[] {
-  return db
-    .prepare(
-      `SELECT DISTINCT s.value FROM case_subjects s JOIN cases c ON c.ref = s.ref
-       WHERE c.status = 'open' AND s.kind = 'user'`,
-    )
-    .pluck()
-    .all() as string[];
 }

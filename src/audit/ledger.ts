@@ -1,6 +1,7 @@
 /**
  * The ledger: a hash chain over every change to the investigation's own records — cases, their subjects
- * and notes, who pulled which report (report_access), purges and the gaps they left in the audit chain.
+ * and notes, who pulled which report (report_access), purges and the gaps they left in the audit chain,
+ * legal holds.
  * The audit rows have their own chain (chain.ts); these tables change through the CLI, so they are chained
  * by SQLite triggers, whatever connection writes them:
  *
@@ -25,6 +26,7 @@ const LEDGER_TABLES: Record<string, (row: 'NEW' | 'OLD') => string> = {
   purges: (r) => `${r}.rowid`,
   purge_days: (r) => `${r}.purge_id || '/' || ${r}.day`,
   chain_gaps: (r) => `${r}.rowid`,
+  holds: (r) => `${r}.rowid`,
 };
 
 export const LEDGER_TABLE_NAMES = Object.keys(LEDGER_TABLES);

@@ -9,6 +9,7 @@
  * to a single statement. If a category-wide report ever needs its own index, a later migration can add a
  * side table and fill it from the JSON column.
  */
+import { CREATE_HOLDS_SQL } from './holds.js';
 import { createLedger } from './ledger.js';
 import type Database from 'better-sqlite3';
 import { SchoolgateError } from '../errors.js';
@@ -201,9 +202,14 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO case_subjects (ref, kind, value) SELECT ref, 'user', subject FROM cases;
     `);
   },
-  // 7: the ledger (ledger.ts): a hash chain over cases, their subjects and notes, report access, purges
-  // and the purge gaps, kept by triggers; signed with the audit chain's head in checkpoints.ts.
-  (db) => createLedger(db),
+  // 7: legal holds (holds.ts) and a purge's reason; then the ledger (ledger.ts): a hash chain over cases,
+  // their subjects and notes, report access, purges and their gaps, and holds, kept by triggers; signed
+  // with the audit chain's head in checkpoints.ts.
+  (db) => {
+    db.exec(CREATE_HOLDS_SQL);
+    db.exec(`ALTER TABLE purges ADD COLUMN reason TEXT`);
+    createLedger(db);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,5 +1,6 @@
 /**
- * Retention: deletes audit rows older than the retention period, except those held by an open case.
+ * Retention: deletes audit rows older than the retention period, except those held by an open case or a
+ * legal hold (holds.ts) — users, and devices or addresses for traffic nobody signed in for.
  *
  * - Walks the chain in seq (insertion) order from the oldest row, in batches of `batchRows` (default 500),
  *   each batch its own short IMMEDIATE transaction, then yields the write lock for at least as long as it
@@ -18,7 +19,7 @@
 import { writeCheckpoint } from './checkpoints.js';
 import { registerLedgerFunctions } from './ledger.js';
 import type Database from 'better-sqlite3';
-import { heldSubjects } from './cases.js';
+import { heldSet, isHeld } from './holds.js';
 import { READ_HEAD_SQL, parseHead } from './chain.js';
 
 export interface PurgeOptions {
@@ -26,6 +27,8 @@ export interface PurgeOptions {
   timeZone: string;
   osUser: string;
   by?: string | null;
+  /** Why this purge runs now (the CLI requires it; the nightly retention run gives its own). */
+  reason?: string | null;
   now?: number;
   batchRows?: number;
   pauseMs?: number;
@@ -66,6 +69,8 @@ interface PurgeRow {
   seq: number;
   time_ms: number;
   username: string | null;
+  device: string | null;
+  client_ip: string;
   chain_hash: string;
 }
 
@@ -76,17 +81,20 @@ export async function purgeAudit(db: Database.Database, opts: PurgeOptions): Pro
   const batchRows = opts.batchRows ?? 500;
   const pauseMs = opts.pauseMs ?? 20;
   const dayOf = dayKeyFormatter(opts.timeZone);
-  const held = new Set(heldSubjects(db));
+  const held = heldSet(db);
 
   const purgeId = Number(
     db
       .prepare(
-        `INSERT INTO purges (started_ms, os_user, by_name, retention_days, cutoff_ms) VALUES (?, ?, ?, ?, ?)`,
+        `INSERT INTO purges (started_ms, os_user, by_name, retention_days, cutoff_ms, reason)
+         VALUES (?, ?, ?, ?, ?, ?)`,
       )
-      .run(now, opts.osUser, opts.by ?? null, opts.retentionDays, cutoffMs).lastInsertRowid,
+      .run(now, opts.osUser, opts.by ?? null, opts.retentionDays, cutoffMs, opts.reason ?? null)
+      .lastInsertRowid,
   );
   const page = db.prepare<[number, number], PurgeRow>(
-    `SELECT seq, time_ms, username, chain_hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`,
+    `SELECT seq, time_ms, username, device, client_ip, chain_hash FROM audit_events
+     WHERE seq > ? ORDER BY seq LIMIT ?`,
   );
   const del = db.prepare(`DELETE FROM audit_events WHERE seq = ?`);
   const exists = db.prepare(`SELECT 1 FROM audit_events WHERE seq = ?`).pluck();
@@ -125,7 +133,7 @@ export async function purgeAudit(db: Database.Database, opts: PurgeOptions): Pro
         break;
       }
       if (r.time_ms >= cutoffMs) continue;
-      if (r.username !== null && held.has(r.username)) {
+      if (isHeld(held, r)) {
         heldCount++;
         continue;
       }
@@ -168,7 +176,7 @@ export async function purgeAudit(db: Database.Database, opts: PurgeOptions): Pro
     if (!done && pauseMs > 0) await new Promise((r) => setTimeout(r, Math.max(pauseMs, took)));
   }
   totals.run(deleted, heldCount, Date.now(), purgeId);
-  const alerts = purgeAlerts(db, cutoffMs, held);
+  const alerts = purgeAlerts(db, cutoffMs, held.users);
   // Signed at once: the gaps this purge left are then vouched for by the key, not only by the database.
   writeCheckpoint(db, db.name, 'purge', Date.now());
   return {
@@ -204,4 +212,46 @@ export function purgeAlerts(
       return { deleted: gone, held: kept };
     })
     .immediate();
+}
+
+export interface PurgeRecord {
+  id: number;
+  startedMs: number;
+  finishedMs: number | null;
+  osUser: string;
+  by: string | null;
+  reason: string | null;
+  retentionDays: number;
+  cutoffMs: number;
+  deleted: number;
+  held: number;
+}
+
+/** Every purge run, newest first (`audit purges`): who, when, why, how far back, how much. */
+export function listPurges(db: Database.Database): PurgeRecord[] {
+  return (
+    db.prepare(`SELECT * FROM purges ORDER BY id DESC`).all() as {
+      id: number;
+      started_ms: number;
+      finished_ms: number | null;
+      os_user: string;
+      by_name: string | null;
+      reason: string | null;
+      retention_days: number;
+      cutoff_ms: number;
+      deleted: number;
+      held: number;
+    }[]
+  ).map((r) => ({
+    id: r.id,
+    startedMs: r.started_ms,
+    finishedMs: r.finished_ms,
+    osUser: r.os_user,
+    by: r.by_name,
+    reason: r.reason,
+    retentionDays: r.retention_days,
+    cutoffMs: r.cutoff_ms,
+    deleted: r.deleted,
+    held: r.held,
+  }));
 }

@@ -6,6 +6,7 @@ import { registerUsers } from './commands/users.js';
 import { registerConfigCheck } from './commands/config-check.js';
 import { registerAudit } from './commands/audit.js';
 import { registerCase } from './commands/case.js';
+import { registerHold } from './commands/hold.js';
 import { registerAlerts } from './commands/alerts.js';
 import { registerReport } from './commands/report.js';
 import { registerControl } from './commands/control.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerConfigCheck(program);
   registerReport(program);
   registerCase(program);
+  registerHold(program);
   registerAlerts(program);
   registerAudit(program);
   registerLists(program);

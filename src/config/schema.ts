@@ -152,8 +152,10 @@ export const configSchema = z.strictObject({
        * server). null: only the OS user that owns the data directory (the one who installed it).
        */
       allowedOsUsers: z.array(z.string().min(1)).nullable().default(null),
-      /** `audit purge` deletes rows older than this, except those held by an open case. */
+      /** `audit purge` deletes rows older than this, except those held by an open case or a legal hold. */
       retentionDays: z.number().int().min(1).max(36_500).default(365),
+      /** The shortest retention `audit purge --retention-days` may ask for; shorter is refused (SG_PURGE_REFUSED). */
+      minimumRetentionDays: z.number().int().min(1).max(36_500).default(30),
     })
     .prefault({}),
   limits: z

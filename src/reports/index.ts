@@ -30,7 +30,17 @@ export { renderHtml } from './render-html.js';
 export { openReadOnly } from './source.js';
 export { formatLocal, parsePeriod, parseWhen } from './time.js';
 export { listAccess } from '../audit/report-access.js';
-export { addCaseNote, checkCaseRef, closeCase, listCases, openCase, requireCase } from '../audit/cases.js';
+export {
+  addCaseNote,
+  checkCaseRef,
+  closeCase,
+  listCases,
+  openCase,
+  reopenCase,
+  requireCase,
+} from '../audit/cases.js';
+export { addHolds, listHolds, releaseHold } from '../audit/holds.js';
+export { listPurges } from '../audit/purge.js';
 export { verifyChain } from '../audit/chain.js';
 export { caseSubjects, rowCovered, subjectsFrom, subjectsLabel } from '../audit/case-subjects.js';
 export { subjectRefusal, unknownSubjects, userRefusal, withSubjectLookup } from './subjects.js';

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { SchoolgateError } from '../../errors.js';
 import { configFrom, positiveInt, withCommonOptions, type CommonOptions } from '../common.js';
+import { withAdmin } from './admin-access.js';
 
 /** The audit/reports modules, loaded when an audit command runs (not at start-up). */
 const load = () => import('../../reports/index.js');
@@ -68,9 +69,17 @@ export function registerAudit(program: Command): void {
     });
 
   withCommonOptions(audit.command('purge'))
-    .description('delete rows older than the retention period, except those held by open cases')
-    .option('--retention-days <n>', 'override reports.retentionDays', positiveInt)
+    .description(
+      'delete rows older than the retention period, except those held by open cases and legal holds ' +
+        '(needs --by and --reason; recorded)',
+    )
+    .option(
+      '--retention-days <n>',
+      'override reports.retentionDays (not below reports.minimumRetentionDays)',
+      positiveInt,
+    )
     .option('--by <name>', 'who runs it (kept with the purge record)')
+    .option('--reason <text>', 'why now (kept with the purge record)')
     .option('--batch <n>', 'rows per transaction (default 500)', positiveInt)
     .option(
       '--pause-ms <n>',
@@ -83,37 +92,77 @@ export function registerAudit(program: Command): void {
         opts: CommonOptions & {
           retentionDays?: number;
           by?: string;
+          reason?: string;
           batch?: number;
           pauseMs?: number;
           json?: boolean;
         },
       ) => {
-        const r = await load();
         const config = configFrom(opts);
-        const db = r.openAdmin(config);
-        try {
-          const result = await r.purgeAudit(db, {
-            retentionDays: opts.retentionDays ?? config.reports.retentionDays,
-            timeZone: config.timeZone,
-            osUser: r.currentOsUser(),
-            by: opts.by ?? null,
-            ...(opts.batch ? { batchRows: opts.batch } : {}),
-            ...(opts.pauseMs ? { pauseMs: opts.pauseMs } : {}),
-          });
-          if (opts.json) return console.log(JSON.stringify(result));
-          console.log(
-            `purge ${result.purgeId}: deleted ${result.deleted} rows older than ` +
-              `${new Date(result.cutoffMs).toISOString()}; kept ${result.held} held by open cases ` +
-              `(${result.batches} transactions, longest ${result.maxBatchMs.toFixed(1)} ms)`,
-          );
-          console.log(
-            `alerts: deleted ${result.alertsDeleted} whose last request is older than the cutoff; ` +
-              `kept ${result.alertsHeld} of people with open cases`,
-          );
-          for (const [day, n] of Object.entries(result.days).sort()) console.log(`  ${day}  ${n}`);
-        } finally {
-          db.close();
-        }
+        const retentionDays = opts.retentionDays ?? config.reports.retentionDays;
+        const minimum = config.reports.minimumRetentionDays;
+        await withAdmin(
+          opts,
+          'audit purge',
+          {
+            needsBy: true,
+            precheck: () =>
+              !opts.reason?.trim()
+                ? {
+                    code: 'SG_PURGE_REFUSED',
+                    reason: 'no --reason: a purge deletes records for good, so it says why',
+                    suggestion: 'give --reason, e.g. --reason "termly retention run"',
+                  }
+                : retentionDays < minimum
+                  ? {
+                      code: 'SG_PURGE_REFUSED',
+                      reason: `--retention-days ${retentionDays} is shorter than reports.minimumRetentionDays (${minimum})`,
+                      suggestion:
+                        'keep the school’s retention, or change reports.minimumRetentionDays in the config',
+                    }
+                  : null,
+          },
+          async (r, db, _c, osUser) => {
+            const result = await r.purgeAudit(db, {
+              retentionDays,
+              timeZone: config.timeZone,
+              osUser,
+              by: opts.by!,
+              reason: opts.reason!.trim(),
+              ...(opts.batch ? { batchRows: opts.batch } : {}),
+              ...(opts.pauseMs ? { pauseMs: opts.pauseMs } : {}),
+            });
+            if (opts.json) return console.log(JSON.stringify(result));
+            console.log(
+              `purge ${result.purgeId}: deleted ${result.deleted} rows older than ` +
+                `${new Date(result.cutoffMs).toISOString()}; kept ${result.held} held by open cases and holds ` +
+                `(${result.batches} transactions, longest ${result.maxBatchMs.toFixed(1)} ms)`,
+            );
+            console.log(
+              `alerts: deleted ${result.alertsDeleted} whose last request is older than the cutoff; ` +
+                `kept ${result.alertsHeld} of people with open cases or holds`,
+            );
+            for (const [day, n] of Object.entries(result.days).sort()) console.log(`  ${day}  ${n}`);
+          },
+        );
       },
     );
+
+  withCommonOptions(audit.command('purges'))
+    .description('every purge that ran: when, who, why, how far back, rows deleted and held')
+    .option('--by <name>', 'your name')
+    .option('--json', 'JSON output')
+    .action(async (opts: CommonOptions & { by?: string; json?: boolean }) => {
+      await withAdmin(opts, 'audit purges', { needsBy: true }, (r, db, config) => {
+        const purges = r.listPurges(db);
+        if (opts.json) return console.log(JSON.stringify(purges));
+        if (purges.length === 0) return console.log('no purge has run');
+        for (const p of purges)
+          console.log(
+            `purge ${p.id}  ${r.formatLocal(p.startedMs, config.timeZone, false)}  by ${p.by ?? '(not named)'} ` +
+              `(OS user ${p.osUser})  retention ${p.retentionDays} days  deleted ${p.deleted}, held ${p.held}` +
+              `${p.finishedMs === null ? '  UNFINISHED' : ''}  reason: ${p.reason ?? '(none given)'}`,
+          );
+      });
+    });
 }

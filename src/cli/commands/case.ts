@@ -1,95 +1,30 @@
 /** `schoolgate case ...`: investigation case records (subject, notes, reports pulled, outcome) and holds. */
 import type { Command } from 'commander';
-import type Database from 'better-sqlite3';
-import type { ReadonlyConfig } from '../../config/load.js';
-import type { Refusal } from '../../reports/access.js';
 import type { ReportFormat } from '../../reports/run.js';
-import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
+import { withCommonOptions, type CommonOptions } from '../common.js';
+import { parseSubjects, withAdmin, withSubjectOptions, type SubjectOptions } from './admin-access.js';
 
-interface CaseOptions extends CommonOptions {
+interface CaseOptions extends CommonOptions, SubjectOptions {
   by?: string;
-  subject?: string[];
-  subjectDevice?: string[];
-  subjectAddress?: string[];
   note?: string;
   outcome?: string;
+  reason?: string;
   format?: ReportFormat;
   out?: string;
 }
 
 const FORMATS: readonly ReportFormat[] = ['text', 'html', 'csv', 'json'];
-/** A repeatable option: each use adds one value. */
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-/** The reports box, loaded when a case command runs (not at start-up). */
-const load = () => import('../../reports/index.js');
-type Reports = Awaited<ReturnType<typeof load>>;
-
-/** Checks the OS user (and --by), records the action in the access log, then runs it. */
-async function withAdmin<T>(
-  opts: CaseOptions,
-  command: string,
-  fields: {
-    caseRef?: string | null;
-    subject?: string | null;
-    needsBy: boolean;
-    /** Checked before the access is recorded, so a refusal it finds is recorded as one. */
-    precheck?: (r: Reports, db: Database.Database, config: ReadonlyConfig) => Refusal | null;
-  },
-  run: (
-    r: Reports,
-    db: Database.Database,
-    config: ReadonlyConfig,
-    osUser: string,
-    now: number,
-  ) => T | Promise<T>,
-): Promise<T> {
-  const r = await load();
-  const config = configFrom(opts);
-  const now = Date.now();
-  const osUser = r.currentOsUser();
-  const db = r.openAdmin(config);
-  try {
-    r.authorise(
-      db,
-      {
-        command,
-        by: opts.by ?? null,
-        osUser,
-        caseRef: fields.caseRef ?? null,
-        subject: fields.subject ?? null,
-        needsCase: false,
-        needsBy: fields.needsBy,
-        refusal: fields.precheck?.(r, db, config) ?? null,
-      },
-      { allowedOsUsers: config.reports.allowedOsUsers, dataDir: config.dataDir, now },
-    );
-    return await run(r, db, config, osUser, now);
-  } finally {
-    db.close();
-  }
-}
 
 export function registerCase(program: Command): void {
   const cases = program
     .command('case')
     .description('investigation cases: an open case holds its subject’s records from purging');
 
-  withCommonOptions(cases.command('open'))
+  withSubjectOptions(withCommonOptions(cases.command('open')), 'the case is about')
     .description(
       'open a case about its subjects: reports under it cover only them, and their records are held until it is closed',
     )
     .argument('<ref>', 'case reference, e.g. 2026-014')
-    .option('--subject <user>', 'a user the case is about (repeat for more than one)', collect)
-    .option(
-      '--subject-device <name>',
-      'a device (devices list) whose traffic nobody signed in for the case is about (repeatable)',
-      collect,
-    )
-    .option(
-      '--subject-address <ip>',
-      'a client address whose traffic nobody signed in for the case is about (repeatable)',
-      collect,
-    )
     .option('--by <name>', 'your name')
     .option('--note <text>', 'a first note: what happened, who raised it')
     .addHelpText(
@@ -97,25 +32,11 @@ export function registerCase(program: Command): void {
       '\nEvery subject must exist: a user (users list, or in the audit log), a device (devices list), or an address.\n\nExamples:\n  schoolgate case open 2026-014 --subject j.smith --by "A. Head"\n  schoolgate case open 2026-015 --subject-address 10.0.3.17 --by "DSL"',
     )
     .action(async (ref: string, opts: CaseOptions) => {
-      // Parsed before anything is opened or recorded: a malformed address is an argument error.
-      const { subjectsFrom, subjectsLabel } = await load();
-      const subjects = subjectsFrom({
-        users: opts.subject ?? [],
-        devices: opts.subjectDevice ?? [],
-        addresses: opts.subjectAddress ?? [],
-      });
+      const { subjects, label, precheck } = await parseSubjects(opts);
       await withAdmin(
         opts,
         'case open',
-        {
-          caseRef: ref,
-          subject: subjectsLabel(subjects) || null,
-          needsBy: true,
-          precheck: (r, db, config) =>
-            r.withSubjectLookup(config, db, (lookup) =>
-              r.subjectRefusal(lookup, r.unknownSubjects(lookup, subjects)),
-            ),
-        },
+        { caseRef: ref, subject: label, needsBy: true, precheck },
         (r, db, _c, osUser, now) => {
           const c = r.openCase(db, {
             ref,
@@ -153,6 +74,18 @@ export function registerCase(program: Command): void {
       await withAdmin(opts, 'case close', { caseRef: ref, needsBy: true }, (r, db, _c, osUser, now) => {
         const c = r.closeCase(db, { ref, by: opts.by!, osUser, now, outcome: opts.outcome });
         console.log(`case ${c.ref} closed${c.outcome ? `: ${c.outcome}` : ''}`);
+      });
+    });
+
+  withCommonOptions(cases.command('reopen'))
+    .description('open a closed case again (new evidence, an appeal); its subjects’ records are held again')
+    .argument('<ref>', 'case reference')
+    .option('--by <name>', 'your name')
+    .option('--reason <text>', 'why it is reopened (kept as a note with the earlier outcome)')
+    .action(async (ref: string, opts: CaseOptions) => {
+      await withAdmin(opts, 'case reopen', { caseRef: ref, needsBy: true }, (r, db, _c, osUser, now) => {
+        const c = r.reopenCase(db, { ref, by: opts.by!, osUser, now, reason: opts.reason });
+        console.log(`case ${c.ref} reopened; records of ${c.subject} are held again`);
       });
     });
 

@@ -397,7 +397,7 @@ describe('alerts in the reports', () => {
 
 describe('audit purge and alerts', () => {
   it('deletes alerts past retention except those of a person with an open case, and counts them', async () => {
-    const r = await runCli(['audit', 'purge', '--json', '--by', 'IT', ...c]);
+    const r = await runCli(['audit', 'purge', '--json', '--by', 'IT', '--reason', 'retention', ...c]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ alertsDeleted: 2, alertsHeld: 1 });
     const ids = query<{ id: string }>('SELECT id FROM alerts').map((a) => a.id);

@@ -183,7 +183,16 @@ describe('audit purge', () => {
     expect((await runCli(['case', 'open', 'C-1', '--subject', 'pupil1', '--by', 'A. Head', ...c])).code).toBe(
       0,
     );
-    const r = await runCli(['audit', 'purge', '--by', 'IT', '--json', ...c]);
+    const r = await runCli([
+      'audit',
+      'purge',
+      '--by',
+      'IT',
+      '--reason',
+      'termly retention run',
+      '--json',
+      ...c,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout) as { deleted: number; held: number; days: Record<string, number> };
     expect(result.deleted).toBe(5);
@@ -205,7 +214,9 @@ describe('audit purge', () => {
       (await runCli(['case', 'close', 'C-1', '--by', 'A. Head', '--outcome', 'no further action', ...c]))
         .code,
     ).toBe(0);
-    const second = JSON.parse((await runCli(['audit', 'purge', '--json', ...c])).stdout) as {
+    const second = JSON.parse(
+      (await runCli(['audit', 'purge', '--json', '--by', 'IT', '--reason', 'again', ...c])).stdout,
+    ) as {
       deleted: number;
     };
     expect(second.deleted).toBe(3);

@@ -1,0 +1,67 @@
+/** `schoolgate hold add | release | list`: legal holds, kept from purging independent of any case. */
+import type { Command } from 'commander';
+import { withCommonOptions, type CommonOptions } from '../common.js';
+import { parseSubjects, withAdmin, withSubjectOptions, type SubjectOptions } from './admin-access.js';
+
+interface HoldOptions extends CommonOptions, SubjectOptions {
+  by?: string;
+  reason?: string;
+  all?: boolean;
+  json?: boolean;
+}
+
+export function registerHold(program: Command): void {
+  const hold = program
+    .command('hold')
+    .description('legal holds: records kept from purging until released, whether or not a case is open');
+
+  withSubjectOptions(withCommonOptions(hold.command('add')), 'whose records are held')
+    .description('hold the records of users, devices or addresses (a police referral, a tribunal)')
+    .option('--reason <text>', 'why (kept with the hold)')
+    .option('--by <name>', 'your name')
+    .action(async (opts: HoldOptions) => {
+      const { subjects, label, precheck } = await parseSubjects(opts);
+      await withAdmin(
+        opts,
+        'hold add',
+        { subject: label, needsBy: true, precheck },
+        (r, db, _c, osUser, now) => {
+          for (const h of r.addHolds(db, { subjects, reason: opts.reason, by: opts.by!, osUser, now }))
+            console.log(`hold ${h.id} placed on ${h.kind === 'user' ? h.value : `${h.kind} ${h.value}`}`);
+        },
+      );
+    });
+
+  withCommonOptions(hold.command('release'))
+    .description('release a hold (it stays on record with who released it and why)')
+    .argument('<id>', 'the hold (hold list)')
+    .option('--reason <text>', 'why it is released')
+    .option('--by <name>', 'your name')
+    .action(async (id: string, opts: HoldOptions) => {
+      await withAdmin(opts, 'hold release', { needsBy: true }, (r, db, _c, osUser, now) => {
+        const h = r.releaseHold(db, { id: Number(id), reason: opts.reason, by: opts.by!, osUser, now });
+        console.log(`hold ${h.id} on ${h.value} released`);
+      });
+    });
+
+  withCommonOptions(hold.command('list'))
+    .description('standing holds (--all: released ones too)')
+    .option('--all', 'include released holds')
+    .option('--by <name>', 'your name')
+    .option('--json', 'JSON output')
+    .action(async (opts: HoldOptions) => {
+      await withAdmin(opts, 'hold list', { needsBy: true }, (r, db, config) => {
+        const holds = r.listHolds(db, { all: opts.all ?? false });
+        if (opts.json) return console.log(JSON.stringify(holds));
+        if (holds.length === 0) return console.log(opts.all ? 'no holds' : 'no standing holds');
+        for (const h of holds)
+          console.log(
+            `${h.id}\t${h.kind === 'user' ? h.value : `${h.kind} ${h.value}`}\t` +
+              `placed ${r.formatLocal(h.createdMs, config.timeZone, false)} by ${h.by}: ${h.reason}` +
+              (h.releasedMs !== null
+                ? `\treleased ${r.formatLocal(h.releasedMs, config.timeZone, false)} by ${h.releasedBy}: ${h.releaseReason}`
+                : ''),
+          );
+      });
+    });
+}
