@@ -326,6 +326,22 @@ describe('reload of a running proxy', { timeout: 90_000 }, () => {
     client.close();
   });
 
+  it('`profiles set` changes what a profile does with a category in the running proxy, and `clear` undoes it', async () => {
+    const { dir, args } = setUp();
+    serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
+    const client = new KeepAliveClient(serve.port);
+    const url = `http://www.facebook.com:${origin.port}/`;
+    expect((await client.get(url)).status).toBe(403); // guest: social blocked
+    const set = await runCli(['profiles', 'set', 'guest', 'social', 'allow', '--reason', 'trial', ...args]);
+    expect(set.stdout).toContain('profile guest: social block (config) -> allow (local)');
+    expect(set.stdout).toContain('running proxy reloaded');
+    expect(await client.get(url)).toMatchObject({ status: 200, reused: true });
+    const clear = await runCli(['profiles', 'set', 'guest', 'social', 'clear', ...args]);
+    expect(clear.stdout).toContain('running proxy reloaded');
+    expect(await client.get(url)).toMatchObject({ status: 403, reused: true });
+    client.close();
+  });
+
   it('reload applies an edited config file, names settings that need a restart, and records the change', async () => {
     const { dir, args } = setUp();
     serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
