@@ -71,6 +71,11 @@ describe('schoolgate explain', () => {
     );
     expect(add.code).toBe(0);
     expect(add.stdout).toContain('added user j.smith (profile staff, password set)');
+    // The fixture config leaves identity.basicAuth off: the user could never sign in, and the command says so.
+    expect(add.stderr).toContain('warning: Basic proxy authentication is off');
+    expect(add.stderr).toContain(
+      `set \`identity: { basicAuth: true }\` in ${path.join(dir, 'config.yaml')} and run \`schoolgate reload\``,
+    );
     const asUser = await runCli(['explain', 'facebook.com', '--user', 'j.smith', '--json', ...common]);
     expect(JSON.parse(asUser.stdout)).toMatchObject({ action: 'warn', profile: 'staff' });
 
@@ -92,6 +97,19 @@ describe('schoolgate explain', () => {
     const r = await runCli(['explain', 'facebook.com', ...common]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('explain needs --user NAME or --profile NAME');
+  });
+});
+
+describe('users add with Basic authentication on', () => {
+  it('says nothing about turning it on', async () => {
+    const file = path.join(dir, 'basic-auth.yaml');
+    writeFileSync(file, `identity: { basicAuth: true }\nprofiles: ${JSON.stringify(FIXTURE_PROFILES)}\n`);
+    const r = await runCli(
+      ['users', 'add', 'k.jones', '--profile', 'staff', '--password-stdin', ...common, '--config', file],
+      { input: 'correct horse battery\n' },
+    );
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
   });
 });
 

@@ -78,6 +78,7 @@ const SOCIAL_TEN = [
 
 interface StatusJson {
   lists: { categories: number; entries: number };
+  identity?: unknown;
   reloads: {
     count: number;
     failures: number;
@@ -340,6 +341,18 @@ describe('reload of a running proxy', { timeout: 90_000 }, () => {
     expect(clear.stdout).toContain('running proxy reloaded');
     expect(await client.get(url)).toMatchObject({ status: 403, reused: true });
     client.close();
+    // status names how clients are identified: here Basic auth is off and nothing maps addresses.
+    const status = JSON.parse((await runCli(['status', '--json', ...args])).stdout) as StatusJson;
+    expect(status.identity).toEqual({
+      basicAuth: false,
+      requireAuth: false,
+      networks: 0,
+      devices: 0,
+      guestProfile: 'guest',
+    });
+    expect((await runCli(['status', ...args])).stdout).toMatch(
+      /^identity +basic auth OFF \(users cannot sign in; identity\.basicAuth\); address mapping 0 networks, 0 devices; else profile guest$/m,
+    );
   });
 
   it('reload applies an edited config file, names settings that need a restart, and records the change', async () => {
