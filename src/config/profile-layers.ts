@@ -55,7 +55,8 @@ function applyLayer(base: LayeredProfiles, layer: ProfileLayer, defaults: Profil
   const profiles: Record<string, ProfileConfig> = layer.replace ? {} : { ...base.profiles };
   const origins: ProfileOrigins = layer.replace ? {} : { ...base.origins };
   for (const [name, patch] of Object.entries(layer.profiles)) {
-    const below = profiles[name];
+    // Own properties only: a profile named `constructor` or `toString` is a name, not Object's method.
+    const below = Object.hasOwn(profiles, name) ? profiles[name] : undefined;
     const from: Record<string, ProfileSource> = below ? { ...origins[name] } : {};
     const merged = { ...(below ?? cloneDefaults(defaults)) } as Record<string, unknown>;
     for (const [key, value] of Object.entries(patch)) {

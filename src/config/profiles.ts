@@ -33,7 +33,7 @@ export function effectiveProfiles(
   };
   const local: ProfileOverrides = {};
   for (const [name, o] of Object.entries(overrides)) {
-    if (name in config.profiles) local[name] = o;
+    if (Object.hasOwn(config.profiles, name)) local[name] = o;
     else warnings.push(`${profileOverridesFile(config.dataDir)}: profile ${name} does not exist: ignored`);
   }
   return layerProfiles(base, [{ source: 'local', profiles: local }], profileSchema.parse({}));

@@ -28,7 +28,7 @@ type Opts = CommonOptions & ChangeOptions & { json?: boolean };
 const SET_ACTIONS = ['block', 'warn', 'allow', 'clear'] as const;
 
 export function needProfiles(config: ReadonlyConfig, names: readonly string[]): void {
-  const unknown = names.filter((n) => !(n in config.profiles));
+  const unknown = names.filter((n) => !Object.hasOwn(config.profiles, n));
   if (unknown.length > 0)
     throw new SchoolgateError('SG_PROFILE_UNKNOWN', `no profile named "${unknown[0]}"`, {
       suggestion: `use one of: ${Object.keys(config.profiles).join(', ')}`,

@@ -95,6 +95,15 @@ describe('layerProfiles', () => {
       expect: { guest: { categories: { vpn: 'block' } } },
     },
     {
+      what: 'a profile named like an Object method is a new profile from the defaults',
+      layers: [config({ constructor: { inspect: false }, toString: {} })],
+      names: ['pupil', 'staff', 'guest', 'constructor', 'toString'],
+      expect: {
+        constructor: { inspect: false, categories: {}, default: DEFAULTS.default },
+        toString: { categories: {}, ipLiterals: DEFAULTS.ipLiterals },
+      },
+    },
+    {
       what: 'an array key replaces, it is not appended to',
       layers: [config({ pupil: { allow: [] } })],
       names: ['pupil', 'staff', 'guest'],
