@@ -3,10 +3,11 @@
  * category is enforced by no profile until one blocks it (`--block-for`, `profiles set`), and the commands
  * say so. The shipped categories and the shipped profiles (no config file): a fresh install.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../helpers/cli.js';
+import { CLI, runCli } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/schoolgate.js';
 
 let dir: string;
@@ -100,6 +101,58 @@ describe('a category created or imported', { timeout: 120_000 }, () => {
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('blocked exam-cheats for pupil (local)');
   });
+});
+
+/**
+ * Runs a command on a terminal (util-linux `script` gives it a pty) and answers the first question it asks
+ * once the question is on screen: event-driven, no delays.
+ */
+function onTerminal(
+  args: string[],
+  question: string,
+  answer: string,
+): Promise<{ code: number | null; out: string }> {
+  const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+  const command = [process.execPath, CLI, ...args].map(quote).join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let answered = false;
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (!answered && out.includes(question)) {
+        answered = true;
+        child.stdin.write(`${answer}\r`);
+      }
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      child.stdin.destroy();
+      resolve({ code, out });
+    });
+  });
+}
+
+describe('on a terminal without --block-for', { timeout: 120_000 }, () => {
+  it.skipIf(!existsSync('/usr/bin/script'))(
+    'lists new asks which profiles block the new category',
+    async () => {
+      const r = await onTerminal(
+        ['lists', 'new', 'quiz', '--title', 'Quiz answers', ...common],
+        'Which profiles should block quiz?',
+        'pupil,guest',
+      );
+      expect(r.code).toBe(0);
+      expect(r.out).toContain('blocked quiz for pupil, guest (local)');
+      const cats = JSON.parse((await cli('lists', 'categories', '--json')).stdout) as {
+        name: string;
+        enforcedBy: string[];
+      }[];
+      expect(cats.find((c) => c.name === 'quiz')!.enforcedBy).toEqual(['pupil', 'guest']);
+    },
+  );
 });
 
 describe('profiles set / show', { timeout: 120_000 }, () => {
