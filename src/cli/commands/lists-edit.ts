@@ -161,7 +161,7 @@ export function registerListEdits(lists: Command): void {
           `profiles ${users.join(', ')} use category "${name}"`,
           {
             context: { category: name, profiles: users },
-            suggestion: 'remove it from those profiles in the config first, or pass --force',
+            suggestion: `remove it from those profiles first (the config file, or \`schoolgate profiles set <profile> ${name} clear\`), or pass --force`,
           },
         );
       const meta = await deleteCategory(dirsOf(config), name);
