@@ -18,12 +18,14 @@ import {
   type LoadedKeywords,
 } from '../alerts/keywords/index.js';
 import { PACKAGE_ROOT, type ReadonlyConfig } from '../config/load.js';
+import { checkCategoryReferences } from '../config/category-references.js';
 import { buildProfiles } from '../config/profiles.js';
 import { Identifier } from '../identity/identify.js';
 import { UserStore } from '../identity/user-store.js';
 import { loadCategories, shippedSize } from '../lists/load.js';
 import { readExceptions, withExceptions } from '../lists/exceptions.js';
 import { readLocalLayer } from '../lists/local-layer.js';
+import { readProfileOverrides } from '../lists/profile-overrides.js';
 import { startMetrics, type LeafCounters } from '../metrics/metrics.js';
 import { checkFileModes, type ModeCheck } from './file-modes.js';
 import { startLive } from './live.js';
@@ -85,13 +87,16 @@ export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> 
   let entries = 0;
   for (const c of loaded.counts.values()) entries += c.domains + c.urls;
   const exceptions = await readExceptions(config.dataDir);
+  const overrides = await readProfileOverrides(config.dataDir);
+  const profiles = buildProfiles(config, loaded.lists, overrides, loaded.warnings);
+  checkCategoryReferences(config, loaded.lists, loaded.warnings);
   const keywords = await loadKeywords(config);
   for (const w of keywords.warnings) loaded.warnings.push(w);
   return {
     keywords: compileKeywords(keywords.lists),
     config,
     lists: loaded.lists,
-    profiles: withExceptions(buildProfiles(config, loaded.lists), exceptions, loaded.warnings),
+    profiles: withExceptions(profiles, exceptions, loaded.warnings),
     warnings: loaded.warnings,
     entries,
     shippedSizes: new Map([...loaded.counts].map(([name, c]) => [name, shippedSize(c)])),
@@ -172,12 +177,6 @@ async function startClaimed(
   const fileModes = checkStartModes(config, certsDirOf(config, opts.certsDir), logger);
   let snapshot: LoadedPolicy & { loadedAt: number } = { ...(await loadPolicy(config)), loadedAt: Date.now() };
   for (const warning of snapshot.warnings.slice(0, 20)) logger.warn(warning);
-  const missing = config.tls.neverInspect.categories.filter((c) => !snapshot.lists.categories.has(c));
-  if (config.tls.inspect && missing.length > 0)
-    logger.warn(
-      { categories: missing },
-      'tls.neverInspect.categories names categories without a list: no host is exempt from inspection by them',
-    );
   // Sinks before anything that needs closing: a missing secret file is a configuration error at start.
   const sinks = createAlertSinks(config.alerts, { logger, timeZone: config.timeZone });
   const certsDir = certsDirOf(config, opts.certsDir);

@@ -13,7 +13,8 @@ import type { PolicySnapshot } from '../exchange/snapshot.js';
 import type { AlertsSnapshot } from '../metrics/metrics.js';
 import type { ControlHandler } from './control.js';
 import { checkFileModes, type ModeCheck } from './file-modes.js';
-import type { ReloadOutcome, Reloader } from './reload.js';
+import { identityModes, type IdentityModes } from '../identity/modes.js';
+import { readStateAddresses, type ReloadOutcome, type Reloader } from './reload.js';
 import type { CaStatus } from './school-ca.js';
 
 export interface StatusDeps {
@@ -65,6 +66,8 @@ export interface StatusReport {
   /** The school CA: expiry, days left, a staged next CA, and whether inspection can run (null when off). */
   ca: CaStatus | null;
   auditDatabase: AuditDatabaseStatus;
+  /** How clients are identified: Basic auth on/off, address mappings, the guest profile. */
+  identity: IdentityModes;
 }
 
 /** What the audit database's check at start found, and whether this database replaced a refused one. */
@@ -180,6 +183,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
         },
         alerts: alertsStatus(deps.alerts),
         auditDatabase: auditDatabaseStatus(deps.auditOpened),
+        identity: identityModes(p.config, readStateAddresses(deps.dataDir)),
         ca: deps.ca?.() ?? null,
         fileModes: {
           atStart: deps.fileModes?.atStart ?? null,

@@ -12,6 +12,7 @@ import { registerReport } from './commands/report.js';
 import { registerControl } from './commands/control.js';
 import { registerLists } from './commands/lists.js';
 import { registerExceptions } from './commands/exceptions.js';
+import { registerProfiles } from './commands/profiles.js';
 import { registerNetworks } from './commands/networks.js';
 import { registerSelftest } from './commands/selftest.js';
 import { registerCa } from './commands/ca.js';
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerLists(program);
   registerNetworks(program);
   registerExceptions(program);
+  registerProfiles(program);
   registerControl(program);
   registerSelftest(program);
   registerCa(program);

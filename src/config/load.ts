@@ -8,7 +8,9 @@ import { LineCounter, parseDocument, isNode } from 'yaml';
 import ipaddr from 'ipaddr.js';
 import type { z } from 'zod';
 import { SchoolgateError } from '../errors.js';
-import { configSchema, type Config } from './schema.js';
+import { DEFAULT_PROFILES } from './default-profiles.js';
+import { configLayer, type ProfileOrigins } from './profile-layers.js';
+import { configSchema, profileSchema, profilesLayerSchema, type Config } from './schema.js';
 
 /** The package root (where package.json is): the shipped categories live there, from src/ or dist/src/. */
 export const PACKAGE_ROOT = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
@@ -29,7 +31,11 @@ export interface ConfigOverrides {
   hostsFile?: string;
 }
 
-export type ReadonlyConfig = Readonly<Config>;
+/**
+ * `profileOrigins`: which layer (shipped or config) gave each profile key, for errors and `profiles show`.
+ * Not enumerable, so it is no setting: reload's comparison and JSON output never see it.
+ */
+export type ReadonlyConfig = Readonly<Config> & { readonly profileOrigins?: ProfileOrigins };
 
 /** Reads a YAML config file (or none: the embedded defaults) and applies command-line overrides. */
 export function loadConfig(file: string | undefined, overrides: ConfigOverrides = {}): ReadonlyConfig {
@@ -103,7 +109,12 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Readon
   config.categoriesDir = categoriesGiven ? path.resolve(baseDir, categoriesGiven) : SHIPPED_CATEGORIES;
   if (config.hostsFile) config.hostsFile = path.resolve(baseDir, config.hostsFile);
   config.tls.certsDir = path.resolve(baseDir, config.tls.certsDir);
-  checkReferences(config, where, opts.lineOf);
+  checkReferences(config, where, opts.lineOf, raw);
+  const layer = profilesLayerSchema.parse(
+    isDefault(raw, 'profiles') ? {} : (raw as { profiles: unknown }).profiles,
+  );
+  const origins = configLayer(DEFAULT_PROFILES, layer, profileSchema.parse({})).origins;
+  Object.defineProperty(config, 'profileOrigins', { value: deepFreeze(origins), enumerable: false });
   return deepFreeze(config);
 }
 
@@ -148,9 +159,11 @@ function fieldError(
 function checkReferences(
   config: Config,
   where: string,
-  lineOf?: (p: PropertyKey[]) => number | undefined,
+  lineOf: ((p: PropertyKey[]) => number | undefined) | undefined,
+  raw: unknown,
 ): void {
   const profiles = new Set(Object.keys(config.profiles));
+  const replaced = (raw as { profiles?: { replace?: unknown } } | undefined)?.profiles?.replace === true;
   const needProfile = (field: string, name: string) => {
     if (!profiles.has(name))
       throw fieldError(
@@ -164,8 +177,10 @@ function checkReferences(
     throw fieldError(
       where,
       'identity.guestProfile',
-      `no profile named "${config.identity.guestProfile}" (profiles: ${[...profiles].join(', ')}); ` +
-        '"profiles" replaces the shipped set as a whole, so define a guest profile or name another here',
+      `no profile named "${config.identity.guestProfile}" (profiles: ${[...profiles].join(', ')})` +
+        (replaced
+          ? '; profiles.replace is true, so the shipped guest profile is dropped: define a guest profile or name another here'
+          : ''),
       lineOf,
     );
   config.identity.networks.forEach((n, i) => {

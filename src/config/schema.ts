@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { alertsSchema } from '../alerts/config.js';
 import { DEFAULT_PROFILES, NEVER_INSPECT_HOSTS } from './default-profiles.js';
+import { configLayer } from './profile-layers.js';
 
 const action = z.enum(['allow', 'warn', 'block']);
 const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
@@ -43,6 +44,41 @@ export const profileSchema = z.strictObject({
   /** YouTube restricted mode: the YouTube-Restrict header when inspected, restrict.youtube.com when not. */
   youtubeRestrict: z.enum(['off', 'moderate', 'strict']).default('strict'),
 });
+
+/** What a config layer says about one profile: any of its keys, no defaults (a key not written is kept). */
+export const profilePatchSchema = z.strictObject(
+  Object.fromEntries(
+    Object.entries(profileSchema.shape).map(([k, f]) => [
+      k,
+      (f instanceof z.ZodDefault ? f.removeDefault() : f).optional(),
+    ]),
+  ) as unknown as {
+    [K in keyof ProfileConfig]: z.ZodOptional<z.ZodType<ProfileConfig[K], ProfileConfig[K]>>;
+  },
+);
+
+/** `profiles:` as written: `replace` beside the profiles (zod's catchall type cannot express that). */
+export type ProfilesInput = {
+  [name: string]: z.input<typeof profilePatchSchema> | boolean | undefined;
+  replace?: boolean;
+};
+
+/** `profiles:` in a config file: overrides of the shipped profiles (src/config/profile-layers.ts). */
+export const profilesLayerSchema = z
+  .object({
+    replace: z
+      .boolean()
+      .default(false)
+      .describe(
+        'true: drop the shipped profiles (pupil, staff, leadership, technician, guest) and use only the ' +
+          'profiles written here. false (default): each profile written here overrides the shipped one of ' +
+          'that name key by key (`categories` category by category); profiles not written are kept.',
+      ),
+  })
+  .catchall(profilePatchSchema) as unknown as z.ZodType<
+  { replace: boolean; [name: string]: unknown },
+  ProfilesInput
+>;
 
 const network = z.strictObject({ cidr, profile: z.string().min(1), name: z.string().optional() });
 const device = z.strictObject({
@@ -94,7 +130,14 @@ export const configSchema = z.strictObject({
       guestProfile: z.string().default('guest'),
     })
     .prefault({}),
-  profiles: z.record(z.string(), profileSchema).default(DEFAULT_PROFILES),
+  profiles: profilesLayerSchema
+    .prefault({})
+    .transform((layer) => configLayer(DEFAULT_PROFILES, layer, profileSchema.parse({})).profiles)
+    .describe(
+      'Role profiles, layered over the shipped ones (src/config/default-profiles.ts): a profile named ' +
+        'here overrides the shipped profile of that name key by key, its `categories` category by ' +
+        'category; `replace: true` starts from no profiles. `schoolgate profiles show` prints the result.',
+    ),
   warn: z
     .strictObject({
       /** Minutes a Continue lasts; null means until the end of the school day. */

@@ -38,12 +38,16 @@ export function writeFixtureCategories(dir: string): string {
   return dir;
 }
 
-/** Profiles over the fixture categories: pupils blocked, staff warned. */
-export const FIXTURE_PROFILES: ConfigInput['profiles'] = {
+/**
+ * Profiles over the fixture categories: pupils blocked, staff warned. `replace: true`: the shipped profiles
+ * name categories the fixture set does not have, and tests must not depend on them.
+ */
+export const FIXTURE_PROFILES = {
+  replace: true,
   pupil: { categories: { social: 'block', streaming: 'block', adult: 'block', gambling: 'block' } },
   staff: { categories: { social: 'warn', streaming: 'warn', adult: 'block', gambling: 'block' } },
   guest: { categories: { social: 'block', streaming: 'block', adult: 'block', gambling: 'block' } },
-};
+} satisfies ConfigInput['profiles'];
 
 /** Names the tests route to the loopback origin (a deliberate route, like Squid's hosts_file). */
 export const ROUTED_NAMES = [

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { controlRequest } from '../../app/control.js';
 import type { ReloadResult } from '../../app/reload.js';
 import type { AuditDatabaseStatus, StatusReport } from '../../app/status.js';
+import { identityModeLine } from '../../identity/modes.js';
 import { SchoolgateError } from '../../errors.js';
 import { withState } from '../../state/store.js';
 import {
@@ -84,6 +85,7 @@ export function registerControl(program: Command): void {
           `since          ${s.since} (${s.uptimeSeconds} s)`,
           `connections    ${s.connections} open (${s.openTunnels} tunnels)`,
           `requests       ${s.requests} total, ${s.requestsPerSecond}/s over the last 10 s`,
+          `identity       ${identityModeLine(s.identity)}`,
           `lists          ${s.lists.categories} categories, ${s.lists.entries} entries, ${s.lists.profiles} profiles (loaded ${s.lists.loadedAt})`,
           `reloads        ${s.reloads.count} (${s.reloads.failures} failed)`,
           ...(s.reloads.last

@@ -9,8 +9,12 @@ import { addEntries, deleteCategory, newCategory, removeEntries } from '../../li
 import { parseCliEntry, type ListEntry } from '../../lists/entry.js';
 import { IMPORT_FORMATS, importList, type ImportFormat, type ImportProgress } from '../../lists/import.js';
 import { CATEGORY_NAME } from '../../lists/metadata.js';
+import { readProfileOverrides } from '../../lists/profile-overrides.js';
+import { effectiveProfiles } from '../../config/profiles.js';
 import { withState } from '../../state/store.js';
 import { configFrom, reloadAfterChange, withChangeOptions, withCommonOptions } from '../common.js';
+import { checkBlockFor, enforceNewCategory, withBlockFor } from './block-for.js';
+import { setCategoryAction } from './profiles.js';
 
 import { dirsOf, examples, type Opts } from './lists.js';
 
@@ -85,21 +89,31 @@ export function registerListEdits(lists: Command): void {
       if (results.every((r) => r.outcome === 'not-listed')) process.exitCode = 1;
     });
 
-  withChangeOptions(withCommonOptions(lists.command('new')))
-    .description('create a local category')
+  withBlockFor(withChangeOptions(withCommonOptions(lists.command('new'))))
+    .description('create a local category (--block-for: the profiles that block it)')
     .argument('<category>', 'name: letters, digits, dot, underscore, hyphen')
     .requiredOption('--title <text>', 'short name shown on block pages and reports')
     .option('--description <text>', 'one sentence: what is in it', '')
     .option('--flagged', 'matching requests appear in investigations')
     .option('--alert', 'a matching request raises a safeguarding alert')
     .option('--json', 'JSON output')
-    .addHelpText('after', examples('schoolgate lists new exam-cheats --title "Exam cheating" --flagged'))
+    .addHelpText(
+      'after',
+      examples('schoolgate lists new exam-cheats --title "Exam cheating" --flagged --block-for pupil,guest'),
+    )
     .action(
       async (
         name: string,
-        opts: Opts & { title: string; description: string; flagged?: boolean; alert?: boolean },
+        opts: Opts & {
+          title: string;
+          description: string;
+          flagged?: boolean;
+          alert?: boolean;
+          blockFor?: string[];
+        },
       ) => {
         const config = configFrom(opts);
+        checkBlockFor(config, opts.blockFor);
         if (!CATEGORY_NAME.test(name))
           throw new SchoolgateError('SG_ARGUMENT_INVALID', `"${name}" is not a category name`, {
             suggestion: 'use letters, digits, dot, underscore and hyphen, starting with a letter or digit',
@@ -122,8 +136,9 @@ export function registerListEdits(lists: Command): void {
           }),
         );
         if (!opts.json) console.log(`created local category ${name} (${opts.title})`);
+        const enforced = await enforceNewCategory(config, name, opts);
         const reload = await reloadAfterChange(config.dataDir, opts.json);
-        if (opts.json) console.log(JSON.stringify({ created: meta, ...reload }));
+        if (opts.json) console.log(JSON.stringify({ created: meta, ...enforced, ...reload }));
       },
     );
 
@@ -134,7 +149,8 @@ export function registerListEdits(lists: Command): void {
     .addHelpText('after', examples('schoolgate lists delete exam-cheats --reason "merged into tricheur"'))
     .action(async (name: string, opts: Opts & { force?: boolean }) => {
       const config = configFrom(opts);
-      const users = Object.entries(config.profiles)
+      const overrides = await readProfileOverrides(config.dataDir);
+      const users = Object.entries(effectiveProfiles(config, overrides).profiles)
         .filter(([, p]) => name in p.categories || p.timeWindows.some((w) => name in w.categories))
         .map(([n]) => n);
       const found = await requireCategory(dirsOf(config), name);
@@ -145,7 +161,7 @@ export function registerListEdits(lists: Command): void {
           `profiles ${users.join(', ')} use category "${name}"`,
           {
             context: { category: name, profiles: users },
-            suggestion: 'remove it from those profiles in the config first, or pass --force',
+            suggestion: `remove it from those profiles first (the config file, or \`schoolgate profiles set <profile> ${name} clear\`), or pass --force`,
           },
         );
       const meta = await deleteCategory(dirsOf(config), name);
@@ -159,10 +175,16 @@ export function registerListEdits(lists: Command): void {
         }),
       );
       console.log(`deleted local category ${name}`);
+      // `profiles set` entries for it would name a category that no longer exists: they go with it.
+      const local = Object.keys(overrides).filter((p) => name in overrides[p]!.categories);
+      if (local.length > 0) {
+        await setCategoryAction(config, local, name, null, opts);
+        console.log(`cleared ${name} from the local layer of profiles ${local.join(', ')}`);
+      }
       await reloadAfterChange(config.dataDir);
     });
 
-  withChangeOptions(withCommonOptions(lists.command('import')))
+  withBlockFor(withChangeOptions(withCommonOptions(lists.command('import'))))
     .description('import a public list into a category’s local layer')
     .argument('<category>')
     .argument('<source>', 'a file, or a squidGuard/UT1 category directory')
@@ -180,6 +202,7 @@ export function registerListEdits(lists: Command): void {
       examples(
         'schoolgate lists import gambling /srv/ut1/gambling --format squidguard',
         'schoolgate lists import social hosts.txt --format hosts --replace',
+        'schoolgate lists import vpn /srv/ut1/vpn --format squidguard --create --block-for pupil,guest',
         'schoolgate lists import vpn list.txt --format adblock --create --dry-run',
       ),
     )
@@ -193,9 +216,11 @@ export function registerListEdits(lists: Command): void {
           create?: boolean;
           dryRun?: boolean;
           force?: boolean;
+          blockFor?: string[];
         },
       ) => {
         const config = configFrom(opts);
+        checkBlockFor(config, opts.blockFor);
         const dirs = dirsOf(config);
         const known = await catalogue(dirs);
         const create = !known.has(category) && opts.create === true && !opts.dryRun;
@@ -241,9 +266,16 @@ export function registerListEdits(lists: Command): void {
               by: opts.by,
             }),
           );
+        // A new category asks who blocks it; an existing one is changed only when --block-for says so.
+        const enforced =
+          create || (opts.blockFor?.length && !opts.dryRun)
+            ? await enforceNewCategory(config, category, opts)
+            : undefined;
         if (opts.json) {
           const reload = opts.dryRun ? {} : await reloadAfterChange(config.dataDir, true);
-          return void console.log(JSON.stringify({ ...summary, dryRun: opts.dryRun ?? false, ...reload }));
+          return void console.log(
+            JSON.stringify({ ...summary, dryRun: opts.dryRun ?? false, ...enforced, ...reload }),
+          );
         }
         console.log(
           `${opts.dryRun ? 'would import' : 'imported'} into ${category}: ${summary.added} added, ${summary.duplicate} duplicate, ${summary.invalid} invalid, ${summary.skipped} skipped (${summary.lines} lines)`,

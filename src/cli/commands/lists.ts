@@ -11,6 +11,8 @@ import { forEachEntry, layerKeys, requireCategory, type Dirs } from '../../lists
 import { anyLineKey } from '../../lists/entry.js';
 import { loadCategories } from '../../lists/load.js';
 import { localFile, readLines, readLocalLayer } from '../../lists/local-layer.js';
+import { effectiveProfiles } from '../../config/profiles.js';
+import { readProfileOverrides } from '../../lists/profile-overrides.js';
 import { compileEntryList } from '../../policy/lists.js';
 import { parseAbsoluteTarget } from '../../policy/target.js';
 import { registerListEdits } from './lists-edit.js';
@@ -52,6 +54,17 @@ export function registerLists(program: Command): void {
       const loaded = await loadCategories(config.categoriesDir, {
         local: await readLocalLayer(config.dataDir),
       });
+      const profiles = effectiveProfiles(config, await readProfileOverrides(config.dataDir)).profiles;
+      // A category is enforced by a profile that blocks or warns on it (its own entry, else its default).
+      const enforcedBy = (category: string) =>
+        Object.entries(profiles)
+          .filter(([, p]) => (p.categories[category] ?? p.default) !== 'allow')
+          .map(([name]) => name);
+      // Banking and health are listed to be left alone (never inspected), not to be blocked: that is a use.
+      const exempted = new Set([
+        ...config.tls.neverInspect.categories,
+        ...Object.values(profiles).flatMap((p) => p.neverInspect),
+      ]);
       const rows = [...loaded.lists.categories.values()].map((m) => {
         const c = loaded.counts.get(m.name)!;
         return {
@@ -65,18 +78,29 @@ export function registerLists(program: Command): void {
           invalid: c.invalid,
           flagged: m.flagged,
           alert: m.alert,
+          enforcedBy: enforcedBy(m.name),
+          unenforced: enforcedBy(m.name).length === 0 && !exempted.has(m.name),
         };
       });
       if (opts.json) return void console.log(JSON.stringify(rows));
       console.log(
-        `${'category'.padEnd(20)} ${'layer'.padEnd(8)} ${'domains'.padStart(9)} ${'urls'.padStart(7)} ${'local+'.padStart(7)} ${'removed'.padStart(7)}  flags         title`,
+        `${'category'.padEnd(20)} ${'layer'.padEnd(8)} ${'domains'.padStart(9)} ${'urls'.padStart(7)} ${'local+'.padStart(7)} ${'removed'.padStart(7)}  ${'flags'.padEnd(20)} title`,
       );
       for (const r of rows) {
-        const flags = [r.flagged ? 'flagged' : '', r.alert ? 'alert' : ''].filter(Boolean).join(',') || '-';
+        const flags =
+          [r.unenforced ? 'UNENFORCED' : '', r.flagged ? 'flagged' : '', r.alert ? 'alert' : '']
+            .filter(Boolean)
+            .join(',') || '-';
         console.log(
-          `${r.name.padEnd(20)} ${r.layer.padEnd(8)} ${String(r.domains).padStart(9)} ${String(r.urls).padStart(7)} ${String(r.local.domains + r.local.urls).padStart(7)} ${String(r.removed).padStart(7)}  ${flags.padEnd(13)} ${r.title}`,
+          `${r.name.padEnd(20)} ${r.layer.padEnd(8)} ${String(r.domains).padStart(9)} ${String(r.urls).padStart(7)} ${String(r.local.domains + r.local.urls).padStart(7)} ${String(r.removed).padStart(7)}  ${flags.padEnd(20)} ${r.title}`,
         );
       }
+      const unenforced = rows.filter((r) => r.unenforced).map((r) => r.name);
+      if (unenforced.length > 0)
+        console.log(
+          `\nUNENFORCED: no profile blocks or warns on ${unenforced.join(', ')}; every profile allows them.` +
+            ` Block one with \`schoolgate profiles set <profile> <category> block\`.`,
+        );
       for (const w of loaded.warnings.slice(0, 10)) console.error(`warning: ${w}`);
     });
 

@@ -8,6 +8,9 @@
  * Through the proxy, only probes that must be refused, and the must-reach sites, are sent: an allowed
  * category probe would make the proxy fetch a real site, which a check should not depend on.
  */
+import { effectiveProfiles } from '../../config/profiles.js';
+import type { ProfileConfig } from '../../config/schema.js';
+import { readProfileOverrides } from '../../lists/profile-overrides.js';
 import http from 'node:http';
 import type { Command } from 'commander';
 import { controlRequest } from '../../app/control.js';
@@ -70,6 +73,8 @@ export function registerSelftest(program: Command): void {
         });
       const profiles = opts.profile ? [opts.profile] : live;
       const probes = await probesFor(config);
+      // What each profile should do: the config's profiles with `profiles set` on top, as the proxy loads them.
+      const effective = effectiveProfiles(config, await readProfileOverrides(config.dataDir)).profiles;
       const own = (
         await controlRequest<{ profile: string | null }>(config.dataDir, 'whoami', { ip: '127.0.0.1' })
       ).profile;
@@ -80,7 +85,7 @@ export function registerSelftest(program: Command): void {
         >(config.dataDir, 'decide', { profile, urls: probes.map((p) => p.url) });
         for (const [i, probe] of probes.entries()) {
           const d = decided[i]!;
-          const expected = expectedAction(config, profile, probe);
+          const expected = expectedAction(effective, profile, probe);
           let pass =
             d.action === expected ||
             d.rule === 'time-window' ||
@@ -134,9 +139,13 @@ export function registerSelftest(program: Command): void {
     });
 }
 
-function expectedAction(config: ReadonlyConfig, profile: string, probe: Probe): Action {
+function expectedAction(
+  profiles: Readonly<Record<string, ProfileConfig>>,
+  profile: string,
+  probe: Probe,
+): Action {
   if (probe.kind === 'must-reach') return 'allow';
-  const p = config.profiles[profile];
+  const p = Object.hasOwn(profiles, profile) ? profiles[profile] : undefined;
   if (!p) return 'allow';
   return (p.categories[probe.category!] as Action | undefined) ?? 'allow';
 }

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { controlRequest } from '../../app/control.js';
 import type { ReadonlyConfig } from '../../config/load.js';
 import { SchoolgateError } from '../../errors.js';
+import { basicAuthOffNotice } from '../../identity/modes.js';
 import { hashPassword } from '../../identity/password.js';
 import { checkUserName, publicUser } from '../../identity/user-store.js';
 import { withState } from '../../state/store.js';
@@ -96,6 +97,8 @@ export function registerUsers(program: Command): void {
       console.log(
         `added user ${name} (profile ${opts.profile}${password ? ', password set' : ', no password'})`,
       );
+      const off = basicAuthOffNotice(config, opts.config);
+      if (off) console.error(`warning: ${off}`);
     });
 
   withCommonOptions(users.command('list'))
@@ -279,10 +282,12 @@ export function registerUsers(program: Command): void {
         update: count('update'),
         unchanged: count('unchanged'),
       };
+      const off = summary.add > 0 ? basicAuthOffNotice(config, opts.config) : null;
       if (opts.json)
         return void console.log(
           JSON.stringify({
             ...summary,
+            ...(off ? { basicAuthOff: off } : {}),
             users: plan.map((p) => ({ name: p.name, change: p.change, profile: p.row.profile })),
           }),
         );
@@ -292,6 +297,7 @@ export function registerUsers(program: Command): void {
       console.log(
         `${opts.dryRun ? 'dry run: ' : ''}${summary.add} to add, ${summary.update} to update, ${summary.unchanged} unchanged`,
       );
+      if (off) console.error(`warning: ${off}`);
     });
 }
 

@@ -77,6 +77,7 @@ async function setup(opts: {
       hosts: { 'www.google.com': '127.0.0.1', 'hate.test': '127.0.0.1' },
       identity: { networks: [{ cidr: '127.0.0.0/8', profile: opts.profile }] },
       profiles: {
+        replace: true,
         pupil: { categories: { extremism: 'block', adult: 'block', gambling: 'block' } },
         staff: { categories: { adult: 'block' } },
         guest: { default: 'block' },

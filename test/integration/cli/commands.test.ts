@@ -71,6 +71,11 @@ describe('schoolgate explain', () => {
     );
     expect(add.code).toBe(0);
     expect(add.stdout).toContain('added user j.smith (profile staff, password set)');
+    // The fixture config leaves identity.basicAuth off: the user could never sign in, and the command says so.
+    expect(add.stderr).toContain('warning: Basic proxy authentication is off');
+    expect(add.stderr).toContain(
+      `set \`identity: { basicAuth: true }\` in ${path.join(dir, 'config.yaml')} and run \`schoolgate reload\``,
+    );
     const asUser = await runCli(['explain', 'facebook.com', '--user', 'j.smith', '--json', ...common]);
     expect(JSON.parse(asUser.stdout)).toMatchObject({ action: 'warn', profile: 'staff' });
 
@@ -95,6 +100,19 @@ describe('schoolgate explain', () => {
   });
 });
 
+describe('users add with Basic authentication on', () => {
+  it('says nothing about turning it on', async () => {
+    const file = path.join(dir, 'basic-auth.yaml');
+    writeFileSync(file, `identity: { basicAuth: true }\nprofiles: ${JSON.stringify(FIXTURE_PROFILES)}\n`);
+    const r = await runCli(
+      ['users', 'add', 'k.jones', '--profile', 'staff', '--password-stdin', ...common, '--config', file],
+      { input: 'correct horse battery\n' },
+    );
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+  });
+});
+
 describe('bad configuration', () => {
   it.each([
     [
@@ -109,9 +127,34 @@ describe('bad configuration', () => {
       /SG_CATEGORY_UNKNOWN.*profiles\.pupil\.categories: no category "knitting"/,
     ],
     [
-      'profiles without the guest profile',
-      'profiles:\n  pupil: {}\n',
-      /identity\.guestProfile: no profile named "guest" \(profiles: pupil\); "profiles" replaces/,
+      'profiles replacing the shipped set without a guest profile',
+      'profiles:\n  replace: true\n  pupil: {}\n',
+      /identity\.guestProfile: no profile named "guest" \(profiles: pupil\); profiles\.replace is true/,
+    ],
+    [
+      'an unknown category in tls.neverInspect.categories (health sites would be inspected)',
+      'tls:\n  neverInspect:\n    categories: [adult, helth]\n',
+      /SG_CATEGORY_UNKNOWN.*tls\.neverInspect\.categories\.1: no category "helth"/,
+    ],
+    [
+      'an unknown category in a time window',
+      'profiles:\n  staff:\n    timeWindows:\n      - { name: lunch, days: [mon], from: "12:00", to: "13:00", categories: { sosial: allow } }\n',
+      /SG_CATEGORY_UNKNOWN.*profiles\.staff\.timeWindows\.0\.categories: no category "sosial"/,
+    ],
+    [
+      "an unknown category in a profile's neverInspect",
+      'profiles:\n  pupil:\n    neverInspect: [bankng]\n',
+      /SG_CATEGORY_UNKNOWN.*profiles\.pupil\.neverInspect: no category "bankng"/,
+    ],
+    [
+      'an unknown category in alerts.categories',
+      'alerts:\n  categories: { extremsm: danger }\n',
+      /SG_CATEGORY_UNKNOWN.*alerts\.categories\.extremsm: no category "extremsm"/,
+    ],
+    [
+      'an unknown category in selftest.probes',
+      'selftest:\n  probes: { gamblin: [http://bet.test/] }\n',
+      /SG_CATEGORY_UNKNOWN.*selftest\.probes\.gamblin: no category "gamblin"/,
     ],
     [
       'a bad explicit entry',

@@ -78,6 +78,7 @@ const SOCIAL_TEN = [
 
 interface StatusJson {
   lists: { categories: number; entries: number };
+  identity?: unknown;
   reloads: {
     count: number;
     failures: number;
@@ -324,6 +325,34 @@ describe('reload of a running proxy', { timeout: 90_000 }, () => {
     await runCli(['networks', 'remove', '127.0.0.0/8', ...args]);
     expect(await client.get(url)).toMatchObject({ status: 403, reused: true });
     client.close();
+  });
+
+  it('`profiles set` changes what a profile does with a category in the running proxy, and `clear` undoes it', async () => {
+    const { dir, args } = setUp();
+    serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
+    const client = new KeepAliveClient(serve.port);
+    const url = `http://www.facebook.com:${origin.port}/`;
+    expect((await client.get(url)).status).toBe(403); // guest: social blocked
+    const set = await runCli(['profiles', 'set', 'guest', 'social', 'allow', '--reason', 'trial', ...args]);
+    expect(set.stdout).toContain('profile guest: social block (config) -> allow (local)');
+    expect(set.stdout).toContain('running proxy reloaded');
+    expect(await client.get(url)).toMatchObject({ status: 200, reused: true });
+    const clear = await runCli(['profiles', 'set', 'guest', 'social', 'clear', ...args]);
+    expect(clear.stdout).toContain('running proxy reloaded');
+    expect(await client.get(url)).toMatchObject({ status: 403, reused: true });
+    client.close();
+    // status names how clients are identified: here Basic auth is off and nothing maps addresses.
+    const status = JSON.parse((await runCli(['status', '--json', ...args])).stdout) as StatusJson;
+    expect(status.identity).toEqual({
+      basicAuth: false,
+      requireAuth: false,
+      networks: 0,
+      devices: 0,
+      guestProfile: 'guest',
+    });
+    expect((await runCli(['status', ...args])).stdout).toMatch(
+      /^identity +basic auth OFF \(users cannot sign in; identity\.basicAuth\); address mapping 0 networks, 0 devices; else profile guest$/m,
+    );
   });
 
   it('reload applies an edited config file, names settings that need a restart, and records the change', async () => {

@@ -660,6 +660,7 @@ describe('A05 with profiles that are not inspected: non-TLS tunnels only where t
         tunnelPorts: [origin.port],
         identity: { networks: [{ cidr: '127.0.0.0/8', profile }] },
         profiles: {
+          replace: true,
           guest: { categories: { adult: 'block' } },
           technician: { categories: { adult: 'block' }, inspect: false, tunnelNonTls: true },
           byod: { categories: { adult: 'block' }, inspect: false },
@@ -1394,6 +1395,7 @@ describe('A09/A15 with a profile that allows IP literals: loopback and private a
         httpPorts: [origin.port],
         tunnelPorts: [origin.port],
         profiles: {
+          replace: true,
           guest: { categories: { adult: 'block' }, ipLiterals: 'allow' },
         },
       }),

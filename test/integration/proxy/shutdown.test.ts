@@ -27,6 +27,7 @@ describe('stop with a tunnel open', () => {
       limits: { shutdownGraceMs: 50, tunnelIdleTimeoutMs: 600_000 },
       identity: { networks: [{ cidr: '127.0.0.0/8', profile: 'tech' }] },
       profiles: {
+        replace: true,
         guest: { categories: { adult: 'block' } },
         tech: { categories: { adult: 'block' }, inspect: false, tunnelNonTls: true },
       },

@@ -33,6 +33,7 @@ beforeAll(async () => {
       identity: { basicAuth: true },
       tls: { certsDir: certs },
       profiles: {
+        replace: true,
         pupil: { categories: { adult: 'block' } },
         guest: { categories: { adult: 'block' } },
         tech: { categories: { adult: 'block' }, inspect: false, tunnelNonTls: true },

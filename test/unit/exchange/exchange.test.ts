@@ -41,7 +41,7 @@ describe('one snapshot per exchange', () => {
       testConfig({
         identity: NETWORKS,
         timeZone: 'Asia/Tokyo',
-        profiles: { pupil: { categories: {} }, staff: {}, guest: {} },
+        profiles: { replace: true, pupil: { categories: {} }, staff: {}, guest: {} },
       }),
     );
     const b: PolicySnapshot = { config: loadedB.config, lists: loadedB.lists, profiles: loadedB.profiles };

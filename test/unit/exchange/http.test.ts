@@ -144,7 +144,7 @@ describe('runHttp on the proxy port: typical requests', () => {
 
   it('records the search term on a blocked search too', async () => {
     const h = await harness({
-      config: { profiles: { pupil: { deny: ['www.google.com'] }, staff: {}, guest: {} } },
+      config: { profiles: { replace: true, pupil: { deny: ['www.google.com'] }, staff: {}, guest: {} } },
     });
     const { step } = await http(h, PUPIL, 'http://www.google.com/search?q=how+to+bypass');
     expect(step).toMatchObject({ kind: 'answer', answer: { status: 403 } });
