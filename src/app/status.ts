@@ -6,6 +6,7 @@ import { statSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import type { AuditOpenReport } from '../audit/index.js';
+import type { ConfigLocation } from '../config/location.js';
 import { SchoolgateError } from '../errors.js';
 import { decide } from '../policy/decide.js';
 import { parseAbsoluteTarget } from '../policy/target.js';
@@ -36,6 +37,8 @@ export interface StatusDeps {
   profileFor: (clientIp: string) => Promise<string | null>;
   /** Re-reads the users now, closing revoked users' connections; how many users were revoked. */
   pollUsers?: () => number;
+  /** The config file the proxy was started with (or the embedded defaults). */
+  config?: ConfigLocation;
   /** The open selftest runs (src/exchange/selftest-probes.ts). */
   probes?: SelftestProbes;
 }
@@ -46,6 +49,8 @@ export interface StatusReport {
   since: string;
   uptimeSeconds: number;
   listen: string;
+  /** Which config file is in use (absent from a proxy older than this field). */
+  config?: ConfigLocation;
   connections: number;
   openTunnels: number;
   requests: number;
@@ -159,6 +164,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
         since: new Date(deps.startedAt).toISOString(),
         uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
         listen: `${deps.address.address}:${deps.address.port}`,
+        config: deps.config ?? { file: null, source: 'built-in' },
         connections,
         openTunnels: deps.stats.openTunnels,
         requests: deps.stats.requests + deps.stats.tunnels,

@@ -1,6 +1,7 @@
 /** `schoolgate serve`: start the proxy on its embedded defaults or a config file. */
 import type { Command } from 'commander';
 import { startSchoolgate } from '../../app/start.js';
+import { describeLocation, locationOf } from '../../config/location.js';
 import { createLogger } from '../../log.js';
 import { configFrom, parsePort, withCommonOptions, type CommonOptions } from '../common.js';
 
@@ -33,7 +34,9 @@ export function registerServe(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  schoolgate serve\n  schoolgate serve --config /etc/schoolgate.yaml --port 8080\n' +
+      '\nWithout --config: $SCHOOLGATE_CONFIG, else /etc/schoolgate/config.yaml if it exists, else the\n' +
+        'built-in defaults; the first lines printed say which.\n' +
+        '\nExamples:\n  schoolgate serve\n  schoolgate serve --config /etc/schoolgate/config.yaml --port 8080\n' +
         '  schoolgate serve --integrity-check --new-audit-database',
     )
     .action(async (opts: ServeOptions) => {
@@ -56,12 +59,19 @@ export function registerServe(program: Command): void {
       const { address, port } = running.address;
       const shown = address === '0.0.0.0' || address === '::' ? '<this machine>' : address;
       logger.info(
-        { address, port, data: config.dataDir, categories: config.categoriesDir },
+        {
+          address,
+          port,
+          config: locationOf(config).file,
+          data: config.dataDir,
+          categories: config.categoriesDir,
+        },
         'schoolgate listening',
       );
       console.log(
         [
           `schoolgate is filtering on ${address}:${port}`,
+          `  config:     ${describeLocation(locationOf(config))}`,
           `  audit log:  ${running.auditPath}`,
           ...(setAside
             ? [
