@@ -4,6 +4,7 @@ import { startSchoolgate } from '../../app/start.js';
 import { describeLocation, locationOf } from '../../config/location.js';
 import { createLogger } from '../../log.js';
 import { configFrom, parsePort, withCommonOptions, type CommonOptions } from '../common.js';
+import { packageVersion } from '../version.js';
 
 interface ServeOptions extends CommonOptions {
   port?: number;
@@ -45,8 +46,13 @@ export function registerServe(program: Command): void {
         ...(opts.host ? { host: opts.host } : {}),
         ...(opts.hostsFile ? { hostsFile: opts.hostsFile } : {}),
       };
+      // Printed at once: a first start (CA to create, lists to load, a big audit file to check) must not be
+      // silent (src/app/start.ts reports each step through onProgress).
+      const step = (text: string) => console.log(`schoolgate: ${text}`);
+      step(`starting version ${packageVersion()} (node ${process.version})`);
       // The start checks file modes itself, with its logger (src/app/start.ts).
       const config = configFrom(opts, overrides, { checkModes: false });
+      step(`config: ${describeLocation(locationOf(config))}`);
       const logger = createLogger(config.log.level);
       // `schoolgate reload` re-reads the same file with the same overrides.
       const running = await startSchoolgate(config, logger, {
@@ -54,6 +60,7 @@ export function registerServe(program: Command): void {
         ...(opts.certs ? { certsDir: opts.certs } : {}),
         integrity: opts.integrityCheck ? 'full' : 'quick',
         newAuditDatabase: opts.newAuditDatabase === true,
+        onProgress: step,
       });
       const setAside = running.audit.opened.setAside;
       const { address, port } = running.address;

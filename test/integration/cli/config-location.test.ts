@@ -81,6 +81,19 @@ describe('schoolgate as a service', () => {
       await waitForExit(serve.child);
     });
     expect(serve.output()).toContain(`config:     ${file} (SCHOOLGATE_CONFIG)`);
+    // A first start is never silent: each slow step is named before the banner.
+    const steps = serve
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('schoolgate: '));
+    expect(steps).toHaveLength(5);
+    expect(steps[0]).toMatch(/^schoolgate: starting version \d+\.\d+\.\d+ \(node v\d+/);
+    expect(steps.slice(1).join('\n')).toMatch(
+      /config: .*school\.yaml \(SCHOOLGATE_CONFIG\)\n.*loading the category lists .*\n.*loaded 4 categories \(\d+ entries\); reading the school CA in .*\n.*opening and checking the audit database .*audit\.sqlite$/,
+    );
+    expect(serve.output().indexOf('schoolgate: opening')).toBeLessThan(
+      serve.output().indexOf('filtering on'),
+    );
     const status = await runCli(['status'], { env });
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(
