@@ -15,12 +15,15 @@ const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
 export const digestSchema = z
   .strictObject({
     weekly: z
-      .strictObject({ day: weekday.default('mon'), time: clock.default('07:30') })
+      .strictObject({
+        day: weekday.default('mon').describe('The weekday it is sent on.'),
+        time: clock.default('07:30').describe('HH:MM local time.'),
+      })
       .nullable()
       .default({ day: 'mon', time: '07:30' })
       .describe('The weekly review, e-mailed at this local time (timeZone); null = none.'),
     daily: z
-      .strictObject({ time: clock.default('07:30') })
+      .strictObject({ time: clock.default('07:30').describe('HH:MM local time.') })
       .nullable()
       .default(null)
       .describe('A daily review of the day before, e-mailed at this local time; null = none.'),
@@ -50,14 +53,21 @@ export const alertsSchema = z.strictObject({
     ),
   repeated: z
     .strictObject({
-      attempts: z.number().int().min(2).max(1000).default(5),
+      attempts: z
+        .number()
+        .int()
+        .min(2)
+        .max(1000)
+        .default(5)
+        .describe('Blocked flagged attempts that raise it.'),
       withinMinutes: z
         .number()
         .int()
         .min(1)
         .max(24 * 60)
-        .default(10),
-      severity: severity.default('warning'),
+        .default(10)
+        .describe('…within this many minutes.'),
+      severity: severity.default('warning').describe('The alert’s severity.'),
     })
     .nullable()
     .default({ attempts: 5, withinMinutes: 10, severity: 'warning' })

@@ -99,7 +99,8 @@ export class AlertsEngine {
 
   /** One committed row. Public for the table tests; the proxy calls it through subscribe(). */
   observe(row: Readonly<AuditEvent>): void {
-    if (this.closed) return;
+    // A selftest probe is nobody's attempt: it must never page the DSL (nor count towards a repeat).
+    if (this.closed || row.selftestRun) return;
     const candidates = candidatesFor(row, this.ruleContext());
     const repeated = this.repeated?.observe(row);
     if (repeated) candidates.push(repeated);

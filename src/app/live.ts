@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { AuditOpenReport } from '../audit/index.js';
 import type { ReadonlyConfig } from '../config/load.js';
+import { locationOf } from '../config/location.js';
 import type { Identifier } from '../identity/identify.js';
 import type { AlertsSnapshot } from '../metrics/metrics.js';
 import type { ProxyServer } from '../proxy/server.js';
@@ -79,6 +80,8 @@ export async function startLive(deps: LiveDeps): Promise<Live> {
           policy: deps.current,
           reloader,
           pollUsers: () => deps.proxy.pollUsers(),
+          probes: deps.proxy.probes,
+          config: locationOf(deps.config),
           ...(deps.alerts ? { alerts: deps.alerts } : {}),
           ...(deps.ca ? { ca: deps.ca } : {}),
           ...(deps.fileModes ? { fileModes: deps.fileModes } : {}),

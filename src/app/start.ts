@@ -141,6 +141,8 @@ type StartOptions = {
   newAuditDatabase?: boolean;
   /** The scheduled digests' clock (tests move a test clock); the real one by default. */
   digestClock?: SchedulerClock;
+  /** Told each slow step of the start as it begins (serve prints them: a first start is never silent). */
+  onProgress?: (step: string) => void;
 };
 
 /**
@@ -174,16 +176,22 @@ async function startClaimed(
   // The only reference to the loaded lists is `snapshot`, swapped whole by a reload (src/app/reload.ts);
   // each decision reads it once. Keep no other variable holding them, or a closure keeps the first load
   // alive for the life of the process (one extra copy of every list).
+  const progress = opts.onProgress ?? (() => undefined);
   const fileModes = checkStartModes(config, certsDirOf(config, opts.certsDir), logger);
+  progress(`loading the category lists (${config.categoriesDir})`);
   let snapshot: LoadedPolicy & { loadedAt: number } = { ...(await loadPolicy(config)), loadedAt: Date.now() };
   for (const warning of snapshot.warnings.slice(0, 20)) logger.warn(warning);
   // Sinks before anything that needs closing: a missing secret file is a configuration error at start.
   const sinks = createAlertSinks(config.alerts, { logger, timeZone: config.timeZone });
   const certsDir = certsDirOf(config, opts.certsDir);
+  progress(
+    `loaded ${snapshot.lists.categories.size} categories (${snapshot.entries} entries); reading the school CA in ${certsDir}`,
+  );
   const ca = loadSchoolCa(config, certsDir, logger);
   let caProblem = ca?.problem ?? null;
   const hostRoutes = loadHostRoutes(config.hostsFile, config.hosts);
   const auditPath = auditDbPath(config.dataDir);
+  progress(`opening and checking the audit database ${auditPath}`);
   const audit = await WorkerAuditStore.open({
     path: auditPath,
     batchMaxRows: config.audit.batchMaxRows,

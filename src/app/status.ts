@@ -1,14 +1,16 @@
 /**
- * What the control socket answers: `status`, `reload`, `decide` (selftest's view of the live policy) and
- * `users-changed`.
+ * What the control socket answers: `status`, `reload`, `decide` (selftest's view of the live policy),
+ * `selftest-begin`/`selftest-end` (the run its probes' rows are marked with) and `users-changed`.
  */
 import { statSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import type { AuditOpenReport } from '../audit/index.js';
+import type { ConfigLocation } from '../config/location.js';
 import { SchoolgateError } from '../errors.js';
 import { decide } from '../policy/decide.js';
 import { parseAbsoluteTarget } from '../policy/target.js';
+import type { SelftestProbes } from '../exchange/selftest-probes.js';
 import type { PolicySnapshot } from '../exchange/snapshot.js';
 import type { AlertsSnapshot } from '../metrics/metrics.js';
 import type { ControlHandler } from './control.js';
@@ -36,6 +38,10 @@ export interface StatusDeps {
   profileFor: (clientIp: string) => Promise<string | null>;
   /** Re-reads the users now, closing revoked users' connections; how many users were revoked. */
   pollUsers?: () => number;
+  /** The config file the proxy was started with (or the embedded defaults). */
+  config?: ConfigLocation;
+  /** The open selftest runs (src/exchange/selftest-probes.ts). */
+  probes?: SelftestProbes;
 }
 
 export interface StatusReport {
@@ -44,6 +50,8 @@ export interface StatusReport {
   since: string;
   uptimeSeconds: number;
   listen: string;
+  /** Which config file is in use (absent from a proxy older than this field). */
+  config?: ConfigLocation;
   connections: number;
   openTunnels: number;
   requests: number;
@@ -159,6 +167,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
         since: new Date(deps.startedAt).toISOString(),
         uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
         listen: `${deps.address.address}:${deps.address.port}`,
+        config: deps.config ?? { file: null, source: 'built-in' },
         connections,
         openTunnels: deps.stats.openTunnels,
         requests: deps.stats.requests + deps.stats.tunnels,
@@ -219,6 +228,12 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
     },
     profiles: () => [...deps.policy().profiles.keys()],
     whoami: async (args) => ({ profile: await deps.profileFor(String(args.ip ?? '127.0.0.1')) }),
+    /** `selftest` begins a run: its probes send the token and their audit rows are marked with the run. */
+    'selftest-begin': () => {
+      if (!deps.probes) throw new SchoolgateError('SG_ARGUMENT_INVALID', 'this proxy takes no selftest runs');
+      return deps.probes.begin();
+    },
+    'selftest-end': (args) => ({ ended: deps.probes?.end(String(args.token ?? '')) ?? false }),
     /** Sent by `users disable`, `remove`, `passwd` and `import`: revoked users lose their open connections now. */
     'users-changed': () => ({ revoked: deps.pollUsers?.() ?? 0 }),
   };

@@ -210,6 +210,17 @@ export const MIGRATIONS: readonly Migration[] = [
     db.exec(`ALTER TABLE purges ADD COLUMN reason TEXT`);
     createLedger(db);
   },
+  // 8 (selftest probe rows): selftest_run marks the rows of `schoolgate selftest` probes with the run that
+  // sent them (src/exchange/selftest-probes.ts). Reports, reviews and alerts leave these rows out; `selftest
+  // --history` lists them. Chained only where set (chain.ts, LATER_CHAINED_COLUMNS): marking a real row as a
+  // probe afterwards breaks the chain. A partial index: only probes carry it.
+  (db) => {
+    db.exec(`
+      ALTER TABLE audit_events ADD COLUMN selftest_run TEXT;
+      CREATE INDEX audit_events_selftest_time ON audit_events (selftest_run, time_ms)
+        WHERE selftest_run IS NOT NULL;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

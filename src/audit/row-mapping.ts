@@ -45,6 +45,8 @@ export interface EventRow {
   note: string | null;
   /** Schema 4. */
   claimed_user: string | null;
+  /** Schema 7: the selftest run that sent this probe, or null. */
+  selftest_run: string | null;
 }
 
 export interface OutcomeRow {
@@ -78,14 +80,14 @@ export interface ChainedEventRow extends EventRow {
   outcome_hash: string;
 }
 
-/** The writer's insert (schema 4+): INSERT_SQL plus claimed_user and the chain columns. */
+/** The writer's insert (schema 7+): INSERT_SQL plus claimed_user, selftest_run and the chain columns. */
 export const CHAINED_INSERT_SQL = `INSERT OR IGNORE INTO audit_events
   (id, time_ms, username, profile, client_ip, device, method, scheme, host, port, path, categories,
    action, rule, reason, flagged, status, kind, search_term, search_engine, rewrites, note, claimed_user,
-   seq, chain_hash, outcome_hash)
+   selftest_run, seq, chain_hash, outcome_hash)
   VALUES (@id, @time_ms, @username, @profile, @client_ip, @device, @method, @scheme, @host, @port, @path,
    @categories, @action, @rule, @reason, @flagged, @status, @kind, @search_term, @search_engine, @rewrites, @note,
-   @claimed_user, @seq, @chain_hash, @outcome_hash)`;
+   @claimed_user, @selftest_run, @seq, @chain_hash, @outcome_hash)`;
 
 /**
  * COALESCE keeps a decision-time status when the outcome does not know one. The outcome hash is recomputed
@@ -113,6 +115,8 @@ export function invalidEventReason(e: AuditEvent): string | null {
   if (typeof e.reason !== 'string') return 'reason must be a string';
   if (e.claimedUser !== undefined && e.claimedUser !== null && typeof e.claimedUser !== 'string')
     return 'claimedUser must be a string or null';
+  if (e.selftestRun !== undefined && e.selftestRun !== null && typeof e.selftestRun !== 'string')
+    return 'selftestRun must be a string or null';
   if (!Array.isArray(e.categories) || e.categories.some((c) => typeof c !== 'string')) {
     return 'categories must be an array of strings';
   }
@@ -150,6 +154,7 @@ export function eventToRow(e: AuditEvent): EventRow {
     rewrites: e.rewrites && e.rewrites.length > 0 ? JSON.stringify(e.rewrites) : null,
     note: orNull(e.note),
     claimed_user: orNull(e.claimedUser),
+    selftest_run: orNull(e.selftestRun),
   };
 }
 
@@ -167,9 +172,11 @@ export function outcomeToRow(id: string, o: AuditOutcome, now: number): OutcomeR
 }
 
 /** The raw shape better-sqlite3 returns for `SELECT * FROM audit_events`. */
-export interface RawRow extends Omit<EventRow, 'flagged' | 'kind' | 'claimed_user'> {
+export interface RawRow extends Omit<EventRow, 'flagged' | 'kind' | 'claimed_user' | 'selftest_run'> {
   /** Schema 4 (absent when a database of an older schema is read). */
   claimed_user?: string | null;
+  /** Schema 7 (absent likewise). */
+  selftest_run?: string | null;
   kind: 'request' | 'tunnel' | 'inspected';
   flagged: number;
   bytes_in: number | null;
@@ -207,6 +214,7 @@ export function rowToStored(r: RawRow): StoredAuditRow {
     rewrites: r.rewrites === null ? null : (JSON.parse(r.rewrites) as string[]),
     note: r.note,
     claimedUser: r.claimed_user ?? null,
+    selftestRun: r.selftest_run ?? null,
     bytesIn: r.bytes_in,
     bytesOut: r.bytes_out,
     durationMs: r.duration_ms,

@@ -55,6 +55,11 @@ export interface AuditEvent {
   rewrites?: string[] | null;
   /** Free text from the user (a self-report comment). */
   note?: string | null;
+  /**
+   * Set on the probes of `schoolgate selftest` (the run id; see src/exchange/selftest-probes.ts): not
+   * anyone's activity, so reports, reviews and alerts leave these rows out. Null on every other row.
+   */
+  selftestRun?: string | null;
 }
 
 /** Known only once the exchange finished. */

@@ -4,6 +4,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { reloadIfRunning } from '../app/control.js';
 import { checkFileModes } from '../app/file-modes.js';
 import { loadConfig, type ConfigOverrides, type ReadonlyConfig } from '../config/load.js';
+import { CONFIG_ENV, DEFAULT_CONFIG_PATH, locateConfig, rememberLocation } from '../config/location.js';
 import { renderError } from '../errors.js';
 
 export interface CommonOptions {
@@ -16,13 +17,16 @@ export interface CommonOptions {
 
 export function withCommonOptions(command: Command): Command {
   return command
-    .option('--config <file>', 'configuration file (YAML); defaults are built in')
+    .option(
+      '--config <file>',
+      `configuration file (YAML); default: $${CONFIG_ENV}, else ${DEFAULT_CONFIG_PATH} if it exists, else built-in defaults`,
+    )
     .option('--data <dir>', 'state directory: audit and state databases, keys (default: ./data)')
     .option('--categories <dir>', 'category lists directory (default: the shipped categories/)');
 }
 
 /**
- * Loads the config the options name and, unless told not to (serve checks with its logger instead), tightens
+ * Loads the config the options name (or SCHOOLGATE_CONFIG, or /etc/schoolgate/config.yaml: location.ts) and, unless told not to (serve checks with its logger instead), tightens
  * any data file or folder looser than owner-only, with a warning on stderr naming it (src/app/file-modes.ts).
  */
 export function configFrom(
@@ -30,7 +34,8 @@ export function configFrom(
   extra: ConfigOverrides = {},
   { checkModes = true }: { checkModes?: boolean } = {},
 ): ReadonlyConfig {
-  const config = loadConfig(opts.config, {
+  const location = locateConfig(opts.config);
+  const config = loadConfig(location.file ?? undefined, {
     ...(opts.data ? { dataDir: opts.data } : {}),
     ...(opts.categories ? { categoriesDir: opts.categories } : {}),
     ...extra,
@@ -40,7 +45,7 @@ export function configFrom(
       { dataDir: config.dataDir, certsDir: path.resolve(opts.certs ?? config.tls.certsDir) },
       { fix: true, warn: (_f, message) => console.error(`warning: ${message}`) },
     );
-  return config;
+  return rememberLocation(config, location);
 }
 
 export function parsePort(value: string): number {

@@ -16,10 +16,12 @@ import { registerProfiles } from './commands/profiles.js';
 import { registerNetworks } from './commands/networks.js';
 import { registerSelftest } from './commands/selftest.js';
 import { registerCa } from './commands/ca.js';
+import { packageVersion } from './version.js';
 
 export function buildProgram(): Command {
   const program = new Command('schoolgate')
     .description('A web-filtering forward proxy for schools')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .addHelpText(
@@ -27,7 +29,8 @@ export function buildProgram(): Command {
       [
         '',
         'Examples:',
-        '  schoolgate serve --config /etc/schoolgate.yaml',
+        '  schoolgate serve                  # config: $SCHOOLGATE_CONFIG or /etc/schoolgate/config.yaml',
+        '  schoolgate config show            # the effective config, defaults included',
         '  schoolgate explain https://www.youtube.com/ --profile pupil',
         '  schoolgate lists add social newsite.example --reason "ticket 123"',
         '  schoolgate status',

@@ -49,7 +49,7 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
     } catch (err) {
       throw new SchoolgateError('SG_CONFIG_UNREADABLE', `cannot read config file ${file}`, {
         context: { file },
-        suggestion: 'check the path given to --config and that the file is readable',
+        suggestion: 'check the path given to --config (or SCHOOLGATE_CONFIG) and that the file is readable',
         cause: err,
       });
     }

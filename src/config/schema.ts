@@ -14,43 +14,85 @@ const cidr = z.string().min(1);
 const port = z.number().int().min(1).max(65535);
 
 const timeWindow = z.strictObject({
-  name: z.string().min(1),
-  days: z.array(weekday).min(1),
-  from: clock,
-  to: clock,
-  categories: z.record(z.string(), action),
+  name: z.string().min(1).describe('A name for the window, shown by `explain` and in the audit rule.'),
+  days: z.array(weekday).min(1).describe('The weekdays it applies on: mon, tue, wed, thu, fri, sat, sun.'),
+  from: clock.describe('Start, HH:MM local time (timeZone), inclusive.'),
+  to: clock.describe('End, HH:MM local time, exclusive.'),
+  categories: z
+    .record(z.string(), action)
+    .describe('category → allow, warn or block while the window is open, over the profile’s own.'),
 });
 
 export const profileSchema = z.strictObject({
-  description: z.string().default(''),
-  default: action.default('allow'),
-  categories: z.record(z.string(), action).default({}),
-  allow: z.array(z.string()).default([]),
-  deny: z.array(z.string()).default([]),
-  ipLiterals: action.default('block'),
-  timeWindows: z.array(timeWindow).default([]),
-  /** HTTPS inspection (TLS terminated with the school CA) for this profile; off = host-level decisions only. */
-  inspect: z.boolean().default(true),
-  /** Categories never inspected for this profile, on top of tls.neverInspect.categories. */
-  neverInspect: z.array(z.string()).default([]),
-  /**
-   * Whether a tunnel that is not inspected may carry something other than TLS (SSH, a VPN, plain HTTP on
-   * port 443). Off: such a tunnel is closed once its first bytes show it is not TLS. Inside a tunnel that
-   * is inspected only TLS we terminate ever passes, whatever this says.
-   */
-  tunnelNonTls: z.boolean().default(false),
-  /** Force SafeSearch (Google, Bing, DuckDuckGo): a rewrite when inspected, a host mapping when not. */
-  safeSearch: z.boolean().default(true),
-  /** YouTube restricted mode: the YouTube-Restrict header when inspected, restrict.youtube.com when not. */
-  youtubeRestrict: z.enum(['off', 'moderate', 'strict']).default('strict'),
+  description: z
+    .string()
+    .default('')
+    .describe('What the profile is for, shown by `explain` and the reports.'),
+  default: action
+    .default('allow')
+    .describe('What happens to a site in no category this profile names: allow, warn or block.'),
+  categories: z
+    .record(z.string(), action)
+    .default({})
+    .describe('category → allow, warn or block. Every name must be a category that exists.'),
+  allow: z
+    .array(z.string())
+    .default([])
+    .describe('Entries (domains or URL prefixes) always allowed for this profile, whatever their category.'),
+  deny: z
+    .array(z.string())
+    .default([])
+    .describe('Entries (domains or URL prefixes) always blocked for this profile.'),
+  ipLiterals: action
+    .default('block')
+    .describe('Requests to a bare IP address (no name to categorise): allow, warn or block.'),
+  timeWindows: z
+    .array(timeWindow)
+    .default([])
+    .describe('Times when some categories are treated differently (e.g. games allowed at lunch).'),
+  inspect: z
+    .boolean()
+    .default(true)
+    .describe(
+      'HTTPS inspection (TLS terminated with the school CA) for this profile; false: host-level decisions only.',
+    ),
+  neverInspect: z
+    .array(z.string())
+    .default([])
+    .describe('Categories never inspected for this profile, on top of tls.neverInspect.categories.'),
+  tunnelNonTls: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Whether a tunnel that is not inspected may carry something other than TLS (SSH, a VPN, plain HTTP on ' +
+        'port 443). false: such a tunnel is closed once its first bytes show it is not TLS. Inside a tunnel ' +
+        'that is inspected only TLS we terminate ever passes, whatever this says.',
+    ),
+  safeSearch: z
+    .boolean()
+    .default(true)
+    .describe(
+      'Force SafeSearch (Google, Bing, DuckDuckGo): a rewrite when inspected, a host mapping when not.',
+    ),
+  youtubeRestrict: z
+    .enum(['off', 'moderate', 'strict'])
+    .default('strict')
+    .describe(
+      'YouTube restricted mode: the YouTube-Restrict header when inspected, restrict.youtube.com when not.',
+    ),
 });
+
+/** removeDefault() drops the field's description; the reference (docs/configuration.md) needs it back. */
+function withDescription<T extends z.ZodType>(field: T, description: string | undefined): T {
+  return description === undefined ? field : field.describe(description);
+}
 
 /** What a config layer says about one profile: any of its keys, no defaults (a key not written is kept). */
 export const profilePatchSchema = z.strictObject(
   Object.fromEntries(
     Object.entries(profileSchema.shape).map(([k, f]) => [
       k,
-      (f instanceof z.ZodDefault ? f.removeDefault() : f).optional(),
+      withDescription((f instanceof z.ZodDefault ? f.removeDefault() : f).optional(), f.description),
     ]),
   ) as unknown as {
     [K in keyof ProfileConfig]: z.ZodOptional<z.ZodType<ProfileConfig[K], ProfileConfig[K]>>;
@@ -80,56 +122,109 @@ export const profilesLayerSchema = z
   ProfilesInput
 >;
 
-const network = z.strictObject({ cidr, profile: z.string().min(1), name: z.string().optional() });
+const network = z.strictObject({
+  cidr: cidr.describe('The network, e.g. 10.20.0.0/16.'),
+  profile: z.string().min(1).describe('The profile its clients get when nobody signs in.'),
+  name: z.string().optional().describe('A label for people (e.g. "Year 7 wifi").'),
+});
 const device = z.strictObject({
-  address: z.string().min(1),
-  name: z.string().min(1),
-  user: z.string().min(1).optional(),
-  profile: z.string().min(1).optional(),
+  address: z.string().min(1).describe('The device’s fixed IP address.'),
+  name: z.string().min(1).describe('Its name in the audit log and the reports (e.g. "library PC 3").'),
+  user: z.string().min(1).optional().describe('The user its traffic is recorded as, when nobody signs in.'),
+  profile: z.string().min(1).optional().describe('The profile it gets, over its network’s.'),
 });
 
 export const configSchema = z.strictObject({
   listen: z
     .strictObject({
-      host: z.string().default('0.0.0.0'),
-      port: z.number().int().min(0).max(65535).default(3128),
+      host: z
+        .string()
+        .default('0.0.0.0')
+        .describe('Address the proxy listens on; 0.0.0.0 = every IPv4 address of this machine.'),
+      port: z
+        .number()
+        .int()
+        .min(0)
+        .max(65535)
+        .default(3128)
+        .describe('Port the proxy listens on (Squid’s 3128).'),
     })
-    .default({ host: '0.0.0.0', port: 3128 }),
-  /** The name browsers use to reach the proxy; used in the PAC file and to recognise requests to itself. */
-  proxyName: z.string().default('schoolgate.local'),
-  dataDir: z.string().default('data'),
-  categoriesDir: z.string().default('categories'),
-  timeZone: z.string().default('Europe/London'),
-  /** Only these clients may use the proxy: never an open proxy. */
+    .default({ host: '0.0.0.0', port: 3128 })
+    .describe('Where the proxy listens (a restart applies a change).'),
+  proxyName: z
+    .string()
+    .default('schoolgate.local')
+    .describe(
+      'The name browsers use to reach the proxy; used in the PAC file and to recognise requests to itself.',
+    ),
+  dataDir: z
+    .string()
+    .default('data')
+    .describe('The state folder: audit and state databases, keys, the control socket. Owner-only.'),
+  categoriesDir: z
+    .string()
+    .default('categories')
+    .describe('The category lists; not set: the lists shipped with schoolgate.'),
+  timeZone: z
+    .string()
+    .default('Europe/London')
+    .describe('IANA time zone of time windows, the school day, reports and digests.'),
   clientNetworks: z
     .array(cidr)
-    .default(['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']),
-  /** The technician's machines: only these may read `/metrics` on the proxy port. */
+    .default(['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'])
+    .describe('Only clients in these networks may use the proxy: never an open proxy.'),
   admin: z
     .strictObject({
-      networks: z.array(cidr).default(['127.0.0.0/8', '::1/128']),
+      networks: z
+        .array(cidr)
+        .default(['127.0.0.0/8', '::1/128'])
+        .describe('Networks that may read `/metrics` on the proxy port.'),
     })
-    .prefault({}),
-  /** Ports CONNECT may tunnel to (Squid's SSL_ports). */
-  tunnelPorts: z.array(port).default([443]),
-  /** Ports absolute-form HTTP requests may be forwarded to (Squid's Safe_ports, trimmed). */
-  httpPorts: z.array(port).default([80, 8080]),
-  /** Squid-style hosts_file: names routed to the addresses it gives (deliberate routes may be private). */
-  hostsFile: z.string().nullable().default(null),
-  /** Inline routes, same meaning as the hosts file: name → address. */
-  hosts: z.record(z.string(), z.string()).default({}),
+    .prefault({})
+    .describe('The technician’s machines.'),
+  tunnelPorts: z.array(port).default([443]).describe('Ports CONNECT may tunnel to (Squid’s SSL_ports).'),
+  httpPorts: z
+    .array(port)
+    .default([80, 8080])
+    .describe('Ports plain HTTP requests may be forwarded to (Squid’s Safe_ports, trimmed).'),
+  hostsFile: z
+    .string()
+    .nullable()
+    .default(null)
+    .describe(
+      'Squid-style hosts_file: names routed to the addresses it gives (deliberate routes may be private).',
+    ),
+  hosts: z
+    .record(z.string(), z.string())
+    .default({})
+    .describe('Inline routes, same meaning as the hosts file: name → address.'),
   identity: z
     .strictObject({
-      /** Basic proxy authentication against the users table. */
-      basicAuth: z.boolean().default(false),
-      /** With basicAuth on: clients that send no credentials get 407 (true) or fall through to address mapping. */
-      requireAuth: z.boolean().default(false),
-      realm: z.string().default('schoolgate'),
-      networks: z.array(network).default([]),
-      devices: z.array(device).default([]),
-      guestProfile: z.string().default('guest'),
+      basicAuth: z
+        .boolean()
+        .default(false)
+        .describe(
+          'Basic proxy authentication against the users (`schoolgate users`); false: nobody signs in.',
+        ),
+      requireAuth: z
+        .boolean()
+        .default(false)
+        .describe(
+          'With basicAuth on: clients that send no credentials get 407 (true) or fall through to address mapping (false).',
+        ),
+      realm: z.string().default('schoolgate').describe('The realm browsers show in the sign-in prompt.'),
+      networks: z.array(network).default([]).describe('Networks mapped to a profile.'),
+      devices: z
+        .array(device)
+        .default([])
+        .describe('Devices with a fixed address, mapped to a name, user or profile.'),
+      guestProfile: z
+        .string()
+        .default('guest')
+        .describe('The profile of a client nobody signed in for and no network or device maps.'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('Who is behind a request: a signed-in user, a known device or network, or a guest.'),
   profiles: profilesLayerSchema
     .prefault({})
     .transform((layer) => configLayer(DEFAULT_PROFILES, layer, profileSchema.parse({})).profiles)
@@ -140,12 +235,17 @@ export const configSchema = z.strictObject({
     ),
   warn: z
     .strictObject({
-      /** Minutes a Continue lasts; null means until the end of the school day. */
-      continueMinutes: z.number().int().positive().nullable().default(null),
-      schoolDayEnd: clock.default('16:00'),
+      continueMinutes: z
+        .number()
+        .int()
+        .positive()
+        .nullable()
+        .default(null)
+        .describe('Minutes a Continue on a warn page lasts; null: until the end of the school day.'),
+      schoolDayEnd: clock.default('16:00').describe('When the school day ends (HH:MM local time).'),
     })
-    .prefault({}),
-  /** How list files are judged when they are loaded (start, reload, `config check`) or imported. */
+    .prefault({})
+    .describe('Warn pages: a site the user may still open after a warning.'),
   lists: z
     .strictObject({
       maxInvalidLines: z
@@ -181,85 +281,193 @@ export const configSchema = z.strictObject({
             'deliberate, validated and recorded.',
         ),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('How list files are judged when they are loaded (start, reload, `config check`) or imported.'),
   audit: z
     .strictObject({
-      batchMaxRows: z.number().int().min(1).max(100_000).default(1000),
+      batchMaxRows: z
+        .number()
+        .int()
+        .min(1)
+        .max(100_000)
+        .default(1000)
+        .describe('The most audit rows committed in one transaction (group commit).'),
     })
-    .prefault({}),
-  /** Investigations: who may pull per-person reports, and how long audit rows are kept. */
+    .prefault({})
+    .describe('The audit log (the SQLite record of every decision).'),
   reports: z
     .strictObject({
-      /**
-       * OS accounts allowed to pull reports and manage cases (the headteacher's and DSL's accounts on the
-       * server). null: only the OS user that owns the data directory (the one who installed it).
-       */
-      allowedOsUsers: z.array(z.string().min(1)).nullable().default(null),
-      /** `audit purge` deletes rows older than this, except those held by an open case or a legal hold. */
-      retentionDays: z.number().int().min(1).max(36_500).default(365),
-      /** The shortest retention `audit purge --retention-days` may ask for; shorter is refused (SG_PURGE_REFUSED). */
-      minimumRetentionDays: z.number().int().min(1).max(36_500).default(30),
+      allowedOsUsers: z
+        .array(z.string().min(1))
+        .nullable()
+        .default(null)
+        .describe(
+          'OS accounts allowed to pull reports and manage cases (the headteacher’s and DSL’s accounts on the ' +
+            'server). null: only the OS user that owns the data directory (the one who installed it).',
+        ),
+      retentionDays: z
+        .number()
+        .int()
+        .min(1)
+        .max(36_500)
+        .default(365)
+        .describe(
+          '`audit purge` deletes rows older than this, except those held by an open case or a legal hold.',
+        ),
+      minimumRetentionDays: z
+        .number()
+        .int()
+        .min(1)
+        .max(36_500)
+        .default(30)
+        .describe(
+          'The shortest retention `audit purge --retention-days` may ask for; shorter is refused (SG_PURGE_REFUSED).',
+        ),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('Investigations: who may pull per-person reports, and how long audit rows are kept.'),
   limits: z
     .strictObject({
-      headersTimeoutMs: z.number().int().positive().default(20_000),
-      requestTimeoutMs: z.number().int().positive().default(120_000),
-      /**
-       * An origin silent this long (no response head, or a pause in its body) gets the client a 504 page
-       * (the outcome says 504); a refused or reset connection is a 502.
-       */
-      upstreamTimeoutMs: z.number().int().positive().default(30_000),
-      keepAliveTimeoutMs: z.number().int().positive().default(5_000),
-      connectTimeoutMs: z.number().int().positive().default(10_000),
-      /**
-       * A name lookup unanswered this long gets the client a 504 page. At most two system lookups run at
-       * once, so a name server that never answers cannot take the thread pool file I/O and crypto use.
-       */
-      dnsTimeoutMs: z.number().int().positive().default(5_000),
-      tunnelIdleTimeoutMs: z.number().int().positive().default(300_000),
-      maxConnections: z.number().int().positive().default(10_000),
-      /**
-       * On stop (SIGTERM): how long requests, downloads, tunnels and WebSockets in flight may go on before
-       * they are cut. Their outcomes are written either way.
-       */
-      shutdownGraceMs: z.number().int().min(0).default(10_000),
-      /** Open connections one client address may hold (hostile-inputs E03); more are closed at once. */
-      maxConnectionsPerClient: z.number().int().positive().default(256),
+      headersTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(20_000)
+        .describe('Time a client has to send a request’s headers.'),
+      requestTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(120_000)
+        .describe('Time a client has to send a whole request (headers and body).'),
+      upstreamTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(30_000)
+        .describe(
+          'An origin silent this long (no response head, or a pause in its body) gets the client a 504 page ' +
+            '(the outcome says 504); a refused or reset connection is a 502.',
+        ),
+      keepAliveTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(5_000)
+        .describe('An idle client keep-alive connection is closed after this long.'),
+      connectTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(10_000)
+        .describe('Time allowed to open a connection to an origin.'),
+      dnsTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(5_000)
+        .describe(
+          'A name lookup unanswered this long gets the client a 504 page. At most two system lookups run at ' +
+            'once, so a name server that never answers cannot take the thread pool file I/O and crypto use.',
+        ),
+      tunnelIdleTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(300_000)
+        .describe('A CONNECT tunnel or WebSocket with no traffic either way is closed after this long.'),
+      maxConnections: z
+        .number()
+        .int()
+        .positive()
+        .default(10_000)
+        .describe('Client connections the proxy holds open at once; more are refused.'),
+      shutdownGraceMs: z
+        .number()
+        .int()
+        .min(0)
+        .default(10_000)
+        .describe(
+          'On stop (SIGTERM): how long requests, downloads, tunnels and WebSockets in flight may go on before ' +
+            'they are cut. Their outcomes are written either way.',
+        ),
+      maxConnectionsPerClient: z
+        .number()
+        .int()
+        .positive()
+        .default(256)
+        .describe('Open connections one client address may hold; more are closed at once.'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('Timeouts and connection limits (a restart applies a change).'),
   tls: z
     .strictObject({
-      /** Master switch for HTTPS inspection; profiles choose with their own `inspect` too. */
-      inspect: z.boolean().default(true),
-      /** Where the school CA lives (schoolgate-ca.crt, schoolgate-ca.key). */
-      certsDir: z.string().default('certs'),
-      /** Extra PEM files of CAs trusted for upstream servers, on top of the system store and NODE_EXTRA_CA_CERTS. */
-      extraCaFiles: z.array(z.string()).default([]),
-      /** Days a leaf certificate is valid; short on purpose (re-signed from cache when near expiry). */
-      leafValidityDays: z.number().int().min(1).max(90).default(7),
-      /** Leaf certificates kept in memory (one per host). */
-      leafCacheSize: z.number().int().min(16).max(1_000_000).default(5_000),
-      /** Time allowed for a client's ClientHello and handshake after 200 Connection Established. */
-      handshakeTimeoutMs: z.number().int().positive().default(10_000),
-      /** Never inspected, for every profile: categories (banking, health) and hosts (certificate-pinned apps). */
+      inspect: z
+        .boolean()
+        .default(true)
+        .describe('Master switch for HTTPS inspection; profiles choose with their own `inspect` too.'),
+      certsDir: z
+        .string()
+        .default('certs')
+        .describe('Where the school CA lives (schoolgate-ca.crt, schoolgate-ca.key).'),
+      extraCaFiles: z
+        .array(z.string())
+        .default([])
+        .describe(
+          'Extra PEM files of CAs trusted for upstream servers, on top of the system store and NODE_EXTRA_CA_CERTS.',
+        ),
+      leafValidityDays: z
+        .number()
+        .int()
+        .min(1)
+        .max(90)
+        .default(7)
+        .describe(
+          'Days a leaf certificate is valid; short on purpose (re-signed from cache when near expiry).',
+        ),
+      leafCacheSize: z
+        .number()
+        .int()
+        .min(16)
+        .max(1_000_000)
+        .default(5_000)
+        .describe('Leaf certificates kept in memory (one per host).'),
+      handshakeTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(10_000)
+        .describe('Time allowed for a client’s ClientHello and handshake after 200 Connection Established.'),
       neverInspect: z
         .strictObject({
-          categories: z.array(z.string()).default(['banking', 'health']),
-          hosts: z.array(z.string()).default([...NEVER_INSPECT_HOSTS]),
+          categories: z
+            .array(z.string())
+            .default(['banking', 'health'])
+            .describe('Categories never inspected, for every profile.'),
+          hosts: z
+            .array(z.string())
+            .default([...NEVER_INSPECT_HOSTS])
+            .describe('Hosts never inspected (certificate-pinned apps), for every profile.'),
         })
-        .prefault({}),
+        .prefault({})
+        .describe('Never inspected, for every profile: categories (banking, health) and hosts.'),
     })
-    .prefault({}),
-  /** Safeguarding alerts to the DSL (src/alerts/): rules, windows, digest, webhook and e-mail. */
-  alerts: alertsSchema.prefault({}),
+    .prefault({})
+    .describe('HTTPS inspection with the school CA.'),
+  alerts: alertsSchema
+    .prefault({})
+    .describe('Safeguarding alerts to the DSL: rules, windows, digest, webhook and e-mail.'),
   log: z
-    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
-    .prefault({}),
-  /** `schoolgate selftest`: sites that must stay reachable for every profile, and extra probes. */
+    .strictObject({
+      level: z
+        .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
+        .default('info')
+        .describe('The least severe log level written.'),
+    })
+    .prefault({})
+    .describe('The proxy’s own log (JSON lines on standard output).'),
   selftest: z
     .strictObject({
-      /** Help lines, search engines and the school's own platforms (add the learning platform here). */
       mustReach: z
         .array(z.string().min(1))
         .default([
@@ -267,11 +475,19 @@ export const configSchema = z.strictObject({
           'http://www.samaritans.org/',
           'http://www.google.co.uk/',
           'http://www.bing.com/',
-        ]),
-      /** category → probe URLs; categories not named here are probed with their first listed domain. */
-      probes: z.record(z.string(), z.array(z.string().min(1))).default({}),
+        ])
+        .describe(
+          'Help lines, search engines and the school’s own platforms (add the learning platform here).',
+        ),
+      probes: z
+        .record(z.string(), z.array(z.string().min(1)))
+        .default({})
+        .describe(
+          'category → probe URLs; categories not named here are probed with their first listed domain.',
+        ),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('`schoolgate selftest`: sites that must stay reachable for every profile, and extra probes.'),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

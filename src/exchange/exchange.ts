@@ -19,6 +19,7 @@ import { check, identify, type CheckDeps } from './check.js';
 import type { ExchangeEvents } from './events.js';
 import type { OwnName } from './read-head.js';
 import { rowFor, type Decided } from './rows.js';
+import type { SelftestProbes } from './selftest-probes.js';
 import type { PolicySnapshot } from './snapshot.js';
 import { ROW_KIND, type ExchangeStart, type PageAnswer, type Verdict } from './types.js';
 
@@ -34,6 +35,8 @@ export interface ExchangeEnv {
   logger: Logger;
   now: () => Date;
   own: OwnName;
+  /** The open `schoolgate selftest` runs: their probes' rows are marked (selftest-probes.ts). */
+  probes: SelftestProbes;
   /** Ports each transport may reach (Squid's Safe_ports and SSL_ports); set at start. */
   ports: { http: readonly number[]; tunnel: readonly number[] };
   /** HTTPS inspection can terminate TLS now (a school CA that has not expired, tls.inspect on). */
@@ -135,7 +138,9 @@ export class Exchange {
     decided: Decided,
     fields: { action: AuditEvent['action']; reason: string; status: number | null },
   ): AuditEvent {
-    return rowFor(this, target, decided, { ...fields, kind: this.kind });
+    const row = rowFor(this, target, decided, { ...fields, kind: this.kind });
+    const run = this.env.probes.runOf(this.start.selftestToken);
+    return run ? { ...row, selftestRun: run } : row;
   }
 
   /**

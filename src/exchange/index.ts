@@ -13,3 +13,4 @@ export {
 } from './connect.js';
 export type { PolicySnapshot } from './snapshot.js';
 export type { ExchangeStart, PageAnswer, RequestHead, TunnelContext, Transport, Verdict } from './types.js';
+export { SelftestProbes, SELFTEST_HEADER } from './selftest-probes.js';

@@ -48,6 +48,8 @@ export interface ExchangeStart {
   proxyAuthorization: string | undefined;
   /** Inner requests: the tunnel they arrived in. */
   tunnel?: TunnelContext;
+  /** The X-Schoolgate-Selftest header of a plain request (checked against the open runs, never trusted). */
+  selftestToken?: string | undefined;
 }
 
 /** Checks Node's parser does not make, found by the adapter on the raw head (raw-checks.ts). */

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { AuditStore } from '../audit/types.js';
 import type { ReadonlyConfig } from '../config/load.js';
 import { Exchange, type ExchangeEnv, type Transport, type TunnelContext } from '../exchange/index.js';
+import { SELFTEST_HEADER } from '../exchange/selftest-probes.js';
 import type { SchoolCa } from '../tls/ca.js';
 import type { TlsEdge } from './intercept/tls-edge.js';
 import type { UserConnections } from './user-connections.js';
@@ -69,6 +70,7 @@ export function exchangeOf(edge: EdgeContext, req: IncomingMessage, transport: T
     clientIp: clientAddress(req.socket.remoteAddress),
     method: req.method ?? '',
     proxyAuthorization: Array.isArray(auth) ? auth[0] : auth,
+    selftestToken: firstHeader(req, SELFTEST_HEADER),
   });
 }
 

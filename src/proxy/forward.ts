@@ -9,6 +9,7 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
+import { SELFTEST_HEADER } from '../exchange/selftest-probes.js';
 import type { Exchange, HttpStep, UpgradeStep } from '../exchange/index.js';
 import { errorBody } from '../exchange/answers.js';
 import type { Target } from '../policy/types.js';
@@ -192,6 +193,7 @@ function upstreamHeaders(
 ): IncomingHttpHeaders {
   const headers: IncomingHttpHeaders = { ...incoming };
   stripHopByHop(headers, keep);
+  delete headers[SELFTEST_HEADER]; // the selftest's token is for this proxy, never for the origin
   headers.host = authorityOf(target);
   for (const [name, value] of Object.entries(extra)) headers[name] = value;
   headers.via = appendVia(headers.via);

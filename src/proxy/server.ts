@@ -13,7 +13,13 @@ import { SchoolgateError } from '../errors.js';
 import type { Identifier } from '../identity/identify.js';
 import { inAnyCidr, parseCidrs } from '../identity/address-map.js';
 import { errorBody } from '../exchange/answers.js';
-import { Exchange, ExchangeEvents, type ExchangeEnv, type PolicySnapshot } from '../exchange/index.js';
+import {
+  Exchange,
+  ExchangeEvents,
+  SelftestProbes,
+  type ExchangeEnv,
+  type PolicySnapshot,
+} from '../exchange/index.js';
 import { clientAddress, type EdgeContext, type EdgeStats } from './edge-context.js';
 import { GrantStore } from './grants.js';
 import { handleConnect, handleInnerConnect } from './handle-connect.js';
@@ -67,6 +73,8 @@ export interface ProxyServer {
   useCa(signing: SchoolCa | null, next: SchoolCa | null): CaSwitch;
   /** Every exchange's events: `decided`, `committed`, `completed`. */
   readonly events: ExchangeEvents;
+  /** The open `schoolgate selftest` runs (begun and ended through the control socket). */
+  readonly probes: SelftestProbes;
   /** Serves these metrics at `/metrics` (admin networks only); until called, `/metrics` is 404. */
   serveMetrics(page: MetricsPage): void;
   /**
@@ -115,6 +123,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   let nextCa = config.tls.inspect ? (opts.nextCa ?? null) : null;
   const events = opts.events ?? new ExchangeEvents(logger);
   const grants = new GrantStore();
+  const probes = new SelftestProbes();
   const env: ExchangeEnv = {
     policy: opts.policy,
     checks: {
@@ -128,6 +137,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     events,
     grants,
     tokenKey: opts.tokenKey,
+    probes,
     logger,
     now,
     own: { isOwn: (target) => isOwnTarget(config, boundPort, target) },
@@ -238,6 +248,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       return 'switched';
     },
     events,
+    probes,
     serveMetrics: (page) => attachMetricsPage(edge, page),
     listen: () =>
       new Promise((resolve, reject) => {

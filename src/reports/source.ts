@@ -112,20 +112,26 @@ export function* pagedRows(
   }
 }
 
+// Every report leaves out the probes of `schoolgate selftest` (selftest_run set, schema 7): they are
+// nobody's activity. `selftest --history` lists them.
 export const USER_ROWS_SQL = `SELECT rowid AS rid, * FROM audit_events
-  WHERE username = ? AND time_ms >= ? AND time_ms < ? AND (time_ms, rowid) > (?, ?)
+  WHERE username = ? AND time_ms >= ? AND time_ms < ? AND selftest_run IS NULL
+    AND (time_ms, rowid) > (?, ?)
   ORDER BY time_ms, rowid LIMIT ?`;
 
 export const HOST_ROWS_SQL = `SELECT rowid AS rid, * FROM audit_events
-  WHERE host = ? AND time_ms >= ? AND time_ms < ? AND (time_ms, rowid) > (?, ?)
+  WHERE host = ? AND time_ms >= ? AND time_ms < ? AND selftest_run IS NULL
+    AND (time_ms, rowid) > (?, ?)
   ORDER BY time_ms, rowid LIMIT ?`;
 
 export const FLAGGED_ROWS_SQL = `SELECT rowid AS rid, * FROM audit_events
-  WHERE flagged = 1 AND time_ms >= ? AND time_ms < ? AND (time_ms, rowid) > (?, ?)
+  WHERE flagged = 1 AND time_ms >= ? AND time_ms < ? AND selftest_run IS NULL
+    AND (time_ms, rowid) > (?, ?)
   ORDER BY time_ms, rowid LIMIT ?`;
 
 export const ATTENTION_ROWS_SQL = `SELECT rowid AS rid, * FROM audit_events
-  WHERE action IN ('self-report', 'continue') AND time_ms >= ? AND time_ms < ? AND (time_ms, rowid) > (?, ?)
+  WHERE action IN ('self-report', 'continue') AND time_ms >= ? AND time_ms < ? AND selftest_run IS NULL
+    AND (time_ms, rowid) > (?, ?)
   ORDER BY time_ms, rowid LIMIT ?`;
 
 export function userRows(src: ReportSource, user: string, fromMs: number, toMs: number) {

@@ -17,11 +17,15 @@ export interface CliResult {
 
 export function runCli(
   args: string[],
-  opts: { input?: string; cwd?: string; timeoutMs?: number } = {},
+  opts: { input?: string; cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CliResult> {
   assertBuilt();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: opts.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(opts.env ? { env: opts.env } : {}),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -39,10 +43,14 @@ export function runCli(
 /** Starts `schoolgate serve` and resolves once it prints where it listens. */
 export function startServeProcess(
   args: string[],
+  env?: NodeJS.ProcessEnv,
 ): Promise<{ child: ChildProcess; port: number; output: () => string }> {
   assertBuilt();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'serve', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(env ? { env } : {}),
+    });
     let output = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

@@ -1,6 +1,12 @@
-/** `schoolgate config check`: validate a config (and the category lists it names) without starting. */
+/**
+ * `schoolgate config check`: validate a config (and the category lists it names) without starting.
+ * `schoolgate config show`: the effective config, defaults included, secrets redacted (src/config/show.ts).
+ */
 import type { Command } from 'commander';
+import { stringify } from 'yaml';
 import { loadPolicy } from '../../app/start.js';
+import { describeLocation, locationOf } from '../../config/location.js';
+import { redactConfig } from '../../config/show.js';
 import { loadHostRoutes } from '../../proxy/hosts-file.js';
 import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
 
@@ -15,7 +21,23 @@ export function registerConfigCheck(program: Command): void {
       loadHostRoutes(loaded.hostsFile, loaded.hosts);
       for (const warning of policy.warnings) console.log(`warning: ${warning}`);
       console.log(
-        `ok: ${file ?? opts.config ?? '(built-in defaults)'}: ${policy.profiles.size} profiles, ${policy.lists.categories.size} categories`,
+        `ok: ${describeLocation(locationOf(loaded))}: ${policy.profiles.size} profiles, ${policy.lists.categories.size} categories`,
+      );
+    });
+
+  withCommonOptions(config.command('show'))
+    .description('print the effective configuration: the file over the built-in defaults, secrets redacted')
+    .option('--json', 'JSON output')
+    .addHelpText(
+      'after',
+      '\nThe config file is --config, else $SCHOOLGATE_CONFIG, else /etc/schoolgate/config.yaml if it exists,\nelse none (the built-in defaults); the first line says which. Every field is described in\ndocs/configuration.md.\n\nExamples:\n  schoolgate config show\n  schoolgate config show --json | jq .profiles.pupil',
+    )
+    .action((opts: CommonOptions & { json?: boolean }) => {
+      const loaded = configFrom(opts, {}, { checkModes: false });
+      const shown = redactConfig(loaded);
+      if (opts.json) return void console.log(JSON.stringify(shown, null, 2));
+      process.stdout.write(
+        `# config: ${describeLocation(locationOf(loaded))}\n${stringify(shown, { lineWidth: 0 })}`,
       );
     });
 }

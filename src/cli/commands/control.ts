@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { controlRequest } from '../../app/control.js';
 import type { ReloadResult } from '../../app/reload.js';
 import type { AuditDatabaseStatus, StatusReport } from '../../app/status.js';
+import { describeLocation, locationOf } from '../../config/location.js';
 import { identityModeLine } from '../../identity/modes.js';
 import { SchoolgateError } from '../../errors.js';
 import { withState } from '../../state/store.js';
@@ -29,7 +30,8 @@ export function registerControl(program: Command): void {
       '\nThe new lists are loaded beside the old ones and swapped in only when complete; if a file is broken\n(not text, or more invalid lines than lists.maxInvalidLines/maxInvalidShare allow) or a category\nwould shrink by more than lists.maxShrinkShare, the old lists keep serving, this command says what is\nwrong and exits 1. `lists`, `networks` and `devices` changes reload by themselves. SIGHUP to the serve\nprocess does the same.\n\nExamples:\n  schoolgate reload --data /var/lib/schoolgate\n  schoolgate reload --force --reason "UT1 dropped dead domains from gambling"',
     )
     .action(async (opts: Opts & ChangeOptions) => {
-      const dataDir = configFrom(opts).dataDir;
+      const config = configFrom(opts);
+      const dataDir = config.dataDir;
       const r = await controlRequest<ReloadResult>(dataDir, 'reload', opts.force ? { force: true } : {});
       // Config is edited in a file, not through the CLI: the reload that applies an edit is what the
       // admin-changes record can see, with the settings that changed.
@@ -37,7 +39,7 @@ export function registerControl(program: Command): void {
         await withState(dataDir, (s) =>
           s.changes.record({
             action: 'config.reload',
-            target: opts.config ?? '(built-in defaults)',
+            target: locationOf(config).file ?? '(built-in defaults)',
             after: { changed: r.changed, restartNeeded: r.restartNeeded },
             reason: opts.reason,
             by: opts.by,
@@ -83,6 +85,7 @@ export function registerControl(program: Command): void {
         [
           `running        yes (pid ${s.pid}) on ${s.listen}`,
           `since          ${s.since} (${s.uptimeSeconds} s)`,
+          ...(s.config ? [`config         ${describeLocation(s.config)}`] : []),
           `connections    ${s.connections} open (${s.openTunnels} tunnels)`,
           `requests       ${s.requests} total, ${s.requestsPerSecond}/s over the last 10 s`,
           `identity       ${identityModeLine(s.identity)}`,

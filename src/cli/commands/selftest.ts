@@ -11,13 +11,18 @@
 import { effectiveProfiles } from '../../config/profiles.js';
 import type { ProfileConfig } from '../../config/schema.js';
 import { readProfileOverrides } from '../../lists/profile-overrides.js';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { Command } from 'commander';
 import { controlRequest } from '../../app/control.js';
 import type { StatusReport } from '../../app/status.js';
 import type { ReadonlyConfig } from '../../config/load.js';
 import { SchoolgateError } from '../../errors.js';
+import { SELFTEST_HEADER } from '../../exchange/selftest-probes.js';
 import { catalogue, forEachEntry } from '../../lists/catalogue.js';
+import { auditPathOf } from '../../reports/run.js';
+import { probeRuns, type ProbeRun } from '../../reports/selftest-rows.js';
+import { openReadOnly } from '../../reports/source.js';
 import { withState } from '../../state/store.js';
 import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
 
@@ -64,7 +69,7 @@ export function registerSelftest(program: Command): void {
     )
     .action(async (opts: Opts) => {
       const config = configFrom(opts);
-      if (opts.history) return void (await printHistory(config.dataDir, opts.json ?? false));
+      if (opts.history) return void (await printHistory(config, opts.json ?? false));
       const status = await controlRequest<StatusReport>(config.dataDir, 'status');
       const live = await controlRequest<string[]>(config.dataDir, 'profiles');
       if (opts.profile && !live.includes(opts.profile))
@@ -78,44 +83,58 @@ export function registerSelftest(program: Command): void {
       const own = (
         await controlRequest<{ profile: string | null }>(config.dataDir, 'whoami', { ip: '127.0.0.1' })
       ).profile;
+      // The run marks the probes' audit rows, so reports and alerts leave them out (selftest-probes.ts).
+      const { run, token } = await controlRequest<{ run: string; token: string }>(
+        config.dataDir,
+        'selftest-begin',
+      );
       const rows: Row[] = [];
-      for (const profile of profiles) {
-        const decided = await controlRequest<
-          { url: string; action: Action; categories: string[]; rule: string }[]
-        >(config.dataDir, 'decide', { profile, urls: probes.map((p) => p.url) });
-        for (const [i, probe] of probes.entries()) {
-          const d = decided[i]!;
-          const expected = expectedAction(effective, profile, probe);
-          let pass =
-            d.action === expected ||
-            d.rule === 'time-window' ||
-            (probe.kind === 'category' && SEVERITY[d.action] > SEVERITY[expected] && d.categories.length > 1);
-          let note = d.rule === 'time-window' ? 'time window open' : d.categories.join(',');
-          let proxied: string | null = null;
-          if (profile === own && (probe.kind === 'must-reach' || d.action !== 'allow')) {
-            const answer = await throughProxy(status.listen, probe.url);
-            proxied = answer.refused
-              ? `refused ${answer.status}`
-              : answer.error
-                ? 'error'
-                : `passed ${answer.status}`;
-            const proxyOk = probe.kind === 'must-reach' ? !answer.refused && !answer.error : answer.refused;
-            if (!proxyOk) {
-              pass = false;
-              note = answer.error ? `proxy: ${answer.error}` : `proxy answered ${answer.status}`;
+      try {
+        await probeAll();
+      } finally {
+        await controlRequest(config.dataDir, 'selftest-end', { token }).catch(() => undefined);
+      }
+      async function probeAll(): Promise<void> {
+        for (const profile of profiles) {
+          const decided = await controlRequest<
+            { url: string; action: Action; categories: string[]; rule: string }[]
+          >(config.dataDir, 'decide', { profile, urls: probes.map((p) => p.url) });
+          for (const [i, probe] of probes.entries()) {
+            const d = decided[i]!;
+            const expected = expectedAction(effective, profile, probe);
+            let pass =
+              d.action === expected ||
+              d.rule === 'time-window' ||
+              (probe.kind === 'category' &&
+                SEVERITY[d.action] > SEVERITY[expected] &&
+                d.categories.length > 1);
+            let note = d.rule === 'time-window' ? 'time window open' : d.categories.join(',');
+            let proxied: string | null = null;
+            if (profile === own && (probe.kind === 'must-reach' || d.action !== 'allow')) {
+              const answer = await throughProxy(status.listen, probe.url, token);
+              proxied = answer.refused
+                ? `refused ${answer.status}`
+                : answer.error
+                  ? 'error'
+                  : `passed ${answer.status}`;
+              const verdict = proxyVerdict(probe.kind, answer);
+              if (verdict !== null) {
+                pass = false;
+                note = verdict;
+              }
             }
+            rows.push({
+              profile,
+              url: probe.url,
+              kind: probe.kind,
+              category: probe.category ?? null,
+              expected,
+              policy: d.action,
+              proxy: proxied,
+              pass,
+              note,
+            });
           }
-          rows.push({
-            profile,
-            url: probe.url,
-            kind: probe.kind,
-            category: probe.category ?? null,
-            expected,
-            policy: d.action,
-            proxy: proxied,
-            pass,
-            note,
-          });
         }
       }
       const passed = rows.filter((r) => r.pass).length;
@@ -126,13 +145,21 @@ export function registerSelftest(program: Command): void {
           s.selftests.record({
             passed,
             failed,
-            result: { proxy: status.listen, ownProfile: own, rows },
+            result: { proxy: status.listen, ownProfile: own, probeRun: run, rows },
             by: opts.by,
           }),
         );
       if (opts.json)
         console.log(
-          JSON.stringify({ at: new Date().toISOString(), passed, failed, ownProfile: own, recorded, rows }),
+          JSON.stringify({
+            at: new Date().toISOString(),
+            passed,
+            failed,
+            ownProfile: own,
+            probeRun: run,
+            recorded,
+            rows,
+          }),
         );
       else printTable(rows, own, passed, failed, recorded);
       if (failed > 0) process.exitCode = 1;
@@ -179,10 +206,28 @@ function withScheme(url: string): string {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `http://${url}/`;
 }
 
-function throughProxy(
-  listen: string,
-  url: string,
-): Promise<{ status: number; refused: boolean; error?: string }> {
+interface ProxyAnswer {
+  status: number;
+  refused: boolean;
+  error?: string;
+}
+
+/** Statuses that say the proxy could not fetch (or record) a site: never a pass for a must-reach site. */
+const UNREACHED: Record<number, string> = {
+  502: 'the proxy could not reach the site (502)',
+  503: 'the proxy refused: its audit log is unavailable (503)',
+  504: 'the site did not answer the proxy in time (504)',
+};
+
+/** Why the answer through the proxy fails the probe, or null when it passes. */
+export function proxyVerdict(kind: Probe['kind'], answer: ProxyAnswer): string | null {
+  if (answer.error) return `proxy: ${answer.error}`;
+  if (kind === 'category') return answer.refused ? null : `proxy answered ${answer.status}`;
+  if (answer.refused) return `proxy answered ${answer.status}`;
+  return UNREACHED[answer.status] ?? null;
+}
+
+function throughProxy(listen: string, url: string, token: string): Promise<ProxyAnswer> {
   const colon = listen.lastIndexOf(':');
   let host = listen.slice(0, colon);
   if (host === '0.0.0.0' || host === '::' || host === '') host = '127.0.0.1';
@@ -191,7 +236,14 @@ function throughProxy(
   const target = url.replace(/^https:/i, 'http:');
   return new Promise((resolve) => {
     const req = http.request(
-      { host, port, path: target, method: 'GET', headers: { host: new URL(target).host }, timeout: 10_000 },
+      {
+        host,
+        port,
+        path: target,
+        method: 'GET',
+        headers: { host: new URL(target).host, [SELFTEST_HEADER]: token },
+        timeout: 10_000,
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve({ status: res.statusCode ?? 0, refused: res.statusCode === 403 }));
@@ -225,12 +277,43 @@ function printTable(
   if (recorded !== undefined) console.log(`recorded as selftest run ${recorded}`);
 }
 
-async function printHistory(dataDir: string, json: boolean): Promise<void> {
-  const runs = await withState(dataDir, (s) => s.selftests.list());
-  if (json) return void console.log(JSON.stringify(runs.map(({ result: _result, ...r }) => r)));
-  if (runs.length === 0) return void console.log('no selftest runs recorded');
+/** Recorded runs (state database), then the probes' rows in the audit log, which reports leave out. */
+async function printHistory(config: ReadonlyConfig, json: boolean): Promise<void> {
+  const runs = await withState(config.dataDir, (s) => s.selftests.list());
+  const auditPath = auditPathOf(config);
+  let probes: ProbeRun[] = [];
+  if (existsSync(auditPath)) {
+    const db = openReadOnly(auditPath);
+    try {
+      probes = probeRuns(db);
+    } finally {
+      db.close();
+    }
+  }
+  if (json)
+    return void console.log(
+      JSON.stringify({
+        runs: runs.map(({ result, ...r }) => ({ ...r, probeRun: probeRunOf(result) })),
+        probes,
+      }),
+    );
+  if (runs.length === 0) console.log('no selftest runs recorded');
   for (const r of runs)
     console.log(
       `${r.at}  run ${r.id}  ${r.passed} passed, ${r.failed} failed  by ${r.by ? `${r.by} (as ${r.osUser})` : r.osUser}`,
     );
+  if (probes.length === 0) return void console.log('\nno selftest probes in the audit log');
+  console.log('\nSelftest probes in the audit log (left out of every report, review and alert):');
+  for (const p of probes) {
+    console.log(`${p.first}  probe run ${p.run}  ${p.rows.length} rows`);
+    for (const r of p.rows)
+      console.log(
+        `  ${r.time}  ${r.action.padEnd(7)} ${String(r.status ?? '-').padEnd(4)} ${r.host}${r.path ?? ''}${r.categories.length ? `  [${r.categories.join(',')}]` : ''}`,
+      );
+  }
+}
+
+function probeRunOf(result: unknown): string | null {
+  const run = (result as { probeRun?: unknown } | null)?.probeRun;
+  return typeof run === 'string' ? run : null;
 }

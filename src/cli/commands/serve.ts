@@ -1,8 +1,10 @@
 /** `schoolgate serve`: start the proxy on its embedded defaults or a config file. */
 import type { Command } from 'commander';
 import { startSchoolgate } from '../../app/start.js';
+import { describeLocation, locationOf } from '../../config/location.js';
 import { createLogger } from '../../log.js';
 import { configFrom, parsePort, withCommonOptions, type CommonOptions } from '../common.js';
+import { packageVersion } from '../version.js';
 
 interface ServeOptions extends CommonOptions {
   port?: number;
@@ -33,7 +35,9 @@ export function registerServe(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  schoolgate serve\n  schoolgate serve --config /etc/schoolgate.yaml --port 8080\n' +
+      '\nWithout --config: $SCHOOLGATE_CONFIG, else /etc/schoolgate/config.yaml if it exists, else the\n' +
+        'built-in defaults; the first lines printed say which.\n' +
+        '\nExamples:\n  schoolgate serve\n  schoolgate serve --config /etc/schoolgate/config.yaml --port 8080\n' +
         '  schoolgate serve --integrity-check --new-audit-database',
     )
     .action(async (opts: ServeOptions) => {
@@ -42,8 +46,13 @@ export function registerServe(program: Command): void {
         ...(opts.host ? { host: opts.host } : {}),
         ...(opts.hostsFile ? { hostsFile: opts.hostsFile } : {}),
       };
+      // Printed at once: a first start (CA to create, lists to load, a big audit file to check) must not be
+      // silent (src/app/start.ts reports each step through onProgress).
+      const step = (text: string) => console.log(`schoolgate: ${text}`);
+      step(`starting version ${packageVersion()} (node ${process.version})`);
       // The start checks file modes itself, with its logger (src/app/start.ts).
       const config = configFrom(opts, overrides, { checkModes: false });
+      step(`config: ${describeLocation(locationOf(config))}`);
       const logger = createLogger(config.log.level);
       // `schoolgate reload` re-reads the same file with the same overrides.
       const running = await startSchoolgate(config, logger, {
@@ -51,17 +60,25 @@ export function registerServe(program: Command): void {
         ...(opts.certs ? { certsDir: opts.certs } : {}),
         integrity: opts.integrityCheck ? 'full' : 'quick',
         newAuditDatabase: opts.newAuditDatabase === true,
+        onProgress: step,
       });
       const setAside = running.audit.opened.setAside;
       const { address, port } = running.address;
       const shown = address === '0.0.0.0' || address === '::' ? '<this machine>' : address;
       logger.info(
-        { address, port, data: config.dataDir, categories: config.categoriesDir },
+        {
+          address,
+          port,
+          config: locationOf(config).file,
+          data: config.dataDir,
+          categories: config.categoriesDir,
+        },
         'schoolgate listening',
       );
       console.log(
         [
           `schoolgate is filtering on ${address}:${port}`,
+          `  config:     ${describeLocation(locationOf(config))}`,
           `  audit log:  ${running.auditPath}`,
           ...(setAside
             ? [

@@ -122,6 +122,7 @@ describe('audit store: durability contract', () => {
       rewrites: ['safe=active'],
       note: 'clicked by accident',
       claimedUser: 'staff1',
+      selftestRun: '0b7c3e1e-5a44-4d3a-9f37-2f2f7d0f7c11',
     });
     await store.record(event);
     expect(reader(store).getRow(event.id)).toEqual({

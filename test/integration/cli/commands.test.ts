@@ -190,6 +190,6 @@ describe('bad configuration', () => {
   it('accepts the built-in defaults with the shipped categories', async () => {
     const r = await runCli(['config', 'check', '--data', path.join(dir, 'data-defaults')]);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toMatch(/ok: \(built-in defaults\): 5 profiles, \d+ categories/);
+    expect(r.stdout).toMatch(/ok: built-in defaults \(no --config, [^)]*\): 5 profiles, \d+ categories/);
   });
 });

@@ -2,7 +2,7 @@
  * claimed_user (schema 4) in the hash chain: rows written before the column existed keep the hash they were
  * written with (computed here with the schema 3 formula, not with rowHash()), and on rows that
  * carry a claimed name, editing, clearing or forging it breaks the chain for `audit verify` and for the
- * reports' own check.
+ * reports' own check. Likewise marking a real row as a selftest probe (selftest_run, schema 7).
  */
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -110,6 +110,18 @@ describe('claimed_user in the hash chain', () => {
   ] as const)('is detected when %s', (_what, sql, which) => {
     const id = which === 'old' ? ids.old[1]! : ids[which];
     edit(sql, id);
+    expect(verified()).toMatchObject({ ok: false, brokenAt: id, coverage: false });
+  });
+});
+
+describe('selftest_run (schema 7) in the hash chain', () => {
+  // A real attempt marked as a selftest probe afterwards would vanish from every report: the chain says so.
+  it.each([
+    ['a row written before the column', 'old'],
+    ['a newer row', 'allowed'],
+  ] as const)('breaks when %s is marked as a probe', (_what, which) => {
+    const id = which === 'old' ? ids.old[1]! : ids[which];
+    edit(`UPDATE audit_events SET selftest_run = 'run-1' WHERE id = ?`, id);
     expect(verified()).toMatchObject({ ok: false, brokenAt: id, coverage: false });
   });
 });

@@ -34,6 +34,7 @@ import {
 import { inAnyCidr, parseCidrs } from '../../../src/identity/address-map.js';
 import { Identifier } from '../../../src/identity/identify.js';
 import { UserStore } from '../../../src/identity/user-store.js';
+import { SelftestProbes } from '../../../src/exchange/selftest-probes.js';
 import { GrantStore } from '../../../src/proxy/grants.js';
 import { isOwnTarget } from '../../../src/proxy/own-pages.js';
 import { type LookupAll, Resolver } from '../../../src/proxy/resolve.js';
@@ -161,6 +162,7 @@ export async function harness(
     events,
     grants,
     tokenKey,
+    probes: new SelftestProbes(),
     logger,
     now: () => NOW,
     own: { isOwn: (target) => isOwnTarget(config, PROXY_PORT, target) },
