@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { openAccessLog } from '../access-log/index.js';
 import { AlertsEngine } from '../alerts/engine.js';
 import { startDigests, type RunningDigests, type SchedulerClock } from '../alerts/digest/index.js';
 import { createAlertSinks, type AlertSinks } from '../alerts/sinks/index.js';
@@ -172,8 +173,16 @@ async function startClaimed(
       { categories: missing },
       'tls.neverInspect.categories names categories without a list: no host is exempt from inspection by them',
     );
-  // Sinks before anything that needs closing: a missing secret file is a configuration error at start.
+  // Sinks and the access log before anything that needs closing: a missing secret file or an access log
+  // that cannot be written is a configuration error at start.
   const sinks = createAlertSinks(config.alerts, { logger, timeZone: config.timeZone });
+  let accessLog: ReturnType<typeof openAccessLog>;
+  try {
+    accessLog = openAccessLog(config, logger);
+  } catch (err) {
+    await sinks.close();
+    throw err;
+  }
   const certsDir = certsDirOf(config, opts.certsDir);
   const ca = loadSchoolCa(config, certsDir, logger);
   let caProblem = ca?.problem ?? null;
@@ -187,6 +196,7 @@ async function startClaimed(
     logger,
   }).catch(async (err: unknown) => {
     await sinks.close();
+    await accessLog?.close();
     throw err;
   });
   const users = new UserStore(config.dataDir);
@@ -221,6 +231,7 @@ async function startClaimed(
       logger.error({ err: String(err) }, 'alerts: could not read recent alerts; windows start empty'),
     );
   alerts.subscribe(proxy.events);
+  accessLog?.log.subscribe(proxy.events);
   // Metrics subscribe before the first request; the reloader exists once the proxy listens.
   const later: { reloader?: Reloader } = {};
   proxy.serveMetrics(
@@ -245,6 +256,7 @@ async function startClaimed(
   } catch (err) {
     await alerts.close();
     await sinks.close();
+    await accessLog?.close();
     await audit.close();
     users.close();
     throw err;
@@ -300,6 +312,7 @@ async function startClaimed(
         // After the proxy: the last exchanges' events may still raise alerts.
         await new Promise((resolve) => setImmediate(resolve));
         await alerts.close();
+        await accessLog?.close();
         await digests.stop(); // before the audit store: a digest being sent is still recorded
         await sinks.close();
         await audit.close();

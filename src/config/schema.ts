@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { alertsSchema } from '../alerts/config.js';
 import { DEFAULT_PROFILES, NEVER_INSPECT_HOSTS } from './default-profiles.js';
+import { accessLogSchema, brandingSchema, pacSchema, upstreamSchema } from './service-schema.js';
 
 const action = z.enum(['allow', 'warn', 'block']);
 const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
@@ -142,6 +143,15 @@ export const configSchema = z.strictObject({
   audit: z
     .strictObject({
       batchMaxRows: z.number().int().min(1).max(100_000).default(1000),
+      purgeAt: clock
+        .nullable()
+        .default('02:30')
+        .describe(
+          'When the running proxy deletes audit rows older than reports.retentionDays, once a night at ' +
+            'this time (HH:MM, school time zone), as `schoolgate audit purge` would: open cases keep ' +
+            'their rows, and each run is recorded with the purges (by "scheduled"). null: never; ' +
+            'run `audit purge` yourself.',
+        ),
     })
     .prefault({}),
   /** Investigations: who may pull per-person reports, and how long audit rows are kept. */
@@ -182,6 +192,18 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Master switch for HTTPS inspection; profiles choose with their own `inspect` too. */
       inspect: z.boolean().default(true),
+      caName: z
+        .string()
+        .min(1)
+        .max(64)
+        .nullable()
+        .default(null)
+        .describe(
+          'The name a new school CA is given (its certificate’s organisation and the start of its common ' +
+            'name), e.g. "Hillside Primary web filter": what a device shows when asked to trust it. Used ' +
+            'when a CA is created (first `serve`, `ca create`, `ca renew`); an existing CA keeps its ' +
+            'name. null: "schoolgate school CA".',
+        ),
       /** Where the school CA lives (schoolgate-ca.crt, schoolgate-ca.key). */
       certsDir: z.string().default('certs'),
       /** Extra PEM files of CAs trusted for upstream servers, on top of the system store and NODE_EXTRA_CA_CERTS. */
@@ -201,6 +223,10 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  accessLog: accessLogSchema,
+  pac: pacSchema,
+  upstream: upstreamSchema,
+  branding: brandingSchema,
   /** Safeguarding alerts to the DSL (src/alerts/): rules, windows, digest, webhook and e-mail. */
   alerts: alertsSchema.prefault({}),
   log: z
