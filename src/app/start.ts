@@ -8,10 +8,12 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { openAccessLog } from '../access-log/index.js';
 import { AlertsEngine } from '../alerts/engine.js';
-import { startDigests, type RunningDigests, type SchedulerClock } from '../alerts/digest/index.js';
+import { realClock, startDigests, type RunningDigests, type SchedulerClock } from '../alerts/digest/index.js';
 import { createAlertSinks, type AlertSinks } from '../alerts/sinks/index.js';
 import { WorkerAuditStore } from '../audit/index.js';
 import { newEventId } from '../audit/event-id.js';
+import { NightlyPurge } from '../audit/nightly-purge.js';
+import { currentOsUser } from '../reports/access.js';
 import {
   compileKeywords,
   keywordsLocalDir,
@@ -42,6 +44,8 @@ export interface RunningSchoolgate {
   auditPath: string;
   /** The safeguarding alerts engine and its sinks (status, tests). */
   alerts: { engine: AlertsEngine; sinks: AlertSinks; digests: RunningDigests };
+  /** The nightly retention purge (audit.purgeAt); null when turned off. */
+  retention: NightlyPurge | null;
   /** Loads config, lists and networks beside the running ones and swaps them in when complete. */
   reload(): Promise<ReloadResult>;
   /** Stops accepting, lets open exchanges finish (bounded), commits every queued audit row. */
@@ -125,6 +129,28 @@ function checkStartModes(config: ReadonlyConfig, certsDir: string, logger: Logge
   return check;
 }
 
+/** audit.purgeAt: the nightly purge, with the retention read from the config in force at each run. */
+function startRetention(
+  config: ReadonlyConfig,
+  auditPath: string,
+  current: () => ReadonlyConfig,
+  logger: Logger,
+  clock: SchedulerClock = realClock,
+): NightlyPurge | null {
+  if (config.audit.purgeAt === null) return null;
+  const purge = new NightlyPurge({
+    at: config.audit.purgeAt,
+    timeZone: config.timeZone,
+    auditPath,
+    retentionDays: () => current().reports.retentionDays,
+    osUser: currentOsUser(),
+    clock,
+    logger: logger.child({ component: 'retention' }),
+  });
+  purge.start();
+  return purge;
+}
+
 type StartOptions = {
   now?: () => Date;
   reloadConfig?: () => ReadonlyConfig;
@@ -135,6 +161,8 @@ type StartOptions = {
   newAuditDatabase?: boolean;
   /** The scheduled digests' clock (tests move a test clock); the real one by default. */
   digestClock?: SchedulerClock;
+  /** The nightly purge's clock (tests move a test clock); the real one by default. */
+  purgeClock?: SchedulerClock;
 };
 
 /**
@@ -271,6 +299,7 @@ async function startClaimed(
     logger,
     ...(opts.digestClock ? { clock: opts.digestClock } : {}),
   });
+  const retention = startRetention(config, auditPath, () => snapshot.config, logger, opts.purgeClock);
   const live = await startLive({
     config,
     reloadConfig: opts.reloadConfig ?? (() => config),
@@ -303,6 +332,7 @@ async function startClaimed(
     audit,
     auditPath,
     alerts: { engine: alerts, sinks, digests },
+    retention,
     reload: () => live.reloader.reload(),
     stop: () =>
       (stopping ??= (async () => {
@@ -314,6 +344,7 @@ async function startClaimed(
         await alerts.close();
         await accessLog?.close();
         await digests.stop(); // before the audit store: a digest being sent is still recorded
+        await retention?.stop();
         await sinks.close();
         await audit.close();
         users.close();

@@ -4,31 +4,14 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AccessLog } from '../../../src/access-log/access-log.js';
 import type { AuditEvent } from '../../../src/audit/types.js';
+import { auditEvent } from '../../helpers/audit-event.js';
 import { readLines } from '../../helpers/file-lines.js';
 import { tempDir } from '../../helpers/schoolgate.js';
 
 const logger = pino({ level: 'silent' });
 
 function row(id: string, action: AuditEvent['action']): AuditEvent {
-  return {
-    id,
-    time: 1_764_672_000_000,
-    user: null,
-    profile: 'guest',
-    clientIp: '127.0.0.1',
-    device: null,
-    method: 'GET',
-    scheme: 'http',
-    host: `${id}.test`,
-    port: 80,
-    path: '/',
-    categories: [],
-    action,
-    rule: null,
-    reason: 'default',
-    flagged: false,
-    status: action === 'block' ? 403 : null,
-  };
+  return auditEvent({ id, host: `${id}.test`, action, status: action === 'block' ? 403 : null });
 }
 
 function open(maxPending?: number) {

@@ -2,30 +2,19 @@
 import { describe, expect, it } from 'vitest';
 import { escapeField, jsonLine, squidLine, squidResultCode, urlOf } from '../../../src/access-log/line.js';
 import { AUDIT_ACTIONS, type AuditEvent, type AuditOutcome } from '../../../src/audit/types.js';
+import { auditEvent } from '../../helpers/audit-event.js';
 import { parseSquidLine } from './squid-format.js';
 
 function row(over: Partial<AuditEvent> = {}): AuditEvent {
-  return {
-    id: 'ev1',
-    time: 1_764_672_000_042,
+  return auditEvent({
     user: 'jsmith',
     profile: 'pupil',
     clientIp: '10.1.2.3',
-    device: null,
-    method: 'GET',
-    scheme: 'http',
     host: 'example.org',
-    port: 80,
     path: '/a?b=c',
-    categories: [],
-    action: 'allow',
-    rule: null,
-    reason: 'default',
-    flagged: false,
-    status: null,
     kind: 'request',
     ...over,
-  };
+  });
 }
 const outcome: AuditOutcome = { status: 200, bytesIn: 120, bytesOut: 5432, durationMs: 17 };
 const direct = { parent: null };
