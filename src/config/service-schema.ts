@@ -4,6 +4,7 @@
  * each part stays readable; schema.ts composes them.
  */
 import { z } from 'zod';
+import { bypassProblem } from '../proxy/pages/pac.js';
 
 export const accessLogSchema = z
   .strictObject({
@@ -34,7 +35,12 @@ export const accessLogSchema = z
 export const pacSchema = z
   .strictObject({
     direct: z
-      .array(z.string().min(1))
+      .array(
+        z.string().superRefine((entry, ctx) => {
+          const problem = bypassProblem(entry);
+          if (problem) ctx.addIssue({ code: 'custom', message: `"${entry}": ${problem}` });
+        }),
+      )
       .default([])
       .describe(
         'Hosts and networks that /proxy.pac sends DIRECT instead of through the proxy (the intranet, the ' +

@@ -65,7 +65,9 @@ export function serveOwnPage(
       return serveMetrics(edge, req, res);
     case '/proxy.pac':
     case '/wpad.dat': {
-      const body = renderPac({ proxyHost: pacHost(edge, req), proxyPort: edge.listenPort(), bypass: [] });
+      // pac.direct from the config in force: a reload changes the list (validated when the config loaded).
+      const bypass = [...edge.env.policy().config.pac.direct];
+      const body = renderPac({ proxyHost: pacHost(edge, req), proxyPort: edge.listenPort(), bypass });
       return send(res, 200, 'application/x-ns-proxy-autoconfig', body, 'max-age=300');
     }
     case '/ca.crt':
