@@ -33,6 +33,7 @@ import { startLive } from './live.js';
 import { claimDataDir } from './serve-lock.js';
 import { readStateAddresses, type LoadedPolicy, type Reloader, type ReloadResult } from './reload.js';
 import { loadHostRoutes } from '../proxy/hosts-file.js';
+import { readLogo } from '../proxy/logo.js';
 import { createProxyServer, type ProxyServer } from '../proxy/server.js';
 import { loadOrCreateTokenKey } from '../proxy/warn-token.js';
 import { caStatus, loadSchoolCa, reloadSchoolCa, watchCaExpiry } from './school-ca.js';
@@ -90,9 +91,11 @@ export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> 
   const exceptions = await readExceptions(config.dataDir);
   const keywords = await loadKeywords(config);
   for (const w of keywords.warnings) loaded.warnings.push(w);
+  const { schoolName, contact, logoFile } = config.branding;
   return {
     keywords: compileKeywords(keywords.lists),
     config,
+    branding: { schoolName, contact, logo: readLogo(logoFile) },
     lists: loaded.lists,
     profiles: withExceptions(buildProfiles(config, loaded.lists), exceptions, loaded.warnings),
     warnings: loaded.warnings,

@@ -201,7 +201,7 @@ export const configSchema = z.strictObject({
         .describe(
           'The name a new school CA is given (its certificate’s organisation and the start of its common ' +
             'name), e.g. "Hillside Primary web filter": what a device shows when asked to trust it. Used ' +
-            'when a CA is created (first `serve`, `ca create`, `ca renew`); an existing CA keeps its ' +
+            'when a CA is created (first `serve`, `ca init`, `ca renew`); an existing CA keeps its ' +
             'name. null: "schoolgate school CA".',
         ),
       /** Where the school CA lives (schoolgate-ca.crt, schoolgate-ca.key). */

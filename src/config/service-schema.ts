@@ -88,8 +88,8 @@ export const brandingSchema = z
       .nullable()
       .default(null)
       .describe(
-        'A logo for block and warn pages (PNG, JPEG, GIF or WebP, at most 256 KiB), served by the proxy ' +
-          'at /schoolgate-logo. Its type is read from its bytes, not its name. null: none.',
+        'A logo for block and warn pages (PNG, JPEG, GIF or WebP, at most 64 KiB), served by the proxy ' +
+          'at /schoolgate-logo and inlined in the pages. Its type is read from its bytes, not its name; SVG is refused (it can carry script). Read at start and reload. null: none.',
       ),
     contact: z
       .string()
