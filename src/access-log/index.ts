@@ -15,11 +15,15 @@ export interface RunningAccessLog {
  * Null when accessLog.path is unset. Throws SG_ACCESS_LOG_UNWRITABLE when the file cannot be opened.
  * The path, format and parent are read at start: changing them needs a restart.
  */
-export function openAccessLog(config: ReadonlyConfig, logger: Logger): RunningAccessLog | null {
+export function openAccessLog(
+  config: ReadonlyConfig,
+  logger: Logger,
+  routed: ReadonlyMap<string, string>,
+): RunningAccessLog | null {
   const { path, format } = config.accessLog;
   if (!path) return null;
   const parent = config.upstream.proxy ? new URL(config.upstream.proxy).host : null;
-  const log = new AccessLog({ path, format, context: () => ({ parent }), logger });
+  const log = new AccessLog({ path, format, context: () => ({ parent, routed }), logger });
   // SIGUSR1 as `squid -k rotate`: logrotate renames the file, then signals; the next line goes to a new one.
   const onUsr1 = () => log.reopen();
   process.on('SIGUSR1', onUsr1);

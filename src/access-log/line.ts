@@ -16,6 +16,13 @@ export type AccessLogFormat = 'squid' | 'json';
 /** The parent proxy an allowed request went through (upstream.proxy), for the hierarchy field. */
 export interface LineContext {
   parent: string | null;
+  /** Names routed by hostsFile / hosts: they go straight to their address even with a parent. */
+  routed?: ReadonlyMap<string, string>;
+}
+
+/** The parent an allowed row went through, or null when it went straight to the origin. */
+function parentOf(row: AuditEvent, ctx: LineContext): string | null {
+  return ctx.parent !== null && !ctx.routed?.has(row.host) ? ctx.parent : null;
 }
 
 /** Squid's result code (%Ss) for what schoolgate did. */
@@ -70,10 +77,11 @@ export function squidLine(row: AuditEvent, outcome: AuditOutcome | null, ctx: Li
   const status = String(statusOf(row, outcome)).padStart(3, '0');
   const bytes = outcome?.bytesOut ?? 0;
   const user = row.user ? escapeField(row.user) : '-';
+  const parent = parentOf(row, ctx);
   const hierarchy = !forwarded(row)
     ? 'HIER_NONE/-'
-    : ctx.parent
-      ? `FIRSTUP_PARENT/${escapeField(ctx.parent)}`
+    : parent
+      ? `FIRSTUP_PARENT/${escapeField(parent)}`
       : `HIER_DIRECT/${escapeField(row.host)}`;
   return [
     `${seconds}.${millis}`,
@@ -110,7 +118,7 @@ export function jsonLine(row: AuditEvent, outcome: AuditOutcome | null, ctx: Lin
     categories: row.categories,
     rule: row.rule,
     reason: row.reason,
-    parent: forwarded(row) ? ctx.parent : null,
+    parent: forwarded(row) ? parentOf(row, ctx) : null,
   });
 }
 

@@ -207,9 +207,10 @@ async function startClaimed(
   // Sinks and the access log before anything that needs closing: a missing secret file or an access log
   // that cannot be written is a configuration error at start.
   const sinks = createAlertSinks(config.alerts, { logger, timeZone: config.timeZone });
+  const hostRoutes = loadHostRoutes(config.hostsFile, config.hosts);
   let accessLog: ReturnType<typeof openAccessLog>;
   try {
-    accessLog = openAccessLog(config, logger);
+    accessLog = openAccessLog(config, logger, hostRoutes);
   } catch (err) {
     await sinks.close();
     throw err;
@@ -217,7 +218,6 @@ async function startClaimed(
   const certsDir = certsDirOf(config, opts.certsDir);
   const ca = loadSchoolCa(config, certsDir, logger);
   let caProblem = ca?.problem ?? null;
-  const hostRoutes = loadHostRoutes(config.hostsFile, config.hosts);
   const auditPath = auditDbPath(config.dataDir);
   const audit = await WorkerAuditStore.open({
     path: auditPath,

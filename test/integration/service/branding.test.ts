@@ -8,6 +8,7 @@ import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningSchoolgate } from '../../../src/app/start.js';
+import { runCli } from '../../helpers/cli.js';
 import { ownPage, viaProxy } from '../../helpers/raw-http.js';
 import { startTestProxy, tempDir, testConfig } from '../../helpers/schoolgate.js';
 import http from 'node:http';
@@ -77,6 +78,16 @@ describe('branding on a running proxy', () => {
     writeFileSync(path.join(dir, 'logo.png'), '<svg onload="alert(1)"/>');
     const config = testConfig({ tls: { inspect: false }, branding: { logoFile: 'logo.png' } }, dir);
     await expect(startTestProxy(config)).rejects.toMatchObject({ code: 'SG_LOGO_INVALID' });
+    writeFileSync(path.join(dir, 'config.yaml'), JSON.stringify({ branding: { logoFile: 'logo.png' } }));
+    const check = await runCli([
+      'config',
+      'check',
+      path.join(dir, 'config.yaml'),
+      '--data',
+      path.join(dir, 'data'),
+    ]);
+    expect(check.code).not.toBe(0);
+    expect(check.stderr).toContain('SG_LOGO_INVALID');
   });
 
   it('names a new school CA after tls.caName', async () => {

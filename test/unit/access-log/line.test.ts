@@ -48,8 +48,11 @@ describe('squidLine', () => {
     expect(fields.hierarchy).toBe(hierarchy);
   });
 
-  it('names the parent proxy as the peer of forwarded requests only', () => {
-    const ctx = { parent: 'la-filter.example:8080' };
+  it('names the parent proxy as the peer of forwarded requests only, not of routed names', () => {
+    const ctx = { parent: 'la-filter.example:8080', routed: new Map([['intranet.test', '10.0.0.5']]) };
+    expect(parseSquidLine(squidLine(row({ host: 'intranet.test' }), outcome, ctx)).hierarchy).toBe(
+      'HIER_DIRECT/intranet.test',
+    );
     expect(parseSquidLine(squidLine(row(), outcome, ctx)).hierarchy).toBe(
       'FIRSTUP_PARENT/la-filter.example:8080',
     );
