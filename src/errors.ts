@@ -57,6 +57,10 @@ export const ERROR_CODES = {
     'HTTPS inspection is on but the school CA cannot sign (expired, key missing, unreadable or not the certificate’s): inspected HTTPS is refused.',
   SG_UPSTREAM_CERT_REFUSED:
     'An origin presented a certificate a browser would refuse (no subjectAltName, weak key, SHA-1/MD5 signature); not re-signed.',
+  SG_ACCESS_LOG_UNWRITABLE:
+    'The text access log (accessLog.path) cannot be opened for appending; schoolgate does not start.',
+  SG_LOGO_INVALID:
+    'The block-page logo (branding.logoFile) is missing, too large or not a PNG, JPEG, GIF or WebP image; schoolgate does not start.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

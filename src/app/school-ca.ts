@@ -61,7 +61,7 @@ export function loadSchoolCa(
   let problem: string | null = null;
   try {
     if (create) {
-      const loaded = loadOrCreateCa(certsDir);
+      const loaded = loadOrCreateCa(certsDir, config.tls.caName);
       signing = loaded.ca;
       if (loaded.created)
         logger.info(

@@ -6,11 +6,14 @@ import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { openAccessLog } from '../access-log/index.js';
 import { AlertsEngine } from '../alerts/engine.js';
-import { startDigests, type RunningDigests, type SchedulerClock } from '../alerts/digest/index.js';
+import { realClock, startDigests, type RunningDigests, type SchedulerClock } from '../alerts/digest/index.js';
 import { createAlertSinks, type AlertSinks } from '../alerts/sinks/index.js';
 import { WorkerAuditStore } from '../audit/index.js';
 import { newEventId } from '../audit/event-id.js';
+import { NightlyPurge } from '../audit/nightly-purge.js';
+import { currentOsUser } from '../reports/access.js';
 import {
   compileKeywords,
   keywordsLocalDir,
@@ -32,6 +35,7 @@ import { startLive } from './live.js';
 import { claimDataDir } from './serve-lock.js';
 import { readStateAddresses, type LoadedPolicy, type Reloader, type ReloadResult } from './reload.js';
 import { loadHostRoutes } from '../proxy/hosts-file.js';
+import { readLogo } from '../proxy/logo.js';
 import { createProxyServer, type ProxyServer } from '../proxy/server.js';
 import { loadOrCreateTokenKey } from '../proxy/warn-token.js';
 import { caStatus, loadSchoolCa, reloadSchoolCa, watchCaExpiry } from './school-ca.js';
@@ -43,6 +47,8 @@ export interface RunningSchoolgate {
   auditPath: string;
   /** The safeguarding alerts engine and its sinks (status, tests). */
   alerts: { engine: AlertsEngine; sinks: AlertSinks; digests: RunningDigests };
+  /** The nightly retention purge (audit.purgeAt); null when turned off. */
+  retention: NightlyPurge | null;
   /** Loads config, lists and networks beside the running ones and swaps them in when complete. */
   reload(): Promise<ReloadResult>;
   /** Stops accepting, lets open exchanges finish (bounded), commits every queued audit row. */
@@ -92,9 +98,11 @@ export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> 
   checkCategoryReferences(config, loaded.lists, loaded.warnings);
   const keywords = await loadKeywords(config);
   for (const w of keywords.warnings) loaded.warnings.push(w);
+  const { schoolName, contact, logoFile } = config.branding;
   return {
     keywords: compileKeywords(keywords.lists),
     config,
+    branding: { schoolName, contact, logo: readLogo(logoFile) },
     lists: loaded.lists,
     profiles: withExceptions(profiles, exceptions, loaded.warnings),
     warnings: loaded.warnings,
@@ -131,6 +139,28 @@ function checkStartModes(config: ReadonlyConfig, certsDir: string, logger: Logge
   return check;
 }
 
+/** audit.purgeAt: the nightly purge, with the retention read from the config in force at each run. */
+function startRetention(
+  config: ReadonlyConfig,
+  auditPath: string,
+  current: () => ReadonlyConfig,
+  logger: Logger,
+  clock: SchedulerClock = realClock,
+): NightlyPurge | null {
+  if (config.audit.purgeAt === null) return null;
+  const purge = new NightlyPurge({
+    at: config.audit.purgeAt,
+    timeZone: config.timeZone,
+    auditPath,
+    retentionDays: () => current().reports.retentionDays,
+    osUser: currentOsUser(),
+    clock,
+    logger: logger.child({ component: 'retention' }),
+  });
+  purge.start();
+  return purge;
+}
+
 type StartOptions = {
   now?: () => Date;
   reloadConfig?: () => ReadonlyConfig;
@@ -143,6 +173,8 @@ type StartOptions = {
   digestClock?: SchedulerClock;
   /** Told each slow step of the start as it begins (serve prints them: a first start is never silent). */
   onProgress?: (step: string) => void;
+  /** The nightly purge's clock (tests move a test clock); the real one by default. */
+  purgeClock?: SchedulerClock;
 };
 
 /**
@@ -181,15 +213,23 @@ async function startClaimed(
   progress(`loading the category lists (${config.categoriesDir})`);
   let snapshot: LoadedPolicy & { loadedAt: number } = { ...(await loadPolicy(config)), loadedAt: Date.now() };
   for (const warning of snapshot.warnings.slice(0, 20)) logger.warn(warning);
-  // Sinks before anything that needs closing: a missing secret file is a configuration error at start.
+  // Sinks and the access log before anything that needs closing: a missing secret file or an access log
+  // that cannot be written is a configuration error at start.
   const sinks = createAlertSinks(config.alerts, { logger, timeZone: config.timeZone });
+  const hostRoutes = loadHostRoutes(config.hostsFile, config.hosts);
+  let accessLog: ReturnType<typeof openAccessLog>;
+  try {
+    accessLog = openAccessLog(config, logger, hostRoutes);
+  } catch (err) {
+    await sinks.close();
+    throw err;
+  }
   const certsDir = certsDirOf(config, opts.certsDir);
   progress(
     `loaded ${snapshot.lists.categories.size} categories (${snapshot.entries} entries); reading the school CA in ${certsDir}`,
   );
   const ca = loadSchoolCa(config, certsDir, logger);
   let caProblem = ca?.problem ?? null;
-  const hostRoutes = loadHostRoutes(config.hostsFile, config.hosts);
   const auditPath = auditDbPath(config.dataDir);
   progress(`opening and checking the audit database ${auditPath}`);
   const audit = await WorkerAuditStore.open({
@@ -200,6 +240,7 @@ async function startClaimed(
     logger,
   }).catch(async (err: unknown) => {
     await sinks.close();
+    await accessLog?.close();
     throw err;
   });
   const users = new UserStore(config.dataDir);
@@ -234,6 +275,7 @@ async function startClaimed(
       logger.error({ err: String(err) }, 'alerts: could not read recent alerts; windows start empty'),
     );
   alerts.subscribe(proxy.events);
+  accessLog?.log.subscribe(proxy.events);
   // Metrics subscribe before the first request; the reloader exists once the proxy listens.
   const later: { reloader?: Reloader } = {};
   proxy.serveMetrics(
@@ -258,6 +300,7 @@ async function startClaimed(
   } catch (err) {
     await alerts.close();
     await sinks.close();
+    await accessLog?.close();
     await audit.close();
     users.close();
     throw err;
@@ -272,6 +315,7 @@ async function startClaimed(
     logger,
     ...(opts.digestClock ? { clock: opts.digestClock } : {}),
   });
+  const retention = startRetention(config, auditPath, () => snapshot.config, logger, opts.purgeClock);
   const live = await startLive({
     config,
     reloadConfig: opts.reloadConfig ?? (() => config),
@@ -306,7 +350,9 @@ async function startClaimed(
       // After the proxy: the last exchanges' events may still raise alerts.
       await new Promise((resolve) => setImmediate(resolve));
       await alerts.close();
+      await accessLog?.close();
       await digests.stop(); // before the audit store: a digest being sent is still recorded
+      await retention?.stop();
       await sinks.close();
       await audit.close();
       users.close();
@@ -317,6 +363,7 @@ async function startClaimed(
     audit,
     auditPath,
     alerts: { engine: alerts, sinks, digests },
+    retention,
     reload: () => live.reloader.reload(),
     stop,
     stopNow: () => {

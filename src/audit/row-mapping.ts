@@ -2,20 +2,9 @@
  * AuditEvent <-> audit_events row. Validation happens here, before an event joins a batch, so that one
  * malformed event is rejected on its own instead of failing the whole transaction for everyone else.
  */
-import type { AuditAction, AuditEvent, AuditOutcome } from './types.js';
+import { AUDIT_ACTIONS, type AuditAction, type AuditEvent, type AuditOutcome } from './types.js';
 
-const ACTIONS: ReadonlySet<string> = new Set<AuditAction>([
-  'allow',
-  'warn',
-  'continue',
-  'continued',
-  'block',
-  'reject',
-  'refused',
-  'auth-failed',
-  'error',
-  'self-report',
-]);
+const ACTIONS: ReadonlySet<string> = new Set<AuditAction>(AUDIT_ACTIONS);
 
 const KINDS: ReadonlySet<string> = new Set(['request', 'tunnel', 'inspected']);
 

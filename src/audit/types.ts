@@ -16,6 +16,20 @@ export type AuditAction =
   | 'error' // failed closed: identity or policy threw
   | 'self-report'; // "I reached this by accident", from the block page
 
+/** Every action, for validation and for tables that must cover them all. */
+export const AUDIT_ACTIONS: readonly AuditAction[] = [
+  'allow',
+  'warn',
+  'continue',
+  'continued',
+  'block',
+  'reject',
+  'refused',
+  'auth-failed',
+  'error',
+  'self-report',
+];
+
 export interface AuditEvent {
   /** Per-request UUID; the primary key, so a retried write never duplicates a row. */
   id: string;

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { alertsSchema } from '../alerts/config.js';
 import { DEFAULT_PROFILES, NEVER_INSPECT_HOSTS } from './default-profiles.js';
 import { configLayer } from './profile-layers.js';
+import { accessLogSchema, brandingSchema, pacSchema, upstreamSchema } from './service-schema.js';
 
 const action = z.enum(['allow', 'warn', 'block']);
 const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
@@ -292,6 +293,15 @@ export const configSchema = z.strictObject({
         .max(100_000)
         .default(1000)
         .describe('The most audit rows committed in one transaction (group commit).'),
+      purgeAt: clock
+        .nullable()
+        .default('02:30')
+        .describe(
+          'When the running proxy deletes audit rows older than reports.retentionDays, once a night at ' +
+            'this time (HH:MM, school time zone), as `schoolgate audit purge` would: open cases keep ' +
+            'their rows, and each run is recorded with the purges (by "scheduled"). null: never; ' +
+            'run `audit purge` yourself.',
+        ),
     })
     .prefault({})
     .describe('The audit log (the SQLite record of every decision).'),
@@ -406,6 +416,18 @@ export const configSchema = z.strictObject({
         .boolean()
         .default(true)
         .describe('Master switch for HTTPS inspection; profiles choose with their own `inspect` too.'),
+      caName: z
+        .string()
+        .min(1)
+        .max(64)
+        .nullable()
+        .default(null)
+        .describe(
+          'The name a new school CA is given (its certificate’s organisation and the start of its common ' +
+            'name), e.g. "Hillside Primary web filter": what a device shows when asked to trust it. Used ' +
+            'when a CA is created (first `serve`, `ca init`, `ca renew`); an existing CA keeps its ' +
+            'name. null: "schoolgate school CA".',
+        ),
       certsDir: z
         .string()
         .default('certs')
@@ -454,6 +476,10 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('HTTPS inspection with the school CA.'),
+  accessLog: accessLogSchema,
+  pac: pacSchema,
+  upstream: upstreamSchema,
+  branding: brandingSchema,
   alerts: alertsSchema
     .prefault({})
     .describe('Safeguarding alerts to the DSL: rules, windows, digest, webhook and e-mail.'),

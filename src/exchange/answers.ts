@@ -2,6 +2,7 @@
  * Turns a verdict into the page the client sees, and the audit fields that record it. Kept apart from the
  * transports so HTTP, CONNECT and upgrade answer a given verdict the same way.
  */
+import type { PageBranding } from '../proxy/pages/branding.js';
 import type { AuditAction } from '../audit/types.js';
 import type { Decision, Target } from '../policy/types.js';
 import type { CategoryLists } from '../policy/types.js';
@@ -31,6 +32,8 @@ export interface AnswerContext {
   tokenKey: Buffer;
   warn: { continueMinutes: number | null; schoolDayEnd: string };
   now: Date;
+  /** The school's name, logo and contact line on block and warn pages. */
+  branding?: PageBranding;
 }
 
 /** The answer and how the audit row records it, for every verdict that is not a forward. */
@@ -55,6 +58,7 @@ export function refusalFor(
     time: new Date(attempt.startedAt),
     timeZone: ctx.timeZone,
     reference: attempt.id,
+    ...(ctx.branding ? { branding: ctx.branding } : {}),
   };
   switch (verdict.kind) {
     case 'refused':

@@ -23,7 +23,8 @@ import type { PageAnswer, TunnelContext, Verdict } from './types.js';
 
 /** Opens the upstream TCP connection of a raw tunnel (the adapter's socket, opaque here). */
 export interface ConnectIo<U> {
-  connect(address: string, port: number): Promise<U | 'timeout' | 'error'>;
+  /** viaParent: open it through the parent proxy (upstream.proxy), `address` being the name. */
+  connect(address: string, port: number, viaParent: boolean): Promise<U | 'timeout' | 'error'>;
 }
 
 export type ConnectStep<U> =
@@ -276,7 +277,7 @@ async function connectUpstream<U>(
   if (mapped)
     resolution = await ex.env.checks.resolver.resolve({ ...target, host: mapped, hostKind: 'domain' });
   if (!resolution.ok) return { failed: resolution.reason };
-  const socket = await io.connect(resolution.address, target.port);
+  const socket = await io.connect(resolution.address, target.port, resolution.viaParent === true);
   if (socket === 'timeout') return { failed: 'timeout' };
   if (socket === 'error') return { failed: 'error' };
   return socket as U;

@@ -95,8 +95,9 @@ export class Exchange {
 
   /** The page context, from this exchange's snapshot: time zone, realm and warn settings are live. */
   answerContext(): AnswerContext {
-    const { config, lists } = this.snapshot;
+    const { config, lists, branding } = this.snapshot;
     return {
+      ...(branding ? { branding } : {}),
       timeZone: config.timeZone,
       realm: config.identity.realm,
       lists,

@@ -41,6 +41,8 @@ export type HttpStep<B> =
       target: Target;
       /** The checked address: the upstream connect goes here, never to a second lookup. */
       address: string;
+      /** Through the parent proxy (upstream.proxy); `address` is then the name, resolved by the parent. */
+      viaParent?: boolean;
       /** The client's path bytes (after any SafeSearch rewrite): what the origin gets. */
       rawPath: string;
       /** Headers to set upstream (SafeSearch / YouTube-Restrict). */
@@ -135,6 +137,7 @@ export async function runHttp<B extends ReadBody>(
     kind: 'forward',
     target,
     address: verdict.resolution.address,
+    ...(verdict.resolution.viaParent ? { viaParent: true } : {}),
     rawPath: rewrite.pathAndQuery,
     headers: rewrite.headers,
     body,

@@ -5,10 +5,13 @@
  */
 import type { ReadonlyConfig } from '../config/load.js';
 import type { CategoryLists, Profile } from '../policy/types.js';
+import type { PageBranding } from '../proxy/pages/branding.js';
 
 export interface PolicySnapshot {
   lists: CategoryLists;
   profiles: ReadonlyMap<string, Profile>;
   /** The config this snapshot was loaded with: live settings (time zone, realm, guest profile, warn). */
   config: ReadonlyConfig;
+  /** The school's name, logo (read and checked when loaded) and contact line for its pages. */
+  branding?: PageBranding;
 }

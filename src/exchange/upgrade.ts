@@ -12,7 +12,7 @@ import type { PageAnswer, RequestHead } from './types.js';
 
 export type UpgradeStep =
   | { kind: 'answer'; answer: PageAnswer }
-  | { kind: 'relay'; target: Target; address: string; rawPath: string };
+  | { kind: 'relay'; target: Target; address: string; rawPath: string; viaParent?: boolean };
 
 export async function runUpgrade(ex: Exchange, head: RequestHead): Promise<UpgradeStep> {
   const tunnel = ex.start.tunnel;
@@ -39,7 +39,13 @@ export async function runUpgrade(ex: Exchange, head: RequestHead): Promise<Upgra
     status: 101,
   });
   if (!(await ex.commit(row))) return answer(ex.unavailable(pageUrl));
-  return { kind: 'relay', target, address: verdict.resolution.address, rawPath: reading.rawPath };
+  return {
+    kind: 'relay',
+    target,
+    address: verdict.resolution.address,
+    rawPath: reading.rawPath,
+    ...(verdict.resolution.viaParent ? { viaParent: true } : {}),
+  };
 }
 
 async function reject(

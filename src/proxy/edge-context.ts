@@ -2,6 +2,7 @@
  * What every transport adapter needs, built once by createProxyServer(). Adapters read and write bytes and
  * drive an Exchange (src/exchange/); per-request state lives in the exchange, never here.
  */
+import type { ParentProxy } from './parent.js';
 import type { Agent, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -37,6 +38,8 @@ export interface EdgeContext {
   logger: Logger;
   /** Keep-alive connections to origins (plain HTTP); inspected requests use tls.upstreamAgent. */
   agent: Agent;
+  /** The parent proxy (upstream.proxy) allowed traffic goes through; null: straight to origins. */
+  parent: ParentProxy | null;
   /**
    * HTTPS inspection: null when there is no usable CA (inspection impossible) or it is switched off. Set
    * later when a reload finds a usable CA; its CA is switched by a reload after `ca renew --activate`.

@@ -18,6 +18,7 @@ import { upstreamTlsCause, upstreamTlsDetail, type UpstreamTlsCause } from '../t
 import type { EdgeContext } from './edge-context.js';
 import { inflight } from './handle-http.js';
 import { stripHopByHop } from './hop-by-hop.js';
+import { authority, viaParentConnection, type ParentProxy } from './parent.js';
 import { authorityOf } from './raw-checks.js';
 import type { Body } from './request-body.js';
 import { sendPage, writeRawAnswer, type PageAnswer } from './respond.js';
@@ -168,11 +169,12 @@ function refuseTls(
 function upstreamRequest(
   edge: EdgeContext,
   req: IncomingMessage,
-  step: { target: Target; address: string; rawPath: string },
+  step: { target: Target; address: string; rawPath: string; viaParent?: boolean },
   headers: IncomingHttpHeaders,
   secure: boolean,
   plainAgent: http.Agent | false,
 ): http.ClientRequest {
+  if (step.viaParent && edge.parent) return parentRequest(edge, edge.parent, req, step, headers, secure);
   return (secure ? https : http).request({
     host: step.address,
     port: step.target.port,
@@ -183,6 +185,42 @@ function upstreamRequest(
     // Certificates are checked against the name the policy decided on, never the address.
     ...(secure && step.target.hostKind === 'domain' ? { servername: step.target.host } : {}),
   });
+}
+
+/**
+ * Through the parent proxy (parent.ts): plain HTTP in absolute form on the keep-alive agent; TLS (an
+ * inspected request) and a WebSocket (no agent) over a CONNECT tunnel. TLS is checked against the name.
+ */
+function parentRequest(
+  edge: EdgeContext,
+  parent: ParentProxy,
+  req: IncomingMessage,
+  step: { target: Target; address: string; rawPath: string },
+  headers: IncomingHttpHeaders,
+  secure: boolean,
+): http.ClientRequest {
+  const { target } = step;
+  if (!secure && !headers.upgrade)
+    return http.request({
+      host: parent.host,
+      port: parent.port,
+      method: req.method,
+      path: `http://${authority(step.address, target.port)}${step.rawPath}`,
+      headers,
+      agent: edge.agent,
+    });
+  const origin = {
+    host: step.address,
+    port: target.port,
+    method: req.method,
+    path: step.rawPath,
+    headers,
+    ...(secure && target.hostKind === 'domain' ? { servername: target.host } : {}),
+  };
+  if (secure) return https.request({ ...origin, agent: edge.tls!.parentAgent! });
+  // A plain WebSocket: its own tunnel (a parent need not relay an Upgrade sent in absolute form).
+  const createConnection = viaParentConnection(parent, edge.config.limits.connectTimeoutMs, false);
+  return http.request({ ...origin, agent: false, createConnection: createConnection as never });
 }
 
 function upstreamHeaders(

@@ -12,6 +12,7 @@ import { readFirstFlight } from '../tls/client-hello.js';
 import { exchangeOf, holdUntilClosed, innerExchangeOf, type EdgeContext } from './edge-context.js';
 import { headOf } from './handle-http.js';
 import { intercept, tunnelContexts } from './intercept/intercept.js';
+import { openParentTunnel } from './parent.js';
 import { closingSockets, writeRawAnswer } from './respond.js';
 
 export async function handleConnect(
@@ -25,7 +26,10 @@ export async function handleConnect(
   holdUntilClosed(edge.held, socket);
   const ex = exchangeOf(edge, req, 'connect');
   const io: ConnectIo<net.Socket> = {
-    connect: (address, port) => connectUpstream(address, port, edge.config.limits.connectTimeoutMs),
+    connect: (address, port, viaParent) =>
+      viaParent && edge.parent
+        ? openParentTunnel(edge.parent, address, port, edge.config.limits.connectTimeoutMs)
+        : connectUpstream(address, port, edge.config.limits.connectTimeoutMs),
   };
   const step = await runConnect(ex, req.url ?? '', io);
   if (step.kind === 'answer') {

@@ -1,7 +1,7 @@
 /**
  * The proxy's own pages, for requests addressed to the proxy itself (origin-form, or its own name and
  * port): /healthz, /proxy.pac and /wpad.dat, the school CA certificate (/ca.crt DER, /ca.pem PEM) and the
- * staged next one during a renewal (/ca-next.crt, /ca-next.pem) with their install help (/ca), a short index, and /metrics (Prometheus text, for clients in admin.networks only). Never an access to the web, so no audit row. The CA's private key
+ * staged next one during a renewal (/ca-next.crt, /ca-next.pem) with their install help (/ca), the school's logo (/schoolgate-logo, branding.logoFile), a short index, and /metrics (Prometheus text, for clients in admin.networks only). Never an access to the web, so no audit row. The CA's private key
  * is never reachable from here: only the public certificate is held by these handlers.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -65,8 +65,23 @@ export function serveOwnPage(
       return serveMetrics(edge, req, res);
     case '/proxy.pac':
     case '/wpad.dat': {
-      const body = renderPac({ proxyHost: pacHost(edge, req), proxyPort: edge.listenPort(), bypass: [] });
+      // pac.direct from the config in force: a reload changes the list (validated when the config loaded).
+      const bypass = [...edge.env.policy().config.pac.direct];
+      const body = renderPac({ proxyHost: pacHost(edge, req), proxyPort: edge.listenPort(), bypass });
       return send(res, 200, 'application/x-ns-proxy-autoconfig', body, 'max-age=300');
+    }
+    case '/schoolgate-logo': {
+      // branding.logoFile, checked to be an image when loaded; nosniff so no browser reads it as anything else.
+      const logo = edge.env.policy().branding?.logo;
+      if (!logo) return send(res, 404, TEXT, 'no logo is configured (branding.logoFile)\n', 'no-store');
+      res.writeHead(200, {
+        'content-type': logo.type,
+        'content-length': logo.bytes.length,
+        'cache-control': 'max-age=300',
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': "default-src 'none'",
+      });
+      return void res.end(logo.bytes);
     }
     case '/ca.crt':
     case '/ca.pem': {

@@ -11,7 +11,8 @@ import { LRUCache } from 'lru-cache';
 import type { Target } from '../policy/types.js';
 
 export type Resolution =
-  | { ok: true; address: string; family: 4 | 6; routed: boolean }
+  /** viaParent: the name goes to the parent proxy unresolved (upstream.proxy); `address` is the name. */
+  | { ok: true; address: string; family: 4 | 6; routed: boolean; viaParent?: boolean }
   | { ok: false; reason: 'forbidden-address' | 'not-found' | 'lookup-timeout'; address?: string };
 
 /**
@@ -66,6 +67,8 @@ export class Resolver {
     private readonly routes: ReadonlyMap<string, string>,
     private readonly lookupAll: LookupAll = systemLookup,
     private readonly limits: LookupLimits = DEFAULT_LOOKUP_LIMITS,
+    /** A parent proxy is set: names are left to it (no lookup); IP literals are still checked. */
+    private readonly viaParent = false,
   ) {}
 
   /** System lookups running now (at most `maxInFlight`), and requests queued for a slot: for tests, status. */
@@ -110,6 +113,8 @@ export class Resolver {
     // RFC 6761: localhost names are loopback, whatever a resolver says; decided without a lookup.
     if (target.host === 'localhost' || target.host.endsWith('.localhost'))
       return { ok: false, reason: 'forbidden-address', address: '127.0.0.1' };
+    if (this.viaParent && target.hostKind === 'domain')
+      return { ok: true, address: target.host, family: 4, routed: false, viaParent: true };
     let addresses: string[];
     if (target.hostKind !== 'domain') addresses = [target.host];
     else {
@@ -132,6 +137,7 @@ export class Resolver {
     if (bad !== undefined || addresses.length === 0)
       return { ok: false, reason: 'forbidden-address', address: bad };
     const address = ipaddr.process(addresses[0]!).toString();
-    return { ok: true, address, family: address.includes(':') ? 6 : 4, routed: false };
+    const family = address.includes(':') ? 6 : 4;
+    return { ok: true, address, family, routed: false, ...(this.viaParent ? { viaParent: true } : {}) };
   }
 }

@@ -25,6 +25,7 @@ import { GrantStore } from './grants.js';
 import { handleConnect, handleInnerConnect } from './handle-connect.js';
 import { handleHttpRequest, inflight } from './handle-http.js';
 import { handleUpgrade } from './handle-upgrade.js';
+import { parentOf } from './parent.js';
 import { Resolver } from './resolve.js';
 import { sendPage, writeRawAnswer } from './respond.js';
 import { MAX_HEADERS } from './raw-checks.js';
@@ -114,6 +115,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   server.maxHeadersCount = MAX_HEADERS + 1; // one more, so checkRawRequest can see the excess and refuse
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 60_000 });
+  const parent = parentOf(config.upstream.proxy);
   const stats: EdgeStats = { startedAt: Date.now(), requests: 0, tunnels: 0, openTunnels: 0 };
   const now = opts.now ?? (() => new Date());
   const clientNetworks = parseCidrs(config.clientNetworks);
@@ -128,7 +130,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     policy: opts.policy,
     checks: {
       identifier: opts.identifier,
-      resolver: new Resolver(opts.hostRoutes, undefined, { timeoutMs: limits.dnsTimeoutMs, maxInFlight: 2 }),
+      resolver: new Resolver(
+        opts.hostRoutes,
+        undefined,
+        { timeoutMs: limits.dnsTimeoutMs, maxInFlight: 2 },
+        parent !== null,
+      ),
       grants,
       logger,
       isClientAllowed: (ip) => inAnyCidr(ip, clientNetworks),
@@ -153,6 +160,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     audit: opts.audit,
     logger,
     agent,
+    parent,
     tls,
     stats,
     listenPort: () => boundPort,

@@ -46,7 +46,7 @@ export function caGeneration(subject: string): number {
  */
 export function stageNextCa(
   certsDir: string,
-  opts: { force?: boolean; now?: Date } = {},
+  opts: { force?: boolean; now?: Date; name?: string | null } = {},
 ): { next: SchoolCa; created: boolean } {
   if (!opts.force) {
     const staged = readNextCa(certsDir);
@@ -54,7 +54,7 @@ export function stageNextCa(
   }
   mkdirSync(certsDir, { recursive: true });
   const generation = currentGeneration(certsDir) + 1;
-  const { certPem, keyPem } = generateCa(opts.now, { generation });
+  const { certPem, keyPem } = generateCa(opts.now, { generation, name: opts.name ?? null });
   const paths = nextCaPaths(certsDir);
   writeInPlace(paths.key, keyPem, 0o600);
   writeInPlace(paths.cert, certPem, 0o644);

@@ -103,13 +103,18 @@ export function nativeRsaKeyPair(bits = 2048): {
   return { privateKey: key, publicKey: forge.pki.setRsaPublicKey(key.n, key.e), privatePem: privateKey };
 }
 
+/** The name a device shows for a CA made without tls.caName. */
+export const DEFAULT_CA_NAME = 'schoolgate school CA';
+const DEFAULT_CA_ORGANIZATION = 'schoolgate web filter';
+
 /**
  * Builds a new CA certificate and key (nothing written). A renewed CA (`generation` 2, 3, ...) says so in its
  * name, so a device that holds both during the overlap shows two names a technician can tell apart.
+ * `name` (tls.caName) is the organisation and the start of the common name a device shows.
  */
 export function generateCa(
   now = new Date(),
-  opts: { generation?: number } = {},
+  opts: { generation?: number; name?: string | null } = {},
 ): { certPem: string; keyPem: string } {
   const { publicKey, privatePem } = nativeRsaKeyPair(2048);
   const cert = forge.pki.createCertificate();
@@ -126,9 +131,9 @@ export function generateCa(
   const attrs = [
     {
       name: 'commonName',
-      value: `schoolgate school CA (${name}, ${now.toISOString().slice(0, 10)}${generation})`,
+      value: `${opts.name ?? DEFAULT_CA_NAME} (${name}, ${now.toISOString().slice(0, 10)}${generation})`,
     },
-    { name: 'organizationName', value: 'schoolgate web filter' },
+    { name: 'organizationName', value: opts.name ?? DEFAULT_CA_ORGANIZATION },
   ];
   cert.setSubject(attrs);
   cert.setIssuer(attrs);
@@ -200,7 +205,7 @@ function parseCa(certPem: string, keyPem: string, certsDir: string): SchoolCa {
  */
 export function createCa(
   certsDir: string,
-  opts: { force?: boolean; now?: Date } = {},
+  opts: { force?: boolean; now?: Date; name?: string | null } = {},
 ): { ca: SchoolCa; created: boolean } {
   const paths = caPaths(certsDir);
   makePrivateDir(certsDir);
@@ -208,7 +213,7 @@ export function createCa(
     const existing = readCa(certsDir);
     if (existing) return { ca: existing, created: false };
   }
-  const { certPem, keyPem } = generateCa(opts.now);
+  const { certPem, keyPem } = generateCa(opts.now, { name: opts.name ?? null });
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const tmpKey = path.join(certsDir, `.${CA_KEY_FILE}.${tag}.tmp`);
   const tmpCert = path.join(certsDir, `.${CA_CERT_FILE}.${tag}.tmp`);
@@ -240,10 +245,13 @@ export function createCa(
 }
 
 /** Loads the CA, creating it on first start. */
-export function loadOrCreateCa(certsDir: string): { ca: SchoolCa; created: boolean } {
+export function loadOrCreateCa(
+  certsDir: string,
+  name: string | null = null,
+): { ca: SchoolCa; created: boolean } {
   const existing = readCa(certsDir);
   if (existing) return { ca: existing, created: false };
-  return createCa(certsDir);
+  return createCa(certsDir, { name });
 }
 
 /** Days until the CA expires (negative when expired). */

@@ -29,6 +29,9 @@ if (!chromium) console.warn(SKIP_MESSAGE);
 const HOSTILE_URL =
   'http://blocked.example/"><img src=x onerror=alert(1)><script>document.title="pwned"</script>\r\nX';
 
+const ONE_PIXEL_PNG =
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+
 const info: PageInfo = {
   url: HOSTILE_URL,
   host: 'blocked.example',
@@ -61,6 +64,15 @@ const pages: Record<string, string> = {
     continueFields: { token: 'abc.def', url: 'https://www.youtube.com/watch?v=abc' },
     goBackUrl: '/back',
     grantUntil: new Date('2026-03-02T15:30:00Z'),
+  }),
+  '/branded': renderBlockPage({
+    ...info,
+    branding: {
+      schoolName: 'Hillside Primary <b>School</b>',
+      contact: 'Ask Mr Patel in IT (room 12)',
+      // A real 1x1 PNG: the page's CSP (img-src data:) must let the inlined logo load.
+      logo: { type: 'image/png', bytes: Buffer.from(ONE_PIXEL_PNG, 'base64') },
+    },
   }),
   '/error': renderErrorPage({
     status: 503,
@@ -106,6 +118,17 @@ describe.skipIf(!chromium)('proxy pages in headless chromium', () => {
     expect(dom).not.toMatch(/<img/i);
     expect(dom).toContain('&lt;/script&gt;%0D%0AX</code>');
     expect(dom).toContain('<title>Blocked by the school web filter</title>');
+  });
+
+  it('branded block page: the school name (escaped), its logo inlined and the contact line', async () => {
+    const dom = await chromiumDumpDom({ url: `${base}/branded` });
+    expect(dom).toContain('<span class="school-name">Hillside Primary &lt;b&gt;School&lt;/b&gt;</span>');
+    expect(dom).toContain(`<img class="logo" src="data:image/png;base64,${ONE_PIXEL_PNG}"`);
+    expect(dom).toContain('<p class="contact">Ask Mr Patel in IT (room 12)</p>');
+    expect(dom).not.toMatch(/<b>School/);
+    const out = join(shots, 'branded-1280.png');
+    await chromiumScreenshot({ url: `${base}/branded`, out, width: 1280, height: 900 });
+    expect(readFileSync(out).subarray(1, 4).toString('latin1')).toBe('PNG');
   });
 
   it('warn page: has the Continue form and Go back link; nothing injected runs', async () => {

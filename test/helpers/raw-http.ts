@@ -95,3 +95,16 @@ export function viaProxy(
 export function basic(user: string, password: string): string {
   return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 }
+
+/** The body of a GET to the proxy's own pages (origin-form: /proxy.pac, /healthz). */
+export function ownPage(proxyPort: number, path: string): Promise<string> {
+  return new Promise<string>((resolve, reject) =>
+    http
+      .get({ host: '127.0.0.1', port: proxyPort, path }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(text));
+      })
+      .on('error', reject),
+  );
+}

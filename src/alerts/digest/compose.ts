@@ -3,13 +3,12 @@
  * the period (the flagged review's ranking): measured at 2–4 s for 50,000 flagged rows on a busy machine,
  * so the proxy runs it on a worker thread of its own (compose-worker.ts), never on its event loop.
  */
-import { Worker } from 'node:worker_threads';
 import { queryAlerts } from '../../audit/alerts-table.js';
 import type { CategoryInfo } from '../../reports/source.js';
 import { renderText } from '../../reports/render-text.js';
 import { openReadOnly } from '../../reports/source.js';
 import { LocalClock } from '../../reports/time.js';
-import { workerScript } from '../../worker-script.js';
+import { runWorkerOnce, workerScript } from '../../worker-script.js';
 import { buildDigest } from './build.js';
 import { renderMailHtml } from './render-mail.js';
 import type { DigestJob } from './scheduler.js';
@@ -57,16 +56,9 @@ export async function composeInWorker(input: DigestInput): Promise<ComposedDiges
   const script = workerScript(import.meta.url, 'compose-worker.js');
   if (!script.built) throw new Error(`the digest worker is not built: ${script.path} is missing`);
   // A plain Map crosses the thread boundary; the categories in force may be a frozen or custom one.
-  const worker = new Worker(script.path, { workerData: { ...input, categories: new Map(input.categories) } });
-  try {
-    const reply = await new Promise<ComposeReply>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`the digest worker stopped (exit code ${code})`)));
-    });
-    if (!reply.ok) throw new Error(reply.error);
-    return reply.digest;
-  } finally {
-    void worker.terminate();
-  }
+  const reply = await runWorkerOnce<ComposeReply>(script.path, {
+    ...input,
+    categories: new Map(input.categories),
+  });
+  return reply.digest;
 }

@@ -38,12 +38,12 @@ export function registerCaRenew(ca: Command): void {
       const config = configFrom(opts);
       const dir = certsDirOf(config, opts.certs);
       if (opts.activate) await activate(dir, config.dataDir, opts);
-      else await stage(dir, config.dataDir, opts);
+      else await stage(dir, config.dataDir, config.tls.caName, opts);
     });
 }
 
-async function stage(dir: string, dataDir: string, opts: RenewOptions): Promise<void> {
-  const { next, created } = stageNextCa(dir, { force: opts.force === true });
+async function stage(dir: string, dataDir: string, caName: string | null, opts: RenewOptions): Promise<void> {
+  const { next, created } = stageNextCa(dir, { force: opts.force === true, name: caName });
   const current = currentOrNull(dir);
   console.log(
     [

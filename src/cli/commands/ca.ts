@@ -24,8 +24,12 @@ export function registerCa(program: Command): void {
     .option('--certs <dir>', 'certs folder (default: tls.certsDir, ./certs)')
     .option('--force', 'replace an existing CA: every device must then install the new certificate')
     .action((opts: CaOptions & { force?: boolean }) => {
-      const dir = certsDirOf(configFrom(opts), opts.certs);
-      const { ca: made, created } = createCa(dir, { force: opts.force === true });
+      const config = configFrom(opts);
+      const dir = certsDirOf(config, opts.certs);
+      const { ca: made, created } = createCa(dir, {
+        force: opts.force === true,
+        name: config.tls.caName,
+      });
       console.log(
         [
           created

@@ -15,6 +15,7 @@ import { LeafCertificates } from '../../tls/leaf.js';
 import type { SchoolCa } from '../../tls/ca.js';
 import { upstreamTrust } from '../../tls/trust.js';
 import { checkUpstreamIdentity } from '../../tls/upstream-identity.js';
+import { parentOf, parentTlsAgent } from '../parent.js';
 import { MAX_HEADERS } from '../raw-checks.js';
 
 export interface TlsEdge {
@@ -23,6 +24,8 @@ export interface TlsEdge {
   leaves: LeafCertificates;
   /** For inspected requests: TLS to the origin, verified. */
   upstreamAgent: https.Agent;
+  /** The same, through the parent proxy (upstream.proxy); null without one. */
+  parentAgent: https.Agent | null;
   /** Decrypted client connections are emitted into this server. */
   inner: http.Server;
 }
@@ -40,7 +43,7 @@ export function createTlsEdge(config: ReadonlyConfig, ca: SchoolCa, now: () => D
     insecureHTTPParser: false,
   });
   inner.maxHeadersCount = MAX_HEADERS + 1;
-  const upstreamAgent = new https.Agent({
+  const agentOptions: https.AgentOptions = {
     keepAlive: true,
     maxSockets: 256,
     maxFreeSockets: 64,
@@ -52,13 +55,16 @@ export function createTlsEdge(config: ReadonlyConfig, ca: SchoolCa, now: () => D
     // What browsers refuse and OpenSSL does not (a name only in the CN, RSA-1024), then Node's name check.
     checkServerIdentity: checkUpstreamIdentity,
     ALPNProtocols: ['http/1.1'],
-  });
+  };
+  const upstreamAgent = new https.Agent(agentOptions);
+  const parent = parentOf(config.upstream.proxy);
+  const parentAgent = parent && parentTlsAgent(parent, limits.connectTimeoutMs, agentOptions);
   const leaves = new LeafCertificates(ca, {
     validityDays: config.tls.leafValidityDays,
     cacheSize: config.tls.leafCacheSize,
     now,
   });
-  return { ca, leaves, upstreamAgent, inner };
+  return { ca, leaves, upstreamAgent, parentAgent, inner };
 }
 
 /**
@@ -74,6 +80,7 @@ export function switchCa(edge: TlsEdge, ca: SchoolCa): void {
 export function closeTlsEdge(edge: TlsEdge): void {
   edge.inner.closeAllConnections();
   edge.upstreamAgent.destroy();
+  edge.parentAgent?.destroy();
 }
 
 export type InnerSocket = Duplex;

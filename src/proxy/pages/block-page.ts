@@ -117,5 +117,6 @@ export function renderBlockPage(info: PageInfo): string {
     heading: 'This page is blocked',
     lead: "The school's web filter has blocked this page.",
     body,
+    ...(info.branding ? { branding: info.branding } : {}),
   });
 }

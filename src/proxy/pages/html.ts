@@ -7,6 +7,7 @@
  * through `safeHref()` first.
  */
 import { dateTimeFormat } from '../../intl-format.js';
+import { BRANDING_STYLE, brandingHeader, contactLine, type PageBranding } from './branding.js';
 
 /**
  * The Content-Security-Policy sent with every page the proxy renders. No script may run; styles are inline;
@@ -169,6 +170,8 @@ export interface PageShell {
   /** The sentence under the heading. */
   lead: SafeHtml | string;
   body: SafeHtml;
+  /** The school's name, logo and contact line (config branding). */
+  branding?: PageBranding;
 }
 
 const ICONS: Record<PageTone, SafeHtml> = {
@@ -250,15 +253,16 @@ export function renderPage(shell: PageShell): string {
         <meta name="robots" content="noindex, nofollow" />
         <title>${shell.title}</title>
         <style>
-          ${raw(STYLE)}
+          ${raw(STYLE + BRANDING_STYLE)}
         </style>
       </head>
       <body class="tone-${shell.tone}">
         <main>
+          ${brandingHeader(shell.branding)}
           <p class="brand">${ICONS[shell.tone]}<span>${BRAND[shell.tone]}</span></p>
           <h1>${shell.heading}</h1>
           <p class="lead">${shell.lead}</p>
-          ${shell.body}
+          ${shell.body} ${contactLine(shell.branding)}
         </main>
       </body>
     </html> `;

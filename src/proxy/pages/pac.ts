@@ -82,6 +82,26 @@ function proxyHostToken(host: string): string {
   throw invalid('proxyHost', host, 'expected a host name or IP address');
 }
 
+/** One bypass entry's reading: a domain, an IPv4 network, why it is neither, or null (blank). */
+function readBypass(raw: unknown): { domain: string } | { net: Net } | { problem: string } | null {
+  if (typeof raw !== 'string') return { problem: 'expected a string' };
+  const entry = raw.trim().toLowerCase();
+  if (entry.length === 0) return null;
+  if (/^[\d./]+$/.test(entry)) {
+    const net = parseCidr(entry);
+    return net ? { net } : { problem: 'not an IPv4 address or CIDR range' };
+  }
+  if (entry.includes(':')) return { problem: 'IPv6 ranges cannot be bypassed in a PAC file' };
+  const domain = entry.replace(/^\*?\./, '').replace(/\.$/, '');
+  return isDomainName(domain) ? { domain } : { problem: 'not a domain name' };
+}
+
+/** Why a pac.direct entry cannot be used, or null when it can (config validation). */
+export function bypassProblem(raw: string): string | null {
+  const entry = readBypass(raw);
+  return entry !== null && 'problem' in entry ? entry.problem : null;
+}
+
 /** Validates options and renders the PAC file text. Throws SG_CONFIG_INVALID on any bad value. */
 export function renderPac(options: PacOptions): string {
   const host = proxyHostToken(String(options.proxyHost));
@@ -92,20 +112,13 @@ export function renderPac(options: PacOptions): string {
   const domains: string[] = [];
   const nets: Net[] = [];
   for (const rawEntry of options.bypass) {
-    if (typeof rawEntry !== 'string') throw invalid('bypass', rawEntry, 'expected a string');
-    const entry = rawEntry.trim().toLowerCase();
-    if (entry.length === 0) continue;
-    if (/^[\d./]+$/.test(entry)) {
-      const net = parseCidr(entry);
-      if (!net) throw invalid('bypass', rawEntry, 'not an IPv4 address or CIDR range');
-      if (!nets.some((n) => n.base === net.base && n.mask === net.mask)) nets.push(net);
-      continue;
-    }
-    if (entry.includes(':'))
-      throw invalid('bypass', rawEntry, 'IPv6 ranges cannot be bypassed in a PAC file');
-    const domain = entry.replace(/^\*?\./, '').replace(/\.$/, '');
-    if (!isDomainName(domain)) throw invalid('bypass', rawEntry, 'not a domain name');
-    if (!domains.includes(domain)) domains.push(domain);
+    const entry = readBypass(rawEntry);
+    if (entry === null) continue;
+    if ('problem' in entry) throw invalid('bypass', rawEntry, entry.problem);
+    if ('domain' in entry) {
+      if (!domains.includes(entry.domain)) domains.push(entry.domain);
+    } else if (!nets.some((n) => n.base === entry.net.base && n.mask === entry.net.mask))
+      nets.push(entry.net);
   }
 
   const proxy = jsString(`PROXY ${host}:${port}`);

@@ -2,6 +2,7 @@
  * What the proxy's own pages (block, warn, error) are told about the request they answer.
  * Every string here may come from the request and is treated as hostile: the renderers escape all of it.
  */
+import type { PageBranding } from './branding.js';
 
 /** Why the page is shown. 'policy' (the default) means a category or profile rule decided. */
 export type PageReason =
@@ -43,4 +44,6 @@ export interface PageInfo {
    * Must be a path on the same origin (e.g. '/.schoolgate/report') or an http(s) URL; anything else is dropped.
    */
   reportAccidentUrl?: string;
+  /** The school's name, logo and contact line (config branding). */
+  branding?: PageBranding;
 }

@@ -81,5 +81,6 @@ export function renderWarnPage(info: WarnPageInfo): string {
     heading: 'Restricted site',
     lead: 'This site is restricted: for business or educational use only.',
     body,
+    ...(info.branding ? { branding: info.branding } : {}),
   });
 }

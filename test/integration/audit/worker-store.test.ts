@@ -7,31 +7,24 @@ import { WorkerAuditStore } from '../../../src/audit/index.js';
 import { lastGrantedAccess, listAccess } from '../../../src/audit/report-access.js';
 import type { AuditEvent } from '../../../src/audit/types.js';
 import { isSchoolgateError } from '../../../src/errors.js';
+import { auditEvent } from '../../helpers/audit-event.js';
 import { tempDir } from '../../helpers/schoolgate.js';
 
 let n = 0;
 function event(overrides: Partial<AuditEvent> = {}): AuditEvent {
   n++;
-  return {
+  return auditEvent({
     id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
     time: Date.now(),
     user: 'pupil1',
     profile: 'pupil',
-    clientIp: '127.0.0.1',
-    device: null,
-    method: 'GET',
-    scheme: 'http',
-    host: 'example.test',
-    port: 80,
-    path: '/',
     categories: ['social'],
     action: 'block',
     rule: 'category:social:example.test',
     reason: 'category',
-    flagged: false,
     status: 403,
     ...overrides,
-  };
+  });
 }
 
 describe('WorkerAuditStore', () => {

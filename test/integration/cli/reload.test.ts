@@ -7,28 +7,12 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startOrigin, type Origin } from '../../helpers/origin.js';
-import { runCli, startServeProcess, waitForExit, waitForOutput } from '../../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { useServeAndOrigin } from '../../helpers/serve-and-origin.js';
+import { runCli, startServeProcess, waitForOutput } from '../../helpers/cli.js';
 import { FIXTURE_PROFILES, ROUTED_NAMES, tempDir, writeFixtureCategories } from '../../helpers/schoolgate.js';
 
-let origin: Origin;
-let serve: { child: ChildProcess; port: number; output: () => string } | undefined;
-
-beforeAll(async () => {
-  origin = await startOrigin();
-});
-afterEach(async () => {
-  if (serve) {
-    serve.child.kill('SIGTERM');
-    await waitForExit(serve.child);
-    serve = undefined;
-  }
-});
-afterAll(async () => {
-  await origin?.close();
-});
+const t = useServeAndOrigin();
 
 const KEEP_ALIVE_MS = 600_000;
 
@@ -37,7 +21,7 @@ function setUp(): { dir: string; args: string[] } {
   const categories = writeFixtureCategories(path.join(dir, 'categories'));
   const config = {
     listen: { host: '127.0.0.1', port: 0 },
-    httpPorts: [origin.port],
+    httpPorts: [t.origin.port],
     // Longer than any CLI run on a busy machine: the tests prove a kept connection survives a reload,
     // which must not depend on how fast a CLI process starts.
     limits: { keepAliveTimeoutMs: KEEP_ALIVE_MS },
@@ -124,9 +108,9 @@ class KeepAliveClient {
 describe('reload of a running proxy', { timeout: 90_000 }, () => {
   it('`lists add` blocks a site at once, on a keep-alive connection that stays open', async () => {
     const { dir, args } = setUp();
-    serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
-    const client = new KeepAliveClient(serve.port);
-    const url = `http://notblocked.example:${origin.port}/page`;
+    t.serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
+    const client = new KeepAliveClient(t.serve.port);
+    const url = `http://notblocked.example:${t.origin.port}/page`;
     expect((await client.get(url)).status).toBe(200);
 
     // No timing assertions: the next request on the same connection must see the new list.
@@ -139,7 +123,7 @@ describe('reload of a running proxy', { timeout: 90_000 }, () => {
     expect(after.status).toBe(403);
     expect(after.reused).toBe(true);
     // Other sites on the same connection still pass; the client only ever had one socket.
-    const other = await client.get(`http://allowed.test:${origin.port}/`);
+    const other = await client.get(`http://allowed.test:${t.origin.port}/`);
     expect(other).toMatchObject({ status: 200, reused: true });
     expect(client.sockets.size).toBe(1);
     client.close();
@@ -147,7 +131,7 @@ describe('reload of a running proxy', { timeout: 90_000 }, () => {
 
   it('a broken local file leaves the old lists serving and says what is wrong; status answers', async () => {
     const { dir, args } = setUp();
-    serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
+    t.serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
     const data = path.join(dir, 'data');
     expect(statSync(path.join(data, 'control.sock')).mode & 0o777).toBe(0o600);
     await runCli(['lists', 'add', 'social', 'first.example', ...args]);
@@ -163,9 +147,9 @@ describe('reload of a running proxy', { timeout: 90_000 }, () => {
       /SG_RELOAD_FAILED: reload failed, the old lists keep serving: .*categories\.yaml:3: category homework: unknown field "flaged"/,
     );
 
-    const client = new KeepAliveClient(serve.port);
-    expect((await client.get(`http://first.example:${origin.port}/`)).status).toBe(403); // old lists still there
-    expect((await client.get(`http://allowed.test:${origin.port}/`)).status).toBe(200);
+    const client = new KeepAliveClient(t.serve.port);
+    expect((await client.get(`http://first.example:${t.origin.port}/`)).status).toBe(403); // old lists still there
+    expect((await client.get(`http://allowed.test:${t.origin.port}/`)).status).toBe(200);
     client.close();
 
     const status = await runCli(['status', '--json', ...args]);
@@ -176,7 +160,7 @@ describe('reload of a running proxy', { timeout: 90_000 }, () => {
     };
     expect(s).toMatchObject({
       running: true,
-      listen: `127.0.0.1:${serve.port}`,
+      listen: `127.0.0.1:${t.serve.port}`,
       auditQueueDepth: expect.any(Number),
     });
     expect(s.lists.categories).toBe(4);
@@ -199,7 +183,7 @@ describe('reload of a running proxy', { timeout: 90_000 }, () => {
     const { dir, args } = setUp();
     const socialFile = path.join(dir, 'categories/social/domains');
     writeFileSync(socialFile, `${SOCIAL_TEN.join('\n')}\n`);
-    serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
+    t.serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
     const before = JSON.parse((await runCli(['status', '--json', ...args])).stdout) as StatusJson;
 
     writeFileSync(socialFile, noise(4096));
@@ -211,10 +195,10 @@ describe('reload of a running proxy', { timeout: 90_000 }, () => {
     );
 
     // The running policy is the old one: the proxy still refuses both routed social hosts.
-    const client = new KeepAliveClient(serve.port);
-    expect((await client.get(`http://www.facebook.com:${origin.port}/`)).status).toBe(403);
-    expect((await client.get(`http://social.test:${origin.port}/`)).status).toBe(403);
-    expect((await client.get(`http://allowed.test:${origin.port}/`)).status).toBe(200);
+    const client = new KeepAliveClient(t.serve.port);
+    expect((await client.get(`http://www.facebook.com:${t.origin.port}/`)).status).toBe(403);
+    expect((await client.get(`http://social.test:${t.origin.port}/`)).status).toBe(403);
+    expect((await client.get(`http://allowed.test:${t.origin.port}/`)).status).toBe(200);
     client.close();
 
     const after = JSON.parse((await runCli(['status', '--json', ...args])).stdout) as StatusJson;
@@ -228,16 +212,16 @@ describe('reload of a running proxy', { timeout: 90_000 }, () => {
     expect((await runCli(['status', ...args])).stdout).toMatch(
       /^last reload +REFUSED SG_LIST_FILE_INVALID at \S+: \S+social\/domains:\d+/m,
     );
-    await waitForOutput(serve, /reload refused, the old lists keep serving: .*social\/domains:\d+/);
+    await waitForOutput(t.serve, /reload refused, the old lists keep serving: .*social\/domains:\d+/);
   });
 
   it('a category that would shrink by more than lists.maxShrinkShare needs --force', async () => {
     const { dir, args } = setUp();
     const socialFile = path.join(dir, 'categories/social/domains');
     writeFileSync(socialFile, `${SOCIAL_TEN.join('\n')}\n`);
-    serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
-    const client = new KeepAliveClient(serve.port);
-    const url = `http://social.test:${origin.port}/`;
+    t.serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
+    const client = new KeepAliveClient(t.serve.port);
+    const url = `http://social.test:${t.origin.port}/`;
     expect((await client.get(url)).status).toBe(403);
 
     // A clean file, three entries shorter (30%): social.test is one of them.
@@ -274,7 +258,7 @@ describe('reload of a running proxy', { timeout: 90_000 }, () => {
         reason: 'list cleaned upstream',
       },
     ]);
-    await waitForOutput(serve, /reload forced past the shrink check: category social would shrink/);
+    await waitForOutput(t.serve, /reload forced past the shrink check: category social would shrink/);
 
     // Local-layer edits are deliberate and recorded: un-listing shipped entries is not a shrink.
     const removed = await runCli(['lists', 'remove', 'social', 'facebook.com', 'social0.example', ...args]);
@@ -306,9 +290,9 @@ describe('reload of a running proxy', { timeout: 90_000 }, () => {
 
   it('a network added from the CLI changes the profile of its clients after the automatic reload', async () => {
     const { dir, args } = setUp();
-    serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
-    const client = new KeepAliveClient(serve.port);
-    const url = `http://www.facebook.com:${origin.port}/`;
+    t.serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
+    const client = new KeepAliveClient(t.serve.port);
+    const url = `http://www.facebook.com:${t.origin.port}/`;
     expect((await client.get(url)).status).toBe(403); // guest: social blocked
     const add = await runCli([
       'networks',
@@ -329,9 +313,9 @@ describe('reload of a running proxy', { timeout: 90_000 }, () => {
 
   it('`profiles set` changes what a profile does with a category in the running proxy, and `clear` undoes it', async () => {
     const { dir, args } = setUp();
-    serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
-    const client = new KeepAliveClient(serve.port);
-    const url = `http://www.facebook.com:${origin.port}/`;
+    t.serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
+    const client = new KeepAliveClient(t.serve.port);
+    const url = `http://www.facebook.com:${t.origin.port}/`;
     expect((await client.get(url)).status).toBe(403); // guest: social blocked
     const set = await runCli(['profiles', 'set', 'guest', 'social', 'allow', '--reason', 'trial', ...args]);
     expect(set.stdout).toContain('profile guest: social block (config) -> allow (local)');
@@ -357,15 +341,15 @@ describe('reload of a running proxy', { timeout: 90_000 }, () => {
 
   it('reload applies an edited config file, names settings that need a restart, and records the change', async () => {
     const { dir, args } = setUp();
-    serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
-    const client = new KeepAliveClient(serve.port);
-    const url = `http://www.facebook.com:${origin.port}/`;
+    t.serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
+    const client = new KeepAliveClient(t.serve.port);
+    const url = `http://www.facebook.com:${t.origin.port}/`;
     expect((await client.get(url)).status).toBe(403);
     writeFileSync(
       path.join(dir, 'config.yaml'),
       JSON.stringify({
         listen: { host: '127.0.0.1', port: 0 },
-        httpPorts: [origin.port],
+        httpPorts: [t.origin.port],
         limits: { maxConnections: 500, keepAliveTimeoutMs: KEEP_ALIVE_MS },
         profiles: { ...FIXTURE_PROFILES, guest: { categories: { adult: 'block' } }, open: {} },
       }),
@@ -398,14 +382,14 @@ describe('reload of a running proxy', { timeout: 90_000 }, () => {
   it('selftest passes every probe, --record stores the run, and a blocked must-reach site fails it', async () => {
     const { dir, args } = setUp();
     const mustReach = [
-      `http://www.childline.org.uk:${origin.port}/`,
-      `http://www.samaritans.org:${origin.port}/`,
+      `http://www.childline.org.uk:${t.origin.port}/`,
+      `http://www.samaritans.org:${t.origin.port}/`,
     ];
     writeFileSync(
       path.join(dir, 'config.yaml'),
       JSON.stringify({
         listen: { host: '127.0.0.1', port: 0 },
-        httpPorts: [origin.port],
+        httpPorts: [t.origin.port],
         profiles: FIXTURE_PROFILES,
         selftest: { mustReach },
       }),
@@ -414,7 +398,7 @@ describe('reload of a running proxy', { timeout: 90_000 }, () => {
       path.join(dir, 'hosts'),
       [...ROUTED_NAMES, 'www.childline.org.uk', 'www.samaritans.org'].map((n) => `127.0.0.1 ${n}`).join('\n'),
     );
-    serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
+    t.serve = await startServeProcess([...args, '--hosts-file', path.join(dir, 'hosts')]);
     const r = await runCli(['selftest', '--json', '--record', '--by', 'IT', ...args]);
     expect(r.stderr).toBe('');
     const out = JSON.parse(r.stdout) as {

@@ -1,7 +1,7 @@
 /**
  * Every ```yaml block in README.md is a configuration a technician may copy: each must pass `schoolgate
  * config check` as written (the shipped categories, the shipped profiles underneath). Files the examples
- * name under /etc/schoolgate/ (a hosts file, secret files) are the school's own: the test provides them in
+ * name under /etc/schoolgate/ (a hosts file, secret files, a logo) are the school's own: the test provides them in
  * a temporary folder and points the example there, changing nothing else.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,6 +25,14 @@ beforeAll(() => {
   etc = path.join(dir, 'etc-schoolgate');
   mkdirSync(etc, { recursive: true });
   writeFileSync(path.join(etc, 'hosts'), '10.0.0.10 intranet.school.example\n');
+  // A 1×1 PNG: the branding example's logo (config check reads it).
+  writeFileSync(
+    path.join(etc, 'logo.png'),
+    Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+      'base64',
+    ),
+  );
   for (const secret of ['smtp.password', 'webhook.secret'])
     writeFileSync(path.join(etc, secret), 'not-a-real-secret\n', { mode: 0o600 });
 });

@@ -1,7 +1,6 @@
 /**
  * The proxy end to end on loopback: real server, real origin, real SQLite audit rows.
  */
-import http from 'node:http';
 import net from 'node:net';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +8,7 @@ import type { RunningSchoolgate } from '../../../src/app/start.js';
 import { UserStore } from '../../../src/identity/user-store.js';
 import { startOrigin, ORIGIN_BODY, type Origin } from '../../helpers/origin.js';
 import { decodeEntities } from '../../helpers/page-forms.js';
-import { basic, rawExchange, viaProxy } from '../../helpers/raw-http.js';
+import { basic, ownPage, rawExchange, viaProxy } from '../../helpers/raw-http.js';
 import { FIXTURE_PROFILES, startTestProxy, testConfig } from '../../helpers/schoolgate.js';
 import { browseTunnel } from '../../helpers/tls-tunnel.js';
 
@@ -328,15 +327,7 @@ describe('own pages', () => {
     );
     expect(health.status).toBe(200);
     expect(JSON.parse(health.body)).toMatchObject({ status: 'ok' });
-    const pac = await new Promise<string>((resolve, reject) =>
-      http
-        .get({ host: '127.0.0.1', port, path: '/proxy.pac' }, (res) => {
-          let text = '';
-          res.on('data', (c: Buffer) => (text += c.toString()));
-          res.on('end', () => resolve(text));
-        })
-        .on('error', reject),
-    );
+    const pac = await ownPage(port, '/proxy.pac');
     expect(pac).toContain('FindProxyForURL');
     expect(pac).toContain(`PROXY 127.0.0.1:${port}`);
   });

@@ -148,3 +148,38 @@ describe('Resolver: a name server that never answers cannot stall the proxy', ()
     await vi.waitFor(() => expect(resolver.lookups).toEqual({ running: 0, queued: 0 }));
   });
 });
+
+describe('with a parent proxy (upstream.proxy)', () => {
+  const noLookup: LookupAll = (name) => Promise.reject(new Error(`looked up ${name}`));
+  const viaParent = new Resolver(new Map([['intranet.test', '10.0.0.5']]), noLookup, undefined, true);
+  const at = (url: string) => viaParent.resolve(parseAbsoluteTarget(url));
+
+  it.each([
+    [
+      'a name is left to the parent, unresolved',
+      'http://www.outside.test/',
+      { address: 'www.outside.test', viaParent: true },
+    ],
+    [
+      'a public IP literal goes through the parent',
+      'http://8.8.8.8/',
+      { address: '8.8.8.8', viaParent: true },
+    ],
+    [
+      'a routed name goes straight to its address',
+      'http://intranet.test/',
+      { address: '10.0.0.5', routed: true },
+    ],
+  ])('%s', async (_what, url, expected) => {
+    const r = await at(url);
+    expect(r).toMatchObject({ ok: true, ...expected });
+    if (!('viaParent' in expected)) expect(r).not.toHaveProperty('viaParent');
+  });
+
+  it.each(['http://10.1.2.3/', 'http://127.0.0.1/', 'http://localhost/'])(
+    '%s is still refused',
+    async (url) => {
+      expect(await at(url)).toMatchObject({ ok: false, reason: 'forbidden-address' });
+    },
+  );
+});
