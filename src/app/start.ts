@@ -20,9 +20,11 @@ import {
 import { PACKAGE_ROOT, type ReadonlyConfig } from '../config/load.js';
 import { buildProfiles } from '../config/profiles.js';
 import { Identifier } from '../identity/identify.js';
+import type { IllegalTier } from '../policy/illegal-tier.js';
 import { UserStore } from '../identity/user-store.js';
 import { loadCategories, shippedSize } from '../lists/load.js';
 import { readExceptions, withExceptions } from '../lists/exceptions.js';
+import { loadIllegalTierOrBlockAll } from '../lists/illegal-tier-files.js';
 import { readLocalLayer } from '../lists/local-layer.js';
 import { startMetrics, type LeafCounters } from '../metrics/metrics.js';
 import { checkFileModes, type ModeCheck } from './file-modes.js';
@@ -83,17 +85,37 @@ export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> 
   let entries = 0;
   for (const c of loaded.counts.values()) entries += c.domains + c.urls;
   const exceptions = await readExceptions(config.dataDir);
+  // A broken tier file blocks everything here; a reload refuses such a tier instead (reload.ts).
+  const lists = Object.freeze({ ...loaded.lists, illegal: await loadIllegalTierOrBlockAll(config) });
   const keywords = await loadKeywords(config);
   for (const w of keywords.warnings) loaded.warnings.push(w);
   return {
     keywords: compileKeywords(keywords.lists),
     config,
-    lists: loaded.lists,
-    profiles: withExceptions(buildProfiles(config, loaded.lists), exceptions, loaded.warnings),
+    lists,
+    profiles: withExceptions(buildProfiles(config, lists), exceptions, loaded.warnings),
     warnings: loaded.warnings,
     entries,
     shippedSizes: new Map([...loaded.counts].map(([name, c]) => [name, shippedSize(c)])),
   };
+}
+
+/** The tier's state at start: unusable is an error (every request blocked), none a warning. */
+function logIllegalTier(tier: IllegalTier | undefined, logger: Logger): void {
+  if (tier?.state === 'unusable')
+    logger.error(
+      { code: tier.code, cause: tier.message },
+      'illegal-content tier unusable: EVERY request is blocked until a good copy is loaded (fail closed)',
+    );
+  else if (tier?.state === 'none')
+    logger.warn(
+      "illegal-content tier: no provider files loaded (IWF, CTIRU); see README 'The illegal-content tier'",
+    );
+  else if (tier)
+    logger.info(
+      { sources: tier.sources.map((s) => `${s.name}:${s.entries}`) },
+      'illegal-content tier loaded',
+    );
 }
 
 /**
@@ -166,6 +188,7 @@ async function startClaimed(
   const fileModes = checkStartModes(config, certsDirOf(config, opts.certsDir), logger);
   let snapshot: LoadedPolicy & { loadedAt: number } = { ...(await loadPolicy(config)), loadedAt: Date.now() };
   for (const warning of snapshot.warnings.slice(0, 20)) logger.warn(warning);
+  logIllegalTier(snapshot.lists.illegal, logger);
   const missing = config.tls.neverInspect.categories.filter((c) => !snapshot.lists.categories.has(c));
   if (config.tls.inspect && missing.length > 0)
     logger.warn(

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { AuditOpenReport } from '../audit/index.js';
 import { SchoolgateError } from '../errors.js';
 import { decide } from '../policy/decide.js';
+import type { IllegalTier } from '../policy/illegal-tier.js';
 import { parseAbsoluteTarget } from '../policy/target.js';
 import type { PolicySnapshot } from '../exchange/snapshot.js';
 import type { AlertsSnapshot } from '../metrics/metrics.js';
@@ -65,6 +66,23 @@ export interface StatusReport {
   /** The school CA: expiry, days left, a staged next CA, and whether inspection can run (null when off). */
   ca: CaStatus | null;
   auditDatabase: AuditDatabaseStatus;
+  /** The illegal-content tier in force: loaded (files, entries), none (no provider files), unusable (all blocked). */
+  illegalTier: IllegalTierStatus;
+}
+
+export interface IllegalTierStatus {
+  state: 'loaded' | 'none' | 'unusable';
+  sources: { name: string; entries: number; hashed: number }[];
+  code: string | null;
+  message: string | null;
+}
+
+export function illegalTierStatus(tier: IllegalTier | undefined): IllegalTierStatus {
+  if (tier === undefined) return { state: 'none', sources: [], code: null, message: null };
+  const sources = tier.sources.map((s) => ({ ...s }));
+  return tier.state === 'unusable'
+    ? { state: 'unusable', sources, code: tier.code, message: tier.message }
+    : { state: tier.state, sources, code: null, message: null };
 }
 
 /** What the audit database's check at start found, and whether this database replaced a refused one. */
@@ -181,6 +199,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
         alerts: alertsStatus(deps.alerts),
         auditDatabase: auditDatabaseStatus(deps.auditOpened),
         ca: deps.ca?.() ?? null,
+        illegalTier: illegalTierStatus(p.lists.illegal),
         fileModes: {
           atStart: deps.fileModes?.atStart ?? null,
           now: checkFileModes(

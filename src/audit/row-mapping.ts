@@ -10,6 +10,8 @@ const ACTIONS: ReadonlySet<string> = new Set<AuditAction>([
   'continue',
   'continued',
   'block',
+  'would-block',
+  'would-warn',
   'reject',
   'refused',
   'auth-failed',

@@ -103,6 +103,8 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Readon
   config.categoriesDir = categoriesGiven ? path.resolve(baseDir, categoriesGiven) : SHIPPED_CATEGORIES;
   if (config.hostsFile) config.hostsFile = path.resolve(baseDir, config.hostsFile);
   config.tls.certsDir = path.resolve(baseDir, config.tls.certsDir);
+  if (config.illegalContent.dir !== null)
+    config.illegalContent.dir = path.resolve(baseDir, config.illegalContent.dir);
   checkReferences(config, where, opts.lineOf);
   return deepFreeze(config);
 }
