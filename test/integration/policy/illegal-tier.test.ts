@@ -18,6 +18,7 @@ import type { ConfigInput } from '../../../src/config/schema.js';
 import { UserStore } from '../../../src/identity/user-store.js';
 import { exceptionsFile } from '../../../src/lists/exceptions.js';
 import { loadOrCreateTokenKey, signGrant } from '../../../src/proxy/warn-token.js';
+import { runCli } from '../../helpers/cli.js';
 import { startOrigin, ORIGIN_BODY, type Origin } from '../../helpers/origin.js';
 import { basic, rawExchange, viaProxy } from '../../helpers/raw-http.js';
 import { FIXTURE_PROFILES, startTestProxy, tempDir, testConfig } from '../../helpers/schoolgate.js';
@@ -327,6 +328,71 @@ describe('the illegal-content tier on a running proxy', () => {
       ['/x', 'would-block', 'default'],
       ['/staff', 'would-warn', 'category'],
     ]);
+  });
+
+  it('explain names the tier, the pilot verdict and the uncategorised action; report pilot lists the would-blocks', async () => {
+    // The CLI reads a config file: the same profiles as the running proxy.
+    const file = path.join(dir, 'explain-config.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        profiles: {
+          ...FIXTURE_PROFILES,
+          pilot: { mode: 'monitor', categories: { social: 'block' }, default: 'block' },
+        },
+      }),
+    );
+    const common = ['--config', file, '--data', c.dataDir, '--categories', c.categoriesDir];
+    const explained = await runCli([
+      'explain',
+      'http://abuse.test/',
+      'http://plain.test/',
+      '--profile',
+      'pilot',
+      '--json',
+      ...common,
+    ]);
+    expect(explained.code).toBe(0);
+    const [tier, plain] = explained.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(tier).toMatchObject({
+      action: 'block',
+      rule: { kind: 'illegal-tier', list: 'illegal:iwf.txt' },
+      mode: 'monitor',
+      would: null,
+    });
+    expect(plain).toMatchObject({
+      action: 'block',
+      rule: { kind: 'default' },
+      would: 'block',
+      uncategorised: 'block',
+    });
+    const text = await runCli(['explain', 'http://abuse.test/', '--profile', 'pilot', ...common]);
+    expect(text.stdout).toContain('the illegal-content tier (illegal:iwf.txt) comes before every profile');
+    expect(text.stdout).toContain("uncategorised: block (the profile's default)");
+
+    const report = await runCli([
+      'report',
+      'pilot',
+      '--by',
+      'Test Lead',
+      '--since',
+      '1d',
+      '--format',
+      'json',
+      ...common,
+    ]);
+    expect(report.code).toBe(0);
+    const data = JSON.parse(report.stdout) as {
+      wouldBlock: number;
+      wouldWarn: number;
+      sites: { host: string }[];
+    };
+    expect(data.wouldBlock).toBeGreaterThanOrEqual(2);
+    expect(data.wouldWarn).toBeGreaterThanOrEqual(1);
+    expect(data.sites.map((x) => x.host).sort()).toEqual(['plain.test', 'social.test']);
   });
 
   it('a reload with a corrupt tier file is refused and the tier in force keeps blocking', async () => {
