@@ -478,3 +478,17 @@ describe('a broken tier file at start fails closed', () => {
     }
   });
 });
+
+describe('config check', () => {
+  it('refuses a corrupt tier file (exit 1, SG code) and warns when no provider file is loaded', async () => {
+    const data = path.join(tempDir(), 'data');
+    const none = await runCli(['config', 'check', '--data', data]);
+    expect(none.code).toBe(0);
+    expect(none.stdout).toContain('no illegal-content lists loaded');
+    mkdirSync(path.join(data, 'illegal'), { recursive: true });
+    writeFileSync(path.join(data, 'illegal', 'iwf.txt'), 'abuse.test\n\u0000binary\n');
+    const corrupt = await runCli(['config', 'check', '--data', data]);
+    expect(corrupt.code).toBe(1);
+    expect(corrupt.stderr).toContain('SG_ILLEGAL_TIER_UNUSABLE');
+  });
+});
