@@ -23,7 +23,7 @@
  * and MD5 are both read because providers distribute either; a form is only hashed with an algorithm the
  * loaded files use, so a tier of plain entries costs no hashing.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { parseEntry } from './entries.js';
 import { pathReadings } from './path-readings.js';
 import { ListIndex } from './list-index.js';
@@ -130,10 +130,13 @@ export class IllegalTierBuilder {
       match(target: Target): IllegalMatch | undefined {
         const listed = index.match(target)[0];
         if (listed !== undefined) return { source: listed.list, entry: listed.entry, kind: listed.kind };
+        if (algorithms.length === 0) return undefined;
+        const forms = hashedForms(target);
         for (const algorithm of algorithms) {
           const table = hashes[algorithm];
-          for (const form of hashedForms(target)) {
-            const hex = createHash(algorithm).update(form, 'utf8').digest('hex');
+          for (const form of forms) {
+            // The one-shot hash (Node ≥ 20.12): no Hash object per form, about 3× cheaper here.
+            const hex = hash(algorithm, form, 'hex');
             const source = table.get(hex);
             if (source !== undefined) return { source, entry: `${algorithm}:${hex}`, kind: 'url' };
           }
