@@ -54,7 +54,9 @@ export function decide(request: PolicyRequest, profile: Profile, lists: Category
   const illegal = illegalTierDecision(lists.illegal, request.target, profile.name);
   if (illegal !== undefined) return illegal;
   const outer = decideName(request.target, profile, lists, now, undefined);
-  if (outer.action === 'block') return outer;
+  // Already blocked: only the tier could still say more (a translator's target on it is its hit, and alert).
+  if (outer.action === 'block')
+    return outer.rule.kind === 'illegal-tier' ? outer : (illegalVia(request, profile, lists) ?? outer);
   for (const path of pathReadings(request.target.path).slice(1)) {
     const other = decideName({ ...request.target, path }, profile, lists, now, undefined);
     if (other.action !== outer.action) return ambiguous(profile, outer, other, request.target.host, path);
@@ -75,7 +77,12 @@ export function decide(request: PolicyRequest, profile: Profile, lists: Category
 
 /** The more restrictive `other`, when a list entry (not a default) made it so, carrying both sides' matches. */
 function tightened(base: Decision, other: Decision): Decision | undefined {
-  if (!LIST_RULES.has(other.rule.kind) || ACTION_SEVERITY[other.action] <= ACTION_SEVERITY[base.action]) {
+  // The illegal-content tier outranks any other block: its hit is recorded and alerted as such.
+  const tier = other.rule.kind === 'illegal-tier' && base.rule.kind !== 'illegal-tier';
+  if (
+    !tier &&
+    (!LIST_RULES.has(other.rule.kind) || ACTION_SEVERITY[other.action] <= ACTION_SEVERITY[base.action])
+  ) {
     return undefined;
   }
   return {
@@ -114,6 +121,16 @@ function decideName(
     rule: { kind: 'mixed-script-host', list: 'policy', entry: '' },
     explanation: `Blocked for profile ${profile.name}: ${describeTarget(target, via)} mixes letters of different alphabets in one name, a way to pass for another site.`,
   };
+}
+
+/** The tier's decision on a translator's or archive's embedded target, when it holds one. */
+function illegalVia(request: PolicyRequest, profile: Profile, lists: CategoryLists): Decision | undefined {
+  if (lists.illegal === undefined || lists.illegal.state !== 'loaded') return undefined;
+  for (const via of embeddedTargets(lists.endpoints, request.target, request.form).vias) {
+    const hit = illegalTierDecision(lists.illegal, via.target, profile.name);
+    if (hit !== undefined) return { ...hit, via };
+  }
+  return undefined;
 }
 
 /** Two readings of one path an upstream could take are decided differently: block, naming both. */

@@ -327,3 +327,27 @@ describe('pilot mode lets through what enforce would block or warn, never the ti
     expect(pilotWould(monitor, decide(request('http://plain.test/'), monitor, broken, NOW))).toBeUndefined();
   });
 });
+
+describe('the tier names its hit when something else blocks too', () => {
+  const strict = profile({ categories: { games: 'block', news: 'block', social: 'block' } });
+  it.each([
+    ['the domain is also in a blocked category', 'http://abuse-domain.test/'],
+    ['its look-alike is also in a blocked category', 'http://аbuse-domain.test/'],
+  ])('%s', (_why, url) => {
+    expect(decide(request(url), strict, L, NOW).rule.kind).toBe('illegal-tier');
+  });
+
+  it('a translator blocked by category, asked for a tier entry', () => {
+    const withTranslator = withTier(
+      lists({ translators: ['translate.google.com'], games: ['abuse-domain.test'] }),
+    );
+    const p = profile({ categories: { translators: 'block', games: 'block' } });
+    const d = decide(
+      request('http://translate.google.com/translate?u=http://abuse-domain.test/'),
+      p,
+      withTranslator,
+      NOW,
+    );
+    expect(d).toMatchObject({ rule: { kind: 'illegal-tier' }, via: { service: 'translate.google.com' } });
+  });
+});
