@@ -124,6 +124,7 @@ describe('the illegal-content tier on a running proxy', () => {
   let sg: RunningSchoolgate;
   let c: ReadonlyConfig;
   let schoolCa: string;
+  let common: string[];
   const url = (host: string, p = '/') => `http://${host}:${origin.port}${p}`;
 
   beforeAll(async () => {
@@ -149,6 +150,18 @@ describe('the illegal-content tier on a running proxy', () => {
     await addUsers(c.dataDir);
     sg = await startTestProxy(c);
     schoolCa = sg.proxy.tls!.ca.certPem;
+    // The CLI reads a config file: the profiles the CLI commands below name.
+    const file = path.join(dir, 'cli-config.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        profiles: {
+          ...FIXTURE_PROFILES,
+          pilot: { mode: 'monitor', categories: { social: 'block' }, default: 'block' },
+        },
+      }),
+    );
+    common = ['--config', file, '--data', c.dataDir, '--categories', c.categoriesDir];
   });
 
   afterAll(async () => {
@@ -331,18 +344,6 @@ describe('the illegal-content tier on a running proxy', () => {
   });
 
   it('explain names the tier, the pilot verdict and the uncategorised action; report pilot lists the would-blocks', async () => {
-    // The CLI reads a config file: the same profiles as the running proxy.
-    const file = path.join(dir, 'explain-config.json');
-    writeFileSync(
-      file,
-      JSON.stringify({
-        profiles: {
-          ...FIXTURE_PROFILES,
-          pilot: { mode: 'monitor', categories: { social: 'block' }, default: 'block' },
-        },
-      }),
-    );
-    const common = ['--config', file, '--data', c.dataDir, '--categories', c.categoriesDir];
     const explained = await runCli([
       'explain',
       'http://abuse.test/',
@@ -393,6 +394,49 @@ describe('the illegal-content tier on a running proxy', () => {
     expect(data.wouldBlock).toBeGreaterThanOrEqual(2);
     expect(data.wouldWarn).toBeGreaterThanOrEqual(1);
     expect(data.sites.map((x) => x.host).sort()).toEqual(['plain.test', 'social.test']);
+  });
+
+  it('`exceptions add` (the CLI, reloading the running proxy) cannot allow an entry', async () => {
+    const added = await runCli([
+      'exceptions',
+      'add',
+      'pupil',
+      'allow',
+      'terror.test',
+      'social.test',
+      '--reason',
+      'test',
+      '--by',
+      'IT',
+      ...common,
+    ]);
+    expect(added.code).toBe(0);
+    // The running proxy took the entries (social.test was blocked for pupils)...
+    const social = await viaProxy(sg.address.port, url('social.test', '/'), {
+      headers: { 'proxy-authorization': USERS.pupil },
+    });
+    expect(social.status).toBe(200);
+    // ...and still blocks the tier's entry.
+    const res = await viaProxy(sg.address.port, url('terror.test', '/'), {
+      headers: { 'proxy-authorization': USERS.pupil },
+    });
+    expect(res.status).toBe(403);
+    expect(res.body).toContain(ILLEGAL_WORDING);
+  });
+
+  it('pilot mode inside inspected HTTPS: the tunnel and the page are let through as would-block', async () => {
+    const host = `social.test:${httpsOrigin.port}`;
+    const m = mark(sg);
+    const res = await httpsThroughProxy(sg.address.port, host, {
+      ca: schoolCa,
+      proxyAuthorization: USERS.pilot,
+      requests: [get(host, '/feed')],
+    });
+    expect(res.body).toBe(HTTPS_BODY);
+    expect(rowsSince(sg, m).map((r) => [r.kind, r.action, r.reason])).toEqual([
+      ['tunnel', 'would-block', 'inspect:category'],
+      ['inspected', 'would-block', 'category'],
+    ]);
   });
 
   it('a reload with a corrupt tier file is refused and the tier in force keeps blocking', async () => {
