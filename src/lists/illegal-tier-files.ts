@@ -24,6 +24,7 @@ import {
 import { forEachLine } from './read-lines.js';
 
 const TIER_FILE = /^[^.].*\.(txt|list)$/i;
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const SUGGESTION =
   'Put back a good copy of the file your provider supplies (check the download finished), then run ' +
   '`schoolgate reload`. See docs/errors.md#sg_illegal_tier_unusable.';
@@ -96,6 +97,11 @@ async function tierFileNames(
   }
   const out: string[] = [];
   for (const name of names.filter((n) => TIER_FILE.test(n) || required.includes(n)).sort()) {
+    // The name is the list's name in rows, alerts and status (`illegal:<file>`): plain characters only.
+    if (!SAFE_NAME.test(name))
+      throw unusable(`${path.join(dir, name)}: rename the file to letters, digits, '.', '_' and '-' only`, {
+        file: name,
+      });
     const info = await stat(path.join(dir, name)).catch(() => null);
     if (info === null) throw unusable(`${path.join(dir, name)}: the file cannot be read`, { file: name });
     if (info.isFile()) out.push(name);

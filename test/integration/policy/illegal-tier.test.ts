@@ -534,5 +534,11 @@ describe('config check', () => {
     const corrupt = await runCli(['config', 'check', '--data', data]);
     expect(corrupt.code).toBe(1);
     expect(corrupt.stderr).toContain('SG_ILLEGAL_TIER_UNUSABLE');
+    // A file whose name would not read back from a row or an alert (`illegal:<file>:<entry>`).
+    writeFileSync(path.join(data, 'illegal', 'iwf.txt'), 'abuse.test\n');
+    writeFileSync(path.join(data, 'illegal', 'ctiru:2026.txt'), 'terror.test\n');
+    const named = await runCli(['config', 'check', '--data', data]);
+    expect(named.code).toBe(1);
+    expect(named.stderr).toContain('rename the file');
   });
 });
