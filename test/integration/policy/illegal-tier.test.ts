@@ -513,6 +513,10 @@ describe('a broken tier file at start fails closed', () => {
       expect(health.body).toContain('illegal-tier-unusable');
       const status = await controlRequest<StatusReport>(c.dataDir, 'status');
       expect(status.illegalTier).toMatchObject({ state: 'unusable', code: 'SG_ILLEGAL_TIER_UNUSABLE' });
+      const text = await runCli(['status', '--data', c.dataDir]);
+      expect(text.stdout).toMatch(
+        /illegal tier +UNUSABLE: EVERY request is BLOCKED \(SG_ILLEGAL_TIER_UNUSABLE\).*ctiru\.txt/,
+      );
       // Put the file back and reload: browsing resumes.
       writeTier(c.dataDir, IWF);
       await sg.reload();
