@@ -55,6 +55,8 @@ export const ERROR_CODES = {
     "The table of search, translate and archive endpoints (shipped or the school's own) is malformed.",
   SG_CA_UNUSABLE:
     'HTTPS inspection is on but the school CA cannot sign (expired, key missing, unreadable or not the certificate’s): inspected HTTPS is refused.',
+  SG_ILLEGAL_TIER_UNUSABLE:
+    'An illegal-content list file (IWF, CTIRU) is missing, unreadable or corrupt: at start every request is blocked, at reload the lists in force stay.',
   SG_UPSTREAM_CERT_REFUSED:
     'An origin presented a certificate a browser would refuse (no subjectAltName, weak key, SHA-1/MD5 signature); not re-signed.',
   SG_ACCESS_LOG_UNWRITABLE:

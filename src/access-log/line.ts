@@ -30,6 +30,8 @@ export function squidResultCode(row: AuditEvent): string {
   switch (row.action) {
     case 'allow':
     case 'continued':
+    case 'would-block': // pilot mode: let through
+    case 'would-warn':
       return row.kind === 'tunnel' ? 'TCP_TUNNEL' : 'TCP_MISS';
     case 'block':
     case 'warn':
@@ -46,7 +48,12 @@ export function squidResultCode(row: AuditEvent): string {
 }
 
 function forwarded(row: AuditEvent): boolean {
-  return row.action === 'allow' || row.action === 'continued';
+  return (
+    row.action === 'allow' ||
+    row.action === 'continued' ||
+    row.action === 'would-block' ||
+    row.action === 'would-warn'
+  );
 }
 
 /** Percent-encodes space, control characters, '%' (so the encoding is unambiguous) and non-ASCII. */

@@ -8,9 +8,10 @@
  *     host, contain a phrase of a keyword list. Autocomplete requests are not searches: a pupil typing
  *     "how to k" must not alert on every keystroke's suggestion fetch.
  *   - login throttled: failed proxy logins hit the throttle (someone guessing a password).
+ *   - illegal tier: the request hit the illegal-content tier (IWF, CTIRU): always danger.
  * Repeated attempts at flagged categories are counted over time, so they are in windows.ts.
  */
-import type { AuditEvent } from '../audit/types.js';
+import { PILOT_ACTIONS, type AuditEvent } from '../audit/types.js';
 import { matchKeywords, severityRank, type KeywordIndex, type Severity } from './keywords/index.js';
 import { searchTextOf } from './keywords/search-text.js';
 
@@ -22,6 +23,11 @@ export interface AlertCandidate {
   /** The keyword list entry that matched. */
   phrase: string | null;
   searchTerm: string | null;
+  /**
+   * The alert names the site, not the page (illegal-content tier): e-mails and webhooks must not pass an
+   * address of child-abuse material on; the audit row ids lead to it for whoever may see it.
+   */
+  originOnly?: boolean;
 }
 
 export interface RuleContext {
@@ -34,6 +40,10 @@ export interface RuleContext {
 
 /** Rows that are about a person reaching (or trying to reach) something; not refusals of the client. */
 const ACCESS_ACTIONS = new Set<AuditEvent['action']>(['allow', 'warn', 'continue', 'continued', 'block']);
+for (const action of PILOT_ACTIONS) ACCESS_ACTIONS.add(action);
+
+/** The rule text of an illegal-content tier hit starts so (src/exchange/rows.ts ruleText). */
+const ILLEGAL_TIER_RULE = 'illegal-tier:';
 
 export function candidatesFor(row: Readonly<AuditEvent>, ctx: RuleContext): AlertCandidate[] {
   const out: AlertCandidate[] = [];
@@ -44,6 +54,20 @@ export function candidatesFor(row: Readonly<AuditEvent>, ctx: RuleContext): Aler
     return out;
   }
   if (!ACCESS_ACTIONS.has(row.action)) return out;
+
+  // Every hit of the illegal-content tier: danger, whatever the categories and alert settings say. One
+  // alert per person and list file per window (each further hit is counted on it), like every rule.
+  if (row.rule?.startsWith(ILLEGAL_TIER_RULE)) {
+    const list = row.rule.slice(ILLEGAL_TIER_RULE.length).split(':').slice(0, 2).join(':');
+    out.push({
+      rule: `illegal-tier:${list}`,
+      list,
+      severity: 'danger',
+      phrase: null,
+      searchTerm: null,
+      originOnly: true,
+    });
+  }
 
   for (const category of row.categories) {
     const severity = ctx.alertCategories.get(category);

@@ -85,7 +85,7 @@ export class AlertWindows {
       profile: row.profile,
       clientIp: row.clientIp,
       device: row.device,
-      url: urlOf(row),
+      url: candidate.originOnly ? urlOf({ ...row, path: '/' }) : urlOf(row),
       searchTerm: candidate.searchTerm,
       phrase: candidate.phrase,
       auditRowIds: [row.id],

@@ -15,6 +15,7 @@ import type { KeywordIndex } from '../alerts/keywords/index.js';
 import type { Logger } from 'pino';
 import type { ReadonlyConfig } from '../config/load.js';
 import { SchoolgateError, isSchoolgateError } from '../errors.js';
+import type { IllegalTier } from '../policy/illegal-tier.js';
 import type { ExtraAddresses } from '../identity/identify.js';
 import type { PolicySnapshot } from '../exchange/snapshot.js';
 import { AddressStore } from '../state/addresses.js';
@@ -84,7 +85,40 @@ export interface ReloaderDeps {
 }
 
 /** Settings the running proxy took at start: a change to these is reported, not applied. */
-const LIVE_KEYS = new Set(['profiles', 'identity', 'categoriesDir', 'timeZone', 'warn', 'lists']);
+const LIVE_KEYS = new Set([
+  'profiles',
+  'identity',
+  'categoriesDir',
+  'timeZone',
+  'warn',
+  'lists',
+  'mode',
+  'illegalContent',
+]);
+
+/**
+ * A reload never weakens the illegal-content tier by accident: a tier that failed to load, or that lost a
+ * file the running one had (a failed sync, a changed folder), is refused and the running tier stays (never
+ * `--force`d). A file is retired only by a restart, which the log and `status` show.
+ */
+export function checkIllegalTier(running: IllegalTier | undefined, next: IllegalTier | undefined): void {
+  if (next?.state === 'unusable')
+    throw new SchoolgateError('SG_ILLEGAL_TIER_UNUSABLE', next.message, {
+      suggestion: 'put back a good copy of the file named, then run `schoolgate reload` again',
+    });
+  const have = new Set(next?.sources.map((s) => s.name) ?? []);
+  const lost = (running?.sources ?? []).filter((s) => !have.has(s.name)).map((s) => s.name);
+  if (lost.length > 0)
+    throw new SchoolgateError(
+      'SG_ILLEGAL_TIER_UNUSABLE',
+      `the illegal-content tier would lose ${lost.join(', ')}: the files in force keep serving`,
+      {
+        context: { lost },
+        suggestion:
+          'put the file back; to retire a provider file on purpose, remove it and restart the proxy',
+      },
+    );
+}
 
 export function readStateAddresses(dataDir: string): ExtraAddresses {
   const db = openStateDatabase(dataDir);
@@ -166,6 +200,7 @@ export class Reloader {
     try {
       const config = this.deps.loadConfig();
       const policy = await this.deps.loadPolicy(config);
+      checkIllegalTier(this.watched?.current().lists.illegal, policy.lists.illegal);
       const shrunk = this.checkShrink(policy, config, force);
       const addresses = readStateAddresses(config.dataDir);
       for (const n of addresses.networks)

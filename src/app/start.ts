@@ -24,9 +24,11 @@ import { PACKAGE_ROOT, type ReadonlyConfig } from '../config/load.js';
 import { checkCategoryReferences } from '../config/category-references.js';
 import { buildProfiles } from '../config/profiles.js';
 import { Identifier } from '../identity/identify.js';
+import type { IllegalTier } from '../policy/illegal-tier.js';
 import { UserStore } from '../identity/user-store.js';
 import { loadCategories, shippedSize } from '../lists/load.js';
 import { readExceptions, withExceptions } from '../lists/exceptions.js';
+import { loadIllegalTierOrBlockAll } from '../lists/illegal-tier-files.js';
 import { readLocalLayer } from '../lists/local-layer.js';
 import { readProfileOverrides } from '../lists/profile-overrides.js';
 import { startMetrics, type LeafCounters } from '../metrics/metrics.js';
@@ -93,9 +95,11 @@ export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> 
   let entries = 0;
   for (const c of loaded.counts.values()) entries += c.domains + c.urls;
   const exceptions = await readExceptions(config.dataDir);
+  // A broken tier file blocks everything here; a reload refuses such a tier instead (reload.ts).
+  const lists = Object.freeze({ ...loaded.lists, illegal: await loadIllegalTierOrBlockAll(config) });
   const overrides = await readProfileOverrides(config.dataDir);
-  const profiles = buildProfiles(config, loaded.lists, overrides, loaded.warnings);
-  checkCategoryReferences(config, loaded.lists, loaded.warnings);
+  const profiles = buildProfiles(config, lists, overrides, loaded.warnings);
+  checkCategoryReferences(config, lists, loaded.warnings);
   const keywords = await loadKeywords(config);
   for (const w of keywords.warnings) loaded.warnings.push(w);
   const { schoolName, contact, logoFile } = config.branding;
@@ -103,12 +107,30 @@ export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> 
     keywords: compileKeywords(keywords.lists),
     config,
     branding: { schoolName, contact, logo: readLogo(logoFile) },
-    lists: loaded.lists,
+    lists,
     profiles: withExceptions(profiles, exceptions, loaded.warnings),
     warnings: loaded.warnings,
     entries,
     shippedSizes: new Map([...loaded.counts].map(([name, c]) => [name, shippedSize(c)])),
   };
+}
+
+/** The tier's state at start: unusable is an error (every request blocked), none a warning. */
+function logIllegalTier(tier: IllegalTier | undefined, logger: Logger): void {
+  if (tier?.state === 'unusable')
+    logger.error(
+      { code: tier.code, cause: tier.message },
+      'illegal-content tier unusable: EVERY request is blocked until a good copy is loaded (fail closed)',
+    );
+  else if (tier?.state === 'none')
+    logger.warn(
+      "illegal-content tier: no provider files loaded (IWF, CTIRU); see README 'The illegal-content tier'",
+    );
+  else if (tier)
+    logger.info(
+      { sources: tier.sources.map((s) => `${s.name}:${s.entries}`) },
+      'illegal-content tier loaded',
+    );
 }
 
 /**
@@ -213,6 +235,7 @@ async function startClaimed(
   progress(`loading the category lists (${config.categoriesDir})`);
   let snapshot: LoadedPolicy & { loadedAt: number } = { ...(await loadPolicy(config)), loadedAt: Date.now() };
   for (const warning of snapshot.warnings.slice(0, 20)) logger.warn(warning);
+  logIllegalTier(snapshot.lists.illegal, logger);
   // Sinks and the access log before anything that needs closing: a missing secret file or an access log
   // that cannot be written is a configuration error at start.
   const sinks = createAlertSinks(config.alerts, { logger, timeZone: config.timeZone });

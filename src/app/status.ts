@@ -9,6 +9,7 @@ import type { AuditOpenReport } from '../audit/index.js';
 import type { ConfigLocation } from '../config/location.js';
 import { SchoolgateError } from '../errors.js';
 import { decide } from '../policy/decide.js';
+import type { IllegalTier } from '../policy/illegal-tier.js';
 import { parseAbsoluteTarget } from '../policy/target.js';
 import type { SelftestProbes } from '../exchange/selftest-probes.js';
 import type { PolicySnapshot } from '../exchange/snapshot.js';
@@ -76,6 +77,23 @@ export interface StatusReport {
   auditDatabase: AuditDatabaseStatus;
   /** How clients are identified: Basic auth on/off, address mappings, the guest profile. */
   identity: IdentityModes;
+  /** The illegal-content tier in force: loaded (files, entries), none (no provider files), unusable (all blocked). */
+  illegalTier: IllegalTierStatus;
+}
+
+export interface IllegalTierStatus {
+  state: 'loaded' | 'none' | 'unusable';
+  sources: { name: string; entries: number; hashed: number }[];
+  code: string | null;
+  message: string | null;
+}
+
+export function illegalTierStatus(tier: IllegalTier | undefined): IllegalTierStatus {
+  if (tier === undefined) return { state: 'none', sources: [], code: null, message: null };
+  const sources = tier.sources.map((s) => ({ ...s }));
+  return tier.state === 'unusable'
+    ? { state: 'unusable', sources, code: tier.code, message: tier.message }
+    : { state: tier.state, sources, code: null, message: null };
 }
 
 /** What the audit database's check at start found, and whether this database replaced a refused one. */
@@ -194,6 +212,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
         auditDatabase: auditDatabaseStatus(deps.auditOpened),
         identity: identityModes(p.config, readStateAddresses(deps.dataDir)),
         ca: deps.ca?.() ?? null,
+        illegalTier: illegalTierStatus(p.lists.illegal),
         fileModes: {
           atStart: deps.fileModes?.atStart ?? null,
           now: checkFileModes(

@@ -221,6 +221,14 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE selftest_run IS NOT NULL;
     `);
   },
+  // 9: pilot mode's rows (profile mode: monitor) for `report pilot` (src/reports/build-pilot.ts), from an
+  // index like every report query. Partial: only pilot-mode rows carry these actions.
+  (db) => {
+    db.exec(`
+      CREATE INDEX audit_events_pilot_time ON audit_events (action, time_ms)
+        WHERE action IN ('would-block', 'would-warn');
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

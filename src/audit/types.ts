@@ -4,12 +4,17 @@
  */
 
 /** What happened to one access or attempted access. */
+/** Pilot mode's actions (profile mode: monitor): the request was let through. */
+export const PILOT_ACTIONS = ['would-block', 'would-warn'] as const;
+
 export type AuditAction =
   | 'allow' // allowed and forwarded / tunnelled
   | 'warn' // warn page shown
   | 'continue' // the user pressed Continue on a warn page (grants the site)
   | 'continued' // a later request under a Continue permission
   | 'block' // block page or 403
+  | 'would-block' // pilot mode (profile mode: monitor): let through, enforce would have blocked
+  | 'would-warn' // pilot mode: let through without the warn page, enforce would have warned
   | 'reject' // malformed request: 4xx and connection closed
   | 'refused' // client outside the client networks
   | 'auth-failed' // wrong or missing proxy credentials
@@ -23,6 +28,8 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   'continue',
   'continued',
   'block',
+  'would-block',
+  'would-warn',
   'reject',
   'refused',
   'auth-failed',

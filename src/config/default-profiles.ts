@@ -15,7 +15,12 @@ type Restrict = 'off' | 'moderate' | 'strict';
  * search terms, SafeSearch rewrites, block pages over HTTPS); technicians are not, so that they can
  * diagnose certificate-pinned apps and devices, and their traffic is decided on host names only.
  */
-const INSPECTED = { inspect: true, neverInspect: [] as string[], tunnelNonTls: false };
+const INSPECTED = {
+  inspect: true,
+  neverInspect: [] as string[],
+  tunnelNonTls: false,
+  mode: 'enforce' as 'enforce' | 'monitor',
+};
 
 /**
  * Hosts never inspected for any profile: device enrolment and push services pin their certificates or
@@ -138,6 +143,7 @@ export const DEFAULT_PROFILES = {
     neverInspect: [] as string[],
     // Technicians diagnose devices and servers: SSH or a VPN over port 443 is theirs to use.
     tunnelNonTls: true,
+    mode: 'enforce' as 'enforce' | 'monitor',
     safeSearch: false,
     youtubeRestrict: 'off' as Restrict,
     timeWindows: [],

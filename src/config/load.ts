@@ -109,6 +109,8 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Readon
   config.categoriesDir = categoriesGiven ? path.resolve(baseDir, categoriesGiven) : SHIPPED_CATEGORIES;
   if (config.hostsFile) config.hostsFile = path.resolve(baseDir, config.hostsFile);
   config.tls.certsDir = path.resolve(baseDir, config.tls.certsDir);
+  if (config.illegalContent.dir !== null)
+    config.illegalContent.dir = path.resolve(baseDir, config.illegalContent.dir);
   if (config.accessLog.path) config.accessLog.path = path.resolve(baseDir, config.accessLog.path);
   if (config.branding.logoFile) config.branding.logoFile = path.resolve(baseDir, config.branding.logoFile);
   checkReferences(config, where, opts.lineOf, raw);

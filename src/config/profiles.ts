@@ -109,6 +109,7 @@ export function buildProfiles(
       tunnelNonTls: p.tunnelNonTls,
       safeSearch: p.safeSearch,
       youtubeRestrict: p.youtubeRestrict,
+      mode: config.mode === 'monitor' ? 'monitor' : p.mode,
     });
   }
   // Compile explicit allow/deny entries now, so a bad entry stops startup with the field named instead of

@@ -81,6 +81,15 @@ export const profileSchema = z.strictObject({
     .describe(
       'YouTube restricted mode: the YouTube-Restrict header when inspected, restrict.youtube.com when not.',
     ),
+  mode: z
+    .enum(['enforce', 'monitor'])
+    .default('enforce')
+    .describe(
+      "Pilot mode: 'monitor' decides and records every request exactly as 'enforce' would, but lets blocks " +
+        'and warnings through; their rows say would-block / would-warn, and `schoolgate report pilot` ' +
+        'lists them. The illegal-content tier, a failed check and the network safety refusals (ports, ' +
+        'addresses inside the school) still block. The top-level `mode` puts every profile in monitor.',
+    ),
 });
 
 /** removeDefault() drops the field's description; the reference (docs/configuration.md) needs it back. */
@@ -480,6 +489,37 @@ export const configSchema = z.strictObject({
   pac: pacSchema,
   upstream: upstreamSchema,
   branding: brandingSchema,
+  mode: z
+    .enum(['enforce', 'monitor'])
+    .default('enforce')
+    .describe(
+      "Pilot mode for the whole proxy: 'monitor' puts every profile in monitor (see profiles.<name>.mode); " +
+        "'enforce' leaves each profile's own mode.",
+    ),
+  illegalContent: z
+    .strictObject({
+      dir: z
+        .string()
+        .nullable()
+        .default(null)
+        .describe(
+          "The folder holding the illegal-content lists the school's provider supplies (the IWF URL list, " +
+            'the CTIRU list): every `*.txt` or `*.list` file in it is loaded, one entry a line (a domain, a ' +
+            'URL prefix, or a hashed URL as sha256:<hex> or md5:<hex>). null: `<dataDir>/illegal`. These ' +
+            'entries block for everyone and nothing can allow them. A folder named here must exist; a file ' +
+            'that cannot be read or has a line that is not an entry makes the start block every request ' +
+            '(SG_ILLEGAL_TIER_UNUSABLE) and a reload keep the lists in force.',
+        ),
+      files: z
+        .array(z.string().regex(/^[^/\\]+$/, 'a file name, not a path'))
+        .default([])
+        .describe(
+          'Files that must be in the folder (e.g. [iwf.txt, ctiru.txt]): one missing is treated as an ' +
+            'unreadable list (fail closed). Name the files your provider supplies so a failed sync is caught.',
+        ),
+    })
+    .prefault({})
+    .describe('The illegal-content tier (IWF, CTIRU): see README "The illegal-content tier".'),
   alerts: alertsSchema
     .prefault({})
     .describe('Safeguarding alerts to the DSL: rules, windows, digest, webhook and e-mail.'),

@@ -158,6 +158,7 @@ export function refusalFor(
 }
 
 function pageReason(decision: Decision): PageReason {
+  if (decision.rule.kind === 'illegal-tier') return 'illegal-tier';
   if (decision.rule.kind === 'policy-error') return 'policy-error';
   if (decision.rule.kind === 'ip-literal') return 'ip-literal';
   return 'policy';

@@ -1,6 +1,6 @@
 /**
  * The one check every request goes through, whatever its transport: client network → identity → port
- * policy → decide() → Continue grants → upstream address check. It returns a Verdict value and never
+ * policy → decide() → pilot mode (pilot.ts) → Continue grants → upstream address check. It returns a Verdict value and never
  * throws: an identity or policy failure becomes a 'block' verdict whose decision says why (rule kind
  * 'policy-error', with an SG code and a short cause), so the exchange records it as an `error` row.
  */
@@ -10,6 +10,7 @@ import { decideSafely } from '../policy/decide.js';
 import type { Decision, Target } from '../policy/types.js';
 import type { GrantStore } from '../proxy/grants.js';
 import type { Resolver } from '../proxy/resolve.js';
+import { pilotWould } from './pilot.js';
 import type { PolicySnapshot } from './snapshot.js';
 import type { Verdict } from './types.js';
 
@@ -85,10 +86,11 @@ export async function check(
       'policy failed; blocking (fail closed)',
     );
   }
-  if (decision.action === 'block') return { kind: 'block', identity, decision };
+  const would = pilotWould(profile, decision);
+  if (would === undefined && decision.action === 'block') return { kind: 'block', identity, decision };
 
   let continued = false;
-  if (decision.action === 'warn') {
+  if (would === undefined && decision.action === 'warn') {
     const grantSite = decision.rule.entry || target.host;
     if (!deps.grants.has(grantSubject(identity, request.clientIp), grantSite, now))
       return { kind: 'warn', identity, decision, grantSite };
@@ -96,7 +98,7 @@ export async function check(
   }
   const resolution = await deps.resolver.resolve(target);
   if (!resolution.ok) return { kind: 'unreachable', identity, decision, resolution };
-  return { kind: 'allow', identity, decision, continued, resolution };
+  return { kind: 'allow', identity, decision, continued, resolution, ...(would ? { would } : {}) };
 }
 
 /** Who a Continue grant belongs to: the user, or for unauthenticated clients their address. */

@@ -17,6 +17,7 @@ import type { FirstFlight } from '../tls/client-hello.js';
 import { errorBody } from './answers.js';
 import type { Exchange } from './exchange.js';
 import { CA_UNUSABLE, inspectionPlan, type InspectionPlan } from './inspection-plan.js';
+import { allowedAction } from './pilot.js';
 import { NON_ASCII } from './read-head.js';
 import { safeHostOf } from './rows.js';
 import type { PageAnswer, TunnelContext, Verdict } from './types.js';
@@ -113,10 +114,9 @@ export async function runConnect<U>(
           youtubeRestrict: profile.youtubeRestrict ?? 'off',
         })
       : null;
-  const continued = opened.kind === 'allow' && opened.continued;
   const row = {
     ...ex.row(target, opened, {
-      action: opened.kind === 'block' ? 'block' : continued ? 'continued' : 'allow',
+      action: opened.kind === 'block' ? 'block' : opened.kind === 'allow' ? allowedAction(opened) : 'allow',
       reason: plan.inspect
         ? `${opened.kind === 'block' ? 'block-page' : 'inspect'}:${opened.decision.rule.kind}`
         : opened.decision.rule.kind,

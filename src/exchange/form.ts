@@ -9,6 +9,7 @@ import { decideSafely } from '../policy/decide.js';
 import type { Decision, Target } from '../policy/types.js';
 import { grantSubject } from './check.js';
 import type { Exchange } from './exchange.js';
+import { pilotWould } from './pilot.js';
 import type { Verdict } from './types.js';
 
 export type FormReading =
@@ -35,14 +36,15 @@ type Allowed = Extract<Verdict, { kind: 'allow' }>;
 
 /**
  * The verdict on the request with its form: null when the form changes nothing (still allowed, or the
- * same warn the user already continued past), else the block or warn to answer with.
+ * same warn the user already continued past), an allow carrying `would` in pilot mode, else the block or
+ * warn to answer with.
  */
 export function formVerdict(
   ex: Exchange,
   allowed: Allowed,
   target: Target,
   reading: FormReading,
-): Exclude<Verdict, { kind: 'allow' }> | null {
+): Verdict | null {
   const identity = allowed.identity;
   if (reading.kind === 'unreadable')
     return { kind: 'block', identity, decision: unreadableForm(identity.profile, target, reading.why) };
@@ -56,6 +58,9 @@ export function formVerdict(
     now,
   );
   if (decision.action === 'allow') return null;
+  // Pilot mode: let through, the row says what enforce would have done.
+  const would = pilotWould(profile, decision);
+  if (would !== undefined) return { ...allowed, decision, would };
   if (decision.action === 'block') return { kind: 'block', identity, decision };
   const grantSite = decision.rule.entry || (decision.via?.target.host ?? target.host);
   if (ex.env.grants.has(grantSubject(identity, ex.clientIp), grantSite, now)) return null;

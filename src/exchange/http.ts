@@ -9,6 +9,7 @@ import { extractSearchTerm } from '../policy/search-terms.js';
 import type { Target } from '../policy/types.js';
 import { continueAction, selfReportAction } from './actions.js';
 import { formVerdict, readFormBody } from './form.js';
+import { allowedAction } from './pilot.js';
 import type { Exchange } from './exchange.js';
 import { readInnerHead, readProxyHead } from './read-head.js';
 import { ruleText } from './rows.js';
@@ -87,7 +88,7 @@ export async function runHttp<B extends ReadBody>(
   }
 
   const ports = tunnel ? ex.env.ports.tunnel : ex.env.ports.http;
-  const verdict = await ex.check(target, ports);
+  let verdict = await ex.check(target, ports);
   const endpoints = ex.snapshot.lists.endpoints;
   const search = extractSearchTerm(endpoints, target);
   const extra: Partial<AuditEvent> = search ? { searchTerm: search.term, searchEngine: search.engine } : {};
@@ -103,7 +104,10 @@ export async function runHttp<B extends ReadBody>(
   let form: { text: string; form: URLSearchParams } | undefined;
   if (io.hasBody && endpoints.match(target)?.spec.forms === true) {
     const reading = readFormBody(head.contentType, body.content);
-    const refused = formVerdict(ex, verdict, target, reading);
+    const formed = formVerdict(ex, verdict, target, reading);
+    // Pilot mode: the form's would-block or would-warn is the row's.
+    if (formed?.kind === 'allow') verdict = formed;
+    const refused = formed?.kind === 'allow' ? null : formed;
     if (reading.kind === 'form') {
       form = reading;
       const term = extractSearchTerm(endpoints, target, reading.form);
@@ -127,7 +131,7 @@ export async function runHttp<B extends ReadBody>(
   if (rewrite.rewrites.length > 0) extra.rewrites = rewrite.rewrites;
 
   const row = ex.row(target, verdict, {
-    action: verdict.continued ? 'continued' : 'allow',
+    action: allowedAction(verdict),
     reason: verdict.decision.rule.kind,
     status: null,
   });

@@ -92,6 +92,8 @@ export type Verdict =
       identity: Identity;
       decision: Decision;
       continued: boolean;
+      /** Pilot mode (pilot.ts): let through, though enforce would have blocked or warned. */
+      would?: 'block' | 'warn';
       resolution: Resolution & { ok: true };
     };
 

@@ -5,6 +5,7 @@
  * WebSocket, so a warned upgrade is refused as a block.
  */
 import type { Target } from '../policy/types.js';
+import { allowedAction } from './pilot.js';
 import type { Exchange } from './exchange.js';
 import { seenOf } from './http.js';
 import { readInnerHead, readProxyHead } from './read-head.js';
@@ -34,7 +35,7 @@ export async function runUpgrade(ex: Exchange, head: RequestHead): Promise<Upgra
   }
   if (verdict.kind !== 'allow') return answer(await ex.refuse(verdict, target, pageUrl));
   const row = ex.row(target, verdict, {
-    action: verdict.continued ? 'continued' : 'allow',
+    action: allowedAction(verdict),
     reason: verdict.decision.rule.kind,
     status: 101,
   });

@@ -1,3 +1,4 @@
+import { illegalTierDecision } from './illegal-tier.js';
 import { profileEntryLists } from './lists.js';
 import { embeddedTargets } from './loophole.js';
 import { lookalikeOf } from './lookalike.js';
@@ -21,6 +22,9 @@ import {
  * decide(): the pure policy function. No I/O, no clock: `now` is passed in.
  *
  * Precedence, first that applies wins:
+ *  0. the illegal-content tier (illegal-tier.ts) → block for everyone (rule 'illegal-tier'), on every reading
+ *     of the path, the embedded target of a translator and the Latin reading of a look-alike alike; nothing
+ *     below (and nothing after decide(): Continue, pilot mode) can undo it. An unusable tier blocks all.
  *  1. profile deny entries            → block   (rule 'profile-deny'; deny beats allow)
  *  2. profile allow entries           → allow   (rule 'profile-allow')
  *  3. matched categories              → each matched category's action is the profile's action for it,
@@ -47,8 +51,12 @@ import {
  * an allow entry for a flagged site still shows up in an investigation.
  */
 export function decide(request: PolicyRequest, profile: Profile, lists: CategoryLists, now: Date): Decision {
+  const illegal = illegalTierDecision(lists.illegal, request.target, profile.name);
+  if (illegal !== undefined) return illegal;
   const outer = decideName(request.target, profile, lists, now, undefined);
-  if (outer.action === 'block') return outer;
+  // Already blocked: only the tier could still say more (a translator's target on it is its hit, and alert).
+  if (outer.action === 'block')
+    return outer.rule.kind === 'illegal-tier' ? outer : (illegalVia(request, profile, lists) ?? outer);
   for (const path of pathReadings(request.target.path).slice(1)) {
     const other = decideName({ ...request.target, path }, profile, lists, now, undefined);
     if (other.action !== outer.action) return ambiguous(profile, outer, other, request.target.host, path);
@@ -69,7 +77,12 @@ export function decide(request: PolicyRequest, profile: Profile, lists: Category
 
 /** The more restrictive `other`, when a list entry (not a default) made it so, carrying both sides' matches. */
 function tightened(base: Decision, other: Decision): Decision | undefined {
-  if (!LIST_RULES.has(other.rule.kind) || ACTION_SEVERITY[other.action] <= ACTION_SEVERITY[base.action]) {
+  // The illegal-content tier outranks any other block: its hit is recorded and alerted as such.
+  const tier = other.rule.kind === 'illegal-tier' && base.rule.kind !== 'illegal-tier';
+  if (
+    !tier &&
+    (!LIST_RULES.has(other.rule.kind) || ACTION_SEVERITY[other.action] <= ACTION_SEVERITY[base.action])
+  ) {
     return undefined;
   }
   return {
@@ -81,7 +94,7 @@ function tightened(base: Decision, other: Decision): Decision | undefined {
   };
 }
 
-const EXPLICIT_RULES: ReadonlySet<Rule['kind']> = new Set(['profile-deny', 'profile-allow']);
+const EXPLICIT_RULES: ReadonlySet<Rule['kind']> = new Set(['illegal-tier', 'profile-deny', 'profile-allow']);
 
 /** One host's decision: on its real name, then (IDN labels only) on its Latin reading. */
 function decideName(
@@ -108,6 +121,16 @@ function decideName(
     rule: { kind: 'mixed-script-host', list: 'policy', entry: '' },
     explanation: `Blocked for profile ${profile.name}: ${describeTarget(target, via)} mixes letters of different alphabets in one name, a way to pass for another site.`,
   };
+}
+
+/** The tier's decision on a translator's or archive's embedded target, when it holds one. */
+function illegalVia(request: PolicyRequest, profile: Profile, lists: CategoryLists): Decision | undefined {
+  if (lists.illegal === undefined || lists.illegal.state !== 'loaded') return undefined;
+  for (const via of embeddedTargets(lists.endpoints, request.target, request.form).vias) {
+    const hit = illegalTierDecision(lists.illegal, via.target, profile.name);
+    if (hit !== undefined) return { ...hit, via };
+  }
+  return undefined;
 }
 
 /** Two readings of one path an upstream could take are decided differently: block, naming both. */
@@ -158,7 +181,12 @@ export function decideSafely(
   }
 }
 
-const LIST_RULES: ReadonlySet<Rule['kind']> = new Set(['profile-deny', 'category', 'time-window']);
+const LIST_RULES: ReadonlySet<Rule['kind']> = new Set([
+  'illegal-tier',
+  'profile-deny',
+  'category',
+  'time-window',
+]);
 
 function decideTarget(
   target: Target,
@@ -169,6 +197,11 @@ function decideTarget(
   /** Set when deciding a look-alike's reading: how to name it. Allow entries do not count for a reading. */
   readingOf?: string,
 ): Decision {
+  // The tier again for what decide() did not see at its top: an embedded target, a look-alike's reading.
+  if (via !== undefined || readingOf !== undefined) {
+    const illegal = illegalTierDecision(lists.illegal, target, profile.name);
+    if (illegal !== undefined) return via === undefined ? illegal : { ...illegal, via };
+  }
   const entryLists = profileEntryLists(profile);
   const denyMatches = entryLists.deny.match(target);
   const allowMatches = readingOf === undefined ? entryLists.allow.match(target) : [];

@@ -55,7 +55,8 @@ export class CategoryListsBuilder {
   }
 }
 
-function addParsed(index: ListIndex, list: string, parsed: ParsedEntry): LineOutcome {
+/** One parsed line into an index (categories, profile entries, the illegal-content tier). */
+export function addParsed(index: ListIndex, list: string, parsed: ParsedEntry): LineOutcome {
   switch (parsed.kind) {
     case 'skip':
       return 'skipped';

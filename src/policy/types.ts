@@ -2,6 +2,7 @@
  * The shapes the pure policy core works on. No I/O lives in src/policy/.
  */
 import type { EndpointTable } from './endpoints.js';
+import type { IllegalTier } from './illegal-tier.js';
 
 export type Action = 'allow' | 'warn' | 'block';
 
@@ -80,7 +81,14 @@ export interface Profile {
   safeSearch?: boolean;
   /** YouTube restricted mode. */
   youtubeRestrict?: 'off' | 'moderate' | 'strict';
+  /**
+   * 'monitor' (pilot mode): decided and recorded as 'enforce' would, but a block or warn is let through and
+   * its row says would-block / would-warn. Never the illegal-content tier. Absent: 'enforce'.
+   */
+  mode?: ProfileMode;
 }
+
+export type ProfileMode = 'enforce' | 'monitor';
 
 /** One entry of a list that matched: which list (category or profile entry list) and which line. */
 export interface ListMatch {
@@ -98,9 +106,13 @@ export interface CategoryLists {
   readonly endpoints: EndpointTable;
   /** Every list entry that matches the target, in any category. */
   match(target: Target): ListMatch[];
+  /** The illegal-content tier (illegal-tier.ts), decided before everything else; absent: none loaded. */
+  readonly illegal?: IllegalTier;
 }
 
 export type RuleKind =
+  /** The illegal-content tier (IWF, CTIRU): before everything, for everyone, in every mode. */
+  | 'illegal-tier'
   | 'profile-deny'
   | 'profile-allow'
   | 'category'

@@ -50,7 +50,15 @@ export function serveOwnPage(
     case '/healthz': {
       const auditOk = (edge.audit as { healthy?: boolean }).healthy !== false;
       const inspectionOk = !edge.config.tls.inspect || edge.env.inspectionReady;
-      const status = !auditOk ? 'audit-unavailable' : !inspectionOk ? 'inspection-unavailable' : 'ok';
+      // The illegal-content tier could not be loaded at start: every request is blocked (fail closed).
+      const tierOk = edge.env.policy().lists.illegal?.state !== 'unusable';
+      const status = !auditOk
+        ? 'audit-unavailable'
+        : !tierOk
+          ? 'illegal-tier-unusable'
+          : !inspectionOk
+            ? 'inspection-unavailable'
+            : 'ok';
       const ca = edge.tls?.ca;
       const body = JSON.stringify({
         status,

@@ -10,10 +10,12 @@ export const LIST_CAP = 5000;
 export type Bucket = 'allowed' | 'warned' | 'continued' | 'blocked' | 'other';
 export const BUCKETS: readonly Bucket[] = ['allowed', 'warned', 'continued', 'blocked', 'other'];
 
-/** allow → allowed; warn → warned; continue (pressed Continue) and continued (a visit under it) → continued. */
+/** allow (and pilot mode's would-block / would-warn, which reached the site) → allowed; warn → warned; continue (pressed Continue) and continued (a visit under it) → continued. */
 export function bucketOf(action: string): Bucket {
   switch (action) {
     case 'allow':
+    case 'would-block': // pilot mode: the site was reached (`report would-block` lists them)
+    case 'would-warn':
       return 'allowed';
     case 'warn':
       return 'warned';

@@ -8,6 +8,7 @@ export {
   buildCaseDoc,
   buildDomainReport,
   buildFlaggedReport,
+  buildPilotReport,
   buildUserReport,
   buildWeeklyReport,
   findEvent,

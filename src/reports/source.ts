@@ -134,6 +134,11 @@ export const ATTENTION_ROWS_SQL = `SELECT rowid AS rid, * FROM audit_events
     AND (time_ms, rowid) > (?, ?)
   ORDER BY time_ms, rowid LIMIT ?`;
 
+/** Pilot mode's rows (would-block, would-warn), by the partial index of migration 7. */
+export const PILOT_ROWS_SQL = `SELECT rowid AS rid, * FROM audit_events
+  WHERE action IN ('would-block', 'would-warn') AND time_ms >= ? AND time_ms < ? AND (time_ms, rowid) > (?, ?)
+  ORDER BY time_ms, rowid LIMIT ?`;
+
 export function userRows(src: ReportSource, user: string, fromMs: number, toMs: number) {
   return pagedRows(src.db, USER_ROWS_SQL, [user, fromMs, toMs]);
 }

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
+import { checkIllegalTier } from '../../app/reload.js';
 import { loadPolicy } from '../../app/start.js';
 import { describeLocation, locationOf } from '../../config/location.js';
 import { redactConfig } from '../../config/show.js';
@@ -19,6 +20,13 @@ export function registerConfigCheck(program: Command): void {
       const loaded = configFrom({ ...opts, ...(file ? { config: file } : {}) });
       const policy = await loadPolicy(loaded);
       loadHostRoutes(loaded.hostsFile, loaded.hosts);
+      // A tier that would block every request at start is an error here (serve starts, but browses nothing).
+      checkIllegalTier(undefined, policy.lists.illegal);
+      const tier = policy.lists.illegal;
+      if (tier?.state !== 'loaded')
+        console.log(
+          'warning: no illegal-content lists loaded (IWF, CTIRU): see README "The illegal-content tier"',
+        );
       for (const warning of policy.warnings) console.log(`warning: ${warning}`);
       console.log(
         `ok: ${describeLocation(locationOf(loaded))}: ${policy.profiles.size} profiles, ${policy.lists.categories.size} categories`,

@@ -99,6 +99,7 @@ export function registerControl(program: Command): void {
           `audit queue    ${s.auditQueueDepth} rows waiting`,
           `databases      audit ${mb(s.databaseBytes.audit)}, state ${mb(s.databaseBytes.state)}`,
           ...caLines(s.ca),
+          illegalTierLine(s.illegalTier),
           ...alertLines(s.alerts),
           ...auditDatabaseLines(s.auditDatabase),
           ...fileModeLines(s.fileModes),
@@ -154,6 +155,18 @@ function caLines(ca: StatusReport['ca']): string[] {
       : 'next CA        none staged',
   );
   return lines;
+}
+
+/** The illegal-content tier: its files and entries; none loaded and unusable said loudly. */
+function illegalTierLine(t: StatusReport['illegalTier'] | undefined): string {
+  if (!t || t.state === 'none')
+    return 'illegal tier   NO PROVIDER FILES LOADED (IWF, CTIRU): see README "The illegal-content tier"';
+  if (t.state === 'unusable')
+    return `illegal tier   UNUSABLE: EVERY request is BLOCKED (${t.code}): ${t.message}`;
+  const files = t.sources.map(
+    (s) => `${s.name} ${s.entries} entries${s.hashed ? ` (${s.hashed} hashed)` : ''}`,
+  );
+  return `illegal tier   loaded: ${files.join(', ')}`;
 }
 
 /** The alerts lines of `status`: what was raised, and each sink's deliveries; dead letters said loudly. */

@@ -4,7 +4,9 @@ import { type Command, Option } from 'commander';
 import { loadPolicy } from '../../app/start.js';
 import { SchoolgateError } from '../../errors.js';
 import { UserStore } from '../../identity/user-store.js';
+import { pilotWould } from '../../exchange/pilot.js';
 import { decide } from '../../policy/decide.js';
+import { ILLEGAL_LIST_PREFIX } from '../../policy/illegal-tier.js';
 import { parseAbsoluteTarget } from '../../policy/target.js';
 import { openWindows } from '../../policy/time.js';
 import { ACTION_SEVERITY, type Action, type Decision, type Profile } from '../../policy/types.js';
@@ -58,10 +60,16 @@ export function registerExplain(program: Command): void {
           categoriesDir: config.categoriesDir,
           dataDir: config.dataDir,
         });
+        const pilot = pilotLine(profile, decision);
         console.log(
           opts.json
-            ? JSON.stringify({ ...explainJson(url, decision), matches: detail.matches, why: detail.why })
-            : explainText(url, decision, detail),
+            ? JSON.stringify({
+                ...explainJson(url, decision),
+                matches: detail.matches,
+                why: detail.why,
+                ...pilot.json,
+              })
+            : explainText(url, decision, detail, pilot.text),
         );
       }
       if (failures > 0) process.exitCode = 1;
@@ -134,7 +142,7 @@ interface MatchDetail {
   /** For a category: its action for this profile now (time windows applied). */
   action: Action | null;
   /** Where the entry comes from: the shipped or local list layer, or the profile's own entries. */
-  layer: 'shipped' | 'local' | 'profile';
+  layer: 'shipped' | 'local' | 'profile' | 'illegal-tier';
 }
 
 /** Every matched entry with its action and layer, and one sentence on why the winner won. */
@@ -148,6 +156,10 @@ async function matchDetails(
   const localKeys = new Map<string, Set<string>>();
   const matches: MatchDetail[] = [];
   for (const m of d.matches) {
+    if (m.list.startsWith(ILLEGAL_LIST_PREFIX)) {
+      matches.push({ ...m, action: 'block', layer: 'illegal-tier' });
+      continue;
+    }
     if (m.list.startsWith('profile:')) {
       matches.push({ ...m, action: m.list.endsWith(':deny') ? 'block' : 'allow', layer: 'profile' });
       continue;
@@ -177,7 +189,9 @@ function categoryAction(profile: Profile, windows: ReturnType<typeof openWindows
 }
 
 function whyWinner(d: Decision, matches: MatchDetail[]): string {
-  const others = matches.filter((m) => m.layer !== 'profile' && m.list !== d.rule.category);
+  const others = matches.filter(
+    (m) => m.layer !== 'profile' && m.layer !== 'illegal-tier' && m.list !== d.rule.category,
+  );
   const reading = d.lookalike === undefined ? '' : ` (on the name it looks like, ${d.lookalike})`;
   switch (d.rule.kind) {
     case 'profile-deny':
@@ -196,15 +210,41 @@ function whyWinner(d: Decision, matches: MatchDetail[]): string {
       return 'a name mixing alphabets in one label, on no list, is blocked (only an allow entry for that very name lets it through)';
     case 'default':
       return "no entry matched, so the profile's default action applies";
+    case 'illegal-tier':
+      return `the illegal-content tier (${d.rule.list}) comes before every profile, exception, time window, Continue and pilot mode; nothing can allow it`;
     default:
       return d.explanation;
   }
 }
 
-function explainText(url: string, d: Decision, detail: { matches: MatchDetail[]; why: string }): string {
+/**
+ * The profile's mode (pilot mode lets a block or warn through, recorded as would-block / would-warn) and
+ * what it does with uncategorised sites (its default), so a school trialling the filter reads both here.
+ */
+function pilotLine(profile: Profile, d: Decision): { text: string[]; json: Record<string, unknown> } {
+  const mode = profile.mode ?? 'enforce';
+  const would = pilotWould(profile, d);
+  const uncategorised = `uncategorised: ${profile.defaultAction} (the profile's default)`;
+  const text = [
+    `  mode:       ${mode}${would ? ` (pilot): enforce would ${would.toUpperCase()}; let through, recorded as would-${would}` : mode === 'monitor' ? ' (pilot): enforced as decided' : ''}`,
+    `  ${uncategorised}`,
+  ];
+  return {
+    text,
+    json: { mode, would: would ?? null, uncategorised: profile.defaultAction },
+  };
+}
+
+function explainText(
+  url: string,
+  d: Decision,
+  detail: { matches: MatchDetail[]; why: string },
+  pilot: string[] = [],
+): string {
   const lines = [
     `${url}`,
     `  ${d.action.toUpperCase()} for profile ${d.profile}`,
+    ...pilot,
     `  why:        ${d.explanation}`,
     `  rule:       ${d.rule.kind}${d.rule.list ? ` (list ${d.rule.list}` : ''}${d.rule.entry ? `, entry ${d.rule.entry})` : d.rule.list ? ')' : ''}`,
     `  categories: ${d.categories.length ? d.categories.join(', ') : '(none)'}`,

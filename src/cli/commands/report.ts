@@ -196,6 +196,11 @@ export function registerReport(program: Command): void {
       (r) => r.buildFlaggedReport,
     ],
     ['weekly', 'the DSL’s weekly review, ready to file (needs --by)', (r) => r.buildWeeklyReport],
+    [
+      'pilot',
+      'pilot mode (mode: monitor): what enforcing would have blocked or warned, by site (needs --by)',
+      (r) => r.buildPilotReport,
+    ],
   ];
   for (const [name, description, builder] of reviews) {
     reportCommand(report, name, description)

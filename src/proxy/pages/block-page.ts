@@ -10,6 +10,8 @@ import type { PageCategory, PageInfo, PageReason } from './types.js';
 /** One sentence per reason, for a person who is not technical. 'policy' is worded from the categories. */
 export const REASON_TEXT: Readonly<Record<PageReason, string>> = Object.freeze({
   policy: 'The school has chosen not to allow this site.',
+  'illegal-tier':
+    'This address is on a list of illegal content that the law requires every school to block. It is blocked for everyone and cannot be unblocked.',
   'policy-error':
     'The filter could not check this page properly, so it has been blocked to keep you safe. IT have been told.',
   port: 'This page uses an unusual connection (port) that the school does not allow. Only normal web pages are let through.',
@@ -89,6 +91,11 @@ export function addressBlock(url: string, host: string): SafeHtml {
     <code class="address">${shown}</code>`;
 }
 
+/** Whether the page may offer a way to have the site unblocked: never for the illegal-content tier. */
+export function unblockable(reason: PageReason | undefined): boolean {
+  return reason !== 'illegal-tier';
+}
+
 export function renderBlockPage(info: PageInfo): string {
   const reportUrl = safeHref(info.reportAccidentUrl);
   const report = reportUrl
@@ -107,10 +114,14 @@ export function renderBlockPage(info: PageInfo): string {
       <p>Tell them the date and time and the address shown above, or the reference number.</p>
       ${report ? html`<div class="actions">${report}</div>` : ''}
     </section>
-    <p class="small">
-      If you need this page for your school work, ask your teacher or IT to check it, and quote the reference
-      number.
-    </p>`;
+    ${
+      unblockable(info.reason)
+        ? html`<p class="small">
+            If you need this page for your school work, ask your teacher or IT to check it, and quote the
+            reference number.
+          </p>`
+        : ''
+    }`;
   return renderPage({
     title: 'Blocked by the school web filter',
     tone: 'block',

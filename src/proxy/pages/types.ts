@@ -7,6 +7,8 @@ import type { PageBranding } from './branding.js';
 /** Why the page is shown. 'policy' (the default) means a category or profile rule decided. */
 export type PageReason =
   | 'policy'
+  /** The illegal-content tier (IWF, CTIRU): no Continue, no unblock request, for everyone. */
+  | 'illegal-tier'
   | 'policy-error'
   | 'port'
   | 'ip-literal'

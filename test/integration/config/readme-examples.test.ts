@@ -45,6 +45,11 @@ describe('README configuration examples', { timeout: 120_000 }, () => {
   it.each(BLOCKS)('example $index (README.md line $line) passes config check', async ({ index, text }) => {
     const file = path.join(dir, `example-${index}.yaml`);
     writeFileSync(file, text.replaceAll('/etc/schoolgate/', `${etc}/`));
+    // The illegal-content example names its provider's files: a made-up entry in each (never a real one).
+    const illegal = path.join(dir, `data-${index}`, 'illegal');
+    mkdirSync(illegal, { recursive: true, mode: 0o700 });
+    for (const name of ['iwf-url-list.txt', 'ctiru.txt'])
+      writeFileSync(path.join(illegal, name), 'illegal-tier-fixture.example\n', { mode: 0o600 });
     const r = await runCli(['config', 'check', file, '--data', path.join(dir, `data-${index}`)]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   ATTENTION_ROWS_SQL,
   FLAGGED_ROWS_SQL,
+  PILOT_ROWS_SQL,
   HOST_ROWS_SQL,
   USER_ROWS_SQL,
 } from '../../../src/reports/source.js';
@@ -27,6 +28,7 @@ it.each([
   ['host rows', HOST_ROWS_SQL, ['h', 0, 1, 0, 0, 10], 'audit_events_host_time'],
   ['flagged rows', FLAGGED_ROWS_SQL, [0, 1, 0, 0, 10], 'audit_events_flagged_time'],
   ['self-reports and continues', ATTENTION_ROWS_SQL, [0, 1, 0, 0, 10], 'audit_events_attention_time'],
+  ['pilot mode rows', PILOT_ROWS_SQL, [0, 1, 0, 0, 10], 'audit_events_pilot_time'],
   ['failed logins claiming a name', CLAIMED_LOGINS_SQL, ['u', 0, 1], 'audit_events_claimed_time'],
   ['row by seq', 'SELECT * FROM audit_events WHERE seq = ?', [1], 'audit_events_seq'],
   [

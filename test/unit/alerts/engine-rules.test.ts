@@ -199,3 +199,32 @@ describe('RepeatedAttempts', () => {
     expect(r.observe(blocked('f.test', 12 * 60_000))).not.toBeNull();
   });
 });
+
+describe('the illegal-content tier', () => {
+  const hit = (over: Partial<AuditEvent> = {}) =>
+    row({
+      host: 'abuse.test',
+      path: '/pics/1.jpg?x=1',
+      action: 'block',
+      reason: 'illegal-tier',
+      rule: 'illegal-tier:illegal:iwf.txt:abuse.test',
+      flagged: true,
+      ...over,
+    });
+
+  it('every hit is a danger candidate naming its list file, blocked or in pilot mode alike', () => {
+    expect(rules(hit())).toEqual(['illegal-tier:illegal:iwf.txt/danger']);
+    expect(rules(hit({ action: 'would-block' }))).toEqual(['illegal-tier:illegal:iwf.txt/danger']);
+    expect(rules(row({ rule: 'category:adult:x.test', reason: 'category', action: 'block' }))).toEqual([]);
+  });
+
+  it('the alert names the site, never the page (no abuse address in an e-mail); later hits count on it', () => {
+    const windows = new AlertWindows(60_000, (t) => `alert-${t}`);
+    const [candidate] = candidatesFor(hit(), ctx);
+    const first = windows.count(hit(), candidate!);
+    expect(first.isNew).toBe(true);
+    expect(first.alert.url).toBe('https://abuse.test/');
+    const second = windows.count(hit({ time: 1_000_500 }), candidate!);
+    expect(second).toMatchObject({ isNew: false, alert: { count: 2 } });
+  });
+});
