@@ -55,6 +55,9 @@ export const ERROR_CODES = {
     'HTTPS inspection is on but the school CA cannot sign (expired, key missing, unreadable or not the certificate’s): inspected HTTPS is refused.',
   SG_UPSTREAM_CERT_REFUSED:
     'An origin presented a certificate a browser would refuse (no subjectAltName, weak key, SHA-1/MD5 signature); not re-signed.',
+  SG_EXCEPTION_INVALID:
+    'A stored exception cannot be read (an invalid site or scope); the proxy does not load the new policy.',
+  SG_EXCEPTION_UNKNOWN: 'No exception with that id is in force (unknown, or already removed).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

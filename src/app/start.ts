@@ -22,7 +22,7 @@ import { buildProfiles } from '../config/profiles.js';
 import { Identifier } from '../identity/identify.js';
 import { UserStore } from '../identity/user-store.js';
 import { loadCategories, shippedSize } from '../lists/load.js';
-import { readExceptions, withExceptions } from '../lists/exceptions.js';
+import { loadExceptionSet } from '../lists/exceptions.js';
 import { readLocalLayer } from '../lists/local-layer.js';
 import { startMetrics, type LeafCounters } from '../metrics/metrics.js';
 import { checkFileModes, type ModeCheck } from './file-modes.js';
@@ -82,14 +82,21 @@ export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> 
   });
   let entries = 0;
   for (const c of loaded.counts.values()) entries += c.domains + c.urls;
-  const exceptions = await readExceptions(config.dataDir);
   const keywords = await loadKeywords(config);
   for (const w of keywords.warnings) loaded.warnings.push(w);
   return {
     keywords: compileKeywords(keywords.lists),
     config,
-    lists: loaded.lists,
-    profiles: withExceptions(buildProfiles(config, loaded.lists), exceptions, loaded.warnings),
+    // Exceptions ride with the lists into decide() (a new object: the loaded lists stay frozen).
+    lists: {
+      ...loaded.lists,
+      exceptions: await loadExceptionSet(
+        config.dataDir,
+        new Set(Object.keys(config.profiles)),
+        loaded.warnings,
+      ),
+    },
+    profiles: buildProfiles(config, loaded.lists),
     warnings: loaded.warnings,
     entries,
     shippedSizes: new Map([...loaded.counts].map(([name, c]) => [name, shippedSize(c)])),

@@ -1,6 +1,6 @@
 /**
- * The state database, data/state.sqlite: users, networks, devices, the admin-changes record and selftest
- * results — everything the technician changes from the CLI. Separate from the audit database so the audit
+ * The state database, data/state.sqlite: users, networks, devices, exceptions, the admin-changes record and
+ * selftest results — everything the technician changes from the CLI. Separate from the audit database so the audit
  * store can move to a shared engine without taking the school's local state with it.
  */
 import path from 'node:path';
@@ -51,6 +51,24 @@ const MIGRATIONS: string[] = [
      failed INTEGER NOT NULL,
      result_json TEXT NOT NULL
    )`,
+  // Exceptions for a user, a profile or everyone (src/state/exceptions.ts). A removed one keeps its row
+  // (removed_at, removed_by): the record of what was allowed, by whom and why outlives the exception.
+  `CREATE TABLE exceptions (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     site TEXT NOT NULL,
+     action TEXT NOT NULL CHECK (action IN ('allow', 'block')),
+     scope TEXT NOT NULL CHECK (scope IN ('user', 'profile', 'everyone')),
+     subject TEXT NOT NULL DEFAULT '',
+     reason TEXT NOT NULL,
+     created_by TEXT NOT NULL,
+     created_os_user TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER,
+     removed_at INTEGER,
+     removed_by TEXT,
+     origin TEXT NOT NULL DEFAULT 'cli'
+   );
+   CREATE INDEX exceptions_live ON exceptions (removed_at, expires_at)`,
 ];
 
 export type StateDatabase = Database.Database;
