@@ -32,6 +32,8 @@ import { readStateAddresses, type LoadedPolicy, type Reloader, type ReloadResult
 import { loadHostRoutes } from '../proxy/hosts-file.js';
 import { createProxyServer, type ProxyServer } from '../proxy/server.js';
 import { loadOrCreateTokenKey } from '../proxy/warn-token.js';
+import { openStateDatabase } from '../state/database.js';
+import { UnblockRequestStore } from '../state/unblock-requests.js';
 import { caStatus, loadSchoolCa, reloadSchoolCa, watchCaExpiry } from './school-ca.js';
 
 export interface RunningSchoolgate {
@@ -198,6 +200,9 @@ async function startClaimed(
   });
   const users = new UserStore(config.dataDir);
   const tokenKey = loadOrCreateTokenKey(config.dataDir);
+  // The proxy's own state connection for unblock requests (written from block pages, rate-limited).
+  const requestsDb = openStateDatabase(config.dataDir);
+  const requests = new UnblockRequestStore(requestsDb);
   const identifier = new Identifier(config, users, readStateAddresses(config.dataDir));
   const proxy = createProxyServer({
     config,
@@ -206,6 +211,7 @@ async function startClaimed(
     identifier,
     hostRoutes,
     tokenKey,
+    requests,
     logger,
     ca: ca?.signing ?? null,
     nextCa: ca?.next ?? null,
@@ -254,6 +260,7 @@ async function startClaimed(
     await sinks.close();
     await audit.close();
     users.close();
+    requestsDb.close();
     throw err;
   }
   // Scheduled digests (src/alerts/digest/): their own timers, started once the proxy listens.
@@ -311,6 +318,7 @@ async function startClaimed(
         await sinks.close();
         await audit.close();
         users.close();
+        requestsDb.close();
       })()),
   };
 }

@@ -15,6 +15,9 @@ const ACTIONS: ReadonlySet<string> = new Set<AuditAction>([
   'auth-failed',
   'error',
   'self-report',
+  'unblock-request',
+  'unblock-approved',
+  'unblock-denied',
 ]);
 
 const KINDS: ReadonlySet<string> = new Set(['request', 'tunnel', 'inspected']);

@@ -14,7 +14,10 @@ export type AuditAction =
   | 'refused' // client outside the client networks
   | 'auth-failed' // wrong or missing proxy credentials
   | 'error' // failed closed: identity or policy threw
-  | 'self-report'; // "I reached this by accident", from the block page
+  | 'self-report' // "I reached this by accident", from the block page
+  | 'unblock-request' // asked from the block page for the site to be unblocked (state DB unblock_requests)
+  | 'unblock-approved' // `schoolgate requests approve`: the request became an exception
+  | 'unblock-denied'; // `schoolgate requests deny`
 
 export interface AuditEvent {
   /** Per-request UUID; the primary key, so a retried write never duplicates a row. */
@@ -53,7 +56,7 @@ export interface AuditEvent {
   searchEngine?: string | null;
   /** Rewrites enforced on the request, e.g. ['safe=active']. */
   rewrites?: string[] | null;
-  /** Free text from the user (a self-report comment). */
+  /** Free text from the user (a self-report comment, an unblock request's reason) or the technician's note. */
   note?: string | null;
 }
 

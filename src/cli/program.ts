@@ -11,6 +11,7 @@ import { registerReport } from './commands/report.js';
 import { registerControl } from './commands/control.js';
 import { registerLists } from './commands/lists.js';
 import { registerExceptions } from './commands/exceptions.js';
+import { registerRequests } from './commands/requests.js';
 import { registerNetworks } from './commands/networks.js';
 import { registerSelftest } from './commands/selftest.js';
 import { registerCa } from './commands/ca.js';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerLists(program);
   registerNetworks(program);
   registerExceptions(program);
+  registerRequests(program);
   registerControl(program);
   registerSelftest(program);
   registerCa(program);

@@ -15,6 +15,7 @@ import { inAnyCidr, parseCidrs } from '../identity/address-map.js';
 import { errorBody } from '../exchange/answers.js';
 import { Exchange, ExchangeEvents, type ExchangeEnv, type PolicySnapshot } from '../exchange/index.js';
 import { clientAddress, type EdgeContext, type EdgeStats } from './edge-context.js';
+import type { UnblockRequestStore } from '../state/unblock-requests.js';
 import { GrantStore } from './grants.js';
 import { handleConnect, handleInnerConnect } from './handle-connect.js';
 import { handleHttpRequest, inflight } from './handle-http.js';
@@ -47,6 +48,8 @@ export interface ProxyServerOptions {
   ca?: SchoolCa | null;
   /** The staged next CA (`schoolgate ca renew`), published at /ca-next.crt for devices to install. */
   nextCa?: SchoolCa | null;
+  /** Unblock requests from block pages (absent: block pages offer no unblock form). */
+  requests?: UnblockRequestStore;
   /** Subscribers register here (metrics, alerts); one is made when not given. */
   events?: ExchangeEvents;
 }
@@ -126,6 +129,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     events,
     grants,
     tokenKey: opts.tokenKey,
+    ...(opts.requests ? { requests: opts.requests } : {}),
     logger,
     now,
     own: { isOwn: (target) => isOwnTarget(config, boundPort, target) },

@@ -69,6 +69,29 @@ const MIGRATIONS: string[] = [
      origin TEXT NOT NULL DEFAULT 'cli'
    );
    CREATE INDEX exceptions_live ON exceptions (removed_at, expires_at)`,
+  // Unblock requests from the block page (src/state/unblock-requests.ts): who asked (user, or the address
+  // of a guest), for which site, why; and what the technician decided, with the exception it became.
+  `CREATE TABLE unblock_requests (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     created_at INTEGER NOT NULL,
+     subject TEXT NOT NULL,
+     user TEXT,
+     client_ip TEXT NOT NULL,
+     profile TEXT NOT NULL,
+     site TEXT NOT NULL,
+     url TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     block_ref TEXT NOT NULL,
+     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'denied')),
+     decided_at INTEGER,
+     decided_by TEXT,
+     decided_os_user TEXT,
+     note TEXT,
+     exception_id INTEGER
+   );
+   CREATE INDEX unblock_requests_subject ON unblock_requests (subject, site, id);
+   CREATE INDEX unblock_requests_status ON unblock_requests (status, id);
+   CREATE INDEX unblock_requests_created ON unblock_requests (created_at)`,
 ];
 
 export type StateDatabase = Database.Database;

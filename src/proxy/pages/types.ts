@@ -43,4 +43,15 @@ export interface PageInfo {
    * Must be a path on the same origin (e.g. '/.schoolgate/report') or an http(s) URL; anything else is dropped.
    */
   reportAccidentUrl?: string;
+  /** The "ask for this site to be unblocked" form (absent: the page offers none). */
+  unblock?: UnblockOffer;
+}
+
+export interface UnblockOffer {
+  /** Where the form posts (a path on the blocked page's own origin). */
+  action: string;
+  /** Hidden fields: the signed token, the site, the blocked page's reference and address. */
+  fields: { token: string; site: string; ref: string; url: string };
+  /** The person's last request for this site, when one is waiting or was denied. */
+  last?: { status: 'pending' | 'denied'; at: Date; note: string | null };
 }
