@@ -129,10 +129,7 @@ export function normalisePath(rawPathAndQuery: string): string {
 // as its escape, the entry keeps its meaning when it is written back and trimmed, and matches the request.
 function encodeControls(s: string): string {
   return /[\x00-\x20\x7f]/.test(s)
-    ? s.replace(
-        /[\x00-\x20\x7f]/g,
-        (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`,
-      )
+    ? s.replace(/[\x00-\x20\x7f]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)
     : s;
 }
 
