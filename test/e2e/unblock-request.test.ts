@@ -176,6 +176,9 @@ describe.skipIf(!chromium)('unblock requests from a real block page', { timeout:
     expect(next.text).toContain('Your request was denied');
     expect(next.text).toContain('not for school work');
     expect(auditRows().at(-1)).toMatchObject({ action: 'unblock-denied', reason: 'unblock-denied:2' });
+    // The CLI's own audit rows joined the proxy's hash chain: it verifies end to end.
+    const verified = await cli('audit', 'verify');
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
     const changes = await cli('changes', '--action', 'requests', '--json');
     expect(
       (JSON.parse(changes.stdout) as { action: string; by: string }[]).map((c) => [c.action, c.by]),
