@@ -73,8 +73,10 @@ async function readLegacyFiles(dataDir: string): Promise<LegacyFile[]> {
  * but before the rename runs again harmlessly).
  */
 export async function migrateLegacyExceptions(dataDir: string, state: StateStore): Promise<number> {
+  // Most loads find nothing to move: only take the local layer's lock when a file is there.
   const root = path.join(localLayerDir(dataDir), 'profiles');
-  if ((await readdir(root).catch(() => [])).length === 0) return 0;
+  const dirs = await readdir(root).catch((): string[] => []);
+  if (!dirs.some((d) => LEGACY_KINDS.some((k) => existsSync(legacyExceptionsFile(dataDir, d, k))))) return 0;
   return withLocalLock(dataDir, async () => {
     const files = await readLegacyFiles(dataDir);
     let added = 0;
