@@ -10,6 +10,9 @@ const SPAN = /^(\d{1,4})([mhdw])$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[t ](\d{2}):(\d{2}))?$/;
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 } as const;
 
+/** The --expires option's help text, the same wherever it is taken. */
+export const EXPIRES_HELP = 'a span (90m, 12h, 14d, 2w) or a date (2026-07-17, 2026-07-17T15:30)';
+
 export function parseExpiry(value: string, now: number, timeZone: string): Date {
   const v = value.trim().toLowerCase();
   const span = SPAN.exec(v);

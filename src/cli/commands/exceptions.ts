@@ -13,7 +13,7 @@ import { migrateLegacyExceptions } from '../../lists/exceptions.js';
 import { describeScope, type ExceptionScope } from '../../policy/exceptions.js';
 import { addException, removeException, type StoredException } from '../../state/exceptions.js';
 import { withState, type StateStore } from '../../state/store.js';
-import { parseExpiry } from '../expiry.js';
+import { EXPIRES_HELP, parseExpiry } from '../expiry.js';
 import {
   configFrom,
   positiveInt,
@@ -103,7 +103,7 @@ export function registerExceptions(program: Command): void {
     .addOption(new Option('--user <name>', 'for this user').conflicts(['profile', 'everyone']))
     .addOption(new Option('--profile <name>', 'for everyone with this profile').conflicts('everyone'))
     .option('--everyone', 'for everyone')
-    .option('--expires <when>', 'a span (90m, 12h, 14d, 2w) or a date (2026-07-17, 2026-07-17T15:30)')
+    .option('--expires <when>', EXPIRES_HELP)
     .option('--reason <text>', 'why (required; kept with the exception and in the admin-changes record)')
     .option('--by <name>', 'who asked for it (required)')
     .option('--json', 'JSON output')

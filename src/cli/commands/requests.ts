@@ -17,7 +17,7 @@ import { auditPathOf } from '../../reports/run.js';
 import { addException, type StoredException } from '../../state/exceptions.js';
 import { withState, type StateStore } from '../../state/store.js';
 import type { UnblockRequest } from '../../state/unblock-requests.js';
-import { parseExpiry } from '../expiry.js';
+import { EXPIRES_HELP, parseExpiry } from '../expiry.js';
 import {
   configFrom,
   positiveInt,
@@ -122,7 +122,7 @@ export function registerRequests(program: Command): void {
     .description('approve a request: an allow exception for the person who asked; reloads a running proxy')
     .argument('<id>', 'the request number `requests list` shows', positiveInt)
     .option('--by <name>', 'who approved it (required)')
-    .option('--expires <when>', 'a span (90m, 12h, 14d, 2w) or a date (2026-07-17, 2026-07-17T15:30)')
+    .option('--expires <when>', EXPIRES_HELP)
     .option('--note <text>', 'a note kept with the decision')
     .option('--json', 'JSON output')
     .action(async (id: number, opts: DecideOptions) => {

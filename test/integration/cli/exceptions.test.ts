@@ -59,7 +59,7 @@ beforeEach(() => {
   common = ['--config', path.join(dir, 'config.yaml'), '--data', data, '--categories', categories];
 });
 
-describe('exceptions add / list / remove', { timeout: 90_000 }, () => {
+describe('exceptions add / list / remove', { timeout: 240_000 }, () => {
   it('adds exceptions for a user, a profile and everyone, explains them, records and removes them', async () => {
     const user = await cli(
       'exceptions',

@@ -415,16 +415,8 @@ describe('other reports', () => {
         );
       ask('revise.example', '2026-11-05T10:00:00Z');
     });
-    const d = (await json([
-      'report',
-      'weekly',
-      '--since',
-      '2026-11-01',
-      '--to',
-      '2026-11-30',
-      '--by',
-      'DSL',
-    ])) as {
+    const weekly = ['report', 'weekly', '--since', '2026-11-01', '--to', '2026-11-30', '--by', 'DSL'];
+    const d = (await json(weekly)) as {
       flaggedByPerson: { user: string; total: number; categories: Record<string, number> }[];
       selfReports: unknown[];
       continues: unknown[];
@@ -435,17 +427,7 @@ describe('other reports', () => {
       ['games.example', 'denied', 'no'],
       ['revise.example', 'pending', null],
     ]);
-    const text = await runCli([
-      'report',
-      'weekly',
-      '--since',
-      '2026-11-01',
-      '--to',
-      '2026-11-30',
-      '--by',
-      'DSL',
-      ...c,
-    ]);
+    const text = await runCli([...weekly, ...c]);
     expect(text.stdout).toContain('revise.example');
     expect(text.stdout).toContain('denied by IT: no');
     expect(d.flaggedByPerson).toEqual([
