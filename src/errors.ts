@@ -63,6 +63,9 @@ export const ERROR_CODES = {
     'The text access log (accessLog.path) cannot be opened for appending; schoolgate does not start.',
   SG_LOGO_INVALID:
     'The block-page logo (branding.logoFile) is missing, too large or not a PNG, JPEG, GIF or WebP image; schoolgate does not start.',
+  SG_EXCEPTION_INVALID:
+    'A stored exception cannot be read (an invalid site or scope); the proxy does not load the new policy.',
+  SG_EXCEPTION_UNKNOWN: 'No exception with that id is in force (unknown, or already removed).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -43,6 +43,9 @@ export function squidResultCode(row: AuditEvent): string {
     case 'reject':
     case 'error':
     case 'self-report':
+    case 'unblock-request':
+    case 'unblock-approved':
+    case 'unblock-denied':
       return 'NONE_NONE';
   }
 }

@@ -27,7 +27,7 @@ import { Identifier } from '../identity/identify.js';
 import type { IllegalTier } from '../policy/illegal-tier.js';
 import { UserStore } from '../identity/user-store.js';
 import { loadCategories, shippedSize } from '../lists/load.js';
-import { readExceptions, withExceptions } from '../lists/exceptions.js';
+import { loadExceptionSet } from '../lists/exceptions.js';
 import { loadIllegalTierOrBlockAll } from '../lists/illegal-tier-files.js';
 import { readLocalLayer } from '../lists/local-layer.js';
 import { readProfileOverrides } from '../lists/profile-overrides.js';
@@ -40,6 +40,8 @@ import { loadHostRoutes } from '../proxy/hosts-file.js';
 import { readLogo } from '../proxy/logo.js';
 import { createProxyServer, type ProxyServer } from '../proxy/server.js';
 import { loadOrCreateTokenKey } from '../proxy/warn-token.js';
+import { openStateDatabase } from '../state/database.js';
+import { UnblockRequestStore } from '../state/unblock-requests.js';
 import { caStatus, loadSchoolCa, reloadSchoolCa, watchCaExpiry } from './school-ca.js';
 
 export interface RunningSchoolgate {
@@ -94,12 +96,11 @@ export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> 
   });
   let entries = 0;
   for (const c of loaded.counts.values()) entries += c.domains + c.urls;
-  const exceptions = await readExceptions(config.dataDir);
   // A broken tier file blocks everything here; a reload refuses such a tier instead (reload.ts).
-  const lists = Object.freeze({ ...loaded.lists, illegal: await loadIllegalTierOrBlockAll(config) });
+  const illegal = await loadIllegalTierOrBlockAll(config);
   const overrides = await readProfileOverrides(config.dataDir);
-  const profiles = buildProfiles(config, lists, overrides, loaded.warnings);
-  checkCategoryReferences(config, lists, loaded.warnings);
+  const profiles = buildProfiles(config, loaded.lists, overrides, loaded.warnings);
+  checkCategoryReferences(config, loaded.lists, loaded.warnings);
   const keywords = await loadKeywords(config);
   for (const w of keywords.warnings) loaded.warnings.push(w);
   const { schoolName, contact, logoFile } = config.branding;
@@ -107,8 +108,18 @@ export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> 
     keywords: compileKeywords(keywords.lists),
     config,
     branding: { schoolName, contact, logo: readLogo(logoFile) },
-    lists,
-    profiles: withExceptions(profiles, exceptions, loaded.warnings),
+    // The tier and the exceptions ride with the lists into decide() (a new object: the loaded lists stay
+    // frozen).
+    lists: Object.freeze({
+      ...loaded.lists,
+      illegal,
+      exceptions: await loadExceptionSet(
+        config.dataDir,
+        new Set(Object.keys(config.profiles)),
+        loaded.warnings,
+      ),
+    }),
+    profiles,
     warnings: loaded.warnings,
     entries,
     shippedSizes: new Map([...loaded.counts].map(([name, c]) => [name, shippedSize(c)])),
@@ -268,6 +279,9 @@ async function startClaimed(
   });
   const users = new UserStore(config.dataDir);
   const tokenKey = loadOrCreateTokenKey(config.dataDir);
+  // The proxy's own state connection for unblock requests (written from block pages, rate-limited).
+  const requestsDb = openStateDatabase(config.dataDir);
+  const requests = new UnblockRequestStore(requestsDb);
   const identifier = new Identifier(config, users, readStateAddresses(config.dataDir));
   const proxy = createProxyServer({
     config,
@@ -276,6 +290,7 @@ async function startClaimed(
     identifier,
     hostRoutes,
     tokenKey,
+    requests,
     logger,
     ca: ca?.signing ?? null,
     nextCa: ca?.next ?? null,
@@ -326,6 +341,7 @@ async function startClaimed(
     await accessLog?.close();
     await audit.close();
     users.close();
+    requestsDb.close();
     throw err;
   }
   // Scheduled digests (src/alerts/digest/): their own timers, started once the proxy listens.
@@ -379,6 +395,7 @@ async function startClaimed(
       await sinks.close();
       await audit.close();
       users.close();
+      requestsDb.close();
     })());
   return {
     address,

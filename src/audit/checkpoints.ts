@@ -29,7 +29,8 @@ import { makePrivateDir, PRIVATE_FILE_MODE } from '../app/file-modes.js';
 import { parseHead, READ_HEAD_SQL } from './chain.js';
 import { readLedgerHead } from './ledger.js';
 
-export const CHECKPOINT_REASONS = ['open', 'minute', 'close', 'purge'] as const;
+/** When it was signed: the writer's open, minute and clean stop; after a purge; after a CLI appended rows. */
+export const CHECKPOINT_REASONS = ['open', 'minute', 'close', 'purge', 'append'] as const;
 export type CheckpointReason = (typeof CHECKPOINT_REASONS)[number];
 
 const HASH = z.string().regex(/^[0-9a-f]{64}$/);

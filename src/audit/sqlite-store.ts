@@ -25,20 +25,9 @@ import { GroupCommitQueue, type BatchReport } from './batch-queue.js';
 import { sqliteCode } from './open-database.js';
 import { openCheckedAuditDatabase, recordHead, type AuditOpenReport } from './open-checked.js';
 import type { IntegrityMode } from './start-check.js';
+import { registerChainFunctions } from './chain.js';
+import { chainedBatch } from './chained-batch.js';
 import {
-  READ_HEAD_SQL,
-  WRITE_HEAD_SQL,
-  formatHead,
-  outcomeHash,
-  parseHead,
-  registerChainFunctions,
-  reverseHost,
-  rowHash,
-} from './chain.js';
-import {
-  CHAINED_INSERT_SQL,
-  UPDATE_SQL,
-  type ChainedEventRow,
   eventToRow,
   invalidEventReason,
   outcomeToRow,
@@ -133,39 +122,8 @@ export class SqliteAuditStore implements AuditStore {
     registerChainFunctions(this.db);
     this.signingKey = this.loadSigningKey();
     this.signCheckpoint('open');
-    const insert = this.db.prepare<ChainedEventRow>(CHAINED_INSERT_SQL);
-    const update = this.db.prepare<OutcomeRow>(UPDATE_SQL);
-    const readHead = this.db.prepare(READ_HEAD_SQL).pluck();
-    const writeHead = this.db.prepare(WRITE_HEAD_SQL);
-    const addHost = this.db.prepare(`INSERT OR IGNORE INTO audit_hosts (rev, host) VALUES (?, ?)`);
     const seenHosts = new Set<string>();
-    // The chain head is read inside the write transaction (BEGIN IMMEDIATE holds the write lock), so a
-    // second writer or a purge on another connection can never fork the chain.
-    const commitBatch = this.db.transaction((records: EventRow[], updates: OutcomeRow[]) => {
-      let head = parseHead(readHead.get() as string | undefined);
-      const newHosts: string[] = [];
-      for (const r of records) {
-        const seq = head.seq + 1;
-        const chain_hash = rowHash(head.hash, { ...r, seq });
-        const outcome_hash = outcomeHash(chain_hash, {
-          status: r.status,
-          bytes_in: null,
-          bytes_out: null,
-          duration_ms: null,
-          completed_ms: null,
-        });
-        // A duplicate id (a retried write) is ignored and does not advance the chain.
-        if (insert.run({ ...r, seq, chain_hash, outcome_hash }).changes === 1)
-          head = { seq, hash: chain_hash };
-        if (!seenHosts.has(r.host)) {
-          addHost.run(reverseHost(r.host), r.host);
-          newHosts.push(r.host);
-        }
-      }
-      for (const u of updates) update.run(u);
-      if (records.length > 0) writeHead.run(formatHead(head));
-      return newHosts;
-    });
+    const commitBatch = chainedBatch(this.db, seenHosts);
     this.queue = new GroupCommitQueue<EventRow, OutcomeRow>({
       maxRows,
       commit: (records, updates) => {

@@ -19,7 +19,10 @@ export type AuditAction =
   | 'refused' // client outside the client networks
   | 'auth-failed' // wrong or missing proxy credentials
   | 'error' // failed closed: identity or policy threw
-  | 'self-report'; // "I reached this by accident", from the block page
+  | 'self-report' // "I reached this by accident", from the block page
+  | 'unblock-request' // asked from the block page for the site to be unblocked (state DB unblock_requests)
+  | 'unblock-approved' // `schoolgate requests approve`: the request became an exception
+  | 'unblock-denied'; // `schoolgate requests deny`
 
 /** Every action, for validation and for tables that must cover them all. */
 export const AUDIT_ACTIONS: readonly AuditAction[] = [
@@ -35,6 +38,9 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   'auth-failed',
   'error',
   'self-report',
+  'unblock-request',
+  'unblock-approved',
+  'unblock-denied',
 ];
 
 export interface AuditEvent {
@@ -74,7 +80,7 @@ export interface AuditEvent {
   searchEngine?: string | null;
   /** Rewrites enforced on the request, e.g. ['safe=active']. */
   rewrites?: string[] | null;
-  /** Free text from the user (a self-report comment). */
+  /** Free text from the user (a self-report comment, an unblock request's reason) or the technician's note. */
   note?: string | null;
   /**
    * Set on the probes of `schoolgate selftest` (the run id; see src/exchange/selftest-probes.ts): not

@@ -13,6 +13,7 @@ import { registerControl } from './commands/control.js';
 import { registerLists } from './commands/lists.js';
 import { registerExceptions } from './commands/exceptions.js';
 import { registerProfiles } from './commands/profiles.js';
+import { registerRequests } from './commands/requests.js';
 import { registerNetworks } from './commands/networks.js';
 import { registerSelftest } from './commands/selftest.js';
 import { registerCa } from './commands/ca.js';
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
   registerNetworks(program);
   registerExceptions(program);
   registerProfiles(program);
+  registerRequests(program);
   registerControl(program);
   registerSelftest(program);
   registerCa(program);

@@ -10,13 +10,18 @@ import { renderBlockPage } from '../proxy/pages/block-page.js';
 import { renderErrorPage, type ErrorStatus } from '../proxy/pages/error-page.js';
 import type { PageReason } from '../proxy/pages/types.js';
 import { renderWarnPage } from '../proxy/pages/warn-page.js';
+import type { UnblockOffer } from '../proxy/pages/types.js';
 import { grantUntil, signGrant } from '../proxy/warn-token.js';
+import type { UnblockRequest } from '../state/unblock-requests.js';
 import { grantSubject } from './check.js';
 import type { PageAnswer, Verdict } from './types.js';
 
 /** The proxy's own actions, posted to the origin of the page they stand in for. */
 export const CONTINUE_PATH = '/.schoolgate/continue';
 export const REPORT_PATH = '/.schoolgate/report';
+export const UNBLOCK_PATH = '/.schoolgate/unblock';
+/** How long an unblock form's token is good for: long enough to write a reason, short enough to expire. */
+const UNBLOCK_TOKEN_MS = 2 * 3_600_000;
 
 /** The request a refusal answers. */
 export interface Answered {
@@ -34,6 +39,8 @@ export interface AnswerContext {
   now: Date;
   /** The school's name, logo and contact line on block and warn pages. */
   branding?: PageBranding;
+  /** The person's last unblock request for a site (absent: the proxy takes no unblock requests). */
+  requests?: { latestFor(subject: string, site: string): UnblockRequest | undefined };
 }
 
 /** The answer and how the audit row records it, for every verdict that is not a forward. */
@@ -121,6 +128,8 @@ export function refusalFor(
         verdict.decision,
         pageReason(verdict.decision),
         ctx,
+        {},
+        unblockOffer(verdict, attempt, target, base.url, ctx),
       );
       const { errorCode, error } = verdict.decision;
       // A check that threw: blocked all the same (fail closed), recorded as an error with its code and cause.
@@ -180,6 +189,7 @@ function blockRefusal(
   reason: PageReason,
   ctx: AnswerContext,
   override: { explanation?: string; reason?: string } = {},
+  unblock?: UnblockOffer,
 ): Refusal {
   return {
     action: 'block',
@@ -194,9 +204,42 @@ function blockRefusal(
         explanation: override.explanation ?? decision?.explanation ?? '',
         reason,
         reportAccidentUrl: REPORT_PATH,
+        ...(unblock ? { unblock } : {}),
       }),
     },
   };
+}
+
+/**
+ * The unblock form for a block a person can sensibly ask about: a list or default decision (not a check
+ * that failed). Its token binds the person (user, or address for guests) and the blocked host, and is
+ * signed for this purpose only, so another site cannot forge a request and a Continue token is no use here.
+ */
+function unblockOffer(
+  verdict: Extract<Verdict, { kind: 'block' }>,
+  attempt: Answered,
+  target: Target,
+  url: string,
+  ctx: AnswerContext,
+): UnblockOffer | undefined {
+  if (!ctx.requests || verdict.decision.rule.kind === 'policy-error') return undefined;
+  const subject = grantSubject(verdict.identity, attempt.clientIp);
+  const site = target.host;
+  const token = signGrant(
+    ctx.tokenKey,
+    { subject, site, expiresAt: new Date(ctx.now.getTime() + UNBLOCK_TOKEN_MS) },
+    'unblock',
+  );
+  let last: UnblockRequest | undefined;
+  try {
+    last = ctx.requests.latestFor(subject, site);
+  } catch {
+    last = undefined; // the state database is busy: the form still shows, without the last answer
+  }
+  const offer: UnblockOffer = { action: UNBLOCK_PATH, fields: { token, site, ref: attempt.id, url } };
+  if (last && last.status !== 'approved')
+    offer.last = { status: last.status, at: new Date(last.decidedAt ?? last.createdAt), note: last.note };
+  return offer;
 }
 
 function warnRefusal(

@@ -77,7 +77,7 @@ export async function check(
 
   const profile = snapshot.profiles.get(identity.profile);
   const decision = profile
-    ? decideSafely({ target, method: request.method }, profile, snapshot.lists, now)
+    ? decideSafely({ target, method: request.method, user: identity.user }, profile, snapshot.lists, now)
     : failClosed(identity.profile, target, 'SG_PROFILE_UNKNOWN', `no profile named ${identity.profile}`);
   if (decision.rule.kind === 'policy-error') {
     decision.errorCode ??= 'SG_POLICY_ERROR';

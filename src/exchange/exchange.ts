@@ -14,6 +14,7 @@ import { isSchoolgateError } from '../errors.js';
 import type { Identity } from '../identity/identify.js';
 import type { Target } from '../policy/types.js';
 import type { GrantStore } from '../proxy/grants.js';
+import type { UnblockRequestStore } from '../state/unblock-requests.js';
 import { auditUnavailableAnswer, errorBody, refusalFor, type AnswerContext } from './answers.js';
 import { check, identify, type CheckDeps } from './check.js';
 import type { ExchangeEvents } from './events.js';
@@ -37,6 +38,8 @@ export interface ExchangeEnv {
   own: OwnName;
   /** The open `schoolgate selftest` runs: their probes' rows are marked (selftest-probes.ts). */
   probes: SelftestProbes;
+  /** Unblock requests (the state database), when the proxy takes them. */
+  requests?: UnblockRequestStore;
   /** Ports each transport may reach (Squid's Safe_ports and SSL_ports); set at start. */
   ports: { http: readonly number[]; tunnel: readonly number[] };
   /** HTTPS inspection can terminate TLS now (a school CA that has not expired, tls.inspect on). */
@@ -104,6 +107,7 @@ export class Exchange {
       tokenKey: this.env.tokenKey,
       warn: config.warn,
       now: this.env.now(),
+      ...(this.env.requests ? { requests: this.env.requests } : {}),
     };
   }
 

@@ -52,7 +52,7 @@ export function formVerdict(
   if (!profile) return null; // an allow verdict was decided on this very profile
   const now = ex.env.now();
   const decision = decideSafely(
-    { target, method: ex.method, form: reading.form },
+    { target, method: ex.method, user: identity.user, form: reading.form },
     profile,
     ex.snapshot.lists,
     now,

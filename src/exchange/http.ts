@@ -10,6 +10,7 @@ import type { Target } from '../policy/types.js';
 import { continueAction, selfReportAction } from './actions.js';
 import { formVerdict, readFormBody } from './form.js';
 import { allowedAction } from './pilot.js';
+import { unblockAction } from './unblock.js';
 import type { Exchange } from './exchange.js';
 import { readInnerHead, readProxyHead } from './read-head.js';
 import { ruleText } from './rows.js';
@@ -75,6 +76,7 @@ export async function runHttp<B extends ReadBody>(
   if (reading.action === 'continue') return answer(await continueAction(ex, target, await io.readForm()));
   if (reading.action === 'self-report')
     return answer(await selfReportAction(ex, target, await io.readForm()));
+  if (reading.action === 'unblock') return answer(await unblockAction(ex, target, await io.readForm()));
   // A tunnel opened only to show its block page: that page, whatever is asked inside it; never forwarded.
   // The row and the page name the host that was blocked, whatever Host the client sends inside.
   if (tunnel?.blocked) {

@@ -7,7 +7,7 @@ import { isTargetError } from '../policy/target-error.js';
 import { parseAbsoluteTarget } from '../policy/target.js';
 import type { Target } from '../policy/types.js';
 import { rawPathOf } from '../proxy/raw-checks.js';
-import { CONTINUE_PATH, REPORT_PATH } from './answers.js';
+import { CONTINUE_PATH, REPORT_PATH, UNBLOCK_PATH } from './answers.js';
 import { safeHostOf, truncate } from './rows.js';
 import type { RequestHead, TunnelContext } from './types.js';
 
@@ -27,7 +27,7 @@ export type HeadReading =
       /** The client's path and query bytes, fragment dropped: what goes upstream. */
       rawPath: string;
       /** The proxy's own actions on the page's origin, or a request to decide. */
-      action: 'decide' | 'continue' | 'self-report';
+      action: 'decide' | 'continue' | 'self-report' | 'unblock';
     };
 
 export interface OwnName {
@@ -114,9 +114,10 @@ function hostHeaderReason(hostHeader: string): string {
   return 'bad-request:host';
 }
 
-function actionOf(target: Target): 'decide' | 'continue' | 'self-report' {
+function actionOf(target: Target): 'decide' | 'continue' | 'self-report' | 'unblock' {
   if (target.path.startsWith(CONTINUE_PATH)) return 'continue';
   if (target.path.startsWith(REPORT_PATH)) return 'self-report';
+  if (target.path.startsWith(UNBLOCK_PATH)) return 'unblock';
   return 'decide';
 }
 

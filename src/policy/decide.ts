@@ -1,4 +1,5 @@
 import { illegalTierDecision } from './illegal-tier.js';
+import { describeScope, type ExceptionHit } from './exceptions.js';
 import { profileEntryLists } from './lists.js';
 import { embeddedTargets } from './loophole.js';
 import { lookalikeOf } from './lookalike.js';
@@ -25,15 +26,18 @@ import {
  *  0. the illegal-content tier (illegal-tier.ts) → block for everyone (rule 'illegal-tier'), on every reading
  *     of the path, the embedded target of a translator and the Latin reading of a look-alike alike; nothing
  *     below (and nothing after decide(): Continue, pilot mode) can undo it. An unusable tier blocks all.
- *  1. profile deny entries            → block   (rule 'profile-deny'; deny beats allow)
- *  2. profile allow entries           → allow   (rule 'profile-allow')
- *  3. matched categories              → each matched category's action is the profile's action for it,
+ *  1. exceptions in force at `now`    → their action (rule 'exception-block' / 'exception-allow'): for the
+ *     request's user, their profile or everyone; the most specific scope wins, then block over allow
+ *     (exceptions.ts). An expired one no longer matches, with no reload.
+ *  2. profile deny entries            → block   (rule 'profile-deny'; deny beats allow)
+ *  3. profile allow entries           → allow   (rule 'profile-allow')
+ *  4. matched categories              → each matched category's action is the profile's action for it,
  *     replaced by the action of any open time window that names it (several open windows: the most
  *     restrictive); categories the profile does not name are 'allow'. Across categories the most
  *     restrictive action wins, block > warn > allow (rule 'category', or 'time-window' when a window set
  *     the winning action). Ties go to the first category by name, so the result is deterministic.
- *  4. IP-literal host, nothing matched → profile.ipLiterals (rule 'ip-literal')
- *  5. otherwise                        → profile.defaultAction (rule 'default')
+ *  5. IP-literal host, nothing matched → profile.ipLiterals (rule 'ip-literal')
+ *  6. otherwise                        → profile.defaultAction (rule 'default')
  * Loophole sites: when the target is a translator/archive endpoint (the endpoint table in `lists`), every
  * reading of its embedded target is decided too (in the query, the path, the host, or a form body); if a
  * list entry (deny, category) makes one more restrictive than the outer result, that decision is returned
@@ -53,12 +57,13 @@ import {
 export function decide(request: PolicyRequest, profile: Profile, lists: CategoryLists, now: Date): Decision {
   const illegal = illegalTierDecision(lists.illegal, request.target, profile.name);
   if (illegal !== undefined) return illegal;
-  const outer = decideName(request.target, profile, lists, now, undefined);
+  const user = request.user ?? null;
+  const outer = decideName(request.target, profile, lists, now, undefined, user);
   // Already blocked: only the tier could still say more (a translator's target on it is its hit, and alert).
   if (outer.action === 'block')
     return outer.rule.kind === 'illegal-tier' ? outer : (illegalVia(request, profile, lists) ?? outer);
   for (const path of pathReadings(request.target.path).slice(1)) {
-    const other = decideName({ ...request.target, path }, profile, lists, now, undefined);
+    const other = decideName({ ...request.target, path }, profile, lists, now, undefined, user);
     if (other.action !== outer.action) return ambiguous(profile, outer, other, request.target.host, path);
   }
   const embedded = embeddedTargets(lists.endpoints, request.target, request.form);
@@ -67,7 +72,7 @@ export function decide(request: PolicyRequest, profile: Profile, lists: Category
   for (const via of embedded.vias)
     for (const path of pathReadings(via.target.path)) {
       const target = { ...via.target, path };
-      const inner = decideName(target, profile, lists, now, { ...via, target });
+      const inner = decideName(target, profile, lists, now, { ...via, target }, user);
       worst = tightened(worst, inner) ?? worst;
     }
   if (worst === outer && embedded.unreadable !== undefined)
@@ -94,7 +99,13 @@ function tightened(base: Decision, other: Decision): Decision | undefined {
   };
 }
 
-const EXPLICIT_RULES: ReadonlySet<Rule['kind']> = new Set(['illegal-tier', 'profile-deny', 'profile-allow']);
+const EXPLICIT_RULES: ReadonlySet<Rule['kind']> = new Set([
+  'illegal-tier',
+  'exception-block',
+  'exception-allow',
+  'profile-deny',
+  'profile-allow',
+]);
 
 /** One host's decision: on its real name, then (IDN labels only) on its Latin reading. */
 function decideName(
@@ -103,14 +114,23 @@ function decideName(
   lists: CategoryLists,
   now: Date,
   via: Via | undefined,
+  user: string | null,
 ): Decision {
-  const real = decideTarget(target, profile, lists, now, via);
+  const real = decideTarget(target, profile, lists, now, via, user);
   if (target.hostKind !== 'domain' || EXPLICIT_RULES.has(real.rule.kind)) return real;
   const lookalike = lookalikeOf(target.host);
   if (lookalike === undefined) return real;
   if (lookalike.reading !== target.host) {
     const subject = `${describeTarget(target, via)}, which looks like ${lookalike.reading},`;
-    const read = decideTarget({ ...target, host: lookalike.reading }, profile, lists, now, via, subject);
+    const read = decideTarget(
+      { ...target, host: lookalike.reading },
+      profile,
+      lists,
+      now,
+      via,
+      user,
+      subject,
+    );
     const tighter = tightened(real, read);
     if (tighter !== undefined) return { ...tighter, lookalike: lookalike.reading };
   }
@@ -183,6 +203,7 @@ export function decideSafely(
 
 const LIST_RULES: ReadonlySet<Rule['kind']> = new Set([
   'illegal-tier',
+  'exception-block',
   'profile-deny',
   'category',
   'time-window',
@@ -194,6 +215,7 @@ function decideTarget(
   lists: CategoryLists,
   now: Date,
   via: Via | undefined,
+  user: string | null,
   /** Set when deciding a look-alike's reading: how to name it. Allow entries do not count for a reading. */
   readingOf?: string,
 ): Decision {
@@ -202,6 +224,12 @@ function decideTarget(
     const illegal = illegalTierDecision(lists.illegal, target, profile.name);
     if (illegal !== undefined) return via === undefined ? illegal : { ...illegal, via };
   }
+  const exception = lists.exceptions?.find(
+    target,
+    { user, profile: profile.name },
+    now,
+    readingOf !== undefined,
+  );
   const entryLists = profileEntryLists(profile);
   const denyMatches = entryLists.deny.match(target);
   const allowMatches = readingOf === undefined ? entryLists.allow.match(target) : [];
@@ -215,7 +243,15 @@ function decideTarget(
   let explanation: string;
   const deny = denyMatches[0];
   const allow = allowMatches[0];
-  if (deny !== undefined) {
+  if (exception !== undefined) {
+    action = exception.exception.action;
+    rule = {
+      kind: `exception-${action}`,
+      list: `exception:${exception.exception.id}`,
+      entry: exception.entry,
+    };
+    explanation = `${VERB[action]} ${who}: ${subject} ${exceptionWords(exception)}.`;
+  } else if (deny !== undefined) {
     action = 'block';
     rule = { kind: 'profile-deny', list: entryLists.deny.name, entry: deny.entry };
     explanation = `Blocked ${who}: ${subject} is on the profile's deny list (entry ${deny.entry}).`;
@@ -267,7 +303,21 @@ function decideTarget(
     explanation,
   };
   if (via !== undefined) decision.via = via;
+  if (exception !== undefined) decision.exception = exceptionRef(exception);
   return decision;
+}
+
+function exceptionWords({ exception: e }: ExceptionHit): string {
+  const until = e.expiresAt === null ? 'with no end date' : `until ${new Date(e.expiresAt).toISOString()}`;
+  return `is ${e.action === 'allow' ? 'allowed' : 'blocked'} by exception ${e.id} for ${describeScope(e.scope)}, ${until}`;
+}
+
+function exceptionRef({ exception: e }: ExceptionHit): NonNullable<Decision['exception']> {
+  return {
+    id: e.id,
+    scope: e.scope,
+    expiresAt: e.expiresAt === null ? null : new Date(e.expiresAt).toISOString(),
+  };
 }
 
 interface CategoryChoice {

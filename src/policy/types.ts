@@ -3,6 +3,7 @@
  */
 import type { EndpointTable } from './endpoints.js';
 import type { IllegalTier } from './illegal-tier.js';
+import type { ExceptionScope, ExceptionSet } from './exceptions.js';
 
 export type Action = 'allow' | 'warn' | 'block';
 
@@ -29,6 +30,8 @@ export interface Target {
 export interface PolicyRequest {
   target: Target;
   method: string;
+  /** The signed-in user (null or absent: nobody signed in): user-scoped exceptions need it. */
+  user?: string | null;
   /** An application/x-www-form-urlencoded body that was read (bounded): known endpoints' forms are decided too. */
   form?: URLSearchParams;
 }
@@ -104,6 +107,8 @@ export interface CategoryLists {
   readonly categories: ReadonlyMap<string, CategoryMeta>;
   /** Known search, translate and archive endpoints (endpoints.ts), loaded beside the lists. */
   readonly endpoints: EndpointTable;
+  /** Exceptions for a person, a profile or everyone (exceptions.ts), loaded beside the lists; absent: none. */
+  readonly exceptions?: ExceptionSet;
   /** Every list entry that matches the target, in any category. */
   match(target: Target): ListMatch[];
   /** The illegal-content tier (illegal-tier.ts), decided before everything else; absent: none loaded. */
@@ -113,6 +118,9 @@ export interface CategoryLists {
 export type RuleKind =
   /** The illegal-content tier (IWF, CTIRU): before everything, for everyone, in every mode. */
   | 'illegal-tier'
+  /** An exception (exceptions.ts) for the user, their profile or everyone. */
+  | 'exception-block'
+  | 'exception-allow'
   | 'profile-deny'
   | 'profile-allow'
   | 'category'
@@ -158,6 +166,8 @@ export interface Decision {
   alert: boolean;
   /** One sentence a person can read: why this action. Reused on block/warn pages and reports. */
   explanation: string;
+  /** Present when an exception decided: which one, whom it covers and when it ends (null: until removed). */
+  exception?: { id: number; scope: ExceptionScope; expiresAt: string | null };
   /** Present when the embedded target of a translator/archive URL decided. */
   via?: Via;
   /** Present when the Latin reading of a look-alike name decided (e.g. `pornhub.com` for `xn--prnhub-wqf.com`). */

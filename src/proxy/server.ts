@@ -21,6 +21,7 @@ import {
   type PolicySnapshot,
 } from '../exchange/index.js';
 import { clientAddress, type EdgeContext, type EdgeStats } from './edge-context.js';
+import type { UnblockRequestStore } from '../state/unblock-requests.js';
 import { GrantStore } from './grants.js';
 import { handleConnect, handleInnerConnect } from './handle-connect.js';
 import { handleHttpRequest, inflight } from './handle-http.js';
@@ -54,6 +55,8 @@ export interface ProxyServerOptions {
   ca?: SchoolCa | null;
   /** The staged next CA (`schoolgate ca renew`), published at /ca-next.crt for devices to install. */
   nextCa?: SchoolCa | null;
+  /** Unblock requests from block pages (absent: block pages offer no unblock form). */
+  requests?: UnblockRequestStore;
   /** Subscribers register here (metrics, alerts); one is made when not given. */
   events?: ExchangeEvents;
 }
@@ -145,6 +148,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     grants,
     tokenKey: opts.tokenKey,
     probes,
+    ...(opts.requests ? { requests: opts.requests } : {}),
     logger,
     now,
     own: { isOwn: (target) => isOwnTarget(config, boundPort, target) },

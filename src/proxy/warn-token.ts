@@ -15,7 +15,12 @@ import { dateTimeFormat } from '../intl-format.js';
 
 export const TOKEN_KEY_FILE = 'warn-token.key';
 export const TOKEN_KEY_BYTES = 32;
-const MAC_CONTEXT = 'sg-warn-v1.';
+/**
+ * What a token is for, bound into its MAC: a Continue token is never accepted as an unblock-request token
+ * (or the other way round), though both carry the same payload.
+ */
+export type TokenPurpose = 'warn' | 'unblock';
+const MAC_CONTEXT: Record<TokenPurpose, string> = { warn: 'sg-warn-v1.', unblock: 'sg-unblock-v1.' };
 /** Tokens longer than this are refused unread (a hostile form field must not cost much). */
 const MAX_TOKEN_LENGTH = 4096;
 const B64URL = /^[A-Za-z0-9_-]+$/;
@@ -104,8 +109,8 @@ export function loadOrCreateTokenKey(dataDir: string): Buffer {
   return key;
 }
 
-function mac(key: Buffer, payloadPart: string): Buffer {
-  return createHmac('sha256', key).update(MAC_CONTEXT).update(payloadPart).digest();
+function mac(key: Buffer, payloadPart: string, purpose: TokenPurpose): Buffer {
+  return createHmac('sha256', key).update(MAC_CONTEXT[purpose]).update(payloadPart).digest();
 }
 
 function normaliseSite(site: string): string {
@@ -113,7 +118,7 @@ function normaliseSite(site: string): string {
 }
 
 /** Signs a grant. The token is safe to put in a form field or a cookie value. */
-export function signGrant(key: Buffer, grant: Grant): string {
+export function signGrant(key: Buffer, grant: Grant, purpose: TokenPurpose = 'warn'): string {
   if (typeof grant.subject !== 'string' || grant.subject.length === 0) {
     throw new TypeError('signGrant: subject must be a non-empty string');
   }
@@ -124,7 +129,7 @@ export function signGrant(key: Buffer, grant: Grant): string {
   const payloadPart = Buffer.from(JSON.stringify({ v: 1, sub: grant.subject, site, exp }), 'utf8').toString(
     'base64url',
   );
-  return `${payloadPart}.${mac(key, payloadPart).toString('base64url')}`;
+  return `${payloadPart}.${mac(key, payloadPart, purpose).toString('base64url')}`;
 }
 
 interface Payload {
@@ -158,6 +163,7 @@ export function verifyGrant(
   key: Buffer,
   token: unknown,
   expected: { subject: string; site: string; now: Date },
+  purpose: TokenPurpose = 'warn',
 ): VerifyResult {
   if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
     return { ok: false, reason: 'malformed' };
@@ -167,7 +173,7 @@ export function verifyGrant(
   const [payloadPart, macPart] = parts as [string, string];
   if (!B64URL.test(payloadPart) || !B64URL.test(macPart)) return { ok: false, reason: 'malformed' };
   const given = Buffer.from(macPart, 'base64url');
-  const wanted = mac(key, payloadPart);
+  const wanted = mac(key, payloadPart, purpose);
   if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
     return { ok: false, reason: 'bad-signature' };
   }

@@ -152,6 +152,7 @@ export function buildWeeklyReport(
   const raised = alertsIn(src, { fromMs, toMs });
   const head = parseHead(src.db.prepare(READ_HEAD_SQL).pluck().get() as string | undefined);
   const last = lastFullVerify(src);
+  const requests = src.unblockRequests?.(fromMs, toMs) ?? [];
   const doc: ReportDoc = {
     title: 'Weekly safeguarding review',
     subtitle: period(src, fromMs, toMs),
@@ -193,7 +194,20 @@ export function buildWeeklyReport(
       },
       {
         heading: 'Unblock requests',
-        paragraphs: ['This version of schoolgate does not take unblock requests; none to review.'],
+        paragraphs: ['Sites people asked to have unblocked from a block page, and what IT decided.'],
+        table: {
+          columns: ['Sent', 'Person', 'Site', 'Reason', 'Outcome'],
+          rows: requests.map((r) => [
+            fmt(src, Date.parse(r.createdAt)),
+            r.user ?? `(${r.clientIp})`,
+            r.site,
+            r.reason,
+            r.status === 'pending'
+              ? 'waiting'
+              : `${r.status} by ${r.decidedBy ?? '?'}${r.note ? `: ${r.note}` : ''}`,
+          ]),
+          empty: 'No unblock requests this period.',
+        },
       },
       {
         heading: 'For the file',
@@ -231,6 +245,7 @@ export function buildWeeklyReport(
       safeguardingAlerts: raised.map(alertData),
       selfReports: attention.selfReports,
       continues: attention.continues,
+      unblockRequests: requests,
       chainHead: head,
     },
   };

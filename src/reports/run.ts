@@ -2,6 +2,8 @@
  * Running a report end to end, for the CLI: open the audit database (a writable connection only for the
  * access record, a read-only one for the report), check and record the access, build, render, write.
  */
+import { openStateDatabase, stateDbPath } from '../state/database.js';
+import { UnblockRequestStore, type UnblockRequest } from '../state/unblock-requests.js';
 import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
@@ -45,7 +47,20 @@ export async function openSource(config: ReadonlyConfig, now: number): Promise<R
     now,
     clock: new LocalClock(config.timeZone),
     categories,
+    unblockRequests: (fromMs, toMs) => readUnblockRequests(config.dataDir, fromMs, toMs),
   };
+}
+
+/** The state database's unblock requests of a period, read-only; none when it has no such table yet. */
+function readUnblockRequests(dataDir: string, fromMs: number, toMs: number): UnblockRequest[] {
+  if (!existsSync(stateDbPath(dataDir))) return [];
+  const db = openStateDatabase(dataDir, { readonly: true });
+  try {
+    const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'unblock_requests'").get();
+    return hasTable ? new UnblockRequestStore(db).between(fromMs, toMs) : [];
+  } finally {
+    db.close();
+  }
 }
 
 /** Where output goes: a new file (never overwritten, owner-only: this is monitoring information) or stdout. */

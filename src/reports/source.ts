@@ -3,6 +3,7 @@
  * (rows are fetched in pages of PAGE_ROWS by keyset), so a report never holds a read transaction open for
  * long and never starves the writer's WAL checkpoints, however many rows it covers.
  */
+import type { UnblockRequest } from '../state/unblock-requests.js';
 import Database from 'better-sqlite3';
 import { isSchoolgateError, SchoolgateError } from '../errors.js';
 import { loadCategoryMetadata } from '../lists/load.js';
@@ -32,6 +33,8 @@ export interface ReportSource {
   now: number;
   clock: LocalClock;
   categories: ReadonlyMap<string, CategoryInfo>;
+  /** Unblock requests sent or decided in [from, to) (the state database); absent: none to review. */
+  unblockRequests?: (fromMs: number, toMs: number) => UnblockRequest[];
 }
 
 export function openReadOnly(dbPath: string): Database.Database {

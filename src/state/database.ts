@@ -1,6 +1,6 @@
 /**
- * The state database, data/state.sqlite: users, networks, devices, the admin-changes record and selftest
- * results — everything the technician changes from the CLI. Separate from the audit database so the audit
+ * The state database, data/state.sqlite: users, networks, devices, exceptions, the admin-changes record and
+ * selftest results — everything the technician changes from the CLI. Separate from the audit database so the audit
  * store can move to a shared engine without taking the school's local state with it.
  */
 import path from 'node:path';
@@ -51,6 +51,47 @@ const MIGRATIONS: string[] = [
      failed INTEGER NOT NULL,
      result_json TEXT NOT NULL
    )`,
+  // Exceptions for a user, a profile or everyone (src/state/exceptions.ts). A removed one keeps its row
+  // (removed_at, removed_by): the record of what was allowed, by whom and why outlives the exception.
+  `CREATE TABLE exceptions (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     site TEXT NOT NULL,
+     action TEXT NOT NULL CHECK (action IN ('allow', 'block')),
+     scope TEXT NOT NULL CHECK (scope IN ('user', 'profile', 'everyone')),
+     subject TEXT NOT NULL DEFAULT '',
+     reason TEXT NOT NULL,
+     created_by TEXT NOT NULL,
+     created_os_user TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER,
+     removed_at INTEGER,
+     removed_by TEXT,
+     origin TEXT NOT NULL DEFAULT 'cli'
+   );
+   CREATE INDEX exceptions_live ON exceptions (removed_at, expires_at)`,
+  // Unblock requests from the block page (src/state/unblock-requests.ts): who asked (user, or the address
+  // of a guest), for which site, why; and what the technician decided, with the exception it became.
+  `CREATE TABLE unblock_requests (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     created_at INTEGER NOT NULL,
+     subject TEXT NOT NULL,
+     user TEXT,
+     client_ip TEXT NOT NULL,
+     profile TEXT NOT NULL,
+     site TEXT NOT NULL,
+     url TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     block_ref TEXT NOT NULL,
+     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'denied')),
+     decided_at INTEGER,
+     decided_by TEXT,
+     decided_os_user TEXT,
+     note TEXT,
+     exception_id INTEGER
+   );
+   CREATE INDEX unblock_requests_subject ON unblock_requests (subject, site, id);
+   CREATE INDEX unblock_requests_status ON unblock_requests (status, id);
+   CREATE INDEX unblock_requests_created ON unblock_requests (created_at)`,
 ];
 
 export type StateDatabase = Database.Database;

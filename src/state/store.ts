@@ -3,6 +3,8 @@ import { UserStore } from '../identity/user-store.js';
 import { AddressStore } from './addresses.js';
 import { ChangeLog } from './changes.js';
 import { openStateDatabase, type StateDatabase } from './database.js';
+import { ExceptionStore } from './exceptions.js';
+import { UnblockRequestStore } from './unblock-requests.js';
 import { SelftestLog } from './selftests.js';
 
 export class StateStore {
@@ -11,6 +13,8 @@ export class StateStore {
   readonly changes: ChangeLog;
   readonly addresses: AddressStore;
   readonly selftests: SelftestLog;
+  readonly exceptions: ExceptionStore;
+  readonly requests: UnblockRequestStore;
 
   constructor(dataDir: string) {
     this.db = openStateDatabase(dataDir);
@@ -18,6 +22,8 @@ export class StateStore {
     this.changes = new ChangeLog(this.db);
     this.addresses = new AddressStore(this.db);
     this.selftests = new SelftestLog(this.db);
+    this.exceptions = new ExceptionStore(this.db);
+    this.requests = new UnblockRequestStore(this.db);
   }
 
   /** Runs fn in one transaction: the change and its admin-changes row commit together or not at all. */

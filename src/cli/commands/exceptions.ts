@@ -1,107 +1,167 @@
 /**
- * `schoolgate exceptions`: a profile's explicit allow and deny entries, kept in the local layer and added to
- * the config file's own. They come before every category (deny beats allow). Each change is recorded with
- * its reason — the DfE standards ask schools to document why a site is blocked or allowed.
+ * `schoolgate exceptions`: a site allowed or blocked for one user, one profile or everyone, until an
+ * optional end. Exceptions come before profile entries, time windows and categories; between themselves
+ * the most specific scope wins (user > profile > everyone), then block over allow (src/policy/exceptions.ts).
+ * Each add and remove is in the admin-changes record with who asked and why: the DfE standards ask schools
+ * to document why a site is blocked or allowed.
  */
-import { Argument, type Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { ReadonlyConfig } from '../../config/load.js';
 import { SchoolgateError } from '../../errors.js';
 import { parseCliEntry } from '../../lists/entry.js';
-import {
-  EXCEPTION_KINDS,
-  editExceptions,
-  readExceptions,
-  type ExceptionKind,
-} from '../../lists/exceptions.js';
-import { withState } from '../../state/store.js';
+import { migrateLegacyExceptions } from '../../lists/exceptions.js';
+import { describeScope, type ExceptionScope } from '../../policy/exceptions.js';
+import { addException, removeException, type StoredException } from '../../state/exceptions.js';
+import { withState, type StateStore } from '../../state/store.js';
+import { EXPIRES_HELP, parseExpiry } from '../expiry.js';
 import {
   configFrom,
+  positiveInt,
   reloadAfterChange,
-  withChangeOptions,
   withCommonOptions,
-  type ChangeOptions,
   type CommonOptions,
 } from '../common.js';
 
-type Opts = CommonOptions & ChangeOptions & { json?: boolean };
+interface AddOptions extends CommonOptions {
+  allow?: boolean;
+  block?: boolean;
+  user?: string;
+  profile?: string;
+  everyone?: boolean;
+  expires?: string;
+  reason?: string;
+  by?: string;
+  json?: boolean;
+}
 
-function needProfile(config: ReadonlyConfig, profile: string): void {
-  if (!(profile in config.profiles))
+export function needProfile(config: ReadonlyConfig, profile: string): void {
+  if (!Object.hasOwn(config.profiles, profile))
     throw new SchoolgateError('SG_PROFILE_UNKNOWN', `no profile named "${profile}"`, {
       suggestion: `use one of: ${Object.keys(config.profiles).join(', ')}`,
     });
 }
 
+export function needText(value: string | undefined, option: string, example: string): string {
+  const text = value?.trim() ?? '';
+  if (text === '')
+    throw new SchoolgateError('SG_ARGUMENT_INVALID', `${option} is required`, {
+      suggestion: `e.g. ${option} ${example}`,
+    });
+  if (text.length > 500 || /\p{Cc}/u.test(text))
+    throw new SchoolgateError('SG_ARGUMENT_INVALID', `${option} must be one line of at most 500 characters`, {
+      suggestion: `e.g. ${option} ${example}`,
+    });
+  return text;
+}
+
+function scopeOf(config: ReadonlyConfig, opts: AddOptions): ExceptionScope {
+  const given = [opts.user !== undefined, opts.profile !== undefined, opts.everyone === true].filter(Boolean);
+  if (given.length !== 1)
+    throw new SchoolgateError(
+      'SG_ARGUMENT_INVALID',
+      'say whom it covers: one of --user, --profile, --everyone',
+      {
+        suggestion: 'e.g. --user j.smith, --profile pupil, or --everyone',
+      },
+    );
+  if (opts.profile !== undefined) {
+    needProfile(config, opts.profile);
+    return { kind: 'profile', name: opts.profile };
+  }
+  if (opts.user !== undefined) return { kind: 'user', name: needText(opts.user, '--user', 'j.smith') };
+  return { kind: 'everyone' };
+}
+
+/** A user exception for a name this proxy does not know applies to nobody until that name signs in. */
+function unknownUserWarning(state: StateStore, config: ReadonlyConfig, scope: ExceptionScope): string | null {
+  if (scope.kind !== 'user') return null;
+  const devices = [...state.addresses.devices(), ...config.identity.devices];
+  if (state.users.get(scope.name) || devices.some((d) => d.user === scope.name)) return null;
+  return `no user or device user named "${scope.name}" is known here: the exception applies once that name signs in`;
+}
+
+export function exceptionLine(e: StoredException): string {
+  const until = e.expiresAt ?? 'no end';
+  const state = e.removedAt ? ` removed ${e.removedAt} by ${e.removedBy ?? '?'}` : '';
+  return `${String(e.id).padStart(4)} ${e.action.padEnd(5)} ${e.site} for ${describeScope(e.scope)}, until ${until}; by ${e.createdBy} ${e.createdAt}: ${e.reason}${state}`;
+}
+
 export function registerExceptions(program: Command): void {
   const ex = program
     .command('exceptions')
-    .description('a profile’s explicit allow/deny entries, which come before every category')
+    .description('sites allowed or blocked for one user, a profile or everyone, until an optional end')
     .addHelpText(
       'after',
-      '\nExamples:\n  schoolgate exceptions add pupil allow www.bbc.co.uk/bitesize --reason "GCSE revision"\n  schoolgate exceptions add staff deny game.example --reason "head\'s instruction"\n  schoolgate exceptions list --json',
+      '\nExamples:\n  schoolgate exceptions add youtube.com --allow --user j.smith --expires 2w --reason "supervised project" --by "Mr Jones"\n  schoolgate exceptions add revise.example --allow --profile year11 --expires 2026-06-30 --reason "exam season" --by IT\n  schoolgate exceptions list --json\n  schoolgate exceptions remove 12 --by IT',
     );
-  for (const op of ['add', 'remove'] as const) {
-    withChangeOptions(withCommonOptions(ex.command(op)))
-      .description(
-        `${op} explicit ${op === 'add' ? 'entries to' : 'entries from'} a profile; reloads a running proxy`,
-      )
-      .argument('<profile>')
-      .addArgument(new Argument('<kind>', 'allow or deny').choices(EXCEPTION_KINDS))
-      .argument('<entry...>', 'domain (example.com) or URL prefix without scheme (example.com/path)')
-      .option('--json', 'JSON output')
-      .addHelpText(
-        'after',
-        `\nExample:\n  schoolgate exceptions ${op} pupil allow www.bbc.co.uk/bitesize --reason "GCSE revision"`,
-      )
-      .action(async (profile: string, kind: ExceptionKind, raw: string[], opts: Opts) => {
-        const config = configFrom(opts);
-        needProfile(config, profile);
-        const entries = raw.map((r) => parseCliEntry(r));
-        const results = await editExceptions(config.dataDir, profile, kind, op, entries);
-        const changed = results.filter((r) => r.outcome === 'added' || r.outcome === 'removed');
-        if (changed.length > 0)
-          await withState(config.dataDir, (s) =>
-            s.transaction(() => {
-              for (const r of changed)
-                s.changes.record({
-                  action: `exceptions.${op}`,
-                  target: `profile ${profile} ${kind}: ${r.entry}`,
-                  before: op === 'add' ? null : { [kind]: r.entry },
-                  after: op === 'add' ? { [kind]: r.entry } : null,
-                  reason: opts.reason,
-                  by: opts.by,
-                });
-            }),
-          );
-        if (!opts.json)
-          for (const r of results)
-            console.log(`${r.outcome.padEnd(10)} ${kind} ${r.entry} (profile ${profile})`);
-        const reload =
-          changed.length > 0 ? await reloadAfterChange(config.dataDir, opts.json) : { reloaded: false };
-        if (opts.json) console.log(JSON.stringify({ profile, kind, results, ...reload }));
-        if (op === 'remove' && changed.length === 0) process.exitCode = 1;
-      });
-  }
-  withCommonOptions(ex.command('list'))
-    .description('every profile’s exceptions: from the config file and from `exceptions add`')
-    .option('--profile <name>', 'only this profile')
+
+  withCommonOptions(ex.command('add'))
+    .description('add an exception; reloads a running proxy')
+    .argument('<site>', 'domain (example.com) or URL prefix without scheme (example.com/path)')
+    .addOption(new Option('--allow', 'allow the site').conflicts('block'))
+    .addOption(new Option('--block', 'block the site'))
+    .addOption(new Option('--user <name>', 'for this user').conflicts(['profile', 'everyone']))
+    .addOption(new Option('--profile <name>', 'for everyone with this profile').conflicts('everyone'))
+    .option('--everyone', 'for everyone')
+    .option('--expires <when>', EXPIRES_HELP)
+    .option('--reason <text>', 'why (required; kept with the exception and in the admin-changes record)')
+    .option('--by <name>', 'who asked for it (required)')
     .option('--json', 'JSON output')
-    .addHelpText('after', '\nExample:\n  schoolgate exceptions list --profile pupil')
-    .action(async (opts: Opts & { profile?: string }) => {
+    .action(async (site: string, opts: AddOptions) => {
       const config = configFrom(opts);
-      if (opts.profile) needProfile(config, opts.profile);
-      const local = await readExceptions(config.dataDir);
-      const rows: { profile: string; kind: ExceptionKind; entry: string; source: 'config' | 'cli' }[] = [];
-      for (const [name, p] of Object.entries(config.profiles)) {
-        if (opts.profile && name !== opts.profile) continue;
-        for (const kind of EXCEPTION_KINDS) {
-          for (const entry of p[kind]) rows.push({ profile: name, kind, entry, source: 'config' });
-          for (const entry of local.get(name)?.[kind] ?? [])
-            rows.push({ profile: name, kind, entry, source: 'cli' });
-        }
-      }
+      if (opts.allow === opts.block)
+        throw new SchoolgateError('SG_ARGUMENT_INVALID', 'say what it does: --allow or --block', {
+          suggestion: 'e.g. schoolgate exceptions add example.com --allow --profile pupil ...',
+        });
+      const scope = scopeOf(config, opts);
+      const entry = parseCliEntry(site);
+      const reason = needText(opts.reason, '--reason', '"GCSE revision"');
+      const by = needText(opts.by, '--by', '"Mr Jones"');
+      const now = Date.now();
+      const expiresAt = opts.expires ? parseExpiry(opts.expires, now, config.timeZone) : null;
+      const { stored, warning } = await withState(config.dataDir, async (state) => {
+        await migrateLegacyExceptions(config.dataDir, state);
+        const action = opts.allow ? ('allow' as const) : ('block' as const);
+        const stored = addException(state, { site: entry.text, action, scope, reason, by, expiresAt }, now);
+        return { stored, warning: unknownUserWarning(state, config, scope) };
+      });
+      if (warning) console.error(`warning: ${warning}`);
+      if (!opts.json) console.log(`added ${exceptionLine(stored)}`);
+      const reload = await reloadAfterChange(config.dataDir, opts.json);
+      if (opts.json) console.log(JSON.stringify({ exception: stored, ...reload }));
+    });
+
+  withCommonOptions(ex.command('remove'))
+    .description('remove an exception by its id (it stays in the record); reloads a running proxy')
+    .argument('<id>', 'the id `exceptions list` shows', positiveInt)
+    .option('--by <name>', 'who asked for it (required)')
+    .option('--reason <text>', 'why')
+    .option('--json', 'JSON output')
+    .action(async (id: number, opts: CommonOptions & { by?: string; reason?: string; json?: boolean }) => {
+      const config = configFrom(opts);
+      const by = needText(opts.by, '--by', '"Mr Jones"');
+      const removed = await withState(config.dataDir, async (state) => {
+        await migrateLegacyExceptions(config.dataDir, state);
+        return removeException(state, id, by, opts.reason?.trim() || undefined);
+      });
+      if (!opts.json) console.log(`removed ${exceptionLine(removed)}`);
+      const reload = await reloadAfterChange(config.dataDir, opts.json);
+      if (opts.json) console.log(JSON.stringify({ exception: removed, ...reload }));
+    });
+
+  withCommonOptions(ex.command('list'))
+    .description('exceptions in force: id, site, whom it covers, until when, who added it, when and why')
+    .option('--all', 'also the expired and removed ones')
+    .option('--json', 'JSON output')
+    .addHelpText('after', '\nExample:\n  schoolgate exceptions list --json')
+    .action(async (opts: CommonOptions & { all?: boolean; json?: boolean }) => {
+      const config = configFrom(opts);
+      const rows = await withState(config.dataDir, async (state) => {
+        await migrateLegacyExceptions(config.dataDir, state);
+        return opts.all ? state.exceptions.list({ all: true }) : state.exceptions.list({ now: new Date() });
+      });
       if (opts.json) return void console.log(JSON.stringify(rows));
-      for (const r of rows)
-        console.log(`${r.profile.padEnd(12)} ${r.kind.padEnd(6)} ${r.source.padEnd(7)} ${r.entry}`);
+      if (rows.length === 0) console.log('no exceptions');
+      for (const r of rows) console.log(exceptionLine(r));
     });
 }

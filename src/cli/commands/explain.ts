@@ -12,6 +12,9 @@ import { openWindows } from '../../policy/time.js';
 import { ACTION_SEVERITY, type Action, type Decision, type Profile } from '../../policy/types.js';
 import { layerKeys } from '../../lists/catalogue.js';
 import { anyLineKey } from '../../lists/entry.js';
+import { describeScope } from '../../policy/exceptions.js';
+import type { StoredException } from '../../state/exceptions.js';
+import { withState } from '../../state/store.js';
 import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
 
 interface ExplainOptions extends CommonOptions {
@@ -48,7 +51,7 @@ export function registerExplain(program: Command): void {
         let decision: Decision;
         try {
           const target = parseAbsoluteTarget(withScheme(url));
-          decision = decide({ target, method: 'GET' }, profile, policy.lists, now);
+          decision = decide({ target, method: 'GET', user: opts.user ?? null }, profile, policy.lists, now);
         } catch (err) {
           failures++;
           const message = err instanceof Error ? err.message : String(err);
@@ -61,6 +64,8 @@ export function registerExplain(program: Command): void {
           dataDir: config.dataDir,
         });
         const pilot = pilotLine(profile, decision);
+        const exception =
+          decision.exception && (await exceptionDetail(config.dataDir, decision.exception.id));
         console.log(
           opts.json
             ? JSON.stringify({
@@ -68,8 +73,9 @@ export function registerExplain(program: Command): void {
                 matches: detail.matches,
                 why: detail.why,
                 ...pilot.json,
+                exception: exception ?? null,
               })
-            : explainText(url, decision, detail, pilot.text),
+            : explainText(url, decision, detail, exception, pilot.text),
         );
       }
       if (failures > 0) process.exitCode = 1;
@@ -93,6 +99,11 @@ function resolveProfileName(dataDir: string, opts: ExplainOptions): string {
   } finally {
     users.close();
   }
+}
+
+/** The stored exception that decided: who added it, when, why and until when. */
+async function exceptionDetail(dataDir: string, id: number): Promise<StoredException | undefined> {
+  return withState(dataDir, (state) => state.exceptions.get(id));
 }
 
 function parseTime(value: string): Date {
@@ -194,6 +205,12 @@ function whyWinner(d: Decision, matches: MatchDetail[]): string {
   );
   const reading = d.lookalike === undefined ? '' : ` (on the name it looks like, ${d.lookalike})`;
   switch (d.rule.kind) {
+    case 'exception-allow':
+    case 'exception-block': {
+      const e = d.exception;
+      const scope = e ? describeScope(e.scope) : '?';
+      return `exception ${e?.id ?? '?'} for ${scope} comes before profile entries, time windows and categories (most specific scope wins: user > profile > everyone; then block over allow)`;
+    }
     case 'profile-deny':
       return `the profile's deny entry ${d.rule.entry}${reading} comes before allow entries and every category`;
     case 'profile-allow':
@@ -239,6 +256,7 @@ function explainText(
   url: string,
   d: Decision,
   detail: { matches: MatchDetail[]; why: string },
+  exception: StoredException | undefined,
   pilot: string[] = [],
 ): string {
   const lines = [
@@ -251,6 +269,11 @@ function explainText(
     `  flagged:    ${d.flagged ? 'yes' : 'no'}`,
     `  winner:     ${detail.why}`,
   ];
+  if (exception)
+    lines.push(
+      `  exception:  ${exception.id}: ${exception.action} ${exception.site} for ${describeScope(exception.scope)}, ends ${exception.expiresAt ?? 'never (no end date)'}`,
+      `              added by ${exception.createdBy} at ${exception.createdAt}: ${exception.reason}`,
+    );
   if (detail.matches.length > 0) {
     lines.push('  matched entries:');
     for (const m of detail.matches)

@@ -96,6 +96,47 @@ export function unblockable(reason: PageReason | undefined): boolean {
   return reason !== 'illegal-tier';
 }
 
+/** Most characters of a reason the form takes (the proxy refuses longer ones too). */
+export const UNBLOCK_REASON_MAX = 500;
+
+/** "Ask for this site to be unblocked": the form, or what became of the last request. */
+function unblockSection(info: PageInfo): SafeHtml | '' {
+  const offer = info.unblock;
+  const action = offer ? safeHref(offer.action) : undefined;
+  if (!offer || !action) return '';
+  const when = offer.last ? formatTime(offer.last.at, info.timeZone) : '';
+  if (offer.last?.status === 'pending')
+    return html`<section class="notice" aria-label="Your unblock request">
+      <p><strong>You asked for this site to be unblocked on ${when}.</strong> IT have not answered yet.</p>
+    </section>`;
+  const denied =
+    offer.last?.status === 'denied'
+      ? html`<p class="denied">
+          <strong>Your request was denied</strong>
+          (${when})${offer.last.note ? html`: ${offer.last.note}` : '.'}
+        </p>`
+      : '';
+  const f = offer.fields;
+  return html`<section class="notice" aria-label="Ask for this site to be unblocked">
+    ${denied}
+    <form method="post" action="${action}">
+      <input type="hidden" name="token" value="${f.token}" />
+      <input type="hidden" name="site" value="${f.site}" />
+      <input type="hidden" name="ref" value="${f.ref}" />
+      <input type="hidden" name="url" value="${f.url}" />
+      <label for="unblock-reason">Need this site for school work? Say why, and IT will look at it:</label>
+      <textarea
+        id="unblock-reason"
+        name="reason"
+        rows="3"
+        maxlength="${String(UNBLOCK_REASON_MAX)}"
+        required
+      ></textarea>
+      <div class="actions"><button class="btn" type="submit">Ask IT to unblock it</button></div>
+    </form>
+  </section>`;
+}
+
 export function renderBlockPage(info: PageInfo): string {
   const reportUrl = safeHref(info.reportAccidentUrl);
   const report = reportUrl
@@ -116,10 +157,11 @@ export function renderBlockPage(info: PageInfo): string {
     </section>
     ${
       unblockable(info.reason)
-        ? html`<p class="small">
-            If you need this page for your school work, ask your teacher or IT to check it, and quote the
-            reference number.
-          </p>`
+        ? html`${unblockSection(info)}
+            <p class="small">
+              If you need this page for your school work, ask your teacher or IT to check it, and quote the
+              reference number.
+            </p>`
         : ''
     }`;
   return renderPage({

@@ -230,6 +230,7 @@ dl.details dd{margin:0;overflow-wrap:anywhere}
 .notice strong{color:var(--note)}
 .actions{display:flex;flex-wrap:wrap;gap:.75rem;align-items:center;margin:1.25rem 0 .5rem}
 .actions form{margin:0}
+.notice label{display:block;margin:.5rem 0 .25rem}.notice textarea{width:100%;box-sizing:border-box;font:inherit}
 .btn{display:inline-flex;align-items:center;justify-content:center;min-height:48px;min-width:9rem;padding:.6rem 1.4rem;border-radius:10px;font:inherit;font-weight:700;text-decoration:none;cursor:pointer;border:3px solid var(--accent)}
 .btn-primary{background:var(--accent);color:#fff}
 .btn-secondary{background:#fff;color:var(--accent)}

@@ -48,4 +48,15 @@ export interface PageInfo {
   reportAccidentUrl?: string;
   /** The school's name, logo and contact line (config branding). */
   branding?: PageBranding;
+  /** The "ask for this site to be unblocked" form (absent: the page offers none). */
+  unblock?: UnblockOffer;
+}
+
+export interface UnblockOffer {
+  /** Where the form posts (a path on the blocked page's own origin). */
+  action: string;
+  /** Hidden fields: the signed token, the site, the blocked page's reference and address. */
+  fields: { token: string; site: string; ref: string; url: string };
+  /** The person's last request for this site, when one is waiting or was denied. */
+  last?: { status: 'pending' | 'denied'; at: Date; note: string | null };
 }

@@ -16,7 +16,7 @@ import type { StatusReport } from '../../../src/app/status.js';
 import type { ReadonlyConfig } from '../../../src/config/load.js';
 import type { ConfigInput } from '../../../src/config/schema.js';
 import { UserStore } from '../../../src/identity/user-store.js';
-import { exceptionsFile } from '../../../src/lists/exceptions.js';
+import { legacyExceptionsFile } from '../../../src/lists/exceptions.js';
 import { loadOrCreateTokenKey, signGrant } from '../../../src/proxy/warn-token.js';
 import { runCli } from '../../helpers/cli.js';
 import { startOrigin, ORIGIN_BODY, type Origin } from '../../helpers/origin.js';
@@ -313,9 +313,9 @@ describe('the illegal-content tier on a running proxy', () => {
     expect(res.body).toBe(HTTPS_BODY);
   });
 
-  it('a local-layer allow entry for the technician (the exceptions file) and a reload change nothing', async () => {
-    mkdirSync(path.dirname(exceptionsFile(c.dataDir, 'technician', 'allow')), { recursive: true });
-    writeFileSync(exceptionsFile(c.dataDir, 'technician', 'allow'), 'abuse.test\nterror.test\n');
+  it('a local-layer allow entry for the technician (an old-style exceptions file, migrated at load) and a reload change nothing', async () => {
+    mkdirSync(path.dirname(legacyExceptionsFile(c.dataDir, 'technician', 'allow')), { recursive: true });
+    writeFileSync(legacyExceptionsFile(c.dataDir, 'technician', 'allow'), 'abuse.test\nterror.test\n');
     await sg.reload();
     const res = await viaProxy(sg.address.port, url('abuse.test'), {
       headers: { 'proxy-authorization': USERS.tech },
@@ -397,20 +397,22 @@ describe('the illegal-content tier on a running proxy', () => {
   });
 
   it('`exceptions add` (the CLI, reloading the running proxy) cannot allow an entry', async () => {
-    const added = await runCli([
-      'exceptions',
-      'add',
-      'pupil',
-      'allow',
-      'terror.test',
-      'social.test',
-      '--reason',
-      'test',
-      '--by',
-      'IT',
-      ...common,
-    ]);
-    expect(added.code).toBe(0);
+    for (const site of ['terror.test', 'social.test']) {
+      const added = await runCli([
+        'exceptions',
+        'add',
+        site,
+        '--allow',
+        '--profile',
+        'pupil',
+        '--reason',
+        'test',
+        '--by',
+        'IT',
+        ...common,
+      ]);
+      expect(added.code, added.stderr).toBe(0);
+    }
     // The running proxy took the entries (social.test was blocked for pupils)...
     const social = await viaProxy(sg.address.port, url('social.test', '/'), {
       headers: { 'proxy-authorization': USERS.pupil },

@@ -8,6 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../helpers/cli.js';
+import { withState } from '../../../src/state/store.js';
 import { buildFixture, HOSTILE_TERM, type Fixture } from './fixture.js';
 
 let f: Fixture;
@@ -388,21 +389,47 @@ describe('other reports', () => {
   });
 
   it('report weekly: flagged by person and category, self-reports, continues and the chain head', async () => {
-    const d = (await json([
-      'report',
-      'weekly',
-      '--since',
-      '2026-11-01',
-      '--to',
-      '2026-11-30',
-      '--by',
-      'DSL',
-    ])) as {
+    // Unblock requests of the period (state database): one answered, one waiting; one from before it.
+    await withState(f.dataDir, (s) => {
+      const ask = (site: string, at: string) =>
+        s.requests.submit(
+          {
+            subject: 'user:pupil1',
+            user: 'pupil1',
+            clientIp: '10.0.0.1',
+            profile: 'pupil',
+            site,
+            url: `http://${site}/`,
+            reason: `need ${site}`,
+            blockRef: '',
+          },
+          Date.parse(at),
+        );
+      ask('early.example', '2026-10-20T10:00:00Z');
+      const denied = ask('games.example', '2026-11-03T10:00:00Z');
+      if (denied.ok)
+        s.requests.decide(
+          denied.request.id,
+          { status: 'denied', by: 'IT', note: 'no', exceptionId: null },
+          Date.parse('2026-11-04T10:00:00Z'),
+        );
+      ask('revise.example', '2026-11-05T10:00:00Z');
+    });
+    const weekly = ['report', 'weekly', '--since', '2026-11-01', '--to', '2026-11-30', '--by', 'DSL'];
+    const d = (await json(weekly)) as {
       flaggedByPerson: { user: string; total: number; categories: Record<string, number> }[];
       selfReports: unknown[];
       continues: unknown[];
+      unblockRequests: { site: string; status: string; note: string | null }[];
       chainHead: { seq: number; hash: string };
     };
+    expect(d.unblockRequests.map((r) => [r.site, r.status, r.note])).toEqual([
+      ['games.example', 'denied', 'no'],
+      ['revise.example', 'pending', null],
+    ]);
+    const text = await runCli([...weekly, ...c]);
+    expect(text.stdout).toContain('revise.example');
+    expect(text.stdout).toContain('denied by IT: no');
     expect(d.flaggedByPerson).toEqual([
       { user: 'pupil1', total: 4, categories: { gambling: 3, adult: 1 } },
       { user: 'pupil2', total: 4, categories: { gambling: 4 } },

@@ -414,3 +414,46 @@ describe('PAC file', () => {
     expect(text).toContain('var nets = [["10.20.0.0", "255.255.0.0"]];');
   });
 });
+
+describe('the block page’s unblock request', () => {
+  const offer = {
+    action: '/.schoolgate/unblock',
+    fields: { token: 'tok.en', site: 'www.facebook.com', ref: 'r', url: HOSTILE.attr },
+  };
+
+  it('offers a bounded form posting to the page’s own origin, every field escaped', () => {
+    const page = renderBlockPage(pageInfo({ unblock: offer }));
+    expect(page).toContain('<form method="post" action="/.schoolgate/unblock">');
+    expect(page).toMatch(
+      /<textarea\s+id="unblock-reason"\s+name="reason"\s+rows="3"\s+maxlength="500"\s+required\s*>/,
+    );
+    expect(page).not.toContain(HOSTILE.attr);
+    expect(page).toContain(escapeHtml(HOSTILE.attr));
+  });
+
+  it('says a request is waiting instead of offering a second form', () => {
+    const at = new Date('2026-03-02T10:00:00Z');
+    const page = renderBlockPage(
+      pageInfo({ unblock: { ...offer, last: { status: 'pending', at, note: null } } }),
+    );
+    expect(page).toContain('IT have not answered yet');
+    expect(page).not.toContain('name="reason"');
+  });
+
+  it('shows a denial with its note (escaped) and lets the person ask again', () => {
+    const at = new Date('2026-03-02T10:00:00Z');
+    const page = renderBlockPage(
+      pageInfo({ unblock: { ...offer, last: { status: 'denied', at, note: HOSTILE.script } } }),
+    );
+    expect(page).toContain('Your request was denied');
+    expect(page).toContain(escapeHtml(HOSTILE.script));
+    expect(page).not.toContain(HOSTILE.script);
+    expect(page).toContain('name="reason"');
+  });
+
+  it('offers nothing for an action that is not a same-origin path or http(s) URL', () => {
+    expect(renderBlockPage(pageInfo({ unblock: { ...offer, action: 'javascript:alert(1)' } }))).not.toContain(
+      'name="reason"',
+    );
+  });
+});
