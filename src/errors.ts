@@ -55,6 +55,8 @@ export const ERROR_CODES = {
     'HTTPS inspection is on but the school CA cannot sign (expired, key missing, unreadable or not the certificate’s): inspected HTTPS is refused.',
   SG_UPSTREAM_CERT_REFUSED:
     'An origin presented a certificate a browser would refuse (no subjectAltName, weak key, SHA-1/MD5 signature); not re-signed.',
+  SG_DIRECTORY_UNAVAILABLE:
+    'The school directory (identity.ldap) could not be reached or did not answer in time; sign-ins not cached get onOutage.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

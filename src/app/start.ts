@@ -191,7 +191,13 @@ async function startClaimed(
   });
   const users = new UserStore(config.dataDir);
   const tokenKey = loadOrCreateTokenKey(config.dataDir);
-  const identifier = new Identifier(config, users, readStateAddresses(config.dataDir));
+  const identifier = new Identifier(config, users, readStateAddresses(config.dataDir), {
+    onDirectoryOutage: (cause) =>
+      logger.warn(
+        { code: 'SG_DIRECTORY_UNAVAILABLE', cause },
+        'directory sign-in: the directory is unreachable',
+      ),
+  });
   const proxy = createProxyServer({
     config,
     policy: () => snapshot,

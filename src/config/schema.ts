@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { alertsSchema } from '../alerts/config.js';
+import { ldapSchema } from '../identity/ldap/config.js';
 import { DEFAULT_PROFILES, NEVER_INSPECT_HOSTS } from './default-profiles.js';
 
 const action = z.enum(['allow', 'warn', 'block']);
@@ -92,6 +93,12 @@ export const configSchema = z.strictObject({
       networks: z.array(network).default([]),
       devices: z.array(device).default([]),
       guestProfile: z.string().default('guest'),
+      ldap: ldapSchema
+        .nullable()
+        .default(null)
+        .describe(
+          'Check Basic credentials against the school directory (needs basicAuth). Local users are checked first; any other name goes to the directory.',
+        ),
     })
     .prefault({}),
   profiles: z.record(z.string(), profileSchema).default(DEFAULT_PROFILES),
