@@ -79,6 +79,7 @@ export async function startLive(deps: LiveDeps): Promise<Live> {
           policy: deps.current,
           reloader,
           pollUsers: () => deps.proxy.pollUsers(),
+          directory: () => deps.identifier.authCounters().directory,
           ...(deps.alerts ? { alerts: deps.alerts } : {}),
           ...(deps.ca ? { ca: deps.ca } : {}),
           ...(deps.fileModes ? { fileModes: deps.fileModes } : {}),

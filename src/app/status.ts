@@ -10,6 +10,7 @@ import { SchoolgateError } from '../errors.js';
 import { decide } from '../policy/decide.js';
 import { parseAbsoluteTarget } from '../policy/target.js';
 import type { PolicySnapshot } from '../exchange/snapshot.js';
+import type { AuthCounters } from '../identity/identify.js';
 import type { AlertsSnapshot } from '../metrics/metrics.js';
 import type { ControlHandler } from './control.js';
 import { checkFileModes, type ModeCheck } from './file-modes.js';
@@ -35,6 +36,8 @@ export interface StatusDeps {
   profileFor: (clientIp: string) => Promise<string | null>;
   /** Re-reads the users now, closing revoked users' connections; how many users were revoked. */
   pollUsers?: () => number;
+  /** Directory sign-in's counters (null when identity.ldap is off). */
+  directory?: () => AuthCounters['directory'];
 }
 
 export interface StatusReport {
@@ -65,6 +68,8 @@ export interface StatusReport {
   /** The school CA: expiry, days left, a staged next CA, and whether inspection can run (null when off). */
   ca: CaStatus | null;
   auditDatabase: AuditDatabaseStatus;
+  /** Directory sign-in: user binds, cache hits, outages, and whether sign-ins get onOutage now. */
+  directory: AuthCounters['directory'];
 }
 
 /** What the audit database's check at start found, and whether this database replaced a refused one. */
@@ -181,6 +186,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
         alerts: alertsStatus(deps.alerts),
         auditDatabase: auditDatabaseStatus(deps.auditOpened),
         ca: deps.ca?.() ?? null,
+        directory: deps.directory?.() ?? null,
         fileModes: {
           atStart: deps.fileModes?.atStart ?? null,
           now: checkFileModes(

@@ -8,6 +8,8 @@ import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { controlRequest } from '../../../src/app/control.js';
+import type { StatusReport } from '../../../src/app/status.js';
 import { validateConfig } from '../../../src/config/load.js';
 import type { ConfigInput } from '../../../src/config/schema.js';
 import { Identifier, OUTAGE_BACKOFF_MS } from '../../../src/identity/identify.js';
@@ -195,6 +197,9 @@ describe.skipIf(!slapd)('directory sign-in against slapd', () => {
       expect(staff.status).toBe(403);
       expect(staff.body).toMatch(/Continue/);
       expect(pupil.body).not.toMatch(/Continue/);
+      // `schoolgate status` shows the directory: three user binds (one refused), none cached, up.
+      const status = await controlRequest<StatusReport>(config.dataDir, 'status');
+      expect(status.directory).toMatchObject({ userBinds: 3, cacheHits: 0, outages: 0, down: false });
     } finally {
       await proxy.stop();
     }
