@@ -178,6 +178,8 @@ function checkReferences(
     if (!ipaddr.isValid(d.address))
       throw fieldError(where, `identity.devices.${i}.address`, `"${d.address}" is not an IP address`, lineOf);
   });
+  for (const [group, profile] of Object.entries(config.identity.importMap))
+    needProfile(`identity.importMap.${group}`, profile);
   const ldap = config.identity.ldap;
   if (ldap) {
     for (const [dn, profile] of Object.entries(ldap.groups))

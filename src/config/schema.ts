@@ -93,6 +93,12 @@ export const configSchema = z.strictObject({
       networks: z.array(network).default([]),
       devices: z.array(device).default([]),
       guestProfile: z.string().default('guest'),
+      importMap: z
+        .record(z.string().min(1), z.string().min(1))
+        .default({})
+        .describe(
+          '`users import` from a school export: a year / registration group / OU path / department value → profile ("Year 7": pupil, "/Staff": staff). Compared without regard to case and spacing; an OU path falls back to its nearest mapped parent. `--map GROUP=PROFILE` adds to (and overrides) these.',
+        ),
       ldap: ldapSchema
         .nullable()
         .default(null)
