@@ -121,6 +121,8 @@ interface Verified {
   /** Local: the password hash the credential was verified against (the user, password version it is valid
    * for). Directory: null, valid until the entry's ttl. */
   passwordHash: string | null;
+  /** A directory sign-in whose profile is its local row's (the row has no password), not its groups'. */
+  localProfile?: boolean;
   version: number;
   checkedAt: number;
 }
@@ -241,8 +243,14 @@ export class Identifier {
     const version = this.users.version();
     if (version === this.usersVersion) return [];
     this.usersVersion = version;
-    if (this.signedIn.size === 0) return [];
+    if (this.signedIn.size === 0 && this.directoryUsers.size === 0) return [];
     const revoked: Revocation[] = [];
+    // Directory users with a local row (imported) are revoked by `users disable` or `users passwd`.
+    for (const name of this.directoryUsers.keys()) {
+      const user = this.users.get(name);
+      if (user?.disabled) revoked.push({ user: name, why: 'disabled' });
+      else if (user?.passwordHash) revoked.push({ user: name, why: 'password-changed' });
+    }
     for (const [name, hash] of this.signedIn.entries()) {
       const user = this.users.get(name);
       const why = !user
@@ -256,6 +264,7 @@ export class Identifier {
     }
     for (const r of revoked) {
       this.signedIn.delete(r.user);
+      this.directoryUsers.delete(r.user);
       for (const listener of this.revocationListeners) {
         try {
           listener(r);
@@ -363,13 +372,19 @@ export class Identifier {
     const version = this.users.version();
     const now = this.now();
     if (cached.passwordHash === null) {
-      // A directory sign-in: valid for its ttl, unless a local user of that name appeared (local wins).
-      if (version === cached.version || !this.users.get(cached.user)) {
-        this.counts.directoryHits++;
-        return cached;
+      // A directory sign-in: valid for its ttl while its local row (if any) says the same.
+      if (version !== cached.version) {
+        if (version !== this.usersVersion) this.pollUsers();
+        const profile = directoryProfileNow(this.users.get(cached.user), cached);
+        if (profile === null) {
+          this.verified.delete(key);
+          return null;
+        }
+        cached = { ...cached, profile, version };
+        this.verified.set(key, cached, { noUpdateTTL: true });
       }
-      this.verified.delete(key);
-      return null;
+      this.counts.directoryHits++;
+      return cached;
     }
     if (version === cached.version && now - cached.checkedAt < RECHECK_MS) return cached;
     if (version !== this.usersVersion) this.pollUsers();
@@ -418,8 +433,10 @@ export class Identifier {
         this.throttle.fail(keys);
         return failure();
       }
-      if (this.directory && !this.users.get(name)) {
-        const result = await this.checkDirectory(this.directory, name, password, key);
+      const local = this.users.get(name);
+      // A local row without a password (imported, or made for a device) signs in through the directory.
+      if (this.directory && (!local || (!local.passwordHash && !local.disabled))) {
+        const result = await this.checkDirectory(this.directory, local, name, password, key);
         if (result === 'busy') {
           this.counts.busy++;
           return failure({ scope: 'busy', retryAfterMs: 1_000 });
@@ -475,6 +492,7 @@ export class Identifier {
   /** A directory sign-in (the name is not a local user); cached on success for cacheTtlSeconds. */
   private async checkDirectory(
     directory: Directory,
+    local: User | undefined,
     name: string,
     password: string,
     key: string,
@@ -498,8 +516,9 @@ export class Identifier {
     this.directoryUsers.set(name, true);
     const verified: Verified = {
       user: name,
-      profile: result.profile,
+      profile: local?.profile ?? result.profile,
       passwordHash: null,
+      localProfile: local !== undefined,
       version: this.users.version(),
       checkedAt: this.now(),
     };
@@ -507,6 +526,16 @@ export class Identifier {
     if (ttl > 0 && this.directory === directory) this.verified.set(key, verified, { ttl });
     return verified;
   }
+}
+
+/**
+ * The profile a cached directory sign-in has now that the users table moved, or null when it must sign in
+ * again: its local row was disabled or given a password (local sign-in from now on), or removed while it
+ * supplied the profile (the groups decide again).
+ */
+function directoryProfileNow(local: User | undefined, cached: Verified): string | null {
+  if (local) return local.disabled || local.passwordHash ? null : local.profile;
+  return cached.localProfile ? null : cached.profile;
 }
 
 /** The directory was unreachable for this sign-in: identify() answers with onOutage. */

@@ -165,6 +165,27 @@ describe.skipIf(!slapd)('directory sign-in against slapd', () => {
     expect(server.bindCount(AVA)).toBe(before);
   });
 
+  it('an imported user (a local row without a password) signs in with the directory password and keeps the local profile', async () => {
+    await users.add({ name: 'ava.y7', profile: 'staff' });
+    const id = identifier(ldapConfig(server.url));
+    const revoked: string[] = [];
+    id.onRevoked((r) => revoked.push(`${r.user}:${r.why}`));
+    expect(await login(id, 'ava.y7', 'ava-password')).toMatchObject({
+      ok: true,
+      identity: { user: 'ava.y7', profile: 'staff' },
+    });
+    expect(id.isSignedIn('ava.y7')).toBe(true);
+    // `users disable` (another connection): the cached sign-in ends, open connections are told.
+    const cli = new UserStore(dataDir);
+    cli.update('ava.y7', { disabled: true });
+    cli.close();
+    const before = server.bindCount(AVA);
+    expect(await login(id, 'ava.y7', 'ava-password')).toMatchObject({ ok: false, reason: 'bad-credentials' });
+    expect(server.bindCount(AVA)).toBe(before);
+    expect(revoked).toEqual(['ava.y7:disabled']);
+    expect(id.isSignedIn('ava.y7')).toBe(false);
+  });
+
   it('wrong directory passwords are throttled before they reach the directory (no account lockout)', async () => {
     const id = identifier(ldapConfig(server.url));
     const before = server.bindCount(SAM);
