@@ -103,7 +103,7 @@ export const configSchema = z.strictObject({
         .nullable()
         .default(null)
         .describe(
-          'Check Basic credentials against the school directory (needs basicAuth). Local users are checked first; any other name goes to the directory.',
+          'Check Basic credentials against the school directory (needs basicAuth). A local user with a password is checked locally only and a disabled one refused; any other name (or a local row without a password, which then keeps its local profile) goes to the directory.',
         ),
     })
     .prefault({}),
