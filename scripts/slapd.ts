@@ -28,7 +28,10 @@ export function findSlapd(): string | null {
 export const SLAPD_SKIP_MESSAGE = `slapd not found at ${SLAPD_PATH}: directory sign-in tests skipped (DEBIAN_FRONTEND=noninteractive apt-get install -y slapd ldap-utils)`;
 
 export interface Slapd {
+  log(): string;
   url: string;
+  /** With `tls`: ldaps:// on a second port (the ldap:// one offers StartTLS). */
+  ldapsUrl: string | null;
   port: number;
   dir: string;
   /** Simple binds slapd has answered as `dn` since start (from its stats log), any result. */
@@ -46,7 +49,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** slapd on a free loopback port, loaded from `ldif` (whose suffix must be SUFFIX). */
-export async function startSlapd(ldif: string): Promise<Slapd> {
+export async function startSlapd(ldif: string, tls?: { certPem: string; keyPem: string }): Promise<Slapd> {
   const dir = mkdtempSync(path.join(tmpdir(), 'schoolgate-slapd-'));
   const db = path.join(dir, 'db');
   mkdirSync(db);
@@ -62,6 +65,12 @@ export async function startSlapd(ldif: string): Promise<Slapd> {
       `modulepath ${MODULES}`,
       'moduleload back_mdb',
       'loglevel stats',
+      ...(tls
+        ? [
+            `TLSCertificateFile ${writeSecret(dir, 'server.crt', tls.certPem)}`,
+            `TLSCertificateKeyFile ${writeSecret(dir, 'server.key', tls.keyPem)}`,
+          ]
+        : []),
       'database mdb',
       `suffix "${SUFFIX}"`,
       `rootdn "cn=admin,${SUFFIX}"`,
@@ -74,9 +83,21 @@ export async function startSlapd(ldif: string): Promise<Slapd> {
     ].join('\n'),
   );
   execFileSync('/usr/sbin/slapadd', ['-f', conf, '-l', ldif], { stdio: 'pipe', timeout: 30_000 });
+  // "slapd starting" comes before the listeners are up, and their start can still fail (seen with two
+  // listeners started in quick succession): wait until a connection is accepted, else start again.
+  for (let attempt = 1; ; attempt++) {
+    const started = await launch(conf, tls !== undefined, dir);
+    if (started) return started;
+    if (attempt === 3) throw new Error('slapd did not start listening in 3 attempts');
+  }
+}
+
+async function launch(conf: string, withTls: boolean, dir: string): Promise<Slapd | null> {
   const port = await freePort();
   const url = `ldap://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(SLAPD_PATH, ['-f', conf, '-h', `${url}/`, '-d', 'stats'], {
+  const ldapsUrl = withTls ? `ldaps://127.0.0.1:${await freePort()}` : null;
+  const listen = [url, ...(ldapsUrl ? [ldapsUrl] : [])].map((u) => `${u}/`).join(' ');
+  const child: ChildProcess = spawn(SLAPD_PATH, ['-f', conf, '-h', listen, '-d', 'stats'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
@@ -86,12 +107,19 @@ export async function startSlapd(ldif: string): Promise<Slapd> {
     if (/slapd starting/.test(log)) started();
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    started = resolve;
-    child.once('exit', (code) => reject(new Error(`slapd exited (${code}) before starting:\n${log}`)));
+  const up = await new Promise<boolean>((resolve) => {
+    started = () => resolve(true);
+    child.once('exit', () => resolve(false));
   });
+  if (!up || !(await accepts(port, exited, ldapsUrl ? Number(new URL(ldapsUrl).port) : null))) {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+    return null;
+  }
   return {
+    log: () => log,
     url,
+    ldapsUrl,
     port,
     dir,
     bindCount: (dn) => {
@@ -103,4 +131,33 @@ export async function startSlapd(ldif: string): Promise<Slapd> {
       await exited;
     },
   };
+}
+
+/** Whether both ports accept a connection before slapd exits (a refused connect is tried again). */
+async function accepts(port: number, exited: Promise<void>, second: number | null): Promise<boolean> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  for (const p of second === null ? [port] : [port, second]) {
+    let ok = false;
+    for (let i = 0; i < 1_000 && !ok && !gone; i++) ok = await connectOnce(p);
+    if (!ok) return false;
+  }
+  return !gone;
+}
+
+function connectOnce(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function writeSecret(dir: string, name: string, pem: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, pem, { mode: 0o600 });
+  return file;
 }

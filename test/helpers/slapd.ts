@@ -20,6 +20,6 @@ export {
 
 export const SCHOOL_LDIF = fileURLToPath(new URL('../fixtures/ldap/school.ldif', import.meta.url));
 
-export function startSlapd(ldif = SCHOOL_LDIF): Promise<Slapd> {
-  return startWith(ldif);
+export function startSlapd(ldif = SCHOOL_LDIF, tls?: { certPem: string; keyPem: string }): Promise<Slapd> {
+  return startWith(ldif, tls);
 }

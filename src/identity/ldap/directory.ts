@@ -9,6 +9,7 @@
  * BER client.
  */
 import { Client, InvalidCredentialsError, NoSuchObjectError, SizeLimitExceededError } from 'ldapts';
+import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { readSecret, trustWithCaFile } from '../../alerts/sinks/secrets.js';
 import type { LdapConfig } from './config.js';
@@ -32,6 +33,7 @@ export class Directory {
   private readonly bindPassword: string;
   private readonly tls: ConnectionOptions | undefined;
   private readonly groups: GroupMap;
+  private readonly host: string;
   readonly counters: DirectoryCounters = { userBinds: 0, outages: 0, lastOutage: null };
 
   /** Reads the bind password and CA file now: a missing file is a config error at start or reload. */
@@ -47,6 +49,7 @@ export class Directory {
     const ca = trustWithCaFile(config.tls.caFile, 'identity.ldap.tls.caFile');
     this.tls = ca ? { ca } : undefined;
     this.groups = groupMap(config.groups);
+    this.host = new URL(config.url).hostname.replace(/^\[|\]$/g, '');
   }
 
   async authenticate(user: string, password: string): Promise<DirectoryResult> {
@@ -57,7 +60,8 @@ export class Directory {
       timeout: this.config.timeoutMs,
       connectTimeout: this.config.timeoutMs,
       strictDN: false,
-      ...(this.tls ? { tlsOptions: this.tls } : {}),
+      // Only for ldaps://: given with ldap://, ldapts would speak TLS to the plain port (StartTLS gets them below).
+      ...(this.tls && this.config.url.toLowerCase().startsWith('ldaps:') ? { tlsOptions: this.tls } : {}),
     });
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<DirectoryResult>((resolve) => {
@@ -85,7 +89,12 @@ export class Directory {
     try {
       if (this.config.tls.startTls) {
         step = 'StartTLS';
-        await client.startTLS(this.tls ?? {});
+        // The name the certificate must carry: the url's host (Node would check 'localhost' otherwise).
+        await client.startTLS({
+          ...this.tls,
+          host: this.host,
+          ...(isIP(this.host) ? {} : { servername: this.host }),
+        });
       }
       step = 'service account bind';
       await client.bind(this.config.bindDn, this.bindPassword);

@@ -14,6 +14,7 @@ import { validateConfig } from '../../../src/config/load.js';
 import type { ConfigInput } from '../../../src/config/schema.js';
 import { Identifier, OUTAGE_BACKOFF_MS } from '../../../src/identity/identify.js';
 import { UserStore } from '../../../src/identity/user-store.js';
+import { issue } from '../../helpers/certs.js';
 import { basic, viaProxy } from '../../helpers/raw-http.js';
 import { startTestProxy, tempDir, testConfig } from '../../helpers/schoolgate.js';
 import {
@@ -224,6 +225,38 @@ describe.skipIf(!slapd)('directory sign-in against slapd', () => {
     } finally {
       await proxy.stop();
     }
+  });
+});
+
+describe.skipIf(!slapd)('TLS to the directory: LDAPS and StartTLS, the certificate verified', () => {
+  let server: Slapd;
+  let caFile: string;
+  beforeAll(async () => {
+    const ca = issue({ cn: 'school directory CA', ca: true });
+    const leaf = issue({ cn: '127.0.0.1', ips: ['127.0.0.1'], issuer: ca });
+    caFile = path.join(tempDir(), 'directory-ca.pem');
+    writeFileSync(caFile, ca.certPem);
+    server = await startSlapd(undefined, { certPem: leaf.certPem, keyPem: leaf.keyPem });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('ldaps:// with the directory CA in tls.caFile', async () => {
+    const id = identifier(ldapConfig(server.ldapsUrl!, { tls: { caFile } }));
+    expect(await login(id, 'ava.y7', 'ava-password')).toMatchObject({ identity: { profile: 'pupil' } });
+  });
+
+  it('ldap:// upgraded with StartTLS before the password is sent', async () => {
+    const id = identifier(ldapConfig(server.url, { tls: { startTls: true, caFile } }));
+    expect(await login(id, 'ava.y7', 'ava-password')).toMatchObject({ identity: { profile: 'pupil' } });
+    expect(await login(id, 'sam.staff', 'wrong-password')).toMatchObject({ reason: 'bad-credentials' });
+  });
+
+  it('a certificate nobody vouches for is an outage (no password sent), not a sign-in', async () => {
+    const id = identifier(ldapConfig(server.ldapsUrl!, { onOutage: 'refuse' }));
+    expect(await login(id, 'ava.y7', 'ava-password')).toMatchObject({ reason: 'directory-unavailable' });
+    expect(outages[0]).toMatch(/certificate/i);
   });
 });
 
