@@ -19,6 +19,7 @@ import {
 } from '../alerts/keywords/index.js';
 import { PACKAGE_ROOT, type ReadonlyConfig } from '../config/load.js';
 import { buildProfiles } from '../config/profiles.js';
+import { Directory } from '../identity/ldap/directory.js';
 import { Identifier } from '../identity/identify.js';
 import { UserStore } from '../identity/user-store.js';
 import { loadCategories, shippedSize } from '../lists/load.js';
@@ -172,6 +173,8 @@ async function startClaimed(
       { categories: missing },
       'tls.neverInspect.categories names categories without a list: no host is exempt from inspection by them',
     );
+  // The directory's bind password and CA are read once here too: a missing file fails the start early.
+  if (config.identity.ldap) new Directory(config.identity.ldap, config.identity.guestProfile);
   // Sinks before anything that needs closing: a missing secret file is a configuration error at start.
   const sinks = createAlertSinks(config.alerts, { logger, timeZone: config.timeZone });
   const certsDir = certsDirOf(config, opts.certsDir);

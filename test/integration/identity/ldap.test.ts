@@ -325,3 +325,14 @@ describe.skipIf(!slapd)('the directory down: the configured fallback, not a hang
     });
   });
 });
+
+describe('the bind password file', () => {
+  it('missing: the proxy does not start, and the error names the field and file (never a value)', async () => {
+    const ldap = { ...ldapConfig('ldap://127.0.0.1:1'), bindPasswordFile: path.join(tempDir(), 'missing') };
+    const config = testConfig({ identity: { basicAuth: true, ldap } });
+    await expect(startTestProxy(config)).rejects.toMatchObject({
+      code: 'SG_CONFIG_INVALID',
+      message: expect.stringMatching(/identity\.ldap\.bindPasswordFile: cannot read .*missing/),
+    });
+  });
+});
