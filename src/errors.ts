@@ -66,6 +66,8 @@ export const ERROR_CODES = {
   SG_EXCEPTION_INVALID:
     'A stored exception cannot be read (an invalid site or scope); the proxy does not load the new policy.',
   SG_EXCEPTION_UNKNOWN: 'No exception with that id is in force (unknown, or already removed).',
+  SG_DIRECTORY_UNAVAILABLE:
+    'The school directory (identity.ldap) could not be reached or did not answer in time; sign-ins not cached get onOutage.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

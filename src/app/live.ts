@@ -82,6 +82,7 @@ export async function startLive(deps: LiveDeps): Promise<Live> {
           pollUsers: () => deps.proxy.pollUsers(),
           probes: deps.proxy.probes,
           config: locationOf(deps.config),
+          directory: () => deps.identifier.authCounters().directory,
           ...(deps.alerts ? { alerts: deps.alerts } : {}),
           ...(deps.ca ? { ca: deps.ca } : {}),
           ...(deps.fileModes ? { fileModes: deps.fileModes } : {}),

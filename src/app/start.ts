@@ -23,6 +23,7 @@ import {
 import { PACKAGE_ROOT, type ReadonlyConfig } from '../config/load.js';
 import { checkCategoryReferences } from '../config/category-references.js';
 import { buildProfiles } from '../config/profiles.js';
+import { Directory } from '../identity/ldap/directory.js';
 import { Identifier } from '../identity/identify.js';
 import type { IllegalTier } from '../policy/illegal-tier.js';
 import { UserStore } from '../identity/user-store.js';
@@ -247,6 +248,8 @@ async function startClaimed(
   let snapshot: LoadedPolicy & { loadedAt: number } = { ...(await loadPolicy(config)), loadedAt: Date.now() };
   for (const warning of snapshot.warnings.slice(0, 20)) logger.warn(warning);
   logIllegalTier(snapshot.lists.illegal, logger);
+  // The directory's bind password and CA are read once here too: a missing file fails the start early.
+  if (config.identity.ldap) new Directory(config.identity.ldap, config.identity.guestProfile);
   // Sinks and the access log before anything that needs closing: a missing secret file or an access log
   // that cannot be written is a configuration error at start.
   const sinks = createAlertSinks(config.alerts, { logger, timeZone: config.timeZone });
@@ -282,7 +285,13 @@ async function startClaimed(
   // The proxy's own state connection for unblock requests (written from block pages, rate-limited).
   const requestsDb = openStateDatabase(config.dataDir);
   const requests = new UnblockRequestStore(requestsDb);
-  const identifier = new Identifier(config, users, readStateAddresses(config.dataDir));
+  const identifier = new Identifier(config, users, readStateAddresses(config.dataDir), {
+    onDirectoryOutage: (cause) =>
+      logger.warn(
+        { code: 'SG_DIRECTORY_UNAVAILABLE', cause },
+        'directory sign-in: the directory is unreachable',
+      ),
+  });
   const proxy = createProxyServer({
     config,
     policy: () => snapshot,

@@ -13,6 +13,7 @@ import type { IllegalTier } from '../policy/illegal-tier.js';
 import { parseAbsoluteTarget } from '../policy/target.js';
 import type { SelftestProbes } from '../exchange/selftest-probes.js';
 import type { PolicySnapshot } from '../exchange/snapshot.js';
+import type { AuthCounters } from '../identity/identify.js';
 import type { AlertsSnapshot } from '../metrics/metrics.js';
 import type { ControlHandler } from './control.js';
 import { checkFileModes, type ModeCheck } from './file-modes.js';
@@ -43,6 +44,8 @@ export interface StatusDeps {
   config?: ConfigLocation;
   /** The open selftest runs (src/exchange/selftest-probes.ts). */
   probes?: SelftestProbes;
+  /** Directory sign-in's counters (null when identity.ldap is off). */
+  directory?: () => AuthCounters['directory'];
 }
 
 export interface StatusReport {
@@ -77,6 +80,8 @@ export interface StatusReport {
   auditDatabase: AuditDatabaseStatus;
   /** How clients are identified: Basic auth on/off, address mappings, the guest profile. */
   identity: IdentityModes;
+  /** Directory sign-in: user binds, cache hits, outages, and whether sign-ins get onOutage now. */
+  directory: AuthCounters['directory'];
   /** The illegal-content tier in force: loaded (files, entries), none (no provider files), unusable (all blocked). */
   illegalTier: IllegalTierStatus;
 }
@@ -213,6 +218,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
         identity: identityModes(p.config, readStateAddresses(deps.dataDir)),
         ca: deps.ca?.() ?? null,
         illegalTier: illegalTierStatus(p.lists.illegal),
+        directory: deps.directory?.() ?? null,
         fileModes: {
           atStart: deps.fileModes?.atStart ?? null,
           now: checkFileModes(

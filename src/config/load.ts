@@ -197,6 +197,16 @@ function checkReferences(
     if (!ipaddr.isValid(d.address))
       throw fieldError(where, `identity.devices.${i}.address`, `"${d.address}" is not an IP address`, lineOf);
   });
+  for (const [group, profile] of Object.entries(config.identity.importMap))
+    needProfile(`identity.importMap.${group}`, profile);
+  const ldap = config.identity.ldap;
+  if (ldap) {
+    for (const [dn, profile] of Object.entries(ldap.groups))
+      needProfile(`identity.ldap.groups.${dn}`, profile);
+    if (ldap.defaultProfile) needProfile('identity.ldap.defaultProfile', ldap.defaultProfile);
+    if (!config.identity.basicAuth)
+      throw fieldError(where, 'identity.ldap', 'directory sign-in needs identity.basicAuth: true', lineOf);
+  }
   config.clientNetworks.forEach((c, i) => {
     if (!isCidr(c)) throw fieldError(where, `clientNetworks.${i}`, `"${c}" is not a CIDR`, lineOf);
   });

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { alertsSchema } from '../alerts/config.js';
+import { ldapSchema } from '../identity/ldap/config.js';
 import { DEFAULT_PROFILES, NEVER_INSPECT_HOSTS } from './default-profiles.js';
 import { configLayer } from './profile-layers.js';
 import { accessLogSchema, brandingSchema, pacSchema, upstreamSchema } from './service-schema.js';
@@ -232,6 +233,18 @@ export const configSchema = z.strictObject({
         .string()
         .default('guest')
         .describe('The profile of a client nobody signed in for and no network or device maps.'),
+      importMap: z
+        .record(z.string().min(1), z.string().min(1))
+        .default({})
+        .describe(
+          '`users import` from a school export: a year / registration group / OU path / department value → profile ("Year 7": pupil, "/Staff": staff). Compared without regard to case and spacing; an OU path falls back to its nearest mapped parent. `--map GROUP=PROFILE` adds to (and overrides) these.',
+        ),
+      ldap: ldapSchema
+        .nullable()
+        .default(null)
+        .describe(
+          'Check Basic credentials against the school directory (needs basicAuth). A local user with a password is checked locally only and a disabled one refused; any other name (or a local row without a password, which then keeps its local profile) goes to the directory.',
+        ),
     })
     .prefault({})
     .describe('Who is behind a request: a signed-in user, a known device or network, or a guest.'),

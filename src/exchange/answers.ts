@@ -113,7 +113,9 @@ export function refusalFor(
           body: errorBody(
             400,
             base,
-            'Sign in to the school web filter with your school username and password.',
+            verdict.reason === 'directory-unavailable'
+              ? 'The school directory cannot be reached, so your sign-in could not be checked. Try again in a minute, or ask IT.'
+              : 'Sign in to the school web filter with your school username and password.',
           ),
         },
       };

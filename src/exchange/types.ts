@@ -77,7 +77,7 @@ export type Verdict =
   | { kind: 'refused' }
   | {
       kind: 'auth';
-      reason: 'auth-required' | 'bad-credentials' | 'malformed-credentials';
+      reason: 'auth-required' | 'bad-credentials' | 'malformed-credentials' | 'directory-unavailable';
       /** The user name the credentials claimed (for the row's claimed_user; nobody is identified). */
       claimedUser: string | null;
       /** Refused by the failed-login throttle without checking the password: a 429, not a 407. */

@@ -13,13 +13,20 @@
  * Concurrent attempts with the same credential share one verification, and at most
  * `maxConcurrentVerifications` scrypt runs at once (they use libuv's thread pool, which DNS lookups and
  * file reads share).
+ *
+ * With `identity.ldap`, a name that is not in the local users table is checked against the directory
+ * (ldap/directory.ts) instead — same throttle, same single-flight, same cache (for cacheTtlSeconds, and not
+ * re-read from the directory: a directory change applies when the entry expires). When the directory is
+ * down and the credential is not cached, the answer is onOutage (guest profile or 407), and for
+ * OUTAGE_BACKOFF_MS further sign-ins get it at once instead of each waiting for the timeout.
  */
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 import { LRUCache } from 'lru-cache';
 import type { ReadonlyConfig } from '../config/load.js';
 import { AddressMap, canonicalAddress, type DeviceEntry, type NetworkEntry } from './address-map.js';
 import { parseBasicCredentials } from './basic-auth.js';
+import { Directory, type DirectoryCounters } from './ldap/directory.js';
 import { verifyPassword } from './password.js';
 import {
   DEFAULT_THROTTLE,
@@ -34,6 +41,8 @@ import { USER_NAME, type User, type UserStore } from './user-store.js';
 const RECHECK_MS = 5_000;
 /** Verified with the same cost as a real hash when the user is unknown, disabled or has no password,
  * so the answer's timing does not tell which user names exist. Matches no password. */
+/** After a directory outage, sign-ins not in the cache get onOutage at once for this long. */
+export const OUTAGE_BACKOFF_MS = 15_000;
 const DUMMY_HASH = `scrypt$16384$8$1$${Buffer.alloc(16).toString('base64')}$${Buffer.alloc(32).toString('base64')}`;
 
 export interface Identity {
@@ -45,7 +54,8 @@ export interface Identity {
 
 export interface IdentifyFailure {
   ok: false;
-  reason: 'auth-required' | 'bad-credentials' | 'malformed-credentials';
+  /** 'directory-unavailable': the directory is down, the credential is not cached and onOutage is refuse. */
+  reason: 'auth-required' | 'bad-credentials' | 'malformed-credentials' | 'directory-unavailable';
   /** Never set: a failed login identifies nobody. The name it claimed is `claimedUser`. */
   user: null;
   /** The user name the credentials claimed (control characters replaced, at most 128 characters). */
@@ -80,6 +90,10 @@ export interface IdentifierOptions {
   maxQueuedVerifications?: number;
   /** A client address or user name reached the failed-login threshold (for alerts and the log). */
   onThrottled?: (event: { scope: 'address' | 'user'; key: string; failures: number; until: number }) => void;
+  /** The directory became unreachable (once per outage, not per request), for the log. */
+  onDirectoryOutage?: (cause: string) => void;
+  /** Directory sign-ins at once (each holds a connection); default 8. */
+  maxConcurrentDirectoryBinds?: number;
 }
 
 /** Counters since start, for status and metrics. */
@@ -94,6 +108,8 @@ export interface AuthCounters {
   busy: number;
   /** Client addresses and user names blocked right now. */
   blockedNow: number;
+  /** With identity.ldap: user binds, outages, and whether sign-ins get onOutage right now. */
+  directory: (DirectoryCounters & { down: boolean; cacheHits: number }) | null;
 }
 
 /** Why a user that was signed in lost access (for closing their tunnels and keep-alive connections). */
@@ -102,8 +118,11 @@ export type Revocation = { user: string; why: 'disabled' | 'removed' | 'password
 interface Verified {
   user: string;
   profile: string;
-  /** The password hash the credential was verified against: the (user, password version) it is valid for. */
-  passwordHash: string;
+  /** Local: the password hash the credential was verified against (the user, password version it is valid
+   * for). Directory: null, valid until the entry's ttl. */
+  passwordHash: string | null;
+  /** A directory sign-in whose profile is its local row's (the row has no password), not its groups'. */
+  localProfile?: boolean;
   version: number;
   checkedAt: number;
 }
@@ -117,19 +136,29 @@ export class Identifier {
     perf: { now: () => this.now() },
   });
   /** Verifications in flight, per credential: concurrent attempts with one credential share one scrypt. */
-  private readonly inflight = new Map<string, Promise<Verified | IdentifyFailure>>();
+  private readonly inflight = new Map<string, Promise<Verified | IdentifyFailure | Outage>>();
   /** (user, address) pairs that signed in successfully lately: a user name under attack from elsewhere
    * still signs in from its own machines (the address throttle still applies there). */
   private readonly trusted: LRUCache<string, true>;
   /** Signed-in users and the hash they were verified against, to notice revocations. */
   private readonly signedIn = new LRUCache<string, string>({ max: 50_000, ttl: 24 * 3_600_000 });
+  /** Users who signed in through the directory (not in signedIn: pollUsers would read them as removed). */
+  private readonly directoryUsers = new LRUCache<string, true>({ max: 50_000, ttl: 24 * 3_600_000 });
   private readonly revocationListeners = new Set<(r: Revocation) => void>();
   private usersVersion: number;
   private readonly throttle: LoginThrottle;
   private readonly scrypts: Semaphore;
   private readonly now: () => number;
   private readonly verify: (password: string, hash: string) => Promise<boolean>;
-  private readonly counts = { verifications: 0, failures: 0, throttled: 0, busy: 0 };
+  private readonly counts = { verifications: 0, failures: 0, throttled: 0, busy: 0, directoryHits: 0 };
+  private directory: Directory | null;
+  private readonly binds: Semaphore;
+  /** Until when sign-ins skip the directory (an outage was seen); 0 when it answered last. */
+  private directoryDownUntil = 0;
+  /** Keys the credential cache: an HMAC with a per-process key, so the memory holds nothing to brute-force
+   * offline. */
+  private readonly cacheKey = randomBytes(32);
+  private readonly onDirectoryOutage: (cause: string) => void;
 
   constructor(
     private config: ReadonlyConfig,
@@ -160,19 +189,42 @@ export class Identifier {
       perf: { now: () => this.now() },
     });
     this.usersVersion = users.version();
+    this.directory = makeDirectory(config, null, this.now);
+    this.binds = new Semaphore(opts.maxConcurrentDirectoryBinds ?? 8, 256);
+    this.onDirectoryOutage = opts.onDirectoryOutage ?? (() => {});
   }
 
   /** A reload: new identity settings and address map, swapped in whole (requests in flight keep theirs). */
   reconfigure(config: ReadonlyConfig, extra: ExtraAddresses): void {
     const addresses = addressMap(config, extra);
+    // Built first: an unreadable bind password file fails the reload before anything is swapped.
+    const directory = makeDirectory(config, this.directory, this.now);
+    const keepDirectoryEntries =
+      directory !== null &&
+      directory === this.directory &&
+      config.identity.guestProfile === this.config.identity.guestProfile;
     this.config = config;
     this.addresses = addresses;
-    this.verified.clear();
+    this.directory = directory;
+    if (!keepDirectoryEntries) this.directoryDownUntil = 0;
+    // Directory sign-ins survive a reload that leaves identity.ldap alone: a reload during an outage
+    // must not send everyone to the fallback.
+    for (const [key, entry] of [...this.verified.entries()])
+      if (!(keepDirectoryEntries && entry.passwordHash === null)) this.verified.delete(key);
   }
 
   /** Counters for status and /metrics. */
   authCounters(): AuthCounters {
-    return { ...this.counts, blockedNow: this.throttle.blockedKeys() };
+    const { directoryHits, ...counts } = this.counts;
+    const directory = this.directory
+      ? {
+          ...this.directory.counters,
+          lastOutage: this.directory.counters.lastOutage && { ...this.directory.counters.lastOutage },
+          down: this.now() < this.directoryDownUntil,
+          cacheHits: directoryHits,
+        }
+      : null;
+    return { ...counts, blockedNow: this.throttle.blockedKeys(), directory };
   }
 
   /**
@@ -191,8 +243,14 @@ export class Identifier {
     const version = this.users.version();
     if (version === this.usersVersion) return [];
     this.usersVersion = version;
-    if (this.signedIn.size === 0) return [];
+    if (this.signedIn.size === 0 && this.directoryUsers.size === 0) return [];
     const revoked: Revocation[] = [];
+    // Directory users with a local row (imported) are revoked by `users disable` or `users passwd`.
+    for (const name of this.directoryUsers.keys()) {
+      const user = this.users.get(name);
+      if (user?.disabled) revoked.push({ user: name, why: 'disabled' });
+      else if (user?.passwordHash) revoked.push({ user: name, why: 'password-changed' });
+    }
     for (const [name, hash] of this.signedIn.entries()) {
       const user = this.users.get(name);
       const why = !user
@@ -206,6 +264,7 @@ export class Identifier {
     }
     for (const r of revoked) {
       this.signedIn.delete(r.user);
+      this.directoryUsers.delete(r.user);
       for (const listener of this.revocationListeners) {
         try {
           listener(r);
@@ -222,7 +281,8 @@ export class Identifier {
    * just before a revocation was noticed is checked with this when it is taken into account.
    */
   isSignedIn(user: string): boolean {
-    return this.signedIn.has(user);
+    // Directory users are not revoked from here (the directory does not tell): signed in until forgotten.
+    return this.signedIn.has(user) || this.directoryUsers.has(user);
   }
 
   async identify(input: IdentifyInput): Promise<IdentifyResult> {
@@ -239,6 +299,24 @@ export class Identifier {
           creds.password,
           input.clientIp,
         );
+        if ('outage' in checked) {
+          if (this.directory?.config.onOutage === 'refuse')
+            return {
+              ok: false,
+              reason: 'directory-unavailable',
+              user: null,
+              claimedUser: claimed(creds.user),
+            };
+          return {
+            ok: true,
+            identity: {
+              user: null,
+              profile: idConfig.guestProfile,
+              device: device?.name ?? null,
+              via: 'guest',
+            },
+          };
+        }
         if ('ok' in checked) return checked;
         return {
           ok: true,
@@ -275,8 +353,8 @@ export class Identifier {
     name: string,
     password: string,
     clientIp: string,
-  ): Promise<Verified | IdentifyFailure> {
-    const key = createHash('sha256').update(header).digest('base64');
+  ): Promise<Verified | IdentifyFailure | Outage> {
+    const key = createHmac('sha256', this.cacheKey).update(header).digest('base64');
     const cached = this.verified.get(key);
     if (cached) {
       const still = this.stillValid(key, cached);
@@ -293,6 +371,21 @@ export class Identifier {
   private stillValid(key: string, cached: Verified): Verified | null {
     const version = this.users.version();
     const now = this.now();
+    if (cached.passwordHash === null) {
+      // A directory sign-in: valid for its ttl while its local row (if any) says the same.
+      if (version !== cached.version) {
+        if (version !== this.usersVersion) this.pollUsers();
+        const profile = directoryProfileNow(this.users.get(cached.user), cached);
+        if (profile === null) {
+          this.verified.delete(key);
+          return null;
+        }
+        cached = { ...cached, profile, version };
+        this.verified.set(key, cached, { noUpdateTTL: true });
+      }
+      this.counts.directoryHits++;
+      return cached;
+    }
     if (version === cached.version && now - cached.checkedAt < RECHECK_MS) return cached;
     if (version !== this.usersVersion) this.pollUsers();
     const current = this.users.get(cached.user);
@@ -312,7 +405,7 @@ export class Identifier {
     password: string,
     clientIp: string,
     key: string,
-  ): Promise<Verified | IdentifyFailure> {
+  ): Promise<Verified | IdentifyFailure | Outage> {
     const claimedUser = claimed(name);
     const validName = USER_NAME.test(name);
     const addressKey = `ip:${throttleAddress(clientIp)}`;
@@ -339,6 +432,24 @@ export class Identifier {
         this.counts.failures++;
         this.throttle.fail(keys);
         return failure();
+      }
+      const local = this.users.get(name);
+      // A local row without a password (imported, or made for a device) signs in through the directory.
+      if (this.directory && (!local || (!local.passwordHash && !local.disabled))) {
+        const result = await this.checkDirectory(this.directory, local, name, password, key);
+        if (result === 'busy') {
+          this.counts.busy++;
+          return failure({ scope: 'busy', retryAfterMs: 1_000 });
+        }
+        if (result === 'rejected') {
+          this.counts.failures++;
+          this.throttle.fail(keys);
+          return failure();
+        }
+        if ('outage' in result) return result;
+        this.throttle.succeed(userKey);
+        this.trusted.set(`${name}\n${throttleAddress(clientIp)}`, true);
+        return result;
       }
       const slot = await this.scrypts.acquire();
       if (!slot) {
@@ -377,6 +488,77 @@ export class Identifier {
       admitted.release();
     }
   }
+
+  /** A directory sign-in (the name is not a local user); cached on success for cacheTtlSeconds. */
+  private async checkDirectory(
+    directory: Directory,
+    local: User | undefined,
+    name: string,
+    password: string,
+    key: string,
+  ): Promise<Verified | Outage | 'rejected' | 'busy'> {
+    if (this.now() < this.directoryDownUntil) return { outage: 'the directory was down moments ago' };
+    const slot = await this.binds.acquire();
+    if (!slot) return 'busy';
+    let result;
+    try {
+      result = await directory.authenticate(name, password);
+    } finally {
+      slot();
+    }
+    if (result.kind === 'outage') {
+      if (this.now() >= this.directoryDownUntil) this.onDirectoryOutage(result.cause);
+      this.directoryDownUntil = this.now() + OUTAGE_BACKOFF_MS;
+      return { outage: result.cause };
+    }
+    this.directoryDownUntil = 0;
+    if (result.kind === 'rejected') return 'rejected';
+    this.directoryUsers.set(name, true);
+    const verified: Verified = {
+      user: name,
+      profile: local?.profile ?? result.profile,
+      passwordHash: null,
+      localProfile: local !== undefined,
+      version: this.users.version(),
+      checkedAt: this.now(),
+    };
+    const ttl = directory.config.cacheTtlSeconds * 1000;
+    if (ttl > 0 && this.directory === directory) this.verified.set(key, verified, { ttl });
+    return verified;
+  }
+}
+
+/**
+ * The profile a cached directory sign-in has now that the users table moved, or null when it must sign in
+ * again: its local row was disabled or given a password (local sign-in from now on), or removed while it
+ * supplied the profile (the groups decide again).
+ */
+function directoryProfileNow(local: User | undefined, cached: Verified): string | null {
+  if (local) return local.disabled || local.passwordHash ? null : local.profile;
+  return cached.localProfile ? null : cached.profile;
+}
+
+/** The directory was unreachable for this sign-in: identify() answers with onOutage. */
+interface Outage {
+  outage: string;
+}
+
+/** The directory client for `config`, reusing `current` when identity.ldap and the fallback are unchanged. */
+function makeDirectory(
+  config: ReadonlyConfig,
+  current: Directory | null,
+  now: () => number,
+): Directory | null {
+  const ldap = config.identity.ldap;
+  if (!ldap) return null;
+  const fallback = config.identity.guestProfile;
+  if (
+    current &&
+    JSON.stringify(current.config) === JSON.stringify(ldap) &&
+    current.fallbackProfile === fallback
+  )
+    return current;
+  return new Directory(ldap, fallback, now);
 }
 
 /** The claimed user name as an audit row may hold it. */

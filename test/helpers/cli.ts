@@ -1,6 +1,6 @@
 /** Runs the compiled `schoolgate` CLI (dist/, built by `npm test` before vitest) as a child process. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const CLI = path.resolve('dist/src/cli/main.js');
@@ -112,4 +112,16 @@ export function waitForOutput(
     serve.child.stderr?.on('data', onData);
     check();
   });
+}
+
+/** A temp folder with the fixture categories and `config` as its config file, and the CLI options naming them. */
+export function cliFolder(
+  config: object,
+  make: { tempDir: () => string; categories: (dir: string) => string },
+) {
+  const dir = make.tempDir();
+  const categories = make.categories(path.join(dir, 'categories'));
+  writeFileSync(path.join(dir, 'config.yaml'), JSON.stringify(config));
+  const args = ['--config', path.join(dir, 'config.yaml'), '--data', path.join(dir, 'data')];
+  return { dir, args: [...args, '--categories', categories] };
 }

@@ -100,6 +100,7 @@ export function registerControl(program: Command): void {
           `databases      audit ${mb(s.databaseBytes.audit)}, state ${mb(s.databaseBytes.state)}`,
           ...caLines(s.ca),
           illegalTierLine(s.illegalTier),
+          ...directoryLines(s.directory),
           ...alertLines(s.alerts),
           ...auditDatabaseLines(s.auditDatabase),
           ...fileModeLines(s.fileModes),
@@ -137,6 +138,17 @@ export function registerControl(program: Command): void {
 }
 
 /** The school CA lines of `status`: expiry and days left, a staged next CA; an unusable CA said loudly. */
+function directoryLines(d: StatusReport['directory'] | undefined): string[] {
+  if (!d) return [];
+  const state = d.down ? 'DOWN (sign-ins not cached get onOutage, SG_DIRECTORY_UNAVAILABLE)' : 'up';
+  const last = d.lastOutage
+    ? `; last outage ${new Date(d.lastOutage.at).toISOString()}: ${d.lastOutage.cause}`
+    : '';
+  return [
+    `directory      ${state}: ${d.userBinds} binds, ${d.cacheHits} cache hits, ${d.outages} outages${last}`,
+  ];
+}
+
 function caLines(ca: StatusReport['ca']): string[] {
   if (!ca) return ['school CA      HTTPS inspection off'];
   const lines: string[] = [];

@@ -1,13 +1,14 @@
 /** `schoolgate users`: the users Basic proxy authentication checks against. Every change is recorded. */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { controlRequest } from '../../app/control.js';
 import type { ReadonlyConfig } from '../../config/load.js';
 import { SchoolgateError } from '../../errors.js';
 import { basicAuthOffNotice } from '../../identity/modes.js';
+import { MIN_PASSWORD } from '../../identity/import/plain.js';
 import { hashPassword } from '../../identity/password.js';
 import { checkUserName, publicUser } from '../../identity/user-store.js';
 import { withState } from '../../state/store.js';
+import { registerUsersImport } from './users-import.js';
 import {
   configFrom,
   withChangeOptions,
@@ -24,7 +25,6 @@ interface AddOptions extends Opts {
   passwordStdin?: boolean;
 }
 
-const MIN_PASSWORD = 8;
 const NOTE =
   'A running proxy takes changes at once, no reload needed: a disabled or removed user, or one with a new\n' +
   'password, is refused on their next request, and their open tunnels and connections are closed.';
@@ -195,175 +195,7 @@ export function registerUsers(program: Command): void {
       await tellRunningProxy(configFrom(opts).dataDir);
     });
 
-  withChangeOptions(withCommonOptions(users.command('import')))
-    .description('add or update users from a CSV: username, display name, profile[, password]')
-    .argument('<csv>', 'a CSV file (a header row naming username is skipped)')
-    .option('--dry-run', 'show what would change, change nothing')
-    .option('--json', 'JSON output')
-    .addHelpText(
-      'after',
-      '\nThe usual source is a management-information-system export. Every row is checked first: one bad\nrow changes nothing. Rows without a password keep the user’s current one.\n\nExample:\n  schoolgate users import year7.csv --dry-run\n  schoolgate users import year7.csv --reason "September intake"',
-    )
-    .action(async (file: string, opts: Opts & { dryRun?: boolean }) => {
-      const config = configFrom(opts);
-      let text: string;
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch (err) {
-        throw new SchoolgateError(
-          'SG_FILE_UNREADABLE',
-          `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-          {
-            context: { file },
-            suggestion: 'check the path and the permissions',
-          },
-        );
-      }
-      const rows = parseUsersCsv(text, file, config);
-      const plan = await withState(config.dataDir, async (state) => {
-        const changes: {
-          name: string;
-          change: 'add' | 'update' | 'unchanged';
-          row: CsvUser;
-          hash?: string;
-        }[] = [];
-        for (const row of rows) {
-          const existing = state.users.get(row.name);
-          const change = !existing
-            ? 'add'
-            : existing.profile !== row.profile ||
-                existing.displayName !== row.displayName ||
-                row.password !== undefined
-              ? 'update'
-              : 'unchanged';
-          changes.push({ name: row.name, change, row });
-        }
-        if (opts.dryRun) return changes;
-        for (const c of changes)
-          if (c.row.password !== undefined) c.hash = await hashPassword(c.row.password);
-        state.transaction(() => {
-          for (const c of changes) {
-            if (c.change === 'unchanged') continue;
-            const fields = {
-              profile: c.row.profile,
-              displayName: c.row.displayName,
-              ...(c.hash ? { passwordHash: c.hash } : {}),
-            };
-            if (c.change === 'add') {
-              state.users.insert({ name: c.name, ...fields, passwordHash: c.hash ?? null });
-              state.changes.record({
-                action: 'users.import',
-                target: `user ${c.name}`,
-                after: publicUser(state.users.get(c.name)!),
-                reason: opts.reason,
-                by: opts.by,
-              });
-            } else {
-              const { before, after } = state.users.update(c.name, fields);
-              state.changes.record({
-                action: 'users.import',
-                target: `user ${c.name}`,
-                before: publicUser(before),
-                after: publicUser(after),
-                reason: opts.reason,
-                by: opts.by,
-              });
-            }
-          }
-        });
-        return changes;
-      });
-      if (!opts.dryRun && plan.some((p) => p.change === 'update' && p.row.password !== undefined))
-        await tellRunningProxy(config.dataDir);
-      const count = (k: string) => plan.filter((p) => p.change === k).length;
-      const summary = {
-        dryRun: opts.dryRun ?? false,
-        add: count('add'),
-        update: count('update'),
-        unchanged: count('unchanged'),
-      };
-      const off = summary.add > 0 ? basicAuthOffNotice(config, opts.config) : null;
-      if (opts.json)
-        return void console.log(
-          JSON.stringify({
-            ...summary,
-            ...(off ? { basicAuthOff: off } : {}),
-            users: plan.map((p) => ({ name: p.name, change: p.change, profile: p.row.profile })),
-          }),
-        );
-      for (const p of plan)
-        if (p.change !== 'unchanged')
-          console.log(`${opts.dryRun ? 'would ' : ''}${p.change} ${p.name} (${p.row.profile})`);
-      console.log(
-        `${opts.dryRun ? 'dry run: ' : ''}${summary.add} to add, ${summary.update} to update, ${summary.unchanged} unchanged`,
-      );
-      if (off) console.error(`warning: ${off}`);
-    });
-}
-
-interface CsvUser {
-  name: string;
-  displayName: string;
-  profile: string;
-  password?: string;
-}
-
-/** RFC 4180 fields (quotes, doubled quotes, commas inside quotes); every row checked, errors name the line. */
-export function parseUsersCsv(text: string, file: string, config: ReadonlyConfig): CsvUser[] {
-  const out: CsvUser[] = [];
-  const seen = new Set<string>();
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  lines.forEach((line, i) => {
-    const lineNo = i + 1;
-    if (line.trim() === '' || line.startsWith('#')) return;
-    const fields = splitCsvLine(line);
-    const bad = (why: string): never => {
-      throw new SchoolgateError('SG_CSV_INVALID', `${file}:${lineNo}: ${why}; nothing was changed`, {
-        context: { file, line: lineNo },
-        suggestion: 'columns are: username, display name, profile, optional password',
-      });
-    };
-    if (fields === undefined) bad('unbalanced quotes');
-    const f = fields!.map((x) => x.trim());
-    if (out.length === 0 && seen.size === 0 && /^user(name)?$/i.test(f[0] ?? '')) return; // header
-    if (f.length < 3 || f.length > 4) bad(`expected 3 or 4 columns, found ${f.length}`);
-    const [name = '', displayName = '', profile = '', password] = f;
-    if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name))
-      bad(`user name "${name}" is not allowed (letters, digits, . _ @ -)`);
-    if (seen.has(name)) bad(`user "${name}" appears twice`);
-    if (!(profile in config.profiles))
-      bad(`no profile named "${profile}" (profiles: ${Object.keys(config.profiles).join(', ')})`);
-    if (password !== undefined && password !== '' && password.length < MIN_PASSWORD)
-      bad(`the password of "${name}" has fewer than ${MIN_PASSWORD} characters`);
-    seen.add(name);
-    out.push({ name, displayName, profile, ...(password ? { password } : {}) });
-  });
-  return out;
-}
-
-function splitCsvLine(line: string): string[] | undefined {
-  const fields: string[] = [];
-  let cur = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else cur += ch;
-    } else if (ch === '"' && cur.trim() === '') {
-      quoted = true;
-      cur = '';
-    } else if (ch === ',') {
-      fields.push(cur);
-      cur = '';
-    } else cur += ch;
-  }
-  if (quoted) return undefined;
-  fields.push(cur);
-  return fields;
+  registerUsersImport(users, tellRunningProxy);
 }
 
 /**
