@@ -59,7 +59,7 @@ const REASONS: Record<string, string> = {
     'it is a top-level domain or public suffix (com, co.uk): it would cover every site under it',
   'bad-regex': 'the regular expression does not compile (RE2 syntax: no backreferences or look-around)',
   'regex-too-long': 'the regular expression is longer than 1024 characters',
-  'too-many-expressions': 'more than 1000 regex rules in all; the rest are not loaded',
+  'too-many-expressions': 'more than 200 regex rules in all; the rest are not loaded',
   'address-range':
     'it is an address range (CIDR); list entries match single addresses, so it would never match',
 };

@@ -254,6 +254,9 @@ describe('lists import-tree', { timeout: 120_000 }, () => {
       categories: ['adult'],
     });
     expect((await pupil('https://learn.example/')).categories).toEqual([]);
+    expect((await cli('lists', 'find', 'https://x.example/a/NSFW/b')).stdout).toMatch(
+      /^adult\s+local\s+regex\s+\(\/nsfw\/\|\/xxx\/\)$/m,
+    );
     // UT1's optional very_restrictive_expression is not read.
     expect((await pupil('https://adultsite.example.net/')).categories).toEqual([]);
 
