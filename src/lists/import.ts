@@ -325,7 +325,8 @@ function checkShape(file: string, format: ImportFormat, shapes: Map<LineShape, n
     best === undefined
       ? `none of its ${total} entry lines looks like ${format} lines`
       : `${shapes.get(best)} of its ${total} entry lines look like ${SHAPE_FORMAT[best]} lines, ${mine} like ${format}`;
-  throw new SchoolgateError('SG_IMPORT_FORMAT_WRONG', `${file} is not a ${format} list: ${looks}`, {
+  const article = format === 'adblock' ? 'an' : 'a';
+  throw new SchoolgateError('SG_IMPORT_FORMAT_WRONG', `${file} is not ${article} ${format} list: ${looks}`, {
     context: { file, format, detected: best === undefined ? null : SHAPE_FORMAT[best], lines: total },
     suggestion:
       best === undefined

@@ -272,7 +272,7 @@ export function describeSkips(summary: ImportSummary): string[] {
   };
   if (summary.hostOnly > 0)
     out.push(
-      `  note ${summary.hostOnly} entries are public suffixes (github.io, dyndns.org): each covers that host only, never the sites under it`,
+      `  note ${summary.hostOnly === 1 ? '1 entry is a public suffix' : `${summary.hostOnly} entries are public suffixes`} (github.io, dyndns.org): each covers that host only, never the sites under it`,
     );
   byReason('invalid', summary.invalidBy);
   byReason('skipped', summary.skippedBy);

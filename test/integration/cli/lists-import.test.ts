@@ -108,7 +108,9 @@ describe('a wrong --format is refused, not "0 added"', { timeout: 90_000 }, () =
     for (const extra of [[], ['--force']]) {
       const r = await cli('lists', 'import', 'social', file, '--format', format!, ...extra);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`error SG_IMPORT_FORMAT_WRONG: ${file} is not a ${format} list`);
+      expect(r.stderr).toContain(
+        `error SG_IMPORT_FORMAT_WRONG: ${file} is not ${format === 'adblock' ? 'an' : 'a'} ${format} list`,
+      );
       expect(r.stderr).toContain(`--format ${detected}`);
     }
     expect(existsSync(local('social'))).toBe(false);
