@@ -91,7 +91,12 @@ export function parseCliEntry(input: string): ListEntry {
       'wildcards are not supported except a leading "*." (which means the domain and its subdomains)',
       'a domain entry already covers every subdomain: write example.com for *.example.com',
     );
-  const parsed = parseEntry(text);
+  const read = parseEntry(text);
+  // A list file may cover a sector suffix on purpose (`nhs.uk`); a command line never writes one.
+  const parsed: ParsedEntry =
+    (read.kind === 'domain' || read.kind === 'url') && read.suffix
+      ? { kind: 'invalid', reason: 'public-suffix' }
+      : read;
   if (parsed.kind === 'invalid')
     fail(
       reasonInWords(parsed.reason),

@@ -87,8 +87,11 @@ export function parseImportLine(format: ImportFormat, kind: 'domains' | 'urls', 
   }
 }
 
+/** Imports never write an entry covering a public suffix, even one a list file may hold (`nhs.uk`). */
 function fromParsed(p: ParsedEntry): Candidate {
-  return p.kind === 'skip' ? SKIP('comment') : p;
+  if (p.kind === 'skip') return SKIP('comment');
+  if ((p.kind === 'domain' || p.kind === 'url') && p.suffix) return INVALID('public-suffix');
+  return p;
 }
 
 function plainLine(line: string): Candidate {

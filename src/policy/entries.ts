@@ -15,16 +15,20 @@ import type { HostKind } from './types.js';
  * `xn--bcher-kva.example` in a request.
  *
  * Refused in every list (reason codes, worded in src/lists/entry.ts):
- * - `public-suffix`: a bare TLD, a single label or an ICANN public suffix (`com`, `is`, `co.uk`;
- *   public-suffix.ts), which would cover every site beneath it. A private-section suffix (`github.io`,
- *   `dyndns.org`, `eth.link`) is a domain entry with `exact`: it covers that host, never the sites under it;
+ * - `public-suffix`: a bare TLD or any single label (`com`, `is`, `line`; public-suffix.ts), which would
+ *   cover every site beneath it.
+ * A multi-label ICANN suffix (`co.uk`, `nhs.uk`) is an entry marked `suffix`: in a list file it covers the
+ * names beneath it (the shipped health list holds `nhs.uk` on purpose), but imports and `lists add`
+ * refuse it (src/lists/import-formats.ts, entry.ts), so garbage never writes one. A private-section
+ * suffix (`github.io`, `dyndns.org`, `eth.link`) is a domain entry with `exact`: it covers that host,
+ * never the sites of other people under it;
  * - `address-range`: `10.0.0.0/8`, which read as host/path would be a URL prefix that never matches.
  *   Entries match one address; ranges belong in `networks` (which maps clients, not targets).
  */
 export type ParsedEntry =
   | { kind: 'skip' }
-  | { kind: 'domain' | 'ip'; host: string; exact?: true }
-  | { kind: 'url'; host: string; hostKind: HostKind; path: string }
+  | { kind: 'domain' | 'ip'; host: string; exact?: true; suffix?: true }
+  | { kind: 'url'; host: string; hostKind: HostKind; path: string; suffix?: true }
   | { kind: 'invalid'; reason: string };
 
 const SKIP: ParsedEntry = { kind: 'skip' };
@@ -54,7 +58,10 @@ export function parseUrlLine(line: string): ParsedEntry {
   // An empty path covers the whole host, like a domain entry; otherwise the path is normalised the same
   // way a request path is, so `/a/./b` in a list still matches `/a/b`.
   const path = rest === '' ? '' : normalisePath(rest.startsWith('?') ? `/${rest}` : rest);
-  return { kind: 'url', host: host.host, hostKind: host.kind === 'ip' ? ipKind(host.host) : 'domain', path };
+  const hostKind = host.kind === 'ip' ? ipKind(host.host) : 'domain';
+  return host.kind === 'domain' && host.suffix
+    ? { kind: 'url', host: host.host, hostKind, path, suffix: true }
+    : { kind: 'url', host: host.host, hostKind, path };
 }
 
 /** A profile allow/deny entry: a URL prefix if it has a path, else a domain. */
@@ -80,8 +87,11 @@ function parseHostEntry(text: string): ParsedEntry {
     const { host, kind } = normaliseHost(bare);
     if (kind !== 'domain') return { kind: 'ip', host };
     const suffix = suffixKind(host);
-    if (suffix === 'icann') return { kind: 'invalid', reason: 'public-suffix' };
-    return suffix === 'private' ? { kind: 'domain', host, exact: true } : { kind: 'domain', host };
+    if (suffix === 'none') return { kind: 'domain', host };
+    if (suffix === 'private') return { kind: 'domain', host, exact: true };
+    return host.includes('.')
+      ? { kind: 'domain', host, suffix: true }
+      : { kind: 'invalid', reason: 'public-suffix' };
   } catch (err) {
     if (isTargetError(err)) return { kind: 'invalid', reason: err.reason };
     throw err;

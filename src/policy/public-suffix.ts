@@ -4,9 +4,9 @@ import { getDomain } from 'tldts';
  * Whether `host` (already normalised: lowercase ASCII, no trailing dot) is a public suffix, so no one
  * registrant owns what lies under it:
  * - 'icann': a bare TLD or any single label (`com`, `is`, `line`, `intranet`: unknown TLDs count, by the
- *   list's implicit `*` rule) or an ICANN suffix (`co.uk`, `gov.uk`). As a list entry it would cover every
- *   site beneath it (the garbage hosts line `this line is garbage` once made `is` block every `.is` site),
- *   and no list means that, so list parsers refuse it (entries.ts).
+ *   list's implicit `*` rule) or an ICANN suffix (`co.uk`, `nhs.uk`). As a list entry it would cover every
+ *   site beneath it (the garbage hosts line `this line is garbage` once made `is` block every `.is` site):
+ *   list parsers refuse a single label, imports refuse any (entries.ts).
  * - 'private': a suffix of the list's private section (`github.io`, `blogspot.com`, `dyndns.org`,
  *   `eth.link`). These are also hosts of their own, often the very ones a list means (`eth.link` is a DoH
  *   server in DoH lists, `dyndns.org` the provider's site), so such an entry is kept for the host itself

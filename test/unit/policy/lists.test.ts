@@ -48,11 +48,10 @@ describe('list lines parse like squidGuard/UT1 lines', () => {
   });
 });
 
-describe('entries that would cover a whole suffix or never match are refused', () => {
+describe('entries that would cover a TLD or never match are refused', () => {
   it.each([
     ['zip', 'public-suffix'],
     ['com', 'public-suffix'],
-    ['.co.uk', 'public-suffix'],
     ['line', 'public-suffix'],
     ['10.0.0.0/8', 'address-range'],
     ['2001:db8::/32', 'address-range'],
@@ -62,7 +61,7 @@ describe('entries that would cover a whole suffix or never match are refused', (
   });
 
   it.each([
-    ['co.uk/path', 'public-suffix'],
+    ['is/path', 'public-suffix'],
     ['https://10.0.0.0/8', 'address-range'],
     ['[2001:db8::]/32', 'address-range'],
   ])('the urls line %j is invalid (%s)', (line, reason) => {
@@ -83,6 +82,14 @@ describe('entries that would cover a whole suffix or never match are refused', (
     const hits = (url: string) => l.match(parseAbsoluteTarget(url)).map((m) => m.entry);
     expect(hits(`https://${host}/`)).toEqual([host]);
     expect(hits(`https://someone.${host}/`)).toEqual([]);
+  });
+
+  it('a sector suffix in a list file covers the names beneath it (the shipped health list holds nhs.uk)', () => {
+    expect(parseDomainLine('nhs.uk')).toEqual({ kind: 'domain', host: 'nhs.uk', suffix: true });
+    expect(parseUrlLine('co.uk/x')).toMatchObject({ kind: 'url', host: 'co.uk', suffix: true });
+    const l = lists({ health: ['nhs.uk'] });
+    const hits = l.match(parseAbsoluteTarget('https://www.nhs.uk/conditions/')).map((m) => m.entry);
+    expect(hits).toEqual(['nhs.uk']);
   });
 
   it('a list file with a TLD line does not compile', () => {
