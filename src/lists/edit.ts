@@ -8,6 +8,7 @@ import { SchoolgateError } from '../errors.js';
 import type { CategoryMeta } from '../policy/types.js';
 import { catalogue, layerKeys, requireCategory, type Dirs, type Layer } from './catalogue.js';
 import { anyLineKey, domainLineKey, urlLineKey, type ListEntry } from './entry.js';
+import { checkCategoryName, RESERVED_CATEGORY_NAMES } from './metadata.js';
 import {
   localFile,
   localMetaFile,
@@ -156,6 +157,7 @@ export function newCategory(dirs: Dirs, meta: CategoryMeta): Promise<void> {
 }
 
 async function newLocked(dirs: Dirs, meta: CategoryMeta): Promise<void> {
+  checkCategoryName(meta.name);
   const all = await catalogue(dirs);
   const existing = all.get(meta.name);
   if (existing)
@@ -196,6 +198,8 @@ async function deleteLocked(dirs: Dirs, name: string): Promise<CategoryMeta> {
   const doc = parseDocument((await readTextIfExists(file)) ?? '');
   doc.delete(name);
   await writeAtomic(file, doc.toString());
-  await removeLocalCategoryDir(dirs.dataDir, name);
+  // A reserved name (made before names were checked) shares its folder with something else, such as
+  // every profile's exceptions under categories.local/profiles/: drop the metadata, keep the folder.
+  if (!RESERVED_CATEGORY_NAMES.has(name.toLowerCase())) await removeLocalCategoryDir(dirs.dataDir, name);
   return found.meta;
 }

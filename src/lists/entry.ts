@@ -55,7 +55,19 @@ const REASONS: Record<string, string> = {
   'bad-ip': 'the host is not a valid IP address',
   'bad-percent': 'the host has a malformed percent-escape',
   'too-long': 'the host or one of its labels is too long',
+  'public-suffix':
+    'it is a top-level domain or public suffix (com, co.uk): it would cover every site under it',
+  'bad-regex': 'the regular expression does not compile (RE2 syntax: no backreferences or look-around)',
+  'regex-too-long': 'the regular expression is longer than 1024 characters',
+  'too-many-expressions': 'more than 200 regex rules in all; the rest are not loaded',
+  'address-range':
+    'it is an address range (CIDR); list entries match single addresses, so it would never match',
 };
+
+/** A parser reason code (or a reason already in words) for a person. */
+export function reasonInWords(reason: string): string {
+  return REASONS[reason] ?? reason;
+}
 
 /** Validates one command-line entry; throws SG_ENTRY_INVALID saying why. */
 export function parseCliEntry(input: string): ListEntry {
@@ -79,11 +91,20 @@ export function parseCliEntry(input: string): ListEntry {
       'wildcards are not supported except a leading "*." (which means the domain and its subdomains)',
       'a domain entry already covers every subdomain: write example.com for *.example.com',
     );
-  const parsed = parseEntry(text);
+  const read = parseEntry(text);
+  // A list file may cover a sector suffix on purpose (`nhs.uk`); a command line never writes one.
+  const parsed: ParsedEntry =
+    (read.kind === 'domain' || read.kind === 'url') && read.suffix
+      ? { kind: 'invalid', reason: 'public-suffix' }
+      : read;
   if (parsed.kind === 'invalid')
     fail(
-      REASONS[parsed.reason] ?? parsed.reason,
-      'write a domain (example.com), an IP address or example.com/path',
+      reasonInWords(parsed.reason),
+      parsed.reason === 'public-suffix'
+        ? 'name the sites themselves (example.co.uk), never the suffix they share'
+        : parsed.reason === 'address-range'
+          ? 'list the addresses one by one (10.0.0.5), or block the sites by name'
+          : 'write a domain (example.com), an IP address or example.com/path',
     );
   const entry = entryOf(parsed);
   if (!entry)

@@ -1,36 +1,45 @@
 /**
- * `lists import`: reads public lists in four formats into a category's local layer.
- *   squidguard  a squidGuard/UT1 category directory (domains, urls, split chunks domains.0, ...) or one file
- *   hosts       `0.0.0.0 name [name...]` lines; localhost preamble lines are skipped
- *   plain       one domain (or host/path) per line, `#` comments
- *   adblock     the domain rules `||name^` of adblock lists; every other rule is skipped and counted
- * Every candidate goes through the policy core's parser (src/policy/entries.ts). Counts: added, duplicate
- * (already in the category in either layer, or earlier in the same import), invalid (with the first few
- * lines shown), skipped (comments, blanks, rules of another kind).
+ * `lists import`: reads public lists into a category's local layer. Formats and what each line may hold:
+ * import-formats.ts. Counts: added, duplicate (already in the category in either layer, or earlier in the
+ * same import), invalid and skipped, each by reason, with the first few lines of each shown (file:line).
  *
  * A source is judged like a list file the proxy loads: one that is not UTF-8 text is refused
  * (read-lines.ts), and so is one with more invalid lines than `limits` allow (limits.ts) unless `force`.
+ * A source whose lines look like another format than --format says (a plain list read as adblock, a
+ * hosts file read as plain) is refused with SG_IMPORT_FORMAT_WRONG, naming the format it looks like.
  * A refused import writes nothing.
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { SchoolgateError } from '../errors.js';
-import { parseDomainLine, parseEntry, parseUrlLine, type ParsedEntry } from '../policy/entries.js';
+import { parseExpressionLine } from '../policy/url-regex.js';
 import { isFile, layerKeys, requireCategory, shippedFiles, type Dirs } from './catalogue.js';
 import { entryOf } from './entry.js';
+import {
+  FORMAT_SHAPE,
+  importReasonInWords,
+  parseImportLine,
+  QUIET_SKIPS,
+  SHAPE_FORMAT,
+  lineShape,
+  type Candidate,
+  type ImportFormat,
+  type LineShape,
+} from './import-formats.js';
 import { checkInvalidLines, type BadLine, type InvalidLineLimit } from './limits.js';
 import { localFile, readLines, withLocalLock, writeLines } from './local-layer.js';
 import { forEachLine } from './read-lines.js';
 
-export const IMPORT_FORMATS = ['squidguard', 'hosts', 'plain', 'adblock'] as const;
-export type ImportFormat = (typeof IMPORT_FORMATS)[number];
+export { IMPORT_FORMATS, type ImportFormat } from './import-formats.js';
 
-export interface InvalidLine {
+export interface ShownLine {
   file: string;
   line: number;
   text: string;
   reason: string;
 }
+
+export type SourceKind = 'domains' | 'urls' | 'expressions';
 
 export interface ImportSummary {
   category: string;
@@ -41,8 +50,18 @@ export interface ImportSummary {
   duplicate: number;
   invalid: number;
   skipped: number;
+  /** Invalid lines (entries refused) by reason code. */
+  invalidBy: Record<string, number>;
+  /** Lines that hold no entry by reason code (blank, comment, adblock rules of other kinds, ...). */
+  skippedBy: Record<string, number>;
   /** The first few invalid lines. */
-  invalidLines: InvalidLine[];
+  invalidLines: ShownLine[];
+  /** The first few skipped lines that are not blanks or comments. */
+  skippedLines: ShownLine[];
+  /** Of added: URL regex rules (expressions files). */
+  expressions: number;
+  /** Of added: private public suffixes (`github.io`), entries for that host only (src/policy/public-suffix.ts). */
+  hostOnly: number;
   replaced: boolean;
 }
 
@@ -53,59 +72,33 @@ export interface ImportProgress {
   lines: number;
 }
 
-const SHOWN_INVALID = 5;
-const HOSTS_SKIP = new Set([
-  'localhost',
-  'localhost.localdomain',
-  'local',
-  'broadcasthost',
-  'ip6-localhost',
-  'ip6-loopback',
-  'ip6-localnet',
-  'ip6-mcastprefix',
-  'ip6-allnodes',
-  'ip6-allrouters',
-  'ip6-allhosts',
-  '0.0.0.0',
-]);
-
-type Candidate = ParsedEntry | 'skip';
-
-/** One line of a source → the entries it holds (a hosts line can hold several names). */
-function parseLine(format: ImportFormat, kind: 'domains' | 'urls', line: string): Candidate[] {
-  switch (format) {
-    case 'squidguard':
-      return [kind === 'urls' ? parseUrlLine(line) : parseDomainLine(line)];
-    case 'plain': {
-      const text = line.replace(/\s+#.*$/, '').trim();
-      if (text === '' || text.startsWith('#')) return ['skip'];
-      return [parseEntry(text)];
-    }
-    case 'hosts': {
-      const text = line.replace(/#.*$/, '').trim();
-      if (text === '') return ['skip'];
-      const [address, ...names] = text.split(/\s+/);
-      if (names.length === 0)
-        return [
-          { kind: 'invalid', reason: `a hosts line needs an address and a name (got only "${address}")` },
-        ];
-      return names.map((n) => (HOSTS_SKIP.has(n.toLowerCase()) ? 'skip' : parseDomainLine(n)));
-    }
-    case 'adblock': {
-      const text = line.trim();
-      if (text === '' || text.startsWith('!') || text.startsWith('[')) return ['skip'];
-      const m = /^\|\|([^/^$*|]+)\^(\$important)?$/.exec(text);
-      if (!m) return ['skip']; // cosmetic, exception and option rules are not domain rules
-      return [parseDomainLine(m[1]!)];
-    }
-  }
+export interface ImportOptions {
+  format: ImportFormat;
+  replace?: boolean;
+  dryRun?: boolean;
+  onProgress?: (p: ImportProgress) => void;
+  /** Refuse a source file with more invalid lines than this allows (config `lists`). */
+  limits?: InvalidLineLimit;
+  /** Import the valid lines even past `limits` (never a file that is not text, nor a wrong format). */
+  force?: boolean;
+  /** The category does not exist yet (`--create --dry-run`): count against an empty category. */
+  newCategory?: boolean;
 }
 
-/** The files to read: a squidguard directory gives its domains and urls (or their chunks). */
-async function sourceFiles(
-  source: string,
-  format: ImportFormat,
-): Promise<{ kind: 'domains' | 'urls'; files: string[] }[]> {
+export interface SourceGroup {
+  kind: SourceKind;
+  files: string[];
+}
+
+const SHOWN_LINES = 5;
+/** A file is read in the wrong format when most of its entry lines look like another one. */
+const SNIFF_MAJORITY = 0.5;
+
+/** Reason words for a summary's `...By` counts, for printing. */
+export { importReasonInWords };
+
+/** The files to read: a squidguard directory gives its domains, urls and expressions (or their chunks). */
+async function sourceFiles(source: string, format: ImportFormat): Promise<SourceGroup[]> {
   const info = await stat(source).catch((err: NodeJS.ErrnoException) => {
     throw new SchoolgateError('SG_FILE_UNREADABLE', `cannot read ${source}: ${err.code ?? err.message}`, {
       context: { file: source },
@@ -122,39 +115,45 @@ async function sourceFiles(
         suggestion: 'give the file, or use --format squidguard for a squidGuard/UT1 category directory',
       },
     );
-  const dirs = { categoriesDir: path.dirname(source), dataDir: '' };
-  const name = path.basename(source);
-  const domains = await shippedFiles(dirs, name, 'domains');
-  const urls = await shippedFiles(dirs, name, 'urls');
-  if (domains.length === 0 && urls.length === 0)
+  const groups = await categoryDirFiles(source);
+  if (groups.every((g) => g.files.length === 0))
     throw new SchoolgateError('SG_FILE_UNREADABLE', `${source} has neither a domains nor a urls file`, {
       context: { file: source },
       suggestion: 'give a squidGuard/UT1 category directory (one holding domains and/or urls)',
     });
+  return groups;
+}
+
+/** The domains, urls and expressions files (or split chunks) of a squidGuard/UT1 category directory. */
+export async function categoryDirFiles(dir: string): Promise<SourceGroup[]> {
+  const dirs = { categoriesDir: path.dirname(dir), dataDir: '' };
+  const name = path.basename(dir);
+  const expressions = path.join(dir, 'expressions');
   return [
-    { kind: 'domains', files: domains },
-    { kind: 'urls', files: urls },
+    { kind: 'domains', files: await shippedFiles(dirs, name, 'domains') },
+    { kind: 'urls', files: await shippedFiles(dirs, name, 'urls') },
+    { kind: 'expressions', files: (await isFile(expressions)) ? [expressions] : [] },
   ];
 }
 
-export function importList(
+export async function importList(
   dirs: Dirs,
   category: string,
   source: string,
   opts: ImportOptions,
 ): Promise<ImportSummary> {
-  return withLocalLock(dirs.dataDir, () => importLocked(dirs, category, source, opts));
+  const groups = await sourceFiles(source, opts.format);
+  return importGroups(dirs, category, groups, opts);
 }
 
-export interface ImportOptions {
-  format: ImportFormat;
-  replace?: boolean;
-  dryRun?: boolean;
-  onProgress?: (p: ImportProgress) => void;
-  /** Refuse a source file with more invalid lines than this allows (config `lists`). */
-  limits?: InvalidLineLimit;
-  /** Import the valid lines even past `limits` (never a file that is not text). */
-  force?: boolean;
+/** Imports already-found source files into one category (import-tree.ts calls this per category). */
+export function importGroups(
+  dirs: Dirs,
+  category: string,
+  groups: SourceGroup[],
+  opts: ImportOptions,
+): Promise<ImportSummary> {
+  return withLocalLock(dirs.dataDir, () => importLocked(dirs, category, groups, opts));
 }
 
 const REFUSED_SUGGESTION =
@@ -165,30 +164,37 @@ const REFUSED_SUGGESTION =
 async function importLocked(
   dirs: Dirs,
   category: string,
-  source: string,
+  groups: SourceGroup[],
   opts: ImportOptions,
 ): Promise<ImportSummary> {
-  await requireCategory(dirs, category);
-  const groups = await sourceFiles(source, opts.format);
+  if (!opts.newCategory) await requireCategory(dirs, category);
   const allFiles = groups.flatMap((g) => g.files);
   let bytesTotal = 0;
-  for (const f of allFiles) bytesTotal += (await stat(f)).size;
-  for (const f of allFiles)
+  for (const f of allFiles) {
     if (!(await isFile(f)))
       throw new SchoolgateError('SG_FILE_UNREADABLE', `${f} is not a readable file`, {
         context: { file: f },
       });
+    bytesTotal += (await stat(f)).size;
+  }
 
   // What the category already holds, in both layers (the local one is dropped first with --replace).
-  const known = await layerKeys(dirs, category, 'shipped');
-  const domainsFile = localFile(dirs.dataDir, category, 'domains');
-  const urlsFile = localFile(dirs.dataDir, category, 'urls');
-  const keep = {
-    domains: opts.replace ? [] : await readLines(domainsFile),
-    urls: opts.replace ? [] : await readLines(urlsFile),
+  const local = {
+    domains: localFile(dirs.dataDir, category, 'domains'),
+    urls: localFile(dirs.dataDir, category, 'urls'),
+    expressions: localFile(dirs.dataDir, category, 'expressions'),
   };
-  if (!opts.replace) for (const k of await layerKeys(dirs, category, 'local')) known.add(k);
-  const added = { domains: [] as string[], urls: [] as string[] };
+  const keep = {
+    domains: opts.replace ? [] : await readLines(local.domains),
+    urls: opts.replace ? [] : await readLines(local.urls),
+    expressions: opts.replace ? [] : await readLines(local.expressions),
+  };
+  const known = opts.newCategory ? new Set<string>() : await layerKeys(dirs, category, 'shipped');
+  if (!opts.replace && !opts.newCategory) {
+    for (const k of await layerKeys(dirs, category, 'local')) known.add(k);
+    for (const line of keep.expressions) known.add(`r ${line.trim()}`);
+  }
+  const added = { domains: [] as string[], urls: [] as string[], expressions: [] as string[] };
   const summary: ImportSummary = {
     category,
     format: opts.format,
@@ -198,7 +204,12 @@ async function importLocked(
     duplicate: 0,
     invalid: 0,
     skipped: 0,
+    invalidBy: {},
+    skippedBy: {},
     invalidLines: [],
+    skippedLines: [],
+    expressions: 0,
+    hostOnly: 0,
     replaced: opts.replace ?? false,
   };
   let bytesDone = 0;
@@ -206,52 +217,120 @@ async function importLocked(
     if (group.files.length === 0) continue;
     const shown = group.files[0]!;
     // Per source file (split chunks are one file), like the loader: entry lines, invalid, the first few.
-    const file = { entryLines: 0, invalid: 0, first: [] as BadLine[] };
+    const file = { entryLines: 0, invalid: 0, suffixes: 0, first: [] as BadLine[] };
+    const shapes = new Map<LineShape, number>();
     await forEachLine(group.files, (line, lineNo) => {
       summary.lines++;
       bytesDone += line.length + 1;
       if (opts.onProgress && summary.lines % 20_000 === 0)
         opts.onProgress({ file: shown, bytesDone, bytesTotal, lines: summary.lines });
-      for (const c of parseLine(opts.format, group.kind, line)) {
-        if (c === 'skip' || c.kind === 'skip') {
+      if (group.kind !== 'expressions') {
+        const shape = lineShape(line);
+        if (shape) shapes.set(shape, (shapes.get(shape) ?? 0) + 1);
+      }
+      const show = (list: ShownLine[], reason: string) => {
+        if (list.length < SHOWN_LINES)
+          list.push({ file: shown, line: lineNo, text: line.slice(0, 120), reason });
+      };
+      for (const c of candidates(opts.format, group.kind, line)) {
+        if (c.kind === 'skip') {
           summary.skipped++;
+          const reason = c.detail ? `${c.reason} ${c.detail}` : c.reason;
+          bump(summary.skippedBy, c.reason);
+          if (!QUIET_SKIPS.has(c.reason)) show(summary.skippedLines, reason);
           continue;
         }
         file.entryLines++;
         if (c.kind === 'invalid') {
           summary.invalid++;
           file.invalid++;
-          if (file.first.length < SHOWN_INVALID)
+          bump(summary.invalidBy, c.reason);
+          if (c.reason === 'public-suffix') file.suffixes++;
+          if (file.first.length < SHOWN_LINES)
             file.first.push({ line: lineNo, text: line.slice(0, 120), reason: c.reason });
-          if (summary.invalidLines.length < SHOWN_INVALID)
-            summary.invalidLines.push({
-              file: shown,
-              line: lineNo,
-              text: line.slice(0, 120),
-              reason: c.reason,
-            });
+          show(summary.invalidLines, c.reason);
           continue;
         }
-        const e = entryOf(c)!;
-        if (known.has(e.key)) {
+        const key = c.kind === 'regex' ? `r ${c.source}` : entryOf(c)!.key;
+        if (known.has(key)) {
           summary.duplicate++;
           continue;
         }
-        known.add(e.key);
+        known.add(key);
         summary.added++;
-        (e.kind === 'domain' ? added.domains : added.urls).push(e.text);
+        if (c.kind === 'regex') {
+          summary.expressions++;
+          added.expressions.push(c.source);
+        } else {
+          const e = entryOf(c)!;
+          if (c.kind === 'domain' && c.exact) summary.hostOnly++;
+          (e.kind === 'domain' ? added.domains : added.urls).push(e.text);
+        }
       }
     });
+    const name = group.files.length > 1 ? `${shown} (+${group.files.length - 1} chunks)` : shown;
+    if (group.kind !== 'expressions') checkShape(name, opts.format, shapes);
     if (opts.limits && !opts.force) {
-      const name = group.files.length > 1 ? `${shown} (+${group.files.length - 1} chunks)` : shown;
-      checkInvalidLines(name, file, opts.limits, REFUSED_SUGGESTION);
+      // A public suffix in a curated list is refused, but it is not a sign of the wrong file (load.ts).
+      const counted = {
+        entryLines: file.entryLines - file.suffixes,
+        invalid: file.invalid - file.suffixes,
+        first: file.first,
+      };
+      checkInvalidLines(name, counted, opts.limits, REFUSED_SUGGESTION);
     }
   }
   opts.onProgress?.({ file: '', bytesDone: bytesTotal, bytesTotal, lines: summary.lines });
   if (!opts.dryRun) {
-    if (opts.replace || added.domains.length > 0)
-      await writeLines(domainsFile, [...keep.domains, ...added.domains]);
-    if (opts.replace || added.urls.length > 0) await writeLines(urlsFile, [...keep.urls, ...added.urls]);
+    for (const kind of ['domains', 'urls', 'expressions'] as const)
+      if (opts.replace || added[kind].length > 0)
+        await writeLines(local[kind], [...keep[kind], ...added[kind]]);
   }
   return summary;
+}
+
+type AnyCandidate = Candidate | { kind: 'regex'; source: string };
+
+function candidates(format: ImportFormat, kind: SourceKind, line: string): AnyCandidate[] {
+  if (kind !== 'expressions') return parseImportLine(format, kind, line);
+  const text = line.trim();
+  if (text === '') return [{ kind: 'skip', reason: 'blank' }];
+  const p = parseExpressionLine(text);
+  if (p.kind === 'skip') return [{ kind: 'skip', reason: 'comment' }];
+  if (p.kind === 'invalid') return [p];
+  return [{ kind: 'regex', source: p.source }];
+}
+
+function bump(counts: Record<string, number>, reason: string): void {
+  counts[reason] = (counts[reason] ?? 0) + 1;
+}
+
+/**
+ * SG_IMPORT_FORMAT_WRONG when the file's entry lines mostly look like another format, or none looks like
+ * the one asked for: reading it on would report "0 added" (or a pile of invalid lines) for a list that is
+ * fine in its own format.
+ */
+function checkShape(file: string, format: ImportFormat, shapes: Map<LineShape, number>): void {
+  let total = 0;
+  for (const n of shapes.values()) total += n;
+  if (total === 0) return;
+  const expected = FORMAT_SHAPE[format];
+  const mine = shapes.get(expected) ?? 0;
+  if (mine > total * SNIFF_MAJORITY) return;
+  let best: Exclude<LineShape, 'other'> | undefined;
+  for (const shape of ['plain', 'hosts', 'adblock'] as const)
+    if (shape !== expected && (shapes.get(shape) ?? 0) > total * SNIFF_MAJORITY) best = shape;
+  if (best === undefined && mine > 0) return;
+  const looks =
+    best === undefined
+      ? `none of its ${total} entry lines looks like ${format} lines`
+      : `${shapes.get(best)} of its ${total} entry lines look like ${SHAPE_FORMAT[best]} lines, ${mine} like ${format}`;
+  const article = format === 'adblock' ? 'an' : 'a';
+  throw new SchoolgateError('SG_IMPORT_FORMAT_WRONG', `${file} is not ${article} ${format} list: ${looks}`, {
+    context: { file, format, detected: best === undefined ? null : SHAPE_FORMAT[best], lines: total },
+    suggestion:
+      best === undefined
+        ? 'check that the source is the list you meant (not an error page) and its --format'
+        : `run the command again with --format ${SHAPE_FORMAT[best]}`,
+  });
 }

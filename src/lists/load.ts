@@ -16,6 +16,7 @@ import { forEachLine } from './read-lines.js';
  *   <dir>/categories.yaml          metadata (see metadata.ts)
  *   <dir>/<category>/domains       one domain or IP per line
  *   <dir>/<category>/urls          optional host/path prefixes
+ *   <dir>/<category>/expressions   optional URL regex rules (src/policy/url-regex.ts)
  *
  * and compiles it into an immutable CategoryLists. Metadata and directories must agree one to one.
  * Invalid lines are counted per category and reported as warnings with file:line, never dropped silently;
@@ -27,6 +28,8 @@ export interface CategoryCounts {
   domains: number;
   /** Valid lines of the urls file(s). */
   urls: number;
+  /** Valid regex rules of the expressions file(s), shipped and local. */
+  expressions?: number;
   /** Lines that are neither valid, blank nor comments. */
   invalid: number;
   /** Of domains/urls: how many came from the local layer (see local-layer.ts). */
@@ -181,6 +184,9 @@ export async function loadCategories(dir: string, opts: LoadOptions = {}): Promi
       warnings,
       opts.limits,
     );
+    const expressionFiles = localOnly ? [] : await listFiles(catDir, 'expressions');
+    const addExpression = (line: string) => builder.addExpressionLine(meta.name, line);
+    let expressions = await feed(expressionFiles, addExpression, count, warnings, opts.limits);
     if (local) {
       count.layer = localOnly ? 'local' : 'shipped';
       const localDir = path.join(local.dir, meta.name);
@@ -196,9 +202,12 @@ export async function loadCategories(dir: string, opts: LoadOptions = {}): Promi
       const localDomains = await add(await listFiles(localDir, 'domains'), 'domains');
       const localUrls = await add(await listFiles(localDir, 'urls'), 'urls');
       count.local = { domains: localDomains, urls: localUrls };
+      const localDirExpressions = await listFiles(localDir, 'expressions');
+      expressions += await feed(localDirExpressions, addExpression, count, warnings, opts.limits);
       count.domains += localDomains;
       count.urls += localUrls;
     }
+    if (expressions > 0) count.expressions = expressions;
   }
   return { lists: builder.build(await loadEndpoints(local?.dir)), counts, warnings };
 }
@@ -252,6 +261,9 @@ async function feed(
   if (files.length === 0) return 0;
   let added = 0;
   let invalid = 0;
+  // A public suffix in a curated list (UT1's dynamic-dns holds dyndns.org) is refused and warned about, but
+  // is not a sign of a corrupted file, so it does not count towards the invalid-line limit.
+  let suffixes = 0;
   const first: BadLine[] = [];
   // Chunks of one split file are one logical file: name the first in warnings.
   const file =
@@ -261,6 +273,7 @@ async function feed(
     if (outcome === 'added') added++;
     else if (outcome !== 'skipped') {
       invalid++;
+      if (outcome.invalid === 'public-suffix') suffixes++;
       if (invalid <= WARNINGS_PER_FILE) {
         const text = line.slice(0, 120);
         first.push({ line: lineNo, text, reason: outcome.invalid });
@@ -269,7 +282,12 @@ async function feed(
     }
   });
   if (limits)
-    checkInvalidLines(file, { entryLines: added + invalid, invalid, first }, limits, REFUSED_SUGGESTION);
+    checkInvalidLines(
+      file,
+      { entryLines: added + invalid - suffixes, invalid: invalid - suffixes, first },
+      limits,
+      REFUSED_SUGGESTION,
+    );
   if (invalid > WARNINGS_PER_FILE)
     warnings.push(`${file}: ${invalid - WARNINGS_PER_FILE} more invalid lines not shown (${invalid} in all)`);
   count.invalid += invalid;

@@ -21,7 +21,7 @@ import { forEachLine } from './read-lines.js';
 
 export const LOCAL_DIR = 'categories.local';
 export const LOCAL_META = 'categories.yaml';
-export type LocalFile = 'domains' | 'urls' | 'removed';
+export type LocalFile = 'domains' | 'urls' | 'expressions' | 'removed';
 
 export interface LocalLayer {
   dir: string;

@@ -17,6 +17,32 @@ import type { CategoryMeta } from '../policy/types.js';
  */
 export const CATEGORY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
+/**
+ * Names a category may not take: folders and files beside the categories that hold something else (the
+ * profile exceptions in categories.local/profiles/, the keyword lists in categories/keywords/, the
+ * metadata and endpoint files). Deleting a local category named `profiles` once wiped every exception.
+ */
+export const RESERVED_CATEGORY_NAMES: ReadonlySet<string> = new Set([
+  'profiles',
+  'keywords',
+  'categories.yaml',
+  'endpoints.yaml',
+]);
+
+/** SG_ARGUMENT_INVALID unless `name` may name a new category. */
+export function checkCategoryName(name: string): void {
+  if (!CATEGORY_NAME.test(name))
+    throw new SchoolgateError('SG_ARGUMENT_INVALID', `"${name}" is not a category name`, {
+      context: { category: name },
+      suggestion: 'use letters, digits, dot, underscore and hyphen, starting with a letter or digit',
+    });
+  if (RESERVED_CATEGORY_NAMES.has(name.toLowerCase()))
+    throw new SchoolgateError('SG_ARGUMENT_INVALID', `"${name}" is reserved and cannot name a category`, {
+      context: { category: name, reserved: [...RESERVED_CATEGORY_NAMES] },
+      suggestion: `choose another name (reserved: ${[...RESERVED_CATEGORY_NAMES].join(', ')})`,
+    });
+}
+
 const CategoryEntry = z.strictObject({
   title: z.string().min(1),
   description: z.string().default(''),

@@ -6,8 +6,9 @@ import type { ListMatch, Target } from './types.js';
  *
  * Matching semantics (squidGuard-style; our choices are written down here and tested in lists.test.ts):
  * - a domain entry covers the domain and every subdomain, on label boundaries: `facebook.com` matches
- *   `facebook.com` and `m.facebook.com`, never `notfacebook.com`. The walk goes up to the last label, so an
- *   entry `example` (a TLD) covers everything under it.
+ *   `facebook.com` and `m.facebook.com`, never `notfacebook.com`. The walk goes up to the last label; a TLD or
+ *   ICANN suffix never gets here (entries.ts refuses it), and a private-section suffix (`github.io`) is
+ *   an exact-host entry: it matches that host only, never the sites beneath it.
  * - an IP entry matches that exact address only (no label walk over an IP: `0.0.1` is not a parent of
  *   `127.0.0.1`).
  * - a URL entry `host/path` matches hosts the same way as a domain entry, and paths by prefix on the
@@ -44,9 +45,15 @@ export class ListIndex {
   private readonly domains = new Map<string, HostEntry>();
   /** IP addresses (exact match only). */
   private readonly ips = new Map<string, HostEntry>();
+  /** Hosts matched exactly: public suffixes such as `github.io` (entries.ts), never their subdomains. */
+  private readonly exactHosts = new Map<string, Lists>();
 
   addDomain(host: string, list: string): void {
     addList(this.domains, host, list);
+  }
+
+  addExactHost(host: string, list: string): void {
+    this.exactHosts.set(host, merge(this.exactHosts.get(host), list));
   }
 
   addIp(host: string, list: string): void {
@@ -83,6 +90,7 @@ export class ListIndex {
       return out;
     }
     const host = target.host;
+    if (this.exactHosts.size > 0) pushLists(out, this.exactHosts.get(host), host, 'domain');
     let dot = -1;
     do {
       const suffix = dot === -1 ? host : host.slice(dot + 1);

@@ -1,6 +1,7 @@
 import { SchoolgateError } from '../errors.js';
 import { parseDomainLine, parseEntry, parseUrlLine, type ParsedEntry } from './entries.js';
 import { ListIndex } from './list-index.js';
+import { ExpressionRules, parseExpressionLine } from './url-regex.js';
 import type { EndpointTable } from './endpoints.js';
 import type { CategoryLists, CategoryMeta, ListMatch, Profile, Target } from './types.js';
 
@@ -13,6 +14,7 @@ export type LineOutcome = 'added' | 'skipped' | { invalid: string };
  */
 export class CategoryListsBuilder {
   private readonly index = new ListIndex();
+  private readonly expressions = new ExpressionRules();
   private readonly meta = new Map<string, CategoryMeta>();
   private built = false;
 
@@ -30,16 +32,31 @@ export class CategoryListsBuilder {
     return this.add(category, parseUrlLine(line));
   }
 
+  /** A line of an `expressions` file: a URL regex rule (url-regex.ts), bounded in length and number. */
+  addExpressionLine(category: string, line: string): LineOutcome {
+    this.assertOpen();
+    if (!this.meta.has(category))
+      throw new Error(`category ${category} has no metadata; call addCategory first`);
+    const parsed = parseExpressionLine(line);
+    if (parsed.kind === 'skip') return 'skipped';
+    if (parsed.kind === 'invalid') return { invalid: parsed.reason };
+    return this.expressions.add(category, parsed) === 'added' ? 'added' : { invalid: 'too-many-expressions' };
+  }
+
   /** The endpoint table is required: lists without it would quietly stop deciding translators and archives. */
   build(endpoints: EndpointTable): CategoryLists {
     this.assertOpen();
     this.built = true;
     const index = this.index;
+    const expressions = this.expressions;
     const categories: ReadonlyMap<string, CategoryMeta> = this.meta;
     return Object.freeze({
       categories,
       endpoints,
-      match: (target: Target): ListMatch[] => index.match(target),
+      match:
+        expressions.size === 0
+          ? (target: Target): ListMatch[] => index.match(target)
+          : (target: Target): ListMatch[] => [...index.match(target), ...expressions.match(target)],
     });
   }
 
@@ -63,7 +80,8 @@ export function addParsed(index: ListIndex, list: string, parsed: ParsedEntry): 
     case 'invalid':
       return { invalid: parsed.reason };
     case 'domain':
-      index.addDomain(parsed.host, list);
+      if (parsed.exact) index.addExactHost(parsed.host, list);
+      else index.addDomain(parsed.host, list);
       return 'added';
     case 'ip':
       index.addIp(parsed.host, list);

@@ -97,7 +97,8 @@ export type ProfileMode = 'enforce' | 'monitor';
 export interface ListMatch {
   list: string;
   entry: string;
-  kind: 'domain' | 'url' | 'ip';
+  /** `regex`: a URL regex rule of an `expressions` file (url-regex.ts); `entry` is the pattern. */
+  kind: 'domain' | 'url' | 'ip' | 'regex';
 }
 
 /**

@@ -7,8 +7,15 @@ import { SchoolgateError } from '../../errors.js';
 import { catalogue, requireCategory } from '../../lists/catalogue.js';
 import { addEntries, deleteCategory, newCategory, removeEntries } from '../../lists/edit.js';
 import { parseCliEntry, type ListEntry } from '../../lists/entry.js';
-import { IMPORT_FORMATS, importList, type ImportFormat, type ImportProgress } from '../../lists/import.js';
-import { CATEGORY_NAME } from '../../lists/metadata.js';
+import {
+  IMPORT_FORMATS,
+  importList,
+  importReasonInWords,
+  type ImportFormat,
+  type ImportProgress,
+  type ImportSummary,
+} from '../../lists/import.js';
+import { checkCategoryName } from '../../lists/metadata.js';
 import { readProfileOverrides } from '../../lists/profile-overrides.js';
 import { effectiveProfiles } from '../../config/profiles.js';
 import { withState } from '../../state/store.js';
@@ -16,6 +23,7 @@ import { configFrom, reloadAfterChange, withChangeOptions, withCommonOptions } f
 import { checkBlockFor, enforceNewCategory, withBlockFor } from './block-for.js';
 import { setCategoryAction } from './profiles.js';
 
+import { registerImportTree } from './lists-import-tree.js';
 import { dirsOf, examples, type Opts } from './lists.js';
 
 export function registerListEdits(lists: Command): void {
@@ -114,10 +122,7 @@ export function registerListEdits(lists: Command): void {
       ) => {
         const config = configFrom(opts);
         checkBlockFor(config, opts.blockFor);
-        if (!CATEGORY_NAME.test(name))
-          throw new SchoolgateError('SG_ARGUMENT_INVALID', `"${name}" is not a category name`, {
-            suggestion: 'use letters, digits, dot, underscore and hyphen, starting with a letter or digit',
-          });
+        checkCategoryName(name);
         const meta = {
           name,
           title: opts.title,
@@ -223,10 +228,11 @@ export function registerListEdits(lists: Command): void {
         checkBlockFor(config, opts.blockFor);
         const dirs = dirsOf(config);
         const known = await catalogue(dirs);
-        const create = !known.has(category) && opts.create === true && !opts.dryRun;
+        const missing = !known.has(category) && opts.create === true;
+        if (missing) checkCategoryName(category);
+        // A dry run creates nothing: it counts against the empty category it would create.
+        const create = missing && !opts.dryRun;
         if (create) {
-          if (!CATEGORY_NAME.test(category))
-            throw new SchoolgateError('SG_ARGUMENT_INVALID', `"${category}" is not a category name`);
           await newCategory(dirs, {
             name: category,
             title: category,
@@ -242,6 +248,7 @@ export function registerListEdits(lists: Command): void {
           ...(opts.replace ? { replace: true } : {}),
           ...(opts.dryRun ? { dryRun: true } : {}),
           ...(opts.force ? { force: true } : {}),
+          ...(missing && opts.dryRun ? { newCategory: true } : {}),
           ...(progress ? { onProgress: progress } : {}),
         }).catch(async (err: unknown) => {
           // A refused import changes nothing, so the category made for it goes too.
@@ -278,15 +285,36 @@ export function registerListEdits(lists: Command): void {
           );
         }
         console.log(
-          `${opts.dryRun ? 'would import' : 'imported'} into ${category}: ${summary.added} added, ${summary.duplicate} duplicate, ${summary.invalid} invalid, ${summary.skipped} skipped (${summary.lines} lines)`,
+          `${opts.dryRun ? 'would import' : 'imported'} into ${category}${missing && opts.dryRun ? ' (a new category)' : ''}: ${summary.added} added, ${summary.duplicate} duplicate, ${summary.invalid} invalid, ${summary.skipped} skipped (${summary.lines} lines)`,
         );
-        for (const bad of summary.invalidLines)
-          console.log(`  invalid ${bad.file}:${bad.line}: ${JSON.stringify(bad.text)} (${bad.reason})`);
-        if (summary.invalid > summary.invalidLines.length)
-          console.log(`  ... and ${summary.invalid - summary.invalidLines.length} more invalid lines`);
+        for (const line of describeSkips(summary)) console.log(line);
         if (!opts.dryRun) await reloadAfterChange(config.dataDir);
       },
     );
+
+  registerImportTree(lists);
+}
+
+/** Invalid and skipped lines by reason, then the first few of each with file and line number. */
+export function describeSkips(summary: ImportSummary): string[] {
+  const out: string[] = [];
+  const byReason = (label: string, counts: Record<string, number>) => {
+    for (const [reason, n] of Object.entries(counts).sort((a, b) => b[1] - a[1]))
+      out.push(`  ${label} ${String(n).padStart(7)}  ${reason}: ${importReasonInWords(reason)}`);
+  };
+  if (summary.hostOnly > 0)
+    out.push(
+      `  note ${summary.hostOnly === 1 ? '1 entry is a public suffix' : `${summary.hostOnly} entries are public suffixes`} (github.io, dyndns.org): each covers that host only, never the sites under it`,
+    );
+  byReason('invalid', summary.invalidBy);
+  byReason('skipped', summary.skippedBy);
+  for (const bad of summary.invalidLines)
+    out.push(`  invalid ${bad.file}:${bad.line}: ${JSON.stringify(bad.text)} (${bad.reason})`);
+  if (summary.invalid > summary.invalidLines.length)
+    out.push(`  ... and ${summary.invalid - summary.invalidLines.length} more invalid lines`);
+  for (const s of summary.skippedLines)
+    out.push(`  skipped ${s.file}:${s.line}: ${JSON.stringify(s.text)} (${s.reason})`);
+  return out;
 }
 
 /** Validates every argument first: one bad entry changes nothing. */

@@ -73,6 +73,7 @@ export function registerLists(program: Command): void {
           layer: c.layer ?? 'shipped',
           domains: c.domains,
           urls: c.urls,
+          expressions: c.expressions ?? 0,
           local: c.local ?? { domains: 0, urls: 0 },
           removed: c.removed ?? 0,
           invalid: c.invalid,
@@ -152,13 +153,17 @@ export function registerLists(program: Command): void {
       const policy = await loadPolicy(config);
       const matches: { category: string; entry: string; kind: string; layer: string }[] = [];
       for (const m of policy.lists.match(target)) {
-        const local = await layerKeys(dirs, m.list, 'local');
-        const key = anyLineKey(m.entry);
+        const isLocal =
+          m.kind === 'regex'
+            ? (await readLines(localFile(config.dataDir, m.list, 'expressions'))).some(
+                (l) => l.trim() === m.entry,
+              )
+            : (await layerKeys(dirs, m.list, 'local')).has(anyLineKey(m.entry) ?? '');
         matches.push({
           category: m.list,
           entry: m.entry,
           kind: m.kind,
-          layer: key && local.has(key) ? 'local' : 'shipped',
+          layer: isLocal ? 'local' : 'shipped',
         });
       }
       // Shipped entries the school un-listed that would match: often the answer to "why is it not blocked?"

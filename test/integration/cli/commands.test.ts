@@ -26,6 +26,8 @@ describe('schoolgate explain', () => {
   it('prints one JSON object a line with the decision and the rule', async () => {
     const r = await runCli([
       'explain',
+      '--at',
+      '2026-11-10T09:00:00Z',
       'http://m.facebook.com/x',
       'notfacebook.com',
       'https://BLOCKED.example./',
@@ -53,9 +55,12 @@ describe('schoolgate explain', () => {
   });
 
   it('reads URLs from standard input with "-" and explains in words', async () => {
-    const r = await runCli(['explain', '-', '--profile', 'staff', ...common], {
-      input: 'www.youtube.com\n# comment\nbet.test\n',
-    });
+    const r = await runCli(
+      ['explain', '--at', '2026-11-10T09:00:00Z', '-', '--profile', 'staff', ...common],
+      {
+        input: 'www.youtube.com\n# comment\nbet.test\n',
+      },
+    );
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/www\.youtube\.com\n {2}WARN for profile staff/);
     expect(r.stdout).toMatch(/bet\.test\n {2}BLOCK for profile staff/);
@@ -76,13 +81,30 @@ describe('schoolgate explain', () => {
     expect(add.stderr).toContain(
       `set \`identity: { basicAuth: true }\` in ${path.join(dir, 'config.yaml')} and run \`schoolgate reload\``,
     );
-    const asUser = await runCli(['explain', 'facebook.com', '--user', 'j.smith', '--json', ...common]);
+    const asUser = await runCli([
+      'explain',
+      '--at',
+      '2026-11-10T09:00:00Z',
+      'facebook.com',
+      '--user',
+      'j.smith',
+      '--json',
+      ...common,
+    ]);
     expect(JSON.parse(asUser.stdout)).toMatchObject({ action: 'warn', profile: 'staff' });
 
     const again = await runCli(['users', 'add', 'j.smith', '--profile', 'staff', ...common]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('SG_USER_EXISTS');
-    const unknownUser = await runCli(['explain', 'facebook.com', '--user', 'nobody', ...common]);
+    const unknownUser = await runCli([
+      'explain',
+      '--at',
+      '2026-11-10T09:00:00Z',
+      'facebook.com',
+      '--user',
+      'nobody',
+      ...common,
+    ]);
     expect(unknownUser.code).toBe(1);
     expect(unknownUser.stderr).toContain('SG_USER_UNKNOWN');
     const unknownProfile = await runCli(['users', 'add', 'x', '--profile', 'wizard', ...common]);
@@ -94,7 +116,7 @@ describe('schoolgate explain', () => {
   });
 
   it('needs --user or --profile', async () => {
-    const r = await runCli(['explain', 'facebook.com', ...common]);
+    const r = await runCli(['explain', '--at', '2026-11-10T09:00:00Z', 'facebook.com', ...common]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('explain needs --user NAME or --profile NAME');
   });

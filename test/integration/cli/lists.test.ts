@@ -4,7 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
+import { getDomain } from 'tldts';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../helpers/cli.js';
 import { FIXTURE_PROFILES, tempDir, writeFixtureCategories } from '../../helpers/schoolgate.js';
@@ -109,6 +111,8 @@ describe('lists add / remove / find / show', { timeout: 90_000 }, () => {
     // decide() sees the local layer: explain uses the same loader.
     const explain = await json<{ action: string }>(
       'explain',
+      '--at',
+      '2026-11-10T09:00:00Z',
       'http://newsocial.example/',
       '--profile',
       'pupil',
@@ -131,9 +135,18 @@ describe('lists add / remove / find / show', { timeout: 90_000 }, () => {
     expect(readFileSync(path.join(data, 'categories.local/social/domains'), 'utf8')).toBe(
       '# added for the art dept\n',
     );
-    expect((await json<{ action: string }>('explain', 'facebook.com', '--profile', 'pupil')).action).toBe(
-      'allow',
-    );
+    expect(
+      (
+        await json<{ action: string }>(
+          'explain',
+          '--at',
+          '2026-11-10T09:00:00Z',
+          'facebook.com',
+          '--profile',
+          'pupil',
+        )
+      ).action,
+    ).toBe('allow');
     const find = await json<{ matches: unknown[] }>('lists', 'find', 'm.facebook.com');
     expect(find.matches).toEqual([
       { category: 'social', entry: 'facebook.com', kind: 'domain', layer: 'removed' },
@@ -148,9 +161,18 @@ describe('lists add / remove / find / show', { timeout: 90_000 }, () => {
 
     const back = await json<{ results: { outcome: string }[] }>('lists', 'add', 'social', 'facebook.com');
     expect(back.results[0]!.outcome).toBe('relisted');
-    expect((await json<{ action: string }>('explain', 'facebook.com', '--profile', 'pupil')).action).toBe(
-      'block',
-    );
+    expect(
+      (
+        await json<{ action: string }>(
+          'explain',
+          '--at',
+          '2026-11-10T09:00:00Z',
+          'facebook.com',
+          '--profile',
+          'pupil',
+        )
+      ).action,
+    ).toBe('block');
     // No temp files are left behind by the atomic writes.
     expect(
       readdirSync(path.join(data, 'categories.local/social')).filter((n) => n.includes('.tmp-')),
@@ -202,7 +224,7 @@ describe('explain with the local layer', { timeout: 90_000 }, () => {
       action: string;
       why: string;
       matches: { list: string; entry: string; action: string; layer: string }[];
-    }>('explain', 'http://m.facebook.com/', '--profile', 'staff');
+    }>('explain', '--at', '2026-11-10T09:00:00Z', 'http://m.facebook.com/', '--profile', 'staff');
     expect(j.action).toBe('block');
     expect(j.matches).toEqual([
       { list: 'adult', entry: 'm.facebook.com', kind: 'domain', action: 'block', layer: 'local' },
@@ -211,7 +233,14 @@ describe('explain with the local layer', { timeout: 90_000 }, () => {
     expect(j.why).toBe(
       'category adult sets block; the most restrictive matched category wins (block > warn > allow), over social (warn)',
     );
-    const text = await cli('explain', 'http://m.facebook.com/', '--profile', 'staff');
+    const text = await cli(
+      'explain',
+      '--at',
+      '2026-11-10T09:00:00Z',
+      'http://m.facebook.com/',
+      '--profile',
+      'staff',
+    );
     expect(text.stdout).toMatch(/winner: +category adult sets block/);
     expect(text.stdout).toMatch(/adult +block local +m\.facebook\.com \(domain\)/);
     expect(text.stdout).toMatch(/social +warn +shipped facebook\.com \(domain\)/);
@@ -280,19 +309,24 @@ describe('lists new / delete / categories / export', { timeout: 90_000 }, () => 
 
 describe('lists import', { timeout: 90_000 }, () => {
   /** Independent count: distinct entries of a UT1 file, by lower-casing and dropping a leading dot. */
-  function distinct(file: string): number {
+  function distinct(file: string): Set<string> {
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch {
-      return 0;
+      return new Set();
     }
     const set = new Set<string>();
     for (const line of text.split('\n')) {
       const t = line.trim().toLowerCase().replace(/^\./, '');
       if (t && !t.startsWith('#')) set.add(t);
     }
-    return set.size;
+    return set;
+  }
+  /** Of those, the hosts that are public suffixes: ICANN ones are refused, private ones kept host-only. */
+  function suffixes(set: Set<string>, privateToo = false): number {
+    const hosts = [...set].map((e) => e.split(/[/?]/)[0]!).filter((h) => isIP(h) === 0);
+    return hosts.filter((h) => getDomain(h, { allowPrivateDomains: privateToo }) === null).length;
   }
 
   it.skipIf(!HAVE_UT1).each(['dynamic-dns', 'webmail', 'chat', 'audio-video'])(
@@ -310,24 +344,34 @@ describe('lists import', { timeout: 90_000 }, () => {
           }
         })
         .reduce((a, b) => a + b);
-      const expected = distinct(path.join(src, 'domains')) + distinct(path.join(src, 'urls'));
-      const s = await json<{ added: number; duplicate: number; invalid: number; lines: number }>(
-        'lists',
-        'import',
-        name,
-        src,
-        '--format',
-        'squidguard',
-        '--create',
-      );
-      expect(s).toMatchObject({ lines, added: expected, duplicate: lines - expected, invalid: 0 });
+      const sets = [distinct(path.join(src, 'domains')), distinct(path.join(src, 'urls'))];
+      const refused = suffixes(sets[0]!) + suffixes(sets[1]!);
+      const hostOnly = suffixes(sets[0]!, true) - suffixes(sets[0]!);
+      const expected = sets[0]!.size + sets[1]!.size - refused;
+      const s = await json<{
+        added: number;
+        duplicate: number;
+        invalid: number;
+        lines: number;
+        hostOnly: number;
+      }>('lists', 'import', name, src, '--format', 'squidguard', '--create');
+      expect(s).toMatchObject({
+        lines,
+        added: expected,
+        duplicate: lines - expected - refused,
+        invalid: refused,
+        invalidBy: refused ? { 'public-suffix': refused } : {},
+      });
+      // dyndns.org and its like: kept for the provider's own host, never for everyone's names beneath it.
+      expect(s.hostOnly).toBe(hostOnly);
+      if (name === 'dynamic-dns') expect(hostOnly).toBeGreaterThan(100);
       const cats = await json<{ name: string; domains: number; urls: number; invalid: number }[]>(
         'lists',
         'categories',
       );
       const cat = cats.find((c) => c.name === name)!;
       expect(cat.domains + cat.urls).toBe(expected);
-      expect(cat.invalid).toBe(0);
+      expect(cat.invalid).toBe(0); // the local files hold no refused line
       // Importing again adds nothing.
       const again = await json<{ added: number; duplicate: number }>(
         'lists',
@@ -337,7 +381,7 @@ describe('lists import', { timeout: 90_000 }, () => {
         '--format',
         'squidguard',
       );
-      expect(again).toMatchObject({ added: 0, duplicate: lines });
+      expect(again).toMatchObject({ added: 0, duplicate: lines - refused });
     },
   );
 
@@ -429,15 +473,15 @@ describe('lists import', { timeout: 90_000 }, () => {
   });
 
   it('a source with more invalid lines than the limits allow is refused unless --force', async () => {
-    // A hosts file read as plain: every "0.0.0.0 name" line is invalid, two bare names are fine.
+    // A damaged plain list: six names with an empty label, two good ones.
     const src = path.join(dir, 'mixed.txt');
-    const bad = Array.from({ length: 6 }, (_, i) => `0.0.0.0 host${i}.example`);
+    const bad = Array.from({ length: 6 }, (_, i) => `host${i}..example`);
     writeFileSync(src, `ok1.example\n${bad.join('\n')}\nok2.example\n`);
     const refused = await cli('lists', 'import', 'newcat', src, '--format', 'plain', '--create');
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(
       `error SG_LIST_FILE_INVALID: ${src}: 6 of 8 entry lines are invalid, more than the 5 allowed (the larger ` +
-        'of lists.maxInvalidLines 5 and lists.maxInvalidShare 1%): line 2 "0.0.0.0 host0.example" (bad-host);',
+        'of lists.maxInvalidLines 5 and lists.maxInvalidShare 1%): line 2 "host0..example" (empty-label);',
     );
     expect(refused.stderr).toContain('run the command again with --force');
     // Nothing written, and the category --create made for it is gone again.

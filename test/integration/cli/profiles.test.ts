@@ -25,7 +25,7 @@ beforeAll(() => {
 const cli = (...args: string[]) => runCli([...args, ...common]);
 
 async function explainAction(url: string, profile: string): Promise<string> {
-  const r = await cli('explain', url, '--profile', profile, '--json');
+  const r = await cli('explain', '--at', '2026-11-10T09:00:00Z', url, '--profile', profile, '--json');
   expect(r.stderr).toBe('');
   return (JSON.parse(r.stdout) as { action: string }).action;
 }

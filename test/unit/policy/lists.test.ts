@@ -48,11 +48,59 @@ describe('list lines parse like squidGuard/UT1 lines', () => {
   });
 });
 
+describe('entries that would cover a TLD or never match are refused', () => {
+  it.each([
+    ['zip', 'public-suffix'],
+    ['com', 'public-suffix'],
+    ['line', 'public-suffix'],
+    ['10.0.0.0/8', 'address-range'],
+    ['2001:db8::/32', 'address-range'],
+  ])('the domains line %j is invalid (%s)', (line, reason) => {
+    expect(parseDomainLine(line)).toEqual({ kind: 'invalid', reason });
+    expect(parseEntry(line)).toEqual({ kind: 'invalid', reason });
+  });
+
+  it.each([
+    ['is/path', 'public-suffix'],
+    ['https://10.0.0.0/8', 'address-range'],
+    ['[2001:db8::]/32', 'address-range'],
+  ])('the urls line %j is invalid (%s)', (line, reason) => {
+    expect(parseUrlLine(line)).toEqual({ kind: 'invalid', reason });
+  });
+
+  it.each(['bbc.co.uk', 'someone.github.io', '10.0.0.8', 'example.com/8'])('%j is still an entry', (line) => {
+    expect(parseEntry(line).kind).not.toBe('invalid');
+  });
+
+  it.each([
+    ['*.github.io', 'github.io'],
+    ['dyndns.org', 'dyndns.org'],
+    ['eth.link', 'eth.link'],
+  ])('a private public suffix %j is an entry for that host only', (line, host) => {
+    expect(parseDomainLine(line)).toEqual({ kind: 'domain', host, exact: true });
+    const l = lists({ hosting: [line] });
+    const hits = (url: string) => l.match(parseAbsoluteTarget(url)).map((m) => m.entry);
+    expect(hits(`https://${host}/`)).toEqual([host]);
+    expect(hits(`https://someone.${host}/`)).toEqual([]);
+  });
+
+  it('a sector suffix in a list file covers the names beneath it (the shipped health list holds nhs.uk)', () => {
+    expect(parseDomainLine('nhs.uk')).toEqual({ kind: 'domain', host: 'nhs.uk', suffix: true });
+    expect(parseUrlLine('co.uk/x')).toMatchObject({ kind: 'url', host: 'co.uk', suffix: true });
+    const l = lists({ health: ['nhs.uk'] });
+    const hits = l.match(parseAbsoluteTarget('https://www.nhs.uk/conditions/')).map((m) => m.entry);
+    expect(hits).toEqual(['nhs.uk']);
+  });
+
+  it('a list file with a TLD line does not compile', () => {
+    expect(() => lists({ tld: ['zip'] })).toThrow(/public-suffix/);
+  });
+});
+
 describe('category lists match by label boundary, in O(labels)', () => {
   const l = lists(
     {
       social: ['facebook.com', 'xn--bcher-kva.example', '198.51.100.7'],
-      tld: ['zip'],
       chat: ['chat.example', 'facebook.com'],
     },
     {
@@ -76,7 +124,7 @@ describe('category lists match by label boundary, in O(labels)', () => {
     ['a parent is not covered by a child entry', 'http://example/', []],
     ['A07 IDN request, punycode list', 'http://bücher.example/', ['social:xn--bcher-kva.example']],
     ['A08 Cyrillic look-alike is a different domain', 'http://fаcebook.com/', []],
-    ['a TLD entry covers its names', 'http://evil.zip/', ['tld:zip']],
+    ['no TLD entry can exist, so a TLD covers nothing', 'http://evil.zip/', []],
     ['IP entry matches the address', 'http://198.51.100.7/', ['social:198.51.100.7']],
     ['IP entry matches the decimal form', 'http://3325256711/', ['social:198.51.100.7']],
     ['no label walk over an IP', 'http://10.51.100.7/', []],

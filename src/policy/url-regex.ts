@@ -1,0 +1,72 @@
+import { RE2JS } from 're2js';
+import type { ListMatch, Target } from './types.js';
+
+/**
+ * URL regex rules: squidGuard/UT1 `expressions` files, one regular expression a line, matched anywhere in
+ * the canonical URL `host/path?query` without scheme or port (host normalised as every host is, path and
+ * query as normalisePath() gives them, target.ts), case-insensitively, as squidGuard matches them.
+ *
+ * The engine is re2js, a pure-JavaScript port of RE2: matching time is linear in the URL whatever the
+ * pattern, so a list line cannot stall the proxy with catastrophic backtracking (`(a+)+$`), and nothing
+ * is built natively. Patterns RE2 does not take (backreferences, look-around) are refused line by line.
+ * Rules are bounded: at most MAX_EXPRESSION_LENGTH characters each and MAX_EXPRESSIONS in one list set;
+ * past either the line is invalid (counted and reported like any invalid line), never a crash.
+ */
+export const MAX_EXPRESSION_LENGTH = 1024;
+// About 3 us per rule on a 100-character URL (re2js, measured): 200 rules cost at most ~0.6 ms a lookup.
+export const MAX_EXPRESSIONS = 200;
+
+export type ParsedExpression =
+  { kind: 'skip' } | { kind: 'regex'; source: string; re: RE2JS } | { kind: 'invalid'; reason: string };
+
+/** One line of an `expressions` file (blank lines and `#` comments are skipped). */
+export function parseExpressionLine(line: string): ParsedExpression {
+  const source = line.trim();
+  if (source === '' || source.startsWith('#')) return { kind: 'skip' };
+  if (source.length > MAX_EXPRESSION_LENGTH) return { kind: 'invalid', reason: 'regex-too-long' };
+  try {
+    return { kind: 'regex', source, re: RE2JS.compile(source, RE2JS.CASE_INSENSITIVE) };
+  } catch {
+    return { kind: 'invalid', reason: 'bad-regex' };
+  }
+}
+
+/** The text a rule is matched against. */
+export function regexSubject(target: Target): string {
+  const host = target.hostKind === 'ipv6' ? `[${target.host}]` : target.host;
+  return `${host}${target.path}`;
+}
+
+interface Rule {
+  list: string;
+  source: string;
+  re: RE2JS;
+}
+
+export class ExpressionRules {
+  private readonly rules: Rule[] = [];
+  private readonly seen = new Set<string>();
+
+  get size(): number {
+    return this.rules.length;
+  }
+
+  /** Adds a compiled rule; 'full' once MAX_EXPRESSIONS rules are held. */
+  add(list: string, parsed: { source: string; re: RE2JS }): 'added' | 'full' {
+    const key = `${list}\n${parsed.source}`;
+    if (this.seen.has(key)) return 'added';
+    if (this.rules.length >= MAX_EXPRESSIONS) return 'full';
+    this.seen.add(key);
+    this.rules.push({ list, source: parsed.source, re: parsed.re });
+    return 'added';
+  }
+
+  match(target: Target): ListMatch[] {
+    if (this.rules.length === 0) return [];
+    const subject = regexSubject(target);
+    const out: ListMatch[] = [];
+    for (const r of this.rules)
+      if (r.re.test(subject)) out.push({ list: r.list, entry: r.source, kind: 'regex' });
+    return out;
+  }
+}
