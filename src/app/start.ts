@@ -39,6 +39,8 @@ export interface RunningSchoolgate {
   proxy: ProxyServer;
   audit: WorkerAuditStore;
   auditPath: string;
+  /** Who is asking (its counters: status, tests). */
+  identifier: Identifier;
   /** The safeguarding alerts engine and its sinks (status, tests). */
   alerts: { engine: AlertsEngine; sinks: AlertSinks; digests: RunningDigests };
   /** Loads config, lists and networks beside the running ones and swaps them in when complete. */
@@ -290,6 +292,7 @@ async function startClaimed(
     proxy,
     audit,
     auditPath,
+    identifier,
     alerts: { engine: alerts, sinks, digests },
     reload: () => live.reloader.reload(),
     stop: () =>
