@@ -35,6 +35,7 @@ export class CategoryListsBuilder {
     this.assertOpen();
     this.built = true;
     const index = this.index;
+    index.compact();
     const categories: ReadonlyMap<string, CategoryMeta> = this.meta;
     return Object.freeze({
       categories,
@@ -140,6 +141,7 @@ export function compileEntryList(name: string, entries: readonly string[]): Entr
       );
     }
   });
+  index.compact();
   return Object.freeze({ name, match: (target: Target): ListMatch[] => index.match(target) });
 }
 
