@@ -190,6 +190,15 @@ export const configSchema = z.strictObject({
       leafValidityDays: z.number().int().min(1).max(90).default(7),
       /** Leaf certificates kept in memory (one per host). */
       leafCacheSize: z.number().int().min(16).max(1_000_000).default(5_000),
+      leafDiskCacheSize: z
+        .number()
+        .int()
+        .min(0)
+        .max(1_000_000)
+        .default(5_000)
+        .describe(
+          'Leaf certificates kept on disk in <dataDir>/leaves (owner-only, with the shared leaf key) so a restart serves the busiest hosts without signing them again; the least recently used beyond this many are removed. 0 keeps none and makes a new leaf key at every start.',
+        ),
       /** Time allowed for a client's ClientHello and handshake after 200 Connection Established. */
       handshakeTimeoutMs: z.number().int().positive().default(10_000),
       /** Never inspected, for every profile: categories (banking, health) and hosts (certificate-pinned apps). */
