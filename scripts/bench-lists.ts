@@ -51,7 +51,8 @@ interface Cell {
   rssMb: number;
   keptHeapMb: number;
   keptOffHeapMb: number;
-  keptRssMb: number;
+  /** RSS beyond the first load's after each reload (allocator pages kept, or a leak if it keeps growing). */
+  keptRssMb: number[];
   hitPerS: number;
   missPerS: number;
   hitRate: number;
@@ -145,13 +146,16 @@ async function child(kind: string, dir: string, lookups: number): Promise<Cell> 
 
   // Reloads: each a new copy loaded beside the current one, then the current one dropped, as a reload
   // swaps snapshots. What is still held after the last, beyond one copy, is what reloads leak.
+  const rssAfterReload: number[] = [];
+  let reloaded = loaded;
   for (let r = 0; r < RELOADS; r++) {
     const next = INDEXES[kind]!();
     await load(dir, next, []);
     if (next instanceof ListIndex) next.compact();
     index = next;
+    reloaded = memory();
+    rssAfterReload.push(reloaded.rss - loaded.rss);
   }
-  const reloaded = memory();
   if (index.match(hitTargets[0]!).length === 0) throw new Error('the reloaded index lost an entry');
   return {
     lines,
@@ -163,7 +167,7 @@ async function child(kind: string, dir: string, lookups: number): Promise<Cell> 
     rssMb: loaded.rss - before.rss,
     keptHeapMb: reloaded.heap - loaded.heap,
     keptOffHeapMb: reloaded.offHeap - loaded.offHeap,
-    keptRssMb: reloaded.rss - loaded.rss,
+    keptRssMb: rssAfterReload,
     hitPerS: hit.perS,
     missPerS: miss.perS,
     hitRate: hit.hits / lookups,
@@ -198,7 +202,7 @@ function main(): void {
     'off-heap Δ MB',
     'RSS Δ MB',
     'MB per 1 M entries (heap+off-heap)',
-    'held after 3 reloads beyond one copy: heap / off-heap / RSS MB',
+    'held after 3 reloads beyond one copy: heap / off-heap MB; RSS after reload 1, 2, 3 MB',
     'hit lookups/s (CPU)',
     'miss lookups/s (CPU)',
   ]);
@@ -231,7 +235,7 @@ function main(): void {
         fmt(c.offHeapMb, 1),
         fmt(c.rssMb, 1),
         fmt(((c.heapMb + c.offHeapMb) * 1e6) / c.lines, 1),
-        `${fmt(c.keptHeapMb, 1)} / ${fmt(c.keptOffHeapMb, 1)} / ${fmt(c.keptRssMb, 1)}`,
+        `${fmt(c.keptHeapMb, 1)} / ${fmt(c.keptOffHeapMb, 1)}; ${c.keptRssMb.map((m) => fmt(m, 0)).join(', ')}`,
         `${fmt(c.hitPerS)} (${fmt(c.hitRate * 100)} % hit)`,
         fmt(c.missPerS),
       ]);
