@@ -37,8 +37,9 @@ export interface LeafOptions {
 export interface Leaf {
   host: string;
   certPem: string;
-  /** The certificate chain without the key: served over `keyContext` through the SNI callback. */
-  certContext: tls.SecureContext;
+  /** The certificate chain without the key, built on first call: served over `keyContext` through the
+   * SNI callback. */
+  certContext(): tls.SecureContext;
   /** Key + chain, built on first call (clients without SNI). */
   context(): tls.SecureContext;
   notAfter: Date;
@@ -178,7 +179,7 @@ export class LeafCertificates {
     const probe = this.sign('schoolgate-probe.invalid');
     this.certOnly = await certOnlyContextsWork(
       this.keyContext,
-      probe.certContext,
+      probe.certContext(),
       this.ca.certPem,
       probe.host,
     );
@@ -187,12 +188,13 @@ export class LeafCertificates {
 
   private leafOf(host: string, certPem: string, notAfter: Date): Leaf {
     const chain = certPem + this.ca.certPem;
+    let certOnly: tls.SecureContext | undefined;
     let full: tls.SecureContext | undefined;
     return {
       host,
       certPem,
       notAfter,
-      certContext: tls.createSecureContext({ cert: chain }),
+      certContext: () => (certOnly ??= tls.createSecureContext({ cert: chain })),
       context: () => (full ??= tls.createSecureContext({ key: this.keyPem, cert: chain })),
     };
   }

@@ -34,7 +34,7 @@ export async function intercept(
   // callback (no key parsed per host, leaf.ts); without SNI the host gets a full context.
   const contexts: tls.TLSSocketOptions =
     ctx.sni !== null && tlsEdge.leaves.certOnly
-      ? { secureContext: tlsEdge.leaves.keyContext, SNICallback: (_name, cb) => cb(null, leaf.certContext) }
+      ? { secureContext: tlsEdge.leaves.keyContext, SNICallback: (_name, cb) => cb(null, leaf.certContext()) }
       : { secureContext: leaf.context() };
   const secure = new tls.TLSSocket(socket as never, {
     isServer: true,
