@@ -59,6 +59,8 @@ export class LeafCertificates {
   private caKeyId = '';
   /** Certificates signed since start (for stats and the dedupe test). */
   signed = 0;
+  /** Minted leaves the disk store could not keep. */
+  storeFailures = 0;
   /** Lookups answered from the cache, and lookups that were not (signed now, or joined a signing in flight). */
   hits = 0;
   misses = 0;
@@ -125,7 +127,7 @@ export class LeafCertificates {
           const leaf = stored ?? this.sign(host);
           if (!stored) {
             this.signed++;
-            this.opts.store?.write(host, leaf.certPem);
+            this.keep(host, leaf.certPem);
           }
           this.cache.set(host, leaf, { ttl: this.ttlOf(leaf) });
           resolve(leaf);
@@ -197,6 +199,16 @@ export class LeafCertificates {
       certContext: () => (certOnly ??= tls.createSecureContext({ cert: chain })),
       context: () => (full ??= tls.createSecureContext({ key: this.keyPem, cert: chain })),
     };
+  }
+
+  /** Writes a minted leaf to the disk store; a failure there (disk full, permissions) only costs a signing
+   * after the next restart, so it is counted, never allowed to fail the handshake. */
+  private keep(host: string, certPem: string): void {
+    try {
+      this.opts.store?.write(host, certPem);
+    } catch {
+      this.storeFailures++;
+    }
   }
 
   /** How long a leaf may be served from memory: until a day (or half its life) before it expires. */

@@ -4,7 +4,8 @@
  * and the handshake paths: with SNI a cert-only context over the shared key's context, without SNI a full
  * context, both real TLS through the proxy.
  */
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -90,6 +91,16 @@ describe('leaves on disk', () => {
     const rekeyed = leaves(dir);
     await rekeyed.get('b.example');
     expect(rekeyed.signed).toBe(1);
+  });
+
+  it('failing to write never fails the leaf: it is counted', async () => {
+    const dir = path.join(tempDir(), 'leaves');
+    const l = leaves(dir);
+    rmSync(dir, { recursive: true });
+    writeFileSync(dir, 'a file where the folder was');
+    const leaf = await l.get('d.example');
+    expect(new X509Certificate(leaf.certPem).checkHost('d.example')).toBe('d.example');
+    expect(l.storeFailures).toBe(1);
   });
 
   it('keep at most the configured number, least recently used first out', async () => {
