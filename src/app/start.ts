@@ -50,6 +50,8 @@ export interface RunningSchoolgate {
   proxy: ProxyServer;
   audit: WorkerAuditStore;
   auditPath: string;
+  /** Who is asking (its counters: status, tests). */
+  identifier: Identifier;
   /** The safeguarding alerts engine and its sinks (status, tests). */
   alerts: { engine: AlertsEngine; sinks: AlertSinks; digests: RunningDigests };
   /** The nightly retention purge (audit.purgeAt); null when turned off. */
@@ -411,6 +413,7 @@ async function startClaimed(
     proxy,
     audit,
     auditPath,
+    identifier,
     alerts: { engine: alerts, sinks, digests },
     retention,
     reload: () => live.reloader.reload(),

@@ -476,6 +476,15 @@ export const configSchema = z.strictObject({
         .max(1_000_000)
         .default(5_000)
         .describe('Leaf certificates kept in memory (one per host).'),
+      leafDiskCacheSize: z
+        .number()
+        .int()
+        .min(0)
+        .max(1_000_000)
+        .default(5_000)
+        .describe(
+          'Leaf certificates kept on disk in <dataDir>/leaves (owner-only, with the shared leaf key) so a restart serves the busiest hosts without signing them again; the least recently used beyond this many are removed. 0 keeps none and makes a new leaf key at every start.',
+        ),
       handshakeTimeoutMs: z
         .number()
         .int()

@@ -80,7 +80,7 @@ function cleanLine(line: string): string | undefined {
 function parseHostEntry(text: string): ParsedEntry {
   const bare = text.startsWith('*.') ? text.slice(2) : text.startsWith('.') ? text.slice(1) : text;
   // `host:80` has one colon; more (even without `::`, as in `1:2:3:4:5:6:7:8`) make an IPv6 address.
-  if (/^[^:[]*:\d+$/.test(bare)) {
+  if (bare.includes(':') && /^[^:[]*:\d+$/.test(bare)) {
     return { kind: 'invalid', reason: 'a list entry may not carry a port' };
   }
   try {

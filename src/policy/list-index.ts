@@ -1,8 +1,10 @@
+import { HostTable } from './host-table.js';
 import type { ListMatch, Target } from './types.js';
 
 /**
- * The lookup structure behind category lists and profile allow/deny lists: hash maps keyed by host, so a
- * lookup costs O(labels of the host) whatever the list size.
+ * The lookup structure behind category lists and profile allow/deny lists: hash tables of hosts over typed
+ * arrays (host-table.ts), so a lookup costs O(length of the host) whatever the list size, and a list of
+ * millions of domains costs tens of MB outside the JS heap.
  *
  * Matching semantics (squidGuard-style; our choices are written down here and tested in lists.test.ts):
  * - a domain entry covers the domain and every subdomain, on label boundaries: `facebook.com` matches
@@ -19,7 +21,7 @@ import type { ListMatch, Target } from './types.js';
  *   Parameters in another order (`?t=1&v=abc`) do not match: the same limit as squidGuard's prefix lists.
  * - a URL entry with no path covers the whole host (like a domain entry, reported as kind 'url').
  */
-interface UrlRule {
+export interface UrlRule {
   list: string;
   entry: string;
   /** Lower-cased normalised path and query; '' for the whole host. */
@@ -28,51 +30,75 @@ interface UrlRule {
   queryRule: boolean;
 }
 
-// Most domains are in one list: store that list's name as a plain string and only allocate an array for
-// the rare domain in several lists, and a HostNode for the few hosts that also have URL rules. One map
-// holds all three, so a miss costs one hash lookup per label, not one per label per kind of entry.
-type Lists = string | string[];
+/**
+ * Which lists an entry is in, as a number: the domains of a big list set share a few hundred distinct
+ * combinations of lists (UT1's malware and phishing overlap almost whole), so each combination is stored
+ * once and an entry holds its number in a HostTable value. Set 0 is "no list" (a host with URL rules only).
+ */
+class ListSets {
+  private readonly names: string[] = [];
+  private readonly ids = new Map<string, number>();
+  private readonly sets: (readonly string[])[] = [[]];
+  /** (set number, list number) → the set with that list appended. */
+  private readonly next = new Map<number, number>();
 
-interface HostNode {
-  lists: Lists | undefined;
-  urls: UrlRule[];
+  with(set: number, list: string): number {
+    let id = this.ids.get(list);
+    if (id === undefined) {
+      id = this.names.length;
+      this.names.push(list);
+      this.ids.set(list, id);
+    }
+    const key = set * 2 ** 20 + id;
+    const known = this.next.get(key);
+    if (known !== undefined) return known;
+    const lists = this.sets[set]!;
+    // A list added again keeps its place: the first addition fixes the order matches are reported in.
+    const result = lists.includes(list) ? set : this.sets.push([...lists, list]) - 1;
+    this.next.set(key, result);
+    return result;
+  }
+
+  lists(set: number): readonly string[] {
+    return this.sets[set]!;
+  }
 }
 
-type HostEntry = Lists | HostNode;
-
 export class ListIndex {
+  private readonly sets = new ListSets();
   /** Domain names (entries cover subdomains). */
-  private readonly domains = new Map<string, HostEntry>();
+  private readonly domains = new HostTable();
   /** IP addresses (exact match only). */
-  private readonly ips = new Map<string, HostEntry>();
+  private readonly ips = new HostTable();
+  /** URL rules per host, by the host's entry in `domains` / `ips` (few hosts have them). */
+  private readonly domainUrls = new Map<number, UrlRule[]>();
+  private readonly ipUrls = new Map<number, UrlRule[]>();
+  /** Scratch for the label walk: [entry, suffix start] pairs. */
+  private readonly found: number[] = [];
   /** Hosts matched exactly: public suffixes such as `github.io` (entries.ts), never their subdomains. */
-  private readonly exactHosts = new Map<string, Lists>();
+  private readonly exactHosts = new HostTable();
 
   addDomain(host: string, list: string): void {
-    addList(this.domains, host, list);
+    this.addList(this.domains, host, list);
   }
 
   addExactHost(host: string, list: string): void {
-    this.exactHosts.set(host, merge(this.exactHosts.get(host), list));
+    this.addList(this.exactHosts, host, list);
   }
 
   addIp(host: string, list: string): void {
-    addList(this.ips, host, list);
+    this.addList(this.ips, host, list);
   }
 
   /** A URL rule on `host`, which is a domain (label walk) unless it is an IP address. */
   addUrl(host: string, path: string, list: string, hostIsIp = false): void {
-    const map = hostIsIp ? this.ips : this.domains;
+    const entry = (hostIsIp ? this.ips : this.domains).intern(host, 0);
+    const byEntry = hostIsIp ? this.ipUrls : this.domainUrls;
+    let rules = byEntry.get(entry);
+    if (rules === undefined) byEntry.set(entry, (rules = []));
     const lower = path.toLowerCase();
-    const existing = map.get(host);
-    let node: HostNode;
-    if (existing !== undefined && isNode(existing)) node = existing;
-    else {
-      node = { lists: existing, urls: [] };
-      map.set(host, node);
-    }
-    if (node.urls.some((r) => r.list === list && r.path === lower)) return;
-    node.urls.push({
+    if (rules.some((r) => r.list === list && r.path === lower)) return;
+    rules.push({
       list,
       entry: `${host}${path}`,
       path: lower,
@@ -81,72 +107,73 @@ export class ListIndex {
     });
   }
 
+  /** Nothing more will be added: gives back the spare room of the tables. */
+  compact(): void {
+    this.domains.compact();
+    this.ips.compact();
+    this.exactHosts.compact();
+  }
+
+  /** Distinct hosts and the bytes their tables hold (benchmarks). */
+  footprint(): { hosts: number; bytes: number } {
+    return {
+      hosts: this.domains.size + this.ips.size + this.exactHosts.size,
+      bytes: this.domains.byteSize() + this.ips.byteSize() + this.exactHosts.byteSize(),
+    };
+  }
+
   /** Every entry matching the target, most specific host first. */
   match(target: Target): ListMatch[] {
     const out: ListMatch[] = [];
     if (target.hostKind !== 'domain') {
-      const entry = this.ips.get(target.host);
-      if (entry !== undefined) pushEntry(out, entry, target.host, 'ip', target.path);
+      const entry = this.ips.find(target.host);
+      if (entry !== -1) this.push(out, this.ips, this.ipUrls, entry, target.host, 'ip', target.path);
       return out;
     }
-    const host = target.host;
-    if (this.exactHosts.size > 0) pushLists(out, this.exactHosts.get(host), host, 'domain');
-    let dot = -1;
-    do {
-      const suffix = dot === -1 ? host : host.slice(dot + 1);
-      const entry = this.domains.get(suffix);
-      if (entry !== undefined) pushEntry(out, entry, suffix, 'domain', target.path);
-      dot = host.indexOf('.', dot + 1);
-    } while (dot !== -1);
+    if (this.exactHosts.size > 0) {
+      const exact = this.exactHosts.find(target.host);
+      if (exact !== -1)
+        for (const list of this.sets.lists(this.exactHosts.value(exact)))
+          out.push({ list, entry: target.host, kind: 'domain' });
+    }
+    const found = this.found;
+    found.length = 0;
+    this.domains.suffixes(target.host, found);
+    for (let i = 0; i < found.length; i += 2) {
+      const suffix = found[i + 1] === 0 ? target.host : target.host.slice(found[i + 1]);
+      this.push(out, this.domains, this.domainUrls, found[i]!, suffix, 'domain', target.path);
+    }
     return out;
   }
-}
 
-function isNode(entry: HostEntry): entry is HostNode {
-  return typeof entry === 'object' && !Array.isArray(entry);
-}
-
-function pushEntry(
-  out: ListMatch[],
-  entry: HostEntry,
-  key: string,
-  kind: ListMatch['kind'],
-  path: string,
-): void {
-  if (!isNode(entry)) {
-    pushLists(out, entry, key, kind);
-    return;
+  private addList(table: HostTable, host: string, list: string): void {
+    const entry = table.intern(host, 0);
+    table.setValue(entry, this.sets.with(table.value(entry), list));
   }
-  if (entry.lists !== undefined) pushLists(out, entry.lists, key, kind);
-  const lower = path.toLowerCase();
-  for (const rule of entry.urls) {
-    if (pathMatches(rule, lower)) out.push({ list: rule.list, entry: rule.entry, kind: 'url' });
+
+  private push(
+    out: ListMatch[],
+    table: HostTable,
+    urls: Map<number, UrlRule[]>,
+    entry: number,
+    key: string,
+    kind: ListMatch['kind'],
+    path: string,
+  ): void {
+    for (const list of this.sets.lists(table.value(entry))) out.push({ list, entry: key, kind });
+    const rules = urls.size === 0 ? undefined : urls.get(entry);
+    if (rules === undefined) return;
+    const lower = path.toLowerCase();
+    for (const rule of rules) {
+      if (pathMatches(rule, lower)) out.push({ list: rule.list, entry: rule.entry, kind: 'url' });
+    }
   }
 }
 
-function pathMatches(rule: UrlRule, path: string): boolean {
+/** Whether a URL rule's path covers the request's lower-cased path (the boundary rules above). */
+export function pathMatches(rule: UrlRule, path: string): boolean {
   if (!path.startsWith(rule.path)) return false;
   if (rule.plainPrefix || path.length === rule.path.length) return true;
   const next = path[rule.path.length];
   return rule.queryRule ? next === '&' : next === '/' || next === '?';
-}
-
-function addList(map: Map<string, HostEntry>, key: string, list: string): void {
-  const existing = map.get(key);
-  if (existing === undefined) map.set(key, list);
-  else if (isNode(existing)) existing.lists = merge(existing.lists, list);
-  else map.set(key, merge(existing, list));
-}
-
-function merge(lists: Lists | undefined, list: string): Lists {
-  if (lists === undefined || lists === list) return list;
-  if (typeof lists === 'string') return [lists, list];
-  if (!lists.includes(list)) lists.push(list);
-  return lists;
-}
-
-function pushLists(out: ListMatch[], lists: Lists | undefined, entry: string, kind: ListMatch['kind']): void {
-  if (lists === undefined) return;
-  if (typeof lists === 'string') out.push({ list: lists, entry, kind });
-  else for (const list of lists) out.push({ list, entry, kind });
 }

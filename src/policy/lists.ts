@@ -49,6 +49,7 @@ export class CategoryListsBuilder {
     this.built = true;
     const index = this.index;
     const expressions = this.expressions;
+    index.compact();
     const categories: ReadonlyMap<string, CategoryMeta> = this.meta;
     return Object.freeze({
       categories,
@@ -159,6 +160,7 @@ export function compileEntryList(name: string, entries: readonly string[]): Entr
       );
     }
   });
+  index.compact();
   return Object.freeze({ name, match: (target: Target): ListMatch[] => index.match(target) });
 }
 

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { startSchoolgate, type RunningSchoolgate } from '../../src/app/start.js';
 import { validateConfig, type ReadonlyConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
+import { UserStore } from '../../src/identity/user-store.js';
 
 /** A small, known category set: tests must not depend on the curated shipped lists. */
 export const FIXTURE_CATEGORIES: Record<
@@ -101,4 +102,16 @@ export async function startTestProxy(
   opts: { now?: () => Date } = {},
 ): Promise<RunningSchoolgate> {
   return startSchoolgate(config, pino({ level: 'silent' }), opts);
+}
+
+/** A proxy that requires Basic credentials, with these users (name → password) in its state database. */
+export async function startAuthProxy(
+  originPort: number,
+  users: Record<string, { profile: string; password: string }>,
+): Promise<RunningSchoolgate> {
+  const config = testConfig({ httpPorts: [originPort], identity: { basicAuth: true, requireAuth: true } });
+  const store = new UserStore(config.dataDir);
+  for (const [name, u] of Object.entries(users)) await store.add({ name, ...u });
+  store.close();
+  return startTestProxy(config);
 }

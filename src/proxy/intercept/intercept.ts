@@ -30,9 +30,15 @@ export async function intercept(
   const leaf = await tlsEdge.leaves.get(name);
   // Node's TLSSocket reads what is already buffered on the socket first ("emulate receiving it").
   socket.unshift(firstFlight);
+  // With SNI the handshake starts from the shared key's context and takes the host's certificate in the SNI
+  // callback (no key parsed per host, leaf.ts); without SNI the host gets a full context.
+  const contexts: tls.TLSSocketOptions =
+    ctx.sni !== null && tlsEdge.leaves.certOnly
+      ? { secureContext: tlsEdge.leaves.keyContext, SNICallback: (_name, cb) => cb(null, leaf.certContext()) }
+      : { secureContext: leaf.context() };
   const secure = new tls.TLSSocket(socket as never, {
     isServer: true,
-    secureContext: leaf.context,
+    ...contexts,
     ALPNProtocols: ['http/1.1'],
     requestCert: false,
   });

@@ -8,9 +8,11 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import path from 'node:path';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { ReadonlyConfig } from '../../config/load.js';
+import { LeafStore } from '../../tls/leaf-store.js';
 import { LeafCertificates } from '../../tls/leaf.js';
 import type { SchoolCa } from '../../tls/ca.js';
 import { upstreamTrust } from '../../tls/trust.js';
@@ -59,11 +61,15 @@ export function createTlsEdge(config: ReadonlyConfig, ca: SchoolCa, now: () => D
   const upstreamAgent = new https.Agent(agentOptions);
   const parent = parentOf(config.upstream.proxy);
   const parentAgent = parent && parentTlsAgent(parent, limits.connectTimeoutMs, agentOptions);
+  const diskLeaves = config.tls.leafDiskCacheSize;
   const leaves = new LeafCertificates(ca, {
     validityDays: config.tls.leafValidityDays,
     cacheSize: config.tls.leafCacheSize,
     now,
+    store: diskLeaves > 0 ? new LeafStore(path.join(config.dataDir, 'leaves'), diskLeaves) : null,
   });
+  // Until the check answers (or if it fails), every host gets a full context: correct, only slower.
+  void leaves.checkCertOnly();
   return { ca, leaves, upstreamAgent, parentAgent, inner };
 }
 

@@ -5,20 +5,15 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSchoolgate } from '../../../src/app/start.js';
-import { UserStore } from '../../../src/identity/user-store.js';
 import { startOrigin, type Origin } from '../../helpers/origin.js';
 import { basic, viaProxy } from '../../helpers/raw-http.js';
-import { startTestProxy, testConfig } from '../../helpers/schoolgate.js';
+import { startAuthProxy } from '../../helpers/schoolgate.js';
 
 let origin: Origin;
 let sg: RunningSchoolgate;
 beforeAll(async () => {
   origin = await startOrigin();
-  const config = testConfig({ httpPorts: [origin.port], identity: { basicAuth: true, requireAuth: true } });
-  const users = new UserStore(config.dataDir);
-  await users.add({ name: 'staff1', profile: 'staff', password: 'staff-password' });
-  users.close();
-  sg = await startTestProxy(config);
+  sg = await startAuthProxy(origin.port, { staff1: { profile: 'staff', password: 'staff-password' } });
 });
 afterAll(async () => {
   await sg?.stop();
