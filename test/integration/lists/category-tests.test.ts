@@ -4,10 +4,10 @@
  * configuration), so an edit that over- or under-blocks fails CI. `categories/must-allow` names the
  * education and help sites that every shipped profile must allow. Format: categories/README.md.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPolicy } from '../../../src/app/start.js';
 import type { LoadedPolicy } from '../../../src/app/reload.js';
 import { validateConfig } from '../../../src/config/load.js';
@@ -82,12 +82,13 @@ const perCategory = categoryNames.map((name) => {
 const mustAllow = parseTestsFile(path.join(CATEGORIES, 'must-allow'), ['allow']);
 
 let policy: LoadedPolicy;
+const dir = tempDir('schoolgate-category-tests-');
 beforeAll(async () => {
-  const dir = tempDir('schoolgate-category-tests-');
   policy = await loadPolicy(
     validateConfig({}, { baseDir: dir, overrides: { dataDir: path.join(dir, 'data') } }),
   );
 });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('every shipped category has a test set', () => {
   it('loads the shipped lists without a warning', () => {
@@ -113,9 +114,16 @@ describe.each(perCategory)('categories/$name/tests', ({ name, cases }) => {
 });
 
 describe('categories/must-allow: every shipped profile allows the education and help sites', () => {
-  it('is well formed', () => {
+  it('is well formed, and every shipped profile is there to check it', () => {
     expect(mustAllow.errors).toEqual([]);
     expect(mustAllow.cases.length).toBeGreaterThanOrEqual(10);
+    expect([...policy.profiles.keys()].sort()).toEqual([
+      'guest',
+      'leadership',
+      'pupil',
+      'staff',
+      'technician',
+    ]);
   });
 
   it.each(mustAllow.cases)('$url (line $line)', ({ url }) => {
