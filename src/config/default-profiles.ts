@@ -6,6 +6,12 @@
  *   extremism falls under the Prevent duty → blocked for every role;
  * - "restricted" categories warn staff that they are for business use only (warn + continue, recorded);
  * - reasonable personal use outside working time (lunchtime) → a staff time window.
+ * - AI companion/character chat (aichat: sexualised role-play, bots that discuss self-harm; most set a
+ *   minimum age of 13 to 18) is blocked for pupils, guests and staff (no business use), warned for
+ *   leadership and technicians (a DSL looking into a pupil's use must be able to see the service).
+ * - general AI assistants (ai): blocked for pupils and guests (the vendors' age terms, and DfE guidance
+ *   leaves pupils' use to the school's AI policy: a school opens it per profile or per tool), allowed for
+ *   staff, leadership and technicians (DfE encourages staff use for planning and workload).
  */
 type Action = 'allow' | 'warn' | 'block';
 type Restrict = 'off' | 'moderate' | 'strict';
@@ -47,6 +53,7 @@ const NEVER: Record<string, Action> = {
   malware: 'block',
   selfharm: 'block',
   doh: 'block',
+  aichat: 'block',
 };
 
 const PUPIL: Record<string, Action> = {
@@ -58,6 +65,7 @@ const PUPIL: Record<string, Action> = {
   games: 'block',
   dating: 'block',
   shopping: 'block',
+  ai: 'block',
 };
 
 export const DEFAULT_PROFILES = {
@@ -86,6 +94,7 @@ export const DEFAULT_PROFILES = {
       games: 'warn',
       dating: 'block',
       shopping: 'warn',
+      ai: 'allow',
     } as Record<string, Action>,
     allow: [],
     deny: [],
@@ -115,6 +124,8 @@ export const DEFAULT_PROFILES = {
       chat: 'warn',
       games: 'warn',
       dating: 'block',
+      aichat: 'warn',
+      ai: 'allow',
     } as Record<string, Action>,
     allow: [],
     deny: [],
@@ -135,6 +146,8 @@ export const DEFAULT_PROFILES = {
       chat: 'warn',
       games: 'warn',
       dating: 'block',
+      aichat: 'warn',
+      ai: 'allow',
     } as Record<string, Action>,
     allow: [],
     deny: [],
