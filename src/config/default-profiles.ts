@@ -7,8 +7,9 @@
  * - "restricted" categories warn staff that they are for business use only (warn + continue, recorded);
  * - reasonable personal use outside working time (lunchtime) → a staff time window.
  * - AI companion/character chat (aichat: sexualised role-play, bots that discuss self-harm; most set a
- *   minimum age of 13 to 18) is blocked for pupils, guests and staff (no business use), warned for
- *   leadership and technicians (a DSL looking into a pupil's use must be able to see the service).
+ *   minimum age of 13 to 18) is blocked for pupils and guests, off (allowed) for staff, and warned for
+ *   leadership and technicians, as the category's issue (#17) asks: adults are not the children it
+ *   protects, and a warn page keeps the senior accounts' visits deliberate and recorded.
  * - general AI assistants (ai): blocked for pupils and guests (the vendors' age terms, and DfE guidance
  *   leaves pupils' use to the school's AI policy: a school opens it per profile or per tool), allowed for
  *   staff, leadership and technicians (DfE encourages staff use for planning and workload).
@@ -53,7 +54,6 @@ const NEVER: Record<string, Action> = {
   malware: 'block',
   selfharm: 'block',
   doh: 'block',
-  aichat: 'block',
 };
 
 const PUPIL: Record<string, Action> = {
@@ -65,6 +65,7 @@ const PUPIL: Record<string, Action> = {
   games: 'block',
   dating: 'block',
   shopping: 'block',
+  aichat: 'block',
   ai: 'block',
 };
 
@@ -94,6 +95,7 @@ export const DEFAULT_PROFILES = {
       games: 'warn',
       dating: 'block',
       shopping: 'warn',
+      aichat: 'allow',
       ai: 'allow',
     } as Record<string, Action>,
     allow: [],
