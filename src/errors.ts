@@ -70,6 +70,8 @@ export const ERROR_CODES = {
   SG_EXCEPTION_UNKNOWN: 'No exception with that id is in force (unknown, or already removed).',
   SG_DIRECTORY_UNAVAILABLE:
     'The school directory (identity.ldap) could not be reached or did not answer in time; sign-ins not cached get onOutage.',
+  SG_AUDIT_SIGNING_FAILED:
+    'The audit checkpoint signing key cannot be read or used: rows are still committed, but no signed checkpoints are written.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -103,6 +103,7 @@ export function registerControl(program: Command): void {
           ...directoryLines(s.directory),
           ...alertLines(s.alerts),
           ...auditDatabaseLines(s.auditDatabase),
+          ...auditSigningLines(s.auditSigning),
           ...fileModeLines(s.fileModes),
         ].join('\n'),
       );
@@ -224,6 +225,13 @@ function auditDatabaseLines(a: AuditDatabaseStatus): string[] {
       `audit replaced ${a.replacedAtThisStart ? 'AT THIS START' : `on ${a.replaced.at}`}: the refused database (${a.replaced.code}: ${a.replaced.reason}) was moved to ${a.replaced.folder}`,
     );
   return lines;
+}
+
+/** Whether the writer signs checkpoints; absent from an older proxy's answer. */
+function auditSigningLines(a: StatusReport['auditSigning']): string[] {
+  if (!a) return [];
+  if (a.state === 'ok') return ['audit signing  ok (checkpoints signed each minute the record moves)'];
+  return [`audit signing  FAILING (${a.code}) since ${new Date(a.sinceMs).toISOString()}: ${a.message}`];
 }
 
 /** The file-modes lines of `status`: owner-only, or each looser entry by name (src/app/file-modes.ts). */
