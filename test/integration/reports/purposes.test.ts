@@ -154,6 +154,15 @@ describe('with reports.people, a person and their roles', () => {
     expect(lastAccess()).toMatchObject({ command: 'report weekly', outcome: 'granted', by_name: 'J. Smith' });
   });
 
+  it('treats alerts read outside a case as a review', async () => {
+    const tech = await runCli(['alerts', 'list', '--by', 'I. Tech', ...withPeople]);
+    expect(tech.code).toBe(1);
+    expect(tech.stderr).toContain('I. Tech (technician) has none of the roles that may pull reviews');
+    expect(lastAccess()).toMatchObject({ command: 'alerts list', outcome: 'refused' });
+    const dsl = await runCli(['alerts', 'list', '--by', 'J. Smith', ...withPeople]);
+    expect(dsl.code, dsl.stderr).toBe(0);
+  });
+
   it('grants the access log only to auditors and the headteacher', async () => {
     const dsl = await runCli(['report', 'access-log', '--by', 'J. Smith', ...WHY, ...withPeople]);
     expect(dsl.code).toBe(1);
