@@ -16,6 +16,8 @@ export interface Puller {
   by: string;
   osUser: string;
   caseRef: string | null;
+  /** Why it was pulled (--reason), printed in the header as the access log keeps it. */
+  purpose?: string | null;
 }
 
 export interface BuiltReport {
@@ -44,6 +46,7 @@ export function pulledHeader(src: ReportSource, p: Puller): [string, string][] {
     ['Pulled at', `${formatLocal(src.now, src.timeZone)} ${src.timeZone}`],
   ];
   if (p.caseRef !== null) h.push(['Case', p.caseRef]);
+  if (p.purpose) h.push(['Purpose', p.purpose]);
   return h;
 }
 
