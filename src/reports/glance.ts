@@ -83,7 +83,7 @@ export function glanceSection(src: ReportSource, a: Aggregate, g: GlanceInput): 
         'Self-reports',
         a.selfReports.length === 0
           ? 'None.'
-          : `${a.selfReports.length}: ${a.selfReports.length - unmatched} match the block they name` +
+          : `${plural(a.selfReports.length, 'report')}: ${a.selfReports.length - unmatched} match the block they name` +
             (unmatched > 0 ? `, ${unmatched} UNMATCHED (see Self-reports).` : '.'),
       ],
       [

@@ -28,15 +28,16 @@ export function countFigures(total: Counts): Figure[] {
   ];
 }
 
-const OTHER_WORDS: Record<string, string> = {
-  'self-report': 'self-reports',
-  reject: 'malformed requests',
-  refused: 'refused connections',
-  error: 'errors',
-  'auth-failed': 'failed logins',
-  'unblock-request': 'unblock requests',
-  'unblock-approved': 'unblock approvals',
-  'unblock-denied': 'unblock refusals',
+/** [one, many] for the actions the Other card counts. */
+const OTHER_WORDS: Record<string, [string, string]> = {
+  'self-report': ['self-report', 'self-reports'],
+  reject: ['malformed request', 'malformed requests'],
+  refused: ['refused connection', 'refused connections'],
+  error: ['error', 'errors'],
+  'auth-failed': ['failed login', 'failed logins'],
+  'unblock-request': ['unblock request', 'unblock requests'],
+  'unblock-approved': ['unblock approval', 'unblock approvals'],
+  'unblock-denied': ['unblock refusal', 'unblock refusals'],
 };
 
 /** What the Other card counts, e.g. 'Other: 2 self-reports, 1 malformed request.' */
@@ -47,7 +48,10 @@ export function otherBreakdown(
   const parts = [...byAction.entries()]
     .filter(([action, n]) => n > 0 && isOther(action))
     .sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0]))
-    .map(([action, n]) => `${n} ${OTHER_WORDS[action] ?? action}`);
+    .map(([action, n]) => {
+      const [one, many] = OTHER_WORDS[action] ?? [action, action];
+      return `${n} ${n === 1 ? one : many}`;
+    });
   return parts.length > 0 ? `Other: ${parts.join(', ')}.` : 'Other: none.';
 }
 

@@ -75,7 +75,7 @@ describe('headline cards', () => {
       ['auth-failed', 1],
     ]);
     expect(otherBreakdown(byAction, (a) => bucketOf(a) === 'other')).toBe(
-      'Other: 2 self-reports, 1 failed logins, 1 malformed requests.',
+      'Other: 2 self-reports, 1 failed login, 1 malformed request.',
     );
     expect(otherBreakdown(new Map([['allow', 1]]), (a) => bucketOf(a) === 'other')).toBe('Other: none.');
   });
