@@ -16,6 +16,23 @@ export const UNCATEGORISED = '(uncategorised)';
 /** Terms listed in the body; every search is in the appendix. */
 const TERMS_IN_BODY = 200;
 
+/**
+ * Rows an every-row appendix prints (about 13 A4 pages); past that the CSV export has them. A heavy user's
+ * year has thousands of searches: printed whole they were 58 of a 116-page report.
+ */
+export const APPENDIX_ROWS = 500;
+
+/** The first APPENDIX_ROWS, and a line saying where the rest are. */
+function appendixRows<T>(rows: readonly T[]): { shown: readonly T[]; paragraphs: string[] } {
+  if (rows.length <= APPENDIX_ROWS) return { shown: rows, paragraphs: [] };
+  return {
+    shown: rows.slice(0, APPENDIX_ROWS),
+    paragraphs: [
+      `The first ${APPENDIX_ROWS} of ${rows.length} are printed; the CSV export (--format csv) lists every row.`,
+    ],
+  };
+}
+
 /** The cards: the parts (allowed … other) add up to the total; flagged attempts are a subset, shown apart. */
 export function countFigures(total: Counts): Figure[] {
   return [
@@ -240,19 +257,21 @@ export function searchAppendix(
   heading: string,
   alertPhrases: ReadonlyMap<string, string> = new Map(),
 ): Section {
+  const { shown, paragraphs } = appendixRows(a.searches);
   return {
     heading,
     id: 'appendix-searches',
     pageBreak: true,
+    paragraphs,
     table: {
       columns: ['Time', 'Engine', 'Search term', 'Outcome'],
-      rows: a.searches.map((s) => [
+      rows: shown.map((s) => [
         fmt(src, s.timeMs),
         s.searchEngine ?? '',
         termCell(s.searchTerm ?? '', alertPhrases.get(s.id) ?? null),
         s.action,
       ]),
-      marked: a.searches.flatMap((s, i) => (s.flagged ? [i] : [])),
+      marked: shown.flatMap((s, i) => (s.flagged ? [i] : [])),
       empty: 'No search terms recorded.',
     },
   };
@@ -331,13 +350,15 @@ export function continuesSection(src: ReportSource, a: Aggregate): Section {
 
 /** Every Continue press (the appendix of the person report). */
 export function continuesAppendix(src: ReportSource, a: Aggregate, heading: string): Section {
+  const { shown, paragraphs } = appendixRows(a.continues);
   return {
     heading,
     id: 'appendix-continues',
     pageBreak: true,
+    paragraphs,
     table: {
       columns: ['Time', 'Address', 'Categories'],
-      rows: a.continues.map((s) => [fmt(src, s.timeMs), s.address, categoriesOf(src, s)]),
+      rows: shown.map((s) => [fmt(src, s.timeMs), s.address, categoriesOf(src, s)]),
       empty: 'None.',
     },
   };

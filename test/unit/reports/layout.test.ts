@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { bucketOf, zeroCounts } from '../../../src/reports/aggregate.js';
+import { bucketOf, zeroCounts, type Aggregate, type RowSummary } from '../../../src/reports/aggregate.js';
 import { labelStep } from '../../../src/reports/render-html.js';
-import { countFigures, otherBreakdown } from '../../../src/reports/sections.js';
+import {
+  APPENDIX_ROWS,
+  countFigures,
+  otherBreakdown,
+  searchAppendix,
+} from '../../../src/reports/sections.js';
+import type { ReportSource } from '../../../src/reports/source.js';
 import { shortDay, weekBins, weekOf, type Bin } from '../../../src/reports/timeline.js';
 
 describe('weeks for a long range', () => {
@@ -78,5 +84,28 @@ describe('headline cards', () => {
       'Other: 2 self-reports, 1 failed login, 1 malformed request.',
     );
     expect(otherBreakdown(new Map([['allow', 1]]), (a) => bucketOf(a) === 'other')).toBe('Other: none.');
+  });
+});
+
+describe('every-row appendices', () => {
+  const src = { timeZone: 'Europe/London' } as ReportSource;
+  const search = (i: number) =>
+    ({
+      id: String(i),
+      timeMs: i * 60_000,
+      searchTerm: `term ${i}`,
+      searchEngine: 'google',
+      action: 'allow',
+    }) as RowSummary;
+
+  it.each([
+    [3, 3, false],
+    [APPENDIX_ROWS, APPENDIX_ROWS, false],
+    [APPENDIX_ROWS + 1, APPENDIX_ROWS, true],
+  ])('%i searches: %i printed, the rest pointed to the CSV: %s', (n, printed, pointer) => {
+    const a = { searches: Array.from({ length: n }, (_, i) => search(i)) } as unknown as Aggregate;
+    const section = searchAppendix(src, a, 'Appendix A');
+    expect(section.table?.rows).toHaveLength(printed);
+    expect(section.paragraphs?.some((p) => p.includes('the CSV export'))).toBe(pointer);
   });
 });
