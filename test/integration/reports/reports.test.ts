@@ -445,8 +445,8 @@ describe('other reports', () => {
     expect(text.stdout).toContain('revise.example');
     expect(text.stdout).toContain('denied by IT: no');
     expect(d.flaggedByPerson).toEqual([
-      { user: 'pupil1', total: 4, categories: { gambling: 3, adult: 1 } },
-      { user: 'pupil2', total: 4, categories: { gambling: 4 } },
+      { user: 'pupil1', profiles: ['pupil'], total: 4, categories: { gambling: 3, adult: 1 } },
+      { user: 'pupil2', profiles: ['pupil'], total: 4, categories: { gambling: 4 } },
     ]);
     expect(d.selfReports).toHaveLength(1);
     expect(d.continues).toHaveLength(1);
