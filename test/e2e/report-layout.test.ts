@@ -109,6 +109,8 @@ describe.skipIf(!chromium)('reports a headteacher can act on, in chromium', () =
       'Y-1',
       '--by',
       'A. Head',
+      '--reason',
+      'layout check of a year report',
     ]);
     weekly = await render('weekly', [
       'report',
@@ -119,6 +121,8 @@ describe.skipIf(!chromium)('reports a headteacher can act on, in chromium', () =
       y.week.to,
       '--by',
       'DSL',
+      '--reason',
+      'layout check of the weekly review',
     ]);
     browser = await launchChromium({ timeoutMs: 60_000 });
   }, 240_000);
