@@ -238,6 +238,12 @@ async function main(): Promise<void> {
       'CPU ms/req = the process tree’s utime+stime over the run ÷ requests completed; RSS at the run’s end\n',
   );
   console.log(formatTable(rows));
+  console.log(
+    '\nschoolgate: Basic auth required (pupil profile), shipped categories + UT1, inspection on, each audit row ' +
+      'committed before the answer. The others: no authentication, their packaged filtering (e2guardian) or ' +
+      'none; Squid and e2guardian write an access log. e2guardian and the bare forwarder are asked by address ' +
+      '(they read no hosts file), the rest by name. A row with 0 req/s completed nothing within the run.',
+  );
   if (notes.length > 0) console.log(`\n${notes.map((n) => `- ${n}`).join('\n')}`);
 }
 
