@@ -70,6 +70,10 @@ export const ERROR_CODES = {
   SG_EXCEPTION_UNKNOWN: 'No exception with that id is in force (unknown, or already removed).',
   SG_DIRECTORY_UNAVAILABLE:
     'The school directory (identity.ldap) could not be reached or did not answer in time; sign-ins not cached get onOutage.',
+  SG_CONSOLE_USER_INVALID:
+    'A `console users` command names an account that does not exist or already exists, or a role that is not headteacher, dsl, technician or auditor.',
+  SG_CONSOLE_FORBIDDEN:
+    'A console page is outside the signed-in person’s role (a technician asking for a person’s report): 403, and the refusal is recorded.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
