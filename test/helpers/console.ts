@@ -29,11 +29,14 @@ export interface ConsoleRig {
 export async function startConsoleRig(
   accounts: Record<string, string>,
   input: Partial<ConfigInput> = {},
+  /** Runs before the proxy starts (e.g. a category of the test's own in config.categoriesDir). */
+  before?: (config: ReadonlyConfig) => void,
 ): Promise<ConsoleRig> {
   const config = testConfig({
     ...input,
     console: { enabled: true, port: 0, host: '127.0.0.1', ...input.console },
   });
+  before?.(config);
   const db = openStateDatabase(config.dataDir);
   const secrets = new Map<string, string | null>();
   try {

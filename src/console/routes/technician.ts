@@ -6,11 +6,13 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { controlRequest } from '../../app/control.js';
+import type { StatusReport } from '../../app/status.js';
+import { statusLines } from '../../cli/commands/control.js';
 import { SchoolgateError } from '../../errors.js';
 import { addEntries, removeEntries } from '../../lists/edit.js';
 import { parseCliEntry } from '../../lists/entry.js';
 import { parseAbsoluteTarget } from '../../policy/target.js';
-import { html } from '../../proxy/pages/html.js';
+import { html, raw } from '../../proxy/pages/html.js';
 import { withState } from '../../state/store.js';
 import { byOf } from '../access.js';
 import { csrfField, guard, sendPage, viewerOf, type ConsoleContext } from '../context.js';
@@ -31,18 +33,13 @@ export function technicianRoutes(app: FastifyInstance, ctx: ConsoleContext, deps
 
   app.get('/status', { preHandler: only('status') }, async (req, reply) => {
     const viewer = viewerOf(req.consoleSession!, reply);
-    const status = await controlRequest<Record<string, unknown>>(ctx.config.dataDir, 'status', {}, 10_000);
+    const status = await controlRequest<StatusReport>(ctx.config.dataDir, 'status', {}, 10_000);
+    // The same lines `schoolgate status` prints, one per row.
     return sendPage(
       reply,
       200,
       'Status',
-      html`<dl>
-        ${Object.entries(status).map(
-          ([k, v]) =>
-            html`<dt>${k}</dt>
-              <dd><pre>${JSON.stringify(v, null, 2)}</pre></dd>`,
-        )}
-      </dl>`,
+      html`<pre>${statusLines(status).map((line) => html`${line}${raw('\n')}`)}</pre>`,
       viewer,
     );
   });
