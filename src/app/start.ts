@@ -45,6 +45,7 @@ import { openStateDatabase } from '../state/database.js';
 import { UnblockRequestStore } from '../state/unblock-requests.js';
 import { caStatus, loadSchoolCa, reloadSchoolCa, watchCaExpiry } from './school-ca.js';
 import { startConsoleIfEnabled, type RunningConsole } from '../console/index.js';
+import { decide } from '../policy/decide.js';
 
 export interface RunningSchoolgate {
   address: AddressInfo;
@@ -400,6 +401,12 @@ async function startClaimed(
     logger,
     reload: () => live.reloader.reload(),
     match: (target) => snapshot.lists.match(target),
+    decide: (target, name) => {
+      const profile = snapshot.profiles.get(name);
+      return profile
+        ? decide({ target, method: 'GET', user: null }, profile, snapshot.lists, new Date())
+        : null;
+    },
   });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>

@@ -34,6 +34,7 @@ export interface ConsoleDeps {
   reload: () => Promise<unknown>;
   /** The running proxy's category matches for a URL (its current snapshot): the technician's find. */
   match: TechnicianDeps['match'];
+  decide: TechnicianDeps['decide'];
   now?: () => number;
 }
 
@@ -164,7 +165,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<RunningConsole> {
     signInRoutes(app, ctx);
     dslRoutes(app, ctx);
     headteacherRoutes(app, ctx);
-    technicianRoutes(app, ctx, { match: deps.match });
+    technicianRoutes(app, ctx, { match: deps.match, decide: deps.decide });
     auditorRoutes(app, ctx);
     await app.listen({ host, port: config.console.port });
   } catch (err) {

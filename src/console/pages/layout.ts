@@ -42,6 +42,7 @@ const NAV: Record<Role, [string, string][]> = {
   technician: [
     ['/status', 'Status'],
     ['/lists', 'Lists'],
+    ['/explain', 'Explain'],
   ],
   auditor: [['/access-log', 'Report-access log']],
 };

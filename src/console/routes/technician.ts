@@ -12,6 +12,7 @@ import { SchoolgateError } from '../../errors.js';
 import { addEntries, removeEntries } from '../../lists/edit.js';
 import { parseCliEntry } from '../../lists/entry.js';
 import { parseAbsoluteTarget } from '../../policy/target.js';
+import type { Decision } from '../../policy/types.js';
 import { html, raw } from '../../proxy/pages/html.js';
 import { withState } from '../../state/store.js';
 import { byOf } from '../access.js';
@@ -26,6 +27,8 @@ const field = (o: unknown, k: string): string => {
 export interface TechnicianDeps {
   /** The running proxy's category matches for a URL (its current lists snapshot). */
   match: (url: string) => { category: string; entry: string; kind: string }[];
+  /** The running proxy's decision for a URL under a profile (null: no such profile). */
+  decide: (url: string, profile: string) => Decision | null;
 }
 
 export function technicianRoutes(app: FastifyInstance, ctx: ConsoleContext, deps: TechnicianDeps): void {
@@ -111,6 +114,50 @@ export function technicianRoutes(app: FastifyInstance, ctx: ConsoleContext, deps
         ${editForm('add')}
         <h2>Remove an entry</h2>
         ${editForm('remove')}`,
+      viewer,
+    );
+  });
+
+  app.get('/explain', { preHandler: only('explain') }, async (req, reply) => {
+    const viewer = viewerOf(req.consoleSession!, reply);
+    const q = req.query as Record<string, string | undefined>;
+    const url = (q.url ?? '').trim().slice(0, 2000);
+    const profile = (q.profile ?? '').trim().slice(0, 100);
+    let result = html``;
+    if (url && profile) {
+      let d: Decision | null = null;
+      try {
+        d = deps.decide(/^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `http://${url}`, profile);
+        result = d
+          ? html`<dl>
+              <dt>Decision</dt>
+              <dd><strong>${d.action}</strong> (profile ${d.profile})</dd>
+              <dt>Rule</dt>
+              <dd>
+                ${d.rule.kind}${d.rule.list ? ` ${d.rule.list}` : ''}${d.rule.entry ? ` ${d.rule.entry}` : ''}
+              </dd>
+              <dt>Why</dt>
+              <dd>${d.explanation}</dd>
+              <dt>Categories</dt>
+              <dd>${d.categories.join(', ') || 'none'}</dd>
+            </dl>`
+          : message(`There is no profile “${profile}”.`);
+      } catch {
+        result = message(`“${url}” is not a domain or URL.`);
+      }
+    }
+    return sendPage(
+      reply,
+      200,
+      'Explain',
+      html`<form method="get" action="/explain">
+          <label for="url">Site or URL</label
+          ><input id="url" name="url" type="text" required value="${url}" />
+          <label for="profile">Profile</label
+          ><input id="profile" name="profile" type="text" required value="${profile}" />
+          <button type="submit">Explain</button>
+        </form>
+        ${result}`,
       viewer,
     );
   });

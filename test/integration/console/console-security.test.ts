@@ -237,6 +237,18 @@ describe('web console over HTTPS', () => {
     });
   });
 
+  it('explains a decision of the running proxy for a profile, escaping what was asked', async () => {
+    const tech = new ConsoleClient(rig);
+    await tech.signIn('t.tech');
+    const r = await tech.get('/explain?url=a.b.blocked.example&profile=pupil');
+    expect(r.status).toBe(200);
+    expect(r.body).toContain('<strong>block</strong> (profile pupil)');
+    expect(r.body).toContain('adult');
+    const hostile = await tech.get(`/explain?url=x.test&profile=${encodeURIComponent(HOSTILE)}`);
+    expect(hostile.body).toContain('There is no profile');
+    expect(hostile.body).not.toContain('<script>');
+  });
+
   it('a technician’s list addition reaches the running proxy, with its reason recorded', async () => {
     const before = await viaProxy(rig.proxy.address.port, 'http://notblocked.example/');
     expect(before.status).not.toBe(403);
