@@ -58,6 +58,15 @@ export const consoleSchema = z
       .max(100)
       .default(5)
       .describe('Failed sign-ins in a row (password or code) that lock the account.'),
+    signInsPerMinute: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(20)
+      .describe(
+        'Sign-in attempts one address may make a minute (then 429), on top of the per-account lock-out.',
+      ),
     lockMinutes: z
       .number()
       .int()

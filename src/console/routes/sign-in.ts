@@ -57,7 +57,7 @@ export function signInRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     '/sign-in',
     {
       preHandler: app.csrfProtection,
-      config: { rateLimit: { max: 20, timeWindow: '1 minute' } },
+      config: { rateLimit: { max: ctx.config.console.signInsPerMinute, timeWindow: '1 minute' } },
     },
     async (req, reply) => {
       const body = (req.body ?? {}) as Record<string, unknown>;

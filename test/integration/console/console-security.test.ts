@@ -269,6 +269,44 @@ describe('web console over HTTPS', () => {
   });
 });
 
+describe('web console sign-in limits', () => {
+  it('answers 429 once an address has made signInsPerMinute attempts, whatever the account', async () => {
+    const rig = await startConsoleRig({ 't.tech': 'technician' }, { console: { signInsPerMinute: 3 } });
+    try {
+      const c = new ConsoleClient(rig);
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++)
+        statuses.push((await c.signIn(`nobody${i}`, '', 'wrong password here')).status);
+      expect(statuses).toEqual([401, 401, 401, 429]);
+      expect((await c.signIn('t.tech')).status).toBe(429);
+    } finally {
+      await rig.proxy.stop();
+    }
+  });
+
+  it('signs out with the form (CSRF-checked), ending the session; a removed account’s session ends too', async () => {
+    const rig = await startConsoleRig({ 't.tech': 'technician', 't.two': 'technician' });
+    try {
+      const c = new ConsoleClient(rig);
+      await c.signIn('t.tech');
+      const id = c.cookies.get('__Host-sg-console')!;
+      expect((await c.postForm('/status', '/sign-out', {})).status).toBe(303);
+      const reuse = new ConsoleClient(rig);
+      reuse.cookies.set('__Host-sg-console', id);
+      expect((await reuse.get('/status')).status).toBe(303);
+      const two = new ConsoleClient(rig);
+      await two.signIn('t.two');
+      expect((await two.get('/status')).status).toBe(200);
+      const db = openStateDatabase(rig.config.dataDir);
+      new ConsoleAccounts(db).remove('t.two');
+      db.close();
+      expect((await two.get('/status')).status).toBe(303);
+    } finally {
+      await rig.proxy.stop();
+    }
+  });
+});
+
 describe('web console networks', () => {
   it('answers 403 to a client outside console.networks', async () => {
     const rig = await startConsoleRig(
