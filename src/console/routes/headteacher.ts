@@ -7,7 +7,16 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { subjectsFrom } from '../../audit/case-subjects.js';
-import { caseNotes, checkCaseRef, listCases, openCase, requireCase } from '../../audit/cases.js';
+import {
+  addCaseNote,
+  caseNotes,
+  checkCaseRef,
+  closeCase,
+  listCases,
+  openCase,
+  reopenCase,
+  requireCase,
+} from '../../audit/cases.js';
 import { listAccess } from '../../audit/report-access.js';
 import { html } from '../../proxy/pages/html.js';
 import { currentOsUser } from '../../reports/access.js';
@@ -22,6 +31,13 @@ import { authoriseLook, byOf } from '../access.js';
 import { csrfField, guard, sendPage, viewerOf, withAudit, type ConsoleContext } from '../context.js';
 
 type Query = Record<string, string | undefined>;
+interface CaseAction {
+  ref: string;
+  text: string;
+  by: string;
+  osUser: string;
+  now: number;
+}
 const field = (o: unknown, k: string): string => {
   const v = (o as Record<string, unknown> | undefined)?.[k];
   return typeof v === 'string' ? v.trim().slice(0, 2000) : '';
@@ -136,6 +152,28 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
         <ul>
           ${notes.map((n) => html`<li>${formatLocal(n.timeMs, tz, false)} ${n.author}: ${n.text}</li>`)}
         </ul>
+        ${
+          c.status === 'open'
+            ? html`<form method="post" action="/case/note">
+                  ${csrfField(viewer.csrf)}<input type="hidden" name="ref" value="${c.ref}" />
+                  <label for="note">Add a note (action taken, conversations, decisions)</label>
+                  <textarea id="note" name="text" required></textarea>
+                  <button type="submit">Add the note</button>
+                </form>
+                <form method="post" action="/case/close">
+                  ${csrfField(viewer.csrf)}<input type="hidden" name="ref" value="${c.ref}" />
+                  <label for="outcome">Outcome</label>
+                  <input id="outcome" name="text" type="text" required />
+                  <button type="submit">Close the case</button>
+                </form>`
+            : html`<p>Outcome: ${c.outcome}</p>
+                <form method="post" action="/case/reopen">
+                  ${csrfField(viewer.csrf)}<input type="hidden" name="ref" value="${c.ref}" />
+                  <label for="reason">Why it is reopened</label>
+                  <input id="reason" name="text" type="text" required />
+                  <button type="submit">Reopen the case</button>
+                </form>`
+        }
         <h2>Pull a person’s report under this case</h2>
         <form method="get" action="/case/report">
           <input type="hidden" name="ref" value="${c.ref}" />
@@ -178,6 +216,36 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
       viewer,
     );
   });
+
+  // Notes, close and reopen: each recorded in report_access like the CLI's `case` commands.
+  const changes = {
+    note: (db: Parameters<typeof addCaseNote>[0], a: CaseAction) => addCaseNote(db, { ...a, text: a.text }),
+    close: (db: Parameters<typeof closeCase>[0], a: CaseAction) => closeCase(db, { ...a, outcome: a.text }),
+    reopen: (db: Parameters<typeof reopenCase>[0], a: CaseAction) => reopenCase(db, { ...a, reason: a.text }),
+  };
+  for (const [verb, change] of Object.entries(changes)) {
+    app.post(
+      `/case/${verb}`,
+      { preHandler: [app.csrfProtection, only(`case ${verb}`)] },
+      async (req, reply) => {
+        const session = req.consoleSession!;
+        const ref = checkCaseRef(field(req.body, 'ref'));
+        const text = field(req.body, 'text');
+        const now = ctx.now();
+        withAudit(ctx, (db) => {
+          authoriseLook(
+            db,
+            ctx.config,
+            session,
+            { command: `case ${verb}`, purpose: null, caseRef: ref, needsCase: false },
+            now,
+          );
+          change(db, { ref, text, by: byOf(session), osUser: currentOsUser(), now });
+        });
+        return see(reply, `/case?ref=${encodeURIComponent(ref)}`);
+      },
+    );
+  }
 
   app.get('/case/report', { preHandler: only('report user') }, async (req, reply) => {
     const session = req.consoleSession!;

@@ -20,6 +20,7 @@ import { viaProxy } from '../../helpers/raw-http.js';
 const ACCOUNTS = {
   'a.head.trav': 'headteacher',
   'a.head.rep': 'headteacher',
+  'a.head.case': 'headteacher',
   'd.dsl.inbox': 'dsl',
   'd.dsl.replay': 'dsl',
   'a.head': 'headteacher',
@@ -218,6 +219,51 @@ describe('web console over HTTPS', () => {
       outcome: 'granted',
       command: 'report user (console; purpose: pastoral concern)',
     });
+  });
+
+  it('adds a note to a case, closes it with an outcome and reopens it, each recorded', async () => {
+    const head = new ConsoleClient(rig);
+    await head.signIn('a.head.case');
+    const db0 = openAdmin(rig.config);
+    openCase(db0, {
+      ref: '2026-015',
+      subjects: [{ kind: 'user', value: 'p.pupil' }],
+      by: 'x',
+      osUser: 'test',
+      now: Date.now(),
+    });
+    db0.close();
+    const page = '/case?ref=2026-015';
+    expect(
+      (await head.postForm(page, '/case/note', { ref: '2026-015', text: 'Met the parents' })).status,
+    ).toBe(303);
+    expect(
+      (await head.postForm(page, '/case/close', { ref: '2026-015', text: 'no further action' })).status,
+    ).toBe(303);
+    const closed = await head.get(page);
+    expect(closed.body).toContain('Met the parents');
+    expect(closed.body).toContain('Outcome: no further action');
+    expect(
+      (await head.postForm(page, '/case/reopen', { ref: '2026-015', text: 'new evidence' })).status,
+    ).toBe(303);
+    expect((await head.get(page)).body).toContain('open, opened');
+    const db = openAdmin(rig.config);
+    const rows = listAccess(db, { caseRef: '2026-015' });
+    db.close();
+    expect(rows.map((r) => r.command)).toEqual([
+      'case note (console)',
+      'case close (console)',
+      'case reopen (console)',
+    ]);
+    expect(rows.every((r) => r.by === 'a.head.case (headteacher, console)')).toBe(true);
+  });
+
+  it('lets the auditor run the tamper check and see its result', async () => {
+    const aud = new ConsoleClient(rig);
+    await aud.signIn('g.aud');
+    expect((await aud.postForm('/access-log', '/tamper-check', {})).status).toBe(303);
+    const page = await aud.get('/access-log');
+    expect(page.body).toContain('chain intact');
   });
 
   it('refuses a technician a person’s report with 403, and records the refusal', async () => {
