@@ -13,7 +13,7 @@ export const CONSOLE_CSP =
 const STYLE = `
   body { font: 1rem/1.5 system-ui, sans-serif; margin: 0; color: #111; background: #fff; }
   header { background: #1e3a5f; color: #fff; padding: .5rem 1rem; display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; }
-  header a, header button { color: #fff; }
+  header a { color: #fff; }
   nav a { margin-right: 1rem; }
   main { padding: 1rem; max-width: 70rem; }
   table { border-collapse: collapse; width: 100%; }
