@@ -18,7 +18,7 @@ export const ERROR_CODES = {
   SG_LISTEN_FAILED: 'The proxy could not listen on its address and port.',
   SG_TARGET_INVALID: 'A request target (URL or CONNECT authority) is malformed.',
   SG_REPORT_REFUSED:
-    'A report or case command was refused: missing --case/--by, or the OS user may not pull reports (recorded).',
+    'A report or case command was refused: missing --case/--by/--reason, not a person or role in reports.people, or the OS user may not pull reports (recorded).',
   SG_CASE_UNKNOWN: 'No case with that reference exists.',
   SG_PURGE_REFUSED:
     'audit purge was refused: no --by or --reason, or a retention shorter than reports.minimumRetentionDays (recorded).',
@@ -70,6 +70,8 @@ export const ERROR_CODES = {
   SG_EXCEPTION_UNKNOWN: 'No exception with that id is in force (unknown, or already removed).',
   SG_DIRECTORY_UNAVAILABLE:
     'The school directory (identity.ldap) could not be reached or did not answer in time; sign-ins not cached get onOutage.',
+  SG_AUDIT_SIGNING_FAILED:
+    'The audit checkpoint signing key cannot be read or used: rows are still committed, but no signed checkpoints are written.',
   SG_CONSOLE_USER_INVALID:
     'A `console users` command names an account that does not exist or already exists, or a role that is not headteacher, dsl, technician or auditor.',
   SG_CONSOLE_FORBIDDEN:

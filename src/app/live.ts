@@ -25,6 +25,8 @@ export interface LiveDeps {
   /** What the audit database's check at start found and did. */
   auditOpened: AuditOpenReport;
   auditQueueDepth: () => number;
+  /** Whether the audit writer signs checkpoints, for `status`. */
+  auditSigning?: StatusDeps['auditSigning'];
   identifier: Identifier;
   current: () => LoadedPolicy & { loadedAt: number };
   swap: (next: LoadedPolicy & { loadedAt: number }) => void;
@@ -86,6 +88,7 @@ export async function startLive(deps: LiveDeps): Promise<Live> {
           ...(deps.alerts ? { alerts: deps.alerts } : {}),
           ...(deps.ca ? { ca: deps.ca } : {}),
           ...(deps.fileModes ? { fileModes: deps.fileModes } : {}),
+          ...(deps.auditSigning ? { auditSigning: deps.auditSigning } : {}),
           profileFor: async (clientIp) => {
             const r = await deps.identifier.identify({ clientIp, proxyAuthorization: undefined });
             return r.ok ? r.identity.profile : null;

@@ -379,6 +379,7 @@ async function startClaimed(
     auditPath,
     auditOpened: audit.opened,
     auditQueueDepth: () => audit.queueDepth,
+    auditSigning: () => audit.signing,
     identifier,
     current: () => snapshot,
     swap: (next) => (snapshot = next),

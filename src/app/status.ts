@@ -6,6 +6,7 @@ import { statSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import type { AuditOpenReport } from '../audit/index.js';
+import type { SigningState } from '../audit/signing-state.js';
 import type { ConfigLocation } from '../config/location.js';
 import { SchoolgateError } from '../errors.js';
 import { decide } from '../policy/decide.js';
@@ -46,6 +47,8 @@ export interface StatusDeps {
   probes?: SelftestProbes;
   /** Directory sign-in's counters (null when identity.ldap is off). */
   directory?: () => AuthCounters['directory'];
+  /** Whether the audit writer signs checkpoints (src/audit/signing-state.ts). */
+  auditSigning?: () => SigningState;
 }
 
 export interface StatusReport {
@@ -84,6 +87,8 @@ export interface StatusReport {
   directory: AuthCounters['directory'];
   /** The illegal-content tier in force: loaded (files, entries), none (no provider files), unusable (all blocked). */
   illegalTier: IllegalTierStatus;
+  /** Signed checkpoints of the audit record: ok, or failing with SG_AUDIT_SIGNING_FAILED (absent: older proxy). */
+  auditSigning?: SigningState;
 }
 
 export interface IllegalTierStatus {
@@ -219,6 +224,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
         ca: deps.ca?.() ?? null,
         illegalTier: illegalTierStatus(p.lists.illegal),
         directory: deps.directory?.() ?? null,
+        ...(deps.auditSigning ? { auditSigning: deps.auditSigning() } : {}),
         fileModes: {
           atStart: deps.fileModes?.atStart ?? null,
           now: checkFileModes(

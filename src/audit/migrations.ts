@@ -10,7 +10,7 @@
  * side table and fill it from the JSON column.
  */
 import { CREATE_HOLDS_SQL } from './holds.js';
-import { createLedger } from './ledger.js';
+import { createLedger, recreateLedgerTriggers } from './ledger.js';
 import type Database from 'better-sqlite3';
 import { SchoolgateError } from '../errors.js';
 import { backfillChain } from './chain.js';
@@ -228,6 +228,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_events_pilot_time ON audit_events (action, time_ms)
         WHERE action IN ('would-block', 'would-warn');
     `);
+  },
+  // 10: why a record was read and where it went (issue 10 item 2): the purpose (--reason), the output file,
+  // and the account that ran the command through sudo. The ledger triggers are rebuilt over the new
+  // columns, and every earlier row is entered once in its new shape (an update with the new columns
+  // empty), so `verifyLedger` keeps comparing each row with its last recorded state.
+  (db) => {
+    db.exec(`
+      ALTER TABLE report_access ADD COLUMN purpose TEXT;
+      ALTER TABLE report_access ADD COLUMN out_file TEXT;
+      ALTER TABLE report_access ADD COLUMN sudo_user TEXT;
+    `);
+    recreateLedgerTriggers(db);
+    db.exec(`UPDATE report_access SET purpose = NULL`);
   },
 ];
 

@@ -1,6 +1,7 @@
 /**
- * The record of every report pulled (and every refusal): who (the --by name and the OS user), when, which
- * command, whose records or which domain, under which case. Written before the report is produced, so a
+ * The record of every report pulled (and every refusal): who (the --by name, the OS user and, through sudo,
+ * the account that ran it), when, which command, whose records or which domain, under which case, why (the
+ * purpose, --reason), in which format and to which file. Written before the report is produced, so a
  * report that fails half-way is still on the record.
  */
 import type Database from 'better-sqlite3';
@@ -18,6 +19,12 @@ export interface AccessEntry {
   format?: string | null;
   outcome: 'granted' | 'refused';
   reason?: string | null;
+  /** Why the records are read (--reason): the purpose the access log shows. */
+  purpose?: string | null;
+  /** The file the output went to (--out); null: standard output. */
+  outFile?: string | null;
+  /** The account that ran the command through sudo (SUDO_USER), when it did. */
+  sudoUser?: string | null;
 }
 
 export interface StoredAccessEntry extends AccessEntry {
@@ -28,8 +35,9 @@ export function recordAccess(db: Database.Database, e: AccessEntry): number {
   const info = db
     .prepare(
       `INSERT INTO report_access
-         (time_ms, by_name, os_user, command, subject, domain, case_ref, from_ms, to_ms, format, outcome, reason)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         (time_ms, by_name, os_user, command, subject, domain, case_ref, from_ms, to_ms, format, outcome, reason,
+          purpose, out_file, sudo_user)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .run(
       e.timeMs,
@@ -44,6 +52,9 @@ export function recordAccess(db: Database.Database, e: AccessEntry): number {
       e.format ?? null,
       e.outcome,
       e.reason ?? null,
+      e.purpose ?? null,
+      e.outFile ?? null,
+      e.sudoUser ?? null,
     );
   return Number(info.lastInsertRowid);
 }
@@ -62,6 +73,9 @@ interface AccessRow {
   format: string | null;
   outcome: 'granted' | 'refused';
   reason: string | null;
+  purpose: string | null;
+  out_file: string | null;
+  sudo_user: string | null;
 }
 
 const toEntry = (r: AccessRow): StoredAccessEntry => ({
@@ -78,6 +92,9 @@ const toEntry = (r: AccessRow): StoredAccessEntry => ({
   format: r.format,
   outcome: r.outcome,
   reason: r.reason,
+  purpose: r.purpose,
+  outFile: r.out_file,
+  sudoUser: r.sudo_user,
 });
 
 /** Entries with from <= time < to, newest last; or those of one case. */

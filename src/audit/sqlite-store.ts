@@ -19,6 +19,7 @@ import {
   signingKeyPath,
   type SigningKey,
 } from './checkpoints.js';
+import { SIGNING_OK, signingFailed, type SigningState } from './signing-state.js';
 import type Database from 'better-sqlite3';
 import { SchoolgateError } from '../errors.js';
 import { GroupCommitQueue, type BatchReport } from './batch-queue.js';
@@ -106,6 +107,7 @@ export class SqliteAuditStore implements AuditStore {
   private readonly signingKey: SigningKey | null;
   /** The heads the last checkpoint signed: a minute with no movement signs nothing. */
   private signed: { seq: number; ledgerSeq: number } | null = null;
+  private signing_: SigningState = SIGNING_OK;
 
   constructor(opts: SqliteAuditStoreOptions) {
     this.path = opts.path;
@@ -223,10 +225,20 @@ export class SqliteAuditStore implements AuditStore {
     }
   }
 
+  /** Whether checkpoints are being signed (for `status` and /healthz). */
+  get signing(): SigningState {
+    return this.signing_;
+  }
+
   private loadSigningKey(): SigningKey | null {
     try {
       return loadOrCreateSigningKey(signingKeyPath(this.path));
     } catch (err) {
+      this.signing_ = signingFailed(
+        this.signing_,
+        `cannot read or create the signing key ${signingKeyPath(this.path)}: ${err instanceof Error ? err.message : String(err)}`,
+        Date.now(),
+      );
       this.logger?.error(
         { file: signingKeyPath(this.path), err: err instanceof Error ? err.message : String(err) },
         'audit: cannot read or create the checkpoint signing key; no signed checkpoints until it is fixed',
@@ -248,7 +260,13 @@ export class SqliteAuditStore implements AuditStore {
         return;
       appendCheckpoint(checkpointFilePath(this.path), signCheckpointBody(body, this.signingKey));
       this.signed = { seq: body.seq, ledgerSeq: body.ledger_seq };
+      this.signing_ = SIGNING_OK;
     } catch (err) {
+      this.signing_ = signingFailed(
+        this.signing_,
+        `cannot write a signed checkpoint: ${err instanceof Error ? err.message : String(err)}`,
+        Date.now(),
+      );
       this.logger?.warn(
         { err: err instanceof Error ? err.message : String(err), reason },
         'audit: could not write a signed checkpoint',

@@ -4,6 +4,7 @@ import type { AlertWrite, StoredAlert } from './alerts-table.js';
 import type { AuditOpenReport } from './open-checked.js';
 import type { IntegrityMode } from './start-check.js';
 import type { AccessEntry } from './report-access.js';
+import type { SigningState } from './signing-state.js';
 import type { AuditEvent, AuditOutcome } from './types.js';
 
 export interface WorkerOptions {
@@ -31,7 +32,9 @@ export type ToWorker =
   | { type: 'close' };
 
 export type FromWorker =
-  | { type: 'ready'; opened: AuditOpenReport }
+  | { type: 'ready'; opened: AuditOpenReport; signing: SigningState }
+  /** Checkpoint signing started or stopped failing (signing-state.ts). */
+  | { type: 'signing'; signing: SigningState }
   | { type: 'open-error'; error: WireError }
   | {
       type: 'acks';

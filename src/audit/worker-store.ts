@@ -9,6 +9,7 @@ import { workerScript } from '../worker-script.js';
 import type { AlertWrite, StoredAlert } from './alerts-table.js';
 import type { AuditOpenReport } from './open-checked.js';
 import type { AccessEntry } from './report-access.js';
+import type { SigningState } from './signing-state.js';
 import type { AuditLogger } from './sqlite-store.js';
 import type { AuditEvent, AuditOutcome, AuditStore } from './types.js';
 import { errorFromWire, type FromWorker, type ToWorker, type WorkerOptions } from './worker-protocol.js';
@@ -42,6 +43,7 @@ export class WorkerAuditStore implements AuditStore {
     private readonly logger: AuditLogger | undefined,
     /** What the writer's check at open found and did (start-check.ts, open-checked.ts). */
     readonly opened: AuditOpenReport,
+    private signing_: SigningState,
   ) {
     this.worker = worker;
     worker.on('message', (m: FromWorker) => this.onMessage(m));
@@ -60,7 +62,7 @@ export class WorkerAuditStore implements AuditStore {
         if (m.type === 'log') return void logFrom(logger, m);
         worker.off('message', onFirst);
         worker.off('error', onError);
-        if (m.type === 'ready') resolve(new WorkerAuditStore(worker, logger, m.opened));
+        if (m.type === 'ready') resolve(new WorkerAuditStore(worker, logger, m.opened, m.signing));
         else if (m.type === 'open-error') {
           void worker.terminate();
           reject(errorFromWire(m.error));
@@ -74,6 +76,11 @@ export class WorkerAuditStore implements AuditStore {
 
   get healthy(): boolean {
     return this.healthy_ && !this.dead;
+  }
+
+  /** Whether the writer signs checkpoints (signing-state.ts): for `status` and /healthz. */
+  get signing(): SigningState {
+    return this.signing_;
   }
 
   get lastError(): SchoolgateError | null {
@@ -195,6 +202,9 @@ export class WorkerAuditStore implements AuditStore {
         else ask?.resolve(m.type === 'alert-done' ? m.alerts : m.id);
         return;
       }
+      case 'signing':
+        this.signing_ = m.signing;
+        return;
       case 'log':
         return logFrom(this.logger, m);
       default:

@@ -31,7 +31,7 @@ try {
     logger,
   });
   logOpenReport(logger, store.opened);
-  post({ type: 'ready', opened: store.opened });
+  post({ type: 'ready', opened: store.opened, signing: store.signing });
 } catch (err) {
   post({ type: 'open-error', error: errorToWire(err) });
   process.exit(0);
@@ -53,7 +53,15 @@ setInterval(() => {
 // The head recorded outside the database (head-file.ts): after a crash, the next start compares an older
 // row that still exists; rows newer than this are pinned only by the database's own head.
 const HEAD_EVERY_MS = 60_000;
-setInterval(() => store.recordHeadIfMoved(), HEAD_EVERY_MS).unref();
+// Each minute also signs a checkpoint; the proxy thread hears when signing starts or stops failing.
+let signing = store.signing;
+setInterval(() => {
+  store.recordHeadIfMoved();
+  if (store.signing.state !== signing.state) {
+    signing = store.signing;
+    post({ type: 'signing', signing });
+  }
+}, HEAD_EVERY_MS).unref();
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'batch') {

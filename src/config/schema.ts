@@ -146,6 +146,26 @@ const device = z.strictObject({
   profile: z.string().min(1).optional().describe('The profile it gets, over its network’s.'),
 });
 
+/** A role of reports.people: dsl, deputy-dsl, headteacher, auditor, or the school's own. */
+const roleName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*$/, 'expected a role in lower case, e.g. dsl, deputy-dsl, headteacher, auditor');
+
+const reportPerson = z.strictObject({
+  name: z.string().trim().min(1).describe('The name `--by` gives, e.g. "J. Smith".'),
+  osUser: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Their account on the server: commands naming them must be run from it (or through sudo from it).',
+    ),
+  roles: z
+    .array(roleName)
+    .min(1)
+    .describe('What they are: dsl, deputy-dsl, headteacher, auditor, or a role of the school’s own.'),
+});
+
 export const configSchema = z.strictObject({
   listen: z
     .strictObject({
@@ -355,6 +375,35 @@ export const configSchema = z.strictObject({
         .default(30)
         .describe(
           'The shortest retention `audit purge --retention-days` may ask for; shorter is refused (SG_PURGE_REFUSED).',
+        ),
+      people: z
+        .array(reportPerson)
+        .nullable()
+        .default(null)
+        .refine(
+          (list) => list === null || new Set(list.map((p) => p.name.toLowerCase())).size === list.length,
+          {
+            message: 'two people have the same name',
+          },
+        )
+        .describe(
+          'The people who may read monitoring information: `--by` must name one of them (refused and recorded ' +
+            'otherwise), and their roles decide the reviews and the access log they may pull. null: `--by` ' +
+            'is any name (each command warns that it is unchecked).',
+        ),
+      reviewerRoles: z
+        .array(roleName)
+        .default(['dsl', 'deputy-dsl', 'headteacher'])
+        .describe(
+          'Roles (reports.people) that may pull reviews outside any case: `report flagged`, `weekly`, `pilot`, ' +
+            'and alerts read without `--case`. Only when reports.people is set.',
+        ),
+      accessLogRoles: z
+        .array(roleName)
+        .default(['auditor', 'headteacher'])
+        .describe(
+          'Roles (reports.people) that may read `report access-log`: who read whose records. Only when ' +
+            'reports.people is set.',
         ),
     })
     .prefault({})

@@ -1,13 +1,14 @@
 /**
  * The console's one door into the report-access record (src/reports/access.ts, src/audit/report-access.ts):
  * every look at a person's records is checked and written here, naming the signed-in person, their role,
- * the case and the purpose, before the page is sent. Kept to this file so changes to `authorise` (the
- * purpose becoming a field of its own) touch the console in one place.
+ * the case and the purpose, before the page is sent. Kept to this file so changes to `authorise` touch the
+ * console in one place. With reports.people set, `by` must name one of those people: console accounts are
+ * not yet mapped to them.
  */
 import type Database from 'better-sqlite3';
 import { recordAccess } from '../audit/report-access.js';
 import type { ReadonlyConfig } from '../config/load.js';
-import { authorise, currentOsUser, type CaseScope, type Refusal } from '../reports/access.js';
+import { accessPolicy, authorise, currentOsUser, type CaseScope, type Refusal } from '../reports/access.js';
 import type { Role } from './accounts.js';
 
 export interface Looker {
@@ -20,9 +21,8 @@ export function byOf(p: Looker): string {
   return `${p.name} (${p.role}, console)`;
 }
 
-/** The purpose rides in the command text until report_access has a column for it. */
-function commandOf(command: string, purpose: string | null): string {
-  return purpose ? `${command} (console; purpose: ${purpose})` : `${command} (console)`;
+function commandOf(command: string): string {
+  return `${command} (console)`;
 }
 
 export interface Look {
@@ -46,11 +46,19 @@ export function authoriseLook(
   look: Look,
   now: number,
 ): number {
-  const { purpose, command, ...rest } = look;
+  const { command, ...rest } = look;
   return authorise(
     db,
-    { ...rest, command: commandOf(command, purpose), by: byOf(who), osUser: currentOsUser(), needsBy: true },
-    { allowedOsUsers: config.reports.allowedOsUsers, dataDir: config.dataDir, now },
+    {
+      ...rest,
+      command: commandOf(command),
+      by: byOf(who),
+      osUser: currentOsUser(),
+      needsBy: true,
+      // A look at a person's records says why (kept as the entry's purpose); changes to a case do not.
+      needsPurpose: look.purpose !== null,
+    },
+    accessPolicy(config, now),
   );
 }
 
@@ -66,7 +74,7 @@ export function recordRoleRefusal(
     timeMs: now,
     by: byOf(who),
     osUser: currentOsUser(),
-    command: commandOf(command, null),
+    command: commandOf(command),
     subject,
     outcome: 'refused',
     reason: `the ${who.role} role may not see this page (SG_CONSOLE_FORBIDDEN)`,

@@ -13,6 +13,7 @@ import { renderPage, html } from './pages/html.js';
 import { sendPage } from './respond.js';
 import { renderCaHelpPage, type CaHelpInfo } from './pages/ca-help.js';
 import type { SchoolCa } from '../tls/ca.js';
+import type { SigningState } from '../audit/signing-state.js';
 
 const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '::1']);
 
@@ -66,6 +67,8 @@ export function serveOwnPage(
         inspection: inspectionOk,
         ...(ca ? { caNotAfter: ca.notAfter.toISOString() } : {}),
         ...(edge.nextCa() ? { caNextStaged: true } : {}),
+        // Not a 503: the filter still records every request; the detail is for whoever watches the proxy.
+        ...(signingFailing(edge.audit) ? { auditSigning: 'failing' } : {}),
       });
       return send(res, status === 'ok' ? 200 : 503, 'application/json', body, 'no-store');
     }
@@ -208,4 +211,9 @@ function send(res: ServerResponse, status: number, type: string, body: string, c
     'content-length': Buffer.byteLength(body),
   });
   res.end(body);
+}
+
+/** The audit store signs no checkpoints (a WorkerAuditStore's signing state; other stores have none). */
+function signingFailing(audit: EdgeContext['audit']): boolean {
+  return (audit as { signing?: SigningState }).signing?.state === 'failing';
 }

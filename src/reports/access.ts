@@ -3,25 +3,49 @@
  * report_access before anything is read. Refused:
  * - an OS user not in config.reports.allowedOsUsers (default: only the owner of the data directory);
  * - a per-person, per-domain or context report without --case and --by; a review without --by;
+ * - a read without a purpose (--reason) where the command asks for one;
+ * - with reports.people set: a --by that names none of them, from another OS account than theirs, or
+ *   without the role a review or the access log needs (people.ts);
  * - a report under a case that does not exist or is closed;
  * - a report under a case about someone else: a person report or a context report whose person is not one
  *   of the case's subjects (a domain report under a case shows only the subjects' rows);
  * - a person report for a name that is no user and has no rows ("no such user").
  */
 import { statSync } from 'node:fs';
-import os from 'node:os';
 import type Database from 'better-sqlite3';
 import { rowCovered, subjectsLabel, type RowIdentity } from '../audit/case-subjects.js';
 import { getCase, type CaseRecord } from '../audit/cases.js';
 import { recordAccess, type AccessEntry } from '../audit/report-access.js';
+import type { ReadonlyConfig } from '../config/load.js';
 import { SchoolgateError, type ErrorCode } from '../errors.js';
+import {
+  checkPerson,
+  invokingAccount,
+  MIN_PURPOSE_LENGTH,
+  purposeMissing,
+  type PeoplePolicy,
+  type RoleNeed,
+} from './people.js';
 
-export function currentOsUser(): string {
-  try {
-    return os.userInfo().username;
-  } catch {
-    return `uid:${process.getuid?.() ?? '?'}`;
-  }
+export { currentOsUser } from './people.js';
+
+/** Who may read, from the config: the OS users, the people and their roles. */
+export interface AccessPolicy extends Partial<PeoplePolicy> {
+  allowedOsUsers: readonly string[] | null;
+  dataDir: string;
+  now: number;
+}
+
+export function accessPolicy(config: ReadonlyConfig, now: number): AccessPolicy {
+  const r = config.reports;
+  return {
+    allowedOsUsers: r.allowedOsUsers,
+    dataDir: config.dataDir,
+    now,
+    people: r.people,
+    reviewerRoles: r.reviewerRoles,
+    accessLogRoles: r.accessLogRoles,
+  };
 }
 
 /** null when allowed, else why not. */
@@ -56,9 +80,13 @@ export type CaseScope =
   /** report domain: every row, filtered to the case's subjects by the builder. */
   | { subjectsOnly: true };
 
-export interface AccessRequest extends Omit<AccessEntry, 'outcome' | 'reason' | 'timeMs'> {
+export interface AccessRequest extends Omit<AccessEntry, 'outcome' | 'reason' | 'timeMs' | 'sudoUser'> {
   needsCase: boolean;
   needsBy: boolean;
+  /** A read of monitoring information: it says why (--reason, kept as the entry's purpose). */
+  needsPurpose?: boolean;
+  /** A review outside any case, or the access log: only for the roles the config names (people.ts). */
+  roleNeed?: RoleNeed | null;
   /** Required with needsCase: a report under a case with no scope is refused. */
   scope?: CaseScope;
   /** A refusal the caller found (a subject that exists nowhere): recorded like any other. */
@@ -101,12 +129,10 @@ function scopeRefusal(scope: CaseScope | undefined, c: CaseRecord): Refusal | nu
  * Checks and records one report request. Throws SG_REPORT_REFUSED (after recording the refusal) or returns
  * the access-log id of the granted request.
  */
-export function authorise(
-  db: Database.Database,
-  req: AccessRequest,
-  opts: { allowedOsUsers: readonly string[] | null; dataDir: string; now: number },
-): number {
-  const { needsCase, needsBy, scope, refusal: _found, ...entry } = req;
+export function authorise(db: Database.Database, req: AccessRequest, opts: AccessPolicy): number {
+  const { needsCase, needsBy, needsPurpose, roleNeed, scope, refusal: _found, ...fields } = req;
+  const { account, sudoUser } = invokingAccount(req.osUser);
+  const entry = { ...fields, sudoUser };
   let reason: string | null = osUserRefusal(opts.allowedOsUsers, opts.dataDir, req.osUser);
   let suggestion =
     'ask the person responsible for the server to add your account to reports.allowedOsUsers in the config';
@@ -122,6 +148,23 @@ export function authorise(
     suggestion = needsCase
       ? 'open a case first (schoolgate case open REF --subject USER --by NAME), then give --case REF --by NAME'
       : 'give --by with your name, e.g. --by "J. Smith (DSL)"';
+  }
+  if (reason === null && needsPurpose && purposeMissing(req.purpose)) {
+    reason = `no --reason: monitoring information is read for a purpose, and the access log keeps it (at least ${MIN_PURPOSE_LENGTH} characters)`;
+    suggestion = 'say why, e.g. --reason "concern raised by form tutor 12 Nov"';
+  }
+  if (reason === null && req.by && opts.people !== undefined) {
+    const policy: PeoplePolicy = {
+      people: opts.people,
+      reviewerRoles: opts.reviewerRoles ?? [],
+      accessLogRoles: opts.accessLogRoles ?? [],
+    };
+    const checked = checkPerson(policy, req.by, account, roleNeed ?? null);
+    if (checked && checked.person === null) {
+      reason = checked.refusal;
+      suggestion =
+        'give --by as your name in reports.people, run it from your own account, or ask the headteacher to change reports.people';
+    } else if (checked) entry.by = checked.person.name;
   }
   if (reason === null && req.refusal) {
     ({ reason, suggestion } = req.refusal);

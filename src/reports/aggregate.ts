@@ -3,6 +3,7 @@
  * of distinct days, hosts, categories and people, plus the lists a report prints in full (flagged rows,
  * searches, self-reports), each capped at LIST_CAP.
  */
+import { checkSelfReport, referenceOf, References, sameSite, type SelfReportCheck } from './references.js';
 import { parseCategories, rowAddress, type AuditRowRaw, type ReportSource } from './source.js';
 
 export const LIST_CAP = 5000;
@@ -48,6 +49,8 @@ export interface DomainStat extends Counts {
 
 export interface PersonStat extends Counts {
   user: string;
+  /** The profiles the person's rows were decided under (staff, pupil, ...), so reviews mark them apart. */
+  profiles: Set<string>;
   flagged: number;
   hosts: Set<string>;
   categories: Map<string, number>;
@@ -60,9 +63,11 @@ export interface RowSummary {
   seq: number | null;
   timeMs: number;
   user: string | null;
+  profile: string | null;
   clientIp: string;
   action: string;
   categories: string[];
+  host: string;
   address: string;
   flagged: boolean;
   searchTerm: string | null;
@@ -71,17 +76,23 @@ export interface RowSummary {
   reason: string;
   status: number | null;
   userAgent?: string | null;
+  /** A Continue's or self-report's categories are those of the row it names: true when they came from there. */
+  categoriesReferred?: boolean;
+  /** A self-report checked against the block it names. */
+  check?: SelfReportCheck;
 }
 
-export function summarise(r: AuditRowRaw): RowSummary {
+export function summarise(r: AuditRowRaw, categories = parseCategories(r)): RowSummary {
   return {
     id: r.id,
     seq: r.seq,
     timeMs: r.time_ms,
     user: r.username,
+    profile: r.profile,
     clientIp: r.client_ip,
     action: r.action,
-    categories: parseCategories(r),
+    categories,
+    host: r.host,
     address: rowAddress(r),
     flagged: r.flagged === 1,
     searchTerm: r.search_term,
@@ -112,11 +123,22 @@ export class Aggregate {
   firstMs: number | null = null;
   lastMs: number | null = null;
 
-  constructor(private readonly src: ReportSource) {}
+  /** Flagged rows by category (a flagged row in two categories counts in both). */
+  readonly flaggedByCategory = new Map<string, number>();
+  private readonly references: References;
+
+  constructor(private readonly src: ReportSource) {
+    this.references = new References(src.db);
+  }
 
   add(r: AuditRowRaw): void {
     const bucket = bucketOf(r.action);
-    const cats = parseCategories(r);
+    const own = parseCategories(r);
+    const id = own.length === 0 ? referenceOf(r.action, r.reason) : null;
+    const referent = id === null ? null : this.references.get(id);
+    // A Continue or self-report is about the page it names: counted under that page's category.
+    const referred = referent !== null && sameSite(referent.host, r.host) && referent.categories.length > 0;
+    const cats = referred ? referent.categories : own;
     const flagged = r.flagged === 1;
     bump(this.total, bucket);
     this.byAction.set(r.action, (this.byAction.get(r.action) ?? 0) + 1);
@@ -129,7 +151,8 @@ export class Aggregate {
     if (flagged) {
       this.flagged++;
       domain(this.flaggedDomains, r, cats, bucket);
-      this.keep(this.flaggedRows, r);
+      this.keep(this.flaggedRows, summarise(r, cats));
+      for (const c of cats) this.flaggedByCategory.set(c, (this.flaggedByCategory.get(c) ?? 0) + 1);
     }
     const user = r.username ?? '(no user)';
     let p = this.people.get(user);
@@ -137,6 +160,7 @@ export class Aggregate {
       p = {
         ...zeroCounts(),
         user,
+        profiles: new Set(),
         flagged: 0,
         hosts: new Set(),
         categories: new Map(),
@@ -146,6 +170,7 @@ export class Aggregate {
       this.people.set(user, p);
     }
     bump(p, bucket);
+    if (r.profile) p.profiles.add(r.profile);
     if (flagged) p.flagged++;
     if (p.hosts.size < 1000) p.hosts.add(r.host);
     for (const c of cats) p.categories.set(c, (p.categories.get(c) ?? 0) + 1);
@@ -161,15 +186,26 @@ export class Aggregate {
       d.flagged++;
       this.hours[hour]!.flagged++;
     }
-    if (r.search_term) this.keep(this.searches, r);
-    if (r.action === 'self-report') this.keep(this.selfReports, r);
-    if (r.action === 'continue') this.keep(this.continues, r);
+    if (r.search_term) this.keep(this.searches, summarise(r, cats));
+    if (r.action === 'self-report' || r.action === 'continue') {
+      const s = { ...summarise(r, cats), ...(referred ? { categoriesReferred: true } : {}) };
+      if (r.action === 'self-report') {
+        const report = { timeMs: r.time_ms, user: r.username, clientIp: r.client_ip, host: r.host };
+        s.check = checkSelfReport(
+          report,
+          referent,
+          () => this.references.blockedThere(report),
+          this.src.timeZone,
+        );
+        this.keep(this.selfReports, s);
+      } else this.keep(this.continues, s);
+    }
     this.firstMs = this.firstMs === null ? r.time_ms : Math.min(this.firstMs, r.time_ms);
     this.lastMs = this.lastMs === null ? r.time_ms : Math.max(this.lastMs, r.time_ms);
   }
 
-  private keep(list: RowSummary[], r: AuditRowRaw): void {
-    if (list.length < LIST_CAP) list.push(summarise(r));
+  private keep(list: RowSummary[], s: RowSummary): void {
+    if (list.length < LIST_CAP) list.push(s);
     else this.truncated = true;
   }
 }

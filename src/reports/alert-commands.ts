@@ -14,7 +14,7 @@ import { ackAlert, getAlert, queryAlerts, type AlertQuery, type StoredAlert } fr
 import { recordAccess } from '../audit/report-access.js';
 import type { ReadonlyConfig } from '../config/load.js';
 import { SchoolgateError } from '../errors.js';
-import { authorise, osUserRefusal } from './access.js';
+import { accessPolicy, authorise, osUserRefusal } from './access.js';
 import {
   alertJsonLine,
   alertListDoc,
@@ -24,7 +24,7 @@ import {
 } from './alert-views.js';
 import { alertData, alertPerson } from './alerts.js';
 import { renderText } from './render-text.js';
-import { openAdmin, openSource, type Output } from './run.js';
+import { openAdmin, openSource, warnIfByUnchecked, type Output } from './run.js';
 
 export interface AlertReader {
   by: string | null;
@@ -42,6 +42,7 @@ interface AccessFields {
 }
 
 function check(db: Database.Database, config: ReadonlyConfig, who: AlertReader, f: AccessFields): void {
+  warnIfByUnchecked(config);
   authorise(
     db,
     {
@@ -51,8 +52,10 @@ function check(db: Database.Database, config: ReadonlyConfig, who: AlertReader, 
       caseRef: who.caseRef,
       needsBy: true,
       needsCase: who.caseRef !== null,
+      // Outside a case, alerts are a review of everyone: for the reviewer roles (reports.people).
+      roleNeed: who.caseRef === null ? 'reviewer' : null,
     },
-    { allowedOsUsers: config.reports.allowedOsUsers, dataDir: config.dataDir, now: who.now },
+    accessPolicy(config, who.now),
   );
 }
 

@@ -17,7 +17,8 @@ import {
   COUNT_COLUMNS,
   countsData,
 } from './report-parts.js';
-import { timelineSection } from './sections.js';
+import { countFigures } from './sections.js';
+import { timelineSection } from './timeline.js';
 
 export function buildDomainReport(
   src: ReportSource,
@@ -49,12 +50,7 @@ export function buildDomainReport(
     sections: [
       {
         heading: 'Who reached or tried to reach it',
-        figures: [
-          { label: 'People', value: people.length },
-          { label: 'Requests', value: a.total.requests },
-          { label: 'Blocked', value: a.total.blocked, tone: 'block' },
-          { label: 'Allowed', value: a.total.allowed, tone: 'allow' },
-        ],
+        figures: [...countFigures(a.total), { label: 'People', value: people.length }],
         table: {
           columns: ['Person', ...COUNT_COLUMNS, 'First', 'Last'],
           rows: people.map((p) => [p.user, ...countCells(p), fmt(src, p.firstMs), fmt(src, p.lastMs)]),

@@ -6,6 +6,12 @@ import { type ReportSource } from './source.js';
 import { formatLocal } from './time.js';
 import { BuiltReport, fmt, period, FOOTER } from './report-parts.js';
 
+/** Where a report went: its format, and the file named by --out (standard output when none). */
+function outputOf(e: StoredAccessEntry): string {
+  if (!e.format && !e.outFile) return '';
+  return `${e.format ?? ''}${e.outFile ? ` to ${e.outFile}` : ''}`;
+}
+
 export function buildAccessLog(src: ReportSource, entries: StoredAccessEntry[], title: string): BuiltReport {
   const doc: ReportDoc = {
     title,
@@ -20,19 +26,23 @@ export function buildAccessLog(src: ReportSource, entries: StoredAccessEntry[], 
             'By',
             'OS user',
             'Command',
+            'Purpose',
             'Whose records / domain',
             'Case',
             'Period',
+            'Output',
             'Outcome',
           ],
           rows: entries.map((e) => [
             fmt(src, e.timeMs),
             e.by ?? '',
-            e.osUser,
+            e.sudoUser ? `${e.osUser} (sudo by ${e.sudoUser})` : e.osUser,
             e.command,
+            e.purpose ?? '',
             e.subject ?? e.domain ?? '',
             e.caseRef ?? '',
             e.fromMs != null && e.toMs != null ? period(src, e.fromMs, e.toMs) : '',
+            outputOf(e),
             e.outcome === 'refused' ? `refused: ${e.reason ?? ''}` : 'granted',
           ]),
           marked: entries.flatMap((e, i) => (e.outcome === 'refused' ? [i] : [])),
@@ -71,11 +81,12 @@ export function buildCaseDoc(src: ReportSource, c: CaseRecord, access: StoredAcc
       {
         heading: 'Reports pulled under this case',
         table: {
-          columns: ['Time', 'By', 'Command', 'Whose records / domain', 'Period', 'Outcome'],
+          columns: ['Time', 'By', 'Command', 'Purpose', 'Whose records / domain', 'Period', 'Outcome'],
           rows: access.map((e) => [
             fmt(src, e.timeMs),
             `${e.by ?? ''} (${e.osUser})`,
             e.command,
+            e.purpose ?? '',
             e.subject ?? e.domain ?? '',
             e.fromMs != null && e.toMs != null ? period(src, e.fromMs, e.toMs) : '',
             e.outcome === 'refused' ? `refused: ${e.reason ?? ''}` : 'granted',

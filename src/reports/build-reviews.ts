@@ -20,6 +20,23 @@ import {
   lastFullVerify,
   rowTable,
 } from './report-parts.js';
+import { personLabel, selfReportTable } from './sections.js';
+import type { PersonStat } from './aggregate.js';
+
+/** 'pupil 3, staff 1' (people without a profile as '(none)'). */
+function byProfile(people: readonly PersonStat[]): string {
+  const n = new Map<string, number>();
+  for (const p of people) {
+    const key = p.profiles.size > 0 ? [...p.profiles].sort().join('+') : '(none)';
+    n.set(key, (n.get(key) ?? 0) + 1);
+  }
+  return n.size === 0
+    ? 'none'
+    : [...n]
+        .sort((x, y) => x[0].localeCompare(y[0]))
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+}
 
 function flaggedPeople(src: ReportSource, fromMs: number, toMs: number) {
   const a = new Aggregate(src);
@@ -89,7 +106,7 @@ export function buildFlaggedReport(
           ],
           rows: ranked.map(({ user, flagged: p, alerts: t }, i) => [
             i + 1,
-            user,
+            personLabel(user, p?.profiles ?? []),
             t.danger,
             t.warning,
             t.count,
@@ -146,7 +163,16 @@ export function buildWeeklyReport(
   const { a, people } = flaggedPeople(src, fromMs, toMs);
   const attention = new Aggregate(src);
   for (const r of pagedRows(src.db, ATTENTION_ROWS_SQL, [fromMs, toMs])) attention.add(r);
-  const categories = [...a.byCategory.keys()].sort();
+  const categories = [...a.byCategory.keys()]
+    .map((name) => ({
+      name,
+      attempts: a.byCategory.get(name)!.requests,
+      people: people
+        .map((p) => [p, p.categories.get(name) ?? 0] as const)
+        .filter(([, n]) => n > 0)
+        .sort((x, y) => y[1] - x[1] || x[0].user.localeCompare(y[0].user)),
+    }))
+    .sort((x, y) => y.attempts - x.attempts || x.name.localeCompare(y.name));
   const alertCats = new Set([...src.categories.entries()].filter(([, c]) => c.alert).map(([n]) => n));
   const alerts = a.flaggedRows.filter((r) => r.categories.some((c) => alertCats.has(c)));
   const raised = alertsIn(src, { fromMs, toMs });
@@ -159,7 +185,8 @@ export function buildWeeklyReport(
     header: [['Period', period(src, fromMs, toMs)], ...pulledHeader(src, puller)],
     sections: [
       {
-        heading: 'Flagged attempts by person and category',
+        heading: 'Flagged attempts by category',
+        id: 'weekly-categories',
         figures: [
           { label: 'People', value: people.length },
           { label: 'Flagged attempts', value: a.total.requests, tone: 'block' },
@@ -167,10 +194,39 @@ export function buildWeeklyReport(
           { label: 'Self-reports', value: attention.selfReports.length, tone: 'continue' },
           { label: 'Warnings continued', value: attention.continues.length, tone: 'warn' },
         ],
+        paragraphs: [`People by profile: ${byProfile(people)}.`],
+        // Categories as rows (not columns): any number of them fits the width of an A4 page.
         table: {
-          columns: ['Person', 'Total', ...categories.map((c) => categoryTitle(src, c))],
-          rows: people.map((p) => [p.user, p.requests, ...categories.map((c) => p.categories.get(c) ?? 0)]),
-          numeric: [1, ...categories.map((_, i) => i + 2)],
+          columns: ['Category', 'Attempts', 'People', 'Who (attempts)'],
+          rows: categories.map((c) => [
+            categoryTitle(src, c.name),
+            c.attempts,
+            c.people.length,
+            c.people.map(([p, n]) => `${personLabel(p.user, p.profiles)} ${n}`).join(', '),
+          ]),
+          numeric: [1, 2],
+          marked: categories.flatMap((c, i) => (alertCats.has(c.name) ? [i] : [])),
+          empty: 'No flagged attempts this period.',
+        },
+      },
+      {
+        heading: 'Flagged attempts by person',
+        id: 'weekly-people',
+        paragraphs: [
+          'Each person with the profile their requests were decided under: staff and pupils apart.',
+        ],
+        table: {
+          columns: ['Person', 'Profile', 'Attempts', 'Categories (attempts)'],
+          rows: people.map((p) => [
+            p.user,
+            [...p.profiles].sort().join(', '),
+            p.requests,
+            [...p.categories.entries()]
+              .sort((x, y) => y[1] - x[1])
+              .map(([c, n]) => `${categoryTitle(src, c)} ${n}`)
+              .join(', '),
+          ]),
+          numeric: [2],
           empty: 'No flagged attempts this period.',
         },
       },
@@ -186,7 +242,9 @@ export function buildWeeklyReport(
       },
       {
         heading: 'Self-reports ("I reached this by accident")',
-        table: rowTable(src, attention.selfReports, true),
+        id: 'weekly-self-reports',
+        paragraphs: ['Each checked against the block page it names; unmatched ones are marked.'],
+        table: selfReportTable(src, attention.selfReports, true),
       },
       {
         heading: 'Warnings continued',
@@ -238,6 +296,7 @@ export function buildWeeklyReport(
       osUser: puller.osUser,
       flaggedByPerson: people.map((p) => ({
         user: p.user,
+        profiles: [...p.profiles].sort(),
         total: p.requests,
         categories: Object.fromEntries(p.categories),
       })),

@@ -1,5 +1,5 @@
 /** The per-person report (report user). */
-import { Aggregate } from './aggregate.js';
+import { Aggregate, LIST_CAP } from './aggregate.js';
 import { alertData, alertsIn, alertsSection, phrasesByRow } from './alerts.js';
 import { claimedLogins, claimedLoginsSection } from './claimed-logins.js';
 import type { ReportDoc } from './model.js';
@@ -16,14 +16,17 @@ import {
   rowTable,
   countsData,
 } from './report-parts.js';
+import { glanceSection } from './glance.js';
 import {
-  summarySection,
+  categoriesSection,
   flaggedDomainsSection,
   searchSection,
+  searchAppendix,
   selfReportSection,
   continuesSection,
-  timelineSection,
+  continuesAppendix,
 } from './sections.js';
+import { perDayAppendix, timelineSection } from './timeline.js';
 
 export function buildUserReport(
   src: ReportSource,
@@ -37,6 +40,7 @@ export function buildUserReport(
   const verification = scan(src, rows(), a);
   const others = a.total.requests - a.flaggedRows.length;
   const alerts = alertsIn(src, { user, fromMs, toMs });
+  const alertPhrases = phrasesByRow(alerts);
   const claimed = claimedLogins(src, user, fromMs, toMs);
   const doc: ReportDoc = {
     title: `Web activity report: ${user}`,
@@ -47,26 +51,33 @@ export function buildUserReport(
       ...pulledHeader(src, puller),
       ['Tamper check', tamperLine({ verification })],
     ],
+    // Page one is the summary; the sections after it hold the detail; the appendix every row (HTML, text),
+    // as the CSV and JSON exports do.
     sections: [
-      summarySection(src, a),
-      alertsSection(src, alerts, false),
+      glanceSection(src, a, { alerts, alertPhrases, claimed, fromMs, toMs }),
+      { ...alertsSection(src, alerts, false), pageBreak: true },
+      categoriesSection(src, a),
       flaggedDomainsSection(src, a),
-      searchSection(src, a, phrasesByRow(alerts)),
+      searchSection(src, a, alertPhrases),
       selfReportSection(src, a),
       continuesSection(src, a),
       timelineSection(src, a, fromMs, toMs),
       claimedLoginsSection(src, user, claimed),
+      tamperSection(src, verification),
+      searchAppendix(src, a, 'Appendix A: Every search', alertPhrases),
+      continuesAppendix(src, a, 'Appendix B: Every warning continued'),
       {
-        heading: 'Flagged attempts in full',
+        heading: 'Appendix C: Flagged attempts in full',
+        id: 'appendix-flagged',
         pageBreak: true,
         paragraphs: [
           `${a.flaggedRows.length} flagged rows are listed; ${others} other rows are not listed here ` +
             '(the CSV and JSON exports list every row).' +
-            (a.truncated ? ` Lists are cut at ${5000} entries.` : ''),
+            (a.truncated ? ` Lists are cut at ${LIST_CAP} entries.` : ''),
         ],
         table: rowTable(src, a.flaggedRows, false),
       },
-      tamperSection(src, verification),
+      perDayAppendix(a, 'Appendix D: Requests per day'),
     ],
     footer: `${user} · ${period(src, fromMs, toMs)} · case ${puller.caseRef ?? '-'} · ${FOOTER}`,
   };

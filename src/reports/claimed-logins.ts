@@ -39,17 +39,20 @@ export function claimedLogins(
   };
 }
 
+const HEADING = 'Someone tried this account (failed logins under this name)';
+
 export function claimedLoginsSection(src: ReportSource, user: string, c: ClaimedLogins | null): Section {
   const intro =
     `Wrong or throttled proxy passwords typed under the name ${user}. Anyone can type a name, so these are ` +
     'not counted as this person’s activity above.';
   if (c === null)
     return {
-      heading: 'Failed logins claiming this name',
+      heading: HEADING,
       paragraphs: [intro, 'Not recorded: the audit database predates this record.'],
     };
   return {
-    heading: 'Failed logins claiming this name',
+    heading: HEADING,
+    id: 'failed-logins',
     paragraphs: [
       intro,
       `${c.attempts} attempt${c.attempts === 1 ? '' : 's'} in this period` +

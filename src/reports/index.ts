@@ -15,7 +15,8 @@ export {
   type BuiltReport,
   type Puller,
 } from './builders.js';
-export { authorise, currentOsUser, osUserRefusal } from './access.js';
+export { accessPolicy, authorise, currentOsUser, osUserRefusal } from './access.js';
+export { purposeMissing, resolveBy } from './people.js';
 export {
   FORMATS,
   Output,
@@ -23,6 +24,7 @@ export {
   openAdmin,
   openSource,
   runReport,
+  warnIfByUnchecked,
   writeReport,
   type ReportFormat,
 } from './run.js';

@@ -54,6 +54,11 @@ export interface BarChart {
   valueLabel: string;
   /** Print every n-th label (long series). */
   labelEvery?: number;
+  /** Axis titles, e.g. 'Week starting' and 'Requests'. */
+  xTitle?: string;
+  yTitle?: string;
+  /** Drawn lower (a summary page's trend). */
+  compact?: boolean;
 }
 
 export interface HBarChart {
@@ -67,17 +72,26 @@ export interface HBarChart {
 
 export type Chart = BarChart | HBarChart;
 
+/**
+ * A headline card. `sums`: 'total' is the one figure the 'part' cards add up to (renderers check nothing, the
+ * builder makes them add up); a card without `sums` is shown apart, as not part of that total.
+ */
+export interface Figure {
+  label: string;
+  value: number | string;
+  tone?: 'allow' | 'warn' | 'continue' | 'block' | 'other';
+  sums?: 'total' | 'part';
+}
+
 export interface Section {
   heading: string;
+  /** A stable anchor (HTML id), e.g. 'summary' or 'appendix-searches'. */
+  id?: string;
   /** Start this section on a new printed page. */
   pageBreak?: boolean;
   paragraphs?: string[];
   /** Key figures shown as big numbers. */
-  figures?: {
-    label: string;
-    value: number | string;
-    tone?: 'allow' | 'warn' | 'continue' | 'block' | 'other';
-  }[];
+  figures?: Figure[];
   charts?: Chart[];
   table?: Table;
   /** Label/value pairs. */

@@ -12,6 +12,7 @@ import {
   type BarChart,
   type Cell,
   type Chart,
+  type Figure,
   type HBarChart,
   type ReportDoc,
   type Section,
@@ -48,6 +49,10 @@ dl.facts dd{margin:0;overflow-wrap:anywhere}
 .figure{border:1px solid #d1d5db;border-left:6px solid #1e3a8a;border-radius:6px;padding:.35rem .8rem;min-width:8.5rem;break-inside:avoid}
 .figure .v{font-size:1.6em;font-weight:700;line-height:1.15}
 .figure .l{font-size:.85em;color:#374151}
+.figures.sums .figure,.figures.apart .figure{flex:1 1 0;min-width:0}
+.figures.sums .figure[data-sum=total]{border-width:2px 1px 1px 6px}
+.figures.apart .figure{background:#f9fafb}
+.figures.apart::before{content:"Shown apart:";flex:none;align-self:center;font-size:.8em;color:#4b5563}
 table.data{width:100%;border-collapse:collapse;margin:.4rem 0 .8rem;font-size:.88em}
 table.data th{background:#eef2ff;text-align:left;padding:.3rem .4rem;border-bottom:2px solid #c7d2fe;vertical-align:bottom}
 table.data td{padding:.25rem .4rem;border-bottom:1px solid #e5e7eb;vertical-align:top;overflow-wrap:anywhere;word-break:break-word}
@@ -65,11 +70,17 @@ mark{background:#fde047;color:#111827;font-weight:700;padding:0 .1em;border-radi
 p{margin:.35rem 0}
 .note{color:#374151;font-size:.9em}
 section{margin-bottom:.5rem}
-@page{size:A4;margin:12mm 11mm 12mm}
+@page{size:A4;margin:12mm 11mm 14mm;@bottom-right{content:"Page " counter(page) " of " counter(pages);font-family:system-ui,"Liberation Sans","DejaVu Sans",sans-serif;font-size:8pt;color:#4b5563}}
 @media print{
  body{background:#fff;font-size:10.5pt}
  table.page{max-width:none;margin:0;box-shadow:none}
  table.page>thead>tr>td,table.page>tfoot>tr>td,table.page>tbody>tr>td{padding:0}
+ h1{margin:.4rem 0 .1rem}
+ dl.facts.head{grid-template-columns:max-content 1fr max-content 1fr}
+ .figures{gap:.4rem;margin:.3rem 0 .4rem}
+ .figure{padding:.15rem .5rem}
+ .figure .v{font-size:1.3em}
+ .figure .l{font-size:.8em}
  section.break{break-before:page}
  table.data thead{display:table-header-group}
  table.data tr{break-inside:avoid}
@@ -79,17 +90,25 @@ section{margin-bottom:.5rem}
   .trim()
   .replace(/\n/g, '');
 
+function card(f: Figure): SafeHtml {
+  return html`<div
+    class="figure"
+    data-sum="${f.sums ?? 'apart'}"
+    style="border-left-color:${TONE[f.tone ?? ''] ?? '#1e3a8a'}"
+  >
+    <div class="v">${f.value}</div>
+    <div class="l">${f.label}</div>
+  </div>`;
+}
+
+/** The cards that add up (total first), then those shown apart, each group on its own line. */
 function figures(s: Section): SafeHtml | '' {
   if (!s.figures || s.figures.length === 0) return '';
-  return html`<div class="figures">
-    ${s.figures.map(
-      (f) =>
-        html`<div class="figure" style="border-left-color:${TONE[f.tone ?? ''] ?? '#1e3a8a'}">
-          <div class="v">${f.value}</div>
-          <div class="l">${f.label}</div>
-        </div>`,
-    )}
-  </div>`;
+  const summed = s.figures.filter((f) => f.sums !== undefined);
+  const apart = s.figures.filter((f) => f.sums === undefined);
+  if (summed.length === 0) return html`<div class="figures">${apart.map(card)}</div>`;
+  return html`<div class="figures sums">${summed.map(card)}</div>
+    ${apart.length > 0 ? html`<div class="figures apart">${apart.map(card)}</div>` : ''}`;
 }
 
 /** One cell: escaped text, a matched search term inside <mark>. */
@@ -128,11 +147,21 @@ function niceMax(v: number): number {
   return 10 * p;
 }
 
+/** Approximate width of a label in the SVG's units (11px sans-serif: ~0.62 em a character, plus a gap). */
+const labelWidth = (text: string): number => text.length * 6.8 + 10;
+
+/** Every n-th label, n as small as lets the widest label fit its share of the axis without overlapping. */
+export function labelStep(labels: readonly string[], plotW: number, atLeast = 1): number {
+  const n = Math.max(1, labels.length);
+  const widest = Math.max(0, ...labels.map(labelWidth));
+  return Math.max(atLeast, Math.ceil((widest * n) / plotW));
+}
+
 function bars(c: BarChart): SafeHtml {
   const W = 760;
-  const H = 200;
-  const left = 44;
-  const bottom = 30;
+  const H = c.compact ? 150 : 220;
+  const left = c.yTitle ? 60 : 44;
+  const bottom = c.xTitle ? 44 : 30;
   const top = 8;
   const plotW = W - left - 8;
   const plotH = H - top - bottom;
@@ -163,21 +192,49 @@ function bars(c: BarChart): SafeHtml {
       );
     }
   });
-  const every = c.labelEvery ?? 1;
+  const every = labelStep(c.labels, plotW, c.labelEvery ?? 1);
+  // A label centred under its bar, but never past either end of the axis (nor, so moved, over the last one).
+  let lastRight = -Infinity;
   const labels = c.labels
-    .map((l, i) =>
-      i % every === 0
-        ? html`<text
-            x="${num(left + i * step + step / 2)}"
-            y="${H - bottom + 16}"
-            font-size="11"
-            text-anchor="middle"
-            fill="#374151"
-            >${l}</text
-          >`.html
-        : '',
-    )
+    .map((l, i) => {
+      if (i % every !== 0) return '';
+      const half = labelWidth(l) / 2;
+      const x = Math.min(Math.max(left + i * step + step / 2, left + half), W - 8 - half);
+      if (x - half < lastRight) return '';
+      lastRight = x + half;
+      return html`<text
+        class="xl"
+        x="${num(x)}"
+        y="${top + plotH + 16}"
+        font-size="11"
+        text-anchor="middle"
+        fill="#374151"
+        >${l}</text
+      >`.html;
+    })
     .join('');
+  const titles =
+    (c.xTitle
+      ? html`<text
+          class="axis-title"
+          x="${num(left + plotW / 2)}"
+          y="${H - 6}"
+          font-size="11"
+          text-anchor="middle"
+          fill="#111827"
+          >${c.xTitle}</text
+        >`.html
+      : '') +
+    (c.yTitle
+      ? html`<text
+          class="axis-title"
+          transform="translate(14 ${num(top + plotH / 2)}) rotate(-90)"
+          font-size="11"
+          text-anchor="middle"
+          fill="#111827"
+          >${c.yTitle}</text
+        >`.html
+      : '');
   const total = c.values.reduce((s, v) => s + v, 0);
   const flagged = (c.overlay ?? []).reduce((s, v) => s + v, 0);
   return html`<div class="chart">
@@ -187,7 +244,7 @@ function bars(c: BarChart): SafeHtml {
       role="img"
       aria-label="${c.title}: ${total} ${c.valueLabel}, ${flagged} ${c.overlayLabel ?? ''}"
     >
-      ${raw(parts.join(''))}${raw(labels)}
+      ${raw(parts.join(''))}${raw(labels)}${raw(titles)}
       <line
         x1="${left}"
         x2="${W - 8}"
@@ -248,7 +305,7 @@ function chart(c: Chart): SafeHtml {
 }
 
 function section(s: Section): SafeHtml {
-  return html`<section class="${s.pageBreak ? 'break' : ''}">
+  return html`<section class="${s.pageBreak ? 'break' : ''}" ${s.id ? html`id="${s.id}"` : ''}>
     <h2>${s.heading}</h2>
     ${figures(s)} ${(s.paragraphs ?? []).map((p) => html`<p class="note">${p}</p>`)}
     ${
@@ -301,7 +358,7 @@ export function renderHtml(doc: ReportDoc): string {
               <td>
                 <h1>${doc.title}</h1>
                 <p class="subtitle">${doc.subtitle}</p>
-                <dl class="facts">
+                <dl class="facts head">
                   ${doc.header.map(
                     ([k, v]) =>
                       html`<dt>${k}</dt>

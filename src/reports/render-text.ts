@@ -55,7 +55,14 @@ export function renderText(doc: ReportDoc): string {
   for (const s of doc.sections) {
     const heading = plain(s.heading);
     out.push('', heading, '-'.repeat(Math.min(heading.length, 100)));
-    if (s.figures) out.push(s.figures.map((f) => `${plain(f.label)}: ${plain(f.value)}`).join('   '));
+    if (s.figures) {
+      const line = (fs: typeof s.figures) =>
+        fs.map((f) => `${plain(f.label)}: ${plain(f.value)}`).join('   ');
+      const summed = s.figures.filter((f) => f.sums !== undefined);
+      const apart = s.figures.filter((f) => f.sums === undefined);
+      if (summed.length > 0) out.push(line(summed));
+      if (apart.length > 0) out.push(summed.length > 0 ? `Shown apart: ${line(apart)}` : line(apart));
+    }
     for (const p of s.paragraphs ?? []) out.push(plain(p));
     for (const [k, v] of s.facts ?? []) out.push(`${plain(k)}: ${plain(v)}`);
     if (s.table) out.push(...renderTable({ ...s.table, columns: s.table.columns.map((c) => plain(c)) }));

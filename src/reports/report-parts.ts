@@ -16,6 +16,8 @@ export interface Puller {
   by: string;
   osUser: string;
   caseRef: string | null;
+  /** Why it was pulled (--reason), printed in the header as the access log keeps it. */
+  purpose?: string | null;
 }
 
 export interface BuiltReport {
@@ -44,6 +46,7 @@ export function pulledHeader(src: ReportSource, p: Puller): [string, string][] {
     ['Pulled at', `${formatLocal(src.now, src.timeZone)} ${src.timeZone}`],
   ];
   if (p.caseRef !== null) h.push(['Case', p.caseRef]);
+  if (p.purpose) h.push(['Purpose', p.purpose]);
   return h;
 }
 
@@ -77,7 +80,7 @@ export function tamperSection(src: ReportSource, cover: CoverageResult): Section
     ],
     ['Chain head', `seq ${head.seq} ${head.hash}`],
   ];
-  return { heading: 'Tamper evidence', facts };
+  return { heading: 'Tamper evidence', id: 'tamper', facts };
 }
 
 export function tamperLine(data: { verification: CoverageResult }): string {
@@ -115,6 +118,12 @@ export const countCells = (c: Counts): Cell[] => [
 ];
 export const COUNT_COLUMNS = ['Requests', 'Allowed', 'Warned', 'Continued', 'Blocked', 'Other'];
 
+/** 'j.smith (staff)': the person and the profile(s) their rows were decided under. */
+export function personLabel(user: string | null, profile: string | null | Iterable<string>): string {
+  const profiles = profile === null ? [] : typeof profile === 'string' ? [profile] : [...profile].sort();
+  return `${user ?? '(no user)'}${profiles.length > 0 ? ` (${profiles.join(', ')})` : ''}`;
+}
+
 export function rowTable(src: ReportSource, rows: RowSummary[], withUser: boolean): Section['table'] {
   return {
     columns: [
@@ -128,7 +137,7 @@ export function rowTable(src: ReportSource, rows: RowSummary[], withUser: boolea
     ],
     rows: rows.map((r) => [
       fmt(src, r.timeMs),
-      ...(withUser ? [r.user ?? ''] : []),
+      ...(withUser ? [personLabel(r.user, r.profile)] : []),
       r.action,
       r.categories.map((c) => categoryTitle(src, c)).join(', '),
       r.address,

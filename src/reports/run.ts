@@ -11,7 +11,8 @@ import { openWritableDatabase } from '../audit/open-database.js';
 import { rowToStored } from '../audit/row-mapping.js';
 import type { ReadonlyConfig } from '../config/load.js';
 import { SchoolgateError } from '../errors.js';
-import { authorise, currentOsUser, type AccessRequest } from './access.js';
+import { accessPolicy, authorise, currentOsUser, type AccessRequest } from './access.js';
+import { UNCHECKED_BY_WARNING } from './people.js';
 import type { BuiltReport } from './builders.js';
 import { csvCell, csvHeader, csvRow } from './render-csv.js';
 import { renderHtml } from './render-html.js';
@@ -135,6 +136,11 @@ export function writeReport(built: BuiltReport, format: ReportFormat, src: Repor
   }
 }
 
+/** One line on stderr when --by is free text (reports.people not set), so nobody takes it for checked. */
+export function warnIfByUnchecked(config: ReadonlyConfig): void {
+  if (config.reports.people === null) process.stderr.write(`${UNCHECKED_BY_WARNING}\n`);
+}
+
 export interface RunSpec {
   access: Omit<AccessRequest, 'osUser'>;
   format: ReportFormat;
@@ -148,10 +154,17 @@ export async function runReport(config: ReadonlyConfig, spec: RunSpec, now = Dat
   const admin = openAdmin(config);
   let accessId: number;
   try {
+    warnIfByUnchecked(config);
     accessId = authorise(
       admin,
-      { ...spec.access, osUser, format: spec.format },
-      { allowedOsUsers: config.reports.allowedOsUsers, dataDir: config.dataDir, now },
+      {
+        needsPurpose: true,
+        ...spec.access,
+        osUser,
+        format: spec.format,
+        outFile: spec.out ? path.resolve(spec.out) : null,
+      },
+      accessPolicy(config, now),
     );
   } finally {
     admin.close();

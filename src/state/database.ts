@@ -6,9 +6,10 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { createPrivateFile, makePrivateDir } from '../app/file-modes.js';
+import { chainAdminChanges, registerChangeChain } from './change-chain.js';
 
 /** Append only: a migration, once shipped, is never edited (user_version counts them). */
-const MIGRATIONS: string[] = [
+const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
   `CREATE TABLE users (
      name TEXT PRIMARY KEY,
      display_name TEXT NOT NULL DEFAULT '',
@@ -92,6 +93,8 @@ const MIGRATIONS: string[] = [
    CREATE INDEX unblock_requests_subject ON unblock_requests (subject, site, id);
    CREATE INDEX unblock_requests_status ON unblock_requests (status, id);
    CREATE INDEX unblock_requests_created ON unblock_requests (created_at)`,
+  // The admin-changes record as a hash chain kept by triggers (change-chain.ts); `changes --verify` walks it.
+  chainAdminChanges,
   // Web console accounts (src/console/accounts.ts): people with a role, a scrypt hash, a TOTP secret for the
   // roles that see personal data, and the failure count that locks them; every sign-in and failure.
   `CREATE TABLE console_users (
@@ -130,10 +133,14 @@ export function openStateDatabase(dataDir: string, opts: { readonly?: boolean } 
   if (!opts.readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
+    // Before the migrations: the admin-changes triggers call it on every insert.
+    registerChangeChain(db);
     const version = db.pragma('user_version', { simple: true }) as number;
     for (let v = version; v < MIGRATIONS.length; v++) {
+      const step = MIGRATIONS[v]!;
       db.transaction(() => {
-        db.exec(MIGRATIONS[v]!);
+        if (typeof step === 'string') db.exec(step);
+        else step(db);
         db.pragma(`user_version = ${v + 1}`);
       })();
     }

@@ -126,7 +126,8 @@ describe.skipIf(!ready)('the web console in a browser', () => {
       by: 'a.head (headteacher, console)',
       subject: 'p.pupil',
       outcome: 'granted',
-      command: 'report user (console; purpose: safeguarding concern from the tutor)',
+      command: 'report user (console)',
+      purpose: 'safeguarding concern from the tutor',
     });
   });
 

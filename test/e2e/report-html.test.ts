@@ -54,6 +54,8 @@ describe.skipIf(!chromium)('HTML investigation report in chromium', () => {
       'C-7',
       '--by',
       'A. Head',
+      '--reason',
+      'pastoral concern',
       '--format',
       'html',
       '--out',

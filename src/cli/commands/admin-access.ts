@@ -2,6 +2,7 @@
  * The gate every investigation command goes through: the OS user (reports.allowedOsUsers), a named person
  * (--by) where needed, a precheck, and the access log entry — granted or refused — before it runs.
  */
+import path from 'node:path';
 import type { Command } from 'commander';
 import type Database from 'better-sqlite3';
 import type { CaseSubject } from '../../audit/case-subjects.js';
@@ -12,14 +13,19 @@ import { configFrom, type CommonOptions } from '../common.js';
 const load = () => import('../../reports/index.js');
 export type Reports = Awaited<ReturnType<typeof load>>;
 
-/** Checks the OS user (and --by), records the action in the access log, then runs it. */
+/** Checks the OS user (and --by, and the purpose), records the action in the access log, then runs it. */
 export async function withAdmin<T>(
-  opts: CommonOptions & { by?: string },
+  opts: CommonOptions & { by?: string; reason?: string },
   command: string,
   fields: {
     caseRef?: string | null;
     subject?: string | null;
     needsBy: boolean;
+    /** A read of monitoring information: --reason is its purpose, required. */
+    needsPurpose?: boolean;
+    /** Where the output goes, for the access record. */
+    format?: string | null;
+    outFile?: string | null;
     /** Checked before the access is recorded, so a refusal it finds is recorded as one. */
     precheck?: (r: Reports, db: Database.Database, config: ReadonlyConfig) => Refusal | null;
   },
@@ -37,6 +43,7 @@ export async function withAdmin<T>(
   const osUser = r.currentOsUser();
   const db = r.openAdmin(config);
   try {
+    r.warnIfByUnchecked(config);
     r.authorise(
       db,
       {
@@ -45,11 +52,15 @@ export async function withAdmin<T>(
         osUser,
         caseRef: fields.caseRef ?? null,
         subject: fields.subject ?? null,
+        purpose: opts.reason?.trim() || null,
+        format: fields.format ?? null,
+        outFile: fields.outFile ? path.resolve(fields.outFile) : null,
         needsCase: false,
         needsBy: fields.needsBy,
+        needsPurpose: fields.needsPurpose ?? false,
         refusal: fields.precheck?.(r, db, config) ?? null,
       },
-      { allowedOsUsers: config.reports.allowedOsUsers, dataDir: config.dataDir, now },
+      r.accessPolicy(config, now),
     );
     return await run(r, db, config, osUser, now);
   } finally {

@@ -106,11 +106,12 @@ export function registerAudit(program: Command): void {
           'audit purge',
           {
             needsBy: true,
-            precheck: () =>
-              !opts.reason?.trim()
+            precheck: (r) =>
+              r.purposeMissing(opts.reason)
                 ? {
                     code: 'SG_PURGE_REFUSED',
-                    reason: 'no --reason: a purge deletes records for good, so it says why',
+                    reason:
+                      'no --reason (a few words at least): a purge deletes records for good, so it says why',
                     suggestion: 'give --reason, e.g. --reason "termly retention run"',
                   }
                 : retentionDays < minimum

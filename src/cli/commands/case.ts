@@ -90,16 +90,25 @@ export function registerCase(program: Command): void {
     });
 
   withCommonOptions(cases.command('show'))
-    .description('a case: subject, notes with authors and times, the reports pulled under it, outcome')
+    .description(
+      'a case: subject, notes with authors and times, the reports pulled under it, outcome (needs --by, --reason)',
+    )
     .argument('<ref>', 'case reference')
-    .option('--by <name>', 'your name, for the access record')
+    .option('--by <name>', 'your name, for the access record (required)')
+    .option('--reason <purpose>', 'why you are reading the case, kept in the access record (required)')
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'text')
     .option('--out <file>', 'write to this new file instead of standard output')
     .action(async (ref: string, opts: CaseOptions) => {
       await withAdmin(
         opts,
         'case show',
-        { caseRef: ref, needsBy: false },
+        {
+          caseRef: ref,
+          needsBy: true,
+          needsPurpose: true,
+          format: opts.format ?? 'text',
+          outFile: opts.out ?? null,
+        },
         async (r, db, config, _osUser, now) => {
           const c = r.requireCase(db, ref);
           const access = r.listAccess(db, { caseRef: ref });
@@ -120,11 +129,13 @@ export function registerCase(program: Command): void {
     });
 
   withCommonOptions(cases.command('list'))
-    .description('every case, open and closed')
-    .option('--by <name>', 'your name, for the access record')
+    .description('every case, open and closed (needs --by, --reason)')
+    .option('--by <name>', 'your name, for the access record (required)')
+    .option('--reason <purpose>', 'why you are reading the list, kept in the access record (required)')
     .option('--json', 'JSON output')
     .action(async (opts: CaseOptions & { json?: boolean }) => {
-      await withAdmin(opts, 'case list', { needsBy: false }, (r, db, config) => {
+      const fields = { needsBy: true, needsPurpose: true, format: opts.json ? 'json' : 'text' };
+      await withAdmin(opts, 'case list', fields, (r, db, config) => {
         const list = r.listCases(db);
         if (opts.json) return console.log(JSON.stringify(list));
         if (list.length === 0) return console.log('no cases');

@@ -91,11 +91,13 @@ export function registerControl(program: Command): void {
     )
     .option('--action <prefix>', 'only actions starting with this, e.g. lists or users.disable')
     .option('--json', 'JSON output')
+    .option('--verify', 'check the record’s hash chain instead; exits 1 at the first change that breaks it')
     .addHelpText(
       'after',
-      '\nExamples:\n  schoolgate changes --since 2026-09-01\n  schoolgate changes --since 7d --action lists --json',
+      '\nExamples:\n  schoolgate changes --since 2026-09-01\n  schoolgate changes --since 7d --action lists --json\n  schoolgate changes --verify',
     )
-    .action(async (opts: Opts & { since?: string; action?: string }) => {
+    .action(async (opts: Opts & { since?: string; action?: string; verify?: boolean }) => {
+      if (opts.verify) return verifyChangesCommand(configFrom(opts).dataDir, opts.json === true);
       const since = opts.since ? parseSince(opts.since) : undefined;
       const rows = await withState(configFrom(opts).dataDir, (s) =>
         s.changes.list({ ...(since ? { since } : {}), ...(opts.action ? { action: opts.action } : {}) }),
@@ -136,8 +138,31 @@ export function statusLines(s: StatusReport): string[] {
     ...directoryLines(s.directory),
     ...alertLines(s.alerts),
     ...auditDatabaseLines(s.auditDatabase),
+    ...auditSigningLines(s.auditSigning),
     ...fileModeLines(s.fileModes),
   ];
+}
+
+/** `changes --verify`: walks the admin-changes chain (src/state/change-chain.ts). */
+async function verifyChangesCommand(dataDir: string, json: boolean): Promise<void> {
+  const { verifyChanges } = await import('../../state/change-chain.js');
+  const result = await withState(dataDir, (s) => verifyChanges(s.db));
+  if (json) console.log(JSON.stringify(result));
+  else if (result.ok)
+    console.log(
+      `ok: ${result.rows} changes chained` +
+        (result.head ? `; head change ${result.head.id} ${result.head.hash}` : ''),
+    );
+  if (!result.ok)
+    throw new SchoolgateError(
+      'SG_AUDIT_TAMPERED',
+      `the admin-changes record is broken at change ${result.firstBreak!.id}: ${result.firstBreak!.reason}`,
+      {
+        context: { ...result.firstBreak, changesVerified: result.rows },
+        suggestion:
+          'keep a copy of state.sqlite as it is now (evidence), compare it with the last good backup, and tell the headteacher',
+      },
+    );
 }
 
 /** The school CA lines of `status`: expiry and days left, a staged next CA; an unusable CA said loudly. */
@@ -227,6 +252,13 @@ function auditDatabaseLines(a: AuditDatabaseStatus): string[] {
       `audit replaced ${a.replacedAtThisStart ? 'AT THIS START' : `on ${a.replaced.at}`}: the refused database (${a.replaced.code}: ${a.replaced.reason}) was moved to ${a.replaced.folder}`,
     );
   return lines;
+}
+
+/** Whether the writer signs checkpoints; absent from an older proxy's answer. */
+function auditSigningLines(a: StatusReport['auditSigning']): string[] {
+  if (!a) return [];
+  if (a.state === 'ok') return ['audit signing  ok (checkpoints signed each minute the record moves)'];
+  return [`audit signing  FAILING (${a.code}) since ${new Date(a.sinceMs).toISOString()}: ${a.message}`];
 }
 
 /** The file-modes lines of `status`: owner-only, or each looser entry by name (src/app/file-modes.ts). */

@@ -45,12 +45,14 @@ export function registerHold(program: Command): void {
     });
 
   withCommonOptions(hold.command('list'))
-    .description('standing holds (--all: released ones too)')
+    .description('standing holds (--all: released ones too; needs --by, --reason)')
     .option('--all', 'include released holds')
-    .option('--by <name>', 'your name')
+    .option('--by <name>', 'your name (required)')
+    .option('--reason <purpose>', 'why you are reading the holds, kept in the access record (required)')
     .option('--json', 'JSON output')
     .action(async (opts: HoldOptions) => {
-      await withAdmin(opts, 'hold list', { needsBy: true }, (r, db, config) => {
+      const fields = { needsBy: true, needsPurpose: true, format: opts.json ? 'json' : 'text' };
+      await withAdmin(opts, 'hold list', fields, (r, db, config) => {
         const holds = r.listHolds(db, { all: opts.all ?? false });
         if (opts.json) return console.log(JSON.stringify(holds));
         if (holds.length === 0) return console.log(opts.all ? 'no holds' : 'no standing holds');

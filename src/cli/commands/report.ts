@@ -10,6 +10,7 @@ interface ReportOptions extends CommonOptions {
   since?: string;
   case?: string;
   by?: string;
+  reason?: string;
   format: ReportFormat;
   out?: string;
   minutes?: number;
@@ -20,12 +21,20 @@ const FORMATS: readonly ReportFormat[] = ['text', 'html', 'csv', 'json'];
 const load = () => import('../../reports/index.js');
 type Reports = Awaited<ReturnType<typeof load>>;
 
-/** Who pulls a report: the --by name, the OS user and the case (runReport has already refused it without them where needed). */
-function pullerOf(r: Reports, opts: ReportOptions): { by: string; osUser: string; caseRef: string | null } {
-  return { by: opts.by!, osUser: r.currentOsUser(), caseRef: opts.case ?? null };
-}
-
 type Config = ReturnType<typeof configFrom>;
+
+/**
+ * Who pulls a report and why: the person (as reports.people spells them), the OS user, the case and the
+ * purpose (runReport has already refused it without them where needed).
+ */
+function pullerOf(r: Reports, config: Config, opts: ReportOptions) {
+  return {
+    by: r.resolveBy(config.reports.people, opts.by!),
+    osUser: r.currentOsUser(),
+    caseRef: opts.case ?? null,
+    purpose: opts.reason?.trim() ?? null,
+  };
+}
 
 /** Whose row an audit reference is, for the access check and record (null when there is no such row). */
 function identityOfEvent(r: Reports, config: Config, ref: string): RowIdentity | null {
@@ -62,7 +71,8 @@ const DATES =
 function reportCommand(parent: Command, name: string, description: string): Command {
   return withCommonOptions(parent.command(name))
     .description(description)
-    .option('--by <name>', 'your name, for the access record')
+    .option('--by <name>', 'your name, for the access record (required)')
+    .option('--reason <purpose>', 'why you are reading these records, kept in the access record (required)')
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, parseFormat, 'text')
     .option('--out <file>', 'write to this new file (owner-only) instead of standard output')
     .addHelpText('after', `\n${DATES}`);
@@ -73,14 +83,14 @@ export function registerReport(program: Command): void {
     .command('report')
     .description('investigation reports (every report pulled is recorded; see report access-log)');
 
-  reportCommand(report, 'user', 'one person’s activity over a period (needs --case and --by)')
+  reportCommand(report, 'user', 'one person’s activity over a period (needs --case, --by and --reason)')
     .argument('<user>', 'the username')
     .option('--from <date>', 'start (default 30d)')
     .option('--to <date>', 'end (default now)')
     .option('--case <ref>', 'the case this report is pulled under')
     .addHelpText(
       'after',
-      '\nExample:\n  schoolgate report user j.smith --from 2026-09-01 --to 2026-11-01 --case 2026-014 --by "A. Head" --format html --out j.smith.html',
+      '\nExample:\n  schoolgate report user j.smith --from 2026-09-01 --to 2026-11-01 --case 2026-014 --by "A. Head" --reason "concern raised by form tutor" --format html --out j.smith.html',
     )
     .action(async (user: string, opts: ReportOptions) => {
       const r = await load();
@@ -93,6 +103,7 @@ export function registerReport(program: Command): void {
           access: {
             command: 'report user',
             by: opts.by ?? null,
+            purpose: opts.reason?.trim() || null,
             subject: user,
             caseRef: opts.case ?? null,
             fromMs,
@@ -104,7 +115,7 @@ export function registerReport(program: Command): void {
           },
           format: opts.format,
           out: opts.out,
-          build: (src) => r.buildUserReport(src, user, fromMs, toMs, pullerOf(r, opts)),
+          build: (src) => r.buildUserReport(src, user, fromMs, toMs, pullerOf(r, config, opts)),
         },
         now,
       );
@@ -113,7 +124,7 @@ export function registerReport(program: Command): void {
   reportCommand(
     report,
     'around',
-    'everything the same person did either side of one audit row (needs --case, --by)',
+    'everything the same person did either side of one audit row (needs --case, --by, --reason)',
   )
     .argument('<ref>', 'the audit reference (as on the block page or in a report)')
     .option('--minutes <n>', 'minutes either side', parseMinutes, 60)
@@ -129,6 +140,7 @@ export function registerReport(program: Command): void {
           access: {
             command: 'report around',
             by: opts.by ?? null,
+            purpose: opts.reason?.trim() || null,
             subject: row ? (row.username ?? row.device ?? row.client_ip) : `(event ${ref})`,
             caseRef: opts.case ?? null,
             needsCase: true,
@@ -138,7 +150,7 @@ export function registerReport(program: Command): void {
           format: opts.format,
           out: opts.out,
           build: (src) =>
-            r.buildAroundReport(src, r.findEvent(src, ref), opts.minutes ?? 60, pullerOf(r, opts)),
+            r.buildAroundReport(src, r.findEvent(src, ref), opts.minutes ?? 60, pullerOf(r, config, opts)),
         },
         now,
       );
@@ -147,7 +159,7 @@ export function registerReport(program: Command): void {
   reportCommand(
     report,
     'domain',
-    'who reached or tried to reach a domain and its subdomains (needs --case, --by)',
+    'who reached or tried to reach a domain and its subdomains (needs --case, --by, --reason)',
   )
     .argument('<domain>', 'e.g. bet.example')
     .option('--from <date>', 'start (default 30d)')
@@ -165,6 +177,7 @@ export function registerReport(program: Command): void {
           access: {
             command: 'report domain',
             by: opts.by ?? null,
+            purpose: opts.reason?.trim() || null,
             domain,
             caseRef: opts.case ?? null,
             fromMs,
@@ -178,7 +191,7 @@ export function registerReport(program: Command): void {
           // Under a case: only the case's subjects' rows (runReport refused it without an open case).
           build: (src) => {
             const subjects = r.caseSubjects(src.db, opts.case!);
-            return r.buildDomainReport(src, domain, fromMs, toMs, pullerOf(r, opts), {
+            return r.buildDomainReport(src, domain, fromMs, toMs, pullerOf(r, config, opts), {
               label: `the subjects of case ${opts.case!}: ${r.subjectsLabel(subjects)}`,
               covers: (row) => r.rowCovered(subjects, row),
             });
@@ -192,13 +205,13 @@ export function registerReport(program: Command): void {
   const reviews: [string, string, (r: Reports) => Reports['buildFlaggedReport']][] = [
     [
       'flagged',
-      'people with safeguarding alerts or flagged attempts in a period, ranked (needs --by)',
+      'people with safeguarding alerts or flagged attempts in a period, ranked (needs --by, --reason)',
       (r) => r.buildFlaggedReport,
     ],
-    ['weekly', 'the DSL’s weekly review, ready to file (needs --by)', (r) => r.buildWeeklyReport],
+    ['weekly', 'the DSL’s weekly review, ready to file (needs --by, --reason)', (r) => r.buildWeeklyReport],
     [
       'pilot',
-      'pilot mode (mode: monitor): what enforcing would have blocked or warned, by site (needs --by)',
+      'pilot mode (mode: monitor): what enforcing would have blocked or warned, by site (needs --by, --reason)',
       (r) => r.buildPilotReport,
     ],
   ];
@@ -218,21 +231,27 @@ export function registerReport(program: Command): void {
             access: {
               command: `report ${name}`,
               by: opts.by ?? null,
+              purpose: opts.reason?.trim() || null,
               fromMs,
               toMs,
               needsCase: false,
               needsBy: true,
+              roleNeed: 'reviewer',
             },
             format: opts.format,
             out: opts.out,
-            build: (src) => build(src, fromMs, toMs, pullerOf(r, { ...opts, case: undefined })),
+            build: (src) => build(src, fromMs, toMs, pullerOf(r, config, { ...opts, case: undefined })),
           },
           now,
         );
       });
   }
 
-  reportCommand(report, 'access-log', 'every report pulled or refused: who, when, whose records, which case')
+  reportCommand(
+    report,
+    'access-log',
+    'every report pulled or refused: who, when, why, whose records, which case (needs --by, --reason)',
+  )
     .option('--since <date>', 'start (default: everything)')
     .option('--to <date>', 'end (default now)')
     .option('--case <ref>', 'only the reports pulled under this case')
@@ -247,11 +266,13 @@ export function registerReport(program: Command): void {
           access: {
             command: 'report access-log',
             by: opts.by ?? null,
+            purpose: opts.reason?.trim() || null,
             caseRef: opts.case ?? null,
             fromMs,
             toMs,
             needsCase: false,
-            needsBy: false,
+            needsBy: true,
+            roleNeed: 'access-log',
           },
           format: opts.format,
           out: opts.out,

@@ -24,6 +24,8 @@ let f: Fixture;
 let c: string[];
 const me = os.userInfo().username;
 const DSL = ['--by', 'J. Smith (DSL)'];
+/** Reports need a purpose (alerts commands do not take one). */
+const WHY = ['--reason', 'safeguarding review'];
 const HOSTILE_TERM = 'kill myself\u001b[2J\u202etxt.exe';
 const LONG_AGO = Date.now() - 400 * 86_400_000;
 
@@ -341,7 +343,7 @@ describe('alerts ack', () => {
 });
 
 describe('alerts in the reports', () => {
-  const PERIOD = ['--from', '2026-11-02', '--to', '2026-11-06', '--case', 'C-1', ...DSL];
+  const PERIOD = ['--from', '2026-11-02', '--to', '2026-11-06', '--case', 'C-1', ...DSL, ...WHY];
 
   it('report user: a "Safeguarding alerts" section with the matched term marked (text, HTML, JSON)', async () => {
     const t = await runCli(['report', 'user', 'pupil1', ...PERIOD, ...c]);
@@ -368,7 +370,7 @@ describe('alerts in the reports', () => {
   });
 
   it('report flagged: danger alerts first, then warnings, then flagged attempts', async () => {
-    const args = ['report', 'flagged', '--since', '2026-11-01', '--to', '2026-11-30', ...DSL, ...c];
+    const args = ['report', 'flagged', '--since', '2026-11-01', '--to', '2026-11-30', ...DSL, ...WHY, ...c];
     const d = JSON.parse((await runCli([...args, '--format', 'json'])).stdout) as {
       people: { user: string; flagged: number; alerts: { danger: number; warning: number; count: number } }[];
     };
@@ -384,7 +386,7 @@ describe('alerts in the reports', () => {
   });
 
   it('report weekly: the period’s alerts, with the flagged rows in alert categories kept apart', async () => {
-    const args = ['report', 'weekly', '--since', '2026-11-01', '--to', '2026-11-30', ...DSL, ...c];
+    const args = ['report', 'weekly', '--since', '2026-11-01', '--to', '2026-11-30', ...DSL, ...WHY, ...c];
     const d = JSON.parse((await runCli([...args, '--format', 'json'])).stdout) as {
       safeguardingAlerts: { id: string }[];
     };

@@ -166,7 +166,7 @@ describe('the scheduled digest', () => {
     expect(alertPart).toContain('category:extremism');
     expect(alertPart).toContain(`hxxp://hate[.]test:${s.origin.port}/manifesto`);
     // Danger and warning alerts, alerted requests, flagged attempts, blocked, allowed, continued, categories.
-    expect(flaggedPart).toMatch(/pupil1\s+2\s+0\s+2\s+1\s+1\s+0\s+0\s+Extremism \(extremism\) 1/);
+    expect(flaggedPart).toMatch(/pupil1 \(pupil\)\s+2\s+0\s+2\s+1\s+1\s+0\s+0\s+Extremism \(extremism\) 1/);
     const html = String(mail.parsed.html);
     expect(html).toContain('pupil1');
     expect(html).toContain('hate[.]test');

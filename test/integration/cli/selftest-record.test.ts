@@ -109,7 +109,17 @@ describe('selftest probes in the record', () => {
     serve.child.kill('SIGTERM');
     await stopped; // the alerts engine flushes on stop
     const dsl = ['--by', 'DSL', ...args];
-    const flagged = await runCli(['report', 'flagged', '--since', '1d', '--format', 'json', ...dsl]);
+    const flagged = await runCli([
+      'report',
+      'flagged',
+      '--since',
+      '1d',
+      '--format',
+      'json',
+      '--reason',
+      'weekly review',
+      ...dsl,
+    ]);
     expect(flagged.code, flagged.stderr).toBe(0);
     const report = JSON.parse(flagged.stdout) as { people: { user: string; flagged: number }[] };
     // One flagged attempt (the copied header), none of the selftest's probes of the adult category.

@@ -217,7 +217,8 @@ describe('web console over HTTPS', () => {
       caseRef: '2026-014',
       subject: 'p.pupil',
       outcome: 'granted',
-      command: 'report user (console; purpose: pastoral concern)',
+      command: 'report user (console)',
+      purpose: 'pastoral concern',
     });
   });
 

@@ -73,7 +73,7 @@ describe('a failed login claiming staff1', () => {
       'report',
       'user',
       'staff1',
-      ...['--case', 'C-7', '--by', 'A. Head', '--format', 'json'],
+      ...['--case', 'C-7', '--by', 'A. Head', '--reason', 'pastoral concern', '--format', 'json'],
       ...cli,
     ]);
     expect(report.code, report.stderr).toBe(0);

@@ -379,6 +379,8 @@ describe('the illegal-content tier on a running proxy', () => {
       'pilot',
       '--by',
       'Test Lead',
+      '--reason',
+      'pastoral concern',
       '--since',
       '1d',
       '--format',

@@ -111,7 +111,19 @@ describe('case open names subjects that exist', () => {
 
 describe('a report under a case covers only its subjects', () => {
   it('refuses report user for someone the case is not about, and records the refusal', async () => {
-    const r = await runCli(['report', 'user', 'pupil2', ...PERIOD, '--case', 'S-1', '--by', 'A. Head', ...c]);
+    const r = await runCli([
+      'report',
+      'user',
+      'pupil2',
+      ...PERIOD,
+      '--case',
+      'S-1',
+      '--by',
+      'A. Head',
+      '--reason',
+      'pastoral concern',
+      ...c,
+    ]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('SG_REPORT_REFUSED');
     expect(r.stderr).toContain('not a subject of case S-1');
@@ -126,6 +138,8 @@ describe('a report under a case covers only its subjects', () => {
       'S-1',
       '--by',
       'A. Head',
+      '--reason',
+      'pastoral concern',
       ...c,
     ]);
     expect(granted.code, granted.stderr).toBe(0);
@@ -135,11 +149,33 @@ describe('a report under a case covers only its subjects', () => {
     const db = new Database(f.dbPath, { readonly: true });
     const other = db.prepare(`SELECT id FROM audit_events WHERE username = 'pupil2' LIMIT 1`).pluck().get();
     db.close();
-    const r = await runCli(['report', 'around', String(other), '--case', 'S-1', '--by', 'A. Head', ...c]);
+    const r = await runCli([
+      'report',
+      'around',
+      String(other),
+      '--case',
+      'S-1',
+      '--by',
+      'A. Head',
+      '--reason',
+      'pastoral concern',
+      ...c,
+    ]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('not a subject of case S-1');
     expect(lastAccess()).toMatchObject({ command: 'report around', subject: 'pupil2', outcome: 'refused' });
-    const own = await runCli(['report', 'around', f.ids['adult']!, '--case', 'S-1', '--by', 'A. Head', ...c]);
+    const own = await runCli([
+      'report',
+      'around',
+      f.ids['adult']!,
+      '--case',
+      'S-1',
+      '--by',
+      'A. Head',
+      '--reason',
+      'pastoral concern',
+      ...c,
+    ]);
     expect(own.code, own.stderr).toBe(0);
   });
 
@@ -153,6 +189,8 @@ describe('a report under a case covers only its subjects', () => {
       'S-1',
       '--by',
       'A. Head',
+      '--reason',
+      'pastoral concern',
       '--format',
       'json',
       ...c,
@@ -163,7 +201,19 @@ describe('a report under a case covers only its subjects', () => {
   });
 
   it('says "no such user" for a name that is no user and has no rows', async () => {
-    const r = await runCli(['report', 'user', 'PUPIL1', ...PERIOD, '--case', 'S-1', '--by', 'A. Head', ...c]);
+    const r = await runCli([
+      'report',
+      'user',
+      'PUPIL1',
+      ...PERIOD,
+      '--case',
+      'S-1',
+      '--by',
+      'A. Head',
+      '--reason',
+      'pastoral concern',
+      ...c,
+    ]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('SG_USER_UNKNOWN');
     expect(r.stderr).toContain('no such user "PUPIL1"');

@@ -127,6 +127,8 @@ describe('audit verify', () => {
       'C-9',
       '--by',
       'A. Head',
+      '--reason',
+      'pastoral concern',
       ...c,
     ]);
     expect(r.code, r.stderr).toBe(0);
@@ -165,6 +167,8 @@ describe('the check a report prints', () => {
       'C-8',
       '--by',
       'A. Head',
+      '--reason',
+      'pastoral concern',
       '--format',
       'json',
       ...c,
@@ -234,7 +238,18 @@ describe('audit purge', () => {
   it('refuses to report under a closed case', async () => {
     await runCli(['case', 'open', 'C-2', '--subject', 'pupil2', '--by', 'A. Head', ...c]);
     await runCli(['case', 'close', 'C-2', '--by', 'A. Head', ...c]);
-    const r = await runCli(['report', 'user', 'pupil2', '--case', 'C-2', '--by', 'A. Head', ...c]);
+    const r = await runCli([
+      'report',
+      'user',
+      'pupil2',
+      '--case',
+      'C-2',
+      '--by',
+      'A. Head',
+      '--reason',
+      'pastoral concern',
+      ...c,
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('case C-2 is closed');
   });

@@ -111,7 +111,7 @@ describe('legal holds', () => {
       'DSL',
     );
     expect(released.code, released.out).toBe(0);
-    const list = await cli('hold', 'list', '--all', '--by', 'DSL');
+    const list = await cli('hold', 'list', '--all', '--by', 'DSL', '--reason', 'pastoral concern');
     expect(list.stdout).toMatch(
       /placed .* by DSL: police referral 14\/11\treleased .* by DSL: police closed the referral/,
     );
@@ -146,7 +146,7 @@ describe('case reopen', () => {
     expect((await cli('case', 'reopen', 'C-2', '--by', 'A. Head')).code).not.toBe(0);
     const reopened = await cli('case', 'reopen', 'C-2', '--by', 'A. Head', '--reason', 'new evidence');
     expect(reopened.code, reopened.out).toBe(0);
-    const show = await cli('case', 'show', 'C-2', '--by', 'A. Head');
+    const show = await cli('case', 'show', 'C-2', '--by', 'A. Head', '--reason', 'pastoral concern');
     expect(show.stdout).toContain('Reopened: new evidence');
     expect(
       count(

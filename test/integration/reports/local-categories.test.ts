@@ -56,7 +56,19 @@ afterAll(() => rmSync(f.dir, { recursive: true, force: true }));
 describe('reports over the local layer', () => {
   it('shows a school-created category by its title in the person report', async () => {
     writeLocalMeta(RADICAL);
-    const r = await runCli(['report', 'user', 'pupil1', ...PERIOD, '--case', 'C-9', '--by', 'DSL', ...c]);
+    const r = await runCli([
+      'report',
+      'user',
+      'pupil1',
+      ...PERIOD,
+      '--case',
+      'C-9',
+      '--by',
+      'DSL',
+      '--reason',
+      'pastoral concern',
+      ...c,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('Radical forums (radical)');
     expect(r.stdout).toContain('Gambling (gambling)');
@@ -64,12 +76,32 @@ describe('reports over the local layer', () => {
 
   it('lists a school-created alert category in the weekly review’s alert section', async () => {
     writeLocalMeta(RADICAL);
-    const j = await runCli(['report', 'weekly', ...WEEK, '--by', 'DSL', '--format', 'json', ...c]);
+    const j = await runCli([
+      'report',
+      'weekly',
+      ...WEEK,
+      '--by',
+      'DSL',
+      '--reason',
+      'pastoral concern',
+      '--format',
+      'json',
+      ...c,
+    ]);
     expect(j.code, j.stderr).toBe(0);
     const d = JSON.parse(j.stdout) as { alerts: { id: string; categories: string[] }[] };
     expect(d.alerts.map((a) => a.id).sort()).toEqual([...radicalIds].sort());
 
-    const t = await runCli(['report', 'weekly', ...WEEK, '--by', 'DSL', ...c]);
+    const t = await runCli([
+      'report',
+      'weekly',
+      ...WEEK,
+      '--by',
+      'DSL',
+      '--reason',
+      'pastoral concern',
+      ...c,
+    ]);
     expect(t.code, t.stderr).toBe(0);
     expect(t.stdout).toContain('Flagged attempts in alert categories (Radical forums (radical)).');
     expect(t.stdout).not.toContain('No category is marked alert');
@@ -84,14 +116,35 @@ describe('reports over the local layer', () => {
       (err: { code?: string; message?: string }) => err,
     );
     expect(proxy).toMatchObject({ code: 'SG_CATEGORY_INVALID' });
-    const r = await runCli(['report', 'weekly', ...WEEK, '--by', 'DSL', ...c]);
+    const r = await runCli([
+      'report',
+      'weekly',
+      ...WEEK,
+      '--by',
+      'DSL',
+      '--reason',
+      'pastoral concern',
+      ...c,
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`error SG_CATEGORY_INVALID: ${proxy!.message}`);
   });
 
   it('reports a broken local categories.yaml with file and line instead of falling back to bare names', async () => {
     writeLocalMeta(`${RADICAL}exam-cheats:\n  title: Exam cheating\n  flaged: true\n`);
-    const r = await runCli(['report', 'user', 'pupil1', ...PERIOD, '--case', 'C-9', '--by', 'DSL', ...c]);
+    const r = await runCli([
+      'report',
+      'user',
+      'pupil1',
+      ...PERIOD,
+      '--case',
+      'C-9',
+      '--by',
+      'DSL',
+      '--reason',
+      'pastoral concern',
+      ...c,
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('error SG_CATEGORY_INVALID:');
     expect(r.stderr).toContain(`${localMetaFile(f.dataDir)}:7: category exam-cheats: unknown field "flaged"`);

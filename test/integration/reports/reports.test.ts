@@ -14,7 +14,8 @@ import { buildFixture, HOSTILE_TERM, type Fixture } from './fixture.js';
 let f: Fixture;
 let c: string[];
 const PERIOD = ['--from', '2026-11-02', '--to', '2026-11-06'];
-const HEAD = ['--case', 'C-1', '--by', 'A. Head'];
+const WHY = ['--reason', 'pastoral concern'];
+const HEAD = ['--case', 'C-1', '--by', 'A. Head', ...WHY];
 
 beforeAll(async () => {
   f = await buildFixture();
@@ -259,6 +260,7 @@ describe('access to monitoring information', () => {
       'NOPE',
       '--by',
       'A. Head',
+      ...WHY,
       ...c,
     ]);
     expect(r.code).toBe(1);
@@ -280,13 +282,23 @@ describe('access to monitoring information', () => {
   it('by default allows only the OS user that owns the data directory', async () => {
     const cfg = path.join(f.dir, 'default.yaml');
     writeFileSync(cfg, `dataDir: ${f.dataDir}\ntimeZone: Europe/London\n`);
-    const r = await runCli(['report', 'flagged', '--since', '2026-11-01', '--by', 'DSL', '--config', cfg]);
+    const r = await runCli([
+      'report',
+      'flagged',
+      '--since',
+      '2026-11-01',
+      '--by',
+      'DSL',
+      ...WHY,
+      '--config',
+      cfg,
+    ]);
     expect(r.code, r.stderr).toBe(0); // the tests' user created the data directory
   });
 
   it('lists every report pulled in the access log: who, OS user, command, whose records, case', async () => {
     await json(['report', 'domain', 'bet.test', ...PERIOD, ...HEAD]);
-    const d = (await json(['report', 'access-log'])) as {
+    const d = (await json(['report', 'access-log', '--by', 'A. Head', ...WHY])) as {
       entries: {
         command: string;
         by: string;
@@ -336,6 +348,7 @@ describe('other reports', () => {
       'C-D',
       '--by',
       'A. Head',
+      ...WHY,
     ])) as {
       hosts: string[];
       summary: { requests: number; blocked: number };
@@ -378,6 +391,7 @@ describe('other reports', () => {
       '2026-11-30',
       '--by',
       'DSL',
+      ...WHY,
     ])) as {
       people: { user: string; flagged: number; categories: Record<string, number> }[];
     };
@@ -415,7 +429,7 @@ describe('other reports', () => {
         );
       ask('revise.example', '2026-11-05T10:00:00Z');
     });
-    const weekly = ['report', 'weekly', '--since', '2026-11-01', '--to', '2026-11-30', '--by', 'DSL'];
+    const weekly = ['report', 'weekly', '--since', '2026-11-01', '--to', '2026-11-30', '--by', 'DSL', ...WHY];
     const d = (await json(weekly)) as {
       flaggedByPerson: { user: string; total: number; categories: Record<string, number> }[];
       selfReports: unknown[];
@@ -431,8 +445,8 @@ describe('other reports', () => {
     expect(text.stdout).toContain('revise.example');
     expect(text.stdout).toContain('denied by IT: no');
     expect(d.flaggedByPerson).toEqual([
-      { user: 'pupil1', total: 4, categories: { gambling: 3, adult: 1 } },
-      { user: 'pupil2', total: 4, categories: { gambling: 4 } },
+      { user: 'pupil1', profiles: ['pupil'], total: 4, categories: { gambling: 3, adult: 1 } },
+      { user: 'pupil2', profiles: ['pupil'], total: 4, categories: { gambling: 4 } },
     ]);
     expect(d.selfReports).toHaveLength(1);
     expect(d.continues).toHaveLength(1);
@@ -442,7 +456,7 @@ describe('other reports', () => {
   it('case show lists the subject, notes and the reports pulled under the case', async () => {
     const note = await runCli(['case', 'note', 'C-1', '--by', 'DSL', 'spoke', 'to', 'parents', ...c]);
     expect(note.code, note.stderr).toBe(0);
-    const d = (await json(['case', 'show', 'C-1'])) as {
+    const d = (await json(['case', 'show', 'C-1', '--by', 'DSL', ...WHY])) as {
       case: { subject: string; status: string };
       notes: { author: string; text: string }[];
       reports: { command: string }[];
@@ -477,7 +491,7 @@ describe('other reports', () => {
       cfg,
       `dataDir: ${empty}\nreports:\n  allowedOsUsers: [${JSON.stringify(os.userInfo().username)}]\n`,
     );
-    const r = await runCli(['report', 'flagged', '--by', 'DSL', '--config', cfg]);
+    const r = await runCli(['report', 'flagged', '--by', 'DSL', ...WHY, '--config', cfg]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('there is no audit database');
     expect(existsSync(path.join(empty, 'audit.sqlite'))).toBe(false);
