@@ -163,6 +163,7 @@ describe.skipIf(!ready)('the web console in a browser', () => {
     const log = await page.content();
     expect(log).toContain('a.head (headteacher, console)');
     expect(log).toContain('t.tech (technician, console)');
+    expect(log).toContain('<td>safeguarding concern from the tutor</td>');
     await shot(page, 'auditor-access-log');
   });
 });

@@ -197,6 +197,7 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
               <th>Who</th>
               <th>What</th>
               <th>Whose</th>
+              <th>Purpose</th>
               <th>Outcome</th>
             </tr>
           </thead>
@@ -208,6 +209,7 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
                   <td>${l.by}</td>
                   <td>${l.command}</td>
                   <td>${l.subject}</td>
+                  <td>${l.purpose}</td>
                   <td>${l.outcome}</td>
                 </tr>`,
             )}
