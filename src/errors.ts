@@ -72,6 +72,10 @@ export const ERROR_CODES = {
     'The school directory (identity.ldap) could not be reached or did not answer in time; sign-ins not cached get onOutage.',
   SG_AUDIT_SIGNING_FAILED:
     'The audit checkpoint signing key cannot be read or used: rows are still committed, but no signed checkpoints are written.',
+  SG_CONSOLE_USER_INVALID:
+    'A `console users` command names an account that does not exist or already exists, or a role that is not headteacher, dsl, technician or auditor.',
+  SG_CONSOLE_FORBIDDEN:
+    'A console page is outside the signed-in person’s role (a technician asking for a person’s report): 403, and the refusal is recorded.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -44,6 +44,8 @@ import { loadOrCreateTokenKey } from '../proxy/warn-token.js';
 import { openStateDatabase } from '../state/database.js';
 import { UnblockRequestStore } from '../state/unblock-requests.js';
 import { caStatus, loadSchoolCa, reloadSchoolCa, watchCaExpiry } from './school-ca.js';
+import { startConsoleIfEnabled, type RunningConsole } from '../console/index.js';
+import { decide } from '../policy/decide.js';
 
 export interface RunningSchoolgate {
   address: AddressInfo;
@@ -56,6 +58,8 @@ export interface RunningSchoolgate {
   alerts: { engine: AlertsEngine; sinks: AlertSinks; digests: RunningDigests };
   /** The nightly retention purge (audit.purgeAt); null when turned off. */
   retention: NightlyPurge | null;
+  /** The web console (src/console/); null when console.enabled is false or it could not start. */
+  console: RunningConsole | null;
   /** Loads config, lists and networks beside the running ones and swaps them in when complete. */
   reload(): Promise<ReloadResult>;
   /** Stops accepting, lets open exchanges finish (bounded), commits every queued audit row. */
@@ -392,10 +396,24 @@ async function startClaimed(
   const caWatch = watchCaExpiry(proxy, logger, opts.now);
   later.reloader = live.reloader;
   live.reloader.watch({ current: () => snapshot, logger });
+  const webConsole = await startConsoleIfEnabled({
+    config,
+    certsDir,
+    logger,
+    reload: () => live.reloader.reload(),
+    match: (target) => snapshot.lists.match(target),
+    decide: (target, name) => {
+      const profile = snapshot.profiles.get(name);
+      return profile
+        ? decide({ target, method: 'GET', user: null }, profile, snapshot.lists, new Date())
+        : null;
+    },
+  });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       caWatch.stop();
+      await webConsole?.close();
       await live.close();
       await proxy.close();
       // After the proxy: the last exchanges' events may still raise alerts.
@@ -417,6 +435,7 @@ async function startClaimed(
     identifier,
     alerts: { engine: alerts, sinks, digests },
     retention,
+    console: webConsole,
     reload: () => live.reloader.reload(),
     stop,
     stopNow: () => {

@@ -17,6 +17,7 @@ import { registerRequests } from './commands/requests.js';
 import { registerNetworks } from './commands/networks.js';
 import { registerSelftest } from './commands/selftest.js';
 import { registerCa } from './commands/ca.js';
+import { registerConsole } from './commands/console-users.js';
 import { packageVersion } from './version.js';
 
 export function buildProgram(): Command {
@@ -56,5 +57,6 @@ export function buildProgram(): Command {
   registerControl(program);
   registerSelftest(program);
   registerCa(program);
+  registerConsole(program);
   return program;
 }

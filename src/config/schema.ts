@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { alertsSchema } from '../alerts/config.js';
+import { consoleSchema } from '../console/config.js';
 import { ldapSchema } from '../identity/ldap/config.js';
 import { DEFAULT_PROFILES, NEVER_INSPECT_HOSTS } from './default-profiles.js';
 import { configLayer } from './profile-layers.js';
@@ -625,6 +626,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('`schoolgate selftest`: sites that must stay reachable for every profile, and extra probes.'),
+  console: consoleSchema,
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -95,6 +95,27 @@ const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
    CREATE INDEX unblock_requests_created ON unblock_requests (created_at)`,
   // The admin-changes record as a hash chain kept by triggers (change-chain.ts); `changes --verify` walks it.
   chainAdminChanges,
+  // Web console accounts (src/console/accounts.ts): people with a role, a scrypt hash, a TOTP secret for the
+  // roles that see personal data, and the failure count that locks them; every sign-in and failure.
+  `CREATE TABLE console_users (
+     name TEXT PRIMARY KEY,
+     role TEXT NOT NULL CHECK (role IN ('headteacher', 'dsl', 'technician', 'auditor')),
+     password_hash TEXT NOT NULL,
+     totp_secret TEXT,
+     last_totp_step INTEGER,
+     failures INTEGER NOT NULL DEFAULT 0,
+     locked_until INTEGER,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE console_signins (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at INTEGER NOT NULL,
+     name TEXT NOT NULL,
+     client_ip TEXT NOT NULL,
+     outcome TEXT NOT NULL CHECK (outcome IN ('signed-in', 'failed', 'locked', 'signed-out')),
+     reason TEXT
+   );
+   CREATE INDEX console_signins_at ON console_signins (at)`,
 ];
 
 export type StateDatabase = Database.Database;

@@ -72,7 +72,11 @@ export function serveFiles(): { dir: string; data: string; args: string[] } {
   const categories = writeFixtureCategories(path.join(dir, 'categories'));
   writeFileSync(
     path.join(dir, 'config.yaml'),
-    JSON.stringify({ listen: { host: '127.0.0.1', port: 0 }, profiles: FIXTURE_PROFILES }),
+    JSON.stringify({
+      listen: { host: '127.0.0.1', port: 0 },
+      profiles: FIXTURE_PROFILES,
+      console: { enabled: false },
+    }),
   );
   const data = path.join(dir, 'data');
   return {
@@ -89,6 +93,8 @@ export function testConfig(input: Partial<ConfigInput> = {}, dir = tempDir()): R
     {
       listen: { host: '127.0.0.1', port: 0 },
       profiles: FIXTURE_PROFILES,
+      // The web console listens on a fixed port by default: tests that want it turn it on with port 0.
+      console: { enabled: false },
       ...input,
       hosts: { ...hosts, ...input.hosts },
       httpPorts: input.httpPorts ?? [80, 8080],

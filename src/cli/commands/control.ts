@@ -80,33 +80,7 @@ export function registerControl(program: Command): void {
     .action(async (opts: Opts) => {
       const s = await controlRequest<StatusReport>(configFrom(opts).dataDir, 'status');
       if (opts.json) return void console.log(JSON.stringify(s));
-      const mb = (n: number) => `${(n / 1_048_576).toFixed(1)} MiB`;
-      console.log(
-        [
-          `running        yes (pid ${s.pid}) on ${s.listen}`,
-          `since          ${s.since} (${s.uptimeSeconds} s)`,
-          ...(s.config ? [`config         ${describeLocation(s.config)}`] : []),
-          `connections    ${s.connections} open (${s.openTunnels} tunnels)`,
-          `requests       ${s.requests} total, ${s.requestsPerSecond}/s over the last 10 s`,
-          `identity       ${identityModeLine(s.identity)}`,
-          `lists          ${s.lists.categories} categories, ${s.lists.entries} entries, ${s.lists.profiles} profiles (loaded ${s.lists.loadedAt})`,
-          `reloads        ${s.reloads.count} (${s.reloads.failures} failed)`,
-          ...(s.reloads.last
-            ? [
-                `last reload    ${s.reloads.last.ok ? 'applied' : `REFUSED ${s.reloads.last.code ?? ''}`.trim()}${s.reloads.last.forced ? ' (forced)' : ''} at ${s.reloads.last.at}: ${s.reloads.last.message}`,
-              ]
-            : []),
-          `audit queue    ${s.auditQueueDepth} rows waiting`,
-          `databases      audit ${mb(s.databaseBytes.audit)}, state ${mb(s.databaseBytes.state)}`,
-          ...caLines(s.ca),
-          illegalTierLine(s.illegalTier),
-          ...directoryLines(s.directory),
-          ...alertLines(s.alerts),
-          ...auditDatabaseLines(s.auditDatabase),
-          ...auditSigningLines(s.auditSigning),
-          ...fileModeLines(s.fileModes),
-        ].join('\n'),
-      );
+      console.log(statusLines(s).join('\n'));
     });
 
   withCommonOptions(program.command('changes'))
@@ -138,6 +112,35 @@ export function registerControl(program: Command): void {
         if (r.reason) console.log(`    reason: ${r.reason}`);
       }
     });
+}
+
+/** `schoolgate status` as lines of text (the CLI prints them; the console's status page shows the same). */
+export function statusLines(s: StatusReport): string[] {
+  const mb = (n: number) => `${(n / 1_048_576).toFixed(1)} MiB`;
+  return [
+    `running        yes (pid ${s.pid}) on ${s.listen}`,
+    `since          ${s.since} (${s.uptimeSeconds} s)`,
+    ...(s.config ? [`config         ${describeLocation(s.config)}`] : []),
+    `connections    ${s.connections} open (${s.openTunnels} tunnels)`,
+    `requests       ${s.requests} total, ${s.requestsPerSecond}/s over the last 10 s`,
+    `identity       ${identityModeLine(s.identity)}`,
+    `lists          ${s.lists.categories} categories, ${s.lists.entries} entries, ${s.lists.profiles} profiles (loaded ${s.lists.loadedAt})`,
+    `reloads        ${s.reloads.count} (${s.reloads.failures} failed)`,
+    ...(s.reloads.last
+      ? [
+          `last reload    ${s.reloads.last.ok ? 'applied' : `REFUSED ${s.reloads.last.code ?? ''}`.trim()}${s.reloads.last.forced ? ' (forced)' : ''} at ${s.reloads.last.at}: ${s.reloads.last.message}`,
+        ]
+      : []),
+    `audit queue    ${s.auditQueueDepth} rows waiting`,
+    `databases      audit ${mb(s.databaseBytes.audit)}, state ${mb(s.databaseBytes.state)}`,
+    ...caLines(s.ca),
+    illegalTierLine(s.illegalTier),
+    ...directoryLines(s.directory),
+    ...alertLines(s.alerts),
+    ...auditDatabaseLines(s.auditDatabase),
+    ...auditSigningLines(s.auditSigning),
+    ...fileModeLines(s.fileModes),
+  ];
 }
 
 /** `changes --verify`: walks the admin-changes chain (src/state/change-chain.ts). */

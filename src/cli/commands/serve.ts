@@ -89,6 +89,14 @@ export function registerServe(program: Command): void {
           ...(running.proxy.tls
             ? [`  HTTPS inspection: on; devices must trust the school CA: http://<proxy>:${port}/ca.crt`]
             : []),
+          ...(running.console
+            ? [
+                `  web console: ${running.console.url} (staff networks; certificate from the school CA)`,
+                '    first account: schoolgate console users add NAME --role headteacher|dsl|technician|auditor',
+              ]
+            : config.console.enabled
+              ? ['  web console: NOT started (see the log above)']
+              : []),
           `Point a browser at it: set the HTTP and HTTPS proxy to ${shown}:${port},`,
           `or use automatic proxy configuration: http://${shown === '<this machine>' ? '127.0.0.1' : shown}:${port}/proxy.pac`,
           'Stop with Ctrl+C (every queued audit record is committed first; a second Ctrl+C cuts open connections).',

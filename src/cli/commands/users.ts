@@ -212,7 +212,7 @@ async function tellRunningProxy(dataDir: string): Promise<void> {
   }
 }
 
-async function readFirstLine(): Promise<string> {
+export async function readFirstLine(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin as AsyncIterable<Buffer>) chunks.push(chunk);
   return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';

@@ -1,0 +1,82 @@
+/**
+ * The console's one door into the report-access record (src/reports/access.ts, src/audit/report-access.ts):
+ * every look at a person's records is checked and written here, naming the signed-in person, their role,
+ * the case and the purpose, before the page is sent. Kept to this file so changes to `authorise` touch the
+ * console in one place. With reports.people set, `by` must name one of those people: console accounts are
+ * not yet mapped to them.
+ */
+import type Database from 'better-sqlite3';
+import { recordAccess } from '../audit/report-access.js';
+import type { ReadonlyConfig } from '../config/load.js';
+import { accessPolicy, authorise, currentOsUser, type CaseScope, type Refusal } from '../reports/access.js';
+import type { Role } from './accounts.js';
+
+export interface Looker {
+  name: string;
+  role: Role;
+}
+
+/** The record's "by": the person, their role, and that it came through the console. */
+export function byOf(p: Looker): string {
+  return `${p.name} (${p.role}, console)`;
+}
+
+function commandOf(command: string): string {
+  return `${command} (console)`;
+}
+
+export interface Look {
+  command: string;
+  purpose: string | null;
+  subject?: string | null;
+  caseRef?: string | null;
+  fromMs?: number | null;
+  toMs?: number | null;
+  format?: string | null;
+  needsCase: boolean;
+  scope?: CaseScope;
+  refusal?: Refusal | null;
+}
+
+/** Checks and records one look; throws SG_REPORT_REFUSED (already recorded) when it is refused. */
+export function authoriseLook(
+  db: Database.Database,
+  config: ReadonlyConfig,
+  who: Looker,
+  look: Look,
+  now: number,
+): number {
+  const { command, ...rest } = look;
+  return authorise(
+    db,
+    {
+      ...rest,
+      command: commandOf(command),
+      by: byOf(who),
+      osUser: currentOsUser(),
+      needsBy: true,
+      // A look at a person's records says why (kept as the entry's purpose); changes to a case do not.
+      needsPurpose: look.purpose !== null,
+    },
+    accessPolicy(config, now),
+  );
+}
+
+/** A page the role may not see: the refusal is recorded before the 403 is sent. */
+export function recordRoleRefusal(
+  db: Database.Database,
+  who: Looker,
+  command: string,
+  subject: string | null,
+  now: number,
+): void {
+  recordAccess(db, {
+    timeMs: now,
+    by: byOf(who),
+    osUser: currentOsUser(),
+    command: commandOf(command),
+    subject,
+    outcome: 'refused',
+    reason: `the ${who.role} role may not see this page (SG_CONSOLE_FORBIDDEN)`,
+  });
+}

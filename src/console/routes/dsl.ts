@@ -1,0 +1,105 @@
+/**
+ * The DSL's alerts inbox: open and acknowledged alerts (severity, count, person, what), each acknowledged
+ * with a note through the CLI's own acknowledgeAlert (the ack on the alert, and in report_access). The
+ * list is a look at personal data, so it is checked and recorded before the page is sent.
+ */
+import type { FastifyInstance } from 'fastify';
+import { queryAlerts, type StoredAlert } from '../../audit/alerts-table.js';
+import { displayAddress, html } from '../../proxy/pages/html.js';
+import { acknowledgeAlert } from '../../reports/alert-commands.js';
+import { currentOsUser } from '../../reports/access.js';
+import { formatLocal } from '../../reports/time.js';
+import { authoriseLook, byOf } from '../access.js';
+import { csrfField, guard, sendPage, viewerOf, withAudit, type ConsoleContext } from '../context.js';
+
+function alertRow(ctx: ConsoleContext, a: StoredAlert, csrf: string) {
+  const when = formatLocal(a.lastTime, ctx.config.timeZone, false);
+  const what = a.searchTerm ? `search: ${a.searchTerm}` : displayAddress(a.url ?? '');
+  return html`<tr>
+    <td class="sev-${a.severity}">${a.severity}</td>
+    <td>${when}</td>
+    <td>${a.user ?? a.device ?? a.clientIp}</td>
+    <td>${a.rule}${a.list ? ` (${a.list})` : ''}</td>
+    <td>${what}${a.phrase ? html`<br /><span class="note">phrase: ${a.phrase}</span>` : ''}</td>
+    <td>${a.count}</td>
+    <td>
+      ${
+        a.status === 'acked'
+          ? html`acknowledged by ${a.ackedBy}<br /><span class="note">${a.ackNote}</span>`
+          : html`<form method="post" action="/alerts/${encodeURIComponent(a.id)}/ack">
+              ${csrfField(csrf)}
+              <label for="note-${a.id}">Note</label>
+              <input id="note-${a.id}" name="note" type="text" required maxlength="2000" />
+              <button type="submit">Acknowledge</button>
+            </form>`
+      }
+    </td>
+  </tr>`;
+}
+
+export function dslRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
+  app.get('/alerts', { preHandler: guard(ctx, ['dsl'], 'alerts list') }, async (req, reply) => {
+    const session = req.consoleSession!;
+    const showAll = (req.query as Record<string, unknown>).all === '1';
+    const now = ctx.now();
+    const alerts = withAudit(ctx, (db) => {
+      authoriseLook(
+        db,
+        ctx.config,
+        session,
+        { command: 'alerts list', purpose: 'alerts inbox', needsCase: false, toMs: now, format: 'html' },
+        now,
+      );
+      return queryAlerts(db, { open: !showAll, limit: 500 });
+    });
+    const viewer = viewerOf(session, reply);
+    return sendPage(
+      reply,
+      200,
+      showAll ? 'All alerts' : 'Open alerts',
+      html`<p>
+          ${showAll ? html`<a href="/alerts">Open alerts only</a>` : html`<a href="/alerts?all=1">Show acknowledged alerts too</a>`}
+        </p>
+        ${
+          alerts.length === 0
+            ? html`<p>No ${showAll ? '' : 'open '}alerts.</p>`
+            : html`<table>
+                <thead>
+                  <tr>
+                    <th>Severity</th>
+                    <th>Last</th>
+                    <th>Person</th>
+                    <th>Rule</th>
+                    <th>What</th>
+                    <th>Count</th>
+                    <th>Status</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  ${alerts.map((a) => alertRow(ctx, a, viewer.csrf))}
+                </tbody>
+              </table>`
+        }`,
+      viewer,
+    );
+  });
+
+  app.post<{ Params: { id: string } }>(
+    '/alerts/:id/ack',
+    { preHandler: [app.csrfProtection, guard(ctx, ['dsl'], 'alerts ack')] },
+    async (req, reply) => {
+      const session = req.consoleSession!;
+      const note = String((req.body as Record<string, unknown>)?.note ?? '')
+        .trim()
+        .slice(0, 2000);
+      if (!note) return reply.code(303).header('location', '/alerts').send();
+      acknowledgeAlert(
+        ctx.config,
+        { by: byOf(session), caseRef: null, osUser: currentOsUser(), now: ctx.now() },
+        req.params.id,
+        note,
+      );
+      return reply.code(303).header('location', '/alerts').send();
+    },
+  );
+}

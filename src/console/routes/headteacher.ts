@@ -1,0 +1,303 @@
+/**
+ * The headteacher's pages: cases (list, open with a subject and a first note, show with notes and the
+ * record of reports pulled under it) and a person's report under a case, rendered by the CLI's own
+ * render-html (printable) or exported as CSV. Each report is checked and recorded in report_access (person,
+ * role, case, purpose) before a byte of it is sent. Case references travel in the query string, never in a
+ * path, and nothing here opens a file by a name a request gave.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { subjectsFrom } from '../../audit/case-subjects.js';
+import {
+  addCaseNote,
+  caseNotes,
+  checkCaseRef,
+  closeCase,
+  listCases,
+  openCase,
+  reopenCase,
+  requireCase,
+} from '../../audit/cases.js';
+import { listAccess } from '../../audit/report-access.js';
+import { html } from '../../proxy/pages/html.js';
+import { currentOsUser } from '../../reports/access.js';
+import { buildUserReport } from '../../reports/build-user.js';
+import { csvHeader, csvRow } from '../../reports/render-csv.js';
+import { renderHtml } from '../../reports/render-html.js';
+import { openReadOnly } from '../../reports/source.js';
+import { auditPathOf, openSource } from '../../reports/run.js';
+import { userRefusal, subjectRefusal, unknownSubjects, withSubjectLookup } from '../../reports/subjects.js';
+import { formatLocal, parsePeriod } from '../../reports/time.js';
+import { authoriseLook, byOf } from '../access.js';
+import { csrfField, guard, sendPage, viewerOf, withAudit, type ConsoleContext } from '../context.js';
+
+type Query = Record<string, string | undefined>;
+interface CaseAction {
+  ref: string;
+  text: string;
+  by: string;
+  osUser: string;
+  now: number;
+}
+const field = (o: unknown, k: string): string => {
+  const v = (o as Record<string, unknown> | undefined)?.[k];
+  return typeof v === 'string' ? v.trim().slice(0, 2000) : '';
+};
+
+function see(reply: FastifyReply, location: string) {
+  return reply.code(303).header('location', location).send();
+}
+
+export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
+  const only = (command: string) => guard(ctx, ['headteacher'], command);
+  const tz = ctx.config.timeZone;
+
+  app.get('/cases', { preHandler: only('case list') }, async (req, reply) => {
+    const viewer = viewerOf(req.consoleSession!, reply);
+    const cases = withAudit(ctx, (db) => listCases(db));
+    return sendPage(
+      reply,
+      200,
+      'Cases',
+      html`<table>
+          <thead>
+            <tr>
+              <th>Case</th>
+              <th>About</th>
+              <th>Status</th>
+              <th>Opened</th>
+              <th>By</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${cases.map(
+              (c) =>
+                html`<tr>
+                  <td><a href="/case?ref=${encodeURIComponent(c.ref)}">${c.ref}</a></td>
+                  <td>${c.subject}</td>
+                  <td>${c.status}</td>
+                  <td>${formatLocal(c.openedMs, tz, false)}</td>
+                  <td>${c.openedBy}</td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>
+        <h2>Open a case</h2>
+        <form method="post" action="/cases">
+          ${csrfField(viewer.csrf)}
+          <label for="ref">Reference</label
+          ><input id="ref" name="ref" type="text" required placeholder="2026-014" />
+          <label for="subject">Whose records (user name)</label
+          ><input id="subject" name="subject" type="text" required />
+          <label for="note">What happened, who raised it</label
+          ><textarea id="note" name="note" required></textarea>
+          <button type="submit">Open the case</button>
+        </form>`,
+      viewer,
+    );
+  });
+
+  app.post('/cases', { preHandler: [app.csrfProtection, only('case open')] }, async (req, reply) => {
+    const session = req.consoleSession!;
+    const ref = checkCaseRef(field(req.body, 'ref'));
+    const subjects = subjectsFrom({ users: [field(req.body, 'subject')] });
+    const now = ctx.now();
+    withAudit(ctx, (db) => {
+      const refusal = withSubjectLookup(ctx.config, db, (lookup) =>
+        subjectRefusal(lookup, unknownSubjects(lookup, subjects)),
+      );
+      authoriseLook(
+        db,
+        ctx.config,
+        session,
+        {
+          command: 'case open',
+          purpose: null,
+          caseRef: ref,
+          subject: subjects[0]?.value ?? null,
+          needsCase: false,
+          refusal,
+        },
+        now,
+      );
+      openCase(db, {
+        ref,
+        subjects,
+        by: byOf(session),
+        osUser: currentOsUser(),
+        now,
+        note: field(req.body, 'note'),
+      });
+    });
+    return see(reply, `/case?ref=${encodeURIComponent(ref)}`);
+  });
+
+  app.get('/case', { preHandler: only('case show') }, async (req, reply) => {
+    const viewer = viewerOf(req.consoleSession!, reply);
+    const ref = checkCaseRef((req.query as Query).ref ?? '');
+    const { c, notes, looks } = withAudit(ctx, (db) => ({
+      c: requireCase(db, ref),
+      notes: caseNotes(db, ref),
+      looks: listAccess(db, { caseRef: ref, limit: 200 }),
+    }));
+    const firstUser = c.subjects.find((s) => s.kind === 'user')?.value ?? '';
+    return sendPage(
+      reply,
+      200,
+      `Case ${c.ref}`,
+      html`<p>
+          About <strong>${c.subject}</strong>; ${c.status}, opened ${formatLocal(c.openedMs, tz, false)} by
+          ${c.openedBy}.
+        </p>
+        <h2>Notes</h2>
+        <ul>
+          ${notes.map((n) => html`<li>${formatLocal(n.timeMs, tz, false)} ${n.author}: ${n.text}</li>`)}
+        </ul>
+        ${
+          c.status === 'open'
+            ? html`<form method="post" action="/case/note">
+                  ${csrfField(viewer.csrf)}<input type="hidden" name="ref" value="${c.ref}" />
+                  <label for="note">Add a note (action taken, conversations, decisions)</label>
+                  <textarea id="note" name="text" required></textarea>
+                  <button type="submit">Add the note</button>
+                </form>
+                <form method="post" action="/case/close">
+                  ${csrfField(viewer.csrf)}<input type="hidden" name="ref" value="${c.ref}" />
+                  <label for="outcome">Outcome</label>
+                  <input id="outcome" name="text" type="text" required />
+                  <button type="submit">Close the case</button>
+                </form>`
+            : html`<p>Outcome: ${c.outcome}</p>
+                <form method="post" action="/case/reopen">
+                  ${csrfField(viewer.csrf)}<input type="hidden" name="ref" value="${c.ref}" />
+                  <label for="reason">Why it is reopened</label>
+                  <input id="reason" name="text" type="text" required />
+                  <button type="submit">Reopen the case</button>
+                </form>`
+        }
+        <h2>Pull a person’s report under this case</h2>
+        <form method="get" action="/case/report">
+          <input type="hidden" name="ref" value="${c.ref}" />
+          <label for="user">Person</label
+          ><input id="user" name="user" type="text" required value="${firstUser}" />
+          <label for="from">From</label><input id="from" name="from" type="date" /> <label for="to">To</label
+          ><input id="to" name="to" type="date" /> <label for="purpose">Purpose (recorded)</label
+          ><input id="purpose" name="purpose" type="text" required />
+          <label for="format">Format</label>
+          <select id="format" name="format">
+            <option value="html">Printable page</option>
+            <option value="csv">CSV export</option>
+          </select>
+          <button type="submit">Pull the report</button>
+        </form>
+        <h2>Reports pulled under this case</h2>
+        <table>
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>Who</th>
+              <th>What</th>
+              <th>Whose</th>
+              <th>Purpose</th>
+              <th>Outcome</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${looks.map(
+              (l) =>
+                html`<tr>
+                  <td>${formatLocal(l.timeMs, tz, false)}</td>
+                  <td>${l.by}</td>
+                  <td>${l.command}</td>
+                  <td>${l.subject}</td>
+                  <td>${l.purpose}</td>
+                  <td>${l.outcome}</td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>`,
+      viewer,
+    );
+  });
+
+  // Notes, close and reopen: each recorded in report_access like the CLI's `case` commands.
+  const changes = {
+    note: (db: Parameters<typeof addCaseNote>[0], a: CaseAction) => addCaseNote(db, { ...a, text: a.text }),
+    close: (db: Parameters<typeof closeCase>[0], a: CaseAction) => closeCase(db, { ...a, outcome: a.text }),
+    reopen: (db: Parameters<typeof reopenCase>[0], a: CaseAction) => reopenCase(db, { ...a, reason: a.text }),
+  };
+  for (const [verb, change] of Object.entries(changes)) {
+    app.post(
+      `/case/${verb}`,
+      { preHandler: [app.csrfProtection, only(`case ${verb}`)] },
+      async (req, reply) => {
+        const session = req.consoleSession!;
+        const ref = checkCaseRef(field(req.body, 'ref'));
+        const text = field(req.body, 'text');
+        const now = ctx.now();
+        withAudit(ctx, (db) => {
+          authoriseLook(
+            db,
+            ctx.config,
+            session,
+            { command: `case ${verb}`, purpose: null, caseRef: ref, needsCase: false },
+            now,
+          );
+          change(db, { ref, text, by: byOf(session), osUser: currentOsUser(), now });
+        });
+        return see(reply, `/case?ref=${encodeURIComponent(ref)}`);
+      },
+    );
+  }
+
+  app.get('/case/report', { preHandler: only('report user') }, async (req, reply) => {
+    const session = req.consoleSession!;
+    const q = req.query as Query;
+    const ref = checkCaseRef(q.ref ?? '');
+    const user = (q.user ?? '').trim();
+    const purpose = (q.purpose ?? '').trim().slice(0, 500);
+    const format = q.format === 'csv' ? 'csv' : 'html';
+    const now = ctx.now();
+    const { fromMs, toMs } = parsePeriod(q.from || undefined, q.to || undefined, tz, now);
+    withAudit(ctx, (db) =>
+      authoriseLook(
+        db,
+        ctx.config,
+        session,
+        {
+          command: 'report user',
+          purpose,
+          subject: user,
+          caseRef: ref,
+          fromMs,
+          toMs,
+          format,
+          needsCase: true,
+          scope: { user },
+          refusal: userRefusal(ctx.config, () => openReadOnly(auditPathOf(ctx.config)), user),
+        },
+        now,
+      ),
+    );
+    const src = await openSource(ctx.config, now);
+    try {
+      const built = buildUserReport(src, user, fromMs, toMs, {
+        by: byOf(session),
+        osUser: currentOsUser(),
+        caseRef: ref,
+      });
+      if (format === 'html')
+        return reply.code(200).type('text/html; charset=utf-8').send(renderHtml(built.doc));
+      let body = csvHeader();
+      for (const r of built.rows?.() ?? []) body += csvRow(r, (ms) => formatLocal(ms, tz));
+      // The file name is built from safe characters only: nothing a request gave reaches a path.
+      const safe = `${ref}-${user}`.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 100);
+      return reply
+        .code(200)
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="report-${safe}.csv"`)
+        .send(body);
+    } finally {
+      src.db.close();
+    }
+  });
+}
