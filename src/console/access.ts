@@ -2,8 +2,9 @@
  * The console's one door into the report-access record (src/reports/access.ts, src/audit/report-access.ts):
  * every look at a person's records is checked and written here, naming the signed-in person, their role,
  * the case and the purpose, before the page is sent. Kept to this file so changes to `authorise` touch the
- * console in one place. With reports.people set, `by` must name one of those people: console accounts are
- * not yet mapped to them.
+ * console in one place. With reports.people set, a console account is the person of the same name there
+ * (their roles there decide the reviews and the access log), signed in by the console rather than by an OS
+ * account.
  */
 import type Database from 'better-sqlite3';
 import { recordAccess } from '../audit/report-access.js';
@@ -52,9 +53,11 @@ export function authoriseLook(
     {
       ...rest,
       command: commandOf(command),
-      by: byOf(who),
+      // With reports.people set the record keeps the person's name as spelt there (command says "console").
+      by: config.reports.people ? who.name : byOf(who),
       osUser: currentOsUser(),
       needsBy: true,
+      signedIn: true,
       // A look at a person's records says why (kept as the entry's purpose); changes to a case do not.
       needsPurpose: look.purpose !== null,
     },

@@ -91,6 +91,12 @@ export interface AccessRequest extends Omit<AccessEntry, 'outcome' | 'reason' | 
   scope?: CaseScope;
   /** A refusal the caller found (a subject that exists nowhere): recorded like any other. */
   refusal?: Refusal | null;
+  /**
+   * The person was signed in by the web console (password and TOTP), not named on a command line: with
+   * reports.people set, `by` must still be one of them, but the OS account (the proxy's service account) is
+   * not theirs to match.
+   */
+  signedIn?: boolean;
 }
 
 export interface Refusal {
@@ -130,7 +136,7 @@ function scopeRefusal(scope: CaseScope | undefined, c: CaseRecord): Refusal | nu
  * the access-log id of the granted request.
  */
 export function authorise(db: Database.Database, req: AccessRequest, opts: AccessPolicy): number {
-  const { needsCase, needsBy, needsPurpose, roleNeed, scope, refusal: _found, ...fields } = req;
+  const { needsCase, needsBy, needsPurpose, roleNeed, scope, refusal: _found, signedIn, ...fields } = req;
   const { account, sudoUser } = invokingAccount(req.osUser);
   const entry = { ...fields, sudoUser };
   let reason: string | null = osUserRefusal(opts.allowedOsUsers, opts.dataDir, req.osUser);
@@ -159,7 +165,7 @@ export function authorise(db: Database.Database, req: AccessRequest, opts: Acces
       reviewerRoles: opts.reviewerRoles ?? [],
       accessLogRoles: opts.accessLogRoles ?? [],
     };
-    const checked = checkPerson(policy, req.by, account, roleNeed ?? null);
+    const checked = checkPerson(policy, req.by, signedIn ? null : account, roleNeed ?? null);
     if (checked && checked.person === null) {
       reason = checked.refusal;
       suggestion =

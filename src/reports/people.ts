@@ -50,11 +50,14 @@ export function invokingAccount(
 
 export type PersonCheck = { person: ReportPerson; refusal: null } | { person: null; refusal: string };
 
-/** Who `by` is, or why the command is refused. Names match ignoring case and surrounding spaces. */
+/**
+ * Who `by` is, or why the command is refused. Names match ignoring case and surrounding spaces. account
+ * null: the person signed in another way (the console), so no OS account is matched.
+ */
 export function checkPerson(
   policy: PeoplePolicy,
   by: string,
-  account: string,
+  account: string | null,
   need: RoleNeed | null,
 ): PersonCheck | null {
   if (policy.people === null) return null;
@@ -64,7 +67,7 @@ export function checkPerson(
       person: null,
       refusal: `--by "${by}" is not one of the people in reports.people (${policy.people.map((p) => p.name).join(', ') || 'none'})`,
     };
-  if (person.osUser !== undefined && person.osUser !== account)
+  if (account !== null && person.osUser !== undefined && person.osUser !== account)
     return {
       person: null,
       refusal: `${person.name} works from the OS account ${person.osUser}, and this command was run by ${account}`,

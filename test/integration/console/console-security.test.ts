@@ -369,3 +369,63 @@ describe('web console networks', () => {
     }
   });
 });
+
+describe('web console with reports.people set', () => {
+  let rig: ConsoleRig;
+  beforeAll(async () => {
+    rig = await startConsoleRig(
+      { 'a.head': 'headteacher', 'x.stranger': 'headteacher' },
+      {
+        reports: {
+          // An OS account that is not the test's: the console signs people in itself, so it must not matter.
+          people: [{ name: 'A.Head', osUser: 'nobody-here', roles: ['headteacher'] }],
+        },
+      },
+    );
+    const users = new UserStore(rig.config.dataDir);
+    await users.add({ name: 'p.pupil', profile: 'pupil', password: 'pupil-password-1' });
+    users.close();
+    const db = openAdmin(rig.config);
+    try {
+      openCase(db, {
+        ref: '2026-020',
+        subjects: [{ kind: 'user', value: 'p.pupil' }],
+        by: 'A.Head',
+        osUser: 'test',
+        now: Date.now(),
+      });
+    } finally {
+      db.close();
+    }
+  });
+  afterAll(async () => rig?.proxy.stop());
+
+  it('grants a console account that is one of the people, recorded under their name there', async () => {
+    const head = new ConsoleClient(rig);
+    expect((await head.signIn('a.head')).status).toBe(303);
+    const r = await head.get('/case/report?ref=2026-020&user=p.pupil&purpose=pastoral%20concern&format=html');
+    expect(r.status).toBe(200);
+    const db = openAdmin(rig.config);
+    const rows = listAccess(db, { caseRef: '2026-020' });
+    db.close();
+    expect(rows.at(-1)).toMatchObject({ by: 'A.Head', outcome: 'granted', command: 'report user (console)' });
+  });
+
+  it('refuses a console account that is none of the people, and records the refusal', async () => {
+    const other = new ConsoleClient(rig);
+    expect((await other.signIn('x.stranger')).status).toBe(303);
+    const r = await other.get(
+      '/case/report?ref=2026-020&user=p.pupil&purpose=pastoral%20concern&format=html',
+    );
+    expect(r.status).toBe(403);
+    const db = openAdmin(rig.config);
+    const rows = listAccess(db, { caseRef: '2026-020' });
+    db.close();
+    expect(rows.at(-1)).toMatchObject({
+      by: 'x.stranger',
+      outcome: 'refused',
+      command: 'report user (console)',
+    });
+    expect(rows.at(-1)!.reason).toContain('reports.people');
+  });
+});
