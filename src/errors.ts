@@ -70,6 +70,12 @@ export const ERROR_CODES = {
   SG_EXCEPTION_UNKNOWN: 'No exception with that id is in force (unknown, or already removed).',
   SG_DIRECTORY_UNAVAILABLE:
     'The school directory (identity.ldap) could not be reached or did not answer in time; sign-ins not cached get onOutage.',
+  SG_LIST_DOWNLOAD_FAILED:
+    '`lists update` could not fetch a source or its checksum file (network, TLS, HTTP status, size limit); the provider layer in force stays.',
+  SG_LIST_CHECKSUM_MISMATCH:
+    '`lists update`: a downloaded tarball does not match its published checksum (or the checksum file has no line for it); the provider layer in force stays.',
+  SG_LIST_ARCHIVE_INVALID:
+    '`lists update`: a tarball is broken, too big unpacked, or holds a path outside its folder, a link out or a device; nothing of it was imported.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

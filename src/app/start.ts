@@ -31,6 +31,7 @@ import { loadCategories, shippedSize } from '../lists/load.js';
 import { loadExceptionSet } from '../lists/exceptions.js';
 import { loadIllegalTierOrBlockAll } from '../lists/illegal-tier-files.js';
 import { readLocalLayer } from '../lists/local-layer.js';
+import { readProviderLayer } from '../lists/provider-layer.js';
 import { readProfileOverrides } from '../lists/profile-overrides.js';
 import { startMetrics, type LeafCounters } from '../metrics/metrics.js';
 import { checkFileModes, type ModeCheck } from './file-modes.js';
@@ -95,6 +96,7 @@ export function auditDbPath(dataDir: string): string {
 export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> {
   const loaded = await loadCategories(config.categoriesDir, {
     local: await readLocalLayer(config.dataDir),
+    provider: await readProviderLayer(config.dataDir),
     limits: config.lists,
   });
   let entries = 0;
