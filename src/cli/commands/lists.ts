@@ -11,6 +11,7 @@ import { forEachEntry, layerKeys, requireCategory, type Dirs } from '../../lists
 import { anyLineKey } from '../../lists/entry.js';
 import { loadCategories } from '../../lists/load.js';
 import { localFile, readLines, readLocalLayer } from '../../lists/local-layer.js';
+import { readProviderLayer } from '../../lists/provider-layer.js';
 import { effectiveProfiles } from '../../config/profiles.js';
 import { readProfileOverrides } from '../../lists/profile-overrides.js';
 import { compileEntryList } from '../../policy/lists.js';
@@ -53,6 +54,7 @@ export function registerLists(program: Command): void {
       const config = configFrom(opts);
       const loaded = await loadCategories(config.categoriesDir, {
         local: await readLocalLayer(config.dataDir),
+        provider: await readProviderLayer(config.dataDir),
       });
       const profiles = effectiveProfiles(config, await readProfileOverrides(config.dataDir)).profiles;
       // A category is enforced by a profile that blocks or warns on it (its own entry, else its default).
