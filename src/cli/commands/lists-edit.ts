@@ -25,6 +25,7 @@ import { setCategoryAction } from './profiles.js';
 
 import { registerImportTree } from './lists-import-tree.js';
 import { registerListsUpdate } from './lists-update.js';
+import { registerListsUncategorised } from './lists-uncategorised.js';
 import { dirsOf, examples, type Opts } from './lists.js';
 
 export function registerListEdits(lists: Command): void {
@@ -295,6 +296,7 @@ export function registerListEdits(lists: Command): void {
 
   registerImportTree(lists);
   registerListsUpdate(lists);
+  registerListsUncategorised(lists);
 }
 
 /** Invalid and skipped lines by reason, then the first few of each with file and line number. */
