@@ -32,6 +32,7 @@ import { loadExceptionSet } from '../lists/exceptions.js';
 import { loadIllegalTierOrBlockAll } from '../lists/illegal-tier-files.js';
 import { readLocalLayer } from '../lists/local-layer.js';
 import { readProviderLayer } from '../lists/provider-layer.js';
+import { startScheduledUpdates, type ScheduledListUpdate } from '../lists/update/schedule.js';
 import { readProfileOverrides } from '../lists/profile-overrides.js';
 import { startMetrics, type LeafCounters } from '../metrics/metrics.js';
 import { checkFileModes, type ModeCheck } from './file-modes.js';
@@ -57,6 +58,8 @@ export interface RunningSchoolgate {
   alerts: { engine: AlertsEngine; sinks: AlertSinks; digests: RunningDigests };
   /** The nightly retention purge (audit.purgeAt); null when turned off. */
   retention: NightlyPurge | null;
+  /** The daily `lists update` (lists.updateAt); null when turned off (the default). */
+  listUpdates: ScheduledListUpdate | null;
   /** Loads config, lists and networks beside the running ones and swaps them in when complete. */
   reload(): Promise<ReloadResult>;
   /** Stops accepting, lets open exchanges finish (bounded), commits every queued audit row. */
@@ -213,6 +216,8 @@ type StartOptions = {
   onProgress?: (step: string) => void;
   /** The nightly purge's clock (tests move a test clock); the real one by default. */
   purgeClock?: SchedulerClock;
+  /** lists.updateAt's clock and the CLI it runs (tests); the real clock and dist/src/cli/main.js by default. */
+  listUpdates?: { clock?: SchedulerClock; cli?: string };
 };
 
 /**
@@ -368,6 +373,7 @@ async function startClaimed(
     ...(opts.digestClock ? { clock: opts.digestClock } : {}),
   });
   const retention = startRetention(config, auditPath, () => snapshot.config, logger, opts.purgeClock);
+  const listUpdates = startScheduledUpdates(config, logger, opts.listUpdates);
   const live = await startLive({
     config,
     reloadConfig: opts.reloadConfig ?? (() => config),
@@ -405,6 +411,7 @@ async function startClaimed(
       await accessLog?.close();
       await digests.stop(); // before the audit store: a digest being sent is still recorded
       await retention?.stop();
+      listUpdates?.stop();
       await sinks.close();
       await audit.close();
       users.close();
@@ -418,6 +425,7 @@ async function startClaimed(
     identifier,
     alerts: { engine: alerts, sinks, digests },
     retention,
+    listUpdates,
     reload: () => live.reloader.reload(),
     stop,
     stopNow: () => {

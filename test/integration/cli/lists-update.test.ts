@@ -11,9 +11,16 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { nextRunAt } from '../../../src/alerts/digest/schedule.js';
+import { startSchoolgate, type RunningSchoolgate } from '../../../src/app/start.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { rememberLocation } from '../../../src/config/location.js';
+import type { UpdateRun } from '../../../src/lists/update/schedule.js';
+import { TestClock } from '../../helpers/test-clock.js';
 import { caChain, issue } from '../../helpers/certs.js';
-import { runCli, startServeProcess } from '../../helpers/cli.js';
+import { CLI, runCli, startServeProcess } from '../../helpers/cli.js';
 import { useServeAndOrigin } from '../../helpers/serve-and-origin.js';
 import { FIXTURE_PROFILES, ROUTED_NAMES, tempDir, writeFixtureCategories } from '../../helpers/schoolgate.js';
 
@@ -386,3 +393,50 @@ function statusVia(proxyPort: number, url: string): Promise<number> {
       .on('error', reject);
   });
 }
+
+describe('lists.updateAt', { timeout: 120_000 }, () => {
+  let sg: RunningSchoolgate | undefined;
+  afterEach(async () => {
+    await sg?.stop();
+    sg = undefined;
+  });
+
+  function startWith(updateAt: string | null, clock: TestClock): Promise<RunningSchoolgate> {
+    writeConfig({}, { timeZone: 'Europe/London' });
+    const file = path.join(dir, 'config.yaml');
+    const written = JSON.parse(readFileSync(file, 'utf8')) as { lists: Record<string, unknown> };
+    written.lists.updateAt = updateAt;
+    writeFileSync(file, JSON.stringify(written));
+    const config = rememberLocation(
+      loadConfig(file, { dataDir: data, categoriesDir: path.join(dir, 'categories') }),
+      { file, source: 'option' },
+    );
+    return startSchoolgate(config, pino({ level: 'silent' }), { listUpdates: { clock, cli: CLI } });
+  }
+
+  it('off by default: nothing is scheduled', async () => {
+    sg = await startWith(null, new TestClock(Date.now()));
+    expect(sg.listUpdates).toBeNull();
+  });
+
+  it('runs the update once a day at that time, recorded as scheduled, and reloads the proxy', async () => {
+    const clock = new TestClock(Date.now());
+    sg = await startWith('06:15', clock);
+    const schedule = sg.listUpdates!;
+    const due = nextRunAt(new Date(clock.now()), { kind: 'daily', time: '06:15' }, 'Europe/London').getTime();
+    expect(schedule.nextAt).toBe(due);
+    clock.advanceTo(due - 60_000);
+    expect(schedule.runs).toBe(0);
+    const ran = new Promise<UpdateRun>((resolve) => schedule.once('ran', resolve));
+    clock.advanceTo(due);
+    const run = await ran;
+    expect(run.code, run.output).toBe(0);
+    expect(run.output).toContain('running proxy reloaded');
+    expect(schedule.nextAt).toBe(
+      nextRunAt(new Date(due + 1000), { kind: 'daily', time: '06:15' }, 'Europe/London').getTime(),
+    );
+    expect((await pupil('https://adult-one.example/')).action).toBe('block');
+    const changes = JSON.parse((await cli('changes', '--json')).stdout) as unknown[];
+    expect(changes).toMatchObject([{ action: 'lists.update', by: 'scheduled' }]);
+  });
+});
