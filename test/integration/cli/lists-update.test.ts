@@ -198,6 +198,10 @@ describe('lists update', { timeout: 120_000 }, () => {
     expect((await pupil('https://radio-one.example/')).categories).toEqual(['streaming']);
     expect((await pupil('https://kids.example/')).categories).toEqual([]);
     expect((await pupil('https://sect.example/')).categories).toEqual([]);
+    // `lists find` names the layer: the fixture's shipped bet.test is also in the provider layer.
+    const found = await cli('lists', 'find', 'https://adult-one.example/');
+    expect(found.stdout).toMatch(/^adult\s+provider\s+domain\s+adult-one\.example$/m);
+    expect((await cli('lists', 'find', 'https://bet.test/')).stdout).toMatch(/^gambling\s+shipped\s/m);
 
     const manifest = JSON.parse(readFileSync(path.join(current(), 'provider.json'), 'utf8')) as {
       categories: Record<string, string[]>;
