@@ -79,6 +79,9 @@ async function updateLocked(config: ReadonlyConfig, dirs: Dirs, opts: UpdateOpti
   await checkMaps(dirs, sources);
   const root = providerRoot(config.dataDir);
   makePrivateDir(root);
+  // Left by an update that was killed (we hold the lock: no other update is running).
+  for (const name of await readdir(root))
+    if (name.startsWith('.update-')) await rm(path.join(root, name), { recursive: true, force: true });
   const before = await readProviderLayer(config.dataDir);
   const generation = newGenerationName(opts.now ?? new Date());
   const genDir = path.join(root, generation);

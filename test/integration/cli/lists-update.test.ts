@@ -5,7 +5,7 @@
  * (download, checksum, broken or hostile archive, shrink) leaves the provider layer in force untouched.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -256,7 +256,8 @@ describe('lists update', { timeout: 120_000 }, () => {
     expect((await pupil('https://local-only.example/')).action).toBe('block');
   });
 
-  it('a dry run fetches and compares but changes nothing', async () => {
+  it('a dry run fetches and compares but changes nothing (and clears what a killed update left)', async () => {
+    mkdirSync(path.join(data, 'categories.provider', '.update-killed', 'ut1'), { recursive: true });
     const r = await cli('lists', 'update', '--dry-run', '--json');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as UpdateJson;
