@@ -76,6 +76,12 @@ export const ERROR_CODES = {
     'A `console users` command names an account that does not exist or already exists, or a role that is not headteacher, dsl, technician or auditor.',
   SG_CONSOLE_FORBIDDEN:
     'A console page is outside the signed-in person’s role (a technician asking for a person’s report): 403, and the refusal is recorded.',
+  SG_LIST_DOWNLOAD_FAILED:
+    '`lists update` could not fetch a source or its checksum file (network, TLS, HTTP status, size limit); the provider layer in force stays.',
+  SG_LIST_CHECKSUM_MISMATCH:
+    '`lists update`: a downloaded tarball does not match its published checksum (or the checksum file has no line for it); the provider layer in force stays.',
+  SG_LIST_ARCHIVE_INVALID:
+    '`lists update`: a tarball is broken, too big unpacked, or holds a path outside its folder, a link out or a device; nothing of it was imported.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -31,6 +31,8 @@ import { loadCategories, shippedSize } from '../lists/load.js';
 import { loadExceptionSet } from '../lists/exceptions.js';
 import { loadIllegalTierOrBlockAll } from '../lists/illegal-tier-files.js';
 import { readLocalLayer } from '../lists/local-layer.js';
+import { readProviderLayer } from '../lists/provider-layer.js';
+import { startScheduledUpdates, type ScheduledListUpdate } from '../lists/update/schedule.js';
 import { readProfileOverrides } from '../lists/profile-overrides.js';
 import { startMetrics, type LeafCounters } from '../metrics/metrics.js';
 import { checkFileModes, type ModeCheck } from './file-modes.js';
@@ -60,6 +62,8 @@ export interface RunningSchoolgate {
   retention: NightlyPurge | null;
   /** The web console (src/console/); null when console.enabled is false or it could not start. */
   console: RunningConsole | null;
+  /** The daily `lists update` (lists.updateAt); null when turned off (the default). */
+  listUpdates: ScheduledListUpdate | null;
   /** Loads config, lists and networks beside the running ones and swaps them in when complete. */
   reload(): Promise<ReloadResult>;
   /** Stops accepting, lets open exchanges finish (bounded), commits every queued audit row. */
@@ -99,6 +103,7 @@ export function auditDbPath(dataDir: string): string {
 export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> {
   const loaded = await loadCategories(config.categoriesDir, {
     local: await readLocalLayer(config.dataDir),
+    provider: await readProviderLayer(config.dataDir),
     limits: config.lists,
   });
   let entries = 0;
@@ -215,6 +220,8 @@ type StartOptions = {
   onProgress?: (step: string) => void;
   /** The nightly purge's clock (tests move a test clock); the real one by default. */
   purgeClock?: SchedulerClock;
+  /** lists.updateAt's clock and the CLI it runs (tests); the real clock and dist/src/cli/main.js by default. */
+  listUpdates?: { clock?: SchedulerClock; cli?: string };
 };
 
 /**
@@ -370,6 +377,7 @@ async function startClaimed(
     ...(opts.digestClock ? { clock: opts.digestClock } : {}),
   });
   const retention = startRetention(config, auditPath, () => snapshot.config, logger, opts.purgeClock);
+  const listUpdates = startScheduledUpdates(config, logger, opts.listUpdates);
   const live = await startLive({
     config,
     reloadConfig: opts.reloadConfig ?? (() => config),
@@ -422,6 +430,7 @@ async function startClaimed(
       await accessLog?.close();
       await digests.stop(); // before the audit store: a digest being sent is still recorded
       await retention?.stop();
+      listUpdates?.stop();
       await sinks.close();
       await audit.close();
       users.close();
@@ -436,6 +445,7 @@ async function startClaimed(
     alerts: { engine: alerts, sinks, digests },
     retention,
     console: webConsole,
+    listUpdates,
     reload: () => live.reloader.reload(),
     stop,
     stopNow: () => {

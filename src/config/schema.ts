@@ -8,6 +8,7 @@ import { consoleSchema } from '../console/config.js';
 import { ldapSchema } from '../identity/ldap/config.js';
 import { DEFAULT_PROFILES, NEVER_INSPECT_HOSTS } from './default-profiles.js';
 import { configLayer } from './profile-layers.js';
+import { listSourceSchema, UT1_SOURCE } from '../lists/update/config.js';
 import { accessLogSchema, brandingSchema, pacSchema, upstreamSchema } from './service-schema.js';
 
 const action = z.enum(['allow', 'warn', 'block']);
@@ -323,6 +324,21 @@ export const configSchema = z.strictObject({
             'list file is far more often an accident than a policy. Default 0.2 (20%); 1 turns the check ' +
             'off. Only the shipped files count: edits through `schoolgate lists` (the local layer) are ' +
             'deliberate, validated and recorded.',
+        ),
+      sources: z
+        .array(listSourceSchema)
+        .prefault([UT1_SOURCE])
+        .describe(
+          'The public lists `schoolgate lists update` fetches into the provider layer (between the shipped ' +
+            'lists and the local layer). Fetched only when a technician runs it, or at updateAt. Default: ' +
+            'the UT1 blacklists (CC BY-SA 4.0) mapped onto the shipped categories.',
+        ),
+      updateAt: clock
+        .nullable()
+        .default(null)
+        .describe(
+          'When the running proxy runs `schoolgate lists update` itself, once a day at this time (HH:MM, ' +
+            'school time zone). null (default): never; nothing is downloaded unless a technician asks.',
         ),
     })
     .prefault({})

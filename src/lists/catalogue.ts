@@ -11,10 +11,12 @@ import { parseDomainLine, parseEntry, parseUrlLine } from '../policy/entries.js'
 import { localFile, localMetaFile, readTextIfExists } from './local-layer.js';
 import { METADATA_FILE } from './load.js';
 import { parseCategoriesYaml } from './metadata.js';
+import { readProviderLayer } from './provider-layer.js';
 import { forEachLine } from './read-lines.js';
 import { readdir, stat } from 'node:fs/promises';
 
-export type Layer = 'shipped' | 'local';
+/** provider: entries `lists update` fetched (provider-layer.ts), between shipped and local. */
+export type Layer = 'shipped' | 'provider' | 'local';
 
 export interface CatalogueEntry {
   meta: CategoryMeta;
@@ -141,4 +143,27 @@ export async function isFile(p: string): Promise<boolean> {
     (s) => s.isFile(),
     () => false,
   );
+}
+
+/**
+ * Which of `wanted` (entry keys) the provider layer holds for a category, streaming its files: a provider
+ * category can hold millions of entries, too many to gather into a set for one `lists remove`.
+ */
+export async function providerHolds(
+  dirs: Dirs,
+  category: string,
+  wanted: ReadonlySet<string>,
+): Promise<Set<string>> {
+  const found = new Set<string>();
+  const provider = await readProviderLayer(dirs.dataDir);
+  if (!provider?.dirs.includes(category) || wanted.size === 0) return found;
+  const layerDirs = { categoriesDir: provider.dir, dataDir: dirs.dataDir };
+  for (const kind of ['domains', 'urls'] as const) {
+    const keyOf = kind === 'domains' ? domainLineKey : urlLineKey;
+    await forEachLine(await shippedFiles(layerDirs, category, kind), (line) => {
+      const key = keyOf(line);
+      if (key !== undefined && wanted.has(key)) found.add(key);
+    });
+  }
+  return found;
 }

@@ -6,7 +6,7 @@
 import { parseDocument } from 'yaml';
 import { SchoolgateError } from '../errors.js';
 import type { CategoryMeta } from '../policy/types.js';
-import { catalogue, layerKeys, requireCategory, type Dirs, type Layer } from './catalogue.js';
+import { catalogue, layerKeys, providerHolds, requireCategory, type Dirs, type Layer } from './catalogue.js';
 import { anyLineKey, domainLineKey, urlLineKey, type ListEntry } from './entry.js';
 import { checkCategoryName, RESERVED_CATEGORY_NAMES } from './metadata.js';
 import {
@@ -87,6 +87,7 @@ async function removeLocked(
 ): Promise<EntryResult<RemoveOutcome>[]> {
   await requireCategory(dirs, category);
   const shipped = await layerKeys(dirs, category, 'shipped');
+  const provider = await providerHolds(dirs, category, new Set(entries.map((e) => e.key)));
   const files = await localFiles(dirs, category);
   const results: EntryResult<RemoveOutcome>[] = [];
   for (const e of entries) {
@@ -100,11 +101,13 @@ async function removeLocked(
       outcome = 'removed';
       layer = 'local';
     }
-    if (shipped.has(e.key) && !files.removedKeys.has(e.key)) {
+    // The local `removed` file un-lists a shipped or a provider entry alike (load.ts).
+    const under = shipped.has(e.key) ? 'shipped' : provider.has(e.key) ? 'provider' : undefined;
+    if (under && !files.removedKeys.has(e.key)) {
       files.removed.push(e.text);
       files.removedKeys.add(e.key);
       outcome = 'unlisted';
-      layer = 'shipped';
+      layer = under;
     }
     results.push({ entry: e.text, outcome, layer });
   }

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { SchoolgateError } from '../errors.js';
 import { parseExpressionLine } from '../policy/url-regex.js';
 import { isFile, layerKeys, requireCategory, shippedFiles, type Dirs } from './catalogue.js';
-import { entryOf } from './entry.js';
+import { domainLineKey, entryOf, urlLineKey } from './entry.js';
 import {
   FORMAT_SHAPE,
   importReasonInWords,
@@ -83,6 +83,12 @@ export interface ImportOptions {
   force?: boolean;
   /** The category does not exist yet (`--create --dry-run`): count against an empty category. */
   newCategory?: boolean;
+  /**
+   * Write into this layer folder (`<into>/<category>/<kind>`, a provider generation being built) instead of
+   * the local layer, counting duplicates against what the folder already holds only. The caller holds the
+   * local layer's lock.
+   */
+  into?: string;
 }
 
 export interface SourceGroup {
@@ -153,6 +159,7 @@ export function importGroups(
   groups: SourceGroup[],
   opts: ImportOptions,
 ): Promise<ImportSummary> {
+  if (opts.into !== undefined) return importLocked(dirs, category, groups, opts);
   return withLocalLock(dirs.dataDir, () => importLocked(dirs, category, groups, opts));
 }
 
@@ -179,18 +186,23 @@ async function importLocked(
   }
 
   // What the category already holds, in both layers (the local one is dropped first with --replace).
-  const local = {
-    domains: localFile(dirs.dataDir, category, 'domains'),
-    urls: localFile(dirs.dataDir, category, 'urls'),
-    expressions: localFile(dirs.dataDir, category, 'expressions'),
-  };
+  const target = (kind: 'domains' | 'urls' | 'expressions') =>
+    opts.into === undefined ? localFile(dirs.dataDir, category, kind) : path.join(opts.into, category, kind);
+  const local = { domains: target('domains'), urls: target('urls'), expressions: target('expressions') };
   const keep = {
     domains: opts.replace ? [] : await readLines(local.domains),
     urls: opts.replace ? [] : await readLines(local.urls),
     expressions: opts.replace ? [] : await readLines(local.expressions),
   };
-  const known = opts.newCategory ? new Set<string>() : await layerKeys(dirs, category, 'shipped');
-  if (!opts.replace && !opts.newCategory) {
+  const known =
+    opts.newCategory || opts.into !== undefined
+      ? new Set<string>()
+      : await layerKeys(dirs, category, 'shipped');
+  if (opts.into !== undefined) {
+    for (const line of keep.domains) addKey(known, domainLineKey(line));
+    for (const line of keep.urls) addKey(known, urlLineKey(line));
+    for (const line of keep.expressions) known.add(`r ${line.trim()}`);
+  } else if (!opts.replace && !opts.newCategory) {
     for (const k of await layerKeys(dirs, category, 'local')) known.add(k);
     for (const line of keep.expressions) known.add(`r ${line.trim()}`);
   }
@@ -299,6 +311,10 @@ function candidates(format: ImportFormat, kind: SourceKind, line: string): AnyCa
   if (p.kind === 'skip') return [{ kind: 'skip', reason: 'comment' }];
   if (p.kind === 'invalid') return [p];
   return [{ kind: 'regex', source: p.source }];
+}
+
+function addKey(keys: Set<string>, key: string | undefined): void {
+  if (key !== undefined) keys.add(key);
 }
 
 function bump(counts: Record<string, number>, reason: string): void {

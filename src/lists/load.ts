@@ -7,6 +7,7 @@ import { loadEndpoints } from './endpoints-file.js';
 import { domainLineKey, urlLineKey } from './entry.js';
 import { checkInvalidLines, type BadLine, type InvalidLineLimit } from './limits.js';
 import type { LocalLayer } from './local-layer.js';
+import type { ProviderLayer } from './provider-layer.js';
 import { CATEGORY_NAME, parseCategoriesYaml } from './metadata.js';
 import { forEachLine } from './read-lines.js';
 
@@ -34,6 +35,8 @@ export interface CategoryCounts {
   invalid: number;
   /** Of domains/urls: how many came from the local layer (see local-layer.ts). */
   local?: { domains: number; urls: number };
+  /** Of domains/urls: how many came from the provider layer (`lists update`, provider-layer.ts). */
+  provider?: { domains: number; urls: number };
   /** Shipped entries left out because the local layer's `removed` file un-lists them. */
   removed?: number;
   /** Which layer the category itself (its metadata) comes from. */
@@ -42,7 +45,9 @@ export interface CategoryCounts {
 
 /** Valid entries of a category's shipped files, including those the local layer un-lists. */
 export function shippedSize(c: CategoryCounts): number {
-  return c.domains + c.urls - (c.local?.domains ?? 0) - (c.local?.urls ?? 0) + (c.removed ?? 0);
+  const added =
+    (c.local?.domains ?? 0) + (c.local?.urls ?? 0) + (c.provider?.domains ?? 0) + (c.provider?.urls ?? 0);
+  return c.domains + c.urls - added + (c.removed ?? 0);
 }
 
 export interface LoadedCategories {
@@ -59,8 +64,10 @@ export interface LoadOptions {
   metaDefaults?: boolean;
   /** Load only these categories (must exist). Default: all. */
   only?: readonly string[];
-  /** The school's local layer (local-layer.ts), loaded above the shipped lists. */
+  /** The school's local layer (local-layer.ts), loaded above the shipped and provider lists. */
   local?: LocalLayer;
+  /** The provider layer (`lists update`, provider-layer.ts), loaded above the shipped lists. */
+  provider?: ProviderLayer;
   /**
    * Refuse (SG_LIST_FILE_INVALID) a file with more invalid lines than this allows: config `lists`. Without
    * it invalid lines are only counted and warned about (`lists categories`, benchmarks over raw UT1).
@@ -90,7 +97,7 @@ export interface LoadedMetadata {
  */
 export async function loadCategoryMetadata(
   dir: string,
-  opts: Pick<LoadOptions, 'metaDefaults' | 'local'> = {},
+  opts: Pick<LoadOptions, 'metaDefaults' | 'local' | 'provider'> = {},
 ): Promise<LoadedMetadata> {
   const metaFile = path.join(dir, METADATA_FILE);
   const dirs = await categoryDirectories(dir);
@@ -124,6 +131,12 @@ export async function loadCategoryMetadata(
   }
 
   if (opts.local) metas = withLocalMetas(dir, metas, opts.local, warnings);
+  if (opts.provider) {
+    const names = new Set(metas.map((m) => m.name));
+    for (const d of opts.provider.dirs)
+      if (!names.has(d))
+        warnings.push(`${path.join(opts.provider.dir, d)}: provider entries for no category (ignored)`);
+  }
   return { metas, warnings };
 }
 
@@ -187,6 +200,37 @@ export async function loadCategories(dir: string, opts: LoadOptions = {}): Promi
     const expressionFiles = localOnly ? [] : await listFiles(catDir, 'expressions');
     const addExpression = (line: string) => builder.addExpressionLine(meta.name, line);
     let expressions = await feed(expressionFiles, addExpression, count, warnings, opts.limits);
+    if (opts.provider?.dirs.includes(meta.name)) {
+      // Provider entries the local layer un-lists are skipped too (local > provider), not counted as removed
+      // shipped entries (the shrink guard's measure).
+      const providerDir = path.join(opts.provider.dir, meta.name);
+      const skip = (key: string | undefined) =>
+        removed !== undefined && key !== undefined && removed.has(key);
+      const domains = await feed(
+        await listFiles(providerDir, 'domains'),
+        (line) => (skip(domainLineKey(line)) ? 'skipped' : builder.addDomainLine(meta.name, line)),
+        count,
+        warnings,
+        opts.limits,
+      );
+      const urls = await feed(
+        await listFiles(providerDir, 'urls'),
+        (line) => (skip(urlLineKey(line)) ? 'skipped' : builder.addUrlLine(meta.name, line)),
+        count,
+        warnings,
+        opts.limits,
+      );
+      expressions += await feed(
+        await listFiles(providerDir, 'expressions'),
+        addExpression,
+        count,
+        warnings,
+        opts.limits,
+      );
+      count.provider = { domains, urls };
+      count.domains += domains;
+      count.urls += urls;
+    }
     if (local) {
       count.layer = localOnly ? 'local' : 'shipped';
       const localDir = path.join(local.dir, meta.name);

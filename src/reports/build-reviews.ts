@@ -2,6 +2,7 @@
 import { parseHead, READ_HEAD_SQL } from '../audit/chain.js';
 import { Aggregate } from './aggregate.js';
 import { alertData, alertsIn, alertsSection, compareByAlerts, noAlerts, tallyByPerson } from './alerts.js';
+import { uncategorisedHosts, uncategorisedSection, type UncategorisedQuery } from './build-uncategorised.js';
 import type { ReportDoc } from './model.js';
 import {
   ATTENTION_ROWS_SQL,
@@ -154,6 +155,11 @@ export function buildFlaggedReport(
   };
 }
 
+/** The weekly review's uncategorised sites: every profile, the top 20 (`lists uncategorised` shows more). */
+function weeklyUncategorised(fromMs: number, toMs: number): UncategorisedQuery {
+  return { fromMs, toMs, profile: null, top: 20 };
+}
+
 export function buildWeeklyReport(
   src: ReportSource,
   fromMs: number,
@@ -179,6 +185,7 @@ export function buildWeeklyReport(
   const head = parseHead(src.db.prepare(READ_HEAD_SQL).pluck().get() as string | undefined);
   const last = lastFullVerify(src);
   const requests = src.unblockRequests?.(fromMs, toMs) ?? [];
+  const uncategorised = uncategorisedHosts(src, weeklyUncategorised(fromMs, toMs));
   const doc: ReportDoc = {
     title: 'Weekly safeguarding review',
     subtitle: period(src, fromMs, toMs),
@@ -267,6 +274,7 @@ export function buildWeeklyReport(
           empty: 'No unblock requests this period.',
         },
       },
+      ...uncategorisedSection(src, uncategorised, weeklyUncategorised(fromMs, toMs)),
       {
         heading: 'For the file',
         facts: [
@@ -305,6 +313,7 @@ export function buildWeeklyReport(
       selfReports: attention.selfReports,
       continues: attention.continues,
       unblockRequests: requests,
+      uncategorised,
       chainHead: head,
     },
   };

@@ -9,6 +9,7 @@ export { buildDomainReport } from './build-domain.js';
 export { findEvent, buildAroundReport } from './build-around.js';
 export { buildFlaggedReport, buildWeeklyReport } from './build-reviews.js';
 export { buildPilotReport } from './build-pilot.js';
+export { buildUncategorisedReport } from './build-uncategorised.js';
 export { buildAccessLog, buildCaseDoc } from './build-records.js';
 export { BUCKETS } from './aggregate.js';
 export { parseCategories } from './source.js';

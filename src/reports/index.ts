@@ -9,6 +9,7 @@ export {
   buildDomainReport,
   buildFlaggedReport,
   buildPilotReport,
+  buildUncategorisedReport,
   buildUserReport,
   buildWeeklyReport,
   findEvent,

@@ -24,6 +24,8 @@ import { checkBlockFor, enforceNewCategory, withBlockFor } from './block-for.js'
 import { setCategoryAction } from './profiles.js';
 
 import { registerImportTree } from './lists-import-tree.js';
+import { registerListsUpdate } from './lists-update.js';
+import { registerListsUncategorised } from './lists-uncategorised.js';
 import { dirsOf, examples, type Opts } from './lists.js';
 
 export function registerListEdits(lists: Command): void {
@@ -91,7 +93,7 @@ export function registerListEdits(lists: Command): void {
           r.outcome === 'removed'
             ? `removed    ${r.entry} (local)`
             : r.outcome === 'unlisted'
-              ? `unlisted   ${r.entry} (shipped; recorded in the local removed file)`
+              ? `unlisted   ${r.entry} (${r.layer}; recorded in the local removed file)`
               : `not listed ${r.entry}`,
       );
       if (results.every((r) => r.outcome === 'not-listed')) process.exitCode = 1;
@@ -293,6 +295,8 @@ export function registerListEdits(lists: Command): void {
     );
 
   registerImportTree(lists);
+  registerListsUpdate(lists);
+  registerListsUncategorised(lists);
 }
 
 /** Invalid and skipped lines by reason, then the first few of each with file and line number. */

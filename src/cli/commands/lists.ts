@@ -7,10 +7,11 @@ import { type Command, Option } from 'commander';
 import { loadPolicy } from '../../app/start.js';
 import type { ReadonlyConfig } from '../../config/load.js';
 import { SchoolgateError } from '../../errors.js';
-import { forEachEntry, layerKeys, requireCategory, type Dirs } from '../../lists/catalogue.js';
+import { forEachEntry, layerKeys, providerHolds, requireCategory, type Dirs } from '../../lists/catalogue.js';
 import { anyLineKey } from '../../lists/entry.js';
 import { loadCategories } from '../../lists/load.js';
 import { localFile, readLines, readLocalLayer } from '../../lists/local-layer.js';
+import { readProviderLayer } from '../../lists/provider-layer.js';
 import { effectiveProfiles } from '../../config/profiles.js';
 import { readProfileOverrides } from '../../lists/profile-overrides.js';
 import { compileEntryList } from '../../policy/lists.js';
@@ -53,6 +54,7 @@ export function registerLists(program: Command): void {
       const config = configFrom(opts);
       const loaded = await loadCategories(config.categoriesDir, {
         local: await readLocalLayer(config.dataDir),
+        provider: await readProviderLayer(config.dataDir),
       });
       const profiles = effectiveProfiles(config, await readProfileOverrides(config.dataDir)).profiles;
       // A category is enforced by a profile that blocks or warns on it (its own entry, else its default).
@@ -153,17 +155,24 @@ export function registerLists(program: Command): void {
       const policy = await loadPolicy(config);
       const matches: { category: string; entry: string; kind: string; layer: string }[] = [];
       for (const m of policy.lists.match(target)) {
+        const key = anyLineKey(m.entry) ?? '';
         const isLocal =
           m.kind === 'regex'
             ? (await readLines(localFile(config.dataDir, m.list, 'expressions'))).some(
                 (l) => l.trim() === m.entry,
               )
-            : (await layerKeys(dirs, m.list, 'local')).has(anyLineKey(m.entry) ?? '');
+            : (await layerKeys(dirs, m.list, 'local')).has(key);
+        // Not local and not in the shipped files: the provider layer's (`lists update`).
+        const fromProvider =
+          !isLocal &&
+          m.kind !== 'regex' &&
+          !(await layerKeys(dirs, m.list, 'shipped')).has(key) &&
+          (await providerHolds(dirs, m.list, new Set([key]))).has(key);
         matches.push({
           category: m.list,
           entry: m.entry,
           kind: m.kind,
-          layer: isLocal ? 'local' : 'shipped',
+          layer: isLocal ? 'local' : fromProvider ? 'provider' : 'shipped',
         });
       }
       // Shipped entries the school un-listed that would match: often the answer to "why is it not blocked?"

@@ -10,6 +10,7 @@ import {
   USER_ROWS_SQL,
 } from '../../../src/reports/source.js';
 import { CLAIMED_LOGINS_SQL } from '../../../src/reports/claimed-logins.js';
+import { UNCATEGORISED_SQL } from '../../../src/reports/build-uncategorised.js';
 import { buildFixture, type Fixture } from './fixture.js';
 
 let f: Fixture;
@@ -29,6 +30,12 @@ it.each([
   ['flagged rows', FLAGGED_ROWS_SQL, [0, 1, 0, 0, 10], 'audit_events_flagged_time'],
   ['self-reports and continues', ATTENTION_ROWS_SQL, [0, 1, 0, 0, 10], 'audit_events_attention_time'],
   ['pilot mode rows', PILOT_ROWS_SQL, [0, 1, 0, 0, 10], 'audit_events_pilot_time'],
+  [
+    'uncategorised hosts',
+    UNCATEGORISED_SQL,
+    [0, 1, null, null, 50],
+    'COVERING INDEX audit_events_uncategorised',
+  ],
   ['failed logins claiming a name', CLAIMED_LOGINS_SQL, ['u', 0, 1], 'audit_events_claimed_time'],
   ['row by seq', 'SELECT * FROM audit_events WHERE seq = ?', [1], 'audit_events_seq'],
   [
