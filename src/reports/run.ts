@@ -154,7 +154,7 @@ export async function runReport(config: ReadonlyConfig, spec: RunSpec, now = Dat
   const admin = openAdmin(config);
   let accessId: number;
   try {
-    warnIfByUnchecked(config);
+    if (spec.access.needsBy) warnIfByUnchecked(config);
     accessId = authorise(
       admin,
       {

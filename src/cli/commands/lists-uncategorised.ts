@@ -64,6 +64,9 @@ export function registerListsUncategorised(lists: Command): void {
             toMs,
             needsCase: false,
             needsBy: false,
+            // Counts per host, no names, hosts seen once left out: not a person's records, so no purpose
+            // is asked; the run is still recorded.
+            needsPurpose: false,
           },
           format: opts.format,
           out: opts.out,

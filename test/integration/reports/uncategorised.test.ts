@@ -106,7 +106,18 @@ describe('lists uncategorised', { timeout: 60_000 }, () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('SG_REPORT_REFUSED: lists uncategorised refused: OS user');
     expect(refused.stdout).toBe('');
-    const log = await runCli(['report', 'access-log', '--config', config, '--by', 'IT', '--format', 'json']);
+    const log = await runCli([
+      'report',
+      'access-log',
+      '--config',
+      config,
+      '--by',
+      'IT',
+      '--reason',
+      'check the runs are recorded',
+      '--format',
+      'json',
+    ]);
     const entries = (JSON.parse(log.stdout) as { entries: { command: string; outcome: string }[] }).entries;
     expect(entries.filter((e) => e.command === 'lists uncategorised').map((e) => e.outcome)).toContain(
       'refused',
@@ -117,7 +128,17 @@ describe('lists uncategorised', { timeout: 60_000 }, () => {
   });
 
   it('the weekly review has the same table', async () => {
-    const r = await runCli(['report', 'weekly', ...PERIOD, '--by', 'DSL', '--config', config]);
+    const r = await runCli([
+      'report',
+      'weekly',
+      ...PERIOD,
+      '--by',
+      'DSL',
+      '--reason',
+      'weekly safeguarding review',
+      '--config',
+      config,
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Most-requested sites no category matched');
     expect(r.stdout).toMatch(/^\s+2\s+staff-tool\.example\s+4\s+1\s/m);
