@@ -14,8 +14,16 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { formatHead, outcomeHash, reverseHost, rowHash, type ChainedFields } from '../src/audit/chain.js';
+import {
+  formatHead,
+  outcomeHash,
+  registerChainFunctions,
+  reverseHost,
+  rowHash,
+  type ChainedFields,
+} from '../src/audit/chain.js';
 import { newEventId } from '../src/audit/event-id.js';
+import { registerLedgerFunctions } from '../src/audit/ledger.js';
 import { migrate } from '../src/audit/migrations.js';
 import { zonedTimeToEpoch } from '../src/reports/time.js';
 
@@ -172,6 +180,9 @@ function main(): void {
   db.pragma('journal_mode = OFF');
   db.pragma('synchronous = OFF');
   db.pragma('cache_size = -400000');
+  // The migrations' ledger and chain triggers call these (as on the proxy's own connection).
+  registerChainFunctions(db);
+  registerLedgerFunctions(db);
   migrate(db, OUT);
   // Bulk load without the secondary indexes, then build them once (a sort each, instead of a random B-tree
   // insert per row per index). The UNIQUE index on id stays: it is append-only (UUIDv7 is time-ordered).
