@@ -9,6 +9,7 @@ import { isSchoolgateError, SchoolgateError } from '../errors.js';
 import { loadCategoryMetadata } from '../lists/load.js';
 import { localLayerDir, readLocalLayer } from '../lists/local-layer.js';
 import type { CategoryMeta } from '../policy/types.js';
+import { NEIGHBOUR_JOIN, NEIGHBOUR_SELECT } from '../audit/chain.js';
 import type { RawRow } from '../audit/row-mapping.js';
 import { LocalClock } from './time.js';
 
@@ -117,10 +118,12 @@ export function* pagedRows(
 
 // Every report leaves out the probes of `schoolgate selftest` (selftest_run set, schema 7): they are
 // nobody's activity. `selftest --history` lists them.
-export const USER_ROWS_SQL = `SELECT rowid AS rid, * FROM audit_events
-  WHERE username = ? AND time_ms >= ? AND time_ms < ? AND selftest_run IS NULL
-    AND (time_ms, rowid) > (?, ?)
-  ORDER BY time_ms, rowid LIMIT ?`;
+// A person's rows come with their chain neighbours (NEIGHBOUR_SELECT): the tamper check of a heavy user's
+// year then needs no statement per row (67 k rows on 10 M: two lookups each were a third of the report).
+export const USER_ROWS_SQL = `SELECT e.rowid AS rid, e.*, ${NEIGHBOUR_SELECT} FROM audit_events e ${NEIGHBOUR_JOIN}
+  WHERE e.username = ? AND e.time_ms >= ? AND e.time_ms < ? AND e.selftest_run IS NULL
+    AND (e.time_ms, e.rowid) > (?, ?)
+  ORDER BY e.time_ms, e.rowid LIMIT ?`;
 
 export const HOST_ROWS_SQL = `SELECT rowid AS rid, * FROM audit_events
   WHERE host = ? AND time_ms >= ? AND time_ms < ? AND selftest_run IS NULL
