@@ -7,7 +7,7 @@ import { copyFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { verifyCoveredRows, type VerifyRow } from '../../../src/audit/chain.js';
+import { verifyCoveredRows, type CoverageResult, type VerifyRow } from '../../../src/audit/chain.js';
 import { openSqliteAuditStore } from '../../../src/audit/index.js';
 import { buildUserReport } from '../../../src/reports/builders.js';
 import { openReadOnly, type ReportSource } from '../../../src/reports/source.js';
@@ -60,7 +60,7 @@ function verdicts(file: string) {
     const plain = db
       .prepare(`SELECT rowid AS rid, * FROM audit_events WHERE username = 'pupil1' ORDER BY time_ms, rowid`)
       .all() as VerifyRow[];
-    return { fetched: report.data.verification, lookedUp: verifyCoveredRows(db, plain) };
+    return { fetched: report.data.verification as CoverageResult, lookedUp: verifyCoveredRows(db, plain) };
   } finally {
     db.close();
   }
