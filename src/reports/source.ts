@@ -13,7 +13,9 @@ import { NEIGHBOUR_JOIN, NEIGHBOUR_SELECT } from '../audit/chain.js';
 import type { RawRow } from '../audit/row-mapping.js';
 import { LocalClock } from './time.js';
 
-export const PAGE_ROWS = 5000;
+// Small pages: a page of rows is garbage once aggregated, and 1,000 rows die young where 5,000 survived into
+// V8's old generation (garbage collection was a fifth of a heavy user's report). Each page is one keyset seek.
+export const PAGE_ROWS = 1000;
 
 export type AuditRowRaw = RawRow & {
   rid: number;
@@ -103,11 +105,18 @@ export function* pagedRows(
   sql: string,
   params: unknown[],
 ): Generator<AuditRowRaw, void, undefined> {
-  const stmt = db.prepare(sql);
+  // Raw arrays made into objects here: a fifth cheaper than better-sqlite3's own row objects (which set each
+  // property through the V8 API), on the ~60 columns a person's rows come with.
+  const stmt = db.prepare(sql).raw();
+  const names = stmt.columns().map((c) => c.name);
   let afterTime = -Number.MAX_SAFE_INTEGER;
   let afterRid = 0;
   for (;;) {
-    const page = stmt.all(...params, afterTime, afterRid, PAGE_ROWS) as AuditRowRaw[];
+    const page = (stmt.all(...params, afterTime, afterRid, PAGE_ROWS) as unknown[][]).map((values) => {
+      const row: Record<string, unknown> = {};
+      for (let i = 0; i < names.length; i++) row[names[i]!] = values[i];
+      return row as unknown as AuditRowRaw;
+    });
     for (const r of page) yield r;
     if (page.length < PAGE_ROWS) return;
     const last = page[page.length - 1]!;
