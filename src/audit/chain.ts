@@ -86,17 +86,27 @@ export function chainLink(prevHash: string, values: readonly unknown[]): string 
 }
 
 export function rowHash(prevHash: string, row: ChainedFields): string {
-  const values: unknown[] = CHAINED_COLUMNS.map((c) => row[c] ?? null);
-  const later: Partial<Record<LaterChainedColumn, string | number>> = {};
-  let anyLater = false;
-  for (const c of LATER_CHAINED_COLUMNS) {
-    const v = row[c];
-    if (v === null || v === undefined) continue;
-    later[c] = v;
-    anyLater = true;
+  return chainLink(prevHash, chainedValues(row as Record<string, unknown>, ''));
+}
+
+/** Property names of the chained columns under a prefix ('' for a row, 'n_' for NEIGHBOUR_SELECT's next). */
+const keysUnder = (prefix: string) => ({
+  chained: CHAINED_COLUMNS.map((c) => `${prefix}${c}`),
+  later: LATER_CHAINED_COLUMNS.map((c) => [c, `${prefix}${c}`] as const),
+});
+const ROW_KEYS = { '': keysUnder(''), n_: keysUnder('n_') };
+
+/** A row's chained values in link order: the later columns as one object, only when one is set. */
+function chainedValues(row: Record<string, unknown>, prefix: keyof typeof ROW_KEYS): unknown[] {
+  const keys = ROW_KEYS[prefix];
+  const values: unknown[] = keys.chained.map((k) => row[k] ?? null);
+  let later: Record<string, unknown> | null = null;
+  for (const [c, k] of keys.later) {
+    const v = row[k];
+    if (v !== null && v !== undefined) (later ??= {})[c] = v;
   }
-  if (anyLater) values.push(later);
-  return chainLink(prevHash, values);
+  if (later) values.push(later);
+  return values;
 }
 
 export function outcomeHash(chainHash: string, o: OutcomeFields): string {
@@ -272,19 +282,10 @@ export const NEIGHBOUR_JOIN =
   'LEFT JOIN audit_events p ON p.rowid = e.rowid - 1 LEFT JOIN audit_events n ON n.rowid = e.rowid + 1';
 
 type Prefetched = Record<string, unknown>;
-const NEXT_KEYS = [...CHAINED_COLUMNS, ...LATER_CHAINED_COLUMNS, 'chain_hash'].map((c) => [c, `n_${c}`]);
 
 /** The row before, as NEIGHBOUR_SELECT fetched it (seq and hash), when it is the one with `seq`. */
 function prefetchedPrev(r: Prefetched, seq: number): VerifyRow | undefined {
   return r['p_seq'] === seq ? ({ seq, chain_hash: r['p_chain_hash'] } as VerifyRow) : undefined;
-}
-
-/** The next row as NEIGHBOUR_SELECT fetched it, when the row has it and it is the one with `seq`. */
-function prefetchedNext(r: Prefetched | undefined, seq: number): VerifyRow | undefined {
-  if (!r || r['n_seq'] !== seq) return undefined;
-  const next: Record<string, unknown> = {};
-  for (const [c, k] of NEXT_KEYS) next[c!] = r[k!];
-  return next as VerifyRow;
 }
 
 export interface CoverageResult {
@@ -357,12 +358,20 @@ export class CoverageChecker {
     const p = this.pending;
     this.pending = null;
     if (!p || this.failure) return;
+    if (p.row['n_seq'] === p.seq + 1) {
+      // The successor came with the row (NEIGHBOUR_SELECT): its link, straight from the fetched values.
+      if (p.row['n_chain_hash'] !== chainLink(p.hash, chainedValues(p.row, 'n_')))
+        this.fail(
+          { seq: p.seq + 1, id: p.row['n_id'] as string },
+          `the row after seq ${p.seq} does not link to it`,
+        );
+      return;
+    }
     const next = this.lookup(
       this.nextByRowid,
       this.nextBySeq,
       p.seq + 1,
       p.rid === undefined ? undefined : p.rid + 1,
-      prefetchedNext(p.row, p.seq + 1),
     );
     if (next) {
       if (next.chain_hash !== rowHash(p.hash, next))
