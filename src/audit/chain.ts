@@ -21,8 +21,9 @@
  * script), and a head hash written down elsewhere (the weekly review prints it; `audit verify` prints it)
  * pins history up to that point: a later rewrite of earlier rows changes every hash after it.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { walkChain, type WalkResult } from './chain-walk.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -74,28 +75,47 @@ export interface OutcomeFields {
   completed_ms: number | null;
 }
 
+// crypto.hash: one call per digest, no Hash object (half the CPU of createHash on rows this size).
 function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
-export function rowHash(prevHash: string, row: ChainedFields): string {
-  const values: unknown[] = CHAINED_COLUMNS.map((c) => row[c] ?? null);
-  const later: Partial<Record<LaterChainedColumn, string | number>> = {};
-  let anyLater = false;
-  for (const c of LATER_CHAINED_COLUMNS) {
-    const v = row[c];
-    if (v === null || v === undefined) continue;
-    later[c] = v;
-    anyLater = true;
-  }
-  if (anyLater) values.push(later);
+/** One link: `values` are a row's chained values in CHAINED_COLUMNS order (plus the later-columns object). */
+export function chainLink(prevHash: string, values: readonly unknown[]): string {
   return sha256(`${prevHash}\n${JSON.stringify(values)}`);
 }
 
+export function rowHash(prevHash: string, row: ChainedFields): string {
+  return chainLink(prevHash, chainedValues(row as Record<string, unknown>, ''));
+}
+
+/** Property names of the chained columns under a prefix ('' for a row, 'n_' for NEIGHBOUR_SELECT's next). */
+const keysUnder = (prefix: string) => ({
+  chained: CHAINED_COLUMNS.map((c) => `${prefix}${c}`),
+  later: LATER_CHAINED_COLUMNS.map((c) => [c, `${prefix}${c}`] as const),
+});
+const ROW_KEYS = { '': keysUnder(''), n_: keysUnder('n_') };
+
+/** A row's chained values in link order: the later columns as one object, only when one is set. */
+function chainedValues(row: Record<string, unknown>, prefix: keyof typeof ROW_KEYS): unknown[] {
+  const keys = ROW_KEYS[prefix];
+  const values: unknown[] = keys.chained.map((k) => row[k] ?? null);
+  let later: Record<string, unknown> | null = null;
+  for (const [c, k] of keys.later) {
+    const v = row[k];
+    if (v !== null && v !== undefined) (later ??= {})[c] = v;
+  }
+  if (later) values.push(later);
+  return values;
+}
+
 export function outcomeHash(chainHash: string, o: OutcomeFields): string {
-  return sha256(
-    `${chainHash}\n${JSON.stringify([o.status, o.bytes_in, o.bytes_out, o.duration_ms, o.completed_ms])}`,
-  );
+  return outcomeLink(chainHash, [o.status, o.bytes_in, o.bytes_out, o.duration_ms, o.completed_ms]);
+}
+
+/** `values`: status, bytes_in, bytes_out, duration_ms, completed_ms, in that order. */
+export function outcomeLink(chainHash: string, values: readonly unknown[]): string {
+  return sha256(`${chainHash}\n${JSON.stringify(values)}`);
 }
 
 /** Registers sg_outcome_hash(chain_hash, status, bytes_in, bytes_out, duration_ms, completed_ms). */
@@ -189,12 +209,20 @@ export interface VerifyResult {
 export type VerifyRow = ChainedFields &
   OutcomeFields & { seq: number; id: string; chain_hash: string | null; outcome_hash: string | null };
 
+/** Walks the rows from genesis up to `head` and says how far it got (chain-walk.ts, or parallel ranges). */
+export type ChainWalker = (head: ChainHead) => WalkResult;
+
 /**
  * Walks the whole chain in seq order, up to the head recorded when it starts, in pages (each page one short
  * read, so the proxy's writer and checkpoints carry on), and reports the first break.
- * `onProgress` is called after each page with the rows checked so far.
+ * `onProgress` is called after each page with the rows checked so far. `walker` replaces the walk itself
+ * (verify-parallel.ts checks ranges side by side); the checks of the head and of unchained rows stay here.
  */
-export function verifyChain(db: Database.Database, onProgress?: (rows: number) => void): VerifyResult {
+export function verifyChain(
+  db: Database.Database,
+  onProgress?: (rows: number) => void,
+  walker?: ChainWalker,
+): VerifyResult {
   const head = parseHead(db.prepare(READ_HEAD_SQL).pluck().get() as string | undefined);
   const result = (rows: number, gaps: number, brk: ChainBreak | null): VerifyResult => ({
     ok: brk === null,
@@ -208,51 +236,10 @@ export function verifyChain(db: Database.Database, onProgress?: (rows: number) =
     .pluck()
     .get() as string | undefined;
   // Rows the writer adds while we walk (beyond the head read above) are newer than this check: not walked.
-  const page = db.prepare(`SELECT * FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 5000`);
+  const walked = walker ? walker(head) : walkChain(db, { seq: 0, hash: GENESIS_HASH }, head.seq, onProgress);
+  const { rows, gaps, last: prev } = walked;
   const gapAt = db.prepare(`SELECT prev_hash FROM chain_gaps WHERE seq = ?`).pluck();
-  let prev: ChainHead = { seq: 0, hash: GENESIS_HASH };
-  let rows = 0;
-  let gaps = 0;
-  for (;;) {
-    const batch = page.all(prev.seq, head.seq) as VerifyRow[];
-    if (batch.length === 0) break;
-    for (const r of batch) {
-      let prevHash = prev.hash;
-      if (r.seq !== prev.seq + 1) {
-        const anchor = gapAt.get(r.seq) as string | undefined;
-        if (anchor === undefined) {
-          return result(rows, gaps, {
-            seq: r.seq,
-            id: r.id,
-            reason:
-              r.seq - prev.seq === 2
-                ? `row seq ${prev.seq + 1} is missing (deleted without a purge)`
-                : `rows seq ${prev.seq + 1}..${r.seq - 1} are missing (deleted without a purge)`,
-          });
-        }
-        prevHash = anchor;
-        gaps++;
-      }
-      const expected = rowHash(prevHash, r);
-      if (r.chain_hash !== expected) {
-        return result(rows, gaps, {
-          seq: r.seq,
-          id: r.id,
-          reason: 'the row does not match its hash (a decision-time column was edited)',
-        });
-      }
-      if (r.outcome_hash !== outcomeHash(expected, r)) {
-        return result(rows, gaps, {
-          seq: r.seq,
-          id: r.id,
-          reason: 'the outcome columns do not match their hash (status, bytes or duration were edited)',
-        });
-      }
-      prev = { seq: r.seq, hash: expected };
-      rows++;
-    }
-    onProgress?.(rows);
-  }
+  if (walked.firstBreak) return result(rows, gaps, walked.firstBreak);
   if (unchained !== undefined) {
     return result(rows, gaps, {
       seq: null,
@@ -277,6 +264,28 @@ export function verifyChain(db: Database.Database, onProgress?: (rows: number) =
     });
   }
   return result(rows, gaps, null);
+}
+
+/**
+ * What a report query selects beside each row (alias `e`) so that CoverageChecker finds the row's
+ * neighbours in it instead of looking each one up: the row before by rowid (its seq and hash) and the row
+ * after (every chained column and its hash). Two rowid lookups inside the same statement, usually on the
+ * same page, instead of two statements per row. Only a hint: a neighbour whose seq does not fit is looked
+ * up by seq as before.
+ */
+export const NEIGHBOUR_SELECT = [
+  'p.seq AS p_seq',
+  'p.chain_hash AS p_chain_hash',
+  ...[...CHAINED_COLUMNS, ...LATER_CHAINED_COLUMNS, 'chain_hash'].map((c) => `n.${c} AS n_${c}`),
+].join(', ');
+export const NEIGHBOUR_JOIN =
+  'LEFT JOIN audit_events p ON p.rowid = e.rowid - 1 LEFT JOIN audit_events n ON n.rowid = e.rowid + 1';
+
+type Prefetched = Record<string, unknown>;
+
+/** The row before, as NEIGHBOUR_SELECT fetched it (seq and hash), when it is the one with `seq`. */
+function prefetchedPrev(r: Prefetched, seq: number): VerifyRow | undefined {
+  return r['p_seq'] === seq ? ({ seq, chain_hash: r['p_chain_hash'] } as VerifyRow) : undefined;
 }
 
 export interface CoverageResult {
@@ -306,7 +315,14 @@ export class CoverageChecker {
   private unchained = 0;
   private failure: ChainBreak | null = null;
   /** The last row checked, whose successor link is still to be checked (often by the next row itself). */
-  private pending: { seq: number; id: string; rid: number | undefined; hash: string } | null = null;
+  private pending: {
+    seq: number;
+    id: string;
+    rid: number | undefined;
+    hash: string;
+    /** The row as the query returned it: its successor may be in it (NEIGHBOUR_SELECT). */
+    row: Prefetched;
+  } | null = null;
 
   constructor(db: Database.Database) {
     const chained = `${[...CHAINED_COLUMNS, ...LATER_CHAINED_COLUMNS].join(', ')}, chain_hash`;
@@ -323,7 +339,9 @@ export class CoverageChecker {
     bySeq: Database.Statement,
     seq: number,
     rid: number | undefined,
+    prefetched?: VerifyRow,
   ): VerifyRow | undefined {
+    if (prefetched) return prefetched;
     if (rid !== undefined) {
       const r = byRowid.get(rid) as VerifyRow | undefined;
       if (r && r.seq === seq) return r;
@@ -340,6 +358,15 @@ export class CoverageChecker {
     const p = this.pending;
     this.pending = null;
     if (!p || this.failure) return;
+    if (p.row['n_seq'] === p.seq + 1) {
+      // The successor came with the row (NEIGHBOUR_SELECT): its link, straight from the fetched values.
+      if (p.row['n_chain_hash'] !== chainLink(p.hash, chainedValues(p.row, 'n_')))
+        this.fail(
+          { seq: p.seq + 1, id: p.row['n_id'] as string },
+          `the row after seq ${p.seq} does not link to it`,
+        );
+      return;
+    }
     const next = this.lookup(
       this.nextByRowid,
       this.nextBySeq,
@@ -379,6 +406,7 @@ export class CoverageChecker {
           this.prevBySeq,
           r.seq - 1,
           r.rid === undefined ? undefined : r.rid - 1,
+          prefetchedPrev(r as unknown as Prefetched, r.seq - 1),
         );
         prevHash = p ? (p.chain_hash ?? undefined) : (this.gapAt.get(r.seq) as string | undefined);
       }
@@ -394,7 +422,7 @@ export class CoverageChecker {
       );
     if (r.outcome_hash !== outcomeHash(own, r))
       return this.fail(r, 'the outcome columns do not match their hash');
-    this.pending = { seq: r.seq, id: r.id, rid: r.rid, hash: own };
+    this.pending = { seq: r.seq, id: r.id, rid: r.rid, hash: own, row: r as unknown as Prefetched };
     this.checked++;
   }
 

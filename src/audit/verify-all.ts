@@ -17,6 +17,7 @@ import {
 import { writeLastVerify } from './last-verify.js';
 import { verifyLedger, type LedgerVerifyResult } from './ledger.js';
 import { sqliteCode } from './open-database.js';
+import { parallelWalker } from './verify-parallel.js';
 import { checkFiledCheckpoint, verifyCheckpoints, type CheckpointVerdict } from './verify-checkpoints.js';
 
 export interface AuditBreak {
@@ -65,13 +66,25 @@ function openForCheck(dbPath: string): Database.Database {
 
 export function verifyAudit(
   dbPath: string,
-  opts: { against?: string; onProgress?: (rows: number) => void; now?: number } = {},
+  opts: {
+    against?: string;
+    onProgress?: (rows: number) => void;
+    now?: number;
+    /** Worker threads for the row chain (verify-parallel.ts); default the machine's cores. */
+    threads?: number;
+    minRowsPerThread?: number;
+  } = {},
 ): AuditVerifyResult {
   const db = openForCheck(dbPath);
   try {
     db.pragma('query_only = ON');
     db.pragma('busy_timeout = 5000');
-    const chain = verifyChain(db, opts.onProgress);
+    const walker = parallelWalker(dbPath, db, {
+      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      ...(opts.minRowsPerThread !== undefined ? { minRowsPerThread: opts.minRowsPerThread } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    });
+    const chain = verifyChain(db, opts.onProgress, walker);
     const hasLedger = db
       .prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger'`)
       .pluck()

@@ -9,10 +9,13 @@ import { isSchoolgateError, SchoolgateError } from '../errors.js';
 import { loadCategoryMetadata } from '../lists/load.js';
 import { localLayerDir, readLocalLayer } from '../lists/local-layer.js';
 import type { CategoryMeta } from '../policy/types.js';
+import { NEIGHBOUR_JOIN, NEIGHBOUR_SELECT } from '../audit/chain.js';
 import type { RawRow } from '../audit/row-mapping.js';
 import { LocalClock } from './time.js';
 
-export const PAGE_ROWS = 5000;
+// Small pages: a page of rows is garbage once aggregated, and 1,000 rows die young where 5,000 survived into
+// V8's old generation (garbage collection was a fifth of a heavy user's report). Each page is one keyset seek.
+export const PAGE_ROWS = 1000;
 
 export type AuditRowRaw = RawRow & {
   rid: number;
@@ -102,11 +105,18 @@ export function* pagedRows(
   sql: string,
   params: unknown[],
 ): Generator<AuditRowRaw, void, undefined> {
-  const stmt = db.prepare(sql);
+  // Raw arrays made into objects here: a fifth cheaper than better-sqlite3's own row objects (which set each
+  // property through the V8 API), on the ~60 columns a person's rows come with.
+  const stmt = db.prepare(sql).raw();
+  const names = stmt.columns().map((c) => c.name);
   let afterTime = -Number.MAX_SAFE_INTEGER;
   let afterRid = 0;
   for (;;) {
-    const page = stmt.all(...params, afterTime, afterRid, PAGE_ROWS) as AuditRowRaw[];
+    const page = (stmt.all(...params, afterTime, afterRid, PAGE_ROWS) as unknown[][]).map((values) => {
+      const row: Record<string, unknown> = {};
+      for (let i = 0; i < names.length; i++) row[names[i]!] = values[i];
+      return row as unknown as AuditRowRaw;
+    });
     for (const r of page) yield r;
     if (page.length < PAGE_ROWS) return;
     const last = page[page.length - 1]!;
@@ -117,10 +127,12 @@ export function* pagedRows(
 
 // Every report leaves out the probes of `schoolgate selftest` (selftest_run set, schema 7): they are
 // nobody's activity. `selftest --history` lists them.
-export const USER_ROWS_SQL = `SELECT rowid AS rid, * FROM audit_events
-  WHERE username = ? AND time_ms >= ? AND time_ms < ? AND selftest_run IS NULL
-    AND (time_ms, rowid) > (?, ?)
-  ORDER BY time_ms, rowid LIMIT ?`;
+// A person's rows come with their chain neighbours (NEIGHBOUR_SELECT): the tamper check of a heavy user's
+// year then needs no statement per row (67 k rows on 10 M: two lookups each were a third of the report).
+export const USER_ROWS_SQL = `SELECT e.rowid AS rid, e.*, ${NEIGHBOUR_SELECT} FROM audit_events e ${NEIGHBOUR_JOIN}
+  WHERE e.username = ? AND e.time_ms >= ? AND e.time_ms < ? AND e.selftest_run IS NULL
+    AND (e.time_ms, e.rowid) > (?, ?)
+  ORDER BY e.time_ms, e.rowid LIMIT ?`;
 
 export const HOST_ROWS_SQL = `SELECT rowid AS rid, * FROM audit_events
   WHERE host = ? AND time_ms >= ? AND time_ms < ? AND selftest_run IS NULL

@@ -16,8 +16,13 @@ export function registerAudit(program: Command): void {
         'report the first break and exit non-zero. Opens the database read-only',
     )
     .option('--against <file>', 'also check a filed checkpoint (a line from `audit checkpoint export`)')
+    .option(
+      '--threads <n>',
+      'check the row chain in this many parallel ranges (default: the cores)',
+      positiveInt,
+    )
     .option('--json', 'JSON output')
-    .action(async (opts: CommonOptions & { json?: boolean; against?: string }) => {
+    .action(async (opts: CommonOptions & { json?: boolean; against?: string; threads?: number }) => {
       const { verifyAudit } = await import('../../audit/verify-all.js');
       const r = await load();
       const config = configFrom(opts);
@@ -28,6 +33,7 @@ export function registerAudit(program: Command): void {
       const result = verifyAudit(r.auditPathOf(config), {
         ...(opts.against ? { against: opts.against } : {}),
         ...(progress ? { onProgress: progress } : {}),
+        ...(opts.threads ? { threads: opts.threads } : {}),
       });
       if (progress) process.stderr.write('\n');
       if (opts.json) console.log(JSON.stringify(result));
