@@ -10,6 +10,7 @@ import type Database from 'better-sqlite3';
 import { recordAccess } from '../audit/report-access.js';
 import type { ReadonlyConfig } from '../config/load.js';
 import { accessPolicy, authorise, currentOsUser, type CaseScope, type Refusal } from '../reports/access.js';
+import type { RoleNeed } from '../reports/people.js';
 import type { Role } from './accounts.js';
 
 export interface Looker {
@@ -37,6 +38,8 @@ export interface Look {
   needsCase: boolean;
   scope?: CaseScope;
   refusal?: Refusal | null;
+  /** A review outside a case: the person must hold a reviewer role in reports.people (as the CLI). */
+  roleNeed?: RoleNeed | null;
 }
 
 /** Checks and records one look; throws SG_REPORT_REFUSED (already recorded) when it is refused. */

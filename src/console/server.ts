@@ -23,6 +23,7 @@ import { CONSOLE_CSP, message } from './pages/layout.js';
 import { auditorRoutes } from './routes/auditor.js';
 import { dslRoutes } from './routes/dsl.js';
 import { headteacherRoutes } from './routes/headteacher.js';
+import { reviewRoutes } from './routes/reviews.js';
 import { signInRoutes } from './routes/sign-in.js';
 import { technicianRoutes, type TechnicianDeps } from './routes/technician.js';
 import { Sessions } from './sessions.js';
@@ -167,6 +168,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<RunningConsole> {
     headteacherRoutes(app, ctx);
     technicianRoutes(app, ctx, { match: deps.match, decide: deps.decide });
     auditorRoutes(app, ctx);
+    reviewRoutes(app, ctx);
     await app.listen({ host, port: config.console.port });
   } catch (err) {
     await app.close().catch(() => undefined);

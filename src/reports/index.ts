@@ -50,3 +50,4 @@ export { caseSubjects, rowCovered, subjectsFrom, subjectsLabel } from '../audit/
 export { subjectRefusal, unknownSubjects, userRefusal, withSubjectLookup } from './subjects.js';
 export { purgeAudit } from '../audit/purge.js';
 export { acknowledgeAlert, listAlerts, showAlert, type AlertReader } from './alert-commands.js';
+export { eventSubject, identityOfEvent } from './event-identity.js';

@@ -1,6 +1,5 @@
 /** `schoolgate report ...`: investigation reports over the audit log (src/reports/). */
 import { type Command, InvalidArgumentError } from 'commander';
-import type { RowIdentity } from '../../audit/case-subjects.js';
 import type { ReportFormat } from '../../reports/run.js';
 import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
 
@@ -34,22 +33,6 @@ function pullerOf(r: Reports, config: Config, opts: ReportOptions) {
     caseRef: opts.case ?? null,
     purpose: opts.reason?.trim() ?? null,
   };
-}
-
-/** Whose row an audit reference is, for the access check and record (null when there is no such row). */
-function identityOfEvent(r: Reports, config: Config, ref: string): RowIdentity | null {
-  try {
-    const db = r.openReadOnly(r.auditPathOf(config));
-    try {
-      const row = db.prepare('SELECT username, device, client_ip FROM audit_events WHERE id = ?').get(ref) as
-        RowIdentity | undefined;
-      return row ?? null;
-    } finally {
-      db.close();
-    }
-  } catch {
-    return null;
-  }
 }
 
 function parseFormat(value: string): ReportFormat {
@@ -133,7 +116,7 @@ export function registerReport(program: Command): void {
       const r = await load();
       const config = configFrom(opts);
       const now = Date.now();
-      const row = identityOfEvent(r, config, ref);
+      const row = r.identityOfEvent(config, ref);
       await r.runReport(
         config,
         {
@@ -141,7 +124,7 @@ export function registerReport(program: Command): void {
             command: 'report around',
             by: opts.by ?? null,
             purpose: opts.reason?.trim() || null,
-            subject: row ? (row.username ?? row.device ?? row.client_ip) : `(event ${ref})`,
+            subject: r.eventSubject(row, ref),
             caseRef: opts.case ?? null,
             needsCase: true,
             needsBy: true,

@@ -37,8 +37,16 @@ export interface Viewer {
 }
 
 const NAV: Record<Role, [string, string][]> = {
-  dsl: [['/alerts', 'Alerts inbox']],
-  headteacher: [['/cases', 'Cases']],
+  dsl: [
+    ['/alerts', 'Alerts inbox'],
+    ['/reviews', 'Reviews'],
+  ],
+  headteacher: [
+    ['/cases', 'Cases'],
+    ['/reviews', 'Reviews'],
+    ['/holds', 'Legal holds'],
+    ['/around', 'Context report'],
+  ],
   technician: [
     ['/status', 'Status'],
     ['/lists', 'Lists'],

@@ -1,0 +1,347 @@
+/**
+ * The DSL's and headteacher's reviews (flagged, weekly), the headteacher's legal holds and context report
+ * under a case: the same builders, render-html and hold functions as `schoolgate report flagged|weekly|
+ * around` and `schoolgate hold add|list|release`. Every look at a person's records says why (a required
+ * purpose, the CLI's --reason) and is checked and recorded through access.ts before a byte is sent.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { subjectsFrom, subjectsLabel, type CaseSubject } from '../../audit/case-subjects.js';
+import { checkCaseRef } from '../../audit/cases.js';
+import { addHolds, listHolds, releaseHold, type Hold } from '../../audit/holds.js';
+import { SchoolgateError } from '../../errors.js';
+import { html } from '../../proxy/pages/html.js';
+import { currentOsUser } from '../../reports/access.js';
+import {
+  buildAroundReport,
+  buildFlaggedReport,
+  buildWeeklyReport,
+  findEvent,
+} from '../../reports/builders.js';
+import { eventSubject, identityOfEvent } from '../../reports/event-identity.js';
+import { renderHtml } from '../../reports/render-html.js';
+import { openSource } from '../../reports/run.js';
+import { subjectRefusal, unknownSubjects, withSubjectLookup } from '../../reports/subjects.js';
+import { formatLocal, parsePeriod } from '../../reports/time.js';
+import type { ConsoleContext } from '../context.js';
+import { authoriseLook, byOf, type Looker } from '../access.js';
+import { csrfField, guard, sendPage, viewerOf, withAudit } from '../context.js';
+
+type Query = Record<string, string | undefined>;
+const text = (o: unknown, k: string, max = 500): string => {
+  const v = (o as Record<string, unknown> | undefined)?.[k];
+  return typeof v === 'string' ? v.trim().slice(0, max) : '';
+};
+
+const REVIEWS = { flagged: buildFlaggedReport, weekly: buildWeeklyReport } as const;
+type ReviewKind = keyof typeof REVIEWS;
+const SUBJECT_KINDS: readonly CaseSubject['kind'][] = ['user', 'device', 'address'];
+
+function see(reply: FastifyReply, location: string) {
+  return reply.code(303).header('location', location).send();
+}
+
+function sendReport(reply: FastifyReply, body: string) {
+  return reply.code(200).type('text/html; charset=utf-8').send(body);
+}
+
+function puller(who: Looker, caseRef: string | null, purpose: string) {
+  return { by: byOf(who), osUser: currentOsUser(), caseRef, purpose };
+}
+
+/** `report around --minutes`: 1–1440, 60 when not given. */
+function minutesOf(value: string | undefined): number {
+  if (!value) return 60;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 1440)
+    throw new SchoolgateError('SG_ARGUMENT_INVALID', 'minutes either side must be 1–1440', {
+      context: { minutes: value },
+    });
+  return n;
+}
+
+function holdRow(h: Hold, tz: string, csrf: string, purpose: string) {
+  const whose = h.kind === 'user' ? h.value : `${h.kind} ${h.value}`;
+  return html`<tr>
+    <td>${h.id}</td>
+    <td>${whose}</td>
+    <td>${formatLocal(h.createdMs, tz, false)} by ${h.by}: ${h.reason}</td>
+    <td>
+      ${
+        h.releasedMs !== null
+          ? html`released ${formatLocal(h.releasedMs, tz, false)} by ${h.releasedBy}: ${h.releaseReason}`
+          : html`<form method="post" action="/holds/release">
+              ${csrfField(csrf)}<input type="hidden" name="id" value="${String(h.id)}" />
+              <input type="hidden" name="purpose" value="${purpose}" />
+              <label for="release-${h.id}">Why it is released</label>
+              <input id="release-${h.id}" name="reason" type="text" required />
+              <button type="submit">Release hold ${h.id}</button>
+            </form>`
+      }
+    </td>
+  </tr>`;
+}
+
+export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
+  const tz = ctx.config.timeZone;
+  const headOnly = (command: string) => guard(ctx, ['headteacher'], command);
+
+  app.get('/reviews', { preHandler: guard(ctx, ['dsl', 'headteacher'], 'reviews') }, async (req, reply) =>
+    sendPage(
+      reply,
+      200,
+      'Reviews',
+      html`<p>
+          The flagged and weekly reviews over a period, as
+          <code>schoolgate report flagged|weekly</code> prints them. Each one pulled is recorded with your
+          name and purpose.
+        </p>
+        <form method="get" action="/review">
+          <label for="kind">Review</label>
+          <select id="kind" name="kind">
+            <option value="flagged">Flagged: people with alerts or flagged attempts, ranked</option>
+            <option value="weekly">Weekly review, ready to file</option>
+          </select>
+          <label for="since">From (default 7 days ago)</label><input id="since" name="since" type="date" />
+          <label for="to">To (default now)</label><input id="to" name="to" type="date" />
+          <label for="purpose">Purpose (recorded)</label
+          ><input id="purpose" name="purpose" type="text" required />
+          <button type="submit">Pull the review</button>
+        </form>`,
+      viewerOf(req.consoleSession!, reply),
+    ),
+  );
+
+  app.get(
+    '/review',
+    { preHandler: guard(ctx, ['dsl', 'headteacher'], 'report review') },
+    async (req, reply) => {
+      const session = req.consoleSession!;
+      const q = req.query as Query;
+      const kind: ReviewKind = q.kind === 'weekly' ? 'weekly' : 'flagged';
+      const purpose = (q.purpose ?? '').trim().slice(0, 500);
+      const now = ctx.now();
+      const { fromMs, toMs } = parsePeriod(q.since || undefined, q.to || undefined, tz, now, '7d');
+      withAudit(ctx, (db) =>
+        authoriseLook(
+          db,
+          ctx.config,
+          session,
+          {
+            command: `report ${kind}`,
+            purpose,
+            fromMs,
+            toMs,
+            format: 'html',
+            needsCase: false,
+            roleNeed: 'reviewer',
+          },
+          now,
+        ),
+      );
+      const src = await openSource(ctx.config, now);
+      try {
+        return sendReport(
+          reply,
+          renderHtml(REVIEWS[kind](src, fromMs, toMs, puller(session, null, purpose)).doc),
+        );
+      } finally {
+        src.db.close();
+      }
+    },
+  );
+
+  // Legal holds: reading them is a look (a purpose, recorded, as `hold list --reason`); placing and
+  // releasing them are recorded with their reason as `hold add|release` records it.
+  app.get('/holds', { preHandler: headOnly('hold list') }, async (req, reply) => {
+    const session = req.consoleSession!;
+    const viewer = viewerOf(session, reply);
+    const q = req.query as Query;
+    const purpose = (q.purpose ?? '').trim().slice(0, 500);
+    const all = q.all === '1';
+    const now = ctx.now();
+    const holds = purpose
+      ? withAudit(ctx, (db) => {
+          authoriseLook(
+            db,
+            ctx.config,
+            session,
+            { command: 'hold list', purpose, needsCase: false, toMs: now, format: 'html' },
+            now,
+          );
+          return listHolds(db, { all });
+        })
+      : null;
+    return sendPage(
+      reply,
+      200,
+      'Legal holds',
+      html`<p>Records kept from purging until released, whether or not a case is open.</p>
+        <form method="get" action="/holds">
+          <label for="purpose">Why you are reading the holds (recorded)</label
+          ><input id="purpose" name="purpose" type="text" required value="${purpose}" />
+          <label
+            ><input type="checkbox" name="all" value="1" ${all ? 'checked' : ''} /> Released holds too</label
+          >
+          <button type="submit">Show the holds</button>
+        </form>
+        ${
+          holds === null
+            ? ''
+            : holds.length === 0
+              ? html`<p>${all ? 'No holds.' : 'No standing holds.'}</p>`
+              : html`<table>
+                  <thead>
+                    <tr>
+                      <th>Hold</th>
+                      <th>Whose records</th>
+                      <th>Placed</th>
+                      <th>Released</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    ${holds.map((h) => holdRow(h, tz, viewer.csrf, purpose))}
+                  </tbody>
+                </table>`
+        }
+        <h2>Place a hold</h2>
+        <form method="post" action="/holds">
+          ${csrfField(viewer.csrf)}<input type="hidden" name="purpose" value="${purpose}" />
+          <label for="kind">Whose records</label>
+          <select id="kind" name="kind">
+            <option value="user">A user</option>
+            <option value="device">A device nobody signed in on</option>
+            <option value="address">A client address nobody signed in from</option>
+          </select>
+          <label for="value">User name, device or address</label
+          ><input id="value" name="value" type="text" required />
+          <label for="reason">Why (a police referral, a tribunal)</label
+          ><input id="reason" name="reason" type="text" required />
+          <button type="submit">Place the hold</button>
+        </form>`,
+      viewer,
+    );
+  });
+
+  const backToHolds = (reply: FastifyReply, body: unknown) => {
+    const purpose = text(body, 'purpose');
+    return see(reply, purpose ? `/holds?purpose=${encodeURIComponent(purpose)}` : '/holds');
+  };
+
+  app.post('/holds', { preHandler: [app.csrfProtection, headOnly('hold add')] }, async (req, reply) => {
+    const session = req.consoleSession!;
+    const kind = text(req.body, 'kind') as CaseSubject['kind'];
+    const value = text(req.body, 'value', 200);
+    const reason = text(req.body, 'reason', 2000);
+    if (!SUBJECT_KINDS.includes(kind))
+      throw new SchoolgateError('SG_ARGUMENT_INVALID', 'a hold is on a user, a device or an address');
+    const subjects = subjectsFrom({
+      users: kind === 'user' ? [value] : [],
+      devices: kind === 'device' ? [value] : [],
+      addresses: kind === 'address' ? [value] : [],
+    });
+    const now = ctx.now();
+    withAudit(ctx, (db) => {
+      const refusal = withSubjectLookup(ctx.config, db, (lookup) =>
+        subjectRefusal(lookup, unknownSubjects(lookup, subjects)),
+      );
+      authoriseLook(
+        db,
+        ctx.config,
+        session,
+        {
+          command: 'hold add',
+          purpose: reason || null,
+          subject: subjectsLabel(subjects) || null,
+          needsCase: false,
+          refusal,
+        },
+        now,
+      );
+      addHolds(db, { subjects, reason, by: byOf(session), osUser: currentOsUser(), now });
+    });
+    return backToHolds(reply, req.body);
+  });
+
+  app.post(
+    '/holds/release',
+    { preHandler: [app.csrfProtection, headOnly('hold release')] },
+    async (req, reply) => {
+      const session = req.consoleSession!;
+      const id = Number(text(req.body, 'id', 20));
+      const reason = text(req.body, 'reason', 2000);
+      const now = ctx.now();
+      withAudit(ctx, (db) => {
+        authoriseLook(
+          db,
+          ctx.config,
+          session,
+          { command: 'hold release', purpose: reason || null, needsCase: false },
+          now,
+        );
+        releaseHold(db, { id, reason, by: byOf(session), osUser: currentOsUser(), now });
+      });
+      return backToHolds(reply, req.body);
+    },
+  );
+
+  // A context report under a case: everything the same person did either side of one audit row.
+  app.get('/around', { preHandler: headOnly('report around') }, async (req, reply) => {
+    const q = req.query as Query;
+    return sendPage(
+      reply,
+      200,
+      'Context report',
+      html`<p>
+          Everything the same person did either side of one audit row (the reference on the block page or in a
+          report), as <code>schoolgate report around REF --case</code>. Pulled under a case and recorded.
+        </p>
+        <form method="get" action="/around/report">
+          <label for="ref">Case</label
+          ><input id="ref" name="ref" type="text" required value="${q.ref ?? ''}" />
+          <label for="event">Audit reference</label
+          ><input id="event" name="event" type="text" required value="${q.event ?? ''}" />
+          <label for="minutes">Minutes either side (1–1440)</label
+          ><input id="minutes" name="minutes" type="text" inputmode="numeric" value="60" />
+          <label for="purpose">Purpose (recorded)</label
+          ><input id="purpose" name="purpose" type="text" required />
+          <button type="submit">Pull the context report</button>
+        </form>`,
+      viewerOf(req.consoleSession!, reply),
+    );
+  });
+
+  app.get('/around/report', { preHandler: headOnly('report around') }, async (req, reply) => {
+    const session = req.consoleSession!;
+    const q = req.query as Query;
+    const ref = checkCaseRef(q.ref ?? '');
+    const event = (q.event ?? '').trim().slice(0, 200);
+    const minutes = minutesOf(q.minutes?.trim());
+    const purpose = (q.purpose ?? '').trim().slice(0, 500);
+    const now = ctx.now();
+    const row = identityOfEvent(ctx.config, event);
+    withAudit(ctx, (db) =>
+      authoriseLook(
+        db,
+        ctx.config,
+        session,
+        {
+          command: 'report around',
+          purpose,
+          subject: eventSubject(row, event),
+          caseRef: ref,
+          format: 'html',
+          needsCase: true,
+          scope: { row, ref: event },
+        },
+        now,
+      ),
+    );
+    const src = await openSource(ctx.config, now);
+    try {
+      const built = buildAroundReport(src, findEvent(src, event), minutes, puller(session, ref, purpose));
+      return sendReport(reply, renderHtml(built.doc));
+    } finally {
+      src.db.close();
+    }
+  });
+}
