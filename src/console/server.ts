@@ -25,6 +25,7 @@ import { dslRoutes } from './routes/dsl.js';
 import { headteacherRoutes } from './routes/headteacher.js';
 import { signInRoutes } from './routes/sign-in.js';
 import { technicianRoutes, type TechnicianDeps } from './routes/technician.js';
+import { technicianMoreRoutes } from './routes/technician-more.js';
 import { Sessions } from './sessions.js';
 
 export interface ConsoleDeps {
@@ -166,6 +167,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<RunningConsole> {
     dslRoutes(app, ctx);
     headteacherRoutes(app, ctx);
     technicianRoutes(app, ctx, { match: deps.match, decide: deps.decide });
+    technicianMoreRoutes(app, ctx);
     auditorRoutes(app, ctx);
     await app.listen({ host, port: config.console.port });
   } catch (err) {
