@@ -26,6 +26,7 @@ import { headteacherRoutes } from './routes/headteacher.js';
 import { reviewRoutes } from './routes/reviews.js';
 import { signInRoutes } from './routes/sign-in.js';
 import { technicianRoutes, type TechnicianDeps } from './routes/technician.js';
+import { technicianMoreRoutes } from './routes/technician-more.js';
 import { Sessions } from './sessions.js';
 
 export interface ConsoleDeps {
@@ -167,6 +168,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<RunningConsole> {
     dslRoutes(app, ctx);
     headteacherRoutes(app, ctx);
     technicianRoutes(app, ctx, { match: deps.match, decide: deps.decide });
+    technicianMoreRoutes(app, ctx);
     auditorRoutes(app, ctx);
     reviewRoutes(app, ctx);
     await app.listen({ host, port: config.console.port });

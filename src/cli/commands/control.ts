@@ -224,7 +224,7 @@ function alertLines(a: StatusReport['alerts']): string[] {
   return lines;
 }
 
-function parseSince(value: string): Date {
+export function parseSince(value: string): Date {
   const rel = /^(\d+)([dhm])$/.exec(value);
   if (rel) {
     const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[rel[2] as 'd' | 'h' | 'm'];

@@ -54,7 +54,10 @@ export function needText(value: string | undefined, option: string, example: str
   return text;
 }
 
-function scopeOf(config: ReadonlyConfig, opts: AddOptions): ExceptionScope {
+function scopeOf(
+  config: ReadonlyConfig,
+  opts: Pick<AddOptions, 'user' | 'profile' | 'everyone'>,
+): ExceptionScope {
   const given = [opts.user !== undefined, opts.profile !== undefined, opts.everyone === true].filter(Boolean);
   if (given.length !== 1)
     throw new SchoolgateError(
@@ -86,6 +89,52 @@ export function exceptionLine(e: StoredException): string {
   return `${String(e.id).padStart(4)} ${e.action.padEnd(5)} ${e.site} for ${describeScope(e.scope)}, until ${until}; by ${e.createdBy} ${e.createdAt}: ${e.reason}${state}`;
 }
 
+/** What `exceptions add` does (the console's too): checked, stored, in the admin-changes record. No reload. */
+export async function addExceptionFor(
+  config: ReadonlyConfig,
+  site: string,
+  opts: Omit<AddOptions, keyof CommonOptions | 'json'>,
+  now = Date.now(),
+): Promise<{ stored: StoredException; warning: string | null }> {
+  if (opts.allow === opts.block)
+    throw new SchoolgateError('SG_ARGUMENT_INVALID', 'say what it does: --allow or --block', {
+      suggestion: 'e.g. schoolgate exceptions add example.com --allow --profile pupil ...',
+    });
+  const scope = scopeOf(config, opts);
+  const entry = parseCliEntry(site);
+  const reason = needText(opts.reason, '--reason', '"GCSE revision"');
+  const by = needText(opts.by, '--by', '"Mr Jones"');
+  const expiresAt = opts.expires ? parseExpiry(opts.expires, now, config.timeZone) : null;
+  return withState(config.dataDir, async (state) => {
+    await migrateLegacyExceptions(config.dataDir, state);
+    const action = opts.allow ? ('allow' as const) : ('block' as const);
+    const stored = addException(state, { site: entry.text, action, scope, reason, by, expiresAt }, now);
+    return { stored, warning: unknownUserWarning(state, config, scope) };
+  });
+}
+
+/** What `exceptions remove` does: the exception ends (kept in the record, with who and why). No reload. */
+export async function removeExceptionFor(
+  config: ReadonlyConfig,
+  id: number,
+  byText: string | undefined,
+  reason: string | undefined,
+): Promise<StoredException> {
+  const by = needText(byText, '--by', '"Mr Jones"');
+  return withState(config.dataDir, async (state) => {
+    await migrateLegacyExceptions(config.dataDir, state);
+    return removeException(state, id, by, reason?.trim() || undefined);
+  });
+}
+
+/** What `exceptions list` shows: those in force now, or with `all` also the expired and removed ones. */
+export async function listExceptions(config: ReadonlyConfig, all: boolean): Promise<StoredException[]> {
+  return withState(config.dataDir, async (state) => {
+    await migrateLegacyExceptions(config.dataDir, state);
+    return all ? state.exceptions.list({ all: true }) : state.exceptions.list({ now: new Date() });
+  });
+}
+
 export function registerExceptions(program: Command): void {
   const ex = program
     .command('exceptions')
@@ -109,22 +158,7 @@ export function registerExceptions(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (site: string, opts: AddOptions) => {
       const config = configFrom(opts);
-      if (opts.allow === opts.block)
-        throw new SchoolgateError('SG_ARGUMENT_INVALID', 'say what it does: --allow or --block', {
-          suggestion: 'e.g. schoolgate exceptions add example.com --allow --profile pupil ...',
-        });
-      const scope = scopeOf(config, opts);
-      const entry = parseCliEntry(site);
-      const reason = needText(opts.reason, '--reason', '"GCSE revision"');
-      const by = needText(opts.by, '--by', '"Mr Jones"');
-      const now = Date.now();
-      const expiresAt = opts.expires ? parseExpiry(opts.expires, now, config.timeZone) : null;
-      const { stored, warning } = await withState(config.dataDir, async (state) => {
-        await migrateLegacyExceptions(config.dataDir, state);
-        const action = opts.allow ? ('allow' as const) : ('block' as const);
-        const stored = addException(state, { site: entry.text, action, scope, reason, by, expiresAt }, now);
-        return { stored, warning: unknownUserWarning(state, config, scope) };
-      });
+      const { stored, warning } = await addExceptionFor(config, site, opts);
       if (warning) console.error(`warning: ${warning}`);
       if (!opts.json) console.log(`added ${exceptionLine(stored)}`);
       const reload = await reloadAfterChange(config.dataDir, opts.json);
@@ -139,11 +173,7 @@ export function registerExceptions(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (id: number, opts: CommonOptions & { by?: string; reason?: string; json?: boolean }) => {
       const config = configFrom(opts);
-      const by = needText(opts.by, '--by', '"Mr Jones"');
-      const removed = await withState(config.dataDir, async (state) => {
-        await migrateLegacyExceptions(config.dataDir, state);
-        return removeException(state, id, by, opts.reason?.trim() || undefined);
-      });
+      const removed = await removeExceptionFor(config, id, opts.by, opts.reason);
       if (!opts.json) console.log(`removed ${exceptionLine(removed)}`);
       const reload = await reloadAfterChange(config.dataDir, opts.json);
       if (opts.json) console.log(JSON.stringify({ exception: removed, ...reload }));
@@ -156,10 +186,7 @@ export function registerExceptions(program: Command): void {
     .addHelpText('after', '\nExample:\n  schoolgate exceptions list --json')
     .action(async (opts: CommonOptions & { all?: boolean; json?: boolean }) => {
       const config = configFrom(opts);
-      const rows = await withState(config.dataDir, async (state) => {
-        await migrateLegacyExceptions(config.dataDir, state);
-        return opts.all ? state.exceptions.list({ all: true }) : state.exceptions.list({ now: new Date() });
-      });
+      const rows = await listExceptions(config, opts.all === true);
       if (opts.json) return void console.log(JSON.stringify(rows));
       if (rows.length === 0) console.log('no exceptions');
       for (const r of rows) console.log(exceptionLine(r));

@@ -83,16 +83,113 @@ function decisionRow(
   };
 }
 
-/** Records the decision's audit row; a failure is reported (the decision itself is already kept). */
-function recordRow(config: ReadonlyConfig, row: AuditEvent): void {
+/** Records the decision's audit row; a failure is said (the decision itself is already kept). */
+function recordRow(config: ReadonlyConfig, row: AuditEvent): string | null {
   try {
     appendAuditEvents(auditPathOf(config), [row]);
+    return null;
   } catch (err) {
-    process.exitCode = 1;
-    console.error(
-      `error: the decision is kept but its audit row was not written: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    return `the decision is kept but its audit row was not written: ${err instanceof Error ? err.message : String(err)}`;
   }
+}
+
+function reportRowError(error: string | null): void {
+  if (!error) return;
+  process.exitCode = 1;
+  console.error(`error: ${error}`);
+}
+
+/** What `requests list` shows: the waiting ones (oldest first), or with `all` every decision too. */
+export function listRequests(config: ReadonlyConfig, all: boolean): Promise<UnblockRequest[]> {
+  return withState(config.dataDir, (s) => (all ? s.requests.list() : s.requests.list({ status: 'pending' })));
+}
+
+export interface Decided {
+  request: UnblockRequest;
+  exception: StoredException | null;
+  /** Set when the decision is kept but its audit row could not be written. */
+  rowError: string | null;
+}
+
+/** What `requests approve` does (the console's too): an allow exception for whoever asked. No reload. */
+export async function approveRequest(
+  config: ReadonlyConfig,
+  id: number,
+  opts: { by?: string | undefined; note?: string | undefined; expires?: string | undefined },
+  now = Date.now(),
+): Promise<Decided> {
+  const by = needText(opts.by, '--by', '"Mr Jones"');
+  const note = opts.note === undefined ? null : needText(opts.note, '--note', '"for the project"');
+  const expiresAt = opts.expires ? parseExpiry(opts.expires, now, config.timeZone) : null;
+  const { request, exception } = await withState(config.dataDir, async (state) => {
+    await migrateLegacyExceptions(config.dataDir, state);
+    return state.transaction(() => {
+      const r = pendingRequest(state, id);
+      // Signed in: for that user. A guest is known only by address, which moves: their profile.
+      const scope: ExceptionScope = r.user
+        ? { kind: 'user', name: r.user }
+        : { kind: 'profile', name: r.profile };
+      const exception: StoredException = addException(
+        state,
+        {
+          site: r.site,
+          action: 'allow',
+          scope,
+          reason: `unblock request ${r.id}: ${r.reason}${note ? ` (${note})` : ''}`,
+          by,
+          expiresAt,
+          origin: `request:${r.id}`,
+        },
+        now,
+      );
+      state.requests.decide(id, { status: 'approved', by, note, exceptionId: exception.id }, now);
+      state.changes.record(
+        {
+          action: 'requests.approve',
+          target: `unblock request ${r.id}: ${r.site} for ${describeScope(scope)}`,
+          before: { status: 'pending' },
+          after: { status: 'approved', exception: exception.id, expiresAt: exception.expiresAt },
+          reason: note ?? undefined,
+          by,
+        },
+        now,
+      );
+      return { request: state.requests.get(id)!, exception };
+    });
+  });
+  const rowError = recordRow(config, decisionRow(request, 'unblock-approved', by, note, now));
+  return { request, exception, rowError };
+}
+
+/** What `requests deny` does: the decision and its note kept, shown to the person on their next visit. */
+export async function denyRequest(
+  config: ReadonlyConfig,
+  id: number,
+  opts: { by?: string | undefined; note?: string | undefined },
+  now = Date.now(),
+): Promise<Decided> {
+  const by = needText(opts.by, '--by', '"Mr Jones"');
+  const note = opts.note === undefined ? null : needText(opts.note, '--note', '"use the library site"');
+  const request = await withState(config.dataDir, (state) =>
+    state.transaction(() => {
+      const r = pendingRequest(state, id);
+      state.requests.decide(id, { status: 'denied', by, note, exceptionId: null }, now);
+      state.changes.record(
+        {
+          action: 'requests.deny',
+          target: `unblock request ${r.id}: ${r.site} for ${r.user ?? r.subject}`,
+          before: { status: 'pending' },
+          after: { status: 'denied', note },
+          reason: note ?? undefined,
+          by,
+        },
+        now,
+      );
+      return state.requests.get(id)!;
+    }),
+  );
+  const rowError = recordRow(config, decisionRow(request, 'unblock-denied', by, note, now));
+  return { request, exception: null, rowError };
 }
 
 export function registerRequests(program: Command): void {
@@ -110,9 +207,7 @@ export function registerRequests(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (opts: CommonOptions & { all?: boolean; json?: boolean }) => {
       const config = configFrom(opts);
-      const rows = await withState(config.dataDir, (s) =>
-        opts.all ? s.requests.list() : s.requests.list({ status: 'pending' }),
-      );
+      const rows = await listRequests(config, opts.all === true);
       if (opts.json) return void console.log(JSON.stringify(rows));
       if (rows.length === 0) console.log(opts.all ? 'no unblock requests' : 'no waiting unblock requests');
       for (const r of rows) console.log(requestLine(r));
@@ -127,48 +222,9 @@ export function registerRequests(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (id: number, opts: DecideOptions) => {
       const config = configFrom(opts);
-      const by = needText(opts.by, '--by', '"Mr Jones"');
-      const note = opts.note === undefined ? null : needText(opts.note, '--note', '"for the project"');
-      const now = Date.now();
-      const expiresAt = opts.expires ? parseExpiry(opts.expires, now, config.timeZone) : null;
-      const { request, exception } = await withState(config.dataDir, async (state) => {
-        await migrateLegacyExceptions(config.dataDir, state);
-        return state.transaction(() => {
-          const r = pendingRequest(state, id);
-          // Signed in: for that user. A guest is known only by address, which moves: their profile.
-          const scope: ExceptionScope = r.user
-            ? { kind: 'user', name: r.user }
-            : { kind: 'profile', name: r.profile };
-          const exception: StoredException = addException(
-            state,
-            {
-              site: r.site,
-              action: 'allow',
-              scope,
-              reason: `unblock request ${r.id}: ${r.reason}${note ? ` (${note})` : ''}`,
-              by,
-              expiresAt,
-              origin: `request:${r.id}`,
-            },
-            now,
-          );
-          state.requests.decide(id, { status: 'approved', by, note, exceptionId: exception.id }, now);
-          state.changes.record(
-            {
-              action: 'requests.approve',
-              target: `unblock request ${r.id}: ${r.site} for ${describeScope(scope)}`,
-              before: { status: 'pending' },
-              after: { status: 'approved', exception: exception.id, expiresAt: exception.expiresAt },
-              reason: note ?? undefined,
-              by,
-            },
-            now,
-          );
-          return { request: state.requests.get(id)!, exception };
-        });
-      });
-      recordRow(config, decisionRow(request, 'unblock-approved', by, note, now));
-      if (!opts.json) console.log(`approved ${requestLine(request)}\nadded ${exceptionLine(exception)}`);
+      const { request, exception, rowError } = await approveRequest(config, id, opts);
+      reportRowError(rowError);
+      if (!opts.json) console.log(`approved ${requestLine(request)}\nadded ${exceptionLine(exception!)}`);
       const reload = await reloadAfterChange(config.dataDir, opts.json);
       if (opts.json) console.log(JSON.stringify({ request, exception, ...reload }));
     });
@@ -181,28 +237,8 @@ export function registerRequests(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (id: number, opts: DecideOptions) => {
       const config = configFrom(opts);
-      const by = needText(opts.by, '--by', '"Mr Jones"');
-      const note = opts.note === undefined ? null : needText(opts.note, '--note', '"use the library site"');
-      const now = Date.now();
-      const request = await withState(config.dataDir, (state) =>
-        state.transaction(() => {
-          const r = pendingRequest(state, id);
-          state.requests.decide(id, { status: 'denied', by, note, exceptionId: null }, now);
-          state.changes.record(
-            {
-              action: 'requests.deny',
-              target: `unblock request ${r.id}: ${r.site} for ${r.user ?? r.subject}`,
-              before: { status: 'pending' },
-              after: { status: 'denied', note },
-              reason: note ?? undefined,
-              by,
-            },
-            now,
-          );
-          return state.requests.get(id)!;
-        }),
-      );
-      recordRow(config, decisionRow(request, 'unblock-denied', by, note, now));
+      const { request, rowError } = await denyRequest(config, id, opts);
+      reportRowError(rowError);
       if (opts.json) console.log(JSON.stringify({ request }));
       else console.log(`denied ${requestLine(request)}`);
     });

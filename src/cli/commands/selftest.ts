@@ -23,6 +23,7 @@ import { catalogue, forEachEntry } from '../../lists/catalogue.js';
 import { auditPathOf } from '../../reports/run.js';
 import { probeRuns, type ProbeRun } from '../../reports/selftest-rows.js';
 import { openReadOnly } from '../../reports/source.js';
+import type { SelftestRun } from '../../state/selftests.js';
 import { withState } from '../../state/store.js';
 import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
 
@@ -278,7 +279,10 @@ function printTable(
 }
 
 /** Recorded runs (state database), then the probes' rows in the audit log, which reports leave out. */
-async function printHistory(config: ReadonlyConfig, json: boolean): Promise<void> {
+/** What `selftest --history` shows (the console's too): recorded runs, and the probe rows in the audit log. */
+export async function selftestHistory(
+  config: ReadonlyConfig,
+): Promise<{ runs: SelftestRun[]; probes: ProbeRun[] }> {
   const runs = await withState(config.dataDir, (s) => s.selftests.list());
   const auditPath = auditPathOf(config);
   let probes: ProbeRun[] = [];
@@ -290,6 +294,11 @@ async function printHistory(config: ReadonlyConfig, json: boolean): Promise<void
       db.close();
     }
   }
+  return { runs, probes };
+}
+
+async function printHistory(config: ReadonlyConfig, json: boolean): Promise<void> {
+  const { runs, probes } = await selftestHistory(config);
   if (json)
     return void console.log(
       JSON.stringify({

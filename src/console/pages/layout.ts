@@ -51,6 +51,10 @@ const NAV: Record<Role, [string, string][]> = {
     ['/status', 'Status'],
     ['/lists', 'Lists'],
     ['/explain', 'Explain'],
+    ['/exceptions', 'Exceptions'],
+    ['/requests', 'Unblock requests'],
+    ['/changes', 'Admin changes'],
+    ['/selftest', 'Self-test'],
   ],
   auditor: [['/access-log', 'Report-access log']],
 };
