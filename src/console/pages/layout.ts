@@ -19,6 +19,7 @@ const STYLE = `
   table { border-collapse: collapse; width: 100%; }
   th, td { border-bottom: 1px solid #ccc; padding: .3rem .5rem; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
   form.inline { display: inline; }
+  pre { white-space: pre-wrap; overflow-wrap: anywhere; }
   label { display: block; margin-top: .5rem; }
   input, select, textarea, button { font: inherit; }
   input[type=text], input[type=password], input[type=date], textarea, select { width: 100%; max-width: 30rem; box-sizing: border-box; }
