@@ -12,14 +12,13 @@ import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { SchedulerClock } from '../alerts/digest/clock.js';
-import { nextRunAt } from '../alerts/digest/schedule.js';
+import { DailyTimer } from '../alerts/digest/daily-timer.js';
 import { runWorkerOnce, workerScript } from '../worker-script.js';
 import type { PurgeJob, PurgeReply } from './purge-worker.js';
 import type { PurgeResult } from './purge.js';
 
 /** The purge record's "by": what a technician reads in the purges table next to a CLI run's name. */
 export const SCHEDULED_BY = 'scheduled';
-const MAX_WAIT_MS = 3_600_000;
 
 export interface NightlyPurgeDeps {
   /** HH:MM, school time zone. */
@@ -39,49 +38,40 @@ interface NightlyEvents {
 }
 
 export class NightlyPurge extends EventEmitter<NightlyEvents> {
-  private cancel: (() => void) | null = null;
+  private readonly timer: DailyTimer;
   private worker: Worker | null = null;
   private stopped = false;
-  /** The next run, epoch ms (status, tests). */
-  nextAt: number | null = null;
   /** Runs started (tests: a run starts at the wake-up, synchronously). */
   runs = 0;
 
   constructor(private readonly deps: NightlyPurgeDeps) {
     super();
+    this.timer = new DailyTimer({
+      ...deps,
+      run: async (now) => {
+        const outcome = await this.runOnce(now);
+        return () => {
+          if (outcome instanceof Error) this.emit('failed', outcome);
+          else if (outcome) this.emit('purged', outcome);
+        };
+      },
+    });
+  }
+
+  /** The next run, epoch ms (status, tests). */
+  get nextAt(): number | null {
+    return this.timer.nextAt;
   }
 
   start(): void {
-    this.arm(this.nextAfter(this.deps.clock.now()));
+    this.timer.start();
   }
 
   /** Cancels the next run; a purge in progress is stopped between batches' transactions (each is atomic). */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.cancel?.();
+    this.timer.stop();
     await this.worker?.terminate();
-  }
-
-  private nextAfter(ms: number): number {
-    return nextRunAt(new Date(ms), { kind: 'daily', time: this.deps.at }, this.deps.timeZone).getTime();
-  }
-
-  private arm(due: number): void {
-    if (this.stopped) return;
-    this.nextAt = due;
-    const wait = Math.min(MAX_WAIT_MS, due - this.deps.clock.now());
-    this.cancel = this.deps.clock.setTimer(wait, () => this.wake(due));
-  }
-
-  private wake(due: number): void {
-    const now = this.deps.clock.now();
-    if (now < due) return this.arm(due);
-    void this.runOnce(now).then((outcome) => {
-      // The next night is armed before anyone hears of this one.
-      this.arm(this.nextAfter(Math.max(now, this.deps.clock.now())));
-      if (outcome instanceof Error) this.emit('failed', outcome);
-      else if (outcome) this.emit('purged', outcome);
-    });
   }
 
   /** The result, the error, or null when stopped meanwhile. Never rejects. */

@@ -14,11 +14,10 @@ import type { Logger } from 'pino';
 import { realClock, type SchedulerClock } from '../../alerts/digest/clock.js';
 import type { ReadonlyConfig } from '../../config/load.js';
 import { locationOf } from '../../config/location.js';
-import { nextRunAt } from '../../alerts/digest/schedule.js';
+import { DailyTimer } from '../../alerts/digest/daily-timer.js';
 import { workerScript } from '../../worker-script.js';
 
 export const SCHEDULED_BY = 'scheduled';
-const MAX_WAIT_MS = 3_600_000;
 /** The tail of the child's output kept for the log. */
 const OUTPUT_KEPT = 4000;
 
@@ -81,58 +80,44 @@ interface ScheduleEvents {
 }
 
 export class ScheduledListUpdate extends EventEmitter<ScheduleEvents> {
-  private cancel: (() => void) | null = null;
+  private readonly timer: DailyTimer;
   private child: ChildProcess | null = null;
   private stopped = false;
-  /** The next run, epoch ms. */
-  nextAt: number | null = null;
   runs = 0;
 
   constructor(private readonly deps: ScheduledUpdateDeps) {
     super();
+    this.timer = new DailyTimer({ ...deps, run: () => this.runOnce() });
+  }
+
+  /** The next run, epoch ms. */
+  get nextAt(): number | null {
+    return this.timer.nextAt;
   }
 
   start(): void {
-    this.arm(this.nextAfter(this.deps.clock.now()));
+    this.timer.start();
   }
 
   /** Cancels the next run and ends one in progress (the command switches nothing until it has finished). */
   stop(): void {
     this.stopped = true;
-    this.cancel?.();
+    this.timer.stop();
     if (this.child?.exitCode === null) this.child.kill('SIGTERM');
   }
 
-  private nextAfter(ms: number): number {
-    return nextRunAt(new Date(ms), { kind: 'daily', time: this.deps.at }, this.deps.timeZone).getTime();
-  }
-
-  private arm(due: number): void {
-    if (this.stopped) return;
-    this.nextAt = due;
-    const wait = Math.min(MAX_WAIT_MS, due - this.deps.clock.now());
-    this.cancel = this.deps.clock.setTimer(wait, () => this.wake(due));
-  }
-
-  private wake(due: number): void {
-    const now = this.deps.clock.now();
-    if (now < due) return this.arm(due);
+  private async runOnce(): Promise<() => void> {
     this.runs++;
-    void this.deps
-      .run((child) => (this.child = child))
-      .then((run) => {
-        this.child = null;
-        if (this.stopped) return;
-        if (run.code === 0) this.deps.logger.info({ output: run.output }, 'scheduled lists update done');
-        else
-          this.deps.logger.error(
-            { code: run.code, output: run.output },
-            'scheduled lists update failed; the provider lists in force stay',
-          );
-        // The next day is armed before anyone hears of this one.
-        this.arm(this.nextAfter(Math.max(now, this.deps.clock.now())));
-        this.emit('ran', run);
-      });
+    const run = await this.deps.run((child) => (this.child = child));
+    this.child = null;
+    if (this.stopped) return () => {};
+    if (run.code === 0) this.deps.logger.info({ output: run.output }, 'scheduled lists update done');
+    else
+      this.deps.logger.error(
+        { code: run.code, output: run.output },
+        'scheduled lists update failed; the provider lists in force stay',
+      );
+    return () => this.emit('ran', run);
   }
 }
 
