@@ -47,7 +47,13 @@ export { addHolds, listHolds, releaseHold } from '../audit/holds.js';
 export { listPurges } from '../audit/purge.js';
 export { verifyChain } from '../audit/chain.js';
 export { caseSubjects, rowCovered, subjectsFrom, subjectsLabel } from '../audit/case-subjects.js';
-export { subjectRefusal, unknownSubjects, userRefusal, withSubjectLookup } from './subjects.js';
+export {
+  subjectRefusal,
+  unknownSubjects,
+  unknownSubjectsRefusal,
+  userRefusal,
+  withSubjectLookup,
+} from './subjects.js';
 export { purgeAudit } from '../audit/purge.js';
 export { acknowledgeAlert, listAlerts, showAlert, type AlertReader } from './alert-commands.js';
 export { eventSubject, identityOfEvent } from './event-identity.js';

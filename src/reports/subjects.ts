@@ -76,6 +76,17 @@ export function subjectRefusal(lookup: SubjectLookup, unknown: readonly CaseSubj
   };
 }
 
+/** For `case open` and `hold add` (CLI and console): null when every subject exists, else the refusal. */
+export function unknownSubjectsRefusal(
+  config: ReadonlyConfig,
+  audit: Database.Database,
+  subjects: readonly CaseSubject[],
+): Refusal | null {
+  return withSubjectLookup(config, audit, (lookup) =>
+    subjectRefusal(lookup, unknownSubjects(lookup, subjects)),
+  );
+}
+
 /**
  * For `report user`: null when the name is a user or has rows, else "no such user". An audit database that
  * cannot be opened answers null: the report's own open says why.

@@ -111,9 +111,6 @@ export async function parseSubjects(opts: SubjectOptions): Promise<{
   return {
     subjects,
     label: subjectsLabel(subjects) || null,
-    precheck: (r, db, config) =>
-      r.withSubjectLookup(config, db, (lookup) =>
-        r.subjectRefusal(lookup, r.unknownSubjects(lookup, subjects)),
-      ),
+    precheck: (r, db, config) => r.unknownSubjectsRefusal(config, db, subjects),
   };
 }

@@ -25,7 +25,7 @@ import { csvHeader, csvRow } from '../../reports/render-csv.js';
 import { renderHtml } from '../../reports/render-html.js';
 import { openReadOnly } from '../../reports/source.js';
 import { auditPathOf, openSource } from '../../reports/run.js';
-import { userRefusal, subjectRefusal, unknownSubjects, withSubjectLookup } from '../../reports/subjects.js';
+import { unknownSubjectsRefusal, userRefusal } from '../../reports/subjects.js';
 import { formatLocal, parsePeriod } from '../../reports/time.js';
 import { authoriseLook, byOf } from '../access.js';
 import { csrfField, guard, sendPage, viewerOf, withAudit, type ConsoleContext } from '../context.js';
@@ -102,9 +102,7 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
     const subjects = subjectsFrom({ users: [field(req.body, 'subject')] });
     const now = ctx.now();
     withAudit(ctx, (db) => {
-      const refusal = withSubjectLookup(ctx.config, db, (lookup) =>
-        subjectRefusal(lookup, unknownSubjects(lookup, subjects)),
-      );
+      const refusal = unknownSubjectsRefusal(ctx.config, db, subjects);
       authoriseLook(
         db,
         ctx.config,

@@ -20,7 +20,7 @@ import {
 import { eventSubject, identityOfEvent } from '../../reports/event-identity.js';
 import { renderHtml } from '../../reports/render-html.js';
 import { openSource } from '../../reports/run.js';
-import { subjectRefusal, unknownSubjects, withSubjectLookup } from '../../reports/subjects.js';
+import { unknownSubjectsRefusal } from '../../reports/subjects.js';
 import { formatLocal, parsePeriod } from '../../reports/time.js';
 import type { ConsoleContext } from '../context.js';
 import { authoriseLook, byOf, type Looker } from '../access.js';
@@ -241,9 +241,7 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     });
     const now = ctx.now();
     withAudit(ctx, (db) => {
-      const refusal = withSubjectLookup(ctx.config, db, (lookup) =>
-        subjectRefusal(lookup, unknownSubjects(lookup, subjects)),
-      );
+      const refusal = unknownSubjectsRefusal(ctx.config, db, subjects);
       authoriseLook(
         db,
         ctx.config,
