@@ -5,7 +5,11 @@
  *
  *   npx tsc -p tsconfig.build.json
  *   node dist/scripts/bench-verify.js --cli /path/to/dist/src/cli/main.js --label after \
- *     --data /work/bigdb/d1m --data /work/bigdb/d10m [--runs 3] [--user heavy.user] [--case BENCH-1]
+ *     --data /work/bigdb/d1m --data /work/bigdb/d10m [--runs 3] [--user heavy.user] [--case BENCH-1] \
+ *     [--since-verified 10000]
+ *
+ * --since-verified N (a build that has it): after the full check, appends N rows through the real writer
+ * (scripts/append-audit-rows.ts) and times `audit verify --since-verified`, which walks only those.
  *
  * CPU is the child's user+system time (GNU time, Debian package `time`): on a shared machine it is the robust
  * figure; wall time is what a person waits. The report is the median of --runs runs (the first run reads
@@ -30,6 +34,7 @@ const LABEL = arg('label', path.basename(path.dirname(path.dirname(path.dirname(
 const RUNS = Number(arg('runs', '3'));
 const USER = arg('user', 'heavy.user');
 const CASE = arg('case', 'BENCH-1');
+const SINCE = Number(arg('since-verified', '0'));
 const TIME = '/usr/bin/time';
 
 interface Timed {
@@ -71,6 +76,8 @@ const cols = [
   'rows',
   'verify wall s',
   'verify CPU s',
+  'since-verified wall s',
+  'since-verified CPU s',
   'report wall ms',
   'report CPU ms',
   'empty report CPU ms',
@@ -80,6 +87,19 @@ console.log(cols.join(' | '));
 for (const dir of dirs) {
   const verify = timed(['audit', 'verify', '--data', dir]);
   const rows = /ok: (\d+) rows verified/.exec(verify.stdout)?.[1] ?? '?';
+  let since: Timed | null = null;
+  if (SINCE > 0) {
+    const append = path.join(path.dirname(CLI), '../../scripts/append-audit-rows.js');
+    const r = spawnSync(process.execPath, [
+      append,
+      '--db',
+      path.join(dir, 'audit.sqlite'),
+      '--rows',
+      String(SINCE),
+    ]);
+    if (r.status !== 0) throw new Error(`appending rows failed:\n${r.stderr.toString()}`);
+    since = timed(['audit', 'verify', '--data', dir, '--since-verified']);
+  }
   const report = (from: string, to: string) =>
     timed([
       'report',
@@ -91,6 +111,8 @@ for (const dir of dirs) {
       CASE,
       '--by',
       'Bench DSL',
+      '--reason',
+      'benchmark run',
       '--from',
       from,
       '--to',
@@ -107,6 +129,8 @@ for (const dir of dirs) {
       rows,
       verify.wallS.toFixed(1),
       verify.cpuS.toFixed(1),
+      since ? since.wallS.toFixed(1) : '-',
+      since ? since.cpuS.toFixed(1) : '-',
       Math.round(median(reports.map((r) => r.wallS)) * 1000),
       Math.round(median(reports.map((r) => r.cpuS)) * 1000),
       Math.round(empty.cpuS * 1000),

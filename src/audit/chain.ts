@@ -209,19 +209,23 @@ export interface VerifyResult {
 export type VerifyRow = ChainedFields &
   OutcomeFields & { seq: number; id: string; chain_hash: string | null; outcome_hash: string | null };
 
-/** Walks the rows from genesis up to `head` and says how far it got (chain-walk.ts, or parallel ranges). */
-export type ChainWalker = (head: ChainHead) => WalkResult;
+/** Walks the rows after `from` (genesis, or a verified position) up to `head` and says how far it got. */
+export type ChainWalker = (head: ChainHead, from: ChainHead) => WalkResult;
+
+export const GENESIS: ChainHead = { seq: 0, hash: GENESIS_HASH };
 
 /**
  * Walks the whole chain in seq order, up to the head recorded when it starts, in pages (each page one short
  * read, so the proxy's writer and checkpoints carry on), and reports the first break.
  * `onProgress` is called after each page with the rows checked so far. `walker` replaces the walk itself
  * (verify-parallel.ts checks ranges side by side); the checks of the head and of unchained rows stay here.
+ * `from`: start after this row instead of genesis (verified-position.ts has checked it is still there).
  */
 export function verifyChain(
   db: Database.Database,
   onProgress?: (rows: number) => void,
   walker?: ChainWalker,
+  from: ChainHead = GENESIS,
 ): VerifyResult {
   const head = parseHead(db.prepare(READ_HEAD_SQL).pluck().get() as string | undefined);
   const result = (rows: number, gaps: number, brk: ChainBreak | null): VerifyResult => ({
@@ -236,7 +240,7 @@ export function verifyChain(
     .pluck()
     .get() as string | undefined;
   // Rows the writer adds while we walk (beyond the head read above) are newer than this check: not walked.
-  const walked = walker ? walker(head) : walkChain(db, { seq: 0, hash: GENESIS_HASH }, head.seq, onProgress);
+  const walked = walker ? walker(head, from) : walkChain(db, from, head.seq, onProgress);
   const { rows, gaps, last: prev } = walked;
   const gapAt = db.prepare(`SELECT prev_hash FROM chain_gaps WHERE seq = ?`).pluck();
   if (walked.firstBreak) return result(rows, gaps, walked.firstBreak);

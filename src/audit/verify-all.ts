@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { SchoolgateError } from '../errors.js';
-import { verifyChain, type VerifyResult } from './chain.js';
+import { GENESIS, parseHead, READ_HEAD_SQL, verifyChain, type VerifyResult } from './chain.js';
 import {
   checkpointFilePath,
   parseCheckpoint,
@@ -14,9 +14,10 @@ import {
   readSigningKey,
   signingKeyPath,
 } from './checkpoints.js';
-import { writeLastVerify } from './last-verify.js';
+import { readLastVerify, writeLastVerify, type LastVerify } from './last-verify.js';
 import { verifyLedger, type LedgerVerifyResult } from './ledger.js';
 import { sqliteCode } from './open-database.js';
+import { resumePoint, signPosition, type ResumePoint } from './verified-position.js';
 import { parallelWalker } from './verify-parallel.js';
 import { checkFiledCheckpoint, verifyCheckpoints, type CheckpointVerdict } from './verify-checkpoints.js';
 
@@ -42,6 +43,8 @@ export interface AuditVerifyResult {
   ledger: LedgerVerifyResult | null;
   checkpoints: CheckpointVerdict;
   notes: string[];
+  /** Set when the row chain was walked only after a verified position (`--since-verified`). */
+  since: { seq: number; fullAtMs: number } | null;
 }
 
 function describe(b: { seq: number | null; id: string | null; reason: string }, where: string): string {
@@ -73,9 +76,12 @@ export function verifyAudit(
     /** Worker threads for the row chain (verify-parallel.ts); default the machine's cores. */
     threads?: number;
     minRowsPerThread?: number;
+    /** Walk the row chain only after the last verified position (verified-position.ts says what that skips). */
+    sinceVerified?: boolean;
   } = {},
 ): AuditVerifyResult {
   const db = openForCheck(dbPath);
+  const now = opts.now ?? Date.now();
   try {
     db.pragma('query_only = ON');
     db.pragma('busy_timeout = 5000');
@@ -84,7 +90,21 @@ export function verifyAudit(
       ...(opts.minRowsPerThread !== undefined ? { minRowsPerThread: opts.minRowsPerThread } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
-    const chain = verifyChain(db, opts.onProgress, walker);
+    const key = readSigningKey(signingKeyPath(dbPath));
+    const previous = readLastVerify(dbPath);
+    const resume: ResumePoint = opts.sinceVerified
+      ? resumePoint(db, previous?.verified, key)
+      : { kind: 'full', why: '' };
+    const chain: VerifyResult =
+      resume.kind === 'break'
+        ? {
+            ok: false,
+            rows: 0,
+            anchoredGaps: 0,
+            head: parseHead(db.prepare(READ_HEAD_SQL).pluck().get() as string | undefined),
+            firstBreak: resume,
+          }
+        : verifyChain(db, opts.onProgress, walker, resume.kind === 'resume' ? resume.from : GENESIS);
     const hasLedger = db
       .prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger'`)
       .pluck()
@@ -99,9 +119,14 @@ export function verifyAudit(
     } catch {
       // no file: no checkpoints
     }
-    const key = readSigningKey(signingKeyPath(dbPath));
     const checkpoints = verifyCheckpoints(db, lines, key?.publicKey ?? null, { torn });
     const notes = [...checkpoints.notes];
+    if (resume.kind === 'full' && resume.why) notes.push(`walked the whole chain: ${resume.why}`);
+    if (resume.kind === 'resume')
+      notes.push(
+        `walked only the rows after the verified position (seq ${resume.from.seq}); earlier rows were last ` +
+          `walked in full at ${new Date(resume.fullAtMs).toISOString()} (run without --since-verified to walk them again)`,
+      );
     if (!ledger) notes.push('no ledger yet (the database has not been opened by this version of schoolgate)');
     let firstBreak: AuditBreak | null = null;
     if (chain.firstBreak) firstBreak = { where: 'audit rows', ...chain.firstBreak };
@@ -120,7 +145,7 @@ export function verifyAudit(
     const ok = firstBreak === null;
     const message = firstBreak ? describe(firstBreak, firstBreak.where) : null;
     try {
-      writeLastVerify(dbPath, { atMs: opts.now ?? Date.now(), ok, rows: chain.rows, firstBreak: message });
+      writeLastVerify(dbPath, nextLastVerify(db, { previous, resume, ok, message, chain, key, now }));
     } catch (err) {
       notes.push(
         `the result could not be kept for reports (${err instanceof Error ? err.message : String(err)})`,
@@ -137,6 +162,7 @@ export function verifyAudit(
       ledger,
       checkpoints,
       notes,
+      since: resume.kind === 'resume' ? { seq: resume.from.seq, fullAtMs: resume.fullAtMs } : null,
     };
   } catch (err) {
     const code = sqliteCode(err);
@@ -151,6 +177,49 @@ export function verifyAudit(
   } finally {
     db.close();
   }
+}
+
+/**
+ * What the last-verify file holds after this check: a full check replaces it; an incremental one that passed
+ * keeps the last full check's result and moves the position on; any break is recorded and drops the position,
+ * so the next check walks from genesis.
+ */
+function nextLastVerify(
+  db: Database.Database,
+  c: {
+    previous: LastVerify | null;
+    resume: ResumePoint;
+    ok: boolean;
+    message: string | null;
+    chain: VerifyResult;
+    key: ReturnType<typeof readSigningKey>;
+    now: number;
+  },
+): LastVerify {
+  const result: LastVerify = { atMs: c.now, ok: c.ok, rows: c.chain.rows, firstBreak: c.message };
+  if (!c.ok || !c.key) return result;
+  const incremental = c.resume.kind === 'resume' && c.previous ? c.resume : null;
+  const id = db.prepare(`SELECT value FROM meta WHERE key = 'database_id'`).pluck().get() as
+    string | undefined;
+  const verified = signPosition(
+    {
+      database_id: id ?? '',
+      seq: c.chain.head.seq,
+      hash: c.chain.head.hash,
+      at_ms: c.now,
+      full_at_ms: incremental ? incremental.fullAtMs : c.now,
+    },
+    c.key,
+  );
+  if (!incremental || !c.previous) return { ...result, verified };
+  return {
+    atMs: c.previous.atMs,
+    ok: c.previous.ok,
+    rows: c.previous.rows,
+    firstBreak: c.previous.firstBreak,
+    verified,
+    sinceVerified: { atMs: c.now, rows: c.chain.rows, fromSeq: incremental.from.seq },
+  };
 }
 
 /** The latest checkpoint line of this database, and the public key that checks it. */

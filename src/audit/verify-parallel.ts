@@ -13,7 +13,7 @@ import os from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { workerScript } from '../worker-script.js';
-import { GENESIS_HASH, type ChainHead, type ChainWalker } from './chain.js';
+import { GENESIS, type ChainHead, type ChainWalker } from './chain.js';
 import { walkChain, type WalkResult } from './chain-walk.js';
 
 export interface ParallelOptions {
@@ -42,15 +42,20 @@ export interface VerifyJob extends Range {
 export type VerifyReply =
   { ok: true; result: WalkResult } | { ok: false; error: string; code: string | undefined };
 
-/** Cuts (0, headSeq] into about `n` ranges at rows that exist (a purged stretch has none to cut at). */
-export function splitRanges(db: Database.Database, headSeq: number, n: number): Range[] {
+/** Cuts (from.seq, headSeq] into about `n` ranges at rows that exist (a purged stretch has none to cut at). */
+export function splitRanges(
+  db: Database.Database,
+  headSeq: number,
+  n: number,
+  from: ChainHead = GENESIS,
+): Range[] {
   const at = db.prepare(
     `SELECT seq, chain_hash FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq DESC LIMIT 1`,
   );
-  const ranges: Range[] = [{ lo: 0, hash: GENESIS_HASH, hi: headSeq }];
+  const ranges: Range[] = [{ lo: from.seq, hash: from.hash, hi: headSeq }];
   for (let i = 1; i < n; i++) {
     const prev = ranges[ranges.length - 1]!;
-    const cut = at.get(prev.lo, Math.floor((headSeq * i) / n)) as
+    const cut = at.get(prev.lo, from.seq + Math.floor(((headSeq - from.seq) * i) / n)) as
       { seq: number; chain_hash: string | null } | undefined;
     if (!cut || cut.seq >= headSeq) continue;
     prev.hi = cut.seq;
@@ -66,7 +71,7 @@ export function splitRanges(db: Database.Database, headSeq: number, n: number): 
 export function joinRanges(ranges: Range[], results: WalkResult[]): WalkResult {
   let rows = 0;
   let gaps = 0;
-  let last: ChainHead = { seq: 0, hash: GENESIS_HASH };
+  let last: ChainHead = ranges[0] ? { seq: ranges[0].lo, hash: ranges[0].hash } : GENESIS;
   for (const [i, r] of results.entries()) {
     const range = ranges[i]!;
     if (i > 0 && (last.seq !== range.lo || last.hash !== range.hash))
@@ -136,10 +141,10 @@ export function parallelWalker(
   const script = workerScript(import.meta.url, 'verify-worker.js');
   if (threads < 2 || !script.built) return undefined;
   const minRows = opts.minRowsPerThread ?? 250_000;
-  return (head) => {
-    const n = Math.min(threads, Math.floor(head.seq / minRows));
-    const ranges = splitRanges(db, head.seq, Math.max(1, n));
-    if (ranges.length === 1) return walkChain(db, { seq: 0, hash: GENESIS_HASH }, head.seq, opts.onProgress);
+  return (head, from) => {
+    const n = Math.min(threads, Math.floor((head.seq - from.seq) / minRows));
+    const ranges = splitRanges(db, head.seq, Math.max(1, n), from);
+    if (ranges.length === 1) return walkChain(db, from, head.seq, opts.onProgress);
     return runWorkers(script.path, dbPath, ranges, opts);
   };
 }

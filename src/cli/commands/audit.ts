@@ -1,11 +1,19 @@
 /** `schoolgate audit verify | purge`: tamper evidence and retention for the audit log. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { SchoolgateError } from '../../errors.js';
 import { configFrom, positiveInt, withCommonOptions, type CommonOptions } from '../common.js';
 import { withAdmin } from './admin-access.js';
 
 /** The audit/reports modules, loaded when an audit command runs (not at start-up). */
 const load = () => import('../../reports/index.js');
+
+interface VerifyFlags {
+  json?: boolean;
+  against?: string;
+  threads?: number;
+  sinceVerified?: boolean;
+  full?: boolean;
+}
 
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('the audit log: tamper check and retention');
@@ -21,8 +29,18 @@ export function registerAudit(program: Command): void {
       'check the row chain in this many parallel ranges (default: the cores)',
       positiveInt,
     )
+    .addOption(
+      new Option(
+        '--since-verified',
+        'walk only the rows after the position the last passing check reached (signed); earlier rows are ' +
+          'not walked again, so a plain edit or deletion of them needs the full walk',
+      ).conflicts('full'),
+    )
+    .addOption(
+      new Option('--full', 'walk the whole chain from genesis (the default)').conflicts('sinceVerified'),
+    )
     .option('--json', 'JSON output')
-    .action(async (opts: CommonOptions & { json?: boolean; against?: string; threads?: number }) => {
+    .action(async (opts: CommonOptions & VerifyFlags) => {
       const { verifyAudit } = await import('../../audit/verify-all.js');
       const r = await load();
       const config = configFrom(opts);
@@ -34,6 +52,7 @@ export function registerAudit(program: Command): void {
         ...(opts.against ? { against: opts.against } : {}),
         ...(progress ? { onProgress: progress } : {}),
         ...(opts.threads ? { threads: opts.threads } : {}),
+        ...(opts.sinceVerified ? { sinceVerified: true } : {}),
       });
       if (progress) process.stderr.write('\n');
       if (opts.json) console.log(JSON.stringify(result));
@@ -41,7 +60,9 @@ export function registerAudit(program: Command): void {
         for (const note of result.notes) console.log(`note: ${note}`);
         if (result.ok)
           console.log(
-            `ok: ${result.chain.rows} rows verified, ${result.chain.anchoredGaps} purge gaps anchored; ` +
+            `ok: ${result.chain.rows} rows verified` +
+              (result.since ? ` after the verified position (seq ${result.since.seq})` : '') +
+              `, ${result.chain.anchoredGaps} purge gaps anchored; ` +
               `chain head seq ${result.chain.head.seq} ${result.chain.head.hash}\n` +
               `ledger: ${result.ledger?.entries ?? 0} entries; ` +
               `checkpoints: ${result.checkpoints.checked} signed, latest ` +
