@@ -73,7 +73,8 @@ export async function loadCategoriesOffThread(
       ...(suggestion ? { suggestion } : {}),
     });
   }
-  const lists = new CategoryListsBuilder(reply.image).build(await loadEndpoints(opts.local?.dir));
+  const builder = await CategoryListsBuilder.adopt(reply.image);
+  const lists = builder.build(await loadEndpoints(opts.local?.dir));
   return { lists, counts: reply.counts, warnings: reply.warnings };
 }
 

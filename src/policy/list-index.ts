@@ -1,4 +1,5 @@
 import { HostTable, type HostTableImage } from './host-table.js';
+import { UrlRuleTable, urlRule, type UrlRulesImage } from './url-rule-table.js';
 import type { ListMatch, Target } from './types.js';
 
 /**
@@ -84,8 +85,8 @@ export interface ListIndexImage {
   domains: HostTableImage;
   ips: HostTableImage;
   exactHosts: HostTableImage;
-  domainUrls: Map<number, UrlRule[]>;
-  ipUrls: Map<number, UrlRule[]>;
+  domainUrls: UrlRulesImage;
+  ipUrls: UrlRulesImage;
 }
 
 export class ListIndex {
@@ -95,8 +96,8 @@ export class ListIndex {
   /** IP addresses (exact match only). */
   private readonly ips: HostTable;
   /** URL rules per host, by the host's entry in `domains` / `ips` (few hosts have them). */
-  private readonly domainUrls: Map<number, UrlRule[]>;
-  private readonly ipUrls: Map<number, UrlRule[]>;
+  private readonly domainUrls: UrlRuleTable;
+  private readonly ipUrls: UrlRuleTable;
   /** Scratch for the label walk: [entry, suffix start] pairs. */
   private readonly found: number[] = [];
   /** Hosts matched exactly: public suffixes such as `github.io` (entries.ts), never their subdomains. */
@@ -108,8 +109,8 @@ export class ListIndex {
     this.domains = image ? HostTable.adopt(image.domains) : new HostTable();
     this.ips = image ? HostTable.adopt(image.ips) : new HostTable();
     this.exactHosts = image ? HostTable.adopt(image.exactHosts) : new HostTable();
-    this.domainUrls = image?.domainUrls ?? new Map();
-    this.ipUrls = image?.ipUrls ?? new Map();
+    this.domainUrls = new UrlRuleTable(image?.domainUrls);
+    this.ipUrls = new UrlRuleTable(image?.ipUrls);
   }
 
   /** The index as data, compacted; it must not be used once the image's buffers were transferred. */
@@ -119,14 +120,17 @@ export class ListIndex {
       domains: this.domains.image(),
       ips: this.ips.image(),
       exactHosts: this.exactHosts.image(),
-      domainUrls: this.domainUrls,
-      ipUrls: this.ipUrls,
+      domainUrls: this.domainUrls.image(),
+      ipUrls: this.ipUrls.image(),
     };
   }
 
   /** The buffers to transfer with image(). */
   static buffers(image: ListIndexImage): ArrayBuffer[] {
-    return [image.domains, image.ips, image.exactHosts].flatMap((t) => HostTable.buffers(t));
+    return [
+      ...[image.domains, image.ips, image.exactHosts].flatMap((t) => HostTable.buffers(t)),
+      ...[image.domainUrls, image.ipUrls].flatMap((u) => UrlRuleTable.buffers(u)),
+    ];
   }
 
   addDomain(host: string, list: string): void {
@@ -144,18 +148,10 @@ export class ListIndex {
   /** A URL rule on `host`, which is a domain (label walk) unless it is an IP address. */
   addUrl(host: string, path: string, list: string, hostIsIp = false): void {
     const entry = (hostIsIp ? this.ips : this.domains).intern(host, 0);
-    const byEntry = hostIsIp ? this.ipUrls : this.domainUrls;
-    let rules = byEntry.get(entry);
-    if (rules === undefined) byEntry.set(entry, (rules = []));
+    const rules = (hostIsIp ? this.ipUrls : this.domainUrls).rulesFor(entry);
     const lower = path.toLowerCase();
     if (rules.some((r) => r.list === list && r.path === lower)) return;
-    rules.push({
-      list,
-      entry: `${host}${path}`,
-      path: lower,
-      plainPrefix: lower === '' || /[/?&=]$/.test(lower),
-      queryRule: lower.includes('?'),
-    });
+    rules.push(urlRule(list, `${host}${path}`, lower));
   }
 
   /** Nothing more will be added: gives back the spare room of the tables. */
@@ -205,14 +201,14 @@ export class ListIndex {
   private push(
     out: ListMatch[],
     table: HostTable,
-    urls: Map<number, UrlRule[]>,
+    urls: UrlRuleTable,
     entry: number,
     key: string,
     kind: ListMatch['kind'],
     path: string,
   ): void {
     for (const list of this.sets.lists(table.value(entry))) out.push({ list, entry: key, kind });
-    const rules = urls.size === 0 ? undefined : urls.get(entry);
+    const rules = urls.empty ? undefined : urls.get(entry);
     if (rules === undefined) return;
     const lower = path.toLowerCase();
     for (const rule of rules) {

@@ -26,15 +26,25 @@ export class CategoryListsBuilder {
   private built = false;
 
   /** Empty, or holding what another thread's builder gave as image() (its arrays adopted, not copied). */
-  constructor(image?: CategoryListsImage) {
+  constructor(image?: Omit<CategoryListsImage, 'expressions'>) {
     this.index = new ListIndex(image?.index);
     for (const meta of image?.meta ?? []) this.addCategory(meta);
-    for (const { list, source } of image?.expressions ?? []) {
+  }
+
+  /**
+   * What another thread's builder gave as image(), its regex rules compiled again here one per event-loop
+   * turn (a long rule takes tens of ms: requests are answered in between).
+   */
+  static async adopt(image: CategoryListsImage): Promise<CategoryListsBuilder> {
+    const builder = new CategoryListsBuilder(image);
+    for (const { list, source } of image.expressions) {
+      await new Promise(setImmediate);
       const parsed = parseExpressionLine(source);
       // Compiled once already on the other thread: a rule that does not compile here is a broken image.
       if (parsed.kind !== 'regex') throw new Error(`expression ${JSON.stringify(source)} does not compile`);
-      this.expressions.add(list, parsed);
+      builder.expressions.add(list, parsed);
     }
+    return builder;
   }
 
   /** The content as data, to post to another thread with buffers(); the builder is closed afterwards. */
