@@ -13,11 +13,10 @@
  *   npm run build && node --expose-gc dist/scripts/bench-lists.js [--ut1 dir] [--big dir ...] [--lookups n]
  *   (generate the synthetic lists first: node dist/scripts/gen-big-list.js --out /tmp/big5m)
  */
-import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { numberOption, stringOption } from './args.js';
+import { numberOption } from './args.js';
+import { childOrMain, cpuMs, fmt, gc, runTable } from './bench-list-sets.js';
 import { MapListIndex } from './map-list-index.js';
 import { generateNames } from './gen-big-list.js';
 import { forEachLine } from '../src/lists/read-lines.js';
@@ -58,22 +57,10 @@ interface Cell {
   hitRate: number;
 }
 
-function gc(): void {
-  const g = (globalThis as { gc?: () => void }).gc;
-  if (!g) throw new Error('run with node --expose-gc');
-  g();
-  g();
-}
-
 function memory(): { heap: number; offHeap: number; rss: number } {
   gc();
   const m = process.memoryUsage();
   return { heap: m.heapUsed / 1e6, offHeap: m.arrayBuffers / 1e6, rss: m.rss / 1e6 };
-}
-
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
 }
 
 /** Category directories (real ones; UT1's alias symlinks skipped) with their domains/urls files. */
@@ -176,86 +163,38 @@ async function child(kind: string, dir: string, lookups: number): Promise<Cell> 
 
 function main(): void {
   const lookups = numberOption('lookups', 2_000_000);
-  const ut1 = stringOption('ut1') ?? path.resolve(import.meta.dirname, '../../../shared/data/ut1');
-  const args = process.argv.slice(2);
-  const bigs = args.flatMap((a, i) => (a === '--big' ? [args[i + 1]!] : []));
-  const sets = [
-    { name: 'UT1', dir: ut1 },
-    ...bigs.map((dir) => ({ name: `synthetic ${path.basename(dir)}`, dir })),
-  ].filter((s) => statSync(s.dir, { throwIfNoEntry: false })?.isDirectory());
-  const fmt = (n: number, digits = 0) =>
-    n.toLocaleString('en-GB', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-  const row = (cols: string[]) => console.log(`| ${cols.join(' | ')} |`);
-  console.log(
-    `Node ${process.version}; load average at start ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(', ')}\n`,
-  );
-  row([
-    'lists',
-    'index',
-    'entries (lines)',
-    'distinct hosts',
-    'load CPU ms',
-    'load wall ms',
-    'heap Δ MB',
-    'off-heap Δ MB',
-    'RSS Δ MB',
-    'MB per 1 M entries (heap+off-heap)',
-    'held after 3 reloads beyond one copy: heap / off-heap MB; RSS after reload 1, 2, 3 MB',
-    'hit lookups/s (CPU)',
-    'miss lookups/s (CPU)',
-  ]);
-  row(['---', '---', ...Array<string>(11).fill('---:')]);
-  for (const set of sets) {
-    for (const kind of Object.keys(INDEXES)) {
-      const out = execFileSync(
-        process.execPath,
-        [
-          '--expose-gc',
-          '--max-old-space-size=4096',
-          process.argv[1]!,
-          '--child',
-          kind,
-          set.dir,
-          '--lookups',
-          String(lookups),
-        ],
-        { encoding: 'utf8', maxBuffer: 1 << 20 },
-      );
-      const c = JSON.parse(out) as Cell;
-      row([
-        set.name,
-        kind,
-        fmt(c.lines),
-        c.hosts === null ? '–' : fmt(c.hosts),
-        fmt(c.loadCpuMs),
-        fmt(c.loadWallMs),
-        fmt(c.heapMb, 1),
-        fmt(c.offHeapMb, 1),
-        fmt(c.rssMb, 1),
-        fmt(((c.heapMb + c.offHeapMb) * 1e6) / c.lines, 1),
-        `${fmt(c.keptHeapMb, 1)} / ${fmt(c.keptOffHeapMb, 1)}; ${c.keptRssMb.map((m) => fmt(m, 0)).join(', ')}`,
-        `${fmt(c.hitPerS)} (${fmt(c.hitRate * 100)} % hit)`,
-        fmt(c.missPerS),
-      ]);
-    }
-  }
-  console.log(
-    `\nload average at end ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(', ')}`,
+  runTable<Cell>(
+    [
+      'lists',
+      'index',
+      'entries (lines)',
+      'distinct hosts',
+      'load CPU ms',
+      'load wall ms',
+      'heap Δ MB',
+      'off-heap Δ MB',
+      'RSS Δ MB',
+      'MB per 1 M entries (heap+off-heap)',
+      'held after 3 reloads beyond one copy: heap / off-heap MB; RSS after reload 1, 2, 3 MB',
+      'hit lookups/s (CPU)',
+      'miss lookups/s (CPU)',
+    ],
+    Object.keys(INDEXES),
+    lookups,
+    (c) => [
+      fmt(c.lines),
+      c.hosts === null ? '–' : fmt(c.hosts),
+      fmt(c.loadCpuMs),
+      fmt(c.loadWallMs),
+      fmt(c.heapMb, 1),
+      fmt(c.offHeapMb, 1),
+      fmt(c.rssMb, 1),
+      fmt(((c.heapMb + c.offHeapMb) * 1e6) / c.lines, 1),
+      `${fmt(c.keptHeapMb, 1)} / ${fmt(c.keptOffHeapMb, 1)}; ${c.keptRssMb.map((m) => fmt(m, 0)).join(', ')}`,
+      `${fmt(c.hitPerS)} (${fmt(c.hitRate * 100)} % hit)`,
+      fmt(c.missPerS),
+    ],
   );
 }
 
-const childAt = process.argv.indexOf('--child');
-if (childAt >= 0) {
-  const [kind, dir] = process.argv.slice(childAt + 1, childAt + 3) as [string, string];
-  child(kind, dir, numberOption('lookups', 2_000_000)).then(
-    (cell) => process.stdout.write(JSON.stringify(cell)),
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-} else main();
+childOrMain(child, main);

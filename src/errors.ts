@@ -51,6 +51,8 @@ export const ERROR_CODES = {
     'The audit database is missing, empty, another one or rolled back against the head recorded beside it; schoolgate does not start.',
   SG_LIST_FILE_INVALID:
     'A list file is not UTF-8 text (binary data, NUL bytes) or has too many invalid lines; it was not loaded.',
+  SG_LIST_WORKER_FAILED:
+    'The worker thread that builds the list index stopped or failed without an answer; the lists in force stay (at start: not started).',
   SG_IMPORT_FORMAT_WRONG:
     'A `lists import` source does not look like the --format given (a plain list read as adblock, a hosts file read as plain); nothing was imported.',
   SG_ENDPOINTS_INVALID:

@@ -27,7 +27,8 @@ import { Directory } from '../identity/ldap/directory.js';
 import { Identifier } from '../identity/identify.js';
 import type { IllegalTier } from '../policy/illegal-tier.js';
 import { UserStore } from '../identity/user-store.js';
-import { loadCategories, shippedSize } from '../lists/load.js';
+import { shippedSize } from '../lists/load.js';
+import { loadCategoriesOffThread, type OffThreadOptions } from '../lists/load-off-thread.js';
 import { loadExceptionSet } from '../lists/exceptions.js';
 import { loadIllegalTierOrBlockAll } from '../lists/illegal-tier-files.js';
 import { readLocalLayer } from '../lists/local-layer.js';
@@ -100,12 +101,17 @@ export function auditDbPath(dataDir: string): string {
 }
 
 /** Shipped category lists with the school's local layer above them (src/lists/local-layer.ts). */
-export async function loadPolicy(config: ReadonlyConfig): Promise<LoadedPolicy> {
-  const loaded = await loadCategories(config.categoriesDir, {
-    local: await readLocalLayer(config.dataDir),
-    provider: await readProviderLayer(config.dataDir),
-    limits: config.lists,
-  });
+export async function loadPolicy(config: ReadonlyConfig, off: OffThreadOptions = {}): Promise<LoadedPolicy> {
+  // On a worker thread: a reload of a million entries must not stall the requests being served.
+  const loaded = await loadCategoriesOffThread(
+    config.categoriesDir,
+    {
+      local: await readLocalLayer(config.dataDir),
+      provider: await readProviderLayer(config.dataDir),
+      limits: config.lists,
+    },
+    off,
+  );
   let entries = 0;
   for (const c of loaded.counts.values()) entries += c.domains + c.urls;
   // A broken tier file blocks everything here; a reload refuses such a tier instead (reload.ts).
@@ -222,6 +228,8 @@ type StartOptions = {
   purgeClock?: SchedulerClock;
   /** lists.updateAt's clock and the CLI it runs (tests); the real clock and dist/src/cli/main.js by default. */
   listUpdates?: { clock?: SchedulerClock; cli?: string };
+  /** Tests: holds each list-loading worker (load-off-thread.ts) until what this returns settles. */
+  holdListsWorker?: OffThreadOptions['hold'];
 };
 
 /**
@@ -258,7 +266,11 @@ async function startClaimed(
   const progress = opts.onProgress ?? (() => undefined);
   const fileModes = checkStartModes(config, certsDirOf(config, opts.certsDir), logger);
   progress(`loading the category lists (${config.categoriesDir})`);
-  let snapshot: LoadedPolicy & { loadedAt: number } = { ...(await loadPolicy(config)), loadedAt: Date.now() };
+  const listsOff: OffThreadOptions = opts.holdListsWorker ? { hold: opts.holdListsWorker } : {};
+  let snapshot: LoadedPolicy & { loadedAt: number } = {
+    ...(await loadPolicy(config, listsOff)),
+    loadedAt: Date.now(),
+  };
   for (const warning of snapshot.warnings.slice(0, 20)) logger.warn(warning);
   logIllegalTier(snapshot.lists.illegal, logger);
   // The directory's bind password and CA are read once here too: a missing file fails the start early.
@@ -381,7 +393,7 @@ async function startClaimed(
   const live = await startLive({
     config,
     reloadConfig: opts.reloadConfig ?? (() => config),
-    loadPolicy,
+    loadPolicy: (c) => loadPolicy(c, listsOff),
     proxy,
     address,
     auditPath,

@@ -141,6 +141,20 @@ export async function loadCategoryMetadata(
 }
 
 export async function loadCategories(dir: string, opts: LoadOptions = {}): Promise<LoadedCategories> {
+  const builder = new CategoryListsBuilder();
+  const { counts, warnings } = await fillCategories(builder, dir, opts);
+  return { lists: builder.build(await loadEndpoints(opts.local?.dir)), counts, warnings };
+}
+
+/**
+ * Reads every list file of `dir` (and the layers in `opts`) into `builder`: loadCategories() on the thread
+ * that serves, src/lists/lists-worker.ts on a worker thread (a reload that does not stall the proxy).
+ */
+export async function fillCategories(
+  builder: CategoryListsBuilder,
+  dir: string,
+  opts: LoadOptions = {},
+): Promise<Omit<LoadedCategories, 'lists'>> {
   const { metas: allMetas, warnings } = await loadCategoryMetadata(dir, opts);
   let metas = allMetas;
   const local = opts.local;
@@ -160,7 +174,6 @@ export async function loadCategories(dir: string, opts: LoadOptions = {}): Promi
     metas = metas.filter((m) => wanted.has(m.name));
   }
 
-  const builder = new CategoryListsBuilder();
   const counts = new Map<string, CategoryCounts>();
   for (const meta of metas) {
     builder.addCategory(meta);
@@ -253,7 +266,7 @@ export async function loadCategories(dir: string, opts: LoadOptions = {}): Promi
     }
     if (expressions > 0) count.expressions = expressions;
   }
-  return { lists: builder.build(await loadEndpoints(local?.dir)), counts, warnings };
+  return { counts, warnings };
 }
 
 /** Local categories join the shipped ones; a clash, or a local directory no category owns, is reported. */

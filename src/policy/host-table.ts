@@ -24,6 +24,17 @@ const HEADER = 5;
 /** Longest key: a normalised host has at most 253 characters. */
 const MAX_KEY = 255;
 
+/**
+ * A finished table's arrays and counters: posted from the worker thread that built it (lists-worker.ts)
+ * with its three buffers transferred, so the main thread adopts them without a copy.
+ */
+export interface HostTableImage {
+  bytes: Uint8Array<ArrayBuffer>;
+  slots: Uint32Array<ArrayBuffer>;
+  tags: Uint8Array<ArrayBuffer>;
+  count: number;
+}
+
 export class HostTable {
   private bytes = new Uint8Array(1 << 12);
   private used = 0;
@@ -95,6 +106,31 @@ export class HostTable {
   /** Drops the spare room of the byte array once nothing more will be added. */
   compact(): void {
     if (this.bytes.length !== this.used) this.bytes = this.bytes.slice(0, this.used);
+  }
+
+  /** The arrays, compacted; the table must not be used after they are transferred. */
+  image(): HostTableImage {
+    this.compact();
+    return { bytes: this.bytes, slots: this.slots, tags: this.tags, count: this.count };
+  }
+
+  /** The buffers to transfer with image(). */
+  static buffers(image: HostTableImage): ArrayBuffer[] {
+    return [image.bytes.buffer, image.slots.buffer, image.tags.buffer];
+  }
+
+  /** A table over another thread's arrays: taken as they are, not copied. */
+  static adopt(image: HostTableImage): HostTable {
+    const { bytes, slots, tags, count } = image;
+    if (slots.length !== tags.length || (slots.length & (slots.length - 1)) !== 0 || count > slots.length)
+      throw new Error('host table image is inconsistent');
+    const table = new HostTable();
+    table.bytes = bytes;
+    table.used = bytes.length;
+    table.slots = slots;
+    table.tags = tags;
+    table.count = count;
+    return table;
   }
 
   /** Bytes held by the typed arrays (for benchmarks). */

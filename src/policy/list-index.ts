@@ -1,4 +1,5 @@
-import { HostTable } from './host-table.js';
+import { HostTable, type HostTableImage } from './host-table.js';
+import { UrlRuleTable, urlRule, type UrlRulesImage } from './url-rule-table.js';
 import type { ListMatch, Target } from './types.js';
 
 /**
@@ -38,9 +39,20 @@ export interface UrlRule {
 class ListSets {
   private readonly names: string[] = [];
   private readonly ids = new Map<string, number>();
-  private readonly sets: (readonly string[])[] = [[]];
+  private readonly sets: (readonly string[])[];
   /** (set number, list number) → the set with that list appended. */
   private readonly next = new Map<number, number>();
+
+  /** `sets`: every combination, as all() gave them (an index built on another thread). */
+  constructor(sets: (readonly string[])[] = [[]]) {
+    this.sets = sets;
+    for (const set of sets)
+      for (const list of set) if (!this.ids.has(list)) this.ids.set(list, this.names.push(list) - 1);
+  }
+
+  all(): (readonly string[])[] {
+    return this.sets;
+  }
 
   with(set: number, list: string): number {
     let id = this.ids.get(list);
@@ -64,19 +76,62 @@ class ListSets {
   }
 }
 
+/**
+ * A finished index as plain data: its tables' typed arrays (transferred, not copied, when posted from the
+ * worker thread that built it: src/lists/lists-worker.ts) and the few small structures beside them.
+ */
+export interface ListIndexImage {
+  sets: (readonly string[])[];
+  domains: HostTableImage;
+  ips: HostTableImage;
+  exactHosts: HostTableImage;
+  domainUrls: UrlRulesImage;
+  ipUrls: UrlRulesImage;
+}
+
 export class ListIndex {
-  private readonly sets = new ListSets();
+  private readonly sets: ListSets;
   /** Domain names (entries cover subdomains). */
-  private readonly domains = new HostTable();
+  private readonly domains: HostTable;
   /** IP addresses (exact match only). */
-  private readonly ips = new HostTable();
+  private readonly ips: HostTable;
   /** URL rules per host, by the host's entry in `domains` / `ips` (few hosts have them). */
-  private readonly domainUrls = new Map<number, UrlRule[]>();
-  private readonly ipUrls = new Map<number, UrlRule[]>();
+  private readonly domainUrls: UrlRuleTable;
+  private readonly ipUrls: UrlRuleTable;
   /** Scratch for the label walk: [entry, suffix start] pairs. */
   private readonly found: number[] = [];
   /** Hosts matched exactly: public suffixes such as `github.io` (entries.ts), never their subdomains. */
-  private readonly exactHosts = new HostTable();
+  private readonly exactHosts: HostTable;
+
+  /** Empty, or over an image (the arrays are taken as they are). */
+  constructor(image?: ListIndexImage) {
+    this.sets = new ListSets(image?.sets);
+    this.domains = image ? HostTable.adopt(image.domains) : new HostTable();
+    this.ips = image ? HostTable.adopt(image.ips) : new HostTable();
+    this.exactHosts = image ? HostTable.adopt(image.exactHosts) : new HostTable();
+    this.domainUrls = new UrlRuleTable(image?.domainUrls);
+    this.ipUrls = new UrlRuleTable(image?.ipUrls);
+  }
+
+  /** The index as data, compacted; it must not be used once the image's buffers were transferred. */
+  image(): ListIndexImage {
+    return {
+      sets: this.sets.all(),
+      domains: this.domains.image(),
+      ips: this.ips.image(),
+      exactHosts: this.exactHosts.image(),
+      domainUrls: this.domainUrls.image(),
+      ipUrls: this.ipUrls.image(),
+    };
+  }
+
+  /** The buffers to transfer with image(). */
+  static buffers(image: ListIndexImage): ArrayBuffer[] {
+    return [
+      ...[image.domains, image.ips, image.exactHosts].flatMap((t) => HostTable.buffers(t)),
+      ...[image.domainUrls, image.ipUrls].flatMap((u) => UrlRuleTable.buffers(u)),
+    ];
+  }
 
   addDomain(host: string, list: string): void {
     this.addList(this.domains, host, list);
@@ -93,18 +148,10 @@ export class ListIndex {
   /** A URL rule on `host`, which is a domain (label walk) unless it is an IP address. */
   addUrl(host: string, path: string, list: string, hostIsIp = false): void {
     const entry = (hostIsIp ? this.ips : this.domains).intern(host, 0);
-    const byEntry = hostIsIp ? this.ipUrls : this.domainUrls;
-    let rules = byEntry.get(entry);
-    if (rules === undefined) byEntry.set(entry, (rules = []));
+    const rules = (hostIsIp ? this.ipUrls : this.domainUrls).rulesFor(entry);
     const lower = path.toLowerCase();
     if (rules.some((r) => r.list === list && r.path === lower)) return;
-    rules.push({
-      list,
-      entry: `${host}${path}`,
-      path: lower,
-      plainPrefix: lower === '' || /[/?&=]$/.test(lower),
-      queryRule: lower.includes('?'),
-    });
+    rules.push(urlRule(list, `${host}${path}`, lower));
   }
 
   /** Nothing more will be added: gives back the spare room of the tables. */
@@ -154,14 +201,14 @@ export class ListIndex {
   private push(
     out: ListMatch[],
     table: HostTable,
-    urls: Map<number, UrlRule[]>,
+    urls: UrlRuleTable,
     entry: number,
     key: string,
     kind: ListMatch['kind'],
     path: string,
   ): void {
     for (const list of this.sets.lists(table.value(entry))) out.push({ list, entry: key, kind });
-    const rules = urls.size === 0 ? undefined : urls.get(entry);
+    const rules = urls.empty ? undefined : urls.get(entry);
     if (rules === undefined) return;
     const lower = path.toLowerCase();
     for (const rule of rules) {

@@ -1,6 +1,6 @@
 import { SchoolgateError } from '../errors.js';
 import { parseDomainLine, parseEntry, parseUrlLine, type ParsedEntry } from './entries.js';
-import { ListIndex } from './list-index.js';
+import { ListIndex, type ListIndexImage } from './list-index.js';
 import { ExpressionRules, parseExpressionLine } from './url-regex.js';
 import type { EndpointTable } from './endpoints.js';
 import type { CategoryLists, CategoryMeta, ListMatch, Profile, Target } from './types.js';
@@ -8,15 +8,55 @@ import type { CategoryLists, CategoryMeta, ListMatch, Profile, Target } from './
 /** What one line did to the lists: counted by importers so invalid lines are reported, never dropped silently. */
 export type LineOutcome = 'added' | 'skipped' | { invalid: string };
 
+/** A builder's content as plain data, for the thread that serves (src/lists/lists-worker.ts). */
+export interface CategoryListsImage {
+  index: ListIndexImage;
+  expressions: { list: string; source: string }[];
+  meta: CategoryMeta[];
+}
+
 /**
  * Builds a CategoryLists one line at a time, so the loader can stream a multi-million-line file without
  * first holding it as an array. build() freezes the result; the builder must not be used afterwards.
  */
 export class CategoryListsBuilder {
-  private readonly index = new ListIndex();
+  private readonly index: ListIndex;
   private readonly expressions = new ExpressionRules();
   private readonly meta = new Map<string, CategoryMeta>();
   private built = false;
+
+  /** Empty, or holding what another thread's builder gave as image() (its arrays adopted, not copied). */
+  constructor(image?: Omit<CategoryListsImage, 'expressions'>) {
+    this.index = new ListIndex(image?.index);
+    for (const meta of image?.meta ?? []) this.addCategory(meta);
+  }
+
+  /**
+   * What another thread's builder gave as image(), its regex rules compiled again here one per event-loop
+   * turn (a long rule takes tens of ms: requests are answered in between).
+   */
+  static async adopt(image: CategoryListsImage): Promise<CategoryListsBuilder> {
+    const builder = new CategoryListsBuilder(image);
+    for (const { list, source } of image.expressions) {
+      await new Promise(setImmediate);
+      const parsed = parseExpressionLine(source);
+      // Compiled once already on the other thread: a rule that does not compile here is a broken image.
+      if (parsed.kind !== 'regex') throw new Error(`expression ${JSON.stringify(source)} does not compile`);
+      builder.expressions.add(list, parsed);
+    }
+    return builder;
+  }
+
+  /** The content as data, to post to another thread with buffers(); the builder is closed afterwards. */
+  image(): CategoryListsImage {
+    this.assertOpen();
+    this.built = true;
+    return {
+      index: this.index.image(),
+      expressions: this.expressions.sources(),
+      meta: [...this.meta.values()],
+    };
+  }
 
   addCategory(meta: CategoryMeta): void {
     this.assertOpen();

@@ -61,6 +61,11 @@ export class ExpressionRules {
     return 'added';
   }
 
+  /** The rules as text, in order (to compile them again on another thread). */
+  sources(): { list: string; source: string }[] {
+    return this.rules.map(({ list, source }) => ({ list, source }));
+  }
+
   match(target: Target): ListMatch[] {
     if (this.rules.length === 0) return [];
     const subject = regexSubject(target);

@@ -1,0 +1,220 @@
+/**
+ * Lists at scale, the way the proxy loads them (issue 13, Build item 4): the real loader on this thread
+ * (loadCategories, the reload before the worker) against the loader on a worker thread
+ * (loadCategoriesOffThread, what start and reload use now), in one run, on UT1 and on synthetic lists
+ * (scripts/gen-big-list.ts). Each cell runs in a fresh child process so memory figures do not mix:
+ *
+ * - start: the first load, wall ms and CPU ms (the whole process: every thread, GC included);
+ * - RSS added by the first load (after a full GC), and beyond it after each of 3 reloads (nothing kept?);
+ * - the event-loop stall while a reload runs and a loopback HTTP server, answering with lists.match(),
+ *   is driven by a keep-alive client back to back: the longest gap between two answers, and
+ *   monitorEventLoopDelay's maximum;
+ * - lookups/s per CPU second of lists.match() for hosts in the lists (a subdomain of an entry) and not.
+ *
+ *   npm run build && node --expose-gc dist/scripts/bench-reload.js [--ut1 dir] [--big dir ...]
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import path from 'node:path';
+import { numberOption } from './args.js';
+import { childOrMain, cpuMs, fmt, gc, runTable } from './bench-list-sets.js';
+import { generateNames } from './gen-big-list.js';
+import { loadCategories, type LoadedCategories } from '../src/lists/load.js';
+import { listsWorkerBuilt, loadCategoriesOffThread } from '../src/lists/load-off-thread.js';
+import { parseAbsoluteTarget } from '../src/policy/target.js';
+import type { CategoryLists, Target } from '../src/policy/types.js';
+
+const RELOADS = 3;
+const MODES: Record<string, (dir: string) => Promise<LoadedCategories>> = {
+  'this thread (before)': (dir) => loadCategories(dir, { metaDefaults: true }),
+  'worker (after)': (dir) => loadCategoriesOffThread(dir, { metaDefaults: true }),
+};
+
+interface Cell {
+  entries: number;
+  startWallMs: number;
+  startCpuMs: number;
+  reloadWallMs: number;
+  reloadCpuMs: number;
+  rssMb: number;
+  keptRssMb: number[];
+  longestGapMs: number;
+  answersDuringReload: number;
+  loopDelayMaxMs: number;
+  hitPerS: number;
+  missPerS: number;
+}
+
+function rssMb(): number {
+  gc();
+  return process.memoryUsage().rss / 1e6;
+}
+
+function lookupsPerCpuSecond(lists: CategoryLists, targets: Target[], n: number): number {
+  for (let i = 0; i < 50_000; i++) lists.match(targets[i % targets.length]!); // warm the JIT
+  const start = cpuMs();
+  for (let i = 0; i < n; i++) lists.match(targets[i % targets.length]!);
+  return n / ((cpuMs() - start) / 1000);
+}
+
+/** Hosts under entries of the lists: the first domains of each category file, with `www.a.` in front. */
+function hitTargets(lists: CategoryLists, sample: string[]): Target[] {
+  const targets = sample.map((h) => parseAbsoluteTarget(`http://www.a.${h}/some/path?q=1`));
+  const hits = targets.filter((t) => lists.match(t).length > 0);
+  if (hits.length < targets.length / 2) throw new Error('the sample hosts do not match the lists');
+  return hits;
+}
+
+/**
+ * A loopback server answering with the lists in force and one keep-alive client asking back to back, while
+ * `during` runs: the longest gap between two answers and how many there were.
+ */
+async function servedDuring(
+  current: () => CategoryLists,
+  target: Target,
+  during: () => Promise<void>,
+): Promise<{ longestGapMs: number; answers: number; loopDelayMaxMs: number }> {
+  const server = http.createServer((_req, res) => res.end(String(current().match(target).length)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const port = (server.address() as AddressInfo).port;
+  const ask = () =>
+    new Promise<void>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        })
+        .on('error', reject);
+    });
+  await ask();
+  let done = false;
+  let longest = 0;
+  let answers = 0;
+  const client = (async () => {
+    let last = performance.now();
+    while (!done) {
+      await ask();
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+      answers++;
+    }
+  })();
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  await during();
+  delay.disable();
+  done = true;
+  await client;
+  agent.destroy();
+  server.close();
+  return { longestGapMs: longest, answers, loopDelayMaxMs: delay.max / 1e6 };
+}
+
+async function child(mode: string, dir: string, lookups: number): Promise<Cell> {
+  const load = MODES[mode]!;
+  const before = rssMb();
+  const c0 = cpuMs();
+  const w0 = performance.now();
+  let loaded: LoadedCategories | undefined = await load(dir);
+  const startCpuMs = cpuMs() - c0;
+  const startWallMs = performance.now() - w0;
+  let lists = loaded.lists;
+  let entries = 0;
+  for (const c of loaded.counts.values()) entries += c.domains + c.urls;
+  loaded = undefined;
+  const first = rssMb();
+
+  const sample: string[] = [];
+  const names: string[] = [];
+  generateNames(2000, 987_654, (name) => names.push(`cdn.${name.replace(/\.[^.]+$/, '')}.example.invalid`));
+  const missTargets = names.map((n) => parseAbsoluteTarget(`http://${n}/some/path?q=1`));
+  for (const cat of lists.categories.keys()) sample.push(...(await firstDomains(dir, cat, 200)));
+  const hits = hitTargets(lists, sample);
+  const hitPerS = lookupsPerCpuSecond(lists, hits, lookups);
+  const missPerS = lookupsPerCpuSecond(lists, missTargets, lookups);
+
+  // Reloads: each a new copy loaded while requests are answered, then swapped in, the old one dropped.
+  const keptRssMb: number[] = [];
+  let reloadWallMs = 0;
+  let reloadCpuMs = 0;
+  let served = { longestGapMs: 0, answers: 0, loopDelayMaxMs: 0 };
+  for (let r = 0; r < RELOADS; r++) {
+    const during = async () => {
+      const c = cpuMs();
+      const w = performance.now();
+      lists = (await load(dir)).lists;
+      reloadCpuMs = cpuMs() - c;
+      reloadWallMs = performance.now() - w;
+    };
+    // The first reload is the one measured while serving; the others only for what they keep.
+    if (r === 0) served = await servedDuring(() => lists, hits[0]!, during);
+    else await during();
+    keptRssMb.push(rssMb() - first);
+  }
+  if (lists.match(hits[0]!).length === 0) throw new Error('the reloaded lists lost an entry');
+  return {
+    entries,
+    startWallMs,
+    startCpuMs,
+    reloadWallMs,
+    reloadCpuMs,
+    rssMb: first - before,
+    keptRssMb,
+    longestGapMs: served.longestGapMs,
+    answersDuringReload: served.answers,
+    loopDelayMaxMs: served.loopDelayMaxMs,
+    hitPerS,
+    missPerS,
+  };
+}
+
+/** The first `n` plain domain lines of a category's domains file (or its first chunk). */
+async function firstDomains(dir: string, category: string, n: number): Promise<string[]> {
+  const { readFile, readdir } = await import('node:fs/promises');
+  const files = (await readdir(path.join(dir, category))).filter((f) => /^domains(\.0)?$/.test(f));
+  if (files.length === 0) return [];
+  const text = await readFile(path.join(dir, category, files[0]!), 'utf8');
+  return text
+    .split('\n', 5 * n)
+    .map((l) => l.trim())
+    .filter((l) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}$/.test(l))
+    .slice(0, n);
+}
+
+function main(): void {
+  if (!listsWorkerBuilt()) throw new Error('build first: npm run build');
+  const lookups = numberOption('lookups', 1_000_000);
+  runTable<Cell>(
+    [
+      'lists',
+      'built on',
+      'entries',
+      'start wall / CPU ms',
+      'reload wall / CPU ms',
+      'RSS added MB',
+      'RSS beyond the first load after reload 1, 2, 3 MB',
+      'longest gap between answers during a reload ms (answers)',
+      'event-loop delay max during a reload ms',
+      'hit lookups/s (CPU)',
+      'miss lookups/s (CPU)',
+    ],
+    Object.keys(MODES),
+    lookups,
+    (c) => [
+      fmt(c.entries),
+      `${fmt(c.startWallMs)} / ${fmt(c.startCpuMs)}`,
+      `${fmt(c.reloadWallMs)} / ${fmt(c.reloadCpuMs)}`,
+      fmt(c.rssMb, 1),
+      c.keptRssMb.map((m) => fmt(m, 0)).join(', '),
+      `${fmt(c.longestGapMs)} (${fmt(c.answersDuringReload)})`,
+      fmt(c.loopDelayMaxMs),
+      fmt(c.hitPerS),
+      fmt(c.missPerS),
+    ],
+  );
+}
+
+childOrMain(child, main);

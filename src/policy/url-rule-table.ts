@@ -1,0 +1,106 @@
+import type { UrlRule } from './list-index.js';
+
+/**
+ * A packed UrlRuleTable, as posted from the worker thread that built it: the host entries with rules
+ * (sorted), where each host's rules start in `text`, and the rules as text. Tens of thousands of rule
+ * objects cost the serving thread hundreds of ms to receive one by one; a string and two typed arrays cost
+ * nothing, and each host's rules are decoded the first time a request reaches that host.
+ */
+export interface UrlRulesImage {
+  hosts: Uint32Array<ArrayBuffer>;
+  /** hosts.length + 1 offsets into text. */
+  starts: Uint32Array<ArrayBuffer>;
+  text: string;
+}
+
+// List files never hold control characters (read-lines.ts refuses them), so these cannot occur in a rule.
+const FIELD = '\u0000';
+const RULE = '\u0001';
+
+export function urlRule(list: string, entry: string, path: string): UrlRule {
+  return {
+    list,
+    entry,
+    path,
+    plainPrefix: path === '' || /[/?&=]$/.test(path),
+    queryRule: path.includes('?'),
+  };
+}
+
+/** URL rules by the entry of their host in a HostTable: a Map while building, packed once transferred. */
+export class UrlRuleTable {
+  private readonly live = new Map<number, UrlRule[]>();
+  private readonly packed: UrlRulesImage | undefined;
+
+  constructor(image?: UrlRulesImage) {
+    if (image && image.starts.length !== image.hosts.length + 1)
+      throw new Error('URL rule image is inconsistent');
+    this.packed = image;
+  }
+
+  get empty(): boolean {
+    return this.live.size === 0 && (this.packed?.hosts.length ?? 0) === 0;
+  }
+
+  get(entry: number): UrlRule[] | undefined {
+    const rules = this.live.get(entry);
+    if (rules !== undefined || this.packed === undefined) return rules;
+    const at = search(this.packed.hosts, entry);
+    if (at < 0) return undefined;
+    const { text, starts } = this.packed;
+    const decoded = text
+      .slice(starts[at], starts[at + 1])
+      .split(RULE)
+      .map((r) => {
+        const [list, ruleEntry, path] = r.split(FIELD) as [string, string, string];
+        return urlRule(list, ruleEntry, path);
+      });
+    this.live.set(entry, decoded);
+    return decoded;
+  }
+
+  /** The rules of `entry`, to add to (an empty array made for it if it has none). */
+  rulesFor(entry: number): UrlRule[] {
+    let rules = this.get(entry);
+    if (rules === undefined) this.live.set(entry, (rules = []));
+    return rules;
+  }
+
+  /** Packed, for transfer with buffers(); a table built here (nothing packed yet). */
+  image(): UrlRulesImage {
+    if (this.packed) throw new Error('an adopted URL rule table is not packed again');
+    const hosts = Uint32Array.from([...this.live.keys()].filter((e) => this.live.get(e)!.length > 0)).sort();
+    const starts = new Uint32Array(hosts.length + 1);
+    const parts: string[] = [];
+    let length = 0;
+    hosts.forEach((entry, i) => {
+      const part = this.live
+        .get(entry)!
+        .map((r) => `${r.list}${FIELD}${r.entry}${FIELD}${r.path}`)
+        .join(RULE);
+      parts.push(part);
+      starts[i] = length;
+      length += part.length;
+    });
+    starts[hosts.length] = length;
+    return { hosts, starts, text: parts.join('') };
+  }
+
+  static buffers(image: UrlRulesImage): ArrayBuffer[] {
+    return [image.hosts.buffer, image.starts.buffer];
+  }
+}
+
+/** The index of `value` in the sorted `values`, or -1. */
+function search(values: Uint32Array, value: number): number {
+  let lo = 0;
+  let hi = values.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = values[mid]!;
+    if (v === value) return mid;
+    if (v < value) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
