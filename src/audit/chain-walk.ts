@@ -34,15 +34,12 @@ function layout() {
     outcome: chainHash + 2,
     seq: CHAINED_COLUMNS.indexOf('seq'),
     id: CHAINED_COLUMNS.indexOf('id'),
-    /** Every column a link needs, in the order above. */
-    sql: `SELECT ${[
-      ...CHAINED_COLUMNS,
-      ...LATER_CHAINED_COLUMNS,
-      'chain_hash',
-      'outcome_hash',
-      ...OUTCOME_COLUMNS,
-    ].join(', ')} FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
   };
+}
+
+/** Every column a link needs, in the order a raw row holds them (the SQLite and PostgreSQL walks select these). */
+export function linkColumns(): string[] {
+  return [...CHAINED_COLUMNS, ...LATER_CHAINED_COLUMNS, 'chain_hash', 'outcome_hash', ...OUTCOME_COLUMNS];
 }
 
 export interface WalkResult {
@@ -66,68 +63,84 @@ function chainedValues(r: unknown[], n: number): unknown[] {
   return values;
 }
 
+/**
+ * The per-row check of a walk, whatever the engine: feed raw rows (linkColumns() order) in seq order with
+ * `check`; it returns the first break, or null and moves on. `gapAt(seq)` is the purge anchor before seq.
+ */
+export function linkChecker(start: ChainHead, gapAt: (seq: number) => string | undefined) {
+  const at = layout();
+  let prevSeq = start.seq;
+  let prevHash = start.hash;
+  let rows = 0;
+  let gaps = 0;
+  const broken = (r: unknown[], reason: string): ChainBreak => ({
+    seq: r[at.seq] as number,
+    id: r[at.id] as string,
+    reason,
+  });
+  return {
+    check(r: unknown[]): ChainBreak | null {
+      const seq = r[at.seq] as number;
+      let linkFrom = prevHash;
+      if (seq !== prevSeq + 1) {
+        const anchor = gapAt(seq);
+        if (anchor === undefined)
+          return broken(
+            r,
+            seq - prevSeq === 2
+              ? `row seq ${prevSeq + 1} is missing (deleted without a purge)`
+              : `rows seq ${prevSeq + 1}..${seq - 1} are missing (deleted without a purge)`,
+          );
+        linkFrom = anchor;
+        gaps++;
+      }
+      const expected = chainLink(linkFrom, chainedValues(r, at.n));
+      if (r[at.chainHash] !== expected)
+        return broken(r, 'the row does not match its hash (a decision-time column was edited)');
+      if (
+        r[at.outcomeHash] !== outcomeLink(expected, r.slice(at.outcome, at.outcome + OUTCOME_COLUMNS.length))
+      )
+        return broken(
+          r,
+          'the outcome columns do not match their hash (status, bytes or duration were edited)',
+        );
+      prevSeq = seq;
+      prevHash = expected;
+      rows++;
+      return null;
+    },
+    result(brk: ChainBreak | null): WalkResult {
+      return { rows, gaps, last: { seq: prevSeq, hash: prevHash }, firstBreak: brk };
+    },
+  };
+}
+
 export function walkChain(
   db: Database.Database,
   start: ChainHead,
   toSeq: number,
   onPage?: (rows: number) => void,
 ): WalkResult {
-  const at = layout();
-  const page = db.prepare(at.sql).raw();
+  const page = db
+    .prepare(
+      `SELECT ${linkColumns().join(', ')} FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
+    )
+    .raw();
   const gapAt = db.prepare(`SELECT prev_hash FROM chain_gaps WHERE seq = ?`).pluck();
-  let prevSeq = start.seq;
-  let prevHash = start.hash;
-  let rows = 0;
-  let gaps = 0;
-  const result = (brk: ChainBreak | null): WalkResult => ({
-    rows,
-    gaps,
-    last: { seq: prevSeq, hash: prevHash },
-    firstBreak: brk,
-  });
+  const checker = linkChecker(start, (seq) => gapAt.get(seq) as string | undefined);
+  let from = start.seq;
   for (;;) {
     // iterate, not all(): a row is garbage as soon as it is checked, so it dies young (a materialised page
     // of 20k rows survived into the old generation and garbage collection was a third of the walk).
     let inPage = 0;
-    for (const r of page.iterate(prevSeq, toSeq, WALK_PAGE) as IterableIterator<unknown[]>) {
+    for (const r of page.iterate(from, toSeq, WALK_PAGE) as IterableIterator<unknown[]>) {
       inPage++;
-      const seq = r[at.seq] as number;
-      let linkFrom = prevHash;
-      if (seq !== prevSeq + 1) {
-        const anchor = gapAt.get(seq) as string | undefined;
-        if (anchor === undefined)
-          return result({
-            seq,
-            id: r[at.id] as string,
-            reason:
-              seq - prevSeq === 2
-                ? `row seq ${prevSeq + 1} is missing (deleted without a purge)`
-                : `rows seq ${prevSeq + 1}..${seq - 1} are missing (deleted without a purge)`,
-          });
-        linkFrom = anchor;
-        gaps++;
-      }
-      const expected = chainLink(linkFrom, chainedValues(r, at.n));
-      if (r[at.chainHash] !== expected)
-        return result({
-          seq,
-          id: r[at.id] as string,
-          reason: 'the row does not match its hash (a decision-time column was edited)',
-        });
-      if (
-        r[at.outcomeHash] !== outcomeLink(expected, r.slice(at.outcome, at.outcome + OUTCOME_COLUMNS.length))
-      )
-        return result({
-          seq,
-          id: r[at.id] as string,
-          reason: 'the outcome columns do not match their hash (status, bytes or duration were edited)',
-        });
-      prevSeq = seq;
-      prevHash = expected;
-      rows++;
+      const brk = checker.check(r);
+      if (brk) return checker.result(brk);
     }
-    onPage?.(rows);
+    from = checker.result(null).last.seq;
+    onPage?.(checker.result(null).rows);
     if (inPage < WALK_PAGE) break;
   }
-  return result(null);
+  return checker.result(null);
 }
