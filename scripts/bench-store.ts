@@ -7,14 +7,14 @@
  *   npx tsc -p tsconfig.build.json && node dist/scripts/bench-store.js [--rows 4000] [--clients 1,16,64]
  *   node dist/scripts/bench-store.js --migrate /path/to/audit.sqlite    # store migrate's rows/s instead
  */
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { migrateSqliteToPostgres } from '../src/audit/postgres/migrate-from-sqlite.js';
 import { PostgresAuditStore } from '../src/audit/postgres/store.js';
 import { SqliteAuditStore } from '../src/audit/sqlite-store.js';
-import type { AuditEvent, AuditStore } from '../src/audit/types.js';
+import type { AuditStore } from '../src/audit/types.js';
+import { benchEvent } from './bench/audit-event.js';
 import { startPgCluster } from './pg-cluster.js';
 
 function arg(name: string, fallback: string): string {
@@ -22,25 +22,7 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
 
-const event = (): AuditEvent => ({
-  id: randomUUID(),
-  time: Date.now(),
-  user: 'pupil1',
-  profile: 'pupil',
-  clientIp: '10.0.0.12',
-  device: null,
-  method: 'GET',
-  scheme: 'http',
-  host: 'www.example.org',
-  port: 80,
-  path: '/some/page?q=1',
-  categories: ['news'],
-  action: 'allow',
-  rule: 'default',
-  reason: 'default',
-  flagged: false,
-  status: null,
-});
+const event = benchEvent;
 
 const pct = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
