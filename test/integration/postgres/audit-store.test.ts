@@ -38,9 +38,6 @@ describe.skipIf(!bin)('PostgresAuditStore on a private cluster', () => {
     await cluster?.stop();
   });
 
-  const countRows = async (node: string) =>
-    Number((await admin.query('SELECT count(*) AS n FROM audit_events WHERE node = $1', [node])).rows[0].n);
-
   it('record() of N events gives N rows in monthly partitions, outcomes applied, and the chain verifies', async () => {
     const url = await cluster.createDatabase('records');
     const store = await PostgresAuditStore.open({ connectionString: url, node: 'alpha', batchMaxRows: 100 });
@@ -186,6 +183,5 @@ describe.skipIf(!bin)('PostgresAuditStore on a private cluster', () => {
     } finally {
       await db.end();
     }
-    expect(await countRows('down')).toBe(0);
   });
 });
