@@ -10,7 +10,6 @@
  * Table 2: requests/s of a bare HTTP forwarder vs the same forwarder awaiting store.record() before it
  *   forwards (the writer on the main thread). Load generator and upstream run in a worker thread.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,30 +19,11 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { openSqliteAuditStore, type AuditEvent } from '../src/audit/index.js';
+import { benchEvent } from './bench/audit-event.js';
 import { migrate } from '../src/audit/migrations.js';
 import { INSERT_SQL, eventToRow } from '../src/audit/row-mapping.js';
 
-function event(): AuditEvent {
-  return {
-    id: randomUUID(),
-    time: Date.now(),
-    user: 'pupil1',
-    profile: 'pupil',
-    clientIp: '10.0.0.12',
-    device: null,
-    method: 'GET',
-    scheme: 'http',
-    host: 'www.example.org',
-    port: 80,
-    path: '/some/page?q=1',
-    categories: ['news'],
-    action: 'allow',
-    rule: 'default',
-    reason: 'default',
-    flagged: false,
-    status: null,
-  };
-}
+const event = benchEvent;
 
 const pct = (sorted: number[], p: number): number =>
   sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0);

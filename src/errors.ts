@@ -84,6 +84,8 @@ export const ERROR_CODES = {
     '`lists update`: a downloaded tarball does not match its published checksum (or the checksum file has no line for it); the provider layer in force stays.',
   SG_LIST_ARCHIVE_INVALID:
     '`lists update`: a tarball is broken, too big unpacked, or holds a path outside its folder, a link out or a device; nothing of it was imported.',
+  SG_STORE_MIGRATE_REFUSED:
+    '`store migrate` refused: the SQLite chain does not verify, the target already holds rows for the node, or the copy did not verify; nothing was kept.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

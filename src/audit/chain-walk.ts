@@ -37,13 +37,7 @@ function layout() {
     seq: CHAINED_COLUMNS.indexOf('seq'),
     id: CHAINED_COLUMNS.indexOf('id'),
     /** Every column a link needs, in the order above: the exact check, one row or a page at a time. */
-    columns: [
-      ...CHAINED_COLUMNS,
-      ...LATER_CHAINED_COLUMNS,
-      'chain_hash',
-      'outcome_hash',
-      ...OUTCOME_COLUMNS,
-    ].join(', '),
+    columns: linkColumns().join(', '),
     range,
     /**
      * The fast read: SQLite writes each link's JSON itself (json_array quotes text exactly as JSON.stringify
@@ -54,6 +48,11 @@ function layout() {
       json_array(${OUTCOME_COLUMNS.join(', ')}), outcome_hash,
       ${LATER_CHAINED_COLUMNS.map((c) => `${c} IS NOT NULL`).join(' OR ')} ${range}`,
   };
+}
+
+/** Every column a link needs, in the order a raw row holds them (the SQLite and PostgreSQL walks select these). */
+export function linkColumns(): string[] {
+  return [...CHAINED_COLUMNS, ...LATER_CHAINED_COLUMNS, 'chain_hash', 'outcome_hash', ...OUTCOME_COLUMNS];
 }
 
 /** The fast read's columns: seq, id, chained JSON, chain_hash, outcome JSON, outcome_hash, later-set flag. */
@@ -101,37 +100,27 @@ function checkFast(f: unknown[], linkFrom: string): string | null {
   return expected;
 }
 
-export function walkChain(
-  db: Database.Database,
-  start: ChainHead,
-  toSeq: number,
-  onPage?: (rows: number) => void,
-): WalkResult {
+/**
+ * The per-row check of a walk, whatever the engine: rows in seq order, each `step`ped with an optional fast
+ * check (SQLite's json_array read) and its exact raw row (linkColumns() order), fetched only when the fast
+ * check cannot decide; `check(r)` is the exact check alone (PostgreSQL). `gapAt(seq)` is the purge anchor
+ * before seq. Returns the first break, or null and moves on.
+ */
+export function linkChecker(start: ChainHead, gapAt: (seq: number) => string | undefined) {
   const at = layout();
-  const exactPage = db.prepare(`SELECT ${at.columns} ${at.range}`).raw();
-  const exactRow = db.prepare(`SELECT ${at.columns} FROM audit_events WHERE seq = ?`).raw();
-  const fastPage = db.prepare(at.fastSql).raw();
-  const gapAt = db.prepare(`SELECT prev_hash FROM chain_gaps WHERE seq = ?`).pluck();
   let prevSeq = start.seq;
   let prevHash = start.hash;
   let rows = 0;
   let gaps = 0;
-  const result = (brk: ChainBreak | null): WalkResult => ({
-    rows,
-    gaps,
-    last: { seq: prevSeq, hash: prevHash },
-    firstBreak: brk,
-  });
-  /** One row in seq order: its link, or the break it is. `exact` is fetched only when the fast check fails. */
   const step = (
     seq: number,
     id: string,
     fast: (linkFrom: string) => string | null,
     exact: () => unknown[],
-  ) => {
+  ): ChainBreak | null => {
     let linkFrom = prevHash;
     if (seq !== prevSeq + 1) {
-      const anchor = gapAt.get(seq) as string | undefined;
+      const anchor = gapAt(seq);
       if (anchor === undefined)
         return {
           seq,
@@ -151,40 +140,68 @@ export function walkChain(
     rows++;
     return null;
   };
+  return {
+    step,
+    check: (r: unknown[]): ChainBreak | null =>
+      step(
+        r[at.seq] as number,
+        r[at.id] as string,
+        () => null,
+        () => r,
+      ),
+    get last(): ChainHead {
+      return { seq: prevSeq, hash: prevHash };
+    },
+    result: (brk: ChainBreak | null): WalkResult => ({
+      rows,
+      gaps,
+      last: { seq: prevSeq, hash: prevHash },
+      firstBreak: brk,
+    }),
+  };
+}
+
+export function walkChain(
+  db: Database.Database,
+  start: ChainHead,
+  toSeq: number,
+  onPage?: (rows: number) => void,
+): WalkResult {
+  const at = layout();
+  const exactPage = db.prepare(`SELECT ${at.columns} ${at.range}`).raw();
+  const exactRow = db.prepare(`SELECT ${at.columns} FROM audit_events WHERE seq = ?`).raw();
+  const fastPage = db.prepare(at.fastSql).raw();
+  const gapAt = db.prepare(`SELECT prev_hash FROM chain_gaps WHERE seq = ?`).pluck();
+  const checker = linkChecker(start, (seq) => gapAt.get(seq) as string | undefined);
   for (;;) {
     // iterate, not all(): a row is garbage as soon as it is checked, so it dies young (a materialised page
     // of 20k rows survived into the old generation and garbage collection was a third of the walk).
     let inPage = 0;
     try {
-      for (const f of fastPage.iterate(prevSeq, toSeq, WALK_PAGE) as IterableIterator<unknown[]>) {
+      for (const f of fastPage.iterate(checker.last.seq, toSeq, WALK_PAGE) as IterableIterator<unknown[]>) {
         inPage++;
         const seq = f[F.seq] as number;
-        const brk = step(
+        const brk = checker.step(
           seq,
           f[F.id] as string,
           (linkFrom) => checkFast(f, linkFrom),
           () => exactRow.get(seq) as unknown[],
         );
-        if (brk) return result(brk);
+        if (brk) return checker.result(brk);
       }
     } catch (err) {
       // A value SQLite's JSON cannot hold (a BLOB put in by hand): the rest of the page the exact way, from the
       // last row checked (the row that failed to load was not).
       if (!(err instanceof Error) || err.name !== 'SqliteError') throw err;
       inPage = 0;
-      for (const r of exactPage.iterate(prevSeq, toSeq, WALK_PAGE) as IterableIterator<unknown[]>) {
+      for (const r of exactPage.iterate(checker.last.seq, toSeq, WALK_PAGE) as IterableIterator<unknown[]>) {
         inPage++;
-        const brk = step(
-          r[at.seq] as number,
-          r[at.id] as string,
-          () => null,
-          () => r,
-        );
-        if (brk) return result(brk);
+        const brk = checker.check(r);
+        if (brk) return checker.result(brk);
       }
     }
-    onPage?.(rows);
+    onPage?.(checker.result(null).rows);
     if (inPage < WALK_PAGE) break;
   }
-  return result(null);
+  return checker.result(null);
 }

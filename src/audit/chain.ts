@@ -251,23 +251,34 @@ export function verifyChain(
       reason: 'a row has no place in the chain (inserted without the audit writer)',
     });
   }
-  if (head.seq > prev.seq) {
-    const anchor = gapAt.get(head.seq + 1) as string | undefined;
-    if (anchor !== head.hash) {
-      return result(rows, gaps, {
-        seq: prev.seq + 1,
+  return result(
+    rows,
+    gaps,
+    headBreak(head, prev, (seq) => gapAt.get(seq) as string | undefined),
+  );
+}
+
+/**
+ * After a walk that ended at `last` without a break: does the recorded head agree? A head beyond the last
+ * row means the newest rows were deleted, unless a purge anchored the gap after the head; a head at the
+ * last row with another hash means that row was rewritten. Shared by the SQLite and PostgreSQL verifies.
+ */
+export function headBreak(
+  head: ChainHead,
+  last: ChainHead,
+  gapAt: (seq: number) => string | undefined,
+): ChainBreak | null {
+  if (head.seq > last.seq) {
+    if (gapAt(head.seq + 1) !== head.hash)
+      return {
+        seq: last.seq + 1,
         id: null,
-        reason: `the newest rows (seq ${prev.seq + 1}..${head.seq}) are missing`,
-      });
-    }
-  } else if (head.hash !== prev.hash) {
-    return result(rows, gaps, {
-      seq: head.seq,
-      id: null,
-      reason: 'the last row does not match the recorded chain head',
-    });
+        reason: `the newest rows (seq ${last.seq + 1}..${head.seq}) are missing`,
+      };
+  } else if (head.hash !== last.hash) {
+    return { seq: head.seq, id: null, reason: 'the last row does not match the recorded chain head' };
   }
-  return result(rows, gaps, null);
+  return null;
 }
 
 /**

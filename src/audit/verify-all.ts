@@ -52,7 +52,7 @@ function describe(b: { seq: number | null; id: string | null; reason: string }, 
   return `${where}${at ? ` (${at})` : ''}: ${b.reason}`;
 }
 
-function openForCheck(dbPath: string): Database.Database {
+export function openForCheck(dbPath: string): Database.Database {
   try {
     return new Database(dbPath, { readonly: true, fileMustExist: true });
   } catch (err) {

@@ -18,6 +18,7 @@ import { registerNetworks } from './commands/networks.js';
 import { registerSelftest } from './commands/selftest.js';
 import { registerCa } from './commands/ca.js';
 import { registerConsole } from './commands/console-users.js';
+import { registerStore } from './commands/store.js';
 import { packageVersion } from './version.js';
 
 export function buildProgram(): Command {
@@ -58,5 +59,6 @@ export function buildProgram(): Command {
   registerSelftest(program);
   registerCa(program);
   registerConsole(program);
+  registerStore(program);
   return program;
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { alertsSchema } from '../alerts/config.js';
 import { consoleSchema } from '../console/config.js';
 import { ldapSchema } from '../identity/ldap/config.js';
+import { storeSchema } from '../audit/postgres/config.js';
 import { DEFAULT_PROFILES, NEVER_INSPECT_HOSTS } from './default-profiles.js';
 import { configLayer } from './profile-layers.js';
 import { listSourceSchema, UT1_SOURCE } from '../lists/update/config.js';
@@ -364,6 +365,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('The audit log (the SQLite record of every decision).'),
+  store: storeSchema,
   reports: z
     .strictObject({
       allowedOsUsers: z

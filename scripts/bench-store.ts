@@ -1,0 +1,99 @@
+/**
+ * The audit store on SQLite against PostgreSQL, in one run on the same disk (issue 18): rows committed per
+ * second and the commit latency a caller sees (record() called → resolved, which is after COMMIT), p50/p99,
+ * with C callers each awaiting its record() before the next (as proxy connections do). PostgreSQL is a
+ * private cluster (scripts/pg-cluster.ts), fsync and synchronous_commit on, on a loopback TCP port.
+ *
+ *   npx tsc -p tsconfig.build.json && node dist/scripts/bench-store.js [--rows 4000] [--clients 1,16,64]
+ *   node dist/scripts/bench-store.js --migrate /path/to/audit.sqlite    # store migrate's rows/s instead
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { migrateSqliteToPostgres } from '../src/audit/postgres/migrate-from-sqlite.js';
+import { PostgresAuditStore } from '../src/audit/postgres/store.js';
+import { SqliteAuditStore } from '../src/audit/sqlite-store.js';
+import type { AuditStore } from '../src/audit/types.js';
+import { benchEvent } from './bench/audit-event.js';
+import { startPgCluster } from './pg-cluster.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+const event = benchEvent;
+
+const pct = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+
+/** `rows` records from `clients` callers, each awaiting its record() before the next. */
+async function load(store: AuditStore, rows: number, clients: number) {
+  const latencies: number[] = [];
+  let left = rows;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (left-- > 0) {
+        const t = performance.now();
+        await store.record(event());
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { rowsPerSec: Math.round(rows / seconds), p50: pct(latencies, 50), p99: pct(latencies, 99) };
+}
+
+async function compare(): Promise<void> {
+  const rows = Number(arg('rows', '4000'));
+  const clientCounts = arg('clients', '1,16,64').split(',').map(Number);
+  const dir = mkdtempSync(path.join(tmpdir(), 'sg-bench-store-'));
+  const cluster = await startPgCluster();
+  try {
+    console.log(`${rows} rows per run; latency = record() call to resolution (after COMMIT), ms`);
+    console.log('store       clients  rows/s   p50 ms  p99 ms');
+    for (const clients of clientCounts) {
+      const runs: [string, () => Promise<AuditStore>][] = [
+        ['sqlite', async () => new SqliteAuditStore({ path: path.join(dir, `audit-${clients}.sqlite`) })],
+        [
+          'postgresql',
+          () => PostgresAuditStore.open({ connectionString: cluster.url, node: `bench-${clients}` }),
+        ],
+      ];
+      for (const [name, open] of runs) {
+        const store = await open();
+        await load(store, Math.min(200, rows), clients); // warm-up: statements prepared, pages cached
+        const r = await load(store, rows, clients);
+        await store.close();
+        console.log(
+          `${name.padEnd(11)} ${String(clients).padStart(7)}  ${String(r.rowsPerSec).padStart(6)}  ${r.p50.toFixed(2).padStart(6)}  ${r.p99.toFixed(2).padStart(6)}`,
+        );
+      }
+    }
+  } finally {
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function migrate(file: string): Promise<void> {
+  const cluster = await startPgCluster();
+  try {
+    const r = await migrateSqliteToPostgres({
+      sqlitePath: file,
+      target: { connectionString: cluster.url },
+      node: 'bench',
+    });
+    console.log(
+      `store migrate: ${r.rows} rows in ${r.copySeconds.toFixed(1)} s = ${r.rowsPerSecond} rows/s (copy); ` +
+        `verified after: ${r.after.ok}, head seq ${r.after.head.seq}`,
+    );
+  } finally {
+    await cluster.stop();
+  }
+}
+
+const file = arg('migrate', '');
+await (file ? migrate(file) : compare());

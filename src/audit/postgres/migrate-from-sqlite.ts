@@ -1,0 +1,163 @@
+/**
+ * `schoolgate store migrate --from sqlite --to postgres`: one school's audit rows copied into the shared
+ * PostgreSQL as one node's chain, each row with the seq, chain_hash and outcome_hash it was written with,
+ * so the chain verifies there exactly as it did on SQLite (the node name is not in the hash). The purge
+ * anchors (chain_gaps) come along, so a purged history still verifies.
+ *
+ * Refuses a SQLite chain that does not verify and a target that already has the node; copies in one
+ * transaction (multi-row INSERTs of `batchRows`), verifies the copy inside it and commits only if it
+ * verifies: a failed migrate leaves nothing behind.
+ */
+import type Database from 'better-sqlite3';
+import { SchoolgateError } from '../../errors.js';
+import { verifyChain, type VerifyResult } from '../chain.js';
+import { SCHEMA_VERSION } from '../migrations.js';
+import { openForCheck } from '../verify-all.js';
+import { pgPool, type PgConnectOptions } from './connect.js';
+import { Partitions } from './partitions.js';
+import { insertRows, PG_ROW_COLUMN_NAMES, rowFromArray } from './rows.js';
+import { migratePg } from './schema.js';
+import { verifyPostgres } from './verify.js';
+
+export interface MigrateOptions {
+  sqlitePath: string;
+  target: PgConnectOptions;
+  node: string;
+  /** Rows per INSERT. Default 5000. */
+  batchRows?: number;
+  onProgress?: (copied: number, total: number) => void;
+}
+
+export interface MigrateResult {
+  node: string;
+  rows: number;
+  gaps: number;
+  /** The copy alone (reading SQLite, inserting), without the two verifies. */
+  copySeconds: number;
+  rowsPerSecond: number;
+  before: VerifyResult;
+  after: VerifyResult;
+}
+
+const refused = (message: string, context: Record<string, unknown>, suggestion: string) =>
+  new SchoolgateError('SG_STORE_MIGRATE_REFUSED', message, { context, suggestion });
+
+export async function migrateSqliteToPostgres(opts: MigrateOptions): Promise<MigrateResult> {
+  const db = openForCheck(opts.sqlitePath);
+  try {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version !== SCHEMA_VERSION)
+      throw refused(
+        `The audit database ${opts.sqlitePath} has schema version ${version}, not ${SCHEMA_VERSION}.`,
+        { path: opts.sqlitePath, version },
+        'start this schoolgate version on it once (serve migrates it), stop it, then migrate',
+      );
+    const before = verifyChain(db);
+    if (!before.ok)
+      throw refused(
+        `The SQLite audit chain does not verify (${before.firstBreak?.reason ?? 'broken'}); it is not copied.`,
+        { path: opts.sqlitePath, ...before.firstBreak },
+        'run `schoolgate audit verify`, keep the evidence and resolve the break before migrating',
+      );
+    return await copy(db, opts, before);
+  } finally {
+    db.close();
+  }
+}
+
+async function copy(
+  db: Database.Database,
+  opts: MigrateOptions,
+  before: VerifyResult,
+): Promise<MigrateResult> {
+  const pool = pgPool({ ...opts.target, max: 1, timeoutMs: 600_000 });
+  const client = await pool.connect();
+  const { node } = opts;
+  try {
+    await migratePg(client);
+    const taken = await client.query(
+      `SELECT 1 FROM chain_heads WHERE node = $1 UNION ALL (SELECT 1 FROM audit_events WHERE node = $1 LIMIT 1)`,
+      [node],
+    );
+    if (taken.rows.length > 0)
+      throw refused(
+        `The PostgreSQL audit store already holds rows or a chain for node ${node}.`,
+        { node },
+        'give another --node, or migrate into a database without this node',
+      );
+    const span = db.prepare('SELECT min(time_ms) AS lo, max(time_ms) AS hi FROM audit_events').get() as {
+      lo: number | null;
+      hi: number | null;
+    };
+    if (span.lo !== null && span.hi !== null) await new Partitions().ensureSpan(client, span.lo, span.hi);
+    const batch = opts.batchRows ?? 5000;
+    const page = db
+      .prepare(
+        `SELECT ${PG_ROW_COLUMN_NAMES.join(', ')} FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
+      )
+      .raw();
+    const started = performance.now();
+    await client.query('BEGIN');
+    try {
+      // The head row first: a second migrate of the same node into this database waits, then fails on it.
+      await client.query('INSERT INTO chain_heads (node, seq, hash) VALUES ($1, $2, $3)', [
+        node,
+        before.head.seq,
+        before.head.hash,
+      ]);
+      let copied = 0;
+      let from = 0;
+      for (;;) {
+        const rows = (page.all(from, before.head.seq, batch) as unknown[][]).map(rowFromArray);
+        if (rows.length === 0) break;
+        await insertRows(client, node, rows);
+        copied += rows.length;
+        from = rows[rows.length - 1]!.seq;
+        opts.onProgress?.(copied, before.rows);
+      }
+      const gaps = db.prepare('SELECT seq, prev_hash, deleted, purge_id FROM chain_gaps').all() as {
+        seq: number;
+        prev_hash: string;
+        deleted: number;
+        purge_id: number;
+      }[];
+      if (gaps.length > 0)
+        await client.query(
+          `INSERT INTO chain_gaps (node, seq, prev_hash, deleted, purge_id)
+           SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::bigint[])`,
+          [
+            node,
+            gaps.map((g) => g.seq),
+            gaps.map((g) => g.prev_hash),
+            gaps.map((g) => g.deleted),
+            gaps.map((g) => g.purge_id),
+          ],
+        );
+      const copySeconds = (performance.now() - started) / 1000;
+      const verified = await verifyPostgres(client, { node });
+      const after = verified.nodes[0];
+      if (!after?.ok || after.rows !== before.rows || after.head.hash !== before.head.hash)
+        throw refused(
+          `The copy of node ${node} does not verify on PostgreSQL (${after?.firstBreak?.reason ?? 'rows differ'}); nothing was kept.`,
+          { node, copied, expected: before.rows, ...after?.firstBreak },
+          'this is a bug; keep the SQLite file and report it with this message',
+        );
+      await client.query('COMMIT');
+      return {
+        node,
+        rows: copied,
+        gaps: gaps.length,
+        copySeconds,
+        rowsPerSecond: Math.round(copied / copySeconds),
+        before,
+        after,
+      };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  } finally {
+    client.release();
+    await pool.end();
+  }
+}

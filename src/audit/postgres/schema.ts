@@ -1,0 +1,107 @@
+/**
+ * Versioned schema of the PostgreSQL audit store. `schema_version` holds how many entries of PG_MIGRATIONS
+ * have been applied; each runs in one transaction with its bump, under an advisory lock so two nodes
+ * starting together do not both migrate. Append new migrations; never edit or reorder old ones.
+ *
+ * The columns are the SQLite audit table's (src/audit/migrations.ts) plus `node`: several nodes write one
+ * database, each its own hash chain (chain_heads, one row per node), so they never wait on one head.
+ * Rows are range-partitioned by month of time_ms (partitions.ts), so retention can drop a month; a
+ * partitioned table's unique keys must hold the partition key, hence (id, time_ms) and (node, seq, time_ms):
+ * a retried write carries the same time, and one node's seq is kept unique by its locked head row.
+ */
+import type pg from 'pg';
+import { SchoolgateError } from '../../errors.js';
+
+export type PgMigration = string;
+
+export const PG_MIGRATIONS: readonly PgMigration[] = [
+  // 1: the rows, one chain head per node, purge anchors per node.
+  `CREATE TABLE audit_events (
+     node          text    NOT NULL,
+     seq           bigint  NOT NULL,
+     id            text    NOT NULL,
+     time_ms       bigint  NOT NULL,
+     username      text,
+     profile       text,
+     client_ip     text    NOT NULL,
+     device        text,
+     method        text    NOT NULL,
+     scheme        text    NOT NULL,
+     host          text    NOT NULL,
+     port          integer,
+     path          text,
+     categories    text    NOT NULL DEFAULT '[]',
+     action        text    NOT NULL,
+     rule          text,
+     reason        text    NOT NULL,
+     flagged       smallint NOT NULL DEFAULT 0,
+     status        integer,
+     bytes_in      bigint,
+     bytes_out     bigint,
+     duration_ms   bigint,
+     completed_ms  bigint,
+     kind          text    NOT NULL DEFAULT 'request',
+     search_term   text,
+     search_engine text,
+     rewrites      text,
+     note          text,
+     claimed_user  text,
+     selftest_run  text,
+     chain_hash    text    NOT NULL,
+     outcome_hash  text,
+     UNIQUE (id, time_ms),
+     UNIQUE (node, seq, time_ms)
+   ) PARTITION BY RANGE (time_ms);
+   CREATE INDEX audit_events_node_seq ON audit_events (node, seq);
+   CREATE INDEX audit_events_user_time ON audit_events (username, time_ms);
+   CREATE INDEX audit_events_host_time ON audit_events (host, time_ms);
+   CREATE INDEX audit_events_flagged_time ON audit_events (flagged, time_ms);
+   CREATE TABLE chain_heads (
+     node text PRIMARY KEY,
+     seq  bigint NOT NULL,
+     hash text   NOT NULL
+   );
+   CREATE TABLE chain_gaps (
+     node      text   NOT NULL,
+     seq       bigint NOT NULL,
+     prev_hash text   NOT NULL,
+     deleted   bigint NOT NULL,
+     purge_id  bigint NOT NULL,
+     PRIMARY KEY (node, seq)
+   );`,
+];
+
+export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
+
+/** Any number: the advisory lock that serialises migrations between nodes. */
+const MIGRATE_LOCK = 0x5c6a7e01;
+
+/** Brings the database up to PG_SCHEMA_VERSION. Refuses a database written by a newer schoolgate. */
+export async function migratePg(client: pg.ClientBase): Promise<void> {
+  await client.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK]);
+  try {
+    await client.query('CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)');
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_version');
+    let current = rows[0]?.version ?? 0;
+    if (rows.length === 0) await client.query('INSERT INTO schema_version (version) VALUES (0)');
+    if (current > PG_SCHEMA_VERSION)
+      throw new SchoolgateError(
+        'SG_AUDIT_UNAVAILABLE',
+        `The PostgreSQL audit store has schema version ${current}, newer than this schoolgate understands (${PG_SCHEMA_VERSION}).`,
+        { context: { version: current, supported: PG_SCHEMA_VERSION }, suggestion: 'Upgrade schoolgate.' },
+      );
+    for (; current < PG_SCHEMA_VERSION; current++) {
+      await client.query('BEGIN');
+      try {
+        await client.query(PG_MIGRATIONS[current]!);
+        await client.query('UPDATE schema_version SET version = $1', [current + 1]);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK');
+        throw err;
+      }
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK]);
+  }
+}

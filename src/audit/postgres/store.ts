@@ -1,0 +1,366 @@
+/**
+ * The PostgreSQL implementation of AuditStore, for several nodes writing one database (issue 18).
+ *
+ * Group commit as on SQLite (batch-queue.ts), but asynchronous: records queue while a commit is in flight
+ * and form the next batch; each batch is ONE transaction holding one multi-row INSERT (rows.ts) and the
+ * node's new chain head, committed with synchronous_commit on (connect.ts). record() resolves only after
+ * that COMMIT returned, and rejects with SG_AUDIT_UNAVAILABLE when it failed: fail closed.
+ *
+ * One hash chain per node (chain.ts's hashing, unchanged): the batch locks only its own node's row in
+ * chain_heads, so nodes never wait on each other's head.
+ */
+import type pg from 'pg';
+import { SchoolgateError } from '../../errors.js';
+import { GENESIS_HASH, outcomeHash, rowHash, type ChainHead } from '../chain.js';
+import {
+  eventToRow,
+  invalidEventReason,
+  outcomeToRow,
+  type EventRow,
+  type OutcomeRow,
+} from '../row-mapping.js';
+import type { BatchReport } from '../batch-queue.js';
+import type { AuditLogger } from '../sqlite-store.js';
+import type { AuditEvent, AuditOutcome, AuditStore } from '../types.js';
+import { pgPool, type PgConnectOptions } from './connect.js';
+import { Partitions } from './partitions.js';
+import { insertRows, type PgRow } from './rows.js';
+import { migratePg } from './schema.js';
+
+export interface PostgresAuditStoreOptions extends PgConnectOptions {
+  /** This node's name: its own chain. */
+  node: string;
+  /** Most records + outcome updates per transaction. Default 1000. */
+  batchMaxRows?: number;
+  logger?: AuditLogger;
+  onBatch?: (report: BatchReport) => void;
+}
+
+interface Pending {
+  row: EventRow;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/** Outcome updates kept for retry while commits fail, as a multiple of batchMaxRows (as on SQLite). */
+const RETAINED_UPDATES_FACTOR = 10;
+
+export class PostgresAuditStore implements AuditStore {
+  readonly node: string;
+  private readonly pool: pg.Pool;
+  private readonly maxRows: number;
+  private readonly partitions = new Partitions();
+  private records: Pending[] = [];
+  private updates: OutcomeRow[] = [];
+  private draining: Promise<void> | null = null;
+  private running = false;
+  private closing: Promise<void> | null = null;
+  private healthy_ = true;
+  private lastError_: SchoolgateError | null = null;
+
+  private constructor(
+    pool: pg.Pool,
+    private readonly opts: PostgresAuditStoreOptions,
+  ) {
+    this.pool = pool;
+    this.node = opts.node;
+    this.maxRows = opts.batchMaxRows ?? 1000;
+  }
+
+  /** Connects, brings the schema up to date, makes this month's and next month's partitions. */
+  static async open(opts: PostgresAuditStoreOptions): Promise<PostgresAuditStore> {
+    const pool = pgPool(opts);
+    const store = new PostgresAuditStore(pool, opts);
+    try {
+      const client = await pool.connect();
+      try {
+        await migratePg(client);
+        const now = Date.now();
+        await store.partitions.ensure(client, [now, now + 31 * 86_400_000]);
+        await client.query(
+          `INSERT INTO chain_heads (node, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING`,
+          [opts.node, GENESIS_HASH],
+        );
+      } finally {
+        client.release();
+      }
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw store.commitError(err);
+    }
+    return store;
+  }
+
+  get healthy(): boolean {
+    return this.healthy_;
+  }
+
+  get lastError(): SchoolgateError | null {
+    return this.lastError_;
+  }
+
+  get queueDepth(): number {
+    return this.records.length + this.updates.length;
+  }
+
+  record(event: AuditEvent): Promise<void> {
+    if (this.closing)
+      return Promise.reject(
+        new SchoolgateError(
+          'SG_AUDIT_UNAVAILABLE',
+          'The audit store is closed; the event was not recorded.',
+          {
+            context: { node: this.node, id: event?.id },
+          },
+        ),
+      );
+    const invalid = invalidEventReason(event);
+    if (invalid)
+      return Promise.reject(
+        new SchoolgateError('SG_AUDIT_UNAVAILABLE', `Audit event not recorded: ${invalid}.`, {
+          context: {
+            node: this.node,
+            id: (event as Partial<AuditEvent> | null)?.id,
+            reason: 'invalid-event',
+          },
+          suggestion: 'This is a bug in the caller; please report it with the log line.',
+        }),
+      );
+    return new Promise<void>((resolve, reject) => {
+      this.records.push({ row: eventToRow(event), resolve, reject });
+      this.kick();
+    });
+  }
+
+  complete(id: string, outcome: AuditOutcome): void {
+    if (this.closing || typeof id !== 'string' || outcome === null || typeof outcome !== 'object') return;
+    this.updates.push(outcomeToRow(id, outcome, Date.now()));
+    this.kick();
+  }
+
+  /** Commits everything queued, then closes the pool. Safe to call more than once. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.running) await this.draining;
+      if (this.queueDepth > 0) {
+        this.running = true;
+        await this.drain(false);
+      }
+      await this.pool.end();
+    })();
+    return this.closing;
+  }
+
+  /** Starts the commit loop unless it runs; records arriving meanwhile form its next batch. */
+  private kick(): void {
+    if (this.running) return;
+    this.running = true;
+    this.draining = this.drain(true);
+  }
+
+  /**
+   * Commits batches until the queue is empty. `running` is cleared in the same synchronous step that saw
+   * the queue empty, so a record queued at any later moment starts a new loop instead of waiting forever.
+   */
+  private async drain(waitTurn: boolean): Promise<void> {
+    try {
+      // One turn of the event loop first, so the records of this turn share a commit.
+      if (waitTurn) await new Promise<void>((resolve) => setImmediate(resolve));
+      for (;;) {
+        if (this.records.length === 0 && this.updates.length === 0) break;
+        // Left-over updates after a failure wait for the next record: a stopped database must not spin.
+        if (!(await this.commitBatch()) && this.records.length === 0) break;
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Commits one batch; false when it failed (its callers were rejected). */
+  private async commitBatch(): Promise<boolean> {
+    const records = this.records.splice(0, this.maxRows);
+    const updates = this.updates.splice(0, this.maxRows - records.length);
+    const started = performance.now();
+    const report = { records: records.length, updates: updates.length };
+    try {
+      await this.commit(
+        records.map((p) => p.row),
+        updates,
+      );
+    } catch (thrown) {
+      const error = this.commitError(thrown);
+      for (const p of records) p.reject(error);
+      this.retainUpdates(updates);
+      this.noteBatch({ ...report, durationMs: performance.now() - started, ok: false, error });
+      return false;
+    }
+    for (const p of records) p.resolve();
+    this.noteBatch({ ...report, durationMs: performance.now() - started, ok: true });
+    return true;
+  }
+
+  /** One transaction: the rows on this node's chain, the outcome updates, the new head. */
+  private async commit(records: EventRow[], updates: OutcomeRow[]): Promise<void> {
+    const client = await this.pool.connect();
+    let broken: unknown = undefined;
+    try {
+      if (records.length > 0)
+        await this.partitions.ensure(
+          client,
+          records.map((r) => r.time_ms),
+        );
+      await client.query('BEGIN');
+      let head = await this.lockHead(client);
+      let rows = records;
+      for (;;) {
+        const { chained, last } = chain(head, rows);
+        const inserted =
+          chained.length > 0 ? await insertRows(client, this.node, chained) : new Set<string>();
+        if (inserted.size === chained.length) {
+          if (chained.length > 0)
+            await client.query('UPDATE chain_heads SET seq = $2, hash = $3 WHERE node = $1', [
+              this.node,
+              last.seq,
+              last.hash,
+            ]);
+          break;
+        }
+        // A retried id already stored (or twice in this batch): start the batch again without it, so the chain
+        // has no hole where the skipped row would have been. Its caller is answered: the row is stored.
+        await client.query('ROLLBACK');
+        await client.query('BEGIN');
+        head = await this.lockHead(client);
+        const seen = new Set<string>();
+        rows = rows.filter((r) => inserted.has(r.id) && !seen.has(r.id) && seen.add(r.id));
+      }
+      if (updates.length > 0) await applyOutcomes(client, updates);
+      await client.query('COMMIT');
+    } catch (err) {
+      broken = err;
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      // A connection that failed mid-transaction is discarded, not handed to the next batch.
+      client.release(broken instanceof Error ? broken : undefined);
+    }
+  }
+
+  private async lockHead(client: pg.ClientBase): Promise<ChainHead> {
+    const { rows } = await client.query<{ seq: number; hash: string }>(
+      'SELECT seq, hash FROM chain_heads WHERE node = $1 FOR UPDATE',
+      [this.node],
+    );
+    return rows[0] ?? { seq: 0, hash: GENESIS_HASH };
+  }
+
+  private retainUpdates(failed: OutcomeRow[]): void {
+    this.updates = failed.concat(this.updates);
+    const excess = this.updates.length - this.maxRows * RETAINED_UPDATES_FACTOR;
+    if (excess > 0) {
+      this.updates.splice(0, excess);
+      this.opts.logger?.error(
+        { count: excess, node: this.node },
+        'audit: outcome updates discarded after repeated commit failures',
+      );
+    }
+  }
+
+  private noteBatch(report: BatchReport): void {
+    this.opts.onBatch?.(report);
+    if (report.ok) {
+      if (!this.healthy_) {
+        this.healthy_ = true;
+        this.opts.logger?.info({ node: this.node }, 'audit: PostgreSQL writable again; accepting requests');
+      }
+      return;
+    }
+    this.lastError_ = report.error as SchoolgateError;
+    if (this.healthy_) {
+      this.healthy_ = false;
+      this.opts.logger?.error(
+        { node: this.node, pgCode: this.lastError_.context['pgCode'], err: this.lastError_.message },
+        'audit: commit failed; refusing requests until PostgreSQL is writable',
+      );
+    }
+  }
+
+  private commitError(err: unknown): SchoolgateError {
+    if (err instanceof SchoolgateError) return err;
+    const detail = err instanceof Error ? err.message : String(err);
+    const pgCode = (err as { code?: string } | null)?.code;
+    return new SchoolgateError(
+      'SG_AUDIT_UNAVAILABLE',
+      `The PostgreSQL audit store could not be written (${detail}); requests are refused until it can.`,
+      {
+        context: { node: this.node, pgCode },
+        suggestion:
+          'Check that PostgreSQL is running and reachable with the configured account; writing resumes by itself.',
+        cause: err,
+      },
+    );
+  }
+}
+
+/** The rows with their place in the chain after `head`, and the new head. */
+function chain(head: ChainHead, records: readonly EventRow[]): { chained: PgRow[]; last: ChainHead } {
+  let last = head;
+  const chained = records.map((r): PgRow => {
+    const seq = last.seq + 1;
+    const chain_hash = rowHash(last.hash, { ...r, seq });
+    last = { seq, hash: chain_hash };
+    const outcome = {
+      status: r.status,
+      bytes_in: null,
+      bytes_out: null,
+      duration_ms: null,
+      completed_ms: null,
+    };
+    return { ...r, ...outcome, seq, chain_hash, outcome_hash: outcomeHash(chain_hash, outcome) };
+  });
+  return { chained, last };
+}
+
+/** Outcome updates with their outcome_hash over the row's chain_hash (as sg_outcome_hash does on SQLite). */
+async function applyOutcomes(client: pg.ClientBase, updates: readonly OutcomeRow[]): Promise<void> {
+  const { rows } = await client.query<{
+    id: string;
+    time_ms: number;
+    chain_hash: string;
+    status: number | null;
+  }>('SELECT id, time_ms, chain_hash, status FROM audit_events WHERE id = ANY($1::text[]) FOR UPDATE', [
+    updates.map((u) => u.id),
+  ]);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  // One entry per row (an UPDATE … FROM joins a row to one of its matches only): the last update wins.
+  const byRow = new Map<
+    string,
+    { row: (typeof rows)[number]; u: OutcomeRow; status: number | null; hash: string }
+  >();
+  for (const u of updates) {
+    const row = byId.get(u.id);
+    if (!row) continue; // like SQLite's UPDATE of an unknown id: nothing to complete
+    const status = u.status ?? row.status;
+    const hash = outcomeHash(row.chain_hash, { ...u, status });
+    row.status = status; // a second update of the same row in this batch builds on the first
+    byRow.set(u.id, { row, u, status, hash });
+  }
+  const set = [...byRow.values()];
+  if (set.length === 0) return;
+  await client.query(
+    `UPDATE audit_events a SET status = u.status, bytes_in = u.bytes_in, bytes_out = u.bytes_out,
+       duration_ms = u.duration_ms, completed_ms = u.completed_ms, outcome_hash = u.outcome_hash
+     FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[])
+       AS u(id, time_ms, status, bytes_in, bytes_out, duration_ms, completed_ms, outcome_hash)
+     WHERE a.id = u.id AND a.time_ms = u.time_ms`,
+    [
+      set.map((s) => s.row.id),
+      set.map((s) => s.row.time_ms),
+      set.map((s) => s.status),
+      set.map((s) => s.u.bytes_in),
+      set.map((s) => s.u.bytes_out),
+      set.map((s) => s.u.duration_ms),
+      set.map((s) => s.u.completed_ms),
+      set.map((s) => s.hash),
+    ],
+  );
+}

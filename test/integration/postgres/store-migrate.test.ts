@@ -1,0 +1,163 @@
+/**
+ * `store migrate --from sqlite --to postgres`: a school's SQLite record, written by the real SQLite store,
+ * copied into a private PostgreSQL cluster with its chain intact, verified there; refusals leave nothing.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateSqliteToPostgres } from '../../../src/audit/postgres/migrate-from-sqlite.js';
+import { PostgresAuditStore } from '../../../src/audit/postgres/store.js';
+import { verifyPostgres } from '../../../src/audit/postgres/verify.js';
+import { SqliteAuditStore } from '../../../src/audit/sqlite-store.js';
+import { auditEvent } from '../../helpers/audit-event.js';
+import { runCli } from '../../helpers/cli.js';
+import { findPostgres, PG_SKIP_MESSAGE, startPgCluster, type PgCluster } from '../../helpers/pg-cluster.js';
+
+const bin = findPostgres();
+if (!bin) console.warn(PG_SKIP_MESSAGE);
+
+const ROWS = 3000;
+
+/** A data dir whose audit.sqlite holds `rows` rows over two months, some completed, written by the real store. */
+async function schoolDatabase(rows: number): Promise<{ dir: string; file: string }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sg-migrate-'));
+  const file = path.join(dir, 'audit.sqlite');
+  const store = new SqliteAuditStore({ path: file });
+  const start = Date.UTC(2026, 8, 1);
+  await Promise.all(
+    Array.from({ length: rows }, (_, i) =>
+      store.record(
+        auditEvent({
+          id: `s-${i}`,
+          time: start + i * 1_800_000,
+          user: `pupil${i % 40}`,
+          host: `site${i % 97}.test`,
+          action: i % 11 === 0 ? 'block' : 'allow',
+          categories: i % 11 === 0 ? ['social'] : [],
+          claimedUser: i % 500 === 7 ? 'someone' : null,
+        }),
+      ),
+    ),
+  );
+  for (let i = 0; i < rows; i += 3)
+    store.complete(`s-${i}`, { status: 200, bytesIn: i, bytesOut: 2 * i, durationMs: 3 });
+  await store.close();
+  return { dir, file };
+}
+
+describe.skipIf(!bin)('store migrate from SQLite to PostgreSQL', () => {
+  let cluster: PgCluster;
+  let school: { dir: string; file: string };
+  let admin: pg.Client;
+
+  beforeAll(async () => {
+    [cluster, school] = await Promise.all([startPgCluster(), schoolDatabase(ROWS)]);
+    admin = new pg.Client(cluster.url);
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await admin?.end();
+    await cluster?.stop();
+    if (school) rmSync(school.dir, { recursive: true, force: true });
+  });
+
+  const nodeRows = async (node: string) =>
+    Number((await admin.query('SELECT count(*) AS n FROM audit_events WHERE node = $1', [node])).rows[0].n);
+
+  it('copies every row with its hashes; the chain verifies on PostgreSQL with the SQLite head', async () => {
+    const result = await migrateSqliteToPostgres({
+      sqlitePath: school.file,
+      target: { connectionString: cluster.url },
+      node: 'school-a',
+      batchRows: 700,
+    });
+    expect(result.before.ok).toBe(true);
+    expect(result).toMatchObject({ node: 'school-a', rows: ROWS, after: { ok: true, rows: ROWS } });
+    expect(result.after.head).toEqual(result.before.head);
+    expect(result.rowsPerSecond).toBeGreaterThan(0);
+    const verified = await verifyPostgres(admin, { node: 'school-a' });
+    expect(verified.nodes[0]).toMatchObject({ ok: true, rows: ROWS, head: result.before.head });
+    // The same row, column for column, on both engines.
+    const sqlite = new Database(school.file, { readonly: true });
+    const want = sqlite
+      .prepare(`SELECT id, seq, bytes_out, outcome_hash, claimed_user FROM audit_events WHERE id = 's-507'`)
+      .get();
+    sqlite.close();
+    const got = (
+      await admin.query(
+        `SELECT id, seq::int, bytes_out::int, outcome_hash, claimed_user FROM audit_events WHERE id = 's-507'`,
+      )
+    ).rows[0];
+    expect(got).toEqual(want);
+  });
+
+  it('refuses a node the target already holds, and leaves its rows as they were', async () => {
+    await expect(
+      migrateSqliteToPostgres({
+        sqlitePath: school.file,
+        target: { connectionString: cluster.url },
+        node: 'school-a',
+      }),
+    ).rejects.toMatchObject({ code: 'SG_STORE_MIGRATE_REFUSED' });
+    expect(await nodeRows('school-a')).toBe(ROWS);
+  });
+
+  it('a migrated node keeps appending on its chain from the SQLite head', async () => {
+    const store = await PostgresAuditStore.open({ connectionString: cluster.url, node: 'school-a' });
+    await store.record(auditEvent({ id: 'after-migrate', time: Date.UTC(2026, 10, 5) }));
+    await store.close();
+    const verified = await verifyPostgres(admin, { node: 'school-a' });
+    expect(verified.nodes[0]).toMatchObject({ ok: true, rows: ROWS + 1, head: { seq: ROWS + 1 } });
+  });
+
+  it('refuses a SQLite chain that does not verify, and copies nothing', async () => {
+    const broken = await schoolDatabase(200);
+    try {
+      const db = new Database(broken.file);
+      db.prepare(`UPDATE audit_events SET host = 'elsewhere.test' WHERE id = 's-50'`).run();
+      db.close();
+      await expect(
+        migrateSqliteToPostgres({
+          sqlitePath: broken.file,
+          target: { connectionString: cluster.url },
+          node: 'broken',
+        }),
+      ).rejects.toMatchObject({
+        code: 'SG_STORE_MIGRATE_REFUSED',
+        message: expect.stringContaining('does not verify'),
+      });
+      expect(await nodeRows('broken')).toBe(0);
+      expect((await admin.query(`SELECT 1 FROM chain_heads WHERE node = 'broken'`)).rows).toHaveLength(0);
+    } finally {
+      rmSync(broken.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the CLI migrates a data dir and prints rows/s', async () => {
+    const url = await cluster.createDatabase('cli');
+    const args = [
+      'store',
+      'migrate',
+      '--from',
+      'sqlite',
+      '--to',
+      'postgres',
+      '--url',
+      url,
+      '--node',
+      'cli-node',
+    ];
+    const r = await runCli([...args, '--data', school.dir], { cwd: school.dir });
+    expect(r.stderr).not.toContain('SG_');
+    expect(r.stdout).toMatch(
+      new RegExp(`^ok: ${ROWS} rows copied to node cli-node in [\\d.]+ s \\(\\d+ rows/s\\)`),
+    );
+    expect(r.code).toBe(0);
+    const again = await runCli([...args, '--data', school.dir], { cwd: school.dir });
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain('SG_STORE_MIGRATE_REFUSED');
+  });
+});
