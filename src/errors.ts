@@ -78,6 +78,8 @@ export const ERROR_CODES = {
     'A `console users` command names an account that does not exist or already exists, or a role that is not headteacher, dsl, technician or auditor.',
   SG_CONSOLE_FORBIDDEN:
     'A console page is outside the signed-in person’s role (a technician asking for a person’s report): 403, and the refusal is recorded.',
+  SG_CONSOLE_IMPORT_REFUSED:
+    'A console import was refused before it started: another import is still running, or the upload is larger than console.importMaxKiB.',
   SG_LIST_DOWNLOAD_FAILED:
     '`lists update` could not fetch a source or its checksum file (network, TLS, HTTP status, size limit); the provider layer in force stays.',
   SG_LIST_CHECKSUM_MISMATCH:

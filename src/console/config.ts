@@ -74,6 +74,15 @@ export const consoleSchema = z
       .max(24 * 60)
       .default(15)
       .describe('How long a locked account stays locked.'),
+    importMaxKiB: z
+      .number()
+      .int()
+      .min(1)
+      .max(256 * 1024)
+      .default(8 * 1024)
+      .describe(
+        'The largest domain list or users CSV the technician may send on the console’s imports page (KiB); a larger one is refused (SG_CONSOLE_IMPORT_REFUSED). Import bigger lists with `schoolgate lists import`.',
+      ),
   })
   .prefault({})
   .describe('The web console for the headteacher, the DSL, the technician and the auditor (HTTPS).');

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { ReadonlyConfig } from '../config/load.js';
 import { openAdmin } from '../reports/run.js';
 import type { ConsoleAccounts, Role } from './accounts.js';
+import type { ImportJobs } from './imports.js';
 import { recordRoleRefusal } from './access.js';
 import { csrfField, message, page, type Viewer } from './pages/layout.js';
 import type { Session, Sessions } from './sessions.js';
@@ -22,6 +23,8 @@ export interface ConsoleContext {
   sessions: Sessions;
   /** Reloads the running proxy's lists (what `schoolgate reload` does); resolves with its answer. */
   reload: () => Promise<unknown>;
+  /** The technician's imports, one at a time (imports.ts). */
+  imports: ImportJobs;
 }
 
 /** The writable audit connection for one request (access records, cases, acks), closed after `fn`. */
@@ -55,11 +58,12 @@ export function sendPage(
   title: string,
   body: SafeHtml,
   viewer: Viewer | null,
+  refreshSeconds?: number,
 ) {
   return reply
     .code(status)
     .type('text/html; charset=utf-8')
-    .send(page(title, body, viewer));
+    .send(page(title, body, viewer, refreshSeconds));
 }
 
 declare module 'fastify' {

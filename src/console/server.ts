@@ -18,15 +18,18 @@ import { openStateDatabase } from '../state/database.js';
 import { ConsoleAccounts } from './accounts.js';
 import { consoleTls } from './certificate.js';
 import { sendPage, sessionOf, viewerOf, type ConsoleContext } from './context.js';
+import { ImportJobs } from './imports.js';
 import { consoleNetworks, networkMatcher } from './networks.js';
 import { CONSOLE_CSP, message } from './pages/layout.js';
 import { auditorRoutes } from './routes/auditor.js';
 import { dslRoutes } from './routes/dsl.js';
 import { headteacherRoutes } from './routes/headteacher.js';
+import { importRoutes } from './routes/imports.js';
 import { reviewRoutes } from './routes/reviews.js';
 import { signInRoutes } from './routes/sign-in.js';
 import { technicianRoutes, type TechnicianDeps } from './routes/technician.js';
 import { technicianMoreRoutes } from './routes/technician-more.js';
+import { usersNetworksRoutes } from './routes/users-networks.js';
 import { Sessions } from './sessions.js';
 
 export interface ConsoleDeps {
@@ -43,6 +46,8 @@ export interface ConsoleDeps {
 export interface RunningConsole {
   url: string;
   address: AddressInfo;
+  /** The technician's imports (a test holds one mid-way to read its progress page). */
+  imports: ImportJobs;
   close(): Promise<void>;
 }
 
@@ -70,9 +75,10 @@ export async function startConsole(deps: ConsoleDeps): Promise<RunningConsole> {
   });
   const stateDb = openStateDatabase(config.dataDir);
   const now = deps.now ?? Date.now;
+  const consoleLogger = logger.child({ component: 'console' });
   const ctx: ConsoleContext = {
     config,
-    logger: logger.child({ component: 'console' }),
+    logger: consoleLogger,
     now,
     accounts: new ConsoleAccounts(stateDb),
     sessions: new Sessions(
@@ -80,6 +86,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<RunningConsole> {
       now,
     ),
     reload: deps.reload,
+    imports: new ImportJobs(consoleLogger, now),
   };
   const allowed = networkMatcher(consoleNetworks(config));
   const app = Fastify({
@@ -115,6 +122,17 @@ export async function startConsole(deps: ConsoleDeps): Promise<RunningConsole> {
           403,
           'Form refused',
           message('This form has expired or came from another site. Open the page again and resend it.'),
+          viewer,
+        );
+      if (err.statusCode === 413)
+        return sendPage(
+          reply,
+          413,
+          'Too large',
+          html`${message(`The text sent is larger than this page takes (console.importMaxKiB is ${config.console.importMaxKiB} KiB).`)}
+            <p class="note">
+              Split it, or import it with the CLI on the server. (SG_CONSOLE_IMPORT_REFUSED)
+            </p>`,
           viewer,
         );
       if (err.statusCode === 429)
@@ -169,6 +187,8 @@ export async function startConsole(deps: ConsoleDeps): Promise<RunningConsole> {
     headteacherRoutes(app, ctx);
     technicianRoutes(app, ctx, { match: deps.match, decide: deps.decide });
     technicianMoreRoutes(app, ctx);
+    usersNetworksRoutes(app, ctx);
+    importRoutes(app, ctx);
     auditorRoutes(app, ctx);
     reviewRoutes(app, ctx);
     await app.listen({ host, port: config.console.port });
@@ -182,6 +202,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<RunningConsole> {
   return {
     url: `https://${urlHost}:${address.port}/`,
     address,
+    imports: ctx.imports,
     close: async () => {
       await app.close();
       stateDb.close();

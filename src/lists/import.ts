@@ -76,7 +76,11 @@ export interface ImportOptions {
   format: ImportFormat;
   replace?: boolean;
   dryRun?: boolean;
-  onProgress?: (p: ImportProgress) => void;
+  /**
+   * Called after each block read (64 KiB) and at the end; a promise it returns is awaited before the next
+   * block (the console's import page yields to other requests there).
+   */
+  onProgress?: (p: ImportProgress) => void | Promise<void>;
   /** Refuse a source file with more invalid lines than this allows (config `lists`). */
   limits?: InvalidLineLimit;
   /** Import the valid lines even past `limits` (never a file that is not text, nor a wrong format). */
@@ -225,61 +229,68 @@ async function importLocked(
     replaced: opts.replace ?? false,
   };
   let bytesDone = 0;
+  let shownFile = '';
+  const progress = opts.onProgress
+    ? () => opts.onProgress!({ file: shownFile, bytesDone, bytesTotal, lines: summary.lines })
+    : undefined;
   for (const group of groups) {
     if (group.files.length === 0) continue;
     const shown = group.files[0]!;
+    shownFile = shown;
     // Per source file (split chunks are one file), like the loader: entry lines, invalid, the first few.
     const file = { entryLines: 0, invalid: 0, suffixes: 0, first: [] as BadLine[] };
     const shapes = new Map<LineShape, number>();
-    await forEachLine(group.files, (line, lineNo) => {
-      summary.lines++;
-      bytesDone += line.length + 1;
-      if (opts.onProgress && summary.lines % 20_000 === 0)
-        opts.onProgress({ file: shown, bytesDone, bytesTotal, lines: summary.lines });
-      if (group.kind !== 'expressions') {
-        const shape = lineShape(line);
-        if (shape) shapes.set(shape, (shapes.get(shape) ?? 0) + 1);
-      }
-      const show = (list: ShownLine[], reason: string) => {
-        if (list.length < SHOWN_LINES)
-          list.push({ file: shown, line: lineNo, text: line.slice(0, 120), reason });
-      };
-      for (const c of candidates(opts.format, group.kind, line)) {
-        if (c.kind === 'skip') {
-          summary.skipped++;
-          const reason = c.detail ? `${c.reason} ${c.detail}` : c.reason;
-          bump(summary.skippedBy, c.reason);
-          if (!QUIET_SKIPS.has(c.reason)) show(summary.skippedLines, reason);
-          continue;
+    await forEachLine(
+      group.files,
+      (line, lineNo) => {
+        summary.lines++;
+        bytesDone += line.length + 1;
+        if (group.kind !== 'expressions') {
+          const shape = lineShape(line);
+          if (shape) shapes.set(shape, (shapes.get(shape) ?? 0) + 1);
         }
-        file.entryLines++;
-        if (c.kind === 'invalid') {
-          summary.invalid++;
-          file.invalid++;
-          bump(summary.invalidBy, c.reason);
-          if (c.reason === 'public-suffix') file.suffixes++;
-          if (file.first.length < SHOWN_LINES)
-            file.first.push({ line: lineNo, text: line.slice(0, 120), reason: c.reason });
-          show(summary.invalidLines, c.reason);
-          continue;
+        const show = (list: ShownLine[], reason: string) => {
+          if (list.length < SHOWN_LINES)
+            list.push({ file: shown, line: lineNo, text: line.slice(0, 120), reason });
+        };
+        for (const c of candidates(opts.format, group.kind, line)) {
+          if (c.kind === 'skip') {
+            summary.skipped++;
+            const reason = c.detail ? `${c.reason} ${c.detail}` : c.reason;
+            bump(summary.skippedBy, c.reason);
+            if (!QUIET_SKIPS.has(c.reason)) show(summary.skippedLines, reason);
+            continue;
+          }
+          file.entryLines++;
+          if (c.kind === 'invalid') {
+            summary.invalid++;
+            file.invalid++;
+            bump(summary.invalidBy, c.reason);
+            if (c.reason === 'public-suffix') file.suffixes++;
+            if (file.first.length < SHOWN_LINES)
+              file.first.push({ line: lineNo, text: line.slice(0, 120), reason: c.reason });
+            show(summary.invalidLines, c.reason);
+            continue;
+          }
+          const key = c.kind === 'regex' ? `r ${c.source}` : entryOf(c)!.key;
+          if (known.has(key)) {
+            summary.duplicate++;
+            continue;
+          }
+          known.add(key);
+          summary.added++;
+          if (c.kind === 'regex') {
+            summary.expressions++;
+            added.expressions.push(c.source);
+          } else {
+            const e = entryOf(c)!;
+            if (c.kind === 'domain' && c.exact) summary.hostOnly++;
+            (e.kind === 'domain' ? added.domains : added.urls).push(e.text);
+          }
         }
-        const key = c.kind === 'regex' ? `r ${c.source}` : entryOf(c)!.key;
-        if (known.has(key)) {
-          summary.duplicate++;
-          continue;
-        }
-        known.add(key);
-        summary.added++;
-        if (c.kind === 'regex') {
-          summary.expressions++;
-          added.expressions.push(c.source);
-        } else {
-          const e = entryOf(c)!;
-          if (c.kind === 'domain' && c.exact) summary.hostOnly++;
-          (e.kind === 'domain' ? added.domains : added.urls).push(e.text);
-        }
-      }
-    });
+      },
+      progress,
+    );
     const name = group.files.length > 1 ? `${shown} (+${group.files.length - 1} chunks)` : shown;
     if (group.kind !== 'expressions') checkShape(name, opts.format, shapes);
     if (opts.limits && !opts.force) {
@@ -292,7 +303,7 @@ async function importLocked(
       checkInvalidLines(name, counted, opts.limits, REFUSED_SUGGESTION);
     }
   }
-  opts.onProgress?.({ file: '', bytesDone: bytesTotal, bytesTotal, lines: summary.lines });
+  await opts.onProgress?.({ file: '', bytesDone: bytesTotal, bytesTotal, lines: summary.lines });
   if (!opts.dryRun) {
     for (const kind of ['domains', 'urls', 'expressions'] as const)
       if (opts.replace || added[kind].length > 0)

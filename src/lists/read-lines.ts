@@ -16,6 +16,8 @@ import { SchoolgateError } from '../errors.js';
 export async function forEachLine(
   paths: readonly string[],
   onLine: (line: string, lineNo: number) => void,
+  /** Awaited after each block's lines: progress for the importer, and a pause point between blocks. */
+  afterBlock?: () => void | Promise<void>,
 ): Promise<void> {
   // fatal: a malformed sequence throws instead of becoming U+FFFD; stream: a character split across two
   // blocks (or two chunk files) is held back until its last byte arrives.
@@ -45,6 +47,7 @@ export async function forEachLine(
       // Only the last three bytes matter, unless the block is shorter than that.
       pending = unfinishedTail(block.length >= 3 ? block : concat(pending, block));
       emit(text);
+      if (afterBlock) await afterBlock();
     }
   }
   let rest: string;

@@ -36,7 +36,21 @@ const ACCOUNTS = {
 const PAGES: [account: keyof typeof ACCOUNTS, paths: string[]][] = [
   ['d.dsl', ['/alerts', '/reviews']],
   ['a.head', ['/cases', '/reviews', '/around']],
-  ['t.tech', ['/status', '/lists', '/explain', '/exceptions', '/requests', '/changes', '/selftest']],
+  [
+    't.tech',
+    [
+      '/status',
+      '/lists',
+      '/imports',
+      '/explain',
+      '/exceptions',
+      '/requests',
+      '/users',
+      '/networks',
+      '/changes',
+      '/selftest',
+    ],
+  ],
   ['g.aud', ['/access-log']],
 ];
 /** The longest reference a case may have, unbroken: it must wrap rather than widen the page. */

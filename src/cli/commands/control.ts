@@ -1,9 +1,9 @@
 /** `schoolgate reload`, `status` and `changes`: talking to the running proxy, and the admin-changes record. */
 import type { Command } from 'commander';
 import { controlRequest } from '../../app/control.js';
-import type { ReloadResult } from '../../app/reload.js';
+import { reloadRunning } from '../../app/reload-record.js';
 import type { AuditDatabaseStatus, StatusReport } from '../../app/status.js';
-import { describeLocation, locationOf } from '../../config/location.js';
+import { describeLocation } from '../../config/location.js';
 import { identityModeLine } from '../../identity/modes.js';
 import { SchoolgateError } from '../../errors.js';
 import { withState } from '../../state/store.js';
@@ -31,31 +31,7 @@ export function registerControl(program: Command): void {
     )
     .action(async (opts: Opts & ChangeOptions) => {
       const config = configFrom(opts);
-      const dataDir = config.dataDir;
-      const r = await controlRequest<ReloadResult>(dataDir, 'reload', opts.force ? { force: true } : {});
-      // Config is edited in a file, not through the CLI: the reload that applies an edit is what the
-      // admin-changes record can see, with the settings that changed.
-      if (r.changed.length > 0)
-        await withState(dataDir, (s) =>
-          s.changes.record({
-            action: 'config.reload',
-            target: locationOf(config).file ?? '(built-in defaults)',
-            after: { changed: r.changed, restartNeeded: r.restartNeeded },
-            reason: opts.reason,
-            by: opts.by,
-          }),
-        );
-      // A list that lost more than lists.maxShrinkShare was let through by a person: say who and why.
-      if (r.forcedShrink.length > 0)
-        await withState(dataDir, (s) =>
-          s.changes.record({
-            action: 'lists.reload.forced',
-            target: r.forcedShrink.map((c) => c.category).join(', '),
-            after: { shrank: r.forcedShrink },
-            reason: opts.reason,
-            by: opts.by,
-          }),
-        );
+      const r = await reloadRunning(config, opts);
       if (opts.json) return void console.log(JSON.stringify(r));
       console.log(
         `reloaded in ${r.ms} ms: ${r.categories} categories, ${r.entries} entries, ${r.profiles} profiles`,

@@ -9,12 +9,12 @@ import { addEntries, deleteCategory, newCategory, removeEntries } from '../../li
 import { parseCliEntry, type ListEntry } from '../../lists/entry.js';
 import {
   IMPORT_FORMATS,
-  importList,
   importReasonInWords,
   type ImportFormat,
   type ImportProgress,
   type ImportSummary,
 } from '../../lists/import.js';
+import { importAndRecord } from '../../lists/import-record.js';
 import { checkCategoryName } from '../../lists/metadata.js';
 import { readProfileOverrides } from '../../lists/profile-overrides.js';
 import { effectiveProfiles } from '../../config/profiles.js';
@@ -244,37 +244,20 @@ export function registerListEdits(lists: Command): void {
           });
         }
         const progress = process.stderr.isTTY && !opts.json ? progressLine(category) : undefined;
-        const summary = await importList(dirs, category, source, {
+        const summary = await importAndRecord(config, category, source, {
           format: opts.format,
-          limits: config.lists,
-          ...(opts.replace ? { replace: true } : {}),
-          ...(opts.dryRun ? { dryRun: true } : {}),
-          ...(opts.force ? { force: true } : {}),
-          ...(missing && opts.dryRun ? { newCategory: true } : {}),
-          ...(progress ? { onProgress: progress } : {}),
+          replace: opts.replace,
+          dryRun: opts.dryRun,
+          force: opts.force,
+          newCategory: missing && opts.dryRun,
+          onProgress: progress,
+          reason: opts.reason,
+          by: opts.by,
         }).catch(async (err: unknown) => {
           // A refused import changes nothing, so the category made for it goes too.
           if (create) await deleteCategory(dirs, category);
           throw err;
         });
-        if (!opts.dryRun && (summary.added > 0 || opts.replace))
-          await withState(config.dataDir, (s) =>
-            s.changes.record({
-              action: 'lists.import',
-              target: category,
-              after: {
-                source,
-                format: opts.format,
-                replace: opts.replace ?? false,
-                added: summary.added,
-                duplicate: summary.duplicate,
-                invalid: summary.invalid,
-                forced: opts.force ?? false,
-              },
-              reason: opts.reason,
-              by: opts.by,
-            }),
-          );
         // A new category asks who blocks it; an existing one is changed only when --block-for says so.
         const enforced =
           create || (opts.blockFor?.length && !opts.dryRun)

@@ -3,10 +3,14 @@
  * kept in the state database beside the config file's own; a running proxy is reloaded after each change.
  */
 import { type Command } from 'commander';
-import type { ReadonlyConfig } from '../../config/load.js';
-import { SchoolgateError } from '../../errors.js';
-import { canonicalCidr, canonicalIp } from '../../state/addresses.js';
-import { withState } from '../../state/store.js';
+import {
+  addDevice,
+  addNetwork,
+  listDevices,
+  listNetworks,
+  removeDevice,
+  removeNetwork,
+} from '../../identity/address-admin.js';
 import {
   configFrom,
   reloadAfterChange,
@@ -17,13 +21,6 @@ import {
 } from '../common.js';
 
 type Opts = CommonOptions & ChangeOptions & { json?: boolean };
-
-function needProfile(config: ReadonlyConfig, profile: string): void {
-  if (!(profile in config.profiles))
-    throw new SchoolgateError('SG_PROFILE_UNKNOWN', `--profile: no profile named "${profile}"`, {
-      suggestion: `use one of: ${Object.keys(config.profiles).join(', ')}`,
-    });
-}
 
 export function registerNetworks(program: Command): void {
   const networks = program
@@ -43,28 +40,10 @@ export function registerNetworks(program: Command): void {
       'after',
       '\nExample:\n  schoolgate networks add 10.30.0.0/24 --profile staff --name "Staff room" --reason "new VLAN"',
     )
-    .action(async (cidrArg: string, opts: Opts & { profile: string; name?: string }) => {
+    .action(async (cidr: string, opts: Opts & { profile: string; name?: string }) => {
       const config = configFrom(opts);
-      const cidr = canonicalCidr(cidrArg);
-      needProfile(config, opts.profile);
-      const entry = { cidr, profile: opts.profile, ...(opts.name ? { name: opts.name } : {}) };
-      await withState(config.dataDir, (s) =>
-        s.transaction(() => {
-          if (s.addresses.network(cidr) || config.identity.networks.some((n) => n.cidr === cidr))
-            throw new SchoolgateError('SG_NETWORK_INVALID', `network ${cidr} is already mapped`, {
-              suggestion: `remove it first with \`schoolgate networks remove ${cidr}\``,
-            });
-          s.addresses.addNetwork(entry);
-          s.changes.record({
-            action: 'networks.add',
-            target: `network ${cidr}`,
-            after: entry,
-            reason: opts.reason,
-            by: opts.by,
-          });
-        }),
-      );
-      console.log(`network ${cidr} → profile ${opts.profile}`);
+      const entry = await addNetwork(config, { cidr, profile: opts.profile, name: opts.name }, opts);
+      console.log(`network ${entry.cidr} → profile ${entry.profile}`);
       await reloadAfterChange(config.dataDir);
     });
 
@@ -72,29 +51,10 @@ export function registerNetworks(program: Command): void {
     .description('remove a network mapping made with `networks add`')
     .argument('<cidr>')
     .addHelpText('after', '\nExample:\n  schoolgate networks remove 10.30.0.0/24 --reason "VLAN retired"')
-    .action(async (cidrArg: string, opts: Opts) => {
+    .action(async (cidr: string, opts: Opts) => {
       const config = configFrom(opts);
-      const cidr = canonicalCidr(cidrArg);
-      await withState(config.dataDir, (s) =>
-        s.transaction(() => {
-          const before = s.addresses.network(cidr);
-          if (!before)
-            throw new SchoolgateError('SG_NETWORK_INVALID', `network ${cidr} is not in the networks table`, {
-              suggestion: config.identity.networks.some((n) => n.cidr === cidr)
-                ? 'it is in the config file: edit identity.networks there'
-                : 'see `schoolgate networks list`',
-            });
-          s.addresses.removeNetwork(cidr);
-          s.changes.record({
-            action: 'networks.remove',
-            target: `network ${cidr}`,
-            before,
-            reason: opts.reason,
-            by: opts.by,
-          });
-        }),
-      );
-      console.log(`removed network ${cidr}`);
+      const removed = await removeNetwork(config, cidr, opts);
+      console.log(`removed network ${removed.cidr}`);
       await reloadAfterChange(config.dataDir);
     });
 
@@ -103,14 +63,7 @@ export function registerNetworks(program: Command): void {
     .option('--json', 'JSON output')
     .addHelpText('after', '\nExample:\n  schoolgate networks list --json')
     .action(async (opts: Opts) => {
-      const config = configFrom(opts);
-      const rows = [
-        ...config.identity.networks.map((n) => ({ ...n, source: 'config' })),
-        ...(await withState(config.dataDir, (s) => s.addresses.networks())).map((n) => ({
-          ...n,
-          source: 'cli',
-        })),
-      ];
+      const rows = await listNetworks(configFrom(opts));
       if (opts.json) return void console.log(JSON.stringify(rows));
       for (const n of rows)
         console.log(`${n.cidr.padEnd(24)} ${n.profile.padEnd(12)} ${n.source.padEnd(7)} ${n.name ?? ''}`);
@@ -134,35 +87,15 @@ export function registerNetworks(program: Command): void {
       'after',
       '\nExample:\n  schoolgate devices add 10.20.3.17 --name "J Smith laptop" --user j.smith --reason "fixed IP"',
     )
-    .action(async (addressArg: string, opts: Opts & { name: string; user?: string; profile?: string }) => {
+    .action(async (address: string, opts: Opts & { name: string; user?: string; profile?: string }) => {
       const config = configFrom(opts);
-      const address = canonicalIp(addressArg);
-      if (opts.profile) needProfile(config, opts.profile);
-      const entry = {
-        address,
-        name: opts.name,
-        ...(opts.user ? { user: opts.user } : {}),
-        ...(opts.profile ? { profile: opts.profile } : {}),
-      };
-      await withState(config.dataDir, (s) =>
-        s.transaction(() => {
-          if (opts.user) s.users.require(opts.user);
-          if (s.addresses.device(address) || config.identity.devices.some((d) => d.address === address))
-            throw new SchoolgateError('SG_NETWORK_INVALID', `device ${address} is already mapped`, {
-              suggestion: `remove it first with \`schoolgate devices remove ${address}\``,
-            });
-          s.addresses.addDevice(entry);
-          s.changes.record({
-            action: 'devices.add',
-            target: `device ${address}`,
-            after: entry,
-            reason: opts.reason,
-            by: opts.by,
-          });
-        }),
+      const d = await addDevice(
+        config,
+        { address, name: opts.name, user: opts.user, profile: opts.profile },
+        opts,
       );
       console.log(
-        `device ${address} (${opts.name})${opts.user ? ` → user ${opts.user}` : ''}${opts.profile ? ` → profile ${opts.profile}` : ''}`,
+        `device ${d.address} (${d.name})${d.user ? ` → user ${d.user}` : ''}${d.profile ? ` → profile ${d.profile}` : ''}`,
       );
       await reloadAfterChange(config.dataDir);
     });
@@ -171,27 +104,10 @@ export function registerNetworks(program: Command): void {
     .description('remove a device mapping made with `devices add`')
     .argument('<address>')
     .addHelpText('after', '\nExample:\n  schoolgate devices remove 10.20.3.17 --reason "laptop returned"')
-    .action(async (addressArg: string, opts: Opts) => {
+    .action(async (address: string, opts: Opts) => {
       const config = configFrom(opts);
-      const address = canonicalIp(addressArg);
-      await withState(config.dataDir, (s) =>
-        s.transaction(() => {
-          const before = s.addresses.device(address);
-          if (!before)
-            throw new SchoolgateError('SG_NETWORK_INVALID', `device ${address} is not in the devices table`, {
-              suggestion: 'see `schoolgate devices list`',
-            });
-          s.addresses.removeDevice(address);
-          s.changes.record({
-            action: 'devices.remove',
-            target: `device ${address}`,
-            before,
-            reason: opts.reason,
-            by: opts.by,
-          });
-        }),
-      );
-      console.log(`removed device ${address}`);
+      const removed = await removeDevice(config, address, opts);
+      console.log(`removed device ${removed.address}`);
       await reloadAfterChange(config.dataDir);
     });
 
@@ -200,14 +116,7 @@ export function registerNetworks(program: Command): void {
     .option('--json', 'JSON output')
     .addHelpText('after', '\nExample:\n  schoolgate devices list --json')
     .action(async (opts: Opts) => {
-      const config = configFrom(opts);
-      const rows = [
-        ...config.identity.devices.map((d) => ({ ...d, source: 'config' })),
-        ...(await withState(config.dataDir, (s) => s.addresses.devices())).map((d) => ({
-          ...d,
-          source: 'cli',
-        })),
-      ];
+      const rows = await listDevices(configFrom(opts));
       if (opts.json) return void console.log(JSON.stringify(rows));
       for (const d of rows)
         console.log(

@@ -7,27 +7,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import type { ReadonlyConfig } from '../../config/load.js';
 import { SchoolgateError } from '../../errors.js';
 import { basicAuthOffNotice } from '../../identity/modes.js';
-import {
-  detectFormat,
-  IMPORT_FORMATS,
-  readExport,
-  type ImportFormat,
-} from '../../identity/import/formats.js';
-import { readPlain } from '../../identity/import/plain.js';
-import {
-  groupProfiles,
-  planImport,
-  skippedSummary,
-  type ImportUser,
-  type Skipped,
-} from '../../identity/import/plan.js';
-import { readCsv } from '../../identity/import/read-csv.js';
-import { hashPassword } from '../../identity/password.js';
-import { publicUser } from '../../identity/user-store.js';
-import { withState } from '../../state/store.js';
+import { IMPORT_FORMATS, type ImportFormat } from '../../identity/import/formats.js';
+import { skippedSummary } from '../../identity/import/plan.js';
+import { importUsers, type PlannedUser } from '../../identity/import/run.js';
 import {
   configFrom,
   withChangeOptions,
@@ -38,8 +22,7 @@ import {
 
 type ImportOptions = CommonOptions &
   ChangeOptions & { json?: boolean; dryRun?: boolean; format: ImportFormat | 'auto'; map: string[] };
-
-type Change = 'add' | 'update' | 'unchanged';
+type Change = PlannedUser['change'];
 
 export function registerUsersImport(
   users: Command,
@@ -75,8 +58,7 @@ export function registerUsersImport(
     )
     .action(async (file: string, opts: ImportOptions) => {
       const config = configFrom(opts);
-      const { format, users: incoming, skipped } = readImport(file, opts, config);
-      const plan = await apply(config, incoming, opts);
+      const { format, plan, skipped } = await importUsers(config, readSource(file), opts);
       if (!opts.dryRun && plan.some((p) => p.change === 'update' && p.row.password !== undefined))
         await tellRunningProxy(config.dataDir);
       const count = (k: Change) => plan.filter((p) => p.change === k).length;
@@ -113,14 +95,10 @@ export function registerUsersImport(
     });
 }
 
-function readImport(
-  file: string,
-  opts: ImportOptions,
-  config: ReadonlyConfig,
-): { format: ImportFormat; users: ImportUser[]; skipped: Skipped[] } {
-  let text: string;
+/** The file's text, or SG_FILE_UNREADABLE naming it. */
+function readSource(file: string): { text: string; name: string } {
   try {
-    text = readFileSync(file, 'utf8');
+    return { text: readFileSync(file, 'utf8'), name: file };
   } catch (err) {
     throw new SchoolgateError(
       'SG_FILE_UNREADABLE',
@@ -128,79 +106,4 @@ function readImport(
       { context: { file }, suggestion: 'check the path and the permissions' },
     );
   }
-  const rows = readCsv(text, file);
-  const format = opts.format === 'auto' ? detectFormat(rows[0]?.fields ?? [], file) : opts.format;
-  const profiles = Object.keys(config.profiles);
-  if (format === 'plain') return { format, users: readPlain(rows, file, profiles), skipped: [] };
-  const map = groupProfiles(config.identity.importMap, parseMapOptions(opts.map, profiles));
-  return { format, ...planImport(readExport(rows, format, file), map) };
-}
-
-/** `--map "Year 7=pupil"` values; an unknown profile is refused before anything is read. */
-export function parseMapOptions(
-  values: readonly string[],
-  profiles: readonly string[],
-): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const v of values) {
-    const eq = v.lastIndexOf('=');
-    const group = v.slice(0, eq).trim();
-    const profile = v.slice(eq + 1).trim();
-    if (eq <= 0 || group === '' || profile === '')
-      throw new SchoolgateError('SG_ARGUMENT_INVALID', `--map "${v}": expected GROUP=PROFILE`, {
-        suggestion: 'e.g. --map "Year 7=pupil" or --map /Pupils=pupil',
-      });
-    if (!profiles.includes(profile))
-      throw new SchoolgateError('SG_PROFILE_UNKNOWN', `--map "${v}": no profile named "${profile}"`, {
-        suggestion: `use one of: ${profiles.join(', ')}`,
-      });
-    out[group] = profile;
-  }
-  return out;
-}
-
-async function apply(
-  config: ReadonlyConfig,
-  rows: readonly ImportUser[],
-  opts: ImportOptions,
-): Promise<{ change: Change; row: ImportUser; hash?: string }[]> {
-  return withState(config.dataDir, async (state) => {
-    const changes = rows.map((row) => {
-      const existing = state.users.get(row.name);
-      const change: Change = !existing
-        ? 'add'
-        : existing.profile !== row.profile ||
-            existing.displayName !== row.displayName ||
-            row.password !== undefined
-          ? 'update'
-          : 'unchanged';
-      return { change, row } as { change: Change; row: ImportUser; hash?: string };
-    });
-    if (opts.dryRun) return changes;
-    for (const c of changes) if (c.row.password !== undefined) c.hash = await hashPassword(c.row.password);
-    state.transaction(() => {
-      for (const c of changes) {
-        if (c.change === 'unchanged') continue;
-        const fields = {
-          profile: c.row.profile,
-          displayName: c.row.displayName,
-          ...(c.hash ? { passwordHash: c.hash } : {}),
-        };
-        const record = {
-          action: 'users.import',
-          target: `user ${c.row.name}`,
-          reason: opts.reason,
-          by: opts.by,
-        };
-        if (c.change === 'add') {
-          state.users.insert({ name: c.row.name, ...fields, passwordHash: c.hash ?? null });
-          state.changes.record({ ...record, after: publicUser(state.users.get(c.row.name)!) });
-        } else {
-          const { before, after } = state.users.update(c.row.name, fields);
-          state.changes.record({ ...record, before: publicUser(before), after: publicUser(after) });
-        }
-      }
-    });
-    return changes;
-  });
 }

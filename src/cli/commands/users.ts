@@ -1,12 +1,16 @@
 /** `schoolgate users`: the users Basic proxy authentication checks against. Every change is recorded. */
 import type { Command } from 'commander';
-import { controlRequest } from '../../app/control.js';
-import type { ReadonlyConfig } from '../../config/load.js';
-import { SchoolgateError } from '../../errors.js';
 import { basicAuthOffNotice } from '../../identity/modes.js';
-import { MIN_PASSWORD } from '../../identity/import/plain.js';
 import { hashPassword } from '../../identity/password.js';
-import { checkUserName, publicUser } from '../../identity/user-store.js';
+import {
+  addUser,
+  checkPassword,
+  listUsers,
+  needProfile,
+  removeUser,
+  tellRunningProxy as tellProxyUsersChanged,
+} from '../../identity/user-admin.js';
+import { publicUser } from '../../identity/user-store.js';
 import { withState } from '../../state/store.js';
 import { registerUsersImport } from './users-import.js';
 import {
@@ -28,24 +32,6 @@ interface AddOptions extends Opts {
 const NOTE =
   'A running proxy takes changes at once, no reload needed: a disabled or removed user, or one with a new\n' +
   'password, is refused on their next request, and their open tunnels and connections are closed.';
-
-function needProfile(config: ReadonlyConfig, profile: string, where = '--profile'): void {
-  if (!(profile in config.profiles))
-    throw new SchoolgateError('SG_PROFILE_UNKNOWN', `${where}: no profile named "${profile}"`, {
-      suggestion: `use one of: ${Object.keys(config.profiles).join(', ')}`,
-    });
-}
-
-function checkPassword(password: string, where = 'the password'): void {
-  if (password.length < MIN_PASSWORD)
-    throw new SchoolgateError(
-      'SG_ARGUMENT_INVALID',
-      `${where} must have at least ${MIN_PASSWORD} characters`,
-      {
-        suggestion: 'pipe a longer password to --password-stdin',
-      },
-    );
-}
 
 export function registerUsers(program: Command): void {
   const users = program
@@ -70,30 +56,7 @@ export function registerUsers(program: Command): void {
       const config = configFrom(opts);
       needProfile(config, opts.profile);
       const password = opts.passwordStdin ? await readFirstLine() : undefined;
-      if (password !== undefined) checkPassword(password);
-      await withState(config.dataDir, async (state) => {
-        checkUserName(name);
-        const hash = password === undefined ? null : await hashPassword(password);
-        state.transaction(() => {
-          if (state.users.get(name))
-            throw new SchoolgateError('SG_USER_EXISTS', `user "${name}" already exists`, {
-              suggestion: 'choose another name, or change this user with `schoolgate users passwd`',
-            });
-          state.users.insert({
-            name,
-            profile: opts.profile,
-            displayName: opts.displayName ?? '',
-            passwordHash: hash,
-          });
-          state.changes.record({
-            action: 'users.add',
-            target: `user ${name}`,
-            after: publicUser(state.users.get(name)!),
-            reason: opts.reason,
-            by: opts.by,
-          });
-        });
-      });
+      await addUser(config, { name, profile: opts.profile, displayName: opts.displayName, password }, opts);
       console.log(
         `added user ${name} (profile ${opts.profile}${password ? ', password set' : ', no password'})`,
       );
@@ -106,7 +69,7 @@ export function registerUsers(program: Command): void {
     .option('--json', 'JSON output')
     .addHelpText('after', '\nExample:\n  schoolgate users list --json')
     .action(async (opts: Opts) => {
-      const list = await withState(configFrom(opts).dataDir, (s) => s.users.list().map(publicUser));
+      const list = await listUsers(configFrom(opts));
       if (opts.json) console.log(JSON.stringify(list));
       else
         for (const u of list)
@@ -120,20 +83,9 @@ export function registerUsers(program: Command): void {
     .argument('<name>')
     .addHelpText('after', '\nExample:\n  schoolgate users remove j.smith --reason "left the school"')
     .action(async (name: string, opts: Opts) => {
-      await withState(configFrom(opts).dataDir, (state) =>
-        state.transaction(() => {
-          const before = state.users.remove(name);
-          state.changes.record({
-            action: 'users.remove',
-            target: `user ${name}`,
-            before: publicUser(before),
-            reason: opts.reason,
-            by: opts.by,
-          });
-        }),
-      );
+      const { revoked } = await removeUser(configFrom(opts), name, opts);
       console.log(`removed user ${name}`);
-      await tellRunningProxy(configFrom(opts).dataDir);
+      if (revoked > 0) console.log('the running proxy closed their open connections');
     });
 
   for (const [verb, disabled] of [
@@ -198,18 +150,10 @@ export function registerUsers(program: Command): void {
   registerUsersImport(users, tellRunningProxy);
 }
 
-/**
- * Asks the proxy running on this data directory to re-read its users now, so a revoked user's open
- * tunnels and keep-alive connections close before this command returns. Best effort: with no proxy running
- * there is nothing to close, and a proxy that cannot be reached notices by itself within seconds.
- */
+/** Tells the running proxy its users changed, and says when it closed someone's connections. */
 async function tellRunningProxy(dataDir: string): Promise<void> {
-  try {
-    const { revoked } = await controlRequest<{ revoked: number }>(dataDir, 'users-changed', {}, 10_000);
-    if (revoked > 0) console.log('the running proxy closed their open connections');
-  } catch {
-    // Not running, or an older proxy without `users-changed`: its own poll closes them.
-  }
+  if ((await tellProxyUsersChanged(dataDir)) > 0)
+    console.log('the running proxy closed their open connections');
 }
 
 export async function readFirstLine(): Promise<string> {

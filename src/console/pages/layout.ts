@@ -24,6 +24,7 @@ const STYLE = `
   input, select, textarea, button { font: inherit; }
   input[type=text], input[type=password], input[type=date], textarea, select { width: 100%; max-width: 30rem; box-sizing: border-box; }
   button { padding: .3rem .8rem; margin-top: .5rem; }
+  progress { width: 100%; max-width: 30rem; height: 1.5rem; }
   .error { color: #b91c1c; font-weight: bold; }
   .note { color: #374151; }
   .sev-danger, .sev-high { color: #b91c1c; font-weight: bold; }
@@ -51,22 +52,27 @@ const NAV: Record<Role, [string, string][]> = {
   technician: [
     ['/status', 'Status'],
     ['/lists', 'Lists'],
+    ['/imports', 'Imports'],
     ['/explain', 'Explain'],
     ['/exceptions', 'Exceptions'],
     ['/requests', 'Unblock requests'],
+    ['/users', 'Users'],
+    ['/networks', 'Networks'],
     ['/changes', 'Admin changes'],
     ['/selftest', 'Self-test'],
   ],
   auditor: [['/access-log', 'Report-access log']],
 };
 
-export function page(title: string, body: SafeHtml, viewer: Viewer | null): string {
+/** `refreshSeconds`: the page reloads itself (an import's progress; there is no script to poll). */
+export function page(title: string, body: SafeHtml, viewer: Viewer | null, refreshSeconds?: number): string {
   return html`<!doctype html>
     <html lang="en-GB">
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="referrer" content="no-referrer" />
+        ${refreshSeconds ? html`<meta http-equiv="refresh" content="${String(refreshSeconds)}" />` : ''}
         <title>${title} · schoolgate console</title>
         <style>
           ${raw(STYLE)}

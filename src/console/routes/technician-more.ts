@@ -4,7 +4,7 @@
  * CLI command calls (src/cli/commands/exceptions.ts, requests.ts, control.ts, selftest.ts), with the
  * signed-in person as the "by"; a change reloads the running proxy as the CLI's edits do.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { parseSince } from '../../cli/commands/control.js';
 import {
   addExceptionFor,
@@ -16,20 +16,13 @@ import { approveRequest, denyRequest, listRequests } from '../../cli/commands/re
 import { selftestHistory } from '../../cli/commands/selftest.js';
 import { SchoolgateError } from '../../errors.js';
 import { describeScope } from '../../policy/exceptions.js';
-import { html, type SafeHtml } from '../../proxy/pages/html.js';
+import { html } from '../../proxy/pages/html.js';
 import { verifyChanges } from '../../state/change-chain.js';
 import { withState } from '../../state/store.js';
 import { byOf } from '../access.js';
 import { csrfField, guard, sendPage, viewerOf, type ConsoleContext } from '../context.js';
+import { back, doneNote, field, optional, tableOf } from '../pages/forms.js';
 import { message } from '../pages/layout.js';
-
-/** One form field, trimmed; '' when absent. */
-const field = (o: unknown, k: string): string => {
-  const v = (o as Record<string, unknown> | undefined)?.[k];
-  return typeof v === 'string' ? v.trim().slice(0, 2000) : '';
-};
-/** An optional field: undefined when left empty (the CLI's option not given). */
-const optional = (o: unknown, k: string): string | undefined => field(o, k) || undefined;
 
 function idOf(body: unknown): number {
   const text = field(body, 'id');
@@ -39,30 +32,6 @@ function idOf(body: unknown): number {
     });
   return Number(text);
 }
-
-const doneNote = (q: unknown): SafeHtml | string => {
-  const done = (q as Record<string, string | undefined>).done;
-  return done ? html`<p role="status">${done}</p>` : '';
-};
-
-/** A table with these column heads over these rows. */
-const tableOf = (heads: string[], rows: SafeHtml[]): SafeHtml =>
-  html`<table>
-    <thead>
-      <tr>
-        ${heads.map((h) => html`<th>${h}</th>`)}
-      </tr>
-    </thead>
-    <tbody>
-      ${rows}
-    </tbody>
-  </table>`;
-
-const back = (reply: FastifyReply, page: string, said: string) =>
-  reply
-    .code(303)
-    .header('location', `${page}?done=${encodeURIComponent(said)}`)
-    .send();
 
 export function technicianMoreRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   const only = (command: string) => guard(ctx, ['technician'], command);

@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { controlRequest } from '../../app/control.js';
+import { reloadRunning } from '../../app/reload-record.js';
 import type { StatusReport } from '../../app/status.js';
 import { statusLines } from '../../cli/commands/control.js';
 import { SchoolgateError } from '../../errors.js';
@@ -17,12 +18,8 @@ import { html, raw } from '../../proxy/pages/html.js';
 import { withState } from '../../state/store.js';
 import { byOf } from '../access.js';
 import { csrfField, guard, sendPage, viewerOf, type ConsoleContext } from '../context.js';
+import { back, doneNote, field, reasonOf } from '../pages/forms.js';
 import { message } from '../pages/layout.js';
-
-const field = (o: unknown, k: string): string => {
-  const v = (o as Record<string, unknown> | undefined)?.[k];
-  return typeof v === 'string' ? v.trim().slice(0, 2000) : '';
-};
 
 export interface TechnicianDeps {
   /** The running proxy's category matches for a URL (its current lists snapshot). */
@@ -42,8 +39,38 @@ export function technicianRoutes(app: FastifyInstance, ctx: ConsoleContext, deps
       reply,
       200,
       'Status',
-      html`<pre>${statusLines(status).map((line) => html`${line}${raw('\n')}`)}</pre>`,
+      html`${doneNote(req.query)}
+        <pre>${statusLines(status).map((line) => html`${line}${raw('\n')}`)}</pre>
+        <h2>Reload</h2>
+        <p>
+          Load the lists, networks and config again without dropping connections; if a file is broken, the
+          lists in force keep serving and this page says why.
+        </p>
+        <form method="post" action="/status/reload">
+          ${csrfField(viewer.csrf)}
+          <label for="reload-reason">Reason (recorded)</label
+          ><input id="reload-reason" name="reason" type="text" required />
+          <label for="force"
+            ><input id="force" name="force" type="checkbox" value="1" /> Apply even though a category loses
+            more than lists.maxShrinkShare of its entries</label
+          >
+          <button type="submit">Reload the proxy</button>
+        </form>`,
       viewer,
+    );
+  });
+
+  app.post('/status/reload', { preHandler: [app.csrfProtection, only('reload')] }, async (req, reply) => {
+    const r = await reloadRunning(ctx.config, {
+      force: field(req.body, 'force') === '1',
+      reason: reasonOf(req.body),
+      by: byOf(req.consoleSession!),
+      recordAlways: true,
+    });
+    return back(
+      reply,
+      '/status',
+      `reloaded in ${r.ms} ms: ${r.categories} categories, ${r.entries} entries, ${r.profiles} profiles${r.warnings.map((w) => `; warning: ${w}`).join('')}`,
     );
   });
 
