@@ -22,6 +22,7 @@ import { consoleNetworks, networkMatcher } from './networks.js';
 import { CONSOLE_CSP, message } from './pages/layout.js';
 import { auditorRoutes } from './routes/auditor.js';
 import { dslRoutes } from './routes/dsl.js';
+import { dslMoreRoutes } from './routes/dsl-more.js';
 import { headteacherRoutes } from './routes/headteacher.js';
 import { reviewRoutes } from './routes/reviews.js';
 import { signInRoutes } from './routes/sign-in.js';
@@ -166,6 +167,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<RunningConsole> {
     });
     signInRoutes(app, ctx);
     dslRoutes(app, ctx);
+    dslMoreRoutes(app, ctx);
     headteacherRoutes(app, ctx);
     technicianRoutes(app, ctx, { match: deps.match, decide: deps.decide });
     technicianMoreRoutes(app, ctx);
