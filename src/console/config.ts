@@ -5,6 +5,12 @@
  */
 import { z } from 'zod';
 
+const groupList = (role: string) =>
+  z
+    .array(z.string().min(1))
+    .default([])
+    .describe(`Directory groups whose members sign in to the console as ${role}.`);
+
 export const consoleSchema = z
   .strictObject({
     enabled: z
@@ -74,6 +80,25 @@ export const consoleSchema = z
       .max(24 * 60)
       .default(15)
       .describe('How long a locked account stays locked.'),
+    directory: z
+      .strictObject({
+        groups: z
+          .strictObject({
+            headteacher: groupList('headteacher'),
+            dsl: groupList('DSL'),
+            technician: groupList('technician'),
+            auditor: groupList('auditor'),
+          })
+          .prefault({})
+          .describe(
+            'Directory groups per console role: a DN (cn=DSL,ou=Groups,dc=school,dc=local) or a bare group name (its cn).',
+          ),
+      })
+      .nullable()
+      .default(null)
+      .describe(
+        'People with no local console account sign in with their directory (identity.ldap) name and password; their role comes from these groups, read again at every sign-in. A member of groups of two roles is refused (no precedence: the least privilege is none). Roles that see personal data need `schoolgate console users enrol NAME --directory` first (the TOTP secret). null: local accounts only.',
+      ),
   })
   .prefault({})
   .describe('The web console for the headteacher, the DSL, the technician and the auditor (HTTPS).');

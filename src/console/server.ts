@@ -17,6 +17,7 @@ import { html } from '../proxy/pages/html.js';
 import { openStateDatabase } from '../state/database.js';
 import { ConsoleAccounts } from './accounts.js';
 import { consoleTls } from './certificate.js';
+import { DirectorySignIn } from './directory-sign-in.js';
 import { sendPage, sessionOf, viewerOf, type ConsoleContext } from './context.js';
 import { consoleNetworks, networkMatcher } from './networks.js';
 import { CONSOLE_CSP, message } from './pages/layout.js';
@@ -69,11 +70,14 @@ export async function startConsole(deps: ConsoleDeps): Promise<RunningConsole> {
     host,
     validityDays: config.tls.leafValidityDays,
   });
+  const consoleLogger = logger.child({ component: 'console' });
+  // Before the database: a bind password file that cannot be read stops the console here (logged).
+  const directory = DirectorySignIn.from(config, consoleLogger);
   const stateDb = openStateDatabase(config.dataDir);
   const now = deps.now ?? Date.now;
   const ctx: ConsoleContext = {
     config,
-    logger: logger.child({ component: 'console' }),
+    logger: consoleLogger,
     now,
     accounts: new ConsoleAccounts(stateDb),
     sessions: new Sessions(
@@ -81,6 +85,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<RunningConsole> {
       now,
     ),
     reload: deps.reload,
+    directory,
   };
   const allowed = networkMatcher(consoleNetworks(config));
   const app = Fastify({
