@@ -18,6 +18,8 @@ const SCHEMAS = '/etc/ldap/schema';
 export const SUFFIX = 'dc=school,dc=test';
 export const SERVICE_DN = `cn=schoolgate,ou=Service,${SUFFIX}`;
 export const SERVICE_PASSWORD = 'service-secret';
+export const ADMIN_DN = `cn=admin,${SUFFIX}`;
+export const ADMIN_PASSWORD = 'admin-secret';
 export const YEAR7_DN = `cn=Year7,ou=Groups,${SUFFIX}`;
 export const STAFF_DN = `cn=Staff,ou=Groups,${SUFFIX}`;
 
@@ -73,7 +75,9 @@ export async function startSlapd(ldif: string, tls?: { certPem: string; keyPem: 
         : []),
       'database mdb',
       `suffix "${SUFFIX}"`,
-      `rootdn "cn=admin,${SUFFIX}"`,
+      `rootdn "${ADMIN_DN}"`,
+      // Tests change the directory while it runs (a person taken out of a group).
+      `rootpw ${ADMIN_PASSWORD}`,
       `directory ${db}`,
       'maxsize 10485760',
       // Passwords are for binding only; the service account reads the rest.

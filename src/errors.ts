@@ -76,6 +76,8 @@ export const ERROR_CODES = {
     'The audit checkpoint signing key cannot be read or used: rows are still committed, but no signed checkpoints are written.',
   SG_CONSOLE_USER_INVALID:
     'A `console users` command names an account that does not exist or already exists, or a role that is not headteacher, dsl, technician or auditor.',
+  SG_CONSOLE_DIRECTORY_UNAVAILABLE:
+    'A console sign-in with directory credentials (console.directory) was refused: the directory (identity.ldap) could not be reached, did not answer in time, or is not configured. Local console accounts still sign in.',
   SG_CONSOLE_FORBIDDEN:
     'A console page is outside the signed-in person’s role (a technician asking for a person’s report): 403, and the refusal is recorded.',
   SG_CONSOLE_IMPORT_REFUSED:

@@ -86,3 +86,25 @@ export function recordRoleRefusal(
     reason: `the ${who.role} role may not see this page (SG_CONSOLE_FORBIDDEN)`,
   });
 }
+
+/**
+ * A look a role makes by its work rather than as a reviewer (the technician's unblock requests, which name
+ * who asked): recorded as granted with the purpose, not checked against reports.people.
+ */
+export function recordRoleLook(
+  db: Database.Database,
+  who: Looker,
+  look: { command: string; purpose: string; format: string },
+  now: number,
+): number {
+  return recordAccess(db, {
+    timeMs: now,
+    by: byOf(who),
+    osUser: currentOsUser(),
+    command: commandOf(look.command),
+    purpose: look.purpose,
+    format: look.format,
+    toMs: now,
+    outcome: 'granted',
+  });
+}

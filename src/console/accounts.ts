@@ -24,6 +24,8 @@ export interface ConsoleAccount {
   failures: number;
   lockedUntil: number | null;
   createdAt: number;
+  /** A directory person (console.directory): the directory checks the password and sets the role. */
+  directory: boolean;
 }
 
 interface Row {
@@ -35,13 +37,23 @@ interface Row {
   failures: number;
   locked_until: number | null;
   created_at: number;
+  directory: number;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
-export type SignInResult =
-  | { ok: true; account: ConsoleAccount }
-  | { ok: false; reason: 'bad-credentials' | 'bad-code' | 'locked' | 'no-account' };
+export type SignInResult = { ok: true; account: ConsoleAccount } | { ok: false; reason: SignInRefusal };
+
+export type SignInRefusal =
+  | 'bad-credentials'
+  | 'bad-code'
+  | 'locked'
+  | 'no-account'
+  // Directory sign-ins (directory-sign-in.ts):
+  | 'directory-unavailable'
+  | 'no-role'
+  | 'several-roles'
+  | 'not-enrolled';
 
 export interface LockPolicy {
   lockAfterFailures: number;
@@ -55,6 +67,7 @@ const toAccount = (r: Row): ConsoleAccount => ({
   failures: r.failures,
   lockedUntil: r.locked_until,
   createdAt: r.created_at,
+  directory: r.directory === 1,
 });
 
 export class ConsoleAccounts {
@@ -62,10 +75,7 @@ export class ConsoleAccounts {
 
   /** Adds an account; returns the TOTP secret for the roles that need one (shown once, never again). */
   async add(name: string, role: string, password: string, now = Date.now()): Promise<string | null> {
-    if (!NAME.test(name))
-      throw new SchoolgateError('SG_CONSOLE_USER_INVALID', `"${name}" is not an account name`, {
-        suggestion: 'use 1–64 letters, digits, ".", "_", "-" or "@", e.g. j.smith',
-      });
+    this.checkNew(name);
     if (!(ROLES as readonly string[]).includes(role))
       throw new SchoolgateError('SG_CONSOLE_USER_INVALID', `"${role}" is not a console role`, {
         suggestion: `one of ${ROLES.join(', ')}`,
@@ -73,10 +83,6 @@ export class ConsoleAccounts {
     if (password.length < 12)
       throw new SchoolgateError('SG_ARGUMENT_INVALID', 'the password is shorter than 12 characters', {
         suggestion: 'use a passphrase of three or four words',
-      });
-    if (this.get(name))
-      throw new SchoolgateError('SG_CONSOLE_USER_INVALID', `console account ${name} already exists`, {
-        suggestion: `remove it first: schoolgate console users remove ${name}`,
       });
     const secret = needsTotp(role as Role) ? newTotpSecret() : null;
     const hash = await hashPassword(password);
@@ -88,6 +94,36 @@ export class ConsoleAccounts {
     return secret;
   }
 
+  /**
+   * Enrols a directory person: their TOTP secret (returned, shown once), no password. The role stored here
+   * is a placeholder until their first sign-in sets it from their groups.
+   */
+  enrolDirectory(name: string, now = Date.now()): string {
+    this.checkNew(name);
+    const secret = newTotpSecret();
+    this.insertDirectory(name, 'technician', secret, now);
+    return secret;
+  }
+
+  private insertDirectory(name: string, role: Role, secret: string | null, now: number): void {
+    this.db
+      .prepare(
+        "INSERT INTO console_users (name, role, password_hash, totp_secret, created_at, directory) VALUES (?, ?, '', ?, ?, 1)",
+      )
+      .run(name, role, secret, now);
+  }
+
+  private checkNew(name: string): void {
+    if (!NAME.test(name))
+      throw new SchoolgateError('SG_CONSOLE_USER_INVALID', `"${name}" is not an account name`, {
+        suggestion: 'use 1–64 letters, digits, ".", "_", "-" or "@", e.g. j.smith',
+      });
+    if (this.get(name))
+      throw new SchoolgateError('SG_CONSOLE_USER_INVALID', `console account ${name} already exists`, {
+        suggestion: `remove it first: schoolgate console users remove ${name}`,
+      });
+  }
+
   remove(name: string): void {
     const info = this.db.prepare('DELETE FROM console_users WHERE name = ?').run(name);
     if (info.changes === 0)
@@ -97,7 +133,7 @@ export class ConsoleAccounts {
   }
 
   get(name: string): ConsoleAccount | null {
-    const r = this.db.prepare<[string], Row>('SELECT * FROM console_users WHERE name = ?').get(name);
+    const r = this.row(name);
     return r ? toAccount(r) : null;
   }
 
@@ -117,30 +153,72 @@ export class ConsoleAccounts {
     policy: LockPolicy,
     now: number,
   ): Promise<SignInResult> {
-    const row = this.db.prepare<[string], Row>('SELECT * FROM console_users WHERE name = ?').get(name);
-    if (!row) {
+    const row = this.row(name);
+    if (!row || row.directory === 1) {
       await verifyPassword(password, DUMMY_HASH);
       return { ok: false, reason: 'no-account' };
     }
-    if (row.locked_until !== null && row.locked_until > now) return { ok: false, reason: 'locked' };
+    if (isLocked(row, now)) return { ok: false, reason: 'locked' };
     const passwordOk = await verifyPassword(password, row.password_hash);
-    const step = row.totp_secret === null ? 0 : totpStep(row.totp_secret, code, now);
-    const codeOk = step !== null && (row.last_totp_step === null || step > row.last_totp_step);
-    if (!passwordOk || !codeOk) {
-      const failures = row.failures + 1;
-      const lock = failures >= policy.lockAfterFailures ? now + policy.lockMinutes * 60_000 : null;
-      this.db
-        .prepare('UPDATE console_users SET failures = ?, locked_until = ? WHERE name = ?')
-        .run(lock === null ? failures : 0, lock, name);
-      if (lock !== null) return { ok: false, reason: 'locked' };
-      return { ok: false, reason: passwordOk ? 'bad-code' : 'bad-credentials' };
+    const step = codeStep(row, code, now);
+    if (!passwordOk || step === null)
+      return this.failed(row, policy, now, passwordOk ? 'bad-code' : 'bad-credentials');
+    return this.succeeded(row, row.role, step);
+  }
+
+  /**
+   * A directory person's sign-in once the directory has answered: `checked` is its verdict on the password
+   * and the role from their groups. The code is checked against the enrolled secret; a wrong password or
+   * code counts toward the lock like a local account's; the role is stored for the session checks.
+   */
+  directorySignIn(
+    name: string,
+    checked: { ok: true; role: Role } | { ok: false; reason: SignInRefusal },
+    code: string,
+    policy: LockPolicy,
+    now: number,
+  ): SignInResult {
+    let row = this.row(name);
+    if (row && row.directory !== 1) return { ok: false, reason: 'no-account' };
+    if (row && isLocked(row, now)) return { ok: false, reason: 'locked' };
+    if (!checked.ok)
+      return row && checked.reason === 'bad-credentials'
+        ? this.failed(row, policy, now, 'bad-credentials')
+        : { ok: false, reason: checked.reason };
+    if (!row) {
+      // A technician sees no personal data: no enrolment needed, the row is made at first sign-in.
+      if (needsTotp(checked.role)) return { ok: false, reason: 'not-enrolled' };
+      this.insertDirectory(name, checked.role, null, now);
+      row = this.row(name)!;
     }
+    if (needsTotp(checked.role) && row.totp_secret === null) return { ok: false, reason: 'not-enrolled' };
+    const step = codeStep(row, code, now);
+    if (step === null) return this.failed(row, policy, now, 'bad-code');
+    return this.succeeded(row, checked.role, step);
+  }
+
+  private row(name: string): Row | undefined {
+    return this.db.prepare<[string], Row>('SELECT * FROM console_users WHERE name = ?').get(name);
+  }
+
+  /** One more failure in a row; the one that reaches the limit locks the account. */
+  private failed(row: Row, policy: LockPolicy, now: number, reason: SignInRefusal): SignInResult {
+    const failures = row.failures + 1;
+    const lock = failures >= policy.lockAfterFailures ? now + policy.lockMinutes * 60_000 : null;
+    this.db
+      .prepare('UPDATE console_users SET failures = ?, locked_until = ? WHERE name = ?')
+      .run(lock === null ? failures : 0, lock, row.name);
+    return { ok: false, reason: lock !== null ? 'locked' : reason };
+  }
+
+  private succeeded(row: Row, role: Role, step: number): SignInResult {
+    const lastStep = row.totp_secret === null ? null : step;
     this.db
       .prepare(
-        'UPDATE console_users SET failures = 0, locked_until = NULL, last_totp_step = ? WHERE name = ?',
+        'UPDATE console_users SET failures = 0, locked_until = NULL, last_totp_step = ?, role = ? WHERE name = ?',
       )
-      .run(row.totp_secret === null ? null : step, name);
-    return { ok: true, account: toAccount({ ...row, failures: 0, locked_until: null }) };
+      .run(lastStep, role, row.name);
+    return { ok: true, account: toAccount({ ...row, role, failures: 0, locked_until: null }) };
   }
 
   recordSignIn(e: {
@@ -166,6 +244,17 @@ export class ConsoleAccounts {
       .all(limit)
       .map((r) => ({ at: r.at, name: r.name, clientIp: r.client_ip, outcome: r.outcome, reason: r.reason }));
   }
+}
+
+function isLocked(row: Row, now: number): boolean {
+  return row.locked_until !== null && row.locked_until > now;
+}
+
+/** The code's TOTP step (0 with no secret), or null: wrong, or a step already used (seen over a shoulder). */
+function codeStep(row: Row, code: string, now: number): number | null {
+  if (row.totp_secret === null) return 0;
+  const step = totpStep(row.totp_secret, code, now);
+  return step !== null && (row.last_totp_step === null || step > row.last_totp_step) ? step : null;
 }
 
 /** A valid hash of a random password: an unknown name costs the same scrypt work as a known one. */

@@ -5,6 +5,12 @@
  */
 import { z } from 'zod';
 
+const groupList = (role: string) =>
+  z
+    .array(z.string().min(1))
+    .default([])
+    .describe(`Directory groups whose members sign in to the console as ${role}.`);
+
 export const consoleSchema = z
   .strictObject({
     enabled: z
@@ -82,6 +88,25 @@ export const consoleSchema = z
       .default(8 * 1024)
       .describe(
         'The largest domain list or users CSV the technician may send on the console’s imports page (KiB); a larger one is refused (SG_CONSOLE_IMPORT_REFUSED). Import bigger lists with `schoolgate lists import`.',
+      ),
+    directory: z
+      .strictObject({
+        groups: z
+          .strictObject({
+            headteacher: groupList('headteacher'),
+            dsl: groupList('DSL'),
+            technician: groupList('technician'),
+            auditor: groupList('auditor'),
+          })
+          .prefault({})
+          .describe(
+            'Directory groups per console role: a DN (cn=DSL,ou=Groups,dc=school,dc=local) or a bare group name (its cn).',
+          ),
+      })
+      .nullable()
+      .default(null)
+      .describe(
+        'People with no local console account sign in with their directory (identity.ldap) name and password; their role comes from these groups, read again at every sign-in. A member of groups of two roles is refused (no precedence: the least privilege is none). Roles that see personal data need `schoolgate console users enrol NAME --directory` first (the TOTP secret). null: local accounts only.',
       ),
   })
   .prefault({})

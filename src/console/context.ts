@@ -11,6 +11,7 @@ import type { ImportJobs } from './imports.js';
 import { recordRoleRefusal } from './access.js';
 import { csrfField, message, page, type Viewer } from './pages/layout.js';
 import type { Session, Sessions } from './sessions.js';
+import type { DirectorySignIn } from './directory-sign-in.js';
 import { html, type SafeHtml } from '../proxy/pages/html.js';
 
 export const SESSION_COOKIE = '__Host-sg-console';
@@ -21,6 +22,8 @@ export interface ConsoleContext {
   now: () => number;
   accounts: ConsoleAccounts;
   sessions: Sessions;
+  /** Sign-in with directory credentials (console.directory); null: local accounts only. */
+  directory: DirectorySignIn | null;
   /** Reloads the running proxy's lists (what `schoolgate reload` does); resolves with its answer. */
   reload: () => Promise<unknown>;
   /** The technician's imports, one at a time (imports.ts). */

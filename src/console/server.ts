@@ -17,12 +17,14 @@ import { html } from '../proxy/pages/html.js';
 import { openStateDatabase } from '../state/database.js';
 import { ConsoleAccounts } from './accounts.js';
 import { consoleTls } from './certificate.js';
+import { DirectorySignIn } from './directory-sign-in.js';
 import { sendPage, sessionOf, viewerOf, type ConsoleContext } from './context.js';
 import { ImportJobs } from './imports.js';
 import { consoleNetworks, networkMatcher } from './networks.js';
 import { CONSOLE_CSP, message } from './pages/layout.js';
 import { auditorRoutes } from './routes/auditor.js';
 import { dslRoutes } from './routes/dsl.js';
+import { dslMoreRoutes } from './routes/dsl-more.js';
 import { headteacherRoutes } from './routes/headteacher.js';
 import { importRoutes } from './routes/imports.js';
 import { reviewRoutes } from './routes/reviews.js';
@@ -73,9 +75,11 @@ export async function startConsole(deps: ConsoleDeps): Promise<RunningConsole> {
     host,
     validityDays: config.tls.leafValidityDays,
   });
+  const consoleLogger = logger.child({ component: 'console' });
+  // Before the database: a bind password file that cannot be read stops the console here (logged).
+  const directory = DirectorySignIn.from(config, consoleLogger);
   const stateDb = openStateDatabase(config.dataDir);
   const now = deps.now ?? Date.now;
-  const consoleLogger = logger.child({ component: 'console' });
   const ctx: ConsoleContext = {
     config,
     logger: consoleLogger,
@@ -87,6 +91,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<RunningConsole> {
     ),
     reload: deps.reload,
     imports: new ImportJobs(consoleLogger, now),
+    directory,
   };
   const allowed = networkMatcher(consoleNetworks(config));
   const app = Fastify({
@@ -184,6 +189,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<RunningConsole> {
     });
     signInRoutes(app, ctx);
     dslRoutes(app, ctx);
+    dslMoreRoutes(app, ctx);
     headteacherRoutes(app, ctx);
     technicianRoutes(app, ctx, { match: deps.match, decide: deps.decide });
     technicianMoreRoutes(app, ctx);

@@ -155,6 +155,57 @@ export function buildFlaggedReport(
   };
 }
 
+/** Self-reports and continued warnings of a period (each self-report checked against the block it names). */
+function attentionIn(src: ReportSource, fromMs: number, toMs: number): Aggregate {
+  const attention = new Aggregate(src);
+  for (const r of pagedRows(src.db, ATTENTION_ROWS_SQL, [fromMs, toMs])) attention.add(r);
+  return attention;
+}
+
+/** The DSL's self-reports: every "I reached this by accident" of a period, matched or not to its block. */
+export function buildSelfReports(
+  src: ReportSource,
+  fromMs: number,
+  toMs: number,
+  puller: Puller,
+): BuiltReport {
+  const { selfReports } = attentionIn(src, fromMs, toMs);
+  const unmatched = selfReports.filter((s) => s.check && !s.check.matched).length;
+  const doc: ReportDoc = {
+    title: 'Self-reports ("I reached this by accident")',
+    subtitle: period(src, fromMs, toMs),
+    header: [['Period', period(src, fromMs, toMs)], ...pulledHeader(src, puller)],
+    sections: [
+      {
+        heading: 'Self-reports, oldest first',
+        id: 'self-reports',
+        figures: [
+          { label: 'Self-reports', value: selfReports.length, tone: 'continue' },
+          { label: 'Not matching their block', value: unmatched, tone: 'block' },
+        ],
+        paragraphs: [
+          'Each is checked against the block page it names: the same person, the same site, after the block. ' +
+            'Unmatched ones are marked: the reference was invented or copied, or names a site that was not ' +
+            'blocked for this person.',
+        ],
+        table: selfReportTable(src, selfReports, true),
+      },
+    ],
+    footer: `self-reports · ${period(src, fromMs, toMs)} · ${FOOTER}`,
+  };
+  return {
+    doc,
+    data: {
+      report: 'self-reports',
+      fromMs,
+      toMs,
+      pulledBy: puller.by,
+      osUser: puller.osUser,
+      selfReports,
+    },
+  };
+}
+
 /** The weekly review's uncategorised sites: every profile, the top 20 (`lists uncategorised` shows more). */
 function weeklyUncategorised(fromMs: number, toMs: number): UncategorisedQuery {
   return { fromMs, toMs, profile: null, top: 20 };
@@ -167,8 +218,7 @@ export function buildWeeklyReport(
   puller: Puller,
 ): BuiltReport {
   const { a, people } = flaggedPeople(src, fromMs, toMs);
-  const attention = new Aggregate(src);
-  for (const r of pagedRows(src.db, ATTENTION_ROWS_SQL, [fromMs, toMs])) attention.add(r);
+  const attention = attentionIn(src, fromMs, toMs);
   const categories = [...a.byCategory.keys()]
     .map((name) => ({
       name,

@@ -7,7 +7,7 @@ export { lastFullVerify, tamperLine, type Puller, type BuiltReport } from './rep
 export { buildUserReport } from './build-user.js';
 export { buildDomainReport } from './build-domain.js';
 export { findEvent, buildAroundReport } from './build-around.js';
-export { buildFlaggedReport, buildWeeklyReport } from './build-reviews.js';
+export { buildFlaggedReport, buildSelfReports, buildWeeklyReport } from './build-reviews.js';
 export { buildPilotReport } from './build-pilot.js';
 export { buildUncategorisedReport } from './build-uncategorised.js';
 export { buildAccessLog, buildCaseDoc } from './build-records.js';

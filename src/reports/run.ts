@@ -108,7 +108,15 @@ export class Output {
   }
 }
 
-export function writeReport(built: BuiltReport, format: ReportFormat, src: ReportSource, out: Output): void {
+/** Where writeReport writes: a file or stdout (Output), or a string for the console's downloads. */
+export type ReportSink = Pick<Output, 'write'>;
+
+export function writeReport(
+  built: BuiltReport,
+  format: ReportFormat,
+  src: ReportSource,
+  out: ReportSink,
+): void {
   if (format === 'text') out.write(renderText(built.doc));
   else if (format === 'html') out.write(renderHtml(built.doc));
   else if (format === 'json') {

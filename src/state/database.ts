@@ -116,6 +116,9 @@ const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
      reason TEXT
    );
    CREATE INDEX console_signins_at ON console_signins (at)`,
+  // A console account of a directory person (console.directory): no password here (the directory checks it),
+  // the TOTP secret enrolled here; the role is set from their groups at every sign-in.
+  `ALTER TABLE console_users ADD COLUMN directory INTEGER NOT NULL DEFAULT 0`,
 ];
 
 export type StateDatabase = Database.Database;

@@ -34,8 +34,8 @@ const ACCOUNTS = {
 };
 /** Each role's pages, its first page after sign-in first. */
 const PAGES: [account: keyof typeof ACCOUNTS, paths: string[]][] = [
-  ['d.dsl', ['/alerts', '/reviews']],
-  ['a.head', ['/cases', '/reviews', '/around']],
+  ['d.dsl', ['/alerts', '/reviews', '/self-reports', '/dsl/requests']],
+  ['a.head', ['/cases', '/reviews', '/self-reports', '/around']],
   [
     't.tech',
     [

@@ -6,10 +6,13 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import type { RunningSchoolgate } from '../../src/app/start.js';
+import { openCase } from '../../src/audit/cases.js';
+import { listAccess, type StoredAccessEntry } from '../../src/audit/report-access.js';
 import type { ReadonlyConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { ConsoleAccounts } from '../../src/console/accounts.js';
 import { totpCode } from '../../src/console/totp.js';
+import { openAdmin } from '../../src/reports/run.js';
 import { openStateDatabase } from '../../src/state/database.js';
 import { CA_CERT_FILE } from '../../src/tls/ca.js';
 import { hiddenFields } from './page-forms.js';
@@ -123,5 +126,39 @@ export class ConsoleClient {
     const secret = this.rig.secrets.get(name);
     const totp = code ?? (secret ? totpCode(secret, Date.now()) : '');
     return this.postForm('/sign-in', '/sign-in', { name, password, code: totp });
+  }
+}
+
+/** A signed-in client (the sign-in's 303 checked). */
+export async function signedIn(rig: ConsoleRig, name: string): Promise<ConsoleClient> {
+  const c = new ConsoleClient(rig);
+  const answer = await c.signIn(name);
+  if (answer.status !== 303) throw new Error(`${name} did not sign in: ${answer.status}`);
+  return c;
+}
+
+/** The whole report-access record, oldest first. */
+export function accessRows(rig: ConsoleRig): StoredAccessEntry[] {
+  const db = openAdmin(rig.config);
+  try {
+    return listAccess(db, {});
+  } finally {
+    db.close();
+  }
+}
+
+/** An open case about one user, as the CLI's `case open` makes it. */
+export function openTestCase(rig: ConsoleRig, ref: string, user: string): void {
+  const db = openAdmin(rig.config);
+  try {
+    openCase(db, {
+      ref,
+      subjects: [{ kind: 'user', value: user }],
+      by: 'A. Head',
+      osUser: 'test',
+      now: Date.now(),
+    });
+  } finally {
+    db.close();
   }
 }

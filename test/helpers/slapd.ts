@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { startSlapd as startWith, type Slapd } from '../../scripts/slapd.js';
 
 export {
+  ADMIN_DN,
+  ADMIN_PASSWORD,
   findSlapd,
   freePort,
   SERVICE_DN,

@@ -1,5 +1,6 @@
 /**
- * `schoolgate console users add|list|remove`: the people who sign in to the web console, each with a role.
+ * `schoolgate console users add|enrol|list|remove`: the people who sign in to the web console, each with a
+ * role (`enrol --directory`: a directory person's second factor, console.directory).
  * `add` prints the TOTP secret and otpauth URI once (headteacher, DSL, auditor); without --password-stdin it
  * makes a random password and prints it once. Every change is in the admin-changes record.
  */
@@ -54,10 +55,31 @@ export function registerConsole(program: Command): void {
       });
       console.log(`added console account ${name} (${opts.role})`);
       if (!opts.passwordStdin) console.log(`password (shown once): ${password}`);
-      if (secret) {
-        console.log(`authenticator secret (shown once): ${secret}`);
-        console.log(`or scan/paste this URI into the authenticator app: ${totpUri(secret, name)}`);
-      }
+      if (secret) printSecret(secret, name);
+    });
+
+  withChangeOptions(withCommonOptions(users.command('enrol')))
+    .description(
+      'enrol a directory person (console.directory) for the second factor: prints their authenticator secret once; their password stays in the directory and their role comes from their groups at each sign-in',
+    )
+    .argument('<name>', 'their directory sign-in name')
+    .requiredOption('--directory', 'the person signs in with directory credentials (the only kind enrolled)')
+    .action(async (name: string, opts: Opts) => {
+      const secret = await withState(configFrom(opts).dataDir, (s) =>
+        s.transaction(() => {
+          const made = new ConsoleAccounts(s.db).enrolDirectory(name);
+          s.changes.record({
+            action: 'console.users.enrol',
+            target: `console user ${name}`,
+            after: { directory: true },
+            reason: opts.reason,
+            by: opts.by,
+          });
+          return made;
+        }),
+      );
+      console.log(`enrolled directory person ${name}: role from their directory groups at each sign-in`);
+      printSecret(secret, name);
     });
 
   withCommonOptions(users.command('list'))
@@ -68,7 +90,7 @@ export function registerConsole(program: Command): void {
       if (opts.json) return void console.log(JSON.stringify(list));
       for (const a of list)
         console.log(
-          `${a.name.padEnd(24)} ${a.role.padEnd(12)} ${a.hasTotp ? 'TOTP' : '    '} ${a.lockedUntil && a.lockedUntil > Date.now() ? 'LOCKED' : ''}`,
+          `${a.name.padEnd(24)} ${(a.directory ? 'directory' : a.role).padEnd(12)} ${a.hasTotp ? 'TOTP' : '    '} ${a.lockedUntil && a.lockedUntil > Date.now() ? 'LOCKED' : ''}`,
         );
       if (list.length === 0)
         console.log('no console accounts: add one with schoolgate console users add NAME --role ROLE');
@@ -91,4 +113,9 @@ export function registerConsole(program: Command): void {
       );
       console.log(`removed console account ${name}`);
     });
+}
+
+function printSecret(secret: string, name: string): void {
+  console.log(`authenticator secret (shown once): ${secret}`);
+  console.log(`or scan/paste this URI into the authenticator app: ${totpUri(secret, name)}`);
 }

@@ -42,10 +42,13 @@ const NAV: Record<Role, [string, string][]> = {
   dsl: [
     ['/alerts', 'Alerts inbox'],
     ['/reviews', 'Reviews'],
+    ['/self-reports', 'Self-reports'],
+    ['/dsl/requests', 'Unblock requests'],
   ],
   headteacher: [
     ['/cases', 'Cases'],
     ['/reviews', 'Reviews'],
+    ['/self-reports', 'Self-reports'],
     ['/holds', 'Legal holds'],
     ['/around', 'Context report'],
   ],

@@ -21,13 +21,14 @@ import { listAccess } from '../../audit/report-access.js';
 import { html } from '../../proxy/pages/html.js';
 import { currentOsUser } from '../../reports/access.js';
 import { buildUserReport } from '../../reports/build-user.js';
-import { csvHeader, csvRow } from '../../reports/render-csv.js';
 import { renderHtml } from '../../reports/render-html.js';
 import { openReadOnly } from '../../reports/source.js';
 import { auditPathOf, openSource } from '../../reports/run.js';
 import { unknownSubjectsRefusal, userRefusal } from '../../reports/subjects.js';
 import { formatLocal, parsePeriod } from '../../reports/time.js';
 import { authoriseLook, byOf } from '../access.js';
+import { sendCsv } from '../download.js';
+import { formatChoice, formatOf } from './reviews.js';
 import { csrfField, guard, sendPage, viewerOf, withAudit, type ConsoleContext } from '../context.js';
 
 type Query = Record<string, string | undefined>;
@@ -180,11 +181,7 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
           <label for="from">From</label><input id="from" name="from" type="date" /> <label for="to">To</label
           ><input id="to" name="to" type="date" /> <label for="purpose">Purpose (recorded)</label
           ><input id="purpose" name="purpose" type="text" required />
-          <label for="format">Format</label>
-          <select id="format" name="format">
-            <option value="html">Printable page</option>
-            <option value="csv">CSV export</option>
-          </select>
+          ${formatChoice}
           <button type="submit">Pull the report</button>
         </form>
         <h2>Reports pulled under this case</h2>
@@ -253,7 +250,7 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
     const ref = checkCaseRef(q.ref ?? '');
     const user = (q.user ?? '').trim();
     const purpose = (q.purpose ?? '').trim().slice(0, 500);
-    const format = q.format === 'csv' ? 'csv' : 'html';
+    const format = formatOf(q);
     const now = ctx.now();
     const { fromMs, toMs } = parsePeriod(q.from || undefined, q.to || undefined, tz, now);
     withAudit(ctx, (db) =>
@@ -285,15 +282,7 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
       });
       if (format === 'html')
         return reply.code(200).type('text/html; charset=utf-8').send(renderHtml(built.doc));
-      let body = csvHeader();
-      for (const r of built.rows?.() ?? []) body += csvRow(r, (ms) => formatLocal(ms, tz));
-      // The file name is built from safe characters only: nothing a request gave reaches a path.
-      const safe = `${ref}-${user}`.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 100);
-      return reply
-        .code(200)
-        .type('text/csv; charset=utf-8')
-        .header('content-disposition', `attachment; filename="report-${safe}.csv"`)
-        .send(body);
+      return sendCsv(reply, built, src, [ref, user]);
     } finally {
       src.db.close();
     }

@@ -4,7 +4,7 @@
  * around` and `schoolgate hold add|list|release`. Every look at a person's records says why (a required
  * purpose, the CLI's --reason) and is checked and recorded through access.ts before a byte is sent.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { subjectsFrom, subjectsLabel, type CaseSubject } from '../../audit/case-subjects.js';
 import { checkCaseRef } from '../../audit/cases.js';
 import { addHolds, listHolds, releaseHold, type Hold } from '../../audit/holds.js';
@@ -16,7 +16,10 @@ import {
   buildFlaggedReport,
   buildWeeklyReport,
   findEvent,
+  type BuiltReport,
+  type Puller,
 } from '../../reports/builders.js';
+import type { ReportSource } from '../../reports/source.js';
 import { eventSubject, identityOfEvent } from '../../reports/event-identity.js';
 import { renderHtml } from '../../reports/render-html.js';
 import { openSource } from '../../reports/run.js';
@@ -24,9 +27,10 @@ import { unknownSubjectsRefusal } from '../../reports/subjects.js';
 import { formatLocal, parsePeriod } from '../../reports/time.js';
 import type { ConsoleContext } from '../context.js';
 import { authoriseLook, byOf, type Looker } from '../access.js';
+import { sendCsv } from '../download.js';
 import { csrfField, guard, sendPage, viewerOf, withAudit } from '../context.js';
 
-type Query = Record<string, string | undefined>;
+export type Query = Record<string, string | undefined>;
 const text = (o: unknown, k: string, max = 500): string => {
   const v = (o as Record<string, unknown> | undefined)?.[k];
   return typeof v === 'string' ? v.trim().slice(0, max) : '';
@@ -39,6 +43,23 @@ const SUBJECT_KINDS: readonly CaseSubject['kind'][] = ['user', 'device', 'addres
 function see(reply: FastifyReply, location: string) {
   return reply.code(303).header('location', location).send();
 }
+
+/** A printable page, or the CLI's `--format csv` as a download (a look all the same: recorded as 'csv'). */
+export function formatOf(q: Query): 'html' | 'csv' {
+  return q.format === 'csv' ? 'csv' : 'html';
+}
+
+export const formatChoice = html`<label for="format">Format</label>
+  <select id="format" name="format">
+    <option value="html">Printable page</option>
+    <option value="csv">CSV export (as the CLI's --format csv)</option>
+  </select>`;
+
+/** A review's period, purpose and format fields (the default period: the last 7 days). */
+export const periodFields = html`<label for="since">From (default 7 days ago)</label
+  ><input id="since" name="since" type="date" /> <label for="to">To (default now)</label
+  ><input id="to" name="to" type="date" /> <label for="purpose">Purpose (recorded)</label
+  ><input id="purpose" name="purpose" type="text" required /> ${formatChoice}`;
 
 function sendReport(reply: FastifyReply, body: string) {
   return reply.code(200).type('text/html; charset=utf-8').send(body);
@@ -81,6 +102,42 @@ function holdRow(h: Hold, tz: string, csrf: string, purpose: string) {
   </tr>`;
 }
 
+/**
+ * A review outside a case over a period (`report flagged|weekly|self-reports --by --reason`): the look is
+ * checked and recorded (person, role, purpose, period, html or csv) before it is built and sent.
+ */
+export async function serveReview(
+  ctx: ConsoleContext,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  kind: string,
+  build: (src: ReportSource, fromMs: number, toMs: number, by: Puller) => BuiltReport,
+) {
+  const session = req.consoleSession!;
+  const q = req.query as Query;
+  const purpose = (q.purpose ?? '').trim().slice(0, 500);
+  const format = formatOf(q);
+  const now = ctx.now();
+  const period = parsePeriod(q.since || undefined, q.to || undefined, ctx.config.timeZone, now, '7d');
+  const { fromMs, toMs } = period;
+  withAudit(ctx, (db) =>
+    authoriseLook(
+      db,
+      ctx.config,
+      session,
+      { command: `report ${kind}`, purpose, fromMs, toMs, format, needsCase: false, roleNeed: 'reviewer' },
+      now,
+    ),
+  );
+  const src = await openSource(ctx.config, now);
+  try {
+    const built = build(src, fromMs, toMs, puller(session, null, purpose));
+    return format === 'csv' ? sendCsv(reply, built, src, [kind]) : sendReport(reply, renderHtml(built.doc));
+  } finally {
+    src.db.close();
+  }
+}
+
 export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   const tz = ctx.config.timeZone;
   const headOnly = (command: string) => guard(ctx, ['headteacher'], command);
@@ -101,10 +158,7 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
             <option value="flagged">Flagged: people with alerts or flagged attempts, ranked</option>
             <option value="weekly">Weekly review, ready to file</option>
           </select>
-          <label for="since">From (default 7 days ago)</label><input id="since" name="since" type="date" />
-          <label for="to">To (default now)</label><input id="to" name="to" type="date" />
-          <label for="purpose">Purpose (recorded)</label
-          ><input id="purpose" name="purpose" type="text" required />
+          ${periodFields}
           <button type="submit">Pull the review</button>
         </form>`,
       viewerOf(req.consoleSession!, reply),
@@ -115,38 +169,9 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     '/review',
     { preHandler: guard(ctx, ['dsl', 'headteacher'], 'report review') },
     async (req, reply) => {
-      const session = req.consoleSession!;
       const q = req.query as Query;
       const kind: ReviewKind = q.kind === 'weekly' ? 'weekly' : 'flagged';
-      const purpose = (q.purpose ?? '').trim().slice(0, 500);
-      const now = ctx.now();
-      const { fromMs, toMs } = parsePeriod(q.since || undefined, q.to || undefined, tz, now, '7d');
-      withAudit(ctx, (db) =>
-        authoriseLook(
-          db,
-          ctx.config,
-          session,
-          {
-            command: `report ${kind}`,
-            purpose,
-            fromMs,
-            toMs,
-            format: 'html',
-            needsCase: false,
-            roleNeed: 'reviewer',
-          },
-          now,
-        ),
-      );
-      const src = await openSource(ctx.config, now);
-      try {
-        return sendReport(
-          reply,
-          renderHtml(REVIEWS[kind](src, fromMs, toMs, puller(session, null, purpose)).doc),
-        );
-      } finally {
-        src.db.close();
-      }
+      return serveReview(ctx, req, reply, kind, REVIEWS[kind]);
     },
   );
 
@@ -302,6 +327,7 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
           ><input id="minutes" name="minutes" type="text" inputmode="numeric" value="60" />
           <label for="purpose">Purpose (recorded)</label
           ><input id="purpose" name="purpose" type="text" required />
+          ${formatChoice}
           <button type="submit">Pull the context report</button>
         </form>`,
       viewerOf(req.consoleSession!, reply),
@@ -315,6 +341,7 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const event = (q.event ?? '').trim().slice(0, 200);
     const minutes = minutesOf(q.minutes?.trim());
     const purpose = (q.purpose ?? '').trim().slice(0, 500);
+    const format = formatOf(q);
     const now = ctx.now();
     const row = identityOfEvent(ctx.config, event);
     withAudit(ctx, (db) =>
@@ -327,7 +354,7 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
           purpose,
           subject: eventSubject(row, event),
           caseRef: ref,
-          format: 'html',
+          format,
           needsCase: true,
           scope: { row, ref: event },
         },
@@ -337,7 +364,9 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const src = await openSource(ctx.config, now);
     try {
       const built = buildAroundReport(src, findEvent(src, event), minutes, puller(session, ref, purpose));
-      return sendReport(reply, renderHtml(built.doc));
+      return format === 'csv'
+        ? sendCsv(reply, built, src, [ref, 'around', event])
+        : sendReport(reply, renderHtml(built.doc));
     } finally {
       src.db.close();
     }

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { html } from '../../proxy/pages/html.js';
 import { csrfField, message } from '../pages/layout.js';
 import { SESSION_COOKIE, sendPage, sessionOf, type ConsoleContext } from '../context.js';
-import type { Role } from '../accounts.js';
+import type { Role, SignInRefusal } from '../accounts.js';
 
 export const HOME: Record<Role, string> = {
   dsl: '/alerts',
@@ -17,11 +17,31 @@ export const HOME: Record<Role, string> = {
   auditor: '/access-log',
 };
 
-const REFUSED: Record<string, string> = {
-  locked: 'This account is locked after too many failed sign-ins. Try again later, or ask the technician.',
-  'bad-code': 'The name, password or code is wrong.',
-  'bad-credentials': 'The name, password or code is wrong.',
-  'no-account': 'The name, password or code is wrong.',
+const WRONG = 'The name, password or code is wrong.';
+const REFUSED: Record<SignInRefusal, [number, string]> = {
+  locked: [
+    401,
+    'This account is locked after too many failed sign-ins. Try again later, or ask the technician.',
+  ],
+  'bad-code': [401, WRONG],
+  'bad-credentials': [401, WRONG],
+  'no-account': [401, WRONG],
+  'directory-unavailable': [
+    503,
+    'The school directory cannot be reached, so directory sign-in is refused (SG_CONSOLE_DIRECTORY_UNAVAILABLE). Local console accounts still work; tell the technician.',
+  ],
+  'no-role': [
+    403,
+    'You are in none of the directory groups that give a console role. Ask the headteacher or the technician.',
+  ],
+  'several-roles': [
+    403,
+    'You are in the directory groups of more than one console role, so none is given. Ask the technician to leave you in one.',
+  ],
+  'not-enrolled': [
+    403,
+    'Your role needs a code from an authenticator app and you are not enrolled: ask the technician to run schoolgate console users enrol NAME --directory.',
+  ],
 };
 
 function form(csrf: string, error: string | null) {
@@ -65,13 +85,14 @@ export function signInRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
       const name = text('name').trim();
       const now = ctx.now();
       const { lockAfterFailures, lockMinutes } = ctx.config.console;
-      const result = await ctx.accounts.signIn(
-        name,
-        text('password'),
-        text('code').trim(),
-        { lockAfterFailures, lockMinutes },
-        now,
-      );
+      const policy = { lockAfterFailures, lockMinutes };
+      const attempt = { name, password: text('password'), code: text('code').trim() };
+      const local = ctx.accounts.get(name);
+      // A local account signs in here whatever the directory's state; anyone else through the directory.
+      const result =
+        ctx.directory && (!local || local.directory)
+          ? await ctx.directory.signIn(ctx.accounts, attempt, policy, now)
+          : await ctx.accounts.signIn(name, attempt.password, attempt.code, policy, now);
       const clientIp = req.socket.remoteAddress ?? '?';
       // A planted or old id never survives a sign-in attempt.
       ctx.sessions.end(req.cookies[SESSION_COOKIE]);
@@ -84,7 +105,8 @@ export function signInRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
           reason: result.reason,
         });
         reply.clearCookie(SESSION_COOKIE, cookieOpts);
-        return sendPage(reply, 401, 'Sign in', form(reply.generateCsrf(), REFUSED[result.reason]!), null);
+        const [status, said] = REFUSED[result.reason];
+        return sendPage(reply, status, 'Sign in', form(reply.generateCsrf(), said), null);
       }
       const session = ctx.sessions.create(result.account.name, result.account.role);
       ctx.accounts.recordSignIn({ at: now, name, clientIp, outcome: 'signed-in' });

@@ -19,10 +19,11 @@ import { describeScope } from '../../policy/exceptions.js';
 import { html } from '../../proxy/pages/html.js';
 import { verifyChanges } from '../../state/change-chain.js';
 import { withState } from '../../state/store.js';
-import { byOf } from '../access.js';
-import { csrfField, guard, sendPage, viewerOf, type ConsoleContext } from '../context.js';
+import { byOf, recordRoleLook } from '../access.js';
+import { csrfField, guard, sendPage, viewerOf, withAudit, type ConsoleContext } from '../context.js';
 import { back, doneNote, field, optional, tableOf } from '../pages/forms.js';
 import { message } from '../pages/layout.js';
+import { requestCells } from '../pages/request-cells.js';
 
 function idOf(body: unknown): number {
   const text = field(body, 'id');
@@ -151,6 +152,15 @@ export function technicianMoreRoutes(app: FastifyInstance, ctx: ConsoleContext):
   app.get('/requests', { preHandler: only('requests list') }, async (req, reply) => {
     const viewer = viewerOf(req.consoleSession!, reply);
     const all = (req.query as Record<string, string | undefined>).all === '1';
+    // The list names who asked: recorded as the technician's look (deciding requests is the technician's job).
+    withAudit(ctx, (db) =>
+      recordRoleLook(
+        db,
+        req.consoleSession!,
+        { command: 'requests list', purpose: 'deciding unblock requests', format: 'html' },
+        ctx.now(),
+      ),
+    );
     const rows = await listRequests(ctx.config, all);
     const decide = (id: number) => {
       const n = String(id);
@@ -178,11 +188,7 @@ export function technicianMoreRoutes(app: FastifyInstance, ctx: ConsoleContext):
             rows.map(
               (r) =>
                 html`<tr>
-                  <td>${String(r.id)}</td>
-                  <td>${r.createdAt}</td>
-                  <td>${r.user ?? `(not signed in, ${r.clientIp})`} (${r.profile})</td>
-                  <td>${r.site}</td>
-                  <td>${r.reason}</td>
+                  ${requestCells(r)}
                   <td>
                     ${
                       r.status === 'pending'

@@ -14,12 +14,25 @@ import type { ConnectionOptions } from 'node:tls';
 import { readSecret, trustWithCaFile } from '../../alerts/sinks/secrets.js';
 import type { LdapConfig } from './config.js';
 import { userFilter } from './filter.js';
-import { groupMap, profileOfGroups, type GroupMap } from './groups.js';
+import { canonicalDn, groupMap, profileOfGroups, type GroupMap } from './groups.js';
 
 export type DirectoryResult =
   | { kind: 'ok'; dn: string; profile: string; group: string | null }
   | { kind: 'rejected'; why: 'no-such-user' | 'ambiguous-user' | 'wrong-password' | 'empty-password' }
   | { kind: 'outage'; cause: string };
+
+type Rejected = Extract<DirectoryResult, { kind: 'rejected' }>;
+type Outage = Extract<DirectoryResult, { kind: 'outage' }>;
+interface Found {
+  kind: 'found';
+  dn: string;
+  memberOf: string[];
+}
+/** What a sign-in reads about the user once found (a profile's group, the console's groups). */
+type Lookup<T> = (client: Client, found: Found) => Promise<T>;
+type Exchanged<T> = { kind: 'ok'; dn: string; looked: T } | Rejected | Outage;
+
+export type MembershipResult = { kind: 'ok'; dn: string; groups: string[] } | Rejected | Outage;
 
 export interface DirectoryCounters {
   /** Binds as a user (one per sign-in that reached the password check). */
@@ -53,6 +66,34 @@ export class Directory {
   }
 
   async authenticate(user: string, password: string): Promise<DirectoryResult> {
+    const result = await this.signIn(
+      user,
+      password,
+      async (client, found) =>
+        profileOfGroups(this.groups, found.memberOf) ?? (await this.groupByMembers(client, found.dn, user)),
+    );
+    if (result.kind !== 'ok') return result;
+    const group = result.looked;
+    return {
+      kind: 'ok',
+      dn: result.dn,
+      profile: group?.profile ?? this.config.defaultProfile ?? this.fallbackProfile,
+      group: group?.group ?? null,
+    };
+  }
+
+  /**
+   * A sign-in that also says which of `groups` (DNs, or bare names matched against a group's cn) the user
+   * is a member of, read now from the directory (the console's roles: nothing cached).
+   */
+  async memberships(user: string, password: string, groups: readonly string[]): Promise<MembershipResult> {
+    const result = await this.signIn(user, password, (client, found) =>
+      groupsOfMember(client, found, user, groups),
+    );
+    return result.kind === 'ok' ? { kind: 'ok', dn: result.dn, groups: result.looked } : result;
+  }
+
+  private async signIn<T>(user: string, password: string, lookup: Lookup<T>): Promise<Exchanged<T>> {
     // An empty password is an "unauthenticated bind" (RFC 4513 §5.1.2) that many servers accept.
     if (password === '') return { kind: 'rejected', why: 'empty-password' };
     const client = new Client({
@@ -64,14 +105,14 @@ export class Directory {
       ...(this.tls && this.config.url.toLowerCase().startsWith('ldaps:') ? { tlsOptions: this.tls } : {}),
     });
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<DirectoryResult>((resolve) => {
+    const deadline = new Promise<Exchanged<T>>((resolve) => {
       timer = setTimeout(
         () => resolve({ kind: 'outage', cause: `no answer within ${this.config.timeoutMs} ms` }),
         this.config.timeoutMs,
       );
     });
     try {
-      const result = await Promise.race([this.exchange(client, user, password), deadline]);
+      const result = await Promise.race([this.exchange(client, user, password, lookup), deadline]);
       if (result.kind === 'outage') {
         this.counters.outages++;
         this.counters.lastOutage = { at: this.now(), cause: result.cause };
@@ -84,7 +125,12 @@ export class Directory {
     }
   }
 
-  private async exchange(client: Client, user: string, password: string): Promise<DirectoryResult> {
+  private async exchange<T>(
+    client: Client,
+    user: string,
+    password: string,
+    lookup: Lookup<T>,
+  ): Promise<Exchanged<T>> {
     let step = 'connect';
     try {
       if (this.config.tls.startTls) {
@@ -102,8 +148,7 @@ export class Directory {
       const found = await this.findUser(client, user);
       if (found.kind !== 'found') return found;
       step = 'group lookup';
-      const group =
-        profileOfGroups(this.groups, found.memberOf) ?? (await this.groupByMembers(client, found.dn, user));
+      const looked = await lookup(client, found);
       step = 'user bind';
       this.counters.userBinds++;
       try {
@@ -112,21 +157,13 @@ export class Directory {
         if (err instanceof InvalidCredentialsError) return { kind: 'rejected', why: 'wrong-password' };
         throw err;
       }
-      return {
-        kind: 'ok',
-        dn: found.dn,
-        profile: group?.profile ?? this.config.defaultProfile ?? this.fallbackProfile,
-        group: group?.group ?? null,
-      };
+      return { kind: 'ok', dn: found.dn, looked };
     } catch (err) {
       return { kind: 'outage', cause: `${step}: ${describe(err)}` };
     }
   }
 
-  private async findUser(
-    client: Client,
-    user: string,
-  ): Promise<{ kind: 'found'; dn: string; memberOf: string[] } | DirectoryResult> {
+  private async findUser(client: Client, user: string): Promise<Found | Rejected> {
     try {
       const { searchEntries } = await client.search(this.config.userBase, {
         scope: 'sub',
@@ -151,23 +188,69 @@ export class Directory {
     dn: string,
     user: string,
   ): Promise<{ group: string; profile: string } | null> {
-    const who = escapeValue(dn);
-    const filter = `(|(member=${who})(uniqueMember=${who})(memberUid=${escapeValue(user)}))`;
-    for (const g of this.groups.order) {
-      try {
-        const { searchEntries } = await client.search(g.configured, {
-          scope: 'base',
-          filter,
-          attributes: ['1.1'],
-        });
-        if (searchEntries.length > 0) return { group: g.configured, profile: g.profile };
-      } catch (err) {
-        if (err instanceof NoSuchObjectError) continue; // a group named in the config that does not exist
-        throw err;
-      }
-    }
+    const filter = memberFilter(dn, user);
+    for (const g of this.groups.order)
+      if (await hasEntry(client, g.configured, 'base', filter))
+        return { group: g.configured, profile: g.profile };
     return null;
   }
+}
+
+/**
+ * Which of `groups` the user is in: a DN by memberOf or by the group's member attributes; a bare name by a
+ * memberOf whose first RDN value is that name, or by a search for a group of that cn with the user as a
+ * member, under the directory's root (the dc= part of the user's DN).
+ */
+async function groupsOfMember(
+  client: Client,
+  found: Found,
+  user: string,
+  groups: readonly string[],
+): Promise<string[]> {
+  const memberOf = found.memberOf.map(canonicalDn);
+  const isMember = memberFilter(found.dn, user);
+  const root = canonicalDn(found.dn)
+    .split(',')
+    .filter((rdn) => rdn.startsWith('dc='))
+    .join(',');
+  const matched: string[] = [];
+  for (const g of groups) {
+    if (g.includes('=')) {
+      const dn = canonicalDn(g);
+      if (memberOf.includes(dn) || (await hasEntry(client, g, 'base', isMember))) matched.push(g);
+      continue;
+    }
+    const cn = g.toLowerCase();
+    const byMemberOf = memberOf.some((dn) => dn.split(',')[0]?.split('=')[1] === cn);
+    if (
+      byMemberOf ||
+      (root !== '' && (await hasEntry(client, root, 'sub', `(&(cn=${escapeValue(g)})${isMember})`)))
+    )
+      matched.push(g);
+  }
+  return matched;
+}
+
+async function hasEntry(
+  client: Client,
+  base: string,
+  scope: 'base' | 'sub',
+  filter: string,
+): Promise<boolean> {
+  try {
+    const { searchEntries } = await client.search(base, { scope, filter, attributes: ['1.1'], sizeLimit: 1 });
+    return searchEntries.length > 0;
+  } catch (err) {
+    if (err instanceof NoSuchObjectError) return false; // a group named in the config that does not exist
+    if (err instanceof SizeLimitExceededError) return true;
+    throw err;
+  }
+}
+
+/** The user as a member: member / uniqueMember (their DN) or memberUid (posixGroup: their name). */
+function memberFilter(dn: string, user: string): string {
+  const who = escapeValue(dn);
+  return `(|(member=${who})(uniqueMember=${who})(memberUid=${escapeValue(user)}))`;
 }
 
 function escapeValue(value: string): string {

@@ -58,6 +58,15 @@ describe('schoolgate console users', () => {
     expect(again.stderr).toContain('SG_CONSOLE_USER_INVALID');
   });
 
+  it('enrols a directory person: a secret printed once, no password, listed as directory', async () => {
+    const r = await runCli(['console', 'users', 'enrol', 'd.dir', '--directory', '--data', data]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/authenticator secret \(shown once\): [A-Z2-7]{32}/);
+    expect(r.stdout).not.toContain('password (shown once)');
+    const list = await runCli(['console', 'users', 'list', '--data', data]);
+    expect(list.stdout).toMatch(/d\.dir\s+directory\s+TOTP/);
+  });
+
   it.each([
     ['a role that does not exist', ['x.y', '--role', 'governor'], 'SG_CONSOLE_USER_INVALID'],
     ['a name with a slash', ['../x', '--role', 'dsl'], 'SG_CONSOLE_USER_INVALID'],

@@ -5,13 +5,18 @@
  * purpose before it is sent, a technician refused (403, recorded), and the holds' POSTs CSRF-checked.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openCase } from '../../../src/audit/cases.js';
 import { listHolds } from '../../../src/audit/holds.js';
-import { listAccess, type StoredAccessEntry } from '../../../src/audit/report-access.js';
 import { UserStore } from '../../../src/identity/user-store.js';
 import { openAdmin } from '../../../src/reports/run.js';
 import { auditEvent } from '../../helpers/audit-event.js';
-import { ConsoleClient, startConsoleRig, type ConsoleRig } from '../../helpers/console.js';
+import {
+  accessRows,
+  ConsoleClient,
+  openTestCase,
+  signedIn,
+  startConsoleRig,
+  type ConsoleRig,
+} from '../../helpers/console.js';
 
 /** One account per test that signs in with a code: a TOTP code is good once. */
 const ACCOUNTS = {
@@ -25,14 +30,7 @@ const ACCOUNTS = {
   't.tech': 'technician',
 };
 
-function access(rig: ConsoleRig): StoredAccessEntry[] {
-  const db = openAdmin(rig.config);
-  try {
-    return listAccess(db, {});
-  } finally {
-    db.close();
-  }
-}
+const access = accessRows;
 
 function holds(rig: ConsoleRig) {
   const db = openAdmin(rig.config);
@@ -41,12 +39,6 @@ function holds(rig: ConsoleRig) {
   } finally {
     db.close();
   }
-}
-
-async function signedIn(rig: ConsoleRig, name: string): Promise<ConsoleClient> {
-  const c = new ConsoleClient(rig);
-  expect((await c.signIn(name)).status).toBe(303);
-  return c;
 }
 
 describe('console reviews, holds and context reports', () => {
@@ -80,18 +72,7 @@ describe('console reviews, holds and context reports', () => {
     await rig.proxy.audit.record(
       auditEvent({ id: 'ev-other', time: t, user: 'q.other', profile: 'pupil', host: 'other.example' }),
     );
-    const db = openAdmin(rig.config);
-    try {
-      openCase(db, {
-        ref: '2026-030',
-        subjects: [{ kind: 'user', value: 'p.pupil' }],
-        by: 'A. Head',
-        osUser: 'test',
-        now: Date.now(),
-      });
-    } finally {
-      db.close();
-    }
+    openTestCase(rig, '2026-030', 'p.pupil');
   });
   afterAll(async () => rig?.proxy.stop());
 
