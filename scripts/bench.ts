@@ -11,6 +11,7 @@
  * with a line saying which Debian package brings it.
  *
  *   npm run bench -- [--rounds 3] [--seconds 4] [--only sg,sq,sqb,e2g,mitm,bare] [--ut1 dir] [--max-hosts 2000]
+ *     [--baseline-cli ../other-checkout/dist/src/cli/main.js]   (adds that build as contender sg-base)
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,6 +36,7 @@ const ROUNDS = Math.max(1, numberOption('rounds', 3));
 const SECONDS = Math.min(Math.max(1, numberOption('seconds', 4)), 15);
 const MAX_HOSTS = numberOption('max-hosts', 2000);
 const ONLY = stringOption('only')?.split(',');
+const BASELINE_CLI = stringOption('baseline-cli');
 const UT1 = path.resolve(stringOption('ut1') ?? path.join(here, '..', '..', '..', 'shared', 'data', 'ut1'));
 
 interface Workload {
@@ -128,6 +130,7 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg();
   const all = [
     schoolgate(existsSync(UT1) ? UT1 : undefined),
+    ...(BASELINE_CLI ? [schoolgate(existsSync(UT1) ? UT1 : undefined, path.resolve(BASELINE_CLI))] : []),
     squid(false),
     squid(true),
     e2guardian(),
@@ -138,7 +141,7 @@ async function main(): Promise<void> {
   if (!existsSync(UT1)) notes.push(`UT1 not found at ${UT1}: schoolgate has the shipped categories only`);
   if (pinTo(0).length === 0) notes.push('not pinned: taskset is missing or there is one CPU');
   const contenders = all
-    .filter((c) => ONLY === undefined || ONLY.includes(c.key))
+    .filter((c) => ONLY === undefined || ONLY.includes(c.key) || c.key === 'sg-base')
     .filter((c) => {
       const why = c.missing();
       if (why) notes.push(`skipped ${c.name}: ${why}`);

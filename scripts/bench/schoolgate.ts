@@ -11,14 +11,16 @@ import { originUrls, type Contender } from './contender.js';
 import { pinTo, startProcess, waitForOutput } from './spawn.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
-const cli = path.join(here, '..', '..', 'src', 'cli', 'main.js');
+const ownCli = path.join(here, '..', '..', 'src', 'cli', 'main.js');
 const USER = 'bench';
 const PASSWORD = 'bench-password';
 
-export function schoolgate(ut1: string | undefined): Contender {
+/** `baselineCli`: another build's dist/src/cli/main.js (bench --baseline-cli), for a before/after in one run. */
+export function schoolgate(ut1: string | undefined, baselineCli?: string): Contender {
+  const cli = baselineCli ?? ownCli;
   return {
-    key: 'sg',
-    name: 'schoolgate',
+    key: baselineCli ? 'sg-base' : 'sg',
+    name: baselineCli ? 'schoolgate (baseline build)' : 'schoolgate',
     http: true,
     tls: true,
     missing: () => (existsSync(cli) ? undefined : `${cli} is missing: npm run build`),

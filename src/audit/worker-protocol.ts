@@ -5,7 +5,6 @@ import type { AuditOpenReport } from './open-checked.js';
 import type { IntegrityMode } from './start-check.js';
 import type { AccessEntry } from './report-access.js';
 import type { SigningState } from './signing-state.js';
-import type { AuditEvent, AuditOutcome } from './types.js';
 
 export interface WorkerOptions {
   path: string;
@@ -25,7 +24,8 @@ export interface WireError {
 }
 
 export type ToWorker =
-  | { type: 'batch'; batch: number; records: AuditEvent[]; updates: { id: string; outcome: AuditOutcome }[] }
+  /** `packed`: the batch's rows and outcomes (wire-batch.ts). Answered by one 'acks' when it holds rows. */
+  | { type: 'batch'; batch: number; packed: string }
   | { type: 'alert'; seq: number; alert: AlertWrite }
   | { type: 'recent-alerts'; seq: number; since: number }
   | { type: 'access'; seq: number; entry: AccessEntry }
@@ -39,7 +39,10 @@ export type FromWorker =
   | {
       type: 'acks';
       batch: number;
-      failed: { id: string; error: WireError }[];
+      /** The rows that were not committed, by their place in the batch; the others were. */
+      failed: { index: number; error: WireError }[];
+      /** The whole batch was refused (it could not be read): none of its rows were committed. */
+      error?: WireError;
       healthy: boolean;
       queueDepth: number;
     }

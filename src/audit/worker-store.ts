@@ -1,7 +1,11 @@
 /**
  * The AuditStore the proxy uses: rows go to a writer thread (writer-worker.ts) in one message per event-loop
- * turn, and record() resolves when the writer says the row's transaction committed. Measured: with the
- * writer on the main thread the commit (fsync included) took a fifth of the proxy's event loop.
+ * turn, packed into one string (wire-batch.ts), and record() resolves when the writer says the row's
+ * transaction committed (one acknowledgement per batch). Measured: with the writer on the main thread the
+ * commit (fsync included) took a fifth of the proxy's event loop.
+ *
+ * Outcomes wait for the next batch of rows, or OUTCOME_DELAY_MS when no row comes: a turn with only
+ * outcomes would otherwise cost a message and a wake-up of the writer of its own (close() sends them all).
  */
 import { Worker } from 'node:worker_threads';
 import { SchoolgateError } from '../errors.js';
@@ -12,7 +16,11 @@ import type { AccessEntry } from './report-access.js';
 import type { SigningState } from './signing-state.js';
 import type { AuditLogger } from './sqlite-store.js';
 import type { AuditEvent, AuditOutcome, AuditStore } from './types.js';
+import { encodeBatch, type OutcomeUpdate } from './wire-batch.js';
 import { errorFromWire, type FromWorker, type ToWorker, type WorkerOptions } from './worker-protocol.js';
+
+/** How long outcomes alone wait for rows to ride with. Short: a crash loses at most this much of them. */
+const OUTCOME_DELAY_MS = 20;
 
 interface Waiter {
   resolve: () => void;
@@ -22,11 +30,14 @@ interface Waiter {
 export class WorkerAuditStore implements AuditStore {
   private readonly worker: Worker;
   private records: AuditEvent[] = [];
-  private updates: { id: string; outcome: AuditOutcome }[] = [];
-  private readonly waiting = new Map<string, Waiter>();
-  private readonly inFlight = new Map<number, string[]>();
+  /** The callers of `records`, in the same order. */
+  private waiters: Waiter[] = [];
+  private updates: OutcomeUpdate[] = [];
+  /** Batches posted and not yet acknowledged: their callers, in the order of their rows. */
+  private readonly inFlight = new Map<number, Waiter[]>();
   private nextBatch = 1;
   private flushScheduled = false;
+  private outcomeTimer: NodeJS.Timeout | null = null;
   private healthy_ = true;
   private lastError_: SchoolgateError | null = null;
   private closing: Promise<void> | null = null;
@@ -95,7 +106,7 @@ export class WorkerAuditStore implements AuditStore {
     if (this.dead) return Promise.reject(this.dead);
     if (this.closing) return Promise.reject(unavailable('the audit store is closing'));
     return new Promise((resolve, reject) => {
-      this.waiting.set(event.id, { resolve, reject });
+      this.waiters.push({ resolve, reject });
       this.records.push(event);
       this.scheduleFlush();
     });
@@ -104,7 +115,10 @@ export class WorkerAuditStore implements AuditStore {
   complete(id: string, outcome: AuditOutcome): void {
     if (this.dead) return;
     this.updates.push({ id, outcome });
-    this.scheduleFlush();
+    if (this.records.length === 0 && this.outcomeTimer === null) {
+      this.outcomeTimer = setTimeout(() => this.flush(), OUTCOME_DELAY_MS);
+      this.outcomeTimer.unref();
+    }
   }
 
   /**
@@ -161,15 +175,14 @@ export class WorkerAuditStore implements AuditStore {
 
   private flush(): void {
     this.flushScheduled = false;
+    if (this.outcomeTimer !== null) clearTimeout(this.outcomeTimer);
+    this.outcomeTimer = null;
     if (this.dead || (this.records.length === 0 && this.updates.length === 0)) return;
     const batch = this.nextBatch++;
-    const records = this.records;
-    this.inFlight.set(
-      batch,
-      records.map((r) => r.id),
-    );
-    this.post({ type: 'batch', batch, records, updates: this.updates });
+    if (this.records.length > 0) this.inFlight.set(batch, this.waiters);
+    this.post({ type: 'batch', batch, packed: encodeBatch(this.records, this.updates) });
     this.records = [];
+    this.waiters = [];
     this.updates = [];
   }
 
@@ -179,21 +192,8 @@ export class WorkerAuditStore implements AuditStore {
 
   private onMessage(m: FromWorker): void {
     switch (m.type) {
-      case 'acks': {
-        this.workerQueue = m.queueDepth;
-        const failed = new Map(m.failed.map((f) => [f.id, errorFromWire(f.error)]));
-        for (const id of this.inFlight.get(m.batch) ?? []) {
-          const waiter = this.waiting.get(id);
-          this.waiting.delete(id);
-          const err = failed.get(id);
-          if (err) waiter?.reject(err);
-          else waiter?.resolve();
-        }
-        this.inFlight.delete(m.batch);
-        if (failed.size > 0) this.lastError_ = [...failed.values()][0]!;
-        this.healthy_ = m.healthy;
-        return;
-      }
+      case 'acks':
+        return this.acknowledged(m);
       case 'alert-done':
       case 'access-done': {
         const ask = this.asked.get(m.seq);
@@ -212,14 +212,32 @@ export class WorkerAuditStore implements AuditStore {
     }
   }
 
+  private acknowledged(m: Extract<FromWorker, { type: 'acks' }>): void {
+    this.workerQueue = m.queueDepth;
+    this.healthy_ = m.healthy;
+    const waiters = this.inFlight.get(m.batch) ?? [];
+    this.inFlight.delete(m.batch);
+    const whole = m.error && errorFromWire(m.error);
+    const failed = new Map(m.failed.map((f) => [f.index, errorFromWire(f.error)]));
+    waiters.forEach((waiter, index) => {
+      const err = whole ?? failed.get(index);
+      if (err) waiter.reject(err);
+      else waiter.resolve();
+    });
+    const first = whole ?? failed.values().next().value;
+    if (first) this.lastError_ = first;
+  }
+
   /** The writer thread died: nothing can be recorded, so every waiting request fails closed. */
   private fail(err: Error): void {
     if (this.dead) return;
     this.dead = unavailable(`the audit writer stopped: ${err.message}`);
     this.lastError_ = this.dead;
     this.logger?.error({ err: err.message }, 'audit writer stopped; refusing requests');
-    for (const waiter of this.waiting.values()) waiter.reject(this.dead);
-    this.waiting.clear();
+    for (const waiter of this.waiters) waiter.reject(this.dead);
+    for (const batch of this.inFlight.values()) for (const waiter of batch) waiter.reject(this.dead);
+    this.records = [];
+    this.waiters = [];
     for (const ask of this.asked.values()) ask.reject(this.dead);
     this.asked.clear();
     this.inFlight.clear();

@@ -7,7 +7,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { SchoolgateError } from '../errors.js';
 import { logOpenReport } from './open-checked.js';
 import { openSqliteAuditStore, type AuditLogger, type SqliteAuditStore } from './sqlite-store.js';
-import type { ToWorker, FromWorker, WorkerOptions } from './worker-protocol.js';
+import { decodeBatch } from './wire-batch.js';
+import type { ToWorker, FromWorker, WireError, WorkerOptions } from './worker-protocol.js';
 import { errorToWire } from './worker-protocol.js';
 
 const port = parentPort!;
@@ -63,25 +64,38 @@ setInterval(() => {
   }
 }, HEAD_EVERY_MS).unref();
 
+function acks(
+  batch: number,
+  failed: { index: number; error: WireError }[],
+): Extract<FromWorker, { type: 'acks' }> {
+  return { type: 'acks', batch, failed, healthy: store.healthy, queueDepth: store.queueDepth };
+}
+
 port.on('message', (message: ToWorker) => {
   if (message.type === 'batch') {
-    for (const u of message.updates) store.complete(u.id, u.outcome);
-    const settled = message.records.map((event) =>
+    let batch: ReturnType<typeof decodeBatch>;
+    try {
+      batch = decodeBatch(message.packed);
+    } catch (err) {
+      return post({ ...acks(message.batch, []), error: errorToWire(err) });
+    }
+    for (const u of batch.updates) store.complete(u.id, u.outcome);
+    // Outcomes alone are acknowledged by nobody: only rows have callers waiting.
+    if (batch.records.length === 0) return;
+    const settled = batch.records.map((event, index) =>
       store.record(event).then(
         () => null,
-        (err: unknown) => ({ id: event.id, error: errorToWire(err) }),
+        (err: unknown) => ({ index, error: errorToWire(err) }),
       ),
     );
-    void Promise.all(settled).then((results) => {
-      const failed = results.filter((r) => r !== null);
-      post({
-        type: 'acks',
-        batch: message.batch,
-        failed,
-        healthy: store.healthy,
-        queueDepth: store.queueDepth,
-      });
-    });
+    void Promise.all(settled).then((results) =>
+      post(
+        acks(
+          message.batch,
+          results.filter((r) => r !== null),
+        ),
+      ),
+    );
   } else if (message.type === 'alert' || message.type === 'recent-alerts') {
     try {
       if (message.type === 'alert') {

@@ -27,6 +27,8 @@ export interface CheckRequest {
   clientIp: string;
   method: string;
   proxyAuthorization: string | undefined;
+  /** The client connection, for identity's per-connection reuse (identify.ts). */
+  connection?: object | undefined;
   /** The client network check, when the caller already made it. */
   clientAllowed?: boolean;
 }

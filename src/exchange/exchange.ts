@@ -252,6 +252,7 @@ export class Exchange {
       clientIp: this.start.clientIp,
       method: this.start.method,
       proxyAuthorization: this.start.proxyAuthorization,
+      connection: this.start.connection,
       clientAllowed: this.clientAllowed,
     };
   }

@@ -138,7 +138,8 @@ export async function runHttp<B extends ReadBody>(
     status: null,
   });
   if (!(await ex.commit({ ...row, ...extra }))) return answer(ex.unavailable(pageUrl));
-  ex.env.logger.debug({ id: ex.id, host: target.host, rule: ruleText(verdict.decision) }, 'forward');
+  if (ex.env.logger.isLevelEnabled('debug'))
+    ex.env.logger.debug({ id: ex.id, host: target.host, rule: ruleText(verdict.decision) }, 'forward');
   return {
     kind: 'forward',
     target,

@@ -48,6 +48,8 @@ export interface ExchangeStart {
   proxyAuthorization: string | undefined;
   /** Inner requests: the tunnel they arrived in. */
   tunnel?: TunnelContext;
+  /** The client connection (socket, or the tunnel of an inner request): identity reuses its last lookup. */
+  connection?: object;
   /** The X-Schoolgate-Selftest header of a plain request (checked against the open runs, never trusted). */
   selftestToken?: string | undefined;
 }

@@ -70,6 +70,23 @@ export type IdentifyResult = { ok: true; identity: Identity } | IdentifyFailure;
 export interface IdentifyInput {
   clientIp: string;
   proxyAuthorization: string | undefined;
+  /** The client connection (socket or tunnel) the request came on: its next request with the same
+   * header and address reuses what this one looked up (see ConnectionState). */
+  connection?: object | undefined;
+}
+
+/**
+ * What a keep-alive connection's earlier request found: its device (for the address map in force then)
+ * and the credential verified on it. A later request with the same header skips the parse, the HMAC and
+ * the device lookup; the cached credential is still checked against the users table's version as on
+ * every request, so a revocation takes effect on the next request all the same.
+ */
+interface ConnectionState {
+  clientIp: string;
+  addresses: AddressMap;
+  device: DeviceEntry | undefined;
+  header?: string;
+  key?: string;
 }
 
 /** Networks and devices managed from the CLI (state database), in addition to the config's. */
@@ -159,6 +176,7 @@ export class Identifier {
    * offline. */
   private readonly cacheKey = randomBytes(32);
   private readonly onDirectoryOutage: (cause: string) => void;
+  private readonly connections = new WeakMap<object, ConnectionState>();
 
   constructor(
     private config: ReadonlyConfig,
@@ -287,18 +305,21 @@ export class Identifier {
 
   async identify(input: IdentifyInput): Promise<IdentifyResult> {
     const { identity: idConfig } = this.config;
-    const device = this.addresses.device(input.clientIp);
+    const state = this.connectionState(input);
+    const device = state.device;
     if (idConfig.basicAuth) {
-      const creds = parseBasicCredentials(input.proxyAuthorization);
+      const header = input.proxyAuthorization;
+      if (header !== undefined && header === state.header) {
+        const cached = this.verified.get(state.key!);
+        const still = cached && this.stillValid(state.key!, cached);
+        if (still) return basicIdentity(still, device);
+      }
+      const creds = parseBasicCredentials(header);
       if (creds === 'malformed')
         return { ok: false, reason: 'malformed-credentials', user: null, claimedUser: null };
       if (creds) {
-        const checked = await this.checkCredentials(
-          input.proxyAuthorization!,
-          creds.user,
-          creds.password,
-          input.clientIp,
-        );
+        const key = this.credentialKey(header!);
+        const checked = await this.checkCredentials(key, creds.user, creds.password, input.clientIp);
         if ('outage' in checked) {
           if (this.directory?.config.onOutage === 'refuse')
             return {
@@ -318,15 +339,9 @@ export class Identifier {
           };
         }
         if ('ok' in checked) return checked;
-        return {
-          ok: true,
-          identity: {
-            user: checked.user,
-            profile: checked.profile,
-            device: device?.name ?? null,
-            via: 'basic',
-          },
-        };
+        state.header = header!;
+        state.key = key;
+        return basicIdentity(checked, device);
       }
       if (idConfig.requireAuth) return { ok: false, reason: 'auth-required', user: null, claimedUser: null };
     }
@@ -348,13 +363,29 @@ export class Identifier {
     return this.addresses.network(clientIp)?.profile ?? this.config.identity.guestProfile;
   }
 
+  /** The connection's state when it is unchanged (same address, same address map), else a fresh one. */
+  private connectionState(input: IdentifyInput): ConnectionState {
+    const known = input.connection && this.connections.get(input.connection);
+    if (known && known.clientIp === input.clientIp && known.addresses === this.addresses) return known;
+    const state = {
+      clientIp: input.clientIp,
+      addresses: this.addresses,
+      device: this.addresses.device(input.clientIp),
+    };
+    if (input.connection) this.connections.set(input.connection, state);
+    return state;
+  }
+
+  private credentialKey(header: string): string {
+    return createHmac('sha256', this.cacheKey).update(header).digest('base64');
+  }
+
   private async checkCredentials(
-    header: string,
+    key: string,
     name: string,
     password: string,
     clientIp: string,
   ): Promise<Verified | IdentifyFailure | Outage> {
-    const key = createHmac('sha256', this.cacheKey).update(header).digest('base64');
     const cached = this.verified.get(key);
     if (cached) {
       const still = this.stillValid(key, cached);
@@ -562,6 +593,13 @@ function makeDirectory(
 }
 
 /** The claimed user name as an audit row may hold it. */
+function basicIdentity(verified: Verified, device: DeviceEntry | undefined): IdentifyResult {
+  return {
+    ok: true,
+    identity: { user: verified.user, profile: verified.profile, device: device?.name ?? null, via: 'basic' },
+  };
+}
+
 function claimed(name: string): string {
   // eslint-disable-next-line no-control-regex
   return name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').slice(0, 128);

@@ -74,6 +74,7 @@ export function exchangeOf(edge: EdgeContext, req: IncomingMessage, transport: T
     method: req.method ?? '',
     proxyAuthorization: Array.isArray(auth) ? auth[0] : auth,
     selftestToken: firstHeader(req, SELFTEST_HEADER),
+    connection: req.socket,
   });
 }
 
@@ -90,6 +91,7 @@ export function innerExchangeOf(
     method: req.method ?? '',
     proxyAuthorization: tunnel.proxyAuthorization,
     tunnel,
+    connection: tunnel,
   });
 }
 

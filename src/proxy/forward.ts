@@ -17,7 +17,7 @@ import { refuseUpstreamCertificate } from '../exchange/upstream-refusal.js';
 import { upstreamTlsCause, upstreamTlsDetail, type UpstreamTlsCause } from '../tls/failure-cause.js';
 import type { EdgeContext } from './edge-context.js';
 import { inflight } from './handle-http.js';
-import { stripHopByHop } from './hop-by-hop.js';
+import { withoutHopByHop } from './hop-by-hop.js';
 import { authority, viaParentConnection, type ParentProxy } from './parent.js';
 import { authorityOf } from './raw-checks.js';
 import type { Body } from './request-body.js';
@@ -66,8 +66,7 @@ export function forward(
 
   upstream.on('response', (answer) => {
     status = answer.statusCode ?? null;
-    const out = { ...answer.headers };
-    stripHopByHop(out);
+    const out = withoutHopByHop(answer.headers);
     // The client's own connection decides keep-alive (its Connection header was not forwarded).
     out.connection =
       (res as { shouldKeepAlive?: boolean }).shouldKeepAlive === false ? 'close' : 'keep-alive';
@@ -229,9 +228,9 @@ function upstreamHeaders(
   extra: Record<string, string>,
   keep: readonly string[] = [],
 ): IncomingHttpHeaders {
-  const headers: IncomingHttpHeaders = { ...incoming };
-  stripHopByHop(headers, keep);
-  delete headers[SELFTEST_HEADER]; // the selftest's token is for this proxy, never for the origin
+  // The selftest's token is for this proxy, never for the origin.
+  const headers = withoutHopByHop(incoming, keep);
+  if (SELFTEST_HEADER in headers) delete headers[SELFTEST_HEADER];
   headers.host = authorityOf(target);
   for (const [name, value] of Object.entries(extra)) headers[name] = value;
   headers.via = appendVia(headers.via);

@@ -44,6 +44,25 @@ describe('WorkerAuditStore', () => {
     await expect(store.record(event())).rejects.toMatchObject({ code: 'SG_AUDIT_UNAVAILABLE' });
   });
 
+  it('answers each row of one batch for itself: a refused row fails closed, the rows beside it commit', async () => {
+    const file = path.join(tempDir(), 'audit.sqlite');
+    const store = await WorkerAuditStore.open({ path: file, batchMaxRows: 1000 });
+    const good = [event(), event()];
+    const bad = { ...event(), action: 'no-such-action' } as unknown as AuditEvent;
+    const results = await Promise.allSettled([
+      store.record(good[0]!),
+      store.record(bad),
+      store.record(good[1]!),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'SG_AUDIT_UNAVAILABLE' });
+    await store.close();
+    const reader = new Database(file, { readonly: true });
+    const ids = reader.prepare('SELECT id FROM audit_events ORDER BY seq').pluck().all();
+    reader.close();
+    expect(ids).toEqual(good.map((e) => e.id));
+  });
+
   it('records a report_access entry on the writer thread; the latest granted one of a command is found', async () => {
     const file = path.join(tempDir(), 'audit.sqlite');
     const store = await WorkerAuditStore.open({ path: file, batchMaxRows: 10 });
