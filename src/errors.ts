@@ -82,6 +82,8 @@ export const ERROR_CODES = {
     '`lists update`: a downloaded tarball does not match its published checksum (or the checksum file has no line for it); the provider layer in force stays.',
   SG_LIST_ARCHIVE_INVALID:
     '`lists update`: a tarball is broken, too big unpacked, or holds a path outside its folder, a link out or a device; nothing of it was imported.',
+  SG_WORKER_FAILED:
+    'serve --workers N: a proxy worker exited before it listened (the start fails), died while serving (it is replaced), or could not answer a command from its primary.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -47,7 +47,9 @@ export function startServeProcess(
 ): Promise<{ child: ChildProcess; port: number; output: () => string }> {
   assertBuilt();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'serve', ...args], {
+    // One process unless the test asks for workers (the config default is one per core).
+    const workers = args.includes('--workers') ? [] : ['--workers', '1'];
+    const child = spawn(process.execPath, [CLI, 'serve', ...workers, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(env ? { env } : {}),
     });
