@@ -44,6 +44,8 @@ export function runCli(
 export function startServeProcess(
   args: string[],
   env?: NodeJS.ProcessEnv,
+  /** A bound, not a timing: a start with several worker processes on a busy machine takes longer. */
+  timeoutMs = 60_000,
 ): Promise<{ child: ChildProcess; port: number; output: () => string }> {
   assertBuilt();
   return new Promise((resolve, reject) => {
@@ -57,7 +59,7 @@ export function startServeProcess(
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`serve did not start: ${output}`));
-    }, 60_000);
+    }, timeoutMs);
     const onData = (c: Buffer) => {
       output += c.toString();
       const m = /filtering on [^\s]+:(\d+)/.exec(output);

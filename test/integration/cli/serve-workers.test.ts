@@ -16,6 +16,8 @@ import { useServeAndOrigin } from '../../helpers/serve-and-origin.js';
 import { FIXTURE_PROFILES, ROUTED_NAMES, serveFiles } from '../../helpers/schoolgate.js';
 
 const t = useServeAndOrigin();
+/** Three processes start (the primary and two workers): bounded, generously for a busy machine. */
+const START_BOUND_MS = 240_000;
 
 /** serveFiles()'s config, with the test origin's port allowed and the routed names in a hosts file. */
 function setUp(): { data: string; args: string[]; serveArgs: string[] } {
@@ -84,10 +86,10 @@ function exited(pid: number): Promise<void> {
   });
 }
 
-describe('serve --workers 2', { timeout: 300_000 }, () => {
+describe('serve --workers 2', { timeout: 600_000 }, () => {
   it('serves from both workers, one audit row per answered request, chain verified, status per worker', async () => {
     const { data, args, serveArgs } = setUp();
-    t.serve = await startServeProcess(serveArgs);
+    t.serve = await startServeProcess(serveArgs, undefined, START_BOUND_MS);
     // New connections until status shows both workers served some (the kernel picks the accepting
     // worker), at most 200; status every eight requests.
     const answered: string[] = [];
@@ -117,7 +119,7 @@ describe('serve --workers 2', { timeout: 300_000 }, () => {
 
   it('a reload reaches both workers: the newly blocked site is blocked whichever worker answers', async () => {
     const { args, serveArgs } = setUp();
-    t.serve = await startServeProcess(serveArgs);
+    t.serve = await startServeProcess(serveArgs, undefined, START_BOUND_MS);
     const url = `http://notblocked.example:${t.origin.port}/page`;
     expect(await get(t.serve.port, url)).toBe(200);
     const before = await status(args);
@@ -141,7 +143,7 @@ describe('serve --workers 2', { timeout: 300_000 }, () => {
 
   it('a worker killed under load is replaced, and every response seen has its row', async () => {
     const { data, args, serveArgs } = setUp();
-    t.serve = await startServeProcess(serveArgs);
+    t.serve = await startServeProcess(serveArgs, undefined, START_BOUND_MS);
     const port = t.serve.port;
     const victim = (await status(args)).workers![0]!.pid;
     const seen: string[] = [];
@@ -180,7 +182,7 @@ describe('serve --workers 2', { timeout: 300_000 }, () => {
 
   it('a killed primary takes its workers with it: nothing answers', async () => {
     const { args, serveArgs } = setUp();
-    t.serve = await startServeProcess(serveArgs);
+    t.serve = await startServeProcess(serveArgs, undefined, START_BOUND_MS);
     const port = t.serve.port;
     const workers = (await status(args)).workers!.map((w) => w.pid);
     const gone = workers.map(exited);
