@@ -34,6 +34,8 @@ export function primaryRole(count: number, logger: Logger): Primary {
   cluster.setupPrimary({ serialization: 'advanced' });
   const log = logger.child({ component: 'cluster' });
   const workers = new Map<number, ClusterWorker>();
+  /** Workers that listen (and answer commands); one still starting is not asked, or `status` would wait on it. */
+  const serving = new Set<number>();
   const pending = new Map<number, Pending>();
   const committed: ((event: { row: AuditEvent }) => void)[] = [];
   let relay: AuditRelay | null = null;
@@ -75,11 +77,13 @@ export function primaryRole(count: number, logger: Logger): Primary {
       const onListening = (raw: unknown) => {
         if (!isFromProxyWorker(raw) || raw.sg !== 'listening') return;
         worker.off('message', onListening);
+        serving.add(worker.id);
         resolve({ worker, address: raw.address });
       };
       worker.on('message', onListening);
       worker.once('exit', (code, signal) => {
         workers.delete(worker.id);
+        serving.delete(worker.id);
         for (const [id, ask] of pending)
           if (ask.worker === worker.id) {
             pending.delete(id);
@@ -126,14 +130,16 @@ export function primaryRole(count: number, logger: Logger): Primary {
   /** One command to every worker; each answer (or error) with the worker's pid. */
   const askAll = (cmd: string, args: Record<string, unknown>) =>
     Promise.all(
-      [...workers.values()].map(async (w) => {
-        const pid = w.process.pid ?? 0;
-        try {
-          return { pid, ok: true as const, result: await ask(w, cmd, args) };
-        } catch (err) {
-          return { pid, ok: false as const, error: (err as Error).message };
-        }
-      }),
+      [...workers.values()]
+        .filter((w) => serving.has(w.id))
+        .map(async (w) => {
+          const pid = w.process.pid ?? 0;
+          try {
+            return { pid, ok: true as const, result: await ask(w, cmd, args) };
+          } catch (err) {
+            return { pid, ok: false as const, error: (err as Error).message };
+          }
+        }),
     );
 
   const source: CommittedSource = { on: (_name, subscriber) => void committed.push(subscriber) };
