@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { runCli, startServeProcess } from '../../helpers/cli.js';
+import { runCli, startServeProcess, waitForOutput } from '../../helpers/cli.js';
 import { useServeAndOrigin } from '../../helpers/serve-and-origin.js';
 import { FIXTURE_PROFILES, ROUTED_NAMES, serveFiles } from '../../helpers/schoolgate.js';
 
@@ -171,6 +171,8 @@ describe('serve --workers 2', { timeout: 600_000 }, () => {
     await load;
     expect(seen.length).toBeGreaterThan(20);
 
+    // The primary logs the replacement once it listens: the event to wait on.
+    await waitForOutput(t.serve, /proxy worker restarted/, START_BOUND_MS);
     const s = await status(args);
     expect(s.workers).toHaveLength(2);
     expect(s.workers!.map((w) => w.pid)).not.toContain(victim);
