@@ -8,7 +8,9 @@
  * divided by the requests completed in that run.
  *
  *   npm run build && node dist/scripts/bench-proxy.js [--seconds 10] [--connections 50] [--rounds 3]
- *     [--no-auth] [--baseline-cli ../other-checkout/dist/src/cli/main.js]
+ *     [--no-auth] [--baseline-cli ../other-checkout/dist/src/cli/main.js] [--workers 1,2] [--wrk-threads 1]
+ * --workers 1,2 measures `serve --workers 1` and `serve --workers 2` as two contenders in the same rounds
+ * (CPU then counts the proxy's whole process tree: primary, workers and their threads).
  * Needs wrk (Debian package `wrk`) and Linux (/proc).
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
@@ -16,7 +18,8 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { cpuMs, start, stopAll } from './processes.js';
+import { treeUsage } from './bench/proc.js';
+import { start, stopAll } from './processes.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -35,6 +38,9 @@ const AUTH = !args.includes('--no-auth');
 /** --baseline-cli: another build's dist/src/cli/main.js, measured as a third contender. */
 const baselineOption = stringOption('baseline-cli');
 const BASELINE_CLI = baselineOption === undefined ? undefined : path.resolve(baselineOption);
+/** --workers 1,2: one schoolgate contender per worker count (serve --workers N). */
+const WORKERS = (stringOption('workers') ?? '1').split(',').map(Number);
+const WRK_THREADS = option('wrk-threads', 1);
 const dist = path.resolve(path.dirname(new URL(import.meta.url).pathname));
 const cli = path.join(dist, '..', 'src', 'cli', 'main.js');
 
@@ -69,12 +75,12 @@ done = function(summary, latency, requests)
     latency:percentile(50), latency:percentile(99), e.connect + e.read + e.write + e.timeout, e.status))
 end\n`,
   );
-  const cpu0 = cpuMs(proxy.pid!);
+  const cpu0 = treeUsage(proxy.pid!).cpuMs;
   const out = execFileSync(
     'wrk',
     [
       '-t',
-      '1',
+      String(WRK_THREADS),
       '-c',
       String(CONNECTIONS),
       '-d',
@@ -85,7 +91,7 @@ end\n`,
     ],
     { encoding: 'utf8' },
   );
-  const cpu = cpuMs(proxy.pid!) - cpu0;
+  const cpu = treeUsage(proxy.pid!).cpuMs - cpu0;
   const m = /RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(out);
   if (!m) throw new Error(`unexpected wrk output: ${out}`);
   const [requests, durationUs, p50, p99, errors, non2xx] = m.slice(1).map(Number) as number[];
@@ -115,7 +121,7 @@ async function main(): Promise<void> {
 
   const auth = `Basic ${Buffer.from('bench:bench-password').toString('base64')}`;
   /** One schoolgate build, started from its compiled CLI with its own config and data directory. */
-  async function schoolgate(cliPath: string) {
+  async function schoolgate(cliPath: string, workers = 1) {
     const dir = mkdtempSync(path.join(tmpdir(), 'sg-bench-'));
     const config = {
       listen: { host: '127.0.0.1', port: 0 },
@@ -131,7 +137,10 @@ async function main(): Promise<void> {
       [cliPath, 'users', 'add', 'bench', '--profile', 'staff', '--password-stdin', ...common],
       { input: 'bench-password\n' },
     );
-    const sg = await start([cliPath, 'serve', ...common], /filtering on [^\s]+:(\d+)/);
+    const sg = await start(
+      [cliPath, 'serve', ...common, '--workers', String(workers)],
+      /filtering on [^\s]+:(\d+)/,
+    );
     return { ...sg, auditDb: path.join(dir, 'data', 'audit.sqlite') };
   }
 
@@ -162,12 +171,14 @@ async function main(): Promise<void> {
     auditRows: 0,
   };
   const what = AUTH ? 'auth + filter + audit' : 'filter + audit, no auth';
-  const sgC = sgContender(`schoolgate (${what})`, await schoolgate(cli));
+  const sgCs: Contender[] = [];
+  for (const n of WORKERS)
+    sgCs.push(sgContender(`schoolgate --workers ${n} (${what})`, await schoolgate(cli, n)));
   const baseC =
     BASELINE_CLI === undefined
       ? undefined
       : sgContender('schoolgate (baseline build)', await schoolgate(BASELINE_CLI));
-  const contenders = [bareC, sgC, ...(baseC ? [baseC] : [])];
+  const contenders = [bareC, ...sgCs, ...(baseC ? [baseC] : [])];
 
   // Warm all up (JIT, keep-alive pools), then alternate, rotating the order each round so background
   // load hits every contender alike.
@@ -201,7 +212,7 @@ async function main(): Promise<void> {
   const medianCpu = (c: Contender) => median(c.rounds.map((r) => r.cpuMsPerReq));
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
   console.log(
-    `\n1 KB page, ${CONNECTIONS} keep-alive connections, wrk -t1, loopback; ${ROUNDS} rotating rounds of ${SECONDS}s, medians; ` +
+    `\n1 KB page, ${CONNECTIONS} keep-alive connections, wrk -t${WRK_THREADS}, loopback; ${ROUNDS} rotating rounds of ${SECONDS}s, medians; ` +
       `${os.cpus().length} CPUs, Node ${process.version}`,
   );
   console.log(`load average (1/5/15 min) before: ${load(loadBefore)}, after: ${load(loadAfter)}`);

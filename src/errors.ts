@@ -90,6 +90,8 @@ export const ERROR_CODES = {
     '`lists update`: a tarball is broken, too big unpacked, or holds a path outside its folder, a link out or a device; nothing of it was imported.',
   SG_STORE_MIGRATE_REFUSED:
     '`store migrate` refused: the SQLite chain does not verify, the target already holds rows for the node, or the copy did not verify; nothing was kept.',
+  SG_WORKER_FAILED:
+    'serve --workers N: a proxy worker exited before it listened (the start fails), died while serving (it is replaced), or could not answer a command from its primary.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -10,6 +10,7 @@ import { locationOf } from '../config/location.js';
 import type { Identifier } from '../identity/identify.js';
 import type { AlertsSnapshot } from '../metrics/metrics.js';
 import type { ProxyServer } from '../proxy/server.js';
+import type { ControlHandlers } from './cluster/role.js';
 import { controlSocketPath, startControlServer } from './control.js';
 import { Reloader, type LoadedPolicy } from './reload.js';
 import type { CaStatus } from './school-ca.js';
@@ -39,10 +40,17 @@ export interface LiveDeps {
   reloadCa?: () => string | null;
   /** The start's file-mode check, and the certs folder `status` checks again. */
   fileModes?: StatusDeps['fileModes'];
+  /**
+   * serve --workers N (src/app/cluster/): the primary answers with handlers that reach its workers; a proxy
+   * worker opens no socket and takes no SIGHUP (the primary sends it commands).
+   */
+  control?: { socket: false } | { socket: true; wrap: (own: ControlHandlers) => ControlHandlers };
 }
 
 export interface Live {
   reloader: Reloader;
+  /** What the control socket answers (a proxy worker answers its primary with them). */
+  handlers: ControlHandlers;
   close(): Promise<void>;
 }
 
@@ -59,51 +67,53 @@ export async function startLive(deps: LiveDeps): Promise<Live> {
       logger.info({ categories: policy.lists.categories.size, entries: policy.entries }, 'reloaded');
     },
   });
+  const sampler = startRateSampler(deps.proxy.stats);
+  const own = controlHandlers(
+    {
+      dataDir: deps.config.dataDir,
+      auditPath: deps.auditPath,
+      auditOpened: deps.auditOpened,
+      startedAt: deps.proxy.stats.startedAt,
+      address: deps.address,
+      server: deps.proxy.server,
+      stats: deps.proxy.stats,
+      auditQueueDepth: deps.auditQueueDepth,
+      policy: deps.current,
+      reloader,
+      pollUsers: () => deps.proxy.pollUsers(),
+      probes: deps.proxy.probes,
+      config: locationOf(deps.config),
+      directory: () => deps.identifier.authCounters().directory,
+      ...(deps.alerts ? { alerts: deps.alerts } : {}),
+      ...(deps.ca ? { ca: deps.ca } : {}),
+      ...(deps.fileModes ? { fileModes: deps.fileModes } : {}),
+      ...(deps.auditSigning ? { auditSigning: deps.auditSigning } : {}),
+      profileFor: async (clientIp) => {
+        const r = await deps.identifier.identify({ clientIp, proxyAuthorization: undefined });
+        return r.ok ? r.identity.profile : null;
+      },
+    },
+    sampler.rate,
+  );
+  const handlers = deps.control?.socket === true ? deps.control.wrap(own) : own;
+  const socket = deps.control?.socket !== false;
   // SIGHUP does the same as `schoolgate reload`, for init systems that only know signals.
   const onHup = () => {
-    reloader.reload().catch((err: unknown) => logger.error({ err }, 'reload on SIGHUP failed'));
+    Promise.resolve(handlers.reload!({})).catch((err: unknown) =>
+      logger.error({ err }, 'reload on SIGHUP failed'),
+    );
   };
-  process.on('SIGHUP', onHup);
-  const sampler = startRateSampler(deps.proxy.stats);
+  if (socket) process.on('SIGHUP', onHup);
   let control: { close(): Promise<void> } | undefined;
   try {
-    control = await startControlServer(
-      controlSocketPath(deps.config.dataDir),
-      controlHandlers(
-        {
-          dataDir: deps.config.dataDir,
-          auditPath: deps.auditPath,
-          auditOpened: deps.auditOpened,
-          startedAt: deps.proxy.stats.startedAt,
-          address: deps.address,
-          server: deps.proxy.server,
-          stats: deps.proxy.stats,
-          auditQueueDepth: deps.auditQueueDepth,
-          policy: deps.current,
-          reloader,
-          pollUsers: () => deps.proxy.pollUsers(),
-          probes: deps.proxy.probes,
-          config: locationOf(deps.config),
-          directory: () => deps.identifier.authCounters().directory,
-          ...(deps.alerts ? { alerts: deps.alerts } : {}),
-          ...(deps.ca ? { ca: deps.ca } : {}),
-          ...(deps.fileModes ? { fileModes: deps.fileModes } : {}),
-          ...(deps.auditSigning ? { auditSigning: deps.auditSigning } : {}),
-          profileFor: async (clientIp) => {
-            const r = await deps.identifier.identify({ clientIp, proxyAuthorization: undefined });
-            return r.ok ? r.identity.profile : null;
-          },
-        },
-        sampler.rate,
-      ),
-      logger,
-    );
+    if (socket) control = await startControlServer(controlSocketPath(deps.config.dataDir), handlers, logger);
   } catch (err) {
     // Filtering matters more than the control socket: serve without it, and say so.
     logger.warn({ err }, 'control socket unavailable: status and reload will not reach this proxy');
   }
   return {
     reloader,
+    handlers,
     close: async () => {
       process.off('SIGHUP', onHup);
       sampler.stop();

@@ -37,6 +37,7 @@ import { startScheduledUpdates, type ScheduledListUpdate } from '../lists/update
 import { readProfileOverrides } from '../lists/profile-overrides.js';
 import { startMetrics, type LeafCounters } from '../metrics/metrics.js';
 import { checkFileModes, type ModeCheck } from './file-modes.js';
+import type { ClusterRole, ControlHandlers } from './cluster/role.js';
 import { startLive } from './live.js';
 import { claimDataDir } from './serve-lock.js';
 import { readStateAddresses, type LoadedPolicy, type Reloader, type ReloadResult } from './reload.js';
@@ -230,6 +231,8 @@ type StartOptions = {
   listUpdates?: { clock?: SchedulerClock; cli?: string };
   /** Tests: holds each list-loading worker (load-off-thread.ts) until what this returns settles. */
   holdListsWorker?: OffThreadOptions['hold'];
+  /** serve --workers N: this process is the cluster's primary or one of its proxy workers (src/app/cluster/). */
+  cluster?: ClusterRole;
 };
 
 /**
@@ -241,6 +244,8 @@ export async function startSchoolgate(
   logger: Logger,
   opts: StartOptions = {},
 ): Promise<RunningSchoolgate> {
+  // A proxy worker runs under its primary's claim.
+  if (opts.cluster?.role === 'worker') return startClaimed(config, logger, opts);
   const lock = await claimDataDir(config.dataDir, logger);
   try {
     const running = await startClaimed(config, logger, opts);
@@ -294,13 +299,18 @@ async function startClaimed(
   let caProblem = ca?.problem ?? null;
   const auditPath = auditDbPath(config.dataDir);
   progress(`opening and checking the audit database ${auditPath}`);
-  const audit = await WorkerAuditStore.open({
-    path: auditPath,
-    batchMaxRows: config.audit.batchMaxRows,
-    integrity: opts.integrity ?? 'quick',
-    newDatabase: opts.newAuditDatabase ?? false,
-    logger,
-  }).catch(async (err: unknown) => {
+  const cluster = opts.cluster;
+  const audit = await (
+    cluster?.role === 'worker'
+      ? cluster.audit(logger)
+      : WorkerAuditStore.open({
+          path: auditPath,
+          batchMaxRows: config.audit.batchMaxRows,
+          integrity: opts.integrity ?? 'quick',
+          newDatabase: opts.newAuditDatabase ?? false,
+          logger,
+        })
+  ).catch(async (err: unknown) => {
     await sinks.close();
     await accessLog?.close();
     throw err;
@@ -346,7 +356,9 @@ async function startClaimed(
     .catch((err: unknown) =>
       logger.error({ err: String(err) }, 'alerts: could not read recent alerts; windows start empty'),
     );
-  alerts.subscribe(proxy.events);
+  // In a cluster the alerts engine is the primary's alone (one set of windows), fed the workers' rows.
+  if (cluster?.role === 'primary') alerts.subscribe(cluster.committed);
+  else if (cluster?.role !== 'worker') alerts.subscribe(proxy.events);
   accessLog?.log.subscribe(proxy.events);
   // Metrics subscribe before the first request; the reloader exists once the proxy listens.
   const later: { reloader?: Reloader } = {};
@@ -368,7 +380,7 @@ async function startClaimed(
   );
   let address: AddressInfo;
   try {
-    address = await proxy.listen();
+    address = await (cluster?.role === 'primary' ? cluster.listen(audit) : proxy.listen());
   } catch (err) {
     await alerts.close();
     await sinks.close();
@@ -378,18 +390,24 @@ async function startClaimed(
     requestsDb.close();
     throw err;
   }
-  // Scheduled digests (src/alerts/digest/): their own timers, started once the proxy listens.
-  const digests = startDigests({
-    settings: config.alerts,
-    timeZone: config.timeZone,
-    auditPath,
-    audit,
-    categories: () => snapshot.lists.categories,
-    logger,
-    ...(opts.digestClock ? { clock: opts.digestClock } : {}),
-  });
-  const retention = startRetention(config, auditPath, () => snapshot.config, logger, opts.purgeClock);
-  const listUpdates = startScheduledUpdates(config, logger, opts.listUpdates);
+  // Scheduled digests (src/alerts/digest/): their own timers, started once the proxy listens; in a cluster,
+  // these timers are the primary's alone.
+  const timers = cluster?.role !== 'worker';
+  const digests: RunningDigests = timers
+    ? startDigests({
+        settings: config.alerts,
+        timeZone: config.timeZone,
+        auditPath,
+        audit,
+        categories: () => snapshot.lists.categories,
+        logger,
+        ...(opts.digestClock ? { clock: opts.digestClock } : {}),
+      })
+    : { scheduler: null, stop: async () => {} };
+  const retention = timers
+    ? startRetention(config, auditPath, () => snapshot.config, logger, opts.purgeClock)
+    : null;
+  const listUpdates = timers ? startScheduledUpdates(config, logger, opts.listUpdates) : null;
   const live = await startLive({
     config,
     reloadConfig: opts.reloadConfig ?? (() => config),
@@ -412,29 +430,45 @@ async function startClaimed(
       return note;
     },
     fileModes: { certsDir: certsDirOf(config, opts.certsDir), atStart: fileModes },
+    ...(cluster
+      ? {
+          control:
+            cluster.role === 'primary'
+              ? { socket: true as const, wrap: (own: ControlHandlers) => cluster.control(own) }
+              : { socket: false as const },
+        }
+      : {}),
   });
   const caWatch = watchCaExpiry(proxy, logger, opts.now);
   later.reloader = live.reloader;
   live.reloader.watch({ current: () => snapshot, logger });
-  const webConsole = await startConsoleIfEnabled({
-    config,
-    certsDir,
-    logger,
-    reload: () => live.reloader.reload(),
-    match: (target) => snapshot.lists.match(target),
-    decide: (target, name) => {
-      const profile = snapshot.profiles.get(name);
-      return profile
-        ? decide({ target, method: 'GET', user: null }, profile, snapshot.lists, new Date())
-        : null;
-    },
-  });
+  if (cluster?.role === 'worker') cluster.serving(proxy, live.handlers, address, audit);
+  // In a cluster the console is the primary's (one listener; its reloads reach every worker).
+  const webConsole =
+    cluster?.role === 'worker'
+      ? null
+      : await startConsoleIfEnabled({
+          config,
+          certsDir,
+          logger,
+          reload: () => live.reloader.reload(),
+          match: (target) => snapshot.lists.match(target),
+          decide: (target, name) => {
+            const profile = snapshot.profiles.get(name);
+            return profile
+              ? decide({ target, method: 'GET', user: null }, profile, snapshot.lists, new Date())
+              : null;
+          },
+        });
   let stopping: Promise<void> | undefined;
+  let hurried = false;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       caWatch.stop();
       await webConsole?.close();
       await live.close();
+      // The workers' last rows go through this process's writer: they stop before it closes.
+      if (cluster?.role === 'primary') await cluster.stopWorkers(hurried);
       await proxy.close();
       // After the proxy: the last exchanges' events may still raise alerts.
       await new Promise((resolve) => setImmediate(resolve));
@@ -461,6 +495,7 @@ async function startClaimed(
     reload: () => live.reloader.reload(),
     stop,
     stopNow: () => {
+      hurried = true;
       const stopped = stop();
       proxy.hurry();
       return stopped;

@@ -89,6 +89,22 @@ export interface StatusReport {
   illegalTier: IllegalTierStatus;
   /** Signed checkpoints of the audit record: ok, or failing with SG_AUDIT_SIGNING_FAILED (absent: older proxy). */
   auditSigning?: SigningState;
+  /** serve --workers N (N > 1): each proxy worker; requests and connections above are their sum. */
+  workers?: ClusterWorkerStatus[];
+  /** Proxy workers that died and were replaced since the start. */
+  workerRestarts?: number;
+}
+
+export interface ClusterWorkerStatus {
+  pid: number;
+  /** It answered, and its link to the audit writer is up. */
+  healthy: boolean;
+  requests: number;
+  connections: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+  /** Why it did not answer `status`; null when it did. */
+  error: string | null;
 }
 
 export interface IllegalTierStatus {

@@ -67,3 +67,9 @@ export function errorFromWire(wire: WireError): SchoolgateError {
     ...(wire.suggestion ? { suggestion: wire.suggestion } : {}),
   });
 }
+
+/** A message relayed for one of a cluster's proxy workers (src/app/cluster/audit-relay.ts): its id and the message as-is. */
+export interface Relayed<T> {
+  via: number;
+  m: T;
+}

@@ -15,6 +15,7 @@ import type { AuditOpenReport } from './open-checked.js';
 import type { AccessEntry } from './report-access.js';
 import type { SigningState } from './signing-state.js';
 import type { AuditLogger } from './sqlite-store.js';
+import { threadTransport, type AuditTransport } from './transport.js';
 import type { AuditEvent, AuditOutcome, AuditStore } from './types.js';
 import { encodeBatch, type OutcomeUpdate } from './wire-batch.js';
 import { errorFromWire, type FromWorker, type ToWorker, type WorkerOptions } from './worker-protocol.js';
@@ -28,7 +29,6 @@ interface Waiter {
 }
 
 export class WorkerAuditStore implements AuditStore {
-  private readonly worker: Worker;
   private records: AuditEvent[] = [];
   /** The callers of `records`, in the same order. */
   private waiters: Waiter[] = [];
@@ -48,19 +48,20 @@ export class WorkerAuditStore implements AuditStore {
     number,
     { resolve: (answer: StoredAlert[] | number | undefined) => void; reject: (err: SchoolgateError) => void }
   >();
+  /** close() waits here until every batch and question it sent is answered. */
+  private drained: (() => void) | null = null;
 
   private constructor(
-    worker: Worker,
+    /** The link to the writer: its thread here, or the primary's relay in a cluster worker. */
+    readonly transport: AuditTransport,
     private readonly logger: AuditLogger | undefined,
     /** What the writer's check at open found and did (start-check.ts, open-checked.ts). */
     readonly opened: AuditOpenReport,
     private signing_: SigningState,
   ) {
-    this.worker = worker;
-    worker.on('message', (m: FromWorker) => this.onMessage(m));
-    worker.on('error', (err) => this.fail(err));
-    worker.on('exit', (code) => {
-      if (!this.closing) this.fail(new Error(`audit writer exited with code ${code}`));
+    transport.onMessage((m) => this.onMessage(m));
+    transport.onGone((err) => {
+      if (!this.closing) this.fail(err);
     });
   }
 
@@ -68,20 +69,24 @@ export class WorkerAuditStore implements AuditStore {
   static open(options: WorkerOptions & { logger?: AuditLogger }): Promise<WorkerAuditStore> {
     const { logger, ...workerData } = options;
     const worker = new Worker(writerScript(), { workerData });
+    const started = new Promise<never>((_, reject) =>
+      worker.once('error', (err) => reject(unavailable(`audit writer failed to start: ${err.message}`))),
+    );
+    return Promise.race([started, WorkerAuditStore.connect(threadTransport(worker), logger)]);
+  }
+
+  /** Waits for the writer's `ready` on a transport (a cluster worker's link to the primary's writer). */
+  static connect(transport: AuditTransport, logger?: AuditLogger): Promise<WorkerAuditStore> {
     return new Promise((resolve, reject) => {
-      const onFirst = (m: FromWorker) => {
+      const off = transport.onMessage((m) => {
         if (m.type === 'log') return void logFrom(logger, m);
-        worker.off('message', onFirst);
-        worker.off('error', onError);
-        if (m.type === 'ready') resolve(new WorkerAuditStore(worker, logger, m.opened, m.signing));
+        off();
+        if (m.type === 'ready') resolve(new WorkerAuditStore(transport, logger, m.opened, m.signing));
         else if (m.type === 'open-error') {
-          void worker.terminate();
+          transport.abandon();
           reject(errorFromWire(m.error));
         }
-      };
-      const onError = (err: Error) => reject(unavailable(`audit writer failed to start: ${err.message}`));
-      worker.on('message', onFirst);
-      worker.once('error', onError);
+      });
     });
   }
 
@@ -152,18 +157,14 @@ export class WorkerAuditStore implements AuditStore {
   }
 
   close(): Promise<void> {
-    this.closing ??= new Promise<void>((resolve) => {
+    this.closing ??= (async () => {
       this.flush();
-      if (this.dead) return resolve();
-      const onClosed = (m: FromWorker) => {
-        if (m.type !== 'closed') return;
-        this.worker.off('message', onClosed);
-        if (m.error) this.logger?.error({ code: m.error.code }, m.error.message);
-        void this.worker.terminate().then(() => resolve());
-      };
-      this.worker.on('message', onClosed);
-      this.post({ type: 'close' });
-    });
+      if (this.dead) return;
+      if (this.inFlight.size > 0 || this.asked.size > 0)
+        await new Promise<void>((resolve) => (this.drained = resolve));
+      const error = await this.transport.close();
+      if (error) this.logger?.error({ code: error.code }, error.message);
+    })();
     return this.closing;
   }
 
@@ -187,7 +188,11 @@ export class WorkerAuditStore implements AuditStore {
   }
 
   private post(message: ToWorker): void {
-    this.worker.postMessage(message);
+    this.transport.post(message);
+  }
+
+  private checkDrained(): void {
+    if (this.drained && this.inFlight.size === 0 && this.asked.size === 0) this.drained();
   }
 
   private onMessage(m: FromWorker): void {
@@ -200,7 +205,7 @@ export class WorkerAuditStore implements AuditStore {
         this.asked.delete(m.seq);
         if (m.error) ask?.reject(errorFromWire(m.error));
         else ask?.resolve(m.type === 'alert-done' ? m.alerts : m.id);
-        return;
+        return this.checkDrained();
       }
       case 'signing':
         this.signing_ = m.signing;
@@ -226,6 +231,7 @@ export class WorkerAuditStore implements AuditStore {
     });
     const first = whole ?? failed.values().next().value;
     if (first) this.lastError_ = first;
+    this.checkDrained();
   }
 
   /** The writer thread died: nothing can be recorded, so every waiting request fails closed. */
@@ -241,6 +247,7 @@ export class WorkerAuditStore implements AuditStore {
     for (const ask of this.asked.values()) ask.reject(this.dead);
     this.asked.clear();
     this.inFlight.clear();
+    this.drained?.();
   }
 }
 

@@ -8,7 +8,7 @@ import { SchoolgateError } from '../errors.js';
 import { logOpenReport } from './open-checked.js';
 import { openSqliteAuditStore, type AuditLogger, type SqliteAuditStore } from './sqlite-store.js';
 import { decodeBatch } from './wire-batch.js';
-import type { ToWorker, FromWorker, WireError, WorkerOptions } from './worker-protocol.js';
+import type { FromWorker, Relayed, ToWorker, WireError, WorkerOptions } from './worker-protocol.js';
 import { errorToWire } from './worker-protocol.js';
 
 const port = parentPort!;
@@ -71,13 +71,22 @@ function acks(
   return { type: 'acks', batch, failed, healthy: store.healthy, queueDepth: store.queueDepth };
 }
 
-port.on('message', (message: ToWorker) => {
+// A cluster's primary relays its proxy workers' messages wrapped with the worker's id (`via`); the answer
+// goes back wrapped the same way, so the primary knows whose it is.
+port.on('message', (raw: ToWorker | Relayed<ToWorker>) => {
+  if ('via' in raw) {
+    const via = raw.via;
+    handle(raw.m, (m) => port.postMessage({ via, m } satisfies Relayed<FromWorker>));
+  } else handle(raw, post);
+});
+
+function handle(message: ToWorker, reply: (m: FromWorker) => void): void {
   if (message.type === 'batch') {
     let batch: ReturnType<typeof decodeBatch>;
     try {
       batch = decodeBatch(message.packed);
     } catch (err) {
-      return post({ ...acks(message.batch, []), error: errorToWire(err) });
+      return reply({ ...acks(message.batch, []), error: errorToWire(err) });
     }
     for (const u of batch.updates) store.complete(u.id, u.outcome);
     // Outcomes alone are acknowledged by nobody: only rows have callers waiting.
@@ -89,7 +98,7 @@ port.on('message', (message: ToWorker) => {
       ),
     );
     void Promise.all(settled).then((results) =>
-      post(
+      reply(
         acks(
           message.batch,
           results.filter((r) => r !== null),
@@ -100,24 +109,24 @@ port.on('message', (message: ToWorker) => {
     try {
       if (message.type === 'alert') {
         store.writeAlert(message.alert);
-        post({ type: 'alert-done', seq: message.seq });
+        reply({ type: 'alert-done', seq: message.seq });
       } else {
-        post({ type: 'alert-done', seq: message.seq, alerts: store.recentAlerts(message.since) });
+        reply({ type: 'alert-done', seq: message.seq, alerts: store.recentAlerts(message.since) });
       }
     } catch (err) {
-      post({ type: 'alert-done', seq: message.seq, error: errorToWire(err) });
+      reply({ type: 'alert-done', seq: message.seq, error: errorToWire(err) });
     }
   } else if (message.type === 'access') {
     try {
-      post({ type: 'access-done', seq: message.seq, id: store.recordAccess(message.entry) });
+      reply({ type: 'access-done', seq: message.seq, id: store.recordAccess(message.entry) });
     } catch (err) {
-      post({ type: 'access-done', seq: message.seq, error: errorToWire(err) });
+      reply({ type: 'access-done', seq: message.seq, error: errorToWire(err) });
     }
   } else if (message.type === 'close') {
     store.close().then(
-      () => post({ type: 'closed' }),
+      () => reply({ type: 'closed' }),
       (err: unknown) =>
-        post({ type: 'closed', error: errorToWire(err instanceof SchoolgateError ? err : err) }),
+        reply({ type: 'closed', error: errorToWire(err instanceof SchoolgateError ? err : err) }),
     );
   }
-});
+}

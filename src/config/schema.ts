@@ -185,6 +185,12 @@ export const configSchema = z.strictObject({
     })
     .default({ host: '0.0.0.0', port: 3128 })
     .describe('Where the proxy listens (a restart applies a change).'),
+  workers: z
+    .union([z.literal('auto'), z.number().int().min(1).max(64)])
+    .default(1)
+    .describe(
+      'Proxy processes sharing the port (`serve --workers N` overrides): auto = one per core (os.availableParallelism()). With more than 1, a primary process owns the audit writer, control socket, console and timers; 1 = the single process. Default 1: on 2 cores, 2 workers served 0.75× the requests of 1 (the primary relays every batch; see issue 13). A restart applies a change.',
+    ),
   proxyName: z
     .string()
     .default('schoolgate.local')

@@ -44,10 +44,14 @@ export function runCli(
 export function startServeProcess(
   args: string[],
   env?: NodeJS.ProcessEnv,
+  /** A bound, not a timing: a start with several worker processes on a busy machine takes longer. */
+  timeoutMs = 60_000,
 ): Promise<{ child: ChildProcess; port: number; output: () => string }> {
   assertBuilt();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'serve', ...args], {
+    // One process unless the test asks for workers (the config default is one per core).
+    const workers = args.includes('--workers') ? [] : ['--workers', '1'];
+    const child = spawn(process.execPath, [CLI, 'serve', ...workers, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(env ? { env } : {}),
     });
@@ -55,7 +59,7 @@ export function startServeProcess(
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`serve did not start: ${output}`));
-    }, 60_000);
+    }, timeoutMs);
     const onData = (c: Buffer) => {
       output += c.toString();
       const m = /filtering on [^\s]+:(\d+)/.exec(output);

@@ -99,6 +99,7 @@ export function statusLines(s: StatusReport): string[] {
     ...(s.config ? [`config         ${describeLocation(s.config)}`] : []),
     `connections    ${s.connections} open (${s.openTunnels} tunnels)`,
     `requests       ${s.requests} total, ${s.requestsPerSecond}/s over the last 10 s`,
+    ...workerLines(s, mb),
     `identity       ${identityModeLine(s.identity)}`,
     `lists          ${s.lists.categories} categories, ${s.lists.entries} entries, ${s.lists.profiles} profiles (loaded ${s.lists.loadedAt})`,
     `reloads        ${s.reloads.count} (${s.reloads.failures} failed)`,
@@ -116,6 +117,21 @@ export function statusLines(s: StatusReport): string[] {
     ...auditDatabaseLines(s.auditDatabase),
     ...auditSigningLines(s.auditSigning),
     ...fileModeLines(s.fileModes),
+  ];
+}
+
+/** serve --workers N: one line per proxy worker (none for the single process). */
+function workerLines(s: StatusReport, mb: (n: number) => string): string[] {
+  if (!s.workers) return [];
+  return [
+    `workers        ${s.workers.length} proxy processes, ${s.workerRestarts ?? 0} restarted since the start`,
+    ...s.workers.map(
+      (w) =>
+        `  pid ${w.pid}`.padEnd(15) +
+        (w.error
+          ? `NOT ANSWERING: ${w.error}`
+          : `${w.healthy ? 'ok' : 'AUDIT UNAVAILABLE'}, ${w.requests} requests, ${w.connections} connections, ${mb(w.rssBytes)} RSS`),
+    ),
   ];
 }
 

@@ -1,9 +1,13 @@
 /** `schoolgate serve`: start the proxy on its embedded defaults or a config file. */
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
+import { primaryRole, type Primary } from '../../app/cluster/primary.js';
+import { runProxyWorker } from '../../app/cluster/worker.js';
 import { startSchoolgate } from '../../app/start.js';
 import { describeLocation, locationOf } from '../../config/location.js';
 import { createLogger } from '../../log.js';
-import { configFrom, parsePort, withCommonOptions, type CommonOptions } from '../common.js';
+import { configFrom, parsePort, positiveInt, withCommonOptions, type CommonOptions } from '../common.js';
 import { packageVersion } from '../version.js';
 
 interface ServeOptions extends CommonOptions {
@@ -13,6 +17,7 @@ interface ServeOptions extends CommonOptions {
   certs?: string;
   integrityCheck?: boolean;
   newAuditDatabase?: boolean;
+  workers?: number;
 }
 
 export function registerServe(program: Command): void {
@@ -25,6 +30,11 @@ export function registerServe(program: Command): void {
       'a hosts file (/etc/hosts format) whose names are routed to the addresses it gives',
     )
     .option('--certs <dir>', 'the school CA folder for HTTPS inspection (default: tls.certsDir, ./certs)')
+    .option(
+      '--workers <n>',
+      'proxy processes sharing the port (default: config workers, 1; auto = one per core); 1 = a single process',
+      positiveInt,
+    )
     .option(
       '--integrity-check',
       'check the audit database with the full PRAGMA integrity_check at start (default: quick_check)',
@@ -48,19 +58,27 @@ export function registerServe(program: Command): void {
       };
       // Printed at once: a first start (CA to create, lists to load, a big audit file to check) must not be
       // silent (src/app/start.ts reports each step through onProgress).
-      const step = (text: string) => console.log(`schoolgate: ${text}`);
+      // A proxy worker of `--workers N` says nothing: its primary prints.
+      const step = (text: string) => (cluster.isWorker ? undefined : console.log(`schoolgate: ${text}`));
       step(`starting version ${packageVersion()} (node ${process.version})`);
       // The start checks file modes itself, with its logger (src/app/start.ts).
       const config = configFrom(opts, overrides, { checkModes: false });
       step(`config: ${describeLocation(locationOf(config))}`);
       const logger = createLogger(config.log.level);
       // `schoolgate reload` re-reads the same file with the same overrides.
-      const running = await startSchoolgate(config, logger, {
+      const startOptions = {
         reloadConfig: () => configFrom(opts, overrides, { checkModes: false }),
         ...(opts.certs ? { certsDir: opts.certs } : {}),
-        integrity: opts.integrityCheck ? 'full' : 'quick',
+        integrity: opts.integrityCheck ? ('full' as const) : ('quick' as const),
         newAuditDatabase: opts.newAuditDatabase === true,
         onProgress: step,
+      };
+      if (cluster.isWorker) return runProxyWorker(config, logger, startOptions);
+      const workers = workerCount(opts.workers ?? config.workers);
+      const primary: Primary | null = workers > 1 ? primaryRole(workers, logger) : null;
+      const running = await startSchoolgate(config, logger, {
+        ...startOptions,
+        ...(primary ? { cluster: primary } : {}),
       });
       const setAside = running.audit.opened.setAside;
       const { address, port } = running.address;
@@ -86,6 +104,11 @@ export function registerServe(program: Command): void {
               ]
             : []),
           `  categories: ${config.categoriesDir}`,
+          ...(primary
+            ? [
+                `  workers:    ${workers} proxy processes (pids ${primary.pids().join(', ')}); this one (pid ${process.pid}) writes the audit log`,
+              ]
+            : []),
           ...(running.proxy.tls
             ? [`  HTTPS inspection: on; devices must trust the school CA: http://<proxy>:${port}/ca.crt`]
             : []),
@@ -120,4 +143,9 @@ export function registerServe(program: Command): void {
       });
       logger.info('stopped');
     });
+}
+
+/** `--workers`/config `workers`: auto is one proxy process per core. */
+function workerCount(setting: number | 'auto'): number {
+  return setting === 'auto' ? availableParallelism() : setting;
 }

@@ -110,7 +110,7 @@ describe('WorkerAuditStore', () => {
       batchMaxRows: 10,
     });
     await store.record(event());
-    await (store as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await (store.transport as unknown as { thread: { terminate(): Promise<number> } }).thread.terminate();
     await expect(store.record(event())).rejects.toMatchObject({ code: 'SG_AUDIT_UNAVAILABLE' });
     expect(store.healthy).toBe(false);
     await store.close();
