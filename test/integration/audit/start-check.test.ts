@@ -185,7 +185,7 @@ describe('the audit database is checked before it is trusted', () => {
     await fillAuditDatabase(file, 20);
     const store = await WorkerAuditStore.open({ path: file, batchMaxRows: 100 });
     await Promise.all(Array.from({ length: 30 }, () => store.record(makeEvent())));
-    await (store as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await (store.transport as unknown as { thread: { terminate(): Promise<number> } }).thread.terminate();
     await store.close();
     expect(recordedHead().seq).toBe(20); // the head written at open; the 30 rows after it are not in it
 

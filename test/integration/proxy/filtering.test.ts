@@ -341,7 +341,9 @@ describe('when the audit log cannot be written', () => {
     try {
       const ok = await viaProxy(proxy.address.port, `http://allowed.test:${local.port}/`);
       expect(ok.status).toBe(200);
-      await (proxy.audit as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+      await (
+        proxy.audit as unknown as { transport: { thread: { terminate(): Promise<number> } } }
+      ).transport.thread.terminate();
       const refused = await viaProxy(proxy.address.port, `http://allowed.test:${local.port}/after`);
       expect(refused.status).toBe(503);
       expect(refused.body).toContain('not available');
