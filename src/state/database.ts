@@ -138,15 +138,27 @@ export function openStateDatabase(dataDir: string, opts: { readonly?: boolean } 
     db.pragma('synchronous = FULL');
     // Before the migrations: the admin-changes triggers call it on every insert.
     registerChangeChain(db);
-    const version = db.pragma('user_version', { simple: true }) as number;
-    for (let v = version; v < MIGRATIONS.length; v++) {
-      const step = MIGRATIONS[v]!;
-      db.transaction(() => {
-        if (typeof step === 'string') db.exec(step);
-        else step(db);
-        db.pragma(`user_version = ${v + 1}`);
-      })();
-    }
+    if (schemaVersion(db) < MIGRATIONS.length) migrate(db);
   }
   return db;
+}
+
+function schemaVersion(db: StateDatabase): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Brings the schema up to date in one IMMEDIATE transaction that reads the version itself: two commands opening
+ * a new data dir at once (two technicians' `lists add`) would otherwise both read version 0 and the second would
+ * fail on "table already exists". The write lock makes the second wait (busy_timeout) and then find nothing to do.
+ */
+function migrate(db: StateDatabase): void {
+  db.transaction(() => {
+    for (let v = schemaVersion(db); v < MIGRATIONS.length; v++) {
+      const step = MIGRATIONS[v]!;
+      if (typeof step === 'string') db.exec(step);
+      else step(db);
+      db.pragma(`user_version = ${v + 1}`);
+    }
+  }).immediate();
 }
