@@ -5,6 +5,7 @@
  *
  *   const ldap = findSlapd();                 // null when slapd is not installed: describe.skipIf
  *   const server = await startSlapd(ldif);    // server.url, server.bindCount(), await server.stop()
+ *   const again = await server.restart();     // after stop(): the same port(s) and database, a new handle
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -39,6 +40,13 @@ export interface Slapd {
   /** Simple binds slapd has answered as `dn` since start (from its stats log), any result. */
   bindCount(dn: string): number;
   stop(): Promise<void>;
+  /** After stop(): slapd again on the same port(s) with the same database (a directory back from an outage). */
+  restart(): Promise<Slapd>;
+}
+
+interface Ports {
+  port: number;
+  ldapsPort: number | null;
 }
 
 /** A port on 127.0.0.1 nobody listens on right now (the OS hands out a free one; closed again). */
@@ -87,19 +95,35 @@ export async function startSlapd(ldif: string, tls?: { certPem: string; keyPem: 
     ].join('\n'),
   );
   execFileSync('/usr/sbin/slapadd', ['-f', conf, '-l', ldif], { stdio: 'pipe', timeout: 30_000 });
+  return launchListening(conf, tls !== undefined, dir, null);
+}
+
+/** On `ports` (free ones when null). */
+async function launchListening(
+  conf: string,
+  withTls: boolean,
+  dir: string,
+  ports: Ports | null,
+): Promise<Slapd> {
   // "slapd starting" comes before the listeners are up, and their start can still fail (seen with two
   // listeners started in quick succession): wait until a connection is accepted, else start again.
   for (let attempt = 1; ; attempt++) {
-    const started = await launch(conf, tls !== undefined, dir);
+    const started = await launch(conf, withTls, dir, ports);
     if (started) return started;
     if (attempt === 3) throw new Error('slapd did not start listening in 3 attempts');
   }
 }
 
-async function launch(conf: string, withTls: boolean, dir: string): Promise<Slapd | null> {
-  const port = await freePort();
+async function launch(
+  conf: string,
+  withTls: boolean,
+  dir: string,
+  ports: Ports | null,
+): Promise<Slapd | null> {
+  const port = ports?.port ?? (await freePort());
   const url = `ldap://127.0.0.1:${port}`;
-  const ldapsUrl = withTls ? `ldaps://127.0.0.1:${await freePort()}` : null;
+  const ldapsPort = withTls ? (ports?.ldapsPort ?? (await freePort())) : null;
+  const ldapsUrl = ldapsPort === null ? null : `ldaps://127.0.0.1:${ldapsPort}`;
   const listen = [url, ...(ldapsUrl ? [ldapsUrl] : [])].map((u) => `${u}/`).join(' ');
   const child: ChildProcess = spawn(SLAPD_PATH, ['-f', conf, '-h', listen, '-d', 'stats'], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -134,6 +158,7 @@ async function launch(conf: string, withTls: boolean, dir: string): Promise<Slap
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
     },
+    restart: () => launchListening(conf, withTls, dir, { port, ldapsPort }),
   };
 }
 

@@ -91,7 +91,7 @@ export const ERROR_CODES = {
   SG_STORE_MIGRATE_REFUSED:
     '`store migrate` refused: the SQLite chain does not verify, the target already holds rows for the node, or the copy did not verify; nothing was kept.',
   SG_WORKER_FAILED:
-    'serve --workers N: a proxy worker exited before it listened (the start fails), died while serving (it is replaced), or could not answer a command from its primary.',
+    'serve --workers N: a proxy worker exited before it listened (the start fails), died while serving (it is replaced), could not answer a command from its primary, or workers died more than 5 times within 60 s (the service stops and exits 1).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

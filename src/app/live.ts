@@ -40,6 +40,8 @@ export interface LiveDeps {
   reloadCa?: () => string | null;
   /** The start's file-mode check, and the certs folder `status` checks again. */
   fileModes?: StatusDeps['fileModes'];
+  /** The console's directory sign-in, for `status` (the console starts after this). */
+  consoleDirectory?: StatusDeps['consoleDirectory'];
   /**
    * serve --workers N (src/app/cluster/): the primary answers with handlers that reach its workers; a proxy
    * worker opens no socket and takes no SIGHUP (the primary sends it commands).
@@ -88,6 +90,7 @@ export async function startLive(deps: LiveDeps): Promise<Live> {
       ...(deps.ca ? { ca: deps.ca } : {}),
       ...(deps.fileModes ? { fileModes: deps.fileModes } : {}),
       ...(deps.auditSigning ? { auditSigning: deps.auditSigning } : {}),
+      ...(deps.consoleDirectory ? { consoleDirectory: deps.consoleDirectory } : {}),
       profileFor: async (clientIp) => {
         const r = await deps.identifier.identify({ clientIp, proxyAuthorization: undefined });
         return r.ok ? r.identity.profile : null;

@@ -361,7 +361,7 @@ async function startClaimed(
   else if (cluster?.role !== 'worker') alerts.subscribe(proxy.events);
   accessLog?.log.subscribe(proxy.events);
   // Metrics subscribe before the first request; the reloader exists once the proxy listens.
-  const later: { reloader?: Reloader } = {};
+  const later: { reloader?: Reloader; console?: RunningConsole | null } = {};
   proxy.serveMetrics(
     startMetrics({
       events: proxy.events,
@@ -430,6 +430,7 @@ async function startClaimed(
       return note;
     },
     fileModes: { certsDir: certsDirOf(config, opts.certsDir), atStart: fileModes },
+    consoleDirectory: () => later.console?.directoryStatus() ?? null,
     ...(cluster
       ? {
           control:
@@ -460,6 +461,7 @@ async function startClaimed(
               : null;
           },
         });
+  later.console = webConsole;
   let stopping: Promise<void> | undefined;
   let hurried = false;
   const stop = (): Promise<void> =>

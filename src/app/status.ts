@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { AuditOpenReport } from '../audit/index.js';
 import type { SigningState } from '../audit/signing-state.js';
 import type { ConfigLocation } from '../config/location.js';
+import type { ConsoleDirectoryStatus } from '../console/directory-sign-in.js';
 import { SchoolgateError } from '../errors.js';
 import { decide } from '../policy/decide.js';
 import type { IllegalTier } from '../policy/illegal-tier.js';
@@ -49,6 +50,8 @@ export interface StatusDeps {
   directory?: () => AuthCounters['directory'];
   /** Whether the audit writer signs checkpoints (src/audit/signing-state.ts). */
   auditSigning?: () => SigningState;
+  /** The console's directory sign-in (null: no console, or console.directory not set). */
+  consoleDirectory?: () => ConsoleDirectoryStatus | null;
 }
 
 export interface StatusReport {
@@ -87,6 +90,8 @@ export interface StatusReport {
   directory: AuthCounters['directory'];
   /** The illegal-content tier in force: loaded (files, entries), none (no provider files), unusable (all blocked). */
   illegalTier: IllegalTierStatus;
+  /** Console sign-in through the directory: ok, or unavailable since the first refused sign-in (null: not set). */
+  consoleDirectory?: ConsoleDirectoryStatus | null;
   /** Signed checkpoints of the audit record: ok, or failing with SG_AUDIT_SIGNING_FAILED (absent: older proxy). */
   auditSigning?: SigningState;
   /** serve --workers N (N > 1): each proxy worker; requests and connections above are their sum. */
@@ -240,6 +245,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
         ca: deps.ca?.() ?? null,
         illegalTier: illegalTierStatus(p.lists.illegal),
         directory: deps.directory?.() ?? null,
+        consoleDirectory: deps.consoleDirectory?.() ?? null,
         ...(deps.auditSigning ? { auditSigning: deps.auditSigning() } : {}),
         fileModes: {
           atStart: deps.fileModes?.atStart ?? null,

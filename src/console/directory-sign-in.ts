@@ -3,7 +3,8 @@
  * the password and says, now, which of the configured groups the person is in; that decides the role
  * (nothing cached, so a person taken out of the DSL group loses the role at their next sign-in). Groups of
  * two roles: refused (least privilege, no precedence to get wrong). A directory that cannot be reached
- * refuses the sign-in (SG_CONSOLE_DIRECTORY_UNAVAILABLE); local accounts never depend on it.
+ * refuses the sign-in (SG_CONSOLE_DIRECTORY_UNAVAILABLE); local accounts never depend on it. `status`
+ * says so from the first refused sign-in until the directory answers one again (status()).
  */
 import type { Logger } from 'pino';
 import type { ReadonlyConfig } from '../config/load.js';
@@ -12,12 +13,31 @@ import { ROLES, type ConsoleAccounts, type LockPolicy, type Role, type SignInRes
 
 type RoleGroups = Readonly<Record<Role, readonly string[]>>;
 
+/** The console's directory as `status` shows it (consoleDirectory; null when console.directory is not set). */
+export type ConsoleDirectoryStatus =
+  | { state: 'ok'; since: null; code: null; cause: null }
+  | { state: 'unavailable'; since: string; code: 'SG_CONSOLE_DIRECTORY_UNAVAILABLE'; cause: string };
+
 export class DirectorySignIn {
+  /** Since when sign-ins find the directory unreachable (null: the last one reached it, or none tried). */
+  private outage: { since: number; cause: string } | null = null;
+
   private constructor(
     private readonly directory: Directory | null,
     private readonly groups: RoleGroups,
     private readonly logger: Logger,
   ) {}
+
+  status(): ConsoleDirectoryStatus {
+    return this.outage
+      ? {
+          state: 'unavailable',
+          since: new Date(this.outage.since).toISOString(),
+          code: 'SG_CONSOLE_DIRECTORY_UNAVAILABLE',
+          cause: this.outage.cause,
+        }
+      : { state: 'ok', since: null, code: null, cause: null };
+  }
 
   /** null: console.directory not set. Without identity.ldap every directory sign-in is refused (logged). */
   static from(config: ReadonlyConfig, logger: Logger): DirectorySignIn | null {
@@ -45,11 +65,19 @@ export class DirectorySignIn {
       ? await this.directory.memberships(name, password, all)
       : { kind: 'outage' as const, cause: 'identity.ldap is not configured' };
     if (answer.kind === 'outage') {
+      this.outage ??= { since: now, cause: answer.cause };
       this.logger.error(
         { code: 'SG_CONSOLE_DIRECTORY_UNAVAILABLE', cause: answer.cause },
         'console sign-in refused: the directory did not answer',
       );
       return { ok: false, reason: 'directory-unavailable' };
+    }
+    if (this.outage) {
+      this.logger.info(
+        { since: new Date(this.outage.since).toISOString() },
+        'console sign-in: the directory answers again',
+      );
+      this.outage = null;
     }
     if (answer.kind === 'rejected')
       return accounts.directorySignIn(name, { ok: false, reason: 'bad-credentials' }, code, policy, now);

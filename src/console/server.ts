@@ -17,7 +17,7 @@ import { html } from '../proxy/pages/html.js';
 import { openStateDatabase } from '../state/database.js';
 import { ConsoleAccounts } from './accounts.js';
 import { consoleTls } from './certificate.js';
-import { DirectorySignIn } from './directory-sign-in.js';
+import { DirectorySignIn, type ConsoleDirectoryStatus } from './directory-sign-in.js';
 import { sendPage, sessionOf, viewerOf, type ConsoleContext } from './context.js';
 import { ImportJobs } from './imports.js';
 import { consoleNetworks, networkMatcher } from './networks.js';
@@ -50,6 +50,8 @@ export interface RunningConsole {
   address: AddressInfo;
   /** The technician's imports (a test holds one mid-way to read its progress page). */
   imports: ImportJobs;
+  /** Directory sign-in's reachability for `status` (null when console.directory is not set). */
+  directoryStatus(): ConsoleDirectoryStatus | null;
   close(): Promise<void>;
 }
 
@@ -209,6 +211,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<RunningConsole> {
     url: `https://${urlHost}:${address.port}/`,
     address,
     imports: ctx.imports,
+    directoryStatus: () => directory?.status() ?? null,
     close: async () => {
       await app.close();
       stateDb.close();

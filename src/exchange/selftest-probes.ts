@@ -12,7 +12,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 
 export const SELFTEST_HEADER = 'x-schoolgate-selftest';
-const MAX_OPEN_RUNS = 4;
+/** Runs open at once; the oldest is forgotten beyond this. */
+export const MAX_OPEN_RUNS = 4;
 
 function digest(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
@@ -24,11 +25,15 @@ export class SelftestProbes {
 
   /** A new run: its id (stored on the rows) and the token its probes send. */
   begin(): { run: string; token: string } {
-    const run = randomUUID();
-    const token = randomBytes(32).toString('base64url');
+    const opened = { run: randomUUID(), token: randomBytes(32).toString('base64url') };
+    this.adopt(opened);
+    return opened;
+  }
+
+  /** Opens a run begun elsewhere: serve --workers N, where the primary begins it and each worker adopts it. */
+  adopt({ run, token }: { run: string; token: string }): void {
     this.open.set(digest(token), run);
     while (this.open.size > MAX_OPEN_RUNS) this.open.delete(this.open.keys().next().value!);
-    return { run, token };
   }
 
   /** Ends the run of this token; its probes are ordinary requests from now on. */

@@ -1,8 +1,9 @@
 /**
  * The primary of `serve --workers N`: it owns the audit writer thread (one writer, one chain), the control
  * socket, the console, the nightly timers and the alerts engine, and forks N proxy workers that accept on
- * the proxy port on one shared listening socket. A worker that dies is logged and replaced;
- * `reload` reaches every worker; `status` sums them.
+ * the proxy port on one shared listening socket. A worker that dies is logged and replaced, unless workers
+ * died more than 5 times within 60 s (a crash loop): then the primary gives up and the service fails
+ * (SG_WORKER_FAILED). `reload`, `selftest` runs and SIGUSR1 reach every worker; `status` sums them.
  */
 import cluster, { type Worker as ClusterWorker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +12,9 @@ import type { CommittedSource } from '../../alerts/engine.js';
 import type { AuditEvent } from '../../audit/types.js';
 import { SchoolgateError, type ErrorCode } from '../../errors.js';
 import { AuditRelay } from './audit-relay.js';
+import { ForwardedRuns, forwardSignal, type WorkerAnswer } from './forwarded.js';
 import { isFromProxyWorker, type FromProxyWorker, type ToProxyWorker } from './messages.js';
+import { RestartLimit, WORKER_RESTART_LIMIT, type RestartLimitOptions } from './restart-limit.js';
 import type { ControlHandlers, PrimaryRole } from './role.js';
 import { sumWorkerStatus, type WorkerReport } from './status-sum.js';
 
@@ -24,9 +27,19 @@ interface Pending {
 export interface Primary extends PrimaryRole {
   /** The pids of the workers running now (status, tests). */
   pids(): number[];
+  /**
+   * Called once if the workers crash-loop (more than the restart limit): the primary has stopped replacing
+   * them; serve stops the rest and exits 1. Called at once if that already happened.
+   */
+  onGiveUp(listener: (err: SchoolgateError) => void): void;
 }
 
-export function primaryRole(count: number, logger: Logger): Primary {
+export function primaryRole(
+  count: number,
+  logger: Logger,
+  /** Tests: the restart limit's clock. */
+  limit: RestartLimitOptions = WORKER_RESTART_LIMIT,
+): Primary {
   // Every worker accepts on the one shared listening socket (the kernel spreads connections), instead of
   // the primary accepting and handing each over: no per-connection IPC, and a worker that dies loses only
   // the connections it had accepted (with round-robin, one being handed to it hung in the primary).
@@ -41,7 +54,13 @@ export function primaryRole(count: number, logger: Logger): Primary {
   let relay: AuditRelay | null = null;
   let nextAsk = 1;
   let stopping = false;
+  /** The first workers all listen: from now on a worker that dies (even before it listens) is replaced. */
+  let started = false;
   let restarts = 0;
+  const deaths = new RestartLimit(limit);
+  let gaveUp: SchoolgateError | null = null;
+  const giveUpListeners: ((err: SchoolgateError) => void)[] = [];
+  let stopForwarding = () => {};
 
   const send = (worker: ClusterWorker, message: ToProxyWorker) => {
     if (worker.isConnected()) worker.send(message);
@@ -67,21 +86,33 @@ export function primaryRole(count: number, logger: Logger): Primary {
     }
   };
 
-  /** Forks one worker; resolves when it listens, rejects if it exits first. */
+  /**
+   * Forks one worker; resolves when it listens, rejects if it exits first. A worker that dies once it
+   * listened, or at any time after the start, is replaced (replace()).
+   */
   const fork = (): Promise<{ worker: ClusterWorker; address: AddressInfo }> => {
     const worker = cluster.fork();
     workers.set(worker.id, worker);
     relay?.attach(worker);
     worker.on('message', (raw: unknown) => onMessage(worker, raw));
+    let listened = false;
     return new Promise((resolve, reject) => {
       const onListening = (raw: unknown) => {
         if (!isFromProxyWorker(raw) || raw.sg !== 'listening') return;
         worker.off('message', onListening);
+        listened = true;
         serving.add(worker.id);
+        runs.replay((cmd, args) => ask(worker, cmd, args));
         resolve({ worker, address: raw.address });
       };
       worker.on('message', onListening);
+      // Registered before the worker can listen: a worker that dies while the others still start is seen.
+      // Its last messages (`listening`) are read before its channel closes, not necessarily before `exit`.
       worker.once('exit', (code, signal) => {
+        if (worker.isConnected()) worker.process.once('disconnect', () => died(code, signal));
+        else died(code, signal);
+      });
+      const died = (code: number | null, signal: string | null) => {
         workers.delete(worker.id);
         serving.delete(worker.id);
         for (const [id, ask] of pending)
@@ -89,6 +120,7 @@ export function primaryRole(count: number, logger: Logger): Primary {
             pending.delete(id);
             ask.reject(new SchoolgateError('SG_WORKER_FAILED', `proxy worker ${worker.process.pid} exited`));
           }
+        if (listened || started) replace(worker, code, signal);
         reject(
           new SchoolgateError(
             'SG_WORKER_FAILED',
@@ -96,27 +128,35 @@ export function primaryRole(count: number, logger: Logger): Primary {
             { suggestion: 'see the log lines above for its error' },
           ),
         );
-      });
+      };
     });
   };
 
-  /** A running worker that dies is replaced (its clients saw their answers or an error, never a lost row). */
-  const watch = (worker: ClusterWorker) => {
-    worker.once('exit', (code, signal) => {
-      if (stopping) return;
-      restarts++;
-      log.error(
-        { code: 'SG_WORKER_FAILED', pid: worker.process.pid, exitCode: code, signal },
-        'proxy worker died; starting another',
-      );
-      fork().then(
-        (started) => {
-          watch(started.worker);
-          log.info({ pid: started.worker.process.pid }, 'proxy worker restarted');
-        },
-        (err: unknown) => log.error({ err }, 'proxy worker could not be restarted'),
-      );
-    });
+  /** A worker that died is replaced (its clients saw their answers or an error, never a lost row). */
+  const replace = (worker: ClusterWorker, code: number | null, signal: string | null) => {
+    if (stopping) return;
+    const where = { code: 'SG_WORKER_FAILED', pid: worker.process.pid, exitCode: code, signal };
+    if (deaths.died()) return giveUp(where);
+    restarts++;
+    log.error(where, 'proxy worker died; starting another');
+    fork().then(
+      (next) => log.info({ pid: next.worker.process.pid }, 'proxy worker restarted'),
+      // Its exit was counted: replace() starts another, or gives up.
+      (err: unknown) => log.error({ err: String(err) }, 'proxy worker could not be restarted'),
+    );
+  };
+
+  /** Workers crash-loop: stop replacing them, and let serve stop the rest and exit 1. */
+  const giveUp = (where: Record<string, unknown>) => {
+    stopping = true;
+    const seconds = limit.windowMs / 1000;
+    gaveUp = new SchoolgateError(
+      'SG_WORKER_FAILED',
+      `proxy workers died more than ${limit.max} times within ${seconds} s; not restarting them again`,
+      { suggestion: 'see the log lines above for why they died; the service stops' },
+    );
+    log.fatal({ ...where, deaths: deaths.recent, windowSeconds: seconds }, gaveUp.message);
+    for (const listener of giveUpListeners.splice(0)) listener(gaveUp);
   };
 
   const ask = (worker: ClusterWorker, cmd: string, args: Record<string, unknown>): Promise<unknown> => {
@@ -128,7 +168,7 @@ export function primaryRole(count: number, logger: Logger): Primary {
   };
 
   /** One command to every worker; each answer (or error) with the worker's pid. */
-  const askAll = (cmd: string, args: Record<string, unknown>) =>
+  const askAll = (cmd: string, args: Record<string, unknown>): Promise<WorkerAnswer[]> =>
     Promise.all(
       [...workers.values()]
         .filter((w) => serving.has(w.id))
@@ -142,30 +182,37 @@ export function primaryRole(count: number, logger: Logger): Primary {
         }),
     );
 
+  const runs = new ForwardedRuns(askAll, log);
   const source: CommittedSource = { on: (_name, subscriber) => void committed.push(subscriber) };
 
   return {
     role: 'primary',
     committed: source,
     pids: () => [...workers.values()].map((w) => w.process.pid ?? 0),
+    onGiveUp(listener) {
+      if (gaveUp) listener(gaveUp);
+      else giveUpListeners.push(listener);
+    },
     async listen(audit) {
       if (!('thread' in audit.transport)) throw new Error('the primary needs its own audit writer thread');
       relay = new AuditRelay(audit, audit.transport.thread as never);
-      const started = await Promise.allSettled(Array.from({ length: count }, () => fork()));
-      const failed = started.find((s) => s.status === 'rejected');
+      const settled = await Promise.allSettled(Array.from({ length: count }, () => fork()));
+      const failed = settled.find((s) => s.status === 'rejected');
       if (failed) {
         stopping = true;
         for (const w of workers.values()) w.kill('SIGKILL');
         throw failed.reason;
       }
-      const ok = started.filter((s) => s.status === 'fulfilled').map((s) => s.value);
-      for (const s of ok) watch(s.worker);
+      const ok = settled.filter((s) => s.status === 'fulfilled').map((s) => s.value);
+      started = true;
+      stopForwarding = forwardSignal('SIGUSR1', askAll, log);
       log.info({ workers: ok.map((s) => s.worker.process.pid) }, 'proxy workers listening');
       return ok[0]!.address;
     },
     control(own: ControlHandlers): ControlHandlers {
       return {
         ...own,
+        ...runs.handlers(own),
         status: async (args) =>
           sumWorkerStatus(
             (await own.status!(args)) as Record<string, unknown>,
@@ -200,6 +247,7 @@ export function primaryRole(count: number, logger: Logger): Primary {
     },
     async stopWorkers(now) {
       stopping = true;
+      stopForwarding();
       await Promise.all(
         [...workers.values()].map(
           (w) =>

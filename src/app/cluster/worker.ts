@@ -4,13 +4,16 @@
  * committed rows go to the primary's alerts engine. Without its primary it exits: a proxy with no audit
  * writer must not answer (fail closed).
  */
+import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { AuditEvent } from '../../audit/types.js';
 import type { ReadonlyConfig } from '../../config/load.js';
 import { isSchoolgateError, renderError } from '../../errors.js';
 import { startSchoolgate, type RunningSchoolgate } from '../start.js';
+import { FORWARDED_SIGNALS, type ForwardedSignal } from './forwarded.js';
 import { connectToPrimaryWriter } from './ipc-transport.js';
 import { isToProxyWorker, type FromProxyWorker } from './messages.js';
+import type { ProxyServer } from '../../proxy/server.js';
 import type { ControlHandlers, WorkerRole } from './role.js';
 
 type StartOptions = NonNullable<Parameters<typeof startSchoolgate>[2]>;
@@ -35,11 +38,38 @@ function workerRole(): WorkerRole {
     role: 'worker',
     audit: (logger) => connectToPrimaryWriter(logger),
     serving(proxy, handlers, address, audit) {
-      answerControl(handlers, audit);
+      answerControl({ ...handlers, ...fromPrimary(proxy) }, audit);
       forwardCommitted(proxy.events);
+      if (process.env.SCHOOLGATE_TEST_WORKER_CRASH === '1') return crashOnceListening(address);
       send({ sg: 'listening', address });
     },
   };
+}
+
+/** The commands only a primary sends: what reached it that must reach every worker too (forwarded.ts). */
+function fromPrimary(proxy: Pick<ProxyServer, 'probes'>): ControlHandlers {
+  return {
+    // The signal's own handlers (the access log's reopen) run here as if it had reached this process.
+    signal: (args) => {
+      const signal = String(args.signal) as ForwardedSignal;
+      if (!FORWARDED_SIGNALS.includes(signal)) throw new Error(`signal ${signal} is not passed on`);
+      return { handled: process.emit(signal, signal) };
+    },
+    'selftest-adopt': (args) => {
+      proxy.probes.adopt({ run: String(args.run), token: String(args.token) });
+      return { adopted: true };
+    },
+  };
+}
+
+/**
+ * Tests only (SCHOOLGATE_TEST_WORKER_CRASH=1): the worker exits as soon as its primary knows it listens,
+ * a crash loop for the primary's restart limit. Never set in a service.
+ */
+function crashOnceListening(address: AddressInfo): void {
+  process.send!({ sg: 'listening', address } satisfies FromProxyWorker, undefined, undefined, () =>
+    process.exit(1),
+  );
 }
 
 function answerControl(handlers: ControlHandlers, audit: { healthy: boolean }): void {

@@ -113,6 +113,7 @@ export function statusLines(s: StatusReport): string[] {
     ...caLines(s.ca),
     illegalTierLine(s.illegalTier),
     ...directoryLines(s.directory),
+    ...consoleDirectoryLines(s.consoleDirectory),
     ...alertLines(s.alerts),
     ...auditDatabaseLines(s.auditDatabase),
     ...auditSigningLines(s.auditSigning),
@@ -166,6 +167,16 @@ function directoryLines(d: StatusReport['directory'] | undefined): string[] {
     : '';
   return [
     `directory      ${state}: ${d.userBinds} binds, ${d.cacheHits} cache hits, ${d.outages} outages${last}`,
+  ];
+}
+
+/** Console sign-in through the directory (none when console.directory is not set, or an older proxy). */
+function consoleDirectoryLines(d: StatusReport['consoleDirectory']): string[] {
+  if (!d) return [];
+  return [
+    d.state === 'ok'
+      ? 'console directory ok'
+      : `console directory UNAVAILABLE since ${d.since} (${d.code}): directory sign-ins are refused; local accounts work`,
   ];
 }
 

@@ -125,6 +125,8 @@ export function registerServe(program: Command): void {
           'Stop with Ctrl+C (every queued audit record is committed first; a second Ctrl+C cuts open connections).',
         ].join('\n'),
       );
+      // Workers in a crash loop (SG_WORKER_FAILED): the rest stop, then the error exits 1 (src/cli/main.ts).
+      let failed: Error | null = null;
       await new Promise<void>((resolve) => {
         let signals = 0;
         // The first signal lets what is in flight finish within limits.shutdownGraceMs; a second one (an
@@ -140,8 +142,13 @@ export function registerServe(program: Command): void {
         };
         process.on('SIGTERM', () => stop('SIGTERM'));
         process.on('SIGINT', () => stop('SIGINT'));
+        primary?.onGiveUp((err) => {
+          failed = err;
+          stop('crash loop');
+        });
       });
       logger.info('stopped');
+      if (failed) throw failed;
     });
 }
 

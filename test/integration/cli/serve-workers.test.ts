@@ -5,77 +5,21 @@
  * request missing its row, and a killed primary takes its workers with it (nothing answers).
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { runCli, startServeProcess, waitForOutput } from '../../helpers/cli.js';
 import { useServeAndOrigin } from '../../helpers/serve-and-origin.js';
-import { FIXTURE_PROFILES, ROUTED_NAMES, serveFiles } from '../../helpers/schoolgate.js';
+import {
+  auditedPaths,
+  get,
+  setUpWorkers,
+  START_BOUND_MS,
+  status,
+  untilEveryWorkerServed,
+} from '../../helpers/serve-workers.js';
 
 const t = useServeAndOrigin();
-/** Three processes start (the primary and two workers): bounded, generously for a busy machine. */
-const START_BOUND_MS = 240_000;
-
-/** serveFiles()'s config, with the test origin's port allowed and the routed names in a hosts file. */
-function setUp(): { data: string; args: string[]; serveArgs: string[] } {
-  const { dir, data, args } = serveFiles();
-  writeFileSync(
-    path.join(dir, 'config.yaml'),
-    JSON.stringify({
-      listen: { host: '127.0.0.1', port: 0 },
-      httpPorts: [t.origin.port],
-      profiles: FIXTURE_PROFILES,
-      console: { enabled: false },
-    }),
-  );
-  writeFileSync(path.join(dir, 'hosts'), ROUTED_NAMES.map((n) => `127.0.0.1 ${n}`).join('\n'));
-  return { data, args, serveArgs: [...args, '--hosts-file', path.join(dir, 'hosts'), '--workers', '2'] };
-}
-
-/** One request on a new connection (the kernel gives each new connection to one of the workers). */
-function get(port: number, url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, path: url, agent: false, headers: { host: new URL(url).host } },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-interface Status {
-  pid: number;
-  requests: number;
-  workers?: { pid: number; healthy: boolean; requests: number; error: string | null }[];
-  workerRestarts?: number;
-}
-
-async function status(args: string[]): Promise<Status> {
-  const r = await runCli(['status', '--json', ...args]);
-  expect(r.stderr).toBe('');
-  return JSON.parse(r.stdout) as Status;
-}
-
-/** The audit rows' paths (read-only; the writer is the running primary); each test URL's path is unique. */
-function auditedPaths(data: string): Set<string> {
-  const db = new Database(path.join(data, 'audit.sqlite'), { readonly: true });
-  try {
-    return new Set(
-      (db.prepare('SELECT path FROM audit_events').all() as { path: string | null }[]).map(
-        (r) => r.path ?? '',
-      ),
-    );
-  } finally {
-    db.close();
-  }
-}
+const setUp = () => setUpWorkers(t.origin.port);
 
 /** Resolves when process `pid` (not our child) has exited: `tail --pid` waits on it for us. */
 function exited(pid: number): Promise<void> {
@@ -90,18 +34,12 @@ describe('serve --workers 2', { timeout: 600_000 }, () => {
   it('serves from both workers, one audit row per answered request, chain verified, status per worker', async () => {
     const { data, args, serveArgs } = setUp();
     t.serve = await startServeProcess(serveArgs, undefined, START_BOUND_MS);
-    // Eight clients at a time on new connections (the kernel gives each to whichever worker accepts
-    // first; idle workers may not alternate), until status shows both served some; 400 at most.
-    const answered: string[] = [];
-    let s = await status(args);
-    for (let i = 0; i < 400 && !s.workers!.every((w) => w.requests > 0); i += 8) {
-      const urls = Array.from({ length: 8 }, (_, k) => `http://allowed.test:${t.origin.port}/n/${i + k}`);
-      const codes = await Promise.all(urls.map((url) => get(t.serve!.port, url)));
-      expect(codes.every((c) => c === 200)).toBe(true);
-      answered.push(...urls);
-      s = await status(args);
-    }
-    s = await status(args);
+    const answered = await untilEveryWorkerServed(
+      t.serve.port,
+      args,
+      (n) => `http://allowed.test:${t.origin.port}/n/${n}`,
+    );
+    const s = await status(args);
     expect(s.pid).toBe(t.serve.child.pid);
     expect(s.workers).toHaveLength(2);
     expect(new Set(s.workers!.map((w) => w.pid)).size).toBe(2);
@@ -130,16 +68,8 @@ describe('serve --workers 2', { timeout: 600_000 }, () => {
     const out = JSON.parse(add.stdout) as { reloaded: boolean; reload: { workers?: { ok: boolean }[] } };
     expect(out.reloaded).toBe(true);
 
-    // Blocked on every new connection, until both workers have answered some (at most 200).
-    let after = await status(args);
-    const servedSince = (w: { pid: number; requests: number }) =>
-      w.requests > before.workers!.find((b) => b.pid === w.pid)!.requests;
-    for (let i = 0; i < 200 && !after.workers!.every(servedSince); i++) {
-      expect(await get(t.serve.port, url)).toBe(403);
-      if (i % 8 === 7) after = await status(args);
-    }
-    after = await status(args);
-    expect(after.workers!.every(servedSince)).toBe(true);
+    // Blocked on every new connection, eight at a time, until both workers have answered some.
+    await untilEveryWorkerServed(t.serve.port, args, () => url, { before, expected: 403 });
   });
 
   it('a worker killed under load is replaced, and every response seen has its row', async () => {

@@ -6,22 +6,18 @@
  * next sign-in; with slapd stopped a directory sign-in is refused with SG_CONSOLE_DIRECTORY_UNAVAILABLE
  * while a local account still signs in.
  */
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Attribute, Change, Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleAccounts } from '../../../src/console/accounts.js';
 import { SESSION_COOKIE } from '../../../src/console/context.js';
 import { openStateDatabase } from '../../../src/state/database.js';
-import { tempDir } from '../../helpers/schoolgate.js';
 import { ConsoleClient, startConsoleRig, type ConsoleRig } from '../../helpers/console.js';
 import {
   ADMIN_DN,
   ADMIN_PASSWORD,
   findSlapd,
-  SERVICE_DN,
-  SERVICE_PASSWORD,
+  fixtureLdap,
   SLAPD_SKIP_MESSAGE,
   startSlapd,
   SUFFIX,
@@ -62,24 +58,11 @@ describe.skipIf(!slapd)('console sign-in with directory groups as roles (slapd)'
   let rig: ConsoleRig;
   beforeAll(async () => {
     server = await startSlapd(LDIF);
-    const passwordFile = path.join(tempDir(), 'bind-password');
-    writeFileSync(passwordFile, `${SERVICE_PASSWORD}\n`, { mode: 0o600 });
     rig = await startConsoleRig(
       // A local technician account: it must keep working while the directory is down.
       { 'l.local': 'technician' },
       {
-        identity: {
-          basicAuth: true,
-          ldap: {
-            url: server.url,
-            bindDn: SERVICE_DN,
-            bindPasswordFile: passwordFile,
-            userBase: `ou=People,${SUFFIX}`,
-            userFilter: '(uid={user})',
-            timeoutMs: 2_000,
-            cacheTtlSeconds: 0,
-          },
-        },
+        identity: { basicAuth: true, ldap: fixtureLdap(server.url, { cacheTtlSeconds: 0 }) },
         console: {
           lockAfterFailures: 2,
           // The DSL group by DN (other case and spacing), the technicians by bare name.

@@ -11,7 +11,6 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { controlRequest } from '../../../src/app/control.js';
 import type { StatusReport } from '../../../src/app/status.js';
 import { validateConfig } from '../../../src/config/load.js';
-import type { ConfigInput } from '../../../src/config/schema.js';
 import { Identifier, OUTAGE_BACKOFF_MS } from '../../../src/identity/identify.js';
 import { UserStore } from '../../../src/identity/user-store.js';
 import { issue } from '../../helpers/certs.js';
@@ -19,14 +18,14 @@ import { basic, viaProxy } from '../../helpers/raw-http.js';
 import { startTestProxy, tempDir, testConfig } from '../../helpers/schoolgate.js';
 import {
   findSlapd,
+  fixtureLdap,
   freePort,
-  SERVICE_DN,
-  SERVICE_PASSWORD,
   SLAPD_SKIP_MESSAGE,
   STAFF_DN,
   startSlapd,
   SUFFIX,
   YEAR7_DN,
+  type LdapInput,
   type Slapd,
 } from '../../helpers/slapd.js';
 
@@ -35,22 +34,10 @@ const SAM = `uid=sam.staff,ou=People,${SUFFIX}`;
 const slapd = findSlapd();
 if (!slapd) console.warn(SLAPD_SKIP_MESSAGE);
 
-type LdapInput = NonNullable<NonNullable<ConfigInput['identity']>['ldap']>;
-
 function ldapConfig(url: string, extra: Partial<LdapInput> = {}): LdapInput {
-  const passwordFile = path.join(tempDir(), 'bind-password');
-  writeFileSync(passwordFile, `${SERVICE_PASSWORD}\n`, { mode: 0o600 });
-  return {
-    url,
-    bindDn: SERVICE_DN,
-    bindPasswordFile: passwordFile,
-    userBase: `ou=People,${SUFFIX}`,
-    userFilter: '(uid={user})',
-    // Written with other spacing and case than the server's DNs: compared canonically.
-    groups: { [YEAR7_DN.replace(/,/g, ', ').toUpperCase()]: 'pupil', [STAFF_DN]: 'staff' },
-    timeoutMs: 2_000,
-    ...extra,
-  };
+  // Written with other spacing and case than the server's DNs: compared canonically.
+  const groups = { [YEAR7_DN.replace(/,/g, ', ').toUpperCase()]: 'pupil', [STAFF_DN]: 'staff' };
+  return fixtureLdap(url, { groups, ...extra });
 }
 
 let dataDir: string;
