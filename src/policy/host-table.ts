@@ -133,6 +133,36 @@ export class HostTable {
     return table;
   }
 
+  /**
+   * Throws unless the image is whole: arrays of the right kinds and sizes, `count` occupied slots and at
+   * least one empty one (a probe always ends), every slot's entry inside `bytes`, every value below
+   * `maxValue`. For images read from disk (src/lists/snapshot-file.ts): a forged file must not make a
+   * lookup loop or read past its arrays.
+   */
+  static check(image: HostTableImage, maxValue: number): void {
+    const { bytes, slots, tags, count } = image;
+    if (!(bytes instanceof Uint8Array && slots instanceof Uint32Array && tags instanceof Uint8Array))
+      throw new Error('host table arrays of the wrong kinds');
+    if (slots.length !== tags.length || slots.length === 0 || (slots.length & (slots.length - 1)) !== 0)
+      throw new Error('host table slots are not a power of two');
+    if (!Number.isInteger(count) || count < 0 || count >= slots.length)
+      throw new Error('host table count out of range');
+    let occupied = 0;
+    for (let slot = 0; slot < slots.length; slot++) {
+      if ((tags[slot] === 0) !== (slots[slot] === 0)) throw new Error('host table tag without entry');
+      if (tags[slot] === 0) continue;
+      occupied++;
+      const entry = slots[slot]! - 1;
+      if (entry + HEADER > bytes.length || entry + HEADER + bytes[entry]! > bytes.length)
+        throw new Error('host table entry out of range');
+      const b = bytes;
+      const value =
+        (b[entry + 1]! | (b[entry + 2]! << 8) | (b[entry + 3]! << 16) | (b[entry + 4]! << 24)) >>> 0;
+      if (value >= maxValue) throw new Error('host table value out of range');
+    }
+    if (occupied !== count) throw new Error('host table count does not match its slots');
+  }
+
   /** Bytes held by the typed arrays (for benchmarks). */
   byteSize(): number {
     return this.bytes.byteLength + this.slots.byteLength + this.tags.byteLength;
