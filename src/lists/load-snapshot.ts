@@ -8,8 +8,8 @@
  * warning. Only the list files themselves can make a load fail, as before.
  */
 import path from 'node:path';
-import { CategoryListsBuilder, type CategoryListsImage } from '../policy/lists.js';
-import { fillCategories, type LoadedCategories, type LoadOptions } from './load.js';
+import type { CategoryListsImage } from '../policy/lists.js';
+import type { LoadedCategories, LoadOptions } from './load.js';
 import {
   decodeSnapshot,
   encodeSnapshot,
@@ -72,6 +72,10 @@ export async function loadCategoriesImage(dir: string, opts: LoadOptions = {}): 
 }
 
 async function build(dir: string, opts: LoadOptions): Promise<Omit<LoadedImage, 'snapshot'>> {
+  // Imported only to build: the parsers and the loader's imports (the config schema among them) cost a
+  // worker ~0.5 s of CPU to load, several times what reading a snapshot costs.
+  const { CategoryListsBuilder } = await import('../policy/lists.js');
+  const { fillCategories } = await import('./load.js');
   const builder = new CategoryListsBuilder();
   const { counts, warnings } = await fillCategories(builder, dir, opts);
   return { image: builder.image(), counts, warnings };
