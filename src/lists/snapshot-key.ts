@@ -14,16 +14,58 @@
  * snapshot can only hold content newer than its key says, and the next start sees a different key.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+  statSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { LoadOptions } from './load.js';
 
-/**
- * Bump when what a load builds from the same files changes (the parsers in src/policy/entries.ts, the
- * layout of ListIndexImage, load.ts's layering): a snapshot of another version is never read.
- */
+/** The snapshot file's layout (snapshot-file.ts): a snapshot of another version is never read. */
 export const SNAPSHOT_VERSION = 1;
+
+/**
+ * What a load builds from the same files depends on the code too (the parsers, the public suffix list,
+ * the index layout, the layering in load.ts): the loader's own modules (this folder and src/policy, as
+ * built) and the version of tldts (the suffix list) are part of the key, so an upgrade never reads an
+ * index the previous version built. A few hundred KB, hashed once per process.
+ */
+let codeKey: Buffer | undefined;
+function loaderCode(): Buffer {
+  if (codeKey) return codeKey;
+  const hash = createHash('sha256');
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const chunk = Buffer.allocUnsafe(1 << 16);
+  walk(hash, here, 'lists', new Set(), chunk);
+  walk(hash, path.join(here, '..', 'policy'), 'policy', new Set(), chunk);
+  hash.update(`tldts ${packageVersion('tldts')}\n`);
+  return (codeKey = hash.digest());
+}
+
+function packageVersion(name: string): string {
+  try {
+    let dir = path.dirname(createRequire(import.meta.url).resolve(name));
+    for (; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+      const manifest = path.join(dir, 'package.json');
+      if (!existsSync(manifest)) continue;
+      const parsed = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string; version?: string };
+      if (parsed.name === name) return parsed.version ?? '?';
+    }
+  } catch {
+    // Not found: the key still differs from a run that found it.
+  }
+  return 'unknown';
+}
 
 /** The key of the index `fillCategories(dir, opts)` builds, as 32 bytes. */
 export function snapshotKey(dir: string, opts: LoadOptions): Buffer {
@@ -33,9 +75,13 @@ export function snapshotKey(dir: string, opts: LoadOptions): Buffer {
     endianness: endianness(),
     metaDefaults: opts.metaDefaults ?? false,
     only: opts.only ?? null,
-    limits: opts.limits ?? null,
+    // Only the two limits the loader reads: config.lists holds other settings a load does not depend on.
+    limits: opts.limits
+      ? { maxInvalidLines: opts.limits.maxInvalidLines, maxInvalidShare: opts.limits.maxInvalidShare }
+      : null,
   };
   hash.update(`${JSON.stringify(options)}\n`);
+  hash.update(loaderCode());
   const chunk = Buffer.allocUnsafe(1 << 20);
   const roots = [dir, opts.local?.dir, opts.provider?.dir];
   for (const [i, root] of roots.entries()) {
