@@ -15,10 +15,8 @@
  * consistency too (ListIndex.checkImage), so even a forged file with a good checksum cannot make a lookup
  * run off its tables.
  *
- * The buffer is allocated at least MMAP_FLOOR bytes: glibc serves allocations below its dynamic mmap
- * threshold (raised up to 32 MiB by every large free) from its heaps, where the freed index of the previous
- * reload stayed in RSS (70-135 MB kept over 5 reloads of UT1); at or above 32 MiB it always maps fresh
- * pages and unmaps them on free. Pages past the file's length are never touched, so cost no memory.
+ * The one buffer is a mapped one (src/policy/mapped-arrays.ts): the next reload frees it back to the
+ * system whole.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -37,6 +35,7 @@ import {
 import path from 'node:path';
 import { makePrivateDir, PRIVATE_FILE_MODE } from '../app/file-modes.js';
 import { ListIndex } from '../policy/list-index.js';
+import { mappedBuffer } from '../policy/mapped-arrays.js';
 import type { CategoryListsImage } from '../policy/lists.js';
 import type { CategoryCounts } from './load.js';
 import { SNAPSHOT_VERSION } from './snapshot-key.js';
@@ -47,10 +46,6 @@ const HEADER = 96;
 const KEY_AT = 24;
 const SUM_AT = 56;
 const SUM_END = 88;
-/** glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64-bit: allocations this big are always mmapped (see above). */
-const MMAP_FLOOR = 32 * 1024 * 1024 + 4096;
-/** Below this the padding is not worth it (small lists, tests). */
-const PAD_FROM = 1 << 20;
 /** Temporary files left by a writer that died are removed after this long. */
 const STALE_TMP_MS = 60 * 60 * 1000;
 
@@ -84,7 +79,7 @@ export function encodeSnapshot(key: Uint8Array, content: SnapshotContent): Uint8
   );
   const jsonBytes = Buffer.from(json, 'utf8');
   const total = at + jsonBytes.length;
-  const out = new Uint8Array(allocate(total), 0, total);
+  const out = new Uint8Array(mappedBuffer(total), 0, total);
   for (const { view, ref } of arrays)
     out.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), ref.at);
   out.set(jsonBytes, at);
@@ -130,7 +125,7 @@ export function readSnapshot(dir: string, key: Uint8Array): SnapshotRead {
     const stats = fstatSync(fd);
     if (!stats.isFile()) return damaged('it is not a regular file');
     if (stats.size > 2 ** 32) return damaged(`it is ${stats.size} bytes, more than a snapshot can be`);
-    const bytes = new Uint8Array(allocate(stats.size), 0, stats.size);
+    const bytes = new Uint8Array(mappedBuffer(stats.size), 0, stats.size);
     let read = 0;
     for (let n; read < bytes.length && (n = readSync(fd, bytes, read, bytes.length - read, null)) > 0;)
       read += n;
@@ -195,10 +190,6 @@ function isArrayRef(value: unknown): value is ArrayRef {
 
 function checksum(bytes: Uint8Array): Buffer {
   return createHash('sha256').update(bytes.subarray(0, SUM_AT)).update(bytes.subarray(SUM_END)).digest();
-}
-
-function allocate(size: number): ArrayBuffer {
-  return new ArrayBuffer(size >= PAD_FROM ? Math.max(size, MMAP_FLOOR) : size);
 }
 
 function align8(n: number): number {

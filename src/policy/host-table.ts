@@ -14,6 +14,8 @@
  * An entry is named by its offset in the byte array (stable: entries are never moved or removed).
  */
 
+import { mappedBytes, mappedWords } from './mapped-arrays.js';
+
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 const DOT = 0x2e;
@@ -105,7 +107,10 @@ export class HostTable {
 
   /** Drops the spare room of the byte array once nothing more will be added. */
   compact(): void {
-    if (this.bytes.length !== this.used) this.bytes = this.bytes.slice(0, this.used);
+    if (this.bytes.length === this.used) return;
+    const exact = mappedBytes(this.used);
+    exact.set(this.bytes.subarray(0, this.used));
+    this.bytes = exact;
   }
 
   /** The arrays, compacted; the table must not be used after they are transferred. */
@@ -194,7 +199,8 @@ export class HostTable {
     const entry = this.used;
     const end = entry + HEADER + key.length;
     if (end > this.bytes.length) {
-      const grown = new Uint8Array(Math.max(this.bytes.length * 2, end));
+      // Mapped (mapped-arrays.ts): a reload's freed tables go back to the system, not to malloc's heaps.
+      const grown = mappedBytes(Math.max(this.bytes.length * 2, end));
       grown.set(this.bytes);
       this.bytes = grown;
     }
@@ -222,8 +228,8 @@ export class HostTable {
 
   /** A bigger slot table, every entry placed again (its hash recomputed from its key bytes). */
   private rehash(capacity: number): void {
-    this.slots = new Uint32Array(capacity);
-    this.tags = new Uint8Array(capacity);
+    this.slots = mappedWords(capacity);
+    this.tags = mappedBytes(capacity);
     const bytes = this.bytes;
     for (let entry = 0; entry < this.used; entry += HEADER + bytes[entry]!) {
       let hash = FNV_OFFSET;
