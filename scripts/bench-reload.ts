@@ -264,12 +264,15 @@ function printRatios(cells: Map<string, Map<string, Cell>>): void {
   for (const [set, byKind] of cells) {
     const cold = byKind.get(COLD)!;
     const warm = byKind.get(WARM)!;
-    // Without the cell from the text, the cold start stands for it (it is that load, plus a write).
-    const before = byKind.get(BEFORE) ?? cold;
+    const before = byKind.get(BEFORE);
     const kept = (c: Cell) => c.rssAfterReloadsMb - c.rssBeforeReloadsMb;
+    const startRatio = `${set}: start warm / cold ${ratio(warm.startWallMs, cold.startWallMs)} wall, ${ratio(warm.startCpuMs, cold.startCpuMs)} CPU`;
+    if (!before) {
+      console.log(`${startRatio} (--snapshot-only: no cell from the text to compare reloads with)`);
+      continue;
+    }
     console.log(
-      `${set}: start warm / cold ${ratio(warm.startWallMs, cold.startWallMs)}, ` +
-        `warm / from the text ${ratio(warm.startWallMs, before.startWallMs)}; ` +
+      `${startRatio}; warm / from the text ${ratio(warm.startWallMs, before.startWallMs)}; ` +
         `reload (snapshot read) / from the text ${ratio(warm.reloadWallMs, before.reloadWallMs)} wall, ` +
         `${ratio(warm.reloadCpuMs, before.reloadCpuMs)} CPU; ` +
         `RSS added at start ${ratio(warm.rssMb, before.rssMb)}; ` +
