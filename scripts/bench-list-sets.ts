@@ -89,11 +89,21 @@ export function runTable<T>(
   kinds: string[],
   lookups: number,
   cells: (c: T) => string[],
-): void {
+): Map<string, Map<string, T>> {
   console.log(`Node ${process.version}; load average at start ${loadAverage()}\n`);
   row(columns);
   row(['---', '---', ...Array<string>(columns.length - 2).fill('---:')]);
-  for (const set of listSets())
-    for (const kind of kinds) row([set.name, kind, ...cells(runChild<T>(kind, set.dir, lookups))]);
+  // By list set, then kind: for ratios printed under the table.
+  const all = new Map<string, Map<string, T>>();
+  for (const set of listSets()) {
+    const bySet = new Map<string, T>();
+    all.set(set.name, bySet);
+    for (const kind of kinds) {
+      const cell = runChild<T>(kind, set.dir, lookups);
+      bySet.set(kind, cell);
+      row([set.name, kind, ...cells(cell)]);
+    }
+  }
   console.log(`\nload average at end ${loadAverage()}`);
+  return all;
 }

@@ -1,11 +1,15 @@
 /**
- * Lists at scale, the way the proxy loads them (issue 13, Build item 4): the real loader on this thread
- * (loadCategories, the reload before the worker) against the loader on a worker thread
- * (loadCategoriesOffThread, what start and reload use now), in one run, on UT1 and on synthetic lists
- * (scripts/gen-big-list.ts). Each cell runs in a fresh child process so memory figures do not mix:
+ * Lists at scale, the way the proxy loads them (issue 13, Build item 4): the loader on a worker thread
+ * from the list files every time (loadCategoriesOffThread without a snapshot, as before the snapshot)
+ * against the same loader with the index snapshot (src/lists/snapshot-file.ts) as start and reload use
+ * now: a cold start (no snapshot on disk: built from the text, snapshot written) and a warm one (the
+ * snapshot the cold cell wrote is read), in one run, on UT1 and on synthetic lists (scripts/gen-big-list.ts).
+ * The reloads of the snapshot cells find the list files unchanged, so they read the snapshot. Each cell
+ * runs in a fresh child process so memory figures do not mix:
  *
  * - start: the first load, wall ms and CPU ms (the whole process: every thread, GC included);
- * - RSS added by the first load (after a full GC), and beyond it after each of 3 reloads (nothing kept?);
+ * - RSS added by the first load (after a full GC), and after each of 5 reloads beyond the RSS just before
+ *   them (nothing kept?);
  * - the event-loop stall while a reload runs and a loopback HTTP server, answering with lists.match(),
  *   is driven by a keep-alive client back to back: the longest gap between two answers, and
  *   monitorEventLoopDelay's maximum;
@@ -13,26 +17,43 @@
  *
  *   npm run build && node --expose-gc dist/scripts/bench-reload.js [--ut1 dir] [--big dir ...]
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { numberOption } from './args.js';
+import { flag, numberOption } from './args.js';
 import { childOrMain, cpuMs, fmt, gc, runTable } from './bench-list-sets.js';
 import { generateNames } from './gen-big-list.js';
-import { loadCategories, type LoadedCategories } from '../src/lists/load.js';
+import type { LoadedCategories } from '../src/lists/load.js';
 import { listsWorkerBuilt, loadCategoriesOffThread } from '../src/lists/load-off-thread.js';
 import { parseAbsoluteTarget } from '../src/policy/target.js';
 import type { CategoryLists, Target } from '../src/policy/types.js';
 
-const RELOADS = 3;
+const RELOADS = 5;
+/** The snapshot folder the parent made for this run (the cold cell writes it, the warm cell reads it). */
+const SNAPSHOT_ENV = 'SG_BENCH_SNAPSHOT_DIR';
+const snapshotDir = () => process.env[SNAPSHOT_ENV]!;
+const BEFORE = 'from the text (before)';
+const COLD = 'snapshot: cold start';
+const WARM = 'snapshot: warm start';
+// --snapshot-only: the two snapshot cells (a 5 M list from the text six times takes many minutes).
 const MODES: Record<string, (dir: string) => Promise<LoadedCategories>> = {
-  'this thread (before)': (dir) => loadCategories(dir, { metaDefaults: true }),
-  'worker (after)': (dir) => loadCategoriesOffThread(dir, { metaDefaults: true }),
+  ...(flag('snapshot-only')
+    ? {}
+    : { [BEFORE]: (dir: string) => loadCategoriesOffThread(dir, { metaDefaults: true }) }),
+  [COLD]: (dir) => loadCategoriesOffThread(dir, { metaDefaults: true, snapshotDir: snapshotDir() }),
+  [WARM]: (dir) => loadCategoriesOffThread(dir, { metaDefaults: true, snapshotDir: snapshotDir() }),
 };
 
 interface Cell {
   entries: number;
+  /** How the start and the reloads got their index: snapshot 'read', 'written', or 'none'. */
+  sources: string[];
+  rssAfterStartMb: number;
+  rssBeforeReloadsMb: number;
+  rssAfterReloadsMb: number;
   startWallMs: number;
   startCpuMs: number;
   reloadWallMs: number;
@@ -115,6 +136,9 @@ async function servedDuring(
 
 async function child(mode: string, dir: string, lookups: number): Promise<Cell> {
   const load = MODES[mode]!;
+  // Each set's cold cell starts from no snapshot; the warm cell after it reads what the cold one wrote.
+  if (mode === COLD) rmSync(snapshotDir(), { recursive: true, force: true });
+  const sources: string[] = [];
   const before = rssMb();
   const c0 = cpuMs();
   const w0 = performance.now();
@@ -122,6 +146,7 @@ async function child(mode: string, dir: string, lookups: number): Promise<Cell> 
   const startCpuMs = cpuMs() - c0;
   const startWallMs = performance.now() - w0;
   let lists = loaded.lists;
+  sources.push(loaded.snapshot ?? 'none');
   let entries = 0;
   for (const c of loaded.counts.values()) entries += c.domains + c.urls;
   loaded = undefined;
@@ -137,6 +162,8 @@ async function child(mode: string, dir: string, lookups: number): Promise<Cell> 
   const missPerS = lookupsPerCpuSecond(lists, missTargets, lookups);
 
   // Reloads: each a new copy loaded while requests are answered, then swapped in, the old one dropped.
+  // What they keep is measured from just before them (the lookups above grow the heap on their own).
+  const beforeReloads = rssMb();
   const keptRssMb: number[] = [];
   let reloadWallMs = 0;
   let reloadCpuMs = 0;
@@ -145,18 +172,24 @@ async function child(mode: string, dir: string, lookups: number): Promise<Cell> 
     const during = async () => {
       const c = cpuMs();
       const w = performance.now();
-      lists = (await load(dir)).lists;
+      const reloaded = await load(dir);
+      lists = reloaded.lists;
+      sources.push(reloaded.snapshot ?? 'none');
       reloadCpuMs = cpuMs() - c;
       reloadWallMs = performance.now() - w;
     };
     // The first reload is the one measured while serving; the others only for what they keep.
     if (r === 0) served = await servedDuring(() => lists, hits[0]!, during);
     else await during();
-    keptRssMb.push(rssMb() - first);
+    keptRssMb.push(rssMb() - beforeReloads);
   }
   if (lists.match(hits[0]!).length === 0) throw new Error('the reloaded lists lost an entry');
   return {
     entries,
+    sources,
+    rssAfterStartMb: first,
+    rssBeforeReloadsMb: beforeReloads,
+    rssAfterReloadsMb: beforeReloads + keptRssMb[keptRssMb.length - 1]!,
     startWallMs,
     startCpuMs,
     reloadWallMs,
@@ -187,15 +220,19 @@ async function firstDomains(dir: string, category: string, n: number): Promise<s
 function main(): void {
   if (!listsWorkerBuilt()) throw new Error('build first: npm run build');
   const lookups = numberOption('lookups', 1_000_000);
-  runTable<Cell>(
+  const snapshots = mkdtempSync(path.join(tmpdir(), 'sg-bench-snapshot-'));
+  process.env[SNAPSHOT_ENV] = path.join(snapshots, 'lists-index');
+  const cells = runTable<Cell>(
     [
       'lists',
-      'built on',
+      'index',
       'entries',
+      'index from (start, reloads)',
       'start wall / CPU ms',
       'reload wall / CPU ms',
       'RSS added MB',
-      'RSS beyond the first load after reload 1, 2, 3 MB',
+      `RSS after reload 1-${RELOADS} beyond the RSS before them MB`,
+      `RSS after start / before reloads / after ${RELOADS} reloads MB`,
       'longest gap between answers during a reload ms (answers)',
       'event-loop delay max during a reload ms',
       'hit lookups/s (CPU)',
@@ -205,16 +242,43 @@ function main(): void {
     lookups,
     (c) => [
       fmt(c.entries),
+      `${c.sources[0]}, ${[...new Set(c.sources.slice(1))].join('/')}`,
       `${fmt(c.startWallMs)} / ${fmt(c.startCpuMs)}`,
       `${fmt(c.reloadWallMs)} / ${fmt(c.reloadCpuMs)}`,
       fmt(c.rssMb, 1),
       c.keptRssMb.map((m) => fmt(m, 0)).join(', '),
+      `${fmt(c.rssAfterStartMb)} / ${fmt(c.rssBeforeReloadsMb)} / ${fmt(c.rssAfterReloadsMb)}`,
       `${fmt(c.longestGapMs)} (${fmt(c.answersDuringReload)})`,
       fmt(c.loopDelayMaxMs),
       fmt(c.hitPerS),
       fmt(c.missPerS),
     ],
   );
+  rmSync(snapshots, { recursive: true, force: true });
+  printRatios(cells);
+}
+
+/** Under the table: what the snapshot changed, as ratios to loading from the text (below 1: better). */
+function printRatios(cells: Map<string, Map<string, Cell>>): void {
+  const ratio = (a: number, b: number) => `${fmt(a / b, 2)}×`;
+  for (const [set, byKind] of cells) {
+    const cold = byKind.get(COLD)!;
+    const warm = byKind.get(WARM)!;
+    const before = byKind.get(BEFORE);
+    const kept = (c: Cell) => c.rssAfterReloadsMb - c.rssBeforeReloadsMb;
+    const startRatio = `${set}: start warm / cold ${ratio(warm.startWallMs, cold.startWallMs)} wall, ${ratio(warm.startCpuMs, cold.startCpuMs)} CPU`;
+    if (!before) {
+      console.log(`${startRatio} (--snapshot-only: no cell from the text to compare reloads with)`);
+      continue;
+    }
+    console.log(
+      `${startRatio}; warm / from the text ${ratio(warm.startWallMs, before.startWallMs)}; ` +
+        `reload (snapshot read) / from the text ${ratio(warm.reloadWallMs, before.reloadWallMs)} wall, ` +
+        `${ratio(warm.reloadCpuMs, before.reloadCpuMs)} CPU; ` +
+        `RSS added at start ${ratio(warm.rssMb, before.rssMb)}; ` +
+        `RSS kept after ${RELOADS} reloads ${fmt(kept(warm))} MB (warm) vs ${fmt(kept(before))} MB (from the text)`,
+    );
+  }
 }
 
 childOrMain(child, main);

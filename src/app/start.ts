@@ -29,6 +29,7 @@ import type { IllegalTier } from '../policy/illegal-tier.js';
 import { UserStore } from '../identity/user-store.js';
 import { shippedSize } from '../lists/load.js';
 import { loadCategoriesOffThread, type OffThreadOptions } from '../lists/load-off-thread.js';
+import { listsSnapshotDir } from '../lists/load-snapshot.js';
 import { loadExceptionSet } from '../lists/exceptions.js';
 import { loadIllegalTierOrBlockAll } from '../lists/illegal-tier-files.js';
 import { readLocalLayer } from '../lists/local-layer.js';
@@ -110,6 +111,8 @@ export async function loadPolicy(config: ReadonlyConfig, off: OffThreadOptions =
       local: await readLocalLayer(config.dataDir),
       provider: await readProviderLayer(config.dataDir),
       limits: config.lists,
+      // Start and reload read the built index from here while the list files are unchanged (issue 13).
+      snapshotDir: listsSnapshotDir(config.dataDir),
     },
     off,
   );

@@ -15,6 +15,7 @@ import { CategoryListsBuilder, type CategoryListsImage } from '../policy/lists.j
 import { workerScript } from '../worker-script.js';
 import { loadEndpoints } from './endpoints-file.js';
 import { loadCategories, type LoadedCategories, type LoadOptions } from './load.js';
+import { loadCategoriesImage, type LoadedImage } from './load-snapshot.js';
 
 export interface ListsJob {
   dir: string;
@@ -24,7 +25,10 @@ export interface ListsJob {
 }
 
 export type ListsReply =
-  | ({ ok: true; image: CategoryListsImage } & Omit<LoadedCategories, 'lists'>)
+  | ({ ok: true; image: CategoryListsImage; snapshot: LoadedImage['snapshot'] } & Omit<
+      LoadedCategories,
+      'lists'
+    >)
   | {
       ok: false;
       error: { code?: ErrorCode; message: string; context?: Record<string, unknown>; suggestion?: string };
@@ -49,7 +53,10 @@ export async function loadCategoriesOffThread(
   off: OffThreadOptions = {},
 ): Promise<LoadedCategories> {
   const script = workerScript(import.meta.url, 'lists-worker.js');
-  if (!script.built) return loadCategories(dir, opts);
+  if (!script.built) {
+    if (opts.snapshotDir === undefined) return loadCategories(dir, opts);
+    return adopt({ ok: true, ...(await loadCategoriesImage(dir, opts)) }, opts);
+  }
   const limits = opts.limits && {
     maxInvalidLines: opts.limits.maxInvalidLines,
     maxInvalidShare: opts.limits.maxInvalidShare,
@@ -65,6 +72,11 @@ export async function loadCategoriesOffThread(
       void Promise.resolve(off.hold(worker)).then(go, go);
     }
   }).finally(() => void worker.terminate());
+  return adopt(reply, opts);
+}
+
+/** The lists around a worker's reply (its arrays adopted, not copied), or its error raised here. */
+async function adopt(reply: ListsReply, opts: LoadOptions): Promise<LoadedCategories> {
   if (!reply.ok) {
     const { code, message, context, suggestion } = reply.error;
     if (code === undefined) throw new Error(message);
@@ -75,7 +87,7 @@ export async function loadCategoriesOffThread(
   }
   const builder = await CategoryListsBuilder.adopt(reply.image);
   const lists = builder.build(await loadEndpoints(opts.local?.dir));
-  return { lists, counts: reply.counts, warnings: reply.warnings };
+  return { lists, counts: reply.counts, warnings: reply.warnings, snapshot: reply.snapshot };
 }
 
 function workerFailed(why: string): SchoolgateError {

@@ -54,6 +54,8 @@ export interface LoadedCategories {
   lists: CategoryLists;
   counts: Map<string, CategoryCounts>;
   warnings: string[];
+  /** With LoadOptions.snapshotDir: whether the index snapshot was read, written after a build, or neither. */
+  snapshot?: 'read' | 'written' | 'none';
 }
 
 export interface LoadOptions {
@@ -73,6 +75,11 @@ export interface LoadOptions {
    * it invalid lines are only counted and warned about (`lists categories`, benchmarks over raw UT1).
    */
   limits?: InvalidLineLimit;
+  /**
+   * Keep a snapshot of the built index here and load from it while the list files are unchanged
+   * (load-snapshot.ts; start and reload pass `<dataDir>/lists-index`). Only loadCategoriesOffThread reads it.
+   */
+  snapshotDir?: string;
 }
 
 export const METADATA_FILE = 'categories.yaml';

@@ -14,6 +14,8 @@
  * An entry is named by its offset in the byte array (stable: entries are never moved or removed).
  */
 
+import { mappedBytes, mappedWords } from './mapped-arrays.js';
+
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 const DOT = 0x2e;
@@ -105,7 +107,10 @@ export class HostTable {
 
   /** Drops the spare room of the byte array once nothing more will be added. */
   compact(): void {
-    if (this.bytes.length !== this.used) this.bytes = this.bytes.slice(0, this.used);
+    if (this.bytes.length === this.used) return;
+    const exact = mappedBytes(this.used);
+    exact.set(this.bytes.subarray(0, this.used));
+    this.bytes = exact;
   }
 
   /** The arrays, compacted; the table must not be used after they are transferred. */
@@ -131,6 +136,36 @@ export class HostTable {
     table.tags = tags;
     table.count = count;
     return table;
+  }
+
+  /**
+   * Throws unless the image is whole: arrays of the right kinds and sizes, `count` occupied slots and at
+   * least one empty one (a probe always ends), every slot's entry inside `bytes`, every value below
+   * `maxValue`. For images read from disk (src/lists/snapshot-file.ts): a forged file must not make a
+   * lookup loop or read past its arrays.
+   */
+  static check(image: HostTableImage, maxValue: number): void {
+    const { bytes, slots, tags, count } = image;
+    if (!(bytes instanceof Uint8Array && slots instanceof Uint32Array && tags instanceof Uint8Array))
+      throw new Error('host table arrays of the wrong kinds');
+    if (slots.length !== tags.length || slots.length === 0 || (slots.length & (slots.length - 1)) !== 0)
+      throw new Error('host table slots are not a power of two');
+    if (!Number.isInteger(count) || count < 0 || count >= slots.length)
+      throw new Error('host table count out of range');
+    let occupied = 0;
+    for (let slot = 0; slot < slots.length; slot++) {
+      if ((tags[slot] === 0) !== (slots[slot] === 0)) throw new Error('host table tag without entry');
+      if (tags[slot] === 0) continue;
+      occupied++;
+      const entry = slots[slot]! - 1;
+      if (entry + HEADER > bytes.length || entry + HEADER + bytes[entry]! > bytes.length)
+        throw new Error('host table entry out of range');
+      const b = bytes;
+      const value =
+        (b[entry + 1]! | (b[entry + 2]! << 8) | (b[entry + 3]! << 16) | (b[entry + 4]! << 24)) >>> 0;
+      if (value >= maxValue) throw new Error('host table value out of range');
+    }
+    if (occupied !== count) throw new Error('host table count does not match its slots');
   }
 
   /** Bytes held by the typed arrays (for benchmarks). */
@@ -164,7 +199,8 @@ export class HostTable {
     const entry = this.used;
     const end = entry + HEADER + key.length;
     if (end > this.bytes.length) {
-      const grown = new Uint8Array(Math.max(this.bytes.length * 2, end));
+      // Mapped (mapped-arrays.ts): a reload's freed tables go back to the system, not to malloc's heaps.
+      const grown = mappedBytes(Math.max(this.bytes.length * 2, end));
       grown.set(this.bytes);
       this.bytes = grown;
     }
@@ -192,8 +228,8 @@ export class HostTable {
 
   /** A bigger slot table, every entry placed again (its hash recomputed from its key bytes). */
   private rehash(capacity: number): void {
-    this.slots = new Uint32Array(capacity);
-    this.tags = new Uint8Array(capacity);
+    this.slots = mappedWords(capacity);
+    this.tags = mappedBytes(capacity);
     const bytes = this.bytes;
     for (let entry = 0; entry < this.used; entry += HEADER + bytes[entry]!) {
       let hash = FNV_OFFSET;

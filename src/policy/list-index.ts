@@ -133,6 +133,26 @@ export class ListIndex {
     ];
   }
 
+  /**
+   * Throws unless an image read from disk (src/lists/snapshot-file.ts) is whole: list sets of strings, host
+   * tables that lookups cannot run off (HostTable.check), URL rules whose hosts and offsets are in range.
+   * Lookups over a checked image behave as over the index that made it.
+   */
+  static checkImage(image: ListIndexImage): void {
+    const { sets } = image;
+    if (!Array.isArray(sets) || sets.length === 0 || !Array.isArray(sets[0]) || sets[0].length !== 0)
+      throw new Error('list sets missing');
+    for (const set of sets)
+      if (!Array.isArray(set) || set.some((list) => typeof list !== 'string'))
+        throw new Error('list set is not a list of names');
+    for (const table of [image.domains, image.ips, image.exactHosts]) HostTable.check(table, sets.length);
+    for (const [urls, hosts] of [
+      [image.domainUrls, image.domains],
+      [image.ipUrls, image.ips],
+    ] as const)
+      UrlRuleTable.check(urls, hosts.bytes.length);
+  }
+
   addDomain(host: string, list: string): void {
     this.addList(this.domains, host, list);
   }

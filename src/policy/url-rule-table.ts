@@ -86,6 +86,18 @@ export class UrlRuleTable {
     return { hosts, starts, text: parts.join('') };
   }
 
+  /** Throws unless the image is whole (snapshots read from disk): hosts sorted below `entries`, offsets in text. */
+  static check(image: UrlRulesImage, entries: number): void {
+    const { hosts, starts, text } = image;
+    if (!(hosts instanceof Uint32Array && starts instanceof Uint32Array) || typeof text !== 'string')
+      throw new Error('URL rule arrays of the wrong kinds');
+    if (starts.length !== hosts.length + 1 || starts[0] !== 0 || starts[hosts.length] !== text.length)
+      throw new Error('URL rule offsets do not span the text');
+    for (let i = 0; i < hosts.length; i++)
+      if (hosts[i]! >= entries || (i > 0 && hosts[i]! <= hosts[i - 1]!) || starts[i + 1]! < starts[i]!)
+        throw new Error('URL rule hosts or offsets out of order');
+  }
+
   static buffers(image: UrlRulesImage): ArrayBuffer[] {
     return [image.hosts.buffer, image.starts.buffer];
   }
