@@ -6,6 +6,7 @@ import { statSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import type { AuditOpenReport } from '../audit/index.js';
+import type { AuditStoreFailure, AuditStoreWhere, ServingAuditStore } from '../audit/serving-store.js';
 import type { SigningState } from '../audit/signing-state.js';
 import type { ConfigLocation } from '../config/location.js';
 import { SchoolgateError } from '../errors.js';
@@ -25,7 +26,8 @@ import type { CaStatus } from './school-ca.js';
 export interface StatusDeps {
   dataDir: string;
   auditPath: string;
-  auditOpened: AuditOpenReport;
+  /** Null on PostgreSQL (no SQLite check at start). */
+  auditOpened: AuditOpenReport | null;
   startedAt: number;
   address: { address: string; port: number };
   server: http.Server;
@@ -49,6 +51,8 @@ export interface StatusDeps {
   directory?: () => AuthCounters['directory'];
   /** Whether the audit writer signs checkpoints (src/audit/signing-state.ts). */
   auditSigning?: () => SigningState;
+  /** Where the record is kept and whether it can be written now. */
+  auditStore?: () => AuditStoreStatus;
 }
 
 export interface StatusReport {
@@ -80,7 +84,10 @@ export interface StatusReport {
   fileModes: { atStart: ModeCheck | null; now: ModeCheck };
   /** The school CA: expiry, days left, a staged next CA, and whether inspection can run (null when off). */
   ca: CaStatus | null;
-  auditDatabase: AuditDatabaseStatus;
+  /** The SQLite audit database's check at start; null when the record is on PostgreSQL. */
+  auditDatabase: AuditDatabaseStatus | null;
+  /** Where the record is kept (sqlite path, or postgres server and node) and whether it can be written now. */
+  auditStore?: AuditStoreStatus;
   /** How clients are identified: Basic auth on/off, address mappings, the guest profile. */
   identity: IdentityModes;
   /** Directory sign-in: user binds, cache hits, outages, and whether sign-ins get onOutage now. */
@@ -93,6 +100,18 @@ export interface StatusReport {
   workers?: ClusterWorkerStatus[];
   /** Proxy workers that died and were replaced since the start. */
   workerRestarts?: number;
+}
+
+/** Where the record is kept, whether rows are being committed now, and what is off on this store. */
+export type AuditStoreStatus = AuditStoreWhere & {
+  /** Null while commits succeed; else requests are refused with the code (fail closed) since sinceMs. */
+  failure: AuditStoreFailure | null;
+  /** Features of the SQLite store that are off on this one (empty on SQLite). */
+  off: string[];
+};
+
+export function auditStoreStatus(store: ServingAuditStore, off: readonly string[]): AuditStoreStatus {
+  return { ...store.where, failure: store.failure, off: [...off] };
 }
 
 export interface ClusterWorkerStatus {
@@ -235,7 +254,8 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
           state: fileBytes(path.join(deps.dataDir, 'state.sqlite')),
         },
         alerts: alertsStatus(deps.alerts),
-        auditDatabase: auditDatabaseStatus(deps.auditOpened),
+        auditDatabase: deps.auditOpened && auditDatabaseStatus(deps.auditOpened),
+        ...(deps.auditStore ? { auditStore: deps.auditStore() } : {}),
         identity: identityModes(p.config, readStateAddresses(deps.dataDir)),
         ca: deps.ca?.() ?? null,
         illegalTier: illegalTierStatus(p.lists.illegal),

@@ -8,6 +8,9 @@ import os from 'node:os';
 import { z } from 'zod';
 import type { PgConnectOptions } from './connect.js';
 
+/** A node's name: its chain in the shared record (config store.postgres.node, serve --node). */
+export const NODE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
 const postgresSchema = z
   .strictObject({
     url: z

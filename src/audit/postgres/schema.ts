@@ -11,6 +11,7 @@
  */
 import type pg from 'pg';
 import { SchoolgateError } from '../../errors.js';
+import { PG_ALERTS_MIGRATION } from './alerts.js';
 
 export type PgMigration = string;
 
@@ -69,6 +70,8 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
      purge_id  bigint NOT NULL,
      PRIMARY KEY (node, seq)
    );`,
+  // 2: the alerts engine's table, for nodes that serve on PostgreSQL.
+  PG_ALERTS_MIGRATION,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

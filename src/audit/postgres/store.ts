@@ -21,8 +21,16 @@ import {
 } from '../row-mapping.js';
 import type { BatchReport } from '../batch-queue.js';
 import type { AuditLogger } from '../sqlite-store.js';
-import type { AuditEvent, AuditOutcome, AuditStore } from '../types.js';
-import { pgPool, type PgConnectOptions } from './connect.js';
+import type { AlertWrite, StoredAlert } from '../alerts-table.js';
+import {
+  FailureClock,
+  type AuditStoreFailure,
+  type AuditStoreWhere,
+  type ServingAuditStore,
+} from '../serving-store.js';
+import type { AuditEvent, AuditOutcome } from '../types.js';
+import { recentPgAlerts, upsertPgAlert } from './alerts.js';
+import { describeServer, pgPool, type PgConnectOptions } from './connect.js';
 import { Partitions } from './partitions.js';
 import { insertRows, type PgRow } from './rows.js';
 import { migratePg } from './schema.js';
@@ -45,7 +53,7 @@ interface Pending {
 /** Outcome updates kept for retry while commits fail, as a multiple of batchMaxRows (as on SQLite). */
 const RETAINED_UPDATES_FACTOR = 10;
 
-export class PostgresAuditStore implements AuditStore {
+export class PostgresAuditStore implements ServingAuditStore {
   readonly node: string;
   private readonly pool: pg.Pool;
   private readonly maxRows: number;
@@ -57,6 +65,9 @@ export class PostgresAuditStore implements AuditStore {
   private closing: Promise<void> | null = null;
   private healthy_ = true;
   private lastError_: SchoolgateError | null = null;
+  private readonly failures = new FailureClock();
+  /** No signed checkpoints on PostgreSQL yet (the chains are verified by `audit verify`). */
+  readonly signing = null;
 
   private constructor(
     pool: pg.Pool,
@@ -97,6 +108,27 @@ export class PostgresAuditStore implements AuditStore {
 
   get lastError(): SchoolgateError | null {
     return this.lastError_;
+  }
+
+  get where(): AuditStoreWhere {
+    return { kind: 'postgres', server: describeServer(this.opts), node: this.node };
+  }
+
+  get failure(): AuditStoreFailure | null {
+    return this.failures.failure(this.lastError_);
+  }
+
+  /** An alert of the engine (upserted by id); rejects with SG_AUDIT_UNAVAILABLE when it cannot be written. */
+  async writeAlert(alert: AlertWrite): Promise<void> {
+    await upsertPgAlert(this.pool, alert).catch((err: unknown) => {
+      throw this.commitError(err);
+    });
+  }
+
+  async recentAlerts(since: number): Promise<StoredAlert[]> {
+    return recentPgAlerts(this.pool, since).catch((err: unknown) => {
+      throw this.commitError(err);
+    });
   }
 
   get queueDepth(): number {
@@ -267,6 +299,7 @@ export class PostgresAuditStore implements AuditStore {
 
   private noteBatch(report: BatchReport): void {
     this.opts.onBatch?.(report);
+    this.failures.note(report.ok);
     if (report.ok) {
       if (!this.healthy_) {
         this.healthy_ = true;
@@ -278,7 +311,12 @@ export class PostgresAuditStore implements AuditStore {
     if (this.healthy_) {
       this.healthy_ = false;
       this.opts.logger?.error(
-        { node: this.node, pgCode: this.lastError_.context['pgCode'], err: this.lastError_.message },
+        {
+          code: this.lastError_.code,
+          node: this.node,
+          pgCode: this.lastError_.context['pgCode'],
+          err: this.lastError_.message,
+        },
         'audit: commit failed; refusing requests until PostgreSQL is writable',
       );
     }

@@ -114,7 +114,8 @@ export function statusLines(s: StatusReport): string[] {
     illegalTierLine(s.illegalTier),
     ...directoryLines(s.directory),
     ...alertLines(s.alerts),
-    ...auditDatabaseLines(s.auditDatabase),
+    ...auditStoreLines(s.auditStore),
+    ...(s.auditDatabase ? auditDatabaseLines(s.auditDatabase) : []),
     ...auditSigningLines(s.auditSigning),
     ...fileModeLines(s.fileModes),
   ];
@@ -243,6 +244,18 @@ function auditDatabaseLines(a: AuditDatabaseStatus): string[] {
     lines.push(
       `audit replaced ${a.replacedAtThisStart ? 'AT THIS START' : `on ${a.replaced.at}`}: the refused database (${a.replaced.code}: ${a.replaced.reason}) was moved to ${a.replaced.folder}`,
     );
+  return lines;
+}
+
+/** Where the record is kept and whether rows are committed now; absent from an older proxy's answer. */
+function auditStoreLines(a: StatusReport['auditStore']): string[] {
+  if (!a) return [];
+  const where = a.kind === 'sqlite' ? `sqlite ${a.path}` : `postgres ${a.server} node ${a.node}`;
+  const state = a.failure
+    ? `FAILING (${a.failure.code}) since ${new Date(a.failure.sinceMs).toISOString()}: requests are refused: ${a.failure.message}`
+    : 'ok';
+  const lines = [`audit store    ${where}: ${state}`];
+  if (a.off.length > 0) lines.push(`  off here     ${a.off.join(', ')} (SQLite only)`);
   return lines;
 }
 
