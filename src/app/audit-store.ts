@@ -21,7 +21,6 @@ export const SQLITE_ONLY = [
   'the nightly purge',
   'the check at start',
   'signed checkpoints',
-  'report access rows',
 ] as const;
 
 export interface OpenedAudit {
