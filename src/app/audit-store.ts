@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import { WorkerAuditStore, type AuditOpenReport } from '../audit/index.js';
 import { connectOptions, nodeName } from '../audit/postgres/config.js';
+import { NODE_HEARTBEAT_MS } from '../audit/postgres/nodes.js';
 import { PostgresAuditStore } from '../audit/postgres/store.js';
 import type { ServingAuditStore } from '../audit/serving-store.js';
 import type { ReadonlyConfig } from '../config/load.js';
@@ -80,6 +81,7 @@ async function openPostgres(
     node,
     batchMaxRows: config.audit.batchMaxRows,
     logger,
+    heartbeatMs: NODE_HEARTBEAT_MS,
   });
   const where = store.where;
   logger.info(

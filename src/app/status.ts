@@ -6,6 +6,7 @@ import { statSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import type { AuditOpenReport } from '../audit/index.js';
+import type { NodeSeen } from '../audit/postgres/nodes.js';
 import type { AuditStoreFailure, AuditStoreWhere, ServingAuditStore } from '../audit/serving-store.js';
 import type { SigningState } from '../audit/signing-state.js';
 import type { ConfigLocation } from '../config/location.js';
@@ -52,7 +53,7 @@ export interface StatusDeps {
   /** Whether the audit writer signs checkpoints (src/audit/signing-state.ts). */
   auditSigning?: () => SigningState;
   /** Where the record is kept and whether it can be written now. */
-  auditStore?: () => AuditStoreStatus;
+  auditStore?: () => Promise<AuditStoreStatus>;
 }
 
 export interface StatusReport {
@@ -108,10 +109,20 @@ export type AuditStoreStatus = AuditStoreWhere & {
   failure: AuditStoreFailure | null;
   /** Features of the SQLite store that are off on this one (empty on SQLite). */
   off: string[];
+  /** PostgreSQL: every node sharing the record and how long ago it was last seen; the error when unreadable. */
+  nodes?: NodeSeen[] | { error: string };
 };
 
-export function auditStoreStatus(store: ServingAuditStore, off: readonly string[]): AuditStoreStatus {
-  return { ...store.where, failure: store.failure, off: [...off] };
+export async function auditStoreStatus(
+  store: ServingAuditStore,
+  off: readonly string[],
+): Promise<AuditStoreStatus> {
+  const status: AuditStoreStatus = { ...store.where, failure: store.failure, off: [...off] };
+  if (store.nodes)
+    status.nodes = await store.nodes().catch((err: unknown) => ({
+      error: err instanceof Error ? err.message : String(err),
+    }));
+  return status;
 }
 
 export interface ClusterWorkerStatus {
@@ -255,7 +266,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
         },
         alerts: alertsStatus(deps.alerts),
         auditDatabase: deps.auditOpened && auditDatabaseStatus(deps.auditOpened),
-        ...(deps.auditStore ? { auditStore: deps.auditStore() } : {}),
+        ...(deps.auditStore ? { auditStore: await deps.auditStore() } : {}),
         identity: identityModes(p.config, readStateAddresses(deps.dataDir)),
         ca: deps.ca?.() ?? null,
         illegalTier: illegalTierStatus(p.lists.illegal),

@@ -5,6 +5,7 @@
  * start.ts picks one by config and knows no more than this.
  */
 import type { AlertWrite, StoredAlert } from './alerts-table.js';
+import type { NodeSeen } from './postgres/nodes.js';
 import type { SigningState } from './signing-state.js';
 import type { AuditStore } from './types.js';
 
@@ -30,6 +31,8 @@ export interface ServingAuditStore extends AuditStore {
   /** The alerts engine's table (src/alerts/engine.ts AlertTable). */
   writeAlert(alert: AlertWrite): Promise<void>;
   recentAlerts(since: number): Promise<StoredAlert[]>;
+  /** The nodes sharing this store and when each was last seen; absent where the store has one node. */
+  nodes?(): Promise<NodeSeen[]>;
 }
 
 /** When the current run of failures began: each store notes every commit's result here. */

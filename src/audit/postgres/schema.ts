@@ -12,6 +12,7 @@
 import type pg from 'pg';
 import { SchoolgateError } from '../../errors.js';
 import { PG_ALERTS_MIGRATION } from './alerts.js';
+import { PG_NODES_MIGRATION } from './nodes.js';
 
 export type PgMigration = string;
 
@@ -72,6 +73,8 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
    );`,
   // 2: the alerts engine's table, for nodes that serve on PostgreSQL.
   PG_ALERTS_MIGRATION,
+  // 3: each serving node's start and last heartbeat, for `status` on every node.
+  PG_NODES_MIGRATION,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -31,6 +31,7 @@ import {
 import type { AuditEvent, AuditOutcome } from '../types.js';
 import { recentPgAlerts, upsertPgAlert } from './alerts.js';
 import { describeServer, pgPool, type PgConnectOptions } from './connect.js';
+import { listNodes, registerNode, touchNode, type NodeSeen } from './nodes.js';
 import { Partitions } from './partitions.js';
 import { insertRows, type PgRow } from './rows.js';
 import { migratePg } from './schema.js';
@@ -42,6 +43,8 @@ export interface PostgresAuditStoreOptions extends PgConnectOptions {
   batchMaxRows?: number;
   logger?: AuditLogger;
   onBatch?: (report: BatchReport) => void;
+  /** A serving node: registered in `nodes` at open and its last_seen updated this often. Absent: neither. */
+  heartbeatMs?: number;
 }
 
 interface Pending {
@@ -66,6 +69,7 @@ export class PostgresAuditStore implements ServingAuditStore {
   private healthy_ = true;
   private lastError_: SchoolgateError | null = null;
   private readonly failures = new FailureClock();
+  private heartbeat: NodeJS.Timeout | null = null;
   /** No signed checkpoints on PostgreSQL yet (the chains are verified by `audit verify`). */
   readonly signing = null;
 
@@ -92,6 +96,7 @@ export class PostgresAuditStore implements ServingAuditStore {
           `INSERT INTO chain_heads (node, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING`,
           [opts.node, GENESIS_HASH],
         );
+        if (opts.heartbeatMs !== undefined) await registerNode(client, opts.node);
       } finally {
         client.release();
       }
@@ -99,6 +104,7 @@ export class PostgresAuditStore implements ServingAuditStore {
       await pool.end().catch(() => undefined);
       throw store.commitError(err);
     }
+    if (opts.heartbeatMs !== undefined) store.startHeartbeat(opts.heartbeatMs);
     return store;
   }
 
@@ -116,6 +122,11 @@ export class PostgresAuditStore implements ServingAuditStore {
 
   get failure(): AuditStoreFailure | null {
     return this.failures.failure(this.lastError_);
+  }
+
+  /** Every node that registered in this database, with how long ago each was last seen. */
+  nodes(): Promise<NodeSeen[]> {
+    return listNodes(this.pool);
   }
 
   /** An alert of the engine (upserted by id); rejects with SG_AUDIT_UNAVAILABLE when it cannot be written. */
@@ -173,6 +184,7 @@ export class PostgresAuditStore implements ServingAuditStore {
   /** Commits everything queued, then closes the pool. Safe to call more than once. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      if (this.heartbeat) clearInterval(this.heartbeat);
       if (this.running) await this.draining;
       if (this.queueDepth > 0) {
         this.running = true;
@@ -181,6 +193,19 @@ export class PostgresAuditStore implements ServingAuditStore {
       await this.pool.end();
     })();
     return this.closing;
+  }
+
+  /** last_seen every `ms`; a missed beat (the database down) is only a later last_seen: commits say the health. */
+  private startHeartbeat(ms: number): void {
+    let beating = false;
+    this.heartbeat = setInterval(() => {
+      if (beating) return;
+      beating = true;
+      void touchNode(this.pool, this.node)
+        .catch(() => undefined)
+        .finally(() => (beating = false));
+    }, ms);
+    this.heartbeat.unref();
   }
 
   /** Starts the commit loop unless it runs; records arriving meanwhile form its next batch. */

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSchoolgate } from '../../../src/app/start.js';
 import type { StatusReport } from '../../../src/app/status.js';
 import { controlRequest } from '../../../src/app/control.js';
+import { PostgresAuditStore } from '../../../src/audit/postgres/store.js';
 import { statusLines } from '../../../src/cli/commands/control.js';
 import { findPostgres, PG_SKIP_MESSAGE, startPgCluster, type PgCluster } from '../../helpers/pg-cluster.js';
 import { startOrigin, type Origin } from '../../helpers/origin.js';
@@ -92,6 +93,28 @@ describe.skipIf(!bin)('serve on PostgreSQL', () => {
     expect(s.auditDatabase).toBeNull();
     const server = `127.0.0.1:${cluster.port}/serving`;
     expect(statusLines(s)).toContain(`audit store    postgres ${server} node ${NODE}: ok`);
+    expect(s.auditStore?.nodes).toMatchObject([{ name: NODE }]);
+  });
+
+  it('lists every node sharing the database with its last heartbeat', async () => {
+    const other = await PostgresAuditStore.open({ connectionString: url, node: 'gate-2', heartbeatMs: 20 });
+    try {
+      const seenAt = async () =>
+        (await other.nodes()).find((n) => n.name === 'gate-2')?.lastSeenMs ?? Number.NaN;
+      const registered = await seenAt();
+      // Its heartbeat moves last_seen on: wait for that, not for a time.
+      while ((await seenAt()) <= registered) await new Promise((resolve) => setImmediate(resolve));
+      const s = await status();
+      const nodes = s.auditStore?.nodes;
+      expect(Array.isArray(nodes) && nodes.map((n) => n.name)).toEqual([NODE, 'gate-2']);
+      const lines = statusLines(s);
+      expect(
+        lines.some((l) => /^ {2}node gate-1 \(this node\): last seen \d+ s ago, started \d{4}-/.test(l)),
+      ).toBe(true);
+      expect(lines.some((l) => /^ {2}node gate-2: last seen \d+ s ago/.test(l))).toBe(true);
+    } finally {
+      await other.close();
+    }
   });
 
   it('fails closed while the database is stopped under requests, then recovers by itself', async () => {
@@ -124,6 +147,8 @@ describe.skipIf(!bin)('serve on PostgreSQL', () => {
     const failing = await status();
     expect(failing.auditStore?.failure).toMatchObject({ code: 'SG_AUDIT_UNAVAILABLE' });
     expect(failing.auditStore?.failure?.sinceMs).toBeLessThanOrEqual(Date.now());
+    // The other nodes cannot be read either: said so, not left out.
+    expect(failing.auditStore?.nodes).toMatchObject({ error: expect.any(String) });
     expect(statusLines(failing).join('\n')).toMatch(
       /audit store {4}postgres \S+ node gate-1: FAILING \(SG_AUDIT_UNAVAILABLE\) since \d{4}-/,
     );
