@@ -176,4 +176,36 @@ describe.skipIf(!bin)('serve on PostgreSQL', () => {
     expect(new Set(rows.map((r) => r.node))).toEqual(new Set([NODE]));
     expect(seen.some((s) => s.status === 503)).toBe(true);
   });
+
+  it("keeps the alerts engine's alerts in PostgreSQL", async () => {
+    const alertsUrl = await cluster.createDatabase('alerting');
+    const config = testConfig({
+      httpPorts: [origin.port],
+      hosts: { 'www.google.com': '127.0.0.1' },
+      identity: { networks: [{ cidr: '127.0.0.0/8', profile: 'pupil' }] },
+      store: { postgres: { url: alertsUrl, node: NODE } },
+    });
+    const alerting = await startTestProxy(config);
+    try {
+      const res = await viaProxy(
+        alerting.address.port,
+        `http://www.google.com:${origin.port}/search?q=how+to+k1ll+myself`,
+      );
+      expect(res.status).toBe(200);
+    } finally {
+      await alerting.stop(); // the engine's writes are done when it stops
+    }
+    const db = new pg.Client(alertsUrl);
+    await db.connect();
+    try {
+      const { rows } = await db.query('SELECT severity, rule, search_term, audit_ids FROM alerts');
+      expect(rows).toMatchObject([
+        { severity: 'danger', rule: 'keyword:selfharm', search_term: 'how to k1ll myself' },
+      ]);
+      const [row] = (await db.query(`SELECT id FROM audit_events WHERE host = 'www.google.com'`)).rows;
+      expect(JSON.parse(rows[0].audit_ids)).toEqual([row.id]);
+    } finally {
+      await db.end();
+    }
+  });
 });
