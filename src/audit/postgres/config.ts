@@ -44,7 +44,9 @@ const postgresSchema = z
       .max(64)
       .regex(/^[A-Za-z0-9._-]+$/)
       .optional()
-      .describe('This node’s name, its own hash chain in the shared record (default: the host name).'),
+      .describe(
+        'This node’s name, its own hash chain in the shared record (default: the host name; `serve --node NAME` overrides it).',
+      ),
   })
   .refine((p) => p.url !== undefined || (p.host !== undefined && p.database !== undefined), {
     message: 'give url, or host and database',
