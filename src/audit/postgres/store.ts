@@ -202,10 +202,29 @@ export class PostgresAuditStore implements ServingAuditStore {
       if (beating) return;
       beating = true;
       void touchNode(this.pool, this.node)
+        .then(() => this.probe())
         .catch(() => undefined)
         .finally(() => (beating = false));
     }, ms);
     this.heartbeat.unref();
+  }
+
+  /**
+   * While failing, and the database answers again: one empty transaction on this node's chain, so a node
+   * that a load balancer took out of rotation (/healthz 503) comes back without waiting for a request.
+   */
+  private probe(): void {
+    if (this.healthy_ || this.running || this.closing) return;
+    this.running = true;
+    this.draining = this.commit([], [])
+      .then(
+        () => this.noteHealth({ ok: true }),
+        () => undefined, // still failing: the failure shown stays the last batch's
+      )
+      .finally(() => {
+        this.running = false;
+        if (this.queueDepth > 0) this.kick(); // queued meanwhile, or outcomes kept from the outage
+      });
   }
 
   /** Starts the commit loop unless it runs; records arriving meanwhile form its next batch. */
@@ -324,6 +343,10 @@ export class PostgresAuditStore implements ServingAuditStore {
 
   private noteBatch(report: BatchReport): void {
     this.opts.onBatch?.(report);
+    this.noteHealth(report);
+  }
+
+  private noteHealth(report: { ok: true } | { ok: false; error?: Error }): void {
     this.failures.note(report.ok);
     if (report.ok) {
       if (!this.healthy_) {
