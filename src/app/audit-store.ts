@@ -22,6 +22,7 @@ export const SQLITE_ONLY = [
   'the nightly purge',
   'the check at start',
   'signed checkpoints',
+  'reports and console reviews of these rows',
 ] as const;
 
 export interface OpenedAudit {
