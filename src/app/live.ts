@@ -23,8 +23,10 @@ export interface LiveDeps {
   proxy: ProxyServer;
   address: AddressInfo;
   auditPath: string;
-  /** What the audit database's check at start found and did. */
-  auditOpened: AuditOpenReport;
+  /** What the audit database's check at start found and did; null on PostgreSQL. */
+  auditOpened: AuditOpenReport | null;
+  /** Where the record is kept and whether it can be written now, for `status`. */
+  auditStore?: StatusDeps['auditStore'];
   auditQueueDepth: () => number;
   /** Whether the audit writer signs checkpoints, for `status`. */
   auditSigning?: StatusDeps['auditSigning'];
@@ -91,6 +93,7 @@ export async function startLive(deps: LiveDeps): Promise<Live> {
       ...(deps.fileModes ? { fileModes: deps.fileModes } : {}),
       ...(deps.auditSigning ? { auditSigning: deps.auditSigning } : {}),
       ...(deps.consoleDirectory ? { consoleDirectory: deps.consoleDirectory } : {}),
+      ...(deps.auditStore ? { auditStore: deps.auditStore } : {}),
       profileFor: async (clientIp) => {
         const r = await deps.identifier.identify({ clientIp, proxyAuthorization: undefined });
         return r.ok ? r.identity.profile : null;

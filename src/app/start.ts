@@ -10,7 +10,8 @@ import { openAccessLog } from '../access-log/index.js';
 import { AlertsEngine } from '../alerts/engine.js';
 import { realClock, startDigests, type RunningDigests, type SchedulerClock } from '../alerts/digest/index.js';
 import { createAlertSinks, type AlertSinks } from '../alerts/sinks/index.js';
-import { WorkerAuditStore } from '../audit/index.js';
+import type { AuditOpenReport } from '../audit/index.js';
+import type { ServingAuditStore } from '../audit/serving-store.js';
 import { newEventId } from '../audit/event-id.js';
 import { NightlyPurge } from '../audit/nightly-purge.js';
 import { currentOsUser } from '../reports/access.js';
@@ -37,6 +38,9 @@ import { readProviderLayer } from '../lists/provider-layer.js';
 import { startScheduledUpdates, type ScheduledListUpdate } from '../lists/update/schedule.js';
 import { readProfileOverrides } from '../lists/profile-overrides.js';
 import { startMetrics, type LeafCounters } from '../metrics/metrics.js';
+import { openServingAudit, SQLITE_ONLY } from './audit-store.js';
+import { auditStoreStatus } from './status.js';
+import { SIGNING_OK } from '../audit/signing-state.js';
 import { checkFileModes, type ModeCheck } from './file-modes.js';
 import type { ClusterRole, ControlHandlers } from './cluster/role.js';
 import { startLive } from './live.js';
@@ -55,8 +59,12 @@ import { decide } from '../policy/decide.js';
 export interface RunningSchoolgate {
   address: AddressInfo;
   proxy: ProxyServer;
-  audit: WorkerAuditStore;
+  /** SQLite's writer thread (default) or PostgreSQL (store: { postgres }), by config (audit-store.ts). */
+  audit: ServingAuditStore;
+  /** The SQLite audit file (on PostgreSQL: where it would be; nothing is recorded there). */
   auditPath: string;
+  /** What the SQLite audit database's check at start found; null on PostgreSQL. */
+  auditOpened: AuditOpenReport | null;
   /** Who is asking (its counters: status, tests). */
   identifier: Identifier;
   /** The safeguarding alerts engine and its sinks (status, tests). */
@@ -236,6 +244,8 @@ type StartOptions = {
   holdListsWorker?: OffThreadOptions['hold'];
   /** serve --workers N: this process is the cluster's primary or one of its proxy workers (src/app/cluster/). */
   cluster?: ClusterRole;
+  /** serve --node NAME: this node's name in the PostgreSQL record (overrides store.postgres.node). */
+  node?: string;
 };
 
 /**
@@ -301,23 +311,26 @@ async function startClaimed(
   const ca = loadSchoolCa(config, certsDir, logger);
   let caProblem = ca?.problem ?? null;
   const auditPath = auditDbPath(config.dataDir);
-  progress(`opening and checking the audit database ${auditPath}`);
+  progress(
+    typeof config.store === 'object'
+      ? 'connecting to the PostgreSQL audit store'
+      : `opening and checking the audit database ${auditPath}`,
+  );
   const cluster = opts.cluster;
-  const audit = await (
-    cluster?.role === 'worker'
-      ? cluster.audit(logger)
-      : WorkerAuditStore.open({
-          path: auditPath,
-          batchMaxRows: config.audit.batchMaxRows,
-          integrity: opts.integrity ?? 'quick',
-          newDatabase: opts.newAuditDatabase ?? false,
-          logger,
-        })
-  ).catch(async (err: unknown) => {
+  const opened = await openServingAudit(config, logger, {
+    path: auditPath,
+    integrity: opts.integrity ?? 'quick',
+    newDatabase: opts.newAuditDatabase ?? false,
+    ...(cluster ? { cluster } : {}),
+    ...(opts.node ? { node: opts.node } : {}),
+  }).catch(async (err: unknown) => {
     await sinks.close();
     await accessLog?.close();
     throw err;
   });
+  const audit = opened.store;
+  // The SQLite writer: the cluster's relay, the digests' report access rows; null on PostgreSQL.
+  const sqliteAudit = opened.sqlite;
   const users = new UserStore(config.dataDir);
   const tokenKey = loadOrCreateTokenKey(config.dataDir);
   // The proxy's own state connection for unblock requests (written from block pages, rate-limited).
@@ -383,7 +396,10 @@ async function startClaimed(
   );
   let address: AddressInfo;
   try {
-    address = await (cluster?.role === 'primary' ? cluster.listen(audit) : proxy.listen());
+    // A cluster is SQLite's alone (audit-store.ts refuses one on PostgreSQL).
+    address = await (cluster?.role === 'primary' && sqliteAudit
+      ? cluster.listen(sqliteAudit)
+      : proxy.listen());
   } catch (err) {
     await alerts.close();
     await sinks.close();
@@ -396,20 +412,23 @@ async function startClaimed(
   // Scheduled digests (src/alerts/digest/): their own timers, started once the proxy listens; in a cluster,
   // these timers are the primary's alone.
   const timers = cluster?.role !== 'worker';
-  const digests: RunningDigests = timers
-    ? startDigests({
-        settings: config.alerts,
-        timeZone: config.timeZone,
-        auditPath,
-        audit,
-        categories: () => snapshot.lists.categories,
-        logger,
-        ...(opts.digestClock ? { clock: opts.digestClock } : {}),
-      })
-    : { scheduler: null, stop: async () => {} };
-  const retention = timers
-    ? startRetention(config, auditPath, () => snapshot.config, logger, opts.purgeClock)
-    : null;
+  // Digests and the nightly purge read the SQLite audit file: off on PostgreSQL (audit-store.ts says so).
+  const digests: RunningDigests =
+    timers && sqliteAudit
+      ? startDigests({
+          settings: config.alerts,
+          timeZone: config.timeZone,
+          auditPath,
+          audit: sqliteAudit,
+          categories: () => snapshot.lists.categories,
+          logger,
+          ...(opts.digestClock ? { clock: opts.digestClock } : {}),
+        })
+      : { scheduler: null, stop: async () => {} };
+  const retention =
+    timers && sqliteAudit
+      ? startRetention(config, auditPath, () => snapshot.config, logger, opts.purgeClock)
+      : null;
   const listUpdates = timers ? startScheduledUpdates(config, logger, opts.listUpdates) : null;
   const live = await startLive({
     config,
@@ -418,9 +437,10 @@ async function startClaimed(
     proxy,
     address,
     auditPath,
-    auditOpened: audit.opened,
+    auditOpened: opened.opened,
     auditQueueDepth: () => audit.queueDepth,
-    auditSigning: () => audit.signing,
+    ...(audit.signing ? { auditSigning: () => audit.signing ?? SIGNING_OK } : {}),
+    auditStore: () => auditStoreStatus(audit, sqliteAudit ? [] : SQLITE_ONLY),
     identifier,
     current: () => snapshot,
     swap: (next) => (snapshot = next),
@@ -492,6 +512,7 @@ async function startClaimed(
     proxy,
     audit,
     auditPath,
+    auditOpened: opened.opened,
     identifier,
     alerts: { engine: alerts, sinks, digests },
     retention,

@@ -6,6 +6,8 @@ import { statSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import type { AuditOpenReport } from '../audit/index.js';
+import type { NodeSeen } from '../audit/postgres/nodes.js';
+import type { AuditStoreFailure, AuditStoreWhere, ServingAuditStore } from '../audit/serving-store.js';
 import type { SigningState } from '../audit/signing-state.js';
 import type { ConfigLocation } from '../config/location.js';
 import type { ConsoleDirectoryStatus } from '../console/directory-sign-in.js';
@@ -26,7 +28,8 @@ import type { CaStatus } from './school-ca.js';
 export interface StatusDeps {
   dataDir: string;
   auditPath: string;
-  auditOpened: AuditOpenReport;
+  /** Null on PostgreSQL (no SQLite check at start). */
+  auditOpened: AuditOpenReport | null;
   startedAt: number;
   address: { address: string; port: number };
   server: http.Server;
@@ -52,6 +55,8 @@ export interface StatusDeps {
   auditSigning?: () => SigningState;
   /** The console's directory sign-in (null: no console, or console.directory not set). */
   consoleDirectory?: () => ConsoleDirectoryStatus | null;
+  /** Where the record is kept and whether it can be written now. */
+  auditStore?: () => Promise<AuditStoreStatus>;
 }
 
 export interface StatusReport {
@@ -83,7 +88,10 @@ export interface StatusReport {
   fileModes: { atStart: ModeCheck | null; now: ModeCheck };
   /** The school CA: expiry, days left, a staged next CA, and whether inspection can run (null when off). */
   ca: CaStatus | null;
-  auditDatabase: AuditDatabaseStatus;
+  /** The SQLite audit database's check at start; null when the record is on PostgreSQL. */
+  auditDatabase: AuditDatabaseStatus | null;
+  /** Where the record is kept (sqlite path, or postgres server and node) and whether it can be written now. */
+  auditStore?: AuditStoreStatus;
   /** How clients are identified: Basic auth on/off, address mappings, the guest profile. */
   identity: IdentityModes;
   /** Directory sign-in: user binds, cache hits, outages, and whether sign-ins get onOutage now. */
@@ -98,6 +106,28 @@ export interface StatusReport {
   workers?: ClusterWorkerStatus[];
   /** Proxy workers that died and were replaced since the start. */
   workerRestarts?: number;
+}
+
+/** Where the record is kept, whether rows are being committed now, and what is off on this store. */
+export type AuditStoreStatus = AuditStoreWhere & {
+  /** Null while commits succeed; else requests are refused with the code (fail closed) since sinceMs. */
+  failure: AuditStoreFailure | null;
+  /** Features of the SQLite store that are off on this one (empty on SQLite). */
+  off: string[];
+  /** PostgreSQL: every node sharing the record and how long ago it was last seen; the error when unreadable. */
+  nodes?: NodeSeen[] | { error: string };
+};
+
+export async function auditStoreStatus(
+  store: ServingAuditStore,
+  off: readonly string[],
+): Promise<AuditStoreStatus> {
+  const status: AuditStoreStatus = { ...store.where, failure: store.failure, off: [...off] };
+  if (store.nodes)
+    status.nodes = await store.nodes().catch((err: unknown) => ({
+      error: err instanceof Error ? err.message : String(err),
+    }));
+  return status;
 }
 
 export interface ClusterWorkerStatus {
@@ -240,7 +270,8 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
           state: fileBytes(path.join(deps.dataDir, 'state.sqlite')),
         },
         alerts: alertsStatus(deps.alerts),
-        auditDatabase: auditDatabaseStatus(deps.auditOpened),
+        auditDatabase: deps.auditOpened && auditDatabaseStatus(deps.auditOpened),
+        ...(deps.auditStore ? { auditStore: await deps.auditStore() } : {}),
         identity: identityModes(p.config, readStateAddresses(deps.dataDir)),
         ca: deps.ca?.() ?? null,
         illegalTier: illegalTierStatus(p.lists.illegal),

@@ -35,7 +35,7 @@ export interface StoredAlert {
 /** What the engine writes: a new alert or the new state of one it raised earlier. */
 export type AlertWrite = Omit<StoredAlert, 'status' | 'ackedAt' | 'ackedBy' | 'ackedOsUser' | 'ackNote'>;
 
-interface AlertRow {
+export interface AlertRow {
   id: string;
   first_ms: number;
   last_ms: number;
@@ -73,7 +73,14 @@ const UPSERT_SQL = `
     audit_ids = excluded.audit_ids`;
 
 export function upsertAlert(db: Database.Database, alert: AlertWrite): void {
-  db.prepare(UPSERT_SQL).run({
+  db.prepare(UPSERT_SQL).run(alertColumns(alert));
+}
+
+/** The alert as the table's columns (the SQLite and PostgreSQL tables have the same ones). */
+export function alertColumns(
+  alert: AlertWrite,
+): Omit<AlertRow, 'status' | 'acked_ms' | 'acked_by' | 'acked_os_user' | 'ack_note'> {
+  return {
     id: alert.id,
     first_ms: alert.firstTime,
     last_ms: alert.lastTime,
@@ -89,7 +96,7 @@ export function upsertAlert(db: Database.Database, alert: AlertWrite): void {
     search_term: alert.searchTerm,
     phrase: alert.phrase,
     audit_ids: JSON.stringify(alert.auditRowIds.slice(0, ALERT_AUDIT_IDS_KEPT)),
-  });
+  };
 }
 
 export function alertFromRow(row: AlertRow): StoredAlert {

@@ -12,11 +12,17 @@ import { SchoolgateError } from '../errors.js';
 import { workerScript } from '../worker-script.js';
 import type { AlertWrite, StoredAlert } from './alerts-table.js';
 import type { AuditOpenReport } from './open-checked.js';
+import {
+  FailureClock,
+  type AuditStoreFailure,
+  type AuditStoreWhere,
+  type ServingAuditStore,
+} from './serving-store.js';
 import type { AccessEntry } from './report-access.js';
 import type { SigningState } from './signing-state.js';
 import type { AuditLogger } from './sqlite-store.js';
 import { threadTransport, type AuditTransport } from './transport.js';
-import type { AuditEvent, AuditOutcome, AuditStore } from './types.js';
+import type { AuditEvent, AuditOutcome } from './types.js';
 import { encodeBatch, type OutcomeUpdate } from './wire-batch.js';
 import { errorFromWire, type FromWorker, type ToWorker, type WorkerOptions } from './worker-protocol.js';
 
@@ -28,7 +34,7 @@ interface Waiter {
   reject: (err: SchoolgateError) => void;
 }
 
-export class WorkerAuditStore implements AuditStore {
+export class WorkerAuditStore implements ServingAuditStore {
   private records: AuditEvent[] = [];
   /** The callers of `records`, in the same order. */
   private waiters: Waiter[] = [];
@@ -40,6 +46,7 @@ export class WorkerAuditStore implements AuditStore {
   private outcomeTimer: NodeJS.Timeout | null = null;
   private healthy_ = true;
   private lastError_: SchoolgateError | null = null;
+  private readonly failures = new FailureClock();
   private closing: Promise<void> | null = null;
   private dead: SchoolgateError | null = null;
   private workerQueue = 0;
@@ -101,6 +108,14 @@ export class WorkerAuditStore implements AuditStore {
 
   get lastError(): SchoolgateError | null {
     return this.lastError_;
+  }
+
+  get where(): AuditStoreWhere {
+    return { kind: 'sqlite', path: this.opened.path };
+  }
+
+  get failure(): AuditStoreFailure | null {
+    return this.failures.failure(this.dead ?? this.lastError_);
   }
 
   get queueDepth(): number {
@@ -220,6 +235,7 @@ export class WorkerAuditStore implements AuditStore {
   private acknowledged(m: Extract<FromWorker, { type: 'acks' }>): void {
     this.workerQueue = m.queueDepth;
     this.healthy_ = m.healthy;
+    this.failures.note(m.healthy);
     const waiters = this.inFlight.get(m.batch) ?? [];
     this.inFlight.delete(m.batch);
     const whole = m.error && errorFromWire(m.error);
@@ -239,6 +255,7 @@ export class WorkerAuditStore implements AuditStore {
     if (this.dead) return;
     this.dead = unavailable(`the audit writer stopped: ${err.message}`);
     this.lastError_ = this.dead;
+    this.failures.note(false);
     this.logger?.error({ err: err.message }, 'audit writer stopped; refusing requests');
     for (const waiter of this.waiters) waiter.reject(this.dead);
     for (const batch of this.inFlight.values()) for (const waiter of batch) waiter.reject(this.dead);

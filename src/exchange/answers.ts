@@ -290,10 +290,11 @@ export function errorBody(
   return renderErrorPage({ status, ...base, ...(detail ? { detail } : {}), ...(reason ? { reason } : {}) });
 }
 
+/** The row could not be committed (SQLite or PostgreSQL): the page names the stable code IT looks up. */
 export function auditUnavailableAnswer(base: { time: Date; timeZone: string; url?: string }): PageAnswer {
   return {
     status: 503,
     close: true,
-    body: errorBody(503, { ...base, reference: null }, undefined, 'audit-unavailable'),
+    body: errorBody(503, { ...base, reference: 'SG_AUDIT_UNAVAILABLE' }, undefined, 'audit-unavailable'),
   };
 }

@@ -8,6 +8,9 @@ import os from 'node:os';
 import { z } from 'zod';
 import type { PgConnectOptions } from './connect.js';
 
+/** A node's name: its chain in the shared record (config store.postgres.node, serve --node). */
+export const NODE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
 const postgresSchema = z
   .strictObject({
     url: z
@@ -41,7 +44,9 @@ const postgresSchema = z
       .max(64)
       .regex(/^[A-Za-z0-9._-]+$/)
       .optional()
-      .describe('This node’s name, its own hash chain in the shared record (default: the host name).'),
+      .describe(
+        'This node’s name, its own hash chain in the shared record (default: the host name; `serve --node NAME` overrides it).',
+      ),
   })
   .refine((p) => p.url !== undefined || (p.host !== undefined && p.database !== undefined), {
     message: 'give url, or host and database',

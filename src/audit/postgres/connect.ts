@@ -54,8 +54,25 @@ export function pgPool(opts: PgConnectOptions): pg.Pool {
   });
   // An idle connection dropped by the server (a restart) must not crash the process: the next query reconnects.
   pool.on('error', () => undefined);
+  // Nor one dropped while checked out between two queries (the server stopped mid-batch): its next query
+  // fails, the batch is refused, and the client is discarded on release.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 
 /** A pool or one client: what the read-only helpers need. */
 export type Queryable = Pick<pg.Pool, 'query'> | pg.ClientBase;
+
+/** host:port/database for `status` and the log: never the user or the password. */
+export function describeServer(opts: PgConnectOptions): string {
+  if (opts.connectionString) {
+    try {
+      const url = new URL(opts.connectionString);
+      const host = url.hostname || url.searchParams.get('host') || 'localhost';
+      return `${host}:${url.port || 5432}${url.pathname}`;
+    } catch {
+      return '(unparsable url)';
+    }
+  }
+  return `${opts.host ?? 'localhost'}:${opts.port ?? 5432}/${opts.database ?? ''}`;
+}

@@ -11,6 +11,8 @@
  */
 import type pg from 'pg';
 import { SchoolgateError } from '../../errors.js';
+import { PG_ALERTS_MIGRATION } from './alerts.js';
+import { PG_NODES_MIGRATION } from './nodes.js';
 
 export type PgMigration = string;
 
@@ -69,6 +71,10 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
      purge_id  bigint NOT NULL,
      PRIMARY KEY (node, seq)
    );`,
+  // 2: the alerts engine's table, for nodes that serve on PostgreSQL.
+  PG_ALERTS_MIGRATION,
+  // 3: each serving node's start and last heartbeat, for `status` on every node.
+  PG_NODES_MIGRATION,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -21,8 +21,17 @@ import {
 } from '../row-mapping.js';
 import type { BatchReport } from '../batch-queue.js';
 import type { AuditLogger } from '../sqlite-store.js';
-import type { AuditEvent, AuditOutcome, AuditStore } from '../types.js';
-import { pgPool, type PgConnectOptions } from './connect.js';
+import type { AlertWrite, StoredAlert } from '../alerts-table.js';
+import {
+  FailureClock,
+  type AuditStoreFailure,
+  type AuditStoreWhere,
+  type ServingAuditStore,
+} from '../serving-store.js';
+import type { AuditEvent, AuditOutcome } from '../types.js';
+import { recentPgAlerts, upsertPgAlert } from './alerts.js';
+import { describeServer, pgPool, type PgConnectOptions } from './connect.js';
+import { listNodes, registerNode, touchNode, type NodeSeen } from './nodes.js';
 import { Partitions } from './partitions.js';
 import { insertRows, type PgRow } from './rows.js';
 import { migratePg } from './schema.js';
@@ -34,6 +43,8 @@ export interface PostgresAuditStoreOptions extends PgConnectOptions {
   batchMaxRows?: number;
   logger?: AuditLogger;
   onBatch?: (report: BatchReport) => void;
+  /** A serving node: registered in `nodes` at open and its last_seen updated this often. Absent: neither. */
+  heartbeatMs?: number;
 }
 
 interface Pending {
@@ -45,7 +56,7 @@ interface Pending {
 /** Outcome updates kept for retry while commits fail, as a multiple of batchMaxRows (as on SQLite). */
 const RETAINED_UPDATES_FACTOR = 10;
 
-export class PostgresAuditStore implements AuditStore {
+export class PostgresAuditStore implements ServingAuditStore {
   readonly node: string;
   private readonly pool: pg.Pool;
   private readonly maxRows: number;
@@ -57,6 +68,10 @@ export class PostgresAuditStore implements AuditStore {
   private closing: Promise<void> | null = null;
   private healthy_ = true;
   private lastError_: SchoolgateError | null = null;
+  private readonly failures = new FailureClock();
+  private heartbeat: NodeJS.Timeout | null = null;
+  /** No signed checkpoints on PostgreSQL yet (the chains are verified by `audit verify`). */
+  readonly signing = null;
 
   private constructor(
     pool: pg.Pool,
@@ -81,6 +96,7 @@ export class PostgresAuditStore implements AuditStore {
           `INSERT INTO chain_heads (node, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING`,
           [opts.node, GENESIS_HASH],
         );
+        if (opts.heartbeatMs !== undefined) await registerNode(client, opts.node);
       } finally {
         client.release();
       }
@@ -88,6 +104,7 @@ export class PostgresAuditStore implements AuditStore {
       await pool.end().catch(() => undefined);
       throw store.commitError(err);
     }
+    if (opts.heartbeatMs !== undefined) store.startHeartbeat(opts.heartbeatMs);
     return store;
   }
 
@@ -97,6 +114,32 @@ export class PostgresAuditStore implements AuditStore {
 
   get lastError(): SchoolgateError | null {
     return this.lastError_;
+  }
+
+  get where(): AuditStoreWhere {
+    return { kind: 'postgres', server: describeServer(this.opts), node: this.node };
+  }
+
+  get failure(): AuditStoreFailure | null {
+    return this.failures.failure(this.lastError_);
+  }
+
+  /** Every node that registered in this database, with how long ago each was last seen. */
+  nodes(): Promise<NodeSeen[]> {
+    return listNodes(this.pool);
+  }
+
+  /** An alert of the engine (upserted by id); rejects with SG_AUDIT_UNAVAILABLE when it cannot be written. */
+  async writeAlert(alert: AlertWrite): Promise<void> {
+    await upsertPgAlert(this.pool, alert).catch((err: unknown) => {
+      throw this.commitError(err);
+    });
+  }
+
+  async recentAlerts(since: number): Promise<StoredAlert[]> {
+    return recentPgAlerts(this.pool, since).catch((err: unknown) => {
+      throw this.commitError(err);
+    });
   }
 
   get queueDepth(): number {
@@ -141,6 +184,7 @@ export class PostgresAuditStore implements AuditStore {
   /** Commits everything queued, then closes the pool. Safe to call more than once. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      if (this.heartbeat) clearInterval(this.heartbeat);
       if (this.running) await this.draining;
       if (this.queueDepth > 0) {
         this.running = true;
@@ -149,6 +193,38 @@ export class PostgresAuditStore implements AuditStore {
       await this.pool.end();
     })();
     return this.closing;
+  }
+
+  /** last_seen every `ms`; a missed beat (the database down) is only a later last_seen: commits say the health. */
+  private startHeartbeat(ms: number): void {
+    let beating = false;
+    this.heartbeat = setInterval(() => {
+      if (beating) return;
+      beating = true;
+      void touchNode(this.pool, this.node)
+        .then(() => this.probe())
+        .catch(() => undefined)
+        .finally(() => (beating = false));
+    }, ms);
+    this.heartbeat.unref();
+  }
+
+  /**
+   * While failing, and the database answers again: one empty transaction on this node's chain, so a node
+   * that a load balancer took out of rotation (/healthz 503) comes back without waiting for a request.
+   */
+  private probe(): void {
+    if (this.healthy_ || this.running || this.closing) return;
+    this.running = true;
+    this.draining = this.commit([], [])
+      .then(
+        () => this.noteHealth({ ok: true }),
+        () => undefined, // still failing: the failure shown stays the last batch's
+      )
+      .finally(() => {
+        this.running = false;
+        if (this.queueDepth > 0) this.kick(); // queued meanwhile, or outcomes kept from the outage
+      });
   }
 
   /** Starts the commit loop unless it runs; records arriving meanwhile form its next batch. */
@@ -267,6 +343,11 @@ export class PostgresAuditStore implements AuditStore {
 
   private noteBatch(report: BatchReport): void {
     this.opts.onBatch?.(report);
+    this.noteHealth(report);
+  }
+
+  private noteHealth(report: { ok: true } | { ok: false; error?: Error }): void {
+    this.failures.note(report.ok);
     if (report.ok) {
       if (!this.healthy_) {
         this.healthy_ = true;
@@ -278,7 +359,12 @@ export class PostgresAuditStore implements AuditStore {
     if (this.healthy_) {
       this.healthy_ = false;
       this.opts.logger?.error(
-        { node: this.node, pgCode: this.lastError_.context['pgCode'], err: this.lastError_.message },
+        {
+          code: this.lastError_.code,
+          node: this.node,
+          pgCode: this.lastError_.context['pgCode'],
+          err: this.lastError_.message,
+        },
         'audit: commit failed; refusing requests until PostgreSQL is writable',
       );
     }

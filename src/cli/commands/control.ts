@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { controlRequest } from '../../app/control.js';
 import { reloadRunning } from '../../app/reload-record.js';
 import type { AuditDatabaseStatus, StatusReport } from '../../app/status.js';
+import type { NodeSeen } from '../../audit/postgres/nodes.js';
 import { describeLocation } from '../../config/location.js';
 import { identityModeLine } from '../../identity/modes.js';
 import { SchoolgateError } from '../../errors.js';
@@ -115,7 +116,8 @@ export function statusLines(s: StatusReport): string[] {
     ...directoryLines(s.directory),
     ...consoleDirectoryLines(s.consoleDirectory),
     ...alertLines(s.alerts),
-    ...auditDatabaseLines(s.auditDatabase),
+    ...auditStoreLines(s.auditStore),
+    ...(s.auditDatabase ? auditDatabaseLines(s.auditDatabase) : []),
     ...auditSigningLines(s.auditSigning),
     ...fileModeLines(s.fileModes),
   ];
@@ -255,6 +257,27 @@ function auditDatabaseLines(a: AuditDatabaseStatus): string[] {
       `audit replaced ${a.replacedAtThisStart ? 'AT THIS START' : `on ${a.replaced.at}`}: the refused database (${a.replaced.code}: ${a.replaced.reason}) was moved to ${a.replaced.folder}`,
     );
   return lines;
+}
+
+/** Where the record is kept and whether rows are committed now; absent from an older proxy's answer. */
+function auditStoreLines(a: StatusReport['auditStore']): string[] {
+  if (!a) return [];
+  const where = a.kind === 'sqlite' ? `sqlite ${a.path}` : `postgres ${a.server} node ${a.node}`;
+  const state = a.failure
+    ? `FAILING (${a.failure.code}) since ${new Date(a.failure.sinceMs).toISOString()}: ${a.failure.message}`
+    : 'ok';
+  const lines = [`audit store    ${where}: ${state}`];
+  if (a.off.length > 0) lines.push(`  off here     ${a.off.join(', ')} (SQLite only)`);
+  if (a.nodes && 'error' in a.nodes) lines.push(`  nodes        UNKNOWN: ${a.nodes.error}`);
+  else if (a.nodes) lines.push(...a.nodes.map((n) => nodeLine(n, a.kind === 'postgres' ? a.node : null)));
+  return lines;
+}
+
+/** One node sharing the record: how long ago it was last seen, and since when it runs. */
+function nodeLine(n: NodeSeen, self: string | null): string {
+  const age = n.ageMs < 120_000 ? `${Math.round(n.ageMs / 1000)} s` : `${Math.round(n.ageMs / 60_000)} min`;
+  const name = n.name === self ? `${n.name} (this node)` : n.name;
+  return `  node ${name}: last seen ${age} ago, started ${new Date(n.startedMs).toISOString()}`;
 }
 
 /** Whether the writer signs checkpoints; absent from an older proxy's answer. */

@@ -1,10 +1,12 @@
 /** `schoolgate serve`: start the proxy on its embedded defaults or a config file. */
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { NODE_NAME } from '../../audit/postgres/config.js';
 import { primaryRole, type Primary } from '../../app/cluster/primary.js';
 import { runProxyWorker } from '../../app/cluster/worker.js';
 import { startSchoolgate } from '../../app/start.js';
+import type { AuditStoreWhere } from '../../audit/serving-store.js';
 import { describeLocation, locationOf } from '../../config/location.js';
 import { createLogger } from '../../log.js';
 import { configFrom, parsePort, positiveInt, withCommonOptions, type CommonOptions } from '../common.js';
@@ -18,6 +20,14 @@ interface ServeOptions extends CommonOptions {
   integrityCheck?: boolean;
   newAuditDatabase?: boolean;
   workers?: number;
+  node?: string;
+}
+
+/** serve --node: the same names as store.postgres.node. */
+function parseNodeName(value: string): string {
+  if (!NODE_NAME.test(value))
+    throw new InvalidArgumentError('1 to 64 letters, digits, dots, hyphens or underscores');
+  return value;
 }
 
 export function registerServe(program: Command): void {
@@ -34,6 +44,11 @@ export function registerServe(program: Command): void {
       '--workers <n>',
       'proxy processes sharing the port (default: config workers, 1; auto = one per core); 1 = a single process',
       positiveInt,
+    )
+    .option(
+      '--node <name>',
+      'this node’s name in the shared PostgreSQL record (store: { postgres }); overrides store.postgres.node',
+      parseNodeName,
     )
     .option(
       '--integrity-check',
@@ -72,6 +87,7 @@ export function registerServe(program: Command): void {
         integrity: opts.integrityCheck ? ('full' as const) : ('quick' as const),
         newAuditDatabase: opts.newAuditDatabase === true,
         onProgress: step,
+        ...(opts.node ? { node: opts.node } : {}),
       };
       if (cluster.isWorker) return runProxyWorker(config, logger, startOptions);
       const workers = workerCount(opts.workers ?? config.workers);
@@ -80,7 +96,7 @@ export function registerServe(program: Command): void {
         ...startOptions,
         ...(primary ? { cluster: primary } : {}),
       });
-      const setAside = running.audit.opened.setAside;
+      const setAside = running.auditOpened?.setAside;
       const { address, port } = running.address;
       const shown = address === '0.0.0.0' || address === '::' ? '<this machine>' : address;
       logger.info(
@@ -97,7 +113,7 @@ export function registerServe(program: Command): void {
         [
           `schoolgate is filtering on ${address}:${port}`,
           `  config:     ${describeLocation(locationOf(config))}`,
-          `  audit log:  ${running.auditPath}`,
+          `  audit log:  ${auditWhere(running.audit.where)}`,
           ...(setAside
             ? [
                 `  NEW audit database: the refused one (${setAside.code}) was moved to ${setAside.folder}; keep it as evidence`,
@@ -155,4 +171,8 @@ export function registerServe(program: Command): void {
 /** `--workers`/config `workers`: auto is one proxy process per core. */
 function workerCount(setting: number | 'auto'): number {
   return setting === 'auto' ? availableParallelism() : setting;
+}
+
+function auditWhere(where: AuditStoreWhere): string {
+  return where.kind === 'sqlite' ? where.path : `PostgreSQL ${where.server}, node ${where.node}`;
 }

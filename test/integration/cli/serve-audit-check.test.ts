@@ -133,7 +133,7 @@ describe('serve checks the audit database before it trusts it', { timeout: 90_00
 
     copyFileSync(original, db); // the right file back: it starts
     const back = await serve(args);
-    expect((await status(args)).auditDatabase.checked).toMatchObject({ mode: 'quick', recordedHeadSeq: 3 });
+    expect((await status(args)).auditDatabase?.checked).toMatchObject({ mode: 'quick', recordedHeadSeq: 3 });
     await stop(back.child, 'SIGTERM');
   });
 
@@ -145,12 +145,12 @@ describe('serve checks the audit database before it trusts it', { timeout: 90_00
     expect(JSON.parse(readFileSync(path.join(data, 'audit.head'), 'utf8'))).toMatchObject({ seq: 3 });
 
     const second = await serve([...args, '--integrity-check']);
-    expect((await status(args)).auditDatabase.checked).toMatchObject({ mode: 'full', recordedHeadSeq: 3 });
+    expect((await status(args)).auditDatabase?.checked).toMatchObject({ mode: 'full', recordedHeadSeq: 3 });
     await blockedRequests(second.port, 3);
     await stop(second.child, 'SIGKILL'); // no clean close: the head file still names an older row
 
     const third = await serve(args);
-    const checked = (await status(args)).auditDatabase.checked!;
+    const checked = (await status(args)).auditDatabase!.checked!;
     expect(checked.recordedHeadSeq).toBeGreaterThanOrEqual(3);
     expect(checked.recordedHeadSeq).toBeLessThanOrEqual(6);
     await blockedRequests(third.port, 1);

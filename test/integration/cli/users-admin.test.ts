@@ -40,7 +40,7 @@ function stateRows(table: string): number {
   }
 }
 
-describe('users', { timeout: 90_000 }, () => {
+describe('users', { timeout: 300_000 }, () => {
   it('disable, enable, passwd and remove, each recorded with before/after, reason and --by', async () => {
     expect(
       (await cli(['users', 'add', 'j.smith', '--profile', 'staff', '--display-name', 'Jo Smith'])).code,
@@ -147,7 +147,7 @@ describe('users', { timeout: 90_000 }, () => {
   });
 });
 
-describe('networks and devices', { timeout: 90_000 }, () => {
+describe('networks and devices', { timeout: 300_000 }, () => {
   it('adds, lists and removes them; bad input changes nothing', async () => {
     const add = await cli([
       'networks',

@@ -1,0 +1,97 @@
+/**
+ * serve's audit store, picked by `store:` in the config: SQLite's writer thread (the default, unchanged;
+ * in a cluster worker the link to the primary's writer) or PostgreSQL (store: { postgres }), where several
+ * nodes write one database, each its own chain under its node name.
+ *
+ * What only the SQLite store does is named here once: with PostgreSQL these stay off on this node, and
+ * the log and `status` say so (SQLITE_ONLY).
+ */
+import type { Logger } from 'pino';
+import { WorkerAuditStore, type AuditOpenReport } from '../audit/index.js';
+import { connectOptions, nodeName } from '../audit/postgres/config.js';
+import { NODE_HEARTBEAT_MS } from '../audit/postgres/nodes.js';
+import { PostgresAuditStore } from '../audit/postgres/store.js';
+import type { ServingAuditStore } from '../audit/serving-store.js';
+import type { ReadonlyConfig } from '../config/load.js';
+import { SchoolgateError } from '../errors.js';
+import type { ClusterRole } from './cluster/role.js';
+
+/** Off on a node serving on PostgreSQL: they read or write the SQLite audit file. */
+export const SQLITE_ONLY = [
+  'scheduled digests',
+  'the nightly purge',
+  'the check at start',
+  'signed checkpoints',
+  'reports and console reviews of these rows',
+] as const;
+
+export interface OpenedAudit {
+  store: ServingAuditStore;
+  /** The SQLite writer (the same store) when the record is on SQLite; null on PostgreSQL. */
+  sqlite: WorkerAuditStore | null;
+  /** What the SQLite check at start found; null on PostgreSQL. */
+  opened: AuditOpenReport | null;
+}
+
+export interface OpenAuditOptions {
+  path: string;
+  integrity: 'quick' | 'full';
+  newDatabase: boolean;
+  cluster?: ClusterRole;
+  /** serve --node NAME: overrides store.postgres.node. */
+  node?: string;
+}
+
+export async function openServingAudit(
+  config: ReadonlyConfig,
+  logger: Logger,
+  opts: OpenAuditOptions,
+): Promise<OpenedAudit> {
+  if (typeof config.store === 'object') return openPostgres(config, logger, opts);
+  if (opts.node !== undefined)
+    throw new SchoolgateError('SG_ARGUMENT_INVALID', '--node names a node of a PostgreSQL store', {
+      suggestion: 'set store: { postgres: … } in the config, or leave --node out',
+    });
+  const store = await (opts.cluster?.role === 'worker'
+    ? opts.cluster.audit(logger)
+    : WorkerAuditStore.open({
+        path: opts.path,
+        batchMaxRows: config.audit.batchMaxRows,
+        integrity: opts.integrity,
+        newDatabase: opts.newDatabase,
+        logger,
+      }));
+  return { store, sqlite: store, opened: store.opened };
+}
+
+async function openPostgres(
+  config: ReadonlyConfig,
+  logger: Logger,
+  opts: OpenAuditOptions,
+): Promise<OpenedAudit> {
+  const pg = (config.store as { postgres: Parameters<typeof connectOptions>[0] }).postgres;
+  if (opts.cluster)
+    throw new SchoolgateError(
+      'SG_CONFIG_INVALID',
+      'serve --workers N (more than 1) is not available with store: { postgres } yet',
+      { suggestion: 'run one process per node (workers: 1), or several nodes against the same PostgreSQL' },
+    );
+  const node = opts.node ?? nodeName(pg);
+  const store = await PostgresAuditStore.open({
+    ...connectOptions(pg),
+    node,
+    batchMaxRows: config.audit.batchMaxRows,
+    logger,
+    heartbeatMs: NODE_HEARTBEAT_MS,
+  });
+  const where = store.where;
+  logger.info(
+    { server: where.kind === 'postgres' ? where.server : null, node },
+    'audit: recording on PostgreSQL',
+  );
+  logger.warn(
+    { off: SQLITE_ONLY },
+    `audit: on PostgreSQL these SQLite features are off on this node: ${SQLITE_ONLY.join(', ')}`,
+  );
+  return { store, sqlite: null, opened: null };
+}
