@@ -2,6 +2,7 @@
  * Policy lookup cost against list size: decide() with a 100-entry list (baseline) vs every UT1 category
  * in ../shared/data/ut1 (~1 million lines), on the same requests, in the same run.
  * The claim under test: a lookup costs O(labels of the host), so the ratio should stay near 1.
+ * Each list is measured with decide()'s lookup fast paths off ("before", lookup-fast-path.ts) and on.
  *
  *   npx tsc -p tsconfig.build.json && node --expose-gc dist/scripts/bench-policy.js [ut1-dir]
  *
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { loadCategories } from '../src/lists/load.js';
 import { decide } from '../src/policy/decide.js';
 import { compileLists } from '../src/policy/lists.js';
+import { lookupFastPath } from '../src/policy/lookup-fast-path.js';
 import { parseAbsoluteTarget } from '../src/policy/target.js';
 import type { CategoryLists, PolicyRequest, Profile } from '../src/policy/types.js';
 
@@ -96,20 +98,43 @@ async function main(): Promise<void> {
   console.log(
     row([
       'requests',
-      'baseline: 100-entry list, lookups/s',
-      'UT1 full, lookups/s',
-      'ratio (full / baseline)',
+      '100 entries, before',
+      '100 entries',
+      'UT1 full, before',
+      'UT1 full',
+      'UT1: after / before',
+      'UT1 / 100 entries',
     ]),
   );
-  console.log(row(['---', '---:', '---:', '---:']));
+  console.log(row(['---', '---:', '---:', '---:', '---:', '---:', '---:']));
+  const measure = (requests: PolicyRequest[], lists: CategoryLists, fast: boolean): number => {
+    lookupFastPath.enabled = fast;
+    try {
+      return lookupsPerSecond(requests, blockAll(lists), lists);
+    } finally {
+      lookupFastPath.enabled = true;
+    }
+  };
   for (const [name, requests] of [
     [`misses (${misses.length} names in no list)`, misses],
     [`hits (${hits.length} subdomains of the baseline entries)`, hits],
     [`mixed (${mixed.length}: ${listed.length} listed + ${misses.length} unlisted)`, mixed],
   ] as const) {
-    const baseline = lookupsPerSecond([...requests], blockAll(small), small);
-    const full = lookupsPerSecond([...requests], blockAll(big.lists), big.lists);
-    console.log(row([name, fmt(baseline), fmt(full), (full / baseline).toFixed(2)]));
+    const smallBefore = measure([...requests], small, false);
+    const smallAfter = measure([...requests], small, true);
+    const fullBefore = measure([...requests], big.lists, false);
+    const fullAfter = measure([...requests], big.lists, true);
+    console.log(
+      row([
+        name,
+        fmt(smallBefore),
+        fmt(smallAfter),
+        fmt(fullBefore),
+        fmt(fullAfter),
+        (fullAfter / fullBefore).toFixed(2),
+        (fullAfter / smallAfter).toFixed(2),
+      ]),
+    );
   }
   console.log('');
   console.log(row(['big list', 'value']));

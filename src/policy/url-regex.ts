@@ -1,4 +1,6 @@
 import { RE2JS } from 're2js';
+import { lookupFastPath } from './lookup-fast-path.js';
+import { requiredLiterals } from './regex-literals.js';
 import type { ListMatch, Target } from './types.js';
 
 /**
@@ -41,11 +43,33 @@ interface Rule {
   list: string;
   source: string;
   re: RE2JS;
+  /** Lower-case strings one of which every match contains (regex-literals.ts), or undefined. */
+  literals: string[] | undefined;
+  /**
+   * A JS RegExp for "the URL may match": one of the literals every match contains (regex-literals.ts), or
+   * a non-ASCII character (case-insensitive RE2 folds `K` (Kelvin sign) with `k` and `ſ` with `s`, which a
+   * JS RegExp without the u flag does not). Undefined when the pattern gave no literals: the rule always runs.
+   */
+  mayMatch: RegExp | undefined;
+}
+
+const NONE: readonly ListMatch[] = Object.freeze([]);
+const NON_ASCII = '[^\\x00-\\x7f]';
+
+/** A RegExp finding any of `literals` (ASCII, matched case-insensitively) or any non-ASCII character. */
+function literalFinder(literals: readonly string[]): RegExp {
+  return new RegExp([...literals.map(escapeRegExp), NON_ASCII].join('|'), 'i');
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 }
 
 export class ExpressionRules {
   private readonly rules: Rule[] = [];
   private readonly seen = new Set<string>();
+  /** Every rule's literals in one RegExp: when it finds none, no rule can match (undefined: some rule always runs). */
+  private anyMayMatch: RegExp | undefined;
 
   get size(): number {
     return this.rules.length;
@@ -57,7 +81,16 @@ export class ExpressionRules {
     if (this.seen.has(key)) return 'added';
     if (this.rules.length >= MAX_EXPRESSIONS) return 'full';
     this.seen.add(key);
-    this.rules.push({ list, source: parsed.source, re: parsed.re });
+    const literals = requiredLiterals(parsed.source);
+    this.rules.push({
+      list,
+      source: parsed.source,
+      re: parsed.re,
+      literals,
+      mayMatch: literals === undefined ? undefined : literalFinder(literals),
+    });
+    const all = this.rules.map((r) => r.literals);
+    this.anyMayMatch = all.every((l) => l !== undefined) ? literalFinder(all.flat()) : undefined;
     return 'added';
   }
 
@@ -66,12 +99,18 @@ export class ExpressionRules {
     return this.rules.map(({ list, source }) => ({ list, source }));
   }
 
-  match(target: Target): ListMatch[] {
-    if (this.rules.length === 0) return [];
+  /** The rules matching the target's URL; the shared empty array when none does (do not add to it). */
+  match(target: Target): readonly ListMatch[] {
+    if (this.rules.length === 0) return NONE;
     const subject = regexSubject(target);
-    const out: ListMatch[] = [];
-    for (const r of this.rules)
-      if (r.re.test(subject)) out.push({ list: r.list, entry: r.source, kind: 'regex' });
-    return out;
+    const fast = lookupFastPath.enabled;
+    // No rule's literal in the URL (the usual case): no regex can match it, none is run.
+    if (fast && this.anyMayMatch !== undefined && !this.anyMayMatch.test(subject)) return NONE;
+    let out: ListMatch[] | undefined;
+    for (const r of this.rules) {
+      if (fast && r.mayMatch !== undefined && !r.mayMatch.test(subject)) continue;
+      if (r.re.test(subject)) (out ??= []).push({ list: r.list, entry: r.source, kind: 'regex' });
+    }
+    return out ?? NONE;
   }
 }
