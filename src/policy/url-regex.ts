@@ -1,6 +1,6 @@
 import { RE2JS } from 're2js';
 import { lookupFastPath } from './lookup-fast-path.js';
-import { requiredLiterals } from './regex-literals.js';
+import { UrlLiteralFinder, requiredLiterals } from './regex-literals.js';
 import type { ListMatch, Target } from './types.js';
 
 /**
@@ -45,31 +45,17 @@ interface Rule {
   re: RE2JS;
   /** Lower-case strings one of which every match contains (regex-literals.ts), or undefined. */
   literals: string[] | undefined;
-  /**
-   * A JS RegExp for "the URL may match": one of the literals every match contains (regex-literals.ts), or
-   * a non-ASCII character (case-insensitive RE2 folds `K` (Kelvin sign) with `k` and `ſ` with `s`, which a
-   * JS RegExp without the u flag does not). Undefined when the pattern gave no literals: the rule always runs.
-   */
-  mayMatch: RegExp | undefined;
+  /** Finds whether the URL may hold one of `literals`; undefined when there are none: the rule always runs. */
+  mayMatch: UrlLiteralFinder | undefined;
 }
 
 const NONE: readonly ListMatch[] = Object.freeze([]);
-const NON_ASCII = '[^\\x00-\\x7f]';
-
-/** A RegExp finding any of `literals` (ASCII, matched case-insensitively) or any non-ASCII character. */
-function literalFinder(literals: readonly string[]): RegExp {
-  return new RegExp([...literals.map(escapeRegExp), NON_ASCII].join('|'), 'i');
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
-}
 
 export class ExpressionRules {
   private readonly rules: Rule[] = [];
   private readonly seen = new Set<string>();
-  /** Every rule's literals in one RegExp: when it finds none, no rule can match (undefined: some rule always runs). */
-  private anyMayMatch: RegExp | undefined;
+  /** Every rule's literals together: when none is in the URL, no rule can match (undefined: some rule always runs). */
+  private anyMayMatch: UrlLiteralFinder | undefined;
 
   get size(): number {
     return this.rules.length;
@@ -87,10 +73,10 @@ export class ExpressionRules {
       source: parsed.source,
       re: parsed.re,
       literals,
-      mayMatch: literals === undefined ? undefined : literalFinder(literals),
+      mayMatch: literals === undefined ? undefined : new UrlLiteralFinder(literals),
     });
     const all = this.rules.map((r) => r.literals);
-    this.anyMayMatch = all.every((l) => l !== undefined) ? literalFinder(all.flat()) : undefined;
+    this.anyMayMatch = all.every((l) => l !== undefined) ? new UrlLiteralFinder(all.flat()) : undefined;
     return 'added';
   }
 
@@ -102,13 +88,16 @@ export class ExpressionRules {
   /** The rules matching the target's URL; the shared empty array when none does (do not add to it). */
   match(target: Target): readonly ListMatch[] {
     if (this.rules.length === 0) return NONE;
-    const subject = regexSubject(target);
-    const fast = lookupFastPath.enabled;
+    const { host, path } = target;
+    // The finders take host and path apart (UrlLiteralFinder): no `/` in the one, the other starting with one.
+    const fast =
+      lookupFastPath.enabled && target.hostKind !== 'ipv6' && path.startsWith('/') && !host.includes('/');
     // No rule's literal in the URL (the usual case): no regex can match it, none is run.
-    if (fast && this.anyMayMatch !== undefined && !this.anyMayMatch.test(subject)) return NONE;
+    if (fast && this.anyMayMatch !== undefined && !this.anyMayMatch.mayContain(host, path)) return NONE;
+    const subject = regexSubject(target);
     let out: ListMatch[] | undefined;
     for (const r of this.rules) {
-      if (fast && r.mayMatch !== undefined && !r.mayMatch.test(subject)) continue;
+      if (fast && r.mayMatch !== undefined && !r.mayMatch.mayContain(host, path)) continue;
       if (r.re.test(subject)) (out ??= []).push({ list: r.list, entry: r.source, kind: 'regex' });
     }
     return out ?? NONE;

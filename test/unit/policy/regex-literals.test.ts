@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { RE2JS } from 're2js';
 import { describe, expect, it } from 'vitest';
-import { requiredLiterals } from '../../../src/policy/regex-literals.js';
+import { requiredLiterals, UrlLiteralFinder } from '../../../src/policy/regex-literals.js';
 import { fuzzParams } from '../../fuzz/fuzz.js';
 import { UT1_EXPRESSIONS } from './ut1-expressions.js';
 
@@ -136,6 +136,50 @@ describe('a pattern never matches an ASCII subject without one of its literals',
               `${gen.text} matches ${subject} without any of ${JSON.stringify(literals)}`,
             ).toBe(true);
           }
+        },
+      ),
+      fuzzParams(2000),
+    );
+  });
+});
+
+describe('a URL literal finder answers as a search of the joined host and path would', () => {
+  const piece = fc.constantFrom(
+    'com',
+    'COM',
+    'bing',
+    '.',
+    'a',
+    'search',
+    '?q=',
+    'Image',
+    '/',
+    'adverts',
+    'x-y',
+  );
+  const literals = fc.array(
+    fc.constantFrom('com/search', 'adverts/', 'bing.com/s', '/image?', 'search?q=', 'a.', 'ng/'),
+    {
+      minLength: 1,
+      maxLength: 4,
+    },
+  );
+  it('on generated hosts, paths and literals', () => {
+    fc.assert(
+      fc.property(
+        literals,
+        fc.array(
+          piece.filter((p) => !p.includes('/')),
+          { maxLength: 4 },
+        ),
+        fc.array(piece, { maxLength: 5 }),
+        fc.constantFrom('', '\u017F', '\u212A'),
+        (lits, hostParts, pathParts, odd) => {
+          const host = `h${hostParts.join('')}`;
+          const path = `/${pathParts.join('')}${odd}`;
+          const joined = `${host}${path}`.toLowerCase();
+          const expected = odd !== '' || lits.some((l) => joined.includes(l));
+          expect(new UrlLiteralFinder(lits).mayContain(host, path)).toBe(expected);
         },
       ),
       fuzzParams(2000),
