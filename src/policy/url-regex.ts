@@ -89,9 +89,8 @@ export class ExpressionRules {
   match(target: Target): readonly ListMatch[] {
     if (this.rules.length === 0) return NONE;
     const { host, path } = target;
-    // The finders take host and path apart (UrlLiteralFinder): no `/` in the one, the other starting with one.
-    const fast =
-      lookupFastPath.enabled && target.hostKind !== 'ipv6' && path.startsWith('/') && !host.includes('/');
+    // The finders take host and path apart (UrlLiteralFinder): the path starting with `/`.
+    const fast = lookupFastPath.enabled && target.hostKind !== 'ipv6' && path.startsWith('/');
     // No rule's literal in the URL (the usual case): no regex can match it, none is run.
     if (fast && this.anyMayMatch !== undefined && !this.anyMayMatch.mayContain(host, path)) return NONE;
     const subject = regexSubject(target);
