@@ -13,6 +13,8 @@ import type { ListMatch, Target } from './types.js';
  * is built natively. Patterns RE2 does not take (backreferences, look-around) are refused line by line.
  * Rules are bounded: at most MAX_EXPRESSION_LENGTH characters each and MAX_EXPRESSIONS in one list set;
  * past either the line is invalid (counted and reported like any invalid line), never a crash.
+ * A rule runs only when the URL holds one of the literals every match of it contains (regex-literals.ts):
+ * most URLs hold none of UT1's, so most lookups run no regex at all. A rule with no such literal always runs.
  */
 export const MAX_EXPRESSION_LENGTH = 1024;
 // About 3 us per rule on a 100-character URL (re2js, measured): 200 rules cost at most ~0.6 ms a lookup.
