@@ -1,6 +1,7 @@
 import { RE2JS } from 're2js';
 import { lookupFastPath } from './lookup-fast-path.js';
-import { UrlLiteralFinder, requiredLiterals } from './regex-literals.js';
+import { requiredLiterals } from './regex-literals.js';
+import { UrlLiteralFinder } from './url-literal-finder.js';
 import type { ListMatch, Target } from './types.js';
 
 /**

@@ -6,7 +6,8 @@
 import fc from 'fast-check';
 import { RE2JS } from 're2js';
 import { describe, expect, it } from 'vitest';
-import { requiredLiterals, UrlLiteralFinder } from '../../../src/policy/regex-literals.js';
+import { requiredLiterals } from '../../../src/policy/regex-literals.js';
+import { UrlLiteralFinder } from '../../../src/policy/url-literal-finder.js';
 import { fuzzParams } from '../../fuzz/fuzz.js';
 import { UT1_EXPRESSIONS } from './ut1-expressions.js';
 
