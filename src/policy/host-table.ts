@@ -13,6 +13,7 @@
  *
  * An entry is named by its offset in the byte array (stable: entries are never moved or removed).
  */
+import { lookupFastPath } from './lookup-fast-path.js';
 
 import { mappedBytes, mappedWords } from './mapped-arrays.js';
 
@@ -85,24 +86,20 @@ export class HostTable {
    * as pairs [entry, start of the matching suffix in host] pushed onto `out`.
    */
   suffixes(host: string, out: number[]): void {
-    const first = out.length;
-    let hash = FNV_OFFSET;
-    for (let i = host.length - 1; i >= 0; i--) {
-      hash = Math.imul(hash ^ host.charCodeAt(i), FNV_PRIME);
-      if (i === 0 || host.charCodeAt(i - 1) === DOT) {
-        const entry = this.findFrom(host, i, finish(hash));
-        if (entry !== -1) out.push(entry, i);
-      }
+    const count = labelSuffixes(host);
+    // The walk holds the shortest suffix first; callers want the most specific first.
+    for (let k = count - 1; k >= 0; k--) {
+      const entry = this.findFrom(host, walkStarts[k]!, walkHashes[k]!);
+      if (entry !== -1) out.push(entry, walkStarts[k]!);
     }
-    // Found shortest suffix first; callers want the most specific first.
-    for (let a = first, b = out.length - 2; a < b; a += 2, b -= 2) {
-      const e = out[a]!;
-      const s = out[a + 1]!;
-      out[a] = out[b]!;
-      out[a + 1] = out[b + 1]!;
-      out[b] = e;
-      out[b + 1] = s;
-    }
+  }
+
+  /** find() for a host that suffixes() is also asked about: the hash comes from the same shared walk. */
+  findHost(host: string): number {
+    const count = labelSuffixes(host);
+    // The whole host is the walk's last suffix (a walk cut short at MAX_KEY labels never ends at 0).
+    if (count === 0 || walkStarts[count - 1] !== 0) return this.find(host);
+    return this.findFrom(host, 0, walkHashes[count - 1]!);
   }
 
   /** Drops the spare room of the byte array once nothing more will be added. */
@@ -238,6 +235,35 @@ export class HostTable {
       this.place(entry, finish(hash));
     }
   }
+}
+
+/**
+ * The walk of the last host looked up: [start of the suffix, its finished hash] for every label suffix,
+ * shortest first (the whole host last). Every table hashes the same way, so one request's lookups in the
+ * deny list, the allow list, the exceptions and the categories share one pass over the host instead of
+ * hashing it once per table. Callers read it before walking another host.
+ */
+let walkedHost: string | undefined;
+let walkedCount = 0;
+// A host has at most 127 labels (253 characters); a longer key's walk is cut short (it matches nothing).
+const walkStarts = new Int32Array(MAX_KEY);
+const walkHashes = new Uint32Array(MAX_KEY);
+
+/** Walks `host` (or takes the last walk, when it was of the same host): the number of label suffixes. */
+function labelSuffixes(host: string): number {
+  if (host === walkedHost && lookupFastPath.enabled) return walkedCount;
+  let count = 0;
+  let hash = FNV_OFFSET;
+  for (let i = host.length - 1; i >= 0 && count < MAX_KEY; i--) {
+    hash = Math.imul(hash ^ host.charCodeAt(i), FNV_PRIME);
+    if (i === 0 || host.charCodeAt(i - 1) === DOT) {
+      walkStarts[count] = i;
+      walkHashes[count++] = finish(hash);
+    }
+  }
+  walkedHost = host;
+  walkedCount = count;
+  return count;
 }
 
 /** FNV-1a over the key's characters, last to first (the order suffixes() walks a host in). */

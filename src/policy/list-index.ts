@@ -198,13 +198,13 @@ export class ListIndex {
       return out;
     }
     if (this.exactHosts.size > 0) {
-      const exact = this.exactHosts.find(target.host);
+      const exact = this.exactHosts.findHost(target.host);
       if (exact !== -1)
         for (const list of this.sets.lists(this.exactHosts.value(exact)))
           out.push({ list, entry: target.host, kind: 'domain' });
     }
     const found = this.found;
-    found.length = 0;
+    if (found.length !== 0) found.length = 0; // the generic length setter costs even on an empty array
     this.domains.suffixes(target.host, found);
     for (let i = 0; i < found.length; i += 2) {
       const suffix = found[i + 1] === 0 ? target.host : target.host.slice(found[i + 1]);

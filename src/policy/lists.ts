@@ -97,7 +97,13 @@ export class CategoryListsBuilder {
       match:
         expressions.size === 0
           ? (target: Target): ListMatch[] => index.match(target)
-          : (target: Target): ListMatch[] => [...index.match(target), ...expressions.match(target)],
+          : (target: Target): ListMatch[] => {
+              const listed = index.match(target);
+              const regex = expressions.match(target);
+              if (regex.length === 0) return listed;
+              for (const m of regex) listed.push(m);
+              return listed;
+            },
     });
   }
 

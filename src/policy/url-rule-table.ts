@@ -1,4 +1,5 @@
 import type { UrlRule } from './list-index.js';
+import { lookupFastPath } from './lookup-fast-path.js';
 
 /**
  * A packed UrlRuleTable, as posted from the worker thread that built it: the host entries with rules
@@ -31,11 +32,23 @@ export function urlRule(list: string, entry: string, path: string): UrlRule {
 export class UrlRuleTable {
   private readonly live = new Map<number, UrlRule[]>();
   private readonly packed: UrlRulesImage | undefined;
+  /**
+   * One bit per hash of the entries with rules (few hosts have any): a lookup for any other host ends on
+   * a bit of this small array instead of a search of a big Map or of the packed hosts. Set bits may be
+   * false alarms, never the reverse; kept at 16+ bits per entry (about 1 in 16 false alarms).
+   */
+  private mayHave = new Uint32Array(1 << 5);
+  private mayHaveShift = 32 - 10;
+  private withRules = 0;
 
   constructor(image?: UrlRulesImage) {
     if (image && image.starts.length !== image.hosts.length + 1)
       throw new Error('URL rule image is inconsistent');
     this.packed = image;
+    if (image) {
+      this.withRules = image.hosts.length;
+      this.remark();
+    }
   }
 
   get empty(): boolean {
@@ -43,6 +56,7 @@ export class UrlRuleTable {
   }
 
   get(entry: number): UrlRule[] | undefined {
+    if (lookupFastPath.enabled && !this.marked(entry)) return undefined;
     const rules = this.live.get(entry);
     if (rules !== undefined || this.packed === undefined) return rules;
     const at = search(this.packed.hosts, entry);
@@ -62,8 +76,32 @@ export class UrlRuleTable {
   /** The rules of `entry`, to add to (an empty array made for it if it has none). */
   rulesFor(entry: number): UrlRule[] {
     let rules = this.get(entry);
-    if (rules === undefined) this.live.set(entry, (rules = []));
+    if (rules === undefined) {
+      this.live.set(entry, (rules = []));
+      if (++this.withRules * 16 > this.mayHave.length * 32) this.remark();
+      else this.mark(entry);
+    }
     return rules;
+  }
+
+  private marked(entry: number): boolean {
+    const bit = Math.imul(entry, 0x9e3779b1) >>> this.mayHaveShift;
+    return (this.mayHave[bit >>> 5]! & (1 << (bit & 31))) !== 0;
+  }
+
+  private mark(entry: number): void {
+    const bit = Math.imul(entry, 0x9e3779b1) >>> this.mayHaveShift;
+    this.mayHave[bit >>> 5]! |= 1 << (bit & 31);
+  }
+
+  /** The bits again, in an array with 16+ bits per entry with rules. */
+  private remark(): void {
+    let bits = this.mayHave.length * 32;
+    while (this.withRules * 16 > bits) bits *= 2;
+    this.mayHave = new Uint32Array(bits / 32);
+    this.mayHaveShift = 32 - Math.log2(bits);
+    for (const entry of this.live.keys()) this.mark(entry);
+    if (this.packed) for (const entry of this.packed.hosts) this.mark(entry);
   }
 
   /** Packed, for transfer with buffers(); a table built here (nothing packed yet). */
