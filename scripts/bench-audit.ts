@@ -20,6 +20,8 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import Database from 'better-sqlite3';
 import { openSqliteAuditStore, type AuditEvent } from '../src/audit/index.js';
 import { benchEvent } from './bench/audit-event.js';
+import { registerChainFunctions } from '../src/audit/chain.js';
+import { registerLedgerFunctions } from '../src/audit/ledger.js';
 import { migrate } from '../src/audit/migrations.js';
 import { INSERT_SQL, eventToRow } from '../src/audit/row-mapping.js';
 
@@ -40,6 +42,9 @@ function baseline(dir: string, seconds: number): Row {
   const db = new Database(join(dir, 'baseline.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
+  // The migrations create triggers that call these (the writer registers them on its own connection).
+  registerChainFunctions(db);
+  registerLedgerFunctions(db);
   migrate(db, 'baseline.db');
   const insert = db.prepare(INSERT_SQL);
   const lat: number[] = [];
@@ -114,6 +119,8 @@ function writerThreadMain(): void {
   const db = new Database((workerData as { path: string }).path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
+  registerChainFunctions(db);
+  registerLedgerFunctions(db);
   migrate(db, 'worker');
   const insert = db.prepare(INSERT_SQL);
   const tx = db.transaction((rows: ReturnType<typeof eventToRow>[]) => {
