@@ -12,6 +12,7 @@
  *
  *   npm run bench -- [--rounds 3] [--seconds 4] [--only sg,sq,sqb,e2g,mitm,bare] [--ut1 dir] [--max-hosts 2000]
  *     [--baseline-cli ../other-checkout/dist/src/cli/main.js]   (adds that build as contender sg-base)
+ *     [--kinds http,tls,keepalive,newconn,newhost]   (only those workloads)   [--cpu-prof DIR]   (schoolgate serve writes .cpuprofile there)
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,6 +38,8 @@ const SECONDS = Math.min(Math.max(1, numberOption('seconds', 4)), 15);
 const MAX_HOSTS = numberOption('max-hosts', 2000);
 const ONLY = stringOption('only')?.split(',');
 const BASELINE_CLI = stringOption('baseline-cli');
+const KINDS = stringOption('kinds')?.split(',');
+const CPU_PROF = stringOption('cpu-prof');
 const UT1 = path.resolve(stringOption('ut1') ?? path.join(here, '..', '..', '..', 'shared', 'data', 'ut1'));
 
 interface Workload {
@@ -46,7 +49,7 @@ interface Workload {
   connections: number;
   mode?: TlsLoadOptions['mode'];
 }
-const WORKLOADS: Workload[] = [
+const ALL_WORKLOADS: Workload[] = [
   { title: 'HTTP 1 KB c16', kind: 'http', route: '/1k', connections: 16 },
   { title: 'HTTP 1 KB c128', kind: 'http', route: '/1k', connections: 128 },
   { title: 'HTTP 100 KB c16', kind: 'http', route: '/100k', connections: 16 },
@@ -73,6 +76,10 @@ const WORKLOADS: Workload[] = [
     mode: 'newhost',
   },
 ];
+
+const WORKLOADS = ALL_WORKLOADS.filter(
+  (w) => KINDS === undefined || KINDS.includes(w.kind) || (w.mode !== undefined && KINDS.includes(w.mode)),
+);
 
 const SQUID = { http: 'Squid', tls: 'Squid ssl-bump' };
 const BARE = 'bare forwarder';
@@ -129,7 +136,7 @@ async function main(): Promise<void> {
   const top = mkdtempSync(path.join(os.tmpdir(), 'sg-bench-'));
   const loadBefore = os.loadavg();
   const all = [
-    schoolgate(existsSync(UT1) ? UT1 : undefined),
+    schoolgate(existsSync(UT1) ? UT1 : undefined, undefined, CPU_PROF && path.resolve(CPU_PROF)),
     ...(BASELINE_CLI ? [schoolgate(existsSync(UT1) ? UT1 : undefined, path.resolve(BASELINE_CLI))] : []),
     squid(false),
     squid(true),
@@ -192,8 +199,8 @@ async function main(): Promise<void> {
 
   // Warm every contender up (JIT, pools, leaf caches) on a short run of the first HTTP and HTTPS loads.
   for (const c of live)
-    for (const w of [WORKLOADS[0]!, WORKLOADS[4]!])
-      if (supports(c, w)) {
+    for (const w of [WORKLOADS.find((w) => w.kind === 'http'), WORKLOADS.find((w) => w.kind === 'tls')])
+      if (w && supports(c, w)) {
         console.error(`warming up ${c.name}: ${w.title}`);
         attempt(c, w, -1, 1);
       }
@@ -215,7 +222,7 @@ async function main(): Promise<void> {
     }
   }
   const loadAfter = os.loadavg();
-  for (const r of running.values()) await stop(r.process);
+  for (const r of running.values()) await stop(r.process, CPU_PROF !== undefined);
   await stop(httpOrigin.process);
   await stop(tlsOrigin.process);
   rmSync(top, { recursive: true, force: true });

@@ -15,8 +15,9 @@ const ownCli = path.join(here, '..', '..', 'src', 'cli', 'main.js');
 const USER = 'bench';
 const PASSWORD = 'bench-password';
 
-/** `baselineCli`: another build's dist/src/cli/main.js (bench --baseline-cli), for a before/after in one run. */
-export function schoolgate(ut1: string | undefined, baselineCli?: string): Contender {
+/** `baselineCli`: another build's dist/src/cli/main.js (bench --baseline-cli), for a before/after in one run;
+ * `cpuProfDir`: serve runs with --cpu-prof and writes its profile there when stopped. */
+export function schoolgate(ut1: string | undefined, baselineCli?: string, cpuProfDir?: string): Contender {
   const cli = baselineCli ?? ownCli;
   return {
     key: baselineCli ? 'sg-base' : 'sg',
@@ -51,7 +52,8 @@ export function schoolgate(ut1: string | undefined, baselineCli?: string): Conte
           `schoolgate: imported UT1 from ${ut1} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
         );
       }
-      const p = startProcess(pinTo(0), process.execPath, [cli, 'serve', ...common]);
+      const prof = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
+      const p = startProcess(pinTo(0), process.execPath, [...prof, cli, 'serve', ...common]);
       const m = await waitForOutput(p, /filtering on [^\s]+:(\d+)/, 'schoolgate serve');
       return {
         process: p,

@@ -116,9 +116,16 @@ function stopGroup(c: ChildProcess): void {
 }
 
 /** Stops the process and everything in its group, and waits for it to exit. */
-export async function stop(p: Started): Promise<void> {
+export async function stop(p: Started, gently = false): Promise<void> {
   if (p.child.exitCode !== null || p.child.signalCode !== null) return;
   const exited = new Promise((r) => p.child.once('exit', r));
+  if (gently) {
+    // SIGTERM first, so that a --cpu-prof process writes its profile; the group goes anyway after 30 s.
+    p.child.kill('SIGTERM');
+    const timer = setTimeout(() => stopGroup(p.child), 30_000);
+    await exited;
+    clearTimeout(timer);
+  }
   stopGroup(p.child);
   await exited;
 }
