@@ -8,7 +8,7 @@
  * key and the minted certificates also live on disk (leaf-store.ts), checked again before use.
  *
  * The key is parsed once: one SecureContext holds it, and each host gets a context with its certificate
- * chain only, chosen in the handshake's SNI callback (cert-only-sni.ts). A client without SNI, or a Node
+ * only, chosen in the handshake's SNI callback (cert-only-sni.ts). A client without SNI, or a Node
  * where that does not work, gets a full context (key + chain) per host, built on first need.
  */
 import {
@@ -37,8 +37,7 @@ export interface LeafOptions {
 export interface Leaf {
   host: string;
   certPem: string;
-  /** The certificate chain without the key, built on first call: served over `keyContext` through the
-   * SNI callback. */
+  /** The leaf certificate alone, built on first call: served over `keyContext` through the SNI callback. */
   certContext(): tls.SecureContext;
   /** Key + chain, built on first call (clients without SNI). */
   context(): tls.SecureContext;
@@ -196,7 +195,10 @@ export class LeafCertificates {
       host,
       certPem,
       notAfter,
-      certContext: () => (certOnly ??= tls.createSecureContext({ cert: chain })),
+      // The leaf alone: Node installs a key-less SNI context's certificate but never its chain (the key
+      // step fails first, cert-only-sni.ts), so a chain here was only parsed, never sent. Clients get the
+      // leaf and chain it to the school CA they trust, as they did before.
+      certContext: () => (certOnly ??= tls.createSecureContext({ cert: certPem })),
       context: () => (full ??= tls.createSecureContext({ key: this.keyPem, cert: chain })),
     };
   }
