@@ -203,14 +203,17 @@ export class LeafCertificates {
     };
   }
 
-  /** Writes a minted leaf to the disk store; a failure there (disk full, permissions) only costs a signing
-   * after the next restart, so it is counted, never allowed to fail the handshake. */
+  /** Writes a minted leaf to the disk store in the background; a failure there (disk full, permissions)
+   * only costs a signing after the next restart, so it is counted, never allowed to fail the handshake. */
   private keep(host: string, certPem: string): void {
-    try {
-      this.opts.store?.write(host, certPem);
-    } catch {
+    this.opts.store?.write(host, certPem).catch(() => {
       this.storeFailures++;
-    }
+    });
+  }
+
+  /** Settles when the leaves minted so far are on disk (or failed to be). */
+  flushed(): Promise<void> {
+    return this.opts.store?.idle() ?? Promise.resolve();
   }
 
   /** How long a leaf may be served from memory: until a day (or half its life) before it expires. */

@@ -35,6 +35,7 @@ describe('leaves on disk', () => {
     const dir = path.join(tempDir(), 'leaves');
     const first = leaves(dir);
     const minted = await first.get('www.example.org');
+    await first.flushed(); // written in the background, off the handshake's path
     expect(first.signed).toBe(1);
     expect(mode(dir)).toBe(0o700);
     expect(mode(path.join(dir, 'leaf-key.pem'))).toBe(0o600);
@@ -51,16 +52,20 @@ describe('leaves on disk', () => {
 
   it('are signed again for another CA, a damaged file, or near expiry', async () => {
     const dir = path.join(tempDir(), 'leaves');
-    const minted = await leaves(dir).get('a.example');
+    const original = leaves(dir);
+    const minted = await original.get('a.example');
+    await original.flushed();
 
     const renewed = leaves(dir, { ca: otherCa });
     expect((await renewed.get('a.example')).certPem).not.toBe(minted.certPem);
     expect(renewed.signed).toBe(1);
+    await renewed.flushed();
 
     writeFileSync(path.join(dir, pems(dir)[0]!), 'not a certificate');
     const damaged = leaves(dir);
     await damaged.get('a.example');
     expect(damaged.signed).toBe(1);
+    await damaged.flushed();
 
     const late = new Date(Date.now() + 6.5 * 86_400_000);
     const later = leaves(dir, { now: () => late });
@@ -70,11 +75,14 @@ describe('leaves on disk', () => {
 
   it('are not served for another host or with another leaf key', async () => {
     const dir = path.join(tempDir(), 'leaves');
-    await leaves(dir).get('b.example');
+    const b = leaves(dir);
+    await b.get('b.example');
+    await b.flushed();
     const [file] = pems(dir);
     const pem = readFileSync(path.join(dir, file!), 'utf8');
     const c = leaves(dir);
     await c.get('c.example');
+    await c.flushed();
     // c.example's file now holds b.example's certificate: refused, signed again.
     writeFileSync(
       path.join(
@@ -100,6 +108,7 @@ describe('leaves on disk', () => {
     writeFileSync(dir, 'a file where the folder was');
     const leaf = await l.get('d.example');
     expect(new X509Certificate(leaf.certPem).checkHost('d.example')).toBe('d.example');
+    await l.flushed();
     expect(l.storeFailures).toBe(1);
   });
 
@@ -107,6 +116,7 @@ describe('leaves on disk', () => {
     const dir = path.join(tempDir(), 'leaves');
     const l = leaves(dir, { max: 3 });
     for (let i = 0; i < 40; i++) await l.get(`h${i}.example`);
+    await l.flushed();
     new LeafStore(dir, 3);
     expect(pems(dir)).toHaveLength(3);
   });
@@ -147,6 +157,7 @@ describe('handshakes through the proxy', () => {
     expect(res.tlsError).toBeNull();
     expect(res.status).toBe(200);
     expect(res.peer?.subject.CN).toBe('allowed.test');
+    await sg.proxy.tls!.leaves.flushed();
     expect(pems(path.join(dataDir, 'leaves'))).toHaveLength(1);
   });
 
