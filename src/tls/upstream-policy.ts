@@ -7,7 +7,8 @@
  * A pure function over the chain's DER and the name asked for, read with one ASN.1 parser (never from
  * Node's printed `subjectaltname`, whose quoting an `email:"x, DNS:y"` entry could confuse).
  */
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import forge from 'node-forge';
 
 export type CertPolicyCause =
@@ -62,7 +63,7 @@ export function certPolicyRefusal(chain: readonly Buffer[], hostIsIp: boolean): 
   if (chain.length === 0) return { cause: 'bad-certificate', detail: 'the site presented no certificate' };
   const parsed: Parsed[] = [];
   for (const [i, der] of chain.entries()) {
-    const cert = parse(der);
+    const cert = readCached(der);
     if (!cert) return { cause: 'bad-certificate', detail: `certificate ${i} could not be read` };
     parsed.push(cert);
   }
@@ -74,20 +75,38 @@ export function certPolicyRefusal(chain: readonly Buffer[], hostIsIp: boolean): 
     };
   for (const [i, cert] of parsed.entries()) {
     const where = `certificate ${i} of ${parsed.length}`;
-    const key = keyProblem(cert.x509);
+    const key = cert.keyProblem;
     if (key) return { ...key, detail: `${key.detail} (${where})` };
     // The trust anchor's own signature is never checked by anyone (its trust comes from the store).
-    const anchor = i === parsed.length - 1 && cert.x509.checkIssued(cert.x509);
+    const anchor = i === parsed.length - 1 && cert.selfIssued;
     const weak = anchor ? null : signatureProblem(cert.signature);
     if (weak) return { cause: 'weak-signature', detail: `${weak} signature (${where})` };
   }
   return null;
 }
 
+/** What the policy needs of one certificate: a function of its DER alone, so it can be kept. */
 interface Parsed {
-  x509: X509Certificate;
+  keyProblem: CertPolicyRefusal | null;
+  selfIssued: boolean;
   signature: { oid: string; pssHash: string | null };
   altNameTags: number[];
+}
+
+/**
+ * Most chains end in a few intermediates and roots shared by many sites, and a site's own certificate comes
+ * back on each new connection: each certificate is read once (two parsers) and its summary kept, by the
+ * SHA-256 of its DER, in a bounded cache.
+ */
+const readCertificates = new LRUCache<string, Parsed>({ max: 4_096 });
+
+function readCached(der: Buffer): Parsed | null {
+  const id = createHash('sha256').update(der).digest('base64');
+  const known = readCertificates.get(id);
+  if (known) return known;
+  const cert = parse(der);
+  if (cert) readCertificates.set(id, cert);
+  return cert;
 }
 
 function parse(der: Buffer): Parsed | null {
@@ -96,7 +115,8 @@ function parse(der: Buffer): Parsed | null {
     const root = fromDer(der.toString('binary'));
     const [tbs, algorithm] = root.value as forge.asn1.Asn1[];
     return {
-      x509,
+      keyProblem: keyProblem(x509),
+      selfIssued: x509.checkIssued(x509),
       signature: readAlgorithm(algorithm!),
       altNameTags: readAltNameTags(tbs!),
     };

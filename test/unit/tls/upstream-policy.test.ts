@@ -91,6 +91,19 @@ describe('certPolicyRefusal: signatures browsers accept', () => {
     const underOldRoot = [issue({ dns: ['site.test'], issuer: sha1Root }).der, sha1Root.der];
     expect(certPolicyRefusal(underOldRoot, false)).toBeNull();
   });
+
+  it('judges a certificate read before (kept by its DER) by where it stands in this chain', () => {
+    const sha1Root = issue({ cn: 'old root again', ca: true, signature: 'sha1' });
+    const site = issue({ dns: ['site.test'], issuer: sha1Root }).der;
+    expect(certPolicyRefusal([site, sha1Root.der], false)).toBeNull();
+    // The same root, now not the last: its SHA-1 signature counts.
+    expect(certPolicyRefusal([site, sha1Root.der, root.der], false)?.detail).toBe(
+      'SHA-1 signature (certificate 1 of 3)',
+    );
+    // The same leaf asked for as an address: its DNS-only SAN does not name it.
+    expect(certPolicyRefusal([site, sha1Root.der], true)?.cause).toBe('no-san');
+    expect(certPolicyRefusal([site, sha1Root.der], false)).toBeNull();
+  });
 });
 
 describe('certPolicyRefusal: what cannot be read', () => {
