@@ -16,14 +16,15 @@ import {
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
+  sign,
   X509Certificate,
 } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { LRUCache } from 'lru-cache';
-import forge from 'node-forge';
-import { randomSerial, signNative, type SchoolCa } from './ca.js';
+import { randomSerial, type SchoolCa } from './ca.js';
 import { certOnlyContextsWork } from './cert-only-sni.js';
+import { certificateDer, certificatePem, leafTbs, leafTemplate, type LeafTemplate } from './leaf-der.js';
 import type { LeafStore } from './leaf-store.js';
 
 export interface LeafOptions {
@@ -55,7 +56,7 @@ export class LeafCertificates {
   private readonly cache: LRUCache<string, Leaf>;
   private readonly pending = new Map<string, Promise<Leaf>>();
   private readonly now: () => Date;
-  private caKeyId = '';
+  private template!: LeafTemplate;
   /** Certificates signed since start (for stats and the dedupe test). */
   signed = 0;
   /** Minted leaves the disk store could not keep. */
@@ -94,9 +95,7 @@ export class LeafCertificates {
     this.ca = ca;
     this.caX509 = new X509Certificate(ca.certPem);
     this.cache.clear();
-    const ski = ca.cert.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: string } | null;
-    // forge reads the identifier as a binary string; the parsed extension gives it as hex.
-    this.caKeyId = ski?.subjectKeyIdentifier ? forge.util.hexToBytes(ski.subjectKeyIdentifier) : '';
+    this.template = leafTemplate(ca.cert, this.spki);
   }
 
   /** base64 SHA-256 of the shared leaf SubjectPublicKeyInfo (Chromium's --ignore-certificate-errors-spki-list). */
@@ -143,33 +142,19 @@ export class LeafCertificates {
 
   private sign(host: string): Leaf {
     const now = this.now();
-    const cert = forge.pki.createCertificate();
-    // forge can only encode RSA keys: it builds the TBS with the CA's key as a placeholder and signNative
-    // puts the leaf's ECDSA SubjectPublicKeyInfo in its place before signing.
-    cert.publicKey = this.ca.cert.publicKey;
-    cert.serialNumber = randomSerial();
-    cert.validity.notBefore = new Date(now.getTime() - 3600_000); // tolerate small client clock skew
     const notAfter = new Date(now.getTime() + this.opts.validityDays * 86_400_000);
-    cert.validity.notAfter = notAfter < this.ca.notAfter ? notAfter : this.ca.notAfter;
-    // The CN is informational (browsers read the SAN) and limited to 64 characters.
-    cert.setSubject([
-      { name: 'commonName', value: host.slice(0, 64) },
-      { name: 'organizationName', value: 'schoolgate web filter' },
-    ]);
-    cert.setIssuer(this.ca.cert.subject.attributes);
-    const altName = net.isIP(host) ? { type: 7, ip: host } : { type: 2, value: host };
-    const extensions: object[] = [
-      { name: 'basicConstraints', cA: false, critical: true },
-      // ECDSA keys sign the handshake; keyEncipherment is for RSA key transport only.
-      { name: 'keyUsage', digitalSignature: true, critical: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [altName] },
-      // No subjectKeyIdentifier: forge would derive it from the placeholder key (optional for leaves).
-    ];
-    if (this.caKeyId) extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: this.caKeyId });
-    cert.setExtensions(extensions);
-    signNative(cert, this.ca.keyObject, this.spki);
-    return this.leafOf(host, forge.pki.certificateToPem(cert), cert.validity.notAfter);
+    const fields = {
+      host,
+      serialHex: randomSerial(),
+      notBefore: new Date(now.getTime() - 3600_000), // tolerate small client clock skew
+      notAfter: notAfter < this.ca.notAfter ? notAfter : this.ca.notAfter,
+    };
+    // Written straight to DER (leaf-der.ts) and signed by the CA key in native crypto: sha256WithRSA.
+    const tbs = leafTbs(this.template, fields);
+    const der = certificateDer(tbs, sign('sha256', tbs, this.ca.keyObject));
+    // DER has no fractional seconds: the leaf expires at the whole second it says.
+    const expires = new Date(Math.floor(fields.notAfter.getTime() / 1000) * 1000);
+    return this.leafOf(host, certificatePem(der), expires);
   }
 
   /**
