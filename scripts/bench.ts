@@ -12,6 +12,7 @@
  *
  *   npm run bench -- [--rounds 3] [--seconds 4] [--only sg,sq,sqb,e2g,mitm,bare] [--ut1 dir] [--max-hosts 2000]
  *     [--baseline-cli ../other-checkout/dist/src/cli/main.js]   (adds that build as contender sg-base)
+ *     [--workloads 'HTTP 1 KB']   (only the workloads whose title holds one of these comma-separated strings)
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,7 +47,7 @@ interface Workload {
   connections: number;
   mode?: TlsLoadOptions['mode'];
 }
-const WORKLOADS: Workload[] = [
+const ALL_WORKLOADS: Workload[] = [
   { title: 'HTTP 1 KB c16', kind: 'http', route: '/1k', connections: 16 },
   { title: 'HTTP 1 KB c128', kind: 'http', route: '/1k', connections: 128 },
   { title: 'HTTP 100 KB c16', kind: 'http', route: '/100k', connections: 16 },
@@ -73,6 +74,11 @@ const WORKLOADS: Workload[] = [
     mode: 'newhost',
   },
 ];
+
+const WANTED = stringOption('workloads')?.split(',');
+const WORKLOADS = ALL_WORKLOADS.filter(
+  (w) => WANTED === undefined || WANTED.some((t) => w.title.includes(t)),
+);
 
 const SQUID = { http: 'Squid', tls: 'Squid ssl-bump' };
 const BARE = 'bare forwarder';
@@ -192,8 +198,8 @@ async function main(): Promise<void> {
 
   // Warm every contender up (JIT, pools, leaf caches) on a short run of the first HTTP and HTTPS loads.
   for (const c of live)
-    for (const w of [WORKLOADS[0]!, WORKLOADS[4]!])
-      if (supports(c, w)) {
+    for (const w of [WORKLOADS.find((x) => x.kind === 'http'), WORKLOADS.find((x) => x.kind === 'tls')])
+      if (w && supports(c, w)) {
         console.error(`warming up ${c.name}: ${w.title}`);
         attempt(c, w, -1, 1);
       }
