@@ -13,6 +13,7 @@
  *   npm run bench -- [--rounds 3] [--seconds 4] [--only sg,sq,sqb,e2g,mitm,bare] [--ut1 dir] [--max-hosts 2000]
  *     [--baseline-cli ../other-checkout/dist/src/cli/main.js]   (adds that build as contender sg-base)
  *     [--kinds http,tls,keepalive,newconn,newhost]   (only those workloads)   [--cpu-prof DIR]   (schoolgate serve writes .cpuprofile there)
+ *     [--workloads 'HTTP 1 KB']   (only the workloads whose title holds one of these comma-separated strings)
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -77,8 +78,11 @@ const ALL_WORKLOADS: Workload[] = [
   },
 ];
 
+const WANTED = stringOption('workloads')?.split(',');
 const WORKLOADS = ALL_WORKLOADS.filter(
-  (w) => KINDS === undefined || KINDS.includes(w.kind) || (w.mode !== undefined && KINDS.includes(w.mode)),
+  (w) =>
+    (KINDS === undefined || KINDS.includes(w.kind) || (w.mode !== undefined && KINDS.includes(w.mode))) &&
+    (WANTED === undefined || WANTED.some((t) => w.title.includes(t))),
 );
 
 const SQUID = { http: 'Squid', tls: 'Squid ssl-bump' };
@@ -136,7 +140,7 @@ async function main(): Promise<void> {
   const top = mkdtempSync(path.join(os.tmpdir(), 'sg-bench-'));
   const loadBefore = os.loadavg();
   const all = [
-    schoolgate(existsSync(UT1) ? UT1 : undefined, undefined, CPU_PROF && path.resolve(CPU_PROF)),
+    schoolgate(existsSync(UT1) ? UT1 : undefined, undefined, CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF)] : []),
     ...(BASELINE_CLI ? [schoolgate(existsSync(UT1) ? UT1 : undefined, path.resolve(BASELINE_CLI))] : []),
     squid(false),
     squid(true),

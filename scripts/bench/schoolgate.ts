@@ -15,9 +15,15 @@ const ownCli = path.join(here, '..', '..', 'src', 'cli', 'main.js');
 const USER = 'bench';
 const PASSWORD = 'bench-password';
 
-/** `baselineCli`: another build's dist/src/cli/main.js (bench --baseline-cli), for a before/after in one run;
- * `cpuProfDir`: serve runs with --cpu-prof and writes its profile there when stopped. */
-export function schoolgate(ut1: string | undefined, baselineCli?: string, cpuProfDir?: string): Contender {
+/**
+ * `baselineCli`: another build's dist/src/cli/main.js (bench --baseline-cli), for a before/after in one run.
+ * `nodeArgs`: node flags for the serve process (scripts/profile-proxy.ts passes --cpu-prof).
+ */
+export function schoolgate(
+  ut1: string | undefined,
+  baselineCli?: string,
+  nodeArgs: string[] = [],
+): Contender {
   const cli = baselineCli ?? ownCli;
   return {
     key: baselineCli ? 'sg-base' : 'sg',
@@ -52,8 +58,7 @@ export function schoolgate(ut1: string | undefined, baselineCli?: string, cpuPro
           `schoolgate: imported UT1 from ${ut1} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
         );
       }
-      const prof = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
-      const p = startProcess(pinTo(0), process.execPath, [...prof, cli, 'serve', ...common]);
+      const p = startProcess(pinTo(0), process.execPath, [...nodeArgs, cli, 'serve', ...common]);
       const m = await waitForOutput(p, /filtering on [^\s]+:(\d+)/, 'schoolgate serve');
       return {
         process: p,

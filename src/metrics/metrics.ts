@@ -134,8 +134,11 @@ export function startMetrics(deps: MetricsDeps): Metrics {
     registers,
   });
   // Both series from the first scrape, so a graph of them starts at zero rather than at the first request.
-  bytes.inc({ direction: 'in' }, 0);
-  bytes.inc({ direction: 'out' }, 0);
+  // The labelled children, looked up once: a label lookup per request hashes the labels object each time.
+  const bytesIn = bytes.labels({ direction: 'in' });
+  const bytesOut = bytes.labels({ direction: 'out' });
+  bytesIn.inc(0);
+  bytesOut.inc(0);
 
   new Gauge({
     name: 'schoolgate_audit_queue_rows',
@@ -243,8 +246,8 @@ export function startMetrics(deps: MetricsDeps): Metrics {
     commit.observe(commitMs / 1000);
   });
   deps.events.on('completed', ({ outcome }) => {
-    if (outcome.bytesIn > 0) bytes.inc({ direction: 'in' }, outcome.bytesIn);
-    if (outcome.bytesOut > 0) bytes.inc({ direction: 'out' }, outcome.bytesOut);
+    if (outcome.bytesIn > 0) bytesIn.inc(outcome.bytesIn);
+    if (outcome.bytesOut > 0) bytesOut.inc(outcome.bytesOut);
   });
 
   const registry = Registry.merge([processMetrics(), own]);

@@ -11,7 +11,7 @@ import type { AuditStore } from '../audit/types.js';
 import type { ReadonlyConfig } from '../config/load.js';
 import { SchoolgateError } from '../errors.js';
 import type { Identifier } from '../identity/identify.js';
-import { inAnyCidr, parseCidrs } from '../identity/address-map.js';
+import { cidrMatcher } from '../identity/address-map.js';
 import { errorBody } from '../exchange/answers.js';
 import {
   Exchange,
@@ -121,8 +121,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const parent = parentOf(config.upstream.proxy);
   const stats: EdgeStats = { startedAt: Date.now(), requests: 0, tunnels: 0, openTunnels: 0 };
   const now = opts.now ?? (() => new Date());
-  const clientNetworks = parseCidrs(config.clientNetworks);
-  const adminNetworks = parseCidrs(config.admin.networks);
+  const clientAllowed = cidrMatcher(config.clientNetworks);
+  const isAdmin = cidrMatcher(config.admin.networks);
   let boundPort = config.listen.port;
   let tls: TlsEdge | null = null;
   let nextCa = config.tls.inspect ? (opts.nextCa ?? null) : null;
@@ -141,7 +141,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       ),
       grants,
       logger,
-      isClientAllowed: (ip) => inAnyCidr(ip, clientNetworks),
+      isClientAllowed: clientAllowed,
     },
     audit: opts.audit,
     events,
@@ -169,7 +169,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     stats,
     listenPort: () => boundPort,
     now,
-    isAdmin: (ip) => inAnyCidr(ip, adminNetworks),
+    isAdmin,
     held: new Set(),
     users: new UserConnections((user) => opts.identifier.isSignedIn(user), logger),
     nextCa: () => nextCa,

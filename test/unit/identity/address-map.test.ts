@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { AddressMap, canonicalAddress, inAnyCidr, parseCidrs } from '../../../src/identity/address-map.js';
+import {
+  AddressMap,
+  canonicalAddress,
+  cidrMatcher,
+  inAnyCidr,
+  parseCidrs,
+} from '../../../src/identity/address-map.js';
 
 const map = new AddressMap(
   [{ address: '10.1.2.3', name: 'staff-laptop-7', user: 'j.smith' }],
@@ -46,6 +52,17 @@ describe('client networks', () => {
     ['', false],
   ])('%s allowed: %s', (address, allowed) => {
     expect(inAnyCidr(address, cidrs)).toBe(allowed);
+  });
+
+  it('the remembering matcher answers as inAnyCidr, asked once or again, past its memory', () => {
+    const list = ['127.0.0.0/8', '::1/128', '192.168.0.0/16'];
+    const matcher = cidrMatcher(list);
+    const addresses = ['127.0.0.1', '::1', '::ffff:192.168.3.4', '8.8.8.8', '2001:db8::1', '', 'garbage'];
+    for (let i = 0; i < 5000; i++)
+      addresses.push(`192.168.${(i >> 8) & 255}.${i & 255}`, `10.0.${i >> 8}.${i & 255}`);
+    for (const round of [1, 2])
+      for (const address of addresses)
+        expect([round, address, matcher(address)]).toEqual([round, address, inAnyCidr(address, cidrs)]);
   });
 
   it('canonicalises IPv4-mapped addresses', () => {
