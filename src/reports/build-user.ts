@@ -3,7 +3,8 @@ import { Aggregate, LIST_CAP } from './aggregate.js';
 import { alertData, alertsIn, alertsSection, phrasesByRow } from './alerts.js';
 import { claimedLogins, claimedLoginsSection } from './claimed-logins.js';
 import type { ReportDoc } from './model.js';
-import { userRows, type ReportSource } from './source.js';
+import { scanChecked } from './checked-scan.js';
+import { USER_ROWS_WHERE, userRows, type ReportSource } from './source.js';
 import {
   Puller,
   BuiltReport,
@@ -12,7 +13,6 @@ import {
   FOOTER,
   tamperSection,
   tamperLine,
-  scan,
   rowTable,
   countsData,
 } from './report-parts.js';
@@ -37,7 +37,7 @@ export function buildUserReport(
 ): BuiltReport {
   const a = new Aggregate(src);
   const rows = () => userRows(src, user, fromMs, toMs);
-  const verification = scan(src, rows(), a);
+  const verification = scanChecked(src, USER_ROWS_WHERE, [user, fromMs, toMs], a);
   const others = a.total.requests - a.flaggedRows.length;
   const alerts = alertsIn(src, { user, fromMs, toMs });
   const alertPhrases = phrasesByRow(alerts);

@@ -129,8 +129,11 @@ export function* pagedRows(
 // nobody's activity. `selftest --history` lists them.
 // A person's rows come with their chain neighbours (NEIGHBOUR_SELECT): the tamper check of a heavy user's
 // year then needs no statement per row (67 k rows on 10 M: two lookups each were a third of the report).
+/** A person's rows (alias `e`; parameters user, from, to): the report's pass (checked-scan.ts) and exports. */
+export const USER_ROWS_WHERE =
+  'e.username = ? AND e.time_ms >= ? AND e.time_ms < ? AND e.selftest_run IS NULL';
 export const USER_ROWS_SQL = `SELECT e.rowid AS rid, e.*, ${NEIGHBOUR_SELECT} FROM audit_events e ${NEIGHBOUR_JOIN}
-  WHERE e.username = ? AND e.time_ms >= ? AND e.time_ms < ? AND e.selftest_run IS NULL
+  WHERE ${USER_ROWS_WHERE}
     AND (e.time_ms, e.rowid) > (?, ?)
   ORDER BY e.time_ms, e.rowid LIMIT ?`;
 
