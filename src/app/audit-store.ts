@@ -83,6 +83,8 @@ async function openPostgres(
     batchMaxRows: config.audit.batchMaxRows,
     logger,
     heartbeatMs: NODE_HEARTBEAT_MS,
+    // Started before the database (a reboot, an outage): serve the 503 page until it answers.
+    openWhileDown: true,
   });
   const where = store.where;
   logger.info(

@@ -45,6 +45,11 @@ export interface PostgresAuditStoreOptions extends PgConnectOptions {
   onBatch?: (report: BatchReport) => void;
   /** A serving node: registered in `nodes` at open and its last_seen updated this often. Absent: neither. */
   heartbeatMs?: number;
+  /**
+   * A serving node started while the server is down or unreachable: open anyway, failing closed (every
+   * record refused) until a commit reaches the server, which first runs what open would have (setUp).
+   */
+  openWhileDown?: boolean;
 }
 
 interface Pending {
@@ -70,6 +75,8 @@ export class PostgresAuditStore implements ServingAuditStore {
   private lastError_: SchoolgateError | null = null;
   private readonly failures = new FailureClock();
   private heartbeat: NodeJS.Timeout | null = null;
+  /** setUp done: at open, or at the first commit that reached the server after a start while it was down. */
+  private setUpDone = false;
   /** No signed checkpoints on PostgreSQL yet (the chains are verified by `audit verify`). */
   readonly signing = null;
 
@@ -88,24 +95,37 @@ export class PostgresAuditStore implements ServingAuditStore {
     const store = new PostgresAuditStore(pool, opts);
     try {
       const client = await pool.connect();
+      let broken: unknown = undefined;
       try {
-        await migratePg(client);
-        const now = Date.now();
-        await store.partitions.ensure(client, [now, now + 31 * 86_400_000]);
-        await client.query(
-          `INSERT INTO chain_heads (node, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING`,
-          [opts.node, GENESIS_HASH],
-        );
-        if (opts.heartbeatMs !== undefined) await registerNode(client, opts.node);
+        await store.setUp(client);
+      } catch (err) {
+        broken = err;
+        throw err;
       } finally {
-        client.release();
+        client.release(broken instanceof Error ? broken : undefined);
       }
     } catch (err) {
-      await pool.end().catch(() => undefined);
-      throw store.commitError(err);
+      if (!(opts.openWhileDown && serverUnreachable(err))) {
+        await pool.end().catch(() => undefined);
+        throw store.commitError(err);
+      }
+      store.noteHealth({ ok: false, error: store.commitError(err) });
     }
     if (opts.heartbeatMs !== undefined) store.startHeartbeat(opts.heartbeatMs);
     return store;
+  }
+
+  /** Migrations, this month's and next month's partitions, this node's chain head and its `nodes` row. */
+  private async setUp(client: pg.ClientBase): Promise<void> {
+    await migratePg(client);
+    const now = Date.now();
+    await this.partitions.ensure(client, [now, now + 31 * 86_400_000]);
+    await client.query(
+      `INSERT INTO chain_heads (node, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING`,
+      [this.node, GENESIS_HASH],
+    );
+    if (this.opts.heartbeatMs !== undefined) await registerNode(client, this.node);
+    this.setUpDone = true;
   }
 
   get healthy(): boolean {
@@ -201,7 +221,8 @@ export class PostgresAuditStore implements ServingAuditStore {
     this.heartbeat = setInterval(() => {
       if (beating) return;
       beating = true;
-      void touchNode(this.pool, this.node)
+      // Before setUp (started while the server was down) there may be no `nodes` table: the probe sets up.
+      void (this.setUpDone ? touchNode(this.pool, this.node) : Promise.resolve())
         .then(() => this.probe())
         .catch(() => undefined)
         .finally(() => (beating = false));
@@ -280,6 +301,7 @@ export class PostgresAuditStore implements ServingAuditStore {
     const client = await this.pool.connect();
     let broken: unknown = undefined;
     try {
+      if (!this.setUpDone) await this.setUp(client);
       if (records.length > 0)
         await this.partitions.ensure(
           client,
@@ -385,6 +407,19 @@ export class PostgresAuditStore implements ServingAuditStore {
       },
     );
   }
+}
+
+/**
+ * The server is down, starting, stopping or unreachable (no SQLSTATE, or class 08 connection exception /
+ * 57P operator intervention): worth waiting for. Anything else (a wrong password, no such database) is a
+ * configuration fault that start reports at once.
+ */
+function serverUnreachable(err: unknown): boolean {
+  if (err instanceof SchoolgateError) return false; // our own refusal (a newer schema): not an outage
+  const code = (err as { code?: unknown } | null)?.code;
+  // No code (a timeout) or a Node errno (ECONNREFUSED, EPIPE…; no SQLSTATE class starts with E).
+  if (typeof code !== 'string' || code.startsWith('E') || code.length !== 5) return true;
+  return code.startsWith('08') || code.startsWith('57P');
 }
 
 /** The rows with their place in the chain after `head`, and the new head. */
