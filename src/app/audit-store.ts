@@ -70,12 +70,9 @@ async function openPostgres(
   opts: OpenAuditOptions,
 ): Promise<OpenedAudit> {
   const pg = (config.store as { postgres: Parameters<typeof connectOptions>[0] }).postgres;
-  if (opts.cluster)
-    throw new SchoolgateError(
-      'SG_CONFIG_INVALID',
-      'serve --workers N (more than 1) is not available with store: { postgres } yet',
-      { suggestion: 'run one process per node (workers: 1), or several nodes against the same PostgreSQL' },
-    );
+  // serve --workers N: a proxy worker's rows go to the primary's one store (one chain per node), as on SQLite.
+  if (opts.cluster?.role === 'worker')
+    return { store: await opts.cluster.audit(logger), sqlite: null, opened: null };
   const node = opts.node ?? nodeName(pg);
   const store = await PostgresAuditStore.open({
     ...connectOptions(pg),
