@@ -8,6 +8,7 @@
  */
 import type { Logger } from 'pino';
 import { WorkerAuditStore, type AuditOpenReport } from '../audit/index.js';
+import { signingKeyPath } from '../audit/checkpoints.js';
 import { connectOptions, nodeName } from '../audit/postgres/config.js';
 import { NODE_HEARTBEAT_MS } from '../audit/postgres/nodes.js';
 import { PostgresAuditStore } from '../audit/postgres/store.js';
@@ -20,8 +21,6 @@ import type { ClusterRole } from './cluster/role.js';
 export const SQLITE_ONLY = [
   'scheduled digests',
   'the nightly purge',
-  'the check at start',
-  'signed checkpoints',
   'reports and console reviews of these rows',
 ] as const;
 
@@ -82,6 +81,8 @@ async function openPostgres(
     heartbeatMs: NODE_HEARTBEAT_MS,
     // Started before the database (a reboot, an outage): serve the 503 page until it answers.
     openWhileDown: true,
+    // This node's own key, where SQLite keeps it: keys/audit-signing.key in the data directory.
+    signingKeyFile: signingKeyPath(opts.path),
   });
   const where = store.where;
   logger.info(

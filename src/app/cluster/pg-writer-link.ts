@@ -21,9 +21,9 @@ export class PgWriterLink extends EventEmitter implements WriterLink {
     super();
   }
 
-  /** What a worker gets on `audit-hello`: no SQLite file, no signing here; where the rows go. */
+  /** What a worker gets on `audit-hello`: no SQLite file; the node's signing state; where the rows go. */
   ready(): Extract<FromWorker, { type: 'ready' }> {
-    return { type: 'ready', opened: null, signing: null, where: this.store.where };
+    return { type: 'ready', opened: null, signing: this.store.signing, where: this.store.where };
   }
 
   postMessage(relayed: Relayed<ToWorker>): void {

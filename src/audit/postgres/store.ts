@@ -35,6 +35,15 @@ import { listNodes, registerNode, touchNode, type NodeSeen } from './nodes.js';
 import { Partitions } from './partitions.js';
 import { insertRows, type PgRow } from './rows.js';
 import { migratePg } from './schema.js';
+import { loadOrCreateSigningKey, type CheckpointReason, type SigningKey } from '../checkpoints.js';
+import { SIGNING_OK, signingFailed, type SigningState } from '../signing-state.js';
+import {
+  latestPgCheckpoint,
+  PG_CHECKPOINT_EVERY_MS,
+  pgSignatureProblem,
+  writePgCheckpoint,
+} from './checkpoints.js';
+import { verifyPostgres } from './verify.js';
 
 export interface PostgresAuditStoreOptions extends PgConnectOptions {
   /** This node's name: its own chain. */
@@ -50,6 +59,14 @@ export interface PostgresAuditStoreOptions extends PgConnectOptions {
    * record refused) until a commit reaches the server, which first runs what open would have (setUp).
    */
   openWhileDown?: boolean;
+  /**
+   * This node's checkpoint signing key (created the first time): the start check verifies the chain's tail
+   * against the node's last signed checkpoint before serving, and the head is signed at open, while it
+   * moves (checkpointEveryMs) and at close (postgres/checkpoints.ts). Absent: neither (scripts, tests).
+   */
+  signingKeyFile?: string;
+  /** Default PG_CHECKPOINT_EVERY_MS. */
+  checkpointEveryMs?: number;
 }
 
 interface Pending {
@@ -77,8 +94,10 @@ export class PostgresAuditStore implements ServingAuditStore {
   private heartbeat: NodeJS.Timeout | null = null;
   /** setUp done: at open, or at the first commit that reached the server after a start while it was down. */
   private setUpDone = false;
-  /** No signed checkpoints on PostgreSQL yet (the chains are verified by `audit verify`). */
-  readonly signing = null;
+  private signingKey: SigningKey | null = null;
+  private signing_: SigningState | null = null;
+  private lastSignedSeq = -1;
+  private signer: NodeJS.Timeout | null = null;
 
   private constructor(
     pool: pg.Pool,
@@ -87,6 +106,7 @@ export class PostgresAuditStore implements ServingAuditStore {
     this.pool = pool;
     this.node = opts.node;
     this.maxRows = opts.batchMaxRows ?? 1000;
+    if (opts.signingKeyFile !== undefined) this.signing_ = SIGNING_OK;
   }
 
   /** Connects, brings the schema up to date, makes this month's and next month's partitions. */
@@ -112,7 +132,91 @@ export class PostgresAuditStore implements ServingAuditStore {
       store.noteHealth({ ok: false, error: store.commitError(err) });
     }
     if (opts.heartbeatMs !== undefined) store.startHeartbeat(opts.heartbeatMs);
+    if (opts.signingKeyFile !== undefined) store.startSigning(opts.checkpointEveryMs ?? PG_CHECKPOINT_EVERY_MS);
     return store;
+  }
+
+  /** Whether this node signs its checkpoints; null where no key was given. */
+  get signing(): SigningState | null {
+    return this.signing_;
+  }
+
+  private loadSigningKey(file: string): void {
+    if (this.signingKey) return;
+    try {
+      this.signingKey = loadOrCreateSigningKey(file);
+    } catch (err) {
+      this.signingFailed(`cannot read or create the signing key ${file}: ${String(err)}`);
+    }
+  }
+
+  private signingFailed(message: string): void {
+    if (this.signing_?.state !== 'failing')
+      this.opts.logger?.error(
+        { code: 'SG_AUDIT_SIGNING_FAILED', node: this.node, err: message },
+        'audit: checkpoint signing failed; rows are still recorded, unsigned, until it works again',
+      );
+    this.signing_ = signingFailed(this.signing_ ?? SIGNING_OK, message, Date.now());
+  }
+
+  /**
+   * The check at start (start-check.ts's on SQLite): the tail of this node's chain, from its last signed
+   * checkpoint to its head, walked and linked, and the checkpoint signed by this node's key. A break
+   * refuses to serve (SG_AUDIT_DAMAGED): rows changed, removed or appended around the writer.
+   */
+  private async checkAtStart(client: pg.ClientBase): Promise<void> {
+    const last = await latestPgCheckpoint(client, this.node);
+    if (!last) return;
+    const key = this.signingKey?.publicKeyText ?? last.publicKey;
+    const walked = await verifyPostgres(client, {
+      node: this.node,
+      from: { seq: last.seq, hash: last.hash },
+      checkpoints: false,
+    });
+    const problem =
+      pgSignatureProblem(last, key) ??
+      (walked.nodes[0]?.ok === false ? (walked.nodes[0].firstBreak?.reason ?? 'the chain is broken') : null);
+    if (problem)
+      throw new SchoolgateError(
+        'SG_AUDIT_DAMAGED',
+        `The PostgreSQL audit chain of node ${this.node} does not match its last signed checkpoint: ${problem}.`,
+        {
+          context: { node: this.node, checkpointSeq: last.seq },
+          suggestion:
+            'Run `schoolgate audit verify`, keep a copy of the database and this node\'s keys/ as they are (evidence), and tell the headteacher; a node must never share its name with another.',
+        },
+      );
+  }
+
+  /** Signs the head now, or (moved) only if it moved since the last checkpoint; a failure is only shown. */
+  private async sign(db: pg.ClientBase | pg.Pool, reason: CheckpointReason, moved = false): Promise<void> {
+    if (!this.signingKey) return;
+    try {
+      if (moved) {
+        const { rows } = await db.query<{ seq: number }>('SELECT seq FROM chain_heads WHERE node = $1', [
+          this.node,
+        ]);
+        if (Number(rows[0]?.seq ?? 0) === this.lastSignedSeq) return;
+      }
+      const c = await writePgCheckpoint(db, this.node, this.signingKey, reason);
+      this.lastSignedSeq = c.seq;
+      if (this.signing_?.state === 'failing')
+        this.opts.logger?.info({ node: this.node }, 'audit: checkpoint signing works again');
+      this.signing_ = SIGNING_OK;
+    } catch (err) {
+      // The database down is the store's failure, shown already; signing failed only if the database answers.
+      if (this.healthy_) this.signingFailed(`cannot store a signed checkpoint: ${String(err)}`);
+    }
+  }
+
+  private startSigning(ms: number): void {
+    let busy = false;
+    this.signer = setInterval(() => {
+      if (busy || !this.setUpDone || !this.healthy_ || this.closing) return;
+      busy = true;
+      void this.sign(this.pool, 'minute', true).finally(() => (busy = false));
+    }, ms);
+    this.signer.unref();
   }
 
   /** Migrations, this month's and next month's partitions, this node's chain head and its `nodes` row. */
@@ -125,6 +229,11 @@ export class PostgresAuditStore implements ServingAuditStore {
       [this.node, GENESIS_HASH],
     );
     if (this.opts.heartbeatMs !== undefined) await registerNode(client, this.node);
+    if (this.opts.signingKeyFile !== undefined) {
+      this.loadSigningKey(this.opts.signingKeyFile);
+      await this.checkAtStart(client);
+      await this.sign(client, 'open');
+    }
     this.setUpDone = true;
   }
 
@@ -205,11 +314,13 @@ export class PostgresAuditStore implements ServingAuditStore {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.heartbeat) clearInterval(this.heartbeat);
+      if (this.signer) clearInterval(this.signer);
       if (this.running) await this.draining;
       if (this.queueDepth > 0) {
         this.running = true;
         await this.drain(false);
       }
+      if (this.setUpDone && this.healthy_) await this.sign(this.pool, 'close');
       await this.pool.end();
     })();
     return this.closing;
