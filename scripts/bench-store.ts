@@ -6,6 +6,9 @@
  *
  *   npx tsc -p tsconfig.build.json && node dist/scripts/bench-store.js [--rows 4000] [--clients 1,16,64]
  *   node dist/scripts/bench-store.js --migrate /path/to/audit.sqlite    # store migrate's rows/s instead
+ *
+ * After the store table: two serve nodes' combined req/s against one (bench/serve-nodes.ts; needs
+ * npm run build; --requests 3000 --load-clients 16, --serve-nodes 0 to leave it out).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +18,7 @@ import { PostgresAuditStore } from '../src/audit/postgres/store.js';
 import { SqliteAuditStore } from '../src/audit/sqlite-store.js';
 import type { AuditStore } from '../src/audit/types.js';
 import { benchEvent } from './bench/audit-event.js';
+import { benchServeNodes } from './bench/serve-nodes.js';
 import { startPgCluster } from './pg-cluster.js';
 
 function arg(name: string, fallback: string): string {
@@ -48,7 +52,11 @@ async function load(store: AuditStore, rows: number, clients: number) {
 
 async function compare(): Promise<void> {
   const rows = Number(arg('rows', '4000'));
-  const clientCounts = arg('clients', '1,16,64').split(',').map(Number);
+  // --clients none: only the serve nodes' comparison.
+  const clientCounts = arg('clients', '1,16,64')
+    .split(',')
+    .map(Number)
+    .filter((c) => c > 0);
   const dir = mkdtempSync(path.join(tmpdir(), 'sg-bench-store-'));
   const cluster = await startPgCluster();
   try {
@@ -72,6 +80,13 @@ async function compare(): Promise<void> {
         );
       }
     }
+    if (arg('serve-nodes', '1') !== '0')
+      await benchServeNodes(
+        dir,
+        await cluster.createDatabase('serve_nodes'),
+        Number(arg('requests', '3000')),
+        Number(arg('load-clients', '16')),
+      );
   } finally {
     await cluster.stop();
     rmSync(dir, { recursive: true, force: true });

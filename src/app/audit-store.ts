@@ -8,6 +8,7 @@
  */
 import type { Logger } from 'pino';
 import { WorkerAuditStore, type AuditOpenReport } from '../audit/index.js';
+import { signingKeyPath } from '../audit/checkpoints.js';
 import { connectOptions, nodeName } from '../audit/postgres/config.js';
 import { NODE_HEARTBEAT_MS } from '../audit/postgres/nodes.js';
 import { PostgresAuditStore } from '../audit/postgres/store.js';
@@ -20,8 +21,6 @@ import type { ClusterRole } from './cluster/role.js';
 export const SQLITE_ONLY = [
   'scheduled digests',
   'the nightly purge',
-  'the check at start',
-  'signed checkpoints',
   'reports and console reviews of these rows',
 ] as const;
 
@@ -70,12 +69,9 @@ async function openPostgres(
   opts: OpenAuditOptions,
 ): Promise<OpenedAudit> {
   const pg = (config.store as { postgres: Parameters<typeof connectOptions>[0] }).postgres;
-  if (opts.cluster)
-    throw new SchoolgateError(
-      'SG_CONFIG_INVALID',
-      'serve --workers N (more than 1) is not available with store: { postgres } yet',
-      { suggestion: 'run one process per node (workers: 1), or several nodes against the same PostgreSQL' },
-    );
+  // serve --workers N: a proxy worker's rows go to the primary's one store (one chain per node), as on SQLite.
+  if (opts.cluster?.role === 'worker')
+    return { store: await opts.cluster.audit(logger), sqlite: null, opened: null };
   const node = opts.node ?? nodeName(pg);
   const store = await PostgresAuditStore.open({
     ...connectOptions(pg),
@@ -83,6 +79,10 @@ async function openPostgres(
     batchMaxRows: config.audit.batchMaxRows,
     logger,
     heartbeatMs: NODE_HEARTBEAT_MS,
+    // Started before the database (a reboot, an outage): serve the 503 page until it answers.
+    openWhileDown: true,
+    // This node's own key, where SQLite keeps it: keys/audit-signing.key in the data directory.
+    signingKeyFile: signingKeyPath(opts.path),
   });
   const where = store.where;
   logger.info(

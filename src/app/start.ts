@@ -396,10 +396,8 @@ async function startClaimed(
   );
   let address: AddressInfo;
   try {
-    // A cluster is SQLite's alone (audit-store.ts refuses one on PostgreSQL).
-    address = await (cluster?.role === 'primary' && sqliteAudit
-      ? cluster.listen(sqliteAudit)
-      : proxy.listen());
+    // In a cluster the workers listen; their rows go through this process's store (SQLite or PostgreSQL).
+    address = await (cluster?.role === 'primary' ? cluster.listen(audit) : proxy.listen());
   } catch (err) {
     await alerts.close();
     await sinks.close();

@@ -1,6 +1,7 @@
 /** Messages between the proxy thread and the audit writer thread. */
 import { SchoolgateError, type ErrorCode } from '../errors.js';
 import type { AlertWrite, StoredAlert } from './alerts-table.js';
+import type { AuditStoreWhere } from './serving-store.js';
 import type { AuditOpenReport } from './open-checked.js';
 import type { IntegrityMode } from './start-check.js';
 import type { AccessEntry } from './report-access.js';
@@ -32,7 +33,11 @@ export type ToWorker =
   | { type: 'close' };
 
 export type FromWorker =
-  | { type: 'ready'; opened: AuditOpenReport; signing: SigningState }
+  /**
+   * The writer is open. A cluster primary's PostgreSQL store (no SQLite file, no signing yet) sends
+   * opened and signing null and says where it records.
+   */
+  | { type: 'ready'; opened: AuditOpenReport | null; signing: SigningState | null; where?: AuditStoreWhere }
   /** Checkpoint signing started or stopped failing (signing-state.ts). */
   | { type: 'signing'; signing: SigningState }
   | { type: 'open-error'; error: WireError }

@@ -63,8 +63,10 @@ export class WorkerAuditStore implements ServingAuditStore {
     readonly transport: AuditTransport,
     private readonly logger: AuditLogger | undefined,
     /** What the writer's check at open found and did (start-check.ts, open-checked.ts). */
-    readonly opened: AuditOpenReport,
-    private signing_: SigningState,
+    readonly opened: AuditOpenReport | null,
+    private signing_: SigningState | null,
+    /** Where the writer records, when it is not this SQLite file (a primary's PostgreSQL store). */
+    private readonly where_?: AuditStoreWhere,
   ) {
     transport.onMessage((m) => this.onMessage(m));
     transport.onGone((err) => {
@@ -88,7 +90,8 @@ export class WorkerAuditStore implements ServingAuditStore {
       const off = transport.onMessage((m) => {
         if (m.type === 'log') return void logFrom(logger, m);
         off();
-        if (m.type === 'ready') resolve(new WorkerAuditStore(transport, logger, m.opened, m.signing));
+        if (m.type === 'ready')
+          resolve(new WorkerAuditStore(transport, logger, m.opened, m.signing, m.where));
         else if (m.type === 'open-error') {
           transport.abandon();
           reject(errorFromWire(m.error));
@@ -102,7 +105,7 @@ export class WorkerAuditStore implements ServingAuditStore {
   }
 
   /** Whether the writer signs checkpoints (signing-state.ts): for `status` and /healthz. */
-  get signing(): SigningState {
+  get signing(): SigningState | null {
     return this.signing_;
   }
 
@@ -111,7 +114,7 @@ export class WorkerAuditStore implements ServingAuditStore {
   }
 
   get where(): AuditStoreWhere {
-    return { kind: 'sqlite', path: this.opened.path };
+    return this.where_ ?? { kind: 'sqlite', path: this.opened?.path ?? '' };
   }
 
   get failure(): AuditStoreFailure | null {

@@ -1,21 +1,29 @@
 /**
- * The primary's side of the audit link: every proxy worker's ToWorker message goes to the one writer thread
+ * The primary's side of the audit link: every proxy worker's ToWorker message goes to the one writer
  * wrapped with the worker's id, and the writer's answer goes back to that worker. One writer, one chain,
  * whatever the number of workers; a worker still answers a client only after the ack for its row.
+ * The writer is SQLite's writer thread, or on PostgreSQL the primary's store (pg-writer-link.ts).
  */
 import type { Worker as ClusterWorker } from 'node:cluster';
-import type { Worker as ThreadWorker } from 'node:worker_threads';
-import type { WorkerAuditStore } from '../../audit/index.js';
 import type { FromWorker, Relayed, ToWorker } from '../../audit/worker-protocol.js';
 import type { FromProxyWorker, ToProxyWorker } from './messages.js';
+
+/** What the relay needs of the writer: a worker_threads Worker has this shape. */
+export interface WriterLink {
+  postMessage(message: Relayed<ToWorker>): void;
+  on(event: 'message', listener: (raw: FromWorker | Relayed<FromWorker>) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'exit', listener: (code: number) => void): unknown;
+}
 
 export class AuditRelay {
   private readonly workers = new Map<number, ClusterWorker>();
   private goneMessage: string | null = null;
 
   constructor(
-    private readonly store: WorkerAuditStore,
-    private readonly writer: ThreadWorker,
+    /** The writer's `ready`, as each worker asks for it. */
+    private readonly ready: () => Extract<FromWorker, { type: 'ready' }>,
+    private readonly writer: WriterLink,
   ) {
     writer.on('message', (raw: FromWorker | Relayed<FromWorker>) => {
       if ('via' in raw) return this.send(this.workers.get(raw.via), { sg: 'audit', m: raw.m });
@@ -42,10 +50,7 @@ export class AuditRelay {
     if (message.sg === 'audit-hello') {
       if (this.goneMessage) this.send(worker, { sg: 'audit-gone', message: this.goneMessage });
       else
-        this.send(worker, {
-          sg: 'audit',
-          m: { type: 'ready', opened: this.store.opened, signing: this.store.signing },
-        });
+        this.send(worker, { sg: 'audit', m: this.ready() });
       return true;
     }
     if (message.sg !== 'audit') return false;

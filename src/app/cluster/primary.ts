@@ -11,7 +11,10 @@ import type { Logger } from 'pino';
 import type { CommittedSource } from '../../alerts/engine.js';
 import type { AuditEvent } from '../../audit/types.js';
 import { SchoolgateError, type ErrorCode } from '../../errors.js';
+import { WorkerAuditStore } from '../../audit/index.js';
+import { PostgresAuditStore } from '../../audit/postgres/store.js';
 import { AuditRelay } from './audit-relay.js';
+import { PgWriterLink } from './pg-writer-link.js';
 import { ForwardedRuns, forwardSignal, type WorkerAnswer } from './forwarded.js';
 import { isFromProxyWorker, type FromProxyWorker, type ToProxyWorker } from './messages.js';
 import { RestartLimit, WORKER_RESTART_LIMIT, type RestartLimitOptions } from './restart-limit.js';
@@ -194,8 +197,17 @@ export function primaryRole(
       else giveUpListeners.push(listener);
     },
     async listen(audit) {
-      if (!('thread' in audit.transport)) throw new Error('the primary needs its own audit writer thread');
-      relay = new AuditRelay(audit, audit.transport.thread as never);
+      if (audit instanceof PostgresAuditStore) {
+        const link = new PgWriterLink(audit);
+        relay = new AuditRelay(() => link.ready(), link);
+      } else {
+        if (!(audit instanceof WorkerAuditStore) || !('thread' in audit.transport))
+          throw new Error('the primary needs its own audit writer thread');
+        relay = new AuditRelay(
+          () => ({ type: 'ready', opened: audit.opened, signing: audit.signing }),
+          audit.transport.thread as never,
+        );
+      }
       const settled = await Promise.allSettled(Array.from({ length: count }, () => fork()));
       const failed = settled.find((s) => s.status === 'rejected');
       if (failed) {

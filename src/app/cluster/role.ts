@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { CommittedSource } from '../../alerts/engine.js';
 import type { WorkerAuditStore } from '../../audit/index.js';
 import type { AuditLogger } from '../../audit/index.js';
+import type { ServingAuditStore } from '../../audit/serving-store.js';
 import type { ProxyServer } from '../../proxy/server.js';
 import type { ControlHandler } from '../control.js';
 
@@ -14,8 +15,11 @@ export type ControlHandlers = Record<string, ControlHandler>;
 
 export interface PrimaryRole {
   role: 'primary';
-  /** Starts the workers once the audit writer is open; resolves with the address they listen on. */
-  listen(audit: WorkerAuditStore): Promise<AddressInfo>;
+  /**
+   * Starts the workers once the audit store is open (SQLite's writer, or the PostgreSQL store); resolves
+   * with the address they listen on.
+   */
+  listen(audit: ServingAuditStore): Promise<AddressInfo>;
   /** Rows committed in the workers: the alerts engine's source. */
   committed: CommittedSource;
   /** What the control socket answers: this process's handlers, with `status` summed and `reload` reaching every worker. */

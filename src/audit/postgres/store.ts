@@ -35,6 +35,15 @@ import { listNodes, registerNode, touchNode, type NodeSeen } from './nodes.js';
 import { Partitions } from './partitions.js';
 import { insertRows, type PgRow } from './rows.js';
 import { migratePg } from './schema.js';
+import { loadOrCreateSigningKey, type CheckpointReason, type SigningKey } from '../checkpoints.js';
+import { SIGNING_OK, signingFailed, type SigningState } from '../signing-state.js';
+import {
+  latestPgCheckpoint,
+  PG_CHECKPOINT_EVERY_MS,
+  pgSignatureProblem,
+  writePgCheckpoint,
+} from './checkpoints.js';
+import { verifyPostgres } from './verify.js';
 
 export interface PostgresAuditStoreOptions extends PgConnectOptions {
   /** This node's name: its own chain. */
@@ -45,6 +54,19 @@ export interface PostgresAuditStoreOptions extends PgConnectOptions {
   onBatch?: (report: BatchReport) => void;
   /** A serving node: registered in `nodes` at open and its last_seen updated this often. Absent: neither. */
   heartbeatMs?: number;
+  /**
+   * A serving node started while the server is down or unreachable: open anyway, failing closed (every
+   * record refused) until a commit reaches the server, which first runs what open would have (setUp).
+   */
+  openWhileDown?: boolean;
+  /**
+   * This node's checkpoint signing key (created the first time): the start check verifies the chain's tail
+   * against the node's last signed checkpoint before serving, and the head is signed at open, while it
+   * moves (checkpointEveryMs) and at close (postgres/checkpoints.ts). Absent: neither (scripts, tests).
+   */
+  signingKeyFile?: string;
+  /** Default PG_CHECKPOINT_EVERY_MS. */
+  checkpointEveryMs?: number;
 }
 
 interface Pending {
@@ -70,8 +92,12 @@ export class PostgresAuditStore implements ServingAuditStore {
   private lastError_: SchoolgateError | null = null;
   private readonly failures = new FailureClock();
   private heartbeat: NodeJS.Timeout | null = null;
-  /** No signed checkpoints on PostgreSQL yet (the chains are verified by `audit verify`). */
-  readonly signing = null;
+  /** setUp done: at open, or at the first commit that reached the server after a start while it was down. */
+  private setUpDone = false;
+  private signingKey: SigningKey | null = null;
+  private signing_: SigningState | null = null;
+  private lastSignedSeq = -1;
+  private signer: NodeJS.Timeout | null = null;
 
   private constructor(
     pool: pg.Pool,
@@ -80,6 +106,7 @@ export class PostgresAuditStore implements ServingAuditStore {
     this.pool = pool;
     this.node = opts.node;
     this.maxRows = opts.batchMaxRows ?? 1000;
+    if (opts.signingKeyFile !== undefined) this.signing_ = SIGNING_OK;
   }
 
   /** Connects, brings the schema up to date, makes this month's and next month's partitions. */
@@ -88,24 +115,126 @@ export class PostgresAuditStore implements ServingAuditStore {
     const store = new PostgresAuditStore(pool, opts);
     try {
       const client = await pool.connect();
+      let broken: unknown = undefined;
       try {
-        await migratePg(client);
-        const now = Date.now();
-        await store.partitions.ensure(client, [now, now + 31 * 86_400_000]);
-        await client.query(
-          `INSERT INTO chain_heads (node, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING`,
-          [opts.node, GENESIS_HASH],
-        );
-        if (opts.heartbeatMs !== undefined) await registerNode(client, opts.node);
+        await store.setUp(client);
+      } catch (err) {
+        broken = err;
+        throw err;
       } finally {
-        client.release();
+        client.release(broken instanceof Error ? broken : undefined);
       }
     } catch (err) {
-      await pool.end().catch(() => undefined);
-      throw store.commitError(err);
+      if (!(opts.openWhileDown && serverUnreachable(err))) {
+        await pool.end().catch(() => undefined);
+        throw store.commitError(err);
+      }
+      store.noteHealth({ ok: false, error: store.commitError(err) });
     }
     if (opts.heartbeatMs !== undefined) store.startHeartbeat(opts.heartbeatMs);
+    if (opts.signingKeyFile !== undefined) store.startSigning(opts.checkpointEveryMs ?? PG_CHECKPOINT_EVERY_MS);
     return store;
+  }
+
+  /** Whether this node signs its checkpoints; null where no key was given. */
+  get signing(): SigningState | null {
+    return this.signing_;
+  }
+
+  private loadSigningKey(file: string): void {
+    if (this.signingKey) return;
+    try {
+      this.signingKey = loadOrCreateSigningKey(file);
+    } catch (err) {
+      this.signingFailed(`cannot read or create the signing key ${file}: ${String(err)}`);
+    }
+  }
+
+  private signingFailed(message: string): void {
+    if (this.signing_?.state !== 'failing')
+      this.opts.logger?.error(
+        { code: 'SG_AUDIT_SIGNING_FAILED', node: this.node, err: message },
+        'audit: checkpoint signing failed; rows are still recorded, unsigned, until it works again',
+      );
+    this.signing_ = signingFailed(this.signing_ ?? SIGNING_OK, message, Date.now());
+  }
+
+  /**
+   * The check at start (start-check.ts's on SQLite): the tail of this node's chain, from its last signed
+   * checkpoint to its head, walked and linked, and the checkpoint signed by this node's key. A break
+   * refuses to serve (SG_AUDIT_DAMAGED): rows changed, removed or appended around the writer.
+   */
+  private async checkAtStart(client: pg.ClientBase): Promise<void> {
+    const last = await latestPgCheckpoint(client, this.node);
+    if (!last) return;
+    const key = this.signingKey?.publicKeyText ?? last.publicKey;
+    const walked = await verifyPostgres(client, {
+      node: this.node,
+      from: { seq: last.seq, hash: last.hash },
+      checkpoints: false,
+    });
+    const problem =
+      pgSignatureProblem(last, key) ??
+      (walked.nodes[0]?.ok === false ? (walked.nodes[0].firstBreak?.reason ?? 'the chain is broken') : null);
+    if (problem)
+      throw new SchoolgateError(
+        'SG_AUDIT_DAMAGED',
+        `The PostgreSQL audit chain of node ${this.node} does not match its last signed checkpoint: ${problem}.`,
+        {
+          context: { node: this.node, checkpointSeq: last.seq },
+          suggestion:
+            'Run `schoolgate audit verify`, keep a copy of the database and this node\'s keys/ as they are (evidence), and tell the headteacher; a node must never share its name with another.',
+        },
+      );
+  }
+
+  /** Signs the head now, or (moved) only if it moved since the last checkpoint; a failure is only shown. */
+  private async sign(db: pg.ClientBase | pg.Pool, reason: CheckpointReason, moved = false): Promise<void> {
+    if (!this.signingKey) return;
+    try {
+      if (moved) {
+        const { rows } = await db.query<{ seq: number }>('SELECT seq FROM chain_heads WHERE node = $1', [
+          this.node,
+        ]);
+        if (Number(rows[0]?.seq ?? 0) === this.lastSignedSeq) return;
+      }
+      const c = await writePgCheckpoint(db, this.node, this.signingKey, reason);
+      this.lastSignedSeq = c.seq;
+      if (this.signing_?.state === 'failing')
+        this.opts.logger?.info({ node: this.node }, 'audit: checkpoint signing works again');
+      this.signing_ = SIGNING_OK;
+    } catch (err) {
+      // The database down is the store's failure, shown already; signing failed only if the database answers.
+      if (this.healthy_) this.signingFailed(`cannot store a signed checkpoint: ${String(err)}`);
+    }
+  }
+
+  private startSigning(ms: number): void {
+    let busy = false;
+    this.signer = setInterval(() => {
+      if (busy || !this.setUpDone || !this.healthy_ || this.closing) return;
+      busy = true;
+      void this.sign(this.pool, 'minute', true).finally(() => (busy = false));
+    }, ms);
+    this.signer.unref();
+  }
+
+  /** Migrations, this month's and next month's partitions, this node's chain head and its `nodes` row. */
+  private async setUp(client: pg.ClientBase): Promise<void> {
+    await migratePg(client);
+    const now = Date.now();
+    await this.partitions.ensure(client, [now, now + 31 * 86_400_000]);
+    await client.query(
+      `INSERT INTO chain_heads (node, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING`,
+      [this.node, GENESIS_HASH],
+    );
+    if (this.opts.heartbeatMs !== undefined) await registerNode(client, this.node);
+    if (this.opts.signingKeyFile !== undefined) {
+      this.loadSigningKey(this.opts.signingKeyFile);
+      await this.checkAtStart(client);
+      await this.sign(client, 'open');
+    }
+    this.setUpDone = true;
   }
 
   get healthy(): boolean {
@@ -185,11 +314,13 @@ export class PostgresAuditStore implements ServingAuditStore {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.heartbeat) clearInterval(this.heartbeat);
+      if (this.signer) clearInterval(this.signer);
       if (this.running) await this.draining;
       if (this.queueDepth > 0) {
         this.running = true;
         await this.drain(false);
       }
+      if (this.setUpDone && this.healthy_) await this.sign(this.pool, 'close');
       await this.pool.end();
     })();
     return this.closing;
@@ -201,7 +332,8 @@ export class PostgresAuditStore implements ServingAuditStore {
     this.heartbeat = setInterval(() => {
       if (beating) return;
       beating = true;
-      void touchNode(this.pool, this.node)
+      // Before setUp (started while the server was down) there may be no `nodes` table: the probe sets up.
+      void (this.setUpDone ? touchNode(this.pool, this.node) : Promise.resolve())
         .then(() => this.probe())
         .catch(() => undefined)
         .finally(() => (beating = false));
@@ -280,6 +412,7 @@ export class PostgresAuditStore implements ServingAuditStore {
     const client = await this.pool.connect();
     let broken: unknown = undefined;
     try {
+      if (!this.setUpDone) await this.setUp(client);
       if (records.length > 0)
         await this.partitions.ensure(
           client,
@@ -385,6 +518,19 @@ export class PostgresAuditStore implements ServingAuditStore {
       },
     );
   }
+}
+
+/**
+ * The server is down, starting, stopping or unreachable (no SQLSTATE, or class 08 connection exception /
+ * 57P operator intervention): worth waiting for. Anything else (a wrong password, no such database) is a
+ * configuration fault that start reports at once.
+ */
+function serverUnreachable(err: unknown): boolean {
+  if (err instanceof SchoolgateError) return false; // our own refusal (a newer schema): not an outage
+  const code = (err as { code?: unknown } | null)?.code;
+  // No code (a timeout) or a Node errno (ECONNREFUSED, EPIPE…; no SQLSTATE class starts with E).
+  if (typeof code !== 'string' || code.startsWith('E') || code.length !== 5) return true;
+  return code.startsWith('08') || code.startsWith('57P');
 }
 
 /** The rows with their place in the chain after `head`, and the new head. */

@@ -5,19 +5,40 @@
  */
 import { GENESIS_HASH, headBreak, type ChainBreak, type ChainHead, type VerifyResult } from '../chain.js';
 import { linkChecker, linkColumns, WALK_PAGE } from '../chain-walk.js';
+import {
+  pgCheckpointMismatch,
+  pgSignatureProblem,
+  readPgCheckpoints,
+  type PgCheckpoint,
+} from './checkpoints.js';
 import { BIGINT_AS_NUMBER, type Queryable } from './connect.js';
+
+export interface PgNodeCheckpoints {
+  /** Signatures checked. */
+  checked: number;
+  latest: PgCheckpoint | null;
+}
 
 export interface PgVerifyResult {
   ok: boolean;
   /** One result per node with rows or a head, by node name. */
-  nodes: (VerifyResult & { node: string })[];
+  nodes: (VerifyResult & { node: string; checkpoints: PgNodeCheckpoints })[];
 }
 
-/** Walks every node's chain (or only `node`'s) and reports each node's first break. */
-export async function verifyPostgres(
-  db: Queryable,
-  opts: { node?: string; onProgress?: (node: string, rows: number) => void } = {},
-): Promise<PgVerifyResult> {
+export interface PgVerifyOptions {
+  node?: string;
+  /** Walk from this verified position (the start check: the node's last checkpoint) instead of genesis. */
+  from?: ChainHead;
+  /** Check the node's signed checkpoints too (default true). */
+  checkpoints?: boolean;
+  onProgress?: (node: string, rows: number) => void;
+}
+
+/**
+ * Walks every node's chain (or only `node`'s) and checks its signed checkpoints (every signature by the
+ * node's key; the latest still held by the chain); reports each node's first break.
+ */
+export async function verifyPostgres(db: Queryable, opts: PgVerifyOptions = {}): Promise<PgVerifyResult> {
   const heads = new Map<string, ChainHead | null>();
   const { rows: headRows } = await db.query<{ node: string; seq: number; hash: string }>({
     text: 'SELECT node, seq, hash FROM chain_heads',
@@ -32,15 +53,43 @@ export async function verifyPostgres(
   const nodes: PgVerifyResult['nodes'] = [];
   for (const [node, head] of [...heads].sort(([a], [b]) => a.localeCompare(b))) {
     if (opts.node !== undefined && node !== opts.node) continue;
-    nodes.push({ node, ...(await verifyNode(db, node, head, opts.onProgress)) });
+    const walked = await verifyNode(db, node, head, opts.from, opts.onProgress);
+    const checkpoints: PgNodeCheckpoints = { checked: 0, latest: null };
+    if (walked.ok && opts.checkpoints !== false) {
+      const problem = await checkCheckpoints(db, node, walked.head, checkpoints);
+      if (problem) {
+        walked.ok = false;
+        walked.firstBreak = { seq: checkpoints.latest?.seq ?? null, id: null, reason: problem };
+      }
+    }
+    nodes.push({ node, ...walked, checkpoints });
   }
   return { ok: nodes.every((n) => n.ok), nodes };
+}
+
+/** Every signature by the node's key (its first checkpoint's), and the latest still in the chain. */
+async function checkCheckpoints(
+  db: Queryable,
+  node: string,
+  head: ChainHead,
+  out: PgNodeCheckpoints,
+): Promise<string | null> {
+  const all = await readPgCheckpoints(db, node);
+  const key = all[0]?.publicKey;
+  for (const c of all) {
+    const problem = pgSignatureProblem(c, key!);
+    if (problem) return problem;
+    out.checked++;
+  }
+  out.latest = all.at(-1) ?? null;
+  return out.latest ? pgCheckpointMismatch(db, node, out.latest, head) : null;
 }
 
 async function verifyNode(
   db: Queryable,
   node: string,
   head: ChainHead | null,
+  start: ChainHead = { seq: 0, hash: GENESIS_HASH },
   onProgress?: (node: string, rows: number) => void,
 ): Promise<VerifyResult> {
   const result = (rows: number, gaps: number, brk: ChainBreak | null): VerifyResult => ({
@@ -62,7 +111,7 @@ async function verifyNode(
     types: BIGINT_AS_NUMBER,
   });
   const gaps = new Map(gapRows.map((g) => [g.seq, g.prev_hash]));
-  const checker = linkChecker({ seq: 0, hash: GENESIS_HASH }, (seq) => gaps.get(seq));
+  const checker = linkChecker(start, (seq) => gaps.get(seq));
   const sql = `SELECT ${linkColumns().join(', ')} FROM audit_events
     WHERE node = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT ${WALK_PAGE}`;
   for (;;) {

@@ -41,9 +41,13 @@ export function registerAudit(program: Command): void {
     )
     .option('--json', 'JSON output')
     .action(async (opts: CommonOptions & VerifyFlags) => {
+      const config = configFrom(opts);
+      if (typeof config.store === 'object') {
+        const { verifyPostgresCommand } = await import('./audit-verify-pg.js');
+        return verifyPostgresCommand(config, opts.json === true);
+      }
       const { verifyAudit } = await import('../../audit/verify-all.js');
       const r = await load();
-      const config = configFrom(opts);
       const progress =
         process.stderr.isTTY && !opts.json
           ? (rows: number) => process.stderr.write(`\rverified ${rows} rows…`)

@@ -5,7 +5,6 @@
 import type { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { ClusterRole } from '../../../src/app/cluster/role.js';
 import { controlRequest } from '../../../src/app/control.js';
 import { startSchoolgate } from '../../../src/app/start.js';
 import type { StatusReport } from '../../../src/app/status.js';
@@ -52,13 +51,5 @@ describe('the audit store in status', () => {
     ).rejects.toMatchObject({
       code: 'SG_ARGUMENT_INVALID',
     });
-  });
-
-  it('refuses serve --workers N on PostgreSQL before connecting', async () => {
-    const config = testConfig({ store: { postgres: { url: 'postgres://nobody@127.0.0.1:1/none' } } });
-    const primary = { role: 'primary' } as unknown as ClusterRole; // refused before any of it is used
-    await expect(
-      startSchoolgate(config, pino({ level: 'silent' }), { cluster: primary }),
-    ).rejects.toMatchObject({ code: 'SG_CONFIG_INVALID', message: expect.stringContaining('--workers') });
   });
 });

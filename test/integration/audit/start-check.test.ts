@@ -190,7 +190,7 @@ describe('the audit database is checked before it is trusted', () => {
     expect(recordedHead().seq).toBe(20); // the head written at open; the 30 rows after it are not in it
 
     const again = await WorkerAuditStore.open({ path: file, batchMaxRows: 100 });
-    expect(again.opened.check?.recorded?.seq).toBe(20);
+    expect(again.opened?.check?.recorded?.seq).toBe(20);
     await again.close();
     const db = new Database(file, { readonly: true });
     expect(db.prepare('SELECT count(*) FROM audit_events').pluck().get()).toBe(50);

@@ -1,0 +1,51 @@
+/**
+ * `audit verify` when the config records on PostgreSQL (store: { postgres }): every node's chain walked
+ * and every node's signed checkpoints checked (postgres/verify.ts); one line per node, the first break.
+ */
+import { SchoolgateError } from '../../errors.js';
+import type { ReadonlyConfig } from '../../config/load.js';
+
+export async function verifyPostgresCommand(config: ReadonlyConfig, json: boolean): Promise<void> {
+  const [{ connectOptions }, { pgPool }, { verifyPostgres }] = await Promise.all([
+    import('../../audit/postgres/config.js'),
+    import('../../audit/postgres/connect.js'),
+    import('../../audit/postgres/verify.js'),
+  ]);
+  const pg = (config.store as { postgres: Parameters<typeof connectOptions>[0] }).postgres;
+  const pool = pgPool({ ...connectOptions(pg), max: 1 });
+  let result: Awaited<ReturnType<typeof verifyPostgres>>;
+  try {
+    result = await verifyPostgres(pool);
+  } catch (err) {
+    throw new SchoolgateError('SG_AUDIT_UNAVAILABLE', `cannot read the PostgreSQL audit store: ${String(err)}`, {
+      suggestion: 'check that PostgreSQL is running and reachable with the configured account',
+    });
+  } finally {
+    await pool.end();
+  }
+  if (json) console.log(JSON.stringify(result));
+  else
+    for (const n of result.nodes)
+      console.log(
+        n.ok
+          ? `ok: node ${n.node}: ${n.rows} rows verified, chain head seq ${n.head.seq} ${n.head.hash}; ` +
+              `checkpoints: ${n.checkpoints.checked} signed, latest ` +
+              (n.checkpoints.latest
+                ? `seq ${n.checkpoints.latest.seq} at ${new Date(n.checkpoints.latest.time_ms).toISOString()}`
+                : 'none')
+          : `BROKEN: node ${n.node}: ${n.firstBreak?.reason ?? 'broken'}` +
+              (n.firstBreak?.seq != null ? ` (seq ${n.firstBreak.seq})` : ''),
+      );
+  const broken = result.nodes.find((n) => !n.ok);
+  if (broken)
+    throw new SchoolgateError(
+      'SG_AUDIT_TAMPERED',
+      `the audit record of node ${broken.node} is broken: ${broken.firstBreak?.reason ?? 'broken'}`,
+      {
+        context: { node: broken.node, seq: broken.firstBreak?.seq ?? null, rowsVerified: broken.rows },
+        suggestion:
+          'keep a copy of the database and every node\'s keys/ as they are now (evidence), restore the last good ' +
+          'backup beside them, and compare; tell the headteacher',
+      },
+    );
+}
