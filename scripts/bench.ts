@@ -140,7 +140,11 @@ async function main(): Promise<void> {
   const top = mkdtempSync(path.join(os.tmpdir(), 'sg-bench-'));
   const loadBefore = os.loadavg();
   const all = [
-    schoolgate(existsSync(UT1) ? UT1 : undefined, undefined, CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF)] : []),
+    schoolgate(
+      existsSync(UT1) ? UT1 : undefined,
+      undefined,
+      CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF)] : [],
+    ),
     ...(BASELINE_CLI ? [schoolgate(existsSync(UT1) ? UT1 : undefined, path.resolve(BASELINE_CLI))] : []),
     squid(false),
     squid(true),

@@ -13,7 +13,12 @@ const here = path.dirname(new URL(import.meta.url).pathname);
 const cli = path.join(here, '..', '..', 'src', 'cli', 'main.js');
 const ORIGIN_NAME = 'origin.bench.test';
 
-async function startNode(dir: string, url: string, node: string, originPort: number): Promise<{ p: Started; port: number }> {
+async function startNode(
+  dir: string,
+  url: string,
+  node: string,
+  originPort: number,
+): Promise<{ p: Started; port: number }> {
   mkdirSync(dir, { recursive: true });
   // A name, not the IP literal (refused by the policy): the hosts file routes it to the origin.
   writeFileSync(path.join(dir, 'hosts'), `127.0.0.1 ${ORIGIN_NAME}\n`);
@@ -30,7 +35,16 @@ async function startNode(dir: string, url: string, node: string, originPort: num
     }),
   );
   const p = startProcess([], process.execPath, [
-    cli, 'serve', '--workers', '1', '--node', node, '--config', file, '--data', path.join(dir, 'data'),
+    cli,
+    'serve',
+    '--workers',
+    '1',
+    '--node',
+    node,
+    '--config',
+    file,
+    '--data',
+    path.join(dir, 'data'),
   ]);
   const m = await waitForOutput(p, /filtering on [^\s]+:(\d+)/, `serve node ${node}`);
   return { p, port: Number(m[1]) };
@@ -47,10 +61,18 @@ async function load(ports: number[], originPort: number, total: number, clients:
       while (left-- > 0)
         await new Promise<void>((resolve, reject) => {
           const req = http.request(
-            { host: '127.0.0.1', port, agent, path: `http://${ORIGIN_NAME}:${originPort}/n${left}`, headers: { host: `${ORIGIN_NAME}:${originPort}` } },
+            {
+              host: '127.0.0.1',
+              port,
+              agent,
+              path: `http://${ORIGIN_NAME}:${originPort}/n${left}`,
+              headers: { host: `${ORIGIN_NAME}:${originPort}` },
+            },
             (res) => {
               res.resume();
-              res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+              res.on('end', () =>
+                res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`)),
+              );
             },
           );
           req.on('error', reject);
@@ -62,7 +84,12 @@ async function load(ports: number[], originPort: number, total: number, clients:
   return Math.round(total / ((performance.now() - started) / 1000));
 }
 
-export async function benchServeNodes(dir: string, url: string, total: number, clients: number): Promise<void> {
+export async function benchServeNodes(
+  dir: string,
+  url: string,
+  total: number,
+  clients: number,
+): Promise<void> {
   const origin = http.createServer((_, res) => res.end('x'.repeat(1024)));
   await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
   const originPort = (origin.address() as { port: number }).port;

@@ -49,8 +49,7 @@ export class AuditRelay {
   handle(worker: ClusterWorker, message: FromProxyWorker): boolean {
     if (message.sg === 'audit-hello') {
       if (this.goneMessage) this.send(worker, { sg: 'audit-gone', message: this.goneMessage });
-      else
-        this.send(worker, { sg: 'audit', m: this.ready() });
+      else this.send(worker, { sg: 'audit', m: this.ready() });
       return true;
     }
     if (message.sg !== 'audit') return false;

@@ -8,12 +8,7 @@ import { EventEmitter } from 'node:events';
 import { SchoolgateError } from '../../errors.js';
 import type { PostgresAuditStore } from '../../audit/postgres/store.js';
 import { decodeBatch } from '../../audit/wire-batch.js';
-import {
-  errorToWire,
-  type FromWorker,
-  type Relayed,
-  type ToWorker,
-} from '../../audit/worker-protocol.js';
+import { errorToWire, type FromWorker, type Relayed, type ToWorker } from '../../audit/worker-protocol.js';
 import type { WriterLink } from './audit-relay.js';
 
 export class PgWriterLink extends EventEmitter implements WriterLink {

@@ -125,8 +125,7 @@ export async function latestPgCheckpoint(db: Queryable, node: string): Promise<P
 
 /** Why this checkpoint is not a good signature by `publicKey` (the node's key), or null. */
 export function pgSignatureProblem(c: PgCheckpoint, publicKey: string): string | null {
-  if (c.publicKey !== publicKey)
-    return `checkpoint at seq ${c.seq} is signed by another key than the node's`;
+  if (c.publicKey !== publicKey) return `checkpoint at seq ${c.seq} is signed by another key than the node's`;
   try {
     if (checkSignature(c, publicKeyFromText(publicKey))) return null;
   } catch {

@@ -132,7 +132,8 @@ export class PostgresAuditStore implements ServingAuditStore {
       store.noteHealth({ ok: false, error: store.commitError(err) });
     }
     if (opts.heartbeatMs !== undefined) store.startHeartbeat(opts.heartbeatMs);
-    if (opts.signingKeyFile !== undefined) store.startSigning(opts.checkpointEveryMs ?? PG_CHECKPOINT_EVERY_MS);
+    if (opts.signingKeyFile !== undefined)
+      store.startSigning(opts.checkpointEveryMs ?? PG_CHECKPOINT_EVERY_MS);
     return store;
   }
 
@@ -183,7 +184,7 @@ export class PostgresAuditStore implements ServingAuditStore {
         {
           context: { node: this.node, checkpointSeq: last.seq },
           suggestion:
-            'Run `schoolgate audit verify`, keep a copy of the database and this node\'s keys/ as they are (evidence), and tell the headteacher; a node must never share its name with another.',
+            "Run `schoolgate audit verify`, keep a copy of the database and this node's keys/ as they are (evidence), and tell the headteacher; a node must never share its name with another.",
         },
       );
   }

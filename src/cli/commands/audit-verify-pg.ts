@@ -17,9 +17,13 @@ export async function verifyPostgresCommand(config: ReadonlyConfig, json: boolea
   try {
     result = await verifyPostgres(pool);
   } catch (err) {
-    throw new SchoolgateError('SG_AUDIT_UNAVAILABLE', `cannot read the PostgreSQL audit store: ${String(err)}`, {
-      suggestion: 'check that PostgreSQL is running and reachable with the configured account',
-    });
+    throw new SchoolgateError(
+      'SG_AUDIT_UNAVAILABLE',
+      `cannot read the PostgreSQL audit store: ${String(err)}`,
+      {
+        suggestion: 'check that PostgreSQL is running and reachable with the configured account',
+      },
+    );
   } finally {
     await pool.end();
   }
@@ -44,7 +48,7 @@ export async function verifyPostgresCommand(config: ReadonlyConfig, json: boolea
       {
         context: { node: broken.node, seq: broken.firstBreak?.seq ?? null, rowsVerified: broken.rows },
         suggestion:
-          'keep a copy of the database and every node\'s keys/ as they are now (evidence), restore the last good ' +
+          "keep a copy of the database and every node's keys/ as they are now (evidence), restore the last good " +
           'backup beside them, and compare; tell the headteacher',
       },
     );

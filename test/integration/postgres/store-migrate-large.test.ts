@@ -41,12 +41,30 @@ describe.skipIf(!bin)(`store migrate of a generated ${ROWS}-row log`, { timeout:
     );
     const url = await cluster.createDatabase('large');
     const r = await runCli(
-      ['store', 'migrate', '--from', 'sqlite', '--to', 'postgres', '--url', url, '--node', 'school', '--json', '--data', dir],
+      [
+        'store',
+        'migrate',
+        '--from',
+        'sqlite',
+        '--to',
+        'postgres',
+        '--url',
+        url,
+        '--node',
+        'school',
+        '--json',
+        '--data',
+        dir,
+      ],
       { cwd: dir, timeoutMs: 1_200_000 },
     );
     expect(r.stderr).not.toContain('SG_');
     expect(r.code).toBe(0);
-    const result = JSON.parse(r.stdout) as { rows: number; rowsPerSecond: number; after: { head: { seq: number } } };
+    const result = JSON.parse(r.stdout) as {
+      rows: number;
+      rowsPerSecond: number;
+      after: { head: { seq: number } };
+    };
     console.log(`store migrate: ${result.rows} rows at ${result.rowsPerSecond} rows/s`);
     expect(result.rows).toBe(ROWS);
 
