@@ -9,11 +9,14 @@ export interface DeviceEntry {
   name: string;
   user?: string | undefined;
   profile?: string | undefined;
+  /** The school of a trust it belongs to (site.ts). */
+  site?: string | undefined;
 }
 export interface NetworkEntry {
   cidr: string;
   profile: string;
   name?: string | undefined;
+  site?: string | undefined;
 }
 
 type Parsed = ipaddr.IPv4 | ipaddr.IPv6;
