@@ -75,6 +75,11 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   PG_ALERTS_MIGRATION,
   // 3: each serving node's start and last heartbeat, for `status` on every node.
   PG_NODES_MIGRATION,
+  // 4: schools within a trust: the site a request was resolved to (as SQLite's schema 12), and an alert's.
+  `ALTER TABLE audit_events ADD COLUMN site text;
+   CREATE INDEX audit_events_site_flagged_time ON audit_events (site, flagged, time_ms)
+     WHERE site IS NOT NULL;
+   ALTER TABLE alerts ADD COLUMN site text;`,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
