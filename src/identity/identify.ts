@@ -388,8 +388,14 @@ export class Identifier {
     clientIp: string,
     network?: NetworkEntry,
   ): IdentifyResult {
-    const site = resolveSite({ user, device }) ?? (network ?? this.addresses.network(clientIp))?.site ?? null;
+    const site = resolveSite({ user, device }) ?? this.networkSite(clientIp, network);
     return site ? { ok: true, identity: { ...result.identity, site } } : result;
+  }
+
+  /** The matched network's site; no lookup when no network has one (a single school). */
+  private networkSite(clientIp: string, matched: NetworkEntry | undefined): string | null {
+    if (matched) return matched.site ?? null;
+    return this.addresses.networkSites ? (this.addresses.network(clientIp)?.site ?? null) : null;
   }
 
   private networkProfile(clientIp: string): string {

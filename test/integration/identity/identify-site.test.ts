@@ -79,4 +79,22 @@ describe('identify: the request’s site', () => {
     expect(second.ok && second.identity.site).toBe('west');
     users.update('no.site', { site: null });
   });
+
+  it('takes a site from the config file’s networks and devices too, and refuses a malformed one', async () => {
+    const identity = {
+      networks: [{ cidr: '10.9.0.0/16', profile: 'pupil', site: 'west' }],
+      devices: [{ address: '10.9.0.5', name: 'east-pc', site: 'east' }],
+    };
+    const config = validateConfig({ identity }, { overrides: { dataDir: path.join(dir, 'data') } });
+    const id = new Identifier(config, users);
+    const network = await id.identify({ clientIp: '10.9.1.1', proxyAuthorization: undefined });
+    expect(network.ok && network.identity.site).toBe('west');
+    const device = await id.identify({ clientIp: '10.9.0.5', proxyAuthorization: undefined });
+    expect(device.ok && device.identity.site).toBe('east');
+    expect(() =>
+      validateConfig({
+        identity: { networks: [{ cidr: '10.9.0.0/16', profile: 'pupil', site: 'West Site' }] },
+      }),
+    ).toThrow(/site name/);
+  });
 });
