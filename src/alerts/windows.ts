@@ -85,6 +85,7 @@ export class AlertWindows {
       profile: row.profile,
       clientIp: row.clientIp,
       device: row.device,
+      ...(row.site ? { site: row.site } : {}),
       url: candidate.originOnly ? urlOf({ ...row, path: '/' }) : urlOf(row),
       searchTerm: candidate.searchTerm,
       phrase: candidate.phrase,

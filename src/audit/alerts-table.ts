@@ -18,6 +18,8 @@ export interface StoredAlert {
   profile: string | null;
   clientIp: string;
   device: string | null;
+  /** Schema 12: the school of a trust the alerting requests belong to, when sites are set. */
+  site?: string | null;
   rule: string;
   list: string | null;
   severity: 'danger' | 'warning' | 'advisory';
@@ -56,6 +58,7 @@ export interface AlertRow {
   acked_by: string | null;
   acked_os_user: string | null;
   ack_note: string | null;
+  site?: string | null;
 }
 
 /**
@@ -64,9 +67,9 @@ export interface AlertRow {
  */
 const UPSERT_SQL = `
   INSERT INTO alerts (id, first_ms, last_ms, count, username, profile, client_ip, device, rule, list,
-                      severity, url, search_term, phrase, audit_ids)
+                      severity, url, search_term, phrase, audit_ids, site)
   VALUES (@id, @first_ms, @last_ms, @count, @username, @profile, @client_ip, @device, @rule, @list,
-          @severity, @url, @search_term, @phrase, @audit_ids)
+          @severity, @url, @search_term, @phrase, @audit_ids, @site)
   ON CONFLICT (id) DO UPDATE SET
     last_ms = max(last_ms, excluded.last_ms),
     count = max(count, excluded.count),
@@ -96,6 +99,7 @@ export function alertColumns(
     search_term: alert.searchTerm,
     phrase: alert.phrase,
     audit_ids: JSON.stringify(alert.auditRowIds.slice(0, ALERT_AUDIT_IDS_KEPT)),
+    site: alert.site ?? null,
   };
 }
 
@@ -129,6 +133,7 @@ export function alertFromRow(row: AlertRow): StoredAlert {
     ackedBy: row.acked_by,
     ackedOsUser: row.acked_os_user,
     ackNote: row.ack_note,
+    ...(row.site ? { site: row.site } : {}),
   };
 }
 
@@ -142,6 +147,8 @@ export interface AlertQuery {
   /** This severity or worse. */
   minSeverity?: StoredAlert['severity'];
   user?: string;
+  /** Only this school of a trust's alerts (a site-scoped console account, `alerts list --site`). */
+  site?: string;
   limit?: number;
 }
 
@@ -168,6 +175,10 @@ export function queryAlerts(db: Database.Database, q: AlertQuery = {}): StoredAl
   if (q.user !== undefined) {
     where.push('username = @user');
     params.user = q.user;
+  }
+  if (q.site !== undefined) {
+    where.push('site = @site');
+    params.site = q.site;
   }
   const sql =
     `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +

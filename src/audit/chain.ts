@@ -60,7 +60,7 @@ export const CHAINED_COLUMNS = [
  * or editing it on a new one, all break the link. An object with its keys, not bare values, so a column
  * added later can never be read as this one. Append only.
  */
-export const LATER_CHAINED_COLUMNS = ['claimed_user', 'selftest_run'] as const;
+export const LATER_CHAINED_COLUMNS = ['claimed_user', 'selftest_run', 'site'] as const;
 
 export type ChainedColumn = (typeof CHAINED_COLUMNS)[number];
 export type LaterChainedColumn = (typeof LATER_CHAINED_COLUMNS)[number];

@@ -255,6 +255,19 @@ export const MIGRATIONS: readonly Migration[] = [
           AND action IN ('allow', 'warn', 'block', 'continue', 'continued', 'would-block', 'would-warn');
     `);
   },
+  // 12: schools within a trust (src/identity/site.ts): the site a request was resolved to, null in a single
+  // school and on every earlier row. Chained only where set (chain.ts, LATER_CHAINED_COLUMNS), so the rows
+  // written before it keep their hashes and a new row's site is covered. The flagged rows of one site for a
+  // period (`report flagged --site`, a site-scoped DSL's alerts) from an index; partial: only sited rows.
+  (db) => {
+    db.exec(`
+      ALTER TABLE audit_events ADD COLUMN site TEXT;
+      CREATE INDEX audit_events_site_flagged_time ON audit_events (site, flagged, time_ms)
+        WHERE site IS NOT NULL;
+      ALTER TABLE alerts ADD COLUMN site TEXT;
+      CREATE INDEX alerts_site_first ON alerts (site, first_ms) WHERE site IS NOT NULL;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

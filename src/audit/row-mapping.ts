@@ -36,6 +36,8 @@ export interface EventRow {
   claimed_user: string | null;
   /** Schema 7: the selftest run that sent this probe, or null. */
   selftest_run: string | null;
+  /** Schema 12: the school of a trust (src/identity/site.ts), or null. */
+  site: string | null;
 }
 
 export interface OutcomeRow {
@@ -69,14 +71,14 @@ export interface ChainedEventRow extends EventRow {
   outcome_hash: string;
 }
 
-/** The writer's insert (schema 7+): INSERT_SQL plus claimed_user, selftest_run and the chain columns. */
+/** The writer's insert (schema 12+): INSERT_SQL plus claimed_user, selftest_run, site and the chain columns. */
 export const CHAINED_INSERT_SQL = `INSERT OR IGNORE INTO audit_events
   (id, time_ms, username, profile, client_ip, device, method, scheme, host, port, path, categories,
    action, rule, reason, flagged, status, kind, search_term, search_engine, rewrites, note, claimed_user,
-   selftest_run, seq, chain_hash, outcome_hash)
+   selftest_run, site, seq, chain_hash, outcome_hash)
   VALUES (@id, @time_ms, @username, @profile, @client_ip, @device, @method, @scheme, @host, @port, @path,
    @categories, @action, @rule, @reason, @flagged, @status, @kind, @search_term, @search_engine, @rewrites, @note,
-   @claimed_user, @selftest_run, @seq, @chain_hash, @outcome_hash)`;
+   @claimed_user, @selftest_run, @site, @seq, @chain_hash, @outcome_hash)`;
 
 /**
  * COALESCE keeps a decision-time status when the outcome does not know one. The outcome hash is recomputed
@@ -106,6 +108,8 @@ export function invalidEventReason(e: AuditEvent): string | null {
     return 'claimedUser must be a string or null';
   if (e.selftestRun !== undefined && e.selftestRun !== null && typeof e.selftestRun !== 'string')
     return 'selftestRun must be a string or null';
+  if (e.site !== undefined && e.site !== null && typeof e.site !== 'string')
+    return 'site must be a string or null';
   if (!Array.isArray(e.categories) || e.categories.some((c) => typeof c !== 'string')) {
     return 'categories must be an array of strings';
   }
@@ -144,6 +148,7 @@ export function eventToRow(e: AuditEvent): EventRow {
     note: orNull(e.note),
     claimed_user: orNull(e.claimedUser),
     selftest_run: orNull(e.selftestRun),
+    site: orNull(e.site),
   };
 }
 
@@ -161,11 +166,16 @@ export function outcomeToRow(id: string, o: AuditOutcome, now: number): OutcomeR
 }
 
 /** The raw shape better-sqlite3 returns for `SELECT * FROM audit_events`. */
-export interface RawRow extends Omit<EventRow, 'flagged' | 'kind' | 'claimed_user' | 'selftest_run'> {
+export interface RawRow extends Omit<
+  EventRow,
+  'flagged' | 'kind' | 'claimed_user' | 'selftest_run' | 'site'
+> {
   /** Schema 4 (absent when a database of an older schema is read). */
   claimed_user?: string | null;
   /** Schema 7 (absent likewise). */
   selftest_run?: string | null;
+  /** Schema 12 (absent likewise). */
+  site?: string | null;
   kind: 'request' | 'tunnel' | 'inspected';
   flagged: number;
   bytes_in: number | null;
@@ -204,6 +214,7 @@ export function rowToStored(r: RawRow): StoredAuditRow {
     note: r.note,
     claimedUser: r.claimed_user ?? null,
     selftestRun: r.selftest_run ?? null,
+    ...(r.site ? { site: r.site } : {}),
     bytesIn: r.bytes_in,
     bytesOut: r.bytes_out,
     durationMs: r.duration_ms,

@@ -87,6 +87,11 @@ export interface AuditEvent {
    * anyone's activity, so reports, reviews and alerts leave these rows out. Null on every other row.
    */
   selftestRun?: string | null;
+  /**
+   * The school of a trust the request belongs to (src/identity/site.ts: the user's, device's or network's
+   * site). Null when none is set (a single school) and on every row written before schema 12.
+   */
+  site?: string | null;
 }
 
 /** Known only once the exchange finished. */

@@ -32,6 +32,7 @@ const FIELDS = [
   'rewrites',
   'note',
   'selftestRun',
+  'site',
 ] as const satisfies readonly (keyof AuditEvent)[];
 type Unlisted = Exclude<keyof AuditEvent, (typeof FIELDS)[number]>;
 const everyFieldListed: [Unlisted] extends [never] ? true : Unlisted = true;

@@ -136,16 +136,22 @@ export const profilesLayerSchema = z
   ProfilesInput
 >;
 
+/** A school of a trust (src/identity/site.ts): lower-case letters, digits and hyphens. */
+const siteName = z.string().regex(/^[a-z0-9-]{1,32}$/, 'expected a site name, e.g. north or st-marys');
 const network = z.strictObject({
   cidr: cidr.describe('The network, e.g. 10.20.0.0/16.'),
   profile: z.string().min(1).describe('The profile its clients get when nobody signs in.'),
   name: z.string().optional().describe('A label for people (e.g. "Year 7 wifi").'),
+  site: siteName
+    .optional()
+    .describe('The school of a trust it belongs to (e.g. north); its requests carry it.'),
 });
 const device = z.strictObject({
   address: z.string().min(1).describe('The device’s fixed IP address.'),
   name: z.string().min(1).describe('Its name in the audit log and the reports (e.g. "library PC 3").'),
   user: z.string().min(1).optional().describe('The user its traffic is recorded as, when nobody signs in.'),
   profile: z.string().min(1).optional().describe('The profile it gets, over its network’s.'),
+  site: siteName.optional().describe('The school of a trust it belongs to, over its network’s.'),
 });
 
 /** A role of reports.people: dsl, deputy-dsl, headteacher, auditor, or the school's own. */

@@ -68,13 +68,14 @@ export function authoriseLook(
   );
 }
 
-/** A page the role may not see: the refusal is recorded before the 403 is sent. */
+/** A page the role (or, with `reason`, the account's site) may not see: recorded before the 403 is sent. */
 export function recordRoleRefusal(
   db: Database.Database,
   who: Looker,
   command: string,
   subject: string | null,
   now: number,
+  reason = `the ${who.role} role may not see this page (SG_CONSOLE_FORBIDDEN)`,
 ): void {
   recordAccess(db, {
     timeMs: now,
@@ -83,7 +84,7 @@ export function recordRoleRefusal(
     command: commandOf(command),
     subject,
     outcome: 'refused',
-    reason: `the ${who.role} role may not see this page (SG_CONSOLE_FORBIDDEN)`,
+    reason,
   });
 }
 

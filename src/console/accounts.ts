@@ -6,6 +6,7 @@
  */
 import { SchoolgateError } from '../errors.js';
 import { hashPassword, verifyPassword } from '../identity/password.js';
+import { checkSiteName } from '../identity/site.js';
 import type { StateDatabase } from '../state/database.js';
 import { newTotpSecret, totpStep } from './totp.js';
 
@@ -26,6 +27,8 @@ export interface ConsoleAccount {
   createdAt: number;
   /** A directory person (console.directory): the directory checks the password and sets the role. */
   directory: boolean;
+  /** The school of the trust this account is limited to (its alerts, reviews, people); absent: all. */
+  site?: string;
 }
 
 interface Row {
@@ -38,6 +41,7 @@ interface Row {
   locked_until: number | null;
   created_at: number;
   directory: number;
+  site?: string | null;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
@@ -68,14 +72,22 @@ const toAccount = (r: Row): ConsoleAccount => ({
   lockedUntil: r.locked_until,
   createdAt: r.created_at,
   directory: r.directory === 1,
+  ...(r.site ? { site: r.site } : {}),
 });
 
 export class ConsoleAccounts {
   constructor(private readonly db: StateDatabase) {}
 
   /** Adds an account; returns the TOTP secret for the roles that need one (shown once, never again). */
-  async add(name: string, role: string, password: string, now = Date.now()): Promise<string | null> {
+  async add(
+    name: string,
+    role: string,
+    password: string,
+    now = Date.now(),
+    site: string | null = null,
+  ): Promise<string | null> {
     this.checkNew(name);
+    if (site !== null) checkSiteName(site);
     if (!(ROLES as readonly string[]).includes(role))
       throw new SchoolgateError('SG_CONSOLE_USER_INVALID', `"${role}" is not a console role`, {
         suggestion: `one of ${ROLES.join(', ')}`,
@@ -88,10 +100,16 @@ export class ConsoleAccounts {
     const hash = await hashPassword(password);
     this.db
       .prepare(
-        'INSERT INTO console_users (name, role, password_hash, totp_secret, created_at) VALUES (?, ?, ?, ?, ?)',
+        'INSERT INTO console_users (name, role, password_hash, totp_secret, created_at, site) VALUES (?, ?, ?, ?, ?, ?)',
       )
-      .run(name, role, hash, secret, now);
+      .run(name, role, hash, secret, now, site);
     return secret;
+  }
+
+  /** Limits an account to one school of the trust, or with null lets it see all; false: no such account. */
+  setSite(name: string, site: string | null): boolean {
+    if (site !== null) checkSiteName(site);
+    return this.db.prepare('UPDATE console_users SET site = ? WHERE name = ?').run(site, name).changes > 0;
   }
 
   /**

@@ -40,11 +40,12 @@ export function withAudit<T>(ctx: ConsoleContext, fn: (db: Database.Database) =>
   }
 }
 
-/** The live session of this request; an account removed or given another role since ends it. */
+/** The live session of this request; an account removed or given another role or site since ends it. */
 export function sessionOf(ctx: ConsoleContext, req: FastifyRequest): Session | null {
   const id = req.cookies[SESSION_COOKIE];
   const s = ctx.sessions.get(id);
-  if (s && ctx.accounts.get(s.name)?.role !== s.role) {
+  const account = s ? ctx.accounts.get(s.name) : null;
+  if (s && (account?.role !== s.role || (account.site ?? null) !== s.site)) {
     ctx.sessions.end(id);
     return null;
   }

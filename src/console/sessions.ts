@@ -10,6 +10,8 @@ export interface Session {
   id: string;
   name: string;
   role: Role;
+  /** The school of the trust the account was limited to at sign-in; null: the whole trust. */
+  site: string | null;
   createdAt: number;
   lastSeen: number;
 }
@@ -22,9 +24,10 @@ export class Sessions {
     private readonly now: () => number = Date.now,
   ) {}
 
-  create(name: string, role: Role): Session {
+  create(name: string, role: Role, site: string | null = null): Session {
     const at = this.now();
-    const s: Session = { id: randomBytes(32).toString('base64url'), name, role, createdAt: at, lastSeen: at };
+    const id = randomBytes(32).toString('base64url');
+    const s: Session = { id, name, role, site, createdAt: at, lastSeen: at };
     this.byId.set(s.id, s);
     this.sweep(at);
     return s;

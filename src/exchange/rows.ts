@@ -50,6 +50,7 @@ export function rowFor(
     status: fields.status,
     kind: fields.kind,
     ...(!identity && decided?.claimedUser ? { claimedUser: decided.claimedUser } : {}),
+    ...(identity?.site ? { site: identity.site } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import { SchoolgateError } from '../errors.js';
 import { canonicalCidr, canonicalIp } from '../state/addresses.js';
 import { withState } from '../state/store.js';
 import type { DeviceEntry, NetworkEntry } from './address-map.js';
+import { optionalSite } from './site.js';
 import { needProfile, type ChangeBy } from './user-admin.js';
 
 /** Only the record's fields: the CLI passes its whole options object. */
@@ -41,12 +42,18 @@ const taken = (what: string, key: string, command: string) =>
 
 export async function addNetwork(
   config: ReadonlyConfig,
-  input: { cidr: string; profile: string; name?: string | undefined },
+  input: { cidr: string; profile: string; name?: string | undefined; site?: string | undefined },
   change: ChangeBy,
 ): Promise<NetworkEntry> {
   const cidr = canonicalCidr(input.cidr);
   needProfile(config, input.profile);
-  const entry: NetworkEntry = { cidr, profile: input.profile, ...(input.name ? { name: input.name } : {}) };
+  const site = optionalSite(input.site);
+  const entry: NetworkEntry = {
+    cidr,
+    profile: input.profile,
+    ...(input.name ? { name: input.name } : {}),
+    ...(site ? { site } : {}),
+  };
   await withState(config.dataDir, (s) =>
     s.transaction(() => {
       if (s.addresses.network(cidr) || config.identity.networks.some((n) => n.cidr === cidr))
@@ -82,16 +89,24 @@ export async function removeNetwork(
 
 export async function addDevice(
   config: ReadonlyConfig,
-  input: { address: string; name: string; user?: string | undefined; profile?: string | undefined },
+  input: {
+    address: string;
+    name: string;
+    user?: string | undefined;
+    profile?: string | undefined;
+    site?: string | undefined;
+  },
   change: ChangeBy,
 ): Promise<DeviceEntry> {
   const address = canonicalIp(input.address);
   if (input.profile) needProfile(config, input.profile);
+  const site = optionalSite(input.site);
   const entry: DeviceEntry = {
     address,
     name: input.name,
     ...(input.user ? { user: input.user } : {}),
     ...(input.profile ? { profile: input.profile } : {}),
+    ...(site ? { site } : {}),
   };
   await withState(config.dataDir, (s) =>
     s.transaction(() => {

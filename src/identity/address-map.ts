@@ -9,11 +9,14 @@ export interface DeviceEntry {
   name: string;
   user?: string | undefined;
   profile?: string | undefined;
+  /** The school of a trust it belongs to (site.ts). */
+  site?: string | undefined;
 }
 export interface NetworkEntry {
   cidr: string;
   profile: string;
   name?: string | undefined;
+  site?: string | undefined;
 }
 
 type Parsed = ipaddr.IPv4 | ipaddr.IPv6;
@@ -31,12 +34,15 @@ export function canonicalAddress(address: string): string {
 export class AddressMap {
   private readonly devices = new Map<string, DeviceEntry>();
   private readonly networks: { range: [Parsed, number]; entry: NetworkEntry }[];
+  /** Whether any network has a site: when none does, a request's site never needs a network lookup. */
+  readonly networkSites: boolean;
 
   constructor(devices: readonly DeviceEntry[], networks: readonly NetworkEntry[]) {
     for (const d of devices) this.devices.set(canonicalAddress(d.address), d);
     this.networks = networks
       .map((entry) => ({ range: ipaddr.parseCIDR(entry.cidr) as [Parsed, number], entry }))
       .sort((a, b) => b.range[1] - a.range[1]);
+    this.networkSites = networks.some((n) => n.site !== undefined);
   }
 
   device(address: string): DeviceEntry | undefined {

@@ -35,6 +35,7 @@ import {
   type BlockedEvent,
   type ThrottleSettings,
 } from './throttle.js';
+import { resolveSite } from './site.js';
 import { USER_NAME, type User, type UserStore } from './user-store.js';
 
 /** Cached credentials re-read their user at least this often, even when the version did not move. */
@@ -50,6 +51,8 @@ export interface Identity {
   profile: string;
   device: string | null;
   via: 'basic' | 'device' | 'network' | 'guest';
+  /** The school of a trust (site.ts): the user's, else the device's, else the network's; absent: none. */
+  site?: string | null;
 }
 
 export interface IdentifyFailure {
@@ -135,6 +138,8 @@ export type Revocation = { user: string; why: 'disabled' | 'removed' | 'password
 interface Verified {
   user: string;
   profile: string;
+  /** The user's site (their local row's for a directory sign-in). */
+  site: string | null;
   /** Local: the password hash the credential was verified against (the user, password version it is valid
    * for). Directory: null, valid until the entry's ttl. */
   passwordHash: string | null;
@@ -312,7 +317,7 @@ export class Identifier {
       if (header !== undefined && header === state.header) {
         const cached = this.verified.get(state.key!);
         const still = cached && this.stillValid(state.key!, cached);
-        if (still) return basicIdentity(still, device);
+        if (still) return this.withSite(basicIdentity(still, device), still, device, input.clientIp);
       }
       const creds = parseBasicCredentials(header);
       if (creds === 'malformed')
@@ -328,35 +333,69 @@ export class Identifier {
               user: null,
               claimedUser: claimed(creds.user),
             };
-          return {
-            ok: true,
-            identity: {
-              user: null,
-              profile: idConfig.guestProfile,
-              device: device?.name ?? null,
-              via: 'guest',
+          return this.withSite(
+            {
+              ok: true,
+              identity: {
+                user: null,
+                profile: idConfig.guestProfile,
+                device: device?.name ?? null,
+                via: 'guest',
+              },
             },
-          };
+            null,
+            device,
+            input.clientIp,
+          );
         }
         if ('ok' in checked) return checked;
         state.header = header!;
         state.key = key;
-        return basicIdentity(checked, device);
+        return this.withSite(basicIdentity(checked, device), checked, device, input.clientIp);
       }
       if (idConfig.requireAuth) return { ok: false, reason: 'auth-required', user: null, claimedUser: null };
     }
     if (device) {
       const user = device.user ? this.users.get(device.user) : undefined;
       const profile = device.profile ?? user?.profile ?? this.networkProfile(input.clientIp);
-      return {
-        ok: true,
-        identity: { user: device.user ?? null, profile, device: device.name, via: 'device' },
-      };
+      return this.withSite(
+        { ok: true, identity: { user: device.user ?? null, profile, device: device.name, via: 'device' } },
+        user ?? null,
+        device,
+        input.clientIp,
+      );
     }
     const network = this.addresses.network(input.clientIp);
     if (network)
-      return { ok: true, identity: { user: null, profile: network.profile, device: null, via: 'network' } };
+      return this.withSite(
+        { ok: true, identity: { user: null, profile: network.profile, device: null, via: 'network' } },
+        null,
+        undefined,
+        input.clientIp,
+        network,
+      );
     return { ok: true, identity: { user: null, profile: idConfig.guestProfile, device: null, via: 'guest' } };
+  }
+
+  /**
+   * The identity with its site (resolveSite: user over device over network). The network is looked up only
+   * when neither the user nor the device carries one; no site anywhere leaves the identity as it was.
+   */
+  private withSite(
+    result: IdentifyResult & { ok: true },
+    user: { site: string | null } | null,
+    device: DeviceEntry | undefined,
+    clientIp: string,
+    network?: NetworkEntry,
+  ): IdentifyResult {
+    const site = resolveSite({ user, device }) ?? this.networkSite(clientIp, network);
+    return site ? { ok: true, identity: { ...result.identity, site } } : result;
+  }
+
+  /** The matched network's site; no lookup when no network has one (a single school). */
+  private networkSite(clientIp: string, matched: NetworkEntry | undefined): string | null {
+    if (matched) return matched.site ?? null;
+    return this.addresses.networkSites ? (this.addresses.network(clientIp)?.site ?? null) : null;
   }
 
   private networkProfile(clientIp: string): string {
@@ -411,7 +450,7 @@ export class Identifier {
           this.verified.delete(key);
           return null;
         }
-        cached = { ...cached, profile, version };
+        cached = { ...cached, profile, site: this.users.get(cached.user)?.site ?? null, version };
         this.verified.set(key, cached, { noUpdateTTL: true });
       }
       this.counts.directoryHits++;
@@ -421,7 +460,7 @@ export class Identifier {
     if (version !== this.usersVersion) this.pollUsers();
     const current = this.users.get(cached.user);
     if (current && !current.disabled && current.passwordHash === cached.passwordHash) {
-      const fresh = { ...cached, profile: current.profile, version, checkedAt: now };
+      const fresh = { ...cached, profile: current.profile, site: current.site, version, checkedAt: now };
       this.verified.set(key, fresh, { noUpdateTTL: true });
       return fresh;
     }
@@ -509,6 +548,7 @@ export class Identifier {
       const verified: Verified = {
         user: user.name,
         profile: user.profile,
+        site: user.site,
         passwordHash: user.passwordHash!,
         version: this.users.version(),
         checkedAt: this.now(),
@@ -548,6 +588,7 @@ export class Identifier {
     const verified: Verified = {
       user: name,
       profile: local?.profile ?? result.profile,
+      site: local?.site ?? null,
       passwordHash: null,
       localProfile: local !== undefined,
       version: this.users.version(),
@@ -593,7 +634,7 @@ function makeDirectory(
 }
 
 /** The claimed user name as an audit row may hold it. */
-function basicIdentity(verified: Verified, device: DeviceEntry | undefined): IdentifyResult {
+function basicIdentity(verified: Verified, device: DeviceEntry | undefined): IdentifyResult & { ok: true } {
   return {
     ok: true,
     identity: { user: verified.user, profile: verified.profile, device: device?.name ?? null, via: 'basic' },

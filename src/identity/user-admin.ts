@@ -9,6 +9,7 @@ import { SchoolgateError } from '../errors.js';
 import { withState } from '../state/store.js';
 import { MIN_PASSWORD } from './import/plain.js';
 import { hashPassword } from './password.js';
+import { optionalSite } from './site.js';
 import { checkUserName, publicUser } from './user-store.js';
 
 export type PublicUser = ReturnType<typeof publicUser>;
@@ -45,11 +46,14 @@ export interface NewUser {
   displayName?: string | undefined;
   /** undefined: no password (the user signs in some other way, or not at all until one is set). */
   password?: string | undefined;
+  /** The school of a trust the user belongs to. */
+  site?: string | undefined;
 }
 
 /** Adds one user; SG_USER_EXISTS, SG_PROFILE_UNKNOWN or a short password change nothing. */
 export async function addUser(config: ReadonlyConfig, user: NewUser, change: ChangeBy): Promise<PublicUser> {
   needProfile(config, user.profile);
+  const site = optionalSite(user.site);
   if (user.password !== undefined) checkPassword(user.password);
   return withState(config.dataDir, async (state) => {
     checkUserName(user.name);
@@ -64,6 +68,7 @@ export async function addUser(config: ReadonlyConfig, user: NewUser, change: Cha
         profile: user.profile,
         displayName: user.displayName ?? '',
         passwordHash: hash,
+        site: site ?? null,
       });
       const after = publicUser(state.users.get(user.name)!);
       state.changes.record({

@@ -16,6 +16,8 @@ export interface User {
   passwordHash: string | null;
   disabled: boolean;
   createdAt: number;
+  /** The school of a trust the user belongs to (site.ts); null in a single school. */
+  site: string | null;
 }
 
 interface UserRow {
@@ -25,6 +27,7 @@ interface UserRow {
   password_hash: string | null;
   disabled: number;
   created_at: number;
+  site?: string | null;
 }
 
 export const USER_NAME = /^[A-Za-z0-9._@-]{1,64}$/;
@@ -85,30 +88,43 @@ export class UserStore {
   }
 
   /** Synchronous insert with a hash made beforehand (imports hash first, then write in one transaction). */
-  insert(user: { name: string; profile: string; displayName?: string; passwordHash: string | null }): void {
+  insert(user: {
+    name: string;
+    profile: string;
+    displayName?: string;
+    passwordHash: string | null;
+    site?: string | null | undefined;
+  }): void {
     this.db
       .prepare(
-        'INSERT INTO users (name, display_name, profile, password_hash, disabled, created_at) VALUES (?, ?, ?, ?, 0, ?)',
+        'INSERT INTO users (name, display_name, profile, password_hash, disabled, created_at, site) VALUES (?, ?, ?, ?, 0, ?, ?)',
       )
-      .run(user.name, user.displayName ?? '', user.profile, user.passwordHash, Date.now());
+      .run(user.name, user.displayName ?? '', user.profile, user.passwordHash, Date.now(), user.site ?? null);
     this.writes++;
   }
 
   /** Changes the given fields; returns the user before and after. */
   update(
     name: string,
-    fields: { profile?: string; displayName?: string; passwordHash?: string | null; disabled?: boolean },
+    fields: {
+      profile?: string;
+      displayName?: string;
+      passwordHash?: string | null;
+      disabled?: boolean;
+      site?: string | null;
+    },
   ): { before: User; after: User } {
     const before = this.require(name);
     this.db
       .prepare(
-        'UPDATE users SET profile = ?, display_name = ?, password_hash = ?, disabled = ? WHERE name = ?',
+        'UPDATE users SET profile = ?, display_name = ?, password_hash = ?, disabled = ?, site = ? WHERE name = ?',
       )
       .run(
         fields.profile ?? before.profile,
         fields.displayName ?? before.displayName,
         fields.passwordHash === undefined ? before.passwordHash : fields.passwordHash,
         (fields.disabled ?? before.disabled) ? 1 : 0,
+        fields.site === undefined ? before.site : fields.site,
         name,
       );
     this.writes++;
@@ -144,6 +160,7 @@ export function publicUser(u: User) {
     profile: u.profile,
     disabled: u.disabled,
     hasPassword: u.passwordHash !== null,
+    ...(u.site ? { site: u.site } : {}),
   };
 }
 
@@ -155,5 +172,6 @@ function toUser(row: UserRow): User {
     passwordHash: row.password_hash,
     disabled: row.disabled !== 0,
     createdAt: row.created_at,
+    site: row.site ?? null,
   };
 }

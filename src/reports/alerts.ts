@@ -23,6 +23,7 @@ export function alertsIn(
     since: q.fromMs,
     until: q.toMs,
     ...(q.user !== undefined ? { user: q.user } : {}),
+    ...(src.site !== undefined ? { site: src.site } : {}),
   });
   return list.sort((x, y) => RANK[y.severity] - RANK[x.severity] || y.lastTime - x.lastTime);
 }

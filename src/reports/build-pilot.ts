@@ -5,7 +5,7 @@
  * person is named (how many people is shown), so it needs --by but no case.
  */
 import type { ReportDoc } from './model.js';
-import { categoryTitle, pagedRows, parseCategories, PILOT_ROWS_SQL, type ReportSource } from './source.js';
+import { categoryTitle, sitedRows, parseCategories, PILOT_ROWS_SQL, type ReportSource } from './source.js';
 import { BuiltReport, fmt, FOOTER, period, pulledHeader, type Puller } from './report-parts.js';
 
 interface SiteTally {
@@ -36,7 +36,7 @@ export function buildPilotReport(
   const people = new Set<string>();
   let wouldBlock = 0;
   let wouldWarn = 0;
-  for (const r of pagedRows(src.db, PILOT_ROWS_SQL, [fromMs, toMs])) {
+  for (const r of sitedRows(src, PILOT_ROWS_SQL, [fromMs, toMs])) {
     const blocked = r.action === 'would-block';
     if (blocked) wouldBlock++;
     else wouldWarn++;

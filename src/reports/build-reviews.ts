@@ -8,7 +8,7 @@ import {
   ATTENTION_ROWS_SQL,
   FLAGGED_ROWS_SQL,
   categoryTitle,
-  pagedRows,
+  sitedRows,
   type ReportSource,
 } from './source.js';
 import {
@@ -41,7 +41,7 @@ function byProfile(people: readonly PersonStat[]): string {
 
 function flaggedPeople(src: ReportSource, fromMs: number, toMs: number) {
   const a = new Aggregate(src);
-  for (const r of pagedRows(src.db, FLAGGED_ROWS_SQL, [fromMs, toMs])) a.add(r);
+  for (const r of sitedRows(src, FLAGGED_ROWS_SQL, [fromMs, toMs])) a.add(r);
   const people = [...a.people.values()].sort(
     (x, y) => y.requests - x.requests || x.user.localeCompare(y.user),
   );
@@ -158,7 +158,7 @@ export function buildFlaggedReport(
 /** Self-reports and continued warnings of a period (each self-report checked against the block it names). */
 function attentionIn(src: ReportSource, fromMs: number, toMs: number): Aggregate {
   const attention = new Aggregate(src);
-  for (const r of pagedRows(src.db, ATTENTION_ROWS_SQL, [fromMs, toMs])) attention.add(r);
+  for (const r of sitedRows(src, ATTENTION_ROWS_SQL, [fromMs, toMs])) attention.add(r);
   return attention;
 }
 

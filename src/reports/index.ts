@@ -57,3 +57,4 @@ export {
 export { purgeAudit } from '../audit/purge.js';
 export { acknowledgeAlert, listAlerts, showAlert, type AlertReader } from './alert-commands.js';
 export { eventSubject, identityOfEvent } from './event-identity.js';
+export { withinSite } from './site-scope.js';

@@ -46,6 +46,7 @@ export function pulledHeader(src: ReportSource, p: Puller): [string, string][] {
     ['Pulled at', `${formatLocal(src.now, src.timeZone)} ${src.timeZone}`],
   ];
   if (p.caseRef !== null) h.push(['Case', p.caseRef]);
+  if (src.site !== undefined) h.push(['Site', src.site]);
   if (p.purpose) h.push(['Purpose', p.purpose]);
   return h;
 }

@@ -36,6 +36,11 @@ export interface ReportSource {
   now: number;
   clock: LocalClock;
   categories: ReadonlyMap<string, CategoryInfo>;
+  /**
+   * Only this school of a trust's rows and alerts (src/identity/site.ts): `--site`, or a site-scoped console
+   * account. Every query of the reports adds it (sitedRows); absent: the whole trust.
+   */
+  site?: string;
   /** Unblock requests sent or decided in [from, to) (the state database); absent: none to review. */
   unblockRequests?: (fromMs: number, toMs: number) => UnblockRequest[];
 }
@@ -157,12 +162,31 @@ export const PILOT_ROWS_SQL = `SELECT rowid AS rid, * FROM audit_events
   WHERE action IN ('would-block', 'would-warn') AND time_ms >= ? AND time_ms < ? AND (time_ms, rowid) > (?, ?)
   ORDER BY time_ms, rowid LIMIT ?`;
 
+/** The keyset condition every paged query ends its WHERE with (`e.` for the person's rows). */
+const KEYSET = /AND \((e\.)?time_ms, (?:e\.)?rowid\) > \(\?, \?\)/;
+
+/** The paged query with `site = ?` before its keyset condition: one site's rows only. */
+export function sitedSql(sql: string): string {
+  if (!KEYSET.test(sql)) throw new Error('sitedSql: the query has no keyset condition');
+  return sql.replace(KEYSET, (m: string, e: string | undefined) => `AND ${e ?? ''}site = ? ${m}`);
+}
+
+const sitedCache = new Map<string, string>();
+
+/** pagedRows within the source's site, when it has one (the site bound after the caller's parameters). */
+export function sitedRows(src: ReportSource, sql: string, params: unknown[]) {
+  if (src.site === undefined) return pagedRows(src.db, sql, params);
+  let sited = sitedCache.get(sql);
+  if (!sited) sitedCache.set(sql, (sited = sitedSql(sql)));
+  return pagedRows(src.db, sited, [...params, src.site]);
+}
+
 export function userRows(src: ReportSource, user: string, fromMs: number, toMs: number) {
-  return pagedRows(src.db, USER_ROWS_SQL, [user, fromMs, toMs]);
+  return sitedRows(src, USER_ROWS_SQL, [user, fromMs, toMs]);
 }
 
 export function hostRows(src: ReportSource, host: string, fromMs: number, toMs: number) {
-  return pagedRows(src.db, HOST_ROWS_SQL, [host, fromMs, toMs]);
+  return sitedRows(src, HOST_ROWS_SQL, [host, fromMs, toMs]);
 }
 
 /** The host itself and every subdomain seen, by the audit_hosts index (labels reversed). */

@@ -11,12 +11,14 @@ interface NetworkRow {
   cidr: string;
   profile: string;
   name: string | null;
+  site: string | null;
 }
 interface DeviceRow {
   address: string;
   name: string;
   user: string | null;
   profile: string | null;
+  site: string | null;
 }
 
 /** `10.1.0.0/16` in canonical form (network address, compressed IPv6), or a SG_NETWORK_INVALID error. */
@@ -55,6 +57,7 @@ export class AddressStore {
       cidr: r.cidr,
       profile: r.profile,
       ...(r.name ? { name: r.name } : {}),
+      ...(r.site ? { site: r.site } : {}),
     }));
   }
 
@@ -64,8 +67,13 @@ export class AddressStore {
 
   addNetwork(entry: NetworkEntry): void {
     this.db
-      .prepare('INSERT INTO networks (cidr, profile, name, created_at) VALUES (?, ?, ?, ?)')
-      .run(entry.cidr, entry.profile, entry.name ?? null, Date.now());
+      .prepare('INSERT INTO networks (cidr, profile, name, site, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(entry.cidr, entry.profile, entry.name ?? null, entry.site ?? null, Date.now());
+  }
+
+  /** Sets (or with null clears) a network's site; false when there is no such network. */
+  setNetworkSite(cidr: string, site: string | null): boolean {
+    return this.db.prepare('UPDATE networks SET site = ? WHERE cidr = ?').run(site, cidr).changes > 0;
   }
 
   removeNetwork(cidr: string): boolean {
@@ -78,6 +86,7 @@ export class AddressStore {
       name: r.name,
       ...(r.user ? { user: r.user } : {}),
       ...(r.profile ? { profile: r.profile } : {}),
+      ...(r.site ? { site: r.site } : {}),
     }));
   }
 
@@ -87,8 +96,22 @@ export class AddressStore {
 
   addDevice(entry: DeviceEntry): void {
     this.db
-      .prepare('INSERT INTO devices (address, name, user, profile, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(entry.address, entry.name, entry.user ?? null, entry.profile ?? null, Date.now());
+      .prepare(
+        'INSERT INTO devices (address, name, user, profile, site, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        entry.address,
+        entry.name,
+        entry.user ?? null,
+        entry.profile ?? null,
+        entry.site ?? null,
+        Date.now(),
+      );
+  }
+
+  /** Sets (or with null clears) a device's site; false when there is no such device. */
+  setDeviceSite(address: string, site: string | null): boolean {
+    return this.db.prepare('UPDATE devices SET site = ? WHERE address = ?').run(site, address).changes > 0;
   }
 
   removeDevice(address: string): boolean {

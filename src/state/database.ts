@@ -119,6 +119,12 @@ const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
   // A console account of a directory person (console.directory): no password here (the directory checks it),
   // the TOTP secret enrolled here; the role is set from their groups at every sign-in.
   `ALTER TABLE console_users ADD COLUMN directory INTEGER NOT NULL DEFAULT 0`,
+  // Schools within a trust (src/identity/site.ts): the site a network, device or user belongs to, and the site
+  // a console account is limited to (null: the whole trust). Nullable: a single school never sets them.
+  `ALTER TABLE networks ADD COLUMN site TEXT;
+   ALTER TABLE devices ADD COLUMN site TEXT;
+   ALTER TABLE users ADD COLUMN site TEXT;
+   ALTER TABLE console_users ADD COLUMN site TEXT`,
 ];
 
 export type StateDatabase = Database.Database;

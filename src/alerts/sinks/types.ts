@@ -19,6 +19,8 @@ export interface Alert {
   /** The device name from identity.devices, when the address is a known device. */
   device: string | null;
   clientIp: string;
+  /** The school of a trust the request was resolved to (src/identity/site.ts), when sites are set. */
+  site?: string | null;
   /** Epoch milliseconds of the first and the latest request counted in this alert. */
   firstTime: number;
   lastTime: number;

@@ -54,6 +54,7 @@ const COLUMNS = [
   'search_term',
   'phrase',
   'audit_ids',
+  'site',
 ] as const;
 
 const UPSERT_SQL = `INSERT INTO alerts (${COLUMNS.join(', ')})

@@ -45,6 +45,7 @@ export const PG_ROW_COLUMNS = {
   note: 'text',
   claimed_user: 'text',
   selftest_run: 'text',
+  site: 'text',
   chain_hash: 'text',
   outcome_hash: 'text',
 } as const satisfies Record<keyof PgRow, string>;

@@ -78,6 +78,11 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   PG_NODES_MIGRATION,
   // 4: each node's signed checkpoints of its chain head.
   PG_CHECKPOINTS_MIGRATION,
+  // 5: schools within a trust: the site a request was resolved to (as SQLite's schema 12), and an alert's.
+  `ALTER TABLE audit_events ADD COLUMN site text;
+   CREATE INDEX audit_events_site_flagged_time ON audit_events (site, flagged, time_ms)
+     WHERE site IS NOT NULL;
+   ALTER TABLE alerts ADD COLUMN site text;`,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { ConsoleAccounts, ROLES } from '../../console/accounts.js';
+import { checkSiteName } from '../../identity/site.js';
 import { totpUri } from '../../console/totp.js';
 import { withState } from '../../state/store.js';
 import {
@@ -31,6 +32,7 @@ export function registerConsole(program: Command): void {
     .description('add a console account; prints its authenticator secret once (all roles but technician)')
     .argument('<name>', 'the person’s sign-in name, e.g. a.head')
     .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
+    .option('--site <name>', 'limit the account to one school of the trust (its alerts, reviews, people)')
     .option(
       '--password-stdin',
       'read the password from the first line of standard input (else one is made and printed once)',
@@ -39,21 +41,22 @@ export function registerConsole(program: Command): void {
       'after',
       '\nExample:\n  echo "long pass phrase here" | schoolgate console users add a.head --role headteacher --password-stdin',
     )
-    .action(async (name: string, opts: Opts & { role: string; passwordStdin?: boolean }) => {
+    .action(async (name: string, opts: Opts & { role: string; passwordStdin?: boolean; site?: string }) => {
       const config = configFrom(opts);
+      const site = opts.site === undefined ? null : checkSiteName(opts.site);
       const password = opts.passwordStdin ? await readFirstLine() : randomBytes(15).toString('base64url');
       const secret = await withState(config.dataDir, async (s) => {
-        const made = await new ConsoleAccounts(s.db).add(name, opts.role, password);
+        const made = await new ConsoleAccounts(s.db).add(name, opts.role, password, Date.now(), site);
         s.changes.record({
           action: 'console.users.add',
           target: `console user ${name}`,
-          after: { role: opts.role },
+          after: { role: opts.role, ...(site ? { site } : {}) },
           reason: opts.reason,
           by: opts.by,
         });
         return made;
       });
-      console.log(`added console account ${name} (${opts.role})`);
+      console.log(`added console account ${name} (${opts.role}${site ? `, site ${site}` : ''})`);
       if (!opts.passwordStdin) console.log(`password (shown once): ${password}`);
       if (secret) printSecret(secret, name);
     });
@@ -90,7 +93,7 @@ export function registerConsole(program: Command): void {
       if (opts.json) return void console.log(JSON.stringify(list));
       for (const a of list)
         console.log(
-          `${a.name.padEnd(24)} ${(a.directory ? 'directory' : a.role).padEnd(12)} ${a.hasTotp ? 'TOTP' : '    '} ${a.lockedUntil && a.lockedUntil > Date.now() ? 'LOCKED' : ''}`,
+          `${a.name.padEnd(24)} ${(a.directory ? 'directory' : a.role).padEnd(12)} ${a.hasTotp ? 'TOTP' : '    '} ${(a.lockedUntil && a.lockedUntil > Date.now() ? 'LOCKED' : '').padEnd(6)} ${a.site ? `site ${a.site}` : 'all sites'}`,
         );
       if (list.length === 0)
         console.log('no console accounts: add one with schoolgate console users add NAME --role ROLE');

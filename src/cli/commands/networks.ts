@@ -19,6 +19,7 @@ import {
   type ChangeOptions,
   type CommonOptions,
 } from '../common.js';
+import { registerSiteCommand } from './site-command.js';
 
 type Opts = CommonOptions & ChangeOptions & { json?: boolean };
 
@@ -36,14 +37,21 @@ export function registerNetworks(program: Command): void {
     .argument('<cidr>', 'e.g. 10.20.0.0/16')
     .requiredOption('--profile <name>', 'profile for clients in it')
     .option('--name <text>', 'a label, e.g. "Library PCs"')
+    .option('--site <name>', 'the school of the trust it belongs to, e.g. north')
     .addHelpText(
       'after',
       '\nExample:\n  schoolgate networks add 10.30.0.0/24 --profile staff --name "Staff room" --reason "new VLAN"',
     )
-    .action(async (cidr: string, opts: Opts & { profile: string; name?: string }) => {
+    .action(async (cidr: string, opts: Opts & { profile: string; name?: string; site?: string }) => {
       const config = configFrom(opts);
-      const entry = await addNetwork(config, { cidr, profile: opts.profile, name: opts.name }, opts);
-      console.log(`network ${entry.cidr} → profile ${entry.profile}`);
+      const entry = await addNetwork(
+        config,
+        { cidr, profile: opts.profile, name: opts.name, site: opts.site },
+        opts,
+      );
+      console.log(
+        `network ${entry.cidr} → profile ${entry.profile}${entry.site ? ` (site ${entry.site})` : ''}`,
+      );
       await reloadAfterChange(config.dataDir);
     });
 
@@ -66,8 +74,12 @@ export function registerNetworks(program: Command): void {
       const rows = await listNetworks(configFrom(opts));
       if (opts.json) return void console.log(JSON.stringify(rows));
       for (const n of rows)
-        console.log(`${n.cidr.padEnd(24)} ${n.profile.padEnd(12)} ${n.source.padEnd(7)} ${n.name ?? ''}`);
+        console.log(
+          `${n.cidr.padEnd(24)} ${n.profile.padEnd(12)} ${n.source.padEnd(7)} ${(n.site ?? '-').padEnd(10)} ${n.name ?? ''}`,
+        );
     });
+
+  registerSiteCommand(networks, 'network', 'cidr', '10.30.0.0/24');
 
   const devices = program
     .command('devices')
@@ -83,22 +95,28 @@ export function registerNetworks(program: Command): void {
     .requiredOption('--name <text>', 'a label for the device')
     .option('--user <name>', 'the user the device belongs to')
     .option('--profile <name>', 'profile (default: the user’s, else the network’s)')
+    .option('--site <name>', 'the school of the trust it belongs to, e.g. north')
     .addHelpText(
       'after',
       '\nExample:\n  schoolgate devices add 10.20.3.17 --name "J Smith laptop" --user j.smith --reason "fixed IP"',
     )
-    .action(async (address: string, opts: Opts & { name: string; user?: string; profile?: string }) => {
-      const config = configFrom(opts);
-      const d = await addDevice(
-        config,
-        { address, name: opts.name, user: opts.user, profile: opts.profile },
-        opts,
-      );
-      console.log(
-        `device ${d.address} (${d.name})${d.user ? ` → user ${d.user}` : ''}${d.profile ? ` → profile ${d.profile}` : ''}`,
-      );
-      await reloadAfterChange(config.dataDir);
-    });
+    .action(
+      async (
+        address: string,
+        opts: Opts & { name: string; user?: string; profile?: string; site?: string },
+      ) => {
+        const config = configFrom(opts);
+        const d = await addDevice(
+          config,
+          { address, name: opts.name, user: opts.user, profile: opts.profile, site: opts.site },
+          opts,
+        );
+        console.log(
+          `device ${d.address} (${d.name})${d.user ? ` → user ${d.user}` : ''}${d.profile ? ` → profile ${d.profile}` : ''}${d.site ? ` (site ${d.site})` : ''}`,
+        );
+        await reloadAfterChange(config.dataDir);
+      },
+    );
 
   withChangeOptions(withCommonOptions(devices.command('remove')))
     .description('remove a device mapping made with `devices add`')
@@ -120,7 +138,9 @@ export function registerNetworks(program: Command): void {
       if (opts.json) return void console.log(JSON.stringify(rows));
       for (const d of rows)
         console.log(
-          `${d.address.padEnd(18)} ${d.name.padEnd(24)} ${(d.user ?? '-').padEnd(16)} ${(d.profile ?? '-').padEnd(10)} ${d.source}`,
+          `${d.address.padEnd(18)} ${d.name.padEnd(24)} ${(d.user ?? '-').padEnd(16)} ${(d.profile ?? '-').padEnd(10)} ${d.source.padEnd(7)} ${d.site ?? '-'}`,
         );
     });
+
+  registerSiteCommand(devices, 'device', 'address', '10.20.3.17');
 }

@@ -13,6 +13,16 @@ interface ReportOptions extends CommonOptions {
   format: ReportFormat;
   out?: string;
   minutes?: number;
+  site?: string;
+}
+
+const SITE_HELP = 'only this school of the trust (the site of networks, devices and users), e.g. north';
+
+/** --site: a site name, checked before anything is opened. */
+function parseSite(value: string): string {
+  if (!/^[a-z0-9-]{1,32}$/.test(value))
+    throw new InvalidArgumentError('expected a site name: 1–32 lower-case letters, digits or hyphens');
+  return value;
 }
 
 /** Kept in step with reports/run.ts FORMATS (which is not imported here: the reports box loads lazily). */
@@ -148,6 +158,7 @@ export function registerReport(program: Command): void {
     .option('--from <date>', 'start (default 30d)')
     .option('--to <date>', 'end (default now)')
     .option('--case <ref>', 'the case this report is pulled under')
+    .option('--site <name>', SITE_HELP, parseSite)
     .action(async (domainArg: string, opts: ReportOptions) => {
       const r = await load();
       const config = configFrom(opts);
@@ -172,7 +183,8 @@ export function registerReport(program: Command): void {
           format: opts.format,
           out: opts.out,
           // Under a case: only the case's subjects' rows (runReport refused it without an open case).
-          build: (src) => {
+          build: (all) => {
+            const src = r.withinSite(all, opts.site, config.dataDir);
             const subjects = r.caseSubjects(src.db, opts.case!);
             return r.buildDomainReport(src, domain, fromMs, toMs, pullerOf(r, config, opts), {
               label: `the subjects of case ${opts.case!}: ${r.subjectsLabel(subjects)}`,
@@ -202,6 +214,7 @@ export function registerReport(program: Command): void {
     reportCommand(report, name, description)
       .option('--since <date>', 'start (default 7d)')
       .option('--to <date>', 'end (default now)')
+      .option('--site <name>', SITE_HELP, parseSite)
       .action(async (opts: ReportOptions) => {
         const r = await load();
         const config = configFrom(opts);
@@ -223,7 +236,13 @@ export function registerReport(program: Command): void {
             },
             format: opts.format,
             out: opts.out,
-            build: (src) => build(src, fromMs, toMs, pullerOf(r, config, { ...opts, case: undefined })),
+            build: (src) =>
+              build(
+                r.withinSite(src, opts.site, config.dataDir),
+                fromMs,
+                toMs,
+                pullerOf(r, config, { ...opts, case: undefined }),
+              ),
           },
           now,
         );

@@ -12,6 +12,7 @@ import {
 } from '../../identity/user-admin.js';
 import { publicUser } from '../../identity/user-store.js';
 import { withState } from '../../state/store.js';
+import { registerSiteCommand } from './site-command.js';
 import { registerUsersImport } from './users-import.js';
 import {
   configFrom,
@@ -27,6 +28,7 @@ interface AddOptions extends Opts {
   profile: string;
   displayName?: string;
   passwordStdin?: boolean;
+  site?: string;
 }
 
 const NOTE =
@@ -48,6 +50,7 @@ export function registerUsers(program: Command): void {
     .requiredOption('--profile <name>', 'the user’s profile, e.g. pupil or staff')
     .option('--display-name <text>', 'the person’s name, for reports')
     .option('--password-stdin', 'read the password from the first line of standard input')
+    .option('--site <name>', 'the school of the trust the user belongs to, e.g. north')
     .addHelpText(
       'after',
       '\nExample:\n  echo "s3cret-Passw0rd" | schoolgate users add j.smith --profile staff --password-stdin',
@@ -56,7 +59,11 @@ export function registerUsers(program: Command): void {
       const config = configFrom(opts);
       needProfile(config, opts.profile);
       const password = opts.passwordStdin ? await readFirstLine() : undefined;
-      await addUser(config, { name, profile: opts.profile, displayName: opts.displayName, password }, opts);
+      await addUser(
+        config,
+        { name, profile: opts.profile, displayName: opts.displayName, password, site: opts.site },
+        opts,
+      );
       console.log(
         `added user ${name} (profile ${opts.profile}${password ? ', password set' : ', no password'})`,
       );
@@ -74,7 +81,7 @@ export function registerUsers(program: Command): void {
       else
         for (const u of list)
           console.log(
-            `${u.name.padEnd(24)} ${u.profile.padEnd(12)} ${(u.disabled ? 'disabled' : 'enabled').padEnd(9)} ${u.displayName}`,
+            `${u.name.padEnd(24)} ${u.profile.padEnd(12)} ${(u.disabled ? 'disabled' : 'enabled').padEnd(9)} ${(u.site ?? '-').padEnd(10)} ${u.displayName}`,
           );
     });
 
@@ -147,6 +154,7 @@ export function registerUsers(program: Command): void {
       await tellRunningProxy(configFrom(opts).dataDir);
     });
 
+  registerSiteCommand(users, 'user', 'name', 'j.smith');
   registerUsersImport(users, tellRunningProxy);
 }
 

@@ -4,13 +4,14 @@
  * list is a look at personal data, so it is checked and recorded before the page is sent.
  */
 import type { FastifyInstance } from 'fastify';
-import { queryAlerts, type StoredAlert } from '../../audit/alerts-table.js';
+import { getAlert, queryAlerts, type StoredAlert } from '../../audit/alerts-table.js';
 import { displayAddress, html } from '../../proxy/pages/html.js';
 import { acknowledgeAlert } from '../../reports/alert-commands.js';
 import { currentOsUser } from '../../reports/access.js';
 import { formatLocal } from '../../reports/time.js';
 import { authoriseLook, byOf } from '../access.js';
 import { csrfField, guard, sendPage, viewerOf, withAudit, type ConsoleContext } from '../context.js';
+import { knownSites, refuseOtherSite, siteOfLook, siteSelector } from '../site-scope.js';
 
 function alertRow(ctx: ConsoleContext, a: StoredAlert, csrf: string) {
   const when = formatLocal(a.lastTime, ctx.config.timeZone, false);
@@ -41,6 +42,9 @@ export function dslRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   app.get('/alerts', { preHandler: guard(ctx, ['dsl'], 'alerts list') }, async (req, reply) => {
     const session = req.consoleSession!;
     const showAll = (req.query as Record<string, unknown>).all === '1';
+    // In the query: a site-scoped DSL's inbox holds its site's alerts only.
+    const site = siteOfLook(session, (req.query as Record<string, unknown>).site);
+    const sites = session.site === null ? await knownSites(ctx) : [];
     const now = ctx.now();
     const alerts = withAudit(ctx, (db) => {
       authoriseLook(
@@ -50,7 +54,7 @@ export function dslRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
         { command: 'alerts list', purpose: 'alerts inbox', needsCase: false, toMs: now, format: 'html' },
         now,
       );
-      return queryAlerts(db, { open: !showAll, limit: 500 });
+      return queryAlerts(db, { open: !showAll, limit: 500, ...(site !== undefined ? { site } : {}) });
     });
     const viewer = viewerOf(session, reply);
     return sendPage(
@@ -60,6 +64,15 @@ export function dslRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
       html`<p>
           ${showAll ? html`<a href="/alerts">Open alerts only</a>` : html`<a href="/alerts?all=1">Show acknowledged alerts too</a>`}
         </p>
+        ${
+          session.site === null && sites.length === 0
+            ? ''
+            : html`<form method="get" action="/alerts">
+                ${showAll ? html`<input type="hidden" name="all" value="1" />` : ''}
+                ${siteSelector(session, sites, site)}
+                ${session.site === null ? html`<button type="submit">Show</button>` : ''}
+              </form>`
+        }
         ${
           alerts.length === 0
             ? html`<p>No ${showAll ? '' : 'open '}alerts.</p>`
@@ -93,6 +106,11 @@ export function dslRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
         .trim()
         .slice(0, 2000);
       if (!note) return reply.code(303).header('location', '/alerts').send();
+      if (session.site !== null) {
+        const alert = withAudit(ctx, (db) => getAlert(db, req.params.id));
+        if (alert && alert.site !== session.site)
+          return refuseOtherSite(ctx, session, reply, 'alerts ack', alert.user);
+      }
       acknowledgeAlert(
         ctx.config,
         { by: byOf(session), caseRef: null, osUser: currentOsUser(), now: ctx.now() },

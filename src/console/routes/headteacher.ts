@@ -27,6 +27,8 @@ import { auditPathOf, openSource } from '../../reports/run.js';
 import { unknownSubjectsRefusal, userRefusal } from '../../reports/subjects.js';
 import { formatLocal, parsePeriod } from '../../reports/time.js';
 import { authoriseLook, byOf } from '../access.js';
+import { outsideSite, refuseOtherSite } from '../site-scope.js';
+import { withinSite } from '../../reports/site-scope.js';
 import { sendCsv } from '../download.js';
 import { formatChoice, formatOf } from './reviews.js';
 import { csrfField, guard, sendPage, viewerOf, withAudit, type ConsoleContext } from '../context.js';
@@ -253,6 +255,8 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
     const format = formatOf(q);
     const now = ctx.now();
     const { fromMs, toMs } = parsePeriod(q.from || undefined, q.to || undefined, tz, now);
+    if (await outsideSite(ctx, session, user))
+      return refuseOtherSite(ctx, session, reply, 'report user', user);
     withAudit(ctx, (db) =>
       authoriseLook(
         db,
@@ -273,7 +277,7 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
         now,
       ),
     );
-    const src = await openSource(ctx.config, now);
+    const src = withinSite(await openSource(ctx.config, now), session.site ?? undefined, ctx.config.dataDir);
     try {
       const built = buildUserReport(src, user, fromMs, toMs, {
         by: byOf(session),

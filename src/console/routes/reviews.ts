@@ -23,12 +23,14 @@ import type { ReportSource } from '../../reports/source.js';
 import { eventSubject, identityOfEvent } from '../../reports/event-identity.js';
 import { renderHtml } from '../../reports/render-html.js';
 import { openSource } from '../../reports/run.js';
+import { withinSite } from '../../reports/site-scope.js';
 import { unknownSubjectsRefusal } from '../../reports/subjects.js';
 import { formatLocal, parsePeriod } from '../../reports/time.js';
 import type { ConsoleContext } from '../context.js';
 import { authoriseLook, byOf, type Looker } from '../access.js';
 import { sendCsv } from '../download.js';
 import { csrfField, guard, sendPage, viewerOf, withAudit } from '../context.js';
+import { knownSites, siteOfLook, siteSelector } from '../site-scope.js';
 
 export type Query = Record<string, string | undefined>;
 const text = (o: unknown, k: string, max = 500): string => {
@@ -129,7 +131,8 @@ export async function serveReview(
       now,
     ),
   );
-  const src = await openSource(ctx.config, now);
+  // A site-scoped account's review is its site's, whatever it asks; a trust-wide one may pick a site.
+  const src = withinSite(await openSource(ctx.config, now), siteOfLook(session, q.site), ctx.config.dataDir);
   try {
     const built = build(src, fromMs, toMs, puller(session, null, purpose));
     return format === 'csv' ? sendCsv(reply, built, src, [kind]) : sendReport(reply, renderHtml(built.doc));
@@ -142,8 +145,10 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   const tz = ctx.config.timeZone;
   const headOnly = (command: string) => guard(ctx, ['headteacher'], command);
 
-  app.get('/reviews', { preHandler: guard(ctx, ['dsl', 'headteacher'], 'reviews') }, async (req, reply) =>
-    sendPage(
+  app.get('/reviews', { preHandler: guard(ctx, ['dsl', 'headteacher'], 'reviews') }, async (req, reply) => {
+    const session = req.consoleSession!;
+    const sites = session.site === null ? await knownSites(ctx) : [];
+    return sendPage(
       reply,
       200,
       'Reviews',
@@ -158,12 +163,12 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
             <option value="flagged">Flagged: people with alerts or flagged attempts, ranked</option>
             <option value="weekly">Weekly review, ready to file</option>
           </select>
-          ${periodFields}
+          ${siteSelector(session, sites, undefined)} ${periodFields}
           <button type="submit">Pull the review</button>
         </form>`,
-      viewerOf(req.consoleSession!, reply),
-    ),
-  );
+      viewerOf(session, reply),
+    );
+  });
 
   app.get(
     '/review',

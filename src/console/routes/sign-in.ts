@@ -108,7 +108,11 @@ export function signInRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
         const [status, said] = REFUSED[result.reason];
         return sendPage(reply, status, 'Sign in', form(reply.generateCsrf(), said), null);
       }
-      const session = ctx.sessions.create(result.account.name, result.account.role);
+      const session = ctx.sessions.create(
+        result.account.name,
+        result.account.role,
+        result.account.site ?? null,
+      );
       ctx.accounts.recordSignIn({ at: now, name, clientIp, outcome: 'signed-in' });
       reply.setCookie(SESSION_COOKIE, session.id, cookieOpts);
       return reply.code(303).header('location', HOME[session.role]).send();

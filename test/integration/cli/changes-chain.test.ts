@@ -99,11 +99,12 @@ describe('changes --verify', { timeout: 60_000 }, () => {
     const db = plain();
     dropTriggers(db);
     db.exec(`ALTER TABLE admin_changes DROP COLUMN chain_hash`);
-    // The migrations after the chain (the console's accounts, then their directory column) did not exist
-    // then either.
+    // The migrations after the chain (the console's accounts, their directory column, then the sites of
+    // networks, devices and users) did not exist then either.
     db.exec(`DROP TABLE console_users; DROP TABLE console_signins`);
+    for (const table of ['networks', 'devices', 'users']) db.exec(`ALTER TABLE ${table} DROP COLUMN site`);
     const version = db.pragma('user_version', { simple: true }) as number;
-    db.pragma(`user_version = ${version - 3}`);
+    db.pragma(`user_version = ${version - 4}`);
     db.close();
     plainDb = null;
     const r = await verify();

@@ -28,6 +28,7 @@ const full: AuditEvent = {
   rewrites: ['safe=active'],
   note: 'line one\nline two',
   selftestRun: 'run-1',
+  site: 'north',
 };
 
 describe('wire batch', () => {
