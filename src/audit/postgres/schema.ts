@@ -13,6 +13,7 @@ import type pg from 'pg';
 import { SchoolgateError } from '../../errors.js';
 import { PG_ALERTS_MIGRATION } from './alerts.js';
 import { PG_NODES_MIGRATION } from './nodes.js';
+import { PG_POLICY_MIGRATION } from './policy.js';
 
 export type PgMigration = string;
 
@@ -75,6 +76,8 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   PG_ALERTS_MIGRATION,
   // 3: each serving node's start and last heartbeat, for `status` on every node.
   PG_NODES_MIGRATION,
+  // 4: policy replicated between nodes (policy.ts): the files and their numbered versions.
+  PG_POLICY_MIGRATION,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
