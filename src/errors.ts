@@ -92,6 +92,10 @@ export const ERROR_CODES = {
     '`store migrate` refused: the SQLite chain does not verify, the target already holds rows for the node, or the copy did not verify; nothing was kept.',
   SG_WORKER_FAILED:
     'serve --workers N: a proxy worker exited before it listened (the start fails), died while serving (it is replaced), could not answer a command from its primary, or workers died more than 5 times within 60 s (the service stops and exits 1).',
+  SG_POLICY_CONFLICT:
+    'store: { postgres }: a policy edit on this node was refused because another node published a version first; this node applied that one.',
+  SG_POLICY_SYNC_FAILED:
+    'store: { postgres }: the shared policy could not be fetched, published or applied; the policy in force keeps filtering.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

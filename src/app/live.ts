@@ -49,6 +49,8 @@ export interface LiveDeps {
    * worker opens no socket and takes no SIGHUP (the primary sends it commands).
    */
   control?: { socket: false } | { socket: true; wrap: (own: ControlHandlers) => ControlHandlers };
+  /** store: { postgres }: the shared policy's sync before each reload, and its state for `status`. */
+  policySync?: { beforeReload: () => Promise<void>; status: NonNullable<StatusDeps['policySync']> };
 }
 
 export interface Live {
@@ -65,6 +67,7 @@ export async function startLive(deps: LiveDeps): Promise<Live> {
     loadConfig: deps.reloadConfig,
     loadPolicy: deps.loadPolicy,
     ...(deps.reloadCa ? { reloadCa: deps.reloadCa } : {}),
+    ...(deps.policySync ? { beforeLoad: deps.policySync.beforeReload } : {}),
     apply: ({ config, policy, addresses }) => {
       deps.identifier.reconfigure(config, addresses);
       deps.swap({ ...policy, loadedAt: Date.now() });
@@ -94,6 +97,7 @@ export async function startLive(deps: LiveDeps): Promise<Live> {
       ...(deps.auditSigning ? { auditSigning: deps.auditSigning } : {}),
       ...(deps.consoleDirectory ? { consoleDirectory: deps.consoleDirectory } : {}),
       ...(deps.auditStore ? { auditStore: deps.auditStore } : {}),
+      ...(deps.policySync ? { policySync: deps.policySync.status } : {}),
       profileFor: async (clientIp) => {
         const r = await deps.identifier.identify({ clientIp, proxyAuthorization: undefined });
         return r.ok ? r.identity.profile : null;

@@ -82,6 +82,11 @@ export interface ReloaderDeps {
    * without a restart); never throws: unreadable files leave the running CA signing.
    */
   reloadCa?: () => string | null;
+  /**
+   * Runs first on every reload (store: { postgres }: publishes this node's edit or applies a newer shared
+   * version, src/app/policy-sync/); a throw refuses the reload with its code.
+   */
+  beforeLoad?: () => Promise<void>;
 }
 
 /** Settings the running proxy took at start: a change to these is reported, not applied. */
@@ -198,6 +203,7 @@ export class Reloader {
   private async run(force: boolean): Promise<ReloadResult> {
     const started = performance.now();
     try {
+      await this.deps.beforeLoad?.();
       const config = this.deps.loadConfig();
       const policy = await this.deps.loadPolicy(config);
       checkIllegalTier(this.watched?.current().lists.illegal, policy.lists.illegal);

@@ -44,6 +44,7 @@ import { SIGNING_OK } from '../audit/signing-state.js';
 import { checkFileModes, type ModeCheck } from './file-modes.js';
 import type { ClusterRole, ControlHandlers } from './cluster/role.js';
 import { startLive } from './live.js';
+import { openPolicyReplica, type PolicyReplica } from './policy-sync/index.js';
 import { claimDataDir } from './serve-lock.js';
 import { readStateAddresses, type LoadedPolicy, type Reloader, type ReloadResult } from './reload.js';
 import { loadHostRoutes } from '../proxy/hosts-file.js';
@@ -258,16 +259,21 @@ export async function startSchoolgate(
   opts: StartOptions = {},
 ): Promise<RunningSchoolgate> {
   // A proxy worker runs under its primary's claim.
-  if (opts.cluster?.role === 'worker') return startClaimed(config, logger, opts);
+  if (opts.cluster?.role === 'worker') return startClaimed(config, logger, opts, null);
   const lock = await claimDataDir(config.dataDir, logger);
+  let replica: PolicyReplica | null = null;
   try {
-    const running = await startClaimed(config, logger, opts);
+    // On PostgreSQL the newest shared policy is written into the data dir before anything loads it.
+    if (typeof config.store === 'object') opts.onProgress?.('syncing the shared policy from PostgreSQL');
+    replica = await openPolicyReplica(config, opts.node, logger);
+    const running = await startClaimed(config, logger, opts, replica);
     return {
       ...running,
       stop: () => running.stop().finally(() => lock.release()),
       stopNow: () => running.stopNow().finally(() => lock.release()),
     };
   } catch (err) {
+    await replica?.close();
     lock.release();
     throw err;
   }
@@ -277,6 +283,7 @@ async function startClaimed(
   config: ReadonlyConfig,
   logger: Logger,
   opts: StartOptions,
+  replica: PolicyReplica | null,
 ): Promise<RunningSchoolgate> {
   // The only reference to the loaded lists is `snapshot`, swapped whole by a reload (src/app/reload.ts);
   // each decision reads it once. Keep no other variable holding them, or a closure keeps the first load
@@ -452,6 +459,9 @@ async function startClaimed(
     },
     fileModes: { certsDir: certsDirOf(config, opts.certsDir), atStart: fileModes },
     consoleDirectory: () => later.console?.directoryStatus() ?? null,
+    ...(replica
+      ? { policySync: { beforeReload: () => replica.beforeReload(), status: () => replica.status() } }
+      : {}),
     ...(cluster
       ? {
           control:
@@ -464,6 +474,7 @@ async function startClaimed(
   const caWatch = watchCaExpiry(proxy, logger, opts.now);
   later.reloader = live.reloader;
   live.reloader.watch({ current: () => snapshot, logger });
+  replica?.startFollowing(() => live.reloader.reload());
   if (cluster?.role === 'worker') cluster.serving(proxy, live.handlers, address, audit);
   // In a cluster the console is the primary's (one listener; its reloads reach every worker).
   const webConsole =
@@ -490,6 +501,7 @@ async function startClaimed(
       caWatch.stop();
       await webConsole?.close();
       await live.close();
+      await replica?.close();
       // The workers' last rows go through this process's writer: they stop before it closes.
       if (cluster?.role === 'primary') await cluster.stopWorkers(hurried);
       await proxy.close();

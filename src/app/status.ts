@@ -23,6 +23,7 @@ import type { ControlHandler } from './control.js';
 import { checkFileModes, type ModeCheck } from './file-modes.js';
 import { identityModes, type IdentityModes } from '../identity/modes.js';
 import { readStateAddresses, type ReloadOutcome, type Reloader } from './reload.js';
+import type { PolicySyncStatus } from './policy-sync/replica.js';
 import type { CaStatus } from './school-ca.js';
 
 export interface StatusDeps {
@@ -57,6 +58,8 @@ export interface StatusDeps {
   consoleDirectory?: () => ConsoleDirectoryStatus | null;
   /** Where the record is kept and whether it can be written now. */
   auditStore?: () => Promise<AuditStoreStatus>;
+  /** store: { postgres }: the shared policy version this node runs (src/app/policy-sync/). */
+  policySync?: () => PolicySyncStatus;
 }
 
 export interface StatusReport {
@@ -102,6 +105,8 @@ export interface StatusReport {
   consoleDirectory?: ConsoleDirectoryStatus | null;
   /** Signed checkpoints of the audit record: ok, or failing with SG_AUDIT_SIGNING_FAILED (absent: older proxy). */
   auditSigning?: SigningState;
+  /** store: { postgres }: the policy version this node runs, when applied, sync failures and conflicts. */
+  policy?: PolicySyncStatus;
   /** serve --workers N (N > 1): each proxy worker; requests and connections above are their sum. */
   workers?: ClusterWorkerStatus[];
   /** Proxy workers that died and were replaced since the start. */
@@ -272,6 +277,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
         alerts: alertsStatus(deps.alerts),
         auditDatabase: deps.auditOpened && auditDatabaseStatus(deps.auditOpened),
         ...(deps.auditStore ? { auditStore: await deps.auditStore() } : {}),
+        ...(deps.policySync ? { policy: deps.policySync() } : {}),
         identity: identityModes(p.config, readStateAddresses(deps.dataDir)),
         ca: deps.ca?.() ?? null,
         illegalTier: illegalTierStatus(p.lists.illegal),

@@ -92,7 +92,7 @@ export async function readTextIfExists(file: string): Promise<string | undefined
  * Replaces `file` with `text` atomically: a reader (the proxy reloading) sees the old file or the new one,
  * never half of each. Temp file in the same directory, fsync, rename.
  */
-export async function writeAtomic(file: string, text: string): Promise<void> {
+export async function writeAtomic(file: string, text: string | Uint8Array): Promise<void> {
   makePrivateDir(path.dirname(file));
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const handle = await open(tmp, 'w', PRIVATE_FILE_MODE);

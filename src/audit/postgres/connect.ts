@@ -31,9 +31,9 @@ export const BIGINT_AS_NUMBER: pg.CustomTypesConfig = {
       : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-export function pgPool(opts: PgConnectOptions): pg.Pool {
-  const timeout = opts.timeoutMs ?? 10_000;
-  const pool = new pg.Pool({
+/** Where and as whom to connect: shared by the pool and single clients (the policy LISTEN connection). */
+export function serverConfig(opts: PgConnectOptions): pg.ClientConfig {
+  return {
     ...(opts.connectionString ? { connectionString: opts.connectionString } : {}),
     ...(opts.host ? { host: opts.host } : {}),
     ...(opts.port ? { port: opts.port } : {}),
@@ -41,6 +41,13 @@ export function pgPool(opts: PgConnectOptions): pg.Pool {
     ...(opts.user ? { user: opts.user } : {}),
     ...(opts.password !== undefined ? { password: opts.password } : {}),
     ...(opts.ssl !== undefined ? { ssl: opts.ssl } : {}),
+  };
+}
+
+export function pgPool(opts: PgConnectOptions): pg.Pool {
+  const timeout = opts.timeoutMs ?? 10_000;
+  const pool = new pg.Pool({
+    ...serverConfig(opts),
     max: opts.max ?? 4,
     connectionTimeoutMillis: timeout,
     query_timeout: timeout,

@@ -14,6 +14,7 @@ import { SchoolgateError } from '../../errors.js';
 import { PG_ALERTS_MIGRATION } from './alerts.js';
 import { PG_CHECKPOINTS_MIGRATION } from './checkpoints.js';
 import { PG_NODES_MIGRATION } from './nodes.js';
+import { PG_POLICY_MIGRATION } from './policy.js';
 
 export type PgMigration = string;
 
@@ -83,6 +84,8 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
    CREATE INDEX audit_events_site_flagged_time ON audit_events (site, flagged, time_ms)
      WHERE site IS NOT NULL;
    ALTER TABLE alerts ADD COLUMN site text;`,
+  // 6: policy replicated between nodes (policy.ts): the files and their numbered versions.
+  PG_POLICY_MIGRATION,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -117,9 +117,30 @@ export function statusLines(s: StatusReport): string[] {
     ...consoleDirectoryLines(s.consoleDirectory),
     ...alertLines(s.alerts),
     ...auditStoreLines(s.auditStore),
+    ...policyLines(s.policy),
     ...(s.auditDatabase ? auditDatabaseLines(s.auditDatabase) : []),
     ...auditSigningLines(s.auditSigning),
     ...fileModeLines(s.fileModes),
+  ];
+}
+
+/** store: { postgres }: the shared policy version this node runs (none on SQLite or an older proxy). */
+function policyLines(p: StatusReport['policy']): string[] {
+  if (!p) return [];
+  const running =
+    p.version === 0
+      ? 'no shared version yet'
+      : `version ${p.version} from node ${p.from ?? '?'}, applied ${p.appliedAt ?? '?'}`;
+  return [
+    `policy         ${running}${p.listening ? '' : ' (not listening: polling every 10 s)'}`,
+    ...(p.failure
+      ? [
+          `  FAILING (${p.failure.code}) since ${p.failure.since}: ${p.failure.message}; the policy in force keeps filtering`,
+        ]
+      : []),
+    ...(p.lastConflict
+      ? [`  last conflict ${p.lastConflict.at} (${p.lastConflict.code}): ${p.lastConflict.message}`]
+      : []),
   ];
 }
 

@@ -1,0 +1,200 @@
+/**
+ * One policy across two nodes (issue 18 part 3): two proxies, each with its own data dir, record on one
+ * private PostgreSQL cluster. `schoolgate lists add` on node A's data dir makes node B block the domain; an
+ * exception and a user added on B reach A; two edits made at once give SG_POLICY_CONFLICT on the node that
+ * published second, which then runs the winner. Every wait is on a condition, bounded by a count.
+ */
+import { appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { controlRequest } from '../../../src/app/control.js';
+import type { RunningSchoolgate } from '../../../src/app/start.js';
+import type { StatusReport } from '../../../src/app/status.js';
+import type { ReadonlyConfig } from '../../../src/config/load.js';
+import { statusLines } from '../../../src/cli/commands/control.js';
+import { runCli } from '../../helpers/cli.js';
+import { findPostgres, PG_SKIP_MESSAGE, startPgCluster, type PgCluster } from '../../helpers/pg-cluster.js';
+import { startOrigin, type Origin } from '../../helpers/origin.js';
+import { viaProxy } from '../../helpers/raw-http.js';
+import { FIXTURE_PROFILES, startTestProxy, tempDir, testConfig } from '../../helpers/schoolgate.js';
+
+const bin = findPostgres();
+if (!bin) console.warn(PG_SKIP_MESSAGE);
+
+/** Tries `check` until it holds, at most `tries` times, a short pause between tries (a bound, not a timing). */
+async function until<T>(what: string, check: () => Promise<T | false>, tries = 600): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const got = await check();
+    if (got !== false) return got;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+interface Node {
+  name: string;
+  config: ReadonlyConfig;
+  proxy: RunningSchoolgate;
+  cli: string[];
+}
+
+describe.skipIf(!bin)('policy replicated through PostgreSQL', { timeout: 240_000 }, () => {
+  let cluster: PgCluster;
+  let origin: Origin;
+  let a: Node;
+  let b: Node;
+
+  const startNode = async (name: string, url: string): Promise<Node> => {
+    const dir = tempDir();
+    const config = testConfig(
+      {
+        httpPorts: [origin.port],
+        hosts: { 'pgpolicy.test': '127.0.0.1', 'winner.test': '127.0.0.1', 'loser.test': '127.0.0.1' },
+        store: { postgres: { url, node: name } },
+      },
+      dir,
+    );
+    const proxy = await startTestProxy(config);
+    // The CLI reads a config file: the fixture profiles (the store is the proxy's business).
+    const file = path.join(dir, 'cli-config.json');
+    writeFileSync(file, JSON.stringify({ profiles: FIXTURE_PROFILES }));
+    return {
+      name,
+      config,
+      proxy,
+      cli: ['--config', file, '--data', config.dataDir, '--categories', config.categoriesDir],
+    };
+  };
+
+  const status = (n: Node) => controlRequest<StatusReport>(n.config.dataDir, 'status');
+  const statusOf = (n: Node) => status(n).then((s) => s.policy!);
+  const fetchStatus = (n: Node, host: string, p = '/') =>
+    viaProxy(n.proxy.address.port, `http://${host}:${origin.port}${p}`).then((r) => r.status);
+
+  beforeAll(async () => {
+    cluster = await startPgCluster();
+    const url = await cluster.createDatabase('policy');
+    origin = await startOrigin();
+    a = await startNode('gate-a', url);
+    b = await startNode('gate-b', url);
+  });
+
+  afterAll(async () => {
+    await a?.proxy.stop().catch(() => undefined);
+    await b?.proxy.stop().catch(() => undefined);
+    await origin?.close();
+    await cluster?.stop();
+  });
+
+  it('starts both nodes on one version: the first publishes its files, the second adopts them', async () => {
+    const [pa, pb] = [await statusOf(a), await statusOf(b)];
+    expect(pa).toMatchObject({
+      node: 'gate-a',
+      version: 1,
+      from: 'gate-a',
+      failure: null,
+      lastConflict: null,
+    });
+    expect(pb).toMatchObject({
+      node: 'gate-b',
+      version: 1,
+      from: 'gate-a',
+      failure: null,
+      lastConflict: null,
+    });
+    const lines = statusLines(await status(b)).join('\n');
+    expect(lines).toMatch(/^policy {9}version 1 from node gate-a, applied \d{4}-/m);
+  });
+
+  it('`lists add` on node A: node B blocks the domain', async () => {
+    expect(await fetchStatus(b, 'pgpolicy.test', '/before')).toBe(200);
+    const added = await runCli(['lists', 'add', 'social', 'pgpolicy.test', '--by', 'IT', ...a.cli]);
+    expect(added.code, added.stderr).toBe(0);
+    expect(await fetchStatus(a, 'pgpolicy.test', '/on-a')).toBe(403);
+    const tries = await until('node B blocks pgpolicy.test', async () => {
+      const got = await fetchStatus(b, 'pgpolicy.test', '/on-b');
+      return got === 403 ? true : false;
+    });
+    expect(tries).toBe(true);
+    const [pa, pb] = [await statusOf(a), await statusOf(b)];
+    expect(pb.version).toBe(pa.version);
+    expect(pb.from).toBe('gate-a');
+    // Written owner-only, as every file of the data dir.
+    const file = path.join(b.config.dataDir, 'categories.local', 'social', 'domains');
+    expect(readFileSync(file, 'utf8')).toContain('pgpolicy.test');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it('an exception and a user added on node B reach node A', async () => {
+    expect(await fetchStatus(a, 'www.facebook.com', '/before')).toBe(403);
+    const exception = await runCli([
+      'exceptions',
+      'add',
+      'facebook.com',
+      '--allow',
+      '--everyone',
+      '--reason',
+      'trust-wide project',
+      '--by',
+      'IT',
+      ...b.cli,
+    ]);
+    expect(exception.code, exception.stderr).toBe(0);
+    const user = await runCli(['users', 'add', 'j.smith', '--profile', 'staff', ...b.cli]);
+    expect(user.code, user.stderr).toBe(0);
+    await until('node A allows www.facebook.com', async () =>
+      (await fetchStatus(a, 'www.facebook.com', '/on-a')) === 200 ? true : false,
+    );
+    // The user is in A's state database, which A's running proxy reads (the rows came with the exception's
+    // version or the next one).
+    await until('node A has user j.smith', async () => {
+      const db = new Database(path.join(a.config.dataDir, 'state.sqlite'), { readonly: true });
+      try {
+        return db.prepare('SELECT name FROM users WHERE name = ?').get('j.smith') ? true : false;
+      } finally {
+        db.close();
+      }
+    });
+    // `users add` reloads nothing: its rows are published by B's next poll (10 s) if no reload came after.
+    // Both nodes on one version again before the next test edits both.
+    const pa = await until('node A runs the version node B published last', async () => {
+      const [sa, sb] = [await statusOf(a), await statusOf(b)];
+      return sa.version === sb.version && sa.from === 'gate-b' ? sa : false;
+    });
+    expect(pa.failure).toBeNull();
+  });
+
+  it('two edits at once: the later one is refused with SG_POLICY_CONFLICT and its node runs the winner', async () => {
+    // Both edits are on disk before either node publishes (these writes hold the event loop both nodes share).
+    const local = (n: Node) => path.join(n.config.dataDir, 'categories.local', 'gambling');
+    for (const [n, host] of [
+      [a, 'winner.test'],
+      [b, 'loser.test'],
+    ] as const) {
+      mkdirSync(local(n), { recursive: true, mode: 0o700 });
+      appendFileSync(path.join(local(n), 'domains'), `${host}\n`, { mode: 0o600 });
+    }
+    const before = (await statusOf(a)).version;
+    await controlRequest(a.config.dataDir, 'reload');
+    expect((await statusOf(a)).version).toBe(before + 1);
+    // B hears of A's version (NOTIFY or poll) or reloads: either way its own edit meets a newer version.
+    const reload = await runCli(['reload', ...b.cli]);
+    const conflict = await until(
+      'node B reports the conflict',
+      async () => (await statusOf(b)).lastConflict ?? false,
+    );
+    expect(conflict.code).toBe('SG_POLICY_CONFLICT');
+    expect(conflict.message).toContain(`node gate-a published version ${before + 1} first`);
+    // When B's own reload met it first, the command says so and fails.
+    if (reload.code !== 0) expect(reload.stderr).toContain('policy edit was refused');
+    // B runs the winner: A's edit is in force there, B's own is gone from its files and its lists.
+    await until('node B blocks winner.test', async () =>
+      (await fetchStatus(b, 'winner.test')) === 403 ? true : false,
+    );
+    expect(readFileSync(path.join(local(b), 'domains'), 'utf8')).not.toContain('loser.test');
+    const pb = await statusOf(b);
+    expect(pb.version).toBe(before + 1);
+    expect(statusLines(await status(b)).join('\n')).toContain('last conflict');
+  });
+});
