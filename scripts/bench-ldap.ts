@@ -11,7 +11,7 @@
  *
  *   npm run build && node dist/scripts/bench-ldap.js [--requests 300]
  */
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,7 @@ import type { ConfigInput } from '../src/config/schema.js';
 import { Identifier } from '../src/identity/identify.js';
 import { UserStore } from '../src/identity/user-store.js';
 import { numberOption } from './args.js';
+import { basicAuth, timedGet, tinyCategories } from './in-process-proxy.js';
 import {
   findSlapd,
   SERVICE_DN,
@@ -39,35 +40,6 @@ const REQUESTS = numberOption('requests', 300);
 const WARMUP = 20;
 const LDIF = fileURLToPath(new URL('../../test/fixtures/ldap/school.ldif', import.meta.url));
 const AVA = `uid=ava.y7,ou=People,${SUFFIX}`;
-
-function basic(user: string, password: string): string {
-  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-}
-
-function request(proxyPort: number, originPort: number, auth: string | undefined): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port: proxyPort,
-        path: `http://bench.test:${originPort}/`,
-        headers: { host: `bench.test:${originPort}`, ...(auth ? { 'proxy-authorization': auth } : {}) },
-        agent: false,
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () =>
-          res.statusCode === 200
-            ? resolve(performance.now() - started)
-            : reject(new Error(`status ${res.statusCode}`)),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 interface Variant {
   name: string;
@@ -85,13 +57,7 @@ async function startVariant(
   originPort: number,
 ): Promise<Variant> {
   const dir = mkdtempSync(path.join(tmpdir(), 'schoolgate-bench-ldap-'));
-  const categories = path.join(dir, 'categories');
-  mkdirSync(path.join(categories, 'social'), { recursive: true });
-  writeFileSync(path.join(categories, 'social', 'domains'), 'social.test\n');
-  writeFileSync(
-    path.join(categories, 'categories.yaml'),
-    'social:\n  title: Social\n  description: bench\n  flagged: false\n  alert: false\n',
-  );
+  const categories = tinyCategories(dir);
   const config = validateConfig(
     {
       listen: { host: '127.0.0.1', port: 0 },
@@ -113,11 +79,11 @@ async function startVariant(
 
 /** Round-robin over the variants, so load from elsewhere on the machine falls on all of them alike. */
 async function run(variants: Variant[], originPort: number, bindCount: () => number): Promise<void> {
-  for (let i = 0; i < WARMUP; i++) for (const v of variants) await request(v.port, originPort, v.auth);
+  for (let i = 0; i < WARMUP; i++) for (const v of variants) await timedGet(v.port, originPort, v.auth);
   for (let i = 0; i < REQUESTS; i++)
     for (const v of variants) {
       const before = bindCount();
-      v.times.push(await request(v.port, originPort, v.auth));
+      v.times.push(await timedGet(v.port, originPort, v.auth));
       v.binds += bindCount() - before;
     }
 }
@@ -173,14 +139,14 @@ async function main(): Promise<void> {
     cacheTtlSeconds,
   });
   const binds = () => slapd.bindCount(AVA);
-  const ava = basic('ava.y7', 'ava-password');
+  const ava = basicAuth('ava.y7', 'ava-password');
   try {
     const variants = [
       await startVariant('no sign-in (address → guest)', {}, undefined, originPort),
       await startVariant(
         'local user, cached',
         { basicAuth: true },
-        basic('local.user', 'local-password'),
+        basicAuth('local.user', 'local-password'),
         originPort,
       ),
       await startVariant(

@@ -64,7 +64,8 @@ export async function status(args: string[]): Promise<WorkersStatus> {
 
 /**
  * Eight requests at a time on new connections, to `url(n)` for n = 0, 1, …, until status shows that every
- * worker served some since `before` (idle workers may not alternate; `max` requests at most). Each answer
+ * worker served some since `before` (idle workers may not alternate; `max` requests at most: 2,000 by default,
+ * since the kernel's accept, SCHED_NONE, can hand one busy worker hundreds in a row on a loaded machine). Each answer
  * must be `expected`; returns the URLs answered.
  */
 export async function untilEveryWorkerServed(
@@ -78,7 +79,7 @@ export async function untilEveryWorkerServed(
   let s = await status(args);
   for (
     let i = 0;
-    i < (opts.max ?? 400) && !s.workers!.every((w) => w.requests > servedBefore(w.pid));
+    i < (opts.max ?? 2000) && !s.workers!.every((w) => w.requests > servedBefore(w.pid));
     i += 8
   ) {
     const urls = Array.from({ length: 8 }, (_, k) => url(i + k));
