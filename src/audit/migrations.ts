@@ -268,6 +268,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX alerts_site_first ON alerts (site, first_ms) WHERE site IS NOT NULL;
     `);
   },
+  // 13: which school of the trust a read was limited to (report_access.site: `--site`, a site-scoped
+  // console account; null: the whole trust, and every earlier entry). As migration 10: the ledger triggers
+  // rebuilt over the new column and every earlier entry entered once in its new shape, so `verifyLedger`
+  // keeps matching each row with its last recorded state.
+  (db) => {
+    db.exec(`ALTER TABLE report_access ADD COLUMN site TEXT`);
+    recreateLedgerTriggers(db);
+    db.exec(`UPDATE report_access SET site = NULL`);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -25,6 +25,8 @@ export interface AccessEntry {
   outFile?: string | null;
   /** The account that ran the command through sudo (SUDO_USER), when it did. */
   sudoUser?: string | null;
+  /** The school of the trust the read was limited to (--site, a site-scoped console account); null: all. */
+  site?: string | null;
 }
 
 export interface StoredAccessEntry extends AccessEntry {
@@ -36,8 +38,8 @@ export function recordAccess(db: Database.Database, e: AccessEntry): number {
     .prepare(
       `INSERT INTO report_access
          (time_ms, by_name, os_user, command, subject, domain, case_ref, from_ms, to_ms, format, outcome, reason,
-          purpose, out_file, sudo_user)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          purpose, out_file, sudo_user, site)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .run(
       e.timeMs,
@@ -55,6 +57,7 @@ export function recordAccess(db: Database.Database, e: AccessEntry): number {
       e.purpose ?? null,
       e.outFile ?? null,
       e.sudoUser ?? null,
+      e.site ?? null,
     );
   return Number(info.lastInsertRowid);
 }
@@ -76,6 +79,7 @@ interface AccessRow {
   purpose: string | null;
   out_file: string | null;
   sudo_user: string | null;
+  site: string | null;
 }
 
 const toEntry = (r: AccessRow): StoredAccessEntry => ({
@@ -95,6 +99,7 @@ const toEntry = (r: AccessRow): StoredAccessEntry => ({
   purpose: r.purpose,
   outFile: r.out_file,
   sudoUser: r.sudo_user,
+  site: r.site,
 });
 
 /** Entries with from <= time < to, newest last; or those of one case. */

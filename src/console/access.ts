@@ -16,6 +16,8 @@ import type { Role } from './accounts.js';
 export interface Looker {
   name: string;
   role: Role;
+  /** The school of the trust the account is limited to (sessions.ts); null or absent: the whole trust. */
+  site?: string | null;
 }
 
 /** The record's "by": the person, their role, and that it came through the console. */
@@ -40,6 +42,8 @@ export interface Look {
   refusal?: Refusal | null;
   /** A review outside a case: the person must hold a reviewer role in reports.people (as the CLI). */
   roleNeed?: RoleNeed | null;
+  /** The site the look was limited to, when a trust-wide account picked one (default: the account's). */
+  site?: string | null;
 }
 
 /** Checks and records one look; throws SG_REPORT_REFUSED (already recorded) when it is refused. */
@@ -56,6 +60,7 @@ export function authoriseLook(
     {
       ...rest,
       command: commandOf(command),
+      site: look.site ?? who.site ?? null,
       // With reports.people set the record keeps the person's name as spelt there (command says "console").
       by: config.reports.people ? who.name : byOf(who),
       osUser: currentOsUser(),
@@ -85,6 +90,7 @@ export function recordRoleRefusal(
     subject,
     outcome: 'refused',
     reason,
+    site: who.site ?? null,
   });
 }
 
@@ -107,5 +113,6 @@ export function recordRoleLook(
     format: look.format,
     toMs: now,
     outcome: 'granted',
+    site: who.site ?? null,
   });
 }

@@ -31,7 +31,7 @@ export async function siteOfPerson(ctx: ConsoleContext, user: string): Promise<s
   return withAudit(ctx, (db) => latestSite(db, user));
 }
 
-function latestSite(db: Database.Database, user: string): string | null {
+export function latestSite(db: Database.Database, user: string): string | null {
   const site = db
     .prepare(`SELECT site FROM audit_events WHERE username = ? ORDER BY time_ms DESC LIMIT 1`)
     .pluck()

@@ -662,7 +662,7 @@ function throttleAddress(clientIp: string): string {
 }
 
 /** Config entries first: for the same address or CIDR, the config file wins over the CLI-managed table. */
-function addressMap(config: ReadonlyConfig, extra: ExtraAddresses): AddressMap {
+export function addressMap(config: ReadonlyConfig, extra: ExtraAddresses): AddressMap {
   const devices = [...config.identity.devices];
   const seen = new Set(devices.map((d) => d.address));
   for (const d of extra.devices) if (!seen.has(d.address)) devices.push(d);

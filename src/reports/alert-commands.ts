@@ -39,6 +39,8 @@ interface AccessFields {
   fromMs?: number | null;
   toMs?: number | null;
   format?: string | null;
+  /** The school of the trust the read was limited to (--site). */
+  site?: string | null;
 }
 
 function check(db: Database.Database, config: ReadonlyConfig, who: AlertReader, f: AccessFields): void {
@@ -108,6 +110,7 @@ export async function listAlerts(
       fromMs: query.since ?? null,
       toMs: who.now,
       format: json ? 'json' : 'text',
+      site: query.site ?? null,
     });
     alerts = queryAlerts(db, query);
   } finally {
@@ -119,7 +122,11 @@ export async function listAlerts(
     try {
       out.write(
         renderText(
-          alertListDoc(src, alerts, query.open ? 'Open safeguarding alerts' : 'Safeguarding alerts'),
+          alertListDoc(
+            src,
+            alerts,
+            `${query.open ? 'Open safeguarding alerts' : 'Safeguarding alerts'}${query.site !== undefined ? `: site ${query.site}` : ''}`,
+          ),
         ),
       );
     } finally {

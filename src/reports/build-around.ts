@@ -16,14 +16,24 @@ import {
   rowTable,
 } from './report-parts.js';
 
+/** The row of a reference; with a site (src.site), only that site's row: another site's is not found. */
 export function findEvent(src: ReportSource, ref: string): AuditRowRaw {
-  const row = src.db.prepare(`SELECT rowid AS rid, * FROM audit_events WHERE id = ?`).get(ref) as
-    AuditRowRaw | undefined;
+  const row = (
+    src.site === undefined
+      ? src.db.prepare(`SELECT rowid AS rid, * FROM audit_events WHERE id = ?`).get(ref)
+      : src.db
+          .prepare(`SELECT rowid AS rid, * FROM audit_events WHERE id = ? AND site = ?`)
+          .get(ref, src.site)
+  ) as AuditRowRaw | undefined;
   if (!row)
-    throw new SchoolgateError('SG_ARGUMENT_INVALID', `no audit row with reference ${ref}`, {
-      context: { ref },
-      suggestion: 'quote the reference exactly as the block page or a report shows it',
-    });
+    throw new SchoolgateError(
+      'SG_ARGUMENT_INVALID',
+      `no audit row with reference ${ref}${src.site !== undefined ? ` in site ${src.site}` : ''}`,
+      {
+        context: { ref, ...(src.site !== undefined ? { site: src.site } : {}) },
+        suggestion: 'quote the reference exactly as the block page or a report shows it',
+      },
+    );
   return row;
 }
 

@@ -4,14 +4,22 @@ import type { ReadonlyConfig } from '../config/load.js';
 import { auditPathOf } from './run.js';
 import { openReadOnly } from './source.js';
 
-/** The row's user, device and address; null when there is no such row (or no audit log yet). */
-export function identityOfEvent(config: ReadonlyConfig, ref: string): RowIdentity | null {
+/** An audit row's identity and the school of the trust it was resolved to (null: none, or a single school). */
+export interface EventIdentity extends RowIdentity {
+  site: string | null;
+}
+
+/** The row's user, device, address and site; null when there is no such row (or no audit log yet). */
+export function identityOfEvent(config: ReadonlyConfig, ref: string): EventIdentity | null {
   try {
     const db = openReadOnly(auditPathOf(config));
     try {
-      const row = db.prepare('SELECT username, device, client_ip FROM audit_events WHERE id = ?').get(ref) as
-        RowIdentity | undefined;
-      return row ?? null;
+      // `*`: a log not yet migrated to schema 12 has no site column (its rows have no site).
+      const row = db.prepare('SELECT * FROM audit_events WHERE id = ?').get(ref) as
+        (RowIdentity & { site?: string | null }) | undefined;
+      return row
+        ? { username: row.username, device: row.device, client_ip: row.client_ip, site: row.site ?? null }
+        : null;
     } finally {
       db.close();
     }
@@ -23,4 +31,17 @@ export function identityOfEvent(config: ReadonlyConfig, ref: string): RowIdentit
 /** The access record's subject for a context report: the row's person, or the reference itself. */
 export function eventSubject(row: RowIdentity | null, ref: string): string {
   return row ? (row.username ?? row.device ?? row.client_ip) : `(event ${ref})`;
+}
+
+/** With --site: another site's row (or one with no site) is refused before anything is read. */
+export function otherSiteRowRefusal(
+  row: EventIdentity | null,
+  ref: string,
+  site: string | undefined,
+): { reason: string; suggestion: string } | null {
+  if (site === undefined || row === null || row.site === site) return null;
+  return {
+    reason: `audit row ${ref} is not of site ${site} (it is ${row.site === null ? 'of no site' : `of site ${row.site}`})`,
+    suggestion: 'check the reference; give the row’s own site, or leave --site out for the whole trust',
+  };
 }

@@ -56,5 +56,5 @@ export {
 } from './subjects.js';
 export { purgeAudit } from '../audit/purge.js';
 export { acknowledgeAlert, listAlerts, showAlert, type AlertReader } from './alert-commands.js';
-export { eventSubject, identityOfEvent } from './event-identity.js';
+export { eventSubject, identityOfEvent, otherSiteRowRefusal } from './event-identity.js';
 export { withinSite } from './site-scope.js';

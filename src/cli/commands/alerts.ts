@@ -8,6 +8,7 @@ import { type Command, Option } from 'commander';
 import { ALERT_SEVERITIES as SEVERITIES, type AlertSeverity as Severity } from '../../alerts/sinks/types.js';
 import { SchoolgateError } from '../../errors.js';
 import { configFrom, positiveInt, withCommonOptions, type CommonOptions } from '../common.js';
+import { parseSite, SITE_HELP } from './report.js';
 
 interface AlertOptions extends CommonOptions {
   by?: string;
@@ -40,6 +41,7 @@ export function registerAlerts(program: Command): void {
     .option('--since <date>', 'alerts whose last request is at or after this (e.g. 7d, 2026-11-01)')
     .addOption(new Option('--severity <s>', 'this severity or worse').choices(SEVERITIES))
     .option('--user <name>', 'only this person’s alerts')
+    .option('--site <name>', SITE_HELP, parseSite)
     .option('--limit <n>', 'at most this many (default 1000)', positiveInt, 1000)
     .option('--json', 'one JSON object a line')
     .addHelpText(
@@ -53,6 +55,7 @@ export function registerAlerts(program: Command): void {
           since?: string;
           severity?: Severity;
           user?: string;
+          site?: string;
           limit: number;
         },
       ) => {
@@ -71,6 +74,7 @@ export function registerAlerts(program: Command): void {
               ...(opts.since ? { since: r.parseWhen(opts.since, config.timeZone, now, false) } : {}),
               ...(opts.severity ? { minSeverity: opts.severity } : {}),
               ...(opts.user !== undefined ? { user: opts.user } : {}),
+              ...(opts.site !== undefined ? { site: opts.site } : {}),
             },
             out,
           );

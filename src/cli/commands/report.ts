@@ -16,10 +16,11 @@ interface ReportOptions extends CommonOptions {
   site?: string;
 }
 
-const SITE_HELP = 'only this school of the trust (the site of networks, devices and users), e.g. north';
+export const SITE_HELP =
+  'only this school of the trust (the site of networks, devices and users), e.g. north';
 
 /** --site: a site name, checked before anything is opened. */
-function parseSite(value: string): string {
+export function parseSite(value: string): string {
   if (!/^[a-z0-9-]{1,32}$/.test(value))
     throw new InvalidArgumentError('expected a site name: 1–32 lower-case letters, digits or hyphens');
   return value;
@@ -81,6 +82,7 @@ export function registerReport(program: Command): void {
     .option('--from <date>', 'start (default 30d)')
     .option('--to <date>', 'end (default now)')
     .option('--case <ref>', 'the case this report is pulled under')
+    .option('--site <name>', SITE_HELP, parseSite)
     .addHelpText(
       'after',
       '\nExample:\n  schoolgate report user j.smith --from 2026-09-01 --to 2026-11-01 --case 2026-014 --by "A. Head" --reason "concern raised by form tutor" --format html --out j.smith.html',
@@ -105,10 +107,18 @@ export function registerReport(program: Command): void {
             needsBy: true,
             scope: { user },
             refusal: r.userRefusal(config, () => r.openReadOnly(r.auditPathOf(config)), user),
+            site: opts.site ?? null,
           },
           format: opts.format,
           out: opts.out,
-          build: (src) => r.buildUserReport(src, user, fromMs, toMs, pullerOf(r, config, opts)),
+          build: (src) =>
+            r.buildUserReport(
+              r.withinSite(src, opts.site, config.dataDir),
+              user,
+              fromMs,
+              toMs,
+              pullerOf(r, config, opts),
+            ),
         },
         now,
       );
@@ -122,6 +132,7 @@ export function registerReport(program: Command): void {
     .argument('<ref>', 'the audit reference (as on the block page or in a report)')
     .option('--minutes <n>', 'minutes either side', parseMinutes, 60)
     .option('--case <ref>', 'the case this report is pulled under')
+    .option('--site <name>', SITE_HELP, parseSite)
     .action(async (ref: string, opts: ReportOptions) => {
       const r = await load();
       const config = configFrom(opts);
@@ -139,11 +150,21 @@ export function registerReport(program: Command): void {
             needsCase: true,
             needsBy: true,
             scope: { row, ref },
+            site: opts.site ?? null,
+            refusal: r.otherSiteRowRefusal(row, ref, opts.site),
           },
           format: opts.format,
           out: opts.out,
-          build: (src) =>
-            r.buildAroundReport(src, r.findEvent(src, ref), opts.minutes ?? 60, pullerOf(r, config, opts)),
+          // With --site: the row must be the site's (findEvent) and so must every row around it.
+          build: (all) => {
+            const src = r.withinSite(all, opts.site, config.dataDir);
+            return r.buildAroundReport(
+              src,
+              r.findEvent(src, ref),
+              opts.minutes ?? 60,
+              pullerOf(r, config, opts),
+            );
+          },
         },
         now,
       );
@@ -179,6 +200,7 @@ export function registerReport(program: Command): void {
             needsCase: true,
             needsBy: true,
             scope: { subjectsOnly: true },
+            site: opts.site ?? null,
           },
           format: opts.format,
           out: opts.out,
@@ -233,6 +255,7 @@ export function registerReport(program: Command): void {
               needsCase: false,
               needsBy: true,
               roleNeed: 'reviewer',
+              site: opts.site ?? null,
             },
             format: opts.format,
             out: opts.out,

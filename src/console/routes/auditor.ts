@@ -60,6 +60,7 @@ export function auditorRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
               <th>What</th>
               <th>Whose</th>
               <th>Case</th>
+              <th>Site</th>
               <th>Purpose</th>
               <th>Outcome</th>
               <th>Why refused</th>
@@ -74,6 +75,7 @@ export function auditorRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
                   <td>${r.command}</td>
                   <td>${r.subject ?? r.domain}</td>
                   <td>${r.caseRef}</td>
+                  <td>${r.site}</td>
                   <td>${r.purpose}</td>
                   <td>${r.outcome}</td>
                   <td>${r.reason}</td>

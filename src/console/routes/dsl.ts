@@ -51,7 +51,14 @@ export function dslRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
         db,
         ctx.config,
         session,
-        { command: 'alerts list', purpose: 'alerts inbox', needsCase: false, toMs: now, format: 'html' },
+        {
+          command: 'alerts list',
+          purpose: 'alerts inbox',
+          needsCase: false,
+          toMs: now,
+          format: 'html',
+          site: site ?? null,
+        },
         now,
       );
       return queryAlerts(db, { open: !showAll, limit: 500, ...(site !== undefined ? { site } : {}) });

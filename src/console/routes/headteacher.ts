@@ -28,6 +28,7 @@ import { unknownSubjectsRefusal, userRefusal } from '../../reports/subjects.js';
 import { formatLocal, parsePeriod } from '../../reports/time.js';
 import { authoriseLook, byOf } from '../access.js';
 import { outsideSite, refuseOtherSite } from '../site-scope.js';
+import { casesOfSite, otherSiteCase, subjectsOutsideSite } from '../subject-sites.js';
 import { withinSite } from '../../reports/site-scope.js';
 import { sendCsv } from '../download.js';
 import { formatChoice, formatOf } from './reviews.js';
@@ -55,8 +56,14 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
   const tz = ctx.config.timeZone;
 
   app.get('/cases', { preHandler: only('case list') }, async (req, reply) => {
-    const viewer = viewerOf(req.consoleSession!, reply);
-    const cases = withAudit(ctx, (db) => listCases(db));
+    const session = req.consoleSession!;
+    const viewer = viewerOf(session, reply);
+    // A site-scoped headteacher's list holds its site's cases only (every subject of the site).
+    const cases = await casesOfSite(
+      ctx,
+      session,
+      withAudit(ctx, (db) => listCases(db)),
+    );
     return sendPage(
       reply,
       200,
@@ -104,6 +111,8 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
     const ref = checkCaseRef(field(req.body, 'ref'));
     const subjects = subjectsFrom({ users: [field(req.body, 'subject')] });
     const now = ctx.now();
+    if (await subjectsOutsideSite(ctx, session, subjects))
+      return refuseOtherSite(ctx, session, reply, 'case open', subjects[0]?.value ?? null);
     withAudit(ctx, (db) => {
       const refusal = unknownSubjectsRefusal(ctx.config, db, subjects);
       authoriseLook(
@@ -133,8 +142,11 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
   });
 
   app.get('/case', { preHandler: only('case show') }, async (req, reply) => {
-    const viewer = viewerOf(req.consoleSession!, reply);
+    const session = req.consoleSession!;
+    const viewer = viewerOf(session, reply);
     const ref = checkCaseRef((req.query as Query).ref ?? '');
+    const otherCase = await otherSiteCase(ctx, session, ref);
+    if (otherCase) return refuseOtherSite(ctx, session, reply, `case show ${ref}`, otherCase.subject);
     const { c, notes, looks } = withAudit(ctx, (db) => ({
       c: requireCase(db, ref),
       notes: caseNotes(db, ref),
@@ -231,6 +243,8 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
         const ref = checkCaseRef(field(req.body, 'ref'));
         const text = field(req.body, 'text');
         const now = ctx.now();
+        const otherCase = await otherSiteCase(ctx, session, ref);
+        if (otherCase) return refuseOtherSite(ctx, session, reply, `case ${verb} ${ref}`, otherCase.subject);
         withAudit(ctx, (db) => {
           authoriseLook(
             db,
@@ -255,6 +269,8 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
     const format = formatOf(q);
     const now = ctx.now();
     const { fromMs, toMs } = parsePeriod(q.from || undefined, q.to || undefined, tz, now);
+    const otherCase = await otherSiteCase(ctx, session, ref);
+    if (otherCase) return refuseOtherSite(ctx, session, reply, `report user ${ref}`, otherCase.subject);
     if (await outsideSite(ctx, session, user))
       return refuseOtherSite(ctx, session, reply, 'report user', user);
     withAudit(ctx, (db) =>

@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { subjectsFrom, subjectsLabel, type CaseSubject } from '../../audit/case-subjects.js';
 import { checkCaseRef } from '../../audit/cases.js';
-import { addHolds, listHolds, releaseHold, type Hold } from '../../audit/holds.js';
+import { addHolds, getHold, listHolds, releaseHold, type Hold } from '../../audit/holds.js';
 import { SchoolgateError } from '../../errors.js';
 import { html } from '../../proxy/pages/html.js';
 import { currentOsUser } from '../../reports/access.js';
@@ -30,7 +30,8 @@ import type { ConsoleContext } from '../context.js';
 import { authoriseLook, byOf, type Looker } from '../access.js';
 import { sendCsv } from '../download.js';
 import { csrfField, guard, sendPage, viewerOf, withAudit } from '../context.js';
-import { knownSites, siteOfLook, siteSelector } from '../site-scope.js';
+import { knownSites, refuseOtherSite, siteOfLook, siteSelector } from '../site-scope.js';
+import { holdsOfSite, otherSiteCase, subjectsOutsideSite } from '../subject-sites.js';
 
 export type Query = Record<string, string | undefined>;
 const text = (o: unknown, k: string, max = 500): string => {
@@ -122,17 +123,27 @@ export async function serveReview(
   const now = ctx.now();
   const period = parsePeriod(q.since || undefined, q.to || undefined, ctx.config.timeZone, now, '7d');
   const { fromMs, toMs } = period;
+  const site = siteOfLook(session, q.site);
   withAudit(ctx, (db) =>
     authoriseLook(
       db,
       ctx.config,
       session,
-      { command: `report ${kind}`, purpose, fromMs, toMs, format, needsCase: false, roleNeed: 'reviewer' },
+      {
+        command: `report ${kind}`,
+        purpose,
+        fromMs,
+        toMs,
+        format,
+        needsCase: false,
+        roleNeed: 'reviewer',
+        site: site ?? null,
+      },
       now,
     ),
   );
   // A site-scoped account's review is its site's, whatever it asks; a trust-wide one may pick a site.
-  const src = withinSite(await openSource(ctx.config, now), siteOfLook(session, q.site), ctx.config.dataDir);
+  const src = withinSite(await openSource(ctx.config, now), site, ctx.config.dataDir);
   try {
     const built = build(src, fromMs, toMs, puller(session, null, purpose));
     return format === 'csv' ? sendCsv(reply, built, src, [kind]) : sendReport(reply, renderHtml(built.doc));
@@ -201,6 +212,8 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
           return listHolds(db, { all });
         })
       : null;
+    // A site-scoped headteacher's list holds its site's holds only.
+    const shown = holds === null ? null : await holdsOfSite(ctx, session, holds);
     return sendPage(
       reply,
       200,
@@ -215,9 +228,9 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
           <button type="submit">Show the holds</button>
         </form>
         ${
-          holds === null
+          shown === null
             ? ''
-            : holds.length === 0
+            : shown.length === 0
               ? html`<p>${all ? 'No holds.' : 'No standing holds.'}</p>`
               : html`<table>
                   <thead>
@@ -229,7 +242,7 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
                     </tr>
                   </thead>
                   <tbody>
-                    ${holds.map((h) => holdRow(h, tz, viewer.csrf, purpose))}
+                    ${shown.map((h) => holdRow(h, tz, viewer.csrf, purpose))}
                   </tbody>
                 </table>`
         }
@@ -270,6 +283,8 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
       addresses: kind === 'address' ? [value] : [],
     });
     const now = ctx.now();
+    if (await subjectsOutsideSite(ctx, session, subjects))
+      return refuseOtherSite(ctx, session, reply, 'hold add', subjectsLabel(subjects) || null);
     withAudit(ctx, (db) => {
       const refusal = unknownSubjectsRefusal(ctx.config, db, subjects);
       authoriseLook(
@@ -298,6 +313,11 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
       const id = Number(text(req.body, 'id', 20));
       const reason = text(req.body, 'reason', 2000);
       const now = ctx.now();
+      if (session.site !== null) {
+        const hold = withAudit(ctx, (db) => getHold(db, id));
+        if (hold && (await subjectsOutsideSite(ctx, session, [hold])))
+          return refuseOtherSite(ctx, session, reply, `hold release ${id}`, subjectsLabel([hold]));
+      }
       withAudit(ctx, (db) => {
         authoriseLook(
           db,
@@ -349,6 +369,11 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const format = formatOf(q);
     const now = ctx.now();
     const row = identityOfEvent(ctx.config, event);
+    // A site-scoped account: the case and the row must both be its site's (checked before reading).
+    const otherCase = await otherSiteCase(ctx, session, ref);
+    if (otherCase) return refuseOtherSite(ctx, session, reply, `report around ${ref}`, otherCase.subject);
+    if (session.site !== null && row !== null && row.site !== session.site)
+      return refuseOtherSite(ctx, session, reply, `report around ${event}`, eventSubject(row, event));
     withAudit(ctx, (db) =>
       authoriseLook(
         db,
@@ -366,7 +391,7 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
         now,
       ),
     );
-    const src = await openSource(ctx.config, now);
+    const src = withinSite(await openSource(ctx.config, now), session.site ?? undefined, ctx.config.dataDir);
     try {
       const built = buildAroundReport(src, findEvent(src, event), minutes, puller(session, ref, purpose));
       return format === 'csv'

@@ -6,12 +6,10 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { registerChainFunctions } from '../../../src/audit/chain.js';
-import { registerLedgerFunctions, verifyLedger } from '../../../src/audit/ledger.js';
-import { MIGRATIONS } from '../../../src/audit/migrations.js';
+import { verifyLedger } from '../../../src/audit/ledger.js';
 import { openWritableDatabase } from '../../../src/audit/open-database.js';
 import { listAccess, recordAccess } from '../../../src/audit/report-access.js';
-import { tempDir } from './helpers.js';
+import { databaseAtMigration, tempDir } from './helpers.js';
 
 let cleanup: () => void;
 let file: string;
@@ -24,13 +22,7 @@ beforeEach(() => {
   ({ dir, cleanup } = tempDir());
   file = path.join(dir, 'audit.sqlite');
   // A database as schoolgate left it before migration 10, with two access records.
-  const old = new Database(file);
-  registerChainFunctions(old);
-  registerLedgerFunctions(old);
-  for (const [i, step] of MIGRATIONS.slice(0, PURPOSE_MIGRATION).entries()) {
-    step(old);
-    old.pragma(`user_version = ${i + 1}`);
-  }
+  const old = databaseAtMigration(file, PURPOSE_MIGRATION);
   const insert = old.prepare(
     `INSERT INTO report_access (time_ms, by_name, os_user, command, outcome) VALUES (?, ?, 'dsl', ?, ?)`,
   );

@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { registerChainFunctions } from '../../../src/audit/chain.js';
 import type { AuditEvent } from '../../../src/audit/index.js';
+import { registerLedgerFunctions } from '../../../src/audit/ledger.js';
+import { MIGRATIONS } from '../../../src/audit/migrations.js';
 
 export function makeEvent(overrides: Partial<AuditEvent> = {}): AuditEvent {
   return {
@@ -31,4 +35,16 @@ export function makeEvent(overrides: Partial<AuditEvent> = {}): AuditEvent {
 export function tempDir(prefix = 'sg-audit-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** An audit database as schoolgate left it after the first `count` migrations (to test the next one). */
+export function databaseAtMigration(file: string, count: number): Database.Database {
+  const db = new Database(file);
+  registerChainFunctions(db);
+  registerLedgerFunctions(db);
+  for (const [i, step] of MIGRATIONS.slice(0, count).entries()) {
+    step(db);
+    db.pragma(`user_version = ${i + 1}`);
+  }
+  return db;
 }

@@ -6,12 +6,12 @@
  * the trust's DSL (no site) sees both and may pick one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { upsertAlert, type AlertWrite } from '../../../src/audit/alerts-table.js';
+import { upsertAlert } from '../../../src/audit/alerts-table.js';
 import { ConsoleAccounts } from '../../../src/console/accounts.js';
-import { UserStore } from '../../../src/identity/user-store.js';
 import { openAdmin } from '../../../src/reports/run.js';
 import { openStateDatabase } from '../../../src/state/database.js';
 import { auditEvent } from '../../helpers/audit-event.js';
+import { addSitedPupils, sitedAlert } from '../../helpers/sites.js';
 import {
   accessRows,
   openTestCase,
@@ -31,28 +31,6 @@ const ACCOUNTS = {
 };
 const NORTH_ONLY = ['d.north', 'd.north.ack', 'd.north.person', 'd.north.review', 'a.north'];
 
-function alert(id: string, user: string, site: string): AlertWrite {
-  const now = Date.now();
-  return {
-    id,
-    firstTime: now - 60_000,
-    lastTime: now - 60_000,
-    count: 1,
-    user,
-    profile: 'pupil',
-    clientIp: '10.0.0.9',
-    device: null,
-    site,
-    rule: 'category:adult',
-    list: 'adult',
-    severity: 'danger',
-    url: `http://${site}-alert.example/`,
-    searchTerm: null,
-    phrase: null,
-    auditRowIds: [],
-  };
-}
-
 describe('console: accounts scoped to a site of the trust', { timeout: 120_000 }, () => {
   let rig: ConsoleRig;
   beforeAll(async () => {
@@ -64,12 +42,7 @@ describe('console: accounts scoped to a site of the trust', { timeout: 120_000 }
     } finally {
       state.close();
     }
-    const users = new UserStore(rig.config.dataDir);
-    await users.add({ name: 'n.pupil', profile: 'pupil' });
-    await users.add({ name: 's.pupil', profile: 'pupil' });
-    users.update('n.pupil', { site: 'north' });
-    users.update('s.pupil', { site: 'south' });
-    users.close();
+    await addSitedPupils(rig.config.dataDir);
     const t = Date.now() - 3_600_000;
     // Real rows through the running proxy's own audit writer (the hash chain stays whole).
     const attempt = { profile: 'pupil', action: 'block' as const, categories: ['adult'], flagged: true };
@@ -95,8 +68,8 @@ describe('console: accounts scoped to a site of the trust', { timeout: 120_000 }
     );
     const db = openAdmin(rig.config);
     try {
-      upsertAlert(db, alert('alert-north', 'n.pupil', 'north'));
-      upsertAlert(db, alert('alert-south', 's.pupil', 'south'));
+      upsertAlert(db, sitedAlert('alert-north', 'n.pupil', 'north'));
+      upsertAlert(db, sitedAlert('alert-south', 's.pupil', 'south'));
     } finally {
       db.close();
     }

@@ -2,7 +2,9 @@
  * Schools within a trust, end to end on SQLite: two networks in two sites (127.0.0.1 north, 127.0.0.2
  * south, both loopback), a flagged request from each through the real proxy; each audit row carries its
  * site, `report flagged --site north` shows north's person only (and the trust-wide report both), and the
- * site is covered by the hash chain: `audit verify` passes, an edited site is named.
+ * site is covered by the hash chain: `audit verify` passes, an edited site is named. `report user`,
+ * `report around` and `alerts list` take `--site` too (another site's row refused), and each access
+ * record keeps the site the read was limited to.
  */
 import http from 'node:http';
 import { writeFileSync } from 'node:fs';
@@ -10,9 +12,11 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSchoolgate } from '../../../src/app/start.js';
+import { upsertAlert } from '../../../src/audit/alerts-table.js';
 import { addDevice, addNetwork } from '../../../src/identity/address-admin.js';
 import { addUser } from '../../../src/identity/user-admin.js';
 import { runCli } from '../../helpers/cli.js';
+import { sitedAlert } from '../../helpers/sites.js';
 import { FIXTURE_PROFILES, startTestProxy, tempDir, testConfig } from '../../helpers/schoolgate.js';
 
 let proxy: RunningSchoolgate;
@@ -72,13 +76,35 @@ afterAll(async () => {
   if (!stopped) await proxy?.stop();
 });
 
-function rows(): { username: string; site: string | null; path: string }[] {
+/** A report under case C-SOUTH (about s.pupil), as JSON. */
+const underCase = () => ['--case', 'C-SOUTH', '--format', 'json', ...WHO, ...args];
+
+function readAudit<T>(fn: (db: Database.Database) => T): T {
   const db = new Database(auditPath, { readonly: true });
   try {
-    return db.prepare('SELECT username, site, path FROM audit_events ORDER BY seq').all() as never;
+    return fn(db);
   } finally {
     db.close();
   }
+}
+
+/** The latest `n` access records, oldest first. */
+function lastAccess(n: number): { command: string; outcome: string; site: string | null }[] {
+  return readAudit((db) =>
+    (db.prepare('SELECT * FROM report_access ORDER BY id DESC LIMIT ?').all(n) as never[]).reverse(),
+  );
+}
+
+function rows(): { username: string; site: string | null; path: string }[] {
+  return readAudit(
+    (db) => db.prepare('SELECT username, site, path FROM audit_events ORDER BY seq').all() as never,
+  );
+}
+
+function rowId(path: string): string {
+  return readAudit(
+    (db) => db.prepare('SELECT id FROM audit_events WHERE path = ?').pluck().get(path) as string,
+  );
 }
 
 interface Flagged {
@@ -134,6 +160,82 @@ describe('sites of a trust', { timeout: 60_000 }, () => {
     const r = await runCli(['report', 'flagged', '--site', 'North Site', ...WHO, ...args]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('site name');
+  });
+
+  it('report user --site: the person’s rows of that site only, the site in the access record', async () => {
+    const opened = await runCli([
+      'case',
+      'open',
+      'C-SOUTH',
+      '--subject',
+      's.pupil',
+      '--by',
+      'T. Trust',
+      ...args,
+    ]);
+    expect(opened.code, opened.stderr).toBe(0);
+    const user = async (site: string[]) => {
+      const r = await runCli(['report', 'user', 's.pupil', ...underCase(), ...site]);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { rows: { path: string }[] }).rows.map((row) => row.path);
+    };
+    expect(await user(['--site', 'south'])).toEqual(['/south', '/south-again']);
+    expect(await user(['--site', 'north'])).toEqual([]);
+    expect(await user([])).toEqual(['/south', '/south-again']);
+    expect(lastAccess(3).map((a) => [a.command, a.outcome, a.site])).toEqual([
+      ['report user', 'granted', 'south'],
+      ['report user', 'granted', 'north'],
+      ['report user', 'granted', null],
+    ]);
+  });
+
+  it('report around --site: another site’s row refused and recorded; its own site’s row around it', async () => {
+    const ref = rowId('/south');
+    const around = (site: string) => runCli(['report', 'around', ref, ...underCase(), '--site', site]);
+    const refused = await around('north');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('not of site north');
+    expect(refused.stdout).toBe('');
+    expect(lastAccess(1)[0]).toMatchObject({ command: 'report around', outcome: 'refused', site: 'north' });
+    const granted = await around('south');
+    expect(granted.code, granted.stderr).toBe(0);
+    const data = JSON.parse(granted.stdout) as { rows: { path: string }[] };
+    expect(data.rows.map((r) => r.path)).toEqual(['/south', '/south-again']);
+    expect(lastAccess(1)[0]).toMatchObject({ command: 'report around', outcome: 'granted', site: 'south' });
+  });
+
+  it('alerts list --site: that site’s alerts only, the site in the access record', async () => {
+    const db = new Database(auditPath);
+    try {
+      for (const [id, user, site] of [
+        ['alert-n', 'n.pupil', 'north'],
+        ['alert-s', 's.pupil', 'south'],
+      ] as const)
+        upsertAlert(db, sitedAlert(id, user, site, '127.0.0.1'));
+    } finally {
+      db.close();
+    }
+    const list = async (site: string[]) => {
+      const r = await runCli(['alerts', 'list', '--json', '--by', 'T. Trust', ...args, ...site]);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { id: string }).id)
+        .sort();
+    };
+    expect(await list(['--site', 'north'])).toEqual(['alert-n']);
+    expect(await list(['--site', 'south'])).toEqual(['alert-s']);
+    expect(await list([])).toEqual(['alert-n', 'alert-s']);
+    expect(lastAccess(3).map((a) => [a.command, a.site])).toEqual([
+      ['alerts list', 'north'],
+      ['alerts list', 'south'],
+      ['alerts list', null],
+    ]);
+    const text = await runCli(['alerts', 'list', '--site', 'north', '--by', 'T. Trust', ...args]);
+    expect(text.stdout).toContain('site north');
+    expect(text.stdout).not.toContain('s.pupil');
   });
 
   it('covers the site by the hash chain: verify passes, then names an edited site', async () => {
