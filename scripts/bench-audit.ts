@@ -2,11 +2,14 @@
  * Audit write throughput and what it costs the proxy.
  *
  *   npx tsc -p tsconfig.build.json && node dist/scripts/bench-audit.js [--seconds 2] [--no-http]
+ *     [--serving-only] [--baseline-dist DIR] [--clients 100] [--rounds 3]
  *
  * Table 1: rows committed per second, WAL + synchronous=FULL on the same disk:
  *   - baseline: one transaction per row (what the audit box must never do);
  *   - the store (group commit) with C clients, each awaiting its record() before issuing the next (what
  *     proxy connections do), and a burst of N records issued at once.
+ * Table 0 (scripts/bench/audit-serving.ts): the serving writer thread under C clients, this build and, with
+ *   --baseline-dist, another build's dist/ in alternating rounds: rows/s, record() wait, CPU µs per row.
  * Table 2: requests/s of a bare HTTP forwarder vs the same forwarder awaiting store.record() before it
  *   forwards (the writer on the main thread). Load generator and upstream run in a worker thread.
  */
@@ -20,6 +23,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import Database from 'better-sqlite3';
 import { openSqliteAuditStore, type AuditEvent } from '../src/audit/index.js';
 import { benchEvent } from './bench/audit-event.js';
+import { servingRows } from './bench/audit-serving.js';
 import { registerChainFunctions } from '../src/audit/chain.js';
 import { registerLedgerFunctions } from '../src/audit/ledger.js';
 import { migrate } from '../src/audit/migrations.js';
@@ -368,7 +372,36 @@ async function main(): Promise<void> {
   const secIdx = args.indexOf('--seconds');
   const seconds = secIdx >= 0 ? Number(args[secIdx + 1]) : 2;
   const dir = mkdtempSync(join(tmpdir(), 'sg-bench-audit-'));
+  const option = (name: string): string | undefined =>
+    args.includes(name) ? args[args.indexOf(name) + 1] : undefined;
   try {
+    const servingClients = Number(option('--clients') ?? 100);
+    const rounds = Number(option('--rounds') ?? 3);
+    const baselineDist = option('--baseline-dist');
+    const serving = await servingRows(dir, {
+      seconds,
+      clients: servingClients,
+      rounds,
+      ...(baselineDist ? { baselineDist } : {}),
+    });
+    console.log(
+      `Serving writer thread, ${servingClients} clients each awaiting record() then sending the outcome, ${rounds} alternating rounds of ${seconds}s (medians; ${serving.load})\n`,
+    );
+    console.log(
+      table(
+        [
+          'build',
+          'rows/s (each round)',
+          'p50 wait ms',
+          'p99 wait ms',
+          'process CPU µs/row',
+          'writer thread CPU µs/row',
+        ],
+        serving.rows,
+      ),
+    );
+    if (args.includes('--serving-only')) return;
+    console.log('');
     const base = baseline(dir, seconds);
     const rows: Row[] = [base];
     for (const c of [1, 10, 100, 1000]) rows.push(await clients(dir, `c${c}`, c, seconds));

@@ -94,6 +94,13 @@ export function rowHash(prevHash: string, row: ChainedFields): string {
   return chainLink(prevHash, chainedValues(row as Record<string, unknown>, ''));
 }
 
+/** rowHash of `row` at `seq`, without copying the row to give it one (the writer's hot path). */
+export function rowHashAt(prevHash: string, row: Omit<ChainedFields, 'seq'>, seq: number): string {
+  const values = chainedValues(row as Record<string, unknown>, '');
+  values[0] = seq; // CHAINED_COLUMNS[0] is 'seq'
+  return chainLink(prevHash, values);
+}
+
 /** Property names of the chained columns under a prefix ('' for a row, 'n_' for NEIGHBOUR_SELECT's next). */
 const keysUnder = (prefix: string) => ({
   chained: CHAINED_COLUMNS.map((c) => `${prefix}${c}`),

@@ -23,6 +23,7 @@ import { SIGNING_OK, signingFailed, type SigningState } from './signing-state.js
 import type Database from 'better-sqlite3';
 import { SchoolgateError } from '../errors.js';
 import { GroupCommitQueue, type BatchReport } from './batch-queue.js';
+import { BackgroundCheckpointer, WRITER_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import { sqliteCode } from './open-database.js';
 import { openCheckedAuditDatabase, recordHead, type AuditOpenReport } from './open-checked.js';
 import type { IntegrityMode } from './start-check.js';
@@ -62,6 +63,11 @@ export interface SqliteAuditStoreOptions {
   newDatabase?: boolean;
   /** The clock for the set-aside folder's name and the head file (tests). */
   now?: () => number;
+  /**
+   * Checkpoint the WAL on a thread of its own (checkpointer.ts), off the commit path, after this many
+   * committed rows and outcomes (the serving writer: CHECKPOINT_EVERY_ROWS). Unset: SQLite's own checkpoint.
+   */
+  backgroundCheckpointRows?: number;
 }
 
 export interface AuditStoreStats {
@@ -77,6 +83,8 @@ export interface AuditStoreStats {
 }
 
 export const DEFAULT_BATCH_MAX_ROWS = 1000;
+/** SQLite's own default wal_autocheckpoint, which the writer keeps without a background checkpointer. */
+const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
 /**
  * The writer runs on the main thread, so a lock held by another connection (a CLI purge, say) stalls the event
  * loop for up to this long before the batch fails closed. Keep it short; other writers must keep transactions short.
@@ -108,6 +116,7 @@ export class SqliteAuditStore implements AuditStore {
   /** The heads the last checkpoint signed: a minute with no movement signs nothing. */
   private signed: { seq: number; ledgerSeq: number } | null = null;
   private signing_: SigningState = SIGNING_OK;
+  private readonly checkpointer: BackgroundCheckpointer | null;
 
   constructor(opts: SqliteAuditStoreOptions) {
     this.path = opts.path;
@@ -124,6 +133,9 @@ export class SqliteAuditStore implements AuditStore {
     registerChainFunctions(this.db);
     this.signingKey = this.loadSigningKey();
     this.signCheckpoint('open');
+    this.checkpointer = opts.backgroundCheckpointRows
+      ? this.startCheckpointer(opts.backgroundCheckpointRows)
+      : null;
     const seenHosts = new Set<string>();
     const commitBatch = chainedBatch(this.db, seenHosts);
     this.queue = new GroupCommitQueue<EventRow, OutcomeRow>({
@@ -151,6 +163,24 @@ export class SqliteAuditStore implements AuditStore {
           'audit: outcome updates discarded after repeated commit failures',
         ),
     });
+  }
+
+  private startCheckpointer(everyRows: number): BackgroundCheckpointer | null {
+    const checkpointer = BackgroundCheckpointer.start(
+      this.path,
+      () => {
+        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
+      },
+      everyRows,
+      this.logger,
+    );
+    if (checkpointer) this.db.pragma(`wal_autocheckpoint = ${WRITER_AUTOCHECKPOINT_PAGES}`);
+    return checkpointer;
+  }
+
+  /** Background WAL checkpoints completed (checkpointer.ts), for tests and benchmarks. */
+  get backgroundCheckpoints(): number {
+    return this.checkpointer?.checkpoints ?? 0;
   }
 
   /** False after a failed commit, true again after the next successful one. */
@@ -276,19 +306,15 @@ export class SqliteAuditStore implements AuditStore {
 
   /** Commits everything queued, then closes the connection. Safe to call more than once. */
   close(): Promise<void> {
-    this.closing ??= new Promise<void>((resolve, reject) => {
+    this.closing ??= (async () => {
       const err = this.queue.flushAll();
       this.recordHeadIfMoved();
       if (!err) this.signCheckpoint('close', true);
-      try {
-        this.db.close();
-      } catch (closeErr) {
-        reject(closeErr instanceof Error ? closeErr : new Error(String(closeErr)));
-        return;
-      }
-      if (err) reject(err);
-      else resolve();
-    });
+      // Its connection first: the writer's, closed last, checkpoints what is left and removes the WAL.
+      await this.checkpointer?.close();
+      this.db.close();
+      if (err) throw err;
+    })();
     return this.closing;
   }
 
@@ -361,6 +387,7 @@ export class SqliteAuditStore implements AuditStore {
       s.rowsCommitted += report.records;
       s.updatesCommitted += report.updates;
       if (report.records > 0) this.headDirty = true;
+      this.checkpointer?.committed(report.records + report.updates);
       if (!this.healthy_) {
         this.healthy_ = true;
         this.logger?.info({ path: this.path }, 'audit: database writable again; accepting requests');

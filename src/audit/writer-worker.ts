@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { SchoolgateError } from '../errors.js';
+import { CHECKPOINT_EVERY_ROWS } from './checkpointer.js';
 import { logOpenReport } from './open-checked.js';
 import { openSqliteAuditStore, type AuditLogger, type SqliteAuditStore } from './sqlite-store.js';
 import { decodeBatch } from './wire-batch.js';
@@ -29,6 +30,7 @@ try {
     ...(options.busyTimeoutMs ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
     integrity: options.integrity ?? 'quick',
     newDatabase: options.newDatabase ?? false,
+    backgroundCheckpointRows: CHECKPOINT_EVERY_ROWS,
     logger,
   });
   logOpenReport(logger, store.opened);
