@@ -128,7 +128,10 @@ export async function listsOfImage(image: LayeredImage, endpoints: EndpointTable
   const base = (await CategoryListsBuilder.adopt(image)).build(endpoints);
   if (image.overlay === undefined) return base;
   const removed = new Map(image.overlay.removed.map(([c, keys]) => [c, new Set(keys)]));
-  return layeredLists(base, new ListIndex(image.overlay.index), removed);
+  const overlay = new ListIndex(image.overlay.index);
+  // No local layer to speak of (most schools): lookups cost what they did without one.
+  if (overlay.footprint().hosts === 0 && removed.size === 0) return base;
+  return layeredLists(base, overlay, removed);
 }
 
 /** `base` with the local additions in `overlay` and the un-listed keys in `removed` (see the top). */

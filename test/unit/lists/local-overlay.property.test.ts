@@ -6,7 +6,7 @@
  * exceptions beside the lists) are the same, and so are the counts shippedSize() reads. Then the same
  * after a further edit, with the snapshot read rather than rebuilt.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { loadCategoriesImage } from '../../../src/lists/load-snapshot.js';
 import { listsOfImage } from '../../../src/lists/local-overlay.js';
 import { readLocalLayer } from '../../../src/lists/local-layer.js';
 import type { ProviderLayer } from '../../../src/lists/provider-layer.js';
+import { SNAPSHOT_FILE } from '../../../src/lists/snapshot-file.js';
 import { decide } from '../../../src/policy/decide.js';
 import { compileExceptions } from '../../../src/policy/exceptions.js';
 import { parseAbsoluteTarget } from '../../../src/policy/target.js';
@@ -167,5 +168,39 @@ describe('the local layer over the snapshot answers as a full rebuild', () => {
       ),
       fuzzParams(60),
     );
+  });
+});
+
+describe('a stale or damaged snapshot under a local layer', () => {
+  const shipped: Layer = [
+    { list: 'social', entry: { kind: 'domains', host: 'social.example', path: '' } },
+    { list: 'adult', entry: { kind: 'domains', host: 'unlisted.example', path: '' } },
+  ];
+  const added: Layer = [{ list: 'games', entry: { kind: 'domains', host: 'added.example', path: '' } }];
+  const urls = ['http://social.example/', 'http://unlisted.example/', 'http://www.added.example/'];
+
+  it('damaged: ignored, rebuilt and named; the local layer still applies (never an open filter)', async () => {
+    const f = folders(shipped, []);
+    writeLocal(f.dataDir, added, [shipped[1]!]);
+    expect(await compare(f, urls)).toBe('written');
+    const file = path.join(f.dataDir, 'lists-index', SNAPSHOT_FILE);
+    const bytes = readFileSync(file);
+    writeFileSync(file, bytes.subarray(0, bytes.length - 50));
+    const opts = { local: await readLocalLayer(f.dataDir), provider: f.provider };
+    const loaded = await loadCategoriesImage(f.dir, { ...opts, snapshotDir: path.dirname(file) });
+    expect(loaded.snapshot).toBe('written');
+    expect(loaded.warnings.some((w) => /is damaged/.test(w))).toBe(true);
+    const lists = await listsOfImage(loaded.image, ENDPOINTS);
+    const listed = (url: string) => lists.match(parseAbsoluteTarget(url)).map((m) => m.list);
+    expect(urls.map(listed)).toEqual([['social'], [], ['games']]);
+    expect(await compare(f, urls)).toBe('read');
+  });
+
+  it('stale (a shipped file changed): rebuilt from the text, the local layer applied over the new one', async () => {
+    const f = folders(shipped, []);
+    writeLocal(f.dataDir, added, [shipped[1]!]);
+    expect(await compare(f, urls)).toBe('written');
+    writeFileSync(path.join(f.dir, 'social', 'domains'), 'other.example\n');
+    expect(await compare(f, [...urls, 'http://other.example/'])).toBe('written');
   });
 });
