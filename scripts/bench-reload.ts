@@ -15,9 +15,15 @@
  *   monitorEventLoopDelay's maximum;
  * - lookups/s per CPU second of lists.match() for hosts in the lists (a subdomain of an entry) and not.
  *
+ * Two more cells measure a reload after a technician's local list edit (a `lists add` and a `lists remove`
+ * in the local layer before every load): "rebuilt" deletes the snapshot first, so each load builds from the
+ * text as every local edit did before the snapshot held only the big layers; "overlay" reads the snapshot
+ * of the shipped lists and applies the local layer over it (src/lists/local-overlay.ts).
+ *
  *   npm run build && node --expose-gc dist/scripts/bench-reload.js [--ut1 dir] [--big dir ...]
+ *     [--snapshot-only] [--local-edit-only]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -28,6 +34,7 @@ import { childOrMain, cpuMs, fmt, gc, runTable } from './bench-list-sets.js';
 import { generateNames } from './gen-big-list.js';
 import type { LoadedCategories } from '../src/lists/load.js';
 import { listsWorkerBuilt, loadCategoriesOffThread } from '../src/lists/load-off-thread.js';
+import { readLocalLayer } from '../src/lists/local-layer.js';
 import { parseAbsoluteTarget } from '../src/policy/target.js';
 import type { CategoryLists, Target } from '../src/policy/types.js';
 
@@ -38,14 +45,44 @@ const snapshotDir = () => process.env[SNAPSHOT_ENV]!;
 const BEFORE = 'from the text (before)';
 const COLD = 'snapshot: cold start';
 const WARM = 'snapshot: warm start';
+const EDIT_REBUILT = 'local edit, reload: rebuilt (before)';
+const EDIT_OVERLAY = 'local edit, reload: overlay';
+const localOnly = flag('local-edit-only');
 // --snapshot-only: the two snapshot cells (a 5 M list from the text six times takes many minutes).
 const MODES: Record<string, (dir: string) => Promise<LoadedCategories>> = {
-  ...(flag('snapshot-only')
+  ...(flag('snapshot-only') || localOnly
     ? {}
     : { [BEFORE]: (dir: string) => loadCategoriesOffThread(dir, { metaDefaults: true }) }),
-  [COLD]: (dir) => loadCategoriesOffThread(dir, { metaDefaults: true, snapshotDir: snapshotDir() }),
-  [WARM]: (dir) => loadCategoriesOffThread(dir, { metaDefaults: true, snapshotDir: snapshotDir() }),
+  ...(localOnly
+    ? {}
+    : {
+        [COLD]: (dir: string) =>
+          loadCategoriesOffThread(dir, { metaDefaults: true, snapshotDir: snapshotDir() }),
+        [WARM]: (dir: string) =>
+          loadCategoriesOffThread(dir, { metaDefaults: true, snapshotDir: snapshotDir() }),
+      }),
+  [EDIT_REBUILT]: (dir) => afterLocalEdit(dir, true),
+  [EDIT_OVERLAY]: (dir) => afterLocalEdit(dir, false),
 };
+
+let edits = 0;
+/**
+ * A technician's edit, then the load a reload does: one domain added to the first category and one of its
+ * shipped domains un-listed, in a local layer beside the snapshot folder. `rebuild`: the snapshot deleted
+ * first (what any local edit cost before: a changed key, the whole index built from the text).
+ */
+async function afterLocalEdit(dir: string, rebuild: boolean): Promise<LoadedCategories> {
+  const dataDir = path.dirname(snapshotDir());
+  const category = readdirSync(dir, { withFileTypes: true }).find((e) => e.isDirectory())!.name;
+  const localDir = path.join(dataDir, 'categories.local', category);
+  mkdirSync(localDir, { recursive: true });
+  edits++;
+  writeFileSync(path.join(localDir, 'domains'), `added-${edits}.example\n`);
+  writeFileSync(path.join(localDir, 'removed'), `${(await firstDomains(dir, category, edits))[edits - 1]}\n`);
+  if (rebuild) rmSync(snapshotDir(), { recursive: true, force: true });
+  const local = await readLocalLayer(dataDir);
+  return loadCategoriesOffThread(dir, { metaDefaults: true, local, snapshotDir: snapshotDir() });
+}
 
 interface Cell {
   entries: number;
@@ -137,7 +174,7 @@ async function servedDuring(
 async function child(mode: string, dir: string, lookups: number): Promise<Cell> {
   const load = MODES[mode]!;
   // Each set's cold cell starts from no snapshot; the warm cell after it reads what the cold one wrote.
-  if (mode === COLD) rmSync(snapshotDir(), { recursive: true, force: true });
+  if (mode === COLD || mode === EDIT_REBUILT) rmSync(snapshotDir(), { recursive: true, force: true });
   const sources: string[] = [];
   const before = rssMb();
   const c0 = cpuMs();
@@ -262,6 +299,14 @@ function main(): void {
 function printRatios(cells: Map<string, Map<string, Cell>>): void {
   const ratio = (a: number, b: number) => `${fmt(a / b, 2)}×`;
   for (const [set, byKind] of cells) {
+    const rebuilt = byKind.get(EDIT_REBUILT)!;
+    const overlay = byKind.get(EDIT_OVERLAY)!;
+    console.log(
+      `${set}: reload after a local list edit, overlay / rebuilt ${ratio(overlay.reloadWallMs, rebuilt.reloadWallMs)} wall, ` +
+        `${ratio(overlay.reloadCpuMs, rebuilt.reloadCpuMs)} CPU (${fmt(overlay.reloadWallMs)} / ${fmt(overlay.reloadCpuMs)} ms ` +
+        `against ${fmt(rebuilt.reloadWallMs)} / ${fmt(rebuilt.reloadCpuMs)} ms)`,
+    );
+    if (localOnly) continue;
     const cold = byKind.get(COLD)!;
     const warm = byKind.get(WARM)!;
     const before = byKind.get(BEFORE);

@@ -17,7 +17,9 @@ async function run(job: ListsJob): Promise<void> {
     const { image, counts, warnings, snapshot } = await loadCategoriesImage(job.dir, job.opts);
     const reply: ListsReply = { ok: true, image, counts, warnings, snapshot };
     // Arrays read from a snapshot share one buffer: each buffer is listed once.
-    port.postMessage(reply, [...new Set(ListIndex.buffers(image.index))]);
+    const buffers = ListIndex.buffers(image.index);
+    if (image.overlay) buffers.push(...ListIndex.buffers(image.overlay.index));
+    port.postMessage(reply, [...new Set(buffers)]);
   } catch (err) {
     const reply: ListsReply = {
       ok: false,

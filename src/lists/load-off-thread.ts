@@ -11,11 +11,11 @@
  */
 import { Worker } from 'node:worker_threads';
 import { SchoolgateError, type ErrorCode } from '../errors.js';
-import { CategoryListsBuilder, type CategoryListsImage } from '../policy/lists.js';
 import { workerScript } from '../worker-script.js';
 import { loadEndpoints } from './endpoints-file.js';
 import { loadCategories, type LoadedCategories, type LoadOptions } from './load.js';
 import { loadCategoriesImage, type LoadedImage } from './load-snapshot.js';
+import { listsOfImage, type LayeredImage } from './local-overlay.js';
 
 export interface ListsJob {
   dir: string;
@@ -25,10 +25,7 @@ export interface ListsJob {
 }
 
 export type ListsReply =
-  | ({ ok: true; image: CategoryListsImage; snapshot: LoadedImage['snapshot'] } & Omit<
-      LoadedCategories,
-      'lists'
-    >)
+  | ({ ok: true; image: LayeredImage; snapshot: LoadedImage['snapshot'] } & Omit<LoadedCategories, 'lists'>)
   | {
       ok: false;
       error: { code?: ErrorCode; message: string; context?: Record<string, unknown>; suggestion?: string };
@@ -85,8 +82,7 @@ async function adopt(reply: ListsReply, opts: LoadOptions): Promise<LoadedCatego
       ...(suggestion ? { suggestion } : {}),
     });
   }
-  const builder = await CategoryListsBuilder.adopt(reply.image);
-  const lists = builder.build(await loadEndpoints(opts.local?.dir));
+  const lists = await listsOfImage(reply.image, await loadEndpoints(opts.local?.dir));
   return { lists, counts: reply.counts, warnings: reply.warnings, snapshot: reply.snapshot };
 }
 

@@ -3,12 +3,15 @@
  * index in the data directory when there is one for exactly these files (snapshot-key.ts), else from the
  * list files as fillCategories() reads them, writing a new snapshot for the next start or reload.
  *
+ * The snapshot holds the big layers only (shipped and provider): the school's local layer is read over it
+ * at every load as a small overlay (local-overlay.ts), so a `lists add/remove` and reload reads the same
+ * snapshot instead of rebuilding a million entries from text.
+ *
  * The snapshot is a cache and never a reason to fail: a damaged one is ignored, rebuilt and reported in
  * the warnings (logged at start and reload); one that cannot be written leaves the load as it was, with a
  * warning. Only the list files themselves can make a load fail, as before.
  */
 import path from 'node:path';
-import type { CategoryListsImage } from '../policy/lists.js';
 import type { LoadedCategories, LoadOptions } from './load.js';
 import {
   decodeSnapshot,
@@ -18,6 +21,7 @@ import {
   writeSnapshot,
 } from './snapshot-file.js';
 import { snapshotKey } from './snapshot-key.js';
+import { overlayLocalLayer, type LayeredImage } from './local-overlay.js';
 
 /** Where start and reload keep the snapshot: a private folder of the data directory. */
 export function listsSnapshotDir(dataDir: string): string {
@@ -25,12 +29,24 @@ export function listsSnapshotDir(dataDir: string): string {
 }
 
 export interface LoadedImage extends Omit<LoadedCategories, 'lists'> {
-  image: CategoryListsImage;
+  image: LayeredImage;
   /** How the snapshot served: read, written after a build, or not used (no snapshotDir, or a fault). */
   snapshot: 'read' | 'written' | 'none';
 }
 
 export async function loadCategoriesImage(dir: string, opts: LoadOptions = {}): Promise<LoadedImage> {
+  const local = opts.local;
+  // `only` may name a local category, which a base without the local layer does not have: built whole.
+  if (local === undefined || opts.snapshotDir === undefined || opts.only !== undefined)
+    return loadBaseImage(dir, opts);
+  const base = await loadBaseImage(dir, { ...opts, local: undefined });
+  const layered = await overlayLocalLayer(dir, base, local, opts);
+  if (layered === undefined) return { ...(await build(dir, opts)), snapshot: 'none' };
+  return { ...layered, snapshot: base.snapshot };
+}
+
+/** The image of exactly the layers in `opts`, through the snapshot keyed on them. */
+async function loadBaseImage(dir: string, opts: LoadOptions): Promise<LoadedImage> {
   const snapshotDir = opts.snapshotDir;
   if (snapshotDir === undefined) return { ...(await build(dir, opts)), snapshot: 'none' };
   const file = path.join(snapshotDir, SNAPSHOT_FILE);

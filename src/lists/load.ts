@@ -251,33 +251,39 @@ export async function fillCategories(
       count.domains += domains;
       count.urls += urls;
     }
-    if (local) {
-      count.layer = localOnly ? 'local' : 'shipped';
-      const localDir = path.join(local.dir, meta.name);
-      const add = (files: string[], kind: 'domains' | 'urls') =>
-        feed(
-          files,
-          (line) =>
-            kind === 'domains' ? builder.addDomainLine(meta.name, line) : builder.addUrlLine(meta.name, line),
-          count,
-          warnings,
-          opts.limits,
-        );
-      const localDomains = await add(await listFiles(localDir, 'domains'), 'domains');
-      const localUrls = await add(await listFiles(localDir, 'urls'), 'urls');
-      count.local = { domains: localDomains, urls: localUrls };
-      const localDirExpressions = await listFiles(localDir, 'expressions');
-      expressions += await feed(localDirExpressions, addExpression, count, warnings, opts.limits);
-      count.domains += localDomains;
-      count.urls += localUrls;
-    }
+    if (local) expressions += await fillLocalCategory(builder, meta, local, count, warnings, opts.limits);
     if (expressions > 0) count.expressions = expressions;
   }
   return { counts, warnings };
 }
 
+/**
+ * The local layer's entries of one category into `builder`, counted into `count`; returns the number of
+ * regex rules it added. The full load calls it after the shipped and provider files, the overlay over a
+ * snapshot (local-overlay.ts) with a builder of its own.
+ */
+export async function fillLocalCategory(
+  builder: CategoryListsBuilder,
+  meta: CategoryMeta,
+  local: LocalLayer,
+  count: CategoryCounts,
+  warnings: string[],
+  limits: InvalidLineLimit | undefined,
+): Promise<number> {
+  count.layer = local.metas.includes(meta) ? 'local' : 'shipped';
+  const localDir = path.join(local.dir, meta.name);
+  const add = async (base: string, addLine: (line: string) => LineOutcome) =>
+    feed(await listFiles(localDir, base), addLine, count, warnings, limits);
+  const domains = await add('domains', (line) => builder.addDomainLine(meta.name, line));
+  const urls = await add('urls', (line) => builder.addUrlLine(meta.name, line));
+  count.local = { domains, urls };
+  count.domains += domains;
+  count.urls += urls;
+  return add('expressions', (line) => builder.addExpressionLine(meta.name, line));
+}
+
 /** Local categories join the shipped ones; a clash, or a local directory no category owns, is reported. */
-function withLocalMetas(
+export function withLocalMetas(
   dir: string,
   metas: CategoryMeta[],
   local: LocalLayer,

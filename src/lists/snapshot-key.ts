@@ -5,7 +5,10 @@
  * stale index must never answer after a list edit. Hashing UT1 (~22 MB) costs ~20 ms; parsing it costs
  * seconds.
  *
- * The roots are walked whole (categories/, the local layer, the provider generation), symlinked folders
+ * Start and reload key only the big layers (load-snapshot.ts reads the local layer over the snapshot, so a
+ * technician's edit does not change the key); a load with `only` still builds the local layer in.
+ *
+ * The roots are walked whole (categories/, the local layer if given, the provider generation), symlinked folders
  * followed once each, rather than re-deriving which files the loader opens: a file the loader reads that
  * the key missed would make a stale snapshot possible; a file the key covers that the loader ignores only
  * costs a rebuild when it changes.

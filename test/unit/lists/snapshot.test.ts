@@ -11,7 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { loadCategories, type LoadOptions } from '../../../src/lists/load.js';
 import { loadCategoriesImage } from '../../../src/lists/load-snapshot.js';
 import { readLocalLayer } from '../../../src/lists/local-layer.js';
-import { addEntries } from '../../../src/lists/edit.js';
+import { listsOfImage } from '../../../src/lists/local-overlay.js';
+import { addEntries, removeEntries } from '../../../src/lists/edit.js';
 import { entryOf } from '../../../src/lists/entry.js';
 import {
   decodeSnapshot,
@@ -97,8 +98,7 @@ async function optionsOf(dataDir: string): Promise<LoadOptions> {
 
 async function listsVia(dir: string, opts: LoadOptions) {
   const loaded = await loadCategoriesImage(dir, opts);
-  const builder = await CategoryListsBuilder.adopt(loaded.image);
-  return { ...loaded, lists: builder.build(endpoints) };
+  return { ...loaded, lists: await listsOfImage(loaded.image, endpoints) };
 }
 
 const listed = (lists: CategoryLists, host: string) =>
@@ -155,15 +155,20 @@ describe('a list index read back from its snapshot', () => {
 });
 
 describe('a list edit invalidates the snapshot', () => {
-  it('`lists add` (the local layer): the next load rebuilds and the new domain is listed', async () => {
+  it('`lists add` / `lists remove` (the local layer) do not: the snapshot is read, the edit applied over it', async () => {
     const { dir, dataDir } = listFolder();
     expect((await listsVia(dir, await optionsOf(dataDir))).snapshot).toBe('written');
-    const entry = entryOf(parseEntry('added.example'))!;
-    await addEntries({ categoriesDir: dir, dataDir }, 'red', [entry]);
+    const file = path.join(dataDir, 'lists-index', SNAPSHOT_FILE);
+    const before = readFileSync(file);
+    await addEntries({ categoriesDir: dir, dataDir }, 'red', [entryOf(parseEntry('added.example'))!]);
+    await removeEntries({ categoriesDir: dir, dataDir }, 'red', [entryOf(parseEntry('listed.example'))!]);
     const after = await listsVia(dir, await optionsOf(dataDir));
-    expect(after.snapshot).toBe('written');
+    expect(after.snapshot).toBe('read');
+    expect(readFileSync(file).equals(before)).toBe(true);
     expect(listed(after.lists, 'added.example')).toEqual(['red']);
-    expect((await listsVia(dir, await optionsOf(dataDir))).snapshot).toBe('read');
+    expect(listed(after.lists, 'www.listed.example')).toEqual([]);
+    expect(listed(after.lists, 'other.example')).toEqual(['red']);
+    expect(after.counts.get('red')).toMatchObject({ domains: 2, removed: 1, local: { domains: 1, urls: 0 } });
   });
 
   it('an edit that keeps the size and the mtime of the file still rebuilds (the content is hashed)', async () => {
