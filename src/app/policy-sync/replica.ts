@@ -31,7 +31,7 @@ import { SchoolgateError } from '../../errors.js';
 import { applyPolicyFiles } from './apply.js';
 import { readAppliedRecord, sameManifest, writeAppliedRecord, type AppliedRecord } from './applied-record.js';
 import { listenForPolicy, type PolicyListener } from './listener.js';
-import { readLocalPolicy, type LocalPolicy } from './local-files.js';
+import { readLocalPolicy, STATE_FILE, type LocalPolicy } from './local-files.js';
 import { nodesPolicy, type NodesPolicy } from './nodes-policy.js';
 
 export const POLICY_POLL_MS = 10_000;
@@ -324,7 +324,15 @@ export class PolicyReplica {
       .map(([name, sha256]) => ({ name, sha256 }));
     const fetched = await fetchPolicyFiles(this.pool, wanted);
     await applyPolicyFiles(this.opts.dataDir, version.manifest, fetched);
-    await this.remember(version, await readLocalPolicy(this.opts.dataDir));
+    // The baseline is what the version holds, not a re-read of the files: one edited while the apply ran
+    // still differs from it and is published at the next sync, never taken for part of the version. Only
+    // the state database is re-read (its bytes differ by node).
+    const after = await readLocalPolicy(this.opts.dataDir);
+    const state = after.manifest[STATE_FILE];
+    await this.remember(version, {
+      ...after,
+      manifest: { ...version.manifest, ...(state ? { [STATE_FILE]: state } : {}) },
+    });
     this.opts.logger.info(
       { version: version.version, from: version.node, files: wanted.length },
       'policy version applied',
