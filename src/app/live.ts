@@ -50,7 +50,12 @@ export interface LiveDeps {
    */
   control?: { socket: false } | { socket: true; wrap: (own: ControlHandlers) => ControlHandlers };
   /** store: { postgres }: the shared policy's sync before each reload, and its state for `status`. */
-  policySync?: { beforeReload: () => Promise<void>; status: NonNullable<StatusDeps['policySync']> };
+  policySync?: {
+    beforeReload: () => Promise<void>;
+    status: NonNullable<StatusDeps['policySync']>;
+    /** `policy-edit-begin` and `policy-edit-publish`, around a CLI edit (src/cli/policy-edit.ts). */
+    handlers: ControlHandlers;
+  };
 }
 
 export interface Live {
@@ -105,7 +110,8 @@ export async function startLive(deps: LiveDeps): Promise<Live> {
     },
     sampler.rate,
   );
-  const handlers = deps.control?.socket === true ? deps.control.wrap(own) : own;
+  const withPolicy = { ...own, ...deps.policySync?.handlers };
+  const handlers = deps.control?.socket === true ? deps.control.wrap(withPolicy) : withPolicy;
   const socket = deps.control?.socket !== false;
   // SIGHUP does the same as `schoolgate reload`, for init systems that only know signals.
   const onHup = () => {

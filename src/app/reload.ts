@@ -272,6 +272,8 @@ export class Reloader {
         { code, context: isSchoolgateError(err) ? err.context : undefined, forced: force },
         `reload refused, the old lists keep serving: ${message}`,
       );
+      // Its own code and advice: the edit was lost to another node's, and the command is to be run again.
+      if (code === 'SG_POLICY_CONFLICT') throw err;
       throw new SchoolgateError('SG_RELOAD_FAILED', `reload failed, the old lists keep serving: ${message}`, {
         context: isSchoolgateError(err) ? { cause: err.code, ...err.context } : {},
         suggestion:

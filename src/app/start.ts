@@ -460,7 +460,17 @@ async function startClaimed(
     fileModes: { certsDir: certsDirOf(config, opts.certsDir), atStart: fileModes },
     consoleDirectory: () => later.console?.directoryStatus() ?? null,
     ...(replica
-      ? { policySync: { beforeReload: () => replica.beforeReload(), status: () => replica.status() } }
+      ? {
+          policySync: {
+            beforeReload: () => replica.beforeReload(),
+            status: () => replica.status(),
+            handlers: {
+              'policy-edit-begin': (args) =>
+                replica.beginEdit(typeof args.holdMs === 'number' ? args.holdMs : undefined),
+              'policy-edit-publish': () => replica.publishEdit(),
+            },
+          },
+        }
       : {}),
     ...(cluster
       ? {

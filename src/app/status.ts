@@ -59,7 +59,7 @@ export interface StatusDeps {
   /** Where the record is kept and whether it can be written now. */
   auditStore?: () => Promise<AuditStoreStatus>;
   /** store: { postgres }: the shared policy version this node runs (src/app/policy-sync/). */
-  policySync?: () => PolicySyncStatus;
+  policySync?: () => Promise<PolicySyncStatus>;
 }
 
 export interface StatusReport {
@@ -277,7 +277,7 @@ export function controlHandlers(deps: StatusDeps, rate: () => number): Record<st
         alerts: alertsStatus(deps.alerts),
         auditDatabase: deps.auditOpened && auditDatabaseStatus(deps.auditOpened),
         ...(deps.auditStore ? { auditStore: await deps.auditStore() } : {}),
-        ...(deps.policySync ? { policy: deps.policySync() } : {}),
+        ...(deps.policySync ? { policy: await deps.policySync() } : {}),
         identity: identityModes(p.config, readStateAddresses(deps.dataDir)),
         ca: deps.ca?.() ?? null,
         illegalTier: illegalTierStatus(p.lists.illegal),

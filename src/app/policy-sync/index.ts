@@ -26,6 +26,7 @@ export async function openPolicyReplica(
     osUser: currentOsUser(),
     dataDir: config.dataDir,
     logger: logger.child({ component: 'policy-sync' }),
+    keepVersions: pg.policyVersionsKept,
   });
   await replica.syncAtStart();
   return replica;

@@ -9,6 +9,10 @@
  * - applies: on NOTIFY schoolgate_policy, and every 10 s in case a notification was lost, a newer version is
  *   fetched, written into the data dir (apply.ts) and loaded by a reload. At start, before serving.
  *
+ * A CLI edit first pulls (beginEdit: the newest version is applied, and no other is applied under its write
+ * until it publishes), so it is published on top of everything other nodes published before it started;
+ * `users` edits, which reload nothing, publish at once (publishEdit).
+ *
  * A fetch or publish that fails leaves the files in force untouched (the last good policy keeps filtering)
  * and `status` shows SG_POLICY_SYNC_FAILED until a sync succeeds again. All syncs run one at a time.
  */
@@ -19,6 +23,7 @@ import {
   fetchPolicyFiles,
   latestPolicyVersion,
   publishPolicyVersion,
+  recordApplied,
   type PolicyVersion,
 } from '../../audit/postgres/policy.js';
 import { migratePg } from '../../audit/postgres/schema.js';
@@ -26,9 +31,14 @@ import { SchoolgateError } from '../../errors.js';
 import { applyPolicyFiles } from './apply.js';
 import { readAppliedRecord, sameManifest, writeAppliedRecord, type AppliedRecord } from './applied-record.js';
 import { listenForPolicy, type PolicyListener } from './listener.js';
-import { readLocalPolicy, type LocalPolicy } from './local-files.js';
+import { readLocalPolicy, STATE_FILE, type LocalPolicy } from './local-files.js';
+import { nodesPolicy, type NodesPolicy } from './nodes-policy.js';
 
 export const POLICY_POLL_MS = 10_000;
+/** The longest a CLI edit holds off other nodes' versions between its pull and its publish. */
+export const EDIT_HOLD_MS = 30_000;
+/** A longer hold may be asked for (an edit that takes long; a test's node that has not heard yet). */
+const MAX_EDIT_HOLD_MS = 600_000;
 
 export interface PolicySyncStatus {
   node: string;
@@ -43,6 +53,8 @@ export interface PolicySyncStatus {
   failure: { code: 'SG_POLICY_SYNC_FAILED'; message: string; since: string } | null;
   /** The last edit of this node refused because another node's came first. */
   lastConflict: { code: 'SG_POLICY_CONFLICT'; message: string; at: string } | null;
+  /** Every node's version against the newest (absent when the database does not answer). */
+  nodes?: NodesPolicy;
 }
 
 export interface PolicyReplicaOptions {
@@ -52,12 +64,16 @@ export interface PolicyReplicaOptions {
   dataDir: string;
   logger: Logger;
   pollMs?: number;
+  /** store.postgres.policyVersionsKept. */
+  keepVersions?: number;
 }
 
 interface SyncOutcome {
   /** Files on disk changed: the running policy needs a reload to load them. */
   wrote: boolean;
   conflict: SchoolgateError | null;
+  /** The database fault that stopped this sync (already logged and in `status`). */
+  failed?: unknown;
 }
 
 export class PolicyReplica {
@@ -69,6 +85,10 @@ export class PolicyReplica {
   private poll: NodeJS.Timeout | undefined;
   private reload: (() => Promise<unknown>) | null = null;
   private closed = false;
+  /** Until then, notifications and polls apply nothing: a CLI edit is writing on top of the version in force. */
+  private editHoldUntil = 0;
+  /** The version this process last told policy_applied. */
+  private reported = 0;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -127,6 +147,7 @@ export class PolicyReplica {
    * queued); a database fault is only logged: the reload goes on with the files here.
    */
   async beforeReload(): Promise<void> {
+    this.editHoldUntil = 0; // the edit's reload: it publishes now
     const outcome = await this.sync('reload');
     if (!outcome.conflict) return;
     // Queued behind the reload now running (the Reloader coalesces): loads the winner.
@@ -134,8 +155,45 @@ export class PolicyReplica {
     throw outcome.conflict;
   }
 
-  status(): PolicySyncStatus {
+  /**
+   * `policy-edit-begin`, before a CLI edit writes: applies the newest version (and reloads it), then holds
+   * off others until the edit publishes. Refused while the database does not answer: an edit made on an
+   * unknown base could not be shared, and another node's could overwrite it.
+   */
+  async beginEdit(holdMs = EDIT_HOLD_MS): Promise<{ version: number }> {
+    const outcome = await this.sync('edit');
+    if (outcome.failed !== undefined)
+      throw new SchoolgateError(
+        'SG_POLICY_SYNC_FAILED',
+        `this node cannot take the newest shared policy before the edit (the database does not answer or the version cannot be applied): ${errorText(outcome.failed)}`,
+        { suggestion: 'make the edit again when `schoolgate status` shows the policy sync working' },
+      );
+    if (outcome.wrote || outcome.conflict) await this.reloadNow();
+    this.editHoldUntil = Date.now() + Math.min(Math.max(holdMs, 0), MAX_EDIT_HOLD_MS);
+    return { version: this.record?.version ?? 0 };
+  }
+
+  /** `policy-edit-publish`, after an edit that reloads nothing (users): publishes it now, or says why not. */
+  async publishEdit(): Promise<{ version: number }> {
+    this.editHoldUntil = 0;
+    const outcome = await this.sync('edit');
+    if (outcome.conflict) {
+      await this.reloadNow();
+      throw outcome.conflict;
+    }
+    if (outcome.failed !== undefined)
+      throw new SchoolgateError(
+        'SG_POLICY_SYNC_FAILED',
+        `the edit is in force on this node but not shared: ${errorText(outcome.failed)}`,
+        { suggestion: 'it is published when the database answers again; check `schoolgate status`' },
+      );
+    return { version: this.record?.version ?? 0 };
+  }
+
+  async status(): Promise<PolicySyncStatus> {
+    const nodes = await nodesPolicy(this.pool).catch(() => undefined);
     return {
+      ...(nodes ? { nodes } : {}),
       node: this.opts.node,
       version: this.record?.version ?? 0,
       appliedAt: this.record?.appliedAt ?? null,
@@ -156,7 +214,7 @@ export class PolicyReplica {
 
   /** A sync from a notification or the poll; a reload loads what it wrote. */
   private follow(why: string): void {
-    if (this.closed) return;
+    if (this.closed || Date.now() < this.editHoldUntil) return;
     void this.sync(why).then((outcome) => {
       if ((outcome.wrote || outcome.conflict) && !this.closed)
         void this.reload?.().catch((err: unknown) =>
@@ -173,7 +231,7 @@ export class PolicyReplica {
     this.chain = run.catch(() => undefined);
     return run.catch((err: unknown) => {
       this.failed(err);
-      return { wrote: false, conflict: null };
+      return { wrote: false, conflict: null, failed: err };
     });
   }
 
@@ -199,6 +257,10 @@ export class PolicyReplica {
       await this.apply(latest, local);
       outcome = { wrote: true, conflict: null };
     }
+    if (this.record && this.reported !== this.record.version) {
+      await recordApplied(this.pool, this.opts.node, this.record.version);
+      this.reported = this.record.version;
+    }
     if (this.failure) this.opts.logger.info('policy sync: the database answers again; syncing resumed');
     this.failure = null;
     return outcome;
@@ -216,18 +278,23 @@ export class PolicyReplica {
       // Files the version in force holds with the same bytes are in the database already.
       const held = uploadAll ? null : this.record?.manifest;
       const upload = new Map([...local.files].filter(([name]) => held?.[name] !== local.manifest[name]));
-      result = await publishPolicyVersion(client, base, local.manifest, upload, {
-        node: this.opts.node,
-        osUser: this.opts.osUser,
-      });
+      result = await publishPolicyVersion(
+        client,
+        base,
+        local.manifest,
+        upload,
+        { node: this.opts.node, osUser: this.opts.osUser },
+        this.opts.keepVersions,
+      );
     } finally {
       client.release();
     }
     if ('published' in result) {
       const v = result.published;
       await this.remember(v, local);
+      this.reported = v.version; // recorded in the publishing transaction
       this.opts.logger.info(
-        { version: v.version, why, files: Object.keys(v.manifest).length },
+        { version: v.version, why, files: Object.keys(v.manifest).length, pruned: result.pruned ?? 0 },
         'policy published',
       );
       return { wrote: false, conflict: null };
@@ -235,10 +302,10 @@ export class PolicyReplica {
     const winner = result.conflict;
     const conflict = new SchoolgateError(
       'SG_POLICY_CONFLICT',
-      `this node's policy edit was refused: node ${winner.node} published version ${winner.version} first (this edit was based on version ${base}); node ${this.opts.node} now applies version ${winner.version}`,
+      `this node's policy edit was refused: node ${winner.node} published version ${winner.version} first (this edit was based on version ${base}); node ${this.opts.node} now runs version ${winner.version}, without this edit`,
       {
         context: { node: this.opts.node, base, winner: winner.version, winnerNode: winner.node },
-        suggestion: 'check the policy with `schoolgate status` and make the edit again on top of it',
+        suggestion: `run the same command again: it applies on top of version ${winner.version} (\`schoolgate status\` shows each node's version)`,
       },
     );
     this.lastConflict = {
@@ -257,7 +324,15 @@ export class PolicyReplica {
       .map(([name, sha256]) => ({ name, sha256 }));
     const fetched = await fetchPolicyFiles(this.pool, wanted);
     await applyPolicyFiles(this.opts.dataDir, version.manifest, fetched);
-    await this.remember(version, await readLocalPolicy(this.opts.dataDir));
+    // The baseline is what the version holds, not a re-read of the files: one edited while the apply ran
+    // still differs from it and is published at the next sync, never taken for part of the version. Only
+    // the state database is re-read (its bytes differ by node).
+    const after = await readLocalPolicy(this.opts.dataDir);
+    const state = after.manifest[STATE_FILE];
+    await this.remember(version, {
+      ...after,
+      manifest: { ...version.manifest, ...(state ? { [STATE_FILE]: state } : {}) },
+    });
     this.opts.logger.info(
       { version: version.version, from: version.node, files: wanted.length },
       'policy version applied',
@@ -275,8 +350,15 @@ export class PolicyReplica {
     await writeAppliedRecord(this.opts.dataDir, this.record);
   }
 
+  /** Loads what a sync wrote before the caller goes on (a failed reload is in the log and `status`). */
+  private async reloadNow(): Promise<void> {
+    await this.reload?.().catch((err: unknown) =>
+      this.opts.logger.error({ err: String(err) }, 'policy sync: the reload after applying a version failed'),
+    );
+  }
+
   private failed(err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorText(err);
     if (!this.failure) {
       this.failure = { code: 'SG_POLICY_SYNC_FAILED', message, since: new Date().toISOString() };
       this.opts.logger.error(
@@ -285,4 +367,8 @@ export class PolicyReplica {
       );
     } else this.failure.message = message;
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { z } from 'zod';
 import type { PgConnectOptions } from './connect.js';
+import { POLICY_VERSIONS_KEPT } from './policy.js';
 
 /** A node's name: its chain in the shared record (config store.postgres.node, serve --node). */
 export const NODE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -47,6 +48,15 @@ const postgresSchema = z
       .describe(
         'This node’s name, its own hash chain in the shared record (default: the host name; `serve --node NAME` overrides it).',
       ),
+    policyVersionsKept: z
+      .number()
+      .int()
+      .min(2)
+      .max(100_000)
+      .default(POLICY_VERSIONS_KEPT)
+      .describe(
+        'How many of the newest shared policy versions the database keeps (older ones and their files are pruned at each publish); a version a node still runs is always kept.',
+      ),
   })
   .refine((p) => p.url !== undefined || (p.host !== undefined && p.database !== undefined), {
     message: 'give url, or host and database',
@@ -57,7 +67,8 @@ export const storeSchema = z
   .default('sqlite')
   .describe(
     'Where the audit record is kept: sqlite (default; one school, a file beside the data) or ' +
-      '{ postgres: { url | host/port/database/user, passwordFile, tls, node } } for several nodes sharing one database.',
+      '{ postgres: { url | host/port/database/user, passwordFile, tls, node, policyVersionsKept } } for several nodes sharing one database ' +
+      '(policyVersionsKept: how many shared policy versions the database keeps, default 50; a version a node still runs is always kept).',
   );
 
 export type StoreConfig = z.output<typeof storeSchema>;

@@ -14,7 +14,7 @@ import { SchoolgateError } from '../../errors.js';
 import { PG_ALERTS_MIGRATION } from './alerts.js';
 import { PG_CHECKPOINTS_MIGRATION } from './checkpoints.js';
 import { PG_NODES_MIGRATION } from './nodes.js';
-import { PG_POLICY_MIGRATION } from './policy.js';
+import { PG_POLICY_APPLIED_MIGRATION, PG_POLICY_MIGRATION } from './policy.js';
 
 export type PgMigration = string;
 
@@ -86,6 +86,8 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
    ALTER TABLE alerts ADD COLUMN site text;`,
   // 6: policy replicated between nodes (policy.ts): the files and their numbered versions.
   PG_POLICY_MIGRATION,
+  // 7: the policy version each node runs (pruning keeps it; `status` shows who is behind).
+  PG_POLICY_APPLIED_MIGRATION,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

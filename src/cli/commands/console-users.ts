@@ -18,6 +18,7 @@ import {
   type CommonOptions,
 } from '../common.js';
 import { readFirstLine } from './users.js';
+import { beginPolicyEdit, publishPolicyEdit } from '../policy-edit.js';
 
 type Opts = CommonOptions & ChangeOptions & { json?: boolean };
 
@@ -43,6 +44,7 @@ export function registerConsole(program: Command): void {
     )
     .action(async (name: string, opts: Opts & { role: string; passwordStdin?: boolean; site?: string }) => {
       const config = configFrom(opts);
+      await beginPolicyEdit(config.dataDir);
       const site = opts.site === undefined ? null : checkSiteName(opts.site);
       const password = opts.passwordStdin ? await readFirstLine() : randomBytes(15).toString('base64url');
       const secret = await withState(config.dataDir, async (s) => {
@@ -59,6 +61,7 @@ export function registerConsole(program: Command): void {
       console.log(`added console account ${name} (${opts.role}${site ? `, site ${site}` : ''})`);
       if (!opts.passwordStdin) console.log(`password (shown once): ${password}`);
       if (secret) printSecret(secret, name);
+      await publishPolicyEdit(config.dataDir);
     });
 
   withChangeOptions(withCommonOptions(users.command('enrol')))
@@ -68,7 +71,9 @@ export function registerConsole(program: Command): void {
     .argument('<name>', 'their directory sign-in name')
     .requiredOption('--directory', 'the person signs in with directory credentials (the only kind enrolled)')
     .action(async (name: string, opts: Opts) => {
-      const secret = await withState(configFrom(opts).dataDir, (s) =>
+      const { dataDir } = configFrom(opts);
+      await beginPolicyEdit(dataDir);
+      const secret = await withState(dataDir, (s) =>
         s.transaction(() => {
           const made = new ConsoleAccounts(s.db).enrolDirectory(name);
           s.changes.record({
@@ -83,6 +88,7 @@ export function registerConsole(program: Command): void {
       );
       console.log(`enrolled directory person ${name}: role from their directory groups at each sign-in`);
       printSecret(secret, name);
+      await publishPolicyEdit(dataDir);
     });
 
   withCommonOptions(users.command('list'))
@@ -103,7 +109,9 @@ export function registerConsole(program: Command): void {
     .description('remove a console account (their open sessions end at the next restart or expiry)')
     .argument('<name>')
     .action(async (name: string, opts: Opts) => {
-      await withState(configFrom(opts).dataDir, (s) =>
+      const { dataDir } = configFrom(opts);
+      await beginPolicyEdit(dataDir);
+      await withState(dataDir, (s) =>
         s.transaction(() => {
           new ConsoleAccounts(s.db).remove(name);
           s.changes.record({
@@ -115,6 +123,7 @@ export function registerConsole(program: Command): void {
         }),
       );
       console.log(`removed console account ${name}`);
+      await publishPolicyEdit(dataDir);
     });
 }
 

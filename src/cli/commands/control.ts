@@ -141,6 +141,10 @@ function policyLines(p: StatusReport['policy']): string[] {
     ...(p.lastConflict
       ? [`  last conflict ${p.lastConflict.at} (${p.lastConflict.code}): ${p.lastConflict.message}`]
       : []),
+    ...(p.nodes?.nodes ?? []).map(
+      (n) =>
+        `  node ${n.node === p.node ? `${n.node} (this node)` : n.node}: version ${n.version}${n.behind ? `, BEHIND (newest ${p.nodes!.newest})` : ', up to date'}, applied ${n.appliedAt}`,
+    ),
   ];
 }
 

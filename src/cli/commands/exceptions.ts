@@ -21,6 +21,7 @@ import {
   withCommonOptions,
   type CommonOptions,
 } from '../common.js';
+import { beginPolicyEdit } from '../policy-edit.js';
 
 interface AddOptions extends CommonOptions {
   allow?: boolean;
@@ -158,6 +159,7 @@ export function registerExceptions(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (site: string, opts: AddOptions) => {
       const config = configFrom(opts);
+      await beginPolicyEdit(config.dataDir);
       const { stored, warning } = await addExceptionFor(config, site, opts);
       if (warning) console.error(`warning: ${warning}`);
       if (!opts.json) console.log(`added ${exceptionLine(stored)}`);
@@ -173,6 +175,7 @@ export function registerExceptions(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (id: number, opts: CommonOptions & { by?: string; reason?: string; json?: boolean }) => {
       const config = configFrom(opts);
+      await beginPolicyEdit(config.dataDir);
       const removed = await removeExceptionFor(config, id, opts.by, opts.reason);
       if (!opts.json) console.log(`removed ${exceptionLine(removed)}`);
       const reload = await reloadAfterChange(config.dataDir, opts.json);

@@ -27,6 +27,7 @@ import { registerImportTree } from './lists-import-tree.js';
 import { registerListsUpdate } from './lists-update.js';
 import { registerListsUncategorised } from './lists-uncategorised.js';
 import { dirsOf, examples, type Opts } from './lists.js';
+import { beginPolicyEdit } from '../policy-edit.js';
 
 export function registerListEdits(lists: Command): void {
   withChangeOptions(withCommonOptions(lists.command('add')))
@@ -46,6 +47,7 @@ export function registerListEdits(lists: Command): void {
     )
     .action(async (category: string, raw: string[], opts: Opts) => {
       const config = configFrom(opts);
+      await beginPolicyEdit(config.dataDir);
       const entries = validateAll(raw);
       const results = await addEntries(dirsOf(config), category, entries);
       await record(config.dataDir, opts, 'lists.add', category, results, (r) => r.outcome !== 'duplicate');
@@ -74,6 +76,7 @@ export function registerListEdits(lists: Command): void {
     )
     .action(async (category: string, raw: string[], opts: Opts) => {
       const config = configFrom(opts);
+      await beginPolicyEdit(config.dataDir);
       const entries = validateAll(raw);
       const results = await removeEntries(dirsOf(config), category, entries);
       await record(
@@ -123,6 +126,7 @@ export function registerListEdits(lists: Command): void {
         },
       ) => {
         const config = configFrom(opts);
+        await beginPolicyEdit(config.dataDir);
         checkBlockFor(config, opts.blockFor);
         checkCategoryName(name);
         const meta = {
@@ -156,6 +160,7 @@ export function registerListEdits(lists: Command): void {
     .addHelpText('after', examples('schoolgate lists delete exam-cheats --reason "merged into tricheur"'))
     .action(async (name: string, opts: Opts & { force?: boolean }) => {
       const config = configFrom(opts);
+      await beginPolicyEdit(config.dataDir);
       const overrides = await readProfileOverrides(config.dataDir);
       const users = Object.entries(effectiveProfiles(config, overrides).profiles)
         .filter(([, p]) => name in p.categories || p.timeWindows.some((w) => name in w.categories))
@@ -227,6 +232,7 @@ export function registerListEdits(lists: Command): void {
         },
       ) => {
         const config = configFrom(opts);
+        await beginPolicyEdit(config.dataDir);
         checkBlockFor(config, opts.blockFor);
         const dirs = dirsOf(config);
         const known = await catalogue(dirs);

@@ -16,6 +16,7 @@ import { renderError } from '../../errors.js';
 import { withState } from '../../state/store.js';
 import { configFrom, reloadAfterChange, withChangeOptions, withCommonOptions } from '../common.js';
 import { dirsOf, examples, type Opts } from './lists.js';
+import { beginPolicyEdit } from '../policy-edit.js';
 
 type TreeOpts = Opts & { only?: string; map?: string[]; dryRun?: boolean; force?: boolean };
 
@@ -45,6 +46,7 @@ export function registerImportTree(lists: Command): void {
     )
     .action(async (folder: string, opts: TreeOpts) => {
       const config = configFrom(opts);
+      await beginPolicyEdit(config.dataDir);
       const dirs = dirsOf(config);
       const only = opts.only
         ?.split(',')

@@ -20,6 +20,7 @@ import {
   type CommonOptions,
 } from '../common.js';
 import { registerSiteCommand } from './site-command.js';
+import { beginPolicyEdit } from '../policy-edit.js';
 
 type Opts = CommonOptions & ChangeOptions & { json?: boolean };
 
@@ -44,6 +45,7 @@ export function registerNetworks(program: Command): void {
     )
     .action(async (cidr: string, opts: Opts & { profile: string; name?: string; site?: string }) => {
       const config = configFrom(opts);
+      await beginPolicyEdit(config.dataDir);
       const entry = await addNetwork(
         config,
         { cidr, profile: opts.profile, name: opts.name, site: opts.site },
@@ -61,6 +63,7 @@ export function registerNetworks(program: Command): void {
     .addHelpText('after', '\nExample:\n  schoolgate networks remove 10.30.0.0/24 --reason "VLAN retired"')
     .action(async (cidr: string, opts: Opts) => {
       const config = configFrom(opts);
+      await beginPolicyEdit(config.dataDir);
       const removed = await removeNetwork(config, cidr, opts);
       console.log(`removed network ${removed.cidr}`);
       await reloadAfterChange(config.dataDir);
@@ -106,6 +109,7 @@ export function registerNetworks(program: Command): void {
         opts: Opts & { name: string; user?: string; profile?: string; site?: string },
       ) => {
         const config = configFrom(opts);
+        await beginPolicyEdit(config.dataDir);
         const d = await addDevice(
           config,
           { address, name: opts.name, user: opts.user, profile: opts.profile, site: opts.site },
@@ -124,6 +128,7 @@ export function registerNetworks(program: Command): void {
     .addHelpText('after', '\nExample:\n  schoolgate devices remove 10.20.3.17 --reason "laptop returned"')
     .action(async (address: string, opts: Opts) => {
       const config = configFrom(opts);
+      await beginPolicyEdit(config.dataDir);
       const removed = await removeDevice(config, address, opts);
       console.log(`removed device ${removed.address}`);
       await reloadAfterChange(config.dataDir);

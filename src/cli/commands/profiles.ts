@@ -23,6 +23,7 @@ import {
   type ChangeOptions,
   type CommonOptions,
 } from '../common.js';
+import { beginPolicyEdit } from '../policy-edit.js';
 
 type Opts = CommonOptions & ChangeOptions & { json?: boolean };
 const SET_ACTIONS = ['block', 'warn', 'allow', 'clear'] as const;
@@ -102,6 +103,7 @@ export function registerProfiles(program: Command): void {
     )
     .action(async (profile: string, category: string, action: (typeof SET_ACTIONS)[number], opts: Opts) => {
       const config = configFrom(opts);
+      await beginPolicyEdit(config.dataDir);
       needProfiles(config, [profile]);
       const known = await catalogue({ categoriesDir: config.categoriesDir, dataDir: config.dataDir });
       if (!known.has(category) && action !== 'clear')

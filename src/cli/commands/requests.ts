@@ -26,6 +26,7 @@ import {
   type CommonOptions,
 } from '../common.js';
 import { exceptionLine, needText } from './exceptions.js';
+import { beginPolicyEdit, publishPolicyEdit } from '../policy-edit.js';
 
 type DecideOptions = CommonOptions & { by?: string; note?: string; expires?: string; json?: boolean };
 
@@ -222,6 +223,7 @@ export function registerRequests(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (id: number, opts: DecideOptions) => {
       const config = configFrom(opts);
+      await beginPolicyEdit(config.dataDir);
       const { request, exception, rowError } = await approveRequest(config, id, opts);
       reportRowError(rowError);
       if (!opts.json) console.log(`approved ${requestLine(request)}\nadded ${exceptionLine(exception!)}`);
@@ -237,8 +239,10 @@ export function registerRequests(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (id: number, opts: DecideOptions) => {
       const config = configFrom(opts);
+      await beginPolicyEdit(config.dataDir);
       const { request, rowError } = await denyRequest(config, id, opts);
       reportRowError(rowError);
+      await publishPolicyEdit(config.dataDir);
       if (opts.json) console.log(JSON.stringify({ request }));
       else console.log(`denied ${requestLine(request)}`);
     });

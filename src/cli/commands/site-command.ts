@@ -12,6 +12,7 @@ import {
   type ChangeOptions,
   type CommonOptions,
 } from '../common.js';
+import { beginPolicyEdit } from '../policy-edit.js';
 
 export function registerSiteCommand(
   parent: Command,
@@ -29,6 +30,7 @@ export function registerSiteCommand(
     )
     .action(async (key: string, site: string, opts: CommonOptions & ChangeOptions) => {
       const config = configFrom(opts);
+      await beginPolicyEdit(config.dataDir);
       const r = await setSite(config, target, key, siteArgument(site), opts);
       console.log(`${target} ${r.key}: site ${r.before ?? 'none'} → ${r.after ?? 'none'}`);
       await reloadAfterChange(config.dataDir);

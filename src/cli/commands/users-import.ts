@@ -19,6 +19,7 @@ import {
   type ChangeOptions,
   type CommonOptions,
 } from '../common.js';
+import { beginPolicyEdit, publishPolicyEdit } from '../policy-edit.js';
 
 type ImportOptions = CommonOptions &
   ChangeOptions & { json?: boolean; dryRun?: boolean; format: ImportFormat | 'auto'; map: string[] };
@@ -58,9 +59,11 @@ export function registerUsersImport(
     )
     .action(async (file: string, opts: ImportOptions) => {
       const config = configFrom(opts);
+      await beginPolicyEdit(config.dataDir);
       const { format, plan, skipped } = await importUsers(config, readSource(file), opts);
       if (!opts.dryRun && plan.some((p) => p.change === 'update' && p.row.password !== undefined))
         await tellRunningProxy(config.dataDir);
+      if (!opts.dryRun && plan.some((p) => p.change !== 'unchanged')) await publishPolicyEdit(config.dataDir);
       const count = (k: Change) => plan.filter((p) => p.change === k).length;
       const summary = {
         dryRun: opts.dryRun ?? false,

@@ -21,6 +21,7 @@ import {
   type ChangeOptions,
   type CommonOptions,
 } from '../common.js';
+import { beginPolicyEdit, publishPolicyEdit } from '../policy-edit.js';
 
 type Opts = CommonOptions & ChangeOptions & { json?: boolean };
 
@@ -57,6 +58,7 @@ export function registerUsers(program: Command): void {
     )
     .action(async (name: string, opts: AddOptions) => {
       const config = configFrom(opts);
+      await beginPolicyEdit(config.dataDir);
       needProfile(config, opts.profile);
       const password = opts.passwordStdin ? await readFirstLine() : undefined;
       await addUser(
@@ -67,6 +69,7 @@ export function registerUsers(program: Command): void {
       console.log(
         `added user ${name} (profile ${opts.profile}${password ? ', password set' : ', no password'})`,
       );
+      await publishPolicyEdit(config.dataDir);
       const off = basicAuthOffNotice(config, opts.config);
       if (off) console.error(`warning: ${off}`);
     });
@@ -90,9 +93,12 @@ export function registerUsers(program: Command): void {
     .argument('<name>')
     .addHelpText('after', '\nExample:\n  schoolgate users remove j.smith --reason "left the school"')
     .action(async (name: string, opts: Opts) => {
-      const { revoked } = await removeUser(configFrom(opts), name, opts);
+      const config = configFrom(opts);
+      await beginPolicyEdit(config.dataDir);
+      const { revoked } = await removeUser(config, name, opts);
       console.log(`removed user ${name}`);
       if (revoked > 0) console.log('the running proxy closed their open connections');
+      await publishPolicyEdit(config.dataDir);
     });
 
   for (const [verb, disabled] of [
@@ -109,7 +115,9 @@ export function registerUsers(program: Command): void {
         `\nExample:\n  schoolgate users ${verb} j.smith --reason "suspected account sharing"`,
       )
       .action(async (name: string, opts: Opts) => {
-        await withState(configFrom(opts).dataDir, (state) =>
+        const { dataDir } = configFrom(opts);
+        await beginPolicyEdit(dataDir);
+        await withState(dataDir, (state) =>
           state.transaction(() => {
             const { before, after } = state.users.update(name, { disabled });
             state.changes.record({
@@ -123,7 +131,8 @@ export function registerUsers(program: Command): void {
           }),
         );
         console.log(`${verb}d user ${name}`);
-        if (disabled) await tellRunningProxy(configFrom(opts).dataDir);
+        if (disabled) await tellRunningProxy(dataDir);
+        await publishPolicyEdit(dataDir);
       });
   }
 
@@ -134,7 +143,9 @@ export function registerUsers(program: Command): void {
     .action(async (name: string, opts: Opts) => {
       const password = await readFirstLine();
       checkPassword(password);
-      await withState(configFrom(opts).dataDir, async (state) => {
+      const { dataDir } = configFrom(opts);
+      await beginPolicyEdit(dataDir);
+      await withState(dataDir, async (state) => {
         state.users.require(name);
         const hash = await hashPassword(password);
         state.transaction(() => {
@@ -151,7 +162,8 @@ export function registerUsers(program: Command): void {
         });
       });
       console.log(`password set for ${name}`);
-      await tellRunningProxy(configFrom(opts).dataDir);
+      await tellRunningProxy(dataDir);
+      await publishPolicyEdit(dataDir);
     });
 
   registerSiteCommand(users, 'user', 'name', 'j.smith');

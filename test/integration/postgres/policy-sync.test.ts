@@ -4,40 +4,23 @@
  * exception and a user added on B reach A; two edits made at once give SG_POLICY_CONFLICT on the node that
  * published second, which then runs the winner. Every wait is on a condition, bounded by a count.
  */
-import { appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlRequest } from '../../../src/app/control.js';
-import type { RunningSchoolgate } from '../../../src/app/start.js';
 import type { StatusReport } from '../../../src/app/status.js';
-import type { ReadonlyConfig } from '../../../src/config/load.js';
 import { statusLines } from '../../../src/cli/commands/control.js';
 import { runCli } from '../../helpers/cli.js';
 import { findPostgres, PG_SKIP_MESSAGE, startPgCluster, type PgCluster } from '../../helpers/pg-cluster.js';
 import { startOrigin, type Origin } from '../../helpers/origin.js';
 import { viaProxy } from '../../helpers/raw-http.js';
-import { FIXTURE_PROFILES, startTestProxy, tempDir, testConfig } from '../../helpers/schoolgate.js';
+import { startPolicyNode, until, type PolicyNode } from '../../helpers/policy-nodes.js';
 
 const bin = findPostgres();
 if (!bin) console.warn(PG_SKIP_MESSAGE);
 
-/** Tries `check` until it holds, at most `tries` times, a short pause between tries (a bound, not a timing). */
-async function until<T>(what: string, check: () => Promise<T | false>, tries = 600): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const got = await check();
-    if (got !== false) return got;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`never happened: ${what}`);
-}
-
-interface Node {
-  name: string;
-  config: ReadonlyConfig;
-  proxy: RunningSchoolgate;
-  cli: string[];
-}
+type Node = PolicyNode;
 
 describe.skipIf(!bin)('policy replicated through PostgreSQL', { timeout: 240_000 }, () => {
   let cluster: PgCluster;
@@ -45,27 +28,12 @@ describe.skipIf(!bin)('policy replicated through PostgreSQL', { timeout: 240_000
   let a: Node;
   let b: Node;
 
-  const startNode = async (name: string, url: string): Promise<Node> => {
-    const dir = tempDir();
-    const config = testConfig(
-      {
-        httpPorts: [origin.port],
-        hosts: { 'pgpolicy.test': '127.0.0.1', 'winner.test': '127.0.0.1', 'loser.test': '127.0.0.1' },
-        store: { postgres: { url, node: name } },
-      },
-      dir,
-    );
-    const proxy = await startTestProxy(config);
-    // The CLI reads a config file: the fixture profiles (the store is the proxy's business).
-    const file = path.join(dir, 'cli-config.json');
-    writeFileSync(file, JSON.stringify({ profiles: FIXTURE_PROFILES }));
-    return {
-      name,
-      config,
-      proxy,
-      cli: ['--config', file, '--data', config.dataDir, '--categories', config.categoriesDir],
-    };
-  };
+  const startNode = (name: string, url: string) =>
+    startPolicyNode(name, {
+      url,
+      originPort: origin.port,
+      hosts: ['pgpolicy.test', 'winner.test', 'loser.test'],
+    });
 
   const status = (n: Node) => controlRequest<StatusReport>(n.config.dataDir, 'status');
   const statusOf = (n: Node) => status(n).then((s) => s.policy!);
@@ -156,7 +124,7 @@ describe.skipIf(!bin)('policy replicated through PostgreSQL', { timeout: 240_000
         db.close();
       }
     });
-    // `users add` reloads nothing: its rows are published by B's next poll (10 s) if no reload came after.
+    // `users add` reloads nothing: the command publishes its rows itself (policy-edits.test.ts checks that).
     // Both nodes on one version again before the next test edits both.
     const pa = await until('node A runs the version node B published last', async () => {
       const [sa, sb] = [await statusOf(a), await statusOf(b)];
