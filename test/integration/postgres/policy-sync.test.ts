@@ -135,6 +135,9 @@ describe.skipIf(!bin)('policy replicated through PostgreSQL', { timeout: 240_000
 
   it('two edits at once: the later one is refused with SG_POLICY_CONFLICT and its node runs the winner', async () => {
     // Both edits are on disk before either node publishes (these writes hold the event loop both nodes share).
+    // B is held as a CLI edit holds its node (policy-edit-begin): otherwise B's 10 s poll, firing between
+    // these writes and A's reload, could publish B's edit first and make A the loser.
+    await controlRequest(b.config.dataDir, 'policy-edit-begin', { holdMs: 600_000 });
     const local = (n: Node) => path.join(n.config.dataDir, 'categories.local', 'gambling');
     for (const [n, host] of [
       [a, 'winner.test'],
@@ -146,7 +149,7 @@ describe.skipIf(!bin)('policy replicated through PostgreSQL', { timeout: 240_000
     const before = (await statusOf(a)).version;
     await controlRequest(a.config.dataDir, 'reload');
     expect((await statusOf(a)).version).toBe(before + 1);
-    // B hears of A's version (NOTIFY or poll) or reloads: either way its own edit meets a newer version.
+    // B, held, has not applied A's version: its reload publishes on the old one and meets the newer.
     const reload = await runCli(['reload', ...b.cli]);
     const conflict = await until(
       'node B reports the conflict',
@@ -154,8 +157,9 @@ describe.skipIf(!bin)('policy replicated through PostgreSQL', { timeout: 240_000
     );
     expect(conflict.code).toBe('SG_POLICY_CONFLICT');
     expect(conflict.message).toContain(`node gate-a published version ${before + 1} first`);
-    // When B's own reload met it first, the command says so and fails.
-    if (reload.code !== 0) expect(reload.stderr).toContain('policy edit was refused');
+    // B's own reload met it: the command says so and fails.
+    expect(reload.code).toBe(1);
+    expect(reload.stderr).toContain('SG_POLICY_CONFLICT');
     // B runs the winner: A's edit is in force there, B's own is gone from its files and its lists.
     await until('node B blocks winner.test', async () =>
       (await fetchStatus(b, 'winner.test')) === 403 ? true : false,
