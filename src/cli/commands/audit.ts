@@ -44,7 +44,7 @@ export function registerAudit(program: Command): void {
       const config = configFrom(opts);
       if (typeof config.store === 'object') {
         const { verifyPostgresCommand } = await import('./audit-verify-pg.js');
-        return verifyPostgresCommand(config, opts.json === true);
+        return verifyPostgresCommand(config, opts.json === true, opts.against);
       }
       const { verifyAudit } = await import('../../audit/verify-all.js');
       const r = await load();
@@ -92,9 +92,11 @@ export function registerAudit(program: Command): void {
       'print the latest signed checkpoint (one line) and the public key that checks it, to file in the weekly review',
     )
     .action(async (opts: CommonOptions) => {
-      const { exportCheckpoint } = await import('../../audit/verify-all.js');
-      const r = await load();
-      const { line, publicKey } = exportCheckpoint(r.auditPathOf(configFrom(opts)));
+      const config = configFrom(opts);
+      const { line, publicKey } =
+        typeof config.store === 'object'
+          ? await (await import('./audit-verify-pg.js')).exportPostgresCheckpoint(config)
+          : (await import('../../audit/verify-all.js')).exportCheckpoint((await load()).auditPathOf(config));
       console.log(line);
       console.log(`public key (Ed25519, SPKI base64): ${publicKey}`);
     });
