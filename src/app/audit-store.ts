@@ -11,6 +11,8 @@ import { WorkerAuditStore, type AuditOpenReport } from '../audit/index.js';
 import { signingKeyPath } from '../audit/checkpoints.js';
 import { connectOptions, nodeName } from '../audit/postgres/config.js';
 import { NODE_HEARTBEAT_MS } from '../audit/postgres/nodes.js';
+import { pgPurgeRunner } from '../audit/postgres/nightly.js';
+import type { NightlyPurgeDeps } from '../audit/nightly-purge.js';
 import { PostgresAuditStore } from '../audit/postgres/store.js';
 import type { ServingAuditStore } from '../audit/serving-store.js';
 import type { ReadonlyConfig } from '../config/load.js';
@@ -18,11 +20,7 @@ import { SchoolgateError } from '../errors.js';
 import type { ClusterRole } from './cluster/role.js';
 
 /** Off on a node serving on PostgreSQL: they read or write the SQLite audit file. */
-export const SQLITE_ONLY = [
-  'scheduled digests',
-  'the nightly purge',
-  'reports and console reviews of these rows',
-] as const;
+export const SQLITE_ONLY = ['scheduled digests', 'reports and console reviews of these rows'] as const;
 
 export interface OpenedAudit {
   store: ServingAuditStore;
@@ -30,6 +28,8 @@ export interface OpenedAudit {
   sqlite: WorkerAuditStore | null;
   /** What the SQLite check at start found; null on PostgreSQL. */
   opened: AuditOpenReport | null;
+  /** The nightly purge's run on PostgreSQL (postgres/nightly.ts); null: SQLite's worker (or none, a worker). */
+  purge: NightlyPurgeDeps['run'] | null;
 }
 
 export interface OpenAuditOptions {
@@ -60,7 +60,7 @@ export async function openServingAudit(
         newDatabase: opts.newDatabase,
         logger,
       }));
-  return { store, sqlite: store, opened: store.opened };
+  return { store, sqlite: store, opened: store.opened, purge: null };
 }
 
 async function openPostgres(
@@ -71,10 +71,11 @@ async function openPostgres(
   const pg = (config.store as { postgres: Parameters<typeof connectOptions>[0] }).postgres;
   // serve --workers N: a proxy worker's rows go to the primary's one store (one chain per node), as on SQLite.
   if (opts.cluster?.role === 'worker')
-    return { store: await opts.cluster.audit(logger), sqlite: null, opened: null };
+    return { store: await opts.cluster.audit(logger), sqlite: null, opened: null, purge: null };
   const node = opts.node ?? nodeName(pg);
+  const connect = connectOptions(pg);
   const store = await PostgresAuditStore.open({
-    ...connectOptions(pg),
+    ...connect,
     node,
     batchMaxRows: config.audit.batchMaxRows,
     logger,
@@ -93,5 +94,6 @@ async function openPostgres(
     { off: SQLITE_ONLY },
     `audit: on PostgreSQL these SQLite features are off on this node: ${SQLITE_ONLY.join(', ')}`,
   );
-  return { store, sqlite: null, opened: null };
+  const purge = pgPurgeRunner(connect, node, signingKeyPath(opts.path));
+  return { store, sqlite: null, opened: null, purge };
 }

@@ -13,7 +13,7 @@ import { createAlertSinks, type AlertSinks } from '../alerts/sinks/index.js';
 import type { AuditOpenReport } from '../audit/index.js';
 import type { ServingAuditStore } from '../audit/serving-store.js';
 import { newEventId } from '../audit/event-id.js';
-import { NightlyPurge } from '../audit/nightly-purge.js';
+import { NightlyPurge, type NightlyPurgeDeps } from '../audit/nightly-purge.js';
 import { currentOsUser } from '../reports/access.js';
 import {
   compileKeywords,
@@ -210,6 +210,7 @@ function startRetention(
   current: () => ReadonlyConfig,
   logger: Logger,
   clock: SchedulerClock = realClock,
+  run: NightlyPurgeDeps['run'] | null = null,
 ): NightlyPurge | null {
   if (config.audit.purgeAt === null) return null;
   const purge = new NightlyPurge({
@@ -220,6 +221,7 @@ function startRetention(
     osUser: currentOsUser(),
     clock,
     logger: logger.child({ component: 'retention' }),
+    ...(run ? { run } : {}),
   });
   purge.start();
   return purge;
@@ -431,8 +433,8 @@ async function startClaimed(
         })
       : { scheduler: null, stop: async () => {} };
   const retention =
-    timers && sqliteAudit
-      ? startRetention(config, auditPath, () => snapshot.config, logger, opts.purgeClock)
+    timers && (sqliteAudit || opened.purge)
+      ? startRetention(config, auditPath, () => snapshot.config, logger, opts.purgeClock, opened.purge)
       : null;
   const listUpdates = timers ? startScheduledUpdates(config, logger, opts.listUpdates) : null;
   const live = await startLive({

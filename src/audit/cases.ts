@@ -42,7 +42,7 @@ export function checkCaseRef(ref: string): string {
   return ref;
 }
 
-interface CaseRow {
+export interface CaseRow {
   ref: string;
   subject: string;
   status: 'open' | 'closed';
@@ -54,10 +54,13 @@ interface CaseRow {
   outcome: string | null;
 }
 
-const toCase = (db: Database.Database, r: CaseRow): CaseRecord => ({
+const toCase = (db: Database.Database, r: CaseRow): CaseRecord => caseFromRow(r, caseSubjects(db, r.ref));
+
+/** A stored case row and its subjects as a CaseRecord (both stores). */
+export const caseFromRow = (r: CaseRow, subjects: CaseSubject[]): CaseRecord => ({
   ref: r.ref,
   subject: r.subject,
-  subjects: caseSubjects(db, r.ref),
+  subjects,
   status: r.status,
   openedMs: r.opened_ms,
   openedBy: r.opened_by,
@@ -81,12 +84,49 @@ export function listCases(db: Database.Database): CaseRecord[] {
 
 export function requireCase(db: Database.Database, ref: string): CaseRecord {
   const found = getCase(db, checkCaseRef(ref));
-  if (!found)
-    throw new SchoolgateError('SG_CASE_UNKNOWN', `no case with reference ${ref}`, {
+  if (!found) throw caseErrors.unknown(ref);
+  return found;
+}
+
+/** The refusals of the case rules, the same on both stores (postgres/cases.ts). */
+export const caseErrors = {
+  unknown: (ref: string) =>
+    new SchoolgateError('SG_CASE_UNKNOWN', `no case with reference ${ref}`, {
       context: { ref },
       suggestion: `open it first: schoolgate case open ${ref} --subject USER --by NAME`,
-    });
-  return found;
+    }),
+  noSubject: (ref: string) =>
+    new SchoolgateError('SG_ARGUMENT_INVALID', `case ${ref} names no subject`, {
+      suggestion:
+        'give --subject USER, or --subject-device NAME / --subject-address IP for unauthenticated traffic',
+    }),
+  exists: (ref: string) =>
+    new SchoolgateError('SG_CASE_EXISTS', `case ${ref} already exists`, {
+      context: { ref },
+      suggestion: `add to it with: schoolgate case note ${ref} --by NAME TEXT`,
+    }),
+  closedForNotes: (ref: string) =>
+    new SchoolgateError('SG_CASE_CLOSED', `case ${ref} is closed`, {
+      context: { ref },
+      suggestion: 'a closed case is a finished record; open a new case for new events',
+    }),
+  closedAlready: (ref: string) =>
+    new SchoolgateError('SG_CASE_CLOSED', `case ${ref} is already closed`, { context: { ref } }),
+  reopenNeedsReason: (ref: string) =>
+    new SchoolgateError('SG_ARGUMENT_INVALID', `reopening case ${ref} needs a reason`, {
+      suggestion: 'give --reason, e.g. --reason "new evidence from the police"',
+    }),
+  stillOpen: (ref: string) =>
+    new SchoolgateError('SG_ARGUMENT_INVALID', `case ${ref} is open`, { context: { ref } }),
+};
+
+/** The note that keeps a closing when the case is reopened. */
+export function reopenNote(c: CaseRecord, reason: string): string {
+  const closed = c.closedMs === null || c.closedMs === undefined ? '?' : new Date(c.closedMs).toISOString();
+  return (
+    `Reopened: ${reason.trim()}. (It was closed ${closed} by ${c.closedBy ?? '?'}` +
+    `${c.outcome ? `, outcome: ${c.outcome}` : ''}.)`
+  );
 }
 
 export interface Actor {
@@ -100,17 +140,9 @@ export function openCase(
   opts: Actor & { ref: string; subjects: readonly CaseSubject[]; note?: string | undefined },
 ): CaseRecord {
   checkCaseRef(opts.ref);
-  if (opts.subjects.length === 0)
-    throw new SchoolgateError('SG_ARGUMENT_INVALID', `case ${opts.ref} names no subject`, {
-      suggestion:
-        'give --subject USER, or --subject-device NAME / --subject-address IP for unauthenticated traffic',
-    });
+  if (opts.subjects.length === 0) throw caseErrors.noSubject(opts.ref);
   db.transaction(() => {
-    if (getCase(db, opts.ref))
-      throw new SchoolgateError('SG_CASE_EXISTS', `case ${opts.ref} already exists`, {
-        context: { ref: opts.ref },
-        suggestion: `add to it with: schoolgate case note ${opts.ref} --by NAME TEXT`,
-      });
+    if (getCase(db, opts.ref)) throw caseErrors.exists(opts.ref);
     db.prepare(
       `INSERT INTO cases (ref, subject, status, opened_ms, opened_by, os_user) VALUES (?, ?, 'open', ?, ?, ?)`,
     ).run(opts.ref, subjectsLabel(opts.subjects), opts.now, opts.by, opts.osUser);
@@ -132,11 +164,7 @@ function insertNote(db: Database.Database, ref: string, actor: Actor, text: stri
 
 export function addCaseNote(db: Database.Database, opts: Actor & { ref: string; text: string }): void {
   const c = requireCase(db, opts.ref);
-  if (c.status === 'closed')
-    throw new SchoolgateError('SG_CASE_CLOSED', `case ${opts.ref} is closed`, {
-      context: { ref: opts.ref },
-      suggestion: 'a closed case is a finished record; open a new case for new events',
-    });
+  if (c.status === 'closed') throw caseErrors.closedForNotes(opts.ref);
   insertNote(db, opts.ref, opts, opts.text);
 }
 
@@ -146,10 +174,7 @@ export function closeCase(
 ): CaseRecord {
   db.transaction(() => {
     const c = requireCase(db, opts.ref);
-    if (c.status === 'closed')
-      throw new SchoolgateError('SG_CASE_CLOSED', `case ${opts.ref} is already closed`, {
-        context: { ref: opts.ref },
-      });
+    if (c.status === 'closed') throw caseErrors.closedAlready(opts.ref);
     db.prepare(
       `UPDATE cases SET status = 'closed', closed_ms = ?, closed_by = ?, outcome = ? WHERE ref = ?`,
     ).run(opts.now, opts.by, opts.outcome ?? null, opts.ref);
@@ -166,27 +191,14 @@ export function reopenCase(
   db: Database.Database,
   opts: Actor & { ref: string; reason: string | undefined },
 ): CaseRecord {
-  if (!opts.reason?.trim())
-    throw new SchoolgateError('SG_ARGUMENT_INVALID', `reopening case ${opts.ref} needs a reason`, {
-      suggestion: 'give --reason, e.g. --reason "new evidence from the police"',
-    });
+  if (!opts.reason?.trim()) throw caseErrors.reopenNeedsReason(opts.ref);
   db.transaction(() => {
     const c = requireCase(db, opts.ref);
-    if (c.status !== 'closed')
-      throw new SchoolgateError('SG_ARGUMENT_INVALID', `case ${opts.ref} is open`, {
-        context: { ref: opts.ref },
-      });
+    if (c.status !== 'closed') throw caseErrors.stillOpen(opts.ref);
     db.prepare(
       `UPDATE cases SET status = 'open', closed_ms = NULL, closed_by = NULL, outcome = NULL WHERE ref = ?`,
     ).run(opts.ref);
-    const closed = c.closedMs === null || c.closedMs === undefined ? '?' : new Date(c.closedMs).toISOString();
-    insertNote(
-      db,
-      opts.ref,
-      opts,
-      `Reopened: ${opts.reason!.trim()}. (It was closed ${closed} by ${c.closedBy ?? '?'}` +
-        `${c.outcome ? `, outcome: ${c.outcome}` : ''}.)`,
-    );
+    insertNote(db, opts.ref, opts, reopenNote(c, opts.reason!));
   }).immediate();
   return getCase(db, opts.ref)!;
 }

@@ -22,7 +22,7 @@ export interface Hold {
   releaseReason: string | null;
 }
 
-type HoldRow = {
+export type HoldRow = {
   id: number;
   kind: CaseSubject['kind'];
   value: string;
@@ -50,7 +50,7 @@ export const CREATE_HOLDS_SQL = `
   );
 `;
 
-function fromRow(r: HoldRow): Hold {
+export function holdFromRow(r: HoldRow): Hold {
   return {
     id: r.id,
     kind: r.kind,
@@ -65,12 +65,30 @@ function fromRow(r: HoldRow): Hold {
   };
 }
 
-function needReason(reason: string | undefined, what: string): string {
+export function needReason(reason: string | undefined, what: string): string {
   if (!reason?.trim())
     throw new SchoolgateError('SG_ARGUMENT_INVALID', `a hold is ${what} with a reason`, {
       suggestion: 'give --reason, e.g. --reason "police referral 14/11, keep until told"',
     });
   return reason.trim();
+}
+
+export const noSubject = () =>
+  new SchoolgateError('SG_ARGUMENT_INVALID', 'a hold names no subject', {
+    suggestion: 'give --subject USER, --subject-device NAME or --subject-address IP',
+  });
+
+/** Why a release is refused (none, or released already), or null. */
+export function releaseRefusal(h: Hold | null, id: number): SchoolgateError | null {
+  if (!h)
+    return new SchoolgateError('SG_ARGUMENT_INVALID', `there is no hold ${id}`, {
+      suggestion: 'see schoolgate hold list --all',
+    });
+  if (h.releasedMs !== null)
+    return new SchoolgateError('SG_ARGUMENT_INVALID', `hold ${id} was released already`, {
+      context: { releasedBy: h.releasedBy, releasedMs: h.releasedMs },
+    });
+  return null;
 }
 
 /** One hold per subject; returns them. */
@@ -79,10 +97,7 @@ export function addHolds(
   opts: Actor & { subjects: readonly CaseSubject[]; reason: string | undefined },
 ): Hold[] {
   const reason = needReason(opts.reason, 'placed');
-  if (opts.subjects.length === 0)
-    throw new SchoolgateError('SG_ARGUMENT_INVALID', 'a hold names no subject', {
-      suggestion: 'give --subject USER, --subject-device NAME or --subject-address IP',
-    });
+  if (opts.subjects.length === 0) throw noSubject();
   const insert = db.prepare(
     `INSERT INTO holds (kind, value, reason, by_name, os_user, created_ms) VALUES (?, ?, ?, ?, ?, ?)`,
   );
@@ -100,7 +115,7 @@ export function addHolds(
 
 export function getHold(db: Database.Database, id: number): Hold | null {
   const r = db.prepare(`SELECT * FROM holds WHERE id = ?`).get(id) as HoldRow | undefined;
-  return r ? fromRow(r) : null;
+  return r ? holdFromRow(r) : null;
 }
 
 export function releaseHold(
@@ -110,15 +125,8 @@ export function releaseHold(
   const reason = needReason(opts.reason, 'released');
   return db
     .transaction(() => {
-      const h = getHold(db, opts.id);
-      if (!h)
-        throw new SchoolgateError('SG_ARGUMENT_INVALID', `there is no hold ${opts.id}`, {
-          suggestion: 'see schoolgate hold list --all',
-        });
-      if (h.releasedMs !== null)
-        throw new SchoolgateError('SG_ARGUMENT_INVALID', `hold ${opts.id} was released already`, {
-          context: { releasedBy: h.releasedBy, releasedMs: h.releasedMs },
-        });
+      const refused = releaseRefusal(getHold(db, opts.id), opts.id);
+      if (refused) throw refused;
       db.prepare(`UPDATE holds SET released_ms = ?, released_by = ?, release_reason = ? WHERE id = ?`).run(
         opts.now,
         opts.by,
@@ -134,7 +142,7 @@ export function listHolds(db: Database.Database, opts: { all?: boolean } = {}): 
   const rows = db
     .prepare(`SELECT * FROM holds ${opts.all ? '' : 'WHERE released_ms IS NULL'} ORDER BY id`)
     .all() as HoldRow[];
-  return rows.map(fromRow);
+  return rows.map(holdFromRow);
 }
 
 /**
@@ -148,13 +156,16 @@ export interface HeldSet {
   addresses: ReadonlySet<string>;
 }
 
+/** The subjects of open cases and standing holds (the same SQL on SQLite and PostgreSQL). */
+export const HELD_SUBJECTS_SQL = `SELECT s.kind, s.value FROM case_subjects s JOIN cases c ON c.ref = s.ref
+  WHERE c.status = 'open' UNION SELECT kind, value FROM holds WHERE released_ms IS NULL`;
+
 export function heldSet(db: Database.Database): HeldSet {
-  const rows = db
-    .prepare(
-      `SELECT s.kind, s.value FROM case_subjects s JOIN cases c ON c.ref = s.ref WHERE c.status = 'open'
-       UNION SELECT kind, value FROM holds WHERE released_ms IS NULL`,
-    )
-    .all() as CaseSubject[];
+  const rows = db.prepare(HELD_SUBJECTS_SQL).all() as CaseSubject[];
+  return heldSetOf(rows);
+}
+
+export function heldSetOf(rows: readonly CaseSubject[]): HeldSet {
   const of = (kind: CaseSubject['kind']) => new Set(rows.filter((r) => r.kind === kind).map((r) => r.value));
   return { users: of('user'), devices: of('device'), addresses: of('address') };
 }

@@ -15,7 +15,7 @@ import type { SchedulerClock } from '../alerts/digest/clock.js';
 import { DailyTimer } from '../alerts/digest/daily-timer.js';
 import { runWorkerOnce, workerScript } from '../worker-script.js';
 import type { PurgeJob, PurgeReply } from './purge-worker.js';
-import type { PurgeResult } from './purge.js';
+import type { PurgeOptions, PurgeResult } from './purge.js';
 
 /** The purge record's "by": what a technician reads in the purges table next to a CLI run's name. */
 export const SCHEDULED_BY = 'scheduled';
@@ -30,6 +30,11 @@ export interface NightlyPurgeDeps {
   osUser: string;
   clock: SchedulerClock;
   logger: Logger;
+  /**
+   * Runs the purge instead of the SQLite worker (PostgreSQL: postgres/nightly.ts); null when another node's
+   * purge was running, so this night's is left to it.
+   */
+  run?: (opts: PurgeOptions) => Promise<PurgeResult | null>;
 }
 
 interface NightlyEvents {
@@ -87,7 +92,12 @@ export class NightlyPurge extends EventEmitter<NightlyEvents> {
       now,
     };
     try {
-      const result = await this.inWorker(job);
+      const { auditPath: _path, ...opts } = job;
+      const result = this.deps.run ? await this.deps.run(opts) : await this.inWorker(job);
+      if (result === null) {
+        this.deps.logger.info('nightly purge: another node is purging the shared record; left to it');
+        return null;
+      }
       this.deps.logger.info(
         { purgeId: result.purgeId, deleted: result.deleted, held: result.held, alerts: result.alertsDeleted },
         `nightly purge: deleted ${result.deleted} audit rows older than ${job.retentionDays} days`,

@@ -149,7 +149,18 @@ export async function pgCheckpointMismatch(
     values: [node, c.seq],
     types: BIGINT_AS_NUMBER,
   });
-  if (rows.length === 0) return `the row at the signed checkpoint (seq ${c.seq}) is gone`;
+  if (rows.length === 0) {
+    // Purged since (as SQLite's verify-checkpoints.ts): the anchor after it must hold what was signed; a row
+    // removed any other way is a missing seq the walk has reported already, or the head check's.
+    const { rows: anchor } = await db.query<{ prev_hash: string }>({
+      text: 'SELECT prev_hash FROM chain_gaps WHERE node = $1 AND seq = $2',
+      values: [node, c.seq + 1],
+      types: BIGINT_AS_NUMBER,
+    });
+    if (anchor[0] && anchor[0].prev_hash !== c.hash)
+      return `the purge anchor at the signed checkpoint (seq ${c.seq}) differs from what was signed`;
+    return null;
+  }
   if (rows[0]!.chain_hash !== c.hash) return `the row at the signed checkpoint (seq ${c.seq}) was changed`;
   return null;
 }

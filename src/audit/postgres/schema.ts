@@ -12,6 +12,7 @@
 import type pg from 'pg';
 import { SchoolgateError } from '../../errors.js';
 import { PG_ALERTS_MIGRATION } from './alerts.js';
+import { PG_CASES_MIGRATION } from './case-tables.js';
 import { PG_CHECKPOINTS_MIGRATION } from './checkpoints.js';
 import { PG_NODES_MIGRATION } from './nodes.js';
 import { PG_POLICY_APPLIED_MIGRATION, PG_POLICY_MIGRATION } from './policy.js';
@@ -88,6 +89,8 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   PG_POLICY_MIGRATION,
   // 7: the policy version each node runs (pruning keeps it; `status` shows who is behind).
   PG_POLICY_APPLIED_MIGRATION,
+  // 8: holds, cases and the purge record (case-tables.ts), for retention and investigations on PostgreSQL.
+  PG_CASES_MIGRATION,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -41,7 +41,11 @@ export async function withAdmin<T>(
   const config = configFrom(opts);
   const now = Date.now();
   const osUser = r.currentOsUser();
-  const db = r.openAdmin(config);
+  // On PostgreSQL the access record stays in this node's SQLite file (pg-admin.ts).
+  const db =
+    typeof config.store === 'object'
+      ? await (await import('./pg-admin.js')).openAccessRecord(config)
+      : r.openAdmin(config);
   try {
     r.warnIfByUnchecked(config);
     r.authorise(

@@ -2,10 +2,16 @@
  * `audit verify` when the config records on PostgreSQL (store: { postgres }): every node's chain walked
  * and every node's signed checkpoints checked (postgres/verify.ts); one line per node, the first break.
  */
+import { readFileSync } from 'node:fs';
+import type { Queryable } from '../../audit/postgres/connect.js';
 import { SchoolgateError } from '../../errors.js';
 import type { ReadonlyConfig } from '../../config/load.js';
 
-export async function verifyPostgresCommand(config: ReadonlyConfig, json: boolean): Promise<void> {
+export async function verifyPostgresCommand(
+  config: ReadonlyConfig,
+  json: boolean,
+  against?: string,
+): Promise<void> {
   const [{ connectOptions }, { pgPool }, { verifyPostgres }] = await Promise.all([
     import('../../audit/postgres/config.js'),
     import('../../audit/postgres/connect.js'),
@@ -14,8 +20,10 @@ export async function verifyPostgresCommand(config: ReadonlyConfig, json: boolea
   const pg = (config.store as { postgres: Parameters<typeof connectOptions>[0] }).postgres;
   const pool = pgPool({ ...connectOptions(pg), max: 1 });
   let result: Awaited<ReturnType<typeof verifyPostgres>>;
+  let filed: string | null = null;
   try {
     result = await verifyPostgres(pool);
+    if (result.ok && against) filed = await checkAgainst(config, pool, against);
   } catch (err) {
     throw new SchoolgateError(
       'SG_AUDIT_UNAVAILABLE',
@@ -40,6 +48,13 @@ export async function verifyPostgresCommand(config: ReadonlyConfig, json: boolea
           : `BROKEN: node ${n.node}: ${n.firstBreak?.reason ?? 'broken'}` +
               (n.firstBreak?.seq != null ? ` (seq ${n.firstBreak.seq})` : ''),
       );
+  if (filed)
+    throw new SchoolgateError('SG_AUDIT_TAMPERED', `the filed checkpoint does not hold: ${filed}`, {
+      context: { against: against ?? null },
+      suggestion:
+        "keep a copy of the database and every node's keys/ as they are now (evidence), and tell the headteacher",
+    });
+  if (against && !json) console.log(`ok: the filed checkpoint in ${against} holds`);
   const broken = result.nodes.find((n) => !n.ok);
   if (broken)
     throw new SchoolgateError(
@@ -52,4 +67,52 @@ export async function verifyPostgresCommand(config: ReadonlyConfig, json: boolea
           'backup beside them, and compare; tell the headteacher',
       },
     );
+}
+
+/** `--against FILE`: the first line of FILE, a checkpoint filed by `audit checkpoint export`; null: it holds. */
+async function checkAgainst(config: ReadonlyConfig, db: Queryable, file: string): Promise<string | null> {
+  const [
+    { parseCheckpoint, readSigningKey, signingKeyPath },
+    { checkFiledPgCheckpoint },
+    { nodeName },
+    { auditPathOf },
+  ] = await Promise.all([
+    import('../../audit/checkpoints.js'),
+    import('../../audit/postgres/filed-checkpoint.js'),
+    import('../../audit/postgres/config.js'),
+    import('../../reports/run.js'),
+  ]);
+  const filed = parseCheckpoint(readFileSync(file, 'utf8').split('\n')[0] ?? '');
+  if (typeof filed === 'string') return `${file} is ${filed}`;
+  const pg = (config.store as { postgres: Parameters<typeof nodeName>[0] }).postgres;
+  return checkFiledPgCheckpoint(db, filed, {
+    node: nodeName(pg),
+    key: readSigningKey(signingKeyPath(auditPathOf(config))),
+  });
+}
+
+/** `audit checkpoint export` on PostgreSQL: this node's latest signed checkpoint and its public key. */
+export async function exportPostgresCheckpoint(
+  config: ReadonlyConfig,
+): Promise<{ line: string; publicKey: string }> {
+  const [
+    { connectOptions, nodeName },
+    { pgPool },
+    { exportPgCheckpoint },
+    { readSigningKey, signingKeyPath },
+    { auditPathOf },
+  ] = await Promise.all([
+    import('../../audit/postgres/config.js'),
+    import('../../audit/postgres/connect.js'),
+    import('../../audit/postgres/filed-checkpoint.js'),
+    import('../../audit/checkpoints.js'),
+    import('../../reports/run.js'),
+  ]);
+  const pg = (config.store as { postgres: Parameters<typeof connectOptions>[0] }).postgres;
+  const pool = pgPool({ ...connectOptions(pg), max: 1 });
+  try {
+    return await exportPgCheckpoint(pool, nodeName(pg), readSigningKey(signingKeyPath(auditPathOf(config))));
+  } finally {
+    await pool.end();
+  }
 }

@@ -44,7 +44,7 @@ export function registerAudit(program: Command): void {
       const config = configFrom(opts);
       if (typeof config.store === 'object') {
         const { verifyPostgresCommand } = await import('./audit-verify-pg.js');
-        return verifyPostgresCommand(config, opts.json === true);
+        return verifyPostgresCommand(config, opts.json === true, opts.against);
       }
       const { verifyAudit } = await import('../../audit/verify-all.js');
       const r = await load();
@@ -92,9 +92,11 @@ export function registerAudit(program: Command): void {
       'print the latest signed checkpoint (one line) and the public key that checks it, to file in the weekly review',
     )
     .action(async (opts: CommonOptions) => {
-      const { exportCheckpoint } = await import('../../audit/verify-all.js');
-      const r = await load();
-      const { line, publicKey } = exportCheckpoint(r.auditPathOf(configFrom(opts)));
+      const config = configFrom(opts);
+      const { line, publicKey } =
+        typeof config.store === 'object'
+          ? await (await import('./audit-verify-pg.js')).exportPostgresCheckpoint(config)
+          : (await import('../../audit/verify-all.js')).exportCheckpoint((await load()).auditPathOf(config));
       console.log(line);
       console.log(`public key (Ed25519, SPKI base64): ${publicKey}`);
     });
@@ -111,7 +113,11 @@ export function registerAudit(program: Command): void {
     )
     .option('--by <name>', 'who runs it (kept with the purge record)')
     .option('--reason <text>', 'why now (kept with the purge record)')
-    .option('--batch <n>', 'rows per transaction (default 500)', positiveInt)
+    .option(
+      '--batch <n>',
+      'rows per transaction (default 500; SQLite only: PostgreSQL goes by month)',
+      positiveInt,
+    )
     .option(
       '--pause-ms <n>',
       'pause between transactions, so the proxy writes in between (default 20)',
@@ -155,15 +161,21 @@ export function registerAudit(program: Command): void {
                   : null,
           },
           async (r, db, _c, osUser) => {
-            const result = await r.purgeAudit(db, {
+            const purge = {
               retentionDays,
               timeZone: config.timeZone,
               osUser,
               by: opts.by!,
               reason: opts.reason!.trim(),
-              ...(opts.batch ? { batchRows: opts.batch } : {}),
-              ...(opts.pauseMs ? { pauseMs: opts.pauseMs } : {}),
-            });
+            };
+            const result =
+              typeof config.store === 'object'
+                ? await (await import('./audit-purge-pg.js')).purgePostgresCommand(config, r, purge)
+                : await r.purgeAudit(db, {
+                    ...purge,
+                    ...(opts.batch ? { batchRows: opts.batch } : {}),
+                    ...(opts.pauseMs ? { pauseMs: opts.pauseMs } : {}),
+                  });
             if (opts.json) return console.log(JSON.stringify(result));
             console.log(
               `purge ${result.purgeId}: deleted ${result.deleted} rows older than ` +
@@ -174,6 +186,8 @@ export function registerAudit(program: Command): void {
               `alerts: deleted ${result.alertsDeleted} whose last request is older than the cutoff; ` +
                 `kept ${result.alertsHeld} of people with open cases or holds`,
             );
+            const dropped = 'dropped' in result ? (result.dropped as string[]) : [];
+            if (dropped.length > 0) console.log(`months dropped whole (no held row): ${dropped.join(', ')}`);
             for (const [day, n] of Object.entries(result.days).sort()) console.log(`  ${day}  ${n}`);
           },
         );
@@ -185,8 +199,11 @@ export function registerAudit(program: Command): void {
     .option('--by <name>', 'your name')
     .option('--json', 'JSON output')
     .action(async (opts: CommonOptions & { by?: string; json?: boolean }) => {
-      await withAdmin(opts, 'audit purges', { needsBy: true }, (r, db, config) => {
-        const purges = r.listPurges(db);
+      await withAdmin(opts, 'audit purges', { needsBy: true }, async (r, db, config) => {
+        const purges =
+          typeof config.store === 'object'
+            ? await (await import('./audit-purge-pg.js')).listPurgesPostgres(config)
+            : r.listPurges(db);
         if (opts.json) return console.log(JSON.stringify(purges));
         if (purges.length === 0) return console.log('no purge has run');
         for (const p of purges)

@@ -1,7 +1,19 @@
 /** `schoolgate hold add | release | list`: legal holds, kept from purging independent of any case. */
 import type { Command } from 'commander';
-import { withCommonOptions, type CommonOptions } from '../common.js';
-import { parseSubjects, withAdmin, withSubjectOptions, type SubjectOptions } from './admin-access.js';
+import type Database from 'better-sqlite3';
+import type pg from 'pg';
+import type { Actor } from '../../audit/cases.js';
+import type { CaseSubject } from '../../audit/case-subjects.js';
+import type { Hold } from '../../audit/holds.js';
+import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
+import {
+  parseSubjects,
+  withAdmin,
+  withSubjectOptions,
+  type Reports,
+  type SubjectOptions,
+} from './admin-access.js';
+import { withAdminBackend, type AdminBackend } from './pg-admin.js';
 
 interface HoldOptions extends CommonOptions, SubjectOptions {
   by?: string;
@@ -9,6 +21,31 @@ interface HoldOptions extends CommonOptions, SubjectOptions {
   all?: boolean;
   json?: boolean;
 }
+
+/** The holds wherever the record is: the SQLite file, or the shared PostgreSQL database. */
+interface HoldStore {
+  add(opts: Actor & { subjects: readonly CaseSubject[]; reason: string | undefined }): Promise<Hold[]>;
+  release(opts: Actor & { id: number; reason: string | undefined }): Promise<Hold>;
+  list(opts: { all: boolean }): Promise<Hold[]>;
+}
+
+const sqliteHolds = (r: Reports, db: Database.Database): HoldStore => ({
+  add: async (o) => r.addHolds(db, o),
+  release: async (o) => r.releaseHold(db, o),
+  list: async (o) => r.listHolds(db, o),
+});
+
+async function pgHolds(pool: pg.Pool): Promise<HoldStore> {
+  const h = await import('../../audit/postgres/holds.js');
+  return {
+    add: (o) => h.addPgHolds(pool, o),
+    release: (o) => h.releasePgHold(pool, o),
+    list: (o) => h.listPgHolds(pool, o),
+  };
+}
+
+const withHolds = <T>(opts: HoldOptions, run: (backend: AdminBackend<HoldStore>) => Promise<T>) =>
+  withAdminBackend(configFrom(opts), sqliteHolds, pgHolds, run);
 
 export function registerHold(program: Command): void {
   const hold = program
@@ -20,16 +57,21 @@ export function registerHold(program: Command): void {
     .option('--reason <text>', 'why (kept with the hold)')
     .option('--by <name>', 'your name')
     .action(async (opts: HoldOptions) => {
-      const { subjects, label, precheck } = await parseSubjects(opts);
-      await withAdmin(
-        opts,
-        'hold add',
-        { subject: label, needsBy: true, precheck },
-        (r, db, _c, osUser, now) => {
-          for (const h of r.addHolds(db, { subjects, reason: opts.reason, by: opts.by!, osUser, now }))
-            console.log(`hold ${h.id} placed on ${h.kind === 'user' ? h.value : `${h.kind} ${h.value}`}`);
-        },
-      );
+      const { subjects, label } = await parseSubjects(opts);
+      await withHolds(opts, async (holds) => {
+        const precheck = await holds.precheck(subjects);
+        await withAdmin(
+          opts,
+          'hold add',
+          { subject: label, needsBy: true, precheck: (r, db) => precheck(r, db) },
+          async (r, db, _c, osUser, now) => {
+            for (const h of await holds
+              .at(r, db)
+              .add({ subjects, reason: opts.reason, by: opts.by!, osUser, now }))
+              console.log(`hold ${h.id} placed on ${h.kind === 'user' ? h.value : `${h.kind} ${h.value}`}`);
+          },
+        );
+      });
     });
 
   withCommonOptions(hold.command('release'))
@@ -38,10 +80,14 @@ export function registerHold(program: Command): void {
     .option('--reason <text>', 'why it is released')
     .option('--by <name>', 'your name')
     .action(async (id: string, opts: HoldOptions) => {
-      await withAdmin(opts, 'hold release', { needsBy: true }, (r, db, _c, osUser, now) => {
-        const h = r.releaseHold(db, { id: Number(id), reason: opts.reason, by: opts.by!, osUser, now });
-        console.log(`hold ${h.id} on ${h.value} released`);
-      });
+      await withHolds(opts, (holds) =>
+        withAdmin(opts, 'hold release', { needsBy: true }, async (r, db, _c, osUser, now) => {
+          const h = await holds
+            .at(r, db)
+            .release({ id: Number(id), reason: opts.reason, by: opts.by!, osUser, now });
+          console.log(`hold ${h.id} on ${h.value} released`);
+        }),
+      );
     });
 
   withCommonOptions(hold.command('list'))
@@ -52,18 +98,20 @@ export function registerHold(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (opts: HoldOptions) => {
       const fields = { needsBy: true, needsPurpose: true, format: opts.json ? 'json' : 'text' };
-      await withAdmin(opts, 'hold list', fields, (r, db, config) => {
-        const holds = r.listHolds(db, { all: opts.all ?? false });
-        if (opts.json) return console.log(JSON.stringify(holds));
-        if (holds.length === 0) return console.log(opts.all ? 'no holds' : 'no standing holds');
-        for (const h of holds)
-          console.log(
-            `${h.id}\t${h.kind === 'user' ? h.value : `${h.kind} ${h.value}`}\t` +
-              `placed ${r.formatLocal(h.createdMs, config.timeZone, false)} by ${h.by}: ${h.reason}` +
-              (h.releasedMs !== null
-                ? `\treleased ${r.formatLocal(h.releasedMs, config.timeZone, false)} by ${h.releasedBy}: ${h.releaseReason}`
-                : ''),
-          );
-      });
+      await withHolds(opts, (backend) =>
+        withAdmin(opts, 'hold list', fields, async (r, db, config) => {
+          const holds = await backend.at(r, db).list({ all: opts.all ?? false });
+          if (opts.json) return console.log(JSON.stringify(holds));
+          if (holds.length === 0) return console.log(opts.all ? 'no holds' : 'no standing holds');
+          for (const h of holds)
+            console.log(
+              `${h.id}\t${h.kind === 'user' ? h.value : `${h.kind} ${h.value}`}\t` +
+                `placed ${r.formatLocal(h.createdMs, config.timeZone, false)} by ${h.by}: ${h.reason}` +
+                (h.releasedMs !== null
+                  ? `\treleased ${r.formatLocal(h.releasedMs, config.timeZone, false)} by ${h.releasedBy}: ${h.releaseReason}`
+                  : ''),
+            );
+        }),
+      );
     });
 }
