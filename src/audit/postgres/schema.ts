@@ -15,6 +15,7 @@ import { PG_ALERTS_MIGRATION } from './alerts.js';
 import { PG_CHECKPOINTS_MIGRATION } from './checkpoints.js';
 import { PG_NODES_MIGRATION } from './nodes.js';
 import { PG_POLICY_MIGRATION } from './policy.js';
+import { PG_REPORTS_MIGRATION } from './report-schema.js';
 
 export type PgMigration = string;
 
@@ -86,6 +87,8 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
    ALTER TABLE alerts ADD COLUMN site text;`,
   // 6: policy replicated between nodes (policy.ts): the files and their numbered versions.
   PG_POLICY_MIGRATION,
+  // 7: reports on PostgreSQL (report-reads.ts): the access record and the report queries' indexes.
+  PG_REPORTS_MIGRATION,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -113,7 +113,7 @@ export async function serveReview(
   req: FastifyRequest,
   reply: FastifyReply,
   kind: string,
-  build: (src: ReportSource, fromMs: number, toMs: number, by: Puller) => BuiltReport,
+  build: (src: ReportSource, fromMs: number, toMs: number, by: Puller) => Promise<BuiltReport>,
 ) {
   const session = req.consoleSession!;
   const q = req.query as Query;
@@ -134,7 +134,7 @@ export async function serveReview(
   // A site-scoped account's review is its site's, whatever it asks; a trust-wide one may pick a site.
   const src = withinSite(await openSource(ctx.config, now), siteOfLook(session, q.site), ctx.config.dataDir);
   try {
-    const built = build(src, fromMs, toMs, puller(session, null, purpose));
+    const built = await build(src, fromMs, toMs, puller(session, null, purpose));
     return format === 'csv' ? sendCsv(reply, built, src, [kind]) : sendReport(reply, renderHtml(built.doc));
   } finally {
     src.db.close();
@@ -368,7 +368,12 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     );
     const src = await openSource(ctx.config, now);
     try {
-      const built = buildAroundReport(src, findEvent(src, event), minutes, puller(session, ref, purpose));
+      const built = await buildAroundReport(
+        src,
+        await findEvent(src, event),
+        minutes,
+        puller(session, ref, purpose),
+      );
       return format === 'csv'
         ? sendCsv(reply, built, src, [ref, 'around', event])
         : sendReport(reply, renderHtml(built.doc));
