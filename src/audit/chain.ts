@@ -459,15 +459,6 @@ export class CoverageChecker {
     if (!this.failure) this.checked++;
   }
 
-  /**
-   * check(), then the row's successor link at once (not when the next row comes): the verdict words a
-   * change as `vouch()`'s caller does (report-reads.ts on PostgreSQL, whose rows come without their JSON).
-   */
-  checkSettled(r: VerifyRow & { rid?: number }): void {
-    this.check(r);
-    this.settlePending();
-  }
-
   /** The first break found so far (null: none yet). */
   get firstBreak(): ChainBreak | null {
     return this.failure;

@@ -9,7 +9,11 @@ import { alertFromRow, type AlertRow } from '../alerts-table.js';
 import {
   CHAINED_COLUMNS,
   CoverageChecker,
+  GENESIS_HASH,
   LATER_CHAINED_COLUMNS,
+  outcomeHash,
+  rowHash,
+  type ChainedFields,
   type ChainBreak,
   type ChainHead,
   type CoverageResult,
@@ -43,6 +47,19 @@ const ROW = 'seq AS rid, *';
 
 type Where = { sql: string; params: unknown[] };
 
+/** The paged queries' conditions ($1.. their parameters), as the SQLite side's (source.ts). */
+export const PG_ROWS_WHERE = {
+  user: 'username = $1 AND time_ms >= $2 AND time_ms < $3 AND selftest_run IS NULL',
+  host: 'host = $1 AND time_ms >= $2 AND time_ms < $3 AND selftest_run IS NULL',
+  flagged: 'flagged = 1 AND time_ms >= $1 AND time_ms < $2 AND selftest_run IS NULL',
+  attention: `action IN ('self-report', 'continue') AND time_ms >= $1 AND time_ms < $2 AND selftest_run IS NULL`,
+} as const;
+
+/** One page after the keyset position given as the three parameters after the condition's `n - 1`. */
+export function pgPageSql(where: string, n: number): string {
+  return `SELECT ${ROW} FROM audit_events WHERE ${where} AND ${KEYSET(n)} ${ORDER}`;
+}
+
 /** `where` (with $1.. for `params`), one site's rows only when `site` is given. */
 function sited(where: string, params: unknown[], site?: string): Where {
   return site === undefined
@@ -58,8 +75,7 @@ export class PgReads implements AuditReads {
   constructor(private readonly db: Queryable) {}
 
   private async *paged(w: Where): AsyncGenerator<AuditRowRaw, void, undefined> {
-    const n = w.params.length + 1;
-    const text = `SELECT ${ROW} FROM audit_events WHERE ${w.sql} AND ${KEYSET(n)} ${ORDER}`;
+    const text = pgPageSql(w.sql, w.params.length + 1);
     let after: unknown[] = [-Number.MAX_SAFE_INTEGER, '', 0];
     for (;;) {
       const { rows } = await this.db.query<AuditRowRaw & { node: string }>({
@@ -74,42 +90,20 @@ export class PgReads implements AuditReads {
     }
   }
 
-  private userWhere(user: string, fromMs: number, toMs: number, site?: string): Where {
-    return sited(
-      'username = $1 AND time_ms >= $2 AND time_ms < $3 AND selftest_run IS NULL',
-      [user, fromMs, toMs],
-      site,
-    );
-  }
-
   userRows(user: string, fromMs: number, toMs: number, site?: string) {
-    return this.paged(this.userWhere(user, fromMs, toMs, site));
+    return this.paged(sited(PG_ROWS_WHERE.user, [user, fromMs, toMs], site));
   }
 
   hostRows(host: string, fromMs: number, toMs: number, site?: string) {
-    return this.paged(
-      sited(
-        'host = $1 AND time_ms >= $2 AND time_ms < $3 AND selftest_run IS NULL',
-        [host, fromMs, toMs],
-        site,
-      ),
-    );
+    return this.paged(sited(PG_ROWS_WHERE.host, [host, fromMs, toMs], site));
   }
 
   flaggedRows(fromMs: number, toMs: number, site?: string) {
-    return this.paged(
-      sited('flagged = 1 AND time_ms >= $1 AND time_ms < $2 AND selftest_run IS NULL', [fromMs, toMs], site),
-    );
+    return this.paged(sited(PG_ROWS_WHERE.flagged, [fromMs, toMs], site));
   }
 
   attentionRows(fromMs: number, toMs: number, site?: string) {
-    return this.paged(
-      sited(
-        `action IN ('self-report', 'continue') AND time_ms >= $1 AND time_ms < $2 AND selftest_run IS NULL`,
-        [fromMs, toMs],
-        site,
-      ),
-    );
+    return this.paged(sited(PG_ROWS_WHERE.attention, [fromMs, toMs], site));
   }
 
   checkedUserRows(
@@ -246,6 +240,17 @@ export class PgReads implements AuditReads {
   async close(): Promise<void> {}
 }
 
+/** checked-scan.ts linksHold on a PostgreSQL row, its neighbours from `near` (by seq). */
+function linksHold(r: AuditRowRaw, near: ReadonlyMap<number, VerifyRow>): boolean {
+  const seq = r.seq;
+  if (seq === null || typeof r.chain_hash !== 'string') return false;
+  const prev = seq === 1 ? GENESIS_HASH : near.get(seq - 1)?.chain_hash;
+  if (typeof prev !== 'string' || rowHash(prev, r as unknown as ChainedFields) !== r.chain_hash) return false;
+  if (outcomeHash(r.chain_hash, r) !== r.outcome_hash) return false;
+  const next = near.get(seq + 1);
+  return next !== undefined && rowHash(r.chain_hash, next as unknown as ChainedFields) === next.chain_hash;
+}
+
 /** One CoverageChecker per node, fed a page of rows at a time with that page's neighbours read first. */
 class NodeChains {
   private readonly nodes = new Map<string, { checker: CoverageChecker; near: Map<number, VerifyRow> }>();
@@ -314,8 +319,11 @@ class NodeChains {
       for (const r of rows) near.set(r.seq!, r);
     }
     for (const r of page) {
-      const { checker } = this.chainOf(r.node);
-      checker.checkSettled(r as unknown as VerifyRow);
+      const { checker, near } = this.chainOf(r.node);
+      // As the SQLite side's checked scan (checked-scan.ts): a row whose own link, outcome and successor
+      // link hold is vouched for; any other goes through the full check, which words the verdict.
+      if (linksHold(r, near)) checker.vouch();
+      else checker.check(r as unknown as VerifyRow);
       this.firstBreak ??= checker.firstBreak;
       const done = each(r);
       if (done) await done;
