@@ -21,7 +21,7 @@ import type { ClusterRole } from './cluster/role.js';
 export const SQLITE_ONLY = [
   'scheduled digests',
   'the nightly purge',
-  'reports and console reviews of these rows',
+  'console reviews and report around, pilot and access-log of these rows',
 ] as const;
 
 export interface OpenedAudit {
