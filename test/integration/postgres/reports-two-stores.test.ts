@@ -200,6 +200,57 @@ describe.skipIf(!bin)('reports on SQLite and on PostgreSQL: one table, two store
       ]);
     });
 
+    it('pulls a person’s report under a case from PostgreSQL, as from SQLite, and records it there', async () => {
+      const opened = await runCli([
+        'case',
+        'open',
+        'C-PG',
+        '--subject',
+        'pupil1',
+        '--by',
+        'A. Head (DSL)',
+        '--config',
+        fx.config,
+      ]);
+      expect(opened.code, opened.stderr).toBe(0);
+      const user = (config: string) =>
+        runCli([
+          'report',
+          'user',
+          'pupil1',
+          '--from',
+          '2026-11-01',
+          '--to',
+          '2026-11-07',
+          '--case',
+          'C-PG',
+          '--by',
+          'A. Head (DSL)',
+          '--reason',
+          'concern raised by form tutor',
+          '--format',
+          'json',
+          '--config',
+          config,
+        ]);
+      const before = await accessRows();
+      const [onPg, onFile] = [await user(pgConfig), await user(fx.config)];
+      expect(onPg.code, onPg.stderr).toBe(0);
+      expect(onFile.code, onFile.stderr).toBe(0);
+      const data = (out: string) => {
+        const { pulledAtMs: _at, ...rest } = JSON.parse(out.replaceAll(`node ${NODE}: `, '')) as Record<
+          string,
+          unknown
+        >;
+        return rest;
+      };
+      expect(data(onPg.stdout)).toEqual(data(onFile.stdout));
+      expect(data(onPg.stdout)['verification']).toMatchObject({ ok: true, checked: 14 });
+      expect((await accessRows()).slice(before.length)).toMatchObject([
+        { command: 'report user', outcome: 'granted', purpose: 'concern raised by form tutor' },
+      ]);
+    });
+
     it('refuses a report not yet on PostgreSQL, and records the refusal there', async () => {
       const before = await accessRows();
       const r = await runCli([
