@@ -312,4 +312,23 @@ describe.skipIf(!bin)('reports on SQLite and on PostgreSQL: one table, two store
       await pool.end();
     }
   });
+  // Last of all: a second node's rows join the database, at the very same times as the first's.
+  it('checks each row against its own node’s chain when two nodes’ rows interleave', async () => {
+    const other = await buildFixture();
+    await migrateSqliteToPostgres({
+      sqlitePath: other.dbPath,
+      target: { connectionString: cluster.url },
+      node: 'school-b',
+    });
+    const build: Build = (src) => buildUserReport(src, 'pupil1', FROM, TO, puller);
+    const both = await outputs(onPostgres(), build);
+    expect(both.data['verification']).toEqual({ ok: true, checked: 28, unchained: 0, firstBreak: null });
+    expect(both.data['summary']).toMatchObject({ requests: 28 });
+    expect(both.text).toContain('Chain heads');
+    expect(both.text).toContain('node school-b: seq 28 ');
+    const id = other.ids['adult']!;
+    await admin.query(`UPDATE audit_events SET action = 'allow' WHERE node = 'school-b' AND id = $1`, [id]);
+    const edited = await outputs(onPostgres(), build);
+    expect(edited.data['verification']).toMatchObject({ ok: false, firstBreak: { id } });
+  });
 });
