@@ -3,6 +3,8 @@
  * query's plan: no full scan of audit_events.
  *
  *   npx tsc -p tsconfig.build.json && node dist/scripts/bench-report.js --db /tmp/audit-10m.sqlite [--runs 5]
+ *     [--pg postgres://…]   (the reports read PostgreSQL, holding the same rows: `store migrate`; the SQLite
+ *                            file still gives the row counts and its query plans)
  *
  * Reports are built exactly as the CLI builds them (src/reports/builders.ts, read-only connection, keyset
  * pages), including the tamper check of the rows they cover, then rendered (text, HTML) and exported (CSV to
@@ -30,6 +32,9 @@ import {
   type ReportSource,
 } from '../src/reports/source.js';
 import { LocalClock, zonedTimeToEpoch } from '../src/reports/time.js';
+import { SqliteReads } from '../src/reports/sqlite-reads.js';
+import { openPgReportStoreOn } from '../src/audit/postgres/report-reads.js';
+import { pgPool } from '../src/audit/postgres/connect.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -41,8 +46,10 @@ const RUNS = Number(arg('runs', '5'));
 const TZ = 'Europe/London';
 
 const db = openReadOnly(DB);
+const PG = arg('pg', '');
+const pgStore = PG ? openPgReportStoreOn(pgPool({ connectionString: PG, max: 2, timeoutMs: 600_000 })) : null;
 const src: ReportSource = {
-  db,
+  reads: pgStore ? pgStore.reads : new SqliteReads(db),
   timeZone: TZ,
   now: Date.now(),
   clock: new LocalClock(TZ),
@@ -111,14 +118,14 @@ interface Result {
   htmlKb: number;
 }
 
-function bench(name: string, rows: number, build: () => BuiltReport): Result {
+async function bench(name: string, rows: number, build: () => Promise<BuiltReport>): Promise<Result> {
   const times: number[] = [];
   const cpus: number[] = [];
   let built!: BuiltReport;
   for (let i = 0; i < RUNS; i++) {
     const t = performance.now();
     const c = process.cpuUsage();
-    built = build();
+    built = await build();
     const used = process.cpuUsage(c);
     times.push(performance.now() - t);
     cpus.push((used.user + used.system) / 1000);
@@ -131,7 +138,7 @@ function bench(name: string, rows: number, build: () => BuiltReport): Result {
   const html = performance.now() - t;
   t = performance.now();
   const out = new Output(undefined, openSync('/dev/null', 'w'));
-  writeReport(built, 'csv', src, out);
+  await writeReport(built, 'csv', src, out);
   out.close();
   const csv = performance.now() - t;
   return {
@@ -150,26 +157,24 @@ function bench(name: string, rows: number, build: () => BuiltReport): Result {
 const typical = 'pupil0100';
 const staff = 'staff010';
 const heavy = 'heavy.user';
-const results: Result[] = [
-  bench(`user ${typical}, 1 year`, userCount(typical), () =>
-    buildUserReport(src, typical, yearFrom, yearTo, puller),
-  ),
-  bench(`user ${staff}, 1 year`, userCount(staff), () =>
-    buildUserReport(src, staff, yearFrom, yearTo, puller),
-  ),
-  bench(`user ${heavy}, 1 year`, userCount(heavy), () =>
-    buildUserReport(src, heavy, yearFrom, yearTo, puller),
-  ),
-  bench('domain bet0.example, 1 year', 0, () =>
-    buildDomainReport(src, 'bet0.example', yearFrom, yearTo, puller),
-  ),
-  bench('flagged, one term week', 0, () => buildFlaggedReport(src, weekFrom, weekTo, puller)),
-  bench('weekly review, one term week', 0, () => buildWeeklyReport(src, weekFrom, weekTo, puller)),
-];
+const results: Result[] = [];
+for (const [name, rows, build] of [
+  [
+    `user ${typical}, 1 year`,
+    userCount(typical),
+    () => buildUserReport(src, typical, yearFrom, yearTo, puller),
+  ],
+  [`user ${staff}, 1 year`, userCount(staff), () => buildUserReport(src, staff, yearFrom, yearTo, puller)],
+  [`user ${heavy}, 1 year`, userCount(heavy), () => buildUserReport(src, heavy, yearFrom, yearTo, puller)],
+  ['domain bet0.example, 1 year', 0, () => buildDomainReport(src, 'bet0.example', yearFrom, yearTo, puller)],
+  ['flagged, one term week', 0, () => buildFlaggedReport(src, weekFrom, weekTo, puller)],
+  ['weekly review, one term week', 0, () => buildWeeklyReport(src, weekFrom, weekTo, puller)],
+] as [string, number, () => Promise<BuiltReport>][])
+  results.push(await bench(name, rows, build));
 
 const ms = (n: number) => n.toFixed(1).padStart(8);
 console.log(
-  `\nDatabase: ${DB}, ${count} rows. ${RUNS} runs each; times in ms; load average ${os.loadavg()[0]!.toFixed(1)} ` +
+  `\nDatabase: ${pgStore ? `PostgreSQL (same rows as ${DB})` : DB}, ${count} rows. ${RUNS} runs each; times in ms; load average ${os.loadavg()[0]!.toFixed(1)} ` +
     `on ${os.cpus().length} CPUs (cpu = CPU time of the median run).\n`,
 );
 console.log(
@@ -180,6 +185,7 @@ for (const r of results)
     `${r.name.padEnd(34)} ${String(r.rows || '').padStart(7)} ${ms(r.first)} ${ms(r.median)} ${ms(r.cpu)} ${ms(r.text)} ${ms(r.html)} ${ms(r.csv)} ${String(r.htmlKb).padStart(8)}`,
   );
 db.close();
+await pgStore?.close();
 if (scans > 0) {
   console.error(`\n${scans} report queries do a full scan of audit_events`);
   process.exitCode = 1;

@@ -20,7 +20,10 @@ import { SchoolgateError } from '../errors.js';
 import type { ClusterRole } from './cluster/role.js';
 
 /** Off on a node serving on PostgreSQL: they read or write the SQLite audit file. */
-export const SQLITE_ONLY = ['scheduled digests', 'reports and console reviews of these rows'] as const;
+export const SQLITE_ONLY = [
+  'scheduled digests',
+  'console reviews and report around, pilot and access-log of these rows',
+] as const;
 
 export interface OpenedAudit {
   store: ServingAuditStore;

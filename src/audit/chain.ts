@@ -331,12 +331,45 @@ export interface CoverageResult {
  * by seq otherwise. A deletion elsewhere in the chain is `audit verify`'s job. Feed rows with `check()` (in
  * the same pass that aggregates them), then read `result()`; the first failure is kept.
  */
+/**
+ * Where CoverageChecker finds a row's neighbours, purge anchors and the head when they did not come with the
+ * row: the SQLite file (by rowid, then seq), or maps a caller filled beforehand (PostgreSQL: one node's
+ * chain, read a page at a time, report-reads.ts).
+ */
+export interface ChainLookups {
+  head: ChainHead;
+  /** The row before: its seq and chain_hash at least. */
+  prev(seq: number, rid: number | undefined): VerifyRow | undefined;
+  /** The row after: every chained column and its chain_hash. */
+  next(seq: number, rid: number | undefined): VerifyRow | undefined;
+  /** The purge anchor recorded for `seq` (the hash of the row before a purged range), if any. */
+  gapAt(seq: number): string | undefined;
+}
+
+function sqliteLookups(db: Database.Database): ChainLookups {
+  const chained = `${[...CHAINED_COLUMNS, ...LATER_CHAINED_COLUMNS].join(', ')}, chain_hash`;
+  const prevByRowid = db.prepare(`SELECT seq, chain_hash FROM audit_events WHERE rowid = ?`);
+  const prevBySeq = db.prepare(`SELECT seq, chain_hash FROM audit_events WHERE seq = ?`);
+  const nextByRowid = db.prepare(`SELECT ${chained} FROM audit_events WHERE rowid = ?`);
+  const nextBySeq = db.prepare(`SELECT ${chained} FROM audit_events WHERE seq = ?`);
+  const gapAt = db.prepare(`SELECT prev_hash FROM chain_gaps WHERE seq = ?`).pluck();
+  const lookup = (byRowid: Database.Statement, bySeq: Database.Statement, seq: number, rid?: number) => {
+    if (rid !== undefined) {
+      const r = byRowid.get(rid) as VerifyRow | undefined;
+      if (r && r.seq === seq) return r;
+    }
+    return bySeq.get(seq) as VerifyRow | undefined;
+  };
+  return {
+    head: parseHead(db.prepare(READ_HEAD_SQL).pluck().get() as string | undefined),
+    prev: (seq, rid) => lookup(prevByRowid, prevBySeq, seq, rid),
+    next: (seq, rid) => lookup(nextByRowid, nextBySeq, seq, rid),
+    gapAt: (seq) => gapAt.get(seq) as string | undefined,
+  };
+}
+
 export class CoverageChecker {
-  private readonly prevByRowid;
-  private readonly prevBySeq;
-  private readonly nextByRowid;
-  private readonly nextBySeq;
-  private readonly gapAt;
+  private readonly look: ChainLookups;
   private readonly head: ChainHead;
   private checked = 0;
   private unchained = 0;
@@ -351,29 +384,9 @@ export class CoverageChecker {
     row: Prefetched;
   } | null = null;
 
-  constructor(db: Database.Database) {
-    const chained = `${[...CHAINED_COLUMNS, ...LATER_CHAINED_COLUMNS].join(', ')}, chain_hash`;
-    this.prevByRowid = db.prepare(`SELECT seq, chain_hash FROM audit_events WHERE rowid = ?`);
-    this.prevBySeq = db.prepare(`SELECT seq, chain_hash FROM audit_events WHERE seq = ?`);
-    this.nextByRowid = db.prepare(`SELECT ${chained} FROM audit_events WHERE rowid = ?`);
-    this.nextBySeq = db.prepare(`SELECT ${chained} FROM audit_events WHERE seq = ?`);
-    this.gapAt = db.prepare(`SELECT prev_hash FROM chain_gaps WHERE seq = ?`).pluck();
-    this.head = parseHead(db.prepare(READ_HEAD_SQL).pluck().get() as string | undefined);
-  }
-
-  private lookup(
-    byRowid: Database.Statement,
-    bySeq: Database.Statement,
-    seq: number,
-    rid: number | undefined,
-    prefetched?: VerifyRow,
-  ): VerifyRow | undefined {
-    if (prefetched) return prefetched;
-    if (rid !== undefined) {
-      const r = byRowid.get(rid) as VerifyRow | undefined;
-      if (r && r.seq === seq) return r;
-    }
-    return bySeq.get(seq) as VerifyRow | undefined;
+  constructor(source: Database.Database | ChainLookups) {
+    this.look = 'prepare' in source ? sqliteLookups(source) : source;
+    this.head = this.look.head;
   }
 
   private fail(at: { seq: number | null; id: string | null }, reason: string): void {
@@ -394,17 +407,12 @@ export class CoverageChecker {
         );
       return;
     }
-    const next = this.lookup(
-      this.nextByRowid,
-      this.nextBySeq,
-      p.seq + 1,
-      p.rid === undefined ? undefined : p.rid + 1,
-    );
+    const next = this.look.next(p.seq + 1, p.rid === undefined ? undefined : p.rid + 1);
     if (next) {
       if (next.chain_hash !== rowHash(p.hash, next))
         this.fail(next, `the row after seq ${p.seq} does not link to it`);
     } else if (p.seq < this.head.seq) {
-      const anchor = this.gapAt.get(p.seq + 1) as string | undefined;
+      const anchor = this.look.gapAt(p.seq + 1);
       if (anchor !== undefined && anchor !== p.hash) this.fail(p, 'the purge anchor after it does not match');
     } else if (p.seq === this.head.seq && this.head.hash !== p.hash) {
       this.fail(p, 'the row does not match the recorded chain head');
@@ -428,14 +436,10 @@ export class CoverageChecker {
       if (this.failure) return;
       if (r.seq === 1) prevHash = GENESIS_HASH;
       else {
-        const p = this.lookup(
-          this.prevByRowid,
-          this.prevBySeq,
-          r.seq - 1,
-          r.rid === undefined ? undefined : r.rid - 1,
-          prefetchedPrev(r as unknown as Prefetched, r.seq - 1),
-        );
-        prevHash = p ? (p.chain_hash ?? undefined) : (this.gapAt.get(r.seq) as string | undefined);
+        const p =
+          prefetchedPrev(r as unknown as Prefetched, r.seq - 1) ??
+          this.look.prev(r.seq - 1, r.rid === undefined ? undefined : r.rid - 1);
+        prevHash = p ? (p.chain_hash ?? undefined) : this.look.gapAt(r.seq);
       }
     }
     if (prevHash === undefined) return this.fail(r, `the row before seq ${r.seq} is missing`);
@@ -460,6 +464,11 @@ export class CoverageChecker {
   vouch(): void {
     this.settlePending();
     if (!this.failure) this.checked++;
+  }
+
+  /** The first break found so far (null: none yet). */
+  get firstBreak(): ChainBreak | null {
+    return this.failure;
   }
 
   result(): CoverageResult {

@@ -33,32 +33,39 @@ export interface StoredAccessEntry extends AccessEntry {
   id: number;
 }
 
+export const ACCESS_COLUMNS =
+  'time_ms, by_name, os_user, command, subject, domain, case_ref, from_ms, to_ms, format, outcome, reason, purpose, out_file, sudo_user, site';
+
+/** The entry's values in ACCESS_COLUMNS order (the SQLite and PostgreSQL records both insert them). */
+export function accessValues(e: AccessEntry): unknown[] {
+  return [
+    e.timeMs,
+    e.by,
+    e.osUser,
+    e.command,
+    e.subject ?? null,
+    e.domain ?? null,
+    e.caseRef ?? null,
+    e.fromMs ?? null,
+    e.toMs ?? null,
+    e.format ?? null,
+    e.outcome,
+    e.reason ?? null,
+    e.purpose ?? null,
+    e.outFile ?? null,
+    e.sudoUser ?? null,
+    e.site ?? null,
+  ];
+}
+
 export function recordAccess(db: Database.Database, e: AccessEntry): number {
   const info = db
     .prepare(
-      `INSERT INTO report_access
-         (time_ms, by_name, os_user, command, subject, domain, case_ref, from_ms, to_ms, format, outcome, reason,
-          purpose, out_file, sudo_user, site)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO report_access (${ACCESS_COLUMNS}) VALUES (${accessValues(e)
+        .map(() => '?')
+        .join(', ')})`,
     )
-    .run(
-      e.timeMs,
-      e.by,
-      e.osUser,
-      e.command,
-      e.subject ?? null,
-      e.domain ?? null,
-      e.caseRef ?? null,
-      e.fromMs ?? null,
-      e.toMs ?? null,
-      e.format ?? null,
-      e.outcome,
-      e.reason ?? null,
-      e.purpose ?? null,
-      e.outFile ?? null,
-      e.sudoUser ?? null,
-      e.site ?? null,
-    );
+    .run(...accessValues(e));
   return Number(info.lastInsertRowid);
 }
 

@@ -18,14 +18,14 @@ export function csvFileName(parts: readonly string[]): string {
   return `report-${safe || 'export'}.csv`;
 }
 
-export function sendCsv(
+export async function sendCsv(
   reply: FastifyReply,
   built: BuiltReport,
   src: ReportSource,
   nameParts: readonly string[],
 ) {
   let body = '';
-  writeReport(built, 'csv', src, { write: (text) => (body += text) });
+  await writeReport(built, 'csv', src, { write: (text) => (body += text) });
   return reply
     .code(200)
     .type('text/csv; charset=utf-8')

@@ -18,6 +18,7 @@ import { getCase, type CaseRecord } from '../audit/cases.js';
 import { recordAccess, type AccessEntry } from '../audit/report-access.js';
 import type { ReadonlyConfig } from '../config/load.js';
 import { SchoolgateError, type ErrorCode } from '../errors.js';
+import type { AccessRecorder } from './audit-reads.js';
 import {
   checkPerson,
   invokingAccount,
@@ -131,11 +132,18 @@ function scopeRefusal(scope: CaseScope | undefined, c: CaseRecord): Refusal | nu
     : outside(`audit row ${scope.ref} (${r.username ?? r.device ?? r.client_ip})`);
 }
 
-/**
- * Checks and records one report request. Throws SG_REPORT_REFUSED (after recording the refusal) or returns
- * the access-log id of the granted request.
- */
-export function authorise(db: Database.Database, req: AccessRequest, opts: AccessPolicy): number {
+/** What `decide` found: the entry to record, and why it is refused (null: granted). */
+export interface AccessDecision {
+  entry: Omit<AccessEntry, 'outcome' | 'reason' | 'timeMs'>;
+  refusal: Required<Refusal> | null;
+}
+
+/** Decides one report request (recording is the caller's): `caseOf` finds a case by its reference. */
+export function decide(
+  req: AccessRequest,
+  opts: AccessPolicy,
+  caseOf: (ref: string) => CaseRecord | null,
+): AccessDecision {
   const { needsCase, needsBy, needsPurpose, roleNeed, scope, refusal: _found, signedIn, ...fields } = req;
   const { account, sudoUser } = invokingAccount(req.osUser);
   const entry = { ...fields, sudoUser };
@@ -177,7 +185,7 @@ export function authorise(db: Database.Database, req: AccessRequest, opts: Acces
     code = req.refusal.code ?? code;
   }
   if (reason === null && needsCase && req.caseRef) {
-    const c = getCase(db, req.caseRef);
+    const c = caseOf(req.caseRef);
     if (!c) {
       reason = `case ${req.caseRef} does not exist`;
       suggestion = `open it first: schoolgate case open ${req.caseRef} --subject USER --by NAME`;
@@ -189,12 +197,45 @@ export function authorise(db: Database.Database, req: AccessRequest, opts: Acces
       if (refused) ({ reason, suggestion } = refused);
     }
   }
-  if (reason !== null) {
-    recordAccess(db, { ...entry, timeMs: opts.now, outcome: 'refused', reason });
-    throw new SchoolgateError(code, `${req.command} refused: ${reason}. The refusal is recorded.`, {
+  return { entry, refusal: reason === null ? null : { reason, suggestion, code } };
+}
+
+function refusedError(req: AccessRequest, refusal: Required<Refusal>): SchoolgateError {
+  return new SchoolgateError(
+    refusal.code,
+    `${req.command} refused: ${refusal.reason}. The refusal is recorded.`,
+    {
       context: { command: req.command, osUser: req.osUser, by: req.by, caseRef: req.caseRef },
-      suggestion,
-    });
-  }
-  return recordAccess(db, { ...entry, timeMs: opts.now, outcome: 'granted' });
+      suggestion: refusal.suggestion,
+    },
+  );
+}
+
+const outcomeOf = (d: AccessDecision, now: number): AccessEntry =>
+  d.refusal
+    ? { ...d.entry, timeMs: now, outcome: 'refused', reason: d.refusal.reason }
+    : { ...d.entry, timeMs: now, outcome: 'granted' };
+
+/**
+ * Checks and records one report request. Throws SG_REPORT_REFUSED (after recording the refusal) or returns
+ * the access-log id of the granted request.
+ */
+export function authorise(db: Database.Database, req: AccessRequest, opts: AccessPolicy): number {
+  const d = decide(req, opts, (ref) => getCase(db, ref) ?? null);
+  const id = recordAccess(db, outcomeOf(d, opts.now));
+  if (d.refusal) throw refusedError(req, d.refusal);
+  return id;
+}
+
+/** authorise, recorded by `recorder` (the store the report reads: PostgreSQL records it there). */
+export async function authoriseWith(
+  recorder: AccessRecorder,
+  caseOf: (ref: string) => CaseRecord | null,
+  req: AccessRequest,
+  opts: AccessPolicy,
+): Promise<number> {
+  const d = decide(req, opts, caseOf);
+  const id = await recorder.record(outcomeOf(d, opts.now));
+  if (d.refusal) throw refusedError(req, d.refusal);
+  return id;
 }

@@ -3,7 +3,7 @@
  * of distinct days, hosts, categories and people, plus the lists a report prints in full (flagged rows,
  * searches, self-reports), each capped at LIST_CAP.
  */
-import { checkSelfReport, referenceOf, References, sameSite, type SelfReportCheck } from './references.js';
+import { checkSelfReport, referenceOf, sameSite, type Referent, type SelfReportCheck } from './references.js';
 import { parseCategories, rowAddress, type AuditRowRaw, type ReportSource } from './source.js';
 
 export const LIST_CAP = 5000;
@@ -125,17 +125,43 @@ export class Aggregate {
 
   /** Flagged rows by category (a flagged row in two categories counts in both). */
   readonly flaggedByCategory = new Map<string, number>();
-  private readonly references: References;
 
-  constructor(private readonly src: ReportSource) {
-    this.references = new References(src.db);
-  }
+  constructor(private readonly src: ReportSource) {}
 
-  add(r: AuditRowRaw): void {
-    const bucket = bucketOf(r.action);
+  /**
+   * Counts one row. Synchronous for almost every row; a Continue or self-report first looks up the row it
+   * names, and then the caller awaits it before adding the next row (the lists keep the rows' order).
+   */
+  add(r: AuditRowRaw): void | Promise<void> {
     const own = parseCategories(r);
     const id = own.length === 0 ? referenceOf(r.action, r.reason) : null;
-    const referent = id === null ? null : this.references.get(id);
+    if (id === null && r.action !== 'self-report') return this.count(r, own, null, null);
+    return this.withReferent(r, own, id);
+  }
+
+  private async withReferent(r: AuditRowRaw, own: string[], id: string | null): Promise<void> {
+    const referent = id === null ? null : await this.src.reads.referent(id);
+    let check: SelfReportCheck | null = null;
+    if (r.action === 'self-report') {
+      const report = { timeMs: r.time_ms, user: r.username, clientIp: r.client_ip, host: r.host };
+      // Whether the site was blocked elsewhere is asked only when the check needs it (an unmatched report).
+      let asked = false;
+      check = checkSelfReport(report, referent, () => ((asked = true), false), this.src.timeZone);
+      if (asked) {
+        const blocked = await this.src.reads.blockedThere(report);
+        check = checkSelfReport(report, referent, () => blocked, this.src.timeZone);
+      }
+    }
+    this.count(r, own, referent, check);
+  }
+
+  private count(
+    r: AuditRowRaw,
+    own: string[],
+    referent: Referent | null,
+    check: SelfReportCheck | null,
+  ): void {
+    const bucket = bucketOf(r.action);
     // A Continue or self-report is about the page it names: counted under that page's category.
     const referred = referent !== null && sameSite(referent.host, r.host) && referent.categories.length > 0;
     const cats = referred ? referent.categories : own;
@@ -190,18 +216,20 @@ export class Aggregate {
     if (r.action === 'self-report' || r.action === 'continue') {
       const s = { ...summarise(r, cats), ...(referred ? { categoriesReferred: true } : {}) };
       if (r.action === 'self-report') {
-        const report = { timeMs: r.time_ms, user: r.username, clientIp: r.client_ip, host: r.host };
-        s.check = checkSelfReport(
-          report,
-          referent,
-          () => this.references.blockedThere(report),
-          this.src.timeZone,
-        );
+        if (check) s.check = check;
         this.keep(this.selfReports, s);
       } else this.keep(this.continues, s);
     }
     this.firstMs = this.firstMs === null ? r.time_ms : Math.min(this.firstMs, r.time_ms);
     this.lastMs = this.lastMs === null ? r.time_ms : Math.max(this.lastMs, r.time_ms);
+  }
+
+  /** Adds every row, in order. */
+  async addAll(rows: AsyncIterable<AuditRowRaw>): Promise<void> {
+    for await (const r of rows) {
+      const p = this.add(r);
+      if (p) await p;
+    }
   }
 
   private keep(list: RowSummary[], s: RowSummary): void {

@@ -3,7 +3,7 @@
  * their section with the matched search term highlighted, and the per-person tallies `report flagged`
  * ranks by (danger first, then warning, then how many requests the alerts counted).
  */
-import { queryAlerts, type StoredAlert } from '../audit/alerts-table.js';
+import type { StoredAlert } from '../audit/alerts-table.js';
 import { phraseSpans } from '../alerts/keywords/highlight.js';
 import type { Cell, MarkedText, Section } from './model.js';
 import { fmt } from './report-parts.js';
@@ -15,13 +15,13 @@ export const NO_USER = '(no user)';
 const RANK: Record<StoredAlert['severity'], number> = { danger: 3, warning: 2, advisory: 1 };
 
 /** Alerts that overlap [fromMs, toMs): any request counted in them falls in the period. Worst first, then newest. */
-export function alertsIn(
+export async function alertsIn(
   src: ReportSource,
   q: { user?: string; fromMs: number; toMs: number },
-): StoredAlert[] {
-  const list = queryAlerts(src.db, {
-    since: q.fromMs,
-    until: q.toMs,
+): Promise<StoredAlert[]> {
+  const list = await src.reads.alerts({
+    fromMs: q.fromMs,
+    toMs: q.toMs,
     ...(q.user !== undefined ? { user: q.user } : {}),
     ...(src.site !== undefined ? { site: src.site } : {}),
   });

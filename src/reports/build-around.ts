@@ -2,7 +2,7 @@
 import { SchoolgateError } from '../errors.js';
 import { Aggregate, type RowSummary, summarise } from './aggregate.js';
 import type { ReportDoc } from './model.js';
-import { userRows, type AuditRowRaw, type ReportSource } from './source.js';
+import type { AuditRowRaw, ReportSource } from './source.js';
 import {
   Puller,
   BuiltReport,
@@ -17,14 +17,8 @@ import {
 } from './report-parts.js';
 
 /** The row of a reference; with a site (src.site), only that site's row: another site's is not found. */
-export function findEvent(src: ReportSource, ref: string): AuditRowRaw {
-  const row = (
-    src.site === undefined
-      ? src.db.prepare(`SELECT rowid AS rid, * FROM audit_events WHERE id = ?`).get(ref)
-      : src.db
-          .prepare(`SELECT rowid AS rid, * FROM audit_events WHERE id = ? AND site = ?`)
-          .get(ref, src.site)
-  ) as AuditRowRaw | undefined;
+export async function findEvent(src: ReportSource, ref: string): Promise<AuditRowRaw> {
+  const row = await src.reads.rowById(ref, src.site);
   if (!row)
     throw new SchoolgateError(
       'SG_ARGUMENT_INVALID',
@@ -37,12 +31,12 @@ export function findEvent(src: ReportSource, ref: string): AuditRowRaw {
   return row;
 }
 
-export function buildAroundReport(
+export async function buildAroundReport(
   src: ReportSource,
   event: AuditRowRaw,
   minutes: number,
   puller: Puller,
-): BuiltReport {
+): Promise<BuiltReport> {
   if (event.username === null)
     throw new SchoolgateError('SG_ARGUMENT_INVALID', `audit row ${event.id} has no user`, {
       context: { ref: event.id },
@@ -51,10 +45,10 @@ export function buildAroundReport(
   const user = event.username;
   const fromMs = event.time_ms - minutes * 60_000;
   const toMs = event.time_ms + minutes * 60_000 + 1;
-  const rows = () => userRows(src, user, fromMs, toMs);
+  const rows = () => src.reads.userRows(user, fromMs, toMs, src.site);
   const list: RowSummary[] = [];
   const a = new Aggregate(src);
-  const verification = scan(src, rows(), a, (r) => {
+  const verification = await scan(src, rows(), a, (r) => {
     if (list.length < 5000) list.push(summarise(r));
   });
   const at = list.findIndex((r) => r.id === event.id);
@@ -86,7 +80,7 @@ export function buildAroundReport(
         ],
         table,
       },
-      tamperSection(src, verification),
+      await tamperSection(src, verification),
     ],
     footer: `${user} · around ${event.id} · case ${puller.caseRef ?? '-'} · ${FOOTER}`,
   };

@@ -2,7 +2,7 @@
 import type { RowIdentity } from '../audit/case-subjects.js';
 import { Aggregate } from './aggregate.js';
 import type { ReportDoc } from './model.js';
-import { hostRows, hostsUnder, type ReportSource } from './source.js';
+import type { ReportSource } from './source.js';
 import {
   Puller,
   BuiltReport,
@@ -20,7 +20,7 @@ import {
 import { countFigures } from './sections.js';
 import { timelineSection } from './timeline.js';
 
-export function buildDomainReport(
+export async function buildDomainReport(
   src: ReportSource,
   domain: string,
   fromMs: number,
@@ -28,14 +28,15 @@ export function buildDomainReport(
   puller: Puller,
   /** Under a case: only the rows of its subjects. */
   only?: { label: string; covers: (row: RowIdentity) => boolean },
-): BuiltReport {
-  const hosts = hostsUnder(src, domain);
-  const rows = function* () {
+): Promise<BuiltReport> {
+  const hosts = await src.reads.hostsUnder(domain);
+  const rows = async function* () {
     for (const h of hosts)
-      for (const row of hostRows(src, h, fromMs, toMs)) if (!only || only.covers(row)) yield row;
+      for await (const row of src.reads.hostRows(h, fromMs, toMs, src.site))
+        if (!only || only.covers(row)) yield row;
   };
   const a = new Aggregate(src);
-  const verification = scan(src, rows(), a);
+  const verification = await scan(src, rows(), a);
   const people = [...a.people.values()].sort((x, y) => y.requests - x.requests);
   const doc: ReportDoc = {
     title: `Domain report: ${domain}`,
@@ -70,7 +71,7 @@ export function buildDomainReport(
         },
       },
       timelineSection(src, a, fromMs, toMs),
-      tamperSection(src, verification),
+      await tamperSection(src, verification),
     ],
     footer: `${domain} · ${period(src, fromMs, toMs)} · case ${puller.caseRef ?? '-'} · ${FOOTER}`,
   };

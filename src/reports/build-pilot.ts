@@ -5,7 +5,7 @@
  * person is named (how many people is shown), so it needs --by but no case.
  */
 import type { ReportDoc } from './model.js';
-import { categoryTitle, sitedRows, parseCategories, PILOT_ROWS_SQL, type ReportSource } from './source.js';
+import { categoryTitle, sitedRows, parseCategories, PILOT_ROWS_SQL, type SqliteSource } from './source.js';
 import { BuiltReport, fmt, FOOTER, period, pulledHeader, type Puller } from './report-parts.js';
 
 interface SiteTally {
@@ -26,7 +26,7 @@ interface RuleTally {
 }
 
 export function buildPilotReport(
-  src: ReportSource,
+  src: SqliteSource,
   fromMs: number,
   toMs: number,
   puller: Puller,
@@ -147,7 +147,7 @@ export function buildPilotReport(
 }
 
 /** The row's reason in words: a category by its title, the profile's default for uncategorised sites. */
-function ruleLabel(src: ReportSource, reason: string, categories: string[]): string {
+function ruleLabel(src: SqliteSource, reason: string, categories: string[]): string {
   if (reason === 'default') return 'uncategorised (the profile’s default)';
   if ((reason === 'category' || reason === 'time-window') && categories.length > 0)
     return `${reason === 'time-window' ? 'time window: ' : 'category: '}${categories.map((c) => categoryTitle(src, c)).join(', ')}`;

@@ -2,7 +2,7 @@
 import { caseNotes, type CaseRecord } from '../audit/cases.js';
 import type { StoredAccessEntry } from '../audit/report-access.js';
 import type { ReportDoc } from './model.js';
-import { type ReportSource } from './source.js';
+import { type ReportSource, type SqliteSource } from './source.js';
 import { formatLocal } from './time.js';
 import { BuiltReport, fmt, period, FOOTER } from './report-parts.js';
 
@@ -57,7 +57,7 @@ export function buildAccessLog(src: ReportSource, entries: StoredAccessEntry[], 
   return { doc, data: { report: 'access-log', entries } };
 }
 
-export function buildCaseDoc(src: ReportSource, c: CaseRecord, access: StoredAccessEntry[]): BuiltReport {
+export function buildCaseDoc(src: SqliteSource, c: CaseRecord, access: StoredAccessEntry[]): BuiltReport {
   const notes = caseNotes(src.db, c.ref);
   const doc: ReportDoc = {
     title: `Case ${c.ref}`,

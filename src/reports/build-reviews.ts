@@ -1,16 +1,9 @@
 /** The DSL's reviews: people with flagged attempts (report flagged) and the weekly summary (report weekly). */
-import { parseHead, READ_HEAD_SQL } from '../audit/chain.js';
 import { Aggregate } from './aggregate.js';
 import { alertData, alertsIn, alertsSection, compareByAlerts, noAlerts, tallyByPerson } from './alerts.js';
 import { uncategorisedHosts, uncategorisedSection, type UncategorisedQuery } from './build-uncategorised.js';
 import type { ReportDoc } from './model.js';
-import {
-  ATTENTION_ROWS_SQL,
-  FLAGGED_ROWS_SQL,
-  categoryTitle,
-  sitedRows,
-  type ReportSource,
-} from './source.js';
+import { categoryTitle, type ReportSource } from './source.js';
 import {
   Puller,
   BuiltReport,
@@ -18,6 +11,7 @@ import {
   period,
   pulledHeader,
   FOOTER,
+  headsLine,
   lastFullVerify,
   rowTable,
 } from './report-parts.js';
@@ -39,9 +33,9 @@ function byProfile(people: readonly PersonStat[]): string {
         .join(', ');
 }
 
-function flaggedPeople(src: ReportSource, fromMs: number, toMs: number) {
+async function flaggedPeople(src: ReportSource, fromMs: number, toMs: number) {
   const a = new Aggregate(src);
-  for (const r of sitedRows(src, FLAGGED_ROWS_SQL, [fromMs, toMs])) a.add(r);
+  await a.addAll(src.reads.flaggedRows(fromMs, toMs, src.site));
   const people = [...a.people.values()].sort(
     (x, y) => y.requests - x.requests || x.user.localeCompare(y.user),
   );
@@ -52,9 +46,9 @@ function flaggedPeople(src: ReportSource, fromMs: number, toMs: number) {
  * Everyone with a flagged attempt or a safeguarding alert in the period, ranked by their alerts (danger
  * first, then warning, then requests counted) and then by flagged attempts.
  */
-function rankedPeople(src: ReportSource, fromMs: number, toMs: number) {
-  const { a, people } = flaggedPeople(src, fromMs, toMs);
-  const alerts = alertsIn(src, { fromMs, toMs });
+async function rankedPeople(src: ReportSource, fromMs: number, toMs: number) {
+  const { a, people } = await flaggedPeople(src, fromMs, toMs);
+  const alerts = await alertsIn(src, { fromMs, toMs });
   const tallies = tallyByPerson(alerts);
   const flagged = new Map(people.map((p) => [p.user, p]));
   const ranked = [...new Set([...flagged.keys(), ...tallies.keys()])]
@@ -68,13 +62,13 @@ function rankedPeople(src: ReportSource, fromMs: number, toMs: number) {
   return { a, alerts, ranked };
 }
 
-export function buildFlaggedReport(
+export async function buildFlaggedReport(
   src: ReportSource,
   fromMs: number,
   toMs: number,
   puller: Puller,
-): BuiltReport {
-  const { a, alerts, ranked } = rankedPeople(src, fromMs, toMs);
+): Promise<BuiltReport> {
+  const { a, alerts, ranked } = await rankedPeople(src, fromMs, toMs);
   const doc: ReportDoc = {
     title: 'People with safeguarding alerts or flagged attempts',
     subtitle: period(src, fromMs, toMs),
@@ -156,20 +150,20 @@ export function buildFlaggedReport(
 }
 
 /** Self-reports and continued warnings of a period (each self-report checked against the block it names). */
-function attentionIn(src: ReportSource, fromMs: number, toMs: number): Aggregate {
+async function attentionIn(src: ReportSource, fromMs: number, toMs: number): Promise<Aggregate> {
   const attention = new Aggregate(src);
-  for (const r of sitedRows(src, ATTENTION_ROWS_SQL, [fromMs, toMs])) attention.add(r);
+  await attention.addAll(src.reads.attentionRows(fromMs, toMs, src.site));
   return attention;
 }
 
 /** The DSL's self-reports: every "I reached this by accident" of a period, matched or not to its block. */
-export function buildSelfReports(
+export async function buildSelfReports(
   src: ReportSource,
   fromMs: number,
   toMs: number,
   puller: Puller,
-): BuiltReport {
-  const { selfReports } = attentionIn(src, fromMs, toMs);
+): Promise<BuiltReport> {
+  const { selfReports } = await attentionIn(src, fromMs, toMs);
   const unmatched = selfReports.filter((s) => s.check && !s.check.matched).length;
   const doc: ReportDoc = {
     title: 'Self-reports ("I reached this by accident")',
@@ -211,14 +205,14 @@ function weeklyUncategorised(fromMs: number, toMs: number): UncategorisedQuery {
   return { fromMs, toMs, profile: null, top: 20 };
 }
 
-export function buildWeeklyReport(
+export async function buildWeeklyReport(
   src: ReportSource,
   fromMs: number,
   toMs: number,
   puller: Puller,
-): BuiltReport {
-  const { a, people } = flaggedPeople(src, fromMs, toMs);
-  const attention = attentionIn(src, fromMs, toMs);
+): Promise<BuiltReport> {
+  const { a, people } = await flaggedPeople(src, fromMs, toMs);
+  const attention = await attentionIn(src, fromMs, toMs);
   const categories = [...a.byCategory.keys()]
     .map((name) => ({
       name,
@@ -231,11 +225,11 @@ export function buildWeeklyReport(
     .sort((x, y) => y.attempts - x.attempts || x.name.localeCompare(y.name));
   const alertCats = new Set([...src.categories.entries()].filter(([, c]) => c.alert).map(([n]) => n));
   const alerts = a.flaggedRows.filter((r) => r.categories.some((c) => alertCats.has(c)));
-  const raised = alertsIn(src, { fromMs, toMs });
-  const head = parseHead(src.db.prepare(READ_HEAD_SQL).pluck().get() as string | undefined);
+  const raised = await alertsIn(src, { fromMs, toMs });
+  const heads = await src.reads.chainHeads();
   const last = lastFullVerify(src);
   const requests = src.unblockRequests?.(fromMs, toMs) ?? [];
-  const uncategorised = uncategorisedHosts(src, weeklyUncategorised(fromMs, toMs));
+  const uncategorised = await uncategorisedHosts(src, weeklyUncategorised(fromMs, toMs));
   const doc: ReportDoc = {
     title: 'Weekly safeguarding review',
     subtitle: period(src, fromMs, toMs),
@@ -328,7 +322,7 @@ export function buildWeeklyReport(
       {
         heading: 'For the file',
         facts: [
-          ['Audit chain head at time of review', `seq ${head.seq} ${head.hash}`],
+          [`Audit chain ${heads.length > 1 ? 'heads' : 'head'} at time of review`, headsLine(heads)],
           [
             'Last full tamper check',
             last
@@ -364,7 +358,8 @@ export function buildWeeklyReport(
       continues: attention.continues,
       unblockRequests: requests,
       uncategorised,
-      chainHead: head,
+      chainHead: heads[0] ? { seq: heads[0].seq, hash: heads[0].hash } : null,
+      ...(heads.some((h) => h.node !== null) ? { chainHeads: heads } : {}),
     },
   };
 }

@@ -39,28 +39,13 @@ export interface UncategorisedQuery {
 }
 
 /** One site's (src.site): the index's WHERE kept word for word, the site checked on the table's rows. */
-const SITED_UNCATEGORISED_SQL = UNCATEGORISED_SQL.replace(
+export const SITED_UNCATEGORISED_SQL = UNCATEGORISED_SQL.replace(
   'AND (? IS NULL OR profile = ?)',
   'AND (? IS NULL OR profile = ?) AND site = ?',
 );
 
-export function uncategorisedHosts(src: ReportSource, q: UncategorisedQuery): UncategorisedHost[] {
-  const params = [
-    q.fromMs,
-    q.toMs,
-    q.profile,
-    q.profile,
-    ...(src.site !== undefined ? [src.site] : []),
-    q.top,
-  ];
-  const sql = src.site !== undefined ? SITED_UNCATEGORISED_SQL : UNCATEGORISED_SQL;
-  const rows = src.db.prepare(sql).all(...params) as {
-    host: string;
-    requests: number;
-    users: number;
-    last_ms: number;
-  }[];
-  return rows.map((r) => ({ host: r.host, requests: r.requests, users: r.users, lastMs: r.last_ms }));
+export function uncategorisedHosts(src: ReportSource, q: UncategorisedQuery): Promise<UncategorisedHost[]> {
+  return src.reads.uncategorised({ ...q, ...(src.site !== undefined ? { site: src.site } : {}) });
 }
 
 /** The one-line command that puts a host into a category (the technician picks the category). */
@@ -103,12 +88,12 @@ export function uncategorisedSection(
   ];
 }
 
-export function buildUncategorisedReport(
+export async function buildUncategorisedReport(
   src: ReportSource,
   q: UncategorisedQuery,
   puller: Omit<Puller, 'by'> & { by: string | null },
-): BuiltReport {
-  const hosts = uncategorisedHosts(src, q);
+): Promise<BuiltReport> {
+  const hosts = await uncategorisedHosts(src, q);
   return {
     doc: {
       title: 'Uncategorised sites',

@@ -3,8 +3,7 @@ import { Aggregate, LIST_CAP } from './aggregate.js';
 import { alertData, alertsIn, alertsSection, phrasesByRow } from './alerts.js';
 import { claimedLogins, claimedLoginsSection } from './claimed-logins.js';
 import type { ReportDoc } from './model.js';
-import { scanChecked } from './checked-scan.js';
-import { USER_ROWS_WHERE, userRows, type ReportSource } from './source.js';
+import type { ReportSource } from './source.js';
 import {
   Puller,
   BuiltReport,
@@ -28,20 +27,23 @@ import {
 } from './sections.js';
 import { perDayAppendix, timelineSection } from './timeline.js';
 
-export function buildUserReport(
+export async function buildUserReport(
   src: ReportSource,
   user: string,
   fromMs: number,
   toMs: number,
   puller: Puller,
-): BuiltReport {
+): Promise<BuiltReport> {
   const a = new Aggregate(src);
-  const rows = () => userRows(src, user, fromMs, toMs);
-  const verification = scanChecked(src, USER_ROWS_WHERE, [user, fromMs, toMs], a);
+  const rows = () => src.reads.userRows(user, fromMs, toMs, src.site);
+  const verification = await src.reads.checkedUserRows(
+    { user, fromMs, toMs, ...(src.site !== undefined ? { site: src.site } : {}) },
+    (r) => a.add(r),
+  );
   const others = a.total.requests - a.flaggedRows.length;
-  const alerts = alertsIn(src, { user, fromMs, toMs });
+  const alerts = await alertsIn(src, { user, fromMs, toMs });
   const alertPhrases = phrasesByRow(alerts);
-  const claimed = claimedLogins(src, user, fromMs, toMs);
+  const claimed = await claimedLogins(src, user, fromMs, toMs);
   const doc: ReportDoc = {
     title: `Web activity report: ${user}`,
     subtitle: period(src, fromMs, toMs),
@@ -63,7 +65,7 @@ export function buildUserReport(
       continuesSection(src, a),
       timelineSection(src, a, fromMs, toMs),
       claimedLoginsSection(src, user, claimed),
-      tamperSection(src, verification),
+      await tamperSection(src, verification),
       searchAppendix(src, a, 'Appendix A: Every search', alertPhrases),
       continuesAppendix(src, a, 'Appendix B: Every warning continued'),
       {

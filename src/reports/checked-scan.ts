@@ -20,9 +20,9 @@ import {
   type CoverageResult,
   type VerifyRow,
 } from '../audit/chain.js';
+import type Database from 'better-sqlite3';
 import { chainedJsonSql, outcomeJsonSql } from '../audit/chain-sql.js';
-import type { Aggregate } from './aggregate.js';
-import { PAGE_ROWS, type AuditRowRaw, type ReportSource } from './source.js';
+import { PAGE_ROWS, type AuditRowRaw } from './source.js';
 
 /** Where each column sits in the chained JSON (CHAINED_COLUMNS order, which never changes). */
 const AT = Object.fromEntries(CHAINED_COLUMNS.map((c, i) => [c, i])) as Record<
@@ -112,31 +112,33 @@ function rowOf(v: unknown[]): AuditRowRaw {
 }
 
 /**
- * Aggregates the rows matching `where` (on alias `e`, with `params`) in (time_ms, rowid) order, in keyset
+ * Gives `each` the rows matching `where` (on alias `e`, with `params`) in (time_ms, rowid) order, in keyset
  * pages, and checks each one's links; returns the tamper verdict.
  */
-export function scanChecked(
-  src: ReportSource,
+export async function scanChecked(
+  db: Database.Database,
   where: string,
   params: unknown[],
-  a: Aggregate,
-): CoverageResult {
-  const page = src.db.prepare(pageSql(where)).raw();
-  const full = src.db.prepare(FULL_ROW_SQL);
-  const checker = new CoverageChecker(src.db);
+  each: (r: AuditRowRaw) => void | Promise<void>,
+): Promise<CoverageResult> {
+  const page = db.prepare(pageSql(where)).raw();
+  const full = db.prepare(FULL_ROW_SQL);
+  const checker = new CoverageChecker(db);
   let afterTime = -Number.MAX_SAFE_INTEGER;
   let afterRid = 0;
   for (;;) {
     const rows = page.all(...params, afterTime, afterRid, PAGE_ROWS) as unknown[][];
     for (const v of rows) {
+      let done: void | Promise<void>;
       if (linksHold(v)) {
         checker.vouch();
-        a.add(rowOf(v));
+        done = each(rowOf(v));
       } else {
         const r = full.get(v[RID]) as AuditRowRaw;
         checker.check(r as unknown as VerifyRow & { rid: number });
-        a.add(r);
+        done = each(r);
       }
+      if (done) await done;
     }
     if (rows.length < PAGE_ROWS) return checker.result();
     const last = rows[rows.length - 1]!;

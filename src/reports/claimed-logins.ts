@@ -23,15 +23,15 @@ export interface ClaimedLogins {
   truncated: boolean;
 }
 
-/** Null for a database written before schema 5 (no claimed names are recorded there). */
-export function claimedLogins(
+/** Null for a store written before claimed names were recorded (SQLite schema 5). */
+export async function claimedLogins(
   src: ReportSource,
   user: string,
   fromMs: number,
   toMs: number,
-): ClaimedLogins | null {
-  if ((src.db.pragma('user_version', { simple: true }) as number) < 5) return null;
-  const all = src.db.prepare(CLAIMED_LOGINS_SQL).all(user, fromMs, toMs) as ClaimedLogins['addresses'];
+): Promise<ClaimedLogins | null> {
+  const all = await src.reads.claimedLogins(user, fromMs, toMs);
+  if (all === null) return null;
   return {
     attempts: all.reduce((n, a) => n + a.attempts, 0),
     addresses: all.slice(0, MAX_ADDRESSES),

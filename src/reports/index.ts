@@ -22,6 +22,7 @@ export {
   FORMATS,
   Output,
   auditPathOf,
+  caseSubjectsOf,
   openAdmin,
   openSource,
   runReport,

@@ -1,12 +1,7 @@
 /** Shared pieces of every report: who pulled it, the period, the tamper-evidence line, the row table. */
-import { readLastVerify, type LastVerify } from '../audit/last-verify.js';
-import {
-  CoverageChecker,
-  parseHead,
-  READ_HEAD_SQL,
-  type CoverageResult,
-  type VerifyRow,
-} from '../audit/chain.js';
+import type { LastVerify } from '../audit/last-verify.js';
+import type { CoverageResult } from '../audit/chain.js';
+import type { ChainHeadOf } from './audit-reads.js';
 import { Aggregate, type Counts, type RowSummary } from './aggregate.js';
 import type { Cell, ReportDoc, Section } from './model.js';
 import { categoryTitle, type AuditRowRaw, type ReportSource } from './source.js';
@@ -24,7 +19,7 @@ export interface BuiltReport {
   doc: ReportDoc;
   data: Record<string, unknown>;
   /** The full row list (CSV, JSON), streamed. */
-  rows?: () => Iterable<AuditRowRaw>;
+  rows?: () => AsyncIterable<AuditRowRaw>;
 }
 
 export const fmt = (src: ReportSource, ms: number | null): string =>
@@ -59,12 +54,18 @@ export const FOOTER =
 export type { LastVerify } from '../audit/last-verify.js';
 
 export function lastFullVerify(src: ReportSource): LastVerify | null {
-  return readLastVerify(src.db.name);
+  return src.reads.lastFullVerify();
 }
 
-export function tamperSection(src: ReportSource, cover: CoverageResult): Section {
+/** 'seq 12 ab…' (SQLite's one chain), or each node's head on PostgreSQL. */
+export function headsLine(heads: readonly ChainHeadOf[]): string {
+  if (heads.length === 0) return 'seq 0 (no rows)';
+  return heads.map((h) => `${h.node === null ? '' : `node ${h.node}: `}seq ${h.seq} ${h.hash}`).join('; ');
+}
+
+export async function tamperSection(src: ReportSource, cover: CoverageResult): Promise<Section> {
   const last = lastFullVerify(src);
-  const head = parseHead(src.db.prepare(READ_HEAD_SQL).pluck().get() as string | undefined);
+  const heads = await src.reads.chainHeads();
   const facts: [string, string][] = [
     [
       'Rows in this report',
@@ -79,7 +80,7 @@ export function tamperSection(src: ReportSource, cover: CoverageResult): Section
         ? `${fmt(src, last.atMs)}: ${last.ok ? `ok, ${last.rows} rows` : `FAILED: ${last.firstBreak ?? ''}`}`
         : 'never run',
     ],
-    ['Chain head', `seq ${head.seq} ${head.hash}`],
+    [heads.length > 1 ? 'Chain heads' : 'Chain head', headsLine(heads)],
   ];
   return { heading: 'Tamper evidence', id: 'tamper', facts };
 }
@@ -94,17 +95,14 @@ export function tamperLine(data: { verification: CoverageResult }): string {
 /** One pass over the rows: aggregate them and check their place in the hash chain. */
 export function scan(
   src: ReportSource,
-  rows: Iterable<AuditRowRaw>,
+  rows: AsyncIterable<AuditRowRaw>,
   a: Aggregate,
   each?: (r: AuditRowRaw) => void,
-): CoverageResult {
-  const checker = new CoverageChecker(src.db);
-  for (const r of rows) {
-    a.add(r);
-    checker.check(r as unknown as VerifyRow & { rid: number });
+): Promise<CoverageResult> {
+  return src.reads.checkRows(rows, (r) => {
     each?.(r);
-  }
-  return checker.result();
+    return a.add(r);
+  });
 }
 
 // ---- shared sections -------------------------------------------------------------------------------------

@@ -11,13 +11,16 @@ import { openWritableDatabase } from '../audit/open-database.js';
 import { rowToStored } from '../audit/row-mapping.js';
 import type { ReadonlyConfig } from '../config/load.js';
 import { SchoolgateError } from '../errors.js';
-import { accessPolicy, authorise, currentOsUser, type AccessRequest } from './access.js';
+import { caseSubjects, type CaseSubject } from '../audit/case-subjects.js';
+import { getCase, type CaseRecord } from '../audit/cases.js';
+import { accessPolicy, authorise, authoriseWith, currentOsUser, type AccessRequest } from './access.js';
 import { UNCHECKED_BY_WARNING } from './people.js';
 import type { BuiltReport } from './builders.js';
 import { csvCell, csvHeader, csvRow } from './render-csv.js';
 import { renderHtml } from './render-html.js';
 import { renderText } from './render-text.js';
-import { loadCategoryInfo, openReadOnly, type ReportSource } from './source.js';
+import { loadCategoryInfo, openReadOnly, type ReportSource, type SqliteSource } from './source.js';
+import { SqliteReads } from './sqlite-reads.js';
 import { LocalClock, formatLocal } from './time.js';
 
 export type ReportFormat = 'text' | 'html' | 'csv' | 'json';
@@ -39,11 +42,13 @@ export function openAdmin(config: ReadonlyConfig): Database.Database {
   return openWritableDatabase(file, { busyTimeoutMs: 5000 });
 }
 
-/** The report's reading side: category metadata as the proxy loads it (source.ts), then the database. */
-export async function openSource(config: ReadonlyConfig, now: number): Promise<ReportSource> {
+/** The report's reading side on the SQLite file: category metadata as the proxy loads it, then the file. */
+export async function openSource(config: ReadonlyConfig, now: number): Promise<SqliteSource> {
   const categories = await loadCategoryInfo(config.categoriesDir, config.dataDir);
+  const db = openReadOnly(auditPathOf(config));
   return {
-    db: openReadOnly(auditPathOf(config)),
+    db,
+    reads: new SqliteReads(db),
     timeZone: config.timeZone,
     now,
     clock: new LocalClock(config.timeZone),
@@ -111,12 +116,12 @@ export class Output {
 /** Where writeReport writes: a file or stdout (Output), or a string for the console's downloads. */
 export type ReportSink = Pick<Output, 'write'>;
 
-export function writeReport(
+export async function writeReport(
   built: BuiltReport,
   format: ReportFormat,
   src: ReportSource,
   out: ReportSink,
-): void {
+): Promise<void> {
   if (format === 'text') out.write(renderText(built.doc));
   else if (format === 'html') out.write(renderHtml(built.doc));
   else if (format === 'json') {
@@ -125,7 +130,7 @@ export function writeReport(
     else {
       out.write(`${head.slice(0, -1)},"rows":[`);
       let first = true;
-      for (const r of built.rows()) {
+      for await (const r of built.rows()) {
         out.write(`${first ? '' : ','}${JSON.stringify({ ...rowToStored(r), seq: r.seq })}`);
         first = false;
       }
@@ -134,7 +139,7 @@ export function writeReport(
   } else if (built.rows) {
     out.write(csvHeader());
     const local = (ms: number) => formatLocal(ms, src.timeZone);
-    for (const r of built.rows()) out.write(csvRow(r, local));
+    for await (const r of built.rows()) out.write(csvRow(r, local));
   } else {
     const table = built.doc.sections.find((s) => s.table)?.table;
     if (table) {
@@ -153,41 +158,114 @@ export interface RunSpec {
   access: Omit<AccessRequest, 'osUser'>;
   format: ReportFormat;
   out?: string | undefined;
-  build: (src: ReportSource) => BuiltReport;
+  /** Builds from the store's reads (AuditReads): SQLite or PostgreSQL, whichever config.store names. */
+  build?: (src: ReportSource) => BuiltReport | Promise<BuiltReport>;
+  /** Builds from the SQLite file itself: a report not yet behind AuditReads, refused on PostgreSQL. */
+  buildOnSqlite?: (src: SqliteSource) => BuiltReport | Promise<BuiltReport>;
 }
 
 /** Authorise (recording the request), then build and write the report. Returns the access-log id. */
 export async function runReport(config: ReadonlyConfig, spec: RunSpec, now = Date.now()): Promise<number> {
+  if (config.store !== 'sqlite') return runOnPostgres(config, spec, now);
   const osUser = currentOsUser();
   const admin = openAdmin(config);
   let accessId: number;
   try {
     if (spec.access.needsBy) warnIfByUnchecked(config);
-    accessId = authorise(
-      admin,
-      {
-        needsPurpose: true,
-        ...spec.access,
-        osUser,
-        format: spec.format,
-        outFile: spec.out ? path.resolve(spec.out) : null,
-      },
-      accessPolicy(config, now),
-    );
+    accessId = authorise(admin, accessRequest(spec, osUser), accessPolicy(config, now));
   } finally {
     admin.close();
   }
   const src = await openSource(config, now);
   try {
-    const built = spec.build(src);
-    const out = new Output(spec.out);
-    try {
-      writeReport(built, spec.format, src, out);
-    } finally {
-      out.close();
-    }
+    await buildAndWrite(spec, src, () => (spec.buildOnSqlite ?? spec.build)!(src));
   } finally {
     src.db.close();
   }
   return accessId;
+}
+
+function accessRequest(spec: RunSpec, osUser: string): AccessRequest {
+  return {
+    needsPurpose: true,
+    ...spec.access,
+    osUser,
+    format: spec.format,
+    outFile: spec.out ? path.resolve(spec.out) : null,
+  };
+}
+
+async function buildAndWrite(
+  spec: RunSpec,
+  src: ReportSource,
+  build: () => BuiltReport | Promise<BuiltReport>,
+): Promise<void> {
+  const built = await build();
+  const out = new Output(spec.out);
+  try {
+    await writeReport(built, spec.format, src, out);
+  } finally {
+    out.close();
+  }
+}
+
+/**
+ * The same on PostgreSQL: the access is recorded in PostgreSQL (report_access, PG migration 7) before
+ * anything is read, or the report is refused; a report not yet behind AuditReads is refused, and that
+ * refusal is recorded too. Cases are still read from the SQLite file, where `case open` keeps them.
+ */
+async function runOnPostgres(config: ReadonlyConfig, spec: RunSpec, now: number): Promise<number> {
+  const { openPgReportStore } = await import('../audit/postgres/report-reads.js');
+  const store = await openPgReportStore(config);
+  try {
+    const osUser = currentOsUser();
+    if (spec.access.needsBy) warnIfByUnchecked(config);
+    const req = accessRequest(spec, osUser);
+    if (!spec.build)
+      req.refusal = {
+        reason: `${spec.access.command} does not yet read the PostgreSQL store`,
+        suggestion:
+          'pull the reports that do (user, flagged, weekly, domain), or run this one on a school with store: sqlite',
+      };
+    const accessId = await authoriseWith(
+      store.recorder,
+      (ref) => caseFromSqlite(config, ref),
+      req,
+      accessPolicy(config, now),
+    );
+    const categories = await loadCategoryInfo(config.categoriesDir, config.dataDir);
+    const src: ReportSource = {
+      reads: store.reads,
+      timeZone: config.timeZone,
+      now,
+      clock: new LocalClock(config.timeZone),
+      categories,
+      unblockRequests: (fromMs, toMs) => readUnblockRequests(config.dataDir, fromMs, toMs),
+    };
+    await buildAndWrite(spec, src, () => spec.build!(src));
+    return accessId;
+  } finally {
+    await store.close();
+  }
+}
+
+/** A case's subjects, from the SQLite file where `case open` keeps them (on either store). */
+export function caseSubjectsOf(config: ReadonlyConfig, ref: string): CaseSubject[] {
+  const db = openAdmin(config);
+  try {
+    return caseSubjects(db, ref);
+  } finally {
+    db.close();
+  }
+}
+
+/** A case from the SQLite file's cases table (none there: no such case). */
+function caseFromSqlite(config: ReadonlyConfig, ref: string): CaseRecord | null {
+  if (!existsSync(auditPathOf(config))) return null;
+  const db = openAdmin(config);
+  try {
+    return getCase(db, ref) ?? null;
+  } finally {
+    db.close();
+  }
 }

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { openStateDatabase, stateDbPath } from '../state/database.js';
 import type { ReportSource } from './source.js';
 
-export function withinSite(src: ReportSource, site: string | undefined, dataDir: string): ReportSource {
+export function withinSite<S extends ReportSource>(src: S, site: string | undefined, dataDir: string): S {
   if (site === undefined) return src;
   const all = src.unblockRequests;
   return {

@@ -11,6 +11,7 @@ import { localLayerDir, readLocalLayer } from '../lists/local-layer.js';
 import type { CategoryMeta } from '../policy/types.js';
 import { NEIGHBOUR_JOIN, NEIGHBOUR_SELECT } from '../audit/chain.js';
 import type { RawRow } from '../audit/row-mapping.js';
+import type { AuditReads } from './audit-reads.js';
 import { LocalClock } from './time.js';
 
 // Small pages: a page of rows is garbage once aggregated, and 1,000 rows die young where 5,000 survived into
@@ -30,8 +31,9 @@ export interface CategoryInfo {
   alert: boolean;
 }
 
+/** What a report reads (audit-reads.ts: SQLite or PostgreSQL) and how it shows times and categories. */
 export interface ReportSource {
-  db: Database.Database;
+  reads: AuditReads;
   timeZone: string;
   now: number;
   clock: LocalClock;
@@ -43,6 +45,14 @@ export interface ReportSource {
   site?: string;
   /** Unblock requests sent or decided in [from, to) (the state database); absent: none to review. */
   unblockRequests?: (fromMs: number, toMs: number) => UnblockRequest[];
+}
+
+/**
+ * A source on the SQLite file, for the reports and commands not yet behind AuditReads (around, pilot,
+ * cases, alerts, the access log): they refuse on PostgreSQL rather than read a stale file.
+ */
+export interface SqliteSource extends ReportSource {
+  db: Database.Database;
 }
 
 export function openReadOnly(dbPath: string): Database.Database {
@@ -173,29 +183,17 @@ export function sitedSql(sql: string): string {
 
 const sitedCache = new Map<string, string>();
 
-/** pagedRows within the source's site, when it has one (the site bound after the caller's parameters). */
-export function sitedRows(src: ReportSource, sql: string, params: unknown[]) {
-  if (src.site === undefined) return pagedRows(src.db, sql, params);
+/** pagedRows within `site` when given (the site bound after the caller's parameters). */
+export function sitedPagedRows(db: Database.Database, sql: string, params: unknown[], site?: string) {
+  if (site === undefined) return pagedRows(db, sql, params);
   let sited = sitedCache.get(sql);
   if (!sited) sitedCache.set(sql, (sited = sitedSql(sql)));
-  return pagedRows(src.db, sited, [...params, src.site]);
+  return pagedRows(db, sited, [...params, site]);
 }
 
-export function userRows(src: ReportSource, user: string, fromMs: number, toMs: number) {
-  return sitedRows(src, USER_ROWS_SQL, [user, fromMs, toMs]);
-}
-
-export function hostRows(src: ReportSource, host: string, fromMs: number, toMs: number) {
-  return sitedRows(src, HOST_ROWS_SQL, [host, fromMs, toMs]);
-}
-
-/** The host itself and every subdomain seen, by the audit_hosts index (labels reversed). */
-export function hostsUnder(src: ReportSource, domain: string): string[] {
-  const rev = domain.split('.').reverse().join('.');
-  return src.db
-    .prepare(`SELECT host FROM audit_hosts WHERE rev = ? OR (rev >= ? AND rev < ?) ORDER BY rev`)
-    .pluck()
-    .all(rev, `${rev}.`, `${rev}/`) as string[];
+/** pagedRows within the source's site, when it has one. */
+export function sitedRows(src: SqliteSource, sql: string, params: unknown[]) {
+  return sitedPagedRows(src.db, sql, params, src.site);
 }
 
 export function parseCategories(r: AuditRowRaw): string[] {

@@ -81,12 +81,12 @@ function alertSection(src: ReportSource, alerts: StoredAlert[], job: DigestJob):
 }
 
 /** The flagged review's ranking of people, as `schoolgate report flagged` builds it. */
-function flaggedSection(
+async function flaggedSection(
   src: ReportSource,
   job: DigestJob,
   puller: Puller,
-): { section: Section; people: number } {
-  const built = buildFlaggedReport(src, job.fromMs, job.toMs, puller);
+): Promise<{ section: Section; people: number }> {
+  const built = await buildFlaggedReport(src, job.fromMs, job.toMs, puller);
   const ranked = built.doc.sections[0]!;
   const table = ranked.table!;
   const more = table.rows.length - DIGEST_ROWS_SHOWN;
@@ -101,14 +101,14 @@ function flaggedSection(
   };
 }
 
-export function buildDigest(
+export async function buildDigest(
   src: ReportSource,
   job: DigestJob,
   alerts: StoredAlert[],
   puller: Puller,
-): Digest {
+): Promise<Digest> {
   const range = period(src, job.fromMs, job.toMs);
-  const flagged = flaggedSection(src, job, puller);
+  const flagged = await flaggedSection(src, job, puller);
   const header: [string, string][] = [
     ['Period', range],
     ['Sent', `${formatLocal(src.now, src.timeZone)} ${src.timeZone}`],

@@ -4,7 +4,7 @@ import { composeDigest, type ComposeReply, type DigestInput } from './compose.js
 
 let reply: ComposeReply;
 try {
-  reply = { ok: true, digest: composeDigest(workerData as DigestInput) };
+  reply = { ok: true, digest: await composeDigest(workerData as DigestInput) };
 } catch (err) {
   reply = { ok: false, error: err instanceof Error ? err.message : String(err) };
 }

@@ -7,6 +7,7 @@ import { queryAlerts } from '../../audit/alerts-table.js';
 import type { CategoryInfo } from '../../reports/source.js';
 import { renderText } from '../../reports/render-text.js';
 import { openReadOnly } from '../../reports/source.js';
+import { SqliteReads } from '../../reports/sqlite-reads.js';
 import { LocalClock } from '../../reports/time.js';
 import { runWorkerOnce, workerScript } from '../../worker-script.js';
 import { buildDigest } from './build.js';
@@ -31,18 +32,22 @@ export interface ComposedDigest {
 }
 
 /** Reads and renders, on the calling thread (a short-lived read-only connection). */
-export function composeDigest(input: DigestInput): ComposedDigest {
+export async function composeDigest(input: DigestInput): Promise<ComposedDigest> {
   const db = openReadOnly(input.auditPath);
   try {
     const src = {
-      db,
+      reads: new SqliteReads(db),
       timeZone: input.timeZone,
       now: input.now,
       clock: new LocalClock(input.timeZone),
       categories: input.categories,
     };
     const alerts = queryAlerts(db, { since: input.job.fromMs, until: input.job.toMs });
-    const digest = buildDigest(src, input.job, alerts, { by: input.by, osUser: input.osUser, caseRef: null });
+    const digest = await buildDigest(src, input.job, alerts, {
+      by: input.by,
+      osUser: input.osUser,
+      caseRef: null,
+    });
     return { subject: digest.subject, text: renderText(digest.doc), html: renderMailHtml(digest.doc) };
   } finally {
     db.close();

@@ -156,11 +156,11 @@ export function registerReport(program: Command): void {
           format: opts.format,
           out: opts.out,
           // With --site: the row must be the site's (findEvent) and so must every row around it.
-          build: (all) => {
+          buildOnSqlite: async (all) => {
             const src = r.withinSite(all, opts.site, config.dataDir);
             return r.buildAroundReport(
               src,
-              r.findEvent(src, ref),
+              await r.findEvent(src, ref),
               opts.minutes ?? 60,
               pullerOf(r, config, opts),
             );
@@ -207,7 +207,7 @@ export function registerReport(program: Command): void {
           // Under a case: only the case's subjects' rows (runReport refused it without an open case).
           build: (all) => {
             const src = r.withinSite(all, opts.site, config.dataDir);
-            const subjects = r.caseSubjects(src.db, opts.case!);
+            const subjects = r.caseSubjectsOf(config, opts.case!);
             return r.buildDomainReport(src, domain, fromMs, toMs, pullerOf(r, config, opts), {
               label: `the subjects of case ${opts.case!}: ${r.subjectsLabel(subjects)}`,
               covers: (row) => r.rowCovered(subjects, row),
@@ -219,7 +219,9 @@ export function registerReport(program: Command): void {
     });
 
   // The DSL's two reviews over a period: the same options, the same access rule (--by, no case).
-  const reviews: [string, string, (r: Reports) => Reports['buildFlaggedReport']][] = [
+  // Pilot reads the SQLite file itself (buildOnSqlite): refused on PostgreSQL.
+  type Review = (r: Reports) => Reports['buildFlaggedReport'] | { onSqlite: Reports['buildPilotReport'] };
+  const reviews: [string, string, Review][] = [
     [
       'flagged',
       'people with safeguarding alerts or flagged attempts in a period, ranked (needs --by, --reason)',
@@ -229,7 +231,7 @@ export function registerReport(program: Command): void {
     [
       'pilot',
       'pilot mode (mode: monitor): what enforcing would have blocked or warned, by site (needs --by, --reason)',
-      (r) => r.buildPilotReport,
+      (r) => ({ onSqlite: r.buildPilotReport }),
     ],
   ];
   for (const [name, description, builder] of reviews) {
@@ -243,6 +245,8 @@ export function registerReport(program: Command): void {
         const now = Date.now();
         const { fromMs, toMs } = r.parsePeriod(opts.since, opts.to, config.timeZone, now, '7d');
         const build = builder(r);
+        // Resolved when the report is built, after the access check has recorded the request.
+        const puller = () => pullerOf(r, config, { ...opts, case: undefined });
         await r.runReport(
           config,
           {
@@ -259,13 +263,15 @@ export function registerReport(program: Command): void {
             },
             format: opts.format,
             out: opts.out,
-            build: (src) =>
-              build(
-                r.withinSite(src, opts.site, config.dataDir),
-                fromMs,
-                toMs,
-                pullerOf(r, config, { ...opts, case: undefined }),
-              ),
+            ...('onSqlite' in build
+              ? {
+                  buildOnSqlite: (src: Parameters<Reports['buildPilotReport']>[0]) =>
+                    build.onSqlite(r.withinSite(src, opts.site, config.dataDir), fromMs, toMs, puller()),
+                }
+              : {
+                  build: (src: Parameters<Reports['buildFlaggedReport']>[0]) =>
+                    build(r.withinSite(src, opts.site, config.dataDir), fromMs, toMs, puller()),
+                }),
           },
           now,
         );
@@ -301,7 +307,7 @@ export function registerReport(program: Command): void {
           },
           format: opts.format,
           out: opts.out,
-          build: (src) =>
+          buildOnSqlite: (src) =>
             r.buildAccessLog(
               src,
               r.listAccess(src.db, opts.case ? { caseRef: opts.case } : { fromMs, toMs }),

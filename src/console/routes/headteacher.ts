@@ -295,7 +295,7 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
     );
     const src = withinSite(await openSource(ctx.config, now), session.site ?? undefined, ctx.config.dataDir);
     try {
-      const built = buildUserReport(src, user, fromMs, toMs, {
+      const built = await buildUserReport(src, user, fromMs, toMs, {
         by: byOf(session),
         osUser: currentOsUser(),
         caseRef: ref,

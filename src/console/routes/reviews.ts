@@ -114,7 +114,7 @@ export async function serveReview(
   req: FastifyRequest,
   reply: FastifyReply,
   kind: string,
-  build: (src: ReportSource, fromMs: number, toMs: number, by: Puller) => BuiltReport,
+  build: (src: ReportSource, fromMs: number, toMs: number, by: Puller) => Promise<BuiltReport>,
 ) {
   const session = req.consoleSession!;
   const q = req.query as Query;
@@ -145,7 +145,7 @@ export async function serveReview(
   // A site-scoped account's review is its site's, whatever it asks; a trust-wide one may pick a site.
   const src = withinSite(await openSource(ctx.config, now), site, ctx.config.dataDir);
   try {
-    const built = build(src, fromMs, toMs, puller(session, null, purpose));
+    const built = await build(src, fromMs, toMs, puller(session, null, purpose));
     return format === 'csv' ? sendCsv(reply, built, src, [kind]) : sendReport(reply, renderHtml(built.doc));
   } finally {
     src.db.close();
@@ -393,7 +393,12 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     );
     const src = withinSite(await openSource(ctx.config, now), session.site ?? undefined, ctx.config.dataDir);
     try {
-      const built = buildAroundReport(src, findEvent(src, event), minutes, puller(session, ref, purpose));
+      const built = await buildAroundReport(
+        src,
+        await findEvent(src, event),
+        minutes,
+        puller(session, ref, purpose),
+      );
       return format === 'csv'
         ? sendCsv(reply, built, src, [ref, 'around', event])
         : sendReport(reply, renderHtml(built.doc));

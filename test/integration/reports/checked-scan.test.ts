@@ -19,7 +19,8 @@ import { openSqliteAuditStore } from '../../../src/audit/index.js';
 import { Aggregate } from '../../../src/reports/aggregate.js';
 import { buildUserReport } from '../../../src/reports/builders.js';
 import { scan } from '../../../src/reports/report-parts.js';
-import { openReadOnly, userRows, type ReportSource } from '../../../src/reports/source.js';
+import { openReadOnly, type ReportSource } from '../../../src/reports/source.js';
+import { SqliteReads } from '../../../src/reports/sqlite-reads.js';
 import { LocalClock } from '../../../src/reports/time.js';
 import { makeEvent, tempDir } from '../audit/helpers.js';
 
@@ -63,19 +64,23 @@ function withEdit(name: string, edit: (db: Database.Database) => void): string {
 }
 
 /** The report as built, and the same figures from the full rows checked one by one. */
-function reports(file: string) {
+async function reports(file: string) {
   const db = openReadOnly(file);
   try {
     const src: ReportSource = {
-      db,
+      reads: new SqliteReads(db),
       timeZone: 'Europe/London',
       now: T1,
       clock: new LocalClock('Europe/London'),
       categories: new Map(),
     };
-    const built = buildUserReport(src, 'pupil1', T0 - 1, T1, { by: 'DSL', osUser: 'dsl', caseRef: 'T-1' });
+    const built = await buildUserReport(src, 'pupil1', T0 - 1, T1, {
+      by: 'DSL',
+      osUser: 'dsl',
+      caseRef: 'T-1',
+    });
     const a = new Aggregate(src);
-    const verification = scan(src, userRows(src, 'pupil1', T0 - 1, T1), a);
+    const verification = await scan(src, src.reads.userRows('pupil1', T0 - 1, T1), a);
     return { built, a, verification };
   } finally {
     db.close();
@@ -101,9 +106,9 @@ function recomputedEdit(db: Database.Database, seq: number): void {
 }
 
 describe('the checked scan of a person’s rows', () => {
-  it('gives the figures and the verdict of the row-by-row check, every row vouched for by its JSON', () => {
+  it('gives the figures and the verdict of the row-by-row check, every row vouched for by its JSON', async () => {
     const vouch = vi.spyOn(CoverageChecker.prototype, 'vouch');
-    const { built, a, verification } = reports(clean);
+    const { built, a, verification } = await reports(clean);
     expect(built.data.verification).toEqual(verification);
     expect(verification).toMatchObject({ ok: true, checked: PUPIL_ROWS });
     expect(vouch).toHaveBeenCalledTimes(PUPIL_ROWS);
@@ -149,9 +154,9 @@ describe('the checked scan of a person’s rows', () => {
     ],
   ])(
     'reports %s inside the range as tampered, as the row-by-row check does',
-    (name, edit, reason, seq = 31) => {
+    async (name, edit, reason, seq = 31) => {
       // seq 31 is pupil1's (every third row from seq 1), in the middle of the range.
-      const { built, verification } = reports(withEdit(name.replace(/\W+/g, '-'), edit));
+      const { built, verification } = await reports(withEdit(name.replace(/\W+/g, '-'), edit));
       expect(verification.ok).toBe(false);
       expect(built.data.verification).toEqual(verification);
       expect(built.data.verification).toMatchObject({ ok: false, firstBreak: { seq, reason } });

@@ -11,6 +11,7 @@ import { verifyCoveredRows, type CoverageResult, type VerifyRow } from '../../..
 import { openSqliteAuditStore } from '../../../src/audit/index.js';
 import { buildUserReport } from '../../../src/reports/builders.js';
 import { openReadOnly, type ReportSource } from '../../../src/reports/source.js';
+import { SqliteReads } from '../../../src/reports/sqlite-reads.js';
 import { LocalClock } from '../../../src/reports/time.js';
 import { makeEvent, tempDir } from '../audit/helpers.js';
 
@@ -42,17 +43,17 @@ function withEdit(name: string, sql: string): string {
   return file;
 }
 
-function verdicts(file: string) {
+async function verdicts(file: string) {
   const db = openReadOnly(file);
   try {
     const src: ReportSource = {
-      db,
+      reads: new SqliteReads(db),
       timeZone: 'Europe/London',
       now: T0 + 86_400_000,
       clock: new LocalClock('Europe/London'),
       categories: new Map(),
     };
-    const report = buildUserReport(src, 'pupil1', T0 - 1, T0 + 86_400_000, {
+    const report = await buildUserReport(src, 'pupil1', T0 - 1, T0 + 86_400_000, {
       by: 'DSL',
       osUser: 'dsl',
       caseRef: 'T-1',
@@ -81,8 +82,8 @@ it.each<[string, string, boolean]>([
   ],
   ['the row after theirs deleted', `DELETE FROM audit_events WHERE seq = 17`, true],
   ['the row before theirs deleted', `DELETE FROM audit_events WHERE seq = 21`, false],
-])('%s: the same verdict as looking the neighbours up', (name, sql, ok) => {
-  const { fetched, lookedUp } = verdicts(withEdit(name.replace(/\W+/g, '-'), sql));
+])('%s: the same verdict as looking the neighbours up', async (name, sql, ok) => {
+  const { fetched, lookedUp } = await verdicts(withEdit(name.replace(/\W+/g, '-'), sql));
   expect(fetched).toEqual(lookedUp);
   expect(fetched.ok).toBe(ok);
   if (ok) expect(fetched.checked).toBe(20);

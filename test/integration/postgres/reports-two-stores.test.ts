@@ -1,0 +1,334 @@
+/**
+ * One test table, two stores: the reports' core cases (flagged, weekly, user, domain; one tampered row)
+ * built from the reports fixture's SQLite file and from the same rows copied into a private PostgreSQL
+ * cluster by `store migrate`, with the same expected output. Only the chain head's line names the node on
+ * PostgreSQL. Then the CLI on store: { postgres }: the access recorded in PostgreSQL before reading, a
+ * report not yet on PostgreSQL refused (and that refusal recorded), and the plans of the PG queries.
+ */
+import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateSqliteToPostgres } from '../../../src/audit/postgres/migrate-from-sqlite.js';
+import {
+  openPgReportStoreOn,
+  pgPageSql,
+  PG_ROWS_WHERE,
+  type PgReportStore,
+} from '../../../src/audit/postgres/report-reads.js';
+import { pgPool } from '../../../src/audit/postgres/connect.js';
+import {
+  buildDomainReport,
+  buildFlaggedReport,
+  buildUserReport,
+  buildWeeklyReport,
+  type BuiltReport,
+} from '../../../src/reports/builders.js';
+import { renderText } from '../../../src/reports/render-text.js';
+import { writeReport } from '../../../src/reports/run.js';
+import { loadCategoryInfo, openReadOnly, type ReportSource } from '../../../src/reports/source.js';
+import { SqliteReads } from '../../../src/reports/sqlite-reads.js';
+import { LocalClock } from '../../../src/reports/time.js';
+import { runCli } from '../../helpers/cli.js';
+import { findPostgres, PG_SKIP_MESSAGE, startPgCluster, type PgCluster } from '../../helpers/pg-cluster.js';
+import { buildFixture, NOV, type Fixture } from '../reports/fixture.js';
+
+const bin = findPostgres();
+if (!bin) console.warn(PG_SKIP_MESSAGE);
+
+const NODE = 'school-a';
+const FROM = NOV(1, 0);
+const TO = NOV(8, 0);
+const puller = { by: 'A. Head (DSL)', osUser: 'dsl', caseRef: 'C-1', purpose: 'two stores' };
+
+type Build = (src: ReportSource) => Promise<BuiltReport>;
+
+/** The core cases: each built exactly as the CLI builds it. */
+const CASES: [string, Build][] = [
+  ['flagged', (src) => buildFlaggedReport(src, FROM, TO, { ...puller, caseRef: null })],
+  ['weekly', (src) => buildWeeklyReport(src, FROM, TO, { ...puller, caseRef: null })],
+  ['user pupil1', (src) => buildUserReport(src, 'pupil1', FROM, TO, puller)],
+  ['user pupil2', (src) => buildUserReport(src, 'pupil2', FROM, TO, puller)],
+  ['domain bet.test', (src) => buildDomainReport(src, 'bet.test', FROM, TO, puller)],
+];
+
+/** The report's text, JSON and CSV/JSON export, with the PostgreSQL head's node name taken out. */
+async function outputs(src: ReportSource, build: Build) {
+  const built = await build(src);
+  const exported = async (format: 'csv' | 'json') => {
+    let out = '';
+    await writeReport(built, format, src, { write: (t) => (out += t) });
+    return out;
+  };
+  const { chainHeads: _perNode, ...data } = built.data;
+  const unnode = (s: string) => s.replaceAll(`node ${NODE}: `, '');
+  return {
+    text: unnode(renderText(built.doc)),
+    data: JSON.parse(unnode(JSON.stringify(data))) as Record<string, unknown>,
+    csv: await exported('csv'),
+    json: unnode(JSON.stringify({ ...JSON.parse(await exported('json')), chainHeads: undefined })),
+  };
+}
+
+describe.skipIf(!bin)('reports on SQLite and on PostgreSQL: one table, two stores', () => {
+  let cluster: PgCluster;
+  let fx: Fixture;
+  let sqlite: Database.Database;
+  let store: PgReportStore;
+  let admin: pg.Client;
+  let common: Omit<ReportSource, 'reads'>;
+
+  beforeAll(async () => {
+    [cluster, fx] = await Promise.all([startPgCluster(), buildFixture()]);
+    await migrateSqliteToPostgres({
+      sqlitePath: fx.dbPath,
+      target: { connectionString: cluster.url },
+      node: NODE,
+    });
+    sqlite = openReadOnly(fx.dbPath);
+    store = openPgReportStoreOn(pgPool({ connectionString: cluster.url, max: 2 }));
+    admin = new pg.Client(cluster.url);
+    await admin.connect();
+    common = {
+      timeZone: 'Europe/London',
+      now: NOV(10, 12),
+      clock: new LocalClock('Europe/London'),
+      categories: await loadCategoryInfo(path.join(fx.dir, 'categories'), fx.dataDir),
+    };
+  }, 120_000);
+  afterAll(async () => {
+    sqlite?.close();
+    await store?.close();
+    await admin?.end();
+    await cluster?.stop();
+  });
+
+  const onSqlite = (): ReportSource => ({ ...common, reads: new SqliteReads(sqlite) });
+  const onPostgres = (): ReportSource => ({ ...common, reads: store.reads });
+
+  it.each(CASES)('%s: the same report from both stores', async (_name, build) => {
+    const [a, b] = await Promise.all([outputs(onSqlite(), build), outputs(onPostgres(), build)]);
+    expect(b.data).toEqual(a.data);
+    expect(b.text).toBe(a.text);
+    expect(b.csv).toBe(a.csv);
+    expect(b.json).toBe(a.json);
+    // The fixture has something in every one of them, and every row was checked on both.
+    expect(a.text.length).toBeGreaterThan(500);
+    if ('verification' in a.data) expect(a.data['verification']).toMatchObject({ ok: true });
+  });
+
+  it('checks the rows of a person on PostgreSQL against their node’s chain (its head and neighbours)', async () => {
+    const built = await buildUserReport(onPostgres(), 'pupil1', FROM, TO, puller);
+    expect(built.data['verification']).toMatchObject({ ok: true, checked: 14, unchained: 0 });
+    expect(built.doc.sections.find((s) => s.id === 'tamper')!.facts).toContainEqual([
+      'Chain head',
+      expect.stringMatching(new RegExp(`^node ${NODE}: seq 28 [0-9a-f]{64}$`)),
+    ]);
+  });
+
+  // Last: it edits the shared PostgreSQL rows.
+  it('a row edited in either store makes the person’s report FAILED, with the same verdict', async () => {
+    const id = fx.ids['search']!;
+    const copy = path.join(fx.dir, 'edited.sqlite');
+    copyFileSync(fx.dbPath, copy);
+    const w = new Database(copy);
+    w.prepare(`UPDATE audit_events SET host = 'elsewhere.example' WHERE id = ?`).run(id);
+    w.close();
+    await admin.query(`UPDATE audit_events SET host = 'elsewhere.example' WHERE id = $1`, [id]);
+    const edited = openReadOnly(copy);
+    try {
+      const build: Build = (src) => buildUserReport(src, 'pupil1', FROM, TO, puller);
+      const a = await outputs({ ...common, reads: new SqliteReads(edited) }, build);
+      const b = await outputs(onPostgres(), build);
+      // The row before it is pupil1's too: the break is worded as the link between the two.
+      expect(a.data['verification']).toMatchObject({
+        ok: false,
+        firstBreak: { id, reason: expect.stringMatching(/^the row does not link to seq \d+/) },
+      });
+      expect(b.data['verification']).toEqual(a.data['verification']);
+      expect(b.text).toBe(a.text);
+      expect(b.text).toMatch(/Tamper check\s+FAILED at seq \d+: the row does not link to seq/);
+    } finally {
+      edited.close();
+      await admin.query(`UPDATE audit_events SET host = 'www.google.com' WHERE id = $1`, [id]);
+    }
+  });
+
+  describe('the CLI with store: { postgres }', () => {
+    let pgConfig: string;
+    beforeAll(() => {
+      pgConfig = path.join(fx.dir, 'config-pg.yaml');
+      writeFileSync(pgConfig, readFileSync(fx.config, 'utf8'));
+      appendFileSync(pgConfig, `store:\n  postgres:\n    url: ${cluster.url}\n    node: ${NODE}\n`);
+    });
+    const flagged = (config: string) =>
+      runCli([
+        'report',
+        'flagged',
+        '--since',
+        '2026-11-01',
+        '--to',
+        '2026-11-08',
+        '--by',
+        'A. Head (DSL)',
+        '--reason',
+        'weekly review of flagged attempts',
+        '--config',
+        config,
+      ]);
+    const accessRows = async () =>
+      (await admin.query('SELECT command, outcome, by_name, purpose, reason FROM report_access ORDER BY id'))
+        .rows;
+
+    it('prints the report SQLite prints, after recording the access in PostgreSQL', async () => {
+      const before = await accessRows();
+      const [onPg, onFile] = await Promise.all([flagged(pgConfig), flagged(fx.config)]);
+      expect(onPg.stderr).toBe(onFile.stderr);
+      expect(onPg.code).toBe(0);
+      const pulledAt = /^Pulled at.*$/m;
+      expect(onPg.stdout.replace(pulledAt, '')).toBe(onFile.stdout.replace(pulledAt, ''));
+      expect(onPg.stdout).toContain('pupil2');
+      expect((await accessRows()).slice(before.length)).toEqual([
+        {
+          command: 'report flagged',
+          outcome: 'granted',
+          by_name: 'A. Head (DSL)',
+          purpose: 'weekly review of flagged attempts',
+          reason: null,
+        },
+      ]);
+    });
+
+    it('pulls a person’s report under a case from PostgreSQL, as from SQLite, and records it there', async () => {
+      const opened = await runCli([
+        'case',
+        'open',
+        'C-PG',
+        '--subject',
+        'pupil1',
+        '--by',
+        'A. Head (DSL)',
+        '--config',
+        fx.config,
+      ]);
+      expect(opened.code, opened.stderr).toBe(0);
+      const user = (config: string) =>
+        runCli([
+          'report',
+          'user',
+          'pupil1',
+          '--from',
+          '2026-11-01',
+          '--to',
+          '2026-11-07',
+          '--case',
+          'C-PG',
+          '--by',
+          'A. Head (DSL)',
+          '--reason',
+          'concern raised by form tutor',
+          '--format',
+          'json',
+          '--config',
+          config,
+        ]);
+      const before = await accessRows();
+      const [onPg, onFile] = [await user(pgConfig), await user(fx.config)];
+      expect(onPg.code, onPg.stderr).toBe(0);
+      expect(onFile.code, onFile.stderr).toBe(0);
+      const data = (out: string) => {
+        const { pulledAtMs: _at, ...rest } = JSON.parse(out.replaceAll(`node ${NODE}: `, '')) as Record<
+          string,
+          unknown
+        >;
+        return rest;
+      };
+      expect(data(onPg.stdout)).toEqual(data(onFile.stdout));
+      expect(data(onPg.stdout)['verification']).toMatchObject({ ok: true, checked: 14 });
+      expect((await accessRows()).slice(before.length)).toMatchObject([
+        { command: 'report user', outcome: 'granted', purpose: 'concern raised by form tutor' },
+      ]);
+    });
+
+    it('refuses a report not yet on PostgreSQL, and records the refusal there', async () => {
+      const before = await accessRows();
+      const r = await runCli([
+        'report',
+        'pilot',
+        '--by',
+        'A. Head (DSL)',
+        '--reason',
+        'what monitor mode would have done',
+        '--config',
+        pgConfig,
+      ]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('SG_REPORT_REFUSED');
+      expect(r.stderr).toContain('does not yet read the PostgreSQL store');
+      expect(r.stdout).toBe('');
+      expect((await accessRows()).slice(before.length)).toMatchObject([
+        { command: 'report pilot', outcome: 'refused' },
+      ]);
+    });
+
+    it('reads nothing when PostgreSQL cannot record the access', async () => {
+      const down = path.join(fx.dir, 'config-pg-down.yaml');
+      writeFileSync(
+        down,
+        readFileSync(pgConfig, 'utf8').replace(/url: .*/, 'url: postgres://nobody@127.0.0.1:1/none'),
+      );
+      const r = await flagged(down);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('SG_AUDIT_UNAVAILABLE');
+      expect(r.stdout).toBe('');
+    });
+  });
+
+  it('answers every paged report query from an index, in its order (EXPLAIN: no scan, no sort)', async () => {
+    const pool = pgPool({ connectionString: cluster.url, max: 1 });
+    const client = await pool.connect();
+    try {
+      await client.query('ANALYZE audit_events');
+      // A small table is cheapest scanned and sorted: forbid both, so the plan shows an index in order.
+      await client.query(
+        'SET enable_seqscan = off; SET enable_sort = off; SET enable_incremental_sort = off; SET enable_bitmapscan = off',
+      );
+      const after = [-Number.MAX_SAFE_INTEGER, '', 0];
+      const queries: [string, unknown[]][] = [
+        [pgPageSql(PG_ROWS_WHERE.user, 4), ['pupil1', FROM, TO, ...after]],
+        [pgPageSql(PG_ROWS_WHERE.host, 4), ['bet.test', FROM, TO, ...after]],
+        [pgPageSql(PG_ROWS_WHERE.flagged, 3), [FROM, TO, ...after]],
+        [pgPageSql(PG_ROWS_WHERE.attention, 3), [FROM, TO, ...after]],
+      ];
+      for (const [sql, params] of queries) {
+        const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, params);
+        const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+        expect(plan, plan).toMatch(/Index (Only )?Scan/);
+        expect(plan, plan).not.toMatch(/Seq Scan|Sort|Bitmap/);
+      }
+    } finally {
+      client.release();
+      await pool.end();
+    }
+  });
+  // Last of all: a second node's rows join the database, at the very same times as the first's.
+  it('checks each row against its own node’s chain when two nodes’ rows interleave', async () => {
+    const other = await buildFixture();
+    await migrateSqliteToPostgres({
+      sqlitePath: other.dbPath,
+      target: { connectionString: cluster.url },
+      node: 'school-b',
+    });
+    const build: Build = (src) => buildUserReport(src, 'pupil1', FROM, TO, puller);
+    const both = await outputs(onPostgres(), build);
+    expect(both.data['verification']).toEqual({ ok: true, checked: 28, unchained: 0, firstBreak: null });
+    expect(both.data['summary']).toMatchObject({ requests: 28 });
+    expect(both.text).toContain('Chain heads');
+    expect(both.text).toContain('node school-b: seq 28 ');
+    const id = other.ids['adult']!;
+    await admin.query(`UPDATE audit_events SET action = 'allow' WHERE node = 'school-b' AND id = $1`, [id]);
+    const edited = await outputs(onPostgres(), build);
+    expect(edited.data['verification']).toMatchObject({ ok: false, firstBreak: { id } });
+  });
+});
