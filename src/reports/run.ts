@@ -12,7 +12,7 @@ import { rowToStored } from '../audit/row-mapping.js';
 import type { ReadonlyConfig } from '../config/load.js';
 import { SchoolgateError } from '../errors.js';
 import { caseSubjects, type CaseSubject } from '../audit/case-subjects.js';
-import { getCase, type CaseRecord } from '../audit/cases.js';
+
 import { accessPolicy, authorise, authoriseWith, currentOsUser, type AccessRequest } from './access.js';
 import { UNCHECKED_BY_WARNING } from './people.js';
 import type { BuiltReport } from './builders.js';
@@ -212,7 +212,7 @@ async function buildAndWrite(
 /**
  * The same on PostgreSQL: the access is recorded in PostgreSQL (report_access, PG migration 7) before
  * anything is read, or the report is refused; a report not yet behind AuditReads is refused, and that
- * refusal is recorded too. Cases are still read from the SQLite file, where `case open` keeps them.
+ * refusal is recorded too. The case a report is pulled under is read from PostgreSQL, where `case open` keeps it.
  */
 async function runOnPostgres(config: ReadonlyConfig, spec: RunSpec, now: number): Promise<number> {
   const { openPgReportStore } = await import('../audit/postgres/report-reads.js');
@@ -227,9 +227,11 @@ async function runOnPostgres(config: ReadonlyConfig, spec: RunSpec, now: number)
         suggestion:
           'pull the reports that do (user, flagged, weekly, domain), or run this one on a school with store: sqlite',
       };
+    // The case is where `case open` keeps it on this store: PostgreSQL (read before deciding, which is sync).
+    const underCase = req.caseRef ? ((await store.cases.get(req.caseRef)) ?? null) : null;
     const accessId = await authoriseWith(
       store.recorder,
-      (ref) => caseFromSqlite(config, ref),
+      (ref) => (ref === req.caseRef ? underCase : null),
       req,
       accessPolicy(config, now),
     );
@@ -260,12 +262,3 @@ export function caseSubjectsOf(config: ReadonlyConfig, ref: string): CaseSubject
 }
 
 /** A case from the SQLite file's cases table (none there: no such case). */
-function caseFromSqlite(config: ReadonlyConfig, ref: string): CaseRecord | null {
-  if (!existsSync(auditPathOf(config))) return null;
-  const db = openAdmin(config);
-  try {
-    return getCase(db, ref) ?? null;
-  } finally {
-    db.close();
-  }
-}

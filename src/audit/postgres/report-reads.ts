@@ -5,6 +5,8 @@
  * indexes of PG migration 7 (report-schema.ts; test/integration/postgres/report-plans.test.ts checks the
  * plans). The tamper check follows each row's own node's chain (rows carry `node`).
  */
+import type { CaseStore } from '../case-store.js';
+import { pgCaseStore } from './cases.js';
 import { alertFromRow, type AlertRow } from '../alerts-table.js';
 import {
   CHAINED_COLUMNS,
@@ -365,6 +367,8 @@ export class PgAccessRecorder implements AccessRecorder {
 export interface PgReportStore {
   reads: PgReads;
   recorder: PgAccessRecorder;
+  /** The cases a report is pulled under (`case open` keeps them in PostgreSQL too: cases.ts). */
+  cases: CaseStore;
   close(): Promise<void>;
 }
 
@@ -400,6 +404,7 @@ export function openPgReportStoreOn(pool: pg.Pool): PgReportStore {
   return {
     reads: new PgReads(pool),
     recorder: new PgAccessRecorder(pool),
+    cases: pgCaseStore(pool),
     close: () => pool.end(),
   };
 }

@@ -201,18 +201,21 @@ describe.skipIf(!bin)('reports on SQLite and on PostgreSQL: one table, two store
     });
 
     it('pulls a person’s report under a case from PostgreSQL, as from SQLite, and records it there', async () => {
-      const opened = await runCli([
-        'case',
-        'open',
-        'C-PG',
-        '--subject',
-        'pupil1',
-        '--by',
-        'A. Head (DSL)',
-        '--config',
-        fx.config,
-      ]);
-      expect(opened.code, opened.stderr).toBe(0);
+      // Each store keeps its own cases (`case open` writes where config.store says).
+      for (const config of [fx.config, pgConfig]) {
+        const opened = await runCli([
+          'case',
+          'open',
+          'C-PG',
+          '--subject',
+          'pupil1',
+          '--by',
+          'A. Head (DSL)',
+          '--config',
+          config,
+        ]);
+        expect(opened.code, opened.stderr).toBe(0);
+      }
       const user = (config: string) =>
         runCli([
           'report',
