@@ -273,4 +273,16 @@ describe('the overlay near the limits', () => {
       }),
     ).rejects.toMatchObject({ code: 'SG_LIST_FILE_INVALID' });
   });
+
+  it("a school's removals do not push a shipped file over the invalid share: both loads load it", async () => {
+    // 5 invalid of 105 entry lines is within 5%; counted without the 60 un-listed lines it would be 5 of
+    // 45, and the full load used to refuse what the overlay (its snapshot built without removals) loaded.
+    const valid = Array.from({ length: 100 }, (_, i) => `v${i}.example`);
+    await check({
+      shipped: { social: { domains: lf([...valid, 'a..b', 'c..d', 'e..f', 'g..h', 'i..j']) } },
+      local: { social: { removed: lf(valid.slice(0, 60)) } },
+      expect: { 'http://v0.example/': 'allow', 'http://v60.example/': 'block' },
+      limits: { maxInvalidLines: 1, maxInvalidShare: 0.05 },
+    });
+  });
 });
