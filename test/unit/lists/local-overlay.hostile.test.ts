@@ -11,11 +11,13 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadCategories } from '../../../src/lists/load.js';
+import { loadCategoriesOffThread } from '../../../src/lists/load-off-thread.js';
 import { loadCategoriesImage } from '../../../src/lists/load-snapshot.js';
 import { readLocalLayer } from '../../../src/lists/local-layer.js';
 import { parseAbsoluteTarget } from '../../../src/policy/target.js';
 import type { Action } from '../../../src/policy/types.js';
-import { answer, check, crlf, lf, setUp } from './overlay-fixture.js';
+import { agree, answer, check, crlf, lf, setUp, type Case } from './overlay-fixture.js';
 
 describe('the overlay answers as a full rebuild on hostile list lines and targets', () => {
   it('case, trailing dots, full-width letters and the ideographic dot, in CRLF files', async () => {
@@ -284,5 +286,51 @@ describe('the overlay near the limits', () => {
       expect: { 'http://v0.example/': 'allow', 'http://v60.example/': 'block' },
       limits: { maxInvalidLines: 1, maxInvalidShare: 0.05 },
     });
+  });
+});
+
+describe('the overlay posted by the lists worker', () => {
+  it('answers as a full rebuild (the worker when built, else this thread, as start and reload load)', async () => {
+    const c: Case = {
+      shipped: {
+        social: {
+          domains: crlf(['Blocked.Example.', '*.wild.example', 'github.io']),
+          urls: lf(['v.example/W?a=1']),
+        },
+        adult: { domains: lf(['10.0.0.1', 'bücher.example']) },
+      },
+      mine: ['mine'],
+      local: {
+        social: {
+          removed: crlf(['ｂｌｏｃｋｅｄ。example', 'sub.wild.example', '*.github.io', 'V.example/w?A=1']),
+        },
+        adult: { removed: lf(['0x0a.0.0.1']), domains: lf(['xn--bcher-kva.example', '10.0.0.2']) },
+        mine: { urls: lf(['wild.example/Games']), expressions: lf(['^casino\\.']) },
+      },
+      expect: {
+        'http://blocked.example/': 'allow',
+        'http://sub.wild.example/': 'block',
+        'http://wild.example/games/1': 'block',
+        'http://github.io/': 'allow',
+        'http://v.example/w?a=1': 'allow',
+        'http://167772161/': 'allow',
+        'http://10.2/': 'block',
+        'http://bücher.example/': 'block',
+        'http://casino.example/': 'block',
+      },
+    };
+    const { dataDir } = await setUp(c);
+    const dir = path.join(path.dirname(dataDir), 'categories');
+    const opts = { local: await readLocalLayer(dataDir) };
+    const full = await loadCategories(dir, opts);
+    const snapshotDir = path.join(dataDir, 'lists-index');
+    for (const state of ['written', 'read']) {
+      const off = await loadCategoriesOffThread(dir, { ...opts, snapshotDir });
+      expect(off.snapshot).toBe(state);
+      agree(
+        { full: full.lists, layered: off.lists, snapshot: off.snapshot, warnings: { full: [], layered: [] } },
+        c,
+      );
+    }
   });
 });
