@@ -233,6 +233,26 @@ describe('the overlay answers as a full rebuild on hostile list lines and target
   });
 });
 
+describe('provider entries for a category the school created', () => {
+  it('are blocked as the full rebuild blocks them (the overlay used to skip them: an open filter)', async () => {
+    // The base is built without the school's categories, so it skips provider/mine; the full load puts
+    // those entries in `mine`. The load now builds from text instead of answering from the overlay.
+    const l = await check({
+      shipped: { social: { domains: lf(['s.example']) } },
+      provider: { mine: { domains: lf(['prov.example']), urls: lf(['s.example/Games']) } },
+      mine: ['mine'],
+      local: { mine: { domains: lf(['own.example']), removed: lf(['gone.example']) } },
+      expect: {
+        'http://own.example/': 'block',
+        'http://prov.example/': 'block',
+        'http://www.prov.example/': 'block',
+        'http://s.example/games': 'block',
+      },
+    });
+    expect(l.snapshot).toBe('none');
+  });
+});
+
 describe('the overlay near the limits', () => {
   it('large local files: 20 000 additions and 20 000 removals of 40 000 shipped entries', async () => {
     const shipped = Array.from({ length: 40_000 }, (_, i) => `s${i}.example`);
