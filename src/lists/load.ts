@@ -202,7 +202,7 @@ export async function fillCategories(
     count.domains = await feed(
       domainFiles,
       removed
-        ? (line) => (unlisted(domainLineKey(line)) ? 'skipped' : builder.addDomainLine(meta.name, line))
+        ? (line) => (unlisted(domainLineKey(line)) ? 'unlisted' : builder.addDomainLine(meta.name, line))
         : (line) => builder.addDomainLine(meta.name, line),
       count,
       warnings,
@@ -211,7 +211,7 @@ export async function fillCategories(
     count.urls = await feed(
       urlFiles,
       removed
-        ? (line) => (unlisted(urlLineKey(line)) ? 'skipped' : builder.addUrlLine(meta.name, line))
+        ? (line) => (unlisted(urlLineKey(line)) ? 'unlisted' : builder.addUrlLine(meta.name, line))
         : (line) => builder.addUrlLine(meta.name, line),
       count,
       warnings,
@@ -228,14 +228,14 @@ export async function fillCategories(
         removed !== undefined && key !== undefined && removed.has(key);
       const domains = await feed(
         await listFiles(providerDir, 'domains'),
-        (line) => (skip(domainLineKey(line)) ? 'skipped' : builder.addDomainLine(meta.name, line)),
+        (line) => (skip(domainLineKey(line)) ? 'unlisted' : builder.addDomainLine(meta.name, line)),
         count,
         warnings,
         opts.limits,
       );
       const urls = await feed(
         await listFiles(providerDir, 'urls'),
-        (line) => (skip(urlLineKey(line)) ? 'skipped' : builder.addUrlLine(meta.name, line)),
+        (line) => (skip(urlLineKey(line)) ? 'unlisted' : builder.addUrlLine(meta.name, line)),
         count,
         warnings,
         opts.limits,
@@ -317,19 +317,28 @@ function defaultMeta(name: string): CategoryMeta {
 }
 
 /**
+ * A line's outcome in feed(): 'unlisted' is a valid line the local layer's `removed` file leaves out. It
+ * still counts as an entry line of its file for the invalid-line limit, so a school's removals never make
+ * a shipped file look corrupt, and the full load refuses exactly what the overlay over a snapshot (built
+ * without the removals, local-overlay.ts) refuses.
+ */
+type FeedOutcome = LineOutcome | 'unlisted';
+
+/**
  * Streams the files into the builder; returns the number of valid lines and counts invalid ones. With
  * `limits`, a file with too many invalid lines throws once it has been read (the builder is then dropped
  * with the rest of the load).
  */
 async function feed(
   files: string[],
-  add: (line: string) => LineOutcome,
+  add: (line: string) => FeedOutcome,
   count: CategoryCounts,
   warnings: string[],
   limits: InvalidLineLimit | undefined,
 ): Promise<number> {
   if (files.length === 0) return 0;
   let added = 0;
+  let unlisted = 0;
   let invalid = 0;
   // A public suffix in a curated list (UT1's dynamic-dns holds dyndns.org) is refused and warned about, but
   // is not a sign of a corrupted file, so it does not count towards the invalid-line limit.
@@ -341,6 +350,7 @@ async function feed(
   await forEachLine(files, (line, lineNo) => {
     const outcome = add(line);
     if (outcome === 'added') added++;
+    else if (outcome === 'unlisted') unlisted++;
     else if (outcome !== 'skipped') {
       invalid++;
       if (outcome.invalid === 'public-suffix') suffixes++;
@@ -354,7 +364,7 @@ async function feed(
   if (limits)
     checkInvalidLines(
       file,
-      { entryLines: added + invalid - suffixes, invalid: invalid - suffixes, first },
+      { entryLines: added + unlisted + invalid - suffixes, invalid: invalid - suffixes, first },
       limits,
       REFUSED_SUGGESTION,
     );

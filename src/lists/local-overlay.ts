@@ -44,8 +44,9 @@ export interface BaseContent {
 /**
  * The local layer read over `base` (built without it): the image with the overlay, and the counts and
  * warnings the full load would give. Undefined when an overlay could not answer exactly as a full load
- * (more regex rules in all than one list set holds: which are dropped depends on the load order); the
- * caller then builds from text. List errors (a local file over the invalid-line limits, a local category
+ * (more regex rules in all than one list set holds: which are dropped depends on the load order; or
+ * provider entries for a category the school created, which the full load puts in it and the base,
+ * without that category, skipped); the caller then builds from text. List errors (a local file over the invalid-line limits, a local category
  * with a shipped name) are thrown as the full load throws them.
  */
 export async function overlayLocalLayer(
@@ -54,6 +55,7 @@ export async function overlayLocalLayer(
   local: LocalLayer,
   opts: LoadOptions,
 ): Promise<(BaseContent & { image: LayeredImage }) | undefined> {
+  if (local.metas.some((m) => opts.provider?.dirs.includes(m.name))) return undefined;
   const warnings: string[] = [];
   const metas = withLocalMetas(dir, base.image.meta, local, warnings);
   const builder = new CategoryListsBuilder();
