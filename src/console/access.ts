@@ -9,7 +9,18 @@
 import type Database from 'better-sqlite3';
 import { recordAccess } from '../audit/report-access.js';
 import type { ReadonlyConfig } from '../config/load.js';
-import { accessPolicy, authorise, currentOsUser, type CaseScope, type Refusal } from '../reports/access.js';
+import type { CaseRecord } from '../audit/cases.js';
+import { isSchoolgateError, SchoolgateError } from '../errors.js';
+import {
+  accessPolicy,
+  authorise,
+  authoriseWith,
+  currentOsUser,
+  type AccessRequest,
+  type CaseScope,
+  type Refusal,
+} from '../reports/access.js';
+import type { AccessRecorder } from '../reports/audit-reads.js';
 import type { RoleNeed } from '../reports/people.js';
 import type { Role } from './accounts.js';
 
@@ -46,6 +57,23 @@ export interface Look {
   site?: string | null;
 }
 
+/** The access request of one look: the person as the console signed them in, their site, the purpose. */
+function lookRequest(config: ReadonlyConfig, who: Looker, look: Look): AccessRequest {
+  const { command, ...rest } = look;
+  return {
+    ...rest,
+    command: commandOf(command),
+    site: look.site ?? who.site ?? null,
+    // With reports.people set the record keeps the person's name as spelt there (command says "console").
+    by: config.reports.people ? who.name : byOf(who),
+    osUser: currentOsUser(),
+    needsBy: true,
+    signedIn: true,
+    // A look at a person's records says why (kept as the entry's purpose); changes to a case do not.
+    needsPurpose: look.purpose !== null,
+  };
+}
+
 /** Checks and records one look; throws SG_REPORT_REFUSED (already recorded) when it is refused. */
 export function authoriseLook(
   db: Database.Database,
@@ -54,23 +82,35 @@ export function authoriseLook(
   look: Look,
   now: number,
 ): number {
-  const { command, ...rest } = look;
-  return authorise(
-    db,
-    {
-      ...rest,
-      command: commandOf(command),
-      site: look.site ?? who.site ?? null,
-      // With reports.people set the record keeps the person's name as spelt there (command says "console").
-      by: config.reports.people ? who.name : byOf(who),
-      osUser: currentOsUser(),
-      needsBy: true,
-      signedIn: true,
-      // A look at a person's records says why (kept as the entry's purpose); changes to a case do not.
-      needsPurpose: look.purpose !== null,
-    },
-    accessPolicy(config, now),
-  );
+  return authorise(db, lookRequest(config, who, look), accessPolicy(config, now));
+}
+
+/**
+ * The same, recorded by `recorder` (PostgreSQL's report_access on store: postgres). A record that cannot
+ * be written refuses the look (SG_AUDIT_UNAVAILABLE): nothing is read unrecorded.
+ */
+export async function authoriseLookWith(
+  recorder: AccessRecorder,
+  caseOf: (ref: string) => CaseRecord | null,
+  config: ReadonlyConfig,
+  who: Looker,
+  look: Look,
+  now: number,
+): Promise<number> {
+  const unrecorded = (err: unknown): never => {
+    if (isSchoolgateError(err)) throw err;
+    throw new SchoolgateError('SG_AUDIT_UNAVAILABLE', 'This look cannot be recorded, so it is refused.', {
+      context: { store: recorder.store, detail: err instanceof Error ? err.message : String(err) },
+      suggestion: 'Check the audit store (PostgreSQL) and `schoolgate status`; nothing was read.',
+      cause: err,
+    });
+  };
+  const guarded: AccessRecorder = {
+    store: recorder.store,
+    record: (entry) => recorder.record(entry).catch(unrecorded),
+    close: () => recorder.close(),
+  };
+  return authoriseWith(guarded, caseOf, lookRequest(config, who, look), accessPolicy(config, now));
 }
 
 /** A page the role (or, with `reason`, the account's site) may not see: recorded before the 403 is sent. */

@@ -5,6 +5,7 @@ import type Database from 'better-sqlite3';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ReadonlyConfig } from '../config/load.js';
+import { SchoolgateError } from '../errors.js';
 import { openAdmin } from '../reports/run.js';
 import type { ConsoleAccounts, Role } from './accounts.js';
 import type { ImportJobs } from './imports.js';
@@ -32,6 +33,16 @@ export interface ConsoleContext {
 
 /** The writable audit connection for one request (access records, cases, acks), closed after `fn`. */
 export function withAudit<T>(ctx: ConsoleContext, fn: (db: Database.Database) => T): T {
+  // On PostgreSQL the SQLite file is not this node's record: say so rather than show a stale or empty view.
+  if (ctx.config.store !== 'sqlite')
+    throw new SchoolgateError(
+      'SG_AUDIT_UNAVAILABLE',
+      'This page does not yet read the PostgreSQL audit store this node records to, so it shows nothing.',
+      {
+        suggestion:
+          'The reviews (flagged, weekly, self-reports) and a person’s report read PostgreSQL; for the rest use the CLI',
+      },
+    );
   const db = openAdmin(ctx.config);
   try {
     return fn(db);

@@ -21,6 +21,7 @@ import { renderHtml } from './render-html.js';
 import { renderText } from './render-text.js';
 import { loadCategoryInfo, openReadOnly, type ReportSource, type SqliteSource } from './source.js';
 import { SqliteReads } from './sqlite-reads.js';
+import type { AuditReads } from './audit-reads.js';
 import { LocalClock, formatLocal } from './time.js';
 
 export type ReportFormat = 'text' | 'html' | 'csv' | 'json';
@@ -53,6 +54,18 @@ export async function openSource(config: ReadonlyConfig, now: number): Promise<S
     now,
     clock: new LocalClock(config.timeZone),
     categories,
+    unblockRequests: (fromMs, toMs) => readUnblockRequests(config.dataDir, fromMs, toMs),
+  };
+}
+
+/** A report's source on the store's reads (PostgreSQL's): category metadata as the proxy loads it. */
+export async function sourceOn(config: ReadonlyConfig, reads: AuditReads, now: number): Promise<ReportSource> {
+  return {
+    reads,
+    timeZone: config.timeZone,
+    now,
+    clock: new LocalClock(config.timeZone),
+    categories: await loadCategoryInfo(config.categoriesDir, config.dataDir),
     unblockRequests: (fromMs, toMs) => readUnblockRequests(config.dataDir, fromMs, toMs),
   };
 }
@@ -235,15 +248,7 @@ async function runOnPostgres(config: ReadonlyConfig, spec: RunSpec, now: number)
       req,
       accessPolicy(config, now),
     );
-    const categories = await loadCategoryInfo(config.categoriesDir, config.dataDir);
-    const src: ReportSource = {
-      reads: store.reads,
-      timeZone: config.timeZone,
-      now,
-      clock: new LocalClock(config.timeZone),
-      categories,
-      unblockRequests: (fromMs, toMs) => readUnblockRequests(config.dataDir, fromMs, toMs),
-    };
+    const src = await sourceOn(config, store.reads, now);
     await buildAndWrite(spec, src, () => spec.build!(src));
     return accessId;
   } finally {

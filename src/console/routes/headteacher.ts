@@ -23,14 +23,14 @@ import { currentOsUser } from '../../reports/access.js';
 import { buildUserReport } from '../../reports/build-user.js';
 import { renderHtml } from '../../reports/render-html.js';
 import { openReadOnly } from '../../reports/source.js';
-import { auditPathOf, openSource } from '../../reports/run.js';
+import { auditPathOf } from '../../reports/run.js';
 import { unknownSubjectsRefusal, userRefusal } from '../../reports/subjects.js';
 import { formatLocal, parsePeriod } from '../../reports/time.js';
 import { authoriseLook, byOf } from '../access.js';
 import { outsideSite, refuseOtherSite } from '../site-scope.js';
 import { casesOfSite, otherSiteCase, subjectsOutsideSite } from '../subject-sites.js';
-import { withinSite } from '../../reports/site-scope.js';
 import { sendCsv } from '../download.js';
+import { lookThenOpen } from '../review-source.js';
 import { formatChoice, formatOf } from './reviews.js';
 import { csrfField, guard, sendPage, viewerOf, withAudit, type ConsoleContext } from '../context.js';
 
@@ -273,27 +273,24 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
     if (otherCase) return refuseOtherSite(ctx, session, reply, `report user ${ref}`, otherCase.subject);
     if (await outsideSite(ctx, session, user))
       return refuseOtherSite(ctx, session, reply, 'report user', user);
-    withAudit(ctx, (db) =>
-      authoriseLook(
-        db,
-        ctx.config,
-        session,
-        {
-          command: 'report user',
-          purpose,
-          subject: user,
-          caseRef: ref,
-          fromMs,
-          toMs,
-          format,
-          needsCase: true,
-          scope: { user },
-          refusal: userRefusal(ctx.config, () => openReadOnly(auditPathOf(ctx.config)), user),
-        },
-        now,
-      ),
+    const { src, close } = await lookThenOpen(
+      ctx,
+      session,
+      {
+        command: 'report user',
+        purpose,
+        subject: user,
+        caseRef: ref,
+        fromMs,
+        toMs,
+        format,
+        needsCase: true,
+        scope: { user },
+        refusal: userRefusal(ctx.config, () => openReadOnly(auditPathOf(ctx.config)), user),
+      },
+      now,
+      session.site ?? undefined,
     );
-    const src = withinSite(await openSource(ctx.config, now), session.site ?? undefined, ctx.config.dataDir);
     try {
       const built = await buildUserReport(src, user, fromMs, toMs, {
         by: byOf(session),
@@ -304,7 +301,7 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
         return reply.code(200).type('text/html; charset=utf-8').send(renderHtml(built.doc));
       return sendCsv(reply, built, src, [ref, user]);
     } finally {
-      src.db.close();
+      await close();
     }
   });
 }

@@ -22,13 +22,12 @@ import {
 import type { ReportSource } from '../../reports/source.js';
 import { eventSubject, identityOfEvent } from '../../reports/event-identity.js';
 import { renderHtml } from '../../reports/render-html.js';
-import { openSource } from '../../reports/run.js';
-import { withinSite } from '../../reports/site-scope.js';
 import { unknownSubjectsRefusal } from '../../reports/subjects.js';
 import { formatLocal, parsePeriod } from '../../reports/time.js';
 import type { ConsoleContext } from '../context.js';
 import { authoriseLook, byOf, type Looker } from '../access.js';
 import { sendCsv } from '../download.js';
+import { lookThenOpen, notOnPostgres } from '../review-source.js';
 import { csrfField, guard, sendPage, viewerOf, withAudit } from '../context.js';
 import { knownSites, refuseOtherSite, siteOfLook, siteSelector } from '../site-scope.js';
 import { holdsOfSite, otherSiteCase, subjectsOutsideSite } from '../subject-sites.js';
@@ -124,31 +123,28 @@ export async function serveReview(
   const period = parsePeriod(q.since || undefined, q.to || undefined, ctx.config.timeZone, now, '7d');
   const { fromMs, toMs } = period;
   const site = siteOfLook(session, q.site);
-  withAudit(ctx, (db) =>
-    authoriseLook(
-      db,
-      ctx.config,
-      session,
-      {
-        command: `report ${kind}`,
-        purpose,
-        fromMs,
-        toMs,
-        format,
-        needsCase: false,
-        roleNeed: 'reviewer',
-        site: site ?? null,
-      },
-      now,
-    ),
-  );
   // A site-scoped account's review is its site's, whatever it asks; a trust-wide one may pick a site.
-  const src = withinSite(await openSource(ctx.config, now), site, ctx.config.dataDir);
+  const { src, close } = await lookThenOpen(
+    ctx,
+    session,
+    {
+      command: `report ${kind}`,
+      purpose,
+      fromMs,
+      toMs,
+      format,
+      needsCase: false,
+      roleNeed: 'reviewer',
+      site: site ?? null,
+    },
+    now,
+    site,
+  );
   try {
     const built = await build(src, fromMs, toMs, puller(session, null, purpose));
     return format === 'csv' ? sendCsv(reply, built, src, [kind]) : sendReport(reply, renderHtml(built.doc));
   } finally {
-    src.db.close();
+    await close();
   }
 }
 
@@ -374,24 +370,23 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     if (otherCase) return refuseOtherSite(ctx, session, reply, `report around ${ref}`, otherCase.subject);
     if (session.site !== null && row !== null && row.site !== session.site)
       return refuseOtherSite(ctx, session, reply, `report around ${event}`, eventSubject(row, event));
-    withAudit(ctx, (db) =>
-      authoriseLook(
-        db,
-        ctx.config,
-        session,
-        {
-          command: 'report around',
-          purpose,
-          subject: eventSubject(row, event),
-          caseRef: ref,
-          format,
-          needsCase: true,
-          scope: { row, ref: event },
-        },
-        now,
-      ),
+    // The context report reads the SQLite file itself (findEvent, around): refused on PostgreSQL.
+    const { src, close } = await lookThenOpen(
+      ctx,
+      session,
+      {
+        command: 'report around',
+        purpose,
+        subject: eventSubject(row, event),
+        caseRef: ref,
+        format,
+        needsCase: true,
+        scope: { row, ref: event },
+        refusal: notOnPostgres(ctx, 'report around'),
+      },
+      now,
+      session.site ?? undefined,
     );
-    const src = withinSite(await openSource(ctx.config, now), session.site ?? undefined, ctx.config.dataDir);
     try {
       const built = await buildAroundReport(
         src,
@@ -403,7 +398,7 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
         ? sendCsv(reply, built, src, [ref, 'around', event])
         : sendReport(reply, renderHtml(built.doc));
     } finally {
-      src.db.close();
+      await close();
     }
   });
 }

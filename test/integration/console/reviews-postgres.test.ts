@@ -1,0 +1,117 @@
+/**
+ * The console's reviews on a node with store: { postgres } (a private cluster, real HTTPS): the DSL's
+ * flagged review shows a row only PostgreSQL holds, written there by another node, and the look is in
+ * PostgreSQL's report_access; a look that cannot be recorded there is refused (SG_AUDIT_UNAVAILABLE) with
+ * nothing shown; the context report, which still reads the SQLite file, is refused and that refusal recorded,
+ * and the alerts page (SQLite only) says it does not read PostgreSQL.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresAuditStore } from '../../../src/audit/postgres/store.js';
+import { UserStore } from '../../../src/identity/user-store.js';
+import { auditEvent } from '../../helpers/audit-event.js';
+import { signedIn, startConsoleRig, type ConsoleRig } from '../../helpers/console.js';
+import { findPostgres, PG_SKIP_MESSAGE, startPgCluster, type PgCluster } from '../../helpers/pg-cluster.js';
+
+const bin = findPostgres();
+if (!bin) console.warn(PG_SKIP_MESSAGE);
+
+/** One account per sign-in: a TOTP code is good once. */
+const ACCOUNTS = { 'd.dsl.pg': 'dsl', 'd.dsl.down': 'dsl', 'a.head.pg': 'headteacher' };
+
+describe.skipIf(!bin)('console reviews on PostgreSQL', () => {
+  let cluster: PgCluster;
+  let admin: pg.Client;
+  let rig: ConsoleRig;
+
+  const lastAccess = async () =>
+    (
+      await admin.query(
+        'SELECT by_name, command, purpose, format, outcome, reason FROM report_access ORDER BY id DESC LIMIT 1',
+      )
+    ).rows[0] as Record<string, unknown> | undefined;
+
+  beforeAll(async () => {
+    cluster = await startPgCluster();
+    const url = await cluster.createDatabase('console');
+    rig = await startConsoleRig(ACCOUNTS, { store: { postgres: { url, node: 'gate-a' } } });
+    const users = new UserStore(rig.config.dataDir);
+    await users.add({ name: 'p.far', profile: 'pupil', password: 'pupil-password-1' });
+    users.close();
+    // Another node of the trust records a flagged attempt: it is in PostgreSQL only.
+    const other = await PostgresAuditStore.open({ connectionString: url, node: 'gate-b' });
+    try {
+      await other.record(
+        auditEvent({
+          id: 'ev-far',
+          time: Date.now() - 3_600_000,
+          user: 'p.far',
+          profile: 'pupil',
+          host: 'selfharm.example',
+          categories: ['selfharm'],
+          action: 'block',
+          flagged: true,
+        }),
+      );
+    } finally {
+      await other.close();
+    }
+    admin = new pg.Client(url);
+    await admin.connect();
+  }, 120_000);
+  afterAll(async () => {
+    await rig?.proxy.stop();
+    await admin?.end();
+    await cluster?.stop();
+  });
+
+  it('shows the DSL a flagged row another node wrote, the look recorded in PostgreSQL first', async () => {
+    const dsl = await signedIn(rig, 'd.dsl.pg');
+    const r = await dsl.get('/review?kind=flagged&purpose=trust%20safeguarding%20check');
+    expect(r.status).toBe(200);
+    expect(r.body).toContain('People with safeguarding alerts or flagged attempts');
+    expect(r.body).toContain('p.far');
+    expect(await lastAccess()).toEqual({
+      by_name: 'd.dsl.pg (dsl, console)',
+      command: 'report flagged (console)',
+      purpose: 'trust safeguarding check',
+      format: 'html',
+      outcome: 'granted',
+      reason: null,
+    });
+    // A page still on the SQLite file says so rather than show it.
+    const alerts = await dsl.get('/alerts');
+    expect(alerts.status).toBe(400);
+    expect(alerts.body).toContain('does not yet read the PostgreSQL audit store');
+    expect(alerts.body).toContain('SG_AUDIT_UNAVAILABLE');
+  });
+
+  it('refuses the review when PostgreSQL cannot record the look, showing nothing', async () => {
+    const dsl = await signedIn(rig, 'd.dsl.down');
+    const before = (await admin.query('SELECT count(*)::int AS n FROM report_access')).rows[0].n as number;
+    await admin.query('ALTER TABLE report_access RENAME TO report_access_away');
+    try {
+      const r = await dsl.get('/review?kind=flagged&purpose=unrecordable');
+      expect(r.status).toBe(400);
+      expect(r.body).toContain('SG_AUDIT_UNAVAILABLE');
+      expect(r.body).toContain('cannot be recorded');
+      expect(r.body).not.toContain('p.far');
+    } finally {
+      await admin.query('ALTER TABLE report_access_away RENAME TO report_access');
+    }
+    expect((await admin.query('SELECT count(*)::int AS n FROM report_access')).rows[0].n).toBe(before);
+  });
+
+  it('refuses the context report, which reads only the SQLite file, and records the refusal in PostgreSQL', async () => {
+    const head = await signedIn(rig, 'a.head.pg');
+    const r = await head.get('/around/report?ref=2026-040&event=ev-far&purpose=context');
+    expect(r.status).toBe(403);
+    expect(r.body).toContain('SG_REPORT_REFUSED');
+    expect(r.body).not.toContain('selfharm.example');
+    expect(await lastAccess()).toMatchObject({
+      by_name: 'a.head.pg (headteacher, console)',
+      command: 'report around (console)',
+      outcome: 'refused',
+    });
+  });
+});
