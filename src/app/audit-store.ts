@@ -22,7 +22,7 @@ import type { ClusterRole } from './cluster/role.js';
 /** Off on a node serving on PostgreSQL: they read or write the SQLite audit file. */
 export const SQLITE_ONLY = [
   'scheduled digests',
-  'console reviews and report around, pilot and access-log of these rows',
+  'console pages other than the reviews and a person’s report (they say so), report around, pilot and access-log',
 ] as const;
 
 export interface OpenedAudit {
