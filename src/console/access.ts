@@ -7,7 +7,7 @@
  * account.
  */
 import type Database from 'better-sqlite3';
-import { recordAccess } from '../audit/report-access.js';
+import { recordAccess, type AccessEntry } from '../audit/report-access.js';
 import type { ReadonlyConfig } from '../config/load.js';
 import type { CaseRecord } from '../audit/cases.js';
 import { isSchoolgateError, SchoolgateError } from '../errors.js';
@@ -122,7 +122,18 @@ export function recordRoleRefusal(
   now: number,
   reason = `the ${who.role} role may not see this page (SG_CONSOLE_FORBIDDEN)`,
 ): void {
-  recordAccess(db, {
+  recordAccess(db, roleRefusalEntry(who, command, subject, now, reason));
+}
+
+/** The record of a page refused to the role (recordRoleRefusal; on PostgreSQL recorded there). */
+export function roleRefusalEntry(
+  who: Looker,
+  command: string,
+  subject: string | null,
+  now: number,
+  reason = `the ${who.role} role may not see this page (SG_CONSOLE_FORBIDDEN)`,
+): AccessEntry {
+  return {
     timeMs: now,
     by: byOf(who),
     osUser: currentOsUser(),
@@ -131,7 +142,7 @@ export function recordRoleRefusal(
     outcome: 'refused',
     reason,
     site: who.site ?? null,
-  });
+  };
 }
 
 /**

@@ -9,7 +9,8 @@ import { SchoolgateError } from '../errors.js';
 import { openAdmin } from '../reports/run.js';
 import type { ConsoleAccounts, Role } from './accounts.js';
 import type { ImportJobs } from './imports.js';
-import { recordRoleRefusal } from './access.js';
+import { roleRefusalEntry } from './access.js';
+import { recordAccess, type AccessEntry } from '../audit/report-access.js';
 import { csrfField, message, page, type Viewer } from './pages/layout.js';
 import type { Session, Sessions } from './sessions.js';
 import type { DirectorySignIn } from './directory-sign-in.js';
@@ -87,6 +88,22 @@ declare module 'fastify' {
   }
 }
 
+/** One refusal recorded in PostgreSQL's report_access; SG_AUDIT_UNAVAILABLE (no page) if it cannot be. */
+async function recordOnPostgres(config: ReadonlyConfig, entry: AccessEntry): Promise<void> {
+  const { openPgReportStore } = await import('../audit/postgres/report-reads.js');
+  const store = await openPgReportStore(config);
+  try {
+    await store.recorder.record(entry);
+  } catch (err) {
+    throw new SchoolgateError('SG_AUDIT_UNAVAILABLE', 'This refusal cannot be recorded in PostgreSQL.', {
+      context: { detail: err instanceof Error ? err.message : String(err) },
+      cause: err,
+    });
+  } finally {
+    await store.close();
+  }
+}
+
 /**
  * A preHandler for a page of these roles: no session → the sign-in page; another role → 403, the refusal
  * recorded in report_access (who, role, what was asked) before the page is sent.
@@ -100,7 +117,9 @@ export function guard(ctx: ConsoleContext, roles: readonly Role[], command: stri
         typeof (req.query as Record<string, unknown>)?.user === 'string'
           ? ((req.query as Record<string, string>).user ?? null)
           : null;
-      withAudit(ctx, (db) => recordRoleRefusal(db, session, `${command} ${req.url}`, subject, ctx.now()));
+      const refused = roleRefusalEntry(session, `${command} ${req.url}`, subject, ctx.now());
+      if (ctx.config.store === 'sqlite') withAudit(ctx, (db) => recordAccess(db, refused));
+      else await recordOnPostgres(ctx.config, refused);
       return sendPage(
         reply,
         403,

@@ -17,7 +17,12 @@ const bin = findPostgres();
 if (!bin) console.warn(PG_SKIP_MESSAGE);
 
 /** One account per sign-in: a TOTP code is good once. */
-const ACCOUNTS = { 'd.dsl.pg': 'dsl', 'd.dsl.down': 'dsl', 'a.head.pg': 'headteacher' };
+const ACCOUNTS = {
+  'd.dsl.pg': 'dsl',
+  'd.dsl.down': 'dsl',
+  'a.head.pg': 'headteacher',
+  't.tech': 'technician',
+};
 
 describe.skipIf(!bin)('console reviews on PostgreSQL', () => {
   let cluster: PgCluster;
@@ -112,6 +117,19 @@ describe.skipIf(!bin)('console reviews on PostgreSQL', () => {
       by_name: 'a.head.pg (headteacher, console)',
       command: 'report around (console)',
       outcome: 'refused',
+    });
+  });
+
+  it('refuses a review to a technician, the refusal recorded in PostgreSQL', async () => {
+    const tech = await signedIn(rig, 't.tech');
+    const r = await tech.get('/review?kind=flagged&purpose=curious');
+    expect(r.status).toBe(403);
+    expect(r.body).toContain('SG_CONSOLE_FORBIDDEN');
+    expect(r.body).not.toContain('p.far');
+    expect(await lastAccess()).toMatchObject({
+      by_name: 't.tech (technician, console)',
+      outcome: 'refused',
+      reason: expect.stringContaining('SG_CONSOLE_FORBIDDEN'),
     });
   });
 });
