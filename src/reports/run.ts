@@ -59,7 +59,11 @@ export async function openSource(config: ReadonlyConfig, now: number): Promise<S
 }
 
 /** A report's source on the store's reads (PostgreSQL's): category metadata as the proxy loads it. */
-export async function sourceOn(config: ReadonlyConfig, reads: AuditReads, now: number): Promise<ReportSource> {
+export async function sourceOn(
+  config: ReadonlyConfig,
+  reads: AuditReads,
+  now: number,
+): Promise<ReportSource> {
   return {
     reads,
     timeZone: config.timeZone,
