@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { WorkerAuditStore, type AuditOpenReport } from '../audit/index.js';
 import { signingKeyPath } from '../audit/checkpoints.js';
 import { connectOptions, nodeName } from '../audit/postgres/config.js';
+import type { PgConnectOptions } from '../audit/postgres/connect.js';
 import { NODE_HEARTBEAT_MS } from '../audit/postgres/nodes.js';
 import { pgPurgeRunner } from '../audit/postgres/nightly.js';
 import type { NightlyPurgeDeps } from '../audit/nightly-purge.js';
@@ -21,7 +22,6 @@ import type { ClusterRole } from './cluster/role.js';
 
 /** Off on a node serving on PostgreSQL: they read or write the SQLite audit file. */
 export const SQLITE_ONLY = [
-  'scheduled digests',
   'console pages other than the reviews and a person’s report (they say so), report around, pilot and access-log',
 ] as const;
 
@@ -33,6 +33,8 @@ export interface OpenedAudit {
   opened: AuditOpenReport | null;
   /** The nightly purge's run on PostgreSQL (postgres/nightly.ts); null: SQLite's worker (or none, a worker). */
   purge: NightlyPurgeDeps['run'] | null;
+  /** Where PostgreSQL is (the digests read and record there: alerts/digest/store.ts); null on SQLite. */
+  pg: PgConnectOptions | null;
 }
 
 export interface OpenAuditOptions {
@@ -63,7 +65,7 @@ export async function openServingAudit(
         newDatabase: opts.newDatabase,
         logger,
       }));
-  return { store, sqlite: store, opened: store.opened, purge: null };
+  return { store, sqlite: store, opened: store.opened, purge: null, pg: null };
 }
 
 async function openPostgres(
@@ -74,7 +76,7 @@ async function openPostgres(
   const pg = (config.store as { postgres: Parameters<typeof connectOptions>[0] }).postgres;
   // serve --workers N: a proxy worker's rows go to the primary's one store (one chain per node), as on SQLite.
   if (opts.cluster?.role === 'worker')
-    return { store: await opts.cluster.audit(logger), sqlite: null, opened: null, purge: null };
+    return { store: await opts.cluster.audit(logger), sqlite: null, opened: null, purge: null, pg: null };
   const node = opts.node ?? nodeName(pg);
   const connect = connectOptions(pg);
   const store = await PostgresAuditStore.open({
@@ -98,5 +100,5 @@ async function openPostgres(
     `audit: on PostgreSQL these SQLite features are off on this node: ${SQLITE_ONLY.join(', ')}`,
   );
   const purge = pgPurgeRunner(connect, node, signingKeyPath(opts.path));
-  return { store, sqlite: null, opened: null, purge };
+  return { store, sqlite: null, opened: null, purge, pg: connect };
 }

@@ -8,7 +8,14 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { openAccessLog } from '../access-log/index.js';
 import { AlertsEngine } from '../alerts/engine.js';
-import { realClock, startDigests, type RunningDigests, type SchedulerClock } from '../alerts/digest/index.js';
+import {
+  pgDigestStore,
+  realClock,
+  sqliteDigestStore,
+  startDigests,
+  type RunningDigests,
+  type SchedulerClock,
+} from '../alerts/digest/index.js';
 import { createAlertSinks, type AlertSinks } from '../alerts/sinks/index.js';
 import type { AuditOpenReport } from '../audit/index.js';
 import type { ServingAuditStore } from '../audit/serving-store.js';
@@ -419,14 +426,18 @@ async function startClaimed(
   // Scheduled digests (src/alerts/digest/): their own timers, started once the proxy listens; in a cluster,
   // these timers are the primary's alone.
   const timers = cluster?.role !== 'worker';
-  // Digests and the nightly purge read the SQLite audit file: off on PostgreSQL (audit-store.ts says so).
+  // Digests read and record where the audit record is: the SQLite file or PostgreSQL (digest/store.ts).
+  const digestStore = sqliteAudit
+    ? () => sqliteDigestStore(auditPath, sqliteAudit)
+    : opened.pg
+      ? () => pgDigestStore(opened.pg!)
+      : null;
   const digests: RunningDigests =
-    timers && sqliteAudit
+    timers && digestStore
       ? startDigests({
           settings: config.alerts,
           timeZone: config.timeZone,
-          auditPath,
-          audit: sqliteAudit,
+          openStore: digestStore,
           categories: () => snapshot.lists.categories,
           logger,
           ...(opts.digestClock ? { clock: opts.digestClock } : {}),

@@ -1,25 +1,25 @@
 /**
  * The scheduled digests, put together for the running proxy: the schedule from `alerts.digest`, the mail
- * through the e-mail sink's SMTP transport to its recipients, the reading from the audit database (a
- * read-only connection on a worker thread of its own, compose.ts), and each send recorded in report_access
- * on the audit writer thread — command 'digest weekly' / 'digest daily', by 'schoolgate' — so the DSL sees
- * when monitoring information left the server. Recorded once the relay accepted the mail: the record is also
+ * through the e-mail sink's SMTP transport to its recipients, the reading from the audit record, SQLite or
+ * PostgreSQL (on a worker thread of its own, compose.ts), and each send recorded in report_access (store.ts:
+ * SQLite's audit writer thread, or PostgreSQL) — command 'digest weekly' / 'digest daily', by
+ * 'schoolgate' — so the DSL sees when monitoring information left the server. Recorded once the relay accepted the mail: the record is also
  * what the next start reads to know whether a digest was missed.
  */
 import type { Logger } from 'pino';
-import { lastGrantedAccess, type AccessEntry } from '../../audit/report-access.js';
 import type { CategoryMeta } from '../../policy/types.js';
 import { currentOsUser } from '../../reports/access.js';
-import { openReadOnly } from '../../reports/source.js';
 import type { AlertsConfig } from '../config.js';
 import { createSmtpTransport } from '../sinks/smtp-transport.js';
 import { realClock, type SchedulerClock } from './clock.js';
 import { composeInWorker } from './compose.js';
 import { schedulesOf, type DigestKind } from './schedule.js';
 import { DigestScheduler, type DigestJob } from './scheduler.js';
+import type { DigestStore } from './store.js';
 
 export { DigestScheduler, type DigestJob } from './scheduler.js';
 export { realClock, type SchedulerClock } from './clock.js';
+export { pgDigestStore, sqliteDigestStore, type DigestStore } from './store.js';
 
 export const DIGEST_BY = 'schoolgate';
 export const digestCommand = (kind: DigestKind): string => `digest ${kind}`;
@@ -28,9 +28,8 @@ export interface DigestDeps {
   settings: AlertsConfig;
   /** The school's time zone (config.timeZone): the schedule's and the mail's. */
   timeZone: string;
-  auditPath: string;
-  /** The audit writer thread (WorkerAuditStore). */
-  audit: { recordAccess(entry: AccessEntry): Promise<number> };
+  /** The audit record the digests read and record their sends in: SQLite or PostgreSQL (store.ts). */
+  openStore: () => DigestStore;
   /** The categories in force (titles, flags), read per digest: a reload changes them. */
   categories: () => ReadonlyMap<string, CategoryMeta>;
   logger: Logger;
@@ -43,15 +42,6 @@ export interface RunningDigests {
   /** null when no digest runs (none scheduled, or no e-mail sink). */
   scheduler: DigestScheduler | null;
   stop(): Promise<void>;
-}
-
-function withReadOnly<T>(auditPath: string, read: (db: ReturnType<typeof openReadOnly>) => T): T {
-  const db = openReadOnly(auditPath);
-  try {
-    return read(db);
-  } finally {
-    db.close();
-  }
 }
 
 /** Starts the digests the config asks for; without `alerts.email` none starts, and the log says so once. */
@@ -70,10 +60,11 @@ export function startDigests(deps: DigestDeps): RunningDigests {
   const clock = deps.clock ?? realClock;
   const smtp = createSmtpTransport(email, deps.env);
   const osUser = currentOsUser();
+  const store = deps.openStore();
 
   const deliver = async (job: DigestJob): Promise<void> => {
     const digest = await composeInWorker({
-      auditPath: deps.auditPath,
+      ...store.readFrom,
       timeZone: deps.timeZone,
       now: clock.now(),
       categories: deps.categories(),
@@ -90,7 +81,7 @@ export function startDigests(deps: DigestDeps): RunningDigests {
     clock,
     deliver,
     record: async (job, sentAt) => {
-      await deps.audit.recordAccess({
+      await store.recordAccess({
         timeMs: sentAt,
         by: DIGEST_BY,
         osUser,
@@ -102,16 +93,10 @@ export function startDigests(deps: DigestDeps): RunningDigests {
       });
     },
     lastSent: async (kind) => {
-      const last = withReadOnly(deps.auditPath, (db) => lastGrantedAccess(db, digestCommand(kind)));
+      const last = await store.lastGranted(digestCommand(kind));
       return last && { sentAt: last.timeMs, toMs: last.toMs };
     },
-    inServiceSince: async () =>
-      withReadOnly(
-        deps.auditPath,
-        (db) =>
-          (db.prepare('SELECT time_ms FROM audit_events ORDER BY rowid LIMIT 1').pluck().get() as
-            number | undefined) ?? null,
-      ),
+    inServiceSince: () => store.firstRecordAt(),
     retry: email,
     describe: smtp.describe,
     logger,
@@ -127,6 +112,7 @@ export function startDigests(deps: DigestDeps): RunningDigests {
     async stop() {
       await scheduler.stop();
       smtp.close();
+      await store.close();
     },
   };
 }

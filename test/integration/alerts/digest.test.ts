@@ -13,7 +13,7 @@ import { startSchoolgate, type RunningSchoolgate } from '../../../src/app/start.
 import type { ReadonlyConfig } from '../../../src/config/load.js';
 import { listAccess } from '../../../src/audit/report-access.js';
 import { UserStore } from '../../../src/identity/user-store.js';
-import { addDays, startOfDay } from '../../../src/reports/time.js';
+import { addDays } from '../../../src/reports/time.js';
 import {
   capturedLogger,
   closedPort,
@@ -22,7 +22,7 @@ import {
   type ReceivedMail,
   type SmtpReceiver,
 } from '../../helpers/alert-receivers.js';
-import { addAlertCategory, loopbackEmailSink } from '../../helpers/alert-setup.js';
+import { addAlertCategory, digestDayAfterTomorrow, loopbackEmailSink } from '../../helpers/alert-setup.js';
 import { startOrigin, type Origin } from '../../helpers/origin.js';
 import { basic, viaProxy } from '../../helpers/raw-http.js';
 import { FIXTURE_PROFILES, tempDir, testConfig } from '../../helpers/schoolgate.js';
@@ -64,10 +64,7 @@ async function setup(opts: { smtp: 'receiver' | 'down' | 'none'; maxAttempts?: n
     port = smtp.port;
   } else if (opts.smtp === 'down') port = await closedPort();
 
-  const dayAfterTomorrow = addDays(startOfDay(Date.now(), ZONE), 2, ZONE) + 12 * HOUR;
-  const day = new Intl.DateTimeFormat('en-GB', { weekday: 'short', timeZone: ZONE })
-    .format(dayAfterTomorrow)
-    .toLowerCase() as 'mon';
+  const day = digestDayAfterTomorrow(ZONE);
   const config = testConfig(
     {
       timeZone: ZONE,

@@ -31,8 +31,9 @@ import { loadCategoryInfo, openReadOnly, type ReportSource } from '../../../src/
 import { SqliteReads } from '../../../src/reports/sqlite-reads.js';
 import { LocalClock } from '../../../src/reports/time.js';
 import { runCli } from '../../helpers/cli.js';
-import { findPostgres, PG_SKIP_MESSAGE, startPgCluster, type PgCluster } from '../../helpers/pg-cluster.js';
+import { findPostgres, PG_SKIP_MESSAGE, type PgCluster } from '../../helpers/pg-cluster.js';
 import { buildFixture, NOV, type Fixture } from '../reports/fixture.js';
+import { fixtureInBothStores } from './two-stores-fixture.js';
 
 const bin = findPostgres();
 if (!bin) console.warn(PG_SKIP_MESSAGE);
@@ -80,12 +81,7 @@ describe.skipIf(!bin)('reports on SQLite and on PostgreSQL: one table, two store
   let common: Omit<ReportSource, 'reads'>;
 
   beforeAll(async () => {
-    [cluster, fx] = await Promise.all([startPgCluster(), buildFixture()]);
-    await migrateSqliteToPostgres({
-      sqlitePath: fx.dbPath,
-      target: { connectionString: cluster.url },
-      node: NODE,
-    });
+    ({ cluster, fx } = await fixtureInBothStores(NODE));
     sqlite = openReadOnly(fx.dbPath);
     store = openPgReportStoreOn(pgPool({ connectionString: cluster.url, max: 2 }));
     admin = new pg.Client(cluster.url);

@@ -7,30 +7,21 @@ import { describe, expect, it } from 'vitest';
 import { composeDigest } from '../../../src/alerts/digest/compose.js';
 import type { AlertWrite } from '../../../src/audit/alerts-table.js';
 import { openSqliteAuditStore } from '../../../src/audit/sqlite-store.js';
+import { alertWrite } from '../../helpers/alert-setup.js';
 import { tempDir } from '../../helpers/schoolgate.js';
 
 const FROM = Date.parse('2026-03-23T00:00:00Z');
 const TO = Date.parse('2026-03-29T23:00:00Z');
 
 function alert(n: number, fields: Partial<AlertWrite>): AlertWrite {
-  return {
+  const at = FROM + n * 60_000;
+  return alertWrite({
     id: `01900000-0000-7000-8000-${String(n).padStart(12, '0')}`,
-    firstTime: FROM + n * 60_000,
-    lastTime: FROM + n * 60_000,
-    count: 1,
-    user: 'pupil1',
-    profile: 'pupil',
+    firstTime: at,
+    lastTime: at,
     clientIp: '10.0.0.7',
-    device: null,
-    rule: 'keyword:selfharm',
-    list: 'selfharm',
-    severity: 'danger',
-    url: null,
-    searchTerm: null,
-    phrase: null,
-    auditRowIds: [],
     ...fields,
-  };
+  });
 }
 
 async function composeWith(alerts: AlertWrite[]) {
