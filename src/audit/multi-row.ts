@@ -8,42 +8,8 @@
  * a handful of prepared statements serve every batch size.
  */
 import type Database from 'better-sqlite3';
-import type { EventRow, OutcomeRow } from './row-mapping.js';
+import { LINK_COLUMNS, ROW_COLUMNS, type EventRow, type OutcomeRow } from './row-mapping.js';
 
-/** The row's own columns, in bind order; every EventRow field must be listed (checked at compile time). */
-export const ROW_COLUMNS = [
-  'id',
-  'time_ms',
-  'username',
-  'profile',
-  'client_ip',
-  'device',
-  'method',
-  'scheme',
-  'host',
-  'port',
-  'path',
-  'categories',
-  'action',
-  'rule',
-  'reason',
-  'flagged',
-  'status',
-  'kind',
-  'search_term',
-  'search_engine',
-  'rewrites',
-  'note',
-  'claimed_user',
-  'selftest_run',
-  'site',
-] as const satisfies readonly (keyof EventRow)[];
-type Unlisted = Exclude<keyof EventRow, (typeof ROW_COLUMNS)[number]>;
-const everyColumnListed: [Unlisted] extends [never] ? true : Unlisted = true;
-void everyColumnListed;
-
-/** Bound after ROW_COLUMNS: the row's place in the chain. */
-const LINK_COLUMNS = ['seq', 'chain_hash', 'outcome_hash'] as const;
 const COLUMNS = ROW_COLUMNS.length + LINK_COLUMNS.length;
 
 /** A row's place in the chain (chain.ts), worked out before it is inserted. */

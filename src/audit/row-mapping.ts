@@ -2,6 +2,7 @@
  * AuditEvent <-> audit_events row. Validation happens here, before an event joins a batch, so that one
  * malformed event is rejected on its own instead of failing the whole transaction for everyone else.
  */
+import { CHAINED_COLUMNS, LATER_CHAINED_COLUMNS, type ChainedColumn } from './chain.js';
 import { AUDIT_ACTIONS, type AuditAction, type AuditEvent, type AuditOutcome } from './types.js';
 
 const ACTIONS: ReadonlySet<string> = new Set<AuditAction>(AUDIT_ACTIONS);
@@ -71,14 +72,26 @@ export interface ChainedEventRow extends EventRow {
   outcome_hash: string;
 }
 
-/** The writer's insert (schema 12+): INSERT_SQL plus claimed_user, selftest_run, site and the chain columns. */
+/**
+ * The row's own columns in bind order: the chained ones (chain.ts, without seq), the decision-time status,
+ * then the later chained ones. Every EventRow field must be listed (checked at compile time).
+ */
+export const ROW_COLUMNS = [
+  ...(CHAINED_COLUMNS.slice(1) as readonly Exclude<ChainedColumn, 'seq'>[]),
+  'status',
+  ...LATER_CHAINED_COLUMNS,
+] as const satisfies readonly (keyof EventRow)[];
+type Unlisted = Exclude<keyof EventRow, (typeof ROW_COLUMNS)[number]>;
+const everyColumnListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void everyColumnListed;
+
+/** Written after ROW_COLUMNS: the row's place in the chain. */
+export const LINK_COLUMNS = ['seq', 'chain_hash', 'outcome_hash'] as const;
+
+/** The writer's one-row insert (schema 12+): every row column and the chain columns, named. */
 export const CHAINED_INSERT_SQL = `INSERT OR IGNORE INTO audit_events
-  (id, time_ms, username, profile, client_ip, device, method, scheme, host, port, path, categories,
-   action, rule, reason, flagged, status, kind, search_term, search_engine, rewrites, note, claimed_user,
-   selftest_run, site, seq, chain_hash, outcome_hash)
-  VALUES (@id, @time_ms, @username, @profile, @client_ip, @device, @method, @scheme, @host, @port, @path,
-   @categories, @action, @rule, @reason, @flagged, @status, @kind, @search_term, @search_engine, @rewrites, @note,
-   @claimed_user, @selftest_run, @site, @seq, @chain_hash, @outcome_hash)`;
+  (${[...ROW_COLUMNS, ...LINK_COLUMNS].join(', ')})
+  VALUES (${[...ROW_COLUMNS, ...LINK_COLUMNS].map((c) => `@${c}`).join(', ')})`;
 
 /**
  * COALESCE keeps a decision-time status when the outcome does not know one. The outcome hash is recomputed
