@@ -19,6 +19,7 @@ import {
   startWebhookReceiver,
 } from '../../helpers/alert-receivers.js';
 import { buildFixture, ev, NOV, type Fixture } from '../reports/fixture.js';
+import { alertWrite } from '../../helpers/alert-setup.js';
 
 let f: Fixture;
 let c: string[];
@@ -43,26 +44,9 @@ const searches: AuditEvent[] = [0, 1].map((i) =>
   }),
 );
 
-function alert(id: string, over: Partial<AlertWrite>): AlertWrite {
-  return {
-    id,
-    firstTime: NOV(3, 15, 0),
-    lastTime: NOV(3, 15, 0),
-    count: 1,
-    user: 'pupil1',
-    profile: 'pupil',
-    clientIp: '10.0.0.12',
-    device: null,
-    rule: 'keyword:selfharm',
-    list: 'selfharm',
-    severity: 'danger',
-    url: null,
-    searchTerm: null,
-    phrase: null,
-    auditRowIds: [],
-    ...over,
-  };
-}
+/** pupil1's self-harm alert at 15:00 on 3 November unless `over` says otherwise. */
+const alert = (id: string, over: Partial<AlertWrite>): AlertWrite =>
+  alertWrite({ id, firstTime: NOV(3, 15, 0), lastTime: NOV(3, 15, 0), ...over });
 
 const A = {
   danger: '0197a000-0000-7000-8000-000000000001',
