@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { registerChainFunctions } from '../../../src/audit/chain.js';
 import type { AuditEvent } from '../../../src/audit/index.js';
@@ -47,4 +47,25 @@ export function databaseAtMigration(file: string, count: number): Database.Datab
     db.pragma(`user_version = ${i + 1}`);
   }
   return db;
+}
+
+/**
+ * A copy of the database `clean` (beside it, as `name`.sqlite) changed by `edit` through a plain sqlite3
+ * connection: none of schoolgate's functions, as a determined editor with the file has.
+ */
+export function editedCopy(
+  clean: string,
+  name: string,
+  edit: string | ((db: Database.Database) => void),
+): string {
+  const file = join(dirname(clean), `${name}.sqlite`);
+  copyFileSync(clean, file);
+  const db = new Database(file);
+  try {
+    if (typeof edit === 'string') db.exec(edit);
+    else edit(db);
+  } finally {
+    db.close();
+  }
+  return file;
 }

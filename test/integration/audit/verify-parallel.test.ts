@@ -3,7 +3,6 @@
  * each way of damaging the chain, including at the rows where the ranges are cut, both report the same
  * first break and the same counts. Real worker threads (from dist/: `npm run build` first), a real file.
  */
-import { copyFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +10,7 @@ import { GENESIS_HASH, verifyChain } from '../../../src/audit/chain.js';
 import { verifyAudit } from '../../../src/audit/verify-all.js';
 import { joinRanges, parallelWalker, splitRanges } from '../../../src/audit/verify-parallel.js';
 import { fillAuditDatabase, sha256Of } from './damage.js';
-import { tempDir } from './helpers.js';
+import { editedCopy, tempDir } from './helpers.js';
 
 const ROWS = 120;
 const THREADS = 3;
@@ -34,14 +33,7 @@ beforeAll(async () => {
 afterAll(() => cleanup());
 
 /** A plain sqlite3 connection (none of schoolgate's functions), as a determined editor has. */
-function damaged(name: string, sql: (cut: number[]) => string): string {
-  const file = path.join(dir, `${name}.sqlite`);
-  copyFileSync(clean, file);
-  const db = new Database(file);
-  db.exec(sql(cuts));
-  db.close();
-  return file;
-}
+const damaged = (name: string, sql: (cut: number[]) => string): string => editedCopy(clean, name, sql(cuts));
 
 function bothWays(file: string) {
   const db = new Database(file, { readonly: true });

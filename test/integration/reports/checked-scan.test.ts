@@ -4,7 +4,6 @@
  * rows of an untouched log (values with quotes, control characters, non-ASCII, a claimed name), and still
  * report a row changed inside the person's range as tampered, however it was changed.
  */
-import { copyFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -19,10 +18,9 @@ import { openSqliteAuditStore } from '../../../src/audit/index.js';
 import { Aggregate } from '../../../src/reports/aggregate.js';
 import { buildUserReport } from '../../../src/reports/builders.js';
 import { scan } from '../../../src/reports/report-parts.js';
-import { openReadOnly, type ReportSource } from '../../../src/reports/source.js';
-import { SqliteReads } from '../../../src/reports/sqlite-reads.js';
-import { LocalClock } from '../../../src/reports/time.js';
-import { makeEvent, tempDir } from '../audit/helpers.js';
+import { openReadOnly } from '../../../src/reports/source.js';
+import { editedCopy, makeEvent, tempDir } from '../audit/helpers.js';
+import { londonSource } from './fixture.js';
 
 const T0 = Date.UTC(2026, 2, 2, 9, 0);
 const T1 = T0 + 86_400_000;
@@ -54,26 +52,14 @@ beforeAll(async () => {
 afterAll(() => cleanup());
 afterEach(() => vi.restoreAllMocks());
 
-function withEdit(name: string, edit: (db: Database.Database) => void): string {
-  const file = path.join(dir, `${name}.sqlite`);
-  copyFileSync(clean, file);
-  const db = new Database(file);
-  edit(db);
-  db.close();
-  return file;
-}
+const withEdit = (name: string, edit: (db: Database.Database) => void): string =>
+  editedCopy(clean, name, edit);
 
 /** The report as built, and the same figures from the full rows checked one by one. */
 async function reports(file: string) {
   const db = openReadOnly(file);
   try {
-    const src: ReportSource = {
-      reads: new SqliteReads(db),
-      timeZone: 'Europe/London',
-      now: T1,
-      clock: new LocalClock('Europe/London'),
-      categories: new Map(),
-    };
+    const src = londonSource(db, T1);
     const built = await buildUserReport(src, 'pupil1', T0 - 1, T1, {
       by: 'DSL',
       osUser: 'dsl',

@@ -7,7 +7,11 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type Database from 'better-sqlite3';
 import { openSqliteAuditStore, type AuditEvent } from '../../../src/audit/index.js';
+import type { ReportSource } from '../../../src/reports/source.js';
+import { SqliteReads } from '../../../src/reports/sqlite-reads.js';
+import { LocalClock } from '../../../src/reports/time.js';
 import { tempDir, writeFixtureCategories } from '../../helpers/schoolgate.js';
 
 export const NOV = (day: number, h: number, m = 0, s = 0): number => Date.UTC(2026, 10, day, h, m, s);
@@ -163,4 +167,15 @@ export async function buildFixture(): Promise<Fixture> {
   store.complete(ids['bet1']!, { status: 403, bytesIn: 120, bytesOut: 900, durationMs: 3 });
   await store.close();
   return { dir, dataDir, dbPath, config, otherConfig, ids, old };
+}
+
+/** A report source over one open SQLite file, in the fixture's time zone, with no category names. */
+export function londonSource(db: Database.Database, now: number): ReportSource {
+  return {
+    reads: new SqliteReads(db),
+    timeZone: 'Europe/London',
+    now,
+    clock: new LocalClock('Europe/London'),
+    categories: new Map(),
+  };
 }

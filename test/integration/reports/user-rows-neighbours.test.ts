@@ -3,17 +3,14 @@
  * (NEIGHBOUR_SELECT): the verdict is the one the checker gives looking every neighbour up, for an untouched
  * log and for each edit around the person's rows (the other people's rows between theirs included).
  */
-import { copyFileSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifyCoveredRows, type CoverageResult, type VerifyRow } from '../../../src/audit/chain.js';
 import { openSqliteAuditStore } from '../../../src/audit/index.js';
 import { buildUserReport } from '../../../src/reports/builders.js';
-import { openReadOnly, type ReportSource } from '../../../src/reports/source.js';
-import { SqliteReads } from '../../../src/reports/sqlite-reads.js';
-import { LocalClock } from '../../../src/reports/time.js';
-import { makeEvent, tempDir } from '../audit/helpers.js';
+import { openReadOnly } from '../../../src/reports/source.js';
+import { editedCopy, makeEvent, tempDir } from '../audit/helpers.js';
+import { londonSource } from './fixture.js';
 
 const T0 = Date.UTC(2026, 2, 2, 9, 0);
 let dir: string;
@@ -34,25 +31,12 @@ beforeAll(async () => {
 });
 afterAll(() => cleanup());
 
-function withEdit(name: string, sql: string): string {
-  const file = path.join(dir, `${name}.sqlite`);
-  copyFileSync(clean, file);
-  const db = new Database(file);
-  db.exec(sql);
-  db.close();
-  return file;
-}
+const withEdit = (name: string, sql: string): string => editedCopy(clean, name, sql);
 
 async function verdicts(file: string) {
   const db = openReadOnly(file);
   try {
-    const src: ReportSource = {
-      reads: new SqliteReads(db),
-      timeZone: 'Europe/London',
-      now: T0 + 86_400_000,
-      clock: new LocalClock('Europe/London'),
-      categories: new Map(),
-    };
+    const src = londonSource(db, T0 + 86_400_000);
     const report = await buildUserReport(src, 'pupil1', T0 - 1, T0 + 86_400_000, {
       by: 'DSL',
       osUser: 'dsl',
