@@ -26,57 +26,41 @@ import { LRUCache } from 'lru-cache';
 import type { ReadonlyConfig } from '../config/load.js';
 import { AddressMap, canonicalAddress, type DeviceEntry, type NetworkEntry } from './address-map.js';
 import { parseBasicCredentials } from './basic-auth.js';
-import { Directory, type DirectoryCounters } from './ldap/directory.js';
+import { Directory } from './ldap/directory.js';
 import { verifyPassword } from './password.js';
-import {
-  DEFAULT_THROTTLE,
-  LoginThrottle,
-  Semaphore,
-  type BlockedEvent,
-  type ThrottleSettings,
-} from './throttle.js';
+import { DEFAULT_THROTTLE, LoginThrottle, Semaphore, type BlockedEvent } from './throttle.js';
+import type {
+  AuthCounters,
+  ExtraAddresses,
+  IdentifierOptions,
+  Identity,
+  IdentifyFailure,
+  IdentifyInput,
+  IdentifyResult,
+  Revocation,
+} from './identify-types.js';
+import { SignedInUsers } from './revocations.js';
 import { resolveSite } from './site.js';
 import { USER_NAME, type User, type UserStore } from './user-store.js';
 
 /** Cached credentials re-read their user at least this often, even when the version did not move. */
 const RECHECK_MS = 5_000;
-/** Verified with the same cost as a real hash when the user is unknown, disabled or has no password,
- * so the answer's timing does not tell which user names exist. Matches no password. */
 /** After a directory outage, sign-ins not in the cache get onOutage at once for this long. */
 export const OUTAGE_BACKOFF_MS = 15_000;
+/** Verified with the same cost as a real hash when the user is unknown, disabled or has no password,
+ * so the answer's timing does not tell which user names exist. Matches no password. */
 const DUMMY_HASH = `scrypt$16384$8$1$${Buffer.alloc(16).toString('base64')}$${Buffer.alloc(32).toString('base64')}`;
 
-export interface Identity {
-  user: string | null;
-  profile: string;
-  device: string | null;
-  via: 'basic' | 'device' | 'network' | 'guest';
-  /** The school of a trust (site.ts): the user's, else the device's, else the network's; absent: none. */
-  site?: string | null;
-}
-
-export interface IdentifyFailure {
-  ok: false;
-  /** 'directory-unavailable': the directory is down, the credential is not cached and onOutage is refuse. */
-  reason: 'auth-required' | 'bad-credentials' | 'malformed-credentials' | 'directory-unavailable';
-  /** Never set: a failed login identifies nobody. The name it claimed is `claimedUser`. */
-  user: null;
-  /** The user name the credentials claimed (control characters replaced, at most 128 characters). */
-  claimedUser: string | null;
-  /** Refused by the failed-login throttle (or the verification queue was full) without checking the
-   * password: answer 429 with `Retry-After`, not 407. `reason` is then 'bad-credentials'. */
-  throttle?: { scope: 'address' | 'user' | 'busy'; retryAfterMs: number };
-}
-
-export type IdentifyResult = { ok: true; identity: Identity } | IdentifyFailure;
-
-export interface IdentifyInput {
-  clientIp: string;
-  proxyAuthorization: string | undefined;
-  /** The client connection (socket or tunnel) the request came on: its next request with the same
-   * header and address reuses what this one looked up (see ConnectionState). */
-  connection?: object | undefined;
-}
+export type {
+  AuthCounters,
+  ExtraAddresses,
+  IdentifierOptions,
+  Identity,
+  IdentifyFailure,
+  IdentifyInput,
+  IdentifyResult,
+  Revocation,
+};
 
 /**
  * What a keep-alive connection's earlier request found: its device (for the address map in force then)
@@ -91,49 +75,6 @@ interface ConnectionState {
   header?: string;
   key?: string;
 }
-
-/** Networks and devices managed from the CLI (state database), in addition to the config's. */
-export interface ExtraAddresses {
-  devices: readonly DeviceEntry[];
-  networks: readonly NetworkEntry[];
-}
-
-export interface IdentifierOptions {
-  /** The clock of the throttle and the cache (tests inject one). */
-  now?: () => number;
-  /** The password check (tests count calls). */
-  verify?: (password: string, hash: string) => Promise<boolean>;
-  throttle?: Partial<ThrottleSettings>;
-  /** scrypt runs at once; default 2 (libuv's pool has 4 threads, shared with DNS and file I/O). */
-  maxConcurrentVerifications?: number;
-  /** Verifications waiting for a slot; beyond that an attempt is refused as busy. */
-  maxQueuedVerifications?: number;
-  /** A client address or user name reached the failed-login threshold (for alerts and the log). */
-  onThrottled?: (event: { scope: 'address' | 'user'; key: string; failures: number; until: number }) => void;
-  /** The directory became unreachable (once per outage, not per request), for the log. */
-  onDirectoryOutage?: (cause: string) => void;
-  /** Directory sign-ins at once (each holds a connection); default 8. */
-  maxConcurrentDirectoryBinds?: number;
-}
-
-/** Counters since start, for status and metrics. */
-export interface AuthCounters {
-  /** scrypt verifications run. */
-  verifications: number;
-  /** Credentials that failed verification (wrong password, unknown or disabled user). */
-  failures: number;
-  /** Attempts refused by the throttle without verification. */
-  throttled: number;
-  /** Attempts refused because too many verifications were queued. */
-  busy: number;
-  /** Client addresses and user names blocked right now. */
-  blockedNow: number;
-  /** With identity.ldap: user binds, outages, and whether sign-ins get onOutage right now. */
-  directory: (DirectoryCounters & { down: boolean; cacheHits: number }) | null;
-}
-
-/** Why a user that was signed in lost access (for closing their tunnels and keep-alive connections). */
-export type Revocation = { user: string; why: 'disabled' | 'removed' | 'password-changed' };
 
 interface Verified {
   user: string;
@@ -162,12 +103,8 @@ export class Identifier {
   /** (user, address) pairs that signed in successfully lately: a user name under attack from elsewhere
    * still signs in from its own machines (the address throttle still applies there). */
   private readonly trusted: LRUCache<string, true>;
-  /** Signed-in users and the hash they were verified against, to notice revocations. */
-  private readonly signedIn = new LRUCache<string, string>({ max: 50_000, ttl: 24 * 3_600_000 });
-  /** Users who signed in through the directory (not in signedIn: pollUsers would read them as removed). */
-  private readonly directoryUsers = new LRUCache<string, true>({ max: 50_000, ttl: 24 * 3_600_000 });
-  private readonly revocationListeners = new Set<(r: Revocation) => void>();
-  private usersVersion: number;
+  /** Who signed in, to notice revocations (revocations.ts). */
+  private readonly signedIn: SignedInUsers;
   private readonly throttle: LoginThrottle;
   private readonly scrypts: Semaphore;
   private readonly now: () => number;
@@ -211,7 +148,7 @@ export class Identifier {
       ttl: 30 * 24 * 3_600_000,
       perf: { now: () => this.now() },
     });
-    this.usersVersion = users.version();
+    this.signedIn = new SignedInUsers(users);
     this.directory = makeDirectory(config, null, this.now);
     this.binds = new Semaphore(opts.maxConcurrentDirectoryBinds ?? 8, 256);
     this.onDirectoryOutage = opts.onDirectoryOutage ?? (() => {});
@@ -255,57 +192,17 @@ export class Identifier {
    * password (noticed on the next identify() or pollUsers() after the change). Returns the unsubscribe.
    */
   onRevoked(listener: (r: Revocation) => void): () => void {
-    this.revocationListeners.add(listener);
-    return () => this.revocationListeners.delete(listener);
+    return this.signedIn.onRevoked(listener);
   }
 
-  /** Looks for revocations now (one `PRAGMA data_version` when nothing changed): for a proxy timer and the
-   * control socket, so idle tunnels of a disabled user are closed without waiting for another request.
-   * Returns the revocations found (each also sent to the onRevoked listeners). */
+  /** Looks for revocations now: for a proxy timer and the control socket (SignedInUsers.poll). */
   pollUsers(): Revocation[] {
-    const version = this.users.version();
-    if (version === this.usersVersion) return [];
-    this.usersVersion = version;
-    if (this.signedIn.size === 0 && this.directoryUsers.size === 0) return [];
-    const revoked: Revocation[] = [];
-    // Directory users with a local row (imported) are revoked by `users disable` or `users passwd`.
-    for (const name of this.directoryUsers.keys()) {
-      const user = this.users.get(name);
-      if (user?.disabled) revoked.push({ user: name, why: 'disabled' });
-      else if (user?.passwordHash) revoked.push({ user: name, why: 'password-changed' });
-    }
-    for (const [name, hash] of this.signedIn.entries()) {
-      const user = this.users.get(name);
-      const why = !user
-        ? 'removed'
-        : user.disabled
-          ? 'disabled'
-          : user.passwordHash !== hash
-            ? 'password-changed'
-            : null;
-      if (why) revoked.push({ user: name, why });
-    }
-    for (const r of revoked) {
-      this.signedIn.delete(r.user);
-      this.directoryUsers.delete(r.user);
-      for (const listener of this.revocationListeners) {
-        try {
-          listener(r);
-        } catch {
-          // A listener's failure must not stop the others or the request that noticed.
-        }
-      }
-    }
-    return revoked;
+    return this.signedIn.poll();
   }
 
-  /**
-   * Whether `user` signed in with Basic credentials and has not been revoked since: a connection identified
-   * just before a revocation was noticed is checked with this when it is taken into account.
-   */
+  /** Whether `user` signed in and has not been revoked since (SignedInUsers.has). */
   isSignedIn(user: string): boolean {
-    // Directory users are not revoked from here (the directory does not tell): signed in until forgotten.
-    return this.signedIn.has(user) || this.directoryUsers.has(user);
+    return this.signedIn.has(user);
   }
 
   async identify(input: IdentifyInput): Promise<IdentifyResult> {
@@ -444,7 +341,7 @@ export class Identifier {
     if (cached.passwordHash === null) {
       // A directory sign-in: valid for its ttl while its local row (if any) says the same.
       if (version !== cached.version) {
-        if (version !== this.usersVersion) this.pollUsers();
+        this.signedIn.pollIfMoved(version);
         const profile = directoryProfileNow(this.users.get(cached.user), cached);
         if (profile === null) {
           this.verified.delete(key);
@@ -457,7 +354,7 @@ export class Identifier {
       return cached;
     }
     if (version === cached.version && now - cached.checkedAt < RECHECK_MS) return cached;
-    if (version !== this.usersVersion) this.pollUsers();
+    this.signedIn.pollIfMoved(version);
     const current = this.users.get(cached.user);
     if (current && !current.disabled && current.passwordHash === cached.passwordHash) {
       const fresh = { ...cached, profile: current.profile, site: current.site, version, checkedAt: now };
@@ -544,7 +441,7 @@ export class Identifier {
       }
       this.throttle.succeed(userKey);
       this.trusted.set(`${name}\n${throttleAddress(clientIp)}`, true);
-      this.signedIn.set(user.name, user.passwordHash!);
+      this.signedIn.local(user.name, user.passwordHash!);
       const verified: Verified = {
         user: user.name,
         profile: user.profile,
@@ -584,7 +481,7 @@ export class Identifier {
     }
     this.directoryDownUntil = 0;
     if (result.kind === 'rejected') return 'rejected';
-    this.directoryUsers.set(name, true);
+    this.signedIn.directory(name);
     const verified: Verified = {
       user: name,
       profile: local?.profile ?? result.profile,
