@@ -11,7 +11,7 @@
  */
 import type pg from 'pg';
 import { SchoolgateError } from '../../errors.js';
-import { GENESIS_HASH, outcomeHash, rowHash, type ChainHead } from '../chain.js';
+import { GENESIS_HASH } from '../chain.js';
 import {
   eventToRow,
   invalidEventReason,
@@ -33,17 +33,11 @@ import { recentPgAlerts, upsertPgAlert } from './alerts.js';
 import { describeServer, pgPool, type PgConnectOptions } from './connect.js';
 import { listNodes, registerNode, touchNode, type NodeSeen } from './nodes.js';
 import { Partitions } from './partitions.js';
-import { insertRows, type PgRow } from './rows.js';
+import { writeBatch } from './commit-batch.js';
 import { migratePg } from './schema.js';
-import { loadOrCreateSigningKey, type CheckpointReason, type SigningKey } from '../checkpoints.js';
-import { SIGNING_OK, signingFailed, type SigningState } from '../signing-state.js';
-import {
-  latestPgCheckpoint,
-  PG_CHECKPOINT_EVERY_MS,
-  pgSignatureProblem,
-  writePgCheckpoint,
-} from './checkpoints.js';
-import { verifyPostgres } from './verify.js';
+import type { SigningState } from '../signing-state.js';
+import { PG_CHECKPOINT_EVERY_MS } from './checkpoints.js';
+import { PgNodeSigner } from './node-signer.js';
 
 export interface PostgresAuditStoreOptions extends PgConnectOptions {
   /** This node's name: its own chain. */
@@ -94,10 +88,8 @@ export class PostgresAuditStore implements ServingAuditStore {
   private heartbeat: NodeJS.Timeout | null = null;
   /** setUp done: at open, or at the first commit that reached the server after a start while it was down. */
   private setUpDone = false;
-  private signingKey: SigningKey | null = null;
-  private signing_: SigningState | null = null;
-  private lastSignedSeq = -1;
-  private signer: NodeJS.Timeout | null = null;
+  /** This node's checkpoint signing (node-signer.ts); null without a key file. */
+  private readonly signer: PgNodeSigner | null;
 
   private constructor(
     pool: pg.Pool,
@@ -106,7 +98,10 @@ export class PostgresAuditStore implements ServingAuditStore {
     this.pool = pool;
     this.node = opts.node;
     this.maxRows = opts.batchMaxRows ?? 1000;
-    if (opts.signingKeyFile !== undefined) this.signing_ = SIGNING_OK;
+    this.signer =
+      opts.signingKeyFile === undefined
+        ? null
+        : new PgNodeSigner(opts.node, opts.signingKeyFile, opts.logger, () => this.healthy_);
   }
 
   /** Connects, brings the schema up to date, makes this month's and next month's partitions. */
@@ -132,92 +127,17 @@ export class PostgresAuditStore implements ServingAuditStore {
       store.noteHealth({ ok: false, error: store.commitError(err) });
     }
     if (opts.heartbeatMs !== undefined) store.startHeartbeat(opts.heartbeatMs);
-    if (opts.signingKeyFile !== undefined)
-      store.startSigning(opts.checkpointEveryMs ?? PG_CHECKPOINT_EVERY_MS);
+    store.signer?.start(
+      opts.checkpointEveryMs ?? PG_CHECKPOINT_EVERY_MS,
+      pool,
+      () => store.setUpDone && store.healthy_ && !store.closing,
+    );
     return store;
   }
 
   /** Whether this node signs its checkpoints; null where no key was given. */
   get signing(): SigningState | null {
-    return this.signing_;
-  }
-
-  private loadSigningKey(file: string): void {
-    if (this.signingKey) return;
-    try {
-      this.signingKey = loadOrCreateSigningKey(file);
-    } catch (err) {
-      this.signingFailed(`cannot read or create the signing key ${file}: ${String(err)}`);
-    }
-  }
-
-  private signingFailed(message: string): void {
-    if (this.signing_?.state !== 'failing')
-      this.opts.logger?.error(
-        { code: 'SG_AUDIT_SIGNING_FAILED', node: this.node, err: message },
-        'audit: checkpoint signing failed; rows are still recorded, unsigned, until it works again',
-      );
-    this.signing_ = signingFailed(this.signing_ ?? SIGNING_OK, message, Date.now());
-  }
-
-  /**
-   * The check at start (start-check.ts's on SQLite): the tail of this node's chain, from its last signed
-   * checkpoint to its head, walked and linked, and the checkpoint signed by this node's key. A break
-   * refuses to serve (SG_AUDIT_DAMAGED): rows changed, removed or appended around the writer.
-   */
-  private async checkAtStart(client: pg.ClientBase): Promise<void> {
-    const last = await latestPgCheckpoint(client, this.node);
-    if (!last) return;
-    const key = this.signingKey?.publicKeyText ?? last.publicKey;
-    const walked = await verifyPostgres(client, {
-      node: this.node,
-      from: { seq: last.seq, hash: last.hash },
-      checkpoints: false,
-    });
-    const problem =
-      pgSignatureProblem(last, key) ??
-      (walked.nodes[0]?.ok === false ? (walked.nodes[0].firstBreak?.reason ?? 'the chain is broken') : null);
-    if (problem)
-      throw new SchoolgateError(
-        'SG_AUDIT_DAMAGED',
-        `The PostgreSQL audit chain of node ${this.node} does not match its last signed checkpoint: ${problem}.`,
-        {
-          context: { node: this.node, checkpointSeq: last.seq },
-          suggestion:
-            "Run `schoolgate audit verify`, keep a copy of the database and this node's keys/ as they are (evidence), and tell the headteacher; a node must never share its name with another.",
-        },
-      );
-  }
-
-  /** Signs the head now, or (moved) only if it moved since the last checkpoint; a failure is only shown. */
-  private async sign(db: pg.ClientBase | pg.Pool, reason: CheckpointReason, moved = false): Promise<void> {
-    if (!this.signingKey) return;
-    try {
-      if (moved) {
-        const { rows } = await db.query<{ seq: number }>('SELECT seq FROM chain_heads WHERE node = $1', [
-          this.node,
-        ]);
-        if (Number(rows[0]?.seq ?? 0) === this.lastSignedSeq) return;
-      }
-      const c = await writePgCheckpoint(db, this.node, this.signingKey, reason);
-      this.lastSignedSeq = c.seq;
-      if (this.signing_?.state === 'failing')
-        this.opts.logger?.info({ node: this.node }, 'audit: checkpoint signing works again');
-      this.signing_ = SIGNING_OK;
-    } catch (err) {
-      // The database down is the store's failure, shown already; signing failed only if the database answers.
-      if (this.healthy_) this.signingFailed(`cannot store a signed checkpoint: ${String(err)}`);
-    }
-  }
-
-  private startSigning(ms: number): void {
-    let busy = false;
-    this.signer = setInterval(() => {
-      if (busy || !this.setUpDone || !this.healthy_ || this.closing) return;
-      busy = true;
-      void this.sign(this.pool, 'minute', true).finally(() => (busy = false));
-    }, ms);
-    this.signer.unref();
+    return this.signer?.state ?? null;
   }
 
   /** Migrations, this month's and next month's partitions, this node's chain head and its `nodes` row. */
@@ -230,10 +150,10 @@ export class PostgresAuditStore implements ServingAuditStore {
       [this.node, GENESIS_HASH],
     );
     if (this.opts.heartbeatMs !== undefined) await registerNode(client, this.node);
-    if (this.opts.signingKeyFile !== undefined) {
-      this.loadSigningKey(this.opts.signingKeyFile);
-      await this.checkAtStart(client);
-      await this.sign(client, 'open');
+    if (this.signer) {
+      this.signer.loadKey();
+      await this.signer.checkAtStart(client);
+      await this.signer.sign(client, 'open');
     }
     this.setUpDone = true;
   }
@@ -315,13 +235,13 @@ export class PostgresAuditStore implements ServingAuditStore {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.heartbeat) clearInterval(this.heartbeat);
-      if (this.signer) clearInterval(this.signer);
+      this.signer?.stop();
       if (this.running) await this.draining;
       if (this.queueDepth > 0) {
         this.running = true;
         await this.drain(false);
       }
-      if (this.setUpDone && this.healthy_) await this.sign(this.pool, 'close');
+      if (this.setUpDone && this.healthy_) await this.signer?.sign(this.pool, 'close');
       await this.pool.end();
     })();
     return this.closing;
@@ -419,32 +339,7 @@ export class PostgresAuditStore implements ServingAuditStore {
           client,
           records.map((r) => r.time_ms),
         );
-      await client.query('BEGIN');
-      let head = await this.lockHead(client);
-      let rows = records;
-      for (;;) {
-        const { chained, last } = chain(head, rows);
-        const inserted =
-          chained.length > 0 ? await insertRows(client, this.node, chained) : new Set<string>();
-        if (inserted.size === chained.length) {
-          if (chained.length > 0)
-            await client.query('UPDATE chain_heads SET seq = $2, hash = $3 WHERE node = $1', [
-              this.node,
-              last.seq,
-              last.hash,
-            ]);
-          break;
-        }
-        // A retried id already stored (or twice in this batch): start the batch again without it, so the chain
-        // has no hole where the skipped row would have been. Its caller is answered: the row is stored.
-        await client.query('ROLLBACK');
-        await client.query('BEGIN');
-        head = await this.lockHead(client);
-        const seen = new Set<string>();
-        rows = rows.filter((r) => inserted.has(r.id) && !seen.has(r.id) && seen.add(r.id));
-      }
-      if (updates.length > 0) await applyOutcomes(client, updates);
-      await client.query('COMMIT');
+      await writeBatch(client, this.node, records, updates);
     } catch (err) {
       broken = err;
       await client.query('ROLLBACK').catch(() => undefined);
@@ -453,14 +348,6 @@ export class PostgresAuditStore implements ServingAuditStore {
       // A connection that failed mid-transaction is discarded, not handed to the next batch.
       client.release(broken instanceof Error ? broken : undefined);
     }
-  }
-
-  private async lockHead(client: pg.ClientBase): Promise<ChainHead> {
-    const { rows } = await client.query<{ seq: number; hash: string }>(
-      'SELECT seq, hash FROM chain_heads WHERE node = $1 FOR UPDATE',
-      [this.node],
-    );
-    return rows[0] ?? { seq: 0, hash: GENESIS_HASH };
   }
 
   private retainUpdates(failed: OutcomeRow[]): void {
@@ -532,68 +419,4 @@ function serverUnreachable(err: unknown): boolean {
   // No code (a timeout) or a Node errno (ECONNREFUSED, EPIPE…; no SQLSTATE class starts with E).
   if (typeof code !== 'string' || code.startsWith('E') || code.length !== 5) return true;
   return code.startsWith('08') || code.startsWith('57P');
-}
-
-/** The rows with their place in the chain after `head`, and the new head. */
-function chain(head: ChainHead, records: readonly EventRow[]): { chained: PgRow[]; last: ChainHead } {
-  let last = head;
-  const chained = records.map((r): PgRow => {
-    const seq = last.seq + 1;
-    const chain_hash = rowHash(last.hash, { ...r, seq });
-    last = { seq, hash: chain_hash };
-    const outcome = {
-      status: r.status,
-      bytes_in: null,
-      bytes_out: null,
-      duration_ms: null,
-      completed_ms: null,
-    };
-    return { ...r, ...outcome, seq, chain_hash, outcome_hash: outcomeHash(chain_hash, outcome) };
-  });
-  return { chained, last };
-}
-
-/** Outcome updates with their outcome_hash over the row's chain_hash (as sg_outcome_hash does on SQLite). */
-async function applyOutcomes(client: pg.ClientBase, updates: readonly OutcomeRow[]): Promise<void> {
-  const { rows } = await client.query<{
-    id: string;
-    time_ms: number;
-    chain_hash: string;
-    status: number | null;
-  }>('SELECT id, time_ms, chain_hash, status FROM audit_events WHERE id = ANY($1::text[]) FOR UPDATE', [
-    updates.map((u) => u.id),
-  ]);
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  // One entry per row (an UPDATE … FROM joins a row to one of its matches only): the last update wins.
-  const byRow = new Map<
-    string,
-    { row: (typeof rows)[number]; u: OutcomeRow; status: number | null; hash: string }
-  >();
-  for (const u of updates) {
-    const row = byId.get(u.id);
-    if (!row) continue; // like SQLite's UPDATE of an unknown id: nothing to complete
-    const status = u.status ?? row.status;
-    const hash = outcomeHash(row.chain_hash, { ...u, status });
-    row.status = status; // a second update of the same row in this batch builds on the first
-    byRow.set(u.id, { row, u, status, hash });
-  }
-  const set = [...byRow.values()];
-  if (set.length === 0) return;
-  await client.query(
-    `UPDATE audit_events a SET status = u.status, bytes_in = u.bytes_in, bytes_out = u.bytes_out,
-       duration_ms = u.duration_ms, completed_ms = u.completed_ms, outcome_hash = u.outcome_hash
-     FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[])
-       AS u(id, time_ms, status, bytes_in, bytes_out, duration_ms, completed_ms, outcome_hash)
-     WHERE a.id = u.id AND a.time_ms = u.time_ms`,
-    [
-      set.map((s) => s.row.id),
-      set.map((s) => s.row.time_ms),
-      set.map((s) => s.status),
-      set.map((s) => s.u.bytes_in),
-      set.map((s) => s.u.bytes_out),
-      set.map((s) => s.u.duration_ms),
-      set.map((s) => s.u.completed_ms),
-      set.map((s) => s.hash),
-    ],
-  );
 }
