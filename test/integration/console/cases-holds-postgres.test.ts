@@ -10,8 +10,10 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hold } from '../../../src/audit/holds.js';
+import { PostgresAuditStore } from '../../../src/audit/postgres/store.js';
 import { ConsoleAccounts } from '../../../src/console/accounts.js';
 import { openStateDatabase } from '../../../src/state/database.js';
+import { auditEvent } from '../../helpers/audit-event.js';
 import { runCli } from '../../helpers/cli.js';
 import { signedIn, startConsoleRig, type ConsoleClient, type ConsoleRig } from '../../helpers/console.js';
 import { findPostgres, PG_SKIP_MESSAGE, startPgCluster, type PgCluster } from '../../helpers/pg-cluster.js';
@@ -209,6 +211,33 @@ describe.skipIf(!bin)('console cases and holds on PostgreSQL, two nodes', { time
     const mine = await north.get('/cases');
     expect(mine.body).toContain('C-2026-1');
     expect(mine.body).not.toContain('C-SOUTH');
+  });
+
+  it('a person known only by PostgreSQL’s rows: a case about them, of the site of their latest row', async () => {
+    // Another node recorded the only rows of r.north (no users row on any node): the latest is north's.
+    const other = await PostgresAuditStore.open({ connectionString: url, node: 'gate-c' });
+    try {
+      for (const [id, site, ago] of [
+        ['r-1', 'south', 7_200_000],
+        ['r-2', 'north', 3_600_000],
+      ] as const)
+        await other.record(
+          auditEvent({
+            id,
+            time: Date.now() - ago,
+            user: 'r.north',
+            profile: 'pupil',
+            action: 'block',
+            site,
+          }),
+        );
+    } finally {
+      await other.close();
+    }
+    const open = await headA.postForm('/cases', '/cases', { ref: 'C-ROWS', subject: 'r.north', note: 'w' });
+    expect(open.status).toBe(303);
+    expect((await north.get('/case?ref=C-ROWS')).status).toBe(200);
+    expect((await north.get('/cases')).body).toContain('C-ROWS');
   });
 
   it('with PostgreSQL stopped the pages refuse (SG_AUDIT_UNAVAILABLE), nothing shown', async () => {
