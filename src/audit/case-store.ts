@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { CaseSubject } from './case-subjects.js';
+import { listAccess, type StoredAccessEntry } from './report-access.js';
 import {
   addCaseNote,
   caseNotes,
@@ -31,6 +32,8 @@ export interface CaseStore {
   require(ref: string): Promise<CaseRecord>;
   list(): Promise<CaseRecord[]>;
   notes(ref: string): Promise<CaseNote[]>;
+  /** The reports pulled (and refused) under the case, oldest first: the store's own report_access. */
+  looks(ref: string, limit: number): Promise<StoredAccessEntry[]>;
 }
 
 export function sqliteCaseStore(db: Database.Database): CaseStore {
@@ -43,5 +46,6 @@ export function sqliteCaseStore(db: Database.Database): CaseStore {
     require: async (ref) => requireCase(db, ref),
     list: async () => listCases(db),
     notes: async (ref) => caseNotes(db, ref),
+    looks: async (ref, limit) => listAccess(db, { caseRef: ref, limit }),
   };
 }

@@ -69,7 +69,8 @@ export function recordAccess(db: Database.Database, e: AccessEntry): number {
   return Number(info.lastInsertRowid);
 }
 
-interface AccessRow {
+/** A report_access row as both stores hold it (PostgreSQL's bigints read as numbers). */
+export interface AccessRow {
   id: number;
   time_ms: number;
   by_name: string | null;
@@ -89,7 +90,7 @@ interface AccessRow {
   site: string | null;
 }
 
-const toEntry = (r: AccessRow): StoredAccessEntry => ({
+export const toEntry = (r: AccessRow): StoredAccessEntry => ({
   id: r.id,
   timeMs: r.time_ms,
   by: r.by_name,

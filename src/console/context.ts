@@ -41,7 +41,7 @@ export function withAudit<T>(ctx: ConsoleContext, fn: (db: Database.Database) =>
       'This page does not yet read the PostgreSQL audit store this node records to, so it shows nothing.',
       {
         suggestion:
-          'The reviews (flagged, weekly, self-reports) and a person’s report read PostgreSQL; for the rest use the CLI',
+          'The reviews (flagged, weekly, self-reports), a person’s report, cases and holds read PostgreSQL; for the rest use the CLI',
       },
     );
   const db = openAdmin(ctx.config);
@@ -104,6 +104,12 @@ async function recordOnPostgres(config: ReadonlyConfig, entry: AccessEntry): Pro
   }
 }
 
+/** A refused page recorded in the store's report_access (PostgreSQL's on PostgreSQL), before the 403. */
+export async function recordRefusal(ctx: ConsoleContext, entry: AccessEntry): Promise<void> {
+  if (ctx.config.store === 'sqlite') withAudit(ctx, (db) => recordAccess(db, entry));
+  else await recordOnPostgres(ctx.config, entry);
+}
+
 /**
  * A preHandler for a page of these roles: no session → the sign-in page; another role → 403, the refusal
  * recorded in report_access (who, role, what was asked) before the page is sent.
@@ -118,8 +124,7 @@ export function guard(ctx: ConsoleContext, roles: readonly Role[], command: stri
           ? ((req.query as Record<string, string>).user ?? null)
           : null;
       const refused = roleRefusalEntry(session, `${command} ${req.url}`, subject, ctx.now());
-      if (ctx.config.store === 'sqlite') withAudit(ctx, (db) => recordAccess(db, refused));
-      else await recordOnPostgres(ctx.config, refused);
+      await recordRefusal(ctx, refused);
       return sendPage(
         reply,
         403,

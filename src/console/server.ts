@@ -28,6 +28,7 @@ import { dslMoreRoutes } from './routes/dsl-more.js';
 import { headteacherRoutes } from './routes/headteacher.js';
 import { importRoutes } from './routes/imports.js';
 import { reviewRoutes } from './routes/reviews.js';
+import { holdRoutes } from './routes/holds.js';
 import { signInRoutes } from './routes/sign-in.js';
 import { technicianRoutes, type TechnicianDeps } from './routes/technician.js';
 import { technicianMoreRoutes } from './routes/technician-more.js';
@@ -199,6 +200,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<RunningConsole> {
     importRoutes(app, ctx);
     auditorRoutes(app, ctx);
     reviewRoutes(app, ctx);
+    holdRoutes(app, ctx);
     await app.listen({ host, port: config.console.port });
   } catch (err) {
     await app.close().catch(() => undefined);

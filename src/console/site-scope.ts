@@ -10,9 +10,9 @@ import { SITE_NAME } from '../identity/site.js';
 import { html } from '../proxy/pages/html.js';
 
 import { withState } from '../state/store.js';
-import { recordRoleRefusal } from './access.js';
+import { roleRefusalEntry } from './access.js';
 import { message } from './pages/layout.js';
-import { sendPage, viewerOf, withAudit, type ConsoleContext } from './context.js';
+import { recordRefusal, sendPage, viewerOf, withAudit, type ConsoleContext } from './context.js';
 import type { Session } from './sessions.js';
 
 /** The site a look is limited to: the account's own, else the one it picked (?site=), else none (all). */
@@ -44,8 +44,8 @@ export async function outsideSite(ctx: ConsoleContext, session: Session, user: s
   return session.site !== null && (await siteOfPerson(ctx, user)) !== session.site;
 }
 
-/** The refusal of another site's person or alert: recorded in report_access, then a 403 page. */
-export function refuseOtherSite(
+/** The refusal of another site's person or alert: recorded in the store's report_access, then a 403 page. */
+export async function refuseOtherSite(
   ctx: ConsoleContext,
   session: Session,
   reply: FastifyReply,
@@ -53,7 +53,7 @@ export function refuseOtherSite(
   subject: string | null,
 ) {
   const reason = `the account sees the ${session.site ?? '?'} site only; this is another site's (SG_CONSOLE_FORBIDDEN)`;
-  withAudit(ctx, (db) => recordRoleRefusal(db, session, command, subject, ctx.now(), reason));
+  await recordRefusal(ctx, roleRefusalEntry(session, command, subject, ctx.now(), reason));
   return sendPage(
     reply,
     403,

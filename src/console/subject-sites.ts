@@ -7,19 +7,43 @@
  * accounts see all. Checked before a case, a hold or its records are read or changed, not in the page.
  */
 import type { CaseSubject } from '../audit/case-subjects.js';
-import { requireCase, type CaseRecord } from '../audit/cases.js';
+import type { CaseRecord } from '../audit/cases.js';
 import type { Hold } from '../audit/holds.js';
 import { addressMap } from '../identity/identify.js';
 import { withState } from '../state/store.js';
-import { withAudit, type ConsoleContext } from './context.js';
+import type { ConsoleContext } from './context.js';
+import { withRecords, type ConsoleRecords } from './records.js';
 import type { Session } from './sessions.js';
-import { latestSite } from './site-scope.js';
 
 export type SiteOf = (subject: CaseSubject) => string | null;
 
-/** Runs fn with a lookup of subjects' sites over one state connection (networks and devices read once). */
-async function withSubjectSites<T>(ctx: ConsoleContext, fn: (siteOf: SiteOf) => T): Promise<T> {
-  return withState(ctx.config.dataDir, (s) => {
+/** `fn` on the records open already (`records`), else on the configured store's, opened for it. */
+function onRecords<T>(
+  ctx: ConsoleContext,
+  records: ConsoleRecords | undefined,
+  fn: (r: ConsoleRecords) => Promise<T>,
+): Promise<T> {
+  return records ? fn(records) : withRecords(ctx, fn);
+}
+
+/**
+ * Runs fn with a lookup of these subjects' sites over one state connection (networks and devices read
+ * once); users without a users row take their latest audit row's site from the configured store.
+ */
+async function withSubjectSites<T>(
+  ctx: ConsoleContext,
+  subjects: readonly CaseSubject[],
+  records: ConsoleRecords | undefined,
+  fn: (siteOf: SiteOf) => T,
+): Promise<T> {
+  return withState(ctx.config.dataDir, async (s) => {
+    const unlisted = [
+      ...new Set(subjects.filter((x) => x.kind === 'user' && !s.users.get(x.value)).map((x) => x.value)),
+    ];
+    const latest =
+      unlisted.length === 0
+        ? new Map<string, string | null>()
+        : await onRecords(ctx, records, (r) => r.latestSites(unlisted));
     const extra = { devices: s.addresses.devices(), networks: s.addresses.networks() };
     const map = addressMap(ctx.config, extra);
     const devices = [...ctx.config.identity.devices, ...extra.devices];
@@ -27,7 +51,7 @@ async function withSubjectSites<T>(ctx: ConsoleContext, fn: (siteOf: SiteOf) => 
     return fn((subject) => {
       if (subject.kind === 'user') {
         const user = s.users.get(subject.value);
-        return user ? user.site : withAudit(ctx, (db) => latestSite(db, subject.value));
+        return user ? user.site : (latest.get(subject.value) ?? null);
       }
       if (subject.kind === 'address') return ofAddress(subject.value);
       const device = devices.find((d) => d.name === subject.value);
@@ -46,10 +70,11 @@ export async function subjectsOutsideSite(
   ctx: ConsoleContext,
   session: Session,
   subjects: readonly CaseSubject[],
+  records?: ConsoleRecords,
 ): Promise<boolean> {
   const site = session.site;
   if (site === null) return false;
-  return !(await withSubjectSites(ctx, (siteOf) => allOf(siteOf, subjects, site)));
+  return !(await withSubjectSites(ctx, subjects, records, (siteOf) => allOf(siteOf, subjects, site)));
 }
 
 /** The cases an account may see: a site-scoped one only those whose every subject is of its site. */
@@ -57,29 +82,42 @@ export async function casesOfSite(
   ctx: ConsoleContext,
   session: Session,
   cases: CaseRecord[],
+  records?: ConsoleRecords,
 ): Promise<CaseRecord[]> {
   const site = session.site;
   if (site === null) return cases;
-  return withSubjectSites(ctx, (siteOf) => cases.filter((c) => allOf(siteOf, c.subjects, site)));
+  const subjects = cases.flatMap((c) => c.subjects);
+  return withSubjectSites(ctx, subjects, records, (siteOf) =>
+    cases.filter((c) => allOf(siteOf, c.subjects, site)),
+  );
 }
 
 /** The holds an account may see: a site-scoped one only those on its site's subjects. */
-export async function holdsOfSite(ctx: ConsoleContext, session: Session, holds: Hold[]): Promise<Hold[]> {
+export async function holdsOfSite(
+  ctx: ConsoleContext,
+  session: Session,
+  holds: Hold[],
+  records?: ConsoleRecords,
+): Promise<Hold[]> {
   const site = session.site;
   if (site === null) return holds;
-  return withSubjectSites(ctx, (siteOf) => holds.filter((h) => siteOf(h) === site));
+  return withSubjectSites(ctx, holds, records, (siteOf) => holds.filter((h) => siteOf(h) === site));
 }
 
 /**
  * The case, when it is another site's for a site-scoped account (the caller refuses: refuseOtherSite);
- * null when the account may see it. Not a reply: an async function cannot hand back Fastify's thenable one.
+ * null when the account may see it. Read from the configured store (SG_CASE_UNKNOWN when it has none).
+ * Not a reply: an async function cannot hand back Fastify's thenable one.
  */
 export async function otherSiteCase(
   ctx: ConsoleContext,
   session: Session,
   ref: string,
+  records?: ConsoleRecords,
 ): Promise<CaseRecord | null> {
   if (session.site === null) return null;
-  const c = withAudit(ctx, (db) => requireCase(db, ref));
-  return (await subjectsOutsideSite(ctx, session, c.subjects)) ? c : null;
+  return onRecords(ctx, records, async (r) => {
+    const c = await r.cases.require(ref);
+    return (await subjectsOutsideSite(ctx, session, c.subjects, r)) ? c : null;
+  });
 }

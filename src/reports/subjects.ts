@@ -18,10 +18,13 @@ export interface SubjectLookup {
   similar(name: string): string[];
 }
 
-/** Reads the state database (read-only; absent: no users, no devices) and the audit log's usernames. */
+/**
+ * Reads the state database (read-only; absent: no users, no devices) and the audit log's usernames (none
+ * when `audit` is null: on PostgreSQL the caller adds the users with rows there, pg-admin.ts).
+ */
 export function withSubjectLookup<T>(
   config: ReadonlyConfig,
-  audit: Database.Database,
+  audit: Database.Database | null,
   run: (lookup: SubjectLookup) => T,
 ): T {
   const state = existsSync(stateDbPath(config.dataDir))

@@ -15,6 +15,7 @@ import {
   type CaseRecord,
   type CaseRow,
 } from '../cases.js';
+import { pgCaseLooks } from './case-looks.js';
 import { BIGINT_AS_NUMBER, type Queryable } from './connect.js';
 import { inPgTransaction } from './transaction.js';
 
@@ -130,5 +131,6 @@ export function pgCaseStore(pool: pg.Pool): CaseStore {
         osUser: r.os_user,
         text: r.text,
       })),
+    looks: (ref, limit) => pgCaseLooks(pool, ref, limit),
   };
 }

@@ -2,7 +2,9 @@
  * Legal holds on PostgreSQL (holds.ts is SQLite's, with the same rules and messages): one table shared by
  * every node, so a hold placed on any node keeps the rows of every node's chain from the purge.
  */
+import type pg from 'pg';
 import type { Actor } from '../cases.js';
+import type { HoldStore } from '../hold-store.js';
 import type { CaseSubject } from '../case-subjects.js';
 import {
   HELD_SUBJECTS_SQL,
@@ -78,4 +80,14 @@ export async function listPgHolds(db: Queryable, opts: { all?: boolean } = {}): 
 export async function pgHeldSet(db: Queryable): Promise<HeldSet> {
   const { rows } = await db.query<CaseSubject>(HELD_SUBJECTS_SQL);
   return heldSetOf(rows);
+}
+
+/** The holds of the shared database behind the stores' one interface (hold-store.ts). */
+export function pgHoldStore(pool: pg.Pool): HoldStore {
+  return {
+    add: (o) => addPgHolds(pool, o),
+    release: (o) => releasePgHold(pool, o),
+    list: (o) => listPgHolds(pool, o),
+    get: (id) => getPgHold(pool, id),
+  };
 }

@@ -369,6 +369,8 @@ export interface PgReportStore {
   recorder: PgAccessRecorder;
   /** The cases a report is pulled under (`case open` keeps them in PostgreSQL too: cases.ts). */
   cases: CaseStore;
+  /** The pool under them, for the console's other reads of the same store (console/records.ts). */
+  pool: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -405,6 +407,7 @@ export function openPgReportStoreOn(pool: pg.Pool): PgReportStore {
     reads: new PgReads(pool),
     recorder: new PgAccessRecorder(pool),
     cases: pgCaseStore(pool),
+    pool,
     close: () => pool.end(),
   };
 }

@@ -2,9 +2,7 @@
 import type { Command } from 'commander';
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
-import type { Actor } from '../../audit/cases.js';
-import type { CaseSubject } from '../../audit/case-subjects.js';
-import type { Hold } from '../../audit/holds.js';
+import { sqliteHoldStore, type HoldStore } from '../../audit/hold-store.js';
 import { configFrom, withCommonOptions, type CommonOptions } from '../common.js';
 import {
   parseSubjects,
@@ -22,30 +20,17 @@ interface HoldOptions extends CommonOptions, SubjectOptions {
   json?: boolean;
 }
 
-/** The holds wherever the record is: the SQLite file, or the shared PostgreSQL database. */
-interface HoldStore {
-  add(opts: Actor & { subjects: readonly CaseSubject[]; reason: string | undefined }): Promise<Hold[]>;
-  release(opts: Actor & { id: number; reason: string | undefined }): Promise<Hold>;
-  list(opts: { all: boolean }): Promise<Hold[]>;
-}
-
-const sqliteHolds = (r: Reports, db: Database.Database): HoldStore => ({
-  add: async (o) => r.addHolds(db, o),
-  release: async (o) => r.releaseHold(db, o),
-  list: async (o) => r.listHolds(db, o),
-});
-
 async function pgHolds(pool: pg.Pool): Promise<HoldStore> {
-  const h = await import('../../audit/postgres/holds.js');
-  return {
-    add: (o) => h.addPgHolds(pool, o),
-    release: (o) => h.releasePgHold(pool, o),
-    list: (o) => h.listPgHolds(pool, o),
-  };
+  return (await import('../../audit/postgres/holds.js')).pgHoldStore(pool);
 }
 
 const withHolds = <T>(opts: HoldOptions, run: (backend: AdminBackend<HoldStore>) => Promise<T>) =>
-  withAdminBackend(configFrom(opts), sqliteHolds, pgHolds, run);
+  withAdminBackend(
+    configFrom(opts),
+    (_r: Reports, db: Database.Database) => sqliteHoldStore(db),
+    pgHolds,
+    run,
+  );
 
 export function registerHold(program: Command): void {
   const hold = program

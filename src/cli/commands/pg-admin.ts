@@ -93,7 +93,7 @@ export async function pgSubjectsPrecheck(
   config: ReadonlyConfig,
   pool: pg.Pool,
   subjects: readonly CaseSubject[],
-): Promise<(db: Database.Database) => Refusal | null> {
+): Promise<(db: Database.Database | null) => Refusal | null> {
   const [withRows, { withSubjectLookup, subjectRefusal, unknownSubjects }] = await Promise.all([
     pgUsersWithRows(pool, subjects),
     import('../../reports/subjects.js'),

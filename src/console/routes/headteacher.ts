@@ -7,32 +7,24 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { subjectsFrom } from '../../audit/case-subjects.js';
-import {
-  addCaseNote,
-  caseNotes,
-  checkCaseRef,
-  closeCase,
-  listCases,
-  openCase,
-  reopenCase,
-  requireCase,
-} from '../../audit/cases.js';
-import { listAccess } from '../../audit/report-access.js';
+import type { CaseStore } from '../../audit/case-store.js';
+import { checkCaseRef } from '../../audit/cases.js';
 import { html } from '../../proxy/pages/html.js';
 import { currentOsUser } from '../../reports/access.js';
 import { buildUserReport } from '../../reports/build-user.js';
 import { renderHtml } from '../../reports/render-html.js';
 import { openReadOnly } from '../../reports/source.js';
 import { auditPathOf } from '../../reports/run.js';
-import { unknownSubjectsRefusal, userRefusal } from '../../reports/subjects.js';
+import { userRefusal } from '../../reports/subjects.js';
 import { formatLocal, parsePeriod } from '../../reports/time.js';
-import { authoriseLook, byOf } from '../access.js';
+import { byOf } from '../access.js';
 import { outsideSite, refuseOtherSite } from '../site-scope.js';
 import { casesOfSite, otherSiteCase, subjectsOutsideSite } from '../subject-sites.js';
 import { sendCsv } from '../download.js';
 import { lookThenOpen } from '../review-source.js';
 import { formatChoice, formatOf } from './reviews.js';
-import { csrfField, guard, sendPage, viewerOf, withAudit, type ConsoleContext } from '../context.js';
+import { csrfField, guard, sendPage, viewerOf, type ConsoleContext } from '../context.js';
+import { withRecords } from '../records.js';
 
 type Query = Record<string, string | undefined>;
 interface CaseAction {
@@ -59,11 +51,7 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
     const session = req.consoleSession!;
     const viewer = viewerOf(session, reply);
     // A site-scoped headteacher's list holds its site's cases only (every subject of the site).
-    const cases = await casesOfSite(
-      ctx,
-      session,
-      withAudit(ctx, (db) => listCases(db)),
-    );
+    const cases = await withRecords(ctx, async (r) => casesOfSite(ctx, session, await r.cases.list(), r));
     return sendPage(
       reply,
       200,
@@ -113,11 +101,9 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
     const now = ctx.now();
     if (await subjectsOutsideSite(ctx, session, subjects))
       return refuseOtherSite(ctx, session, reply, 'case open', subjects[0]?.value ?? null);
-    withAudit(ctx, (db) => {
-      const refusal = unknownSubjectsRefusal(ctx.config, db, subjects);
-      authoriseLook(
-        db,
-        ctx.config,
+    await withRecords(ctx, async (r) => {
+      const refusal = await r.unknownSubjects(subjects);
+      await r.authorise(
         session,
         {
           command: 'case open',
@@ -129,7 +115,7 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
         },
         now,
       );
-      openCase(db, {
+      await r.cases.open({
         ref,
         subjects,
         by: byOf(session),
@@ -147,10 +133,10 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
     const ref = checkCaseRef((req.query as Query).ref ?? '');
     const otherCase = await otherSiteCase(ctx, session, ref);
     if (otherCase) return refuseOtherSite(ctx, session, reply, `case show ${ref}`, otherCase.subject);
-    const { c, notes, looks } = withAudit(ctx, (db) => ({
-      c: requireCase(db, ref),
-      notes: caseNotes(db, ref),
-      looks: listAccess(db, { caseRef: ref, limit: 200 }),
+    const { c, notes, looks } = await withRecords(ctx, async (r) => ({
+      c: await r.cases.require(ref),
+      notes: await r.cases.notes(ref),
+      looks: await r.cases.looks(ref, 200),
     }));
     const firstUser = c.subjects.find((s) => s.kind === 'user')?.value ?? '';
     return sendPage(
@@ -230,9 +216,9 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
 
   // Notes, close and reopen: each recorded in report_access like the CLI's `case` commands.
   const changes = {
-    note: (db: Parameters<typeof addCaseNote>[0], a: CaseAction) => addCaseNote(db, { ...a, text: a.text }),
-    close: (db: Parameters<typeof closeCase>[0], a: CaseAction) => closeCase(db, { ...a, outcome: a.text }),
-    reopen: (db: Parameters<typeof reopenCase>[0], a: CaseAction) => reopenCase(db, { ...a, reason: a.text }),
+    note: (cases: CaseStore, a: CaseAction) => cases.note({ ...a, text: a.text }),
+    close: (cases: CaseStore, a: CaseAction) => cases.close({ ...a, outcome: a.text }),
+    reopen: (cases: CaseStore, a: CaseAction) => cases.reopen({ ...a, reason: a.text }),
   };
   for (const [verb, change] of Object.entries(changes)) {
     app.post(
@@ -245,15 +231,13 @@ export function headteacherRoutes(app: FastifyInstance, ctx: ConsoleContext): vo
         const now = ctx.now();
         const otherCase = await otherSiteCase(ctx, session, ref);
         if (otherCase) return refuseOtherSite(ctx, session, reply, `case ${verb} ${ref}`, otherCase.subject);
-        withAudit(ctx, (db) => {
-          authoriseLook(
-            db,
-            ctx.config,
+        await withRecords(ctx, async (r) => {
+          await r.authorise(
             session,
             { command: `case ${verb}`, purpose: null, caseRef: ref, needsCase: false },
             now,
           );
-          change(db, { ref, text, by: byOf(session), osUser: currentOsUser(), now });
+          await change(r.cases, { ref, text, by: byOf(session), osUser: currentOsUser(), now });
         });
         return see(reply, `/case?ref=${encodeURIComponent(ref)}`);
       },
