@@ -10,7 +10,8 @@ import { SITE_NAME } from '../identity/site.js';
 import { html } from '../proxy/pages/html.js';
 
 import { withState } from '../state/store.js';
-import { recordRoleRefusal } from './access.js';
+import { withAccessRecorder } from '../reports/access-recorder.js';
+import { roleRefusalEntry } from './access.js';
 import { message } from './pages/layout.js';
 import { sendPage, viewerOf, withAudit, type ConsoleContext } from './context.js';
 import type { Session } from './sessions.js';
@@ -28,7 +29,19 @@ export function siteOfLook(session: Session, requested: unknown): string | undef
 export async function siteOfPerson(ctx: ConsoleContext, user: string): Promise<string | null> {
   const row = await withState(ctx.config.dataDir, (s) => s.users.get(user));
   if (row) return row.site;
-  return withAudit(ctx, (db) => latestSite(db, user));
+  return latestSiteOf(ctx, user);
+}
+
+/** latestSite in the configured store: on PostgreSQL over every node's rows (the SQLite file is not the record). */
+export async function latestSiteOf(ctx: ConsoleContext, user: string): Promise<string | null> {
+  if (ctx.config.store === 'sqlite') return withAudit(ctx, (db) => latestSite(db, user));
+  const { openPgReportStore } = await import('../audit/postgres/report-reads.js');
+  const store = await openPgReportStore(ctx.config);
+  try {
+    return await store.latestSite(user);
+  } finally {
+    await store.close();
+  }
 }
 
 export function latestSite(db: Database.Database, user: string): string | null {
@@ -44,8 +57,11 @@ export async function outsideSite(ctx: ConsoleContext, session: Session, user: s
   return session.site !== null && (await siteOfPerson(ctx, user)) !== session.site;
 }
 
-/** The refusal of another site's person or alert: recorded in report_access, then a 403 page. */
-export function refuseOtherSite(
+/**
+ * The refusal of another site's person or alert: recorded in the store's report_access (PostgreSQL's on
+ * store: { postgres }), then a 403 page; SG_AUDIT_UNAVAILABLE, and no page, if it cannot be recorded.
+ */
+export async function refuseOtherSite(
   ctx: ConsoleContext,
   session: Session,
   reply: FastifyReply,
@@ -53,7 +69,8 @@ export function refuseOtherSite(
   subject: string | null,
 ) {
   const reason = `the account sees the ${session.site ?? '?'} site only; this is another site's (SG_CONSOLE_FORBIDDEN)`;
-  withAudit(ctx, (db) => recordRoleRefusal(db, session, command, subject, ctx.now(), reason));
+  const refused = roleRefusalEntry(session, command, subject, ctx.now(), reason);
+  await withAccessRecorder(ctx.config, (r) => r.record(refused));
   return sendPage(
     reply,
     403,

@@ -5,8 +5,11 @@
  * indexes of PG migration 7 (report-schema.ts; test/integration/postgres/report-plans.test.ts checks the
  * plans). The tamper check follows each row's own node's chain (rows carry `node`).
  */
+import type { AlertStore } from '../alert-store.js';
 import type { CaseStore } from '../case-store.js';
+import { pgAlertStore } from './alerts.js';
 import { pgCaseStore } from './cases.js';
+import { pgLatestSite } from './latest-site.js';
 import { alertFromRow, type AlertRow } from '../alerts-table.js';
 import {
   CHAINED_COLUMNS,
@@ -369,6 +372,10 @@ export interface PgReportStore {
   recorder: PgAccessRecorder;
   /** The cases a report is pulled under (`case open` keeps them in PostgreSQL too: cases.ts). */
   cases: CaseStore;
+  /** Every node's alerts (`alerts list|show|ack`, the console's inbox). */
+  alerts: AlertStore;
+  /** The site of a person's latest row on any node (null: none, or no site). */
+  latestSite(user: string): Promise<string | null>;
   close(): Promise<void>;
 }
 
@@ -405,6 +412,8 @@ export function openPgReportStoreOn(pool: pg.Pool): PgReportStore {
     reads: new PgReads(pool),
     recorder: new PgAccessRecorder(pool),
     cases: pgCaseStore(pool),
+    alerts: pgAlertStore(pool),
+    latestSite: (user) => pgLatestSite(pool, user),
     close: () => pool.end(),
   };
 }
