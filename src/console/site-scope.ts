@@ -34,11 +34,22 @@ export async function siteOfPerson(ctx: ConsoleContext, user: string): Promise<s
 
 /** latestSite in the configured store: on PostgreSQL over every node's rows (the SQLite file is not the record). */
 export async function latestSiteOf(ctx: ConsoleContext, user: string): Promise<string | null> {
-  if (ctx.config.store === 'sqlite') return withAudit(ctx, (db) => latestSite(db, user));
+  return (await latestSitesOf(ctx, [user])).get(user) ?? null;
+}
+
+/** latestSiteOf for several people, over one connection. */
+export async function latestSitesOf(
+  ctx: ConsoleContext,
+  users: readonly string[],
+): Promise<Map<string, string | null>> {
+  if (ctx.config.store === 'sqlite')
+    return withAudit(ctx, (db) => new Map(users.map((u) => [u, latestSite(db, u)])));
   const { openPgReportStore } = await import('../audit/postgres/report-reads.js');
   const store = await openPgReportStore(ctx.config);
   try {
-    return await store.latestSite(user);
+    const sites = new Map<string, string | null>();
+    for (const u of new Set(users)) sites.set(u, await store.latestSite(u));
+    return sites;
   } finally {
     await store.close();
   }

@@ -13,13 +13,23 @@ import { addressMap } from '../identity/identify.js';
 import { withState } from '../state/store.js';
 import { withAudit, type ConsoleContext } from './context.js';
 import type { Session } from './sessions.js';
-import { latestSite } from './site-scope.js';
+import { latestSitesOf } from './site-scope.js';
 
 export type SiteOf = (subject: CaseSubject) => string | null;
 
-/** Runs fn with a lookup of subjects' sites over one state connection (networks and devices read once). */
-async function withSubjectSites<T>(ctx: ConsoleContext, fn: (siteOf: SiteOf) => T): Promise<T> {
-  return withState(ctx.config.dataDir, (s) => {
+/**
+ * Runs fn with a lookup of `subjects`' sites over one state connection (networks and devices read once).
+ * The users with no users row are placed by their latest audit row first, in the configured store (on
+ * PostgreSQL every node's rows).
+ */
+async function withSubjectSites<T>(
+  ctx: ConsoleContext,
+  subjects: readonly CaseSubject[],
+  fn: (siteOf: SiteOf) => T,
+): Promise<T> {
+  return withState(ctx.config.dataDir, async (s) => {
+    const unlisted = subjects.filter((x) => x.kind === 'user' && !s.users.get(x.value)).map((x) => x.value);
+    const latest = unlisted.length > 0 ? await latestSitesOf(ctx, unlisted) : new Map<string, null>();
     const extra = { devices: s.addresses.devices(), networks: s.addresses.networks() };
     const map = addressMap(ctx.config, extra);
     const devices = [...ctx.config.identity.devices, ...extra.devices];
@@ -27,7 +37,7 @@ async function withSubjectSites<T>(ctx: ConsoleContext, fn: (siteOf: SiteOf) => 
     return fn((subject) => {
       if (subject.kind === 'user') {
         const user = s.users.get(subject.value);
-        return user ? user.site : withAudit(ctx, (db) => latestSite(db, subject.value));
+        return user ? user.site : (latest.get(subject.value) ?? null);
       }
       if (subject.kind === 'address') return ofAddress(subject.value);
       const device = devices.find((d) => d.name === subject.value);
@@ -49,7 +59,7 @@ export async function subjectsOutsideSite(
 ): Promise<boolean> {
   const site = session.site;
   if (site === null) return false;
-  return !(await withSubjectSites(ctx, (siteOf) => allOf(siteOf, subjects, site)));
+  return !(await withSubjectSites(ctx, subjects, (siteOf) => allOf(siteOf, subjects, site)));
 }
 
 /** The cases an account may see: a site-scoped one only those whose every subject is of its site. */
@@ -60,14 +70,18 @@ export async function casesOfSite(
 ): Promise<CaseRecord[]> {
   const site = session.site;
   if (site === null) return cases;
-  return withSubjectSites(ctx, (siteOf) => cases.filter((c) => allOf(siteOf, c.subjects, site)));
+  return withSubjectSites(
+    ctx,
+    cases.flatMap((c) => c.subjects),
+    (siteOf) => cases.filter((c) => allOf(siteOf, c.subjects, site)),
+  );
 }
 
 /** The holds an account may see: a site-scoped one only those on its site's subjects. */
 export async function holdsOfSite(ctx: ConsoleContext, session: Session, holds: Hold[]): Promise<Hold[]> {
   const site = session.site;
   if (site === null) return holds;
-  return withSubjectSites(ctx, (siteOf) => holds.filter((h) => siteOf(h) === site));
+  return withSubjectSites(ctx, holds, (siteOf) => holds.filter((h) => siteOf(h) === site));
 }
 
 /**

@@ -12,6 +12,7 @@ import { ConsoleAccounts } from '../../../src/console/accounts.js';
 import type { ConsoleContext } from '../../../src/console/context.js';
 import type { Session } from '../../../src/console/sessions.js';
 import { outsideSite, siteOfPerson } from '../../../src/console/site-scope.js';
+import { subjectsOutsideSite } from '../../../src/console/subject-sites.js';
 import { openStateDatabase } from '../../../src/state/database.js';
 import { auditEvent } from '../../helpers/audit-event.js';
 import { signedIn, startConsoleRig, type ConsoleRig } from '../../helpers/console.js';
@@ -136,7 +137,7 @@ describe.skipIf(!bin)(
       expect(await alertRow('alert-south')).toMatchObject({ status: 'open', acked_by: null });
     });
 
-    it('places a directory person by their latest row in PostgreSQL, whichever node wrote it', async () => {
+    it('places a directory person (and a case’s subjects) by their latest row in PostgreSQL, whichever node wrote it', async () => {
       const ctx = { config: rig.config } as ConsoleContext;
       const north: Session = {
         id: 'x',
@@ -151,6 +152,12 @@ describe.skipIf(!bin)(
       expect(await outsideSite(ctx, north, 'n.pupil')).toBe(false);
       expect(await outsideSite(ctx, { ...north, site: 'south' }, 'p.far')).toBe(false);
       expect(await siteOfPerson(ctx, 'nobody.seen')).toBeNull();
+      // A case's or a hold's subjects, as the case and hold pages check them.
+      const user = (value: string) => ({ kind: 'user' as const, value });
+      expect(await subjectsOutsideSite(ctx, north, [user('n.pupil'), user('p.far')])).toBe(true);
+      expect(
+        await subjectsOutsideSite(ctx, { ...north, site: 'south' }, [user('p.far'), user('s.pupil')]),
+      ).toBe(false);
     });
 
     it('records the technician’s and the DSL’s unblock-request lists in PostgreSQL', async () => {
