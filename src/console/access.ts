@@ -7,7 +7,7 @@
  * account.
  */
 import type Database from 'better-sqlite3';
-import { recordAccess, type AccessEntry } from '../audit/report-access.js';
+import type { AccessEntry } from '../audit/report-access.js';
 import type { ReadonlyConfig } from '../config/load.js';
 import type { CaseRecord } from '../audit/cases.js';
 import { isSchoolgateError, SchoolgateError } from '../errors.js';
@@ -113,19 +113,10 @@ export async function authoriseLookWith(
   return authoriseWith(guarded, caseOf, lookRequest(config, who, look), accessPolicy(config, now));
 }
 
-/** A page the role (or, with `reason`, the account's site) may not see: recorded before the 403 is sent. */
-export function recordRoleRefusal(
-  db: Database.Database,
-  who: Looker,
-  command: string,
-  subject: string | null,
-  now: number,
-  reason = `the ${who.role} role may not see this page (SG_CONSOLE_FORBIDDEN)`,
-): void {
-  recordAccess(db, roleRefusalEntry(who, command, subject, now, reason));
-}
-
-/** The record of a page refused to the role (recordRoleRefusal; on PostgreSQL recorded there). */
+/**
+ * The record of a page refused to the role (or, with `reason`, the account's site), written before the 403
+ * is sent, in the store's report_access.
+ */
 export function roleRefusalEntry(
   who: Looker,
   command: string,
@@ -149,13 +140,12 @@ export function roleRefusalEntry(
  * A look a role makes by its work rather than as a reviewer (the technician's unblock requests, which name
  * who asked): recorded as granted with the purpose, not checked against reports.people.
  */
-export function recordRoleLook(
-  db: Database.Database,
+export function roleLookEntry(
   who: Looker,
   look: { command: string; purpose: string; format: string },
   now: number,
-): number {
-  return recordAccess(db, {
+): AccessEntry {
+  return {
     timeMs: now,
     by: byOf(who),
     osUser: currentOsUser(),
@@ -165,5 +155,5 @@ export function recordRoleLook(
     toMs: now,
     outcome: 'granted',
     site: who.site ?? null,
-  });
+  };
 }

@@ -10,7 +10,8 @@ import { openAdmin } from '../reports/run.js';
 import type { ConsoleAccounts, Role } from './accounts.js';
 import type { ImportJobs } from './imports.js';
 import { roleRefusalEntry } from './access.js';
-import { recordAccess, type AccessEntry } from '../audit/report-access.js';
+import type { AccessEntry } from '../audit/report-access.js';
+import { withAccessRecorder } from '../reports/access-recorder.js';
 import { csrfField, message, page, type Viewer } from './pages/layout.js';
 import type { Session, Sessions } from './sessions.js';
 import type { DirectorySignIn } from './directory-sign-in.js';
@@ -88,26 +89,9 @@ declare module 'fastify' {
   }
 }
 
-/** One refusal recorded in PostgreSQL's report_access; SG_AUDIT_UNAVAILABLE (no page) if it cannot be. */
-async function recordOnPostgres(config: ReadonlyConfig, entry: AccessEntry): Promise<void> {
-  const { openPgReportStore } = await import('../audit/postgres/report-reads.js');
-  const store = await openPgReportStore(config);
-  try {
-    await store.recorder.record(entry);
-  } catch (err) {
-    throw new SchoolgateError('SG_AUDIT_UNAVAILABLE', 'This refusal cannot be recorded in PostgreSQL.', {
-      context: { detail: err instanceof Error ? err.message : String(err) },
-      cause: err,
-    });
-  } finally {
-    await store.close();
-  }
-}
-
 /** A refused page recorded in the store's report_access (PostgreSQL's on PostgreSQL), before the 403. */
 export async function recordRefusal(ctx: ConsoleContext, entry: AccessEntry): Promise<void> {
-  if (ctx.config.store === 'sqlite') withAudit(ctx, (db) => recordAccess(db, entry));
-  else await recordOnPostgres(ctx.config, entry);
+  await withAccessRecorder(ctx.config, (r) => r.record(entry));
 }
 
 /**

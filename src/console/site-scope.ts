@@ -28,7 +28,28 @@ export function siteOfLook(session: Session, requested: unknown): string | undef
 export async function siteOfPerson(ctx: ConsoleContext, user: string): Promise<string | null> {
   const row = await withState(ctx.config.dataDir, (s) => s.users.get(user));
   if (row) return row.site;
-  return withAudit(ctx, (db) => latestSite(db, user));
+  return latestSiteOf(ctx, user);
+}
+
+/** latestSite in the configured store: on PostgreSQL over every node's rows (the SQLite file is not the record). */
+export async function latestSiteOf(ctx: ConsoleContext, user: string): Promise<string | null> {
+  return (await latestSitesOf(ctx, [user])).get(user) ?? null;
+}
+
+/** latestSiteOf for several people, over one connection. */
+export async function latestSitesOf(
+  ctx: ConsoleContext,
+  users: readonly string[],
+): Promise<Map<string, string | null>> {
+  if (ctx.config.store === 'sqlite')
+    return withAudit(ctx, (db) => new Map(users.map((u) => [u, latestSite(db, u)])));
+  const { openPgReportStore } = await import('../audit/postgres/report-reads.js');
+  const store = await openPgReportStore(ctx.config);
+  try {
+    return await store.latestSites([...new Set(users)]);
+  } finally {
+    await store.close();
+  }
 }
 
 export function latestSite(db: Database.Database, user: string): string | null {
@@ -44,7 +65,10 @@ export async function outsideSite(ctx: ConsoleContext, session: Session, user: s
   return session.site !== null && (await siteOfPerson(ctx, user)) !== session.site;
 }
 
-/** The refusal of another site's person or alert: recorded in the store's report_access, then a 403 page. */
+/**
+ * The refusal of another site's person or alert: recorded in the store's report_access (PostgreSQL's on
+ * store: { postgres }), then a 403 page; SG_AUDIT_UNAVAILABLE, and no page, if it cannot be recorded.
+ */
 export async function refuseOtherSite(
   ctx: ConsoleContext,
   session: Session,

@@ -9,22 +9,16 @@
  * in the admin-changes record: that lives in the state database and is read by technicians for changes
  * to the filter, while an ack is a DSL's action on a person's record, kept with that record.
  */
-import type Database from 'better-sqlite3';
-import { ackAlert, getAlert, queryAlerts, type AlertQuery, type StoredAlert } from '../audit/alerts-table.js';
-import { recordAccess } from '../audit/report-access.js';
+import type { AlertQuery, StoredAlert } from '../audit/alerts-table.js';
+import type { CaseRecord } from '../audit/cases.js';
 import type { ReadonlyConfig } from '../config/load.js';
 import { SchoolgateError } from '../errors.js';
-import { accessPolicy, authorise, osUserRefusal } from './access.js';
-import {
-  alertJsonLine,
-  alertListDoc,
-  alertShowDoc,
-  referencedRows,
-  terminalSafeJson,
-} from './alert-views.js';
+import { accessPolicy, authoriseWith, osUserRefusal } from './access.js';
+import { withAlertBackend, type AlertBackend } from './alert-backend.js';
+import { alertJsonLine, alertListDoc, alertShowDoc, terminalSafeJson } from './alert-views.js';
 import { alertData, alertPerson } from './alerts.js';
 import { renderText } from './render-text.js';
-import { openAdmin, openSource, warnIfByUnchecked, type Output } from './run.js';
+import { warnIfByUnchecked, type Output } from './run.js';
 
 export interface AlertReader {
   by: string | null;
@@ -43,10 +37,19 @@ interface AccessFields {
   site?: string | null;
 }
 
-function check(db: Database.Database, config: ReadonlyConfig, who: AlertReader, f: AccessFields): void {
+/** Checks the reader and records the read in the store's report_access, before anything is shown. */
+async function check(
+  b: AlertBackend,
+  config: ReadonlyConfig,
+  who: AlertReader,
+  f: AccessFields,
+): Promise<void> {
   warnIfByUnchecked(config);
-  authorise(
-    db,
+  // The case is read before deciding (which is sync), from where `case open` keeps it on this store.
+  const underCase: CaseRecord | null = who.caseRef ? await b.caseOf(who.caseRef) : null;
+  await authoriseWith(
+    b.recorder,
+    (ref) => (ref === who.caseRef ? underCase : null),
     {
       ...f,
       by: who.by,
@@ -65,18 +68,18 @@ function check(db: Database.Database, config: ReadonlyConfig, who: AlertReader, 
  * The alert, after the access check. An unknown id is refused (and recorded) only for an OS user who may
  * read alerts at all, so nobody else learns which ids exist.
  */
-function requireAlert(
-  db: Database.Database,
+async function requireAlert(
+  b: AlertBackend,
   config: ReadonlyConfig,
   who: AlertReader,
   id: string,
   command: string,
-): StoredAlert {
-  const alert = getAlert(db, id);
+): Promise<StoredAlert> {
+  const alert = await b.alerts.get(id);
   const fields = { command: `${command} ${id}`, subject: alert ? alertPerson(alert) : null };
   if (!alert && osUserRefusal(config.reports.allowedOsUsers, config.dataDir, who.osUser) === null) {
     const reason = `there is no alert ${id}`;
-    recordAccess(db, {
+    await b.recorder.record({
       ...fields,
       by: who.by,
       osUser: who.osUser,
@@ -90,8 +93,27 @@ function requireAlert(
       suggestion: 'list the alerts and their ids with: schoolgate alerts list --by NAME',
     });
   }
-  check(db, config, who, fields);
+  await check(b, config, who, fields);
   return alert!;
+}
+
+/** The alerts a reader asked for, after the read is checked and recorded (the console's inbox too). */
+export async function readAlerts(
+  b: AlertBackend,
+  config: ReadonlyConfig,
+  who: AlertReader,
+  query: AlertQuery,
+  format: string,
+): Promise<StoredAlert[]> {
+  await check(b, config, who, {
+    command: 'alerts list',
+    subject: query.user ?? null,
+    fromMs: query.since ?? null,
+    toMs: who.now,
+    format,
+    site: query.site ?? null,
+  });
+  return b.alerts.list(query);
 }
 
 export async function listAlerts(
@@ -101,39 +123,15 @@ export async function listAlerts(
   out: Output,
 ): Promise<number> {
   const { json, ...query } = q;
-  const db = openAdmin(config);
-  let alerts: StoredAlert[];
-  try {
-    check(db, config, who, {
-      command: 'alerts list',
-      subject: query.user ?? null,
-      fromMs: query.since ?? null,
-      toMs: who.now,
-      format: json ? 'json' : 'text',
-      site: query.site ?? null,
-    });
-    alerts = queryAlerts(db, query);
-  } finally {
-    db.close();
-  }
-  if (json) for (const a of alerts) out.write(`${alertJsonLine(a)}\n`);
-  else {
-    const src = await openSource(config, who.now);
-    try {
-      out.write(
-        renderText(
-          alertListDoc(
-            src,
-            alerts,
-            `${query.open ? 'Open safeguarding alerts' : 'Safeguarding alerts'}${query.site !== undefined ? `: site ${query.site}` : ''}`,
-          ),
-        ),
-      );
-    } finally {
-      src.db.close();
+  return withAlertBackend(config, async (b) => {
+    const alerts = await readAlerts(b, config, who, query, json ? 'json' : 'text');
+    if (json) for (const a of alerts) out.write(`${alertJsonLine(a)}\n`);
+    else {
+      const title = `${query.open ? 'Open safeguarding alerts' : 'Safeguarding alerts'}${query.site !== undefined ? `: site ${query.site}` : ''}`;
+      out.write(renderText(alertListDoc(await b.source(who.now), alerts, title)));
     }
-  }
-  return alerts.length;
+    return alerts.length;
+  });
 }
 
 export async function showAlert(
@@ -143,60 +141,52 @@ export async function showAlert(
   json: boolean,
   out: Output,
 ): Promise<void> {
-  const db = openAdmin(config);
-  let alert: StoredAlert;
-  try {
-    alert = requireAlert(db, config, who, id, 'alerts show');
-  } finally {
-    db.close();
-  }
-  const src = await openSource(config, who.now);
-  try {
-    const rows = referencedRows(src.db, alert.auditRowIds);
+  await withAlertBackend(config, async (b) => {
+    const alert = await requireAlert(b, config, who, id, 'alerts show');
+    const rows = await b.referencedRows(alert.auditRowIds);
     if (json) out.write(`${terminalSafeJson({ ...alertData(alert), rows })}\n`);
-    else out.write(renderText(alertShowDoc(src, alert, rows)));
-  } finally {
-    src.db.close();
-  }
+    else out.write(renderText(alertShowDoc(await b.source(who.now), alert, rows)));
+  });
 }
 
+/** `alerts ack` on the configured store (the console's Acknowledge button too). */
 export function acknowledgeAlert(
   config: ReadonlyConfig,
   who: AlertReader,
   id: string,
   note: string,
-): StoredAlert {
-  const db = openAdmin(config);
-  try {
-    const alert = requireAlert(db, config, who, id, 'alerts ack');
-    if (alert.status === 'acked')
-      throw new SchoolgateError(
-        'SG_ALERT_ACKED',
-        `alert ${id} was already acknowledged by ${alert.ackedBy ?? '?'} (OS user ${alert.ackedOsUser ?? '?'})`,
-        {
-          context: { id, ackedBy: alert.ackedBy, ackedAt: alert.ackedAt },
-          suggestion: 'record further action as a case note: schoolgate case note REF --by NAME TEXT',
-        },
-      );
-    // Only an open alert is acknowledged: two DSLs acking at once leave the first one's record.
-    const done = db
-      .transaction(() => {
-        const now = getAlert(db, id);
-        if (now?.status !== 'open') return false;
-        return ackAlert(db, id, { at: who.now, by: who.by!, osUser: who.osUser, note });
-      })
-      .immediate();
-    const after = getAlert(db, id)!;
-    if (!done)
-      throw new SchoolgateError(
-        'SG_ALERT_ACKED',
-        `alert ${id} was acknowledged by ${after.ackedBy ?? '?'} meanwhile`,
-        {
-          context: { id },
-        },
-      );
-    return after;
-  } finally {
-    db.close();
-  }
+): Promise<StoredAlert> {
+  return withAlertBackend(config, (b) => acknowledgeOn(b, config, who, id, note));
+}
+
+/** Checked and recorded like a read, then a compare-and-set: only an open alert is acknowledged. */
+export async function acknowledgeOn(
+  b: AlertBackend,
+  config: ReadonlyConfig,
+  who: AlertReader,
+  id: string,
+  note: string,
+): Promise<StoredAlert> {
+  const alert = await requireAlert(b, config, who, id, 'alerts ack');
+  if (alert.status === 'acked')
+    throw new SchoolgateError(
+      'SG_ALERT_ACKED',
+      `alert ${id} was already acknowledged by ${alert.ackedBy ?? '?'} (OS user ${alert.ackedOsUser ?? '?'})`,
+      {
+        context: { id, ackedBy: alert.ackedBy, ackedAt: alert.ackedAt },
+        suggestion: 'record further action as a case note: schoolgate case note REF --by NAME TEXT',
+      },
+    );
+  // Two DSLs acking at once (on any nodes) leave the first one's record; the second is told.
+  const done = await b.alerts.ackIfOpen(id, { at: who.now, by: who.by!, osUser: who.osUser, note });
+  const after = (await b.alerts.get(id))!;
+  if (!done)
+    throw new SchoolgateError(
+      'SG_ALERT_ACKED',
+      `alert ${id} was acknowledged by ${after.ackedBy ?? '?'} meanwhile`,
+      {
+        context: { id },
+      },
+    );
+  return after;
 }

@@ -5,8 +5,11 @@
  * indexes of PG migration 7 (report-schema.ts; test/integration/postgres/report-plans.test.ts checks the
  * plans). The tamper check follows each row's own node's chain (rows carry `node`).
  */
+import type { AlertStore } from '../alert-store.js';
 import type { CaseStore } from '../case-store.js';
+import { pgAlertStore } from './alerts.js';
 import { pgCaseStore } from './cases.js';
+import { pgLatestSites } from './latest-sites.js';
 import { alertFromRow, type AlertRow } from '../alerts-table.js';
 import {
   CHAINED_COLUMNS,
@@ -371,6 +374,10 @@ export interface PgReportStore {
   cases: CaseStore;
   /** The pool under them, for the console's other reads of the same store (console/records.ts). */
   pool: pg.Pool;
+  /** Every node's alerts (`alerts list|show|ack`, the console's inbox). */
+  alerts: AlertStore;
+  /** The site of each person's latest row on any node (absent: no rows; null: no site). */
+  latestSites(users: readonly string[]): Promise<Map<string, string | null>>;
   close(): Promise<void>;
 }
 
@@ -408,6 +415,8 @@ export function openPgReportStoreOn(pool: pg.Pool): PgReportStore {
     recorder: new PgAccessRecorder(pool),
     cases: pgCaseStore(pool),
     pool,
+    alerts: pgAlertStore(pool),
+    latestSites: (users) => pgLatestSites(pool, users),
     close: () => pool.end(),
   };
 }

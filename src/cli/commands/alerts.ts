@@ -104,7 +104,7 @@ export function registerAlerts(program: Command): void {
     .action(async (id: string, opts: AlertOptions & { note: string }) => {
       const r = await load();
       const config = configFrom(opts);
-      const a = r.acknowledgeAlert(config, readerOf(r, opts, Date.now()), id, opts.note);
+      const a = await r.acknowledgeAlert(config, readerOf(r, opts, Date.now()), id, opts.note);
       console.log(
         `alert ${a.id} acknowledged by ${a.ackedBy ?? ''} (OS user ${a.ackedOsUser ?? ''}) at ` +
           `${r.formatLocal(a.ackedAt ?? Date.now(), config.timeZone)} ${config.timeZone}`,

@@ -8,9 +8,10 @@ import type { FastifyInstance } from 'fastify';
 import { listRequests } from '../../cli/commands/requests.js';
 import { html } from '../../proxy/pages/html.js';
 import { buildSelfReports } from '../../reports/builders.js';
-import { authoriseLook } from '../access.js';
+import { withAccessRecorder } from '../../reports/access-recorder.js';
+import { authoriseLookWith } from '../access.js';
 import { requestCells } from '../pages/request-cells.js';
-import { guard, sendPage, viewerOf, withAudit, type ConsoleContext } from '../context.js';
+import { guard, sendPage, viewerOf, type ConsoleContext } from '../context.js';
 import { periodFields, serveReview, type Query } from './reviews.js';
 
 const purposeOf = (q: Query) => (q.purpose ?? '').trim().slice(0, 500);
@@ -46,9 +47,10 @@ export function dslMoreRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const now = ctx.now();
     let rows: Awaited<ReturnType<typeof listRequests>> | null = null;
     if (purpose) {
-      withAudit(ctx, (db) =>
-        authoriseLook(
-          db,
+      await withAccessRecorder(ctx.config, (r) =>
+        authoriseLookWith(
+          r,
+          () => null,
           ctx.config,
           session,
           { command: 'requests list', purpose, needsCase: false, toMs: now, format: 'html' },

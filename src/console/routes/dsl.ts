@@ -1,16 +1,18 @@
 /**
  * The DSL's alerts inbox: open and acknowledged alerts (severity, count, person, what), each acknowledged
- * with a note through the CLI's own acknowledgeAlert (the ack on the alert, and in report_access). The
- * list is a look at personal data, so it is checked and recorded before the page is sent.
+ * with a note through the CLI's own acknowledgement (the ack on the alert, and in report_access). The
+ * list is a look at personal data, so it is checked and recorded before the page is sent. Both read and
+ * record in the configured store (alert-backend.ts): on PostgreSQL, every node's alerts.
  */
 import type { FastifyInstance } from 'fastify';
-import { getAlert, queryAlerts, type StoredAlert } from '../../audit/alerts-table.js';
+import type { StoredAlert } from '../../audit/alerts-table.js';
 import { displayAddress, html } from '../../proxy/pages/html.js';
-import { acknowledgeAlert } from '../../reports/alert-commands.js';
+import { acknowledgeOn } from '../../reports/alert-commands.js';
+import { withAlertBackend } from '../../reports/alert-backend.js';
 import { currentOsUser } from '../../reports/access.js';
 import { formatLocal } from '../../reports/time.js';
-import { authoriseLook, byOf } from '../access.js';
-import { csrfField, guard, sendPage, viewerOf, withAudit, type ConsoleContext } from '../context.js';
+import { authoriseLookWith, byOf } from '../access.js';
+import { csrfField, guard, sendPage, viewerOf, type ConsoleContext } from '../context.js';
 import { knownSites, refuseOtherSite, siteOfLook, siteSelector } from '../site-scope.js';
 
 function alertRow(ctx: ConsoleContext, a: StoredAlert, csrf: string) {
@@ -46,9 +48,10 @@ export function dslRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const site = siteOfLook(session, (req.query as Record<string, unknown>).site);
     const sites = session.site === null ? await knownSites(ctx) : [];
     const now = ctx.now();
-    const alerts = withAudit(ctx, (db) => {
-      authoriseLook(
-        db,
+    const alerts = await withAlertBackend(ctx.config, async (b) => {
+      await authoriseLookWith(
+        b.recorder,
+        () => null,
         ctx.config,
         session,
         {
@@ -61,7 +64,7 @@ export function dslRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
         },
         now,
       );
-      return queryAlerts(db, { open: !showAll, limit: 500, ...(site !== undefined ? { site } : {}) });
+      return b.alerts.list({ open: !showAll, limit: 500, ...(site !== undefined ? { site } : {}) });
     });
     const viewer = viewerOf(session, reply);
     return sendPage(
@@ -113,17 +116,21 @@ export function dslRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
         .trim()
         .slice(0, 2000);
       if (!note) return reply.code(303).header('location', '/alerts').send();
-      if (session.site !== null) {
-        const alert = withAudit(ctx, (db) => getAlert(db, req.params.id));
-        if (alert && alert.site !== session.site)
-          return refuseOtherSite(ctx, session, reply, 'alerts ack', alert.user);
-      }
-      acknowledgeAlert(
-        ctx.config,
-        { by: byOf(session), caseRef: null, osUser: currentOsUser(), now: ctx.now() },
-        req.params.id,
-        note,
-      );
+      const otherSite = await withAlertBackend(ctx.config, async (b) => {
+        if (session.site !== null) {
+          const alert = await b.alerts.get(req.params.id);
+          if (alert && alert.site !== session.site) return alert;
+        }
+        await acknowledgeOn(
+          b,
+          ctx.config,
+          { by: byOf(session), caseRef: null, osUser: currentOsUser(), now: ctx.now() },
+          req.params.id,
+          note,
+        );
+        return null;
+      });
+      if (otherSite) return refuseOtherSite(ctx, session, reply, 'alerts ack', otherSite.user);
       return reply.code(303).header('location', '/alerts').send();
     },
   );

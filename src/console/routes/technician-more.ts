@@ -19,8 +19,9 @@ import { describeScope } from '../../policy/exceptions.js';
 import { html } from '../../proxy/pages/html.js';
 import { verifyChanges } from '../../state/change-chain.js';
 import { withState } from '../../state/store.js';
-import { byOf, recordRoleLook } from '../access.js';
-import { csrfField, guard, sendPage, viewerOf, withAudit, type ConsoleContext } from '../context.js';
+import { withAccessRecorder } from '../../reports/access-recorder.js';
+import { byOf, roleLookEntry } from '../access.js';
+import { csrfField, guard, sendPage, viewerOf, type ConsoleContext } from '../context.js';
 import { back, doneNote, field, optional, tableOf } from '../pages/forms.js';
 import { message } from '../pages/layout.js';
 import { requestCells } from '../pages/request-cells.js';
@@ -153,14 +154,12 @@ export function technicianMoreRoutes(app: FastifyInstance, ctx: ConsoleContext):
     const viewer = viewerOf(req.consoleSession!, reply);
     const all = (req.query as Record<string, string | undefined>).all === '1';
     // The list names who asked: recorded as the technician's look (deciding requests is the technician's job).
-    withAudit(ctx, (db) =>
-      recordRoleLook(
-        db,
-        req.consoleSession!,
-        { command: 'requests list', purpose: 'deciding unblock requests', format: 'html' },
-        ctx.now(),
-      ),
+    const look = roleLookEntry(
+      req.consoleSession!,
+      { command: 'requests list', purpose: 'deciding unblock requests', format: 'html' },
+      ctx.now(),
     );
+    await withAccessRecorder(ctx.config, (r) => r.record(look));
     const rows = await listRequests(ctx.config, all);
     const decide = (id: number) => {
       const n = String(id);

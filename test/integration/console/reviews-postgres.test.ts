@@ -2,8 +2,8 @@
  * The console's reviews on a node with store: { postgres } (a private cluster, real HTTPS): the DSL's
  * flagged review shows a row only PostgreSQL holds, written there by another node, and the look is in
  * PostgreSQL's report_access; a look that cannot be recorded there is refused (SG_AUDIT_UNAVAILABLE) with
- * nothing shown; the context report, which still reads the SQLite file, is refused and that refusal recorded,
- * and the alerts page (SQLite only) says it does not read PostgreSQL.
+ * nothing shown; the context report, which still reads the SQLite file, is refused and that refusal recorded.
+ * (The alerts page on PostgreSQL: alerts-postgres.test.ts.)
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,11 +84,6 @@ describe.skipIf(!bin)('console reviews on PostgreSQL', () => {
       outcome: 'granted',
       reason: null,
     });
-    // A page still on the SQLite file says so rather than show it.
-    const alerts = await dsl.get('/alerts');
-    expect(alerts.status).toBe(400);
-    expect(alerts.body).toContain('does not yet read the PostgreSQL audit store');
-    expect(alerts.body).toContain('SG_AUDIT_UNAVAILABLE');
   });
 
   it('refuses the review when PostgreSQL cannot record the look, showing nothing', async () => {
