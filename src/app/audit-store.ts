@@ -22,7 +22,7 @@ import type { ClusterRole } from './cluster/role.js';
 
 /** Off on a node serving on PostgreSQL: they read or write the SQLite audit file. */
 export const SQLITE_ONLY = [
-  'console pages other than the reviews, a person’s report, cases, holds, the alerts and the request lists (they say so), report around, pilot and access-log',
+  'console pages other than the reviews, a person’s report, the context report and the access log (they say so)',
 ] as const;
 
 export interface OpenedAudit {

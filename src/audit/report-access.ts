@@ -69,7 +69,7 @@ export function recordAccess(db: Database.Database, e: AccessEntry): number {
   return Number(info.lastInsertRowid);
 }
 
-/** A report_access row as both stores hold it (PostgreSQL's bigints read as numbers). */
+/** A report_access row as both stores keep it (PostgreSQL's bigints read as numbers). */
 export interface AccessRow {
   id: number;
   time_ms: number;
@@ -90,7 +90,7 @@ export interface AccessRow {
   site: string | null;
 }
 
-export const toEntry = (r: AccessRow): StoredAccessEntry => ({
+export const toAccessEntry = (r: AccessRow): StoredAccessEntry => ({
   id: r.id,
   timeMs: r.time_ms,
   by: r.by_name,
@@ -122,14 +122,14 @@ export function listAccess(
         'SELECT * FROM report_access WHERE case_ref = ? ORDER BY time_ms, id LIMIT ?',
       )
       .all(opts.caseRef, limit)
-      .map(toEntry);
+      .map(toAccessEntry);
   }
   return db
     .prepare<[number, number, number], AccessRow>(
       'SELECT * FROM report_access WHERE time_ms >= ? AND time_ms < ? ORDER BY time_ms, id LIMIT ?',
     )
     .all(opts.fromMs ?? 0, opts.toMs ?? Number.MAX_SAFE_INTEGER, limit)
-    .map(toEntry);
+    .map(toAccessEntry);
 }
 
 /** The latest granted entry of a command (e.g. 'digest weekly'): when, and the end of its period. */

@@ -2,11 +2,8 @@
  * Where a console review reads and where its look is recorded, whichever store config.store names. On
  * SQLite: the audit file, the look recorded there (access.ts). On PostgreSQL: the store's AuditReads, so a
  * trust's DSL sees every node's rows, the look recorded first in PostgreSQL's report_access and refused
- * when it cannot be (nothing is read unrecorded). A page that still reads the SQLite file itself passes
- * notOnPostgres as its look's refusal: on PostgreSQL it is refused (and that refusal recorded), never an
- * empty view of a stale file.
+ * when it cannot be (nothing is read unrecorded).
  */
-import type { Refusal } from '../reports/access.js';
 import { openSource, sourceOn } from '../reports/run.js';
 import { withinSite } from '../reports/site-scope.js';
 import type { ReportSource } from '../reports/source.js';
@@ -50,14 +47,4 @@ export async function lookThenOpen(
     await store.close();
     throw err;
   }
-}
-
-/** On PostgreSQL, the refusal of a page that reads only the SQLite file; null on SQLite. */
-export function notOnPostgres(ctx: ConsoleContext, command: string): Refusal | null {
-  if (ctx.config.store === 'sqlite') return null;
-  return {
-    reason: `${command} does not yet read the PostgreSQL store, so it is not shown from this node's SQLite file`,
-    suggestion: 'pull the reviews that do (flagged, weekly, self-reports, a person’s report), or use the CLI',
-    code: 'SG_REPORT_REFUSED',
-  };
 }

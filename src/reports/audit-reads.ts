@@ -7,7 +7,7 @@
 import type { StoredAlert } from '../audit/alerts-table.js';
 import type { CoverageResult } from '../audit/chain.js';
 import type { LastVerify } from '../audit/last-verify.js';
-import type { AccessEntry } from '../audit/report-access.js';
+import type { AccessEntry, StoredAccessEntry } from '../audit/report-access.js';
 import type { Referent } from './references.js';
 import type { AuditRowRaw } from './source.js';
 
@@ -56,6 +56,14 @@ export interface ChainHeadOf {
   hash: string;
 }
 
+/** The access log's entries: from <= time < to (oldest first), or one case's; at most `limit` (10,000). */
+export interface AccessLogQuery {
+  fromMs?: number;
+  toMs?: number;
+  caseRef?: string;
+  limit?: number;
+}
+
 export interface AuditReads {
   readonly store: 'sqlite' | 'postgres';
   /** A person's rows in (time, row) order, each given to `each` after its chain links are checked. */
@@ -73,6 +81,8 @@ export interface AuditReads {
   flaggedRows(fromMs: number, toMs: number, site?: string): AsyncIterable<AuditRowRaw>;
   /** Self-reports and Continues (reviews). */
   attentionRows(fromMs: number, toMs: number, site?: string): AsyncIterable<AuditRowRaw>;
+  /** Pilot mode's rows (would-block, would-warn): report pilot. */
+  pilotRows(fromMs: number, toMs: number, site?: string): AsyncIterable<AuditRowRaw>;
   /** One row by its id (the reference block pages and reports show), or null; with a site, only that site's. */
   rowById(id: string, site?: string): Promise<AuditRowRaw | null>;
   /** The row a Continue or self-report names (by its id), or null. */
@@ -89,6 +99,8 @@ export interface AuditReads {
   /** Failed logins under a name, per address (most first); null: the store predates claimed names. */
   claimedLogins(user: string, fromMs: number, toMs: number): Promise<ClaimedAddress[] | null>;
   uncategorised(q: UncategorisedAsk): Promise<UncategorisedRow[]>;
+  /** The record of looks (report access-log, the auditor's page): this store's report_access. */
+  accessLog(q: AccessLogQuery): Promise<StoredAccessEntry[]>;
   close(): Promise<void>;
 }
 

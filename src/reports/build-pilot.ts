@@ -5,7 +5,7 @@
  * person is named (how many people is shown), so it needs --by but no case.
  */
 import type { ReportDoc } from './model.js';
-import { categoryTitle, sitedRows, parseCategories, PILOT_ROWS_SQL, type SqliteSource } from './source.js';
+import { categoryTitle, parseCategories, type ReportSource } from './source.js';
 import { BuiltReport, fmt, FOOTER, period, pulledHeader, type Puller } from './report-parts.js';
 
 interface SiteTally {
@@ -25,18 +25,18 @@ interface RuleTally {
   wouldWarn: number;
 }
 
-export function buildPilotReport(
-  src: SqliteSource,
+export async function buildPilotReport(
+  src: ReportSource,
   fromMs: number,
   toMs: number,
   puller: Puller,
-): BuiltReport {
+): Promise<BuiltReport> {
   const sites = new Map<string, SiteTally>();
   const rules = new Map<string, RuleTally>();
   const people = new Set<string>();
   let wouldBlock = 0;
   let wouldWarn = 0;
-  for (const r of sitedRows(src, PILOT_ROWS_SQL, [fromMs, toMs])) {
+  for await (const r of src.reads.pilotRows(fromMs, toMs, src.site)) {
     const blocked = r.action === 'would-block';
     if (blocked) wouldBlock++;
     else wouldWarn++;
@@ -147,7 +147,7 @@ export function buildPilotReport(
 }
 
 /** The row's reason in words: a category by its title, the profile's default for uncategorised sites. */
-function ruleLabel(src: SqliteSource, reason: string, categories: string[]): string {
+function ruleLabel(src: ReportSource, reason: string, categories: string[]): string {
   if (reason === 'default') return 'uncategorised (the profile’s default)';
   if ((reason === 'category' || reason === 'time-window') && categories.length > 0)
     return `${reason === 'time-window' ? 'time window: ' : 'category: '}${categories.map((c) => categoryTitle(src, c)).join(', ')}`;

@@ -9,8 +9,27 @@ export interface EventIdentity extends RowIdentity {
   site: string | null;
 }
 
-/** The row's user, device, address and site; null when there is no such row (or no audit log yet). */
-export function identityOfEvent(config: ReadonlyConfig, ref: string): EventIdentity | null {
+/**
+ * The row's user, device, address and site, from the store the report reads (config.store: on PostgreSQL
+ * any node's row); null when there is no such row (or no audit log yet). Read to decide the access, before
+ * it is recorded, as a person's report reads who they are; a PostgreSQL that cannot be reached is
+ * SG_AUDIT_UNAVAILABLE (the access could not be recorded either).
+ */
+export async function identityOfEvent(config: ReadonlyConfig, ref: string): Promise<EventIdentity | null> {
+  if (config.store === 'sqlite') return identityInSqlite(config, ref);
+  const { openPgReportStore } = await import('../audit/postgres/report-reads.js');
+  const store = await openPgReportStore(config);
+  try {
+    const row = await store.reads.rowById(ref);
+    return row
+      ? { username: row.username, device: row.device, client_ip: row.client_ip, site: row.site ?? null }
+      : null;
+  } finally {
+    await store.close();
+  }
+}
+
+function identityInSqlite(config: ReadonlyConfig, ref: string): EventIdentity | null {
   try {
     const db = openReadOnly(auditPathOf(config));
     try {

@@ -176,9 +176,7 @@ export interface RunSpec {
   format: ReportFormat;
   out?: string | undefined;
   /** Builds from the store's reads (AuditReads): SQLite or PostgreSQL, whichever config.store names. */
-  build?: (src: ReportSource) => BuiltReport | Promise<BuiltReport>;
-  /** Builds from the SQLite file itself: a report not yet behind AuditReads, refused on PostgreSQL. */
-  buildOnSqlite?: (src: SqliteSource) => BuiltReport | Promise<BuiltReport>;
+  build: (src: ReportSource) => BuiltReport | Promise<BuiltReport>;
 }
 
 /** Authorise (recording the request), then build and write the report. Returns the access-log id. */
@@ -195,7 +193,7 @@ export async function runReport(config: ReadonlyConfig, spec: RunSpec, now = Dat
   }
   const src = await openSource(config, now);
   try {
-    await buildAndWrite(spec, src, () => (spec.buildOnSqlite ?? spec.build)!(src));
+    await buildAndWrite(spec, src, () => spec.build(src));
   } finally {
     src.db.close();
   }
@@ -228,8 +226,7 @@ async function buildAndWrite(
 
 /**
  * The same on PostgreSQL: the access is recorded in PostgreSQL (report_access, PG migration 7) before
- * anything is read, or the report is refused; a report not yet behind AuditReads is refused, and that
- * refusal is recorded too. The case a report is pulled under is read from PostgreSQL, where `case open` keeps it.
+ * anything is read, or the report is refused (SG_AUDIT_UNAVAILABLE). The case a report is pulled under is read from PostgreSQL, where `case open` keeps it.
  */
 async function runOnPostgres(config: ReadonlyConfig, spec: RunSpec, now: number): Promise<number> {
   const { openPgReportStore } = await import('../audit/postgres/report-reads.js');
@@ -238,12 +235,6 @@ async function runOnPostgres(config: ReadonlyConfig, spec: RunSpec, now: number)
     const osUser = currentOsUser();
     if (spec.access.needsBy) warnIfByUnchecked(config);
     const req = accessRequest(spec, osUser);
-    if (!spec.build)
-      req.refusal = {
-        reason: `${spec.access.command} does not yet read the PostgreSQL store`,
-        suggestion:
-          'pull the reports that do (user, flagged, weekly, domain), or run this one on a school with store: sqlite',
-      };
     // The case is where `case open` keeps it on this store: PostgreSQL (read before deciding, which is sync).
     const underCase = req.caseRef ? ((await store.cases.get(req.caseRef)) ?? null) : null;
     const accessId = await authoriseWith(
@@ -253,7 +244,7 @@ async function runOnPostgres(config: ReadonlyConfig, spec: RunSpec, now: number)
       accessPolicy(config, now),
     );
     const src = await sourceOn(config, store.reads, now);
-    await buildAndWrite(spec, src, () => spec.build!(src));
+    await buildAndWrite(spec, src, () => spec.build(src));
     return accessId;
   } finally {
     await store.close();

@@ -48,8 +48,8 @@ export interface ReportSource {
 }
 
 /**
- * A source on the SQLite file, for the reports and commands not yet behind AuditReads (around, pilot,
- * cases, alerts, the access log): they refuse on PostgreSQL rather than read a stale file.
+ * A source on the SQLite file, for the commands not yet behind AuditReads (cases, alerts): they refuse on
+ * PostgreSQL rather than read a stale file.
  */
 export interface SqliteSource extends ReportSource {
   db: Database.Database;

@@ -7,7 +7,9 @@ import type Database from 'better-sqlite3';
 import { queryAlerts } from '../audit/alerts-table.js';
 import { CoverageChecker, parseHead, READ_HEAD_SQL, type VerifyRow } from '../audit/chain.js';
 import { readLastVerify } from '../audit/last-verify.js';
+import { listAccess } from '../audit/report-access.js';
 import type {
+  AccessLogQuery,
   AlertsQuery,
   AuditReads,
   ChainHeadOf,
@@ -22,6 +24,7 @@ import {
   ATTENTION_ROWS_SQL,
   FLAGGED_ROWS_SQL,
   HOST_ROWS_SQL,
+  PILOT_ROWS_SQL,
   sitedPagedRows,
   USER_ROWS_SQL,
   USER_ROWS_WHERE,
@@ -79,6 +82,10 @@ export class SqliteReads implements AuditReads {
 
   attentionRows(fromMs: number, toMs: number, site?: string) {
     return asAsync(this.sitedRows(ATTENTION_ROWS_SQL, [fromMs, toMs], site));
+  }
+
+  pilotRows(fromMs: number, toMs: number, site?: string) {
+    return asAsync(this.sitedRows(PILOT_ROWS_SQL, [fromMs, toMs], site));
   }
 
   async rowById(id: string, site?: string): Promise<AuditRowRaw | null> {
@@ -140,6 +147,10 @@ export class SqliteReads implements AuditReads {
       last_ms: number;
     }[];
     return rows.map((r) => ({ host: r.host, requests: r.requests, users: r.users, lastMs: r.last_ms }));
+  }
+
+  async accessLog(q: AccessLogQuery) {
+    return listAccess(this.db, q);
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@
  * last digest sent, when the proxy first recorded anything). SQLite: the file and its writer thread;
  * PostgreSQL: the same tables there, through a small pool of the digests' own.
  */
-import { PgAccessRecorder } from '../../audit/postgres/report-reads.js';
+import { PgAccessRecorder } from '../../audit/postgres/report-access.js';
 import { pgPool, type PgConnectOptions } from '../../audit/postgres/connect.js';
 import { lastGrantedAccess, type AccessEntry } from '../../audit/report-access.js';
 import { openReadOnly } from '../../reports/source.js';

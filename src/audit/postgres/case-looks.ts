@@ -1,5 +1,5 @@
 /** The reports pulled and refused under one case, from PostgreSQL's report_access (listAccess's caseRef). */
-import { toEntry, type AccessRow, type StoredAccessEntry } from '../report-access.js';
+import { toAccessEntry, type AccessRow, type StoredAccessEntry } from '../report-access.js';
 import { BIGINT_AS_NUMBER, type Queryable } from './connect.js';
 
 /** Oldest first, at most `limit` (report_access_case answers it: case_ref, time_ms). */
@@ -9,5 +9,5 @@ export async function pgCaseLooks(db: Queryable, ref: string, limit: number): Pr
     values: [ref, limit],
     types: BIGINT_AS_NUMBER,
   });
-  return rows.map(toEntry);
+  return rows.map(toAccessEntry);
 }

@@ -35,3 +35,15 @@ export const PG_REPORTS_MIGRATION = `CREATE TABLE report_access (
    CREATE INDEX audit_events_uncategorised ON audit_events (time_ms, host)
      WHERE categories = '[]' AND selftest_run IS NULL
        AND action IN ('allow', 'warn', 'block', 'continue', 'continued', 'would-block', 'would-warn');`;
+
+/**
+ * PG migration 10: report pilot's rows (would-block, would-warn; report-reads.ts PG_ROWS_WHERE.pilot) and
+ * the access log's pages (report-access.ts), each an index range in the query's own order (the access
+ * record's two indexes of migration 9 are the new ones' prefixes, so they go).
+ */
+export const PG_PILOT_ACCESS_MIGRATION = `CREATE INDEX audit_events_pilot_keyset ON audit_events (time_ms, node, seq)
+     WHERE action IN ('would-block', 'would-warn');
+   CREATE INDEX report_access_time_keyset ON report_access (time_ms, id);
+   CREATE INDEX report_access_case_keyset ON report_access (case_ref, time_ms, id);
+   DROP INDEX report_access_time;
+   DROP INDEX report_access_case;`;

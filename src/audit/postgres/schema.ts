@@ -16,7 +16,7 @@ import { PG_CASES_MIGRATION } from './case-tables.js';
 import { PG_CHECKPOINTS_MIGRATION } from './checkpoints.js';
 import { PG_NODES_MIGRATION } from './nodes.js';
 import { PG_POLICY_APPLIED_MIGRATION, PG_POLICY_MIGRATION } from './policy.js';
-import { PG_REPORTS_MIGRATION } from './report-schema.js';
+import { PG_PILOT_ACCESS_MIGRATION, PG_REPORTS_MIGRATION } from './report-schema.js';
 
 export type PgMigration = string;
 
@@ -94,6 +94,8 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   PG_CASES_MIGRATION,
   // 9: reports on PostgreSQL (report-reads.ts): the access record and the report queries' indexes.
   PG_REPORTS_MIGRATION,
+  // 10: report pilot and the access log on PostgreSQL: their pages' indexes.
+  PG_PILOT_ACCESS_MIGRATION,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -137,7 +137,7 @@ export function registerReport(program: Command): void {
       const r = await load();
       const config = configFrom(opts);
       const now = Date.now();
-      const row = r.identityOfEvent(config, ref);
+      const row = await r.identityOfEvent(config, ref);
       await r.runReport(
         config,
         {
@@ -156,7 +156,7 @@ export function registerReport(program: Command): void {
           format: opts.format,
           out: opts.out,
           // With --site: the row must be the site's (findEvent) and so must every row around it.
-          buildOnSqlite: async (all) => {
+          build: async (all) => {
             const src = r.withinSite(all, opts.site, config.dataDir);
             return r.buildAroundReport(
               src,
@@ -218,9 +218,8 @@ export function registerReport(program: Command): void {
       );
     });
 
-  // The DSL's two reviews over a period: the same options, the same access rule (--by, no case).
-  // Pilot reads the SQLite file itself (buildOnSqlite): refused on PostgreSQL.
-  type Review = (r: Reports) => Reports['buildFlaggedReport'] | { onSqlite: Reports['buildPilotReport'] };
+  // The DSL's two reviews and pilot mode's over a period: the same options, the same access rule (--by, no case).
+  type Review = (r: Reports) => Reports['buildFlaggedReport'];
   const reviews: [string, string, Review][] = [
     [
       'flagged',
@@ -231,7 +230,7 @@ export function registerReport(program: Command): void {
     [
       'pilot',
       'pilot mode (mode: monitor): what enforcing would have blocked or warned, by site (needs --by, --reason)',
-      (r) => ({ onSqlite: r.buildPilotReport }),
+      (r) => r.buildPilotReport,
     ],
   ];
   for (const [name, description, builder] of reviews) {
@@ -263,15 +262,7 @@ export function registerReport(program: Command): void {
             },
             format: opts.format,
             out: opts.out,
-            ...('onSqlite' in build
-              ? {
-                  buildOnSqlite: (src: Parameters<Reports['buildPilotReport']>[0]) =>
-                    build.onSqlite(r.withinSite(src, opts.site, config.dataDir), fromMs, toMs, puller()),
-                }
-              : {
-                  build: (src: Parameters<Reports['buildFlaggedReport']>[0]) =>
-                    build(r.withinSite(src, opts.site, config.dataDir), fromMs, toMs, puller()),
-                }),
+            build: (src) => build(r.withinSite(src, opts.site, config.dataDir), fromMs, toMs, puller()),
           },
           now,
         );
@@ -307,10 +298,11 @@ export function registerReport(program: Command): void {
           },
           format: opts.format,
           out: opts.out,
-          buildOnSqlite: (src) =>
+          // This store's record of looks (PostgreSQL's report_access: every node's), this one recorded first.
+          build: async (src) =>
             r.buildAccessLog(
               src,
-              r.listAccess(src.db, opts.case ? { caseRef: opts.case } : { fromMs, toMs }),
+              await src.reads.accessLog(opts.case ? { caseRef: opts.case } : { fromMs, toMs }),
               opts.case ? `Report access log: case ${opts.case}` : 'Report access log',
             ),
         },

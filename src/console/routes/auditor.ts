@@ -1,56 +1,50 @@
 /**
  * The auditor's pages (a governor, the data-protection officer): the report-access log and the audit
  * log's tamper check, nothing else. Reading the access log is itself a look (it names whose records were
- * pulled), so it is recorded too.
+ * pulled), so it is recorded too, first, in the store the log is read from (review-source.ts): on
+ * PostgreSQL its report_access, every node's looks. The tamper-check button walks the SQLite file; on
+ * PostgreSQL the page points to `schoolgate audit verify`, which walks every node's chain.
  */
 import type { FastifyInstance } from 'fastify';
-import { readLastVerify } from '../../audit/last-verify.js';
-import { listAccess } from '../../audit/report-access.js';
+import { readLastVerify, type LastVerify } from '../../audit/last-verify.js';
 import { verifyAudit } from '../../audit/verify-all.js';
-import { html } from '../../proxy/pages/html.js';
+import { html, type SafeHtml } from '../../proxy/pages/html.js';
 import { auditPathOf } from '../../reports/run.js';
 import { formatLocal } from '../../reports/time.js';
-import { authoriseLook } from '../access.js';
-import { csrfField, guard, sendPage, viewerOf, withAudit, type ConsoleContext } from '../context.js';
+import { SchoolgateError } from '../../errors.js';
+import { csrfField, guard, sendPage, viewerOf, type ConsoleContext } from '../context.js';
+import { lookThenOpen } from '../review-source.js';
 
 export function auditorRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   const only = (command: string) => guard(ctx, ['auditor'], command);
   const tz = ctx.config.timeZone;
   const auditPath = auditPathOf(ctx.config);
+  const onPostgres = ctx.config.store !== 'sqlite';
 
   app.get('/access-log', { preHandler: only('report access-log') }, async (req, reply) => {
     const session = req.consoleSession!;
     const viewer = viewerOf(session, reply);
     const now = ctx.now();
     const fromMs = now - 90 * 86_400_000;
-    const rows = withAudit(ctx, (db) => {
-      authoriseLook(
-        db,
-        ctx.config,
-        session,
-        { command: 'report access-log', purpose: 'audit of access', needsCase: false, fromMs, toMs: now },
-        now,
-      );
-      return listAccess(db, { fromMs, toMs: now + 1, limit: 2000 });
-    });
-    const last = readLastVerify(auditPath);
+    const { src, close } = await lookThenOpen(
+      ctx,
+      session,
+      { command: 'report access-log', purpose: 'audit of access', needsCase: false, fromMs, toMs: now },
+      now,
+      undefined,
+    );
+    let rows;
+    try {
+      rows = await src.reads.accessLog({ fromMs, toMs: now + 1, limit: 2000 });
+    } finally {
+      await close();
+    }
     return sendPage(
       reply,
       200,
       'Report-access log',
       html`<h2>Tamper check</h2>
-        <p>
-          ${
-            last
-              ? html`Last check ${formatLocal(last.atMs, tz, false)}:
-                  <strong>${last.ok ? 'chain intact' : 'CHAIN BROKEN'}</strong> (${last.rows}
-                  rows${last.firstBreak ? `; first break: ${last.firstBreak}` : ''})`
-              : 'The audit log has not been checked yet.'
-          }
-        </p>
-        <form method="post" action="/tamper-check">
-          ${csrfField(viewer.csrf)}<button type="submit">Check the audit log now</button>
-        </form>
+        ${onPostgres ? PG_TAMPER_NOTE : tamperCheck(readLastVerify(auditPath), tz, viewer.csrf)}
         <h2>Reports pulled in the last 90 days</h2>
         <table>
           <thead>
@@ -91,10 +85,42 @@ export function auditorRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     '/tamper-check',
     { preHandler: [app.csrfProtection, only('audit verify')] },
     async (_req, reply) => {
+      if (onPostgres) throw notTheRecord();
       const now = ctx.now();
       // verifyAudit keeps its result (and the signed verified position) in the last-verify file itself.
       verifyAudit(auditPath, { now });
       return reply.code(303).header('location', '/access-log').send();
     },
+  );
+}
+
+/** The SQLite file's last full check, and the button that runs one. */
+function tamperCheck(last: LastVerify | null, tz: string, csrf: string): SafeHtml {
+  return html`<p>
+      ${
+        last
+          ? html`Last check ${formatLocal(last.atMs, tz, false)}:
+              <strong>${last.ok ? 'chain intact' : 'CHAIN BROKEN'}</strong> (${last.rows}
+              rows${last.firstBreak ? `; first break: ${last.firstBreak}` : ''})`
+          : 'The audit log has not been checked yet.'
+      }
+    </p>
+    <form method="post" action="/tamper-check">
+      ${csrfField(csrf)}<button type="submit">Check the audit log now</button>
+    </form>`;
+}
+
+/** On PostgreSQL the chains are every node's, walked by `audit verify`, not by a console request. */
+const PG_TAMPER_NOTE = html`<p>
+  This node records to PostgreSQL, where each node keeps its own chain. Check them all with
+  <code>schoolgate audit verify</code> on any node (one line per node).
+</p>`;
+
+/** The console's tamper check walks the SQLite file, which on PostgreSQL is not this node's record. */
+function notTheRecord(): SchoolgateError {
+  return new SchoolgateError(
+    'SG_AUDIT_UNAVAILABLE',
+    'The console’s tamper check walks the SQLite file, which is not the record on PostgreSQL.',
+    { suggestion: 'run `schoolgate audit verify` on any node: it walks every node’s chain' },
   );
 }

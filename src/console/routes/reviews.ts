@@ -24,7 +24,7 @@ import { parsePeriod } from '../../reports/time.js';
 import type { ConsoleContext } from '../context.js';
 import { byOf, type Looker } from '../access.js';
 import { sendCsv } from '../download.js';
-import { lookThenOpen, notOnPostgres } from '../review-source.js';
+import { lookThenOpen } from '../review-source.js';
 import { guard, sendPage, viewerOf } from '../context.js';
 import { knownSites, refuseOtherSite, siteOfLook, siteSelector } from '../site-scope.js';
 import { otherSiteCase } from '../subject-sites.js';
@@ -188,13 +188,13 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const purpose = (q.purpose ?? '').trim().slice(0, 500);
     const format = formatOf(q);
     const now = ctx.now();
-    const row = identityOfEvent(ctx.config, event);
+    const row = await identityOfEvent(ctx.config, event);
     // A site-scoped account: the case and the row must both be its site's (checked before reading).
     const otherCase = await otherSiteCase(ctx, session, ref);
     if (otherCase) return refuseOtherSite(ctx, session, reply, `report around ${ref}`, otherCase.subject);
     if (session.site !== null && row !== null && row.site !== session.site)
       return refuseOtherSite(ctx, session, reply, `report around ${event}`, eventSubject(row, event));
-    // The context report reads the SQLite file itself (findEvent, around): refused on PostgreSQL.
+    // Read from the store the node records to (on PostgreSQL: every node's rows), the look recorded first.
     const { src, close } = await lookThenOpen(
       ctx,
       session,
@@ -206,7 +206,6 @@ export function reviewRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
         format,
         needsCase: true,
         scope: { row, ref: event },
-        refusal: notOnPostgres(ctx, 'report around'),
       },
       now,
       session.site ?? undefined,

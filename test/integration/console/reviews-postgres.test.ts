@@ -2,11 +2,15 @@
  * The console's reviews on a node with store: { postgres } (a private cluster, real HTTPS): the DSL's
  * flagged review shows a row only PostgreSQL holds, written there by another node, and the look is in
  * PostgreSQL's report_access; a look that cannot be recorded there is refused (SG_AUDIT_UNAVAILABLE) with
- * nothing shown; the context report, which still reads the SQLite file, is refused and that refusal recorded.
+ * nothing shown; the context report under a case shows another node's row, and the auditor's access log
+ * shows a look made on another node, each look recorded there first.
  * (The alerts page on PostgreSQL: alerts-postgres.test.ts.)
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pgCaseStore } from '../../../src/audit/postgres/cases.js';
+import { pgPool } from '../../../src/audit/postgres/connect.js';
+import { PgAccessRecorder } from '../../../src/audit/postgres/report-access.js';
 import { PostgresAuditStore } from '../../../src/audit/postgres/store.js';
 import { UserStore } from '../../../src/identity/user-store.js';
 import { auditEvent } from '../../helpers/audit-event.js';
@@ -21,6 +25,7 @@ const ACCOUNTS = {
   'd.dsl.pg': 'dsl',
   'd.dsl.down': 'dsl',
   'a.head.pg': 'headteacher',
+  'g.auditor.pg': 'auditor',
   't.tech': 'technician',
 };
 
@@ -63,6 +68,19 @@ describe.skipIf(!bin)('console reviews on PostgreSQL', () => {
     }
     admin = new pg.Client(url);
     await admin.connect();
+    // The case the context report is pulled under, opened on another node (cases are in PostgreSQL).
+    const pool = pgPool({ connectionString: url, max: 1 });
+    try {
+      await pgCaseStore(pool).open({
+        ref: '2026-040',
+        subjects: [{ kind: 'user', value: 'p.far' }],
+        by: 'A. Head',
+        osUser: 'head',
+        now: Date.now(),
+      });
+    } finally {
+      await pool.end();
+    }
   }, 120_000);
   afterAll(async () => {
     await rig?.proxy.stop();
@@ -102,16 +120,49 @@ describe.skipIf(!bin)('console reviews on PostgreSQL', () => {
     expect((await admin.query('SELECT count(*)::int AS n FROM report_access')).rows[0].n).toBe(before);
   });
 
-  it('refuses the context report, which reads only the SQLite file, and records the refusal in PostgreSQL', async () => {
+  it('shows the context report of a row another node wrote, under a case, the look recorded first', async () => {
     const head = await signedIn(rig, 'a.head.pg');
-    const r = await head.get('/around/report?ref=2026-040&event=ev-far&purpose=context');
-    expect(r.status).toBe(403);
-    expect(r.body).toContain('SG_REPORT_REFUSED');
-    expect(r.body).not.toContain('selfharm.example');
-    expect(await lastAccess()).toMatchObject({
+    const r = await head.get('/around/report?ref=2026-040&event=ev-far&purpose=context%20of%20the%20attempt');
+    expect(r.status, r.body).toBe(200);
+    expect(r.body).toContain('Context around ev-far');
+    expect(r.body).toContain('selfharm.example');
+    expect(r.body).toMatch(/Tamper check[\s\S]*verified: 1 rows match the hash chain/);
+    expect(await lastAccess()).toEqual({
       by_name: 'a.head.pg (headteacher, console)',
       command: 'report around (console)',
-      outcome: 'refused',
+      purpose: 'context of the attempt',
+      format: 'html',
+      outcome: 'granted',
+      reason: null,
+    });
+  });
+
+  it('shows the auditor a look made on another node, their own look recorded in PostgreSQL first', async () => {
+    // Another node's look, recorded as that node records it.
+    await new PgAccessRecorder(admin).record({
+      timeMs: Date.now() - 60_000,
+      by: 'B. Dsl (dsl, console)',
+      osUser: 'gate-b',
+      command: 'report user (console)',
+      subject: 'p.elsewhere',
+      caseRef: '2026-041',
+      outcome: 'granted',
+      purpose: 'looked at on gate-b',
+    });
+    const auditor = await signedIn(rig, 'g.auditor.pg');
+    const r = await auditor.get('/access-log');
+    expect(r.status, r.body).toBe(200);
+    expect(r.body).toContain('p.elsewhere');
+    expect(r.body).toContain('looked at on gate-b');
+    // Every node's looks, not this node's SQLite file: the context report pulled above is there too.
+    expect(r.body).toContain('report around (console)');
+    expect(r.body).toContain('schoolgate audit verify');
+    expect(r.body).not.toContain('Check the audit log now');
+    expect(await lastAccess()).toMatchObject({
+      by_name: 'g.auditor.pg (auditor, console)',
+      command: 'report access-log (console)',
+      purpose: 'audit of access',
+      outcome: 'granted',
     });
   });
 

@@ -2,22 +2,16 @@
  * One test table, two stores: the reports' core cases (flagged, weekly, user, domain; one tampered row)
  * built from the reports fixture's SQLite file and from the same rows copied into a private PostgreSQL
  * cluster by `store migrate`, with the same expected output. Only the chain head's line names the node on
- * PostgreSQL. Then the CLI on store: { postgres }: the access recorded in PostgreSQL before reading, a
- * report not yet on PostgreSQL refused (and that refusal recorded), and the plans of the PG queries.
+ * PostgreSQL. Then the CLI on store: { postgres }: the access recorded in PostgreSQL before reading, and
+ * the plans of the PG queries. Around, pilot and the access log: around-pilot-two-stores.test.ts.
  */
-import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateSqliteToPostgres } from '../../../src/audit/postgres/migrate-from-sqlite.js';
-import {
-  openPgReportStoreOn,
-  pgPageSql,
-  PG_ROWS_WHERE,
-  type PgReportStore,
-} from '../../../src/audit/postgres/report-reads.js';
-import { pgPool } from '../../../src/audit/postgres/connect.js';
+import { pgPageSql, PG_ROWS_WHERE } from '../../../src/audit/postgres/report-reads.js';
 import {
   buildDomainReport,
   buildFlaggedReport,
@@ -25,15 +19,18 @@ import {
   buildWeeklyReport,
   type BuiltReport,
 } from '../../../src/reports/builders.js';
-import { renderText } from '../../../src/reports/render-text.js';
-import { writeReport } from '../../../src/reports/run.js';
-import { loadCategoryInfo, openReadOnly, type ReportSource } from '../../../src/reports/source.js';
+import { openReadOnly, type ReportSource } from '../../../src/reports/source.js';
 import { SqliteReads } from '../../../src/reports/sqlite-reads.js';
-import { LocalClock } from '../../../src/reports/time.js';
 import { runCli } from '../../helpers/cli.js';
 import { findPostgres, PG_SKIP_MESSAGE, type PgCluster } from '../../helpers/pg-cluster.js';
 import { buildFixture, NOV, type Fixture } from '../reports/fixture.js';
-import { fixtureInBothStores } from './two-stores-fixture.js';
+import {
+  expectIndexedPlans,
+  openTwoStores,
+  pgConfigOf,
+  reportOutputs,
+  type TwoStores,
+} from './two-stores-fixture.js';
 
 const bin = findPostgres();
 if (!bin) console.warn(PG_SKIP_MESSAGE);
@@ -54,54 +51,23 @@ const CASES: [string, Build][] = [
   ['domain bet.test', (src) => buildDomainReport(src, 'bet.test', FROM, TO, puller)],
 ];
 
-/** The report's text, JSON and CSV/JSON export, with the PostgreSQL head's node name taken out. */
-async function outputs(src: ReportSource, build: Build) {
-  const built = await build(src);
-  const exported = async (format: 'csv' | 'json') => {
-    let out = '';
-    await writeReport(built, format, src, { write: (t) => (out += t) });
-    return out;
-  };
-  const { chainHeads: _perNode, ...data } = built.data;
-  const unnode = (s: string) => s.replaceAll(`node ${NODE}: `, '');
-  return {
-    text: unnode(renderText(built.doc)),
-    data: JSON.parse(unnode(JSON.stringify(data))) as Record<string, unknown>,
-    csv: await exported('csv'),
-    json: unnode(JSON.stringify({ ...JSON.parse(await exported('json')), chainHeads: undefined })),
-  };
-}
+const outputs = async (src: ReportSource, build: Build) => reportOutputs(src, await build(src), NODE);
 
 describe.skipIf(!bin)('reports on SQLite and on PostgreSQL: one table, two stores', () => {
+  let t: TwoStores;
   let cluster: PgCluster;
   let fx: Fixture;
-  let sqlite: Database.Database;
-  let store: PgReportStore;
   let admin: pg.Client;
-  let common: Omit<ReportSource, 'reads'>;
+  let common: TwoStores['common'];
 
   beforeAll(async () => {
-    ({ cluster, fx } = await fixtureInBothStores(NODE));
-    sqlite = openReadOnly(fx.dbPath);
-    store = openPgReportStoreOn(pgPool({ connectionString: cluster.url, max: 2 }));
-    admin = new pg.Client(cluster.url);
-    await admin.connect();
-    common = {
-      timeZone: 'Europe/London',
-      now: NOV(10, 12),
-      clock: new LocalClock('Europe/London'),
-      categories: await loadCategoryInfo(path.join(fx.dir, 'categories'), fx.dataDir),
-    };
+    t = await openTwoStores(NODE);
+    ({ cluster, fx, admin, common } = t);
   }, 120_000);
-  afterAll(async () => {
-    sqlite?.close();
-    await store?.close();
-    await admin?.end();
-    await cluster?.stop();
-  });
+  afterAll(() => t?.close());
 
-  const onSqlite = (): ReportSource => ({ ...common, reads: new SqliteReads(sqlite) });
-  const onPostgres = (): ReportSource => ({ ...common, reads: store.reads });
+  const onSqlite = () => t.onSqlite();
+  const onPostgres = () => t.onPostgres();
 
   it.each(CASES)('%s: the same report from both stores', async (_name, build) => {
     const [a, b] = await Promise.all([outputs(onSqlite(), build), outputs(onPostgres(), build)]);
@@ -154,9 +120,7 @@ describe.skipIf(!bin)('reports on SQLite and on PostgreSQL: one table, two store
   describe('the CLI with store: { postgres }', () => {
     let pgConfig: string;
     beforeAll(() => {
-      pgConfig = path.join(fx.dir, 'config-pg.yaml');
-      writeFileSync(pgConfig, readFileSync(fx.config, 'utf8'));
-      appendFileSync(pgConfig, `store:\n  postgres:\n    url: ${cluster.url}\n    node: ${NODE}\n`);
+      pgConfig = pgConfigOf(t, NODE);
     });
     const flagged = (config: string) =>
       runCli([
@@ -250,33 +214,8 @@ describe.skipIf(!bin)('reports on SQLite and on PostgreSQL: one table, two store
       ]);
     });
 
-    it('refuses a report not yet on PostgreSQL, and records the refusal there', async () => {
-      const before = await accessRows();
-      const r = await runCli([
-        'report',
-        'pilot',
-        '--by',
-        'A. Head (DSL)',
-        '--reason',
-        'what monitor mode would have done',
-        '--config',
-        pgConfig,
-      ]);
-      expect(r.code).not.toBe(0);
-      expect(r.stderr).toContain('SG_REPORT_REFUSED');
-      expect(r.stderr).toContain('does not yet read the PostgreSQL store');
-      expect(r.stdout).toBe('');
-      expect((await accessRows()).slice(before.length)).toMatchObject([
-        { command: 'report pilot', outcome: 'refused' },
-      ]);
-    });
-
     it('reads nothing when PostgreSQL cannot record the access', async () => {
-      const down = path.join(fx.dir, 'config-pg-down.yaml');
-      writeFileSync(
-        down,
-        readFileSync(pgConfig, 'utf8').replace(/url: .*/, 'url: postgres://nobody@127.0.0.1:1/none'),
-      );
+      const down = pgConfigOf(t, NODE, true);
       const r = await flagged(down);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain('SG_AUDIT_UNAVAILABLE');
@@ -285,31 +224,13 @@ describe.skipIf(!bin)('reports on SQLite and on PostgreSQL: one table, two store
   });
 
   it('answers every paged report query from an index, in its order (EXPLAIN: no scan, no sort)', async () => {
-    const pool = pgPool({ connectionString: cluster.url, max: 1 });
-    const client = await pool.connect();
-    try {
-      await client.query('ANALYZE audit_events');
-      // A small table is cheapest scanned and sorted: forbid both, so the plan shows an index in order.
-      await client.query(
-        'SET enable_seqscan = off; SET enable_sort = off; SET enable_incremental_sort = off; SET enable_bitmapscan = off',
-      );
-      const after = [-Number.MAX_SAFE_INTEGER, '', 0];
-      const queries: [string, unknown[]][] = [
-        [pgPageSql(PG_ROWS_WHERE.user, 4), ['pupil1', FROM, TO, ...after]],
-        [pgPageSql(PG_ROWS_WHERE.host, 4), ['bet.test', FROM, TO, ...after]],
-        [pgPageSql(PG_ROWS_WHERE.flagged, 3), [FROM, TO, ...after]],
-        [pgPageSql(PG_ROWS_WHERE.attention, 3), [FROM, TO, ...after]],
-      ];
-      for (const [sql, params] of queries) {
-        const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, params);
-        const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
-        expect(plan, plan).toMatch(/Index (Only )?Scan/);
-        expect(plan, plan).not.toMatch(/Seq Scan|Sort|Bitmap/);
-      }
-    } finally {
-      client.release();
-      await pool.end();
-    }
+    const after = [-Number.MAX_SAFE_INTEGER, '', 0];
+    await expectIndexedPlans(cluster.url, [
+      [pgPageSql(PG_ROWS_WHERE.user, 4), ['pupil1', FROM, TO, ...after]],
+      [pgPageSql(PG_ROWS_WHERE.host, 4), ['bet.test', FROM, TO, ...after]],
+      [pgPageSql(PG_ROWS_WHERE.flagged, 3), [FROM, TO, ...after]],
+      [pgPageSql(PG_ROWS_WHERE.attention, 3), [FROM, TO, ...after]],
+    ]);
   });
   // Last of all: a second node's rows join the database, at the very same times as the first's.
   it('checks each row against its own node’s chain when two nodes’ rows interleave', async () => {
