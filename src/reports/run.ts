@@ -251,13 +251,25 @@ async function runOnPostgres(config: ReadonlyConfig, spec: RunSpec, now: number)
   }
 }
 
-/** A case's subjects, from the SQLite file where `case open` keeps them (on either store). */
-export function caseSubjectsOf(config: ReadonlyConfig, ref: string): CaseSubject[] {
-  const db = openAdmin(config);
+/**
+ * A case's subjects, from the store `case open` keeps them in: the SQLite file, or PostgreSQL on
+ * store: { postgres } (the node's SQLite file has no cases there: its subjects would be none).
+ */
+export async function caseSubjectsOf(config: ReadonlyConfig, ref: string): Promise<CaseSubject[]> {
+  if (config.store === 'sqlite') {
+    const db = openAdmin(config);
+    try {
+      return caseSubjects(db, ref);
+    } finally {
+      db.close();
+    }
+  }
+  const { openPgReportStore } = await import('../audit/postgres/report-reads.js');
+  const store = await openPgReportStore(config);
   try {
-    return caseSubjects(db, ref);
+    return (await store.cases.require(ref)).subjects;
   } finally {
-    db.close();
+    await store.close();
   }
 }
 

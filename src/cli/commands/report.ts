@@ -205,9 +205,9 @@ export function registerReport(program: Command): void {
           format: opts.format,
           out: opts.out,
           // Under a case: only the case's subjects' rows (runReport refused it without an open case).
-          build: (all) => {
+          build: async (all) => {
             const src = r.withinSite(all, opts.site, config.dataDir);
-            const subjects = r.caseSubjectsOf(config, opts.case!);
+            const subjects = await r.caseSubjectsOf(config, opts.case!);
             return r.buildDomainReport(src, domain, fromMs, toMs, pullerOf(r, config, opts), {
               label: `the subjects of case ${opts.case!}: ${r.subjectsLabel(subjects)}`,
               covers: (row) => r.rowCovered(subjects, row),

@@ -212,6 +212,42 @@ describe.skipIf(!bin)('reports on SQLite and on PostgreSQL: one table, two store
       expect((await accessRows()).slice(before.length)).toMatchObject([
         { command: 'report user', outcome: 'granted', purpose: 'concern raised by form tutor' },
       ]);
+
+      // A domain under a case covers only its subjects, read from PostgreSQL: this case is in no SQLite file.
+      const openedOnPg = await runCli([
+        'case',
+        'open',
+        'C-DOM',
+        '--subject',
+        'pupil2',
+        '--by',
+        'A. Head (DSL)',
+        '--config',
+        pgConfig,
+      ]);
+      expect(openedOnPg.code, openedOnPg.stderr).toBe(0);
+      const domain = await runCli([
+        'report',
+        'domain',
+        'bet.test',
+        '--from',
+        '2026-11-01',
+        '--to',
+        '2026-11-07',
+        '--case',
+        'C-DOM',
+        '--by',
+        'A. Head (DSL)',
+        '--reason',
+        'which of the subject’s visits',
+        '--format',
+        'json',
+        '--config',
+        pgConfig,
+      ]);
+      expect(domain.code, domain.stderr).toBe(0);
+      const people = (JSON.parse(domain.stdout) as { people: { user: string; requests: number }[] }).people;
+      expect(people.map((p) => [p.user, p.requests])).toEqual([['pupil2', 4]]);
     });
 
     it('reads nothing when PostgreSQL cannot record the access', async () => {
