@@ -22,7 +22,7 @@ import type { ClusterRole } from './cluster/role.js';
 
 /** Off on a node serving on PostgreSQL: they read or write the SQLite audit file. */
 export const SQLITE_ONLY = [
-  'console pages other than the reviews, a person’s report, the context report and the access log (they say so)',
+  'the console auditor’s tamper-check button (the page points to `schoolgate audit verify`, which walks every node)',
 ] as const;
 
 export interface OpenedAudit {
