@@ -64,6 +64,8 @@ export const PG_LEDGER_MIGRATION = `CREATE TABLE ledger (
      hash text   NOT NULL
    );
    INSERT INTO ledger_head (seq, hash) VALUES (0, '${GENESIS_HASH}');
+   ALTER TABLE checkpoints ADD COLUMN ledger_seq bigint NOT NULL DEFAULT 0,
+     ADD COLUMN ledger_hash text NOT NULL DEFAULT '${GENESIS_HASH}';
    CREATE FUNCTION sg_ledger_append(p_tbl text, p_op text, p_key text, p_state text) RETURNS void
    LANGUAGE plpgsql AS $$
    DECLARE h ledger_head%ROWTYPE; next_hash text;
@@ -105,6 +107,34 @@ export const PG_LEDGER_MIGRATION = `CREATE TABLE ledger (
      (t) => `CREATE TRIGGER ledger_${t} AFTER INSERT OR UPDATE OR DELETE ON ${t}
      FOR EACH ROW EXECUTE FUNCTION sg_ledger_row();`,
    ).join('\n   ')}`;
+
+/** The ledger's head, as the nodes' checkpoints sign it. */
+export async function readPgLedgerHead(db: Queryable): Promise<LedgerHead> {
+  const { rows } = await db.query<LedgerHead>({
+    text: 'SELECT seq, hash FROM ledger_head',
+    types: BIGINT_AS_NUMBER,
+  });
+  return rows[0] ?? { seq: 0, hash: GENESIS_HASH };
+}
+
+/** Why the ledger no longer holds what a node's latest checkpoint signed of it (rewritten, cut), or null. */
+export async function pgLedgerMismatch(
+  db: Queryable,
+  signed: { ledger_seq: number; ledger_hash: string },
+  walkedTo: LedgerHead,
+): Promise<string | null> {
+  if (signed.ledger_seq === 0) return null;
+  if (walkedTo.seq < signed.ledger_seq)
+    return `the ledger (seq ${walkedTo.seq}) is behind a signed checkpoint (seq ${signed.ledger_seq}): entries were deleted`;
+  const { rows } = await db.query<{ hash: string }>({
+    text: 'SELECT hash FROM ledger WHERE seq = $1',
+    values: [signed.ledger_seq],
+    types: BIGINT_AS_NUMBER,
+  });
+  return rows[0]?.hash === signed.ledger_hash
+    ? null
+    : `the ledger differs from what a signed checkpoint holds at seq ${signed.ledger_seq} (cases, notes, holds or access were rewritten)`;
+}
 
 export interface PgLedgerResult {
   ok: boolean;

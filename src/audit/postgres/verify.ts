@@ -13,7 +13,7 @@ import {
   type PgCheckpoint,
 } from './checkpoints.js';
 import { BIGINT_AS_NUMBER, type Queryable } from './connect.js';
-import { verifyPgLedger, type PgLedgerResult } from './ledger.js';
+import { pgLedgerMismatch, verifyPgLedger, type PgLedgerResult } from './ledger.js';
 
 export interface PgNodeCheckpoints {
   /** Signatures checked. */
@@ -72,6 +72,19 @@ export async function verifyPostgres(db: Queryable, opts: PgVerifyOptions = {}):
   }
   const withLedger = opts.ledger ?? (opts.node === undefined && opts.from === undefined);
   const ledger = withLedger ? await verifyPgLedger(db) : null;
+  // Each node's latest checkpoint signs the ledger's head too: a ledger rewritten past it is a break.
+  for (const n of ledger?.ok ? nodes : []) {
+    const problem = n.checkpoints.latest && (await pgLedgerMismatch(db, n.checkpoints.latest, ledger!.head));
+    if (problem) {
+      ledger!.ok = false;
+      ledger!.firstBreak = {
+        seq: n.checkpoints.latest!.ledger_seq,
+        id: null,
+        reason: `${problem} (node ${n.node})`,
+      };
+      break;
+    }
+  }
   return { ok: nodes.every((n) => n.ok) && (ledger?.ok ?? true), nodes, ledger };
 }
 

@@ -4,9 +4,15 @@
  * hold or access row edited, added or deleted with SQL — with the triggers running, or bypassed — makes
  * `audit verify` fail naming the row.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GENESIS_HASH } from '../../../src/audit/chain.js';
+import { loadOrCreateSigningKey } from '../../../src/audit/checkpoints.js';
 import { pgCaseStore } from '../../../src/audit/postgres/cases.js';
+import { writePgCheckpoint } from '../../../src/audit/postgres/checkpoints.js';
 import { pgPool } from '../../../src/audit/postgres/connect.js';
 import { addPgHolds, releasePgHold } from '../../../src/audit/postgres/holds.js';
 import { PgAccessRecorder } from '../../../src/audit/postgres/report-reads.js';
@@ -162,5 +168,37 @@ describe.skipIf(!bin)('the ledger on PostgreSQL', { timeout: 120_000 }, () => {
       seq: 5,
       reason: expect.stringMatching(/does not match its hash/),
     });
+  });
+
+  it('catches a ledger rewritten from an edited note on, by the ledger head a node signed', async () => {
+    const { url, pool } = await database();
+    const key = loadOrCreateSigningKey(path.join(mkdtempSync(path.join(tmpdir(), 'sg-ledger-')), 'k.key'));
+    // A serving node's head (no rows yet), signed with the ledger's head as a node does at open.
+    await pool.query(`INSERT INTO chain_heads VALUES ('gate-a', 0, $1)`, [GENESIS_HASH]);
+    const signed = await writePgCheckpoint(pool, 'gate-a', key, 'open');
+    expect(signed.ledger_seq).toBe(12);
+    expect((await verifyPostgres(pool)).ok).toBe(true);
+    // The note edited, its entry's state with it, every later hash recomputed and the head moved to match.
+    await bySql(
+      url,
+      'SET session_replication_role = replica',
+      `UPDATE case_notes SET text = 'nothing happened' WHERE id = 2`,
+      `UPDATE ledger SET state = (SELECT json_strip_nulls(to_json(n))::text FROM case_notes n WHERE id = 2)
+       WHERE tbl = 'case_notes' AND rkey = '2'`,
+      `DO $$ DECLARE r record; prev text; BEGIN
+         SELECT hash INTO prev FROM ledger WHERE seq = (SELECT min(seq) - 1 FROM ledger WHERE tbl = 'case_notes' AND rkey = '2');
+         FOR r IN SELECT * FROM ledger WHERE seq > (SELECT min(seq) - 1 FROM ledger WHERE tbl = 'case_notes' AND rkey = '2') ORDER BY seq LOOP
+           prev := encode(sha256(convert_to(prev || E'\\n' || r.tbl || E'\\n' || r.op || E'\\n' || r.rkey || E'\\n' || coalesce(r.state, 'null'), 'UTF8')), 'hex');
+           UPDATE ledger SET hash = prev WHERE seq = r.seq;
+         END LOOP;
+         UPDATE ledger_head SET hash = prev;
+       END $$`,
+    );
+    const v = await verifyPostgres(pool);
+    await pool.end();
+    expect(v.ok).toBe(false);
+    expect(v.ledger?.firstBreak?.reason).toMatch(
+      /differs from what a signed checkpoint holds at seq 12 .*node gate-a/,
+    );
   });
 });
