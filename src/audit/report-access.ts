@@ -69,7 +69,8 @@ export function recordAccess(db: Database.Database, e: AccessEntry): number {
   return Number(info.lastInsertRowid);
 }
 
-interface AccessRow {
+/** A report_access row as both engines store it (PostgreSQL's reads map theirs with accessEntryOf). */
+export interface AccessRow {
   id: number;
   time_ms: number;
   by_name: string | null;
@@ -89,7 +90,7 @@ interface AccessRow {
   site: string | null;
 }
 
-const toEntry = (r: AccessRow): StoredAccessEntry => ({
+export const accessEntryOf = (r: AccessRow): StoredAccessEntry => ({
   id: r.id,
   timeMs: r.time_ms,
   by: r.by_name,
@@ -121,14 +122,14 @@ export function listAccess(
         'SELECT * FROM report_access WHERE case_ref = ? ORDER BY time_ms, id LIMIT ?',
       )
       .all(opts.caseRef, limit)
-      .map(toEntry);
+      .map(accessEntryOf);
   }
   return db
     .prepare<[number, number, number], AccessRow>(
       'SELECT * FROM report_access WHERE time_ms >= ? AND time_ms < ? ORDER BY time_ms, id LIMIT ?',
     )
     .all(opts.fromMs ?? 0, opts.toMs ?? Number.MAX_SAFE_INTEGER, limit)
-    .map(toEntry);
+    .map(accessEntryOf);
 }
 
 /** The latest granted entry of a command (e.g. 'digest weekly'): when, and the end of its period. */

@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import type { CaseSubject } from '../../audit/case-subjects.js';
+import type { AccessRow, StoredAccessEntry } from '../../audit/report-access.js';
 import type { PostgresConfig } from '../../audit/postgres/config.js';
 import type { PgConnectOptions } from '../../audit/postgres/connect.js';
 import type { ReadonlyConfig } from '../../config/load.js';
@@ -80,6 +81,22 @@ export async function authoriseOnPostgres(
   return withPgPool(pgStoreOf(config)!, (pool) =>
     authoriseWith(new PgAccessRecorder(pool), () => null, req, policy),
   );
+}
+
+/** The access entries under a case, from PostgreSQL's report_access (`case show`), oldest first. */
+export async function pgCaseAccess(config: ReadonlyConfig, ref: string): Promise<StoredAccessEntry[]> {
+  const [{ accessEntryOf }, { BIGINT_AS_NUMBER }] = await Promise.all([
+    import('../../audit/report-access.js'),
+    import('../../audit/postgres/connect.js'),
+  ]);
+  return withPgPool(pgStoreOf(config)!, async (pool) => {
+    const { rows } = await pool.query<AccessRow>({
+      text: 'SELECT * FROM report_access WHERE case_ref = $1 ORDER BY time_ms, id LIMIT 10000',
+      values: [ref],
+      types: BIGINT_AS_NUMBER,
+    });
+    return rows.map(accessEntryOf);
+  });
 }
 
 /**

@@ -83,6 +83,12 @@ describe.skipIf(!bin)('case and hold access recorded on PostgreSQL', { timeout: 
       { command: 'hold add', outcome: 'refused', by_name: null, case_ref: null },
     ]);
     expect(sqliteAccessRows()).toBe(0);
+    // case show lists the case's access from PostgreSQL (and records its own read there first).
+    const shown = await cli('case', 'show', '2026-014', '--by', 'Head', '--reason', 'governors review');
+    expect(shown.code, shown.out).toBe(0);
+    expect(shown.stdout).toContain('case note');
+    expect(shown.stdout).toContain('governors review');
+    expect(sqliteAccessRows()).toBe(0);
   });
 
   it('audit verify checks the ledger, and names a case note edited with SQL', async () => {
