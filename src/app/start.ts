@@ -19,6 +19,7 @@ import {
 import { createAlertSinks, type AlertSinks } from '../alerts/sinks/index.js';
 import type { AuditOpenReport } from '../audit/index.js';
 import type { ServingAuditStore } from '../audit/serving-store.js';
+import { nodeName, type PostgresConfig } from '../audit/postgres/config.js';
 import { newEventId } from '../audit/event-id.js';
 import { NightlyPurge, type NightlyPurgeDeps } from '../audit/nightly-purge.js';
 import { currentOsUser } from '../reports/access.js';
@@ -430,7 +431,11 @@ async function startClaimed(
   const digestStore = sqliteAudit
     ? () => sqliteDigestStore(auditPath, sqliteAudit)
     : opened.pg
-      ? () => pgDigestStore(opened.pg!)
+      ? () =>
+          pgDigestStore(
+            opened.pg!,
+            opts.node ?? nodeName((config.store as { postgres: PostgresConfig }).postgres),
+          )
       : null;
   const digests: RunningDigests =
     timers && digestStore

@@ -129,6 +129,16 @@ export function readLedgerHead(db: Database.Database): LedgerHead {
   return row ?? { seq: 0, hash: GENESIS_HASH };
 }
 
+/** One ledger entry as both engines store it (postgres/ledger.ts walks PostgreSQL's the same way). */
+export interface LedgerEntry {
+  seq: number;
+  tbl: string;
+  op: string;
+  rkey: string;
+  state: string | null;
+  hash: string;
+}
+
 export interface LedgerVerifyResult {
   ok: boolean;
   entries: number;
@@ -153,14 +163,7 @@ export function verifyLedger(db: Database.Database): LedgerVerifyResult {
   });
   const page = db.prepare(`SELECT * FROM ledger WHERE seq > ? ORDER BY seq LIMIT 5000`);
   for (;;) {
-    const rows = page.all(prev.seq) as {
-      seq: number;
-      tbl: string;
-      op: string;
-      rkey: string;
-      state: string | null;
-      hash: string;
-    }[];
+    const rows = page.all(prev.seq) as LedgerEntry[];
     if (rows.length === 0) break;
     for (const r of rows) {
       if (r.seq !== prev.seq + 1)

@@ -97,6 +97,12 @@ export function startDigests(deps: DigestDeps): RunningDigests {
       return last && { sentAt: last.timeMs, toMs: last.toMs };
     },
     inServiceSince: () => store.firstRecordAt(),
+    ...(store.claim && store.settle
+      ? {
+          claim: (job: DigestJob) => store.claim!(job.kind, job.dueAt, clock.now()),
+          settle: (job: DigestJob, sent: boolean) => store.settle!(job.kind, job.dueAt, sent, clock.now()),
+        }
+      : {}),
     retry: email,
     describe: smtp.describe,
     logger,

@@ -10,6 +10,11 @@
  * failed, or was due while the proxy was down, is folded into the next one; and at start, a run whose time
  * has passed without a digest being recorded is sent at once, marked late. A failed send is retried with
  * the e-mail sink's back-off, a bounded number of times, each failure logged.
+ *
+ * Several nodes (PostgreSQL): every node runs the schedule, and each attempt first claims the digest (`claim`,
+ * digest-claims.ts); the node that gets it sends, the others log that another node has it and send nothing.
+ * Their memory of what was sent is read again from the shared record before each run, so a digest the
+ * claimer never sent is folded into the next one, whichever node sends that.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -54,6 +59,10 @@ export interface DigestSchedulerDeps {
   lastSent(kind: DigestKind): Promise<LastDigest | null>;
   /** When the proxy first recorded anything (the oldest audit row), or null on a new install. */
   inServiceSince(): Promise<number | null>;
+  /** Several nodes: true when this node sends the job (renewed before each attempt); absent: always. */
+  claim?(job: DigestJob): Promise<boolean>;
+  /** The claim marked sent, or released when this node gave up. */
+  settle?(job: DigestJob, sent: boolean): Promise<void>;
   retry: Pick<RetryPolicy, 'maxAttempts' | 'initialBackoffMs' | 'maxBackoffMs'>;
   describe(err: unknown): string;
   logger: Logger;
@@ -65,6 +74,8 @@ export interface DigestEventMap {
   sent: [job: DigestJob, attempt: number];
   retry: [job: DigestJob, attempt: number, delayMs: number, error: string];
   'gave-up': [job: DigestJob, reason: string];
+  /** Another node claimed it: not sent here. */
+  elsewhere: [job: DigestJob];
 }
 
 interface Entry {
@@ -161,8 +172,59 @@ export class DigestScheduler extends EventEmitter<DigestEventMap> {
       previousRunAt(new Date(now), entry.schedule, this.deps.timeZone).getTime(),
     );
     entry.due = nextRunAt(new Date(Math.max(now, dueAt)), entry.schedule, this.deps.timeZone).getTime();
+    if (this.deps.claim) await this.readCovered(entry);
     await this.run(entry, this.jobFor(entry, dueAt, now, now - dueAt > LATE_AFTER_MS));
     this.arm(entry);
+  }
+
+  /** Shared record: what any node last sent of this kind (a claimer that never sent is caught up). */
+  private async readCovered(entry: Entry): Promise<void> {
+    try {
+      const last = await this.deps.lastSent(entry.schedule.kind);
+      if (last?.toMs != null) entry.coveredTo = last.toMs;
+    } catch (err) {
+      this.deps.logger.warn(
+        { digest: entry.schedule.kind, err: this.deps.describe(err) },
+        'digest: could not read what the other nodes sent; going by this node’s memory',
+      );
+    }
+  }
+
+  /** Several nodes: whether this node sends the job now; false (and logged) when it does not. */
+  private async claimed(entry: Entry, job: DigestJob, attempt: number): Promise<boolean> {
+    if (!this.deps.claim) return true;
+    let mine: boolean;
+    try {
+      mine = await this.deps.claim(job);
+    } catch (err) {
+      // Not knowing whether another node sends it, none is sent from here: the next digest covers it.
+      entry.coveredTo ??= job.fromMs;
+      this.giveUp(job, `could not claim it in the shared record: ${this.deps.describe(err)}`);
+      return false;
+    }
+    if (mine) return true;
+    entry.coveredTo = Math.max(entry.coveredTo ?? job.toMs, job.toMs);
+    this.deps.logger.info(
+      { digest: job.kind, dueAt: new Date(job.dueAt).toISOString(), attempt },
+      attempt === 1
+        ? 'digest: another node has claimed it; not sent from this node'
+        : 'digest: another node took over the claim; this node stops sending it',
+    );
+    this.emit('elsewhere', job);
+    return false;
+  }
+
+  private async settle(job: DigestJob, sent: boolean): Promise<void> {
+    try {
+      await this.deps.settle?.(job, sent);
+    } catch (err) {
+      this.deps.logger.warn(
+        { digest: job.kind, err: this.deps.describe(err) },
+        sent
+          ? 'digest: sent and recorded, but its claim could not be marked sent'
+          : 'digest: its claim could not be released; another node takes it over when it is stale',
+      );
+    }
   }
 
   private jobFor(entry: Entry, dueAt: number, now: number, late: boolean): DigestJob {
@@ -181,12 +243,14 @@ export class DigestScheduler extends EventEmitter<DigestEventMap> {
     const fields = { digest: job.kind, dueAt: new Date(job.dueAt).toISOString(), late: job.late };
     for (let attempt = 1; ; attempt++) {
       if (this.stopped) return this.giveUp(job, 'schoolgate stopped before it was sent');
+      if (!(await this.claimed(entry, job, attempt))) return;
       try {
         await this.deps.deliver(job, attempt);
       } catch (err) {
         const reason = this.deps.describe(err);
         if (err instanceof PermanentDeliveryError || attempt >= retry.maxAttempts) {
           entry.coveredTo ??= job.fromMs; // the next digest reports this period too
+          await this.settle(job, false);
           return this.giveUp(job, `${attempt} attempt(s) failed, last: ${reason}`);
         }
         const delayMs = backoffDelay(attempt, { ...retry, queueLimit: 1 }, this.deps.random);
@@ -208,6 +272,7 @@ export class DigestScheduler extends EventEmitter<DigestEventMap> {
           'digest: sent, but the send could not be recorded in report_access',
         );
       }
+      await this.settle(job, true);
       logger.info({ ...fields, attempt, from: job.fromMs, to: job.toMs }, 'digest: sent');
       this.emit('sent', job, attempt);
       return;

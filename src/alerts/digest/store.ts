@@ -6,6 +6,7 @@
  */
 import { PgAccessRecorder } from '../../audit/postgres/report-access.js';
 import { pgPool, type PgConnectOptions } from '../../audit/postgres/connect.js';
+import { claimDigest, settleDigest } from '../../audit/postgres/digest-claims.js';
 import { lastGrantedAccess, type AccessEntry } from '../../audit/report-access.js';
 import { openReadOnly } from '../../reports/source.js';
 import type { DigestReadFrom } from './compose.js';
@@ -22,6 +23,13 @@ export interface DigestStore {
   lastGranted(command: string): Promise<LastGranted | null>;
   /** The time of the oldest audit row, or null on a new install. */
   firstRecordAt(): Promise<number | null>;
+  /**
+   * Several nodes (PostgreSQL): takes the send of the digest due at `dueAt` for this node; false: another
+   * node has it (digest-claims.ts). Absent on SQLite: one node sends.
+   */
+  claim?(kind: string, dueAt: number, now: number): Promise<boolean>;
+  /** The claim marked sent (after the send was recorded), or released (given up). */
+  settle?(kind: string, dueAt: number, sent: boolean, now: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -54,8 +62,11 @@ export function sqliteDigestStore(
   };
 }
 
-/** PostgreSQL (store: { postgres }): the nodes' shared report_access and audit rows. */
-export function pgDigestStore(connect: PgConnectOptions): DigestStore {
+/**
+ * PostgreSQL (store: { postgres }): the nodes' shared report_access and audit rows; each send claimed by
+ * `node` first, so one node of the trust sends each digest.
+ */
+export function pgDigestStore(connect: PgConnectOptions, node: string): DigestStore {
   const pool = pgPool({ ...connect, max: 1 });
   const recorder = new PgAccessRecorder(pool);
   return {
@@ -75,6 +86,8 @@ export function pgDigestStore(connect: PgConnectOptions): DigestStore {
       );
       return rows[0]?.first ?? null;
     },
+    claim: (kind, dueAt, now) => claimDigest(pool, node, kind, dueAt, now),
+    settle: (kind, dueAt, sent, now) => settleDigest(pool, node, kind, dueAt, sent, now),
     close: () => pool.end(),
   };
 }

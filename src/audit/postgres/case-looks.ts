@@ -2,7 +2,7 @@
 import { toAccessEntry, type AccessRow, type StoredAccessEntry } from '../report-access.js';
 import { BIGINT_AS_NUMBER, type Queryable } from './connect.js';
 
-/** Oldest first, at most `limit` (report_access_case answers it: case_ref, time_ms). */
+/** Oldest first, at most `limit` (report_access_case_keyset answers it: case_ref, time_ms, id). */
 export async function pgCaseLooks(db: Queryable, ref: string, limit: number): Promise<StoredAccessEntry[]> {
   const { rows } = await db.query<AccessRow>({
     text: 'SELECT * FROM report_access WHERE case_ref = $1 ORDER BY time_ms, id LIMIT $2',

@@ -2,7 +2,7 @@
  * PG migration 7: the investigation's own tables on PostgreSQL, as SQLite's (migrations.ts 2, 6, 7): legal
  * holds, cases with their subjects and notes, and the record of every purge with its counts per day. They
  * are shared by every node: a hold placed on one node keeps the rows of every node's chain.
- * No ledger yet (SQLite chains these tables by triggers, ledger.ts); the purge's anchors in chain_gaps are
+ * Chained by the ledger from PG migration 11 (ledger.ts); the purge's anchors in chain_gaps are
  * vouched for by the node's signed checkpoint after the purge.
  */
 export const PG_CASES_MIGRATION = `CREATE TABLE holds (

@@ -2,7 +2,9 @@
  * Signed checkpoints on PostgreSQL (checkpoints.ts is SQLite's): each node signs its own chain's head with
  * its own Ed25519 key (keys/audit-signing.key in its data directory, as on SQLite) and keeps the signed
  * line in the shared `checkpoints` table (PG migration 4), so `audit verify` on any node checks every
- * node's. The body is SQLite's checkpoint body, with database_id `postgres:<node>` and no ledger (zero).
+ * node's. The body is SQLite's checkpoint body, with database_id `postgres:<node>` and the shared ledger's
+ * head (ledger.ts; zero in checkpoints signed before PG migration 11), so a ledger rewritten from an edited
+ * row on no longer ends where a node signed it.
  *
  * A node's key is the one its first checkpoint carries: a later checkpoint signed by another key is a
  * break. Someone who can rewrite the whole table could replace a node's key too; the node's own start check
@@ -18,6 +20,7 @@ import {
   type SigningKey,
 } from '../checkpoints.js';
 import { BIGINT_AS_NUMBER, type Queryable } from './connect.js';
+import { readPgLedgerHead } from './ledger.js';
 
 export const PG_CHECKPOINTS_MIGRATION = `CREATE TABLE checkpoints (
      id         bigserial PRIMARY KEY,
@@ -48,8 +51,8 @@ function toCheckpoint(node: string, r: CheckpointRow): PgCheckpoint {
     database_id: pgDatabaseId(node),
     seq: r.seq,
     hash: r.hash,
-    ledger_seq: 0,
-    ledger_hash: GENESIS_HASH,
+    ledger_seq: r.ledger_seq,
+    ledger_hash: r.ledger_hash,
     time_ms: r.time_ms,
     reason: r.reason as CheckpointReason,
     sig: r.sig,
@@ -60,6 +63,8 @@ function toCheckpoint(node: string, r: CheckpointRow): PgCheckpoint {
 interface CheckpointRow {
   seq: number;
   hash: string;
+  ledger_seq: number;
+  ledger_hash: string;
   time_ms: number;
   reason: string;
   sig: string;
@@ -84,22 +89,24 @@ export async function writePgCheckpoint(
   nowMs = Date.now(),
 ): Promise<PgCheckpoint> {
   const head = await readHead(db, node);
+  const ledger = await readPgLedgerHead(db);
   const c = signCheckpoint(
     {
       v: 1,
       database_id: pgDatabaseId(node),
       seq: head.seq,
       hash: head.hash,
-      ledger_seq: 0,
-      ledger_hash: GENESIS_HASH,
+      ledger_seq: ledger.seq,
+      ledger_hash: ledger.hash,
       time_ms: nowMs,
       reason,
     },
     key,
   );
   await db.query(
-    `INSERT INTO checkpoints (node, seq, hash, time_ms, reason, sig, public_key) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [node, c.seq, c.hash, c.time_ms, c.reason, c.sig, key.publicKeyText],
+    `INSERT INTO checkpoints (node, seq, hash, time_ms, reason, sig, public_key, ledger_seq, ledger_hash)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [node, c.seq, c.hash, c.time_ms, c.reason, c.sig, key.publicKeyText, c.ledger_seq, c.ledger_hash],
   );
   return { ...c, publicKey: key.publicKeyText };
 }
@@ -107,7 +114,7 @@ export async function writePgCheckpoint(
 /** Every checkpoint of `node`, oldest first. */
 export async function readPgCheckpoints(db: Queryable, node: string): Promise<PgCheckpoint[]> {
   const { rows } = await db.query<CheckpointRow>({
-    text: 'SELECT seq, hash, time_ms, reason, sig, public_key FROM checkpoints WHERE node = $1 ORDER BY id',
+    text: 'SELECT seq, hash, ledger_seq, ledger_hash, time_ms, reason, sig, public_key FROM checkpoints WHERE node = $1 ORDER BY id',
     values: [node],
     types: BIGINT_AS_NUMBER,
   });
@@ -116,7 +123,7 @@ export async function readPgCheckpoints(db: Queryable, node: string): Promise<Pg
 
 export async function latestPgCheckpoint(db: Queryable, node: string): Promise<PgCheckpoint | null> {
   const { rows } = await db.query<CheckpointRow>({
-    text: 'SELECT seq, hash, time_ms, reason, sig, public_key FROM checkpoints WHERE node = $1 ORDER BY id DESC LIMIT 1',
+    text: 'SELECT seq, hash, ledger_seq, ledger_hash, time_ms, reason, sig, public_key FROM checkpoints WHERE node = $1 ORDER BY id DESC LIMIT 1',
     values: [node],
     types: BIGINT_AS_NUMBER,
   });

@@ -51,7 +51,8 @@ export function pgPool(opts: PgConnectOptions): pg.Pool {
     max: opts.max ?? 4,
     connectionTimeoutMillis: timeout,
     query_timeout: timeout,
-    options: '-c synchronous_commit=on',
+    // schoolgate.writer: the ledger's triggers (ledger.ts) mark a change from any other session "by hand".
+    options: '-c synchronous_commit=on -c schoolgate.writer=on',
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8_OID

@@ -14,6 +14,8 @@ import { SchoolgateError } from '../../errors.js';
 import { PG_ALERTS_MIGRATION } from './alerts.js';
 import { PG_CASES_MIGRATION } from './case-tables.js';
 import { PG_CHECKPOINTS_MIGRATION } from './checkpoints.js';
+import { PG_DIGEST_CLAIMS_MIGRATION } from './digest-claims.js';
+import { PG_LEDGER_MIGRATION } from './ledger.js';
 import { PG_NODES_MIGRATION } from './nodes.js';
 import { PG_POLICY_APPLIED_MIGRATION, PG_POLICY_MIGRATION } from './policy.js';
 import { PG_PILOT_ACCESS_MIGRATION, PG_REPORTS_MIGRATION } from './report-schema.js';
@@ -96,6 +98,11 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   PG_REPORTS_MIGRATION,
   // 10: report pilot and the access log on PostgreSQL: their pages' indexes.
   PG_PILOT_ACCESS_MIGRATION,
+  // 11: the ledger (ledger.ts): cases, notes, holds, purges and report_access hash-chained by triggers;
+  // the rows already there entered as anchors.
+  PG_LEDGER_MIGRATION,
+  // 12: one send per scheduled digest across the nodes (digest-claims.ts).
+  PG_DIGEST_CLAIMS_MIGRATION,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

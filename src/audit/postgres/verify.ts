@@ -2,6 +2,7 @@
  * `audit verify` on PostgreSQL: every node's chain walked in seq order with the same per-row check as the
  * SQLite walk (chain-walk.ts linkChecker) and the same head check (chain.ts headBreak). Pages of WALK_PAGE
  * rows, each one short query, so the writers carry on. Walks up to each node's head as read at the start.
+ * Then the ledger every node shares (ledger.ts): cases, notes, holds, purges and report_access.
  */
 import { GENESIS_HASH, headBreak, type ChainBreak, type ChainHead, type VerifyResult } from '../chain.js';
 import { linkChecker, linkColumns, WALK_PAGE } from '../chain-walk.js';
@@ -12,6 +13,7 @@ import {
   type PgCheckpoint,
 } from './checkpoints.js';
 import { BIGINT_AS_NUMBER, type Queryable } from './connect.js';
+import { pgLedgerMismatch, verifyPgLedger, type PgLedgerResult } from './ledger.js';
 
 export interface PgNodeCheckpoints {
   /** Signatures checked. */
@@ -23,6 +25,8 @@ export interface PgVerifyResult {
   ok: boolean;
   /** One result per node with rows or a head, by node name. */
   nodes: (VerifyResult & { node: string; checkpoints: PgNodeCheckpoints })[];
+  /** The shared ledger (cases, holds, purges, report_access); null when not asked (one node, or a start check). */
+  ledger: PgLedgerResult | null;
 }
 
 export interface PgVerifyOptions {
@@ -32,6 +36,8 @@ export interface PgVerifyOptions {
   /** Check the node's signed checkpoints too (default true). */
   checkpoints?: boolean;
   onProgress?: (node: string, rows: number) => void;
+  /** Walk the shared ledger too (default: when every node is verified from genesis). */
+  ledger?: boolean;
 }
 
 /**
@@ -64,7 +70,22 @@ export async function verifyPostgres(db: Queryable, opts: PgVerifyOptions = {}):
     }
     nodes.push({ node, ...walked, checkpoints });
   }
-  return { ok: nodes.every((n) => n.ok), nodes };
+  const withLedger = opts.ledger ?? (opts.node === undefined && opts.from === undefined);
+  const ledger = withLedger ? await verifyPgLedger(db) : null;
+  // Each node's latest checkpoint signs the ledger's head too: a ledger rewritten past it is a break.
+  for (const n of ledger?.ok ? nodes : []) {
+    const problem = n.checkpoints.latest && (await pgLedgerMismatch(db, n.checkpoints.latest, ledger!.head));
+    if (problem) {
+      ledger!.ok = false;
+      ledger!.firstBreak = {
+        seq: n.checkpoints.latest!.ledger_seq,
+        id: null,
+        reason: `${problem} (node ${n.node})`,
+      };
+      break;
+    }
+  }
+  return { ok: nodes.every((n) => n.ok) && (ledger?.ok ?? true), nodes, ledger };
 }
 
 /** Every signature by the node's key (its first checkpoint's), and the latest still in the chain. */

@@ -41,31 +41,28 @@ export async function withAdmin<T>(
   const config = configFrom(opts);
   const now = Date.now();
   const osUser = r.currentOsUser();
-  // On PostgreSQL the access record stays in this node's SQLite file (pg-admin.ts).
-  const db =
-    typeof config.store === 'object'
-      ? await (await import('./pg-admin.js')).openAccessRecord(config)
-      : r.openAdmin(config);
+  // On PostgreSQL the access is recorded in PostgreSQL's report_access (chained by its ledger); this node's
+  // SQLite file is still opened for the subject lookups (users, devices) and records nothing.
+  const pgAdmin = typeof config.store === 'object' ? await import('./pg-admin.js') : null;
+  const db = pgAdmin ? await pgAdmin.openAccessRecord(config) : r.openAdmin(config);
   try {
     r.warnIfByUnchecked(config);
-    r.authorise(
-      db,
-      {
-        command,
-        by: opts.by ?? null,
-        osUser,
-        caseRef: fields.caseRef ?? null,
-        subject: fields.subject ?? null,
-        purpose: opts.reason?.trim() || null,
-        format: fields.format ?? null,
-        outFile: fields.outFile ? path.resolve(fields.outFile) : null,
-        needsCase: false,
-        needsBy: fields.needsBy,
-        needsPurpose: fields.needsPurpose ?? false,
-        refusal: fields.precheck?.(r, db, config) ?? null,
-      },
-      r.accessPolicy(config, now),
-    );
+    const request = {
+      command,
+      by: opts.by ?? null,
+      osUser,
+      caseRef: fields.caseRef ?? null,
+      subject: fields.subject ?? null,
+      purpose: opts.reason?.trim() || null,
+      format: fields.format ?? null,
+      outFile: fields.outFile ? path.resolve(fields.outFile) : null,
+      needsCase: false,
+      needsBy: fields.needsBy,
+      needsPurpose: fields.needsPurpose ?? false,
+      refusal: fields.precheck?.(r, db, config) ?? null,
+    };
+    if (pgAdmin) await pgAdmin.authoriseOnPostgres(config, request, r.accessPolicy(config, now));
+    else r.authorise(db, request, r.accessPolicy(config, now));
     return await run(r, db, config, osUser, now);
   } finally {
     db.close();

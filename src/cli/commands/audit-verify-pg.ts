@@ -1,6 +1,7 @@
 /**
  * `audit verify` when the config records on PostgreSQL (store: { postgres }): every node's chain walked
- * and every node's signed checkpoints checked (postgres/verify.ts); one line per node, the first break.
+ * and every node's signed checkpoints checked (postgres/verify.ts); one line per node, the first break;
+ * then one line for the shared ledger (postgres/ledger.ts).
  */
 import { readFileSync } from 'node:fs';
 import type { Queryable } from '../../audit/postgres/connect.js';
@@ -48,6 +49,16 @@ export async function verifyPostgresCommand(
           : `BROKEN: node ${n.node}: ${n.firstBreak?.reason ?? 'broken'}` +
               (n.firstBreak?.seq != null ? ` (seq ${n.firstBreak.seq})` : ''),
       );
+  const ledger = result.ledger;
+  if (ledger && !json)
+    console.log(
+      ledger.ok
+        ? `ok: ledger: ${ledger.entries} entries verified (cases, notes, holds, purges, report access), ` +
+            `head seq ${ledger.head.seq} ${ledger.head.hash}; ${ledger.anchored} rows from before the ledger ` +
+            'anchored at its creation'
+        : `BROKEN: ledger: ${ledger.firstBreak?.reason ?? 'broken'}` +
+            (ledger.firstBreak?.seq != null ? ` (ledger seq ${ledger.firstBreak.seq})` : ''),
+    );
   if (filed)
     throw new SchoolgateError('SG_AUDIT_TAMPERED', `the filed checkpoint does not hold: ${filed}`, {
       context: { against: against ?? null },
@@ -55,6 +66,17 @@ export async function verifyPostgresCommand(
         "keep a copy of the database and every node's keys/ as they are now (evidence), and tell the headteacher",
     });
   if (against && !json) console.log(`ok: the filed checkpoint in ${against} holds`);
+  if (ledger && !ledger.ok)
+    throw new SchoolgateError(
+      'SG_AUDIT_TAMPERED',
+      `the ledger (cases, holds, purges, report access) is broken: ${ledger.firstBreak?.reason ?? 'broken'}`,
+      {
+        context: { record: ledger.firstBreak?.id ?? null, ledgerSeq: ledger.firstBreak?.seq ?? null },
+        suggestion:
+          'keep a copy of the database as it is now (evidence), compare the named row with the last good ' +
+          'backup, and tell the headteacher',
+      },
+    );
   const broken = result.nodes.find((n) => !n.ok);
   if (broken)
     throw new SchoolgateError(

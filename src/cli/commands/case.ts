@@ -140,7 +140,10 @@ export function registerCase(program: Command): void {
           async (r, db, config, _osUser, now) => {
             const store = cases.at(r, db);
             const c = await store.require(ref);
-            const access = r.listAccess(db, { caseRef: ref });
+            const access =
+              typeof config.store === 'object'
+                ? await (await import('./pg-admin.js')).pgCaseAccess(config, ref)
+                : r.listAccess(db, { caseRef: ref });
             const src = await r.openSource(config, now);
             const notes =
               typeof config.store === 'object' ? await caseNotesTable(await store.notes(ref)) : null;

@@ -1,18 +1,19 @@
 /**
  * The investigation commands (hold, audit purge, case) when the record is on PostgreSQL (store: { postgres }):
  * one short-lived pool to the shared database, its schema brought up to date first (a CLI may run before
- * any node of this version has served). The access gate (admin-access.ts) still records in this node's
- * SQLite file: report access is not on PostgreSQL yet.
+ * any node of this version has served). The access gate (admin-access.ts) records in PostgreSQL's
+ * report_access, chained by the ledger (postgres/ledger.ts), or refuses the command.
  */
 import { mkdirSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import type { CaseSubject } from '../../audit/case-subjects.js';
+import type { StoredAccessEntry } from '../../audit/report-access.js';
 import type { PostgresConfig } from '../../audit/postgres/config.js';
 import type { PgConnectOptions } from '../../audit/postgres/connect.js';
 import type { ReadonlyConfig } from '../../config/load.js';
 import { SchoolgateError } from '../../errors.js';
-import type { Refusal } from '../../reports/access.js';
+import type { AccessPolicy, AccessRequest, Refusal } from '../../reports/access.js';
 import type { Reports } from './admin-access.js';
 
 /** The configured PostgreSQL store, or null on SQLite. */
@@ -64,7 +65,32 @@ function unavailable(err: unknown): SchoolgateError {
 }
 
 /**
- * This node's SQLite file for the access record, made when the node has only ever recorded on PostgreSQL
+ * The access gate on PostgreSQL: the request decided and recorded (granted or refused) in report_access before
+ * the command runs; SG_AUDIT_UNAVAILABLE, and nothing run, when it cannot be recorded.
+ */
+export async function authoriseOnPostgres(
+  config: ReadonlyConfig,
+  req: AccessRequest,
+  policy: AccessPolicy,
+): Promise<number> {
+  const [{ authoriseWith }, { PgAccessRecorder }] = await Promise.all([
+    import('../../reports/access.js'),
+    import('../../audit/postgres/report-access.js'),
+  ]);
+  // These commands never need a case to be open first (needsCase is false): no case lookup.
+  return withPgPool(pgStoreOf(config)!, (pool) =>
+    authoriseWith(new PgAccessRecorder(pool), () => null, req, policy),
+  );
+}
+
+/** The access entries under a case, from PostgreSQL's report_access (`case show`), oldest first. */
+export async function pgCaseAccess(config: ReadonlyConfig, ref: string): Promise<StoredAccessEntry[]> {
+  const { pgCaseLooks } = await import('../../audit/postgres/case-looks.js');
+  return withPgPool(pgStoreOf(config)!, (pool) => pgCaseLooks(pool, ref, 10_000));
+}
+
+/**
+ * This node's SQLite file for the subject lookups, made when the node has only ever recorded on PostgreSQL
  * (openAdmin refuses a missing file, rightly on SQLite: there it means a wrong --data).
  */
 export async function openAccessRecord(config: ReadonlyConfig): Promise<Database.Database> {

@@ -120,7 +120,7 @@ describe.skipIf(!bin)('scheduled digests on PostgreSQL', () => {
       format: 'email',
       outcome: 'granted' as const,
     };
-    const onPg = pgDigestStore({ connectionString: cluster.url });
+    const onPg = pgDigestStore({ connectionString: cluster.url }, NODE);
     // SQLite's sends go through its audit writer (report_access is a hashed ledger there).
     const writer = openSqliteAuditStore({ path: fx.dbPath, batchMaxRows: 10 });
     const onFile = sqliteDigestStore(fx.dbPath, { recordAccess: async (e) => writer.recordAccess(e) });
