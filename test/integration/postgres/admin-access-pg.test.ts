@@ -4,16 +4,15 @@
  * file; refused with SG_AUDIT_UNAVAILABLE when it cannot be recorded; `audit verify` checks the ledger
  * and names a note edited with SQL.
  */
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresAuditStore } from '../../../src/audit/postgres/store.js';
 import { auditEvent } from '../../helpers/audit-event.js';
 import { runCli } from '../../helpers/cli.js';
-import { findPostgres, PG_SKIP_MESSAGE, startPgCluster, type PgCluster } from '../../helpers/pg-cluster.js';
-import { serveFiles } from '../../helpers/schoolgate.js';
+import { findPostgres, PG_SKIP_MESSAGE, type PgCluster } from '../../helpers/pg-cluster.js';
+import type { serveFiles } from '../../helpers/schoolgate.js';
+import { clusterWithNode, nodeWriter } from './cli-node.js';
 
 const bin = findPostgres();
 if (!bin) console.warn(PG_SKIP_MESSAGE);
@@ -45,17 +44,8 @@ describe.skipIf(!bin)('case and hold access recorded on PostgreSQL', { timeout: 
   };
 
   beforeAll(async () => {
-    cluster = await startPgCluster();
-    files = serveFiles();
-    writeFileSync(
-      path.join(files.dir, 'config.yaml'),
-      JSON.stringify({ store: { postgres: { url: cluster.url, node: 'gate-a' } } }),
-    );
-    const a = await PostgresAuditStore.open({
-      connectionString: cluster.url,
-      node: 'gate-a',
-      signingKeyFile: path.join(files.dir, 'gate-a.key'),
-    });
+    ({ cluster, files } = await clusterWithNode());
+    const a = await nodeWriter(cluster, files, 'gate-a', path.join(files.dir, 'gate-a.key'));
     await a.record(auditEvent({ time: Date.now() - 60_000, user: 'pupil1' }));
     await a.close();
   });

@@ -6,12 +6,11 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signingKeyPath } from '../../../src/audit/checkpoints.js';
-import { PostgresAuditStore } from '../../../src/audit/postgres/store.js';
 import { auditEvent } from '../../helpers/audit-event.js';
 import { runCli } from '../../helpers/cli.js';
-import { findPostgres, PG_SKIP_MESSAGE, startPgCluster, type PgCluster } from '../../helpers/pg-cluster.js';
-import { serveFiles } from '../../helpers/schoolgate.js';
+import { findPostgres, PG_SKIP_MESSAGE, type PgCluster } from '../../helpers/pg-cluster.js';
+import type { serveFiles } from '../../helpers/schoolgate.js';
+import { clusterWithNode, nodeWriter } from './cli-node.js';
 
 const bin = findPostgres();
 if (!bin) console.warn(PG_SKIP_MESSAGE);
@@ -22,17 +21,8 @@ describe.skipIf(!bin)('filed checkpoints on PostgreSQL', { timeout: 300_000 }, (
   const cli = (...args: string[]) => runCli([...args, ...files.args]);
 
   beforeAll(async () => {
-    cluster = await startPgCluster();
-    files = serveFiles();
-    writeFileSync(
-      path.join(files.dir, 'config.yaml'),
-      JSON.stringify({ store: { postgres: { url: cluster.url, node: 'gate-a' } } }),
-    );
-    const a = await PostgresAuditStore.open({
-      connectionString: cluster.url,
-      node: 'gate-a',
-      signingKeyFile: signingKeyPath(path.join(files.data, 'audit.sqlite')),
-    });
+    ({ cluster, files } = await clusterWithNode());
+    const a = await nodeWriter(cluster, files);
     for (let i = 0; i < 3; i++) await a.record(auditEvent({ id: randomUUID(), time: Date.now() }));
     await a.close(); // signs the head (seq 3) at close
   });

@@ -4,17 +4,16 @@
  * one, every node's chain still verifying after (`audit verify`), and a kept row edited afterwards caught.
  */
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signingKeyPath } from '../../../src/audit/checkpoints.js';
 import { monthOf } from '../../../src/audit/postgres/partitions.js';
 import { PostgresAuditStore } from '../../../src/audit/postgres/store.js';
 import { auditEvent } from '../../helpers/audit-event.js';
 import { runCli } from '../../helpers/cli.js';
-import { findPostgres, PG_SKIP_MESSAGE, startPgCluster, type PgCluster } from '../../helpers/pg-cluster.js';
-import { serveFiles } from '../../helpers/schoolgate.js';
+import { findPostgres, PG_SKIP_MESSAGE, type PgCluster } from '../../helpers/pg-cluster.js';
+import type { serveFiles } from '../../helpers/schoolgate.js';
+import { clusterWithNode, nodeWriter } from './cli-node.js';
 
 const bin = findPostgres();
 if (!bin) console.warn(PG_SKIP_MESSAGE);
@@ -70,23 +69,10 @@ describe.skipIf(!bin)('retention, holds and purge on PostgreSQL', { timeout: 300
   }
 
   beforeAll(async () => {
-    cluster = await startPgCluster();
-    files = serveFiles();
-    writeFileSync(
-      path.join(files.dir, 'config.yaml'),
-      JSON.stringify({ store: { postgres: { url: cluster.url, node: 'gate-a' } } }),
-    );
+    ({ cluster, files } = await clusterWithNode());
     // gate-a signs with the key the CLI on this node uses (keys/ in its data directory).
-    const a = await PostgresAuditStore.open({
-      connectionString: cluster.url,
-      node: 'gate-a',
-      signingKeyFile: signingKeyPath(path.join(files.data, 'audit.sqlite')),
-    });
-    const b = await PostgresAuditStore.open({
-      connectionString: cluster.url,
-      node: 'gate-b',
-      signingKeyFile: path.join(files.dir, 'gate-b', 'audit-signing.key'),
-    });
+    const a = await nodeWriter(cluster, files);
+    const b = await nodeWriter(cluster, files, 'gate-b', path.join(files.dir, 'gate-b', 'audit-signing.key'));
     await record(a, 'oldA', 'pupil2', [monthsAgo(4), monthsAgo(4, 1)]);
     await record(b, 'oldB', 'pupil2', [monthsAgo(4, 2)]);
     await record(a, 'held1', 'pupil1', [monthsAgo(3), monthsAgo(3, 2)]);
