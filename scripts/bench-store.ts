@@ -6,11 +6,13 @@
  *
  *   npx tsc -p tsconfig.build.json && node dist/scripts/bench-store.js [--rows 4000] [--clients 1,16,64]
  *   node dist/scripts/bench-store.js --migrate /path/to/audit.sqlite    # store migrate's rows/s instead
+ *     [--url postgres://… --pgdata /its/data/dir --node NAME]           # into an existing cluster, kept
  *
  * After the store table: two serve nodes' combined req/s against one (bench/serve-nodes.ts; needs
  * npm run build; --requests 3000 --load-clients 16, --serve-nodes 0 to leave it out).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { migrateSqliteToPostgres } from '../src/audit/postgres/migrate-from-sqlite.js';
@@ -18,6 +20,7 @@ import { PostgresAuditStore } from '../src/audit/postgres/store.js';
 import { SqliteAuditStore } from '../src/audit/sqlite-store.js';
 import type { AuditStore } from '../src/audit/types.js';
 import { benchEvent } from './bench/audit-event.js';
+import { treeUsage } from './bench/proc.js';
 import { benchServeNodes } from './bench/serve-nodes.js';
 import { startPgCluster } from './pg-cluster.js';
 
@@ -93,20 +96,49 @@ async function compare(): Promise<void> {
   }
 }
 
+/** A PostgreSQL server's CPU ms: its postmaster's process tree, with the backends it has reaped. */
+const serverCpuMs = (dataDir: string) =>
+  treeUsage(Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])).cpuMs;
+
+/** store migrate's rows/s, wall and CPU (this process and the server); --url/--pgdata: an existing cluster. */
 async function migrate(file: string): Promise<void> {
-  const cluster = await startPgCluster();
+  const url = arg('url', '');
+  const cluster = url ? null : await startPgCluster();
+  const dataDir = url ? arg('pgdata', '') : path.join(cluster!.dir, 'data');
   try {
+    console.log(
+      `load average before: ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(', ')}`,
+    );
+    const cpu0 = process.cpuUsage();
+    const server0 = dataDir ? serverCpuMs(dataDir) : 0;
+    const t0 = performance.now();
     const r = await migrateSqliteToPostgres({
       sqlitePath: file,
-      target: { connectionString: cluster.url },
-      node: 'bench',
+      target: { connectionString: url || cluster!.url },
+      node: arg('node', 'bench'),
     });
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const server = dataDir ? (serverCpuMs(dataDir) - server0) / 1000 : NaN;
+    const node = (cpu.user + cpu.system) / 1e6;
     console.log(
       `store migrate: ${r.rows} rows in ${r.copySeconds.toFixed(1)} s = ${r.rowsPerSecond} rows/s (copy); ` +
-        `verified after: ${r.after.ok}, head seq ${r.after.head.seq}`,
+        `verified after: ${r.after.ok}, head seq ${r.after.head.seq}\n` +
+        `whole run (verify before, copy, verify after): wall ${wall.toFixed(1)} s, CPU this process ` +
+        `${node.toFixed(1)} s + PostgreSQL server ${server.toFixed(1)} s = ${(node + server).toFixed(1)} s ` +
+        `(${Math.round(r.rows / (node + server))} rows per CPU-second)`,
+    );
+    console.log(
+      `load average after: ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(', ')}`,
     );
   } finally {
-    await cluster.stop();
+    await cluster?.stop();
   }
 }
 

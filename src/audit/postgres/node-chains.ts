@@ -31,6 +31,9 @@ function linksHold(r: AuditRowRaw, near: ReadonlyMap<number, VerifyRow>): boolea
   return next !== undefined && rowHash(r.chain_hash, next as unknown as ChainedFields) === next.chain_hash;
 }
 
+/** How far (ms) from a page's rows their neighbours are first looked for: a day, so most pages need one month. */
+const NEIGHBOUR_SLACK_MS = 86_400_000;
+
 /** One CoverageChecker per node, fed a page of rows at a time with that page's neighbours read first. */
 export class NodeChains {
   private readonly nodes = new Map<string, { checker: CoverageChecker; near: Map<number, VerifyRow> }>();
@@ -81,22 +84,32 @@ export class NodeChains {
   ): Promise<void> {
     if (page.length === 0) return;
     if (!this.heads) await this.load();
-    const wanted = new Map<string, Set<number>>();
+    const wanted = new Map<string, { seqs: Set<number>; lo: number; hi: number }>();
     for (const r of page) {
       if (r.seq === null) continue;
-      let s = wanted.get(r.node);
-      if (!s) wanted.set(r.node, (s = new Set()));
-      s.add(r.seq - 1).add(r.seq + 1);
+      let w = wanted.get(r.node);
+      if (!w) wanted.set(r.node, (w = { seqs: new Set(), lo: r.time_ms, hi: r.time_ms }));
+      w.seqs.add(r.seq - 1).add(r.seq + 1);
+      w.lo = Math.min(w.lo, r.time_ms);
+      w.hi = Math.max(w.hi, r.time_ms);
     }
-    for (const [node, seqs] of wanted) {
+    for (const [node, { seqs, lo, hi }] of wanted) {
       const { near } = this.chainOf(node);
       near.clear();
-      const { rows } = await this.db.query<VerifyRow>({
-        text: `SELECT ${CHAINED} FROM audit_events WHERE node = $1 AND seq = ANY($2::bigint[])`,
-        values: [node, [...seqs]],
-        types: BIGINT_AS_NUMBER,
-      });
-      for (const r of rows) near.set(r.seq!, r);
+      // A row's chain neighbours were written about when it was: looked for first in the page's months only
+      // (seq alone cannot prune partitions: every month's index was probed with every seq, most of a heavy
+      // user's report on 10 M rows). Any not found there (a holiday's gap, the head) is looked for everywhere.
+      const read = async (want: number[], within: boolean) => {
+        const { rows } = await this.db.query<VerifyRow>({
+          text: `SELECT ${CHAINED} FROM audit_events WHERE node = $1 AND seq = ANY($2::bigint[])${within ? ' AND time_ms >= $3 AND time_ms <= $4' : ''}`,
+          values: within ? [node, want, lo - NEIGHBOUR_SLACK_MS, hi + NEIGHBOUR_SLACK_MS] : [node, want],
+          types: BIGINT_AS_NUMBER,
+        });
+        for (const r of rows) near.set(r.seq!, r);
+      };
+      await read([...seqs], true);
+      const missing = [...seqs].filter((q) => q > 0 && !near.has(q));
+      if (missing.length > 0) await read(missing, false);
     }
     for (const r of page) {
       const { checker, near } = this.chainOf(r.node);

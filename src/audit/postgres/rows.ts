@@ -1,7 +1,7 @@
 /**
  * One multi-row INSERT for a batch of chained rows: each column as one array parameter, unnested by the
  * server, so a batch of any size is one statement with a fixed number of parameters (no 65535 limit, one
- * plan). The writer and `store migrate` both use it.
+ * plan). The writer uses it; `store migrate` COPYs the same columns (PG_ROW_COLUMN_NAMES).
  */
 import type pg from 'pg';
 import type { ChainedEventRow } from '../row-mapping.js';
@@ -69,13 +69,6 @@ export async function insertRows(
     values: [node, ...arrays],
   });
   return new Set(inserted.map((r) => r.id));
-}
-
-/** Raw arrays (PG_ROW_COLUMNS order, e.g. from SQLite) → rows. */
-export function rowFromArray(values: readonly unknown[]): PgRow {
-  const row: Record<string, unknown> = {};
-  COLUMNS.forEach((c, i) => (row[c] = values[i]));
-  return row as unknown as PgRow;
 }
 
 export const PG_ROW_COLUMN_NAMES: readonly string[] = COLUMNS;

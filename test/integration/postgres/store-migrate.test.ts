@@ -113,6 +113,54 @@ describe.skipIf(!bin)('store migrate from SQLite to PostgreSQL', () => {
     expect(verified.nodes[0]).toMatchObject({ ok: true, rows: ROWS + 1, head: { seq: ROWS + 1 } });
   });
 
+  it('copies a second school into months the database already has and new ones, odd characters intact', async () => {
+    // From mid-October 2026 (partitions already made by school-a's copy and the store's open) into months
+    // no node has written yet: both COPY paths, through the partitioned table and into fresh months.
+    const dir = mkdtempSync(path.join(tmpdir(), 'sg-migrate-b-'));
+    const file = path.join(dir, 'audit.sqlite');
+    const store = new SqliteAuditStore({ path: file });
+    const odd = 'tab\there, newline\nthere, CR\r, backslash \\N \\ and é ✓';
+    const start = Date.UTC(2026, 9, 15);
+    for (let i = 0; i < 600; i++)
+      await store.record(
+        auditEvent({
+          id: `b-${i}`,
+          time: start + i * 43_200_000,
+          user: i % 2 ? 'pupil\tb' : null,
+          host: `b${i % 13}.test`,
+          path: i % 50 === 0 ? `/${odd}` : '/',
+        }),
+      );
+    store.complete('b-100', { status: 200, bytesIn: 1, bytesOut: 2, durationMs: 3 });
+    await store.close();
+    try {
+      const result = await migrateSqliteToPostgres({
+        sqlitePath: file,
+        target: { connectionString: cluster.url },
+        node: 'school-b',
+        batchRows: 170,
+      });
+      expect(result).toMatchObject({ rows: 600, after: { ok: true, rows: 600 } });
+      expect(result.after.head).toEqual(result.before.head);
+      const got = await admin.query(`SELECT path, username FROM audit_events WHERE id = 'b-50'`);
+      expect(got.rows[0]).toEqual({ path: `/${odd}`, username: null });
+      expect((await admin.query(`SELECT username FROM audit_events WHERE id = 'b-51'`)).rows[0]).toEqual({
+        username: 'pupil\tb',
+      });
+      // The new months are partitions like any other: the reports' indexes are on them.
+      const { rows } = await admin.query<{ n: string }>(
+        `SELECT count(*) AS n FROM pg_indexes WHERE tablename = 'audit_events_2027_03'`,
+      );
+      const { rows: parent } = await admin.query<{ n: string }>(
+        `SELECT count(*) AS n FROM pg_indexes WHERE tablename = 'audit_events_2026_10'`,
+      );
+      expect(Number(rows[0]!.n)).toBe(Number(parent[0]!.n));
+      expect((await verifyPostgres(admin)).ok).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a SQLite chain that does not verify, and copies nothing', async () => {
     const broken = await schoolDatabase(200);
     try {
