@@ -3,7 +3,7 @@
  * log's tamper check, nothing else. Reading the access log is itself a look (it names whose records were
  * pulled), so it is recorded too, first, in the store the log is read from (review-source.ts): on
  * PostgreSQL its report_access, every node's looks. The tamper-check button walks the SQLite file; on
- * PostgreSQL the page points to `schoolgate audit verify`, which walks every node's chain.
+ * PostgreSQL every node's chain and the shared ledger, as `schoolgate audit verify` does (pg-tamper-check.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import { readLastVerify, type LastVerify } from '../../audit/last-verify.js';
@@ -11,9 +11,9 @@ import { verifyAudit } from '../../audit/verify-all.js';
 import { html, type SafeHtml } from '../../proxy/pages/html.js';
 import { auditPathOf } from '../../reports/run.js';
 import { formatLocal } from '../../reports/time.js';
-import { SchoolgateError } from '../../errors.js';
 import { csrfField, guard, sendPage, viewerOf, type ConsoleContext } from '../context.js';
 import { lookThenOpen } from '../review-source.js';
+import { readPgLastVerify, runPgTamperCheck } from '../pg-tamper-check.js';
 
 export function auditorRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   const only = (command: string) => guard(ctx, ['auditor'], command);
@@ -44,7 +44,11 @@ export function auditorRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
       200,
       'Report-access log',
       html`<h2>Tamper check</h2>
-        ${onPostgres ? PG_TAMPER_NOTE : tamperCheck(readLastVerify(auditPath), tz, viewer.csrf)}
+        ${
+          onPostgres
+            ? html`${PG_TAMPER_NOTE}${tamperCheck(readPgLastVerify(auditPath), tz, viewer.csrf)}`
+            : tamperCheck(readLastVerify(auditPath), tz, viewer.csrf)
+        }
         <h2>Reports pulled in the last 90 days</h2>
         <table>
           <thead>
@@ -85,10 +89,10 @@ export function auditorRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     '/tamper-check',
     { preHandler: [app.csrfProtection, only('audit verify')] },
     async (_req, reply) => {
-      if (onPostgres) throw notTheRecord();
       const now = ctx.now();
+      if (onPostgres) await runPgTamperCheck(ctx.config, auditPath, now);
       // verifyAudit keeps its result (and the signed verified position) in the last-verify file itself.
-      verifyAudit(auditPath, { now });
+      else verifyAudit(auditPath, { now });
       return reply.code(303).header('location', '/access-log').send();
     },
   );
@@ -110,17 +114,9 @@ function tamperCheck(last: LastVerify | null, tz: string, csrf: string): SafeHtm
     </form>`;
 }
 
-/** On PostgreSQL the chains are every node's, walked by `audit verify`, not by a console request. */
+/** On PostgreSQL the check walks every node's chain and the shared ledger, as `audit verify` does. */
 const PG_TAMPER_NOTE = html`<p>
-  This node records to PostgreSQL, where each node keeps its own chain. Check them all with
-  <code>schoolgate audit verify</code> on any node (one line per node).
+  This node records to PostgreSQL, where each node keeps its own chain. The check walks them all, their signed
+  checkpoints and the shared record of cases, holds and reports, as <code>schoolgate audit verify</code>
+  does on any node (one line per node).
 </p>`;
-
-/** The console's tamper check walks the SQLite file, which on PostgreSQL is not this node's record. */
-function notTheRecord(): SchoolgateError {
-  return new SchoolgateError(
-    'SG_AUDIT_UNAVAILABLE',
-    'The console’s tamper check walks the SQLite file, which is not the record on PostgreSQL.',
-    { suggestion: 'run `schoolgate audit verify` on any node: it walks every node’s chain' },
-  );
-}

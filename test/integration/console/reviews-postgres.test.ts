@@ -26,6 +26,7 @@ const ACCOUNTS = {
   'd.dsl.down': 'dsl',
   'a.head.pg': 'headteacher',
   'g.auditor.pg': 'auditor',
+  'g.auditor.check': 'auditor',
   't.tech': 'technician',
 };
 
@@ -66,7 +67,8 @@ describe.skipIf(!bin)('console reviews on PostgreSQL', () => {
     } finally {
       await other.close();
     }
-    admin = new pg.Client(url);
+    // Writes as another node of the trust would (its looks are schoolgate's, not edits by hand: ledger.ts).
+    admin = new pg.Client({ connectionString: url, options: '-c schoolgate.writer=on' });
     await admin.connect();
     // The case the context report is pulled under, opened on another node (cases are in PostgreSQL).
     const pool = pgPool({ connectionString: url, max: 1 });
@@ -157,7 +159,7 @@ describe.skipIf(!bin)('console reviews on PostgreSQL', () => {
     // Every node's looks, not this node's SQLite file: the context report pulled above is there too.
     expect(r.body).toContain('report around (console)');
     expect(r.body).toContain('schoolgate audit verify');
-    expect(r.body).not.toContain('Check the audit log now');
+    expect(r.body).toContain('The audit log has not been checked yet.');
     expect(await lastAccess()).toMatchObject({
       by_name: 'g.auditor.pg (auditor, console)',
       command: 'report access-log (console)',
@@ -177,5 +179,19 @@ describe.skipIf(!bin)('console reviews on PostgreSQL', () => {
       outcome: 'refused',
       reason: expect.stringContaining('SG_CONSOLE_FORBIDDEN'),
     });
+  });
+
+  // Last: it edits a row of the record.
+  it('runs the tamper check over every node and the ledger, and names the node of an edited row', async () => {
+    const auditor = await signedIn(rig, 'g.auditor.check');
+    expect((await auditor.postForm('/access-log', '/tamper-check', {})).status).toBe(303);
+    const intact = await auditor.get('/access-log');
+    expect(intact.body).toMatch(/chain intact<\/strong> \(\d+\s+rows\)/);
+    // Someone with SQL rewrites gate-b's flagged row: the next check on gate-a names gate-b.
+    await admin.query(`UPDATE audit_events SET host = 'homework.example' WHERE id = 'ev-far'`);
+    expect((await auditor.postForm('/access-log', '/tamper-check', {})).status).toBe(303);
+    const broken = await auditor.get('/access-log');
+    expect(broken.body).toContain('CHAIN BROKEN');
+    expect(broken.body).toContain('first break: node gate-b:');
   });
 });
