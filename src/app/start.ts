@@ -2,7 +2,6 @@
  * The composition root: config → category lists → profiles → audit store → identity → edge.
  * `serve` and the integration tests both start schoolgate through here.
  */
-import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -10,7 +9,6 @@ import { openAccessLog } from '../access-log/index.js';
 import { AlertsEngine } from '../alerts/engine.js';
 import {
   pgDigestStore,
-  realClock,
   sqliteDigestStore,
   startDigests,
   type RunningDigests,
@@ -21,30 +19,13 @@ import type { AuditOpenReport } from '../audit/index.js';
 import type { ServingAuditStore } from '../audit/serving-store.js';
 import { nodeName, type PostgresConfig } from '../audit/postgres/config.js';
 import { newEventId } from '../audit/event-id.js';
-import { NightlyPurge, type NightlyPurgeDeps } from '../audit/nightly-purge.js';
-import { currentOsUser } from '../reports/access.js';
-import {
-  compileKeywords,
-  keywordsLocalDir,
-  loadKeywordLists,
-  type LoadedKeywords,
-} from '../alerts/keywords/index.js';
-import { PACKAGE_ROOT, type ReadonlyConfig } from '../config/load.js';
-import { checkCategoryReferences } from '../config/category-references.js';
-import { buildProfiles } from '../config/profiles.js';
+import { NightlyPurge } from '../audit/nightly-purge.js';
+import { type ReadonlyConfig } from '../config/load.js';
 import { Directory } from '../identity/ldap/directory.js';
 import { Identifier } from '../identity/identify.js';
-import type { IllegalTier } from '../policy/illegal-tier.js';
 import { UserStore } from '../identity/user-store.js';
-import { shippedSize } from '../lists/load.js';
-import { loadCategoriesOffThread, type OffThreadOptions } from '../lists/load-off-thread.js';
-import { listsSnapshotDir } from '../lists/load-snapshot.js';
-import { loadExceptionSet } from '../lists/exceptions.js';
-import { loadIllegalTierOrBlockAll } from '../lists/illegal-tier-files.js';
-import { readLocalLayer } from '../lists/local-layer.js';
-import { readProviderLayer } from '../lists/provider-layer.js';
+import { type OffThreadOptions } from '../lists/load-off-thread.js';
 import { startScheduledUpdates, type ScheduledListUpdate } from '../lists/update/schedule.js';
-import { readProfileOverrides } from '../lists/profile-overrides.js';
 import { startMetrics, type LeafCounters } from '../metrics/metrics.js';
 import { openServingAudit, SQLITE_ONLY } from './audit-store.js';
 import { auditStoreStatus } from './status.js';
@@ -52,11 +33,12 @@ import { SIGNING_OK } from '../audit/signing-state.js';
 import { checkFileModes, type ModeCheck } from './file-modes.js';
 import type { ClusterRole, ControlHandlers } from './cluster/role.js';
 import { startLive } from './live.js';
+import { loadPolicy, logIllegalTier } from './load-policy.js';
+import { startRetention } from './nightly-retention.js';
 import { openPolicyReplica, type PolicyReplica } from './policy-sync/index.js';
 import { claimDataDir } from './serve-lock.js';
 import { readStateAddresses, type LoadedPolicy, type Reloader, type ReloadResult } from './reload.js';
 import { loadHostRoutes } from '../proxy/hosts-file.js';
-import { readLogo } from '../proxy/logo.js';
 import { createProxyServer, type ProxyServer } from '../proxy/server.js';
 import { loadOrCreateTokenKey } from '../proxy/warn-token.js';
 import { openStateDatabase } from '../state/database.js';
@@ -115,83 +97,10 @@ function liveLeafCounters(proxy: ProxyServer): LeafCounters {
   };
 }
 
+export { loadPolicy } from './load-policy.js';
+
 export function auditDbPath(dataDir: string): string {
   return path.join(dataDir, 'audit.sqlite');
-}
-
-/** Shipped category lists with the school's local layer above them (src/lists/local-layer.ts). */
-export async function loadPolicy(config: ReadonlyConfig, off: OffThreadOptions = {}): Promise<LoadedPolicy> {
-  // On a worker thread: a reload of a million entries must not stall the requests being served.
-  const loaded = await loadCategoriesOffThread(
-    config.categoriesDir,
-    {
-      local: await readLocalLayer(config.dataDir),
-      provider: await readProviderLayer(config.dataDir),
-      limits: config.lists,
-      // Start and reload read the built index from here while the list files are unchanged (issue 13).
-      snapshotDir: listsSnapshotDir(config.dataDir),
-    },
-    off,
-  );
-  let entries = 0;
-  for (const c of loaded.counts.values()) entries += c.domains + c.urls;
-  // A broken tier file blocks everything here; a reload refuses such a tier instead (reload.ts).
-  const illegal = await loadIllegalTierOrBlockAll(config);
-  const overrides = await readProfileOverrides(config.dataDir);
-  const profiles = buildProfiles(config, loaded.lists, overrides, loaded.warnings);
-  checkCategoryReferences(config, loaded.lists, loaded.warnings);
-  const keywords = await loadKeywords(config);
-  for (const w of keywords.warnings) loaded.warnings.push(w);
-  const { schoolName, contact, logoFile } = config.branding;
-  return {
-    keywords: compileKeywords(keywords.lists),
-    config,
-    branding: { schoolName, contact, logo: readLogo(logoFile) },
-    // The tier and the exceptions ride with the lists into decide() (a new object: the loaded lists stay
-    // frozen).
-    lists: Object.freeze({
-      ...loaded.lists,
-      illegal,
-      exceptions: await loadExceptionSet(
-        config.dataDir,
-        new Set(Object.keys(config.profiles)),
-        loaded.warnings,
-      ),
-    }),
-    profiles,
-    warnings: loaded.warnings,
-    entries,
-    shippedSizes: new Map([...loaded.counts].map(([name, c]) => [name, shippedSize(c)])),
-  };
-}
-
-/** The tier's state at start: unusable is an error (every request blocked), none a warning. */
-function logIllegalTier(tier: IllegalTier | undefined, logger: Logger): void {
-  if (tier?.state === 'unusable')
-    logger.error(
-      { code: tier.code, cause: tier.message },
-      'illegal-content tier unusable: EVERY request is blocked until a good copy is loaded (fail closed)',
-    );
-  else if (tier?.state === 'none')
-    logger.warn(
-      "illegal-content tier: no provider files loaded (IWF, CTIRU); see README 'The illegal-content tier'",
-    );
-  else if (tier)
-    logger.info(
-      { sources: tier.sources.map((s) => `${s.name}:${s.entries}`) },
-      'illegal-content tier loaded',
-    );
-}
-
-/**
- * The keyword lists: `<categoriesDir>/keywords` when the school's categories folder has one, else the
- * lists shipped with schoolgate (a categories folder of the school's own still gets alerts); the local
- * layer (`<dataDir>/keywords.local`) above either. A broken file refuses the start or the reload.
- */
-async function loadKeywords(config: ReadonlyConfig): Promise<LoadedKeywords> {
-  const own = path.join(config.categoriesDir, 'keywords');
-  const shipped = existsSync(own) ? own : path.join(PACKAGE_ROOT, 'categories', 'keywords');
-  return loadKeywordLists(shipped, keywordsLocalDir(config.dataDir));
 }
 
 /**
@@ -209,30 +118,6 @@ function checkStartModes(config: ReadonlyConfig, certsDir: string, logger: Logge
   if (check.truncated)
     logger.warn({ checked: check.checked }, 'file modes: stopped checking after this many entries');
   return check;
-}
-
-/** audit.purgeAt: the nightly purge, with the retention read from the config in force at each run. */
-function startRetention(
-  config: ReadonlyConfig,
-  auditPath: string,
-  current: () => ReadonlyConfig,
-  logger: Logger,
-  clock: SchedulerClock = realClock,
-  run: NightlyPurgeDeps['run'] | null = null,
-): NightlyPurge | null {
-  if (config.audit.purgeAt === null) return null;
-  const purge = new NightlyPurge({
-    at: config.audit.purgeAt,
-    timeZone: config.timeZone,
-    auditPath,
-    retentionDays: () => current().reports.retentionDays,
-    osUser: currentOsUser(),
-    clock,
-    logger: logger.child({ component: 'retention' }),
-    ...(run ? { run } : {}),
-  });
-  purge.start();
-  return purge;
 }
 
 type StartOptions = {
