@@ -1,8 +1,8 @@
 /**
  * `schoolgate store migrate --from sqlite --to postgres` on a large generated school log
  * (scripts/gen-audit-db.ts: a school year's shapes, real chain): every row copied, verified on SQLite before
- * and on PostgreSQL after. 200 k rows in the suite; SCHOOLGATE_TEST_MIGRATE_ROWS=1000000 for the 1 M run
- * (several minutes on a shared 2-core machine).
+ * and on PostgreSQL after. 1 M rows, as issue 18 asks (COPY made it minutes, not a quarter of an hour);
+ * SCHOOLGATE_TEST_MIGRATE_ROWS sets another count.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { findPostgres, PG_SKIP_MESSAGE, startPgCluster, type PgCluster } from '.
 const bin = findPostgres();
 if (!bin) console.warn(PG_SKIP_MESSAGE);
 
-const ROWS = Number(process.env.SCHOOLGATE_TEST_MIGRATE_ROWS ?? 200_000);
+const ROWS = Number(process.env.SCHOOLGATE_TEST_MIGRATE_ROWS ?? 1_000_000);
 
 describe.skipIf(!bin)(`store migrate of a generated ${ROWS}-row log`, { timeout: 1_800_000 }, () => {
   let cluster: PgCluster;
