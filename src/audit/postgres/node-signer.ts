@@ -16,6 +16,7 @@ export class PgNodeSigner {
   private key: SigningKey | null = null;
   private state_: SigningState = SIGNING_OK;
   private lastSignedSeq = -1;
+  private lastSignedLedgerSeq = -1;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -68,18 +69,25 @@ export class PgNodeSigner {
       );
   }
 
-  /** Signs the head now, or (moved) only if it moved since the last checkpoint; a failure is only shown. */
+  /**
+   * Signs the head now, or (moved) only if this node's chain or the shared ledger moved since its last
+   * checkpoint (a case note on a quiet node is signed within the minute too); a failure is only shown.
+   */
   async sign(db: pg.ClientBase | pg.Pool, reason: CheckpointReason, moved = false): Promise<void> {
     if (!this.key) return;
     try {
       if (moved) {
-        const { rows } = await db.query<{ seq: number }>('SELECT seq FROM chain_heads WHERE node = $1', [
-          this.node,
-        ]);
-        if (Number(rows[0]?.seq ?? 0) === this.lastSignedSeq) return;
+        const { rows } = await db.query<{ seq: string | null; ledger_seq: string | null }>(
+          `SELECT (SELECT seq FROM chain_heads WHERE node = $1) AS seq, (SELECT seq FROM ledger_head) AS ledger_seq`,
+          [this.node],
+        );
+        const seq = Number(rows[0]?.seq ?? 0);
+        const ledgerSeq = Number(rows[0]?.ledger_seq ?? 0);
+        if (seq === this.lastSignedSeq && ledgerSeq === this.lastSignedLedgerSeq) return;
       }
       const c = await writePgCheckpoint(db, this.node, this.key, reason);
       this.lastSignedSeq = c.seq;
+      this.lastSignedLedgerSeq = c.ledger_seq;
       if (this.state_.state === 'failing')
         this.logger?.info({ node: this.node }, 'audit: checkpoint signing works again');
       this.state_ = SIGNING_OK;

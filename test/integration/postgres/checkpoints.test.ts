@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pgCaseStore } from '../../../src/audit/postgres/cases.js';
+import { pgPool } from '../../../src/audit/postgres/connect.js';
 import { PostgresAuditStore } from '../../../src/audit/postgres/store.js';
 import { verifyPostgres } from '../../../src/audit/postgres/verify.js';
 import { auditEvent } from '../../helpers/audit-event.js';
@@ -121,5 +123,41 @@ describe.skipIf(!bin)('signed checkpoints on PostgreSQL', { timeout: 300_000 }, 
       code: 'SG_AUDIT_DAMAGED',
       message: expect.stringContaining('signed by another key'),
     });
+  });
+
+  it('signs again within the minute when only the shared ledger moved (a case opened on a quiet node)', async () => {
+    const c = await open('gate-c', 10);
+    const ledgerSeq = async () =>
+      Number((await query<{ seq: string }>('SELECT seq FROM ledger_head'))[0]!.seq);
+    const signedLedger = async () =>
+      (
+        await query<{ ledger_seq: string }>(
+          `SELECT ledger_seq FROM checkpoints WHERE node = 'gate-c' ORDER BY id DESC LIMIT 1`,
+        )
+      ).map((r) => Number(r.ledger_seq))[0];
+    const pool = pgPool({ connectionString: url, max: 1 });
+    try {
+      // gate-c writes no row: its chain stays where it was; the ledger moves with a case from elsewhere.
+      await pgCaseStore(pool).open({
+        ref: 'LEDGER-1',
+        subjects: [{ kind: 'address', value: '10.0.0.99' }],
+        by: 'DSL',
+        osUser: 'dsl',
+        now: Date.now(),
+      });
+      const moved = await ledgerSeq();
+      // The timer signs once it sees the ledger's new head: wait for that checkpoint, not for a time.
+      while ((await signedLedger()) !== moved) await new Promise((resolve) => setImmediate(resolve));
+      expect(
+        (
+          await query<{ reason: string }>(
+            `SELECT reason FROM checkpoints WHERE node = 'gate-c' ORDER BY id DESC LIMIT 1`,
+          )
+        )[0],
+      ).toEqual({ reason: 'minute' });
+    } finally {
+      await pool.end();
+      await c.close();
+    }
   });
 });
