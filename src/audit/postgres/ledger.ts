@@ -38,6 +38,22 @@ const PG_LEDGER_KEYS: Record<string, (j: string) => string> = {
 
 export const PG_LEDGER_TABLES = Object.keys(PG_LEDGER_KEYS);
 
+/**
+ * What schoolgate itself does to each chained table. `schoolgate.writer` is a marker, not a credential: a
+ * session that sets it is entered as schoolgate, so an operation schoolgate never makes (a note or a look
+ * changed or deleted, a case deleted) fails verify whoever made it.
+ */
+const PG_LEDGER_OPS: Record<string, readonly string[]> = {
+  cases: ['insert', 'update'],
+  case_subjects: ['insert'],
+  case_notes: ['insert'],
+  holds: ['insert', 'update'],
+  purges: ['insert', 'update'],
+  purge_days: ['insert', 'update'],
+  chain_gaps: ['insert', 'update', 'delete'],
+  report_access: ['insert'],
+};
+
 /** The row's state as the ledger keeps it (rec: a row of the table, or NEW in a trigger). */
 const stateSql = (rec: string) => `json_strip_nulls(to_json(${rec}))::text`;
 
@@ -157,6 +173,8 @@ export async function verifyPgLedger(db: Queryable): Promise<PgLedgerResult> {
   let prev: LedgerHead = { seq: 0, hash: GENESIS_HASH };
   let entries = 0;
   let anchored = 0;
+  /** Anchors are the migration's first entries only: one later is a row's state entered by hand. */
+  let begun = false;
   const fail = (seq: number | null, id: string | null, reason: string): PgLedgerResult => ({
     ok: false,
     entries,
@@ -186,7 +204,23 @@ export async function verifyPgLedger(db: Queryable): Promise<PgLedgerResult> {
           `${r.tbl} ${r.rkey}`,
           `${r.tbl} ${r.rkey} was changed outside schoolgate (${r.op}, edited by hand with SQL)`,
         );
-      if (r.op === 'anchor') anchored++;
+      if (r.op === 'anchor') {
+        if (begun)
+          return fail(
+            r.seq,
+            `${r.tbl} ${r.rkey}`,
+            `${r.tbl} ${r.rkey}: an anchor after the ledger began (only the migration anchors; entered by hand)`,
+          );
+        anchored++;
+      } else {
+        begun = true;
+        if (!PG_LEDGER_OPS[r.tbl]?.includes(r.op))
+          return fail(
+            r.seq,
+            `${r.tbl} ${r.rkey}`,
+            `${r.tbl} ${r.rkey}: ${r.op} is not something schoolgate does to ${r.tbl} (changed with SQL)`,
+          );
+      }
       states.set(`${r.tbl}\n${r.rkey}`, r.op === 'delete' ? null : r.state);
       prev = { seq: r.seq, hash: r.hash };
       entries++;
