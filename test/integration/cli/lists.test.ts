@@ -247,7 +247,7 @@ describe('explain with the local layer', { timeout: 90_000 }, () => {
   });
 });
 
-describe('lists new / delete / categories / export', { timeout: 90_000 }, () => {
+describe('lists new / delete / categories / export', { timeout: 300_000 }, () => {
   it('creates a local category, lists it with its layer and counts, exports it, deletes it', async () => {
     const made = await cli(
       'lists',
