@@ -3,7 +3,7 @@
  * requests on new connections (the kernel gives each to one of the workers), `status --json`, and the
  * audit rows the primary's writer committed.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -62,33 +62,51 @@ export async function status(args: string[]): Promise<WorkersStatus> {
   return JSON.parse(r.stdout) as WorkersStatus;
 }
 
+/** Resolves once /proc says `pid` is stopped (`T`) or running again: SIGSTOP and SIGCONT take effect asynchronously. */
+async function untilState(pid: number, stopped: boolean): Promise<void> {
+  for (;;) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The state follows the command name, which is in parentheses and may itself hold spaces or ')'.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if ((state === 'T') === stopped) return;
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 /**
- * Eight requests at a time on new connections, to `url(n)` for n = 0, 1, …, until status shows that every
- * worker served some since `before` (idle workers may not alternate; `max` requests at most: 2,000 by default,
- * since the kernel's accept, SCHED_NONE, can hand one busy worker hundreds in a row on a loaded machine). Each answer
- * must be `expected`; returns the URLs answered.
+ * Eight requests on new connections to each worker in turn, to `url(n)` for n = 0, 1, …: the kernel gives a
+ * connection on the shared socket to whichever worker wakes first (SCHED_NONE), and on a busy machine one idle
+ * worker can win thousands in a row, so the others are stopped (SIGSTOP, seen in /proc) while one is served and
+ * continued after. Each answer must be `expected`; status must then show that every worker served some since
+ * `before`. Returns the URLs answered.
  */
 export async function untilEveryWorkerServed(
   port: number,
   args: string[],
   url: (n: number) => string,
-  opts: { before?: WorkersStatus; headers?: Record<string, string>; expected?: number; max?: number } = {},
+  opts: { before?: WorkersStatus; headers?: Record<string, string>; expected?: number } = {},
 ): Promise<string[]> {
   const servedBefore = (pid: number) => opts.before?.workers!.find((w) => w.pid === pid)?.requests ?? 0;
+  const pids = (await status(args)).workers!.map((w) => w.pid);
+  expect(pids.length).toBeGreaterThan(1);
   const answered: string[] = [];
-  let s = await status(args);
-  for (
-    let i = 0;
-    i < (opts.max ?? 2000) && !s.workers!.every((w) => w.requests > servedBefore(w.pid));
-    i += 8
-  ) {
-    const urls = Array.from({ length: 8 }, (_, k) => url(i + k));
-    const codes = await Promise.all(urls.map((u) => get(port, u, opts.headers)));
-    expect(codes).toEqual(urls.map(() => opts.expected ?? 200));
-    answered.push(...urls);
-    s = await status(args);
+  for (const serving of pids) {
+    const others = pids.filter((p) => p !== serving);
+    try {
+      for (const p of others) process.kill(p, 'SIGSTOP');
+      for (const p of others) await untilState(p, true);
+      const urls = Array.from({ length: 8 }, (_, k) => url(answered.length + k));
+      const codes = await Promise.all(urls.map((u) => get(port, u, opts.headers)));
+      expect(codes).toEqual(urls.map(() => opts.expected ?? 200));
+      answered.push(...urls);
+    } finally {
+      for (const p of others) process.kill(p, 'SIGCONT');
+      for (const p of others) await untilState(p, false);
+    }
   }
-  expect(s.workers!.every((w) => w.requests > servedBefore(w.pid))).toBe(true);
+  const s = await status(args);
+  expect(s.workers!.map((w) => w.pid).sort()).toEqual([...pids].sort());
+  expect(s.workers!.every((w) => w.requests >= servedBefore(w.pid) + 8)).toBe(true);
   return answered;
 }
 
