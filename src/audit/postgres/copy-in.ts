@@ -32,9 +32,11 @@ export function copyLines(rows: readonly (readonly unknown[])[]): string {
 const CHUNK = 1 << 20;
 
 class CopyIn {
-  private error: Error | null = null;
   private count = 0;
-  /** Called once by handleReadyForQuery, or by the client's query_timeout (which wraps it). */
+  /**
+   * Called by handleReadyForQuery, handleError, or the client's query_timeout (which wraps it); the promise
+   * settles on the first call.
+   */
   callback!: (err: Error | null, count?: number) => void;
   readonly done: Promise<number>;
 
@@ -61,12 +63,17 @@ class CopyIn {
     this.count = Number(/COPY (\d+)/.exec(msg.text)?.[1] ?? 0);
   }
 
+  /**
+   * The client drops its active query on an error (pg/lib/client.js _handleErrorMessage), so the
+   * ReadyForQuery after it never reaches this object: the error must settle the copy here, or a COPY the
+   * server refused (a duplicate row, a full disk) would wait for ever inside an aborted transaction.
+   */
   handleError(err: Error): void {
-    this.error = err;
+    this.callback(err);
   }
 
   handleReadyForQuery(): void {
-    this.callback(this.error, this.count);
+    this.callback(null, this.count);
   }
 
   // Not expected from COPY FROM; present because the client may call them on any active query.

@@ -9,7 +9,7 @@
  * behind. Fast path: a month the database has no partition for yet is filled by COPY as a plain table with
  * no indexes and attached at the end, which builds its indexes in one sort each (index-by-index inserts
  * made a 10 M-row school take half an hour); a month that already exists (other nodes' rows) is COPYed
- * through the partitioned table.
+ * through the partitioned table. One migrate at a time copies into a database; a second waits for it.
  */
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
@@ -31,6 +31,8 @@ export interface MigrateOptions {
   /** Rows read from SQLite and sent per COPY. Default 50000. */
   batchRows?: number;
   onProgress?: (copied: number, total: number) => void;
+  /** Called once if another migrate into this database is copying: this one waits for it to commit. */
+  onWaiting?: () => void;
 }
 
 export interface MigrateResult {
@@ -80,16 +82,6 @@ async function copy(
   const { node } = opts;
   try {
     await migratePg(client);
-    const taken = await client.query(
-      `SELECT 1 FROM chain_heads WHERE node = $1 UNION ALL (SELECT 1 FROM audit_events WHERE node = $1 LIMIT 1)`,
-      [node],
-    );
-    if (taken.rows.length > 0)
-      throw refused(
-        `The PostgreSQL audit store already holds rows or a chain for node ${node}.`,
-        { node },
-        'give another --node, or migrate into a database without this node',
-      );
     const span = db.prepare('SELECT min(time_ms) AS lo, max(time_ms) AS hi FROM audit_events').get() as {
       lo: number | null;
       hi: number | null;
@@ -100,10 +92,20 @@ async function copy(
         `SELECT ${PG_ROW_COLUMN_NAMES.join(', ')} FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
       )
       .raw();
-    const started = performance.now();
     await client.query('BEGIN');
     try {
-      // The head row first: a second migrate of the same node into this database waits, then fails on it.
+      await oneMigrateAtATime(client, opts.onWaiting);
+      const started = performance.now();
+      const taken = await client.query(
+        `SELECT 1 FROM chain_heads WHERE node = $1 UNION ALL (SELECT 1 FROM audit_events WHERE node = $1 LIMIT 1)`,
+        [node],
+      );
+      if (taken.rows.length > 0)
+        throw refused(
+          `The PostgreSQL audit store already holds rows or a chain for node ${node}.`,
+          { node },
+          'give another --node, or migrate into a database without this node',
+        );
       await client.query('INSERT INTO chain_heads (node, seq, hash) VALUES ($1, $2, $3)', [
         node,
         before.head.seq,
@@ -174,12 +176,43 @@ async function copy(
       };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
+      throw alreadyCopied(err, node) ?? err;
     }
   } finally {
     client.release();
     await pool.end();
   }
+}
+
+/**
+ * The same school's file migrated again under another node name: its event ids (unique with their time)
+ * are already in the database. Said as a refusal rather than the driver's duplicate-key error.
+ */
+function alreadyCopied(err: unknown, node: string): SchoolgateError | null {
+  const e = err as { code?: string; constraint?: string; detail?: string };
+  if (e.code !== '23505' || !e.constraint?.includes('id_time_ms')) return null;
+  return refused(
+    `Rows of this audit database are already in PostgreSQL under another node (${e.detail ?? 'a duplicate event id'}); nothing was copied for node ${node}.`,
+    { node, constraint: e.constraint },
+    "each school's file is migrated once; check `schoolgate status` for the node that holds it",
+  );
+}
+
+/** Any number: the advisory lock that lets one store migrate at a time copy into a database. */
+export const STORE_MIGRATE_LOCK = 0x5c6a7e18;
+
+/**
+ * Two migrates at once (a trust moving its schools) would both make the same new month as a plain table, and
+ * the second would fail on the first's name once it commits; one at a time, the second finds the month as a
+ * partition and copies through it. The lock is the transaction's, so a migrate that dies frees it.
+ */
+async function oneMigrateAtATime(client: pg.ClientBase, onWaiting?: () => void): Promise<void> {
+  const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [
+    STORE_MIGRATE_LOCK,
+  ]);
+  if (rows[0]!.ok) return;
+  onWaiting?.();
+  await client.query('SELECT pg_advisory_xact_lock($1)', [STORE_MIGRATE_LOCK]);
 }
 
 const COPY_COLUMNS = ['node', ...PG_ROW_COLUMN_NAMES];

@@ -55,6 +55,10 @@ export function registerStore(program: Command): void {
         target,
         node,
         ...(progress ? { onProgress: progress } : {}),
+        onWaiting: () =>
+          process.stderr.write(
+            'another store migrate is copying into this database; waiting for it to commit…\n',
+          ),
       });
       if (progress) process.stderr.write('\n');
       if (opts.json) console.log(JSON.stringify(result));

@@ -8,7 +8,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrateSqliteToPostgres } from '../../../src/audit/postgres/migrate-from-sqlite.js';
+import {
+  migrateSqliteToPostgres,
+  STORE_MIGRATE_LOCK,
+} from '../../../src/audit/postgres/migrate-from-sqlite.js';
 import { PostgresAuditStore } from '../../../src/audit/postgres/store.js';
 import { verifyPostgres } from '../../../src/audit/postgres/verify.js';
 import { SqliteAuditStore } from '../../../src/audit/sqlite-store.js';
@@ -22,7 +25,7 @@ if (!bin) console.warn(PG_SKIP_MESSAGE);
 const ROWS = 3000;
 
 /** A data dir whose audit.sqlite holds `rows` rows over two months, some completed, written by the real store. */
-async function schoolDatabase(rows: number): Promise<{ dir: string; file: string }> {
+async function schoolDatabase(rows: number, idPrefix = 's'): Promise<{ dir: string; file: string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'sg-migrate-'));
   const file = path.join(dir, 'audit.sqlite');
   const store = new SqliteAuditStore({ path: file });
@@ -31,7 +34,7 @@ async function schoolDatabase(rows: number): Promise<{ dir: string; file: string
     Array.from({ length: rows }, (_, i) =>
       store.record(
         auditEvent({
-          id: `s-${i}`,
+          id: `${idPrefix}-${i}`,
           time: start + i * 1_800_000,
           user: `pupil${i % 40}`,
           host: `site${i % 97}.test`,
@@ -43,7 +46,7 @@ async function schoolDatabase(rows: number): Promise<{ dir: string; file: string
     ),
   );
   for (let i = 0; i < rows; i += 3)
-    store.complete(`s-${i}`, { status: 200, bytesIn: i, bytesOut: 2 * i, durationMs: 3 });
+    store.complete(`${idPrefix}-${i}`, { status: 200, bytesIn: i, bytesOut: 2 * i, durationMs: 3 });
   await store.close();
   return { dir, file };
 }
@@ -105,6 +108,26 @@ describe.skipIf(!bin)('store migrate from SQLite to PostgreSQL', () => {
     expect(await nodeRows('school-a')).toBe(ROWS);
   });
 
+  it('refuses the same file migrated again under another node name, and copies nothing', async () => {
+    // Before, the driver's duplicate-key error never settled the COPY: the migrate hung in an aborted
+    // transaction for ever.
+    await expect(
+      migrateSqliteToPostgres({
+        sqlitePath: school.file,
+        target: { connectionString: cluster.url },
+        node: 'school-a-again',
+      }),
+    ).rejects.toMatchObject({
+      code: 'SG_STORE_MIGRATE_REFUSED',
+      message: expect.stringMatching(/already in PostgreSQL under another node .*s-0/),
+    });
+    expect(await nodeRows('school-a-again')).toBe(0);
+    expect((await admin.query(`SELECT 1 FROM chain_heads WHERE node = 'school-a-again'`)).rows).toHaveLength(
+      0,
+    );
+    expect(await nodeRows('school-a')).toBe(ROWS);
+  });
+
   it('a migrated node keeps appending on its chain from the SQLite head', async () => {
     const store = await PostgresAuditStore.open({ connectionString: cluster.url, node: 'school-a' });
     await store.record(auditEvent({ id: 'after-migrate', time: Date.UTC(2026, 10, 5) }));
@@ -158,6 +181,49 @@ describe.skipIf(!bin)('store migrate from SQLite to PostgreSQL', () => {
       expect((await verifyPostgres(admin)).ok).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('two schools migrated at once into the same new month: the second waits, then both verify', async () => {
+    const url = await cluster.createDatabase('together');
+    const [north, south] = await Promise.all([schoolDatabase(400, 'n'), schoolDatabase(500, 'so')]);
+    // Another migrate holds the database (the test's session): both start and must say they wait.
+    const holder = new pg.Client(url);
+    await holder.connect();
+    await holder.query('SELECT pg_advisory_lock($1)', [STORE_MIGRATE_LOCK]);
+    try {
+      const waiting: Promise<void>[] = [];
+      const migrate = (school: { file: string }, node: string) => {
+        let said!: () => void;
+        waiting.push(new Promise<void>((resolve) => (said = resolve)));
+        return migrateSqliteToPostgres({
+          sqlitePath: school.file,
+          target: { connectionString: url },
+          node,
+          onWaiting: said,
+        });
+      };
+      const both = Promise.all([migrate(north, 'north'), migrate(south, 'south')]);
+      await Promise.all(waiting);
+      // Released: one copies September into a fresh table and attaches it; the other waits for its commit,
+      // then finds September a partition and copies through it (before, it failed on the month's name).
+      await holder.query('SELECT pg_advisory_unlock($1)', [STORE_MIGRATE_LOCK]);
+      const [a, b] = await both;
+      expect(a).toMatchObject({ node: 'north', rows: 400, after: { ok: true, rows: 400 } });
+      expect(b).toMatchObject({ node: 'south', rows: 500, after: { ok: true, rows: 500 } });
+      const verified = await verifyPostgres(holder);
+      expect(verified.ok).toBe(true);
+      expect(verified.nodes.map((n) => [n.node, n.rows]).sort()).toEqual([
+        ['north', 400],
+        ['south', 500],
+      ]);
+      const { rows } = await holder.query<{ n: string }>(
+        `SELECT count(*) AS n FROM audit_events_2026_09 WHERE node IN ('north', 'south')`,
+      );
+      expect(Number(rows[0]!.n)).toBe(900);
+    } finally {
+      await holder.end();
+      for (const s of [north, south]) rmSync(s.dir, { recursive: true, force: true });
     }
   });
 
