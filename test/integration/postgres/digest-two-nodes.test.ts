@@ -3,46 +3,23 @@
  * is claimed in digest_claims before it is sent, so exactly one mail goes out per digest (loopback SMTP);
  * a claim left by a node that died is taken over once stale; a live claim by another node is respected.
  */
-import { pino } from 'pino';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDigests, type RunningDigests } from '../../../src/alerts/digest/index.js';
+import type { RunningDigests } from '../../../src/alerts/digest/index.js';
 import { nextRunAt } from '../../../src/alerts/digest/schedule.js';
-import type { DigestScheduler } from '../../../src/alerts/digest/scheduler.js';
-import { pgDigestStore } from '../../../src/alerts/digest/store.js';
-import { pgPool } from '../../../src/audit/postgres/connect.js';
 import { STALE_CLAIM_MS } from '../../../src/audit/postgres/digest-claims.js';
-import { migratePg } from '../../../src/audit/postgres/schema.js';
-import { loopbackCert, startSmtpReceiver, type SmtpReceiver } from '../../helpers/alert-receivers.js';
-import { digestDayAfterTomorrow, loopbackEmailSink } from '../../helpers/alert-setup.js';
+import type { SmtpReceiver } from '../../helpers/alert-receivers.js';
+import { digestDayAfterTomorrow } from '../../helpers/alert-setup.js';
+import { DIGEST_ZONE, digestOutcome, nodeDigests, weeklyDigestToRelay } from '../../helpers/digest-nodes.js';
 import { findPostgres, PG_SKIP_MESSAGE, startPgCluster, type PgCluster } from '../../helpers/pg-cluster.js';
-import { tempDir, testConfig } from '../../helpers/schoolgate.js';
+import { migratedPool } from '../../helpers/pg-migrated.js';
 import { TestClock } from '../../helpers/test-clock.js';
 
 const bin = findPostgres();
 if (!bin) console.warn(PG_SKIP_MESSAGE);
 
-const ZONE = 'Europe/London';
 const WEEK = 7 * 86_400_000;
 const PASS = 'relay-pw-two-nodes-8q';
-
-/** What one scheduler did with the next digest: sent it, left it to another node, or gave up. */
-function outcome(s: DigestScheduler): Promise<string> {
-  return new Promise((resolve) => {
-    const done = (what: string) => {
-      s.off('sent', sent);
-      s.off('elsewhere', elsewhere);
-      s.off('gave-up', gaveUp);
-      resolve(what);
-    };
-    const sent = () => done('sent');
-    const elsewhere = () => done('elsewhere');
-    const gaveUp = (_j: unknown, reason: string) => done(`gave up: ${reason}`);
-    s.on('sent', sent);
-    s.on('elsewhere', elsewhere);
-    s.on('gave-up', gaveUp);
-  });
-}
 
 describe.skipIf(!bin)('scheduled digests with two nodes on one PostgreSQL', { timeout: 120_000 }, () => {
   let cluster: PgCluster;
@@ -50,57 +27,32 @@ describe.skipIf(!bin)('scheduled digests with two nodes on one PostgreSQL', { ti
   let admin: pg.Client;
   const nodes: RunningDigests[] = [];
   const clock = new TestClock(Date.now());
-  const day = digestDayAfterTomorrow(ZONE);
-  const firstRun = nextRunAt(new Date(clock.now()), { kind: 'weekly', day, time: '07:30' }, ZONE).getTime();
+  const day = digestDayAfterTomorrow(DIGEST_ZONE);
+  const firstRun = nextRunAt(
+    new Date(clock.now()),
+    { kind: 'weekly', day, time: '07:30' },
+    DIGEST_ZONE,
+  ).getTime();
 
   /** The digests received, once `n` have arrived (a mail is parsed after the relay answered the sender). */
   const digestMails = async (n: number) =>
     (await smtp.waitFor(n)).filter((m) => m.parsed.headers.get('x-schoolgate-digest'));
   /** Moves both nodes to the digest due at `at` and returns what each did. */
   async function runAt(at: number): Promise<string[]> {
-    const done = nodes.map((n) => outcome(n.scheduler!));
+    const done = nodes.map((n) => digestOutcome(n.scheduler!));
     clock.advanceTo(at);
     return (await Promise.all(done)).sort();
   }
 
   beforeAll(async () => {
     cluster = await startPgCluster();
-    const pool = pgPool({ connectionString: cluster.url, max: 1 });
-    const client = await pool.connect();
-    await migratePg(client);
-    client.release();
-    await pool.end();
+    await (await migratedPool(cluster.url)).end();
     admin = new pg.Client(cluster.url);
     await admin.connect();
-    const dir = tempDir('sg-digest-nodes-');
-    const cert = loopbackCert(dir);
-    smtp = await startSmtpReceiver({ tls: cert, user: 'relay', pass: PASS });
-    const config = testConfig(
-      {
-        timeZone: ZONE,
-        alerts: {
-          digest: { weekly: { day, time: '07:30' } },
-          email: loopbackEmailSink({
-            dir,
-            port: smtp.port,
-            caFile: cert.file,
-            user: 'relay',
-            pass: PASS,
-            extra: { maxAttempts: 1 },
-          }),
-        },
-      },
-      dir,
-    );
+    const relay = await weeklyDigestToRelay(day, PASS);
+    smtp = relay.smtp;
     for (const node of ['gate-a', 'gate-b']) {
-      const running = startDigests({
-        settings: config.alerts,
-        timeZone: ZONE,
-        openStore: () => pgDigestStore({ connectionString: cluster.url }, node),
-        categories: () => new Map(),
-        logger: pino({ level: 'silent' }),
-        clock,
-      });
+      const running = nodeDigests(relay.config, cluster.url, node, clock);
       nodes.push(running);
       await running.scheduler!.ready;
     }

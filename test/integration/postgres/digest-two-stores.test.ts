@@ -22,12 +22,13 @@ import { startSchoolgate } from '../../../src/app/start.js';
 import type { StatusReport } from '../../../src/app/status.js';
 import { SQLITE_ONLY } from '../../../src/app/audit-store.js';
 import { loadCategoryInfo } from '../../../src/reports/source.js';
-import { loopbackCert, startSmtpReceiver, type ReceivedMail } from '../../helpers/alert-receivers.js';
-import { alertWrite, digestDayAfterTomorrow, loopbackEmailSink } from '../../helpers/alert-setup.js';
+import type { ReceivedMail } from '../../helpers/alert-receivers.js';
+import { alertWrite, digestDayAfterTomorrow } from '../../helpers/alert-setup.js';
+import { weeklyDigestToRelay } from '../../helpers/digest-nodes.js';
 import { findPostgres, PG_SKIP_MESSAGE, type PgCluster } from '../../helpers/pg-cluster.js';
 import { startOrigin } from '../../helpers/origin.js';
 import { basic, viaProxy } from '../../helpers/raw-http.js';
-import { FIXTURE_PROFILES, tempDir, testConfig } from '../../helpers/schoolgate.js';
+import { FIXTURE_PROFILES } from '../../helpers/schoolgate.js';
 import { TestClock } from '../../helpers/test-clock.js';
 import { HOSTILE_TERM, NOV, type Fixture } from '../reports/fixture.js';
 import { fixtureInBothStores } from './two-stores-fixture.js';
@@ -149,33 +150,15 @@ describe.skipIf(!bin)('scheduled digests on PostgreSQL', () => {
   it('serve on store: { postgres } sends the digest at its time and records it in PostgreSQL', async () => {
     expect(SQLITE_ONLY).not.toContain('scheduled digests');
     const url = await cluster.createDatabase('serving');
-    const dir = tempDir('sg-pg-digest-');
     const origin = await startOrigin();
-    const cert = loopbackCert(dir);
-    const smtp = await startSmtpReceiver({ tls: cert, user: 'relay', pass: 'relay-pw-pg-digest-3k' });
     const day = digestDayAfterTomorrow(ZONE);
-    const config = testConfig(
-      {
-        timeZone: ZONE,
-        httpPorts: [origin.port],
-        hosts: { 'www.google.com': '127.0.0.1' },
-        identity: { basicAuth: true, requireAuth: false },
-        profiles: { ...FIXTURE_PROFILES, pupil: { categories: { adult: 'block' } } },
-        store: { postgres: { url, node: NODE } },
-        alerts: {
-          digest: { weekly: { day, time: '07:30' } },
-          email: loopbackEmailSink({
-            dir,
-            port: smtp.port,
-            caFile: cert.file,
-            user: 'relay',
-            pass: 'relay-pw-pg-digest-3k',
-            extra: { maxAttempts: 1 },
-          }),
-        },
-      },
-      dir,
-    );
+    const { smtp, config } = await weeklyDigestToRelay(day, 'relay-pw-pg-digest-3k', {
+      httpPorts: [origin.port],
+      hosts: { 'www.google.com': '127.0.0.1' },
+      identity: { basicAuth: true, requireAuth: false },
+      profiles: { ...FIXTURE_PROFILES, pupil: { categories: { adult: 'block' } } },
+      store: { postgres: { url, node: NODE } },
+    });
     const { UserStore } = await import('../../../src/identity/user-store.js');
     const users = new UserStore(config.dataDir);
     await users.add({ name: 'pupil1', profile: 'pupil', password: 'pupil-password' });

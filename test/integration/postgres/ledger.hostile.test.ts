@@ -15,13 +15,12 @@ import { GENESIS_HASH } from '../../../src/audit/chain.js';
 import { loadOrCreateSigningKey } from '../../../src/audit/checkpoints.js';
 import { writePgCheckpoint } from '../../../src/audit/postgres/checkpoints.js';
 import { pgCaseStore } from '../../../src/audit/postgres/cases.js';
-import { pgPool } from '../../../src/audit/postgres/connect.js';
 import { addPgHolds, releasePgHold } from '../../../src/audit/postgres/holds.js';
 import { PgAccessRecorder } from '../../../src/audit/postgres/report-access.js';
-import { migratePg } from '../../../src/audit/postgres/schema.js';
 import { PG_LEDGER_TABLES } from '../../../src/audit/postgres/ledger.js';
 import { verifyPostgres } from '../../../src/audit/postgres/verify.js';
 import { findPostgres, PG_SKIP_MESSAGE, startPgCluster, type PgCluster } from '../../helpers/pg-cluster.js';
+import { migratedPool } from '../../helpers/pg-migrated.js';
 
 const bin = findPostgres();
 if (!bin) console.warn(PG_SKIP_MESSAGE);
@@ -79,10 +78,7 @@ describe.skipIf(!bin)('the PostgreSQL ledger against a superuser', { timeout: 30
   beforeAll(async () => {
     cluster = await startPgCluster();
     url = await cluster.createDatabase('ledgerhostile');
-    const pool = pgPool({ connectionString: url, max: 2 });
-    const client = await pool.connect();
-    await migratePg(client);
-    client.release();
+    const pool = await migratedPool(url, 2);
     await investigation(pool);
     const clean = await verifyPostgres(pool);
     await pool.end();

@@ -13,12 +13,12 @@ import { GENESIS_HASH } from '../../../src/audit/chain.js';
 import { loadOrCreateSigningKey } from '../../../src/audit/checkpoints.js';
 import { pgCaseStore } from '../../../src/audit/postgres/cases.js';
 import { writePgCheckpoint } from '../../../src/audit/postgres/checkpoints.js';
-import { pgPool } from '../../../src/audit/postgres/connect.js';
 import { addPgHolds, releasePgHold } from '../../../src/audit/postgres/holds.js';
 import { PgAccessRecorder } from '../../../src/audit/postgres/report-access.js';
-import { migratePg, PG_MIGRATIONS } from '../../../src/audit/postgres/schema.js';
+import { PG_MIGRATIONS } from '../../../src/audit/postgres/schema.js';
 import { verifyPostgres } from '../../../src/audit/postgres/verify.js';
 import { findPostgres, PG_SKIP_MESSAGE, startPgCluster, type PgCluster } from '../../helpers/pg-cluster.js';
+import { migratedPool } from '../../helpers/pg-migrated.js';
 
 const bin = findPostgres();
 if (!bin) console.warn(PG_SKIP_MESSAGE);
@@ -51,10 +51,7 @@ describe.skipIf(!bin)('the ledger on PostgreSQL', { timeout: 120_000 }, () => {
     await old.query(`INSERT INTO holds (kind, value, reason, by_name, os_user, created_ms)
                      VALUES ('user', 'pupil9', 'old hold', 'DSL', 'it', 1)`);
     await old.end();
-    const pool = pgPool({ connectionString: url, max: 2 });
-    const client = await pool.connect();
-    await migratePg(client);
-    client.release();
+    const pool = await migratedPool(url, 2);
     // Then the investigation goes on through schoolgate.
     const cases = pgCaseStore(pool);
     await cases.open({
