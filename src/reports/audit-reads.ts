@@ -5,7 +5,7 @@
  * so a report never holds a read open for long on either engine.
  */
 import type { StoredAlert } from '../audit/alerts-table.js';
-import type { CoverageResult } from '../audit/chain.js';
+import type { CoverageResult } from '../audit/chain-coverage.js';
 import type { LastVerify } from '../audit/last-verify.js';
 import type { AccessEntry, StoredAccessEntry } from '../audit/report-access.js';
 import type { Referent } from './references.js';

@@ -10,16 +10,13 @@
  * not write, a value SQLite renders otherwise) is read again in full and given to CoverageChecker, which
  * decides and words the verdict exactly as it does for every other report (same result, row for row).
  */
+import { CHAINED_COLUMNS, GENESIS_HASH, linkOfJson, type VerifyRow } from '../audit/chain.js';
 import {
-  CHAINED_COLUMNS,
   CoverageChecker,
-  GENESIS_HASH,
-  linkOfJson,
   NEIGHBOUR_JOIN,
   NEIGHBOUR_SELECT,
   type CoverageResult,
-  type VerifyRow,
-} from '../audit/chain.js';
+} from '../audit/chain-coverage.js';
 import type Database from 'better-sqlite3';
 import { chainedJsonSql, outcomeJsonSql } from '../audit/chain-sql.js';
 import { PAGE_ROWS, type AuditRowRaw } from './source.js';

@@ -1,6 +1,6 @@
 /** Shared pieces of every report: who pulled it, the period, the tamper-evidence line, the row table. */
 import type { LastVerify } from '../audit/last-verify.js';
-import type { CoverageResult } from '../audit/chain.js';
+import type { CoverageResult } from '../audit/chain-coverage.js';
 import type { ChainHeadOf } from './audit-reads.js';
 import { Aggregate, type Counts, type RowSummary } from './aggregate.js';
 import type { Cell, ReportDoc, Section } from './model.js';

@@ -9,7 +9,7 @@ import { isSchoolgateError, SchoolgateError } from '../errors.js';
 import { loadCategoryMetadata } from '../lists/load.js';
 import { localLayerDir, readLocalLayer } from '../lists/local-layer.js';
 import type { CategoryMeta } from '../policy/types.js';
-import { NEIGHBOUR_JOIN, NEIGHBOUR_SELECT } from '../audit/chain.js';
+import { NEIGHBOUR_JOIN, NEIGHBOUR_SELECT } from '../audit/chain-coverage.js';
 import type { RawRow } from '../audit/row-mapping.js';
 import type { AuditReads } from './audit-reads.js';
 import { LocalClock } from './time.js';

@@ -5,7 +5,8 @@
  */
 import type Database from 'better-sqlite3';
 import { queryAlerts } from '../audit/alerts-table.js';
-import { CoverageChecker, parseHead, READ_HEAD_SQL, type VerifyRow } from '../audit/chain.js';
+import { parseHead, READ_HEAD_SQL, type VerifyRow } from '../audit/chain.js';
+import { CoverageChecker } from '../audit/chain-coverage.js';
 import { readLastVerify } from '../audit/last-verify.js';
 import { listAccess } from '../audit/report-access.js';
 import type {

@@ -4,7 +4,6 @@
  */
 import {
   CHAINED_COLUMNS,
-  CoverageChecker,
   GENESIS_HASH,
   LATER_CHAINED_COLUMNS,
   outcomeHash,
@@ -12,9 +11,9 @@ import {
   type ChainedFields,
   type ChainBreak,
   type ChainHead,
-  type CoverageResult,
   type VerifyRow,
 } from '../chain.js';
+import { CoverageChecker, type CoverageResult } from '../chain-coverage.js';
 import type { AuditRowRaw } from '../../reports/source.js';
 import { BIGINT_AS_NUMBER, type Queryable } from './connect.js';
 

@@ -11,7 +11,7 @@ import { pgAlertStore } from './alerts.js';
 import { pgCaseStore } from './cases.js';
 import { pgLatestSites } from './latest-sites.js';
 import { alertFromRow, type AlertRow } from '../alerts-table.js';
-import type { CoverageResult } from '../chain.js';
+import type { CoverageResult } from '../chain-coverage.js';
 import type { ReadonlyConfig } from '../../config/load.js';
 import { SchoolgateError } from '../../errors.js';
 import type {

@@ -7,13 +7,8 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  CoverageChecker,
-  outcomeHash,
-  rowHash,
-  type ChainedFields,
-  type OutcomeFields,
-} from '../../../src/audit/chain.js';
+import { outcomeHash, rowHash, type ChainedFields, type OutcomeFields } from '../../../src/audit/chain.js';
+import { CoverageChecker } from '../../../src/audit/chain-coverage.js';
 import { openSqliteAuditStore } from '../../../src/audit/index.js';
 import { Aggregate } from '../../../src/reports/aggregate.js';
 import { buildUserReport } from '../../../src/reports/builders.js';

@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { verifyCoveredRows, type CoverageResult, type VerifyRow } from '../../../src/audit/chain.js';
+import { type VerifyRow } from '../../../src/audit/chain.js';
+import { verifyCoveredRows, type CoverageResult } from '../../../src/audit/chain-coverage.js';
 import { openSqliteAuditStore } from '../../../src/audit/index.js';
 import { buildUserReport } from '../../../src/reports/builders.js';
 import { openReadOnly } from '../../../src/reports/source.js';
