@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { ReadonlyConfig } from '../config/load.js';
 import { SchoolgateError, isSchoolgateError } from '../errors.js';
 import type { IllegalTier } from '../policy/illegal-tier.js';
-import type { ExtraAddresses } from '../identity/identify.js';
+import type { ExtraAddresses } from '../identity/identify-types.js';
 import type { PolicySnapshot } from '../exchange/snapshot.js';
 import { AddressStore } from '../state/addresses.js';
 import { openStateDatabase } from '../state/database.js';

@@ -17,7 +17,7 @@ import type { IllegalTier } from '../policy/illegal-tier.js';
 import { parseAbsoluteTarget } from '../policy/target.js';
 import type { SelftestProbes } from '../exchange/selftest-probes.js';
 import type { PolicySnapshot } from '../exchange/snapshot.js';
-import type { AuthCounters } from '../identity/identify.js';
+import type { AuthCounters } from '../identity/identify-types.js';
 import type { AlertsSnapshot } from '../metrics/metrics.js';
 import type { ControlHandler } from './control.js';
 import { checkFileModes, type ModeCheck } from './file-modes.js';

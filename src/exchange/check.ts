@@ -5,7 +5,8 @@
  * 'policy-error', with an SG code and a short cause), so the exchange records it as an `error` row.
  */
 import type { Logger } from 'pino';
-import type { Identifier, Identity } from '../identity/identify.js';
+import type { Identifier } from '../identity/identify.js';
+import type { Identity } from '../identity/identify-types.js';
 import { decideSafely } from '../policy/decide.js';
 import type { Decision, Target } from '../policy/types.js';
 import type { GrantStore } from '../proxy/grants.js';

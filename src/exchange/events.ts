@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { AuditEvent, AuditOutcome } from '../audit/types.js';
-import type { Identity } from '../identity/identify.js';
+import type { Identity } from '../identity/identify-types.js';
 import type { Decision, Target } from '../policy/types.js';
 import type { Transport, VerdictKind } from './types.js';
 

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { newEventId } from '../audit/event-id.js';
 import type { AuditEvent, AuditOutcome, AuditStore } from '../audit/types.js';
 import { isSchoolgateError } from '../errors.js';
-import type { Identity } from '../identity/identify.js';
+import type { Identity } from '../identity/identify-types.js';
 import type { Target } from '../policy/types.js';
 import type { GrantStore } from '../proxy/grants.js';
 import type { UnblockRequestStore } from '../state/unblock-requests.js';

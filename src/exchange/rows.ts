@@ -3,7 +3,7 @@
  * as far as it parsed, and who and what decided.
  */
 import type { AuditAction, AuditEvent } from '../audit/types.js';
-import type { Identity } from '../identity/identify.js';
+import type { Identity } from '../identity/identify-types.js';
 import type { Decision, Target } from '../policy/types.js';
 
 /** Who and what decided, as far as known: a Verdict fits, so does a bare identity. */

@@ -3,7 +3,7 @@
  * gets back (answer this page, serve an own page, forward, relay, tunnel). Values only: no sockets here, so
  * the exchange runs in table tests without a network.
  */
-import type { Identity } from '../identity/identify.js';
+import type { Identity } from '../identity/identify-types.js';
 import type { Decision, Target } from '../policy/types.js';
 import type { Resolution } from '../proxy/resolve.js';
 

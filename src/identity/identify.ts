@@ -33,7 +33,6 @@ import type {
   AuthCounters,
   ExtraAddresses,
   IdentifierOptions,
-  Identity,
   IdentifyFailure,
   IdentifyInput,
   IdentifyResult,
@@ -50,17 +49,6 @@ export const OUTAGE_BACKOFF_MS = 15_000;
 /** Verified with the same cost as a real hash when the user is unknown, disabled or has no password,
  * so the answer's timing does not tell which user names exist. Matches no password. */
 const DUMMY_HASH = `scrypt$16384$8$1$${Buffer.alloc(16).toString('base64')}$${Buffer.alloc(32).toString('base64')}`;
-
-export type {
-  AuthCounters,
-  ExtraAddresses,
-  IdentifierOptions,
-  Identity,
-  IdentifyFailure,
-  IdentifyInput,
-  IdentifyResult,
-  Revocation,
-};
 
 /**
  * What a keep-alive connection's earlier request found: its device (for the address map in force then)

@@ -4,7 +4,7 @@
  * For `status`, and for `users add` to say when the users it adds cannot sign in.
  */
 import type { ReadonlyConfig } from '../config/load.js';
-import type { ExtraAddresses } from './identify.js';
+import type { ExtraAddresses } from './identify-types.js';
 
 export interface IdentityModes {
   basicAuth: boolean;

@@ -9,7 +9,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Identity, Revocation } from '../identity/identify.js';
+import type { Identity, Revocation } from '../identity/identify-types.js';
 
 export class UserConnections {
   private readonly byUser = new Map<string, Set<Duplex>>();

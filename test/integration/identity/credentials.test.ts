@@ -6,7 +6,8 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/load.js';
-import { Identifier, type IdentifierOptions, type Revocation } from '../../../src/identity/identify.js';
+import { Identifier } from '../../../src/identity/identify.js';
+import type { IdentifierOptions, Revocation } from '../../../src/identity/identify-types.js';
 import { hashPassword, verifyPassword } from '../../../src/identity/password.js';
 import { UserStore } from '../../../src/identity/user-store.js';
 import { basic } from '../../helpers/raw-http.js';

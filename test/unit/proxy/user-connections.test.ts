@@ -6,7 +6,7 @@
 import { Duplex } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { Identity } from '../../../src/identity/identify.js';
+import type { Identity } from '../../../src/identity/identify-types.js';
 import { UserConnections } from '../../../src/proxy/user-connections.js';
 
 const basicUser = (user: string): Identity => ({ user, profile: 'pupil', device: null, via: 'basic' });
