@@ -34,10 +34,16 @@ const event = benchEvent;
 const pct = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
-/** `rows` records from `clients` callers, each awaiting its record() before the next. */
-async function load(store: AuditStore, rows: number, clients: number) {
+/**
+ * `rows` records from `clients` callers, each awaiting its record() before the next. CPU: this process (the
+ * SQLite writer is a thread of it) and, given `serverCpu`, the database server's; per row it survives a busy
+ * machine where rows/s does not.
+ */
+async function load(store: AuditStore, rows: number, clients: number, serverCpu?: () => number) {
   const latencies: number[] = [];
   let left = rows;
+  const cpu0 = process.cpuUsage();
+  const server0 = serverCpu?.() ?? 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: clients }, async () => {
@@ -49,8 +55,16 @@ async function load(store: AuditStore, rows: number, clients: number) {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const clientUs = (cpu.user + cpu.system) / rows;
+  const serverUs = serverCpu ? ((serverCpu() - server0) * 1000) / rows : 0;
   latencies.sort((a, b) => a - b);
-  return { rowsPerSec: Math.round(rows / seconds), p50: pct(latencies, 50), p99: pct(latencies, 99) };
+  return {
+    rowsPerSec: Math.round(rows / seconds),
+    p50: pct(latencies, 50),
+    p99: pct(latencies, 99),
+    cpuUsPerRow: clientUs + serverUs,
+  };
 }
 
 async function compare(): Promise<void> {
@@ -64,7 +78,8 @@ async function compare(): Promise<void> {
   const cluster = await startPgCluster();
   try {
     console.log(`${rows} rows per run; latency = record() call to resolution (after COMMIT), ms`);
-    console.log('store       clients  rows/s   p50 ms  p99 ms');
+    console.log('CPU µs/row = this process + the PostgreSQL server (its postmaster tree)');
+    console.log('store       clients  rows/s   p50 ms  p99 ms  CPU µs/row  CPU vs sqlite');
     for (const clients of clientCounts) {
       const runs: [string, () => Promise<AuditStore>][] = [
         ['sqlite', async () => new SqliteAuditStore({ path: path.join(dir, `audit-${clients}.sqlite`) })],
@@ -73,13 +88,16 @@ async function compare(): Promise<void> {
           () => PostgresAuditStore.open({ connectionString: cluster.url, node: `bench-${clients}` }),
         ],
       ];
+      let baseline = NaN;
       for (const [name, open] of runs) {
         const store = await open();
         await load(store, Math.min(200, rows), clients); // warm-up: statements prepared, pages cached
-        const r = await load(store, rows, clients);
+        const server = name === 'postgresql' ? () => serverCpuMs(path.join(cluster.dir, 'data')) : undefined;
+        const r = await load(store, rows, clients, server);
         await store.close();
+        if (name === 'sqlite') baseline = r.cpuUsPerRow;
         console.log(
-          `${name.padEnd(11)} ${String(clients).padStart(7)}  ${String(r.rowsPerSec).padStart(6)}  ${r.p50.toFixed(2).padStart(6)}  ${r.p99.toFixed(2).padStart(6)}`,
+          `${name.padEnd(11)} ${String(clients).padStart(7)}  ${String(r.rowsPerSec).padStart(6)}  ${r.p50.toFixed(2).padStart(6)}  ${r.p99.toFixed(2).padStart(6)}  ${r.cpuUsPerRow.toFixed(0).padStart(10)}  ${(r.cpuUsPerRow / baseline).toFixed(2).padStart(11)}×`,
         );
       }
     }
