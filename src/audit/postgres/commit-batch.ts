@@ -7,12 +7,16 @@ import { GENESIS_HASH, outcomeHash, rowHash, type ChainHead } from '../chain.js'
 import type { EventRow, OutcomeRow } from '../row-mapping.js';
 import { insertRows, type PgRow } from './rows.js';
 
-/** BEGIN … COMMIT of `records` on `node`'s chain and `updates`; the caller rolls back on a throw. */
+/**
+ * BEGIN … COMMIT of `records` on `node`'s chain and `updates`; the caller rolls back on a throw. `trial`:
+ * everything but the COMMIT (rolled back instead), to learn whether a batch would go in now.
+ */
 export async function writeBatch(
   client: pg.ClientBase,
   node: string,
   records: readonly EventRow[],
   updates: readonly OutcomeRow[],
+  trial = false,
 ): Promise<void> {
   await client.query('BEGIN');
   let head = await lockHead(client, node);
@@ -38,7 +42,42 @@ export async function writeBatch(
     rows = rows.filter((r) => inserted.has(r.id) && !seen.has(r.id) && seen.add(r.id));
   }
   if (updates.length > 0) await applyOutcomes(client, updates);
-  await client.query('COMMIT');
+  await client.query(trial ? 'ROLLBACK' : 'COMMIT');
+}
+
+/**
+ * The row a failing node's probe inserts and rolls back: an empty transaction commits even when every
+ * insert into audit_events fails (a trigger, a full tablespace, a dropped partition), and the node would say
+ * healthy while every request still got 503. Never committed, so never in the record.
+ */
+export function trialRow(node: string, now: number): EventRow {
+  return {
+    id: `probe-${node}-${now}`,
+    time_ms: now,
+    username: null,
+    profile: null,
+    client_ip: '127.0.0.1',
+    device: null,
+    method: 'GET',
+    scheme: 'http',
+    host: 'probe.invalid',
+    port: null,
+    path: '/',
+    categories: '[]',
+    action: 'allow',
+    rule: null,
+    reason: 'probe',
+    flagged: 0,
+    status: null,
+    kind: 'request',
+    search_term: null,
+    search_engine: null,
+    rewrites: null,
+    note: null,
+    claimed_user: null,
+    selftest_run: null,
+    site: null,
+  };
 }
 
 /** This node's head, locked to the end of the transaction: one writer of a chain at a time. */

@@ -42,6 +42,11 @@ export class Partitions {
     }
   }
 
+  /** Forgets the months made, so the next batch makes its month again (one was dropped behind our back). */
+  forget(): void {
+    this.known.clear();
+  }
+
   /** Every month from `fromMs` to `toMs` (store migrate: the whole span of a school's rows). */
   async ensureSpan(client: pg.ClientBase, fromMs: number, toMs: number): Promise<void> {
     const times: number[] = [];

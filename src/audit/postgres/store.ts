@@ -33,7 +33,7 @@ import { recentPgAlerts, upsertPgAlert } from './alerts.js';
 import { describeServer, pgPool, type PgConnectOptions } from './connect.js';
 import { listNodes, registerNode, touchNode, type NodeSeen } from './nodes.js';
 import { Partitions } from './partitions.js';
-import { writeBatch } from './commit-batch.js';
+import { trialRow, writeBatch } from './commit-batch.js';
 import { migratePg } from './schema.js';
 import type { SigningState } from '../signing-state.js';
 import { PG_CHECKPOINT_EVERY_MS } from './checkpoints.js';
@@ -71,6 +71,9 @@ interface Pending {
 
 /** Outcome updates kept for retry while commits fail, as a multiple of batchMaxRows (as on SQLite). */
 const RETAINED_UPDATES_FACTOR = 10;
+
+/** check_violation: PostgreSQL's "no partition of relation … found for row". */
+const NO_PARTITION = '23514';
 
 export class PostgresAuditStore implements ServingAuditStore {
   readonly node: string;
@@ -263,13 +266,14 @@ export class PostgresAuditStore implements ServingAuditStore {
   }
 
   /**
-   * While failing, and the database answers again: one empty transaction on this node's chain, so a node
-   * that a load balancer took out of rotation (/healthz 503) comes back without waiting for a request.
+   * While failing, and the database answers again: a trial batch of one row on this node's chain, rolled
+   * back, so a node that a load balancer took out of rotation (/healthz 503) comes back without waiting for
+   * a request, and only once a row would really go in.
    */
   private probe(): void {
     if (this.healthy_ || this.running || this.closing) return;
     this.running = true;
-    this.draining = this.commit([], [])
+    this.draining = this.commit([trialRow(this.node, Date.now())], [], true)
       .then(
         () => this.noteHealth({ ok: true }),
         () => undefined, // still failing: the failure shown stays the last batch's
@@ -328,8 +332,8 @@ export class PostgresAuditStore implements ServingAuditStore {
     return true;
   }
 
-  /** One transaction: the rows on this node's chain, the outcome updates, the new head. */
-  private async commit(records: EventRow[], updates: OutcomeRow[]): Promise<void> {
+  /** One transaction: the rows on this node's chain, the outcome updates, the new head (`trial`: rolled back). */
+  private async commit(records: EventRow[], updates: OutcomeRow[], trial = false): Promise<void> {
     const client = await this.pool.connect();
     let broken: unknown = undefined;
     try {
@@ -339,10 +343,12 @@ export class PostgresAuditStore implements ServingAuditStore {
           client,
           records.map((r) => r.time_ms),
         );
-      await writeBatch(client, this.node, records, updates);
+      await writeBatch(client, this.node, records, updates, trial);
     } catch (err) {
       broken = err;
       await client.query('ROLLBACK').catch(() => undefined);
+      // No partition for the row: a month made earlier was dropped or detached by hand; make it again next time.
+      if ((err as { code?: string }).code === NO_PARTITION) this.partitions.forget();
       throw err;
     } finally {
       // A connection that failed mid-transaction is discarded, not handed to the next batch.

@@ -156,10 +156,10 @@ describe.skipIf(!bin)(
       }
     });
 
-    // BUG: the heartbeat's probe (PostgresAuditStore.probe, src/audit/postgres/store.ts) commits an empty
-    // transaction, which succeeds while every insert fails: after one heartbeat (5 s) status says ok and
-    // /healthz answers 200, so a load balancer sends pupils to a node that can only answer 503.
-    it.fails('keeps /healthz at 503 and status FAILING across a heartbeat while inserts fail', async () => {
+    // Was a bug: the heartbeat's probe committed an empty transaction, which succeeds while every insert
+    // fails: after one heartbeat status said ok and /healthz 200, so a load balancer sent pupils to a node
+    // that could only answer 503. The probe now inserts a row and rolls it back.
+    it('keeps /healthz at 503 and status FAILING across a heartbeat while inserts fail', async () => {
       await sql(REFUSE_INSERTS);
       try {
         expect((await request('allowed.test')).status).toBe(503);

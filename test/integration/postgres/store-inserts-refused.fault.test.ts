@@ -96,12 +96,10 @@ describe.skipIf(!bin)('the PostgreSQL store when inserts into audit_events fail'
     expect(during.filter((d) => stored.has(d.id))).toEqual([]);
   });
 
-  // BUG: the probe that brings a failing node back (PostgresAuditStore.probe in src/audit/postgres/store.ts)
-  // commits an empty transaction, which succeeds while inserts still fail: within one heartbeat the store
-  // says healthy, `status` shows "ok" and /healthz 200 (a load balancer puts the node back in rotation),
-  // though every request is still refused with 503 when its row fails. Fix: probe with a write that
-  // exercises the insert path (e.g. an insert rolled back), or keep failing until a batch with rows commits.
-  it.fails('keeps saying it is failing across heartbeats while inserts still fail', async () => {
+  // Was a bug: the probe that brings a failing node back committed an empty transaction, which succeeds
+  // while inserts still fail, so within one heartbeat the store said healthy (status ok, /healthz 200) though
+  // every request was still refused. The probe now inserts a row and rolls it back (trialRow).
+  it('keeps saying it is failing across heartbeats while inserts still fail', async () => {
     const { store: s } = await open('refused_b');
     expect((await recordOne(s)).code).toBe('SG_AUDIT_UNAVAILABLE');
     expect(s.healthy).toBe(false);
