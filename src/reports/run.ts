@@ -2,6 +2,7 @@
  * Running a report end to end, for the CLI: open the audit database (a writable connection only for the
  * access record, a read-only one for the report), check and record the access, build, render, write.
  */
+import { isPgFault, pgUnavailable } from '../audit/postgres/unavailable.js';
 import { openStateDatabase, stateDbPath } from '../state/database.js';
 import { UnblockRequestStore, type UnblockRequest } from '../state/unblock-requests.js';
 import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
@@ -246,6 +247,10 @@ async function runOnPostgres(config: ReadonlyConfig, spec: RunSpec, now: number)
     const src = await sourceOn(config, store.reads, now);
     await buildAndWrite(spec, src, () => spec.build(src));
     return accessId;
+  } catch (err) {
+    throw isPgFault(err)
+      ? pgUnavailable(err, 'the report could not be made from the PostgreSQL audit store')
+      : err;
   } finally {
     await store.close();
   }

@@ -22,6 +22,7 @@ import { copyRows } from './copy-in.js';
 import { monthOf } from './partitions.js';
 import { PG_ROW_COLUMN_NAMES } from './rows.js';
 import { migratePg } from './schema.js';
+import { isPgFault, pgUnavailable } from './unavailable.js';
 import { verifyPostgres } from './verify.js';
 
 export interface MigrateOptions {
@@ -67,6 +68,14 @@ export async function migrateSqliteToPostgres(opts: MigrateOptions): Promise<Mig
         'run `schoolgate audit verify`, keep the evidence and resolve the break before migrating',
       );
     return await copy(db, opts, before);
+  } catch (err) {
+    // A connection cut or a server fault part-way: the copy is one transaction, so nothing is kept.
+    throw isPgFault(err)
+      ? pgUnavailable(
+          err,
+          `store migrate of node ${opts.node} stopped and nothing was kept (the copy is one transaction); run it again`,
+        )
+      : err;
   } finally {
     db.close();
   }

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Queryable } from '../../audit/postgres/connect.js';
+import { pgUnavailable } from '../../audit/postgres/unavailable.js';
 import { SchoolgateError } from '../../errors.js';
 import type { ReadonlyConfig } from '../../config/load.js';
 
@@ -26,13 +27,7 @@ export async function verifyPostgresCommand(
     result = await verifyPostgres(pool);
     if (result.ok && against) filed = await checkAgainst(config, pool, against);
   } catch (err) {
-    throw new SchoolgateError(
-      'SG_AUDIT_UNAVAILABLE',
-      `cannot read the PostgreSQL audit store: ${String(err)}`,
-      {
-        suggestion: 'check that PostgreSQL is running and reachable with the configured account',
-      },
-    );
+    throw pgUnavailable(err, 'cannot read the PostgreSQL audit store');
   } finally {
     await pool.end();
   }

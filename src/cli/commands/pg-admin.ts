@@ -15,6 +15,7 @@ import type { ReadonlyConfig } from '../../config/load.js';
 import { SchoolgateError } from '../../errors.js';
 import type { AccessPolicy, AccessRequest, Refusal } from '../../reports/access.js';
 import type { Reports } from './admin-access.js';
+import { pgUnavailable } from '../../audit/postgres/unavailable.js';
 
 /** The configured PostgreSQL store, or null on SQLite. */
 export function pgStoreOf(config: ReadonlyConfig): PostgresConfig | null {
@@ -54,15 +55,7 @@ export async function withPgPool<T>(
   }
 }
 
-function unavailable(err: unknown): SchoolgateError {
-  return new SchoolgateError(
-    'SG_AUDIT_UNAVAILABLE',
-    `cannot use the PostgreSQL audit store: ${String(err)}`,
-    {
-      suggestion: 'check that PostgreSQL is running and reachable with the configured account',
-    },
-  );
-}
+const unavailable = (err: unknown) => pgUnavailable(err, 'cannot use the PostgreSQL audit store');
 
 /**
  * The access gate on PostgreSQL: the request decided and recorded (granted or refused) in report_access before

@@ -75,13 +75,14 @@ describe.skipIf(!bin)('CLI commands while another session holds their tables', {
     expect(r.out).toContain('SG_AUDIT_UNAVAILABLE');
   });
 
-  // BUG: report user on PostgreSQL prints the raw driver error "error: Query read timeout" with no SG code
-  // when report_access cannot be written in time: PgAccessRecorder.record (src/audit/postgres/report-access.ts)
-  // lets the pg error through and runOnPostgres (src/reports/run.ts) does not wrap it. It does fail closed
-  // (exit 1, nothing printed).
-  it.fails('report user ends with SG_AUDIT_UNAVAILABLE, not a raw driver error', async () => {
+  // Was a bug: report user on PostgreSQL printed the raw driver error "error: Query read timeout" with no SG
+  // code when report_access could not be written in time (it did fail closed: exit 1, nothing printed).
+  it('report user ends with SG_AUDIT_UNAVAILABLE, not a raw driver error', async () => {
     const r = await cli(COMMANDS['report user']!);
     expectRefusedByCode(r);
+    expect(r.out).toContain('SG_AUDIT_UNAVAILABLE');
+    // A lock held elsewhere, not a server that is down: the suggestion says where to look.
+    expect(r.out).toMatch(/did not answer in time.*another session holds a lock/s);
   });
 
   it('works again once the lock is released', async () => {
