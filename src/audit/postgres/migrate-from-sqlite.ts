@@ -34,6 +34,12 @@ export interface MigrateOptions {
   onProgress?: (copied: number, total: number) => void;
   /** Called once if another migrate into this database is copying: this one waits for it to commit. */
   onWaiting?: () => void;
+  /**
+   * How long a table lock held by another session (a purge dropping a month, someone's LOCK TABLE) may hold
+   * the copy up before it gives up with SG_AUDIT_UNAVAILABLE. Default 60 000 ms; each statement may take
+   * up to 10 minutes otherwise, which looks like a hang.
+   */
+  lockTimeoutMs?: number;
 }
 
 export interface MigrateResult {
@@ -104,6 +110,8 @@ async function copy(
     await client.query('BEGIN');
     try {
       await oneMigrateAtATime(client, opts.onWaiting);
+      // After the wait for another migrate, which may rightly be long: a lock held elsewhere is said soon.
+      await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(opts.lockTimeoutMs ?? 60_000))}`);
       const started = performance.now();
       const taken = await client.query(
         `SELECT 1 FROM chain_heads WHERE node = $1 UNION ALL (SELECT 1 FROM audit_events WHERE node = $1 LIMIT 1)`,

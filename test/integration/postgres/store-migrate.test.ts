@@ -227,6 +227,37 @@ describe.skipIf(!bin)('store migrate from SQLite to PostgreSQL', () => {
     }
   });
 
+  it('gives up with SG_AUDIT_UNAVAILABLE, naming a lock, when another session holds the table', async () => {
+    const url = await cluster.createDatabase('locked');
+    const locked = await schoolDatabase(50, 'l');
+    // A month partition first (the copy's fresh months need no lock), then the table locked by someone else.
+    const store = await PostgresAuditStore.open({ connectionString: url, node: 'other' });
+    await store.close();
+    const holder = new pg.Client(url);
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE chain_heads IN ACCESS EXCLUSIVE MODE');
+      await expect(
+        migrateSqliteToPostgres({
+          sqlitePath: locked.file,
+          target: { connectionString: url },
+          node: 'locked',
+          lockTimeoutMs: 300,
+        }),
+      ).rejects.toMatchObject({
+        code: 'SG_AUDIT_UNAVAILABLE',
+        message: expect.stringContaining('nothing was kept'),
+        suggestion: expect.stringContaining('another session holds a lock'),
+      });
+      await holder.query('ROLLBACK');
+      expect((await holder.query(`SELECT 1 FROM chain_heads WHERE node = 'locked'`)).rows).toHaveLength(0);
+    } finally {
+      await holder.end();
+      rmSync(locked.dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a SQLite chain that does not verify, and copies nothing', async () => {
     const broken = await schoolDatabase(200);
     try {
